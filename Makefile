@@ -1,0 +1,39 @@
+# wgmesh — `make demo` and `make test` are the two commands a new machine needs.
+SHELL := /bin/bash
+NODE_TEST := node --conditions=source --import tsx --test --test-force-exit --test-reporter=tap
+export TSX_TSCONFIG_PATH := $(CURDIR)/tsconfig.test.json
+
+.PHONY: deps build proto lint test test-unit test-sim test-e2e demo bench clean
+
+deps:
+	@scripts/install-deps.sh
+
+build: deps
+	@pnpm -s run build
+
+proto: deps
+	cd packages/agent && node_modules/.bin/proto-loader-gen-types --grpcLib=@grpc/grpc-js \
+	  --importFileExtension=.js --longs=Number --enums=String --defaults --oneofs --keepCase=false \
+	  --includeDirs=../../proto --outDir=src/proto/gen wgmesh/v1/mesh.proto wgmesh/v1/agent.proto
+
+lint: deps
+	@pnpm -s run lint
+
+# Every test: unit tests of each package, the in-process simulations, then real WireGuard in namespaces.
+test: build lint
+	@scripts/run-tests.sh packages/*/test/**/*.test.ts packages/*/test/**/*.test.tsx test/sim/*.test.ts test/e2e/*.test.ts
+
+test-unit: build
+	@scripts/run-tests.sh packages/*/test/**/*.test.ts packages/*/test/**/*.test.tsx
+
+test-sim: build
+	@scripts/run-tests.sh test/sim/*.test.ts
+
+test-e2e: build
+	@scripts/run-tests.sh test/e2e/*.test.ts
+
+demo: build
+	@scripts/demo.sh
+
+clean:
+	rm -rf packages/*/dist

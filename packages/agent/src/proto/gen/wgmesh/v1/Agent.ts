@@ -1,0 +1,90 @@
+// Original file: ../../proto/wgmesh/v1/agent.proto
+
+import type * as grpc from '@grpc/grpc-js'
+import type { MethodDefinition } from '@grpc/proto-loader'
+import type { DeleteTagRequest as _wgmesh_v1_DeleteTagRequest, DeleteTagRequest__Output as _wgmesh_v1_DeleteTagRequest__Output } from '../../wgmesh/v1/DeleteTagRequest.js';
+import type { InfoRequest as _wgmesh_v1_InfoRequest, InfoRequest__Output as _wgmesh_v1_InfoRequest__Output } from '../../wgmesh/v1/InfoRequest.js';
+import type { InfoResponse as _wgmesh_v1_InfoResponse, InfoResponse__Output as _wgmesh_v1_InfoResponse__Output } from '../../wgmesh/v1/InfoResponse.js';
+import type { NodesRequest as _wgmesh_v1_NodesRequest, NodesRequest__Output as _wgmesh_v1_NodesRequest__Output } from '../../wgmesh/v1/NodesRequest.js';
+import type { NodesResponse as _wgmesh_v1_NodesResponse, NodesResponse__Output as _wgmesh_v1_NodesResponse__Output } from '../../wgmesh/v1/NodesResponse.js';
+import type { RttRequest as _wgmesh_v1_RttRequest, RttRequest__Output as _wgmesh_v1_RttRequest__Output } from '../../wgmesh/v1/RttRequest.js';
+import type { RttResponse as _wgmesh_v1_RttResponse, RttResponse__Output as _wgmesh_v1_RttResponse__Output } from '../../wgmesh/v1/RttResponse.js';
+import type { SetTagRequest as _wgmesh_v1_SetTagRequest, SetTagRequest__Output as _wgmesh_v1_SetTagRequest__Output } from '../../wgmesh/v1/SetTagRequest.js';
+import type { TagsResponse as _wgmesh_v1_TagsResponse, TagsResponse__Output as _wgmesh_v1_TagsResponse__Output } from '../../wgmesh/v1/TagsResponse.js';
+
+export interface AgentClient extends grpc.Client {
+  DeleteTag(argument: _wgmesh_v1_DeleteTagRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_wgmesh_v1_TagsResponse__Output>): grpc.ClientUnaryCall;
+  DeleteTag(argument: _wgmesh_v1_DeleteTagRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_wgmesh_v1_TagsResponse__Output>): grpc.ClientUnaryCall;
+  DeleteTag(argument: _wgmesh_v1_DeleteTagRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_wgmesh_v1_TagsResponse__Output>): grpc.ClientUnaryCall;
+  DeleteTag(argument: _wgmesh_v1_DeleteTagRequest, callback: grpc.requestCallback<_wgmesh_v1_TagsResponse__Output>): grpc.ClientUnaryCall;
+  deleteTag(argument: _wgmesh_v1_DeleteTagRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_wgmesh_v1_TagsResponse__Output>): grpc.ClientUnaryCall;
+  deleteTag(argument: _wgmesh_v1_DeleteTagRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_wgmesh_v1_TagsResponse__Output>): grpc.ClientUnaryCall;
+  deleteTag(argument: _wgmesh_v1_DeleteTagRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_wgmesh_v1_TagsResponse__Output>): grpc.ClientUnaryCall;
+  deleteTag(argument: _wgmesh_v1_DeleteTagRequest, callback: grpc.requestCallback<_wgmesh_v1_TagsResponse__Output>): grpc.ClientUnaryCall;
+  
+  Info(argument: _wgmesh_v1_InfoRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_wgmesh_v1_InfoResponse__Output>): grpc.ClientUnaryCall;
+  Info(argument: _wgmesh_v1_InfoRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_wgmesh_v1_InfoResponse__Output>): grpc.ClientUnaryCall;
+  Info(argument: _wgmesh_v1_InfoRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_wgmesh_v1_InfoResponse__Output>): grpc.ClientUnaryCall;
+  Info(argument: _wgmesh_v1_InfoRequest, callback: grpc.requestCallback<_wgmesh_v1_InfoResponse__Output>): grpc.ClientUnaryCall;
+  info(argument: _wgmesh_v1_InfoRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_wgmesh_v1_InfoResponse__Output>): grpc.ClientUnaryCall;
+  info(argument: _wgmesh_v1_InfoRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_wgmesh_v1_InfoResponse__Output>): grpc.ClientUnaryCall;
+  info(argument: _wgmesh_v1_InfoRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_wgmesh_v1_InfoResponse__Output>): grpc.ClientUnaryCall;
+  info(argument: _wgmesh_v1_InfoRequest, callback: grpc.requestCallback<_wgmesh_v1_InfoResponse__Output>): grpc.ClientUnaryCall;
+  
+  Nodes(argument: _wgmesh_v1_NodesRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_wgmesh_v1_NodesResponse__Output>): grpc.ClientUnaryCall;
+  Nodes(argument: _wgmesh_v1_NodesRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_wgmesh_v1_NodesResponse__Output>): grpc.ClientUnaryCall;
+  Nodes(argument: _wgmesh_v1_NodesRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_wgmesh_v1_NodesResponse__Output>): grpc.ClientUnaryCall;
+  Nodes(argument: _wgmesh_v1_NodesRequest, callback: grpc.requestCallback<_wgmesh_v1_NodesResponse__Output>): grpc.ClientUnaryCall;
+  nodes(argument: _wgmesh_v1_NodesRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_wgmesh_v1_NodesResponse__Output>): grpc.ClientUnaryCall;
+  nodes(argument: _wgmesh_v1_NodesRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_wgmesh_v1_NodesResponse__Output>): grpc.ClientUnaryCall;
+  nodes(argument: _wgmesh_v1_NodesRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_wgmesh_v1_NodesResponse__Output>): grpc.ClientUnaryCall;
+  nodes(argument: _wgmesh_v1_NodesRequest, callback: grpc.requestCallback<_wgmesh_v1_NodesResponse__Output>): grpc.ClientUnaryCall;
+  
+  Rtt(argument: _wgmesh_v1_RttRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_wgmesh_v1_RttResponse__Output>): grpc.ClientUnaryCall;
+  Rtt(argument: _wgmesh_v1_RttRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_wgmesh_v1_RttResponse__Output>): grpc.ClientUnaryCall;
+  Rtt(argument: _wgmesh_v1_RttRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_wgmesh_v1_RttResponse__Output>): grpc.ClientUnaryCall;
+  Rtt(argument: _wgmesh_v1_RttRequest, callback: grpc.requestCallback<_wgmesh_v1_RttResponse__Output>): grpc.ClientUnaryCall;
+  rtt(argument: _wgmesh_v1_RttRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_wgmesh_v1_RttResponse__Output>): grpc.ClientUnaryCall;
+  rtt(argument: _wgmesh_v1_RttRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_wgmesh_v1_RttResponse__Output>): grpc.ClientUnaryCall;
+  rtt(argument: _wgmesh_v1_RttRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_wgmesh_v1_RttResponse__Output>): grpc.ClientUnaryCall;
+  rtt(argument: _wgmesh_v1_RttRequest, callback: grpc.requestCallback<_wgmesh_v1_RttResponse__Output>): grpc.ClientUnaryCall;
+  
+  SetTag(argument: _wgmesh_v1_SetTagRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_wgmesh_v1_TagsResponse__Output>): grpc.ClientUnaryCall;
+  SetTag(argument: _wgmesh_v1_SetTagRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_wgmesh_v1_TagsResponse__Output>): grpc.ClientUnaryCall;
+  SetTag(argument: _wgmesh_v1_SetTagRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_wgmesh_v1_TagsResponse__Output>): grpc.ClientUnaryCall;
+  SetTag(argument: _wgmesh_v1_SetTagRequest, callback: grpc.requestCallback<_wgmesh_v1_TagsResponse__Output>): grpc.ClientUnaryCall;
+  setTag(argument: _wgmesh_v1_SetTagRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_wgmesh_v1_TagsResponse__Output>): grpc.ClientUnaryCall;
+  setTag(argument: _wgmesh_v1_SetTagRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_wgmesh_v1_TagsResponse__Output>): grpc.ClientUnaryCall;
+  setTag(argument: _wgmesh_v1_SetTagRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_wgmesh_v1_TagsResponse__Output>): grpc.ClientUnaryCall;
+  setTag(argument: _wgmesh_v1_SetTagRequest, callback: grpc.requestCallback<_wgmesh_v1_TagsResponse__Output>): grpc.ClientUnaryCall;
+  
+  Watch(argument: _wgmesh_v1_InfoRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_wgmesh_v1_InfoResponse__Output>;
+  Watch(argument: _wgmesh_v1_InfoRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_wgmesh_v1_InfoResponse__Output>;
+  watch(argument: _wgmesh_v1_InfoRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_wgmesh_v1_InfoResponse__Output>;
+  watch(argument: _wgmesh_v1_InfoRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_wgmesh_v1_InfoResponse__Output>;
+  
+}
+
+export interface AgentHandlers extends grpc.UntypedServiceImplementation {
+  DeleteTag: grpc.handleUnaryCall<_wgmesh_v1_DeleteTagRequest__Output, _wgmesh_v1_TagsResponse>;
+  
+  Info: grpc.handleUnaryCall<_wgmesh_v1_InfoRequest__Output, _wgmesh_v1_InfoResponse>;
+  
+  Nodes: grpc.handleUnaryCall<_wgmesh_v1_NodesRequest__Output, _wgmesh_v1_NodesResponse>;
+  
+  Rtt: grpc.handleUnaryCall<_wgmesh_v1_RttRequest__Output, _wgmesh_v1_RttResponse>;
+  
+  SetTag: grpc.handleUnaryCall<_wgmesh_v1_SetTagRequest__Output, _wgmesh_v1_TagsResponse>;
+  
+  Watch: grpc.handleServerStreamingCall<_wgmesh_v1_InfoRequest__Output, _wgmesh_v1_InfoResponse>;
+  
+}
+
+export interface AgentDefinition extends grpc.ServiceDefinition {
+  DeleteTag: MethodDefinition<_wgmesh_v1_DeleteTagRequest, _wgmesh_v1_TagsResponse, _wgmesh_v1_DeleteTagRequest__Output, _wgmesh_v1_TagsResponse__Output>
+  Info: MethodDefinition<_wgmesh_v1_InfoRequest, _wgmesh_v1_InfoResponse, _wgmesh_v1_InfoRequest__Output, _wgmesh_v1_InfoResponse__Output>
+  Nodes: MethodDefinition<_wgmesh_v1_NodesRequest, _wgmesh_v1_NodesResponse, _wgmesh_v1_NodesRequest__Output, _wgmesh_v1_NodesResponse__Output>
+  Rtt: MethodDefinition<_wgmesh_v1_RttRequest, _wgmesh_v1_RttResponse, _wgmesh_v1_RttRequest__Output, _wgmesh_v1_RttResponse__Output>
+  SetTag: MethodDefinition<_wgmesh_v1_SetTagRequest, _wgmesh_v1_TagsResponse, _wgmesh_v1_SetTagRequest__Output, _wgmesh_v1_TagsResponse__Output>
+  Watch: MethodDefinition<_wgmesh_v1_InfoRequest, _wgmesh_v1_InfoResponse, _wgmesh_v1_InfoRequest__Output, _wgmesh_v1_InfoResponse__Output>
+}

@@ -1,0 +1,45 @@
+// Original file: ../../proto/wgmesh/v1/agent.proto
+
+import type { Endpoint as _wgmesh_v1_Endpoint, Endpoint__Output as _wgmesh_v1_Endpoint__Output } from '../../wgmesh/v1/Endpoint.js';
+import type { PeerStatus as _wgmesh_v1_PeerStatus, PeerStatus__Output as _wgmesh_v1_PeerStatus__Output } from '../../wgmesh/v1/PeerStatus.js';
+import type { Long } from '@grpc/proto-loader';
+
+export interface InfoResponse {
+  'meshName'?: (string);
+  'meshCidr'?: (string);
+  'meshCreatedMs'?: (number | string | Long);
+  'nodeName'?: (string);
+  'meshIp'?: (string);
+  'publicKey'?: (string);
+  'interface'?: (string);
+  'backend'?: (string);
+  'listenPort'?: (number);
+  'connected'?: (boolean);
+  'revision'?: (number | string | Long);
+  'tags'?: ({[key: string]: string});
+  'endpoints'?: (_wgmesh_v1_Endpoint)[];
+  'behindNat'?: (boolean);
+  'peers'?: (_wgmesh_v1_PeerStatus)[];
+  'bootstrapAddr'?: (string);
+  'isBootstrap'?: (boolean);
+}
+
+export interface InfoResponse__Output {
+  'meshName': (string);
+  'meshCidr': (string);
+  'meshCreatedMs': (number);
+  'nodeName': (string);
+  'meshIp': (string);
+  'publicKey': (string);
+  'interface': (string);
+  'backend': (string);
+  'listenPort': (number);
+  'connected': (boolean);
+  'revision': (number);
+  'tags': ({[key: string]: string});
+  'endpoints': (_wgmesh_v1_Endpoint__Output)[];
+  'behindNat': (boolean);
+  'peers': (_wgmesh_v1_PeerStatus__Output)[];
+  'bootstrapAddr': (string);
+  'isBootstrap': (boolean);
+}

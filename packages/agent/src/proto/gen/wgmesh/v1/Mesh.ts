@@ -1,0 +1,65 @@
+// Original file: ../../proto/wgmesh/v1/mesh.proto
+
+import type * as grpc from '@grpc/grpc-js'
+import type { MethodDefinition } from '@grpc/proto-loader'
+import type { JoinRequest as _wgmesh_v1_JoinRequest, JoinRequest__Output as _wgmesh_v1_JoinRequest__Output } from '../../wgmesh/v1/JoinRequest.js';
+import type { JoinResponse as _wgmesh_v1_JoinResponse, JoinResponse__Output as _wgmesh_v1_JoinResponse__Output } from '../../wgmesh/v1/JoinResponse.js';
+import type { LeaveRequest as _wgmesh_v1_LeaveRequest, LeaveRequest__Output as _wgmesh_v1_LeaveRequest__Output } from '../../wgmesh/v1/LeaveRequest.js';
+import type { LeaveResponse as _wgmesh_v1_LeaveResponse, LeaveResponse__Output as _wgmesh_v1_LeaveResponse__Output } from '../../wgmesh/v1/LeaveResponse.js';
+import type { UpdateRequest as _wgmesh_v1_UpdateRequest, UpdateRequest__Output as _wgmesh_v1_UpdateRequest__Output } from '../../wgmesh/v1/UpdateRequest.js';
+import type { UpdateResponse as _wgmesh_v1_UpdateResponse, UpdateResponse__Output as _wgmesh_v1_UpdateResponse__Output } from '../../wgmesh/v1/UpdateResponse.js';
+import type { WatchEvent as _wgmesh_v1_WatchEvent, WatchEvent__Output as _wgmesh_v1_WatchEvent__Output } from '../../wgmesh/v1/WatchEvent.js';
+import type { WatchRequest as _wgmesh_v1_WatchRequest, WatchRequest__Output as _wgmesh_v1_WatchRequest__Output } from '../../wgmesh/v1/WatchRequest.js';
+
+export interface MeshClient extends grpc.Client {
+  Join(argument: _wgmesh_v1_JoinRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_wgmesh_v1_JoinResponse__Output>): grpc.ClientUnaryCall;
+  Join(argument: _wgmesh_v1_JoinRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_wgmesh_v1_JoinResponse__Output>): grpc.ClientUnaryCall;
+  Join(argument: _wgmesh_v1_JoinRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_wgmesh_v1_JoinResponse__Output>): grpc.ClientUnaryCall;
+  Join(argument: _wgmesh_v1_JoinRequest, callback: grpc.requestCallback<_wgmesh_v1_JoinResponse__Output>): grpc.ClientUnaryCall;
+  join(argument: _wgmesh_v1_JoinRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_wgmesh_v1_JoinResponse__Output>): grpc.ClientUnaryCall;
+  join(argument: _wgmesh_v1_JoinRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_wgmesh_v1_JoinResponse__Output>): grpc.ClientUnaryCall;
+  join(argument: _wgmesh_v1_JoinRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_wgmesh_v1_JoinResponse__Output>): grpc.ClientUnaryCall;
+  join(argument: _wgmesh_v1_JoinRequest, callback: grpc.requestCallback<_wgmesh_v1_JoinResponse__Output>): grpc.ClientUnaryCall;
+  
+  Leave(argument: _wgmesh_v1_LeaveRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_wgmesh_v1_LeaveResponse__Output>): grpc.ClientUnaryCall;
+  Leave(argument: _wgmesh_v1_LeaveRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_wgmesh_v1_LeaveResponse__Output>): grpc.ClientUnaryCall;
+  Leave(argument: _wgmesh_v1_LeaveRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_wgmesh_v1_LeaveResponse__Output>): grpc.ClientUnaryCall;
+  Leave(argument: _wgmesh_v1_LeaveRequest, callback: grpc.requestCallback<_wgmesh_v1_LeaveResponse__Output>): grpc.ClientUnaryCall;
+  leave(argument: _wgmesh_v1_LeaveRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_wgmesh_v1_LeaveResponse__Output>): grpc.ClientUnaryCall;
+  leave(argument: _wgmesh_v1_LeaveRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_wgmesh_v1_LeaveResponse__Output>): grpc.ClientUnaryCall;
+  leave(argument: _wgmesh_v1_LeaveRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_wgmesh_v1_LeaveResponse__Output>): grpc.ClientUnaryCall;
+  leave(argument: _wgmesh_v1_LeaveRequest, callback: grpc.requestCallback<_wgmesh_v1_LeaveResponse__Output>): grpc.ClientUnaryCall;
+  
+  Update(argument: _wgmesh_v1_UpdateRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_wgmesh_v1_UpdateResponse__Output>): grpc.ClientUnaryCall;
+  Update(argument: _wgmesh_v1_UpdateRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_wgmesh_v1_UpdateResponse__Output>): grpc.ClientUnaryCall;
+  Update(argument: _wgmesh_v1_UpdateRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_wgmesh_v1_UpdateResponse__Output>): grpc.ClientUnaryCall;
+  Update(argument: _wgmesh_v1_UpdateRequest, callback: grpc.requestCallback<_wgmesh_v1_UpdateResponse__Output>): grpc.ClientUnaryCall;
+  update(argument: _wgmesh_v1_UpdateRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_wgmesh_v1_UpdateResponse__Output>): grpc.ClientUnaryCall;
+  update(argument: _wgmesh_v1_UpdateRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_wgmesh_v1_UpdateResponse__Output>): grpc.ClientUnaryCall;
+  update(argument: _wgmesh_v1_UpdateRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_wgmesh_v1_UpdateResponse__Output>): grpc.ClientUnaryCall;
+  update(argument: _wgmesh_v1_UpdateRequest, callback: grpc.requestCallback<_wgmesh_v1_UpdateResponse__Output>): grpc.ClientUnaryCall;
+  
+  Watch(argument: _wgmesh_v1_WatchRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_wgmesh_v1_WatchEvent__Output>;
+  Watch(argument: _wgmesh_v1_WatchRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_wgmesh_v1_WatchEvent__Output>;
+  watch(argument: _wgmesh_v1_WatchRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_wgmesh_v1_WatchEvent__Output>;
+  watch(argument: _wgmesh_v1_WatchRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_wgmesh_v1_WatchEvent__Output>;
+  
+}
+
+export interface MeshHandlers extends grpc.UntypedServiceImplementation {
+  Join: grpc.handleUnaryCall<_wgmesh_v1_JoinRequest__Output, _wgmesh_v1_JoinResponse>;
+  
+  Leave: grpc.handleUnaryCall<_wgmesh_v1_LeaveRequest__Output, _wgmesh_v1_LeaveResponse>;
+  
+  Update: grpc.handleUnaryCall<_wgmesh_v1_UpdateRequest__Output, _wgmesh_v1_UpdateResponse>;
+  
+  Watch: grpc.handleServerStreamingCall<_wgmesh_v1_WatchRequest__Output, _wgmesh_v1_WatchEvent>;
+  
+}
+
+export interface MeshDefinition extends grpc.ServiceDefinition {
+  Join: MethodDefinition<_wgmesh_v1_JoinRequest, _wgmesh_v1_JoinResponse, _wgmesh_v1_JoinRequest__Output, _wgmesh_v1_JoinResponse__Output>
+  Leave: MethodDefinition<_wgmesh_v1_LeaveRequest, _wgmesh_v1_LeaveResponse, _wgmesh_v1_LeaveRequest__Output, _wgmesh_v1_LeaveResponse__Output>
+  Update: MethodDefinition<_wgmesh_v1_UpdateRequest, _wgmesh_v1_UpdateResponse, _wgmesh_v1_UpdateRequest__Output, _wgmesh_v1_UpdateResponse__Output>
+  Watch: MethodDefinition<_wgmesh_v1_WatchRequest, _wgmesh_v1_WatchEvent, _wgmesh_v1_WatchRequest__Output, _wgmesh_v1_WatchEvent__Output>
+}

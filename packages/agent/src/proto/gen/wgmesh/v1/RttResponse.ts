@@ -1,0 +1,13 @@
+// Original file: ../../proto/wgmesh/v1/agent.proto
+
+import type { RttRow as _wgmesh_v1_RttRow, RttRow__Output as _wgmesh_v1_RttRow__Output } from '../../wgmesh/v1/RttRow.js';
+
+export interface RttResponse {
+  'nodes'?: (string)[];
+  'rows'?: (_wgmesh_v1_RttRow)[];
+}
+
+export interface RttResponse__Output {
+  'nodes': (string)[];
+  'rows': (_wgmesh_v1_RttRow__Output)[];
+}

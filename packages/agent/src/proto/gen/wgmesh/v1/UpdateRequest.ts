@@ -1,0 +1,22 @@
+// Original file: ../../proto/wgmesh/v1/mesh.proto
+
+import type { Endpoint as _wgmesh_v1_Endpoint, Endpoint__Output as _wgmesh_v1_Endpoint__Output } from '../../wgmesh/v1/Endpoint.js';
+import type { RttSample as _wgmesh_v1_RttSample, RttSample__Output as _wgmesh_v1_RttSample__Output } from '../../wgmesh/v1/RttSample.js';
+
+export interface UpdateRequest {
+  'meshName'?: (string);
+  'nodeName'?: (string);
+  'publicKey'?: (string);
+  'endpoints'?: (_wgmesh_v1_Endpoint)[];
+  'tags'?: ({[key: string]: string});
+  'rtt'?: (_wgmesh_v1_RttSample)[];
+}
+
+export interface UpdateRequest__Output {
+  'meshName': (string);
+  'nodeName': (string);
+  'publicKey': (string);
+  'endpoints': (_wgmesh_v1_Endpoint__Output)[];
+  'tags': ({[key: string]: string});
+  'rtt': (_wgmesh_v1_RttSample__Output)[];
+}

@@ -1,0 +1,11 @@
+// Original file: ../../proto/wgmesh/v1/mesh.proto
+
+import type { Long } from '@grpc/proto-loader';
+
+export interface UpdateResponse {
+  'revision'?: (number | string | Long);
+}
+
+export interface UpdateResponse__Output {
+  'revision': (number);
+}

@@ -1,0 +1,17 @@
+// Original file: ../../proto/wgmesh/v1/mesh.proto
+
+import type { Long } from '@grpc/proto-loader';
+
+export interface WatchRequest {
+  'meshName'?: (string);
+  'nodeName'?: (string);
+  'publicKey'?: (string);
+  'sinceRevision'?: (number | string | Long);
+}
+
+export interface WatchRequest__Output {
+  'meshName': (string);
+  'nodeName': (string);
+  'publicKey': (string);
+  'sinceRevision': (number);
+}

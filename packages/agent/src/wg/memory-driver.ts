@@ -1,0 +1,62 @@
+import type { WgDeviceState, WgDriver, WgInterfaceConfig, WgOp, WgPeerState } from './types.js';
+import { publicKeyFromPrivate } from './keys.js';
+
+/**
+ * An in-memory WireGuard device for unit tests and scale simulations: it keeps the peer table
+ * and records every operation it is asked to apply, so tests can count driver work.
+ */
+export class MemoryWgDriver implements WgDriver {
+  readonly kind = 'memory' as const;
+  readonly operations: WgOp[] = [];
+  private readonly peers = new Map<string, WgPeerState>();
+  private config: WgInterfaceConfig | undefined;
+  closed = false;
+
+  constructor(readonly name: string) {}
+
+  get isUp(): boolean {
+    return this.config !== undefined && !this.closed;
+  }
+
+  get interfaceConfig(): WgInterfaceConfig | undefined {
+    return this.config;
+  }
+
+  async up(config: WgInterfaceConfig): Promise<void> {
+    this.config = config;
+    this.closed = false;
+  }
+
+  async read(): Promise<WgDeviceState> {
+    if (!this.config) throw new Error(`interface ${this.name} is not up`);
+    return {
+      name: this.name,
+      publicKey: publicKeyFromPrivate(this.config.privateKey),
+      listenPort: this.config.listenPort,
+      peers: [...this.peers.values()],
+    };
+  }
+
+  async apply(ops: readonly WgOp[]): Promise<void> {
+    if (!this.config) throw new Error(`interface ${this.name} is not up`);
+    for (const op of ops) {
+      this.operations.push(op);
+      if (op.op === 'remove-peer') {
+        this.peers.delete(op.publicKey);
+      } else {
+        const previous = this.peers.get(op.peer.publicKey);
+        this.peers.set(op.peer.publicKey, {
+          ...op.peer,
+          latestHandshakeMs: previous?.latestHandshakeMs ?? 0,
+          rxBytes: previous?.rxBytes ?? 0,
+          txBytes: previous?.txBytes ?? 0,
+        });
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.peers.clear();
+  }
+}

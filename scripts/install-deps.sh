@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs what wgmesh needs on a Debian machine, skipping whatever is already there.
+# Used by `make demo`, `make test` and CI: nothing is ever installed by hand.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PNPM_VERSION=12.21.0
+
+need_apt=()
+command -v wg >/dev/null 2>&1          || need_apt+=(wireguard-tools)
+command -v wireguard-go >/dev/null 2>&1 || need_apt+=(wireguard-go)
+command -v ip >/dev/null 2>&1          || need_apt+=(iproute2)
+command -v ping >/dev/null 2>&1        || need_apt+=(iputils-ping)
+command -v openssl >/dev/null 2>&1     || need_apt+=(openssl)
+command -v nsenter >/dev/null 2>&1     || need_apt+=(util-linux)
+command -v turnserver >/dev/null 2>&1  || need_apt+=(coturn)
+
+if [ ${#need_apt[@]} -gt 0 ]; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "install-deps: missing ${need_apt[*]}; run as root (apt-get install) or install them yourself" >&2
+    exit 1
+  fi
+  echo "install-deps: apt-get install ${need_apt[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  # --no-install-recommends: wireguard-tools would otherwise pull in a whole kernel image.
+  apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+  # coturn's package starts a system-wide daemon on install; tests start their own on loopback.
+  if [[ " ${need_apt[*]} " == *" coturn "* ]] && command -v systemctl >/dev/null 2>&1; then
+    systemctl disable --now coturn >/dev/null 2>&1 || true
+  fi
+fi
+
+if ! command -v pnpm >/dev/null 2>&1 || [ "$(pnpm --version 2>/dev/null)" != "$PNPM_VERSION" ]; then
+  echo "install-deps: npm install -g pnpm@$PNPM_VERSION" >&2
+  npm install -g --silent "pnpm@$PNPM_VERSION" >/dev/null
+fi
+
+if [ ! -f node_modules/.modules.yaml ] || [ pnpm-lock.yaml -nt node_modules/.modules.yaml ] || [ package.json -nt node_modules/.modules.yaml ]; then
+  echo "install-deps: pnpm install" >&2
+  CI=true pnpm install --frozen-lockfile=false --reporter=append-only >/dev/null
+fi
