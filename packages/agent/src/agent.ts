@@ -1,0 +1,357 @@
+import { EventEmitter } from 'node:events';
+import { status as grpcStatus } from '@grpc/grpc-js';
+import type { Endpoint, JoinResponse__Output, WatchEvent__Output } from './proto/index.js';
+import { applyDelta, emptyNetmap, netmapFromNodes, selfNode, type Netmap, type NetmapDelta } from './netmap/netmap.js';
+import { diffWgConfig, wgConfigFromNetmap, type WgConfigOptions } from './wg/config.js';
+import type { WgDriver } from './wg/types.js';
+import { publicKeyFromPrivate } from './wg/keys.js';
+import { Backoff } from './control/backoff.js';
+import { ControlCallError, type ControlClient, type WatchHandle } from './control/client.js';
+import { errorMessage, silentLogger, type Logger } from './log.js';
+import { AGENT_DEFAULTS } from './constants.js';
+
+export interface Timers {
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+const realTimers: Timers = {
+  setTimeout: (fn, ms) => {
+    const t = setTimeout(fn, ms);
+    t.unref?.();
+    return t;
+  },
+  clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
+};
+
+export interface AgentComponents {
+  readonly control: ControlClient;
+  readonly driver: WgDriver;
+  readonly logger?: Logger;
+  readonly timers?: Timers;
+  readonly random?: () => number;
+}
+
+export interface AgentInit {
+  readonly meshName: string;
+  readonly nodeName: string;
+  readonly privateKey: string;
+  readonly listenPort?: number;
+  readonly tags?: Readonly<Record<string, string>>;
+  /** This node's endpoint candidates, asked again before every heartbeat. */
+  readonly endpoints?: () => Endpoint[] | Promise<Endpoint[]>;
+  readonly heartbeatMs?: number;
+  readonly backoffInitialMs?: number;
+  readonly backoffMaxMs?: number;
+  readonly wgOptions?: WgConfigOptions;
+  /** Shown in status only. */
+  readonly bootstrapAddr?: string;
+  readonly isBootstrap?: boolean;
+}
+
+/** Counters for tests and benchmarks. */
+export interface AgentStats {
+  reconciles: number;
+  driverOps: number;
+  watchEvents: number;
+  watchConnects: number;
+  joins: number;
+}
+
+/** Fatal join failures: retrying cannot help, the operator must act. */
+const PERMANENT_JOIN_CODES = new Set([
+  grpcStatus.INVALID_ARGUMENT, grpcStatus.ALREADY_EXISTS, grpcStatus.NOT_FOUND, grpcStatus.PERMISSION_DENIED,
+  grpcStatus.RESOURCE_EXHAUSTED, grpcStatus.UNIMPLEMENTED, grpcStatus.UNAUTHENTICATED,
+]);
+
+/**
+ * A mesh node: joins, keeps its WireGuard device equal to the membership it watches, heartbeats,
+ * and leaves on stop. Emits 'change' whenever what `status` would show may have changed.
+ */
+export class Agent extends EventEmitter {
+  readonly publicKey: string;
+  readonly stats: AgentStats = { reconciles: 0, driverOps: 0, watchEvents: 0, watchConnects: 0, joins: 0 };
+  private netmapValue: Netmap;
+  private joinResponse: JoinResponse__Output | undefined;
+  private connectedValue = false;
+  private stopped = true;
+  private watchHandle: WatchHandle | undefined;
+  private watchTimer: unknown;
+  private heartbeatTimer: unknown;
+  private tags: Record<string, string>;
+  private lastEndpoints: Endpoint[] = [];
+  private reconciling: Promise<void> | undefined;
+  private reconcileAgain = false;
+  private readonly watchBackoff: Backoff;
+  private readonly logger: Logger;
+  private readonly timers: Timers;
+
+  constructor(private readonly components: AgentComponents, private readonly init: AgentInit) {
+    super();
+    this.publicKey = publicKeyFromPrivate(init.privateKey);
+    this.netmapValue = emptyNetmap(init.nodeName);
+    this.tags = { ...init.tags };
+    this.logger = components.logger ?? silentLogger();
+    this.timers = components.timers ?? realTimers;
+    this.watchBackoff = new Backoff(init.backoffInitialMs ?? AGENT_DEFAULTS.backoffInitialMs, init.backoffMaxMs ?? AGENT_DEFAULTS.backoffMaxMs, components.random);
+  }
+
+  get netmap(): Netmap {
+    return this.netmapValue;
+  }
+  get connected(): boolean {
+    return this.connectedValue;
+  }
+  get joined(): JoinResponse__Output | undefined {
+    return this.joinResponse;
+  }
+  get driver(): WgDriver {
+    return this.components.driver;
+  }
+  get meshIp(): string | undefined {
+    return this.joinResponse?.meshIp;
+  }
+  get currentTags(): Readonly<Record<string, string>> {
+    return this.tags;
+  }
+  get endpoints(): readonly Endpoint[] {
+    return this.lastEndpoints;
+  }
+  get options(): AgentInit {
+    return this.init;
+  }
+
+  /** Joins (retrying while the bootstrap is unreachable), brings WireGuard up and starts watching. */
+  async start(): Promise<void> {
+    this.stopped = false;
+    const response = await this.joinWithRetry();
+    const prefix = response.meshCidr.split('/')[1];
+    await this.components.driver.up({
+      name: this.components.driver.name,
+      privateKey: this.init.privateKey,
+      listenPort: this.init.listenPort ?? AGENT_DEFAULTS.listenPort,
+      address: `${response.meshIp}/${prefix}`,
+    });
+    this.adoptJoin(response);
+    await this.reconcile();
+    this.openWatch();
+    this.scheduleHeartbeat();
+  }
+
+  /** Leaves the mesh (unless told not to), stops every timer and stream, and closes the device. */
+  async stop(options: { leave?: boolean; keepInterface?: boolean } = {}): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.timers.clearTimeout(this.watchTimer);
+    this.timers.clearTimeout(this.heartbeatTimer);
+    this.watchHandle?.cancel();
+    this.watchHandle = undefined;
+    this.connectedValue = false;
+    if (options.leave !== false && this.joinResponse) {
+      try {
+        await this.components.control.leave({ meshName: this.init.meshName, nodeName: this.init.nodeName, publicKey: this.publicKey });
+        this.logger.info('left the mesh', { node: this.init.nodeName });
+      } catch (err) {
+        this.logger.warn('could not tell the bootstrap we are leaving', { err: errorMessage(err) });
+      }
+    }
+    await this.reconciling?.catch(() => {});
+    await this.components.driver.close({ keepInterface: options.keepInterface ?? false });
+    this.components.control.close();
+    this.emit('change');
+  }
+
+  async setTag(key: string, value: string): Promise<Readonly<Record<string, string>>> {
+    const previous = this.tags;
+    this.tags = { ...this.tags, [key]: value };
+    await this.sendUpdate().catch((err) => {
+      this.tags = previous;
+      throw err;
+    });
+    return this.tags;
+  }
+
+  async deleteTag(key: string): Promise<Readonly<Record<string, string>>> {
+    const previous = this.tags;
+    const { [key]: _removed, ...rest } = this.tags;
+    this.tags = rest;
+    await this.sendUpdate().catch((err) => {
+      this.tags = previous;
+      throw err;
+    });
+    return this.tags;
+  }
+
+  private async joinWithRetry(): Promise<JoinResponse__Output> {
+    const backoff = new Backoff(this.init.backoffInitialMs ?? AGENT_DEFAULTS.backoffInitialMs, this.init.backoffMaxMs ?? AGENT_DEFAULTS.backoffMaxMs, this.components.random);
+    for (;;) {
+      try {
+        this.lastEndpoints = (await this.init.endpoints?.()) ?? [];
+        const response = await this.components.control.join({
+          meshName: this.init.meshName,
+          nodeName: this.init.nodeName,
+          publicKey: this.publicKey,
+          endpoints: this.lastEndpoints,
+          tags: this.tags,
+          listenPort: this.init.listenPort ?? AGENT_DEFAULTS.listenPort,
+        });
+        this.stats.joins++;
+        this.logger.info('joined the mesh', { node: response.nodeName, meshIp: response.meshIp, revision: response.revision, peers: response.nodes.length - 1 });
+        return response;
+      } catch (err) {
+        if (err instanceof ControlCallError && PERMANENT_JOIN_CODES.has(err.code)) throw err;
+        if (this.stopped) throw new Error('stopped while joining');
+        const wait = backoff.next();
+        this.logger.warn(`bootstrap unreachable, retrying in ${(wait / 1000).toFixed(1)} s`, { bootstrap: this.init.bootstrapAddr, err: errorMessage(err) });
+        await new Promise<void>((resolve) => this.timers.setTimeout(resolve, wait));
+        if (this.stopped) throw new Error('stopped while joining');
+      }
+    }
+  }
+
+  private adoptJoin(response: JoinResponse__Output): void {
+    this.joinResponse = response;
+    this.netmapValue = netmapFromNodes(response.nodeName, response.revision, response.nodes);
+    this.emit('change');
+  }
+
+  private openWatch(): void {
+    if (this.stopped) return;
+    const handle = this.components.control.watch(
+      { meshName: this.init.meshName, nodeName: this.init.nodeName, publicKey: this.publicKey, sinceRevision: this.netmapValue.revision },
+      {
+        onOpen: () => {
+          if (this.watchHandle !== handle) return;
+          this.stats.watchConnects++;
+          this.connectedValue = true;
+          this.watchBackoff.reset();
+          this.logger.debug('watching membership', { revision: this.netmapValue.revision });
+          this.emit('change');
+        },
+        onEvent: (event) => {
+          if (this.watchHandle !== handle) return;
+          this.onWatchEvent(event);
+        },
+        onEnd: (err) => {
+          if (this.watchHandle !== handle) return;
+          this.watchHandle = undefined;
+          this.connectedValue = false;
+          this.emit('change');
+          if (this.stopped) return;
+          if (err?.code === grpcStatus.NOT_FOUND || err?.code === grpcStatus.PERMISSION_DENIED) {
+            this.logger.warn('the bootstrap no longer knows this node; joining again', { err: err.message });
+            void this.rejoin();
+            return;
+          }
+          const wait = this.watchBackoff.next();
+          this.logger.warn(`membership stream ended, reconnecting in ${(wait / 1000).toFixed(1)} s`, { err: err ? err.message : 'closed by bootstrap', revision: this.netmapValue.revision });
+          this.watchTimer = this.timers.setTimeout(() => this.openWatch(), wait);
+        },
+      },
+    );
+    this.watchHandle = handle;
+  }
+
+  private async rejoin(): Promise<void> {
+    try {
+      const response = await this.joinWithRetry();
+      if (this.stopped) return;
+      if (response.meshIp !== this.joinResponse?.meshIp) {
+        this.logger.warn('mesh IP changed on re-join', { meshIp: response.meshIp, previous: this.joinResponse?.meshIp });
+      }
+      this.adoptJoin(response);
+      this.requestReconcile();
+      this.openWatch();
+    } catch (err) {
+      this.logger.error('re-join failed', { err: errorMessage(err) });
+      if (!this.stopped) this.watchTimer = this.timers.setTimeout(() => void this.rejoin(), this.watchBackoff.next());
+    }
+  }
+
+  private onWatchEvent(event: WatchEvent__Output): void {
+    this.stats.watchEvents++;
+    const delta = eventToDelta(event);
+    if (!delta) return;
+    const next = applyDelta(this.netmapValue, delta);
+    if (next === this.netmapValue) return;
+    this.netmapValue = next;
+    this.requestReconcile();
+    this.emit('change');
+  }
+
+  private requestReconcile(): void {
+    if (this.reconciling) {
+      this.reconcileAgain = true;
+      return;
+    }
+    void this.reconcile();
+  }
+
+  /** Diff the device's actual peers against the netmap's and apply only the difference. */
+  reconcile(): Promise<void> {
+    if (this.reconciling) {
+      this.reconcileAgain = true;
+      return this.reconciling;
+    }
+    const run = (async () => {
+      do {
+        this.reconcileAgain = false;
+        if (this.stopped) return;
+        try {
+          const desired = wgConfigFromNetmap(this.netmapValue, this.init.wgOptions);
+          const actual = await this.components.driver.read();
+          const ops = diffWgConfig(actual, desired);
+          this.stats.reconciles++;
+          if (ops.length > 0) {
+            await this.components.driver.apply(ops);
+            this.stats.driverOps += ops.length;
+            this.logger.debug('wireguard reconciled', { ops: ops.length, revision: this.netmapValue.revision });
+          }
+        } catch (err) {
+          this.logger.error('could not configure WireGuard; will retry on the next change', { err: errorMessage(err) });
+        }
+      } while (this.reconcileAgain);
+      this.emit('reconciled');
+    })();
+    this.reconciling = run.finally(() => {
+      this.reconciling = undefined;
+    });
+    return this.reconciling;
+  }
+
+  private scheduleHeartbeat(): void {
+    if (this.stopped) return;
+    this.heartbeatTimer = this.timers.setTimeout(() => {
+      this.sendUpdate()
+        .catch((err) => {
+          if (err instanceof ControlCallError && err.code === grpcStatus.NOT_FOUND && !this.watchHandle) return;
+          this.logger.debug('heartbeat failed', { err: errorMessage(err) });
+        })
+        .finally(() => this.scheduleHeartbeat());
+    }, this.init.heartbeatMs ?? AGENT_DEFAULTS.heartbeatMs);
+  }
+
+  private async sendUpdate(): Promise<void> {
+    this.lastEndpoints = (await this.init.endpoints?.()) ?? this.lastEndpoints;
+    await this.components.control.update({
+      meshName: this.init.meshName,
+      nodeName: this.init.nodeName,
+      publicKey: this.publicKey,
+      endpoints: this.lastEndpoints,
+      tags: this.tags,
+      rtt: [],
+    });
+  }
+
+  self() {
+    return selfNode(this.netmapValue);
+  }
+}
+
+export function eventToDelta(event: WatchEvent__Output): NetmapDelta | undefined {
+  const revision = Number(event.revision);
+  if (event.snapshot) return { kind: 'snapshot', revision, nodes: event.snapshot.nodes };
+  if (event.upsert) return { kind: 'upsert', revision, node: event.upsert };
+  if (event.remove) return { kind: 'remove', revision, name: event.remove.name };
+  return undefined;
+}

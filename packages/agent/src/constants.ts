@@ -1,0 +1,10 @@
+export const AGENT_DEFAULTS = {
+  listenPort: 54540,
+  socketPath: '/var/run/wgmesh.sock',
+  stateDir: '/var/lib/wgmesh',
+  heartbeatMs: 5000,
+  backoffInitialMs: 250,
+  backoffMaxMs: 10_000,
+  /** Seconds; WireGuard's customary value for keeping NAT mappings open. */
+  persistentKeepalive: 25,
+} as const;

@@ -1,0 +1,95 @@
+import * as grpc from '@grpc/grpc-js';
+import {
+  loadProtos, type JoinRequest, type JoinResponse__Output, type LeaveRequest, type MeshClient, type UpdateRequest,
+  type UpdateResponse__Output, type WatchEvent__Output, type WatchRequest,
+} from '../proto/index.js';
+
+/** A failed control-plane call, with the gRPC status code the agent decides on. */
+export class ControlCallError extends Error {
+  constructor(readonly code: grpc.status, readonly details: string, readonly method: string) {
+    super(`${method}: ${details} (${grpc.status[code] ?? code})`);
+    this.name = 'ControlCallError';
+  }
+}
+
+export interface WatchHandle {
+  cancel(): void;
+}
+
+export interface WatchCallbacks {
+  /** The stream is established (the bootstrap accepted it). */
+  onOpen(): void;
+  onEvent(event: WatchEvent__Output): void;
+  /** The stream ended; err is undefined when the bootstrap closed it cleanly. */
+  onEnd(err?: ControlCallError): void;
+}
+
+/** How an agent talks to its bootstrap: over gRPC, or in-process when it is the bootstrap. */
+export interface ControlClient {
+  join(req: JoinRequest): Promise<JoinResponse__Output>;
+  watch(req: WatchRequest, callbacks: WatchCallbacks): WatchHandle;
+  update(req: UpdateRequest): Promise<UpdateResponse__Output>;
+  leave(req: LeaveRequest): Promise<void>;
+  close(): void;
+}
+
+export interface GrpcControlInit {
+  /** HOST:PORT of the bootstrap. */
+  readonly address: string;
+  readonly credentials: grpc.ChannelCredentials;
+  readonly channelOptions?: grpc.ChannelOptions;
+  readonly callTimeoutMs?: number;
+}
+
+export function createGrpcControlClient(init: GrpcControlInit): ControlClient {
+  const Mesh = loadProtos().mesh.wgmesh.v1.Mesh;
+  const client: MeshClient = new Mesh(init.address, init.credentials, {
+    'grpc.keepalive_time_ms': 20_000,
+    'grpc.keepalive_timeout_ms': 10_000,
+    'grpc.initial_reconnect_backoff_ms': 500,
+    'grpc.max_reconnect_backoff_ms': 5000,
+    ...init.channelOptions,
+  });
+  const timeout = init.callTimeoutMs ?? 10_000;
+  const deadline = () => ({ deadline: Date.now() + timeout });
+
+  function unary<Req, Res>(method: string, call: (req: Req, opts: grpc.CallOptions, cb: grpc.requestCallback<Res>) => unknown) {
+    return (req: Req) =>
+      new Promise<Res>((resolve, reject) => {
+        call(req, deadline(), (err, res) => {
+          if (err) reject(new ControlCallError(err.code ?? grpc.status.UNKNOWN, err.details || err.message, method));
+          else resolve(res!);
+        });
+      });
+  }
+
+  return {
+    join: unary('Join', client.join.bind(client) as never),
+    update: unary('Update', client.update.bind(client) as never),
+    leave: async (req) => {
+      await unary<LeaveRequest, unknown>('Leave', client.leave.bind(client) as never)(req);
+    },
+    watch(req, callbacks) {
+      const stream = client.watch(req);
+      let ended = false;
+      const end = (err?: ControlCallError) => {
+        if (ended) return;
+        ended = true;
+        callbacks.onEnd(err);
+      };
+      stream.on('metadata', () => callbacks.onOpen());
+      stream.on('data', (event: WatchEvent__Output) => callbacks.onEvent(event));
+      stream.on('error', (err: grpc.ServiceError) => {
+        end(err.code === grpc.status.CANCELLED ? undefined : new ControlCallError(err.code, err.details || err.message, 'Watch'));
+      });
+      stream.on('end', () => end());
+      return {
+        cancel() {
+          ended = true;
+          stream.cancel();
+        },
+      };
+    },
+    close: () => client.close(),
+  };
+}

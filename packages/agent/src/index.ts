@@ -1,0 +1,14 @@
+export * from './proto/index.js';
+export * from './netmap/netmap.js';
+export * from './wg/types.js';
+export * from './wg/config.js';
+export * from './wg/keys.js';
+export { MemoryWgDriver } from './wg/memory-driver.js';
+export * from './endpoints/endpoints.js';
+export * from './control/client.js';
+export { Backoff } from './control/backoff.js';
+export * from './agent.js';
+export * from './status/status.js';
+export * from './localapi/server.js';
+export * from './log.js';
+export { AGENT_DEFAULTS } from './constants.js';

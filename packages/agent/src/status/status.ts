@@ -1,0 +1,64 @@
+import type { Agent } from '../agent.js';
+import { peersOf } from '../netmap/netmap.js';
+import type { InfoResponse, PeerStatus, RttResponse, RttRow } from '../proto/index.js';
+import type { WgPeerState } from '../wg/types.js';
+
+/**
+ * The one status object of a node, assembled from its parts. `info -json`, the table and the
+ * dashboard all render exactly this.
+ */
+export async function buildStatus(agent: Agent): Promise<InfoResponse> {
+  const netmap = agent.netmap;
+  const joined = agent.joined;
+  let devicePeers: readonly WgPeerState[] = [];
+  try {
+    devicePeers = (await agent.driver.read()).peers;
+  } catch {
+    // The device may be down (stopping, or wireguard-go restarting): show membership without it.
+  }
+  const byKey = new Map(devicePeers.map((p) => [p.publicKey, p]));
+  const self = agent.self();
+  const rttByPeer = new Map((self?.rtt ?? []).map((s) => [s.peer, s]));
+  const peers: PeerStatus[] = peersOf(netmap).map((node) => {
+    const device = byKey.get(node.publicKey);
+    const rtt = rttByPeer.get(node.name);
+    return {
+      node,
+      endpoint: device?.endpoint ?? '',
+      latestHandshakeMs: device?.latestHandshakeMs ?? 0,
+      rxBytes: device?.rxBytes ?? 0,
+      txBytes: device?.txBytes ?? 0,
+      rttMs: rtt?.rttMs ?? 0,
+      loss: rtt?.loss ?? 0,
+    };
+  });
+  return {
+    meshName: agent.options.meshName,
+    meshCidr: joined?.meshCidr ?? '',
+    meshCreatedMs: joined?.meshCreatedMs ?? 0,
+    nodeName: netmap.selfName,
+    meshIp: joined?.meshIp ?? '',
+    publicKey: agent.publicKey,
+    interface: agent.driver.name,
+    backend: agent.driver.kind,
+    listenPort: agent.options.listenPort ?? 0,
+    connected: agent.connected,
+    revision: netmap.revision,
+    tags: { ...agent.currentTags },
+    endpoints: [...agent.endpoints],
+    behindNat: false,
+    peers,
+    bootstrapAddr: agent.options.bootstrapAddr ?? '',
+    isBootstrap: agent.options.isBootstrap ?? false,
+  };
+}
+
+/** The mesh-wide RTT matrix: every node's latest samples, as reported to the bootstrap. */
+export function buildRttMatrix(agent: Agent): RttResponse {
+  const nodes = [...agent.netmap.nodes.values()].sort((a, b) => a.name.localeCompare(b.name));
+  const rows: RttRow[] = [];
+  for (const node of nodes) {
+    for (const sample of node.rtt) rows.push({ from: node.name, to: sample.peer, rttMs: sample.rttMs, loss: sample.loss });
+  }
+  return { nodes: nodes.map((n) => n.name), rows };
+}

@@ -1,0 +1,70 @@
+import { peersOf, type MeshNode, type Netmap } from '../netmap/netmap.js';
+import type { WgDeviceState, WgOp, WgPeerConfig } from './types.js';
+import { formatEndpoint } from '../endpoints/endpoints.js';
+
+export interface DesiredWgConfig {
+  readonly peers: readonly WgPeerConfig[];
+}
+
+export interface WgConfigOptions {
+  /** Which of a peer's endpoint candidates to use now; default: the first by preference. */
+  readonly endpointFor?: (node: MeshNode) => string | undefined;
+  /** Persistent keepalive in seconds for every peer (0: off). */
+  readonly persistentKeepalive?: number;
+}
+
+const ENDPOINT_PREFERENCE = ['ENDPOINT_KIND_CONFIGURED', 'ENDPOINT_KIND_LAN', 'ENDPOINT_KIND_OBSERVED', 'ENDPOINT_KIND_STUN'];
+
+export function defaultEndpointFor(node: MeshNode): string | undefined {
+  const ranked = [...node.endpoints].sort((a, b) => ENDPOINT_PREFERENCE.indexOf(a.kind) - ENDPOINT_PREFERENCE.indexOf(b.kind));
+  const first = ranked[0];
+  return first ? formatEndpoint(first.ip, first.port) : undefined;
+}
+
+/** Pure: the peers this node's WireGuard device should have for a netmap. */
+export function wgConfigFromNetmap(netmap: Netmap, options: WgConfigOptions = {}): DesiredWgConfig {
+  const endpointFor = options.endpointFor ?? defaultEndpointFor;
+  const peers = peersOf(netmap)
+    .filter((node) => node.publicKey && node.meshIp)
+    .map((node): WgPeerConfig => {
+      const endpoint = endpointFor(node);
+      return {
+        publicKey: node.publicKey,
+        allowedIps: [hostPrefix(node.meshIp)],
+        ...(endpoint ? { endpoint } : {}),
+        ...(options.persistentKeepalive ? { persistentKeepalive: options.persistentKeepalive } : {}),
+      };
+    });
+  return { peers };
+}
+
+export function hostPrefix(ip: string): string {
+  return ip.includes(':') ? `${ip}/128` : `${ip}/32`;
+}
+
+/**
+ * The operations that turn the device's actual peers into the desired ones. Only differences
+ * produce operations; an empty list means nothing to do.
+ */
+export function diffWgConfig(actual: Pick<WgDeviceState, 'peers'>, desired: DesiredWgConfig): WgOp[] {
+  const ops: WgOp[] = [];
+  const actualByKey = new Map(actual.peers.map((p) => [p.publicKey, p]));
+  const desiredKeys = new Set<string>();
+  for (const peer of desired.peers) {
+    desiredKeys.add(peer.publicKey);
+    const current = actualByKey.get(peer.publicKey);
+    if (!current || !samePeer(current, peer)) ops.push({ op: 'set-peer', peer });
+  }
+  for (const peer of actual.peers) {
+    if (!desiredKeys.has(peer.publicKey)) ops.push({ op: 'remove-peer', publicKey: peer.publicKey });
+  }
+  return ops;
+}
+
+function samePeer(actual: WgPeerConfig, desired: WgPeerConfig): boolean {
+  if (desired.endpoint && actual.endpoint !== desired.endpoint) return false;
+  if ((actual.persistentKeepalive ?? 0) !== (desired.persistentKeepalive ?? 0)) return false;
+  const a = [...actual.allowedIps].sort();
+  const d = [...desired.allowedIps].sort();
+  return a.length === d.length && a.every((ip, i) => ip === d[i]);
+}

@@ -1,0 +1,168 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { constants } from 'node:fs';
+import { access } from 'node:fs/promises';
+import { delimiter, isAbsolute, join } from 'node:path';
+import { WgCommandFailed } from './errors.js';
+
+export interface RunOptions {
+  /** Written to the command's stdin (then closed). Never appears in error messages. */
+  readonly input?: string;
+  /** Kill the command (SIGKILL) and reject after this long; default 10 s. */
+  readonly timeoutMs?: number;
+}
+
+export interface CommandResult {
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+export interface SpawnDaemonOptions {
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * How drivers run `wg`, `ip` and `wireguard-go`. The default runs them directly; a namespace
+ * runner runs the same commands inside a network and mount namespace, so the same driver code
+ * serves the agent, the tests and the lab.
+ */
+export interface CommandRunner {
+  run(cmd: string, args: readonly string[], options?: RunOptions): Promise<CommandResult>;
+  /** Start a long-running process: stdin ignored, stdout/stderr piped, its PID is the command's own. */
+  spawnDaemon(cmd: string, args: readonly string[], options?: SpawnDaemonOptions): ChildProcess;
+  /** How this runner's context is named in messages (e.g. "netns wgmt-1a2b"). */
+  readonly description: string;
+}
+
+export const DEFAULT_COMMAND_TIMEOUT_MS = 10_000;
+
+export function formatCommandLine(cmd: string, args: readonly string[]): string {
+  return [cmd, ...args].map((a) => (a === '' ? "''" : /[\s'"\\$`]/.test(a) ? `'${a.replace(/'/g, `'\\''`)}'` : a)).join(' ');
+}
+
+/** Run a command to completion; rejects with WgCommandFailed naming the command line and stderr. */
+export function runCommand(cmd: string, args: readonly string[], options: RunOptions = {}): Promise<CommandResult> {
+  const commandLine = formatCommandLine(cmd, args);
+  const timeoutMs = options.timeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, [...args], { stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+    const stdout: Buffer[] = [];
+    const stderr: Buffer[] = [];
+    let timedOut = false;
+    let settled = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, timeoutMs);
+    const settle = (fn: () => void): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      fn();
+    };
+    child.stdout?.on('data', (chunk: Buffer) => stdout.push(chunk));
+    child.stderr?.on('data', (chunk: Buffer) => stderr.push(chunk));
+    child.on('error', (err: NodeJS.ErrnoException) => {
+      const what = err.code === 'ENOENT' ? `command not found: ${cmd}` : `${commandLine}: ${err.message}`;
+      settle(() => reject(new WgCommandFailed(what, { commandLine }, { cause: err })));
+    });
+    child.on('close', (exitCode, signal) => {
+      const out = Buffer.concat(stdout).toString('utf8');
+      const err = Buffer.concat(stderr).toString('utf8');
+      if (exitCode === 0) return settle(() => resolve({ stdout: out, stderr: err }));
+      const why = timedOut ? `timed out after ${timeoutMs} ms` : signal ? `killed by ${signal}` : `exit ${exitCode}`;
+      const tail = err.trim() ? `: ${err.trim()}` : '';
+      settle(() =>
+        reject(new WgCommandFailed(`${commandLine} failed (${why})${tail}`, { commandLine, exitCode, signal, stderr: err, timedOut })),
+      );
+    });
+    if (options.input !== undefined && child.stdin) {
+      // The command may exit without reading its input; that shows up as its exit status instead.
+      child.stdin.on('error', () => {});
+      child.stdin.end(options.input);
+    }
+  });
+}
+
+/** True if `name` is an executable file on PATH (or an executable absolute path). */
+export async function commandExists(name: string, path = process.env.PATH ?? ''): Promise<boolean> {
+  const candidates = isAbsolute(name) ? [name] : path.split(delimiter).filter(Boolean).map((dir) => join(dir, name));
+  for (const candidate of candidates) {
+    try {
+      await access(candidate, constants.X_OK);
+      return true;
+    } catch {
+      // not here; try the next PATH entry
+    }
+  }
+  return false;
+}
+
+function spawnDaemon(cmd: string, args: readonly string[], options: SpawnDaemonOptions = {}): ChildProcess {
+  return spawn(cmd, [...args], { stdio: ['ignore', 'pipe', 'pipe'], env: options.env ?? process.env });
+}
+
+/** Runs commands directly in the agent's own namespaces. */
+export const directRunner: CommandRunner = {
+  run: runCommand,
+  spawnDaemon,
+  description: 'host',
+};
+
+/** Runs every command behind a fixed prefix (e.g. `nsenter … --`). */
+export function prefixedRunner(prefix: readonly string[], description: string): CommandRunner {
+  const [head, ...rest] = prefix;
+  if (!head) return directRunner;
+  return {
+    run: (cmd, args, options) => runCommand(head, [...rest, cmd, ...args], options),
+    spawnDaemon: (cmd, args, options) => spawnDaemon(head, [...rest, cmd, ...args], options),
+    description,
+  };
+}
+
+export interface NamespaceRunnerOptions {
+  /** A network namespace: a name under /var/run/netns, or a path to a namespace file. */
+  readonly net?: string;
+  /** A mount namespace file (a bind mount made by `unshare --mount=FILE`). */
+  readonly mount?: string;
+}
+
+/**
+ * Runs commands inside existing namespaces through `nsenter --net=… --mount=… --`. nsenter opens
+ * the namespace files before entering any, and execs the command without forking (no PID
+ * namespace is entered), so a daemon's PID is the daemon's own and signals reach it directly.
+ */
+export function namespaceRunner(options: NamespaceRunnerOptions): CommandRunner {
+  const prefix = ['nsenter'];
+  const names: string[] = [];
+  if (options.net) {
+    const netPath = options.net.includes('/') ? options.net : `/var/run/netns/${options.net}`;
+    prefix.push(`--net=${netPath}`);
+    names.push(`netns ${options.net}`);
+  }
+  if (options.mount) {
+    prefix.push(`--mount=${options.mount}`);
+    names.push(`mountns ${options.mount}`);
+  }
+  prefix.push('--');
+  return prefixedRunner(prefix, names.join(', ') || 'host');
+}
+
+export interface WaitOptions {
+  readonly timeoutMs: number;
+  readonly intervalMs?: number;
+  /** Stop early (rejecting with this error) when it returns one, e.g. a daemon that exited. */
+  readonly abort?: () => Error | undefined;
+}
+
+/** Poll `check` until it returns true; false at the deadline. No fixed sleeps beyond the poll interval. */
+export async function waitUntil(check: () => boolean | Promise<boolean>, options: WaitOptions): Promise<boolean> {
+  const deadline = Date.now() + options.timeoutMs;
+  const interval = options.intervalMs ?? 20;
+  for (;;) {
+    const aborted = options.abort?.();
+    if (aborted) throw aborted;
+    if (await check()) return true;
+    if (Date.now() >= deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, interval));
+  }
+}

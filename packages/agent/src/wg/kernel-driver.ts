@@ -1,0 +1,76 @@
+import { silentLogger, type Logger } from '../log.js';
+import { InterfaceInUse, InvalidWgConfig, NotRoot, WgCommandFailed, WireGuardUnavailable, INSTALL_HINT } from './errors.js';
+import { directRunner, type CommandRunner } from './exec.js';
+import type { WgDeviceState, WgDriver, WgInterfaceConfig, WgOp } from './types.js';
+import { applyOps, configureInterface, deleteLink, linkInfo, readDevice, validateInterfaceName } from './wg-tool.js';
+
+export interface KernelWgDriverInit {
+  /** Where `ip` and `wg` run; default: directly on this host. */
+  readonly runner?: CommandRunner;
+  readonly logger?: Logger;
+}
+
+/** WireGuard through the kernel module (`ip link add IF type wireguard`), driven with `wg` and `ip`. */
+export class KernelWgDriver implements WgDriver {
+  readonly kind = 'kernel' as const;
+  private readonly runner: CommandRunner;
+  private readonly logger: Logger;
+
+  constructor(
+    readonly name: string,
+    init: KernelWgDriverInit = {},
+  ) {
+    validateInterfaceName(name);
+    this.runner = init.runner ?? directRunner;
+    this.logger = init.logger ?? silentLogger();
+  }
+
+  async up(config: WgInterfaceConfig): Promise<void> {
+    if (config.name !== this.name) throw new InvalidWgConfig(`driver for ${this.name} was given config for ${config.name}`);
+    const existing = await linkInfo(this.runner, this.name);
+    if (existing && existing.kind !== 'wireguard') {
+      throw new InterfaceInUse(
+        this.name,
+        `interface ${this.name} already exists and is a ${existing.kind || 'non-WireGuard'} interface, not WireGuard: ` +
+          `remove it (ip link del ${this.name}) or choose another interface name`,
+      );
+    }
+    if (existing) {
+      // An earlier agent run left it: keep it (and its peers) so traffic survives the restart; reconcile fixes the rest.
+      this.logger.info('taking over existing WireGuard interface', { interface: this.name });
+    } else {
+      await this.createLink();
+    }
+    await configureInterface(this.runner, config);
+  }
+
+  read(): Promise<WgDeviceState> {
+    return readDevice(this.runner, this.name);
+  }
+
+  apply(ops: readonly WgOp[]): Promise<void> {
+    return applyOps(this.runner, this.name, ops);
+  }
+
+  async close(options: { keepInterface?: boolean } = {}): Promise<void> {
+    if (options.keepInterface) return;
+    await deleteLink(this.runner, this.name);
+  }
+
+  private async createLink(): Promise<void> {
+    try {
+      await this.runner.run('ip', ['link', 'add', 'dev', this.name, 'type', 'wireguard']);
+    } catch (err) {
+      const stderr = err instanceof WgCommandFailed ? (err.details.stderr ?? '') : '';
+      if (/Unknown device type|not supported/i.test(stderr)) {
+        throw new WireGuardUnavailable(
+          `this kernel has no WireGuard module (ip link add ${this.name} type wireguard: ${stderr.trim()}); ` +
+            `use the userspace backend: ${INSTALL_HINT}`,
+          { cause: err },
+        );
+      }
+      if (/Operation not permitted/i.test(stderr)) throw new NotRoot();
+      throw err;
+    }
+  }
+}

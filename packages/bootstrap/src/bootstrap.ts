@@ -1,0 +1,128 @@
+import * as grpc from '@grpc/grpc-js';
+import { Agent, LocalApiServer, silentLogger, type Endpoint, type Logger, type Timers, type WgDriver } from '@wgmesh/agent';
+import { Ipam } from './ipam/ipam.js';
+import { MemberTable, type Clock } from './members/table.js';
+import type { StateStore } from './members/store.js';
+import { createLocalControl } from './members/local-control.js';
+import { createMeshService, type MeshServiceStats } from './service/mesh-service.js';
+import { JoinServer } from './service/server.js';
+import { devAuthenticator, type Authenticator } from './service/auth.js';
+import { ConfigError } from './errors.js';
+import { DEFAULTS } from './constants.js';
+
+export interface BootstrapComponents {
+  readonly store: StateStore;
+  readonly driver: WgDriver;
+  readonly logger?: Logger;
+  readonly clock?: Clock;
+  readonly timers?: Timers;
+  /** Dev mode: plain gRPC and no client identity. mTLS mode supplies both. */
+  readonly serverCredentials?: grpc.ServerCredentials;
+  readonly authenticator?: Authenticator;
+}
+
+export interface BootstrapInit {
+  readonly meshName: string;
+  readonly nodeName: string;
+  readonly privateKey: string;
+  readonly cidr?: string;
+  readonly ipamRange?: string;
+  readonly selfIp?: string;
+  readonly grpcBindAddr?: string;
+  /** 0 picks a free port (tests). */
+  readonly grpcPort?: number;
+  readonly listenPort?: number;
+  readonly tags?: Readonly<Record<string, string>>;
+  readonly endpoints?: () => Endpoint[] | Promise<Endpoint[]>;
+  /** Serve the local Agent API here; undefined: do not. */
+  readonly socketPath?: string;
+  readonly socketOwner?: string;
+  readonly heartbeatMs?: number;
+}
+
+/**
+ * A bootstrap node: the member table and IPAM, the Mesh join service, and its own membership
+ * as a node (an Agent fed in-process from the table, with its own WireGuard device).
+ */
+export class Bootstrap {
+  table: MemberTable | undefined;
+  agent: Agent | undefined;
+  stats: MeshServiceStats | undefined;
+  private server: JoinServer | undefined;
+  private localApi: LocalApiServer | undefined;
+  private closeWatchers: (() => void) | undefined;
+  private readonly logger: Logger;
+
+  constructor(private readonly components: BootstrapComponents, readonly init: BootstrapInit) {
+    this.logger = components.logger ?? silentLogger();
+  }
+
+  get port(): number {
+    return this.server?.boundPort ?? 0;
+  }
+
+  get address(): string {
+    return `${this.init.grpcBindAddr === '0.0.0.0' || !this.init.grpcBindAddr ? '127.0.0.1' : this.init.grpcBindAddr}:${this.port}`;
+  }
+
+  async start(): Promise<void> {
+    const ipam = new Ipam(this.init.cidr ?? DEFAULTS.cidr, this.init.ipamRange);
+    const selfIp = this.init.selfIp ?? DEFAULTS.selfIp;
+    if (!ipam.isAssignable(selfIp)) {
+      throw new ConfigError(`-ip ${selfIp} is not a usable address in -cidr ${ipam.cidr.text}; pick one inside it (not the network or broadcast address)`);
+    }
+    const table = await MemberTable.open(this.components.store, ipam, { meshName: this.init.meshName, ...(this.components.clock ? { clock: this.components.clock } : {}) });
+    const service = createMeshService({ table, auth: this.components.authenticator ?? devAuthenticator, logger: this.logger.child({ component: 'bootstrap:service' }) });
+    const server = new JoinServer(service.handlers, {
+      bindAddr: this.init.grpcBindAddr ?? DEFAULTS.grpcBindAddr,
+      port: this.init.grpcPort ?? DEFAULTS.grpcPort,
+      credentials: this.components.serverCredentials ?? grpc.ServerCredentials.createInsecure(),
+    });
+    await server.start();
+    this.table = table;
+    this.stats = service.stats;
+    this.server = server;
+    this.closeWatchers = service.closeWatchers;
+
+    const agent = new Agent(
+      { control: createLocalControl(table, { ip: selfIp }), driver: this.components.driver, logger: this.logger.child({ component: 'bootstrap:node' }), ...(this.components.timers ? { timers: this.components.timers } : {}) },
+      {
+        meshName: this.init.meshName,
+        nodeName: this.init.nodeName,
+        privateKey: this.init.privateKey,
+        ...(this.init.listenPort !== undefined ? { listenPort: this.init.listenPort } : {}),
+        ...(this.init.tags ? { tags: this.init.tags } : {}),
+        ...(this.init.endpoints ? { endpoints: this.init.endpoints } : {}),
+        ...(this.init.heartbeatMs ? { heartbeatMs: this.init.heartbeatMs } : {}),
+        bootstrapAddr: `${this.init.grpcBindAddr ?? DEFAULTS.grpcBindAddr}:${server.boundPort}`,
+        isBootstrap: true,
+      },
+    );
+    try {
+      await agent.start();
+    } catch (err) {
+      await server.stop();
+      throw err;
+    }
+    this.agent = agent;
+    if (this.init.socketPath) {
+      this.localApi = new LocalApiServer(agent, { socketPath: this.init.socketPath, ...(this.init.socketOwner ? { owner: this.init.socketOwner } : {}) }, this.logger);
+      await this.localApi.start();
+    }
+    this.logger.info('bootstrap started', { mesh: table.meshName, cidr: table.cidr, port: server.boundPort, members: table.size, revision: table.revision });
+  }
+
+  /**
+   * Stops serving. The bootstrap stays a member (it is coming back); its interface is removed
+   * unless keepInterface.
+   */
+  async stop(options: { keepInterface?: boolean } = {}): Promise<void> {
+    await this.localApi?.stop();
+    this.localApi = undefined;
+    await this.agent?.stop({ leave: false, keepInterface: options.keepInterface ?? false });
+    this.agent = undefined;
+    this.closeWatchers?.();
+    await this.server?.stop();
+    this.server = undefined;
+  }
+}

@@ -1,0 +1,53 @@
+/** Every way a bootstrap request or start-up can fail, one class each. Mapped to gRPC codes in service/status.ts. */
+
+export class WgmeshError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+/** A request field is malformed. `field` names it, as the client sent it. */
+export class InvalidField extends WgmeshError {
+  constructor(readonly field: string, reason: string) {
+    super(`invalid ${field}: ${reason}`);
+  }
+}
+
+export class MeshNotFound extends WgmeshError {
+  constructor(readonly requested: string, readonly served: string) {
+    super(`mesh_name: this bootstrap serves mesh "${served}", not "${requested}"; check -n`);
+  }
+}
+
+export class NameTaken extends WgmeshError {
+  constructor(readonly nodeName: string) {
+    super(`node_name: "${nodeName}" is already a member with another identity; choose another name, or remove the old node first`);
+  }
+}
+
+export class NodeNotFound extends WgmeshError {
+  constructor(readonly nodeName: string) {
+    super(`node_name: "${nodeName}" is not a member of this mesh (never joined, left, or was reaped); join again`);
+  }
+}
+
+export class IdentityMismatch extends WgmeshError {
+  constructor(readonly nodeName: string, detail: string) {
+    super(`node "${nodeName}": ${detail}`);
+  }
+}
+
+export class RangeExhausted extends WgmeshError {
+  constructor(readonly range: string) {
+    super(`no free mesh IP left in ${range}; remove nodes or start the mesh with a larger -cidr / -cidr-ipam`);
+  }
+}
+
+export class StateFileError extends WgmeshError {
+  constructor(readonly file: string, reason: string) {
+    super(`state file ${file}: ${reason}; fix or move it away (the mesh's members and IPs are in it: it is never reset silently)`);
+  }
+}
+
+export class ConfigError extends WgmeshError {}

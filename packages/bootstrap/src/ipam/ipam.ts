@@ -1,0 +1,101 @@
+import ipaddr from 'ipaddr.js';
+import { ConfigError, RangeExhausted } from '../errors.js';
+
+/** A prefix as numbers, IPv4 and IPv6 alike. */
+export interface Prefix {
+  readonly text: string;
+  readonly family: 4 | 6;
+  readonly network: bigint;
+  readonly bits: number;
+  readonly size: bigint;
+}
+
+export function parsePrefix(text: string, what = 'CIDR'): Prefix {
+  let parsed: [ipaddr.IPv4 | ipaddr.IPv6, number];
+  try {
+    parsed = ipaddr.parseCIDR(text);
+  } catch {
+    throw new ConfigError(`${what} "${text}" is not a network in CIDR form like 10.232.0.0/16 or fd00:232::/64`);
+  }
+  const [addr, bits] = parsed;
+  const family = addr.kind() === 'ipv4' ? 4 : 6;
+  const total = family === 4 ? 32 : 128;
+  const size = 1n << BigInt(total - bits);
+  const network = (ipToBigInt(addr.toString()) / size) * size;
+  return { text: `${bigIntToIp(network, family)}/${bits}`, family, network, bits, size };
+}
+
+export function ipToBigInt(ip: string): bigint {
+  const bytes = ipaddr.parse(ip).toByteArray();
+  return bytes.reduce((acc, b) => (acc << 8n) | BigInt(b), 0n);
+}
+
+export function bigIntToIp(value: bigint, family: 4 | 6): string {
+  const length = family === 4 ? 4 : 16;
+  const bytes: number[] = [];
+  for (let i = length - 1; i >= 0; i--) bytes.push(Number((value >> BigInt(i * 8)) & 0xffn));
+  return ipaddr.fromByteArray(bytes).toString();
+}
+
+export function isIp(value: string): boolean {
+  return ipaddr.isValid(value) && (ipaddr.IPv4.isValidFourPartDecimal(value) || value.includes(':'));
+}
+
+export function prefixContains(prefix: Prefix, ip: string): boolean {
+  if (!isIp(ip)) return false;
+  const family = ip.includes(':') ? 6 : 4;
+  if (family !== prefix.family) return false;
+  const n = ipToBigInt(ip);
+  return n >= prefix.network && n < prefix.network + prefix.size;
+}
+
+/**
+ * Hands out mesh IPs from a range inside the mesh CIDR. Never the network or broadcast address
+ * of the mesh CIDR, never one already in use. Pure: the caller passes the addresses in use, and
+ * serializes calls (the member table does), so concurrent joins cannot get the same IP.
+ */
+export class Ipam {
+  readonly cidr: Prefix;
+  readonly range: Prefix;
+
+  constructor(cidr: string, ipamRange?: string) {
+    this.cidr = parsePrefix(cidr, '-cidr');
+    this.range = ipamRange ? parsePrefix(ipamRange, '-cidr-ipam') : this.cidr;
+    if (this.range.family !== this.cidr.family || this.range.network < this.cidr.network ||
+        this.range.network + this.range.size > this.cidr.network + this.cidr.size) {
+      throw new ConfigError(`-cidr-ipam ${this.range.text} must lie inside -cidr ${this.cidr.text}`);
+    }
+    if (this.cidr.family === 4 && this.cidr.bits > 30) {
+      throw new ConfigError(`-cidr ${this.cidr.text} is too small for a mesh; use /30 or larger (e.g. /16)`);
+    }
+  }
+
+  /** The mesh prefix length, for the interface address. */
+  get prefixLength(): number {
+    return this.cidr.bits;
+  }
+
+  /** True when ip may be given to a node: inside the mesh CIDR and not its network/broadcast address. */
+  isAssignable(ip: string): boolean {
+    if (!prefixContains(this.cidr, ip)) return false;
+    const n = ipToBigInt(ip);
+    if (n === this.cidr.network) return false;
+    if (this.cidr.family === 4 && n === this.cidr.network + this.cidr.size - 1n) return false;
+    return true;
+  }
+
+  /** The lowest free assignable address in the range; RangeExhausted when there is none. */
+  allocate(inUse: ReadonlySet<string>): string {
+    const first = this.range.network;
+    const last = this.range.network + this.range.size - 1n;
+    // A scan, bounded by the number of addresses in use: at most inUse.size + 3 candidates are skipped.
+    const limit = BigInt(inUse.size) + 3n;
+    let skipped = 0n;
+    for (let n = first; n <= last; n++) {
+      const ip = bigIntToIp(n, this.cidr.family);
+      if (this.isAssignable(ip) && !inUse.has(ip)) return ip;
+      if (++skipped > limit) break;
+    }
+    throw new RangeExhausted(this.range.text);
+  }
+}

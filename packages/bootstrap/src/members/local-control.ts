@@ -1,0 +1,52 @@
+import type { ControlClient, JoinResponse__Output, WatchEvent__Output } from '@wgmesh/agent';
+import type { MemberTable } from './table.js';
+import { streamMembership } from './stream.js';
+
+/**
+ * The bootstrap's own node talks to its member table in-process, through the same ControlClient
+ * interface every other agent uses over gRPC. It keeps the address it was configured with.
+ */
+export function createLocalControl(table: MemberTable, self: { ip: string }): ControlClient {
+  return {
+    async join(req): Promise<JoinResponse__Output> {
+      const { member } = await table.join({
+        name: req.nodeName!,
+        identity: { publicKey: req.publicKey! },
+        endpoints: (req.endpoints ?? []).map((e) => ({ ip: e.ip ?? '', port: e.port ?? 0, kind: 'ENDPOINT_KIND_LAN' })),
+        tags: req.tags ?? {},
+        listenPort: req.listenPort ?? 0,
+        isBootstrap: true,
+        fixedIp: self.ip,
+      });
+      const snapshot = table.snapshot();
+      return { nodeName: member.name, meshIp: member.meshIp, meshCidr: table.cidr, meshCreatedMs: table.createdMs, revision: snapshot.revision, nodes: snapshot.nodes };
+    },
+    watch(req, callbacks) {
+      let unsubscribe: (() => void) | undefined;
+      let cancelled = false;
+      // Deliver after watch() returns, as a network stream would.
+      queueMicrotask(() => {
+        if (cancelled) return;
+        callbacks.onOpen();
+        unsubscribe = streamMembership(table, Number(req.sinceRevision ?? 0), (event) => callbacks.onEvent(event as WatchEvent__Output));
+      });
+      return {
+        cancel() {
+          cancelled = true;
+          unsubscribe?.();
+        },
+      };
+    },
+    async update(req) {
+      const revision = await table.update(req.nodeName!, { publicKey: req.publicKey! }, {
+        tags: req.tags ?? {},
+        rtt: (req.rtt ?? []).map((s) => ({ peer: s.peer ?? '', rttMs: Number(s.rttMs ?? 0), loss: Number(s.loss ?? 0) })),
+      });
+      return { revision };
+    },
+    async leave(req) {
+      await table.remove(req.nodeName!, { publicKey: req.publicKey! });
+    },
+    close() {},
+  };
+}

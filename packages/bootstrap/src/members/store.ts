@@ -1,0 +1,102 @@
+import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
+import path from 'node:path';
+import type { MeshNode } from '@wgmesh/agent';
+import { StateFileError } from '../errors.js';
+
+/** A member as the bootstrap keeps it: the public node plus what identifies it. */
+export interface Member extends MeshNode {
+  /** SHA-256 fingerprint of the client certificate it joined with (mTLS), "" in dev mode. */
+  readonly certFingerprint: string;
+}
+
+export interface MeshState {
+  readonly version: 1;
+  readonly meshName: string;
+  readonly cidr: string;
+  readonly createdMs: number;
+  readonly revision: number;
+  readonly members: readonly Member[];
+}
+
+/** Where the member table and IPAM persist. One interface, so a shared store can replace the file. */
+export interface StateStore {
+  /** The saved state, or undefined when none was ever saved. Unreadable state is an error, never "none". */
+  load(): Promise<MeshState | undefined>;
+  save(state: MeshState): Promise<void>;
+}
+
+export class MemoryStateStore implements StateStore {
+  saved: MeshState | undefined;
+  saves = 0;
+  async load(): Promise<MeshState | undefined> {
+    return this.saved;
+  }
+  async save(state: MeshState): Promise<void> {
+    this.saved = structuredClone(state);
+    this.saves++;
+  }
+}
+
+/** One JSON file, replaced atomically: write a temp file, fsync it, rename over, fsync the directory. */
+export class FileStateStore implements StateStore {
+  constructor(readonly file: string) {}
+
+  async load(): Promise<MeshState | undefined> {
+    let text: string;
+    try {
+      text = await readFile(this.file, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw new StateFileError(this.file, `cannot be read (${(err as Error).message})`);
+    }
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch (err) {
+      throw new StateFileError(this.file, `is not valid JSON (${(err as Error).message})`);
+    }
+    return checkState(this.file, value);
+  }
+
+  async save(state: MeshState): Promise<void> {
+    const dir = path.dirname(this.file);
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    const temp = `${this.file}.tmp-${process.pid}`;
+    const handle = await open(temp, 'w', 0o600);
+    try {
+      await handle.writeFile(JSON.stringify(state, null, 1));
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    try {
+      await rename(temp, this.file);
+    } catch (err) {
+      await unlink(temp).catch(() => {});
+      throw err;
+    }
+    const dirHandle = await open(dir, 'r');
+    try {
+      await dirHandle.sync();
+    } finally {
+      await dirHandle.close();
+    }
+  }
+}
+
+function checkState(file: string, value: unknown): MeshState {
+  const bad = (why: string) => new StateFileError(file, why);
+  if (typeof value !== 'object' || value === null) throw bad('is not a wgmesh state object');
+  const s = value as Record<string, unknown>;
+  if (s.version !== 1) throw bad(`has version ${String(s.version)}, this wgmesh reads version 1`);
+  if (typeof s.meshName !== 'string' || typeof s.cidr !== 'string') throw bad('lacks meshName or cidr');
+  if (typeof s.createdMs !== 'number' || typeof s.revision !== 'number') throw bad('lacks createdMs or revision');
+  if (!Array.isArray(s.members)) throw bad('lacks members');
+  for (const m of s.members as unknown[]) {
+    const member = m as Record<string, unknown>;
+    if (typeof member?.name !== 'string' || typeof member.meshIp !== 'string' || typeof member.publicKey !== 'string') {
+      throw bad('has a member without name, meshIp or publicKey');
+    }
+  }
+  return value as MeshState;
+}

@@ -1,0 +1,24 @@
+import type { WatchEvent } from '@wgmesh/agent';
+import type { MemberDelta, MemberTable } from './table.js';
+
+export function deltaToEvent(delta: MemberDelta): WatchEvent & { event: 'upsert' | 'remove' } {
+  return delta.kind === 'upsert'
+    ? { revision: delta.revision, upsert: delta.node, event: 'upsert' }
+    : { revision: delta.revision, remove: { name: delta.name }, event: 'remove' };
+}
+
+/**
+ * List-and-watch: sends the deltas since `sinceRevision` (or a snapshot when the history does
+ * not reach back, or when starting from 0), then every change as one event. History and
+ * subscription happen in one synchronous step, so no change can fall between them.
+ */
+export function streamMembership(table: MemberTable, sinceRevision: number, send: (event: WatchEvent) => void): () => void {
+  const deltas = sinceRevision > 0 ? table.deltasSince(sinceRevision) : undefined;
+  if (deltas) {
+    for (const d of deltas) send(deltaToEvent(d));
+  } else {
+    const snapshot = table.snapshot();
+    send({ revision: snapshot.revision, snapshot: { nodes: snapshot.nodes }, event: 'snapshot' } as WatchEvent);
+  }
+  return table.subscribe((delta) => send(deltaToEvent(delta)));
+}

@@ -1,0 +1,281 @@
+import type { Endpoint__Output, MeshNode, NetmapDelta, NodeStatus__Output, RttSample__Output } from '@wgmesh/agent';
+import { ConfigError, IdentityMismatch, NameTaken, NodeNotFound } from '../errors.js';
+import type { Ipam } from '../ipam/ipam.js';
+import { DEFAULTS } from '../constants.js';
+import type { MeshState, Member, StateStore } from './store.js';
+
+export interface Clock {
+  now(): number;
+}
+
+export const systemClock: Clock = { now: () => Date.now() };
+
+/** Who is asking: dev mode proves identity by public key, mTLS by certificate fingerprint. */
+export interface Identity {
+  readonly publicKey: string;
+  readonly certFingerprint?: string;
+}
+
+export interface JoinInput {
+  readonly name: string;
+  readonly identity: Identity;
+  readonly endpoints: readonly Endpoint__Output[];
+  readonly tags: Readonly<Record<string, string>>;
+  readonly listenPort: number;
+  readonly isBootstrap?: boolean;
+  /** Only for the bootstrap's own entry: its configured address. */
+  readonly fixedIp?: string;
+}
+
+export interface UpdateInput {
+  readonly endpoints?: readonly Endpoint__Output[];
+  readonly tags?: Readonly<Record<string, string>>;
+  readonly rtt?: readonly RttSample__Output[];
+  readonly status?: NodeStatus__Output;
+}
+
+export type MemberDelta = Exclude<NetmapDelta, { kind: 'snapshot' }>;
+
+/**
+ * The mesh's members, their IPs and the revision. Every change is persisted before it is
+ * acknowledged or published, runs one at a time (so IPAM never hands out an IP twice), bumps the
+ * revision by one, and is published as exactly one delta.
+ */
+export class MemberTable {
+  private members: Map<string, Member>;
+  private revisionValue: number;
+  private readonly history: MemberDelta[] = [];
+  private readonly listeners = new Set<(delta: MemberDelta) => void>();
+  private queue: Promise<unknown> = Promise.resolve();
+  /** Heartbeat times are kept in memory only: persisting every heartbeat would cost a write per node per interval. */
+  private readonly lastSeen = new Map<string, number>();
+
+  private constructor(
+    private readonly store: StateStore,
+    private readonly ipam: Ipam,
+    private readonly clock: Clock,
+    readonly meshName: string,
+    readonly createdMs: number,
+    state: MeshState,
+    private readonly historyLimit: number,
+  ) {
+    this.members = new Map(state.members.map((m) => [m.name, m]));
+    this.revisionValue = state.revision;
+  }
+
+  /** Restores the table from the store, or starts a new mesh (and saves it) when there is none. */
+  static async open(
+    store: StateStore,
+    ipam: Ipam,
+    init: { meshName: string; clock?: Clock; historyLimit?: number },
+  ): Promise<MemberTable> {
+    const clock = init.clock ?? systemClock;
+    let state = await store.load();
+    if (state && (state.meshName !== init.meshName || state.cidr !== ipam.cidr.text)) {
+      throw new ConfigError(
+        `the state file holds mesh "${state.meshName}" with CIDR ${state.cidr}, but this bootstrap was started for mesh "${init.meshName}" with CIDR ${ipam.cidr.text}; start it with the same -n and -cidr, or use another -state-dir`,
+      );
+    }
+    if (!state) {
+      state = { version: 1, meshName: init.meshName, cidr: ipam.cidr.text, createdMs: clock.now(), revision: 0, members: [] };
+      await store.save(state);
+    }
+    return new MemberTable(store, ipam, clock, state.meshName, state.createdMs, state, init.historyLimit ?? DEFAULTS.historyLimit);
+  }
+
+  get revision(): number {
+    return this.revisionValue;
+  }
+
+  get cidr(): string {
+    return this.ipam.cidr.text;
+  }
+
+  get size(): number {
+    return this.members.size;
+  }
+
+  get(name: string): Member | undefined {
+    return this.members.get(name);
+  }
+
+  list(): MeshNode[] {
+    return [...this.members.values()].map(toNode).sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  snapshot(): { revision: number; nodes: MeshNode[] } {
+    return { revision: this.revisionValue, nodes: this.list() };
+  }
+
+  /** The deltas after `revision`, or undefined when the history no longer reaches back that far. */
+  deltasSince(revision: number): MemberDelta[] | undefined {
+    if (revision > this.revisionValue) return undefined;
+    if (revision === this.revisionValue) return [];
+    const first = this.history[0];
+    if (!first || first.revision > revision + 1) return undefined;
+    return this.history.filter((d) => d.revision > revision);
+  }
+
+  subscribe(listener: (delta: MemberDelta) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  lastSeenMs(name: string): number | undefined {
+    return this.lastSeen.get(name);
+  }
+
+  join(input: JoinInput): Promise<{ member: Member; revision: number; created: boolean }> {
+    return this.serialized(async () => {
+      const now = this.clock.now();
+      const existing = this.members.get(input.name);
+      this.lastSeen.set(input.name, now);
+      if (existing) {
+        if (!sameIdentity(existing, input.identity)) throw new NameTaken(input.name);
+        const next: Member = {
+          ...existing,
+          publicKey: input.identity.publicKey,
+          endpoints: mergeObserved(existing.endpoints, input.endpoints),
+          tags: { ...input.tags },
+          listenPort: input.listenPort,
+          status: 'NODE_STATUS_ALIVE',
+          statusChangedMs: existing.status === 'NODE_STATUS_ALIVE' ? existing.statusChangedMs : now,
+          lastSeenMs: now,
+        };
+        if (sameMember(existing, next)) return { member: existing, revision: this.revisionValue, created: false };
+        await this.commit({ upsert: next });
+        return { member: next, revision: this.revisionValue, created: false };
+      }
+      if (input.fixedIp) this.checkFixedIp(input.name, input.fixedIp);
+      const ip = input.fixedIp ?? this.ipam.allocate(new Set([...this.members.values()].map((m) => m.meshIp)));
+      const member: Member = {
+        name: input.name,
+        publicKey: input.identity.publicKey,
+        certFingerprint: input.identity.certFingerprint ?? '',
+        meshIp: ip,
+        endpoints: [...input.endpoints],
+        tags: { ...input.tags },
+        status: 'NODE_STATUS_ALIVE',
+        joinedAtMs: now,
+        lastSeenMs: now,
+        statusChangedMs: now,
+        isBootstrap: input.isBootstrap ?? false,
+        listenPort: input.listenPort,
+        rtt: [],
+      };
+      await this.commit({ upsert: member });
+      return { member, revision: this.revisionValue, created: true };
+    });
+  }
+
+  /** Heartbeat: refreshes liveness; publishes a delta only when something others see changed. */
+  update(name: string, identity: Identity | undefined, input: UpdateInput): Promise<number> {
+    return this.serialized(async () => {
+      const existing = this.authorize(name, identity);
+      const now = this.clock.now();
+      if (identity) this.lastSeen.set(name, now);
+      const next: Member = {
+        ...existing,
+        endpoints: input.endpoints ? mergeObserved(existing.endpoints, input.endpoints) : existing.endpoints,
+        tags: input.tags ? { ...input.tags } : existing.tags,
+        rtt: input.rtt ? [...input.rtt] : existing.rtt,
+        status: input.status ?? (identity ? 'NODE_STATUS_ALIVE' : existing.status),
+      };
+      if (next.status !== existing.status) Object.assign(next, { statusChangedMs: now });
+      if (!sameMember(existing, next)) await this.commit({ upsert: { ...next, lastSeenMs: now } });
+      return this.revisionValue;
+    });
+  }
+
+  /** Sets the endpoint the bootstrap itself observes for a node (replacing any earlier one). */
+  setObservedEndpoint(name: string, endpoint: Endpoint__Output | undefined): Promise<void> {
+    return this.serialized(async () => {
+      const existing = this.members.get(name);
+      if (!existing) return;
+      const others = existing.endpoints.filter((e) => e.kind !== 'ENDPOINT_KIND_OBSERVED');
+      const endpoints = endpoint ? [...others, { ...endpoint, kind: 'ENDPOINT_KIND_OBSERVED' as const }] : others;
+      const next = { ...existing, endpoints };
+      if (!sameMember(existing, next)) await this.commit({ upsert: next });
+    });
+  }
+
+  /** Removes a member; with an identity (a node's own Leave) it must match. */
+  remove(name: string, identity?: Identity): Promise<void> {
+    return this.serialized(async () => {
+      this.authorize(name, identity);
+      await this.commit({ remove: name });
+      this.lastSeen.delete(name);
+    });
+  }
+
+  private checkFixedIp(name: string, ip: string): void {
+    if (!this.ipam.isAssignable(ip)) throw new ConfigError(`-ip ${ip} is not a usable address of the mesh CIDR ${this.ipam.cidr.text}`);
+    const holder = [...this.members.values()].find((m) => m.meshIp === ip && m.name !== name);
+    if (holder) throw new ConfigError(`-ip ${ip} already belongs to node "${holder.name}"; choose another -ip`);
+  }
+
+  /** The member acting as `name`; NodeNotFound or IdentityMismatch otherwise. */
+  authorize(name: string, identity: Identity | undefined): Member {
+    const existing = this.members.get(name);
+    if (!existing) throw new NodeNotFound(name);
+    if (identity && !sameIdentity(existing, identity)) {
+      throw new IdentityMismatch(name, existing.certFingerprint ? 'the client certificate is not the one this node joined with' : 'public_key does not match the key this node joined with');
+    }
+    return existing;
+  }
+
+  /** Persist first, then apply in memory and publish: a change nobody could restore is never announced. */
+  private async commit(change: { upsert: Member } | { remove: string }): Promise<void> {
+    const members = new Map(this.members);
+    const revision = this.revisionValue + 1;
+    let delta: MemberDelta;
+    if ('upsert' in change) {
+      members.set(change.upsert.name, change.upsert);
+      delta = { kind: 'upsert', revision, node: toNode(change.upsert) };
+    } else {
+      members.delete(change.remove);
+      delta = { kind: 'remove', revision, name: change.remove };
+    }
+    await this.store.save({
+      version: 1,
+      meshName: this.meshName,
+      cidr: this.ipam.cidr.text,
+      createdMs: this.createdMs,
+      revision,
+      members: [...members.values()],
+    });
+    this.members = members;
+    this.revisionValue = revision;
+    this.history.push(delta);
+    if (this.history.length > this.historyLimit) this.history.splice(0, this.history.length - this.historyLimit);
+    for (const listener of this.listeners) listener(delta);
+  }
+
+  private serialized<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(work, work);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+}
+
+export function toNode(member: Member): MeshNode {
+  const { certFingerprint: _omit, ...node } = member;
+  return node;
+}
+
+function sameIdentity(member: Member, identity: Identity): boolean {
+  // With certificates the certificate is the identity (a re-join may rotate the WireGuard key).
+  if (member.certFingerprint || identity.certFingerprint) return member.certFingerprint === identity.certFingerprint;
+  return member.publicKey === identity.publicKey;
+}
+
+/** A node reports its own candidates; the bootstrap's observed endpoint is kept. */
+function mergeObserved(previous: readonly Endpoint__Output[], reported: readonly Endpoint__Output[]): Endpoint__Output[] {
+  return [...reported.filter((e) => e.kind !== 'ENDPOINT_KIND_OBSERVED'), ...previous.filter((e) => e.kind === 'ENDPOINT_KIND_OBSERVED')];
+}
+
+function sameMember(a: Member, b: Member): boolean {
+  const { lastSeenMs: _a, ...restA } = a;
+  const { lastSeenMs: _b, ...restB } = b;
+  return JSON.stringify(restA) === JSON.stringify(restB);
+}

@@ -1,0 +1,161 @@
+import { Metadata, type ServerWritableStream } from '@grpc/grpc-js';
+import type {
+  JoinRequest__Output, JoinResponse, LeaveRequest__Output, LeaveResponse, MeshHandlers, UpdateRequest__Output,
+  UpdateResponse, WatchEvent, WatchRequest__Output, Logger,
+} from '@wgmesh/agent';
+import { errorMessage } from '@wgmesh/agent';
+import type { MemberTable, Identity } from '../members/table.js';
+import { streamMembership } from '../members/stream.js';
+import { MeshNotFound } from '../errors.js';
+import type { Authenticator, CallIdentity, ServerSurfaceCall } from './auth.js';
+import { PermissionDenied } from './auth.js';
+import { toServiceError } from './status.js';
+import {
+  validateEndpoints, validateListenPort, validateMeshName, validateNodeName, validatePublicKey, validateRttSamples, validateTags,
+} from './validate.js';
+
+export interface MeshServiceComponents {
+  readonly table: MemberTable;
+  readonly auth: Authenticator;
+  readonly logger: Logger;
+}
+
+/** Watch events sent, per stream and in all; tests and benchmarks read these. */
+export interface MeshServiceStats {
+  watchers: number;
+  eventsSent: number;
+}
+
+/** The Mesh service handlers: validation, identity, then one call into the member table. */
+export function createMeshService(components: MeshServiceComponents): { handlers: MeshHandlers; stats: MeshServiceStats; closeWatchers(): void } {
+  const { table, auth, logger } = components;
+  const stats: MeshServiceStats = { watchers: 0, eventsSent: 0 };
+  const openStreams = new Set<ServerWritableStream<WatchRequest__Output, WatchEvent>>();
+
+  function checkMesh(meshName: string): void {
+    validateMeshName(meshName);
+    if (meshName !== table.meshName) throw new MeshNotFound(meshName, table.meshName);
+  }
+
+  /** The node name a call acts for, and the proof of identity to check against the member. */
+  function resolveIdentity(call: ServerSurfaceCall, requestedName: string, publicKey: string): { name: string; identity: Identity } {
+    const who: CallIdentity = auth.identify(call);
+    let name: string;
+    if (who.certName !== undefined) {
+      name = requestedName ? validateNodeName(requestedName) : validateNodeName(who.certName, 'certificate CN');
+      if (name !== who.certName.toLowerCase()) {
+        throw new PermissionDenied(`node_name "${name}" does not match the client certificate's CN "${who.certName}"; join with -n matching the certificate, or issue a certificate for "${name}" with \`wgmesh ca issue ${name}\``);
+      }
+    } else {
+      name = validateNodeName(requestedName);
+    }
+    return { name, identity: { publicKey, ...(who.certFingerprint ? { certFingerprint: who.certFingerprint } : {}) } };
+  }
+
+  const handlers: MeshHandlers = {
+    Join(call, callback) {
+      const req: JoinRequest__Output = call.request;
+      (async (): Promise<JoinResponse> => {
+        checkMesh(req.meshName);
+        const publicKey = validatePublicKey(req.publicKey);
+        const { name, identity } = resolveIdentity(call, req.nodeName, publicKey);
+        const endpoints = validateEndpoints(req.endpoints);
+        const tags = validateTags(req.tags);
+        const listenPort = validateListenPort(req.listenPort);
+        const { member, revision, created } = await table.join({ name, identity, endpoints, tags, listenPort });
+        logger.info(created ? 'node joined' : 'node re-joined', { node: name, meshIp: member.meshIp, publicKey, revision });
+        const snapshot = table.snapshot();
+        return {
+          nodeName: name,
+          meshIp: member.meshIp,
+          meshCidr: table.cidr,
+          meshCreatedMs: table.createdMs,
+          revision: snapshot.revision,
+          nodes: snapshot.nodes,
+        };
+      })().then(
+        (res) => callback(null, res),
+        (err) => {
+          logger.warn('join refused', { node: req.nodeName, peer: call.getPeer(), err: errorMessage(err) });
+          callback(toServiceError(err));
+        },
+      );
+    },
+
+    Update(call, callback) {
+      const req: UpdateRequest__Output = call.request;
+      (async (): Promise<UpdateResponse> => {
+        checkMesh(req.meshName);
+        const publicKey = validatePublicKey(req.publicKey);
+        const { name, identity } = resolveIdentity(call, req.nodeName, publicKey);
+        const endpoints = validateEndpoints(req.endpoints);
+        const tags = validateTags(req.tags);
+        const rtt = validateRttSamples(req.rtt);
+        const revision = await table.update(name, identity, { endpoints, tags, rtt });
+        return { revision };
+      })().then(
+        (res) => callback(null, res),
+        (err) => callback(toServiceError(err)),
+      );
+    },
+
+    Leave(call, callback) {
+      const req: LeaveRequest__Output = call.request;
+      (async (): Promise<LeaveResponse> => {
+        checkMesh(req.meshName);
+        const publicKey = validatePublicKey(req.publicKey);
+        const { name, identity } = resolveIdentity(call, req.nodeName, publicKey);
+        await table.remove(name, identity);
+        logger.info('node left', { node: name });
+        return {};
+      })().then(
+        (res) => callback(null, res),
+        (err) => callback(toServiceError(err)),
+      );
+    },
+
+    Watch(call) {
+      const req: WatchRequest__Output = call.request;
+      let unsubscribe: (() => void) | undefined;
+      try {
+        checkMesh(req.meshName);
+        const publicKey = validatePublicKey(req.publicKey);
+        const { name, identity } = resolveIdentity(call, req.nodeName, publicKey);
+        // Only members may watch, and only as themselves.
+        table.authorize(name, identity);
+      } catch (err) {
+        call.emit('error', toServiceError(err));
+        return;
+      }
+
+      // Headers now, so the agent knows the stream is up even when there is nothing to send yet.
+      call.sendMetadata(new Metadata());
+      unsubscribe = streamMembership(table, Number(req.sinceRevision), (event) => {
+        stats.eventsSent++;
+        call.write(event);
+      });
+
+      stats.watchers++;
+      openStreams.add(call);
+      const finish = () => {
+        if (!unsubscribe) return;
+        unsubscribe();
+        unsubscribe = undefined;
+        stats.watchers--;
+        openStreams.delete(call);
+      };
+      call.on('cancelled', finish);
+      call.on('close', finish);
+      call.on('error', finish);
+    },
+  };
+
+  return {
+    handlers,
+    stats,
+    closeWatchers() {
+      for (const call of openStreams) call.end();
+      openStreams.clear();
+    },
+  };
+}

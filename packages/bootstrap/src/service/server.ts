@@ -1,0 +1,56 @@
+import * as grpc from '@grpc/grpc-js';
+import { loadProtos, type MeshHandlers } from '@wgmesh/agent';
+import { ConfigError } from '../errors.js';
+import { LIMITS } from '../constants.js';
+
+export interface JoinServerInit {
+  readonly bindAddr: string;
+  readonly port: number;
+  readonly credentials: grpc.ServerCredentials;
+}
+
+/** The TLS (or, in dev mode, plain) gRPC listener of the Mesh service. */
+export class JoinServer {
+  private server: grpc.Server | undefined;
+  boundPort = 0;
+
+  constructor(private readonly handlers: MeshHandlers, private readonly init: JoinServerInit) {}
+
+  async start(): Promise<void> {
+    const server = new grpc.Server({
+      'grpc.max_receive_message_length': LIMITS.messageMax,
+      'grpc.keepalive_time_ms': 20_000,
+      'grpc.keepalive_timeout_ms': 10_000,
+      'grpc.keepalive_permit_without_calls': 1,
+    });
+    server.addService(loadProtos().mesh.wgmesh.v1.Mesh.service, this.handlers);
+    const host = this.init.bindAddr.includes(':') ? `[${this.init.bindAddr}]` : this.init.bindAddr;
+    this.boundPort = await new Promise<number>((resolve, reject) => {
+      server.bindAsync(`${host}:${this.init.port}`, this.init.credentials, (err, port) => {
+        if (err) {
+          const inUse = /EADDRINUSE|address already in use/i.test(err.message);
+          reject(new ConfigError(inUse
+            ? `gRPC port ${this.init.bindAddr}:${this.init.port} is already in use (another bootstrap?); stop it or pick another -grpc-bind-port`
+            : `cannot listen on ${this.init.bindAddr}:${this.init.port}: ${err.message}`));
+        } else resolve(port);
+      });
+    });
+    this.server = server;
+  }
+
+  async stop(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    if (!server) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        server.forceShutdown();
+        resolve();
+      }, 2000);
+      server.tryShutdown(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+}

@@ -1,0 +1,24 @@
+import { status, type ServiceError, Metadata } from '@grpc/grpc-js';
+import {
+  ConfigError, IdentityMismatch, InvalidField, MeshNotFound, NameTaken, NodeNotFound, RangeExhausted, StateFileError,
+} from '../errors.js';
+import { PermissionDenied } from './auth.js';
+
+/** The one place where named errors become gRPC status codes. */
+export function toServiceError(err: unknown): Partial<ServiceError> {
+  const code = codeFor(err);
+  const message = err instanceof Error ? err.message : String(err);
+  return { code, details: message, message, metadata: new Metadata() };
+}
+
+function codeFor(err: unknown): status {
+  if (err instanceof InvalidField) return status.INVALID_ARGUMENT;
+  if (err instanceof MeshNotFound) return status.NOT_FOUND;
+  if (err instanceof NodeNotFound) return status.NOT_FOUND;
+  if (err instanceof NameTaken) return status.ALREADY_EXISTS;
+  if (err instanceof IdentityMismatch) return status.PERMISSION_DENIED;
+  if (err instanceof PermissionDenied) return status.PERMISSION_DENIED;
+  if (err instanceof RangeExhausted) return status.RESOURCE_EXHAUSTED;
+  if (err instanceof StateFileError || err instanceof ConfigError) return status.INTERNAL;
+  return status.INTERNAL;
+}

@@ -1,0 +1,46 @@
+import * as grpc from '@grpc/grpc-js';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Agent, createGrpcControlClient, generateKeyPair, MemoryWgDriver } from '@wgmesh/agent';
+import { Bootstrap, FileStateStore } from '@wgmesh/bootstrap';
+
+export const MESH = 'sim';
+export const CIDR = '198.18.0.0/16';
+export const BOOTSTRAP_IP = '198.18.0.1';
+
+/** A bootstrap on loopback with an in-memory WireGuard device and a state file in a temp dir. */
+export async function startBootstrap(stateFile: string, port = 0, privateKey = generateKeyPair().privateKey): Promise<{ bootstrap: Bootstrap; driver: MemoryWgDriver; privateKey: string }> {
+  const driver = new MemoryWgDriver('wgsim');
+  const bootstrap = new Bootstrap(
+    { store: new FileStateStore(stateFile), driver },
+    { meshName: MESH, nodeName: 'bootstrap', privateKey, cidr: CIDR, selfIp: BOOTSTRAP_IP, grpcBindAddr: '127.0.0.1', grpcPort: port, heartbeatMs: 60_000 },
+  );
+  await bootstrap.start();
+  return { bootstrap, driver, privateKey };
+}
+
+/** An agent with an in-memory device talking real gRPC to the bootstrap. */
+export function makeAgent(name: string, bootstrapPort: number, index: number): { agent: Agent; driver: MemoryWgDriver } {
+  const driver = new MemoryWgDriver(`wg-${name}`);
+  const control = createGrpcControlClient({ address: `127.0.0.1:${bootstrapPort}`, credentials: grpc.credentials.createInsecure() });
+  const agent = new Agent(
+    { control, driver },
+    {
+      meshName: MESH,
+      nodeName: name,
+      privateKey: generateKeyPair().privateKey,
+      listenPort: 54540,
+      endpoints: () => [{ ip: `192.0.2.${10 + index}`, port: 54540, kind: 'ENDPOINT_KIND_LAN' }],
+      heartbeatMs: 60_000,
+      backoffInitialMs: 50,
+      backoffMaxMs: 500,
+    },
+  );
+  return { agent, driver };
+}
+
+export async function tempDir(): Promise<{ dir: string; cleanup: () => Promise<void> }> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'wgmesh-test-'));
+  return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
+}
