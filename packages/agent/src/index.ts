@@ -12,3 +12,6 @@ export * from './status/status.js';
 export * from './localapi/server.js';
 export * from './log.js';
 export { AGENT_DEFAULTS } from './constants.js';
+export { createWgDriverFactory, detectWgBackend, type WgBackendChoice } from './wg/factory.js';
+export * from './wg/errors.js';
+export { claimSocketPath } from './localapi/server.js';

@@ -51,3 +51,9 @@ export class StateFileError extends WgmeshError {
 }
 
 export class ConfigError extends WgmeshError {}
+
+/** The call carries no client certificate. */
+export class Unauthenticated extends WgmeshError {}
+
+/** The client certificate is not acceptable (foreign CA, expired, not yet valid, revoked). */
+export class CertificateRejected extends WgmeshError {}

@@ -7,3 +7,5 @@ export { FileStateStore, MemoryStateStore, type MeshState, type Member, type Sta
 export { createMeshService } from './service/mesh-service.js';
 export { devAuthenticator, PermissionDenied, type Authenticator, type CallIdentity } from './service/auth.js';
 export { toServiceError } from './service/status.js';
+export { MeshTls, splitPem, type MeshTlsInit } from './tls/mtls.js';
+export { createCrl, readCrl, normalizeSerial, CrlError, type RevokedEntry } from './tls/crl.js';

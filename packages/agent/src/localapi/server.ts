@@ -24,7 +24,7 @@ export class LocalApiServer {
   }
 
   async start(): Promise<void> {
-    await removeStaleSocket(this.init.socketPath);
+    await claimSocketPath(this.init.socketPath);
     const server = new grpc.Server();
     server.addService(loadProtos().agent.wgmesh.v1.Agent.service, this.handlers());
     const previous = process.umask(0o117);
@@ -115,7 +115,7 @@ export class LocalApiServer {
 }
 
 /** A socket file left by a crashed agent makes bind fail: remove it if nobody answers on it. */
-async function removeStaleSocket(path: string): Promise<void> {
+export async function claimSocketPath(path: string): Promise<void> {
   const alive = await new Promise<boolean>((resolve) => {
     const socket = connect(path);
     socket.once('connect', () => {

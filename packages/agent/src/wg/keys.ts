@@ -23,8 +23,9 @@ export function publicKeyFromPrivate(privateKeyBase64: string): string {
   return Buffer.from(createPublicKey(key).export({ format: 'jwk' }).x!, 'base64url').toString('base64');
 }
 
-/** True for base64 (standard alphabet, padded) of exactly 32 bytes. */
+/** True for base64 (standard alphabet, padded, canonical: as wireguard-tools accepts it) of exactly 32 bytes. */
 export function isWgKey(value: string): boolean {
   if (!/^[A-Za-z0-9+/]{43}=$/.test(value)) return false;
-  return Buffer.from(value, 'base64').length === 32;
+  // The 43rd character carries 2 bits past the 32nd byte; `wg` refuses keys where they are not zero.
+  return Buffer.from(value, 'base64').toString('base64') === value;
 }

@@ -13,6 +13,8 @@ export interface Prefix {
 export function parsePrefix(text: string, what = 'CIDR'): Prefix {
   let parsed: [ipaddr.IPv4 | ipaddr.IPv6, number];
   try {
+    // isIp refuses the legacy spellings ipaddr.js accepts (10.232/16, octal 010.…, hex 0x0a.…), which mean other networks.
+    if (!isIp(text.slice(0, text.lastIndexOf('/')))) throw new Error('not an address');
     parsed = ipaddr.parseCIDR(text);
   } catch {
     throw new ConfigError(`${what} "${text}" is not a network in CIDR form like 10.232.0.0/16 or fd00:232::/64`);

@@ -129,9 +129,9 @@ export class MemberTable {
     return this.serialized(async () => {
       const now = this.clock.now();
       const existing = this.members.get(input.name);
-      this.lastSeen.set(input.name, now);
       if (existing) {
         if (!sameIdentity(existing, input.identity)) throw new NameTaken(input.name);
+        this.lastSeen.set(input.name, now);
         const next: Member = {
           ...existing,
           publicKey: input.identity.publicKey,
@@ -164,6 +164,7 @@ export class MemberTable {
         rtt: [],
       };
       await this.commit({ upsert: member });
+      this.lastSeen.set(input.name, now);
       return { member, revision: this.revisionValue, created: true };
     });
   }

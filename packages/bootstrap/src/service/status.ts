@@ -1,6 +1,6 @@
 import { status, type ServiceError, Metadata } from '@grpc/grpc-js';
 import {
-  ConfigError, IdentityMismatch, InvalidField, MeshNotFound, NameTaken, NodeNotFound, RangeExhausted, StateFileError,
+  CertificateRejected, ConfigError, IdentityMismatch, Unauthenticated, InvalidField, MeshNotFound, NameTaken, NodeNotFound, RangeExhausted, StateFileError,
 } from '../errors.js';
 import { PermissionDenied } from './auth.js';
 
@@ -18,6 +18,8 @@ function codeFor(err: unknown): status {
   if (err instanceof NameTaken) return status.ALREADY_EXISTS;
   if (err instanceof IdentityMismatch) return status.PERMISSION_DENIED;
   if (err instanceof PermissionDenied) return status.PERMISSION_DENIED;
+  if (err instanceof Unauthenticated) return status.UNAUTHENTICATED;
+  if (err instanceof CertificateRejected) return status.PERMISSION_DENIED;
   if (err instanceof RangeExhausted) return status.RESOURCE_EXHAUSTED;
   if (err instanceof StateFileError || err instanceof ConfigError) return status.INTERNAL;
   return status.INTERNAL;

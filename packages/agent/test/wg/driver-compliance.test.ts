@@ -1,0 +1,634 @@
+/**
+ * One behaviour suite for every WgDriver, so the in-memory driver cannot drift from the real
+ * ones. Real drivers run inside a network namespace and a private mount namespace (with its own
+ * tmpfs /run, hence its own /var/run/wireguard) made here, through a namespace runner, so
+ * nothing touches the host's interfaces or sockets.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { InterfaceInUse, NotRoot, WgCommandFailed, WireGuardUnavailable, INSTALL_HINT } from '../../src/wg/errors.js';
+import { commandExists, namespaceRunner, runCommand, waitUntil, type CommandRunner } from '../../src/wg/exec.js';
+import { createWgDriverFactory, detectWgBackend, type WgHostProbe } from '../../src/wg/factory.js';
+import { KernelWgDriver } from '../../src/wg/kernel-driver.js';
+import { generateKeyPair, publicKeyFromPrivate } from '../../src/wg/keys.js';
+import { MemoryWgDriver } from '../../src/wg/memory-driver.js';
+import type { WgDriver, WgInterfaceConfig, WgOp, WgPeerConfig, WgPeerState } from '../../src/wg/types.js';
+import { UserspaceWgDriver, type WgRestartEvent } from '../../src/wg/userspace-driver.js';
+import { wgSetBatches } from '../../src/wg/wg-tool.js';
+
+// ---------------------------------------------------------------------------------------------
+// Sandbox: a network namespace plus a persistent private mount namespace with a tmpfs on /run.
+
+interface Sandbox {
+  readonly netns: string;
+  /** Runs commands inside both namespaces and counts them. */
+  readonly runner: CountingRunner;
+  interfaceExists(name: string): Promise<boolean>;
+  teardown(): Promise<void>;
+}
+
+interface CountingRunner extends CommandRunner {
+  readonly commands: number;
+  /** Every process started through spawnDaemon, so teardown can stop the ones still running. */
+  readonly daemons: readonly ChildProcess[];
+}
+
+function countingRunner(inner: CommandRunner): CountingRunner {
+  let commands = 0;
+  const daemons: ChildProcess[] = [];
+  return {
+    description: inner.description,
+    get commands() {
+      return commands;
+    },
+    daemons,
+    run(cmd, args, options) {
+      commands += 1;
+      return inner.run(cmd, args, options);
+    },
+    spawnDaemon(cmd, args, options) {
+      const child = inner.spawnDaemon(cmd, args, options);
+      daemons.push(child);
+      return child;
+    },
+  };
+}
+
+async function createSandbox(): Promise<Sandbox> {
+  const id = randomBytes(3).toString('hex');
+  const netns = `wgmt-${id}`;
+  const undo: (() => Promise<unknown>)[] = [];
+  const teardownSteps = async (): Promise<void> => {
+    const failures: string[] = [];
+    for (const step of undo.reverse()) {
+      try {
+        await step();
+      } catch (err) {
+        failures.push(err instanceof Error ? err.message : String(err));
+      }
+    }
+    undo.length = 0;
+    if (failures.length > 0) throw new Error(`sandbox ${netns} teardown: ${failures.join('; ')}`);
+  };
+  try {
+    await runCommand('ip', ['netns', 'add', netns]);
+    undo.push(() => runCommand('ip', ['netns', 'del', netns]));
+    // The mount-namespace file must sit on a private mount, or the bind mount of it is refused.
+    const dir = await mkdtemp(join(tmpdir(), `wgmt-${id}-`));
+    undo.push(() => rm(dir, { recursive: true, force: true }));
+    await runCommand('mount', ['--bind', dir, dir]);
+    undo.push(() => runCommand('umount', [dir]));
+    await runCommand('mount', ['--make-private', dir]);
+    const mountFile = join(dir, 'mnt');
+    await writeFile(mountFile, '');
+    await runCommand('unshare', [
+      `--mount=${mountFile}`,
+      '--propagation',
+      'private',
+      '--',
+      'sh',
+      '-c',
+      // A fresh /run: its own /var/run/wireguard, and none of the host's sockets are reachable.
+      'mount -t tmpfs -o mode=0755 wgmt /run && mkdir /run/wireguard',
+    ]);
+    undo.push(() => runCommand('umount', [mountFile]));
+    const runner = countingRunner(namespaceRunner({ net: netns, mount: mountFile }));
+    // Runs first at teardown: stop whatever we started that is still running, by PID.
+    undo.push(async () => {
+      for (const child of runner.daemons) {
+        if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) {
+          child.kill('SIGKILL');
+          await new Promise((resolve) => child.once('exit', resolve));
+        }
+      }
+    });
+    return {
+      netns,
+      runner,
+      async interfaceExists(name) {
+        try {
+          await runner.run('ip', ['link', 'show', 'dev', name]);
+          return true;
+        } catch (err) {
+          if (err instanceof WgCommandFailed) return false;
+          throw err;
+        }
+      },
+      teardown: teardownSteps,
+    };
+  } catch (err) {
+    await teardownSteps().catch(() => {});
+    throw err;
+  }
+}
+
+async function kernelSkipReason(): Promise<string | false> {
+  if (process.getuid?.() !== 0) return 'needs root';
+  if (!(await commandExists('nsenter'))) return 'needs nsenter';
+  const netns = `wgmt-probe-${randomBytes(3).toString('hex')}`;
+  try {
+    await runCommand('ip', ['netns', 'add', netns]);
+    await namespaceRunner({ net: netns }).run('ip', ['link', 'add', 'dev', 'wgprobe', 'type', 'wireguard']);
+    return false;
+  } catch (err) {
+    return `this kernel has no WireGuard module (${err instanceof Error ? err.message : String(err)})`;
+  } finally {
+    await runCommand('ip', ['netns', 'del', netns]).catch(() => {});
+  }
+}
+
+async function userspaceSkipReason(): Promise<string | false> {
+  if (process.getuid?.() !== 0) return 'needs root (namespaces, tun devices)';
+  for (const tool of ['wireguard-go', 'wg', 'ip', 'nsenter', 'unshare', 'setpriv']) {
+    if (!(await commandExists(tool))) return `${tool} is not installed`;
+  }
+  if (!(await stat('/dev/net/tun').then(() => true, () => false))) return '/dev/net/tun does not exist';
+  return false;
+}
+
+const kernelSkip = await kernelSkipReason();
+const userspaceSkip = await userspaceSkipReason();
+
+// ---------------------------------------------------------------------------------------------
+// The compliance suite.
+
+interface DriverContext {
+  /** A new driver for the named interface (not yet up). */
+  makeDriver(name: string): WgDriver;
+  interfaceExists(name: string): Promise<boolean>;
+  /** Commands the real drivers have run so far; absent for the in-memory driver. */
+  commandCount?(): number;
+  /** Make a non-WireGuard interface of that name; absent where there are no interfaces. */
+  createForeignInterface?(name: string): Promise<void>;
+}
+
+interface DriverSetup {
+  context: DriverContext;
+  teardown(): Promise<void>;
+}
+
+let interfaceCounter = 0;
+const nextInterfaceName = (): string => `wgt${process.pid % 1000}x${(interfaceCounter += 1)}`;
+
+/** What reconcile compares: the configured part of a peer, with list order and "0 = off" normalized. */
+function configured(peers: readonly WgPeerState[]): WgPeerConfig[] {
+  return [...peers]
+    .map((p) => ({
+      publicKey: p.publicKey,
+      ...(p.endpoint !== undefined ? { endpoint: p.endpoint } : {}),
+      allowedIps: [...p.allowedIps].sort(),
+      ...(p.persistentKeepalive ? { persistentKeepalive: p.persistentKeepalive } : {}),
+    }))
+    .sort((a, b) => a.publicKey.localeCompare(b.publicKey));
+}
+
+function sortedConfigs(peers: readonly WgPeerConfig[]): WgPeerConfig[] {
+  return configured(peers.map((p) => ({ ...p, latestHandshakeMs: 0, rxBytes: 0, txBytes: 0 })));
+}
+
+function peerConfig(n: number, overrides: Partial<WgPeerConfig> = {}): WgPeerConfig {
+  return {
+    publicKey: generateKeyPair().publicKey,
+    endpoint: `192.0.2.${n}:51820`,
+    allowedIps: [`198.18.0.${n}/32`],
+    persistentKeepalive: 25,
+    ...overrides,
+  };
+}
+
+const setPeer = (peer: WgPeerConfig): WgOp => ({ op: 'set-peer', peer });
+
+function driverCompliance(name: string, setup: () => Promise<DriverSetup>, options: { skip?: string | false } = {}): void {
+  describe(`WgDriver compliance: ${name}`, { skip: options.skip ?? false }, () => {
+    let ctx: DriverContext;
+    let teardown: (() => Promise<void>) | undefined;
+    const opened: WgDriver[] = [];
+
+    before(async () => {
+      const made = await setup();
+      ctx = made.context;
+      teardown = made.teardown;
+    });
+
+    after(async () => {
+      for (const driver of opened) await driver.close().catch(() => {});
+      await teardown?.();
+    });
+
+    async function upFresh(listenPort = 51820): Promise<{ driver: WgDriver; config: WgInterfaceConfig }> {
+      const ifname = nextInterfaceName();
+      const driver = ctx.makeDriver(ifname);
+      opened.push(driver);
+      const config: WgInterfaceConfig = { name: ifname, privateKey: generateKeyPair().privateKey, listenPort, address: '198.18.0.1/16' };
+      await driver.up(config);
+      return { driver, config };
+    }
+
+    test('up: the device has the public key of its private key, its port, and no peers', async () => {
+      const { driver, config } = await upFresh(51820);
+      const state = await driver.read();
+      assert.equal(state.name, config.name);
+      assert.equal(state.publicKey, publicKeyFromPrivate(config.privateKey));
+      assert.equal(state.listenPort, 51820);
+      assert.deepEqual(state.peers, []);
+      assert.equal(await ctx.interfaceExists(config.name), true);
+    });
+
+    test('set-peer x3: each peer reads back with its endpoint, allowed IPs and keepalive', async () => {
+      const { driver } = await upFresh(51821);
+      const peers = [
+        peerConfig(2),
+        peerConfig(3, { allowedIps: ['198.18.0.3/32', '198.18.3.0/24'], persistentKeepalive: 10 }),
+        // Nothing but a key: no endpoint, no allowed IPs, keepalive off.
+        { publicKey: generateKeyPair().publicKey, allowedIps: [] },
+      ];
+      const before = ctx.commandCount?.();
+      await driver.apply(peers.map(setPeer));
+      if (before !== undefined) assert.equal(ctx.commandCount!() - before, 1, 'one process for the whole batch');
+
+      const state = await driver.read();
+      assert.deepEqual(configured(state.peers), sortedConfigs(peers));
+      for (const peer of state.peers) assert.equal(peer.latestHandshakeMs, 0, 'no handshake can have happened');
+    });
+
+    test("set-peer on a known peer changes its endpoint and allowed IPs and leaves the others alone", async () => {
+      const { driver } = await upFresh(51822);
+      const [a, b, c] = [peerConfig(2), peerConfig(3), peerConfig(4)];
+      await driver.apply([a, b, c].map(setPeer));
+
+      const moved = { ...b, endpoint: '192.0.2.33:4500', allowedIps: ['198.18.0.3/32', '198.18.33.0/24'] };
+      await driver.apply([setPeer(moved)]);
+
+      assert.deepEqual(configured((await driver.read()).peers), sortedConfigs([a, moved, c]));
+    });
+
+    test('set-peer can turn keepalive off and shrink allowed IPs', async () => {
+      const { driver } = await upFresh(51823);
+      const a = peerConfig(2, { allowedIps: ['198.18.0.2/32', '198.18.2.0/24'] });
+      await driver.apply([setPeer(a)]);
+      const { persistentKeepalive: _off, ...withoutKeepalive } = a;
+      const shrunk = { ...withoutKeepalive, allowedIps: ['198.18.0.2/32'] };
+      await driver.apply([setPeer(shrunk)]);
+      assert.deepEqual(configured((await driver.read()).peers), sortedConfigs([shrunk]));
+    });
+
+    test('remove-peer removes that peer only', async () => {
+      const { driver } = await upFresh(51824);
+      const [a, b, c] = [peerConfig(2), peerConfig(3), peerConfig(4)];
+      await driver.apply([a, b, c].map(setPeer));
+      await driver.apply([{ op: 'remove-peer', publicKey: b.publicKey }]);
+      assert.deepEqual(configured((await driver.read()).peers), sortedConfigs([a, c]));
+    });
+
+    test('ops apply in order: remove, add and update in one call', async () => {
+      const { driver } = await upFresh(51825);
+      const [a, b] = [peerConfig(2), peerConfig(3)];
+      await driver.apply([a, b].map(setPeer));
+      const c = peerConfig(4);
+      const b2 = { ...b, endpoint: '192.0.2.30:51820' };
+      const before = ctx.commandCount?.();
+      await driver.apply([{ op: 'remove-peer', publicKey: a.publicKey }, setPeer(c), setPeer(b2), { op: 'remove-peer', publicKey: c.publicKey }, setPeer(c)]);
+      if (before !== undefined) assert.equal(ctx.commandCount!() - before, 1);
+      assert.deepEqual(configured((await driver.read()).peers), sortedConfigs([b2, c]));
+    });
+
+    test('an empty op list is a no-op: nothing runs and nothing changes', async () => {
+      const { driver } = await upFresh(51826);
+      await driver.apply([setPeer(peerConfig(2))]);
+      const stateBefore = await driver.read();
+      const before = ctx.commandCount?.();
+      await driver.apply([]);
+      if (before !== undefined) assert.equal(ctx.commandCount!(), before, 'no process for no ops');
+      assert.deepEqual(configured((await driver.read()).peers), configured(stateBefore.peers));
+    });
+
+    test('a large membership change costs a constant number of processes (150 peers: 2 wg set calls)', async () => {
+      const { driver } = await upFresh(51827);
+      const peers = Array.from({ length: 150 }, (_, i) => peerConfig(1 + (i % 250), { allowedIps: [`198.18.${1 + Math.floor(i / 250)}.${1 + (i % 250)}/32`] }));
+      const before = ctx.commandCount?.();
+      await driver.apply(peers.map(setPeer));
+      if (before !== undefined) assert.equal(ctx.commandCount!() - before, 2);
+      assert.equal((await driver.read()).peers.length, 150);
+    });
+
+    test('up refuses a name taken by a non-WireGuard interface, naming the problem', async (t) => {
+      if (!ctx.createForeignInterface) {
+        t.skip('this driver has no interfaces to collide with');
+        return;
+      }
+      const ifname = nextInterfaceName();
+      await ctx.createForeignInterface(ifname);
+      const driver = ctx.makeDriver(ifname);
+      opened.push(driver);
+      await assert.rejects(
+        driver.up({ name: ifname, privateKey: generateKeyPair().privateKey, listenPort: 51828, address: '198.18.0.1/16' }),
+        (err: unknown) => err instanceof InterfaceInUse && err.message.includes(`ip link del ${ifname}`),
+      );
+      assert.equal(await ctx.interfaceExists(ifname), true, 'the foreign interface is left alone');
+    });
+
+    test('close removes the interface', async () => {
+      const { driver, config } = await upFresh(51829);
+      await driver.apply([setPeer(peerConfig(2))]);
+      await driver.close();
+      assert.equal(await ctx.interfaceExists(config.name), false);
+    });
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Run it against every driver this machine has.
+
+driverCompliance('memory', async () => {
+  const drivers = new Map<string, MemoryWgDriver>();
+  return {
+    context: {
+      makeDriver(name) {
+        const driver = new MemoryWgDriver(name);
+        drivers.set(name, driver);
+        return driver;
+      },
+      interfaceExists: async (name) => drivers.get(name)?.isUp ?? false,
+    },
+    teardown: async () => {},
+  };
+});
+
+function realSetup(make: (name: string, runner: CommandRunner) => WgDriver): () => Promise<DriverSetup> {
+  return async () => {
+    const sandbox = await createSandbox();
+    return {
+      context: {
+        makeDriver: (name) => make(name, sandbox.runner),
+        interfaceExists: (name) => sandbox.interfaceExists(name),
+        commandCount: () => sandbox.runner.commands,
+        async createForeignInterface(name) {
+          await sandbox.runner.run('ip', ['link', 'add', 'dev', name, 'type', 'veth', 'peer', 'name', `${name}p`]);
+        },
+      },
+      teardown: () => sandbox.teardown(),
+    };
+  };
+}
+
+driverCompliance(
+  'userspace (wireguard-go)',
+  realSetup((name, runner) => new UserspaceWgDriver(name, { runner })),
+  { skip: userspaceSkip ? `userspace driver skipped: ${userspaceSkip}` : false },
+);
+
+driverCompliance(
+  'kernel',
+  realSetup((name, runner) => new KernelWgDriver(name, { runner })),
+  { skip: kernelSkip ? `kernel driver skipped: ${kernelSkip}` : false },
+);
+
+// ---------------------------------------------------------------------------------------------
+// What only the userspace driver does: supervise wireguard-go.
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe('UserspaceWgDriver supervision', { skip: userspaceSkip ? `needs real wireguard-go: ${userspaceSkip}` : false }, () => {
+  let sandbox: Sandbox;
+  const opened: UserspaceWgDriver[] = [];
+
+  before(async () => {
+    sandbox = await createSandbox();
+  });
+
+  after(async () => {
+    for (const driver of opened) await driver.close().catch(() => {});
+    await sandbox?.teardown();
+  });
+
+  function config(name: string, listenPort: number): WgInterfaceConfig {
+    return { name, privateKey: generateKeyPair().privateKey, listenPort, address: '198.18.0.1/16' };
+  }
+
+  function makeDriver(name: string): UserspaceWgDriver {
+    const driver = new UserspaceWgDriver(name, { runner: sandbox.runner, restartInitialMs: 50 });
+    opened.push(driver);
+    return driver;
+  }
+
+  test('wireguard-go killed with SIGKILL is restarted, and the interface and peers come back', async () => {
+    const ifname = nextInterfaceName();
+    const driver = makeDriver(ifname);
+    const cfg = config(ifname, 51830);
+    await driver.up(cfg);
+    const peers = [peerConfig(2), peerConfig(3), peerConfig(4)];
+    await driver.apply(peers.map(setPeer));
+    const restarts: WgRestartEvent[] = [];
+    driver.onRestart((event) => restarts.push(event));
+
+    const oldPid = driver.pid;
+    assert.ok(oldPid, 'wireguard-go is running');
+    process.kill(oldPid, 'SIGKILL');
+
+    const restored = await waitUntil(
+      async () => {
+        if (restarts.length === 0) return false;
+        const state = await driver.read().catch(() => undefined);
+        return state?.peers.length === 3;
+      },
+      { timeoutMs: 10_000, intervalMs: 50 },
+    );
+    assert.ok(restored, `the device came back within 10 s (restarts: ${restarts.length})`);
+
+    assert.equal(restarts.length, 1);
+    assert.equal(restarts[0]!.signal, 'SIGKILL');
+    assert.notEqual(driver.pid, oldPid);
+    assert.equal(isAlive(oldPid), false);
+    const state = await driver.read();
+    assert.equal(state.publicKey, publicKeyFromPrivate(cfg.privateKey));
+    assert.equal(state.listenPort, 51830);
+    assert.deepEqual(configured(state.peers), sortedConfigs(peers));
+    assert.equal(await sandbox.interfaceExists(ifname), true);
+  });
+
+  test('a wireguard-go left running by an earlier run is stopped and replaced at up', async () => {
+    const ifname = nextInterfaceName();
+    // An "earlier agent" that died without closing its driver: wireguard-go keeps running.
+    const stale = sandbox.runner.spawnDaemon('wireguard-go', ['-f', ifname]);
+    stale.stdout?.resume();
+    stale.stderr?.resume();
+    const staleExit = new Promise((resolve) => stale.once('exit', resolve));
+    const stalePid = stale.pid!;
+    const staleUp = await waitUntil(
+      () => stat(`/proc/${stalePid}/root/run/wireguard/${ifname}.sock`).then((s) => s.isSocket(), () => false),
+      { timeoutMs: 5000 },
+    );
+    assert.ok(staleUp, 'the stale daemon opened its socket');
+
+    const driver = makeDriver(ifname);
+    const cfg = config(ifname, 51831);
+    await driver.up(cfg);
+
+    await staleExit;
+    assert.equal(isAlive(stalePid), false);
+    assert.notEqual(driver.pid, stalePid);
+    assert.equal((await driver.read()).publicKey, publicKeyFromPrivate(cfg.privateKey));
+  });
+
+  test('close stops wireguard-go: process, interface and socket are gone', async () => {
+    const ifname = nextInterfaceName();
+    const driver = makeDriver(ifname);
+    await driver.up(config(ifname, 51832));
+    const pid = driver.pid!;
+    await driver.close();
+    assert.equal(isAlive(pid), false);
+    assert.equal(driver.pid, undefined);
+    assert.equal(await sandbox.interfaceExists(ifname), false);
+    await assert.rejects(sandbox.runner.run('test', ['-e', `/run/wireguard/${ifname}.sock`]), WgCommandFailed);
+  });
+
+  test('close with keepInterface still stops wireguard-go (not supported for userspace) and warns', async () => {
+    const ifname = nextInterfaceName();
+    const warnings: string[] = [];
+    const logger = { info() {}, debug() {}, error() {}, warn: (msg: string) => void warnings.push(msg), child: () => logger };
+    const driver = new UserspaceWgDriver(ifname, { runner: sandbox.runner, logger });
+    opened.push(driver);
+    await driver.up(config(ifname, 51833));
+    const pid = driver.pid!;
+    await driver.close({ keepInterface: true });
+    assert.equal(isAlive(pid), false);
+    assert.ok(warnings.some((w) => w.includes('keepInterface')));
+  });
+
+  test('a crash while closed does not restart anything', async () => {
+    const ifname = nextInterfaceName();
+    const driver = makeDriver(ifname);
+    await driver.up(config(ifname, 51834));
+    const restarts: WgRestartEvent[] = [];
+    driver.onRestart((e) => restarts.push(e));
+    await driver.close();
+    const spawnedBefore = sandbox.runner.daemons.length;
+    // Give a (wrongly) scheduled restart time to show itself.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.equal(sandbox.runner.daemons.length, spawnedBefore);
+    assert.deepEqual(restarts, []);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Backend detection and the factory.
+
+function fakeProbe(overrides: Partial<{ root: boolean; commands: string[]; paths: string[] }> = {}): WgHostProbe {
+  const commands = overrides.commands ?? ['wg', 'ip', 'wireguard-go'];
+  const paths = overrides.paths ?? ['/dev/net/tun'];
+  return {
+    isRoot: () => overrides.root ?? true,
+    commandExists: async (name) => commands.includes(name),
+    pathExists: async (path) => paths.includes(path),
+  };
+}
+
+/** A runner on which `ip link add … type wireguard` fails as on a kernel without the module. */
+const noKernelModule: CommandRunner = {
+  description: 'fake',
+  run: async (cmd, args) => {
+    const commandLine = [cmd, ...args].join(' ');
+    throw new WgCommandFailed(`${commandLine} failed`, { commandLine, exitCode: 2, stderr: 'Error: Unknown device type.\n' });
+  },
+  spawnDaemon: () => {
+    throw new Error('not used');
+  },
+};
+
+describe('backend detection', () => {
+  test('not root: NotRoot, saying to run as root', async () => {
+    await assert.rejects(detectWgBackend({ probe: fakeProbe({ root: false }), runner: noKernelModule }), (err: unknown) => {
+      return err instanceof NotRoot && /root/.test(err.message);
+    });
+  });
+
+  test('no wg: WireGuardUnavailable with the install command', async () => {
+    await assert.rejects(detectWgBackend({ probe: fakeProbe({ commands: ['ip', 'wireguard-go'] }), runner: noKernelModule }), (err: unknown) => {
+      return err instanceof WireGuardUnavailable && err.message.includes(INSTALL_HINT);
+    });
+  });
+
+  test('no kernel module and no wireguard-go: WireGuardUnavailable with the install command', async () => {
+    await assert.rejects(detectWgBackend({ probe: fakeProbe({ commands: ['wg', 'ip'] }), runner: noKernelModule }), (err: unknown) => {
+      return err instanceof WireGuardUnavailable && err.message.includes(INSTALL_HINT);
+    });
+  });
+
+  test('no kernel module, wireguard-go but no /dev/net/tun: says how to get the tun device', async () => {
+    await assert.rejects(detectWgBackend({ probe: fakeProbe({ paths: [] }), runner: noKernelModule }), (err: unknown) => {
+      return err instanceof WireGuardUnavailable && err.message.includes('/dev/net/tun');
+    });
+  });
+
+  test('no kernel module, wireguard-go present: userspace', async () => {
+    assert.equal(await detectWgBackend({ probe: fakeProbe(), runner: noKernelModule }), 'userspace');
+  });
+
+  test('the memory backend needs nothing from the host', async () => {
+    const driver = await createWgDriverFactory('memory')('wg0');
+    assert.ok(driver instanceof MemoryWgDriver);
+  });
+
+  test('an explicit userspace backend without wireguard-go fails when the first driver is made', async () => {
+    const factory = createWgDriverFactory('userspace', { probe: fakeProbe({ commands: ['wg', 'ip'] }) });
+    await assert.rejects(Promise.resolve(factory('wg0')), WireGuardUnavailable);
+  });
+
+  test('on this machine, inside a namespace: the kernel backend if it has the module, else userspace', { skip: userspaceSkip || false }, async () => {
+    const sandbox = await createSandbox();
+    try {
+      const found = await detectWgBackend({ runner: sandbox.runner });
+      assert.equal(found, kernelSkip ? 'userspace' : 'kernel');
+      const driver = await createWgDriverFactory('auto', { runner: sandbox.runner })('wgt0');
+      assert.equal(driver.kind, found);
+    } finally {
+      await sandbox.teardown();
+    }
+  });
+});
+
+describe('wgSetBatches', () => {
+  const k = (): string => generateKeyPair().publicKey;
+
+  test('no ops: no commands', () => {
+    assert.deepEqual(wgSetBatches('wg0', []), []);
+  });
+
+  test('set and remove in one command, in order; keepalive always given; empty allowed IPs clear the list', () => {
+    const [a, b] = [k(), k()];
+    assert.deepEqual(
+      wgSetBatches('wg0', [
+        { op: 'set-peer', peer: { publicKey: a, endpoint: '192.0.2.1:51820', allowedIps: ['198.18.0.2/32', '198.18.2.0/24'], persistentKeepalive: 25 } },
+        { op: 'remove-peer', publicKey: b },
+        { op: 'set-peer', peer: { publicKey: b, allowedIps: [] } },
+      ]),
+      [
+        ['set', 'wg0', 'peer', a, 'endpoint', '192.0.2.1:51820', 'allowed-ips', '198.18.0.2/32,198.18.2.0/24', 'persistent-keepalive', '25',
+          'peer', b, 'remove',
+          'peer', b, 'allowed-ips', '', 'persistent-keepalive', 'off'],
+      ],
+    );
+  });
+
+  test('splits into batches of the given size', () => {
+    const ops: WgOp[] = Array.from({ length: 5 }, () => ({ op: 'remove-peer', publicKey: k() }));
+    assert.deepEqual(wgSetBatches('wg0', ops, 2).map((args) => args.filter((a) => a === 'peer').length), [2, 2, 1]);
+  });
+
+  test('rejects a bad key or endpoint before anything runs', () => {
+    assert.throws(() => wgSetBatches('wg0', [{ op: 'remove-peer', publicKey: 'remove' }]), /not a WireGuard public key/);
+    assert.throws(() => wgSetBatches('wg0', [{ op: 'set-peer', peer: { publicKey: k(), endpoint: '192.0.2.1', allowedIps: [] } }]), /endpoint/);
+  });
+});

@@ -1,0 +1,94 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { generateKeyPair, isWgKey, publicKeyFromPrivate } from '../../src/wg/keys.js';
+
+/** `wg pubkey` from wireguard-tools: the reference we must agree with. */
+function wgPubkey(privateKey: string): string {
+  return execFileSync('wg', ['pubkey'], { input: `${privateKey}\n`, encoding: 'utf8' }).trim();
+}
+
+/** Whether wireguard-tools accepts `value` as a key at all. */
+function wgAccepts(value: string): boolean {
+  return spawnSync('wg', ['pubkey'], { input: `${value}\n`, encoding: 'utf8' }).status === 0;
+}
+
+describe('WireGuard keys', () => {
+  test('a generated pair is two keys, and the public one derives from the private one', () => {
+    for (let i = 0; i < 20; i++) {
+      const { privateKey, publicKey } = generateKeyPair();
+      assert.ok(isWgKey(privateKey), privateKey);
+      assert.ok(isWgKey(publicKey), publicKey);
+      assert.notEqual(privateKey, publicKey);
+      assert.equal(publicKeyFromPrivate(privateKey), publicKey);
+    }
+  });
+
+  test('pairs are not repeated', () => {
+    const keys = new Set(Array.from({ length: 50 }, () => generateKeyPair().privateKey));
+    assert.equal(keys.size, 50);
+  });
+
+  test('our public keys are the ones `wg pubkey` prints, for our keys and for `wg genkey` keys', () => {
+    for (let i = 0; i < 5; i++) {
+      const ours = generateKeyPair();
+      assert.equal(wgPubkey(ours.privateKey), ours.publicKey);
+
+      const theirs = execFileSync('wg', ['genkey'], { encoding: 'utf8' }).trim();
+      assert.equal(publicKeyFromPrivate(theirs), wgPubkey(theirs));
+    }
+  });
+
+  test('an unclamped private key (32 random bytes) derives the same public key as `wg pubkey`', () => {
+    for (let i = 0; i < 5; i++) {
+      const raw = randomBytes(32);
+      raw[0]! |= 7; // bits that clamping clears
+      raw[31]! |= 0x80;
+      const privateKey = raw.toString('base64');
+      assert.equal(publicKeyFromPrivate(privateKey), wgPubkey(privateKey));
+    }
+  });
+
+  test('publicKeyFromPrivate refuses what is not 32 bytes', () => {
+    assert.throws(() => publicKeyFromPrivate(''), /32 bytes/);
+    assert.throws(() => publicKeyFromPrivate(Buffer.alloc(31).toString('base64')), /32 bytes/);
+    assert.throws(() => publicKeyFromPrivate(Buffer.alloc(33).toString('base64')), /32 bytes/);
+  });
+
+  const BASE64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+  const { privateKey: sample } = generateKeyPair();
+  const cases: [string, string, boolean][] = [
+    ['a generated key', sample, true],
+    ['all zero bytes', Buffer.alloc(32).toString('base64'), true],
+    ['all 0xff bytes', Buffer.alloc(32, 0xff).toString('base64'), true],
+    ['empty', '', false],
+    ['without its padding', sample.slice(0, 43), false],
+    ['31 bytes', Buffer.alloc(31, 9).toString('base64'), false],
+    ['33 bytes', Buffer.alloc(33, 9).toString('base64'), false],
+    ['64 bytes', Buffer.alloc(64, 9).toString('base64'), false],
+    ['URL-safe alphabet', Buffer.alloc(32, 0xfb).toString('base64url') + '=', false],
+    ['not base64', 'this is not base64 at all, not even close!!', false],
+    ['hex', Buffer.alloc(32, 0xab).toString('hex'), false],
+    // 43 characters carry 258 bits; the last 2 must be zero or the text is not the canonical spelling of the key.
+    ['non-canonical: stray bits after the 32nd byte', `${'A'.repeat(42)}B=`, false],
+    ['non-canonical: stray bits in a real key', `${sample.slice(0, 42)}${BASE64[BASE64.indexOf(sample[42]!) + 1]}=`, false],
+  ];
+  for (const [label, value, expected] of cases) {
+    test(`isWgKey: ${label} → ${expected}, as wireguard-tools decides`, () => {
+      assert.equal(isWgKey(value), expected);
+      if (value !== '') assert.equal(wgAccepts(value), expected, 'wg agrees');
+    });
+  }
+
+  for (const [label, value] of [
+    ['leading space', ` ${sample}`],
+    ['trailing newline', `${sample}\n`],
+    ['space inside', `${sample.slice(0, 20)} ${sample.slice(21)}`],
+    ['two keys', `${sample}${sample}`],
+  ] as const) {
+    test(`isWgKey: ${label} → false`, () => {
+      assert.equal(isWgKey(value), false);
+    });
+  }
+});

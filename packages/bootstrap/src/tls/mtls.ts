@@ -1,0 +1,128 @@
+import * as grpc from '@grpc/grpc-js';
+import { X509Certificate } from 'node:crypto';
+import { readFileSync, unwatchFile, watchFile, existsSync } from 'node:fs';
+import { errorMessage, silentLogger, type Logger } from '@wgmesh/agent';
+import type { Authenticator, CallIdentity, ServerSurfaceCall } from '../service/auth.js';
+import { CertificateRejected, ConfigError, Unauthenticated } from '../errors.js';
+import { normalizeSerial, readCrl } from './crl.js';
+import type { Clock } from '../members/table.js';
+
+/**
+ * TLS 1.3 only; a client certificate is requested and then checked by the authenticator on every
+ * call (chain to the CA, validity, revocation). Checking per call rather than in the handshake
+ * lets the node be told exactly what is wrong: TLS 1.3 handshake failures reach clients only as
+ * "unavailable".
+ */
+class MeshServerCredentials extends grpc.ServerCredentials {
+  constructor(ca: Buffer, cert: Buffer, key: Buffer) {
+    super({ requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.3' }, { ca, cert, key });
+  }
+  _equals(other: grpc.ServerCredentials): boolean {
+    return other === this;
+  }
+}
+
+export interface MeshTlsInit {
+  readonly caPem: Buffer;
+  readonly certPem: Buffer;
+  readonly keyPem: Buffer;
+  /** A PEM CRL signed by the CA; re-read whenever it changes. */
+  readonly crlFile?: string;
+  readonly clock?: Clock;
+  readonly logger?: Logger;
+}
+
+export class MeshTls implements Authenticator {
+  readonly mode = 'mtls' as const;
+  readonly credentials: grpc.ServerCredentials;
+  private readonly cas: X509Certificate[];
+  private revoked = new Set<string>();
+  private readonly logger: Logger;
+  private readonly clock: Clock;
+
+  constructor(private readonly init: MeshTlsInit) {
+    this.logger = init.logger ?? silentLogger();
+    this.clock = init.clock ?? { now: () => Date.now() };
+    this.cas = splitPem(init.caPem.toString()).map((pem, i) => {
+      try {
+        return new X509Certificate(pem);
+      } catch (err) {
+        throw new ConfigError(`CA certificate #${i + 1} cannot be parsed: ${errorMessage(err)}`);
+      }
+    });
+    if (this.cas.length === 0) throw new ConfigError('the CA file holds no PEM certificate');
+    let server: X509Certificate;
+    try {
+      server = new X509Certificate(init.certPem);
+    } catch (err) {
+      throw new ConfigError(`the server certificate cannot be parsed: ${errorMessage(err)}`);
+    }
+    if (!this.cas.some((ca) => server.checkIssued(ca) && server.verify(ca.publicKey))) {
+      throw new ConfigError(`the server certificate (${server.subject.replace(/\n/g, ', ')}) is not signed by the given CA; issue it with \`wgmesh ca issue -server\` from the same CA`);
+    }
+    if (Date.parse(server.validTo) < this.clock.now()) {
+      throw new ConfigError(`the server certificate expired on ${new Date(server.validTo).toISOString().slice(0, 10)}; issue a new one with \`wgmesh ca issue -server\``);
+    }
+    this.credentials = new MeshServerCredentials(init.caPem, init.certPem, init.keyPem);
+    if (init.crlFile) {
+      this.loadCrl(true);
+      watchFile(init.crlFile, { interval: 250 }, () => this.loadCrl(false));
+    }
+  }
+
+  close(): void {
+    if (this.init.crlFile) unwatchFile(this.init.crlFile);
+  }
+
+  get revokedCount(): number {
+    return this.revoked.size;
+  }
+
+  private loadCrl(atStart: boolean): void {
+    const file = this.init.crlFile!;
+    if (!existsSync(file)) {
+      if (!atStart) this.logger.warn('CRL file disappeared; keeping the last revocation list', { file });
+      return;
+    }
+    try {
+      const { revoked } = readCrl(readFileSync(file, 'utf8'), this.init.caPem.toString());
+      this.revoked = new Set(revoked.map((r) => r.serial));
+      this.logger.info('revocation list loaded', { file, revoked: this.revoked.size });
+    } catch (err) {
+      if (atStart) throw new ConfigError(`CRL ${file}: ${errorMessage(err)}`);
+      this.logger.error('new CRL rejected; keeping the previous one', { file, err: errorMessage(err) });
+    }
+  }
+
+  identify(call: ServerSurfaceCall): CallIdentity {
+    const peer = call.getAuthContext().sslPeerCertificate;
+    if (!peer || !peer.raw) {
+      throw new Unauthenticated('no client certificate was presented; join with -ca-cert, -client-cert and -client-key (a node certificate from `wgmesh ca issue`)');
+    }
+    const cert = new X509Certificate(peer.raw);
+    const cn = /(?:^|\n)CN=([^\n]*)/.exec(cert.subject)?.[1] ?? '';
+    const reject = (why: string) => {
+      this.logger.warn('client certificate rejected', { cn, peer: call.getPeer(), reason: why });
+      return new CertificateRejected(why);
+    };
+    if (!this.cas.some((ca) => cert.checkIssued(ca) && cert.verify(ca.publicKey))) {
+      throw reject(`the client certificate "${cn}" was not issued by this mesh's CA (its issuer: ${cert.issuer.replace(/\n/g, ', ')}); get a node certificate from this mesh's CA (\`wgmesh ca issue\`) and pass it with -client-cert`);
+    }
+    const now = this.clock.now();
+    if (Date.parse(cert.validFrom) > now) {
+      throw reject(`the client certificate "${cn}" is not valid until ${new Date(cert.validFrom).toISOString()}; check both machines' clocks, or issue a new one with \`wgmesh ca issue\``);
+    }
+    if (Date.parse(cert.validTo) < now) {
+      throw reject(`the client certificate "${cn}" expired on ${new Date(cert.validTo).toISOString().slice(0, 10)}; issue a new one with \`wgmesh ca issue ${cn}\``);
+    }
+    if (this.revoked.has(normalizeSerial(cert.serialNumber))) {
+      throw reject(`the client certificate "${cn}" (serial ${cert.serialNumber}) has been revoked; a revoked node cannot join: issue a new certificate if this node should be in the mesh`);
+    }
+    if (!cn) throw reject('the client certificate has no CN; node certificates name the node in their CN');
+    return { certName: cn, certFingerprint: cert.fingerprint256 };
+  }
+}
+
+export function splitPem(text: string): string[] {
+  return text.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+}

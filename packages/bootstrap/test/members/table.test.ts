@@ -1,0 +1,249 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { generateKeyPair } from '@wgmesh/agent';
+import { Ipam } from '../../src/ipam/ipam.js';
+import { MemberTable, type Clock, type JoinInput, type MemberDelta } from '../../src/members/table.js';
+import { MemoryStateStore, type MeshState } from '../../src/members/store.js';
+import { NameTaken, NodeNotFound, IdentityMismatch } from '../../src/errors.js';
+
+const MESH = 'tbl';
+
+/** A clock the test moves by hand. */
+function manualClock(start = 1_700_000_000_000): Clock & { advance(ms: number): void } {
+  let now = start;
+  return { now: () => now, advance: (ms) => { now += ms; } };
+}
+
+async function openTable(init: { historyLimit?: number; cidr?: string; store?: MemoryStateStore } = {}) {
+  const store = init.store ?? new MemoryStateStore();
+  const clock = manualClock();
+  const table = await MemberTable.open(store, new Ipam(init.cidr ?? '10.232.0.0/16'), { meshName: MESH, clock, ...(init.historyLimit ? { historyLimit: init.historyLimit } : {}) });
+  const published: MemberDelta[] = [];
+  table.subscribe((d) => published.push(d));
+  return { store, clock, table, published };
+}
+
+function joinInput(name: string, publicKey = generateKeyPair().publicKey, extra: Partial<JoinInput> = {}): JoinInput {
+  return { name, identity: { publicKey }, endpoints: [{ ip: '192.0.2.10', port: 51820, kind: 'ENDPOINT_KIND_LAN' }], tags: { role: 'test' }, listenPort: 51820, ...extra };
+}
+
+/** A store whose next saves can be made to fail or to wait, recording what it was asked to do. */
+class ControlledStore extends MemoryStateStore {
+  failNext = false;
+  gate: Promise<void> | undefined;
+  readonly log: string[] = [];
+  override async save(state: MeshState): Promise<void> {
+    this.log.push(`save ${state.revision}`);
+    if (this.gate) await this.gate;
+    if (this.failNext) {
+      this.failNext = false;
+      throw new Error('disk full');
+    }
+    await super.save(state);
+    this.log.push(`saved ${state.revision}`);
+  }
+}
+
+describe('MemberTable', () => {
+  test('a new mesh starts at revision 0 and is saved at once', async () => {
+    const { table, store } = await openTable();
+    assert.equal(table.revision, 0);
+    assert.equal(table.size, 0);
+    assert.equal(store.saves, 1);
+    assert.equal(store.saved?.meshName, MESH);
+    assert.equal(store.saved?.cidr, '10.232.0.0/16');
+  });
+
+  test('every change bumps the revision by exactly one and publishes exactly one delta', async () => {
+    const { table, published } = await openTable();
+    const alpha = generateKeyPair().publicKey;
+
+    const a = await table.join(joinInput('alpha', alpha));
+    assert.equal(table.revision, 1);
+    assert.equal(a.revision, 1);
+    assert.equal(a.created, true);
+
+    await table.join(joinInput('beta'));
+    assert.equal(table.revision, 2);
+
+    // A heartbeat that changes what others see (endpoints) is a change.
+    await table.update('alpha', { publicKey: alpha }, { endpoints: [{ ip: '192.0.2.99', port: 51820, kind: 'ENDPOINT_KIND_LAN' }] });
+    assert.equal(table.revision, 3);
+
+    // A heartbeat that changes nothing is not.
+    await table.update('alpha', { publicKey: alpha }, { endpoints: [{ ip: '192.0.2.99', port: 51820, kind: 'ENDPOINT_KIND_LAN' }] });
+    assert.equal(table.revision, 3);
+
+    await table.remove('beta');
+    assert.equal(table.revision, 4);
+
+    assert.deepEqual(published.map((d) => [d.kind, d.revision]), [['upsert', 1], ['upsert', 2], ['upsert', 3], ['remove', 4]]);
+  });
+
+  test('deltasSince returns exactly the deltas after a revision', async () => {
+    const { table, published } = await openTable();
+    for (const name of ['a1', 'a2', 'a3', 'a4']) await table.join(joinInput(name));
+    await table.remove('a2');
+    assert.equal(table.revision, 5);
+
+    assert.deepEqual(table.deltasSince(5), [], 'up to date: nothing');
+    assert.deepEqual(table.deltasSince(4), published.slice(4));
+    assert.deepEqual(table.deltasSince(2)?.map((d) => d.revision), [3, 4, 5]);
+    assert.deepEqual(table.deltasSince(0), published, 'from the start: every delta');
+    assert.equal(table.deltasSince(6), undefined, 'a revision from the future cannot be resumed');
+  });
+
+  test('deltasSince is undefined once the history no longer reaches back', async () => {
+    const { table } = await openTable({ historyLimit: 3 });
+    for (const name of ['b1', 'b2', 'b3', 'b4', 'b5']) await table.join(joinInput(name));
+    assert.equal(table.revision, 5);
+
+    // History holds revisions 3, 4 and 5: resuming from 2 onward works, from 1 would miss revision 2.
+    assert.deepEqual(table.deltasSince(2)?.map((d) => d.revision), [3, 4, 5]);
+    assert.deepEqual(table.deltasSince(4)?.map((d) => d.revision), [5]);
+    assert.equal(table.deltasSince(1), undefined);
+    assert.equal(table.deltasSince(0), undefined);
+  });
+
+  test('a restored table has no history: resuming needs a snapshot', async () => {
+    const store = new MemoryStateStore();
+    const first = await openTable({ store });
+    await first.table.join(joinInput('c1'));
+    await first.table.join(joinInput('c2'));
+
+    const { table } = await openTable({ store });
+    assert.equal(table.revision, 2);
+    assert.deepEqual(table.deltasSince(2), []);
+    assert.equal(table.deltasSince(1), undefined);
+  });
+
+  test('a re-join with the same name and key is idempotent: same IP, no new revision, nothing published', async () => {
+    const { table, published, store, clock } = await openTable();
+    const key = generateKeyPair().publicKey;
+    const first = await table.join(joinInput('alpha', key));
+    const savesBefore = store.saves;
+    clock.advance(5000);
+
+    const again = await table.join(joinInput('alpha', key));
+    assert.equal(again.member.meshIp, first.member.meshIp);
+    assert.equal(again.created, false);
+    assert.equal(again.revision, 1);
+    assert.equal(table.revision, 1);
+    assert.equal(published.length, 1);
+    assert.equal(store.saves, savesBefore, 'nothing to persist');
+    assert.equal(table.lastSeenMs('alpha'), clock.now(), 'but the node was seen');
+  });
+
+  test('a re-join with the same key and new endpoints keeps the IP and is one change', async () => {
+    const { table } = await openTable();
+    const key = generateKeyPair().publicKey;
+    const first = await table.join(joinInput('alpha', key));
+    const moved = await table.join(joinInput('alpha', key, { endpoints: [{ ip: '198.51.100.7', port: 51820, kind: 'ENDPOINT_KIND_STUN' }] }));
+    assert.equal(moved.member.meshIp, first.member.meshIp);
+    assert.equal(table.revision, 2);
+    assert.deepEqual(table.get('alpha')?.endpoints, [{ ip: '198.51.100.7', port: 51820, kind: 'ENDPOINT_KIND_STUN' }]);
+  });
+
+  test('a join with a taken name and a different key is NameTaken and changes nothing', async () => {
+    const { table, published, clock } = await openTable();
+    await table.join(joinInput('alpha'));
+    const before = JSON.stringify(table.list());
+    const seenBefore = table.lastSeenMs('alpha');
+    clock.advance(60_000);
+
+    await assert.rejects(table.join(joinInput('alpha')), NameTaken);
+    assert.equal(table.revision, 1);
+    assert.equal(JSON.stringify(table.list()), before);
+    assert.equal(published.length, 1);
+    // An impostor must not keep a silent node looking alive.
+    assert.equal(table.lastSeenMs('alpha'), seenBefore);
+  });
+
+  test('update and remove check who is asking', async () => {
+    const { table } = await openTable();
+    const key = generateKeyPair().publicKey;
+    await table.join(joinInput('alpha', key));
+    await assert.rejects(table.update('alpha', { publicKey: generateKeyPair().publicKey }, { tags: { x: 'y' } }), IdentityMismatch);
+    await assert.rejects(table.remove('alpha', { publicKey: generateKeyPair().publicKey }), IdentityMismatch);
+    await assert.rejects(table.update('ghost', { publicKey: key }, {}), NodeNotFound);
+    await assert.rejects(table.remove('ghost'), NodeNotFound);
+    assert.equal(table.revision, 1);
+    assert.ok(table.get('alpha'));
+  });
+
+  test('200 concurrent joins get 200 different IPs and 200 revisions', async () => {
+    const { table, published } = await openTable();
+    const results = await Promise.all(Array.from({ length: 200 }, (_, i) => table.join(joinInput(`n${i}`))));
+    const ips = results.map((r) => r.member.meshIp);
+    assert.equal(new Set(ips).size, 200, 'no IP handed out twice');
+    assert.equal(table.revision, 200);
+    assert.equal(table.size, 200);
+    assert.deepEqual(published.map((d) => d.revision), Array.from({ length: 200 }, (_, i) => i + 1), 'one delta per join, in order');
+    assert.deepEqual(new Set(results.map((r) => r.revision)), new Set(published.map((d) => d.revision)), 'each join answered with its own revision');
+  });
+
+  test('a failing save leaves the table unchanged and publishes nothing', async () => {
+    const store = new ControlledStore();
+    const { table, published } = await openTable({ store });
+    const key = generateKeyPair().publicKey;
+    await table.join(joinInput('alpha', key));
+    const before = JSON.stringify(table.list());
+    const savedBefore = JSON.stringify(store.saved);
+
+    store.failNext = true;
+    await assert.rejects(table.join(joinInput('beta')), /disk full/);
+    assert.equal(table.revision, 1, 'a join that could not be persisted did not happen');
+    assert.equal(table.get('beta'), undefined);
+
+    store.failNext = true;
+    await assert.rejects(table.update('alpha', { publicKey: key }, { tags: { role: 'changed' } }), /disk full/);
+    store.failNext = true;
+    await assert.rejects(table.remove('alpha'), /disk full/);
+
+    assert.equal(table.revision, 1);
+    assert.equal(JSON.stringify(table.list()), before);
+    assert.equal(JSON.stringify(store.saved), savedBefore);
+    assert.equal(published.length, 1, 'only the first join was published');
+    assert.deepEqual(table.deltasSince(0)?.map((d) => d.revision), [1], 'and only it is in the history');
+
+    // The table keeps working, and the IP beta did not get is handed out again.
+    const beta = await table.join(joinInput('beta'));
+    assert.equal(table.revision, 2);
+    assert.equal(beta.member.meshIp, '10.232.0.2');
+  });
+
+  test('a change is persisted before it is visible or published', async () => {
+    const store = new ControlledStore();
+    const { table } = await openTable({ store });
+    const order: string[] = store.log;
+    table.subscribe((d) => {
+      order.push(`publish ${d.revision}`);
+      assert.equal(store.saved?.revision, d.revision, 'the store already holds the published revision');
+      assert.ok(store.saved?.members.some((m) => d.kind === 'upsert' ? m.name === d.node.name : true));
+    });
+    order.length = 0;
+
+    let release!: () => void;
+    store.gate = new Promise((r) => { release = r; });
+    const joining = table.join(joinInput('alpha'));
+    // While the save is in flight the change is neither visible nor published.
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(order, ['save 1']);
+    assert.equal(table.revision, 0);
+    assert.equal(table.get('alpha'), undefined);
+
+    store.gate = undefined;
+    release();
+    await joining;
+    assert.deepEqual(order, ['save 1', 'saved 1', 'publish 1']);
+    assert.equal(table.revision, 1);
+  });
+
+  test('list() is sorted by name and hides certificate fingerprints', async () => {
+    const { table } = await openTable();
+    for (const name of ['zulu', 'alpha', 'mike']) await table.join(joinInput(name, generateKeyPair().publicKey, { identity: { publicKey: generateKeyPair().publicKey, certFingerprint: `fp-${name}` } }));
+    const nodes = table.list();
+    assert.deepEqual(nodes.map((n) => n.name), ['alpha', 'mike', 'zulu']);
+    for (const n of nodes) assert.ok(!('certFingerprint' in n));
+  });
+});

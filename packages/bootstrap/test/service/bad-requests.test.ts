@@ -1,0 +1,205 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { readFile } from 'node:fs/promises';
+import * as grpc from '@grpc/grpc-js';
+import { generateKeyPair, loadProtos, type JoinRequest, type LeaveRequest, type MeshClient, type UpdateRequest } from '@wgmesh/agent';
+import { startBootstrap, tempDir, MESH } from '../../../../test/helpers/inprocess.js';
+import type { Bootstrap } from '../../src/bootstrap.js';
+import { LIMITS } from '../../src/constants.js';
+
+/**
+ * Every field of every request is validated at the edge: a bad request gets the right gRPC status,
+ * a message naming the offending field, and changes no state (member table, revision, state file).
+ */
+
+const ALPHA = generateKeyPair();
+const OTHER = generateKeyPair();
+
+const validJoin = (): JoinRequest => ({
+  meshName: MESH,
+  nodeName: 'newcomer',
+  publicKey: generateKeyPair().publicKey,
+  endpoints: [{ ip: '192.0.2.20', port: 51820, kind: 'ENDPOINT_KIND_LAN' }],
+  tags: { role: 'web' },
+  listenPort: 51820,
+});
+
+const validUpdate = (): UpdateRequest => ({
+  meshName: MESH,
+  nodeName: 'alpha',
+  publicKey: ALPHA.publicKey,
+  endpoints: [{ ip: '192.0.2.10', port: 51820, kind: 'ENDPOINT_KIND_LAN' }],
+  tags: { role: 'db' },
+  rtt: [{ peer: 'bootstrap', rttMs: 1.25, loss: 0 }],
+});
+
+type Method = 'join' | 'update' | 'leave';
+
+interface BadCase {
+  readonly name: string;
+  readonly method: Method;
+  readonly request: JoinRequest | UpdateRequest | LeaveRequest;
+  readonly code: grpc.status;
+  /** Text the error details must contain: the field, as the client sent it. */
+  readonly mentions: string | RegExp;
+}
+
+const join = (name: string, change: Partial<JoinRequest>, code: grpc.status, mentions: string | RegExp): BadCase =>
+  ({ name: `Join: ${name}`, method: 'join', request: { ...validJoin(), ...change }, code, mentions });
+const update = (name: string, change: Partial<UpdateRequest>, code: grpc.status, mentions: string | RegExp): BadCase =>
+  ({ name: `Update: ${name}`, method: 'update', request: { ...validUpdate(), ...change }, code, mentions });
+
+const { INVALID_ARGUMENT, NOT_FOUND, ALREADY_EXISTS, PERMISSION_DENIED, RESOURCE_EXHAUSTED } = grpc.status;
+const lan = (ip: string, port = 51820) => ({ ip, port, kind: 'ENDPOINT_KIND_LAN' as const });
+const manyTags = (n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`k${i}`, 'v']));
+const OVERSIZE = /larger than max.*65536|65536.*larger/i;
+
+const CASES: BadCase[] = [
+  // Public keys: base64 of exactly 32 bytes, nothing else.
+  join('empty public key', { publicKey: '' }, INVALID_ARGUMENT, 'public_key'),
+  join('public key that is not base64', { publicKey: 'this is not base64 at all, not even close!!' }, INVALID_ARGUMENT, 'public_key'),
+  join('public key of 31 bytes', { publicKey: Buffer.alloc(31, 7).toString('base64') }, INVALID_ARGUMENT, 'public_key'),
+  join('public key of 33 bytes', { publicKey: Buffer.alloc(33, 7).toString('base64') }, INVALID_ARGUMENT, 'public_key'),
+  join('a private key pasted with whitespace around it', { publicKey: `  ${generateKeyPair().privateKey}\n` }, INVALID_ARGUMENT, 'public_key'),
+  join('public key in the URL-safe base64 alphabet', { publicKey: Buffer.alloc(32, 0xfb).toString('base64url') + '=' }, INVALID_ARGUMENT, 'public_key'),
+  join('public key in non-canonical base64 (wg refuses it)', { publicKey: `${'A'.repeat(42)}B=` }, INVALID_ARGUMENT, 'public_key'),
+  // Node names: one DNS label.
+  join('empty node name', { nodeName: '' }, INVALID_ARGUMENT, 'node_name'),
+  join('node name of 64 characters', { nodeName: 'n'.repeat(64) }, INVALID_ARGUMENT, 'node_name'),
+  join('node name with an underscore', { nodeName: 'web_1' }, INVALID_ARGUMENT, 'node_name'),
+  join("node name starting with '-'", { nodeName: '-web1' }, INVALID_ARGUMENT, 'node_name'),
+  join("node name ending with '-'", { nodeName: 'web1-' }, INVALID_ARGUMENT, 'node_name'),
+  join('node name with a space', { nodeName: 'web 1' }, INVALID_ARGUMENT, 'node_name'),
+  join('node name with unicode', { nodeName: 'nöde' }, INVALID_ARGUMENT, 'node_name'),
+  join('node name with a dot', { nodeName: 'web.example' }, INVALID_ARGUMENT, 'node_name'),
+  // Mesh names.
+  join('empty mesh name', { meshName: '' }, INVALID_ARGUMENT, 'mesh_name'),
+  join('another mesh', { meshName: 'othermesh' }, NOT_FOUND, 'mesh_name'),
+  join(`mesh name of ${LIMITS.meshNameMax + 1} characters`, { meshName: 'm'.repeat(LIMITS.meshNameMax + 1) }, INVALID_ARGUMENT, 'mesh_name'),
+  // Endpoints: IP and port, and only kinds a node may claim.
+  join('endpoint with a bad IP', { endpoints: [lan('192.0.2.300')] }, INVALID_ARGUMENT, 'endpoints[0].ip'),
+  join('endpoint with a host name for an IP', { endpoints: [lan('192.0.2.1'), lan('example.com')] }, INVALID_ARGUMENT, 'endpoints[1].ip'),
+  join('endpoint with port 0', { endpoints: [lan('192.0.2.1', 0)] }, INVALID_ARGUMENT, 'endpoints[0].port'),
+  join('endpoint with port 70000', { endpoints: [lan('192.0.2.1', 70_000)] }, INVALID_ARGUMENT, 'endpoints[0].port'),
+  join(`${LIMITS.endpointsMax + 1} endpoints`, { endpoints: Array.from({ length: LIMITS.endpointsMax + 1 }, (_, i) => lan(`192.0.2.${i + 1}`)) }, INVALID_ARGUMENT, 'endpoints'),
+  join('an OBSERVED endpoint claimed by the node', { endpoints: [{ ip: '203.0.113.5', port: 51820, kind: 'ENDPOINT_KIND_OBSERVED' }] }, INVALID_ARGUMENT, 'endpoints[0].kind'),
+  // Tags: count, key shape, value size and content.
+  join(`${LIMITS.tagsMax + 1} tags`, { tags: manyTags(LIMITS.tagsMax + 1) }, INVALID_ARGUMENT, 'tags'),
+  join('tag key with a space', { tags: { 'my key': 'v' } }, INVALID_ARGUMENT, 'tags'),
+  join('empty tag key', { tags: { '': 'v' } }, INVALID_ARGUMENT, 'tags'),
+  join(`tag key of ${LIMITS.tagKeyMax + 1} characters`, { tags: { ['k'.repeat(LIMITS.tagKeyMax + 1)]: 'v' } }, INVALID_ARGUMENT, 'tags'),
+  join(`tag value of ${LIMITS.tagValueMax + 1} bytes`, { tags: { note: 'x'.repeat(LIMITS.tagValueMax + 1) } }, INVALID_ARGUMENT, 'tags["note"]'),
+  join('tag value of 128 characters but 256 bytes', { tags: { note: 'é'.repeat(128) } }, INVALID_ARGUMENT, 'tags["note"]'),
+  join('tag value with a control character', { tags: { note: 'ring\u0007bell' } }, INVALID_ARGUMENT, 'tags["note"]'),
+  join('tag value with a newline', { tags: { note: 'two\nlines' } }, INVALID_ARGUMENT, 'tags["note"]'),
+  // Listen port.
+  join('listen port 0 (or missing)', { listenPort: 0 }, INVALID_ARGUMENT, 'listen_port'),
+  join('listen port 70000', { listenPort: 70_000 }, INVALID_ARGUMENT, 'listen_port'),
+  // Size cap: grpc refuses before any handler runs.
+  join(`a message over ${LIMITS.messageMax} bytes`, { tags: { note: 'x'.repeat(LIMITS.messageMax + 1000) } }, RESOURCE_EXHAUSTED, OVERSIZE),
+  // Identity.
+  join('the name of a member with another key', { nodeName: 'alpha', publicKey: OTHER.publicKey }, ALREADY_EXISTS, 'node_name'),
+  join('the name of a member in other letter case with another key', { nodeName: 'ALPHA', publicKey: OTHER.publicKey }, ALREADY_EXISTS, 'node_name'),
+
+  update('as alpha with another key', { publicKey: OTHER.publicKey }, PERMISSION_DENIED, 'public_key'),
+  update('for a node that never joined', { nodeName: 'ghost', publicKey: OTHER.publicKey }, NOT_FOUND, 'node_name'),
+  update('rtt sample with loss 2', { rtt: [{ peer: 'bootstrap', rttMs: 1, loss: 2 }] }, INVALID_ARGUMENT, 'rtt[0].loss'),
+  update('rtt sample with a negative loss', { rtt: [{ peer: 'bootstrap', rttMs: 1, loss: 0 }, { peer: 'bootstrap', rttMs: 1, loss: -0.5 }] }, INVALID_ARGUMENT, 'rtt[1].loss'),
+  update('rtt sample with a negative rtt', { rtt: [{ peer: 'bootstrap', rttMs: -3, loss: 0 }] }, INVALID_ARGUMENT, 'rtt[0].rtt_ms'),
+  update('rtt sample with NaN rtt', { rtt: [{ peer: 'bootstrap', rttMs: Number.NaN, loss: 0 }] }, INVALID_ARGUMENT, 'rtt[0].rtt_ms'),
+  update('rtt sample for a peer name that is not a DNS label', { rtt: [{ peer: 'bad_peer', rttMs: 1, loss: 0 }] }, INVALID_ARGUMENT, 'rtt[0].peer'),
+  update('endpoint with port 0', { endpoints: [lan('192.0.2.10', 0)] }, INVALID_ARGUMENT, 'endpoints[0].port'),
+  update('an OBSERVED endpoint', { endpoints: [{ ip: '203.0.113.5', port: 51820, kind: 'ENDPOINT_KIND_OBSERVED' }] }, INVALID_ARGUMENT, 'endpoints[0].kind'),
+  update(`${LIMITS.tagsMax + 1} tags`, { tags: manyTags(LIMITS.tagsMax + 1) }, INVALID_ARGUMENT, 'tags'),
+  update('tag value with a control character', { tags: { note: 'a\u0000b' } }, INVALID_ARGUMENT, 'tags["note"]'),
+  update('another mesh', { meshName: 'othermesh' }, NOT_FOUND, 'mesh_name'),
+  update('a 33-byte public key', { publicKey: Buffer.alloc(33, 1).toString('base64') }, INVALID_ARGUMENT, 'public_key'),
+  update(`a message over ${LIMITS.messageMax} bytes`, { tags: { note: 'x'.repeat(LIMITS.messageMax + 1000) } }, RESOURCE_EXHAUSTED, OVERSIZE),
+
+  { name: 'Leave: as alpha with another key', method: 'leave', request: { meshName: MESH, nodeName: 'alpha', publicKey: OTHER.publicKey }, code: PERMISSION_DENIED, mentions: 'public_key' },
+  { name: 'Leave: for a node that never joined', method: 'leave', request: { meshName: MESH, nodeName: 'ghost', publicKey: OTHER.publicKey }, code: NOT_FOUND, mentions: 'node_name' },
+];
+
+/** One unary call; resolves with the error (or undefined on success), never rejects. */
+function call(client: MeshClient, method: Method, request: BadCase['request']): Promise<grpc.ServiceError | undefined> {
+  return new Promise((resolve) => {
+    const done = (err: grpc.ServiceError | null) => resolve(err ?? undefined);
+    const options = { deadline: Date.now() + 10_000 };
+    if (method === 'join') client.join(request as JoinRequest, options, done);
+    else if (method === 'update') client.update(request as UpdateRequest, options, done);
+    else client.leave(request as LeaveRequest, options, done);
+  });
+}
+
+describe('bad requests over gRPC change nothing', () => {
+  let cleanup: (() => Promise<void>) | undefined;
+  let bootstrap: Bootstrap | undefined;
+  let client: MeshClient | undefined;
+  let stateFile = '';
+
+  /** Everything a request could change: the table, its revision, the liveness it tracks, the file. */
+  const observe = async () => {
+    const table = bootstrap!.table!;
+    return {
+      revision: table.revision,
+      members: JSON.stringify(table.list()),
+      alphaLastSeen: table.lastSeenMs('alpha'),
+      file: await readFile(stateFile),
+    };
+  };
+
+  before(async () => {
+    const tmp = await tempDir();
+    cleanup = tmp.cleanup;
+    stateFile = path.join(tmp.dir, 'state.json');
+    ({ bootstrap } = await startBootstrap(stateFile));
+    client = new (loadProtos().mesh.wgmesh.v1.Mesh)(`127.0.0.1:${bootstrap.port}`, grpc.credentials.createInsecure());
+
+    // One legitimate member, so that "name taken" and Update have a target.
+    const err = await call(client, 'join', { ...validJoin(), nodeName: 'alpha', publicKey: ALPHA.publicKey });
+    assert.equal(err, undefined, `alpha joins: ${err?.message}`);
+    assert.ok(bootstrap.table!.get('alpha'));
+  });
+
+  after(async () => {
+    client?.close();
+    await bootstrap?.stop();
+    await cleanup?.();
+  });
+
+  test(`the table holds at least 25 cases (${CASES.length})`, () => {
+    assert.ok(CASES.length >= 25);
+    assert.equal(new Set(CASES.map((c) => c.name)).size, CASES.length, 'case names are unique');
+  });
+
+  for (const c of CASES) {
+    test(c.name, async () => {
+      const before = await observe();
+
+      const err = await call(client!, c.method, c.request);
+
+      assert.ok(err, 'the request was refused');
+      assert.equal(grpc.status[err.code], grpc.status[c.code], `status code (details: ${err.details})`);
+      if (typeof c.mentions === 'string') assert.ok(err.details.includes(c.mentions), `details name ${c.mentions}: "${err.details}"`);
+      else assert.match(err.details, c.mentions);
+
+      const afterwards = await observe();
+      assert.equal(afterwards.revision, before.revision, 'revision unchanged');
+      assert.equal(afterwards.members, before.members, 'members unchanged');
+      assert.equal(afterwards.alphaLastSeen, before.alphaLastSeen, "alpha's liveness unchanged");
+      assert.ok(afterwards.file.equals(before.file), 'state file unchanged');
+    });
+  }
+
+  test('control: a valid Update for alpha does change the table and the file (the checks above can see a change)', async () => {
+    const before = await observe();
+    const err = await call(client!, 'update', { ...validUpdate(), tags: { role: 'db', changed: 'yes' } });
+    assert.equal(err, undefined, err?.details);
+    const afterwards = await observe();
+    assert.equal(afterwards.revision, before.revision + 1);
+    assert.notEqual(afterwards.members, before.members);
+    assert.ok(!afterwards.file.equals(before.file));
+    assert.equal(bootstrap!.table!.get('alpha')?.tags.changed, 'yes');
+  });
+});

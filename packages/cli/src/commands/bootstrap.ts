@@ -1,0 +1,82 @@
+import path from 'node:path';
+import { Bootstrap, DEFAULTS, FileStateStore, prefixContains, parsePrefix } from '@wgmesh/bootstrap';
+import { claimSocketPath, createWgDriverFactory, type WgBackendChoice } from '@wgmesh/agent';
+import { formatHelp, resolveFlags, UsageError, type FlagSpec } from '../flags/parse.js';
+import {
+  checkMeshName, checkRoot, endpointProvider, interfaceName, loadOrCreateKey, makeLogger, NODE_FLAGS, nodeName, parseTags, untilSignal,
+} from './node-common.js';
+import { printBootstrapSummary } from './summary.js';
+import { serverTlsFromFlags, TLS_SERVER_FLAGS } from './tls.js';
+
+export const BOOTSTRAP_FLAGS: FlagSpec[] = [
+  { name: 'n', type: 'string', value: 'MESH', default: DEFAULTS.meshName, help: 'mesh name (1-10 characters; the interface is wg<MESH>)' },
+  { name: 'cidr', type: 'string', value: 'CIDR', default: DEFAULTS.cidr, help: 'mesh network, IPv4 or IPv6' },
+  { name: 'cidr-ipam', type: 'string', value: 'CIDR', help: 'hand out node IPs only from this sub-range of -cidr' },
+  { name: 'ip', type: 'string', value: 'IP', default: DEFAULTS.selfIp, help: 'this bootstrap\'s own mesh IP' },
+  { name: 'grpc-bind-addr', type: 'string', value: 'IP', default: DEFAULTS.grpcBindAddr, help: 'address of the join service' },
+  { name: 'grpc-bind-port', type: 'int', value: 'PORT', default: DEFAULTS.grpcPort, help: 'TCP port of the join service' },
+  ...TLS_SERVER_FLAGS,
+  ...NODE_FLAGS,
+];
+
+const USAGE = 'wgmesh bootstrap [-dev] [-n MESH] [-cidr CIDR] [-ip IP] [-grpc-bind-addr IP] [-grpc-bind-port PORT] [TLS flags]';
+const DESCRIPTION = `Starts a mesh: this node's WireGuard interface, and the join service other nodes join through.
+Runs in the foreground until SIGINT/SIGTERM. Without -dev, TLS certificates are required
+(make them with \`wgmesh ca\`).`;
+
+export async function runBootstrap(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const { values, help } = resolveFlags(BOOTSTRAP_FLAGS, argv, env);
+  if (help) {
+    process.stdout.write(formatHelp(USAGE, DESCRIPTION, BOOTSTRAP_FLAGS));
+    return 0;
+  }
+  const mesh = String(values.n);
+  checkMeshName(mesh);
+  const cidr = parsePrefix(String(values.cidr), '-cidr');
+  const selfIp = String(values.ip);
+  if (!prefixContains(cidr, selfIp)) throw new UsageError(`-ip ${selfIp} is not inside -cidr ${cidr.text}; pick an address of the mesh network`);
+  checkRoot('bootstrap');
+  await claimSocketPath(String(values.socket));
+
+  const logger = makeLogger(values);
+  const tls = values.dev ? undefined : await serverTlsFromFlags(values, logger.child({ component: 'bootstrap:tls' }));
+  const stateDir = String(values['state-dir']);
+  const listenPort = Number(values['listen-port']);
+  const privateKey = await loadOrCreateKey(stateDir, mesh);
+  const driver = await createWgDriverFactory(String(values['wg-backend']) as WgBackendChoice, { logger: logger.child({ component: 'wg' }) })(interfaceName(mesh));
+  const bootstrap = new Bootstrap(
+    {
+      store: new FileStateStore(path.join(stateDir, mesh, 'bootstrap.json')),
+      driver,
+      logger,
+      ...(tls ? { serverCredentials: tls.credentials, authenticator: tls } : {}),
+    },
+    {
+      meshName: mesh,
+      nodeName: nodeName(values),
+      privateKey,
+      cidr: cidr.text,
+      ...(values['cidr-ipam'] ? { ipamRange: String(values['cidr-ipam']) } : {}),
+      selfIp,
+      grpcBindAddr: String(values['grpc-bind-addr']),
+      grpcPort: Number(values['grpc-bind-port']),
+      listenPort,
+      tags: parseTags(values.tags as string[]),
+      endpoints: endpointProvider(values, listenPort, (ip) => prefixContains(cidr, ip)),
+      socketPath: String(values.socket),
+      ...(values['socket-owner'] ? { socketOwner: String(values['socket-owner']) } : {}),
+    },
+  );
+  try {
+    await bootstrap.start();
+  } catch (err) {
+    tls?.close();
+    await driver.close().catch(() => {});
+    throw err;
+  }
+  printBootstrapSummary(bootstrap, { dev: Boolean(values.dev), socket: String(values.socket) });
+  return untilSignal(async () => {
+    await bootstrap.stop({ keepInterface: Boolean(values['keep-interface']) });
+    tls?.close();
+  }, logger);
+}

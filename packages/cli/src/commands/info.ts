@@ -1,0 +1,41 @@
+import type { InfoResponse__Output } from '@wgmesh/agent';
+import { formatHelp, resolveFlags, type FlagSpec } from '../flags/parse.js';
+import { formatInfo } from '../ui/format.js';
+import { connectLocal, deadline, SOCKET_FLAG, unary } from './local-client.js';
+
+export const INFO_FLAGS: FlagSpec[] = [
+  { name: 'json', type: 'bool', default: false, help: 'print the status as JSON' },
+  { name: 'watch', type: 'bool', default: false, help: 'keep showing the status as it changes (a live dashboard on a terminal)' },
+  SOCKET_FLAG,
+];
+
+const USAGE = 'wgmesh info [-watch] [-json] [-socket PATH]';
+const DESCRIPTION = 'Shows this node and every peer: mesh IPs, status, endpoints, handshakes, RTT, traffic and tags.\nOn a terminal with -watch it is a live dashboard; piped, a plain table.';
+
+export async function runInfo(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const { values, help } = resolveFlags(INFO_FLAGS, argv, env);
+  if (help) {
+    process.stdout.write(formatHelp(USAGE, DESCRIPTION, INFO_FLAGS));
+    return 0;
+  }
+  const socket = String(values.socket);
+  const client = connectLocal(socket);
+  const print = (info: InfoResponse__Output) =>
+    process.stdout.write(values.json ? JSON.stringify(info, null, 2) + '\n' : formatInfo(info));
+  if (!values.watch) {
+    const info = await unary<InfoResponse__Output>((cb) => client.info({}, deadline(), cb));
+    print(info);
+    client.close();
+    return 0;
+  }
+  if (process.stdout.isTTY && !values.json) {
+    const { runDashboard } = await import('../ui/live-dashboard.js');
+    return runDashboard(client);
+  }
+  return new Promise<number>((resolve, reject) => {
+    const stream = client.watch({});
+    stream.on('data', (info: InfoResponse__Output) => print(info));
+    stream.on('error', reject);
+    stream.on('end', () => resolve(0));
+  });
+}

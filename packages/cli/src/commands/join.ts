@@ -1,0 +1,83 @@
+import * as grpc from '@grpc/grpc-js';
+import { Agent, claimSocketPath, createGrpcControlClient, createWgDriverFactory, LocalApiServer, parseHostPort, type WgBackendChoice } from '@wgmesh/agent';
+import { formatHelp, resolveFlags, UsageError, type FlagSpec } from '../flags/parse.js';
+import {
+  checkMeshName, checkRoot, endpointProvider, interfaceName, loadOrCreateKey, makeLogger, NODE_FLAGS, nodeName, parseTags, untilSignal,
+} from './node-common.js';
+import { printJoinSummary } from './summary.js';
+import { clientTlsFromFlags, TLS_CLIENT_FLAGS } from './tls.js';
+import { explainJoinError } from './explain.js';
+
+export const JOIN_FLAGS: FlagSpec[] = [
+  { name: 'n', type: 'string', value: 'MESH', help: 'name of the mesh to join (required)' },
+  { name: 'bootstrap-addr', type: 'string', value: 'HOST:PORT', help: 'the bootstrap\'s join service (required)' },
+  ...TLS_CLIENT_FLAGS,
+  ...NODE_FLAGS,
+];
+
+const USAGE = 'wgmesh join [-dev] -n MESH -bootstrap-addr HOST:PORT [-ca-cert ca.pem -client-cert c.pem -client-key c-key.pem]';
+const DESCRIPTION = `Joins this machine to a mesh: configures WireGuard with every other node as a peer and keeps
+it current. Runs in the foreground until SIGINT/SIGTERM, then leaves the mesh.`;
+
+export async function runJoin(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const { values, help } = resolveFlags(JOIN_FLAGS, argv, env);
+  if (help) {
+    process.stdout.write(formatHelp(USAGE, DESCRIPTION, JOIN_FLAGS));
+    return 0;
+  }
+  if (!values.n) throw new UsageError('-n MESH is required: the name of the mesh to join (the bootstrap prints it)');
+  if (!values['bootstrap-addr']) throw new UsageError('-bootstrap-addr HOST:PORT is required: where the bootstrap\'s join service listens');
+  const mesh = String(values.n);
+  checkMeshName(mesh);
+  const bootstrapAddr = String(values['bootstrap-addr']);
+  const target = parseHostPort(bootstrapAddr, 5000);
+  const tls = values.dev ? undefined : await clientTlsFromFlags(values, target.host, values['node-name'] as string | undefined);
+  checkRoot('join');
+  // Before touching WireGuard: refuse to run beside another live agent.
+  await claimSocketPath(String(values.socket));
+
+  const logger = makeLogger(values);
+  const stateDir = String(values['state-dir']);
+  const listenPort = Number(values['listen-port']);
+  const privateKey = await loadOrCreateKey(stateDir, mesh);
+  const driver = await createWgDriverFactory(String(values['wg-backend']) as WgBackendChoice, { logger: logger.child({ component: 'wg' }) })(interfaceName(mesh));
+  const control = createGrpcControlClient({
+    address: `${target.host.includes(':') ? `[${target.host}]` : target.host}:${target.port}`,
+    credentials: tls?.credentials ?? grpc.credentials.createInsecure(),
+    ...(tls ? { channelOptions: tls.channelOptions } : {}),
+  });
+  // Our own mesh address is never an underlay endpoint candidate.
+  let meshIp: string | undefined;
+  const agent = new Agent(
+    { control, driver, logger: logger.child({ component: 'agent' }) },
+    {
+      meshName: mesh,
+      nodeName: nodeName(values, tls?.certName),
+      privateKey,
+      listenPort,
+      tags: parseTags(values.tags as string[]),
+      endpoints: endpointProvider(values, listenPort, (ip) => ip === meshIp),
+      bootstrapAddr,
+    },
+  );
+  const localApi = new LocalApiServer(agent, { socketPath: String(values.socket), ...(values['socket-owner'] ? { owner: String(values['socket-owner']) } : {}) }, logger);
+  try {
+    await agent.start();
+  } catch (err) {
+    await driver.close().catch(() => {});
+    control.close();
+    throw new UsageError(explainJoinError(err, bootstrapAddr, Boolean(values.dev)));
+  }
+  meshIp = agent.meshIp;
+  try {
+    await localApi.start();
+  } catch (err) {
+    await agent.stop();
+    throw err;
+  }
+  printJoinSummary(agent, { socket: String(values.socket), dev: Boolean(values.dev) });
+  return untilSignal(async () => {
+    await localApi.stop();
+    await agent.stop({ keepInterface: Boolean(values['keep-interface']) });
+  }, logger);
+}

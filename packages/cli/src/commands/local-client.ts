@@ -1,0 +1,33 @@
+import * as grpc from '@grpc/grpc-js';
+import { existsSync } from 'node:fs';
+import { AGENT_DEFAULTS, loadProtos, type AgentClient } from '@wgmesh/agent';
+import type { FlagSpec } from '../flags/parse.js';
+
+export const SOCKET_FLAG: FlagSpec = { name: 'socket', type: 'string', value: 'PATH', default: AGENT_DEFAULTS.socketPath, help: 'Unix socket of the local wgmesh node' };
+
+export class LocalApiUnavailable extends Error {}
+
+/** A client of this machine's wgmesh node, over its Unix socket. */
+export function connectLocal(socketPath: string): AgentClient {
+  if (!existsSync(socketPath)) {
+    throw new LocalApiUnavailable(`no wgmesh node is running here: ${socketPath} does not exist. Start one with \`wgmesh bootstrap\` or \`wgmesh join\` (or give -socket)`);
+  }
+  const Agent = loadProtos().agent.wgmesh.v1.Agent;
+  return new Agent(`unix://${socketPath}`, grpc.credentials.createInsecure());
+}
+
+export function describeLocalError(err: grpc.ServiceError | Error, socketPath: string): string {
+  const code = (err as grpc.ServiceError).code;
+  if (code === grpc.status.UNAVAILABLE) {
+    return `cannot reach the wgmesh node on ${socketPath} (${(err as grpc.ServiceError).details}); is it running? Permission is by file mode 0660: run as root or as the socket's group`;
+  }
+  return (err as grpc.ServiceError).details || err.message;
+}
+
+export function unary<T>(call: (cb: (err: grpc.ServiceError | null, res?: T) => void) => unknown): Promise<T> {
+  return new Promise((resolve, reject) => call((err, res) => (err ? reject(err) : resolve(res!))));
+}
+
+export function deadline(ms = 5000): grpc.CallOptions {
+  return { deadline: Date.now() + ms };
+}

@@ -1,0 +1,129 @@
+import { mkdir, readFile, writeFile, chmod } from 'node:fs/promises';
+import { hostname, networkInterfaces } from 'node:os';
+import path from 'node:path';
+import {
+  AGENT_DEFAULTS, createLogger, generateKeyPair, isWgKey, lanEndpoints, type Endpoint, type Logger,
+} from '@wgmesh/agent';
+import type { FlagSpec, FlagValues } from '../flags/parse.js';
+import { UsageError } from '../flags/parse.js';
+
+/** Flags every node (bootstrap or join) takes. */
+export const NODE_FLAGS: FlagSpec[] = [
+  { name: 'dev', type: 'bool', default: false, help: 'development mode: no TLS, anyone who reaches the bootstrap can join' },
+  { name: 'node-name', type: 'string', value: 'NAME', help: 'this node\'s name in the mesh (default: the host name)' },
+  { name: 'listen-port', type: 'int', value: 'PORT', default: AGENT_DEFAULTS.listenPort, help: 'WireGuard UDP port' },
+  { name: 'listen-addr', type: 'string', value: 'IP|IFACE', help: 'advertise only this address (or this interface\'s first address) as the WireGuard endpoint' },
+  { name: 'tags', type: 'list', value: 'K=V,...', default: [], help: 'tags for this node' },
+  { name: 'wg-backend', type: 'string', value: 'auto|kernel|userspace', default: 'auto', help: 'WireGuard implementation: the kernel module, or wireguard-go; auto prefers the kernel' },
+  { name: 'keep-interface', type: 'bool', default: false, help: 'leave the WireGuard interface in place on exit (kernel backend)' },
+  { name: 'state-dir', type: 'string', value: 'DIR', default: AGENT_DEFAULTS.stateDir, help: 'where keys and state are kept' },
+  { name: 'socket', type: 'string', value: 'PATH', default: AGENT_DEFAULTS.socketPath, help: 'Unix socket of the local API (wgmesh info/tags/rtt)' },
+  { name: 'socket-owner', type: 'string', value: 'UID:GID', help: 'owner of the local API socket (mode 0660)' },
+  { name: 'log-level', type: 'string', value: 'LEVEL', default: 'info', help: 'error, warn, info or debug' },
+  { name: 'log-json', type: 'bool', default: false, help: 'log JSON lines to stderr' },
+  { name: 'config', type: 'string', value: 'FILE', help: 'YAML file of flag values (flag: value)' },
+];
+
+export function interfaceName(mesh: string): string {
+  return `wg${mesh}`;
+}
+
+export function makeLogger(values: FlagValues): Logger {
+  return createLogger({
+    level: String(values['log-level']),
+    json: Boolean(values['log-json']),
+    color: process.stderr.isTTY === true && !process.env.NO_COLOR,
+  });
+}
+
+/** -node-name, else the certificate's CN (mTLS), else the host name. */
+export function nodeName(values: FlagValues, certName?: string): string {
+  const given = (values['node-name'] as string | undefined) || certName;
+  const name = (given || hostname().split('.')[0] || 'node').toLowerCase();
+  if (!/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(name)) {
+    throw new UsageError(`node name "${name}" is not a DNS label (letters, digits, '-'); set -node-name`);
+  }
+  return name;
+}
+
+export function parseTags(list: readonly string[]): Record<string, string> {
+  const tags: Record<string, string> = {};
+  for (const item of list) {
+    const eq = item.indexOf('=');
+    if (eq <= 0) throw new UsageError(`tag "${item}" is not KEY=VALUE`);
+    tags[item.slice(0, eq)] = item.slice(eq + 1);
+  }
+  return tags;
+}
+
+export function checkMeshName(mesh: string): void {
+  if (!/^[a-zA-Z0-9]([a-zA-Z0-9-]{0,8}[a-zA-Z0-9])?$/.test(mesh)) {
+    throw new UsageError(`mesh name "${mesh}" must be 1-10 letters, digits or '-' (it names the interface wg<MESH>)`);
+  }
+}
+
+export function checkRoot(command: string): void {
+  if (typeof process.getuid === 'function' && process.getuid() !== 0) {
+    throw new UsageError(`wgmesh ${command} must run as root: it creates a WireGuard interface and sets addresses. Run it with sudo.`);
+  }
+}
+
+/** The node's WireGuard private key, made once and kept (0600) in the state dir. */
+export async function loadOrCreateKey(stateDir: string, mesh: string): Promise<string> {
+  const dir = path.join(stateDir, mesh);
+  const file = path.join(dir, 'private.key');
+  try {
+    const key = (await readFile(file, 'utf8')).trim();
+    if (!isWgKey(key)) throw new UsageError(`${file} does not hold a WireGuard private key; move it away to make a new one`);
+    return key;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const { privateKey } = generateKeyPair();
+  await writeFile(file, privateKey + '\n', { mode: 0o600 });
+  await chmod(file, 0o600);
+  return privateKey;
+}
+
+/** The endpoint candidates a node advertises: -listen-addr alone, or every LAN address. */
+export function endpointProvider(values: FlagValues, listenPort: number, isMeshIp: (ip: string) => boolean): () => Endpoint[] {
+  const listenAddr = values['listen-addr'] as string | undefined;
+  if (listenAddr) {
+    const ip = resolveListenAddr(listenAddr);
+    return () => [{ ip, port: listenPort, kind: 'ENDPOINT_KIND_CONFIGURED' }];
+  }
+  return () => lanEndpoints(listenPort, isMeshIp);
+}
+
+function resolveListenAddr(value: string): string {
+  if (/^[0-9.]+$/.test(value) || value.includes(':')) return value;
+  const addrs = networkInterfaces()[value];
+  const v4 = addrs?.find((a) => a.family === 'IPv4') ?? addrs?.[0];
+  if (!v4) throw new UsageError(`-listen-addr ${value}: no such interface with an address (give an IP or an interface name)`);
+  return v4.address;
+}
+
+/** Runs until SIGINT/SIGTERM, then stops once; a second signal exits at once. */
+export function untilSignal(stop: (signal: NodeJS.Signals) => Promise<void>, logger: Logger): Promise<number> {
+  return new Promise((resolve) => {
+    let stopping = false;
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (stopping) {
+        logger.warn(`second ${signal}: exiting now`);
+        process.exit(130);
+      }
+      stopping = true;
+      logger.info(`${signal} received, shutting down`);
+      stop(signal).then(
+        () => resolve(0),
+        (err) => {
+          logger.error('shutdown failed', { err: (err as Error).message });
+          resolve(1);
+        },
+      );
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
+}

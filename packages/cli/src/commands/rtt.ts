@@ -1,0 +1,22 @@
+import type { RttResponse__Output } from '@wgmesh/agent';
+import { formatHelp, resolveFlags, type FlagSpec } from '../flags/parse.js';
+import { formatRtt } from '../ui/format.js';
+import { connectLocal, deadline, SOCKET_FLAG, unary } from './local-client.js';
+
+export const RTT_FLAGS: FlagSpec[] = [{ name: 'json', type: 'bool', default: false, help: 'print the matrix as JSON' }, SOCKET_FLAG];
+
+const USAGE = 'wgmesh rtt [-json]';
+const DESCRIPTION = 'Prints the mesh-wide matrix of round-trip times through the tunnels, as every node reports it.';
+
+export async function runRtt(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const { values, help } = resolveFlags(RTT_FLAGS, argv, env);
+  if (help) {
+    process.stdout.write(formatHelp(USAGE, DESCRIPTION, RTT_FLAGS));
+    return 0;
+  }
+  const client = connectLocal(String(values.socket));
+  const matrix = await unary<RttResponse__Output>((cb) => client.rtt({}, deadline(), cb));
+  client.close();
+  process.stdout.write(values.json ? JSON.stringify(matrix, null, 2) + '\n' : formatRtt(matrix));
+  return 0;
+}

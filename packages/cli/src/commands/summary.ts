@@ -1,0 +1,54 @@
+import type { Agent } from '@wgmesh/agent';
+import type { Bootstrap } from '@wgmesh/bootstrap';
+
+const out = (lines: string[]) => process.stdout.write(lines.join('\n') + '\n');
+
+/** The block a bootstrap prints at start: what runs, and how to join and inspect it. */
+export function printBootstrapSummary(bootstrap: Bootstrap, opts: { dev: boolean; socket: string }): void {
+  const agent = bootstrap.agent!;
+  const init = bootstrap.init;
+  const bind = init.grpcBindAddr ?? '0.0.0.0';
+  const advertised = bind === '0.0.0.0' || bind === '::' ? (agent.endpoints.find((e) => !(e.ip ?? '').includes(':'))?.ip ?? '<this host\'s address>') : bind;
+  const joinCmd = opts.dev
+    ? `wgmesh join -dev -n ${init.meshName} -bootstrap-addr ${advertised}:${bootstrap.port}`
+    : `wgmesh join -n ${init.meshName} -bootstrap-addr ${advertised}:${bootstrap.port} -ca-cert ca.pem -client-cert NODE.pem -client-key NODE-key.pem`;
+  const lines = [
+    '',
+    'wgmesh bootstrap is running',
+    `  mesh name      ${init.meshName}`,
+    `  mesh CIDR      ${bootstrap.table!.cidr}`,
+    `  gRPC listener  ${bind}:${bootstrap.port} (${opts.dev ? 'plain, no TLS' : 'TLS 1.3, client certificates required'})`,
+    `  node name      ${agent.netmap.selfName}`,
+    `  mesh IP        ${agent.meshIp}`,
+    `  interface      ${agent.driver.name} (${agent.driver.kind}), UDP port ${agent.options.listenPort}`,
+    `  members        ${bootstrap.table!.size}`,
+  ];
+  if (opts.dev) {
+    lines.push(
+      '',
+      '  !!! DEVELOPMENT MODE: no TLS, no client certificates. Anyone who can reach',
+      `  !!! ${bind}:${bootstrap.port} can join this mesh. Do not use -dev on a network you do not trust.`,
+    );
+  }
+  lines.push('', 'To join another node to this mesh, run on it:', `  ${joinCmd}`, '', 'To inspect:', `  wg show ${agent.driver.name}`, `  wgmesh info${opts.socket !== '/var/run/wgmesh.sock' ? ` -socket ${opts.socket}` : ''}`, '');
+  out(lines);
+}
+
+export function printJoinSummary(agent: Agent, opts: { socket: string; dev: boolean }): void {
+  const joined = agent.joined!;
+  const lines = [
+    '',
+    `wgmesh joined mesh ${agent.options.meshName}${opts.dev ? ' (development mode, no TLS)' : ''}`,
+    `  bootstrap      ${agent.options.bootstrapAddr}`,
+    `  node name      ${joined.nodeName}`,
+    `  mesh IP        ${joined.meshIp}  (mesh ${joined.meshCidr})`,
+    `  interface      ${agent.driver.name} (${agent.driver.kind}), UDP port ${agent.options.listenPort}`,
+    `  peers          ${agent.netmap.nodes.size - 1}`,
+    '',
+    'To inspect:',
+    `  wg show ${agent.driver.name}`,
+    `  wgmesh info${opts.socket !== '/var/run/wgmesh.sock' ? ` -socket ${opts.socket}` : ''}`,
+    '',
+  ];
+  out(lines);
+}

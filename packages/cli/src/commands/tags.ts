@@ -1,0 +1,39 @@
+import type { TagsResponse__Output } from '@wgmesh/agent';
+import { formatHelp, resolveFlags, UsageError, type FlagSpec } from '../flags/parse.js';
+import { connectLocal, deadline, SOCKET_FLAG, unary } from './local-client.js';
+
+export const TAGS_FLAGS: FlagSpec[] = [
+  { name: 'set', type: 'list', value: 'K=V', default: [], help: 'set a tag on this node (repeatable)' },
+  { name: 'delete', type: 'list', value: 'K', default: [], help: 'remove a tag from this node (repeatable)' },
+  { name: 'json', type: 'bool', default: false, help: 'print the tags as JSON' },
+  SOCKET_FLAG,
+];
+
+const USAGE = 'wgmesh tags [-set K=V]... [-delete K]... [-json]';
+const DESCRIPTION = 'Shows, sets or deletes this node\'s tags. Every node sees them in `wgmesh info`.';
+
+export async function runTags(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const { values, help } = resolveFlags(TAGS_FLAGS, argv, env);
+  if (help) {
+    process.stdout.write(formatHelp(USAGE, DESCRIPTION, TAGS_FLAGS));
+    return 0;
+  }
+  const client = connectLocal(String(values.socket));
+  let tags: Record<string, string> | undefined;
+  for (const item of values.set as string[]) {
+    const eq = item.indexOf('=');
+    if (eq <= 0) throw new UsageError(`-set ${item}: expected KEY=VALUE`);
+    tags = (await unary<TagsResponse__Output>((cb) => client.setTag({ key: item.slice(0, eq), value: item.slice(eq + 1) }, deadline(), cb))).tags;
+  }
+  for (const key of values.delete as string[]) {
+    tags = (await unary<TagsResponse__Output>((cb) => client.deleteTag({ key }, deadline(), cb))).tags;
+  }
+  if (!tags) {
+    const info = await unary<{ tags: Record<string, string> }>((cb) => client.info({}, deadline(), cb));
+    tags = info.tags;
+  }
+  client.close();
+  if (values.json) process.stdout.write(JSON.stringify(tags) + '\n');
+  else process.stdout.write(Object.entries(tags).map(([k, v]) => `${k}=${v}`).join('\n') + (Object.keys(tags).length ? '\n' : ''));
+  return 0;
+}

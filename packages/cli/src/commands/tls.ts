@@ -1,0 +1,108 @@
+import * as grpc from '@grpc/grpc-js';
+import { readdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { X509Certificate } from 'node:crypto';
+import { MeshTls, splitPem } from '@wgmesh/bootstrap';
+import type { Logger } from '@wgmesh/agent';
+import { UsageError, type FlagSpec, type FlagValues } from '../flags/parse.js';
+
+export const TLS_SERVER_FLAGS: FlagSpec[] = [
+  { name: 'grpc-ca-cert', type: 'string', value: 'FILE', help: 'CA certificate that signs node certificates (PEM)' },
+  { name: 'grpc-server-cert', type: 'string', value: 'FILE', help: 'the join service\'s certificate (PEM)' },
+  { name: 'grpc-server-key', type: 'string', value: 'FILE', help: 'the join service\'s private key (PEM)' },
+  { name: 'grpc-ca-path', type: 'string', value: 'DIR', help: 'instead of -grpc-ca-cert: a directory of CA certificates' },
+  { name: 'grpc-crl', type: 'string', value: 'FILE', help: 'revocation list (crl.pem from `wgmesh ca`), reloaded when it changes' },
+];
+
+export const TLS_CLIENT_FLAGS: FlagSpec[] = [
+  { name: 'ca-cert', type: 'string', value: 'FILE', help: 'CA certificate the bootstrap\'s certificate must chain to (PEM)' },
+  { name: 'client-cert', type: 'string', value: 'FILE', help: 'this node\'s certificate (PEM), CN = node name' },
+  { name: 'client-key', type: 'string', value: 'FILE', help: 'this node\'s private key (PEM)' },
+];
+
+async function readPem(file: string, flag: string): Promise<Buffer> {
+  try {
+    return await readFile(file);
+  } catch (err) {
+    throw new UsageError(`-${flag} ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
+  }
+}
+
+/** mTLS for the join service: client certificates required and checked on every call. */
+export async function serverTlsFromFlags(values: FlagValues, logger?: Logger): Promise<MeshTls> {
+  const missing = ['grpc-server-cert', 'grpc-server-key'].filter((f) => !values[f]);
+  if (!values['grpc-ca-cert'] && !values['grpc-ca-path']) missing.unshift('grpc-ca-cert (or -grpc-ca-path)');
+  if (missing.length) {
+    throw new UsageError(
+      `without -dev the join service needs TLS: missing ${missing.map((m) => '-' + m).join(', ')}.\n` +
+        'Make a CA and certificates with:\n  wgmesh ca init -dir ./ca\n  wgmesh ca issue -dir ./ca -server -ip <bootstrap IP> bootstrap\n' +
+        'or run with -dev to try wgmesh without TLS (anyone who reaches the port can join).',
+    );
+  }
+  const ca = values['grpc-ca-cert'] ? await readPem(String(values['grpc-ca-cert']), 'grpc-ca-cert') : await readCaPath(String(values['grpc-ca-path']));
+  const cert = await readPem(String(values['grpc-server-cert']), 'grpc-server-cert');
+  const key = await readPem(String(values['grpc-server-key']), 'grpc-server-key');
+  try {
+    return new MeshTls({ caPem: ca, certPem: cert, keyPem: key, ...(values['grpc-crl'] ? { crlFile: String(values['grpc-crl']) } : {}), ...(logger ? { logger } : {}) });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+}
+
+/** Every PEM certificate in a directory, as one CA bundle. */
+async function readCaPath(dir: string): Promise<Buffer> {
+  let names: string[];
+  try {
+    names = (await readdir(dir)).filter((n) => /\.(pem|crt)$/.test(n)).sort();
+  } catch (err) {
+    throw new UsageError(`-grpc-ca-path ${dir}: ${(err as Error).message}`);
+  }
+  const pems = (await Promise.all(names.map((n) => readFile(path.join(dir, n), 'utf8')))).flatMap((text) => splitPem(text));
+  if (pems.length === 0) throw new UsageError(`-grpc-ca-path ${dir} holds no PEM certificate (*.pem, *.crt)`);
+  return Buffer.from(pems.join('\n') + '\n');
+}
+
+export async function clientTlsFromFlags(values: FlagValues, host: string, nodeName: string | undefined): Promise<{ credentials: grpc.ChannelCredentials; channelOptions: grpc.ChannelOptions; certName: string }> {
+  const missing = ['ca-cert', 'client-cert', 'client-key'].filter((f) => !values[f]);
+  if (missing.length) {
+    throw new UsageError(
+      `without -dev, joining needs TLS: missing ${missing.map((m) => '-' + m).join(', ')}.\n` +
+        'Get a node certificate from the mesh operator (`wgmesh ca issue -dir ./ca NODE-NAME`), or use -dev if the bootstrap runs in dev mode.',
+    );
+  }
+  const ca = await readPem(String(values['ca-cert']), 'ca-cert');
+  const cert = await readPem(String(values['client-cert']), 'client-cert');
+  const key = await readPem(String(values['client-key']), 'client-key');
+  const problem = clientCertificateProblem(cert, ca, nodeName, Date.now());
+  if (problem) throw new UsageError(problem);
+  return {
+    certName: /(?:^|\n)CN=([^\n]*)/.exec(new X509Certificate(cert).subject)?.[1] ?? '',
+    credentials: grpc.credentials.createSsl(ca, key, cert),
+    // Dialing by IP: name the target explicitly (avoids Node's DEP0123 warning); the certificate's SANs must still match it.
+    channelOptions: { 'grpc.ssl_target_name_override': host, 'grpc.default_authority': host },
+  };
+}
+
+/**
+ * Checks this node's own certificate before dialing: the bootstrap's verdict on a bad one would
+ * arrive only as a refused call, while here we can say exactly what is wrong.
+ */
+export function clientCertificateProblem(certPem: Buffer, caPem: Buffer, nodeName: string | undefined, now: number): string | undefined {
+  let cert: X509Certificate;
+  try {
+    cert = new X509Certificate(certPem);
+  } catch (err) {
+    return `-client-cert is not a PEM certificate: ${(err as Error).message}`;
+  }
+  const cn = /(?:^|\n)CN=([^\n]*)/.exec(cert.subject)?.[1] ?? '';
+  const cas = splitPem(caPem.toString()).map((p) => new X509Certificate(p));
+  if (!cas.some((ca) => cert.checkIssued(ca) && cert.verify(ca.publicKey))) {
+    return `client side: the client certificate "${cn}" is not signed by the CA in -ca-cert; use the node certificate and CA of the same mesh (\`wgmesh ca issue\`)`;
+  }
+  if (Date.parse(cert.validTo) < now) return `client side: the client certificate "${cn}" expired on ${new Date(cert.validTo).toISOString().slice(0, 10)}; issue a new one with \`wgmesh ca issue ${cn}\``;
+  if (Date.parse(cert.validFrom) > now) return `client side: the client certificate "${cn}" is not valid before ${new Date(cert.validFrom).toISOString()}; check this machine's clock`;
+  if (nodeName && cn.toLowerCase() !== nodeName.toLowerCase()) {
+    return `client side: -node-name "${nodeName}" does not match the client certificate's CN "${cn}"; the bootstrap only accepts the name the certificate was issued for (leave -node-name out to use "${cn}")`;
+  }
+  return undefined;
+}

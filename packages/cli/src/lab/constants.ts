@@ -1,0 +1,26 @@
+/** Defaults of `wgmesh lab`; every one can be overridden through the lab's options. */
+export const LAB_DEFAULTS = {
+  name: 'wgl',
+  underlay: '192.0.2.0/24',
+  cidr: '198.18.0.0/16',
+  mesh: 'lab',
+  bootstrapPort: 5000,
+  logLevel: 'info',
+  /** Mount-namespace files live here, on a private bind mount (see STACK-NOTES). */
+  runRoot: '/run/wgmesh-lab',
+  /** Per-host state directories, logs and lab.json. */
+  stateRoot: '/var/lib/wgmesh-lab',
+  /** Inside a host, its state directory is bind-mounted here: the agent's default path. */
+  hostStateDir: '/var/lib/wgmesh',
+  /** How long `up`/`add` wait for every node to see all its peers. */
+  readyTimeoutMs: 90_000,
+  /** SIGTERM, then SIGKILL after this long. */
+  stopTimeoutMs: 5_000,
+  pollIntervalMs: 200,
+} as const;
+
+/** netns and link names are limited to 15 characters: `<LAB>-h<K>` must fit with K ≤ 999. */
+export const MAX_LAB_NAME = 8;
+/** The interface is `wg<MESH>` and must fit in 15 characters. */
+export const MAX_MESH_NAME = 13;
+export const MAX_HOSTS = 250;

@@ -1,0 +1,59 @@
+/** Named failures of the lab; messages say what to do. */
+export class LabError extends Error {
+  override readonly name: string = 'LabError';
+}
+
+export class NotRoot extends LabError {
+  override readonly name = 'NotRoot';
+  constructor() {
+    super('the lab creates network and mount namespaces and needs root: run it with sudo');
+  }
+}
+
+export class InvalidLabOptions extends LabError {
+  override readonly name = 'InvalidLabOptions';
+}
+
+export class LabNotFound extends LabError {
+  override readonly name = 'LabNotFound';
+  constructor(readonly lab: string) {
+    super(`no lab "${lab}" is up: start one with \`wgmesh lab up N${lab === 'wgl' ? '' : ` -name ${lab}`}\``);
+  }
+}
+
+export class UnknownHost extends LabError {
+  override readonly name = 'UnknownHost';
+  constructor(readonly lab: string, readonly host: string, known: readonly string[]) {
+    super(`lab "${lab}" has no host "${host}"; its hosts: ${known.join(', ') || 'none'}`);
+  }
+}
+
+/** The lab exists with a shape the request cannot reach without tearing it down. */
+export class LabConflict extends LabError {
+  override readonly name = 'LabConflict';
+}
+
+export class LabCommandFailed extends LabError {
+  override readonly name = 'LabCommandFailed';
+  constructor(
+    message: string,
+    readonly commandLine: string,
+    readonly code: number | null,
+    readonly stderr: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Nodes did not converge before the deadline; the lab is left running so its logs can be read. */
+export class LabNotReady extends LabError {
+  override readonly name = 'LabNotReady';
+}
+
+/** A node's process exited while the lab waited for it. */
+export class NodeExited extends LabError {
+  override readonly name = 'NodeExited';
+  constructor(readonly host: string, readonly logFile: string, logTail: string) {
+    super(`${host}'s wgmesh exited; last lines of ${logFile}:\n${logTail || '(empty)'}`);
+  }
+}

@@ -1,0 +1,159 @@
+/** lab.json: what a lab created and started, so `exec`, `add` and `down` can find it again. */
+import { mkdir, open, readFile, rename } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { InvalidLabOptions } from './errors.js';
+
+export type HostRole = 'bootstrap' | 'join';
+
+export interface LabProcess {
+  readonly pid: number;
+  /** From /proc/PID/stat: a recycled PID has another start time, so we never signal a stranger. */
+  readonly startTicks: number;
+  /** Wall clock just before the spawn. */
+  readonly startedMs: number;
+  readonly argv: readonly string[];
+}
+
+export interface LabHost {
+  readonly name: string;
+  readonly index: number;
+  readonly netns: string;
+  readonly underlayIp: string;
+  readonly mountFile: string;
+  readonly stateDir: string;
+  readonly logFile: string;
+  readonly role: HostRole;
+  readonly process?: LabProcess;
+  /** Learned from the node once it joined. */
+  readonly meshIp?: string;
+}
+
+export interface LabState {
+  readonly version: 1;
+  readonly name: string;
+  readonly mesh: string;
+  readonly underlay: string;
+  readonly cidr: string;
+  readonly bootstrapPort: number;
+  /** How wgmesh is started in this lab (also used for `lab exec HOST wgmesh …`). */
+  readonly wgmeshCommand: readonly string[];
+  readonly logLevel: string;
+  /** Namespaces only, no wgmesh processes. */
+  readonly hostsOnly: boolean;
+  readonly createdMs: number;
+  readonly hosts: readonly LabHost[];
+}
+
+function fail(what: string): never {
+  throw new InvalidLabOptions(`lab state: ${what}`);
+}
+
+function str(obj: Record<string, unknown>, key: string, where: string): string {
+  const v = obj[key];
+  if (typeof v !== 'string') fail(`${where}.${key} must be a string`);
+  return v;
+}
+
+function int(obj: Record<string, unknown>, key: string, where: string): number {
+  const v = obj[key];
+  if (typeof v !== 'number' || !Number.isInteger(v)) fail(`${where}.${key} must be a whole number`);
+  return v;
+}
+
+function obj(value: unknown, where: string): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) fail(`${where} must be an object`);
+  return value as Record<string, unknown>;
+}
+
+function strings(value: unknown, where: string): string[] {
+  if (!Array.isArray(value) || value.some((v) => typeof v !== 'string')) fail(`${where} must be a list of strings`);
+  return value as string[];
+}
+
+function parseProcess(value: unknown, where: string): LabProcess {
+  const p = obj(value, where);
+  return { pid: int(p, 'pid', where), startTicks: int(p, 'startTicks', where), startedMs: int(p, 'startedMs', where), argv: strings(p.argv, `${where}.argv`) };
+}
+
+function parseHost(value: unknown, where: string): LabHost {
+  const h = obj(value, where);
+  const role = str(h, 'role', where);
+  if (role !== 'bootstrap' && role !== 'join') fail(`${where}.role must be bootstrap or join`);
+  const host: LabHost = {
+    name: str(h, 'name', where),
+    index: int(h, 'index', where),
+    netns: str(h, 'netns', where),
+    underlayIp: str(h, 'underlayIp', where),
+    mountFile: str(h, 'mountFile', where),
+    stateDir: str(h, 'stateDir', where),
+    logFile: str(h, 'logFile', where),
+    role,
+    ...(h.process !== undefined ? { process: parseProcess(h.process, `${where}.process`) } : {}),
+    ...(typeof h.meshIp === 'string' ? { meshIp: h.meshIp } : {}),
+  };
+  return host;
+}
+
+/** Validates a lab.json text; throws InvalidLabOptions naming the bad field. */
+export function parseLabState(text: string): LabState {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    fail(`not JSON: ${(err as Error).message}`);
+  }
+  const s = obj(parsed, 'lab');
+  if (s.version !== 1) fail(`unsupported version ${String(s.version)}`);
+  if (!Array.isArray(s.hosts)) fail('hosts must be a list');
+  if (typeof s.hostsOnly !== 'boolean') fail('hostsOnly must be true or false');
+  return {
+    version: 1,
+    name: str(s, 'name', 'lab'),
+    mesh: str(s, 'mesh', 'lab'),
+    underlay: str(s, 'underlay', 'lab'),
+    cidr: str(s, 'cidr', 'lab'),
+    bootstrapPort: int(s, 'bootstrapPort', 'lab'),
+    wgmeshCommand: strings(s.wgmeshCommand, 'lab.wgmeshCommand'),
+    logLevel: str(s, 'logLevel', 'lab'),
+    hostsOnly: s.hostsOnly,
+    createdMs: int(s, 'createdMs', 'lab'),
+    hosts: s.hosts.map((h, i) => parseHost(h, `hosts[${i}]`)),
+  };
+}
+
+export function formatLabState(state: LabState): string {
+  return `${JSON.stringify(state, null, 2)}\n`;
+}
+
+/** Undefined when the file does not exist; throws when it exists but is damaged. */
+export async function readLabState(file: string): Promise<LabState | undefined> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+  return parseLabState(text);
+}
+
+/** Write temp, fsync, rename: a crash leaves the old or the new file, never half of one. */
+export async function writeLabState(file: string, state: LabState): Promise<void> {
+  await mkdir(dirname(file), { recursive: true });
+  const temp = `${file}.${process.pid}.tmp`;
+  const handle = await open(temp, 'w', 0o644);
+  try {
+    await handle.writeFile(formatLabState(state));
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  await rename(temp, file);
+}
+
+export function replaceHost(state: LabState, host: LabHost): LabState {
+  const hosts = state.hosts.some((h) => h.name === host.name)
+    ? state.hosts.map((h) => (h.name === host.name ? host : h))
+    : [...state.hosts, host].sort((a, b) => a.index - b.index);
+  return { ...state, hosts };
+}

@@ -1,0 +1,156 @@
+/** Running commands and reading /proc: the lab's only contact with the system besides the fs. */
+import { spawn } from 'node:child_process';
+import { readdir, readFile, readlink, stat } from 'node:fs/promises';
+import { LabCommandFailed } from './errors.js';
+import { parseProcStat, type ProcStat } from './parse.js';
+
+export interface ExecResult {
+  /** The exit status; 128 + signal number when killed by a signal (as a shell reports it). */
+  readonly code: number;
+  readonly signal: NodeJS.Signals | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+export interface CaptureOptions {
+  readonly timeoutMs?: number;
+  readonly env?: NodeJS.ProcessEnv;
+  readonly cwd?: string;
+  readonly input?: string;
+}
+
+const SIGNAL_NUMBERS: Partial<Record<NodeJS.Signals, number>> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGSEGV: 11, SIGPIPE: 13, SIGALRM: 14, SIGTERM: 15 };
+
+export function exitCodeOf(code: number | null, signal: NodeJS.Signals | null): number {
+  if (code !== null) return code;
+  return 128 + (signal ? (SIGNAL_NUMBERS[signal] ?? 0) : 0);
+}
+
+export function formatCommandLine(argv: readonly string[]): string {
+  return argv.map((a) => (a === '' ? "''" : /[\s'"\\$`;&|<>()*?]/.test(a) ? `'${a.replace(/'/g, `'\\''`)}'` : a)).join(' ');
+}
+
+/** Runs a command to completion and collects its output; a non-zero exit is a result, not an error. */
+export function runCapture(cmd: string, args: readonly string[], options: CaptureOptions = {}): Promise<ExecResult> {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, [...args], {
+      stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+      env: options.env ?? process.env,
+      cwd: options.cwd,
+    });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    let timedOut = false;
+    const timer = options.timeoutMs === undefined ? undefined : setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, options.timeoutMs);
+    child.stdout?.on('data', (chunk: Buffer) => out.push(chunk));
+    child.stderr?.on('data', (chunk: Buffer) => err.push(chunk));
+    child.on('error', (e: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      // Only a failed spawn lands here before 'close'; report it the way a shell would.
+      resolve({ code: e.code === 'ENOENT' ? 127 : 126, signal: null, stdout: '', stderr: `${cmd}: ${e.message}\n` });
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      const stderr = Buffer.concat(err).toString('utf8') + (timedOut ? `\n(killed after ${options.timeoutMs} ms)\n` : '');
+      resolve({ code: exitCodeOf(code, signal), signal, stdout: Buffer.concat(out).toString('utf8'), stderr });
+    });
+    if (options.input !== undefined && child.stdin) {
+      child.stdin.on('error', () => {});
+      child.stdin.end(options.input);
+    }
+  });
+}
+
+/** Like runCapture, but a non-zero exit throws LabCommandFailed naming the command and its stderr. */
+export async function runOk(cmd: string, args: readonly string[], options: CaptureOptions = {}): Promise<string> {
+  const result = await runCapture(cmd, args, { timeoutMs: 30_000, ...options });
+  if (result.code !== 0) {
+    const line = formatCommandLine([cmd, ...args]);
+    const why = result.stderr.trim() || `exit ${result.code}`;
+    throw new LabCommandFailed(`${line}: ${why}`, line, result.code, result.stderr);
+  }
+  return result.stdout;
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Polls until `check` is true or the deadline passes; returns whether it became true. */
+export async function waitUntil(check: () => boolean | Promise<boolean>, timeoutMs: number, intervalMs = 50): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check()) return true;
+    if (Date.now() >= deadline) return false;
+    await sleep(intervalMs);
+  }
+}
+
+export async function readProcStat(pid: number): Promise<ProcStat | undefined> {
+  try {
+    return parseProcStat(await readFile(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+/** Every process on the machine (a process that exits mid-scan is skipped). */
+export async function processTable(): Promise<ProcStat[]> {
+  const entries = await readdir('/proc');
+  const stats = await Promise.all(entries.filter((e) => /^\d+$/.test(e)).map((e) => readProcStat(Number(e))));
+  return stats.filter((s): s is ProcStat => s !== undefined);
+}
+
+export interface ProcessIdentity {
+  readonly pid: number;
+  readonly startTicks: number;
+}
+
+/** Still the same process and not a zombie (a zombie has exited; only its parent's wait is missing). */
+export async function isRunning(proc: ProcessIdentity): Promise<boolean> {
+  const s = await readProcStat(proc.pid);
+  return s !== undefined && s.startTicks === proc.startTicks && s.state !== 'Z' && s.state !== 'X';
+}
+
+export function signal(proc: ProcessIdentity, sig: NodeJS.Signals): boolean {
+  try {
+    process.kill(proc.pid, sig);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export async function readMountinfo(): Promise<string> {
+  return readFile('/proc/self/mountinfo', 'utf8');
+}
+
+/** The inode of a namespace file (/run/netns/X, a mount-namespace file, /proc/PID/ns/net). */
+export async function namespaceInode(path: string): Promise<number | undefined> {
+  try {
+    if (path.startsWith('/proc/')) {
+      const link = await readlink(path);
+      const match = /\[(\d+)\]$/.exec(link);
+      return match ? Number(match[1]) : undefined;
+    }
+    return (await stat(path)).ino;
+  } catch {
+    return undefined;
+  }
+}
+
+export async function pathExists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function isRoot(): boolean {
+  return typeof process.getuid === 'function' && process.getuid() === 0;
+}

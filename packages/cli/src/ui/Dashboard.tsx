@@ -1,0 +1,60 @@
+import React from 'react';
+import { Box, Text } from 'ink';
+import type { InfoResponse__Output } from '@wgmesh/agent';
+import { nodeRows } from './format.js';
+
+export interface DashboardProps {
+  readonly info: InfoResponse__Output | undefined;
+  readonly error: string | undefined;
+  readonly now: number;
+}
+
+const COLUMNS: { key: keyof ReturnType<typeof nodeRows>[number]; title: string; width: number }[] = [
+  { key: 'name', title: 'NODE', width: 26 },
+  { key: 'meshIp', title: 'MESH IP', width: 16 },
+  { key: 'status', title: 'STATUS', width: 13 },
+  { key: 'endpoint', title: 'ENDPOINT', width: 22 },
+  { key: 'handshake', title: 'HANDSHAKE', width: 11 },
+  { key: 'rtt', title: 'RTT', width: 10 },
+  { key: 'transfer', title: 'RX / TX', width: 22 },
+  { key: 'tags', title: 'TAGS', width: 20 },
+];
+
+const statusColor = (s: string) => (s === 'alive' ? 'green' : s === 'suspect' ? 'yellow' : s.startsWith('(') ? undefined : 'red');
+
+/** Display only: the live mesh view of one node's status. */
+export function Dashboard({ info, error, now }: DashboardProps): React.ReactElement {
+  if (!info) return <Text>{error ? <Text color="red">{error}</Text> : 'connecting to the local wgmesh node…'}</Text>;
+  const rows = nodeRows(info, now);
+  return (
+    <Box flexDirection="column">
+      <Text>
+        <Text bold>mesh {info.meshName}</Text> {info.meshCidr} · revision {info.revision} ·{' '}
+        {info.connected || info.isBootstrap ? <Text color="green">connected</Text> : <Text color="red">not connected</Text>} · {rows.length} nodes
+      </Text>
+      <Text dimColor>
+        {info.interface} ({info.backend}) port {info.listenPort} · key {info.publicKey}
+      </Text>
+      {error ? <Text color="red">{error}</Text> : null}
+      <Box marginTop={1}>
+        {COLUMNS.map((c) => (
+          <Box key={c.key} width={c.width}>
+            <Text bold>{c.title}</Text>
+          </Box>
+        ))}
+      </Box>
+      {rows.map((r) => (
+        <Box key={r.name}>
+          {COLUMNS.map((c) => (
+            <Box key={c.key} width={c.width}>
+              <Text wrap="truncate" {...(c.key === 'status' && statusColor(r.status) ? { color: statusColor(r.status) } : {})}>
+                {r[c.key]}
+              </Text>
+            </Box>
+          ))}
+        </Box>
+      ))}
+      <Text dimColor>q to quit</Text>
+    </Box>
+  );
+}

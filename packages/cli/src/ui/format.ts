@@ -1,0 +1,89 @@
+import type { InfoResponse__Output, RttResponse__Output } from '@wgmesh/agent';
+
+/** Plain-text views of the node status: what `info` prints when piped, and what the dashboard shows. */
+
+export function ago(ms: number, now = Date.now()): string {
+  if (!ms) return 'never';
+  const s = Math.max(0, Math.round((now - ms) / 1000));
+  if (s < 60) return `${s}s ago`;
+  if (s < 3600) return `${Math.floor(s / 60)}m ago`;
+  return `${Math.floor(s / 3600)}h ago`;
+}
+
+export function bytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 ** 2) return `${(n / 1024).toFixed(1)} KiB`;
+  if (n < 1024 ** 3) return `${(n / 1024 ** 2).toFixed(1)} MiB`;
+  return `${(n / 1024 ** 3).toFixed(1)} GiB`;
+}
+
+export function statusWord(status: string): string {
+  return status.replace('NODE_STATUS_', '').toLowerCase() || 'unknown';
+}
+
+export function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  return rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ').trimEnd()).join('\n');
+}
+
+export interface NodeRow {
+  readonly name: string;
+  readonly meshIp: string;
+  readonly status: string;
+  readonly endpoint: string;
+  readonly handshake: string;
+  readonly rtt: string;
+  readonly transfer: string;
+  readonly tags: string;
+}
+
+/** One row per node, this node first. */
+export function nodeRows(info: InfoResponse__Output, now = Date.now()): NodeRow[] {
+  const self: NodeRow = {
+    name: `${info.nodeName} (this node${info.isBootstrap ? ', bootstrap' : ''})`,
+    meshIp: info.meshIp,
+    status: info.connected || info.isBootstrap ? 'alive' : 'disconnected',
+    endpoint: info.endpoints.map((e) => `${e.ip}:${e.port}`).join(' ') || '-',
+    handshake: '-',
+    rtt: '-',
+    transfer: '-',
+    tags: Object.entries(info.tags).map(([k, v]) => `${k}=${v}`).join(','),
+  };
+  const peers = info.peers.map((p): NodeRow => ({
+    name: p.node!.name + (p.node!.isBootstrap ? ' (bootstrap)' : ''),
+    meshIp: p.node!.meshIp,
+    status: statusWord(p.node!.status),
+    endpoint: p.endpoint || '-',
+    handshake: ago(Number(p.latestHandshakeMs), now),
+    rtt: p.rttMs ? `${p.rttMs.toFixed(2)} ms` : '-',
+    transfer: `${bytes(Number(p.rxBytes))} / ${bytes(Number(p.txBytes))}`,
+    tags: Object.entries(p.node!.tags).map(([k, v]) => `${k}=${v}`).join(','),
+  }));
+  return [self, ...peers];
+}
+
+export function formatInfo(info: InfoResponse__Output, now = Date.now()): string {
+  const header = [
+    `mesh ${info.meshName}  ${info.meshCidr}  revision ${info.revision}  ${info.connected || info.isBootstrap ? 'connected' : 'NOT connected'} to bootstrap ${info.bootstrapAddr}`,
+    `interface ${info.interface} (${info.backend}), UDP port ${info.listenPort}, public key ${info.publicKey}`,
+    `${info.peers.length + 1} nodes`,
+    '',
+  ].join('\n');
+  const rows = nodeRows(info, now).map((r) => [r.name, r.meshIp, r.status, r.endpoint, r.handshake, r.rtt, r.transfer, r.tags]);
+  return header + table([['NODE', 'MESH IP', 'STATUS', 'ENDPOINT', 'HANDSHAKE', 'RTT', 'RX / TX', 'TAGS'], ...rows]) + '\n';
+}
+
+export function formatRtt(matrix: RttResponse__Output): string {
+  const names = matrix.nodes;
+  const cell = new Map(matrix.rows.map((r) => [`${r.from}\u0000${r.to}`, r]));
+  const rows = names.map((from) => [
+    from,
+    ...names.map((to) => {
+      if (from === to) return '-';
+      const r = cell.get(`${from}\u0000${to}`);
+      if (!r) return '?';
+      return r.loss >= 1 ? 'lost' : `${r.rttMs.toFixed(2)}${r.loss > 0 ? ` (${Math.round(r.loss * 100)}% loss)` : ''}`;
+    }),
+  ]);
+  return 'round-trip times in ms through the mesh, from row to column\n' + table([['FROM \\ TO', ...names], ...rows]) + '\n';
+}

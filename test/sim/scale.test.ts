@@ -1,0 +1,161 @@
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import {
+  generateKeyPair, loadProtos, type Agent, type JoinRequest, type MeshClient, type MemoryWgDriver, type WatchEvent__Output, type WgKeyPair, type WgOp,
+} from '@wgmesh/agent';
+import type { Bootstrap } from '@wgmesh/bootstrap';
+import { makeAgent, startBootstrap, tempDir, MESH } from '../helpers/inprocess.js';
+import { waitFor } from '../helpers/wait.js';
+
+/**
+ * "One membership change costs O(1) driver operations, whatever the mesh size": an agent in a
+ * mesh of 500 members is charged exactly one WireGuard operation per join, leave or endpoint
+ * change, and the bootstrap sends each watcher exactly one message per change.
+ */
+
+const MEMBERS = 500;
+const WATCHERS = 5;
+
+/** One unary Mesh call as a promise. */
+function unary<Req, Res>(client: MeshClient, method: 'join' | 'update' | 'leave', req: Req): Promise<Res> {
+  return new Promise((resolve, reject) => {
+    (client[method] as (r: Req, o: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res?: Res) => void) => void).call(
+      client, req, { deadline: Date.now() + 30_000 }, (err, res) => (err ? reject(err) : resolve(res as Res)),
+    );
+  });
+}
+
+const memberName = (i: number) => `m${i}`;
+const memberEndpoint = (i: number) => ({ ip: `203.0.${Math.floor(i / 250)}.${(i % 250) + 1}`, port: 51820, kind: 'ENDPOINT_KIND_LAN' as const });
+
+test(`an agent in a mesh of ${MEMBERS} members pays one driver operation per membership change`, async (t) => {
+  const { dir, cleanup } = await tempDir();
+  const { bootstrap, driver: bootstrapDriver } = await startBootstrap(path.join(dir, 'state.json'));
+  const client: MeshClient = new (loadProtos().mesh.wgmesh.v1.Mesh)(`127.0.0.1:${bootstrap.port}`, grpc.credentials.createInsecure());
+  const keys: WgKeyPair[] = Array.from({ length: MEMBERS }, () => generateKeyPair());
+  const streams: grpc.ClientReadableStream<WatchEvent__Output>[] = [];
+  let observer: { agent: Agent; driver: MemoryWgDriver } | undefined;
+  after(async () => {
+    for (const s of streams) s.cancel();
+    client.close();
+    await observer?.agent.stop({ leave: false });
+    await bootstrap.stop();
+    await cleanup();
+  });
+
+  const table = () => (bootstrap as Bootstrap).table!;
+  const joinRequest = (i: number, key: WgKeyPair): JoinRequest => ({
+    meshName: MESH, nodeName: memberName(i), publicKey: key.publicKey, endpoints: [memberEndpoint(i)], tags: {}, listenPort: 51820,
+  });
+
+  await t.test(`${MEMBERS} members join through the Mesh service`, async () => {
+    for (let start = 0; start < MEMBERS; start += 50) {
+      const batch = keys.slice(start, start + 50).map((key, j) => unary(client, 'join', joinRequest(start + j, key)));
+      await Promise.all(batch);
+    }
+    assert.equal(table().size, MEMBERS + 1, 'the members and the bootstrap');
+  });
+
+  await t.test(`an agent joining now configures all ${MEMBERS + 1} other nodes`, async () => {
+    observer = makeAgent('observer', bootstrap.port, 0);
+    await observer.agent.start();
+    await waitFor(`the observer's device to hold ${MEMBERS + 1} peers`, async () => (await observer!.driver.read()).peers.length === MEMBERS + 1, 20_000);
+    await waitFor('the observer to be watching', () => observer!.agent.connected);
+  });
+
+  /**
+   * Makes one change through the Mesh service, waits until the observer's device reflects it,
+   * checks a fresh reconcile finds nothing more to do, and returns the driver operations it cost.
+   */
+  const costOf = async (what: string, change: () => Promise<unknown>, reflected: (peers: Awaited<ReturnType<MemoryWgDriver['read']>>['peers']) => boolean) => {
+    const { agent, driver } = observer!;
+    const opsBefore = driver.operations.length;
+    const bootstrapOpsBefore = bootstrapDriver.operations.length;
+    await change();
+    const revision = table().revision;
+    await waitFor(`the observer to apply ${what}`, async () => agent.netmap.revision === revision && reflected((await driver.read()).peers));
+    await waitFor(`the bootstrap's own node to apply ${what}`, async () => bootstrap.agent!.netmap.revision === revision && reflected((await bootstrapDriver.read()).peers));
+    await agent.reconcile();
+    await bootstrap.agent!.reconcile();
+    return { ops: driver.operations.slice(opsBefore), bootstrapOps: bootstrapDriver.operations.slice(bootstrapOpsBefore) };
+  };
+
+  const eventsByStream: WatchEvent__Output[][] = [];
+  let eventsSentBefore = 0;
+  let revisionBefore = 0;
+
+  await t.test(`${WATCHERS} members open Watch streams from the current revision and are sent nothing yet`, async () => {
+    revisionBefore = table().revision;
+    await Promise.all(Array.from({ length: WATCHERS }, (_, i) => new Promise<void>((resolve, reject) => {
+      const received: WatchEvent__Output[] = [];
+      eventsByStream.push(received);
+      const stream = client.watch({ meshName: MESH, nodeName: memberName(i), publicKey: keys[i]!.publicKey, sinceRevision: revisionBefore });
+      streams.push(stream);
+      stream.on('metadata', () => resolve());
+      stream.on('data', (event: WatchEvent__Output) => received.push(event));
+      stream.on('error', (err: grpc.ServiceError) => {
+        if (err.code !== grpc.status.CANCELLED) reject(err);
+      });
+    })));
+    eventsSentBefore = bootstrap.stats!.eventsSent;
+    assert.equal(bootstrap.stats!.watchers, WATCHERS + 1, 'the 5 streams and the observer agent (the bootstrap’s own node is in-process)');
+    assert.ok(eventsByStream.every((events) => events.length === 0), 'an up-to-date watcher gets no snapshot');
+  });
+
+  const newcomer = generateKeyPair();
+
+  await t.test('a new node joins: one set-peer', async () => {
+    const { ops, bootstrapOps } = await costOf('the join', () => unary(client, 'join', { ...joinRequest(MEMBERS, newcomer), nodeName: 'newcomer' }),
+      (peers) => peers.length === MEMBERS + 2 && peers.some((p) => p.publicKey === newcomer.publicKey));
+    assert.deepEqual(ops.map(describeOp), [`set-peer ${newcomer.publicKey}`]);
+    assert.deepEqual(bootstrapOps.map(describeOp), [`set-peer ${newcomer.publicKey}`]);
+    const peer = (await observer!.driver.read()).peers.find((p) => p.publicKey === newcomer.publicKey)!;
+    assert.deepEqual(peer.allowedIps, [`${table().get('newcomer')!.meshIp}/32`]);
+  });
+
+  const leaver = MEMBERS - 1;
+
+  await t.test('a node leaves: one remove-peer', async () => {
+    const { ops, bootstrapOps } = await costOf('the leave', () => unary(client, 'leave', { meshName: MESH, nodeName: memberName(leaver), publicKey: keys[leaver]!.publicKey }),
+      (peers) => peers.length === MEMBERS + 1 && !peers.some((p) => p.publicKey === keys[leaver]!.publicKey));
+    assert.deepEqual(ops.map(describeOp), [`remove-peer ${keys[leaver]!.publicKey}`]);
+    assert.deepEqual(bootstrapOps.map(describeOp), [`remove-peer ${keys[leaver]!.publicKey}`]);
+  });
+
+  const mover = MEMBERS - 2;
+  const moved = { ip: '198.51.100.77', port: 40_000, kind: 'ENDPOINT_KIND_LAN' as const };
+
+  await t.test('a node reports a new endpoint: one set-peer with that endpoint', async () => {
+    const { ops, bootstrapOps } = await costOf('the endpoint change',
+      () => unary(client, 'update', { meshName: MESH, nodeName: memberName(mover), publicKey: keys[mover]!.publicKey, endpoints: [moved], tags: {}, rtt: [] }),
+      (peers) => peers.find((p) => p.publicKey === keys[mover]!.publicKey)?.endpoint === '198.51.100.77:40000');
+    assert.deepEqual(ops.map(describeOp), [`set-peer ${keys[mover]!.publicKey}`]);
+    assert.deepEqual(bootstrapOps.map(describeOp), [`set-peer ${keys[mover]!.publicKey}`]);
+    assert.equal((ops[0] as Extract<WgOp, { op: 'set-peer' }>).peer.endpoint, '198.51.100.77:40000');
+  });
+
+  await t.test('the bootstrap sent each watcher exactly one message per change', async () => {
+    assert.equal(table().revision, revisionBefore + 3, 'three changes, three revisions');
+    // Sends happen synchronously when a change commits, and every change above has committed.
+    const watchers = bootstrap.stats!.watchers;
+    assert.equal(watchers, WATCHERS + 1);
+    assert.equal(bootstrap.stats!.eventsSent - eventsSentBefore, 3 * watchers);
+
+    await waitFor('every watcher to receive the three changes', () => eventsByStream.every((events) => events.length >= 3));
+    for (const events of eventsByStream) {
+      assert.deepEqual(events.map((e) => [Number(e.revision), e.event]), [
+        [revisionBefore + 1, 'upsert'], [revisionBefore + 2, 'remove'], [revisionBefore + 3, 'upsert'],
+      ]);
+      assert.equal(events[0]!.upsert?.name, 'newcomer');
+      assert.equal(events[1]!.remove?.name, memberName(leaver));
+      assert.deepEqual(events[2]!.upsert?.endpoints, [moved]);
+    }
+    assert.equal(bootstrap.stats!.eventsSent - eventsSentBefore, 3 * watchers, 'and nothing more since');
+  });
+});
+
+function describeOp(op: WgOp): string {
+  return op.op === 'set-peer' ? `set-peer ${op.peer.publicKey}` : `remove-peer ${op.publicKey}`;
+}
