@@ -15,8 +15,14 @@ export interface WgConfigOptions {
 
 const ENDPOINT_PREFERENCE = ['ENDPOINT_KIND_CONFIGURED', 'ENDPOINT_KIND_LAN', 'ENDPOINT_KIND_OBSERVED', 'ENDPOINT_KIND_STUN'];
 
+/** Unknown kinds rank last. */
+function endpointRank(kind: string): number {
+  const i = ENDPOINT_PREFERENCE.indexOf(kind);
+  return i < 0 ? ENDPOINT_PREFERENCE.length : i;
+}
+
 export function defaultEndpointFor(node: MeshNode): string | undefined {
-  const ranked = [...node.endpoints].sort((a, b) => ENDPOINT_PREFERENCE.indexOf(a.kind) - ENDPOINT_PREFERENCE.indexOf(b.kind));
+  const ranked = [...node.endpoints].sort((a, b) => endpointRank(a.kind) - endpointRank(b.kind));
   const first = ranked[0];
   return first ? formatEndpoint(first.ip, first.port) : undefined;
 }

@@ -97,10 +97,18 @@ export class MeshTls implements Authenticator {
   identify(call: ServerSurfaceCall): CallIdentity {
     const peer = call.getAuthContext().sslPeerCertificate;
     if (!peer || !peer.raw) {
-      throw new Unauthenticated('no client certificate was presented; join with -ca-cert, -client-cert and -client-key (a node certificate from `wgmesh ca issue`)');
+      // grpc-js shows a certificate only when the TLS layer verified it, so "none" here also
+      // covers a certificate of another CA, an expired one, or one not yet valid.
+      this.logger.warn('call without a verified client certificate', { peer: call.getPeer() });
+      throw new Unauthenticated(
+        'no valid client certificate: none was presented, or it was not issued by this mesh\'s CA, has expired, or is not yet valid. ' +
+          'Join with -ca-cert, -client-cert and -client-key holding a current node certificate from this mesh\'s CA (`wgmesh ca issue NAME`); ' +
+          '`openssl x509 -in CERT -noout -issuer -dates` shows what a certificate holds',
+      );
     }
     const cert = new X509Certificate(peer.raw);
     const cn = /(?:^|\n)CN=([^\n]*)/.exec(cert.subject)?.[1] ?? '';
+    // Defence in depth: the TLS layer has verified these already; a transport that did not would still be caught here.
     const reject = (why: string) => {
       this.logger.warn('client certificate rejected', { cn, peer: call.getPeer(), reason: why });
       return new CertificateRejected(why);

@@ -172,15 +172,17 @@ export function nodeArgs(plan: NodeCommandPlan, k: number): string[] {
 }
 
 /**
- * The shell line that prepares a host's fresh mount namespace: drop the copies of the host's
- * mounts under /run (other namespaces' files would otherwise be pinned by it), give it its own
+ * The shell line that prepares a host's fresh mount namespace: drop its copies of the machine's
+ * mounts under /run and of namespace files anywhere (they would pin other labs' and tests'
+ * namespaces for as long as this host lives), give it its own
  * tmpfs /run (so /var/run/wireguard and /var/run/wgmesh.sock are private) and bind its state
  * directory over the agent's default one.
  */
 export function mountNamespaceScript(hostStateDir: string, insideStateDir: string = LAB_DEFAULTS.hostStateDir): string {
   const q = shellQuote;
   return [
-    `for m in $(awk '$5 ~ "^/run/" { print $5 }' /proc/self/mountinfo | sort -r); do umount -l "$m" 2>/dev/null || true; done`,
+    // Field 5 is the mount point; the field after "-" is the filesystem type.
+    `for m in $(awk '{ for (i = 7; i < NF; i++) if ($i == "-") { if ($5 ~ "^/run/" || $(i + 1) == "nsfs") print $5; break } }' /proc/self/mountinfo | sort -r); do umount -l "$m" 2>/dev/null || true; done`,
     'mount -t tmpfs -o mode=0755 wgmesh-lab /run',
     'mkdir -p /run/wireguard',
     `mount --bind ${q(hostStateDir)} ${q(insideStateDir)}`,

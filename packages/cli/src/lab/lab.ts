@@ -1,0 +1,565 @@
+/**
+ * `wgmesh lab`: N hosts on this machine, each a network namespace plus a mount namespace, on one
+ * bridge; h1 runs `wgmesh bootstrap -dev`, the others `wgmesh join -dev`. The end-to-end tests
+ * build their topologies with the same functions.
+ */
+import { spawn } from 'node:child_process';
+import { closeSync, openSync, writeSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { LAB_DEFAULTS } from './constants.js';
+import { LabConflict, LabError, LabNotFound, LabNotReady, NodeExited, NotRoot, UnknownHost } from './errors.js';
+import {
+  formatCidr,
+  hostEnterArgs,
+  labNames,
+  labPaths,
+  nodeArgs,
+  parseCidr,
+  validateHostCount,
+  validateLabName,
+  validateMeshName,
+  type LabNames,
+  type LabPaths,
+} from './plan.js';
+import { descendantsOf, mountsUnder, parseNodeInfo, type NodeInfo } from './parse.js';
+import { readLabState, replaceHost, writeLabState, type LabHost, type LabProcess, type LabState } from './state.js';
+import {
+  formatCommandLine,
+  isRoot,
+  isRunning,
+  namespaceInode,
+  pathExists,
+  processTable,
+  readMountinfo,
+  readProcStat,
+  runCapture,
+  signal,
+  sleep,
+  waitUntil,
+  type ExecResult,
+  type ProcessIdentity,
+} from './sys.js';
+import { createHost, createSwitch, destroyTopology, listNetns, netnsPath, prepareDirs, type Topology } from './topology.js';
+
+/** The workspace root: this file is packages/cli/{src,dist}/lab/lab.{ts,js}. */
+export const REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
+
+/** The built CLI (`pnpm run build` first). */
+export function builtWgmeshCommand(): string[] {
+  return [process.execPath, join(REPO_ROOT, 'packages/cli/bin/wgmesh.js')];
+}
+
+/** The CLI straight from TypeScript source: no build needed, slower to start. */
+export function sourceWgmeshCommand(): string[] {
+  let tsx = 'tsx';
+  try {
+    // An absolute URL, so the loader is found whatever the working directory.
+    tsx = import.meta.resolve('tsx');
+  } catch {
+    // Left to node's resolution from the working directory (the repo root for lab processes).
+  }
+  return [process.execPath, '--conditions=source', '--import', tsx, join(REPO_ROOT, 'packages/cli/src/main.ts')];
+}
+
+export type Progress = (message: string) => void;
+
+export interface LabUpOptions {
+  /** Prefix of every namespace the lab creates; default "wgl". Tests pass their own. */
+  readonly name?: string;
+  readonly hosts: number;
+  readonly underlay?: string;
+  readonly cidr?: string;
+  readonly mesh?: string;
+  readonly bootstrapPort?: number;
+  /** Create the namespaces only; start no wgmesh. */
+  readonly hostsOnly?: boolean;
+  /** argv prefix that runs wgmesh; default: the built CLI. */
+  readonly wgmeshCommand?: readonly string[];
+  readonly logLevel?: string;
+  /** Wait until every node sees every other one (default true). */
+  readonly wait?: boolean;
+  readonly readyTimeoutMs?: number;
+  /** Base environment of the nodes (WGMESH_* settings in it are dropped); default process.env. */
+  readonly env?: NodeJS.ProcessEnv;
+  readonly onProgress?: Progress;
+}
+
+export interface LabUpResult {
+  /** created: new lab; already-up: it was running with this many hosts; grown: hosts were added. */
+  readonly status: 'created' | 'already-up' | 'grown';
+  readonly lab: LabState;
+  /** A partial or dead lab of the same name was torn down first. */
+  readonly replacedStale: boolean;
+}
+
+export interface LabAddOptions {
+  readonly name?: string;
+  readonly wait?: boolean;
+  readonly readyTimeoutMs?: number;
+  readonly env?: NodeJS.ProcessEnv;
+  readonly onProgress?: Progress;
+}
+
+export interface LabAddResult {
+  readonly lab: LabState;
+  readonly host: LabHost;
+}
+
+export interface LabDownOptions {
+  readonly name?: string;
+  readonly stopTimeoutMs?: number;
+  readonly onProgress?: Progress;
+}
+
+export interface LabDownReport {
+  /** False when there was nothing to tear down. */
+  readonly existed: boolean;
+  /** Recorded node PIDs that exited after SIGTERM. */
+  readonly stopped: number[];
+  /** PIDs (nodes or their children) that needed SIGKILL. */
+  readonly killed: number[];
+  readonly netns: string[];
+  readonly mounts: string[];
+  /** Processes inside the lab's namespaces that the lab did not start (e.g. a `lab exec` still running). */
+  readonly strays: number[];
+}
+
+export interface HostExecOptions {
+  readonly timeoutMs?: number;
+  readonly env?: NodeJS.ProcessEnv;
+  readonly input?: string;
+  readonly cwd?: string;
+  /** Replace a leading "wgmesh" with the lab's wgmesh command (default true). */
+  readonly resolveWgmesh?: boolean;
+}
+
+export type LabRef = LabState | string;
+
+function requireRoot(): void {
+  if (!isRoot()) throw new NotRoot();
+}
+
+function report(onProgress: Progress | undefined, message: string): void {
+  onProgress?.(message);
+}
+
+function topologyOf(name: string, underlay: string): Topology {
+  return { names: labNames(name), paths: labPaths(name), underlay: parseCidr(underlay) };
+}
+
+/** The environment of lab commands: the caller's, minus what would leak into the node's settings or a test runner's. */
+export function labEnv(base: NodeJS.ProcessEnv = process.env, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [key, value] of Object.entries(base)) {
+    if (key.startsWith('WGMESH_') || key === 'NODE_TEST_CONTEXT') continue;
+    env[key] = value;
+  }
+  return { ...env, ...extra };
+}
+
+/** lab.json of a lab, or undefined when there is none (a damaged file counts as none). */
+export async function findLab(name: string = LAB_DEFAULTS.name): Promise<LabState | undefined> {
+  validateLabName(name);
+  try {
+    return await readLabState(labPaths(name).stateFile);
+  } catch (err) {
+    if (err instanceof LabError) return undefined;
+    throw err;
+  }
+}
+
+export async function loadLab(name: string = LAB_DEFAULTS.name): Promise<LabState> {
+  const lab = await findLab(name);
+  if (!lab) throw new LabNotFound(name);
+  return lab;
+}
+
+async function resolveLab(ref: LabRef): Promise<LabState> {
+  return typeof ref === 'string' ? loadLab(ref) : ref;
+}
+
+export function labHost(lab: LabState, host: string): LabHost {
+  const found = lab.hosts.find((h) => h.name === host);
+  if (!found) throw new UnknownHost(lab.name, host, lab.hosts.map((h) => h.name));
+  return found;
+}
+
+/** The PID of the host's wgmesh as started by the lab (undefined for a hosts-only lab). */
+export function hostPid(lab: LabState, host: string): number | undefined {
+  return labHost(lab, host).process?.pid;
+}
+
+/** argv that runs `cmd` inside the host's network and mount namespaces. */
+export function hostCommand(lab: LabState, host: string, cmd: readonly string[], resolveWgmesh = true): string[] {
+  const h = labHost(lab, host);
+  const command = resolveWgmesh && cmd[0] === 'wgmesh' ? [...lab.wgmeshCommand, ...cmd.slice(1)] : [...cmd];
+  return ['nsenter', ...hostEnterArgs(netnsPath(h.netns), h.mountFile), ...command];
+}
+
+/** Runs a command in a host and collects its output; a non-zero exit is returned, not thrown. */
+export async function hostExec(ref: LabRef, host: string, cmd: readonly string[], options: HostExecOptions = {}): Promise<ExecResult> {
+  const lab = await resolveLab(ref);
+  const [file, ...args] = hostCommand(lab, host, cmd, options.resolveWgmesh ?? true);
+  return runCapture(file!, args, {
+    env: options.env ?? labEnv(),
+    cwd: options.cwd ?? REPO_ROOT,
+    ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
+    ...(options.input !== undefined ? { input: options.input } : {}),
+  });
+}
+
+/** `wgmesh info -json` inside a host; undefined while the node does not answer. */
+export async function nodeInfo(ref: LabRef, host: string, timeoutMs = 10_000): Promise<NodeInfo | undefined> {
+  const result = await hostExec(ref, host, ['wgmesh', 'info', '-json'], { timeoutMs });
+  return result.code === 0 ? parseNodeInfo(result.stdout) : undefined;
+}
+
+async function logTail(file: string, lines = 15): Promise<string> {
+  try {
+    return (await readFile(file, 'utf8')).trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '';
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Health
+
+export interface LabInspection {
+  readonly state: LabState | undefined;
+  /** Anything of the lab exists: state, namespaces, mounts or directories. */
+  readonly exists: boolean;
+  /** Every recorded host has its namespaces and (unless hosts-only) a running node. */
+  readonly healthy: boolean;
+  readonly problems: string[];
+}
+
+export async function inspectLab(name: string = LAB_DEFAULTS.name): Promise<LabInspection> {
+  const names = labNames(name);
+  const paths = labPaths(name);
+  const state = await findLab(name);
+  const netns = (await listNetns()).filter((n) => names.owns(n));
+  const mounts = mountsUnder(await readMountinfo(), paths.runDir);
+  const exists = state !== undefined || netns.length > 0 || mounts.length > 0 || (await pathExists(paths.runDir)) || (await pathExists(paths.stateDir));
+  const problems: string[] = [];
+  if (!state) {
+    if (exists) problems.push('no readable lab.json');
+    return { state, exists, healthy: false, problems };
+  }
+  if (!netns.includes(names.switchNetns)) problems.push(`switch namespace ${names.switchNetns} is missing`);
+  for (const host of state.hosts) {
+    if (!netns.includes(host.netns)) problems.push(`${host.name}: network namespace ${host.netns} is missing`);
+    if (!mounts.includes(host.mountFile)) problems.push(`${host.name}: mount namespace ${host.mountFile} is missing`);
+    if (!state.hostsOnly && !(host.process && (await isRunning(host.process)))) problems.push(`${host.name}: wgmesh is not running`);
+  }
+  return { state, exists, healthy: problems.length === 0, problems };
+}
+
+export interface HostStatus {
+  readonly name: string;
+  readonly role: string;
+  readonly underlayIp: string;
+  readonly meshIp: string;
+  readonly pid: number | undefined;
+  readonly running: boolean;
+}
+
+export async function labStatus(ref: LabRef): Promise<HostStatus[]> {
+  const lab = await resolveLab(ref);
+  return Promise.all(
+    lab.hosts.map(async (h) => ({
+      name: h.name,
+      role: lab.hostsOnly ? 'none' : h.role,
+      underlayIp: h.underlayIp,
+      meshIp: h.meshIp ?? '',
+      pid: h.process?.pid,
+      running: h.process ? await isRunning(h.process) : false,
+    })),
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Nodes
+
+/** Starts the host's wgmesh detached (its own session), output appended to the host's log. */
+async function startNode(lab: LabState, host: LabHost, baseEnv: NodeJS.ProcessEnv | undefined): Promise<LabHost> {
+  const argv = [...lab.wgmeshCommand, ...nodeArgs({ mesh: lab.mesh, cidr: parseCidr(lab.cidr), underlay: parseCidr(lab.underlay), bootstrapPort: lab.bootstrapPort }, host.index)];
+  const enter = ['nsenter', ...hostEnterArgs(netnsPath(host.netns), host.mountFile)];
+  const log = openSync(host.logFile, 'a', 0o644);
+  let pid: number;
+  const startedMs = Date.now();
+  try {
+    writeSync(log, `--- ${new Date(startedMs).toISOString()} ${formatCommandLine(argv)}\n`);
+    // nsenter execs the command without forking (no PID namespace), so this PID is wgmesh's own.
+    const child = spawn(enter[0]!, [...enter.slice(1), ...argv], {
+      detached: true,
+      stdio: ['ignore', log, log],
+      cwd: REPO_ROOT,
+      env: labEnv(baseEnv, { WGMESH_LOG_LEVEL: lab.logLevel }),
+    });
+    pid = await new Promise<number>((resolve, reject) => {
+      child.once('spawn', () => resolve(child.pid!));
+      child.once('error', reject);
+    });
+    child.unref();
+  } finally {
+    closeSync(log);
+  }
+  const stat = await readProcStat(pid);
+  if (!stat) throw new NodeExited(host.name, host.logFile, await logTail(host.logFile));
+  const proc: LabProcess = { pid, startTicks: stat.startTicks, startedMs, argv };
+  return { ...host, process: proc };
+}
+
+interface WaitOptions {
+  readonly timeoutMs: number;
+  readonly onProgress?: Progress | undefined;
+}
+
+/**
+ * Polls `wgmesh info -json` in the given hosts until each lists `expected(host)` among its
+ * peers; fails fast with the log's tail when a node exits. Returns the hosts with mesh IPs.
+ */
+async function waitForNodes(lab: LabState, hosts: readonly LabHost[], expected: (host: LabHost) => readonly string[], options: WaitOptions): Promise<LabHost[]> {
+  const deadline = Date.now() + options.timeoutMs;
+  return Promise.all(
+    hosts.map(async (host) => {
+      const want = expected(host);
+      let last = 'no answer yet';
+      for (;;) {
+        if (host.process && !(await isRunning(host.process))) throw new NodeExited(host.name, host.logFile, await logTail(host.logFile));
+        const info = await nodeInfo(lab, host.name, Math.max(1_000, Math.min(10_000, deadline - Date.now())));
+        if (info) {
+          const seen = new Set(info.peers.map((p) => p.name));
+          const missing = want.filter((name) => !seen.has(name));
+          if (missing.length === 0 && info.meshIp) {
+            report(options.onProgress, `${host.name}: ${info.meshIp}, ${info.peers.length} peer${info.peers.length === 1 ? '' : 's'}`);
+            return { ...host, meshIp: info.meshIp };
+          }
+          last = `sees ${info.peers.length} peer(s), missing ${missing.join(', ') || 'its mesh IP'}`;
+        }
+        if (Date.now() >= deadline) {
+          throw new LabNotReady(`${host.name} not ready after ${options.timeoutMs} ms (${last}); its log: ${host.logFile}`);
+        }
+        await sleep(LAB_DEFAULTS.pollIntervalMs);
+      }
+    }),
+  );
+}
+
+function withHosts(lab: LabState, hosts: readonly LabHost[]): LabState {
+  return hosts.reduce(replaceHost, lab);
+}
+
+async function runningHosts(lab: LabState): Promise<LabHost[]> {
+  const running: LabHost[] = [];
+  for (const h of lab.hosts) if (h.process && (await isRunning(h.process))) running.push(h);
+  return running;
+}
+
+/** Waits until every running node sees every other running node; records their mesh IPs. */
+export async function waitForMesh(ref: LabRef, options: { timeoutMs?: number; onProgress?: Progress } = {}): Promise<LabState> {
+  const lab = await resolveLab(ref);
+  const running = await runningHosts(lab);
+  const names = running.map((h) => h.name);
+  const ready = await waitForNodes(lab, running, (h) => names.filter((n) => n !== h.name), {
+    timeoutMs: options.timeoutMs ?? LAB_DEFAULTS.readyTimeoutMs,
+    onProgress: options.onProgress,
+  });
+  const updated = withHosts(lab, ready);
+  await writeLabState(labPaths(lab.name).stateFile, updated);
+  return updated;
+}
+
+// ---------------------------------------------------------------------------------------------
+// up / add / down
+
+export async function labUp(options: LabUpOptions): Promise<LabUpResult> {
+  requireRoot();
+  const name = validateLabName(options.name ?? LAB_DEFAULTS.name);
+  const underlay = options.underlay ?? LAB_DEFAULTS.underlay;
+  const topo = topologyOf(name, underlay);
+  const hosts = validateHostCount(options.hosts, topo.underlay);
+  const mesh = validateMeshName(options.mesh ?? LAB_DEFAULTS.mesh);
+  const cidr = formatCidr(parseCidr(options.cidr ?? LAB_DEFAULTS.cidr));
+  const hostsOnly = options.hostsOnly ?? false;
+  const onProgress = options.onProgress;
+
+  const found = await inspectLab(name);
+  if (found.healthy && found.state) {
+    const have = found.state.hosts.length;
+    if (found.state.hostsOnly !== hostsOnly) {
+      throw new LabConflict(`lab "${name}" is already up ${found.state.hostsOnly ? 'without' : 'with'} wgmesh; run \`wgmesh lab down${name === LAB_DEFAULTS.name ? '' : ` -name ${name}`}\` first`);
+    }
+    if (have === hosts) return { status: 'already-up', lab: found.state, replacedStale: false };
+    if (have > hosts) {
+      throw new LabConflict(`lab "${name}" is already up with ${have} hosts; run \`wgmesh lab down${name === LAB_DEFAULTS.name ? '' : ` -name ${name}`}\` first`);
+    }
+    let lab = found.state;
+    for (let i = have; i < hosts; i++) {
+      lab = (await labAdd({ name, wait: false, ...(options.env ? { env: options.env } : {}), ...(onProgress ? { onProgress } : {}) })).lab;
+    }
+    if (!hostsOnly && options.wait !== false) lab = await waitForMesh(lab, { timeoutMs: options.readyTimeoutMs ?? LAB_DEFAULTS.readyTimeoutMs, ...(onProgress ? { onProgress } : {}) });
+    return { status: 'grown', lab, replacedStale: false };
+  }
+  const replacedStale = found.exists;
+  if (replacedStale) {
+    report(onProgress, `tearing down the stale lab "${name}" first (${found.problems.join('; ') || 'partial'})`);
+    await labDown({ name, ...(onProgress ? { onProgress } : {}) });
+  }
+
+  let lab: LabState = {
+    version: 1,
+    name,
+    mesh,
+    underlay: formatCidr(topo.underlay),
+    cidr,
+    bootstrapPort: options.bootstrapPort ?? LAB_DEFAULTS.bootstrapPort,
+    wgmeshCommand: [...(options.wgmeshCommand ?? builtWgmeshCommand())],
+    logLevel: options.logLevel ?? LAB_DEFAULTS.logLevel,
+    hostsOnly,
+    createdMs: Date.now(),
+    hosts: [],
+  };
+  const stateFile = topo.paths.stateFile;
+  try {
+    report(onProgress, `creating ${hosts} host${hosts === 1 ? '' : 's'} on ${lab.underlay} (namespaces ${name}-h1…${name}-h${hosts}, switch ${topo.names.switchNetns})`);
+    await prepareDirs(topo.paths);
+    // Written first, so even a lab that fails half-way is found and torn down by `lab down`.
+    await writeLabState(stateFile, lab);
+    await createSwitch(topo);
+    for (let k = 1; k <= hosts; k++) {
+      lab = replaceHost(lab, await createHost(topo, k));
+      await writeLabState(stateFile, lab);
+    }
+  } catch (err) {
+    await labDown({ name }).catch(() => undefined);
+    throw err;
+  }
+  if (hostsOnly) return { status: 'created', lab, replacedStale };
+
+  const timeoutMs = options.readyTimeoutMs ?? LAB_DEFAULTS.readyTimeoutMs;
+  const [first, ...rest] = lab.hosts;
+  report(onProgress, `starting the bootstrap in h1 (${first!.underlayIp}:${lab.bootstrapPort})`);
+  lab = replaceHost(lab, await startNode(lab, first!, options.env));
+  await writeLabState(stateFile, lab);
+  if (options.wait === false) {
+    for (const host of rest) lab = replaceHost(lab, await startNode(lab, host, options.env));
+    await writeLabState(stateFile, lab);
+    return { status: 'created', lab, replacedStale };
+  }
+  // Joins retry, but starting them once the bootstrap answers keeps their backoff short.
+  const [bootstrap] = await waitForNodes(lab, [labHost(lab, 'h1')], () => [], { timeoutMs, onProgress });
+  lab = replaceHost(lab, bootstrap!);
+  if (rest.length > 0) report(onProgress, `starting join in ${rest.map((h) => h.name).join(', ')}`);
+  for (const host of rest) lab = replaceHost(lab, await startNode(lab, host, options.env));
+  await writeLabState(stateFile, lab);
+  lab = await waitForMesh(lab, { timeoutMs, ...(onProgress ? { onProgress } : {}) });
+  return { status: 'created', lab, replacedStale };
+}
+
+/** Adds host h(K+1) to a running lab and starts its `join` (the "late joiner"). */
+export async function labAdd(options: LabAddOptions = {}): Promise<LabAddResult> {
+  requireRoot();
+  const name = validateLabName(options.name ?? LAB_DEFAULTS.name);
+  let lab = await loadLab(name);
+  const topo = topologyOf(name, lab.underlay);
+  const k = Math.max(0, ...lab.hosts.map((h) => h.index)) + 1;
+  validateHostCount(k, topo.underlay);
+  report(options.onProgress, `creating h${k} (${topo.names.netns(k)})`);
+  let host = await createHost(topo, k);
+  lab = replaceHost(lab, host);
+  await writeLabState(topo.paths.stateFile, lab);
+  if (!lab.hostsOnly) {
+    host = await startNode(lab, host, options.env);
+    lab = replaceHost(lab, host);
+    await writeLabState(topo.paths.stateFile, lab);
+    if (options.wait !== false) {
+      lab = await waitForMesh(lab, { timeoutMs: options.readyTimeoutMs ?? LAB_DEFAULTS.readyTimeoutMs, ...(options.onProgress ? { onProgress: options.onProgress } : {}) });
+      host = labHost(lab, host.name);
+    }
+  }
+  return { lab, host };
+}
+
+async function stopAll(procs: readonly ProcessIdentity[], timeoutMs: number): Promise<{ stopped: number[]; killed: number[] }> {
+  const alive = async (p: ProcessIdentity): Promise<boolean> => isRunning(p);
+  for (const p of procs) signal(p, 'SIGTERM');
+  await waitUntil(async () => (await Promise.all(procs.map(alive))).every((a) => !a), timeoutMs);
+  const killed: number[] = [];
+  for (const p of procs) {
+    if (await alive(p)) {
+      signal(p, 'SIGKILL');
+      killed.push(p.pid);
+    }
+  }
+  if (killed.length > 0) await waitUntil(async () => (await Promise.all(procs.map(alive))).every((a) => !a), 2_000);
+  return { stopped: procs.map((p) => p.pid).filter((pid) => !killed.includes(pid)), killed };
+}
+
+/** PIDs whose network or mount namespace is one of the lab's. */
+async function processesInside(names: LabNames, paths: LabPaths, netns: readonly string[]): Promise<number[]> {
+  const inodes = new Set<number>();
+  for (const n of netns.filter((x) => names.owns(x))) {
+    const ino = await namespaceInode(netnsPath(n));
+    if (ino !== undefined) inodes.add(ino);
+  }
+  for (const mount of mountsUnder(await readMountinfo(), paths.nsDir)) {
+    const ino = await namespaceInode(mount);
+    if (ino !== undefined) inodes.add(ino);
+  }
+  if (inodes.size === 0) return [];
+  const inside: number[] = [];
+  for (const p of await processTable()) {
+    if (p.state === 'Z') continue;
+    const net = await namespaceInode(`/proc/${p.pid}/ns/net`);
+    const mnt = await namespaceInode(`/proc/${p.pid}/ns/mnt`);
+    if ((net !== undefined && inodes.has(net)) || (mnt !== undefined && inodes.has(mnt))) inside.push(p.pid);
+  }
+  return inside;
+}
+
+/**
+ * Stops the lab's recorded processes (SIGTERM, SIGKILL after the deadline) and their children,
+ * then deletes its namespaces, mounts and directories. Idempotent; works from whatever is left.
+ */
+export async function labDown(options: LabDownOptions = {}): Promise<LabDownReport> {
+  requireRoot();
+  const name = validateLabName(options.name ?? LAB_DEFAULTS.name);
+  const names = labNames(name);
+  const paths = labPaths(name);
+  const onProgress = options.onProgress;
+  const state = await findLab(name);
+
+  // Only PIDs the lab recorded, and only while they are still the same process (start time).
+  const recorded: ProcessIdentity[] = [];
+  for (const h of state?.hosts ?? []) if (h.process && (await isRunning(h.process))) recorded.push(h.process);
+  // Their children (wireguard-go) are found before anything is signalled.
+  const table = await processTable();
+  const children: ProcessIdentity[] = recorded.flatMap((p) => descendantsOf(p.pid, table).map((c) => ({ pid: c.pid, startTicks: c.startTicks })));
+
+  let stopped: number[] = [];
+  const killed: number[] = [];
+  if (recorded.length > 0) {
+    report(onProgress, `stopping wgmesh (PIDs ${recorded.map((p) => p.pid).join(', ')})`);
+    const result = await stopAll(recorded, options.stopTimeoutMs ?? LAB_DEFAULTS.stopTimeoutMs);
+    stopped = result.stopped;
+    killed.push(...result.killed);
+  }
+  // A node stops its own wireguard-go; whatever outlives it is stopped here.
+  const orphans: ProcessIdentity[] = [];
+  for (const c of children) if (await isRunning(c)) orphans.push(c);
+  if (orphans.length > 0 && !(await waitUntil(async () => (await Promise.all(orphans.map(isRunning))).every((a) => !a), 2_000))) {
+    const result = await stopAll(orphans, 2_000);
+    killed.push(...result.killed);
+  }
+
+  const netnsBefore = await listNetns();
+  const strays = await processesInside(names, paths, netnsBefore);
+  const teardown = await destroyTopology(names, paths);
+  const existed = state !== undefined || recorded.length > 0 || teardown.netns.length > 0 || teardown.mounts.length > 0 || teardown.dirs.length > 0;
+  if (existed) report(onProgress, `removed ${teardown.netns.length} namespace${teardown.netns.length === 1 ? '' : 's'} and ${teardown.mounts.length} mount${teardown.mounts.length === 1 ? '' : 's'}`);
+  return { existed, stopped, killed, netns: teardown.netns, mounts: teardown.mounts, strays };
+}

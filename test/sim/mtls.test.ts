@@ -1,0 +1,204 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import tls from 'node:tls';
+import * as grpc from '@grpc/grpc-js';
+import { ControlCallError, createGrpcControlClient, generateKeyPair, MemoryWgDriver, type ControlClient } from '@wgmesh/agent';
+import { Bootstrap, MeshTls, MemoryStateStore } from '@wgmesh/bootstrap';
+import { initCa, issueCertificate, revokeCertificate, caFiles, clientCertificateProblem } from '@wgmesh/cli';
+import { tempDir } from '../helpers/inprocess.js';
+import { waitFor } from '../helpers/wait.js';
+
+const MESH = 'tls';
+
+describe('mTLS join service over loopback', () => {
+  let dir: string;
+  let cleanup: () => Promise<void>;
+  let bootstrap: Bootstrap;
+  let meshTls: MeshTls;
+  const clients: ControlClient[] = [];
+
+  before(async () => {
+    ({ dir, cleanup } = await tempDir());
+    await initCa(path.join(dir, 'ca'), { mesh: MESH });
+    await initCa(path.join(dir, 'other-ca'), { mesh: 'evil' });
+    await issueCertificate(path.join(dir, 'ca'), 'bootstrap', { server: true, ips: ['127.0.0.1'] });
+    const files = caFiles(path.join(dir, 'ca'));
+    meshTls = new MeshTls({
+      caPem: await readFile(files.cert),
+      certPem: await readFile(files.issuedCert('bootstrap')),
+      keyPem: await readFile(files.issuedKey('bootstrap')),
+      crlFile: files.crl,
+    });
+    bootstrap = new Bootstrap(
+      { store: new MemoryStateStore(), driver: new MemoryWgDriver('wgtls'), serverCredentials: meshTls.credentials, authenticator: meshTls },
+      { meshName: MESH, nodeName: 'bootstrap', privateKey: generateKeyPair().privateKey, cidr: '198.18.0.0/16', selfIp: '198.18.0.1', grpcBindAddr: '127.0.0.1', grpcPort: 0 },
+    );
+    await bootstrap.start();
+  });
+
+  after(async () => {
+    for (const c of clients) c.close();
+    await bootstrap?.stop();
+    meshTls?.close();
+    await cleanup?.();
+  });
+
+  /** A client presenting NAME's certificate from the CA in caDir (or none), trusting the mesh CA. */
+  async function client(name: string | undefined, caDir = 'ca', dial = '127.0.0.1'): Promise<ControlClient> {
+    const meshCa = await readFile(caFiles(path.join(dir, 'ca')).cert);
+    const files = caFiles(path.join(dir, caDir));
+    const credentials = name
+      ? grpc.credentials.createSsl(meshCa, await readFile(files.issuedKey(name)), await readFile(files.issuedCert(name)))
+      : grpc.credentials.createSsl(meshCa);
+    const c = createGrpcControlClient({
+      address: `${dial}:${bootstrap.port}`,
+      credentials,
+      channelOptions: { 'grpc.ssl_target_name_override': dial, 'grpc.default_authority': dial },
+      callTimeoutMs: 5000,
+    });
+    clients.push(c);
+    return c;
+  }
+
+  const join = (c: ControlClient, nodeName: string, publicKey = generateKeyPair().publicKey) =>
+    c.join({ meshName: MESH, nodeName, publicKey, listenPort: 54540, endpoints: [{ ip: '192.0.2.10', port: 54540, kind: 'ENDPOINT_KIND_LAN' }] });
+
+  async function rejected(promise: Promise<unknown>): Promise<ControlCallError> {
+    const err = await promise.then(() => undefined, (e: unknown) => e);
+    assert.ok(err instanceof ControlCallError, `expected a refused call, got ${String(err)}`);
+    return err;
+  }
+
+  test('a valid node certificate joins, and the node name is taken from its CN when omitted', async () => {
+    await issueCertificate(path.join(dir, 'ca'), 'alpha');
+    const res = await join(await client('alpha'), 'alpha');
+    assert.equal(res.nodeName, 'alpha');
+    assert.match(res.meshIp, /^198\.18\./);
+    await issueCertificate(path.join(dir, 'ca'), 'bravo');
+    const byCn = await join(await client('bravo'), '');
+    assert.equal(byCn.nodeName, 'bravo');
+    assert.ok(bootstrap.table!.get('alpha')!.certFingerprint.length > 0, 'the member records its certificate fingerprint');
+  });
+
+  test('no client certificate: refused, and told to pass one', async () => {
+    const err = await rejected(join(await client(undefined), 'nobody'));
+    assert.equal(err.code, grpc.status.UNAUTHENTICATED);
+    assert.match(err.details, /no valid client certificate: none was presented.*-client-cert/);
+    assert.equal(bootstrap.table!.get('nobody'), undefined);
+  });
+
+  test('a certificate of another CA: refused, naming the CA problem', async () => {
+    await issueCertificate(path.join(dir, 'other-ca'), 'mallory');
+    const err = await rejected(join(await client('mallory', 'other-ca'), 'mallory'));
+    assert.equal(err.code, grpc.status.UNAUTHENTICATED);
+    assert.match(err.details, /not issued by this mesh's CA/);
+    assert.equal(bootstrap.table!.get('mallory'), undefined);
+  });
+
+  test('an expired certificate: refused with its expiry date', async () => {
+    await issueCertificate(path.join(dir, 'ca'), 'old', { notBefore: new Date('2025-01-01T00:00:00Z'), notAfter: new Date('2026-01-01T00:00:00Z') });
+    const err = await rejected(join(await client('old'), 'old'));
+    assert.equal(err.code, grpc.status.UNAUTHENTICATED);
+    assert.match(err.details, /has expired.*wgmesh ca issue/);
+    assert.equal(bootstrap.table!.get('old'), undefined);
+  });
+
+  test('a not-yet-valid certificate: refused', async () => {
+    await issueCertificate(path.join(dir, 'ca'), 'future', { notBefore: new Date(Date.now() + 86_400_000), notAfter: new Date(Date.now() + 2 * 86_400_000) });
+    const err = await rejected(join(await client('future'), 'future'));
+    assert.equal(err.code, grpc.status.UNAUTHENTICATED);
+    assert.match(err.details, /not yet valid/);
+    assert.equal(bootstrap.table!.get('future'), undefined);
+  });
+
+  test('a CN that differs from the requested node name: refused', async () => {
+    await issueCertificate(path.join(dir, 'ca'), 'charlie');
+    const err = await rejected(join(await client('charlie'), 'delta'));
+    assert.equal(err.code, grpc.status.PERMISSION_DENIED);
+    assert.match(err.details, /does not match the client certificate's CN "charlie"/);
+    assert.equal(bootstrap.table!.get('delta'), undefined);
+  });
+
+  test('a revoked certificate is refused once the CRL changes, without restarting the bootstrap', async () => {
+    await issueCertificate(path.join(dir, 'ca'), 'echo');
+    const c = await client('echo');
+    await join(c, 'echo');
+    const before = meshTls.revokedCount;
+    await revokeCertificate(path.join(dir, 'ca'), 'echo');
+    await waitFor('the bootstrap to reload the CRL', () => meshTls.revokedCount > before, 5000);
+    const err = await rejected(join(c, 'echo'));
+    assert.equal(err.code, grpc.status.PERMISSION_DENIED);
+    assert.match(err.details, /revoked/);
+  });
+
+  test('a second certificate for an existing node\'s name cannot take it over', async () => {
+    const owner = await join(await client('alpha'), 'alpha');
+    await issueCertificate(path.join(dir, 'ca'), 'alpha', { force: true });
+    const err = await rejected(join(await client('alpha'), 'alpha'));
+    assert.equal(err.code, grpc.status.ALREADY_EXISTS);
+    assert.equal(bootstrap.table!.get('alpha')!.meshIp, owner.meshIp, 'the IP stays with the first certificate');
+  });
+
+  test('the client refuses a server certificate whose SANs do not name the dialed address', async () => {
+    await issueCertificate(path.join(dir, 'ca'), 'foxtrot');
+    // The server certificate names 127.0.0.1 only; expect the name "wrong.example" instead.
+    const meshCa = await readFile(caFiles(path.join(dir, 'ca')).cert);
+    const files = caFiles(path.join(dir, 'ca'));
+    const c = createGrpcControlClient({
+      address: `127.0.0.1:${bootstrap.port}`,
+      credentials: grpc.credentials.createSsl(meshCa, await readFile(files.issuedKey('foxtrot')), await readFile(files.issuedCert('foxtrot'))),
+      channelOptions: { 'grpc.ssl_target_name_override': 'wrong.example', 'grpc.default_authority': 'wrong.example' },
+      callTimeoutMs: 3000,
+    });
+    clients.push(c);
+    const err = await rejected(join(c, 'foxtrot'));
+    assert.equal(err.code, grpc.status.UNAVAILABLE);
+    assert.equal(bootstrap.table!.get('foxtrot'), undefined);
+  });
+
+  test('a client that offers only TLS 1.2 cannot connect', async () => {
+    const files = caFiles(path.join(dir, 'ca'));
+    const ca = await readFile(files.cert, 'utf8');
+    const outcome = await new Promise<string>((resolve) => {
+      const socket = tls.connect({
+        host: '127.0.0.1', port: bootstrap.port, maxVersion: 'TLSv1.2', ALPNProtocols: ['h2'],
+        ca: [ca], checkServerIdentity: () => undefined,
+      });
+      socket.once('secureConnect', () => {
+        resolve(`connected with ${socket.getProtocol()}`);
+        socket.destroy();
+      });
+      socket.once('error', (err) => resolve(`error: ${err.message}`));
+    });
+    assert.match(outcome, /^error: .*(protocol version|alert)/i);
+  });
+
+  test('openssl s_client sees TLS 1.3 and a certificate request; without a certificate no Join completes', async () => {
+    const out = await new Promise<string>((resolve) => {
+      const child = execFile('openssl', ['s_client', '-connect', `127.0.0.1:${bootstrap.port}`, '-alpn', 'h2', '-CAfile', caFiles(path.join(dir, 'ca')).cert], { timeout: 10_000 }, (_err, stdout, stderr) => resolve(stdout + stderr));
+      child.stdin?.end();
+    });
+    assert.match(out, /Protocol\s*:\s*TLSv1\.3|New, TLSv1\.3/);
+    assert.match(out, /Acceptable client certificate CA names[\s\S]*wgmesh CA tls/);
+    assert.match(out, /Verify return code: 0 \(ok\)/);
+    // And a gRPC call over a TLS connection without a client certificate is refused (checked above).
+    const err = await rejected(join(await client(undefined), 'sneaky'));
+    assert.equal(err.code, grpc.status.UNAUTHENTICATED);
+  });
+
+  // The bootstrap cannot tell a foreign, expired or future certificate apart (see above), so the
+  // join command checks its own certificate before dialing and names the exact problem.
+  test('the join command checks its own certificate first and says what is wrong', async () => {
+    const files = caFiles(path.join(dir, 'ca'));
+    const ca = await readFile(files.cert);
+    assert.match(clientCertificateProblem(await readFile(files.issuedCert('old')), ca, undefined, Date.now())!, /expired on 2026-01-01.*wgmesh ca issue old/);
+    assert.match(clientCertificateProblem(await readFile(files.issuedCert('future')), ca, undefined, Date.now())!, /not valid before/);
+    assert.match(clientCertificateProblem(await readFile(caFiles(path.join(dir, 'other-ca')).issuedCert('mallory')), ca, undefined, Date.now())!, /not signed by the CA in -ca-cert/);
+    assert.match(clientCertificateProblem(await readFile(files.issuedCert('charlie')), ca, 'delta', Date.now())!, /does not match the client certificate's CN "charlie"/);
+    assert.equal(clientCertificateProblem(await readFile(files.issuedCert('charlie')), ca, 'charlie', Date.now()), undefined);
+  });
+});
+
