@@ -1,4 +1,285 @@
-export async function runLab(_argv: string[], _env: NodeJS.ProcessEnv): Promise<number> {
-  process.stderr.write('wgmesh lab: not implemented yet\n');
-  return 1;
+/**
+ * `wgmesh lab`: a mesh of N hosts (network + mount namespaces) on this machine. A thin layer
+ * over the lab library: flags in, one library call, text out.
+ */
+import { spawn } from 'node:child_process';
+import { formatHelp, resolveFlags, UsageError, type FlagSpec, type FlagValues } from '../flags/parse.js';
+import {
+  builtWgmeshCommand,
+  hostCommand,
+  LAB_DEFAULTS,
+  labAdd,
+  labDown,
+  labStatus,
+  labUp,
+  LabError,
+  loadLab,
+  sourceWgmeshCommand,
+  type HostStatus,
+  type LabState,
+} from '../lab/index.js';
+
+const NAME: FlagSpec = { name: 'name', type: 'string', default: LAB_DEFAULTS.name, value: 'LAB', help: 'lab name: prefixes its namespaces (LAB-h1…, LAB-sw); at most 8 letters/digits' };
+const TIMEOUT: FlagSpec = { name: 'timeout', type: 'int', default: LAB_DEFAULTS.readyTimeoutMs / 1000, value: 'SECONDS', help: 'how long to wait for every node to see all its peers' };
+
+const UP_FLAGS: readonly FlagSpec[] = [
+  NAME,
+  { name: 'underlay', type: 'string', default: LAB_DEFAULTS.underlay, value: 'CIDR', help: 'the hosts\' shared network (h1 = .1, h2 = .2, …)' },
+  { name: 'cidr', type: 'string', default: LAB_DEFAULTS.cidr, value: 'CIDR', help: 'the mesh network; the bootstrap (h1) takes its first address' },
+  { name: 'mesh', type: 'string', default: LAB_DEFAULTS.mesh, value: 'MESH', help: 'mesh name (the interface is wg<MESH>)' },
+  { name: 'hosts-only', type: 'bool', default: false, help: 'create the hosts but start no wgmesh' },
+  { name: 'from-source', type: 'bool', default: false, help: 'run wgmesh from TypeScript source (no build needed)' },
+  { name: 'log-level', type: 'string', default: LAB_DEFAULTS.logLevel, value: 'LEVEL', help: 'WGMESH_LOG_LEVEL of the nodes' },
+  TIMEOUT,
+];
+const ADD_FLAGS: readonly FlagSpec[] = [NAME, TIMEOUT, { name: 'wait', type: 'bool', default: true, help: 'wait until the new node and the others see each other' }];
+const NAME_FLAGS: readonly FlagSpec[] = [NAME];
+const STATUS_FLAGS: readonly FlagSpec[] = [NAME, { name: 'json', type: 'bool', default: false, help: 'print the hosts as JSON' }];
+
+const USAGE = 'wgmesh lab up N [flags] | add | exec HOST CMD… | info [-json] | status | down   [-name LAB]';
+const DESCRIPTION = `Dev mode: N hosts on this machine, each a network namespace with its own mount namespace
+(private /var/run/wireguard, agent socket and /var/lib/wgmesh), on one bridge. h1 runs
+\`wgmesh bootstrap -dev\`, every other host \`wgmesh join -dev\`, with real WireGuard. Needs root.
+
+  up N          create the hosts and start the mesh; waits until every node sees all peers
+  add           add one more host to a running lab and start its join; prints its name
+  exec HOST …   run a command in a host (\`wgmesh …\` runs this lab's wgmesh)
+  info [-json]  \`wgmesh info\` in h1
+  status        the hosts, their addresses and processes
+  down          stop the nodes, delete every namespace, mount and file of the lab`;
+
+function out(text: string): void {
+  process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+}
+
+function err(text: string): void {
+  process.stderr.write(text.endsWith('\n') ? text : `${text}\n`);
+}
+
+function nameHint(name: string): string {
+  return name === LAB_DEFAULTS.name ? '' : ` -name ${name}`;
+}
+
+function str(values: FlagValues, key: string): string {
+  return String(values[key] ?? '');
+}
+
+/**
+ * Takes the lab's own flags (from `specs`) off the front of `tokens` and stops at the first
+ * other token: what follows belongs to the command run inside a host (`exec h2 ping -c 1 …`).
+ */
+export function splitLeadingFlags(tokens: readonly string[], specs: readonly FlagSpec[]): { flags: string[]; rest: string[] } {
+  const flags: string[] = [];
+  let i = 0;
+  for (; i < tokens.length; i++) {
+    const token = tokens[i]!;
+    if (token === '--') {
+      i++;
+      break;
+    }
+    const match = /^--?([^=]+)(=.*)?$/.exec(token);
+    if (!match) break;
+    const name = match[1]!;
+    if (name === 'h' || name === 'help') {
+      flags.push(token);
+      continue;
+    }
+    const spec = specs.find((s) => s.name === name);
+    if (!spec) break;
+    flags.push(token);
+    if (match[2] === undefined && spec.type !== 'bool' && i + 1 < tokens.length) flags.push(tokens[++i]!);
+  }
+  return { flags, rest: tokens.slice(i) };
+}
+
+/** Runs argv with the terminal attached and returns its exit status (128 + signal when killed). */
+function runAttached(argv: readonly string[]): Promise<number> {
+  return new Promise((resolve) => {
+    const child = spawn(argv[0]!, argv.slice(1), { stdio: 'inherit' });
+    // Ctrl-C reaches the child through the terminal; we stay to report its exit status.
+    const ignore = (): void => {};
+    process.on('SIGINT', ignore);
+    process.on('SIGTERM', ignore);
+    const done = (code: number): void => {
+      process.off('SIGINT', ignore);
+      process.off('SIGTERM', ignore);
+      resolve(code);
+    };
+    child.on('error', (e) => {
+      err(`lab: ${argv[0]}: ${e.message}`);
+      done(127);
+    });
+    child.on('close', (code, signal) => {
+      const signals: Partial<Record<NodeJS.Signals, number>> = { SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGTERM: 15 };
+      done(code ?? 128 + (signal ? (signals[signal] ?? 0) : 0));
+    });
+  });
+}
+
+function hostTable(hosts: readonly HostStatus[]): string {
+  const rows = [['HOST', 'UNDERLAY', 'MESH IP', 'PID', 'ROLE', 'STATE']];
+  for (const h of hosts) {
+    rows.push([h.name, h.underlayIp, h.meshIp || '-', h.pid === undefined ? '-' : String(h.pid), h.role, h.pid === undefined ? '-' : h.running ? 'running' : 'exited']);
+  }
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
+  return rows.map((r) => `  ${r.map((cell, c) => cell.padEnd(widths[c]!)).join('  ')}`.trimEnd()).join('\n');
+}
+
+function usageHints(lab: LabState): string {
+  const n = nameHint(lab.name);
+  const other = lab.hosts.find((h) => h.name !== 'h1')?.name ?? 'h1';
+  const target = lab.hosts.find((h) => h.name === 'h1')?.meshIp || lab.hosts[0]?.underlayIp || '';
+  const lines = [
+    'next:',
+    `  wgmesh lab exec${n} ${other} ping -c 3 ${target}   # any command, inside a host`,
+    `  wgmesh lab exec${n} ${other} wg show`,
+  ];
+  if (!lab.hostsOnly) lines.push(`  wgmesh lab info${n}                       # wgmesh info in h1 (-json for JSON)`, `  wgmesh lab add${n}                        # one more host joins`);
+  lines.push(`  wgmesh lab down${n}                       # remove everything`, `logs: ${LAB_DEFAULTS.stateRoot}/${lab.name}/hK.log`);
+  return lines.join('\n');
+}
+
+async function up(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const { values, positionals, help } = resolveFlags(UP_FLAGS, argv, env);
+  if (help) return printHelp(UP_FLAGS);
+  if (positionals.length !== 1 || !/^\d+$/.test(positionals[0]!)) throw new UsageError('lab up takes the number of hosts, e.g. `wgmesh lab up 4`');
+  const name = str(values, 'name');
+  const result = await labUp({
+    name,
+    hosts: Number(positionals[0]),
+    underlay: str(values, 'underlay'),
+    cidr: str(values, 'cidr'),
+    mesh: str(values, 'mesh'),
+    hostsOnly: values['hosts-only'] === true,
+    wgmeshCommand: values['from-source'] === true ? sourceWgmeshCommand() : builtWgmeshCommand(),
+    logLevel: str(values, 'log-level'),
+    readyTimeoutMs: Number(values.timeout) * 1000,
+    env,
+    onProgress: (m) => out(m),
+  });
+  const lab = result.lab;
+  if (result.status === 'already-up') {
+    out(`lab "${name}" is already up with ${lab.hosts.length} host${lab.hosts.length === 1 ? '' : 's'}; nothing to do`);
+  } else {
+    const what = lab.hostsOnly ? 'hosts only, no wgmesh' : `mesh "${lab.mesh}" (${lab.cidr}), interface wg${lab.mesh}`;
+    out(`lab "${name}" is up: ${lab.hosts.length} host${lab.hosts.length === 1 ? '' : 's'} on ${lab.underlay}, ${what}`);
+  }
+  out(hostTable(await labStatus(lab)));
+  out(usageHints(lab));
+  return 0;
+}
+
+async function add(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const { values, positionals, help } = resolveFlags(ADD_FLAGS, argv, env);
+  if (help) return printHelp(ADD_FLAGS);
+  if (positionals.length > 0) throw new UsageError('lab add takes no arguments');
+  const result = await labAdd({ name: str(values, 'name'), wait: values.wait !== false, readyTimeoutMs: Number(values.timeout) * 1000, env, onProgress: (m) => err(m) });
+  // Only the host name on stdout, so scripts can capture it.
+  out(result.host.name);
+  return 0;
+}
+
+async function down(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const { values, positionals, help } = resolveFlags(NAME_FLAGS, argv, env);
+  if (help) return printHelp(NAME_FLAGS);
+  if (positionals.length > 0) throw new UsageError('lab down takes no arguments');
+  const name = str(values, 'name');
+  const report = await labDown({ name, onProgress: (m) => out(m) });
+  if (!report.existed) {
+    out(`no lab "${name}": nothing to do`);
+    return 0;
+  }
+  if (report.killed.length > 0) out(`PIDs ${report.killed.join(', ')} did not stop on SIGTERM and were killed`);
+  if (report.strays.length > 0) {
+    err(`warning: processes the lab did not start were still inside it (PIDs ${report.strays.join(', ')}); they keep its namespaces alive until they exit`);
+  }
+  out(`lab "${name}" is down`);
+  return 0;
+}
+
+async function exec(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const { flags, rest } = splitLeadingFlags(argv, NAME_FLAGS);
+  const { values, help } = resolveFlags(NAME_FLAGS, flags, env);
+  if (help) return printHelp(NAME_FLAGS);
+  const [host, ...cmd] = rest[0] === '--' ? rest.slice(1) : rest;
+  if (!host || cmd.length === 0) throw new UsageError('usage: wgmesh lab exec HOST CMD [ARGS…], e.g. `wgmesh lab exec h2 ping -c 1 192.0.2.1`');
+  const lab = await loadLab(str(values, 'name'));
+  return runAttached(hostCommand(lab, host, cmd));
+}
+
+async function info(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
+  // The lab's own -name anywhere; everything else goes to `wgmesh info` (-json, -watch).
+  const own: string[] = [];
+  const passthrough: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const { flags } = splitLeadingFlags(argv.slice(i, i + 2), NAME_FLAGS);
+    if (flags.length > 0 && flags[0] !== '--') {
+      own.push(...flags);
+      i += flags.length - 1;
+    } else passthrough.push(argv[i]!);
+  }
+  const { values, help } = resolveFlags(NAME_FLAGS, own, env);
+  if (help) return printHelp(NAME_FLAGS);
+  const lab = await loadLab(str(values, 'name'));
+  if (lab.hostsOnly) throw new LabError(`lab "${lab.name}" was made with -hosts-only and runs no wgmesh`);
+  return runAttached(hostCommand(lab, 'h1', ['wgmesh', 'info', ...passthrough]));
+}
+
+async function status(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const { values, help } = resolveFlags(STATUS_FLAGS, argv, env);
+  if (help) return printHelp(STATUS_FLAGS);
+  const lab = await loadLab(str(values, 'name'));
+  const hosts = await labStatus(lab);
+  if (values.json === true) {
+    out(JSON.stringify({ name: lab.name, mesh: lab.mesh, underlay: lab.underlay, cidr: lab.cidr, hostsOnly: lab.hostsOnly, hosts }, null, 2));
+    return 0;
+  }
+  out(`lab "${lab.name}": ${lab.hosts.length} host${lab.hosts.length === 1 ? '' : 's'} on ${lab.underlay}${lab.hostsOnly ? ' (hosts only)' : `, mesh "${lab.mesh}" (${lab.cidr})`}`);
+  out(hostTable(hosts));
+  return 0;
+}
+
+function printHelp(specs: readonly FlagSpec[]): number {
+  out(formatHelp(USAGE, DESCRIPTION, specs));
+  return 0;
+}
+
+export async function runLab(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const [sub, ...rest] = argv;
+  try {
+    switch (sub) {
+      case 'up':
+        return await up(rest, env);
+      case 'add':
+        return await add(rest, env);
+      case 'down':
+        return await down(rest, env);
+      case 'exec':
+        return await exec(rest, env);
+      case 'info':
+        return await info(rest, env);
+      case 'status':
+        return await status(rest, env);
+      case undefined:
+      case '-h':
+      case '-help':
+      case '--help':
+      case 'help':
+        return printHelp(UP_FLAGS);
+      default:
+        throw new UsageError(`unknown lab command "${sub}"; one of: up, add, exec, info, status, down`);
+    }
+  } catch (e) {
+    if (e instanceof UsageError) {
+      err(`wgmesh lab: ${e.message}`);
+      err('see `wgmesh lab --help`');
+      return 2;
+    }
+    if (e instanceof LabError) {
+      err(`wgmesh lab: ${e.message}`);
+      return 1;
+    }
+    err(`wgmesh lab: ${e instanceof Error ? e.message : String(e)}`);
+    return 1;
+  }
 }

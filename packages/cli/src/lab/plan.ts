@@ -174,7 +174,8 @@ export function nodeArgs(plan: NodeCommandPlan, k: number): string[] {
 /**
  * The shell line that prepares a host's fresh mount namespace: drop its copies of the machine's
  * mounts under /run and of namespace files anywhere (they would pin other labs' and tests'
- * namespaces for as long as this host lives), give it its own
+ * namespaces for as long as this host lives), give it its own sysfs (run from inside the host's
+ * netns, so /sys/class/net lists the host's own interfaces), its own
  * tmpfs /run (so /var/run/wireguard and /var/run/wgmesh.sock are private) and bind its state
  * directory over the agent's default one.
  */
@@ -184,6 +185,9 @@ export function mountNamespaceScript(hostStateDir: string, insideStateDir: strin
     // Field 5 is the mount point; the field after "-" is the filesystem type.
     `for m in $(awk '{ for (i = 7; i < NF; i++) if ($i == "-") { if ($5 ~ "^/run/" || $(i + 1) == "nsfs") print $5; break } }' /proc/self/mountinfo | sort -r); do umount -l "$m" 2>/dev/null || true; done`,
     'mount -t tmpfs -o mode=0755 wgmesh-lab /run',
+    // Like `ip netns exec`: a sysfs mounted from inside the host's netns shows its own interfaces.
+    '{ umount -l /sys 2>/dev/null || true; }',
+    'mount -t sysfs sysfs /sys',
     'mkdir -p /run/wireguard',
     `mount --bind ${q(hostStateDir)} ${q(insideStateDir)}`,
   ].join(' && ');

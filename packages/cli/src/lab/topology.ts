@@ -71,7 +71,8 @@ export async function createHost(topo: Topology, k: number): Promise<LabHost> {
   const mountFile = paths.mountFile(k);
   await mkdir(stateDir, { recursive: true, mode: 0o700 });
   await writeFile(mountFile, '');
-  await runOk('unshare', [`--mount=${mountFile}`, '--propagation', 'private', '--', 'sh', '-c', mountNamespaceScript(stateDir)]);
+  // Run from inside the host's netns (only the network namespace is entered) for its sysfs.
+  await runOk('nsenter', [`--net=${netnsPath(netns)}`, '--', 'unshare', `--mount=${mountFile}`, '--propagation', 'private', '--', 'sh', '-c', mountNamespaceScript(stateDir)]);
 
   const role: HostRole = k === 1 ? 'bootstrap' : 'join';
   return { name: hostName(k), index: k, netns, underlayIp, mountFile, stateDir, logFile: paths.logFile(k), role };
