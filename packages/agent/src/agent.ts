@@ -8,6 +8,7 @@ import { publicKeyFromPrivate } from './wg/keys.js';
 import { Backoff } from './control/backoff.js';
 import { ControlCallError, type ControlClient, type WatchHandle } from './control/client.js';
 import { errorMessage, silentLogger, type Logger } from './log.js';
+import type { AgentStateStore } from './state/agent-state.js';
 import { AGENT_DEFAULTS } from './constants.js';
 
 export interface Timers {
@@ -30,6 +31,8 @@ export interface AgentComponents {
   readonly logger?: Logger;
   readonly timers?: Timers;
   readonly random?: () => number;
+  /** Where the mesh IP and last membership are kept, so a restart needs no bootstrap. */
+  readonly stateStore?: AgentStateStore;
 }
 
 export interface AgentInit {
@@ -121,21 +124,42 @@ export class Agent extends EventEmitter {
     return this.init;
   }
 
-  /** Joins (retrying while the bootstrap is unreachable), brings WireGuard up and starts watching. */
+  /**
+   * Brings the node up. With saved state, WireGuard is restored from it at once and the bootstrap
+   * is contacted in the background; otherwise joins first (retrying while the bootstrap is
+   * unreachable). Either way it then watches membership and heartbeats.
+   */
   async start(): Promise<void> {
     this.stopped = false;
+    const saved = await this.components.stateStore?.load();
+    if (saved && saved.meshName === this.init.meshName && saved.nodeName === this.init.nodeName) {
+      await this.upDevice(saved.meshIp, saved.meshCidr);
+      this.adoptJoin({ nodeName: saved.nodeName, meshIp: saved.meshIp, meshCidr: saved.meshCidr, meshCreatedMs: saved.meshCreatedMs, revision: saved.revision, nodes: [...saved.nodes] });
+      this.restoredFromState = true;
+      this.logger.info('WireGuard restored from saved state; contacting the bootstrap', { meshIp: saved.meshIp, peers: saved.nodes.length - 1, revision: saved.revision });
+      await this.reconcile();
+      void this.rejoin();
+      this.scheduleHeartbeat();
+      return;
+    }
     const response = await this.joinWithRetry();
-    const prefix = response.meshCidr.split('/')[1];
-    await this.components.driver.up({
-      name: this.components.driver.name,
-      privateKey: this.init.privateKey,
-      listenPort: this.init.listenPort ?? AGENT_DEFAULTS.listenPort,
-      address: `${response.meshIp}/${prefix}`,
-    });
+    await this.upDevice(response.meshIp, response.meshCidr);
     this.adoptJoin(response);
     await this.reconcile();
     this.openWatch();
     this.scheduleHeartbeat();
+  }
+
+  /** True when this run began from saved state rather than a fresh join. */
+  restoredFromState = false;
+
+  private async upDevice(meshIp: string, meshCidr: string): Promise<void> {
+    await this.components.driver.up({
+      name: this.components.driver.name,
+      privateKey: this.init.privateKey,
+      listenPort: this.init.listenPort ?? AGENT_DEFAULTS.listenPort,
+      address: `${meshIp}/${meshCidr.split('/')[1]}`,
+    });
   }
 
   /** Leaves the mesh (unless told not to), stops every timer and stream, and closes the device. */
@@ -156,6 +180,7 @@ export class Agent extends EventEmitter {
       }
     }
     await this.reconciling?.catch(() => {});
+    await this.saving;
     await this.components.driver.close({ keepInterface: options.keepInterface ?? false });
     this.components.control.close();
     this.emit('change');
@@ -212,8 +237,44 @@ export class Agent extends EventEmitter {
   private adoptJoin(response: JoinResponse__Output): void {
     this.joinResponse = response;
     this.netmapValue = netmapFromNodes(response.nodeName, response.revision, response.nodes);
+    this.persist();
     this.emit('change');
   }
+
+  /** Saves mesh IP and membership; coalesced, so a burst of changes costs one or two writes. */
+  private persist(): void {
+    const store = this.components.stateStore;
+    if (!store || !this.joinResponse) return;
+    if (this.saving) {
+      this.saveAgain = true;
+      return;
+    }
+    this.saving = (async () => {
+      do {
+        this.saveAgain = false;
+        const joined = this.joinResponse!;
+        try {
+          await store.save({
+            version: 1,
+            meshName: this.init.meshName,
+            nodeName: this.netmapValue.selfName,
+            meshIp: joined.meshIp,
+            meshCidr: joined.meshCidr,
+            meshCreatedMs: Number(joined.meshCreatedMs),
+            revision: this.netmapValue.revision,
+            nodes: [...this.netmapValue.nodes.values()],
+          });
+        } catch (err) {
+          this.logger.error('could not save agent state', { err: errorMessage(err) });
+        }
+      } while (this.saveAgain);
+    })().finally(() => {
+      this.saving = undefined;
+    });
+  }
+
+  private saving: Promise<void> | undefined;
+  private saveAgain = false;
 
   private openWatch(): void {
     if (this.stopped) return;
@@ -256,13 +317,14 @@ export class Agent extends EventEmitter {
     try {
       const response = await this.joinWithRetry();
       if (this.stopped) return;
-      if (response.meshIp !== this.joinResponse?.meshIp) {
-        this.logger.warn('mesh IP changed on re-join', { meshIp: response.meshIp, previous: this.joinResponse?.meshIp });
+      if (this.joinResponse && response.meshIp !== this.joinResponse.meshIp) {
+        this.logger.error('the bootstrap gave this node a different mesh IP; restart the node to use it', { meshIp: response.meshIp, previous: this.joinResponse.meshIp });
       }
       this.adoptJoin(response);
       this.requestReconcile();
       this.openWatch();
     } catch (err) {
+      if (this.stopped) return;
       this.logger.error('re-join failed', { err: errorMessage(err) });
       if (!this.stopped) this.watchTimer = this.timers.setTimeout(() => void this.rejoin(), this.watchBackoff.next());
     }
@@ -275,6 +337,7 @@ export class Agent extends EventEmitter {
     const next = applyDelta(this.netmapValue, delta);
     if (next === this.netmapValue) return;
     this.netmapValue = next;
+    this.persist();
     this.requestReconcile();
     this.emit('change');
   }

@@ -15,3 +15,4 @@ export { AGENT_DEFAULTS } from './constants.js';
 export { createWgDriverFactory, detectWgBackend, type WgBackendChoice } from './wg/factory.js';
 export * from './wg/errors.js';
 export { claimSocketPath } from './localapi/server.js';
+export * from './state/agent-state.js';

@@ -51,12 +51,10 @@ export function createGrpcControlClient(init: GrpcControlInit): ControlClient {
     ...init.channelOptions,
   });
   const timeout = init.callTimeoutMs ?? 10_000;
-  const deadline = () => ({ deadline: Date.now() + timeout });
-
-  function unary<Req, Res>(method: string, call: (req: Req, opts: grpc.CallOptions, cb: grpc.requestCallback<Res>) => unknown) {
+  function unary<Req, Res>(method: string, call: (req: Req, opts: grpc.CallOptions, cb: grpc.requestCallback<Res>) => unknown, timeoutMs = timeout) {
     return (req: Req) =>
       new Promise<Res>((resolve, reject) => {
-        call(req, deadline(), (err, res) => {
+        call(req, { deadline: Date.now() + timeoutMs }, (err, res) => {
           if (err) reject(new ControlCallError(err.code ?? grpc.status.UNKNOWN, err.details || err.message, method));
           else resolve(res!);
         });
@@ -67,7 +65,8 @@ export function createGrpcControlClient(init: GrpcControlInit): ControlClient {
     join: unary('Join', client.join.bind(client) as never),
     update: unary('Update', client.update.bind(client) as never),
     leave: async (req) => {
-      await unary<LeaveRequest, unknown>('Leave', client.leave.bind(client) as never)(req);
+      // Short: a node shutting down should not hang on a bootstrap that is away.
+      await unary<LeaveRequest, unknown>('Leave', client.leave.bind(client) as never, Math.min(timeout, 3000))(req);
     },
     watch(req, callbacks) {
       const stream = client.watch(req);

@@ -1,5 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
-import { Agent, claimSocketPath, createGrpcControlClient, createWgDriverFactory, LocalApiServer, parseHostPort, type WgBackendChoice } from '@wgmesh/agent';
+import path from 'node:path';
+import { Agent, FileAgentStateStore, claimSocketPath, createGrpcControlClient, createWgDriverFactory, LocalApiServer, parseHostPort, type WgBackendChoice } from '@wgmesh/agent';
 import { formatHelp, resolveFlags, UsageError, type FlagSpec } from '../flags/parse.js';
 import {
   checkMeshName, checkRoot, endpointProvider, interfaceName, loadOrCreateKey, makeLogger, NODE_FLAGS, nodeName, parseTags, untilSignal,
@@ -49,7 +50,7 @@ export async function runJoin(argv: string[], env: NodeJS.ProcessEnv): Promise<n
   // Our own mesh address is never an underlay endpoint candidate.
   let meshIp: string | undefined;
   const agent = new Agent(
-    { control, driver, logger: logger.child({ component: 'agent' }) },
+    { control, driver, logger: logger.child({ component: 'agent' }), stateStore: new FileAgentStateStore(path.join(stateDir, mesh, 'agent.json')) },
     {
       meshName: mesh,
       nodeName: nodeName(values, tls?.certName),

@@ -38,7 +38,9 @@ export function printJoinSummary(agent: Agent, opts: { socket: string; dev: bool
   const joined = agent.joined!;
   const lines = [
     '',
-    `wgmesh joined mesh ${agent.options.meshName}${opts.dev ? ' (development mode, no TLS)' : ''}`,
+    agent.restoredFromState
+      ? `wgmesh restored mesh ${agent.options.meshName} from saved state${opts.dev ? ' (development mode, no TLS)' : ''}; reconnecting to the bootstrap in the background`
+      : `wgmesh joined mesh ${agent.options.meshName}${opts.dev ? ' (development mode, no TLS)' : ''}`,
     `  bootstrap      ${agent.options.bootstrapAddr}`,
     `  node name      ${joined.nodeName}`,
     `  mesh IP        ${joined.meshIp}  (mesh ${joined.meshCidr})`,

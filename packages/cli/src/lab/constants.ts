@@ -21,6 +21,6 @@ export const LAB_DEFAULTS = {
 
 /** netns and link names are limited to 15 characters: `<LAB>-h<K>` must fit with K ≤ 999. */
 export const MAX_LAB_NAME = 8;
-/** The interface is `wg<MESH>` and must fit in 15 characters. */
-export const MAX_MESH_NAME = 13;
+/** The interface is `wg<MESH>`; the node commands accept at most 10 characters. */
+export const MAX_MESH_NAME = 10;
 export const MAX_HOSTS = 250;

@@ -60,7 +60,7 @@ export function sourceWgmeshCommand(): string[] {
   } catch {
     // Left to node's resolution from the working directory (the repo root for lab processes).
   }
-  return [process.execPath, '--conditions=source', '--import', tsx, join(REPO_ROOT, 'packages/cli/src/main.ts')];
+  return [process.execPath, '--conditions=source', '--import', tsx, join(REPO_ROOT, 'packages/cli/src/lab/wgmesh-entry.ts')];
 }
 
 export type Progress = (message: string) => void;

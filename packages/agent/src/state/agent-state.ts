@@ -1,0 +1,69 @@
+import { mkdir, open, readFile, rename } from 'node:fs/promises';
+import path from 'node:path';
+import type { MeshNode } from '../netmap/netmap.js';
+
+/** What an agent needs to bring its WireGuard back without the bootstrap. */
+export interface AgentState {
+  readonly version: 1;
+  readonly meshName: string;
+  readonly nodeName: string;
+  readonly meshIp: string;
+  readonly meshCidr: string;
+  readonly meshCreatedMs: number;
+  readonly revision: number;
+  readonly nodes: readonly MeshNode[];
+}
+
+export interface AgentStateStore {
+  load(): Promise<AgentState | undefined>;
+  save(state: AgentState): Promise<void>;
+}
+
+export class AgentStateError extends Error {}
+
+/** One JSON file (0600), replaced atomically: temp file, fsync, rename. */
+export class FileAgentStateStore implements AgentStateStore {
+  constructor(readonly file: string) {}
+
+  async load(): Promise<AgentState | undefined> {
+    let text: string;
+    try {
+      text = await readFile(this.file, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw new AgentStateError(`cannot read ${this.file}: ${(err as Error).message}`);
+    }
+    try {
+      const state = JSON.parse(text) as AgentState;
+      if (state.version !== 1 || typeof state.meshIp !== 'string' || !Array.isArray(state.nodes)) throw new Error('not a wgmesh agent state');
+      return state;
+    } catch (err) {
+      throw new AgentStateError(`${this.file} is not valid agent state (${(err as Error).message}); move it away to start afresh (the node re-joins and keeps its IP if the bootstrap knows it)`);
+    }
+  }
+
+  async save(state: AgentState): Promise<void> {
+    await mkdir(path.dirname(this.file), { recursive: true, mode: 0o700 });
+    const temp = `${this.file}.tmp-${process.pid}`;
+    const handle = await open(temp, 'w', 0o600);
+    try {
+      await handle.writeFile(JSON.stringify(state));
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(temp, this.file);
+  }
+}
+
+export class MemoryAgentStateStore implements AgentStateStore {
+  state: AgentState | undefined;
+  saves = 0;
+  async load(): Promise<AgentState | undefined> {
+    return this.state;
+  }
+  async save(state: AgentState): Promise<void> {
+    this.state = structuredClone(state);
+    this.saves++;
+  }
+}
