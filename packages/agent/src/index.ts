@@ -16,3 +16,4 @@ export { createWgDriverFactory, detectWgBackend, type WgBackendChoice } from './
 export * from './wg/errors.js';
 export { claimSocketPath } from './localapi/server.js';
 export * from './state/agent-state.js';
+export * from './status/memberlist.js';

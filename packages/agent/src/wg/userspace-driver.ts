@@ -136,6 +136,7 @@ export class UserspaceWgDriver implements WgDriver, RestartNotifier {
   private readonly logger: Logger;
   private readonly settings: Required<Omit<UserspaceWgDriverInit, 'runner' | 'logger' | 'killWithParent'>>;
   private killWithParent: boolean | undefined;
+  private realSocketPath: string | undefined;
   private config: WgInterfaceConfig | undefined;
   /** The peers last asked for, replayed after a restart; `read()` still asks the device. */
   private readonly peers = new Map<string, WgPeerConfig>();
@@ -299,6 +300,7 @@ export class UserspaceWgDriver implements WgDriver, RestartNotifier {
   /** Start wireguard-go and wait (with a deadline) until its UAPI socket answers. */
   private async startDaemon(): Promise<Daemon> {
     if (this.killWithParent === undefined) this.killWithParent = await commandExists('setpriv');
+    const socketPath = await this.resolvedSocketPath();
     const args = ['-f', this.name];
     const [cmd, argv] = this.killWithParent
       ? ['setpriv', ['--pdeathsig', 'TERM', '--', this.settings.command, ...args]]
@@ -310,7 +312,7 @@ export class UserspaceWgDriver implements WgDriver, RestartNotifier {
     void daemon.exit.then(() => this.onDaemonExit(daemon));
     let ready: boolean;
     try {
-      ready = await waitUntil(() => this.socketReady(daemon), {
+      ready = await waitUntil(() => this.socketReady(daemon, socketPath), {
         timeoutMs: this.settings.startTimeoutMs,
         intervalMs: 10,
         abort: () =>
@@ -339,12 +341,24 @@ export class UserspaceWgDriver implements WgDriver, RestartNotifier {
     return daemon;
   }
 
-  private async socketReady(daemon: Daemon): Promise<boolean> {
+  /**
+   * The socket path with symlinks resolved where the commands run. Needed for /proc/PID/root
+   * paths: an absolute symlink on the way (/var/run -> /run) would resolve against our root.
+   */
+  private async resolvedSocketPath(): Promise<string> {
+    if (this.realSocketPath === undefined) {
+      const { stdout } = await this.runner.run('readlink', ['-m', this.socketPath]);
+      this.realSocketPath = stdout.trim() || this.socketPath;
+    }
+    return this.realSocketPath;
+  }
+
+  private async socketReady(daemon: Daemon, socketPath: string): Promise<boolean> {
     if (daemon.exited || daemon.pid === undefined) return false;
     // /proc/PID/root shows the daemon's own mount namespace, so this works behind a namespace
     // runner without spawning a process per poll.
     try {
-      if (!(await stat(`/proc/${daemon.pid}/root${this.socketPath}`)).isSocket()) return false;
+      if (!(await stat(`/proc/${daemon.pid}/root${socketPath}`)).isSocket()) return false;
     } catch {
       return false;
     }

@@ -79,7 +79,9 @@ export async function configureInterface(runner: CommandRunner, config: WgInterf
   if (!Number.isInteger(config.listenPort) || config.listenPort < 0 || config.listenPort > 65535) {
     throw new InvalidWgConfig(`interface ${name}: listen port ${config.listenPort} is not 0-65535`);
   }
-  await runner.run('wg', ['set', name, 'private-key', '/dev/stdin', 'listen-port', String(config.listenPort)], {
+  // Node gives a child a socketpair, not a pipe, as stdin, and wg cannot open that as
+  // /dev/stdin (ENXIO); cat turns it into a real pipe.
+  await runner.run('sh', ['-c', 'cat | exec wg set "$0" private-key /dev/stdin listen-port "$1"', name, String(config.listenPort)], {
     input: `${config.privateKey}\n`,
   });
   await setAddress(runner, name, config.address);

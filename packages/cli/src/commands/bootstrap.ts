@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { Bootstrap, DEFAULTS, FileStateStore, prefixContains, parsePrefix } from '@wgmesh/bootstrap';
-import { claimSocketPath, createWgDriverFactory, type WgBackendChoice } from '@wgmesh/agent';
+import { claimSocketPath, createWgDriverFactory, MemberlistExporter, type WgBackendChoice } from '@wgmesh/agent';
 import { formatHelp, resolveFlags, UsageError, type FlagSpec } from '../flags/parse.js';
 import {
   checkMeshName, checkRoot, endpointProvider, interfaceName, loadOrCreateKey, makeLogger, NODE_FLAGS, nodeName, parseTags, untilSignal,
@@ -74,8 +74,11 @@ export async function runBootstrap(argv: string[], env: NodeJS.ProcessEnv): Prom
     await driver.close().catch(() => {});
     throw err;
   }
+  const exporter = values['memberlist-file'] ? new MemberlistExporter(bootstrap.agent!, String(values['memberlist-file']), logger) : undefined;
+  exporter?.start();
   printBootstrapSummary(bootstrap, { dev: Boolean(values.dev), socket: String(values.socket) });
   return untilSignal(async () => {
+    await exporter?.stop();
     await bootstrap.stop({ keepInterface: Boolean(values['keep-interface']) });
     tls?.close();
   }, logger);

@@ -1,6 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import path from 'node:path';
-import { Agent, FileAgentStateStore, claimSocketPath, createGrpcControlClient, createWgDriverFactory, LocalApiServer, parseHostPort, type WgBackendChoice } from '@wgmesh/agent';
+import { Agent, FileAgentStateStore, MemberlistExporter, claimSocketPath, createGrpcControlClient, createWgDriverFactory, LocalApiServer, parseHostPort, type WgBackendChoice } from '@wgmesh/agent';
 import { formatHelp, resolveFlags, UsageError, type FlagSpec } from '../flags/parse.js';
 import {
   checkMeshName, checkRoot, endpointProvider, interfaceName, loadOrCreateKey, makeLogger, NODE_FLAGS, nodeName, parseTags, untilSignal,
@@ -76,9 +76,12 @@ export async function runJoin(argv: string[], env: NodeJS.ProcessEnv): Promise<n
     await agent.stop();
     throw err;
   }
+  const exporter = values['memberlist-file'] ? new MemberlistExporter(agent, String(values['memberlist-file']), logger) : undefined;
+  exporter?.start();
   printJoinSummary(agent, { socket: String(values.socket), dev: Boolean(values.dev) });
   return untilSignal(async () => {
     await localApi.stop();
+    await exporter?.stop();
     await agent.stop({ keepInterface: Boolean(values['keep-interface']) });
   }, logger);
 }

@@ -19,6 +19,7 @@ export const NODE_FLAGS: FlagSpec[] = [
   { name: 'state-dir', type: 'string', value: 'DIR', default: AGENT_DEFAULTS.stateDir, help: 'where keys and state are kept' },
   { name: 'socket', type: 'string', value: 'PATH', default: AGENT_DEFAULTS.socketPath, help: 'Unix socket of the local API (wgmesh info/tags/rtt)' },
   { name: 'socket-owner', type: 'string', value: 'UID:GID', help: 'owner of the local API socket (mode 0660)' },
+  { name: 'memberlist-file', type: 'string', value: 'PATH', help: 'keep a JSON export of the mesh\'s members here, rewritten on every change' },
   { name: 'log-level', type: 'string', value: 'LEVEL', default: 'info', help: 'error, warn, info or debug' },
   { name: 'log-json', type: 'bool', default: false, help: 'log JSON lines to stderr' },
   { name: 'config', type: 'string', value: 'FILE', help: 'YAML file of flag values (flag: value)' },

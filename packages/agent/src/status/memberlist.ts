@@ -1,0 +1,102 @@
+import { open, rename } from 'node:fs/promises';
+import type { Agent } from '../agent.js';
+import { formatEndpoint } from '../endpoints/endpoints.js';
+import { errorMessage, silentLogger, type Logger } from '../log.js';
+
+/** The mesh topology as the -memberlist-file export holds it (schema: docs/schemas/memberlist.schema.json). */
+export interface Memberlist {
+  readonly mesh: string;
+  readonly cidr: string;
+  readonly revision: number;
+  readonly updated: string;
+  readonly nodes: readonly {
+    readonly name: string;
+    readonly meshIp: string;
+    readonly publicKey: string;
+    readonly status: string;
+    readonly isBootstrap: boolean;
+    readonly endpoints: readonly string[];
+    readonly tags: Readonly<Record<string, string>>;
+  }[];
+}
+
+export function buildMemberlist(agent: Agent, now = new Date()): Memberlist {
+  const nodes = [...agent.netmap.nodes.values()].sort((a, b) => a.name.localeCompare(b.name));
+  return {
+    mesh: agent.options.meshName,
+    cidr: agent.joined?.meshCidr ?? '',
+    revision: agent.netmap.revision,
+    updated: now.toISOString(),
+    nodes: nodes.map((n) => ({
+      name: n.name,
+      meshIp: n.meshIp,
+      publicKey: n.publicKey,
+      status: n.status.replace('NODE_STATUS_', '').toLowerCase(),
+      isBootstrap: n.isBootstrap,
+      endpoints: n.endpoints.map((e) => formatEndpoint(e.ip, e.port)),
+      tags: n.tags,
+    })),
+  };
+}
+
+/**
+ * Rewrites the memberlist file atomically whenever membership changes, for DNS zone tools
+ * and the like. Writes are coalesced and skipped when the revision did not move.
+ */
+export class MemberlistExporter {
+  private writing: Promise<void> | undefined;
+  private again = false;
+  private lastRevision = -1;
+  private readonly onChange = () => this.schedule();
+  private readonly logger: Logger;
+
+  constructor(private readonly agent: Agent, readonly file: string, logger?: Logger) {
+    this.logger = logger ?? silentLogger();
+  }
+
+  start(): void {
+    this.agent.on('change', this.onChange);
+    this.schedule();
+  }
+
+  async stop(): Promise<void> {
+    this.agent.off('change', this.onChange);
+    await this.writing;
+  }
+
+  /** Resolves once the file reflects the current revision. */
+  flush(): Promise<void> {
+    this.schedule();
+    return this.writing ?? Promise.resolve();
+  }
+
+  private schedule(): void {
+    if (this.writing) {
+      this.again = true;
+      return;
+    }
+    this.writing = (async () => {
+      do {
+        this.again = false;
+        if (!this.agent.joined || this.agent.netmap.revision === this.lastRevision) continue;
+        const list = buildMemberlist(this.agent);
+        try {
+          const temp = `${this.file}.tmp-${process.pid}`;
+          const handle = await open(temp, 'w', 0o644);
+          try {
+            await handle.writeFile(JSON.stringify(list, null, 2) + '\n');
+            await handle.sync();
+          } finally {
+            await handle.close();
+          }
+          await rename(temp, this.file);
+          this.lastRevision = list.revision;
+        } catch (err) {
+          this.logger.error('could not write the memberlist file', { file: this.file, err: errorMessage(err) });
+        }
+      } while (this.again);
+    })().finally(() => {
+      this.writing = undefined;
+    });
+  }
+}

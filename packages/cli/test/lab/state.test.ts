@@ -1,0 +1,68 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { InvalidLabOptions } from '../../src/lab/errors.js';
+import { formatLabState, parseLabState, readLabState, replaceHost, writeLabState, type LabHost, type LabState } from '../../src/lab/state.js';
+
+const host = (k: number, extra: Partial<LabHost> = {}): LabHost => ({
+  name: `h${k}`,
+  index: k,
+  netns: `wgl-h${k}`,
+  underlayIp: `192.0.2.${k}`,
+  mountFile: `/run/wgmesh-lab/wgl/ns/h${k}.mnt`,
+  stateDir: `/var/lib/wgmesh-lab/wgl/h${k}`,
+  logFile: `/var/lib/wgmesh-lab/wgl/h${k}.log`,
+  role: k === 1 ? 'bootstrap' : 'join',
+  ...extra,
+});
+
+const lab: LabState = {
+  version: 1,
+  name: 'wgl',
+  mesh: 'lab',
+  underlay: '192.0.2.0/24',
+  cidr: '198.18.0.0/16',
+  bootstrapPort: 5000,
+  wgmeshCommand: ['/usr/bin/node', '/repo/packages/cli/bin/wgmesh.js'],
+  logLevel: 'info',
+  hostsOnly: false,
+  createdMs: 1_700_000_000_000,
+  hosts: [host(1, { process: { pid: 100, startTicks: 5, startedMs: 1_700_000_000_100, argv: ['node', 'bootstrap'] }, meshIp: '198.18.0.1' }), host(2)],
+};
+
+describe('lab.json', () => {
+  test('round-trips through its text form', () => {
+    assert.deepEqual(parseLabState(formatLabState(lab)), lab);
+  });
+
+  test('a damaged file names the bad field', () => {
+    assert.throws(() => parseLabState('{'), /not JSON/);
+    assert.throws(() => parseLabState(JSON.stringify({ ...lab, version: 2 })), /unsupported version 2/);
+    assert.throws(() => parseLabState(JSON.stringify({ ...lab, hosts: [{ ...host(1), role: 'boss' }] })), /hosts\[0\]\.role/);
+    assert.throws(() => parseLabState(JSON.stringify({ ...lab, hosts: [{ ...host(1), process: { pid: 'x' } }] })), /hosts\[0\]\.process\.pid/);
+    assert.throws(() => parseLabState(JSON.stringify({ ...lab, wgmeshCommand: 'node' })), InvalidLabOptions);
+  });
+
+  test('replaceHost updates in place or inserts in index order', () => {
+    const updated = replaceHost(lab, host(2, { meshIp: '198.18.0.2' }));
+    assert.equal(updated.hosts[1]?.meshIp, '198.18.0.2');
+    assert.equal(updated.hosts.length, 2);
+    const grown = replaceHost(replaceHost(lab, host(4)), host(3));
+    assert.deepEqual(grown.hosts.map((h) => h.name), ['h1', 'h2', 'h3', 'h4']);
+  });
+
+  test('is written atomically and read back; a missing file is undefined', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'wgmesh-lab-state-'));
+    try {
+      const file = join(dir, 'sub', 'lab.json');
+      assert.equal(await readLabState(file), undefined);
+      await writeLabState(file, lab);
+      assert.deepEqual(await readLabState(file), lab);
+      assert.deepEqual(await readdir(join(dir, 'sub')), ['lab.json']);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
