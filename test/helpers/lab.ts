@@ -122,6 +122,12 @@ export async function childrenOf(pids: readonly number[]): Promise<ProcStat[]> {
   return pids.flatMap((pid) => descendantsOf(pid, table));
 }
 
+export async function stillRunning(processes: readonly ProcessIdentity[]): Promise<number[]> {
+  const running: number[] = [];
+  for (const p of processes) if (await isRunning(p)) running.push(p.pid);
+  return running;
+}
+
 /** What a torn-down lab must not leave behind; empty when it is clean. */
 export async function leftovers(lab: LabState, processes: readonly ProcessIdentity[]): Promise<string[]> {
   const found: string[] = [];
@@ -140,7 +146,7 @@ export async function leftovers(lab: LabState, processes: readonly ProcessIdenti
       // gone, as it should be
     }
   }
-  for (const p of processes) if (await isRunning(p)) found.push(`process ${p.pid} still running`);
+  for (const pid of await stillRunning(processes)) found.push(`process ${pid} still running`);
   // The veths and wg interfaces lived inside the deleted namespaces; none may show up in the root one.
   const links = (await runCapture('ip', ['-o', 'link', 'show'])).stdout;
   const iface = `wg${lab.mesh}`;

@@ -4,6 +4,7 @@ import type { Endpoint, JoinResponse__Output, WatchEvent__Output } from './proto
 import { applyDelta, emptyNetmap, netmapFromNodes, selfNode, type Netmap, type NetmapDelta } from './netmap/netmap.js';
 import { diffWgConfig, wgConfigFromNetmap, type WgConfigOptions } from './wg/config.js';
 import type { WgDriver } from './wg/types.js';
+import { hasRestartNotifier } from './wg/userspace-driver.js';
 import { publicKeyFromPrivate } from './wg/keys.js';
 import { Backoff } from './control/backoff.js';
 import { ControlCallError, type ControlClient, type WatchHandle } from './control/client.js';
@@ -96,6 +97,13 @@ export class Agent extends EventEmitter {
     this.tags = { ...init.tags };
     this.logger = components.logger ?? silentLogger();
     this.timers = components.timers ?? realTimers;
+    // wireguard-go restarted by its supervisor: make sure the device matches the netmap again.
+    if (hasRestartNotifier(components.driver)) {
+      components.driver.onRestart(() => {
+        this.logger.warn('WireGuard device was re-created; reconciling');
+        this.requestReconcile();
+      });
+    }
     this.watchBackoff = new Backoff(init.backoffInitialMs ?? AGENT_DEFAULTS.backoffInitialMs, init.backoffMaxMs ?? AGENT_DEFAULTS.backoffMaxMs, components.random);
   }
 

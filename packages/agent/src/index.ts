@@ -17,3 +17,6 @@ export * from './wg/errors.js';
 export { claimSocketPath } from './localapi/server.js';
 export * from './state/agent-state.js';
 export * from './status/memberlist.js';
+export { KernelWgDriver } from './wg/kernel-driver.js';
+export { UserspaceWgDriver, hasRestartNotifier } from './wg/userspace-driver.js';
+export { directRunner, namespaceRunner, prefixedRunner, type CommandRunner } from './wg/exec.js';

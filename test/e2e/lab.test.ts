@@ -1,0 +1,84 @@
+/**
+ * A 4-host lab with real wgmesh processes and real WireGuard (wireguard-go): full-mesh pings,
+ * the WireGuard peer tables, a node leaving on SIGTERM, and a leak-free teardown.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { hostPid, labDown, labUp, loadLab, type LabState, type ProcessIdentity } from '../../packages/cli/src/lab/index.js';
+import { childrenOf, e2eWgmeshCommand, labSkipReason, leftovers, meshIps, pingUntil, stillRunning, wgDump } from '../helpers/lab.js';
+import { waitFor } from '../helpers/wait.js';
+
+const LAB = 'wge2e';
+const MESH = 'mesh4';
+const skip = await labSkipReason({ wireguard: true });
+
+describe('lab of 4 hosts with real WireGuard', { skip: skip ?? false }, () => {
+  let lab: LabState;
+
+  before(async () => {
+    // A lab left over by an interrupted run is removed first.
+    await labDown({ name: LAB });
+    lab = (await labUp({ name: LAB, hosts: 4, mesh: MESH, wgmeshCommand: e2eWgmeshCommand(), readyTimeoutMs: 60_000 })).lab;
+  });
+
+  after(async () => {
+    await labDown({ name: LAB });
+  });
+
+  test('every host pings every other host over the mesh', async () => {
+    const ips = meshIps(lab);
+    assert.equal(new Set(ips.values()).size, 4, 'four distinct mesh IPs');
+    const pairs = lab.hosts.flatMap((a) => lab.hosts.filter((b) => b !== a).map((b) => ({ from: a.name, to: b.name, ip: ips.get(b.name)! })));
+    // First pings can be lost while a handshake completes: each pair retries until its deadline.
+    await Promise.all(pairs.map((p) => pingUntil(lab, p.from, p.ip, 20_000)));
+  });
+
+  test('each WireGuard interface has exactly the 3 other hosts as peers, with recent handshakes', async () => {
+    const keys = new Map<string, string>();
+    for (const h of lab.hosts) keys.set(h.name, (await wgDump(lab, h.name)).publicKey);
+    for (const h of lab.hosts) {
+      const others = [...keys.entries()].filter(([name]) => name !== h.name).map(([, key]) => key).sort();
+      const dump = await waitFor(`${h.name} to have 3 peers with a handshake in the last 2 minutes`, async () => {
+        const d = await wgDump(lab, h.name);
+        const now = Date.now() / 1000;
+        return d.peers.length === 3 && d.peers.every((p) => p.latestHandshake > 0 && now - p.latestHandshake < 120) ? d : undefined;
+      }, 15_000, 200);
+      assert.deepEqual(dump.peers.map((p) => p.publicKey).sort(), others);
+      for (const peer of dump.peers) assert.equal(peer.allowedIps.length, 1, `one allowed IP per peer: ${peer.allowedIps.join(',')}`);
+    }
+  });
+
+  test('SIGTERM to h4 removes it from every other host within 5 s', async () => {
+    const pid = hostPid(lab, 'h4');
+    assert.ok(pid !== undefined, 'h4 runs wgmesh');
+    const key = (await wgDump(lab, 'h4')).publicKey;
+    const children = await childrenOf([pid]);
+    process.kill(pid, 'SIGTERM');
+    const signalled = Date.now();
+    await waitFor('h1, h2 and h3 to drop h4', async () => {
+      const dumps = await Promise.all(['h1', 'h2', 'h3'].map((h) => wgDump(lab, h)));
+      return dumps.every((d) => d.peers.length === 2 && !d.peers.some((p) => p.publicKey === key));
+    }, 5_000, 50);
+    const tookMs = Date.now() - signalled;
+    assert.ok(tookMs <= 5_000, `took ${tookMs} ms`);
+    // h4's agent and its wireguard-go are gone too.
+    const h4 = lab.hosts.find((h) => h.name === 'h4')!.process!;
+    await waitFor('h4 and its children to exit', async () => (await stillRunning([h4, ...children])).length === 0, 5_000);
+  });
+
+  test('lab down leaves no namespace, mount, process or interface behind', async () => {
+    const current = await loadLab(LAB);
+    const agents: ProcessIdentity[] = current.hosts.flatMap((h) => (h.process ? [h.process] : []));
+    const children = await childrenOf(agents.map((a) => a.pid));
+    // Each running agent drives its own wireguard-go (there is no kernel module here).
+    const wgGo = children.filter((c) => c.comm === 'wireguard-go');
+    assert.ok(wgGo.length >= 3, `a wireguard-go under each of h1..h3, found: ${children.map((c) => `${c.pid} ${c.comm}`).join(', ')}`);
+
+    const report = await labDown({ name: LAB });
+    assert.equal(report.existed, true);
+    assert.deepEqual(report.killed, [], 'every agent stopped on SIGTERM');
+    assert.deepEqual(report.strays, []);
+    assert.deepEqual(await leftovers(current, [...agents, ...children]), []);
+    assert.equal((await labDown({ name: LAB })).existed, false, 'a second lab down has nothing to do');
+  });
+});
