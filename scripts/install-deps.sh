@@ -38,5 +38,5 @@ fi
 
 if [ ! -f node_modules/.modules.yaml ] || [ pnpm-lock.yaml -nt node_modules/.modules.yaml ] || [ package.json -nt node_modules/.modules.yaml ]; then
   echo "install-deps: pnpm install" >&2
-  CI=true pnpm install --frozen-lockfile=false --reporter=append-only >/dev/null
+  CI=true pnpm install --frozen-lockfile --reporter=append-only >/dev/null
 fi

@@ -50,6 +50,7 @@ export async function buildStatus(agent: Agent): Promise<InfoResponse> {
     peers,
     bootstrapAddr: agent.options.bootstrapAddr ?? '',
     isBootstrap: agent.options.isBootstrap ?? false,
+    self: self ?? null,
   };
 }
 

@@ -73,10 +73,16 @@ declare module 'stun' {
       retries?: number;
     }
 
-    class StunError extends Error {}
+    class StunError extends Error {
+      /** The datagram (StunMessageError) or decoded message (StunResponseError) that caused it. */
+      readonly packet: Buffer | StunMessage | undefined;
+      readonly sender: { address: string; port: number } | undefined;
+    }
+    /** A STUN-looking datagram that failed to decode. */
     class StunMessageError extends StunError {}
+    /** An error response arrived (its transaction id is not checked by the package). */
     class StunResponseError extends StunError {
-      readonly response: StunResponse;
+      readonly packet: StunResponse;
     }
   }
 

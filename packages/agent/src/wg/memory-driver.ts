@@ -28,7 +28,8 @@ export class MemoryWgDriver implements WgDriver {
   }
 
   async read(): Promise<WgDeviceState> {
-    if (!this.config) throw new Error(`interface ${this.name} is not up`);
+    // Like the real drivers: a closed device cannot be read.
+    if (!this.config || this.closed) throw new Error(`interface ${this.name} is not up`);
     return {
       name: this.name,
       publicKey: publicKeyFromPrivate(this.config.privateKey),

@@ -13,7 +13,9 @@ import {
   labStatus,
   labUp,
   LabError,
+  LabNotReady,
   loadLab,
+  NodeExited,
   sourceWgmeshCommand,
   type HostStatus,
   type LabState,
@@ -93,9 +95,9 @@ export function splitLeadingFlags(tokens: readonly string[], specs: readonly Fla
 }
 
 /** Runs argv with the terminal attached and returns its exit status (128 + signal when killed). */
-function runAttached(argv: readonly string[]): Promise<number> {
+function runAttached(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
   return new Promise((resolve) => {
-    const child = spawn(argv[0]!, argv.slice(1), { stdio: 'inherit' });
+    const child = spawn(argv[0]!, argv.slice(1), { stdio: 'inherit', env });
     // Ctrl-C reaches the child through the terminal; we stay to report its exit status.
     const ignore = (): void => {};
     process.on('SIGINT', ignore);
@@ -204,7 +206,7 @@ async function exec(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<nu
   const [host, ...cmd] = rest[0] === '--' ? rest.slice(1) : rest;
   if (!host || cmd.length === 0) throw new UsageError('usage: wgmesh lab exec HOST CMD [ARGS…], e.g. `wgmesh lab exec h2 ping -c 1 192.0.2.1`');
   const lab = await loadLab(str(values, 'name'));
-  return runAttached(hostCommand(lab, host, cmd));
+  return runAttached(hostCommand(lab, host, cmd), env);
 }
 
 async function info(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
@@ -222,7 +224,7 @@ async function info(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<nu
   if (help) return printHelp(NAME_FLAGS);
   const lab = await loadLab(str(values, 'name'));
   if (lab.hostsOnly) throw new LabError(`lab "${lab.name}" was made with -hosts-only and runs no wgmesh`);
-  return runAttached(hostCommand(lab, 'h1', ['wgmesh', 'info', ...passthrough]));
+  return runAttached(hostCommand(lab, 'h1', ['wgmesh', 'info', ...passthrough]), env);
 }
 
 async function status(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
@@ -237,6 +239,15 @@ async function status(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<
   out(`lab "${lab.name}": ${lab.hosts.length} host${lab.hosts.length === 1 ? '' : 's'} on ${lab.underlay}${lab.hostsOnly ? ' (hosts only)' : `, mesh "${lab.mesh}" (${lab.cidr})`}`);
   out(hostTable(hosts));
   return 0;
+}
+
+/** The -name given on a command line, for hints after a failure. */
+function labName(argv: readonly string[]): string {
+  for (let i = 0; i < argv.length; i++) {
+    const match = /^--?name(?:=(.*))?$/.exec(argv[i]!);
+    if (match) return match[1] ?? argv[i + 1] ?? LAB_DEFAULTS.name;
+  }
+  return LAB_DEFAULTS.name;
 }
 
 function printHelp(specs: readonly FlagSpec[]): number {
@@ -277,6 +288,10 @@ export async function runLab(argv: string[], env: NodeJS.ProcessEnv): Promise<nu
     }
     if (e instanceof LabError) {
       err(`wgmesh lab: ${e.message}`);
+      if (e instanceof LabNotReady || e instanceof NodeExited) {
+        const name = labName(rest);
+        err(`the lab is left up to look at: \`wgmesh lab status${nameHint(name)}\`; remove it with \`wgmesh lab down${nameHint(name)}\``);
+      }
       return 1;
     }
     err(`wgmesh lab: ${e instanceof Error ? e.message : String(e)}`);

@@ -7,6 +7,8 @@ export interface DashboardProps {
   readonly info: InfoResponse__Output | undefined;
   readonly error: string | undefined;
   readonly now: number;
+  /** Terminal width; narrow terminals get the essential columns only. */
+  readonly columns?: number;
 }
 
 const COLUMNS: { key: keyof ReturnType<typeof nodeRows>[number]; title: string; width: number }[] = [
@@ -20,12 +22,22 @@ const COLUMNS: { key: keyof ReturnType<typeof nodeRows>[number]; title: string; 
   { key: 'tags', title: 'TAGS', width: 20 },
 ];
 
+/** What fits: every column from 150 wide, then the least essential go first. */
+function columnsFor(width: number) {
+  const essential = new Set(['name', 'meshIp', 'status', 'handshake']);
+  if (width >= 150) return COLUMNS;
+  if (width >= 100) return COLUMNS.filter((c) => c.key !== 'transfer' && c.key !== 'tags');
+  return COLUMNS.filter((c) => essential.has(c.key)).map((c) => (c.key === 'name' ? { ...c, width: Math.max(12, width - 16 - 13 - 11) } : c));
+}
+
 const statusColor = (s: string) => (s === 'alive' ? 'green' : s === 'suspect' ? 'yellow' : s.startsWith('(') ? undefined : 'red');
 
 /** Display only: the live mesh view of one node's status. */
-export function Dashboard({ info, error, now }: DashboardProps): React.ReactElement {
+export function Dashboard({ info, error, now, columns = 150 }: DashboardProps): React.ReactElement {
   if (!info) return <Text>{error ? <Text color="red">{error}</Text> : 'connecting to the local wgmesh node…'}</Text>;
   const rows = nodeRows(info, now);
+  const shown = columnsFor(columns);
+  const self = info.self;
   return (
     <Box flexDirection="column">
       <Text>
@@ -33,11 +45,14 @@ export function Dashboard({ info, error, now }: DashboardProps): React.ReactElem
         {info.connected || info.isBootstrap ? <Text color="green">connected</Text> : <Text color="red">not connected</Text>} · {rows.length} nodes
       </Text>
       <Text dimColor>
-        {info.interface} ({info.backend}) port {info.listenPort} · key {info.publicKey}
+        this node {info.nodeName} {info.meshIp}
+        {self?.joinedAtMs ? ` · joined ${new Date(Number(self.joinedAtMs)).toISOString().slice(0, 19).replace('T', ' ')}` : ''}
+        {info.meshCreatedMs ? ` · mesh created ${new Date(Number(info.meshCreatedMs)).toISOString().slice(0, 10)}` : ''}
+        {info.behindNat ? ' · behind NAT' : ' · no NAT'} · {info.interface} ({info.backend}) port {info.listenPort}
       </Text>
       {error ? <Text color="red">{error}</Text> : null}
       <Box marginTop={1}>
-        {COLUMNS.map((c) => (
+        {shown.map((c) => (
           <Box key={c.key} width={c.width}>
             <Text bold>{c.title}</Text>
           </Box>
@@ -45,7 +60,7 @@ export function Dashboard({ info, error, now }: DashboardProps): React.ReactElem
       </Box>
       {rows.map((r) => (
         <Box key={r.name}>
-          {COLUMNS.map((c) => (
+          {shown.map((c) => (
             <Box key={c.key} width={c.width}>
               <Text wrap="truncate" {...(c.key === 'status' && statusColor(r.status) ? { color: statusColor(r.status) } : {})}>
                 {r[c.key]}

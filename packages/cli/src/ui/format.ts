@@ -17,6 +17,11 @@ export function bytes(n: number): string {
   return `${(n / 1024 ** 3).toFixed(1)} GiB`;
 }
 
+/** Tags as shown: internal ones (`_…`) are hidden. */
+export function visibleTags(tags: Readonly<Record<string, string>>): string {
+  return Object.entries(tags).filter(([k]) => !k.startsWith('_')).map(([k, v]) => `${k}=${v}`).join(',');
+}
+
 export function statusWord(status: string): string {
   return status.replace('NODE_STATUS_', '').toLowerCase() || 'unknown';
 }
@@ -47,7 +52,7 @@ export function nodeRows(info: InfoResponse__Output, now = Date.now()): NodeRow[
     handshake: '-',
     rtt: '-',
     transfer: '-',
-    tags: Object.entries(info.tags).map(([k, v]) => `${k}=${v}`).join(','),
+    tags: visibleTags(info.tags),
   };
   const peers = info.peers.map((p): NodeRow => ({
     name: p.node!.name + (p.node!.isBootstrap ? ' (bootstrap)' : ''),
@@ -57,7 +62,7 @@ export function nodeRows(info: InfoResponse__Output, now = Date.now()): NodeRow[
     handshake: ago(Number(p.latestHandshakeMs), now),
     rtt: p.rttMs ? `${p.rttMs.toFixed(2)} ms` : '-',
     transfer: `${bytes(Number(p.rxBytes))} / ${bytes(Number(p.txBytes))}`,
-    tags: Object.entries(p.node!.tags).map(([k, v]) => `${k}=${v}`).join(','),
+    tags: visibleTags(p.node!.tags),
   }));
   return [self, ...peers];
 }

@@ -31,7 +31,7 @@ function App({ client }: { client: AgentClient }): React.ReactElement {
   useInput((input, key) => {
     if (input === 'q' || key.escape || (key.ctrl && input === 'c')) exit();
   }, { isActive: process.stdin.isTTY === true });
-  return <Dashboard {...state} />;
+  return <Dashboard {...state} columns={process.stdout.columns ?? 100} />;
 }
 
 export async function runDashboard(client: AgentClient): Promise<number> {

@@ -2,6 +2,7 @@
 
 import type { Endpoint as _wgmesh_v1_Endpoint, Endpoint__Output as _wgmesh_v1_Endpoint__Output } from '../../wgmesh/v1/Endpoint.js';
 import type { PeerStatus as _wgmesh_v1_PeerStatus, PeerStatus__Output as _wgmesh_v1_PeerStatus__Output } from '../../wgmesh/v1/PeerStatus.js';
+import type { Node as _wgmesh_v1_Node, Node__Output as _wgmesh_v1_Node__Output } from '../../wgmesh/v1/Node.js';
 import type { Long } from '@grpc/proto-loader';
 
 export interface InfoResponse {
@@ -22,6 +23,7 @@ export interface InfoResponse {
   'peers'?: (_wgmesh_v1_PeerStatus)[];
   'bootstrapAddr'?: (string);
   'isBootstrap'?: (boolean);
+  'self'?: (_wgmesh_v1_Node | null);
 }
 
 export interface InfoResponse__Output {
@@ -42,4 +44,5 @@ export interface InfoResponse__Output {
   'peers': (_wgmesh_v1_PeerStatus__Output)[];
   'bootstrapAddr': (string);
   'isBootstrap': (boolean);
+  'self': (_wgmesh_v1_Node__Output | null);
 }

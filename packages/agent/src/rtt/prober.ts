@@ -1,0 +1,311 @@
+import { EventEmitter } from 'node:events';
+import ipaddr from 'ipaddr.js';
+import type { Timers } from '../agent.js';
+import type { RttSample__Output } from '../proto/index.js';
+import { errorMessage, silentLogger, type Logger } from '../log.js';
+import {
+  RTT_DEFAULTS, RTT_WINDOW_MAX, RttConfigError, decodeProbe, dgramSocketFactory, encodeProbe, socketFamilyOf,
+  type PacketAddress, type PacketSocket, type SocketFactory, type SocketFamily,
+} from './echo.js';
+
+export interface RttPeer {
+  readonly name: string;
+  readonly meshIp: string;
+}
+
+/** A monotonic clock in nanoseconds. */
+export interface RttClock {
+  nowNs(): bigint;
+}
+
+export const hrtimeClock: RttClock = { nowNs: () => process.hrtime.bigint() };
+
+export interface RttProberComponents {
+  /** Default: node:dgram. */
+  readonly socketFactory?: SocketFactory;
+  /** Default: process.hrtime. */
+  readonly clock?: RttClock;
+  readonly timers?: Timers;
+  readonly logger?: Logger;
+}
+
+export interface RttProberInit {
+  /** The peers' echo port. Default 54541. */
+  readonly port?: number;
+  /** One probe to every peer this often. Default 1000 ms. */
+  readonly intervalMs?: number;
+  /** A probe without a reply this long is lost; a later reply does not count. Default 1000 ms. */
+  readonly timeoutMs?: number;
+  /** Samples cover each peer's last this many probes. Default 10. */
+  readonly window?: number;
+}
+
+export interface RttProberEvents {
+  /** A round of probes has completed (every probe answered or timed out): samples() changed. */
+  updated: [];
+}
+
+const realTimers: Timers = {
+  setTimeout: (fn, ms) => {
+    const t = setTimeout(fn, ms);
+    t.unref();
+    return t;
+  },
+  clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
+};
+
+interface PeerState {
+  readonly name: string;
+  /** Canonical text form, as the socket reports a sender's address. */
+  readonly meshIp: string;
+  readonly family: SocketFamily;
+  /** The last `window` outcomes, oldest first: RTT in ms, or null for a lost probe. */
+  readonly results: (number | null)[];
+}
+
+interface Round {
+  readonly seqs: number[];
+  remaining: number;
+  timer: unknown;
+}
+
+interface Pending {
+  readonly peer: PeerState;
+  readonly sentNs: bigint;
+  readonly round: Round;
+}
+
+type SocketSlot = { state: 'binding' } | { state: 'ready'; socket: PacketSocket } | { state: 'failed' };
+
+/**
+ * Measures the tunnel to every peer: every intervalMs one small UDP probe goes to each peer's mesh
+ * IP and echo port, from an ephemeral socket. A reply is matched by sequence number (and must
+ * echo the probe's timestamp and come from the peer's mesh IP and echo port); a probe without a
+ * reply within timeoutMs is lost. samples() gives, per peer, the mean RTT of the answered probes
+ * among its last `window` and the fraction lost.
+ *
+ * Memory is bounded: `window` outcomes per peer, and the probes in flight (peers × rounds within
+ * timeoutMs), which time out on their own.
+ */
+export class RttProber extends EventEmitter<RttProberEvents> {
+  readonly port: number;
+  readonly intervalMs: number;
+  readonly timeoutMs: number;
+  readonly window: number;
+  private readonly socketFactory: SocketFactory;
+  private readonly clock: RttClock;
+  private readonly timers: Timers;
+  private readonly logger: Logger;
+  private peers = new Map<string, PeerState>();
+  private readonly sockets = new Map<SocketFamily, SocketSlot>();
+  private readonly pending = new Map<number, Pending>();
+  private readonly rounds = new Set<Round>();
+  private tickTimer: unknown;
+  private running = false;
+  private seq = 0;
+
+  constructor(components: RttProberComponents, init: RttProberInit = {}) {
+    super();
+    this.port = init.port ?? RTT_DEFAULTS.port;
+    this.intervalMs = init.intervalMs ?? RTT_DEFAULTS.intervalMs;
+    this.timeoutMs = init.timeoutMs ?? RTT_DEFAULTS.timeoutMs;
+    this.window = init.window ?? RTT_DEFAULTS.window;
+    if (!Number.isInteger(this.port) || this.port < 1 || this.port > 65535) throw new RttConfigError(`RTT port ${this.port} is not a UDP port (1-65535)`);
+    if (!Number.isFinite(this.intervalMs) || this.intervalMs <= 0) throw new RttConfigError(`RTT interval ${this.intervalMs} ms must be a positive number of milliseconds`);
+    if (!Number.isFinite(this.timeoutMs) || this.timeoutMs <= 0) throw new RttConfigError(`RTT timeout ${this.timeoutMs} ms must be a positive number of milliseconds`);
+    if (!Number.isInteger(this.window) || this.window < 1 || this.window > RTT_WINDOW_MAX) {
+      throw new RttConfigError(`RTT window ${this.window} must be a whole number of probes from 1 to ${RTT_WINDOW_MAX}`);
+    }
+    this.socketFactory = components.socketFactory ?? dgramSocketFactory;
+    this.clock = components.clock ?? hrtimeClock;
+    this.timers = components.timers ?? realTimers;
+    this.logger = components.logger ?? silentLogger();
+  }
+
+  /** Probes in flight (for tests and status). */
+  get inFlight(): number {
+    return this.pending.size;
+  }
+
+  /**
+   * The peers to probe from now on. A peer keeps its window while its mesh IP stays the same;
+   * a new IP starts a new window; a peer no longer listed is forgotten. Entries without a
+   * valid IP are skipped.
+   */
+  setPeers(peers: readonly RttPeer[]): void {
+    const next = new Map<string, PeerState>();
+    for (const peer of peers) {
+      const meshIp = canonicalIp(peer.meshIp);
+      const family = meshIp === undefined ? undefined : socketFamilyOf(meshIp);
+      if (meshIp === undefined || !family) {
+        this.logger.warn('not probing a peer without a valid mesh IP', { node: peer.name, meshIp: peer.meshIp });
+        continue;
+      }
+      const existing = this.peers.get(peer.name);
+      next.set(peer.name, existing && existing.meshIp === meshIp ? existing : { name: peer.name, meshIp, family, results: [] });
+    }
+    this.peers = next;
+    // Probes to peers that are gone settle now, so their rounds do not wait for the timeout.
+    for (const [seq, probe] of this.pending) {
+      if (next.get(probe.peer.name) !== probe.peer) this.settle(seq, probe, null);
+    }
+    if (this.running) for (const family of this.familiesInUse()) this.openSocket(family);
+  }
+
+  /** Opens the sockets the current peers need, sends the first round, and probes every intervalMs. */
+  async start(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    await Promise.all(this.familiesInUse().map((family) => this.openSocket(family)));
+    if (!this.running) return;
+    this.round();
+    this.schedule();
+  }
+
+  /** Stops probing and closes the sockets; the samples gathered so far remain readable. */
+  async stop(): Promise<void> {
+    this.running = false;
+    this.timers.clearTimeout(this.tickTimer);
+    this.tickTimer = undefined;
+    for (const round of this.rounds) this.timers.clearTimeout(round.timer);
+    this.rounds.clear();
+    this.pending.clear();
+    for (const slot of this.sockets.values()) if (slot.state === 'ready') slot.socket.close();
+    this.sockets.clear();
+  }
+
+  /**
+   * Per peer with at least one finished probe in its window, sorted by name: the mean RTT of the
+   * answered ones (0 when none was answered) and the fraction lost.
+   */
+  samples(): RttSample__Output[] {
+    const out: RttSample__Output[] = [];
+    for (const peer of [...this.peers.values()].sort((a, b) => a.name.localeCompare(b.name))) {
+      if (peer.results.length === 0) continue;
+      let sum = 0;
+      let answered = 0;
+      for (const r of peer.results) {
+        if (r === null) continue;
+        sum += r;
+        answered++;
+      }
+      out.push({ peer: peer.name, rttMs: answered ? sum / answered : 0, loss: (peer.results.length - answered) / peer.results.length });
+    }
+    return out;
+  }
+
+  private schedule(): void {
+    this.tickTimer = this.timers.setTimeout(() => {
+      this.tickTimer = undefined;
+      if (!this.running) return;
+      this.round();
+      this.schedule();
+    }, this.intervalMs);
+  }
+
+  /** One probe to every peer whose socket is ready; a round completes when all are settled. */
+  private round(): void {
+    const round: Round = { seqs: [], remaining: 0, timer: undefined };
+    for (const peer of this.peers.values()) {
+      const slot = this.sockets.get(peer.family);
+      if (!slot) {
+        void this.openSocket(peer.family);
+        continue;
+      }
+      // Not bound yet: this peer's first probe goes with the next round, with a true send time.
+      if (slot.state === 'binding') continue;
+      this.seq = (this.seq + 1) >>> 0;
+      const seq = this.seq;
+      const sentNs = this.clock.nowNs();
+      this.pending.set(seq, { peer, sentNs, round });
+      round.seqs.push(seq);
+      round.remaining++;
+      // A family that cannot send (no socket could be bound) loses every probe: it times out below.
+      if (slot.state === 'ready') {
+        slot.socket.send(encodeProbe({ type: 'probe', seq, timestamp: sentNs }), this.port, peer.meshIp, (err) => {
+          if (err) this.logger.debug('RTT probe not sent', { node: peer.name, meshIp: peer.meshIp, err: errorMessage(err) });
+        });
+      }
+    }
+    if (round.remaining === 0) return;
+    this.rounds.add(round);
+    round.timer = this.timers.setTimeout(() => this.expire(round), this.timeoutMs);
+  }
+
+  private expire(round: Round): void {
+    round.timer = undefined;
+    for (const seq of round.seqs) {
+      const probe = this.pending.get(seq);
+      if (probe && probe.round === round) this.settle(seq, probe, null);
+    }
+  }
+
+  private onPacket(packet: Buffer, from: PacketAddress): void {
+    const reply = decodeProbe(packet);
+    if (!reply || reply.type !== 'reply') return;
+    const probe = this.pending.get(reply.seq);
+    // Unknown or late (already timed out), or not the answer to this probe, or not from the peer.
+    if (!probe || probe.sentNs !== reply.timestamp) return;
+    if (from.port !== this.port || canonicalIp(from.address) !== probe.peer.meshIp) return;
+    const rttMs = Number(this.clock.nowNs() - probe.sentNs) / 1e6;
+    this.settle(reply.seq, probe, rttMs <= this.timeoutMs ? rttMs : null);
+  }
+
+  private settle(seq: number, probe: Pending, rttMs: number | null): void {
+    this.pending.delete(seq);
+    const peer = probe.peer;
+    if (this.peers.get(peer.name) === peer) {
+      peer.results.push(rttMs);
+      if (peer.results.length > this.window) peer.results.splice(0, peer.results.length - this.window);
+    }
+    const round = probe.round;
+    round.remaining--;
+    if (round.remaining > 0) return;
+    this.timers.clearTimeout(round.timer);
+    round.timer = undefined;
+    this.rounds.delete(round);
+    this.emit('updated');
+  }
+
+  private familiesInUse(): SocketFamily[] {
+    return [...new Set([...this.peers.values()].map((p) => p.family))];
+  }
+
+  /** Opens (once) the ephemeral socket for a family; a failure is logged and makes its probes lost. */
+  private async openSocket(family: SocketFamily): Promise<void> {
+    if (this.sockets.has(family)) return;
+    const binding: SocketSlot = { state: 'binding' };
+    this.sockets.set(family, binding);
+    const socket = this.socketFactory(family);
+    socket.onMessage((packet, from) => this.onPacket(packet, from));
+    socket.onError((err) => this.logger.warn('RTT probe socket error', { err: errorMessage(err) }));
+    try {
+      await socket.bind(0);
+    } catch (err) {
+      socket.close();
+      if (this.sockets.get(family) === binding) this.sockets.set(family, { state: 'failed' });
+      this.logger.warn(`cannot open a ${family} socket for RTT probes; those peers will show as lost`, { err: errorMessage(err) });
+      return;
+    }
+    // Stopped (or stopped and restarted) while binding: this socket is no longer wanted.
+    if (!this.running || this.sockets.get(family) !== binding) {
+      socket.close();
+      return;
+    }
+    this.sockets.set(family, { state: 'ready', socket });
+  }
+}
+
+export function createRttProber(components: RttProberComponents, init: RttProberInit = {}): RttProber {
+  return new RttProber(components, init);
+}
+
+/** The text form a socket reports for this address, or undefined when it is not an IP. */
+function canonicalIp(ip: string): string | undefined {
+  if (!socketFamilyOf(ip)) return undefined;
+  try {
+    return ipaddr.process(ip).toString();
+  } catch {
+    return undefined;
+  }
+}

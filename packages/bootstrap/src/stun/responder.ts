@@ -1,0 +1,257 @@
+/// <reference path="../../../agent/src/stun/stun-module.d.ts" />
+/**
+ * The bootstrap's embedded STUN responder: answers RFC 5389 Binding requests on UDP with the
+ * sender's address as seen here (XOR-MAPPED-ADDRESS, plus MAPPED-ADDRESS for clients that
+ * predate it), so a mesh needs no third-party STUN server.
+ *
+ * Every datagram is checked before anything else reads it (RFC 5389 §7.3): the header, the
+ * magic cookie, the length, each attribute's bounds and, when present, the FINGERPRINT. Anything
+ * malformed is dropped silently and counted; nothing a peer sends can throw out of the handler.
+ * Responses are built by the npm `stun` package, and always carry the request's transaction id
+ * (the package's own server example leaves it out, and clients then time out).
+ *
+ * Answered: Binding requests. 420 (Unknown Attribute): Binding requests carrying a
+ * comprehension-required attribute that RFC 5389 does not define. 400: requests of other
+ * methods (this is no TURN server). Dropped: indications, responses, RFC 3489 messages (no
+ * magic cookie), malformed datagrams. Requests from IPv4 or IPv6 sources are answered alike.
+ */
+import dgram from 'node:dgram';
+import { isIPv6 } from 'node:net';
+import stun from 'stun';
+import { errorMessage, silentLogger, type Logger } from '@wgmesh/agent';
+import { WgmeshError } from '../errors.js';
+
+const MAGIC_COOKIE = 0x2112a442;
+const HEADER_LENGTH = 20;
+/** Longer datagrams are not Binding requests worth answering. */
+const MAX_REQUEST_LENGTH = 1280;
+const BINDING_REQUEST = 0x0001;
+const ATTR_FINGERPRINT = 0x8028;
+/** The attributes RFC 5389 defines; other comprehension-required ones (< 0x8000) get a 420. */
+const KNOWN_ATTRIBUTES = new Set([0x0001, 0x0006, 0x0008, 0x0009, 0x000a, 0x0014, 0x0015, 0x0020, 0x8022, 0x8023, 0x8028]);
+
+/** The responder's UDP port is taken by another process. */
+export class StunPortInUse extends WgmeshError {
+  constructor(
+    readonly bindAddr: string,
+    readonly port: number,
+  ) {
+    super(`UDP port ${port} is in use; pick another -stun-port, or -stun-port 0 to disable`);
+  }
+}
+
+/** The responder could not bind for another reason (address not on this host, no permission). */
+export class StunBindFailed extends WgmeshError {
+  constructor(
+    readonly bindAddr: string,
+    readonly port: number,
+    reason: string,
+  ) {
+    super(`cannot serve STUN on UDP ${bindAddr}:${port}: ${reason}`);
+  }
+}
+
+export interface StunResponderInit {
+  /** Local address, IPv4 or IPv6 ("0.0.0.0", "::" for both families, "127.0.0.1"). */
+  bindAddr: string;
+  /** UDP port; 0 picks a free one (read it back from `port` after start). The CLI's "-stun-port 0 disables" means: do not create a responder. */
+  port: number;
+  logger?: Logger;
+  /** SOFTWARE attribute of every answer (default "wgmesh"); empty for none. */
+  software?: string;
+}
+
+export interface StunResponderStats {
+  /** Datagrams received. */
+  received: number;
+  /** Binding success responses sent. */
+  answered: number;
+  /** Error responses sent (400, 420). */
+  errorResponses: number;
+  /** Datagrams dropped as malformed or not STUN. */
+  malformed: number;
+  /** Well-formed STUN that needs no answer (indications, responses, RFC 3489). */
+  ignored: number;
+  /** Answers the socket failed to send. */
+  sendFailures: number;
+}
+
+export class StunResponder {
+  private readonly bindAddr: string;
+  private readonly requestedPort: number;
+  private readonly logger: Logger;
+  private readonly software: string;
+  private socket: dgram.Socket | undefined;
+  private boundPort: number | undefined;
+  private readonly counters: StunResponderStats = { received: 0, answered: 0, errorResponses: 0, malformed: 0, ignored: 0, sendFailures: 0 };
+
+  constructor(init: StunResponderInit) {
+    if (!Number.isInteger(init.port) || init.port < 0 || init.port > 65535) {
+      throw new RangeError(`STUN port ${init.port} is not 0-65535`);
+    }
+    this.bindAddr = init.bindAddr;
+    this.requestedPort = init.port;
+    this.logger = init.logger ?? silentLogger();
+    this.software = init.software ?? 'wgmesh';
+  }
+
+  /** The UDP port served: the bound one once started (so port 0 reads back the real port). */
+  get port(): number {
+    return this.boundPort ?? this.requestedPort;
+  }
+
+  get stats(): Readonly<StunResponderStats> {
+    return { ...this.counters };
+  }
+
+  get listening(): boolean {
+    return this.socket !== undefined;
+  }
+
+  async start(): Promise<void> {
+    if (this.socket) throw new Error('the STUN responder is already started');
+    const socket = dgram.createSocket({ type: isIPv6(this.bindAddr) ? 'udp6' : 'udp4' });
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: NodeJS.ErrnoException) => {
+        try {
+          socket.close();
+        } catch {
+          // never bound
+        }
+        if (err.code === 'EADDRINUSE') reject(new StunPortInUse(this.bindAddr, this.requestedPort));
+        else if (err.code === 'EACCES') reject(new StunBindFailed(this.bindAddr, this.requestedPort, 'permission denied (ports below 1024 need root)'));
+        else if (err.code === 'EADDRNOTAVAIL') reject(new StunBindFailed(this.bindAddr, this.requestedPort, `${this.bindAddr} is not an address of this host`));
+        else reject(new StunBindFailed(this.bindAddr, this.requestedPort, errorMessage(err)));
+      };
+      socket.once('error', onError);
+      socket.bind({ address: this.bindAddr, port: this.requestedPort, exclusive: true }, () => {
+        socket.off('error', onError);
+        resolve();
+      });
+    });
+    socket.on('error', (err) => this.logger.warn('STUN socket error', { err: err.message }));
+    socket.on('message', (packet, from) => this.onDatagram(socket, packet, from));
+    this.socket = socket;
+    this.boundPort = socket.address().port;
+    this.logger.info('STUN responder listening', { endpoint: `${this.bindAddr}:${this.boundPort}` });
+  }
+
+  async stop(): Promise<void> {
+    const socket = this.socket;
+    if (!socket) return;
+    this.socket = undefined;
+    await new Promise<void>((resolve) => socket.close(() => resolve()));
+    this.logger.info('STUN responder stopped', { port: this.boundPort, ...this.counters });
+  }
+
+  private onDatagram(socket: dgram.Socket, packet: Buffer, from: dgram.RemoteInfo): void {
+    this.counters.received++;
+    try {
+      const reply = this.answer(packet, from);
+      if (!reply) return;
+      socket.send(reply, from.port, from.address, (err) => {
+        if (!err) return;
+        this.counters.sendFailures++;
+        this.logger.debug('STUN answer not sent', { endpoint: `${from.address}:${from.port}`, err: err.message });
+      });
+    } catch (err) {
+      // A bug here must cost one answer, never the process.
+      this.counters.sendFailures++;
+      this.logger.warn('STUN request not answered', { endpoint: `${from.address}:${from.port}`, err: errorMessage(err) });
+    }
+  }
+
+  /** The bytes to send back, or undefined to stay silent. */
+  private answer(packet: Buffer, from: dgram.RemoteInfo): Buffer | undefined {
+    const shape = checkShape(packet);
+    if (shape === 'malformed') {
+      this.counters.malformed++;
+      return undefined;
+    }
+    if (shape === 'legacy') {
+      this.counters.ignored++;
+      return undefined;
+    }
+    let request: stun.StunResponse;
+    try {
+      request = stun.decode(packet);
+    } catch {
+      this.counters.malformed++;
+      return undefined;
+    }
+    if (shape.attributeTypes.includes(ATTR_FINGERPRINT) && !stun.validateFingerprint(request)) {
+      this.counters.malformed++;
+      return undefined;
+    }
+    const type = packet.readUInt16BE(0);
+    const isRequest = (type & 0x0110) === 0;
+    if (!isRequest) {
+      this.counters.ignored++;
+      return undefined;
+    }
+    if (from.port === 0) {
+      this.counters.malformed++;
+      return undefined;
+    }
+    const transactionId = Buffer.from(packet.subarray(8, HEADER_LENGTH));
+    if (type !== BINDING_REQUEST) {
+      this.counters.errorResponses++;
+      return this.errorResponse(type, transactionId, 400, 'Bad Request: this server answers Binding only');
+    }
+    const unknown = [...new Set(shape.attributeTypes.filter((t) => t < 0x8000 && !KNOWN_ATTRIBUTES.has(t)))];
+    if (unknown.length > 0) {
+      this.counters.errorResponses++;
+      return this.errorResponse(type, transactionId, 420, 'Unknown Attribute', unknown);
+    }
+
+    const ip = unmapIPv4(from.address);
+    const response = stun.createMessage(stun.constants.STUN_BINDING_RESPONSE, transactionId);
+    response.addXorAddress(ip, from.port);
+    response.addAddress(ip, from.port);
+    if (this.software) response.addSoftware(this.software);
+    response.addFingerprint();
+    this.counters.answered++;
+    this.logger.debug('STUN binding answered', { endpoint: `${ip}:${from.port}` });
+    return response.toBuffer();
+  }
+
+  private errorResponse(requestType: number, transactionId: Buffer, code: number, reason: string, unknown?: number[]): Buffer {
+    // The error class of the request's method: set both class bits.
+    const response = stun.createMessage(requestType | 0x0110, transactionId);
+    response.addError(code, reason);
+    if (unknown) response.addUnknownAttributes(unknown);
+    if (this.software) response.addSoftware(this.software);
+    response.addFingerprint();
+    return response.toBuffer();
+  }
+}
+
+/**
+ * RFC 5389 §7.3 checks on raw bytes: 'legacy' for an RFC 3489 message (no magic cookie),
+ * 'malformed' for anything else that is not a whole, well-formed STUN message.
+ */
+function checkShape(packet: Buffer): { attributeTypes: number[] } | 'legacy' | 'malformed' {
+  if (packet.length < HEADER_LENGTH || packet.length > MAX_REQUEST_LENGTH) return 'malformed';
+  if ((packet[0]! & 0xc0) !== 0) return 'malformed';
+  const length = packet.readUInt16BE(2);
+  if (length % 4 !== 0 || length !== packet.length - HEADER_LENGTH) return 'malformed';
+  if (packet.readUInt32BE(4) !== MAGIC_COOKIE) return 'legacy';
+  const attributeTypes: number[] = [];
+  let offset = HEADER_LENGTH;
+  while (offset < packet.length) {
+    if (offset + 4 > packet.length) return 'malformed';
+    const type = packet.readUInt16BE(offset);
+    const next = offset + 4 + ((packet.readUInt16BE(offset + 2) + 3) & ~3);
+    if (next > packet.length) return 'malformed';
+    if (type === ATTR_FINGERPRINT && next !== packet.length) return 'malformed';
+    attributeTypes.push(type);
+    offset = next;
+  }
+  return { attributeTypes };
+}
+
+/** "::ffff:192.0.2.1" (an IPv4 client on a dual-stack socket) → "192.0.2.1". */
+function unmapIPv4(address: string): string {
+  const m = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  return m ? m[1]! : address;
+}
