@@ -14,7 +14,11 @@ export async function startBootstrap(stateFile: string, port = 0, privateKey = g
   const driver = new MemoryWgDriver('wgsim');
   const bootstrap = new Bootstrap(
     { store: new FileStateStore(stateFile), driver },
-    { meshName: MESH, nodeName: 'bootstrap', privateKey, cidr: CIDR, selfIp: BOOTSTRAP_IP, grpcBindAddr: '127.0.0.1', grpcPort: port, heartbeatMs: 60_000 },
+    {
+      meshName: MESH, nodeName: 'bootstrap', privateKey, cidr: CIDR, selfIp: BOOTSTRAP_IP, grpcBindAddr: '127.0.0.1', grpcPort: port, heartbeatMs: 60_000,
+      // Simulated nodes do not heartbeat: keep failure detection out of these tests (it has its own).
+      liveness: { suspectAfterMs: 3_600_000, failedAfterMs: 7_200_000, reapAfterMs: 7_200_000 },
+    },
   );
   await bootstrap.start();
   return { bootstrap, driver, privateKey };

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { status as grpcStatus } from '@grpc/grpc-js';
-import type { Endpoint, JoinResponse__Output, WatchEvent__Output } from './proto/index.js';
-import { applyDelta, emptyNetmap, netmapFromNodes, selfNode, type Netmap, type NetmapDelta } from './netmap/netmap.js';
+import type { Endpoint, JoinResponse__Output, RttSample__Output, WatchEvent__Output } from './proto/index.js';
+import { applyDelta, emptyNetmap, netmapFromNodes, peersOf, selfNode, type Netmap, type NetmapDelta } from './netmap/netmap.js';
 import { diffWgConfig, wgConfigFromNetmap, type WgConfigOptions } from './wg/config.js';
 import type { WgDriver } from './wg/types.js';
 import { hasRestartNotifier } from './wg/userspace-driver.js';
@@ -34,6 +34,14 @@ export interface AgentComponents {
   readonly random?: () => number;
   /** Where the mesh IP and last membership are kept, so a restart needs no bootstrap. */
   readonly stateStore?: AgentStateStore;
+  /** Probes every peer through the tunnel; its samples go out with heartbeats. */
+  readonly rtt?: RttSource;
+}
+
+/** What the agent needs of an RTT prober. */
+export interface RttSource {
+  setPeers(peers: readonly { name: string; meshIp: string }[]): void;
+  samples(): RttSample__Output[];
 }
 
 export interface AgentInit {
@@ -245,8 +253,13 @@ export class Agent extends EventEmitter {
   private adoptJoin(response: JoinResponse__Output): void {
     this.joinResponse = response;
     this.netmapValue = netmapFromNodes(response.nodeName, response.revision, response.nodes);
+    this.syncRttPeers();
     this.persist();
     this.emit('change');
+  }
+
+  private syncRttPeers(): void {
+    this.components.rtt?.setPeers(peersOf(this.netmapValue).map((n) => ({ name: n.name, meshIp: n.meshIp })));
   }
 
   /** Saves mesh IP and membership; coalesced, so a burst of changes costs one or two writes. */
@@ -344,19 +357,32 @@ export class Agent extends EventEmitter {
     if (!delta) return;
     const next = applyDelta(this.netmapValue, delta);
     if (next === this.netmapValue) return;
+    const peersChanged = delta.kind !== 'upsert' || this.netmapValue.nodes.get(delta.node.name)?.meshIp !== delta.node.meshIp;
     this.netmapValue = next;
+    if (peersChanged) this.syncRttPeers();
     this.persist();
     this.requestReconcile();
     this.emit('change');
   }
 
+  /**
+   * Reconciles once the events already received have been applied: a burst of deltas (a
+   * snapshot's worth, or many joins at once) costs one device read and one apply, not one each.
+   */
   private requestReconcile(): void {
     if (this.reconciling) {
       this.reconcileAgain = true;
       return;
     }
-    void this.reconcile();
+    if (this.reconcileScheduled) return;
+    this.reconcileScheduled = true;
+    setImmediate(() => {
+      this.reconcileScheduled = false;
+      void this.reconcile();
+    });
   }
+
+  private reconcileScheduled = false;
 
   /** Diff the device's actual peers against the netmap's and apply only the difference. */
   reconcile(): Promise<void> {
@@ -410,12 +436,18 @@ export class Agent extends EventEmitter {
       publicKey: this.publicKey,
       endpoints: this.lastEndpoints,
       tags: this.tags,
-      rtt: [],
+      // An empty list means "no news" to the bootstrap, so a node without samples never wipes its last report.
+      rtt: this.components.rtt?.samples() ?? [],
     });
   }
 
   self() {
     return selfNode(this.netmapValue);
+  }
+
+  /** This node's latest RTT samples, or undefined without a prober. */
+  rttSamples(): RttSample__Output[] | undefined {
+    return this.components.rtt?.samples();
   }
 }
 

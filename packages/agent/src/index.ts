@@ -20,3 +20,7 @@ export * from './status/memberlist.js';
 export { KernelWgDriver } from './wg/kernel-driver.js';
 export { UserspaceWgDriver, hasRestartNotifier } from './wg/userspace-driver.js';
 export { directRunner, namespaceRunner, prefixedRunner, type CommandRunner } from './wg/exec.js';
+export * from './rtt/echo.js';
+export * from './rtt/prober.js';
+export * from './stun/client.js';
+export * from './stun/codec.js';

@@ -1,5 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
-import { Agent, LocalApiServer, silentLogger, type Endpoint, type Logger, type Timers, type WgDriver } from '@wgmesh/agent';
+import { Agent, LocalApiServer, silentLogger, type Endpoint, type Logger, type RttSource, type Timers, type WgDriver } from '@wgmesh/agent';
+import { LivenessMonitor, type LivenessInit } from './members/liveness.js';
 import { Ipam } from './ipam/ipam.js';
 import { MemberTable, type Clock } from './members/table.js';
 import type { StateStore } from './members/store.js';
@@ -16,6 +17,8 @@ export interface BootstrapComponents {
   readonly logger?: Logger;
   readonly clock?: Clock;
   readonly timers?: Timers;
+  /** The bootstrap node's own RTT prober (see Agent). */
+  readonly rtt?: RttSource;
   /** Dev mode: plain gRPC and no client identity. mTLS mode supplies both. */
   readonly serverCredentials?: grpc.ServerCredentials;
   readonly authenticator?: Authenticator;
@@ -38,6 +41,8 @@ export interface BootstrapInit {
   readonly socketPath?: string;
   readonly socketOwner?: string;
   readonly heartbeatMs?: number;
+  /** Failure detection thresholds; defaults in LIVENESS_DEFAULTS. */
+  readonly liveness?: Omit<LivenessInit, 'clock' | 'timers' | 'logger' | 'exempt'>;
 }
 
 /**
@@ -51,6 +56,7 @@ export class Bootstrap {
   private server: JoinServer | undefined;
   private localApi: LocalApiServer | undefined;
   private closeWatchers: (() => void) | undefined;
+  private liveness: LivenessMonitor | undefined;
   private readonly logger: Logger;
 
   constructor(private readonly components: BootstrapComponents, readonly init: BootstrapInit) {
@@ -84,8 +90,22 @@ export class Bootstrap {
     this.server = server;
     this.closeWatchers = service.closeWatchers;
 
+    // Built before anything listens, so bad thresholds fail the start cleanly.
+    const liveness = new LivenessMonitor(table, {
+      ...this.init.liveness,
+      ...(this.components.clock ? { clock: this.components.clock } : {}),
+      ...(this.components.timers ? { timers: this.components.timers } : {}),
+      logger: this.logger.child({ component: 'bootstrap:liveness' }),
+      exempt: (name) => name === this.init.nodeName,
+    });
     const agent = new Agent(
-      { control: createLocalControl(table, { ip: selfIp }), driver: this.components.driver, logger: this.logger.child({ component: 'bootstrap:node' }), ...(this.components.timers ? { timers: this.components.timers } : {}) },
+      {
+        control: createLocalControl(table, { ip: selfIp }),
+        driver: this.components.driver,
+        logger: this.logger.child({ component: 'bootstrap:node' }),
+        ...(this.components.timers ? { timers: this.components.timers } : {}),
+        ...(this.components.rtt ? { rtt: this.components.rtt } : {}),
+      },
       {
         meshName: this.init.meshName,
         nodeName: this.init.nodeName,
@@ -105,6 +125,8 @@ export class Bootstrap {
       throw err;
     }
     this.agent = agent;
+    this.liveness = liveness;
+    liveness.start();
     if (this.init.socketPath) {
       this.localApi = new LocalApiServer(agent, { socketPath: this.init.socketPath, ...(this.init.socketOwner ? { owner: this.init.socketOwner } : {}) }, this.logger);
       await this.localApi.start();
@@ -117,6 +139,8 @@ export class Bootstrap {
    * unless keepInterface.
    */
   async stop(options: { keepInterface?: boolean } = {}): Promise<void> {
+    await this.liveness?.stop();
+    this.liveness = undefined;
     await this.localApi?.stop();
     this.localApi = undefined;
     await this.agent?.stop({ leave: false, keepInterface: options.keepInterface ?? false });

@@ -18,7 +18,8 @@ export async function buildStatus(agent: Agent): Promise<InfoResponse> {
   }
   const byKey = new Map(devicePeers.map((p) => [p.publicKey, p]));
   const self = agent.self();
-  const rttByPeer = new Map((self?.rtt ?? []).map((s) => [s.peer, s]));
+  // This node's own measurements are fresher than the copy that went round through the bootstrap.
+  const rttByPeer = new Map((agent.rttSamples() ?? self?.rtt ?? []).map((s) => [s.peer, s]));
   const peers: PeerStatus[] = peersOf(netmap).map((node) => {
     const device = byKey.get(node.publicKey);
     const rtt = rttByPeer.get(node.name);
@@ -57,9 +58,13 @@ export async function buildStatus(agent: Agent): Promise<InfoResponse> {
 /** The mesh-wide RTT matrix: every node's latest samples, as reported to the bootstrap. */
 export function buildRttMatrix(agent: Agent): RttResponse {
   const nodes = [...agent.netmap.nodes.values()].sort((a, b) => a.name.localeCompare(b.name));
+  const names = new Set(nodes.map((n) => n.name));
   const rows: RttRow[] = [];
   for (const node of nodes) {
-    for (const sample of node.rtt) rows.push({ from: node.name, to: sample.peer, rttMs: sample.rttMs, loss: sample.loss });
+    const samples = node.name === agent.netmap.selfName ? (agent.rttSamples() ?? node.rtt) : node.rtt;
+    for (const sample of samples) {
+      if (names.has(sample.peer)) rows.push({ from: node.name, to: sample.peer, rttMs: sample.rttMs, loss: sample.loss });
+    }
   }
   return { nodes: nodes.map((n) => n.name), rows };
 }

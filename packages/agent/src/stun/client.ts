@@ -154,15 +154,17 @@ export async function discoverPublicEndpoint(servers: readonly string[], options
   if (servers.length === 0) throw new StunFailed([]);
 
   const failures: StunServerFailure[] = [];
-  const targets: { server: string; host: string; port: number }[] = [];
-  for (const server of servers) {
+  type Target = { server: string; host: string; port: number } | { server: string; invalid: string };
+  const targets = servers.map((server): Target => {
     try {
-      targets.push({ server, ...parseHostPort(server.replace(/^stuns?:(\/\/)?/i, ''), STUN_DEFAULTS.port) });
+      return { server, ...parseServer(server) };
     } catch (err) {
-      failures.push({ server, reason: errorMessage(err) });
+      return { server, invalid: errorMessage(err) };
     }
+  });
+  if (targets.every((t) => 'invalid' in t)) {
+    throw new StunFailed(targets.map((t) => ({ server: t.server, reason: 'invalid' in t ? t.invalid : '' })));
   }
-  if (targets.length === 0) throw new StunFailed(failures);
 
   const transport = options.transport ?? stunPackageTransport;
   const localAddress = options.localAddress ?? STUN_DEFAULTS.localAddress;
@@ -173,13 +175,17 @@ export async function discoverPublicEndpoint(servers: readonly string[], options
   } catch (err) {
     const reason = `cannot open a UDP socket on ${localAddress}:${localPort}: ${errorMessage(err)}`;
     throw new StunFailed(
-      [...failures, ...targets.map((t) => ({ server: t.server, reason }))],
+      targets.map((t) => ({ server: t.server, reason: 'invalid' in t ? t.invalid : reason })),
       `${reason}${localPort !== 0 ? '; pick another local port, or 0 for an ephemeral one' : ''}`,
     );
   }
 
   try {
     for (const target of targets) {
+      if ('invalid' in target) {
+        failures.push({ server: target.server, reason: target.invalid });
+        continue;
+      }
       logger.debug('STUN binding request', { server: target.server, localPort: session.localPort, transport: transport.name });
       try {
         const mapped = await session.bind(target.host, target.port);
@@ -197,6 +203,15 @@ export async function discoverPublicEndpoint(servers: readonly string[], options
     session.close();
   }
   throw new StunFailed(failures);
+}
+
+/** "HOST:PORT", "HOST" (port 3478), with an optional "stun:" / "stun://" prefix; IPv4 or a DNS name. */
+function parseServer(server: string): { host: string; port: number } {
+  const { host, port } = parseHostPort(server.trim().replace(/^stuns?:(\/\/)?/i, ''), STUN_DEFAULTS.port);
+  if (!isIPv4(host) && !/^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/.test(host)) {
+    throw new Error(`"${server}" is not HOST:PORT with an IPv4 address or a DNS name (STUN here is IPv4 only)`);
+  }
+  return { host, port };
 }
 
 /** The default wire: the npm `stun` package, with its retransmission options set short. */

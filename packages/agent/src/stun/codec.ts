@@ -350,6 +350,8 @@ function ipv6ToBytes(ip: string): Buffer {
 function bytesToIpv6(bytes: Buffer): string {
   const groups: number[] = [];
   for (let i = 0; i < 16; i += 2) groups.push(bytes.readUInt16BE(i));
+  // An IPv4-mapped address reads as Node writes it: ::ffff:192.0.2.1.
+  if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff) return `::ffff:${bytesToIpv4(bytes.subarray(12))}`;
   // RFC 5952: compress the longest run (length ≥ 2) of zero groups, lower case, no leading zeros.
   let bestStart = -1;
   let bestLength = 0;

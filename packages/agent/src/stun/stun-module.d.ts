@@ -20,7 +20,7 @@ declare module 'stun' {
       readonly value: unknown;
     }
 
-    class StunMessage {
+    interface StunMessage {
       readonly type: number;
       readonly transactionId: Buffer;
       readonly count: number;
@@ -30,7 +30,7 @@ declare module 'stun' {
     }
 
     /** An outgoing message (the package names every message it builds a "request"). */
-    class StunRequest extends StunMessage {
+    interface StunRequest extends StunMessage {
       setType(type: number): void;
       setTransactionId(transactionId: Buffer): boolean;
       /** Returns undefined when an attribute of this type is already present. */
@@ -44,7 +44,7 @@ declare module 'stun' {
     }
 
     /** An incoming, decoded message. */
-    class StunResponse extends StunMessage {
+    interface StunResponse extends StunMessage {
       getAddress(): AddressValue | undefined;
       getXorAddress(): AddressValue | undefined;
       getError(): { code: number; reason: string } | undefined;
@@ -52,8 +52,7 @@ declare module 'stun' {
     }
 
     /** Wraps a dgram socket: emits 'bindingRequest' / 'bindingResponse' / 'error'. */
-    class StunServer extends EventEmitter {
-      constructor(socket: Socket);
+    interface StunServer extends EventEmitter {
       /** False (and nothing sent) once closed, or when `message` is not a StunRequest. */
       send(message: StunRequest, port: number, address: string, callback?: (err: Error | null) => void): boolean;
       close(): void;
@@ -73,16 +72,22 @@ declare module 'stun' {
       retries?: number;
     }
 
-    class StunError extends Error {
+    interface StunError extends Error {
       /** The datagram (StunMessageError) or decoded message (StunResponseError) that caused it. */
       readonly packet: Buffer | StunMessage | undefined;
       readonly sender: { address: string; port: number } | undefined;
     }
     /** A STUN-looking datagram that failed to decode. */
-    class StunMessageError extends StunError {}
+    type StunMessageError = StunError;
     /** An error response arrived (its transaction id is not checked by the package). */
-    class StunResponseError extends StunError {
+    interface StunResponseError extends StunError {
       readonly packet: StunResponse;
+    }
+
+    /** A class as a value: constructible, and usable with `instanceof`. */
+    interface Constructor<T, A extends unknown[] = never[]> {
+      new (...args: A): T;
+      readonly prototype: T;
     }
   }
 
@@ -96,12 +101,12 @@ declare module 'stun' {
     /** Throws on malformed input. */
     decode(message: Buffer): stun.StunResponse;
     validateFingerprint(message: stun.StunMessage): boolean;
-    StunServer: typeof stun.StunServer;
-    StunRequest: typeof stun.StunRequest;
-    StunResponse: typeof stun.StunResponse;
-    StunError: typeof stun.StunError;
-    StunMessageError: typeof stun.StunMessageError;
-    StunResponseError: typeof stun.StunResponseError;
+    StunServer: stun.Constructor<stun.StunServer, [socket: Socket]>;
+    StunRequest: stun.Constructor<stun.StunRequest, []>;
+    StunResponse: stun.Constructor<stun.StunResponse, []>;
+    StunError: stun.Constructor<stun.StunError>;
+    StunMessageError: stun.Constructor<stun.StunMessageError>;
+    StunResponseError: stun.Constructor<stun.StunResponseError>;
     constants: {
       readonly STUN_BINDING_REQUEST: number;
       readonly STUN_BINDING_INDICATION: number;

@@ -179,11 +179,12 @@ export class MemberTable {
         ...existing,
         endpoints: input.endpoints ? mergeObserved(existing.endpoints, input.endpoints) : existing.endpoints,
         tags: input.tags ? { ...input.tags } : existing.tags,
-        rtt: input.rtt ? [...input.rtt] : existing.rtt,
+        // An empty report is "no news": a node without samples does not wipe its last ones.
+        rtt: input.rtt && input.rtt.length > 0 ? [...input.rtt] : existing.rtt,
         status: input.status ?? (identity ? 'NODE_STATUS_ALIVE' : existing.status),
       };
       if (next.status !== existing.status) Object.assign(next, { statusChangedMs: now });
-      if (!sameMember(existing, next)) await this.commit({ upsert: { ...next, lastSeenMs: now } });
+      if (!sameMember(existing, next)) await this.commit({ upsert: { ...next, lastSeenMs: identity ? now : existing.lastSeenMs } });
       return this.revisionValue;
     });
   }

@@ -1,9 +1,9 @@
 import path from 'node:path';
-import { Bootstrap, DEFAULTS, FileStateStore, prefixContains, parsePrefix } from '@wgmesh/bootstrap';
+import { Bootstrap, DEFAULTS, FileStateStore, LIVENESS_DEFAULTS, prefixContains, parsePrefix } from '@wgmesh/bootstrap';
 import { claimSocketPath, createWgDriverFactory, MemberlistExporter, type WgBackendChoice } from '@wgmesh/agent';
 import { formatHelp, resolveFlags, UsageError, type FlagSpec } from '../flags/parse.js';
 import {
-  checkMeshName, checkRoot, endpointProvider, interfaceName, loadOrCreateKey, makeLogger, NODE_FLAGS, nodeName, parseTags, untilSignal,
+  checkMeshName, checkRoot, createRtt, endpointProvider, interfaceName, loadOrCreateKey, makeLogger, NODE_FLAGS, nodeName, parseTags, untilSignal,
 } from './node-common.js';
 import { printBootstrapSummary } from './summary.js';
 import { serverTlsFromFlags, TLS_SERVER_FLAGS } from './tls.js';
@@ -15,6 +15,9 @@ export const BOOTSTRAP_FLAGS: FlagSpec[] = [
   { name: 'ip', type: 'string', value: 'IP', default: DEFAULTS.selfIp, help: 'this bootstrap\'s own mesh IP' },
   { name: 'grpc-bind-addr', type: 'string', value: 'IP', default: DEFAULTS.grpcBindAddr, help: 'address of the join service' },
   { name: 'grpc-bind-port', type: 'int', value: 'PORT', default: DEFAULTS.grpcPort, help: 'TCP port of the join service' },
+  { name: 'suspect-after', type: 'duration', value: 'DURATION', default: LIVENESS_DEFAULTS.suspectAfterMs, help: 'a node silent this long is marked suspect' },
+  { name: 'failed-after', type: 'duration', value: 'DURATION', default: LIVENESS_DEFAULTS.failedAfterMs, help: 'a node silent this long is marked failed' },
+  { name: 'reap-after', type: 'duration', value: 'DURATION', default: LIVENESS_DEFAULTS.reapAfterMs, help: 'a failed node silent this long is removed from the mesh' },
   ...TLS_SERVER_FLAGS,
   ...NODE_FLAGS,
 ];
@@ -44,8 +47,10 @@ export async function runBootstrap(argv: string[], env: NodeJS.ProcessEnv): Prom
   const listenPort = Number(values['listen-port']);
   const privateKey = await loadOrCreateKey(stateDir, mesh);
   const driver = await createWgDriverFactory(String(values['wg-backend']) as WgBackendChoice, { logger: logger.child({ component: 'wg' }) })(interfaceName(mesh));
+  const rtt = createRtt(values, logger);
   const bootstrap = new Bootstrap(
     {
+      ...(rtt.prober ? { rtt: rtt.prober } : {}),
       store: new FileStateStore(path.join(stateDir, mesh, 'bootstrap.json')),
       driver,
       logger,
@@ -64,12 +69,17 @@ export async function runBootstrap(argv: string[], env: NodeJS.ProcessEnv): Prom
       tags: parseTags(values.tags as string[]),
       endpoints: endpointProvider(values, listenPort, (ip) => prefixContains(cidr, ip)),
       socketPath: String(values.socket),
+      heartbeatMs: Number(values.heartbeat),
+      liveness: { suspectAfterMs: Number(values['suspect-after']), failedAfterMs: Number(values['failed-after']), reapAfterMs: Number(values['reap-after']) },
       ...(values['socket-owner'] ? { socketOwner: String(values['socket-owner']) } : {}),
     },
   );
   try {
     await bootstrap.start();
+    await rtt.start(selfIp);
   } catch (err) {
+    await rtt.stop();
+    await bootstrap.stop().catch(() => {});
     tls?.close();
     await driver.close().catch(() => {});
     throw err;
@@ -79,6 +89,7 @@ export async function runBootstrap(argv: string[], env: NodeJS.ProcessEnv): Prom
   printBootstrapSummary(bootstrap, { dev: Boolean(values.dev), socket: String(values.socket) });
   return untilSignal(async () => {
     await exporter?.stop();
+    await rtt.stop();
     await bootstrap.stop({ keepInterface: Boolean(values['keep-interface']) });
     tls?.close();
   }, logger);

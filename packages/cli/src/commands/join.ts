@@ -3,7 +3,7 @@ import path from 'node:path';
 import { Agent, FileAgentStateStore, MemberlistExporter, claimSocketPath, createGrpcControlClient, createWgDriverFactory, LocalApiServer, parseHostPort, type WgBackendChoice } from '@wgmesh/agent';
 import { formatHelp, resolveFlags, UsageError, type FlagSpec } from '../flags/parse.js';
 import {
-  checkMeshName, checkRoot, endpointProvider, interfaceName, loadOrCreateKey, makeLogger, NODE_FLAGS, nodeName, parseTags, untilSignal,
+  checkMeshName, checkRoot, createRtt, endpointProvider, interfaceName, loadOrCreateKey, makeLogger, NODE_FLAGS, nodeName, parseTags, untilSignal,
 } from './node-common.js';
 import { printJoinSummary } from './summary.js';
 import { clientTlsFromFlags, TLS_CLIENT_FLAGS } from './tls.js';
@@ -49,8 +49,13 @@ export async function runJoin(argv: string[], env: NodeJS.ProcessEnv): Promise<n
   });
   // Our own mesh address is never an underlay endpoint candidate.
   let meshIp: string | undefined;
+  const rtt = createRtt(values, logger);
   const agent = new Agent(
-    { control, driver, logger: logger.child({ component: 'agent' }), stateStore: new FileAgentStateStore(path.join(stateDir, mesh, 'agent.json')) },
+    {
+      control, driver, logger: logger.child({ component: 'agent' }),
+      stateStore: new FileAgentStateStore(path.join(stateDir, mesh, 'agent.json')),
+      ...(rtt.prober ? { rtt: rtt.prober } : {}),
+    },
     {
       meshName: mesh,
       nodeName: nodeName(values, tls?.certName),
@@ -59,6 +64,7 @@ export async function runJoin(argv: string[], env: NodeJS.ProcessEnv): Promise<n
       tags: parseTags(values.tags as string[]),
       endpoints: endpointProvider(values, listenPort, (ip) => ip === meshIp),
       bootstrapAddr,
+      heartbeatMs: Number(values.heartbeat),
     },
   );
   const localApi = new LocalApiServer(agent, { socketPath: String(values.socket), ...(values['socket-owner'] ? { owner: String(values['socket-owner']) } : {}) }, logger);
@@ -71,8 +77,10 @@ export async function runJoin(argv: string[], env: NodeJS.ProcessEnv): Promise<n
   }
   meshIp = agent.meshIp;
   try {
+    await rtt.start(agent.meshIp!);
     await localApi.start();
   } catch (err) {
+    await rtt.stop();
     await agent.stop();
     throw err;
   }
@@ -82,6 +90,7 @@ export async function runJoin(argv: string[], env: NodeJS.ProcessEnv): Promise<n
   return untilSignal(async () => {
     await localApi.stop();
     await exporter?.stop();
+    await rtt.stop();
     await agent.stop({ keepInterface: Boolean(values['keep-interface']) });
   }, logger);
 }

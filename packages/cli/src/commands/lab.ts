@@ -255,7 +255,18 @@ function printHelp(specs: readonly FlagSpec[]): number {
   return 0;
 }
 
+/** `wgmesh lab up 4 | head` must not crash half-way through building the lab: a closed pipe only loses output. */
+function ignoreClosedPipes(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    if (stream.listenerCount('error') > 0) continue;
+    stream.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EPIPE') throw e;
+    });
+  }
+}
+
 export async function runLab(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  ignoreClosedPipes();
   const [sub, ...rest] = argv;
   try {
     switch (sub) {

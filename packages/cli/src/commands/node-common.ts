@@ -2,7 +2,7 @@ import { mkdir, readFile, writeFile, chmod } from 'node:fs/promises';
 import { hostname, networkInterfaces } from 'node:os';
 import path from 'node:path';
 import {
-  AGENT_DEFAULTS, createLogger, generateKeyPair, isWgKey, lanEndpoints, type Endpoint, type Logger,
+  AGENT_DEFAULTS, EchoResponder, RttProber, RTT_DEFAULTS, createLogger, generateKeyPair, isWgKey, lanEndpoints, type Endpoint, type Logger,
 } from '@wgmesh/agent';
 import type { FlagSpec, FlagValues } from '../flags/parse.js';
 import { UsageError } from '../flags/parse.js';
@@ -19,6 +19,8 @@ export const NODE_FLAGS: FlagSpec[] = [
   { name: 'state-dir', type: 'string', value: 'DIR', default: AGENT_DEFAULTS.stateDir, help: 'where keys and state are kept' },
   { name: 'socket', type: 'string', value: 'PATH', default: AGENT_DEFAULTS.socketPath, help: 'Unix socket of the local API (wgmesh info/tags/rtt)' },
   { name: 'socket-owner', type: 'string', value: 'UID:GID', help: 'owner of the local API socket (mode 0660)' },
+  { name: 'rtt-port', type: 'int', value: 'PORT', default: RTT_DEFAULTS.port, help: 'UDP port of the RTT echo on the mesh IP (0: no RTT probing)' },
+  { name: 'heartbeat', type: 'duration', value: 'DURATION', default: AGENT_DEFAULTS.heartbeatMs, help: 'how often this node reports to the bootstrap' },
   { name: 'memberlist-file', type: 'string', value: 'PATH', help: 'keep a JSON export of the mesh\'s members here, rewritten on every change' },
   { name: 'log-level', type: 'string', value: 'LEVEL', default: 'info', help: 'error, warn, info or debug' },
   { name: 'log-json', type: 'bool', default: false, help: 'log JSON lines to stderr' },
@@ -127,4 +129,24 @@ export function untilSignal(stop: (signal: NodeJS.Signals) => Promise<void>, log
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
   });
+}
+
+/** The RTT echo on this node's mesh IP and the prober of its peers; started once the interface has its address. */
+export function createRtt(values: FlagValues, logger: Logger): { prober: RttProber | undefined; start(meshIp: string): Promise<void>; stop(): Promise<void> } {
+  const port = Number(values['rtt-port']);
+  if (port === 0) return { prober: undefined, start: async () => {}, stop: async () => {} };
+  const prober = new RttProber({ logger: logger.child({ component: 'rtt' }) }, { port });
+  let responder: EchoResponder | undefined;
+  return {
+    prober,
+    async start(meshIp: string) {
+      responder = new EchoResponder({ logger: logger.child({ component: 'rtt' }) }, { bindAddr: meshIp, port });
+      await responder.start();
+      await prober.start();
+    },
+    async stop() {
+      await prober.stop();
+      await responder?.stop();
+    },
+  };
 }

@@ -1,7 +1,7 @@
 import { parse as parseYaml } from 'yaml';
 import { readFileSync } from 'node:fs';
 
-export type FlagType = 'string' | 'int' | 'bool' | 'list';
+export type FlagType = 'string' | 'int' | 'bool' | 'list' | 'duration';
 
 export interface FlagSpec {
   readonly name: string;
@@ -46,6 +46,11 @@ function convert(spec: FlagSpec, raw: unknown, where: string): FlagValue {
       if (!Number.isInteger(n) || String(raw).trim() === '') throw new UsageError(`${where}: -${spec.name} takes a whole number, not "${String(raw)}"`);
       return n;
     }
+    case 'duration': {
+      const ms = parseDuration(String(raw));
+      if (ms === undefined) throw new UsageError(`${where}: -${spec.name} takes a duration like 500ms, 15s, 10m or 1h, not "${String(raw)}"`);
+      return ms;
+    }
     case 'list':
       if (Array.isArray(raw)) return raw.map(String);
       return String(raw).split(',').map((s) => s.trim()).filter(Boolean);
@@ -53,6 +58,17 @@ function convert(spec: FlagSpec, raw: unknown, where: string): FlagValue {
       if (typeof raw === 'object' && raw !== null) throw new UsageError(`${where}: -${spec.name} takes a single value`);
       return String(raw);
   }
+}
+
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** Go-style durations ("1h30m", "15s", "500ms") in milliseconds; a bare number is seconds. */
+export function parseDuration(text: string): number | undefined {
+  const t = text.trim();
+  if (/^\d+(\.\d+)?$/.test(t)) return Number(t) * 1000;
+  const parts = [...t.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)];
+  if (parts.length === 0 || parts.map((p) => p[0]).join('') !== t) return undefined;
+  return parts.reduce((sum, p) => sum + Number(p[1]) * UNIT_MS[p[2]!]!, 0);
 }
 
 /**
@@ -149,11 +165,22 @@ export function resolveFlags(
 
 export function formatHelp(usage: string, description: string, specs: readonly FlagSpec[]): string {
   const lines = [`usage: ${usage}`, '', description, ''];
-  if (specs.length) lines.push('flags (also settable as WGMESH_<FLAG> in the environment, or in the -config YAML file):');
+  if (specs.length) {
+    const fromFile = specs.some((s) => s.name === 'config') ? ', or in the -config YAML file' : '';
+    lines.push(`flags (each also settable in the environment variable shown in brackets${fromFile}):`);
+  }
   for (const s of specs) {
     const head = `  -${s.name}${s.type === 'bool' ? '' : ` ${s.value ?? s.type.toUpperCase()}`}`;
-    const def = s.default === undefined || s.default === '' || (Array.isArray(s.default) && s.default.length === 0) ? '' : ` (default ${Array.isArray(s.default) ? s.default.join(',') : String(s.default)})`;
-    lines.push(head.padEnd(34) + ' ' + s.help + def);
+    const shown = s.type === 'duration' && typeof s.default === 'number' ? formatDuration(s.default) : Array.isArray(s.default) ? s.default.join(',') : String(s.default);
+    const def = s.default === undefined || s.default === '' || (Array.isArray(s.default) && s.default.length === 0) ? '' : ` (default ${shown})`;
+    lines.push(head.padEnd(34) + ' ' + s.help + def + ` [${envName(s.name)}]`);
   }
   return lines.join('\n') + '\n';
+}
+
+export function formatDuration(ms: number): string {
+  if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
+  if (ms % 60_000 === 0) return `${ms / 60_000}m`;
+  if (ms % 1000 === 0) return `${ms / 1000}s`;
+  return `${ms}ms`;
 }

@@ -324,12 +324,18 @@ interface WaitOptions {
  */
 async function waitForNodes(lab: LabState, hosts: readonly LabHost[], expected: (host: LabHost) => readonly string[], options: WaitOptions): Promise<LabHost[]> {
   const deadline = Date.now() + options.timeoutMs;
+  // Once one host fails, the others stop polling (a CLI must not linger until the deadline).
+  let failed = false;
   return Promise.all(
     hosts.map(async (host) => {
       const want = expected(host);
       let last = 'no answer yet';
       for (;;) {
-        if (host.process && !(await isRunning(host.process))) throw new NodeExited(host.name, host.logFile, await logTail(host.logFile));
+        if (failed) return host;
+        if (host.process && !(await isRunning(host.process))) {
+          failed = true;
+          throw new NodeExited(host.name, host.logFile, await logTail(host.logFile));
+        }
         const info = await nodeInfo(lab, host.name, Math.max(1_000, Math.min(10_000, deadline - Date.now())));
         if (info) {
           const seen = new Set(info.peers.map((p) => p.name));
@@ -341,6 +347,7 @@ async function waitForNodes(lab: LabState, hosts: readonly LabHost[], expected: 
           last = `sees ${info.peers.length} peer(s), missing ${missing.join(', ') || 'its mesh IP'}`;
         }
         if (Date.now() >= deadline) {
+          failed = true;
           throw new LabNotReady(`${host.name} not ready after ${options.timeoutMs} ms (${last}); its log: ${host.logFile}`);
         }
         await sleep(LAB_DEFAULTS.pollIntervalMs);
@@ -534,18 +541,24 @@ export async function labDown(options: LabDownOptions = {}): Promise<LabDownRepo
   const state = await findLab(name);
 
   // Only PIDs the lab recorded, and only while they are still the same process (start time).
-  const recorded: ProcessIdentity[] = [];
-  for (const h of state?.hosts ?? []) if (h.process && (await isRunning(h.process))) recorded.push(h.process);
+  const joiners: ProcessIdentity[] = [];
+  const bootstraps: ProcessIdentity[] = [];
+  for (const h of state?.hosts ?? []) {
+    if (h.process && (await isRunning(h.process))) (h.role === 'bootstrap' ? bootstraps : joiners).push(h.process);
+  }
+  const recorded = [...joiners, ...bootstraps];
   // Their children (wireguard-go) are found before anything is signalled.
   const table = await processTable();
   const children: ProcessIdentity[] = recorded.flatMap((p) => descendantsOf(p.pid, table).map((c) => ({ pid: c.pid, startTicks: c.startTicks })));
 
-  let stopped: number[] = [];
+  const stopped: number[] = [];
   const killed: number[] = [];
-  if (recorded.length > 0) {
-    report(onProgress, `stopping wgmesh (PIDs ${recorded.map((p) => p.pid).join(', ')})`);
-    const result = await stopAll(recorded, options.stopTimeoutMs ?? LAB_DEFAULTS.stopTimeoutMs);
-    stopped = result.stopped;
+  if (recorded.length > 0) report(onProgress, `stopping wgmesh (PIDs ${recorded.map((p) => p.pid).join(', ')})`);
+  // Joiners first, so their Leave reaches a bootstrap that is still there; then the bootstrap.
+  for (const group of [joiners, bootstraps]) {
+    if (group.length === 0) continue;
+    const result = await stopAll(group, options.stopTimeoutMs ?? LAB_DEFAULTS.stopTimeoutMs);
+    stopped.push(...result.stopped);
     killed.push(...result.killed);
   }
   // A node stops its own wireguard-go; whatever outlives it is stopped here.

@@ -1,0 +1,104 @@
+// Control-plane benchmark: one bootstrap (own process) and N agents (this process; in-memory
+// WireGuard, real gRPC over loopback). Prints figures; not a test.
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { Agent, createGrpcControlClient, generateKeyPair, loadProtos, MemoryWgDriver, type MeshClient } from '@wgmesh/agent';
+
+const here = path.dirname(new URL(import.meta.url).pathname);
+const sizes = (process.env.BENCH_SIZES ?? '100,500,1000').split(',').map(Number);
+const CHANGES = Number(process.env.BENCH_CHANGES ?? 25);
+
+async function procStats(pid: number): Promise<{ rssMb: number; cpuSeconds: number }> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  const stat = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]!.split(' ');
+  const ticks = Number(stat[11]) + Number(stat[12]);
+  return { rssMb: rssKb / 1024, cpuSeconds: ticks / 100 };
+}
+
+function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
+async function run(n: number): Promise<Record<string, string>> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'wgmesh-bench-'));
+  const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', path.join(here, 'bootstrap-child.ts'), path.join(dir, 'state.json')], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise<number>((resolve, reject) => {
+    child.stdout.once('data', (d: Buffer) => resolve(Number(d.toString().trim())));
+    child.once('exit', (code) => reject(new Error(`bootstrap exited ${code}`)));
+  });
+  const cpuStart = (await procStats(child.pid!)).cpuSeconds;
+  const agents: { agent: Agent; driver: MemoryWgDriver }[] = [];
+  // One shared channel for all agents' calls would hide per-connection cost; give each its own, as real nodes have.
+  for (let i = 0; i < n; i++) {
+    const driver = new MemoryWgDriver(`wg${i}`);
+    const control = createGrpcControlClient({ address: `127.0.0.1:${port}`, credentials: grpc.credentials.createInsecure(), callTimeoutMs: 60_000 });
+    const agent = new Agent({ control, driver }, {
+      meshName: 'bench', nodeName: `n${i}`, privateKey: generateKeyPair().privateKey, heartbeatMs: 3_600_000,
+      endpoints: () => [{ ip: `192.0.2.${(i % 250) + 1}`, port: 54540, kind: 'ENDPOINT_KIND_LAN' }],
+    });
+    agents.push({ agent, driver });
+  }
+  const joinStart = performance.now();
+  await Promise.all(agents.map((a) => a.agent.start()));
+  const joinedMs = performance.now() - joinStart;
+  // Converged: every agent knows every member.
+  await new Promise<void>((resolve) => {
+    const check = () => (agents.every((a) => a.agent.netmap.nodes.size === n + 1) ? resolve() : setTimeout(check, 20));
+    check();
+  });
+  const convergedMs = performance.now() - joinStart;
+
+  // Changes: a raw node joins (an upsert each agent must apply as one new WireGuard peer).
+  const Mesh = loadProtos().mesh.wgmesh.v1.Mesh;
+  const raw: MeshClient = new Mesh(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+  const serialize = Mesh.service.Watch.responseSerialize;
+  let lastEventBytes = 0;
+  const latencies: number[] = [];
+  for (let c = 0; c < CHANGES; c++) {
+    const opsBefore = agents.map((a) => a.driver.operations.length);
+    const t0 = performance.now();
+    const res = await new Promise<{ revision: number; nodes: unknown[] }>((resolve, reject) =>
+      raw.join({ meshName: 'bench', nodeName: `extra${c}`, publicKey: generateKeyPair().publicKey, listenPort: 54540, endpoints: [{ ip: '192.0.2.254', port: 54540, kind: 'ENDPOINT_KIND_LAN' }] },
+        (err, r) => (err ? reject(err) : resolve(r as never))));
+    await new Promise<void>((resolve) => {
+      const check = () => (agents.every((a, i) => a.driver.operations.length > opsBefore[i]!) ? resolve() : setImmediate(check));
+      check();
+    });
+    latencies.push(performance.now() - t0);
+    const node = agents[0]!.agent.netmap.nodes.get(`extra${c}`)!;
+    lastEventBytes = serialize({ revision: res.revision, upsert: node }).length;
+  }
+  const opsPerChange = agents.reduce((sum, a) => sum + a.driver.operations.length, 0) / n;
+  const stats = await procStats(child.pid!);
+  raw.close();
+  await Promise.all(agents.map((a) => a.agent.stop({ leave: false })));
+  child.kill('SIGTERM');
+  await new Promise((r) => child.once('exit', r));
+  await rm(dir, { recursive: true, force: true });
+  return {
+    agents: String(n),
+    'all joined (s)': (joinedMs / 1000).toFixed(2),
+    'full mesh converged (s)': (convergedMs / 1000).toFixed(2),
+    [`change applied by all, p50 (ms, ${CHANGES} changes)`]: percentile(latencies, 50).toFixed(1),
+    'change applied by all, p99 (ms)': percentile(latencies, 99).toFixed(1),
+    'bootstrap RSS (MB)': stats.rssMb.toFixed(0),
+    'bootstrap CPU (s)': (stats.cpuSeconds - cpuStart).toFixed(2),
+    'bytes sent per change per agent': String(lastEventBytes),
+    'driver ops per agent, total': opsPerChange.toFixed(1),
+  };
+}
+
+const rows: Record<string, string>[] = [];
+for (const n of sizes) {
+  const row = await run(n);
+  rows.push(row);
+  process.stderr.write(`${JSON.stringify(row)}\n`);
+}
+const keys = Object.keys(rows[0]!);
+const lines = ['| ' + keys.join(' | ') + ' |', '|' + keys.map(() => '---').join('|') + '|', ...rows.map((r) => '| ' + keys.map((k) => r[k]).join(' | ') + ' |')];
+process.stdout.write(lines.join('\n') + '\n');

@@ -1,0 +1,301 @@
+import { afterEach, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Timers } from '../../src/agent.js';
+import { EchoResponder, RttConfigError, decodeProbe, encodeProbe, type PacketAddress, type PacketSocket, type SocketFamily } from '../../src/rtt/echo.js';
+import { RttProber, type RttClock, type RttProberInit } from '../../src/rtt/prober.js';
+
+const PORT = 54541;
+
+/** A clock and timers on one simulated time line, moved only by the test. */
+class SimTime implements RttClock, Timers {
+  nowMs = 0;
+  private nextId = 1;
+  readonly timers = new Map<number, { at: number; fn: () => void }>();
+
+  nowNs(): bigint {
+    return BigInt(Math.round(this.nowMs * 1e6));
+  }
+  setTimeout(fn: () => void, ms: number): unknown {
+    const id = this.nextId++;
+    this.timers.set(id, { at: this.nowMs + ms, fn });
+    return id;
+  }
+  clearTimeout(handle: unknown): void {
+    this.timers.delete(handle as number);
+  }
+  /** Moves time forward, firing every timer that falls due on the way, in order. */
+  advance(ms: number): void {
+    const target = this.nowMs + ms;
+    for (;;) {
+      let next: [number, { at: number; fn: () => void }] | undefined;
+      for (const entry of this.timers) if (entry[1].at <= target && (!next || entry[1].at < next[1].at)) next = entry;
+      if (!next) break;
+      this.timers.delete(next[0]);
+      this.nowMs = next[1].at;
+      next[1].fn();
+    }
+    this.nowMs = target;
+  }
+}
+
+/** Records what the prober sends; the test plays the network by delivering packets. */
+class FakeSocket implements PacketSocket {
+  readonly sent: { packet: Buffer; port: number; address: string }[] = [];
+  closed = false;
+  bound = false;
+  private listener: ((packet: Buffer, from: PacketAddress) => void) | undefined;
+  constructor(readonly family: SocketFamily, private readonly failBind = false) {}
+  async bind(): Promise<void> {
+    if (this.failBind) throw new Error('EAFNOSUPPORT');
+    this.bound = true;
+  }
+  address(): PacketAddress {
+    return { address: this.family === 'udp4' ? '0.0.0.0' : '::', port: 40000 };
+  }
+  send(packet: Uint8Array, port: number, address: string): void {
+    this.sent.push({ packet: Buffer.from(packet), port, address });
+  }
+  onMessage(listener: (packet: Buffer, from: PacketAddress) => void): void {
+    this.listener = listener;
+  }
+  onError(): void {}
+  close(): void {
+    this.closed = true;
+  }
+  deliver(packet: Buffer, from: PacketAddress): void {
+    this.listener?.(packet, from);
+  }
+  /** The peer at `address` answers the last probe sent to it. */
+  answerLast(address: string, from: PacketAddress = { address, port: PORT }): void {
+    const probe = [...this.sent].reverse().find((s) => s.address === address);
+    const decoded = probe && decodeProbe(probe.packet);
+    assert.ok(decoded && decoded.type === 'probe', `a probe was sent to ${address}`);
+    this.deliver(encodeProbe({ type: 'reply', seq: decoded.seq, timestamp: decoded.timestamp }), from);
+  }
+}
+
+const probers: RttProber[] = [];
+const responders: EchoResponder[] = [];
+afterEach(async () => {
+  for (const p of probers.splice(0)) await p.stop();
+  for (const r of responders.splice(0)) await r.stop();
+});
+
+async function simulated(init: RttProberInit = {}, failFamilies: SocketFamily[] = []) {
+  const time = new SimTime();
+  const sockets: FakeSocket[] = [];
+  const prober = new RttProber(
+    {
+      clock: time,
+      timers: time,
+      socketFactory: (family) => {
+        const s = new FakeSocket(family, failFamilies.includes(family));
+        sockets.push(s);
+        return s;
+      },
+    },
+    { port: PORT, intervalMs: 1000, timeoutMs: 500, window: 10, ...init },
+  );
+  probers.push(prober);
+  let updates = 0;
+  prober.on('updated', () => updates++);
+  return { time, sockets, prober, updates: () => updates };
+}
+
+describe('RttProber window math (simulated network and time)', () => {
+  test('10 probes, 3 unanswered: loss 0.3 and the exact mean of the answered RTTs', async () => {
+    const { time, sockets, prober, updates } = await simulated();
+    prober.setPeers([{ name: 'b', meshIp: '10.232.0.2' }]);
+    await prober.start();
+    const socket = sockets[0]!;
+    assert.equal(socket.family, 'udp4');
+
+    const lost = new Set([2, 5, 7]);
+    const rtts = [2, 4, 0, 6, 8, 0, 10, 0, 12, 14];
+    for (let i = 0; i < 10; i++) {
+      assert.equal(socket.sent.length, i + 1, `round ${i} sent one probe`);
+      assert.deepEqual({ port: socket.sent[i]!.port, address: socket.sent[i]!.address }, { port: PORT, address: '10.232.0.2' });
+      if (!lost.has(i)) {
+        time.advance(rtts[i]!);
+        socket.answerLast('10.232.0.2');
+        time.advance(1000 - rtts[i]!);
+      } else {
+        time.advance(1000); // the timeout passes at +500, the next round goes at +1000
+      }
+    }
+    assert.deepEqual(prober.samples(), [{ peer: 'b', rttMs: 8, loss: 0.3 }]);
+    assert.equal(updates(), 10, 'one update per completed round');
+  });
+
+  test('a reply after the timeout counts as lost, never twice', async () => {
+    const { time, sockets, prober } = await simulated();
+    prober.setPeers([{ name: 'b', meshIp: '10.232.0.2' }]);
+    await prober.start();
+    const socket = sockets[0]!;
+
+    // Step 1: the timeout fires first; the reply arriving later is ignored.
+    time.advance(700);
+    socket.answerLast('10.232.0.2');
+    assert.deepEqual(prober.samples(), [{ peer: 'b', rttMs: 0, loss: 1 }]);
+
+    // Step 2: a reply measured past the timeout, arriving before the timer ran, is lost too.
+    time.advance(300); // round 2 sent at 1000
+    time.nowMs += 600; // time passes, the timer has not run yet
+    socket.answerLast('10.232.0.2');
+    assert.deepEqual(prober.samples(), [{ peer: 'b', rttMs: 0, loss: 1 }]);
+    assert.equal(prober.inFlight, 0);
+  });
+
+  test('replies from elsewhere, with a wrong timestamp, or unknown are ignored', async () => {
+    const { time, sockets, prober } = await simulated();
+    prober.setPeers([{ name: 'b', meshIp: '10.232.0.2' }]);
+    await prober.start();
+    const socket = sockets[0]!;
+    const probe = decodeProbe(socket.sent[0]!.packet)!;
+
+    time.advance(1);
+    socket.answerLast('10.232.0.2', { address: '10.232.0.9', port: PORT });
+    socket.answerLast('10.232.0.2', { address: '10.232.0.2', port: 1234 });
+    socket.deliver(encodeProbe({ type: 'reply', seq: probe.seq, timestamp: probe.timestamp + 1n }), { address: '10.232.0.2', port: PORT });
+    socket.deliver(encodeProbe({ type: 'reply', seq: probe.seq + 1, timestamp: probe.timestamp }), { address: '10.232.0.2', port: PORT });
+    socket.deliver(encodeProbe({ type: 'probe', seq: probe.seq, timestamp: probe.timestamp }), { address: '10.232.0.2', port: PORT });
+    socket.deliver(Buffer.from('garbage'), { address: '10.232.0.2', port: PORT });
+    assert.deepEqual(prober.samples(), [], 'nothing settled yet');
+    assert.equal(prober.inFlight, 1);
+
+    time.advance(2);
+    socket.answerLast('10.232.0.2');
+    assert.deepEqual(prober.samples(), [{ peer: 'b', rttMs: 3, loss: 0 }]);
+  });
+
+  test('the window slides: only the last `window` probes count', async () => {
+    const { time, sockets, prober } = await simulated({ window: 3 });
+    prober.setPeers([{ name: 'b', meshIp: '10.232.0.2' }]);
+    await prober.start();
+    const socket = sockets[0]!;
+
+    time.advance(3000); // 3 lost
+    assert.deepEqual(prober.samples(), [{ peer: 'b', rttMs: 0, loss: 1 }]);
+    for (let i = 0; i < 3; i++) {
+      time.advance(5);
+      socket.answerLast('10.232.0.2');
+      time.advance(995);
+    }
+    assert.deepEqual(prober.samples(), [{ peer: 'b', rttMs: 5, loss: 0 }]);
+  });
+
+  test('setPeers: a new IP starts a new window, removed peers are forgotten, bad IPs skipped', async () => {
+    const { time, sockets, prober } = await simulated();
+    prober.setPeers([{ name: 'b', meshIp: '10.232.0.2' }, { name: 'c', meshIp: '10.232.0.3' }]);
+    await prober.start();
+    const socket = sockets[0]!;
+    time.advance(1000); // both lost
+    assert.deepEqual(prober.samples().map((s) => s.peer), ['b', 'c']);
+
+    // c is gone while its probe is in flight; b moves to a new IP.
+    prober.setPeers([{ name: 'b', meshIp: '10.232.0.22' }, { name: 'x', meshIp: 'not-an-ip' }]);
+    assert.deepEqual(prober.samples(), [], 'b starts over, c and x are not there');
+    assert.equal(prober.inFlight, 0, 'probes to the old peers are settled at once');
+
+    time.advance(1000);
+    assert.deepEqual(socket.sent.slice(-1).map((s) => s.address), ['10.232.0.22']);
+    time.advance(2);
+    socket.answerLast('10.232.0.22');
+    assert.deepEqual(prober.samples(), [{ peer: 'b', rttMs: 2, loss: 0 }]);
+  });
+
+  test('memory stays bounded for a peer that never answers', async () => {
+    const { time, prober } = await simulated({ intervalMs: 100, timeoutMs: 350, window: 10 });
+    prober.setPeers([{ name: 'b', meshIp: '10.232.0.2' }, { name: 'c', meshIp: '10.232.0.3' }]);
+    await prober.start();
+    let maxInFlight = 0;
+    for (let i = 0; i < 1000; i++) {
+      time.advance(100);
+      maxInFlight = Math.max(maxInFlight, prober.inFlight);
+    }
+    assert.ok(maxInFlight <= 2 * 4, `in flight at most peers × rounds per timeout, saw ${maxInFlight}`);
+    assert.deepEqual(prober.samples(), [{ peer: 'b', rttMs: 0, loss: 1 }, { peer: 'c', rttMs: 0, loss: 1 }]);
+    assert.ok(time.timers.size <= 5, `timers stay few, saw ${time.timers.size}`);
+  });
+
+  test('IPv6 peers get their own socket; a family that cannot bind shows as lost', async () => {
+    const { time, sockets, prober } = await simulated({}, ['udp6']);
+    prober.setPeers([{ name: 'b', meshIp: '10.232.0.2' }, { name: 'v6', meshIp: 'FD00:0::0002' }]);
+    await prober.start();
+    assert.deepEqual(sockets.map((s) => s.family).sort(), ['udp4', 'udp6']);
+    time.advance(3);
+    sockets.find((s) => s.family === 'udp4')!.answerLast('10.232.0.2');
+    time.advance(997);
+    assert.deepEqual(prober.samples(), [{ peer: 'b', rttMs: 3, loss: 0 }, { peer: 'v6', rttMs: 0, loss: 1 }]);
+  });
+
+  test('an IPv6 reply is matched whatever spelling the peer list used', async () => {
+    const { time, sockets, prober } = await simulated();
+    prober.setPeers([{ name: 'v6', meshIp: 'FD00:0::0002' }]);
+    await prober.start();
+    const socket = sockets[0]!;
+    assert.equal(socket.family, 'udp6');
+    assert.equal(socket.sent[0]!.address, 'fd00::2');
+    time.advance(4);
+    socket.answerLast('fd00::2');
+    assert.deepEqual(prober.samples(), [{ peer: 'v6', rttMs: 4, loss: 0 }]);
+  });
+
+  test('stop closes the sockets and leaves no timer behind', async () => {
+    const { time, sockets, prober } = await simulated();
+    prober.setPeers([{ name: 'b', meshIp: '10.232.0.2' }]);
+    await prober.start();
+    assert.ok(time.timers.size > 0);
+    await prober.stop();
+    assert.equal(time.timers.size, 0);
+    assert.ok(sockets.every((s) => s.closed));
+  });
+
+  test('settings are validated', () => {
+    const make = (init: RttProberInit) => () => new RttProber({}, init);
+    assert.throws(make({ port: 0 }), RttConfigError);
+    assert.throws(make({ intervalMs: 0 }), RttConfigError);
+    assert.throws(make({ timeoutMs: -1 }), RttConfigError);
+    assert.throws(make({ window: 0 }), RttConfigError);
+    assert.throws(make({ window: 2.5 }), RttConfigError);
+    assert.doesNotThrow(make({}));
+  });
+});
+
+describe('RttProber over loopback (real sockets)', () => {
+  test('two answering peers: small RTT, no loss; a silent one: loss 1', { timeout: 10_000 }, async () => {
+    // Step 1: echo responders on two loopback addresses, one port (as on every mesh node).
+    const first = new EchoResponder({}, { bindAddr: '127.0.0.2', port: 0 });
+    responders.push(first);
+    await first.start();
+    const port = first.port;
+    const second = new EchoResponder({}, { bindAddr: '127.0.0.3', port });
+    responders.push(second);
+    await second.start();
+
+    // Step 2: probe them and a third address where nothing answers.
+    const prober = new RttProber({}, { port, intervalMs: 25, timeoutMs: 300, window: 5 });
+    probers.push(prober);
+    prober.setPeers([
+      { name: 'two', meshIp: '127.0.0.2' },
+      { name: 'three', meshIp: '127.0.0.3' },
+      { name: 'four', meshIp: '127.0.0.4' },
+    ]);
+    let rounds = 0;
+    const fiveRounds = new Promise<void>((resolve) => prober.on('updated', () => { if (++rounds === 5) resolve(); }));
+    await prober.start();
+    await fiveRounds;
+
+    // Step 3: five finished probes each.
+    const samples = prober.samples();
+    assert.deepEqual(samples.map((s) => s.peer), ['four', 'three', 'two']);
+    const byPeer = new Map(samples.map((s) => [s.peer, s]));
+    for (const name of ['two', 'three']) {
+      const s = byPeer.get(name)!;
+      assert.equal(s.loss, 0, `${name} answered every probe`);
+      assert.ok(s.rttMs > 0 && s.rttMs < 100, `${name} RTT ${s.rttMs} ms is positive and small`);
+    }
+    assert.deepEqual(byPeer.get('four'), { peer: 'four', rttMs: 0, loss: 1 });
+    assert.ok(first.stats.echoed >= 5 && second.stats.echoed >= 5);
+  });
+});
