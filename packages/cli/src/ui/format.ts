@@ -69,7 +69,8 @@ export function nodeRows(info: InfoResponse__Output, now = Date.now()): NodeRow[
 
 export function formatInfo(info: InfoResponse__Output, now = Date.now()): string {
   const header = [
-    `mesh ${info.meshName}  ${info.meshCidr}  revision ${info.revision}  ${info.connected || info.isBootstrap ? 'connected' : 'NOT connected'} to bootstrap ${info.bootstrapAddr}`,
+    `mesh ${info.meshName}  ${info.meshCidr}  revision ${info.revision}  ` +
+      (info.isBootstrap ? `this node is the bootstrap (join service on ${info.bootstrapAddr})` : `${info.connected ? 'connected' : 'NOT connected'} to bootstrap ${info.bootstrapAddr}`),
     `interface ${info.interface} (${info.backend}), UDP port ${info.listenPort}, public key ${info.publicKey}`,
     `${info.peers.length + 1} nodes`,
     '',
