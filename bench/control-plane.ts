@@ -26,7 +26,7 @@ function percentile(values: number[], p: number): number {
 
 async function run(n: number): Promise<Record<string, string>> {
   const dir = await mkdtemp(path.join(tmpdir(), 'wgmesh-bench-'));
-  const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', path.join(here, 'bootstrap-child.ts'), path.join(dir, 'state.json')], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [...(process.env.BENCH_CHILD_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CHILD_PROF}`] : []), '--conditions=source', '--import', 'tsx', path.join(here, 'bootstrap-child.ts'), path.join(dir, 'state.json')], { stdio: ['ignore', 'pipe', 'inherit'] });
   const port = await new Promise<number>((resolve, reject) => {
     child.stdout.once('data', (d: Buffer) => resolve(Number(d.toString().trim())));
     child.once('exit', (code) => reject(new Error(`bootstrap exited ${code}`)));
@@ -35,7 +35,7 @@ async function run(n: number): Promise<Record<string, string>> {
   const agents: { agent: Agent; driver: MemoryWgDriver }[] = [];
   // One shared channel for all agents' calls would hide per-connection cost; give each its own, as real nodes have.
   for (let i = 0; i < n; i++) {
-    const driver = new MemoryWgDriver(`wg${i}`);
+    const driver = new MemoryWgDriver(`wg${i}`, { record: false });
     const control = createGrpcControlClient({ address: `127.0.0.1:${port}`, credentials: grpc.credentials.createInsecure(), callTimeoutMs: 60_000 });
     const agent = new Agent({ control, driver }, {
       meshName: 'bench', nodeName: `n${i}`, privateKey: generateKeyPair().privateKey, heartbeatMs: 3_600_000,
@@ -60,20 +60,20 @@ async function run(n: number): Promise<Record<string, string>> {
   let lastEventBytes = 0;
   const latencies: number[] = [];
   for (let c = 0; c < CHANGES; c++) {
-    const opsBefore = agents.map((a) => a.driver.operations.length);
+    const opsBefore = agents.map((a) => a.driver.operationCount);
     const t0 = performance.now();
     const res = await new Promise<{ revision: number; nodes: unknown[] }>((resolve, reject) =>
       raw.join({ meshName: 'bench', nodeName: `extra${c}`, publicKey: generateKeyPair().publicKey, listenPort: 54540, endpoints: [{ ip: '192.0.2.254', port: 54540, kind: 'ENDPOINT_KIND_LAN' }] },
         (err, r) => (err ? reject(err) : resolve(r as never))));
     await new Promise<void>((resolve) => {
-      const check = () => (agents.every((a, i) => a.driver.operations.length > opsBefore[i]!) ? resolve() : setImmediate(check));
+      const check = () => (agents.every((a, i) => a.driver.operationCount > opsBefore[i]!) ? resolve() : setImmediate(check));
       check();
     });
     latencies.push(performance.now() - t0);
     const node = agents[0]!.agent.netmap.nodes.get(`extra${c}`)!;
     lastEventBytes = serialize({ revision: res.revision, upsert: node }).length;
   }
-  const opsPerChange = agents.reduce((sum, a) => sum + a.driver.operations.length, 0) / n;
+  const opsPerChange = agents.reduce((sum, a) => sum + a.driver.operationCount, 0) / n;
   const stats = await procStats(child.pid!);
   raw.close();
   await Promise.all(agents.map((a) => a.agent.stop({ leave: false })));

@@ -2,12 +2,17 @@
  * End-to-end helpers on top of the lab library: real namespaces, real wgmesh processes, real
  * WireGuard. Each test file uses its own lab name, so it never touches a user's lab ("wgl").
  */
+import { spawn } from 'node:child_process';
 import { constants } from 'node:fs';
-import { access, readFile } from 'node:fs/promises';
+import { access, readFile, realpath } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
+import type { InfoResponse__Output, RttResponse__Output } from '@wgmesh/agent';
+import { connectLocal, deadline, unary } from '../../packages/cli/src/commands/local-client.js';
 import {
   builtWgmeshCommand,
+  hostCommand,
   hostExec,
+  labHost,
   isRunning,
   labNames,
   labPaths,
@@ -16,6 +21,8 @@ import {
   descendantsOf,
   runCapture,
   sourceWgmeshCommand,
+  REPO_ROOT,
+  labEnv,
   type LabState,
   type ProcStat,
   type ProcessIdentity,
@@ -155,4 +162,150 @@ export async function leftovers(lab: LabState, processes: readonly ProcessIdenti
     if (name.startsWith(`${lab.name}-`) || name === iface) found.push(`link ${name} in the root namespace`);
   }
   return found;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading the nodes
+
+/** `/run` as the machine spells it (`/var/run` is usually a symlink to it). */
+let runDir: Promise<string> | undefined;
+
+/**
+ * The host's node status (the Info call `wgmesh info -json` prints, the same object), straight
+ * from its local API socket: the test process reaches the socket in the host's mount namespace
+ * through /proc/PID/root. A few milliseconds instead of a CLI start per poll, so timings measured
+ * by polling it are precise to the poll interval. Undefined while the node does not answer.
+ */
+export async function agentInfo(lab: LabState, host: string, timeoutMs = 2_000): Promise<InfoResponse__Output | undefined> {
+  const pid = labHost(lab, host).process?.pid;
+  if (pid === undefined) return undefined;
+  // Through /proc/PID/root an absolute symlink (/var/run -> /run) would resolve against our own
+  // root, so the real directory is used.
+  runDir ??= realpath('/var/run').catch(() => '/run');
+  let client: ReturnType<typeof connectLocal>;
+  try {
+    client = connectLocal(`/proc/${pid}/root${await runDir}/wgmesh.sock`);
+  } catch {
+    return undefined;
+  }
+  try {
+    // Through JSON, exactly as `wgmesh info -json` prints it.
+    return JSON.parse(JSON.stringify(await unary<InfoResponse__Output>((cb) => client.info({}, deadline(timeoutMs), cb)))) as InfoResponse__Output;
+  } catch {
+    return undefined;
+  } finally {
+    client.close();
+  }
+}
+
+/** `wgmesh info -json` in a host, through the CLI; throws with its stderr when it fails. */
+export async function cliInfo(lab: LabState, host: string): Promise<InfoResponse__Output> {
+  const result = await hostExec(lab, host, ['wgmesh', 'info', '-json'], { timeoutMs: 15_000 });
+  if (result.code !== 0) throw new Error(`${host}: wgmesh info -json: exit ${result.code}: ${result.stderr.trim()}`);
+  return JSON.parse(result.stdout) as InfoResponse__Output;
+}
+
+/** `wgmesh rtt -json` in a host, through the CLI. */
+export async function cliRtt(lab: LabState, host: string): Promise<RttResponse__Output> {
+  const result = await hostExec(lab, host, ['wgmesh', 'rtt', '-json'], { timeoutMs: 15_000 });
+  if (result.code !== 0) throw new Error(`${host}: wgmesh rtt -json: exit ${result.code}: ${result.stderr.trim()}`);
+  return JSON.parse(result.stdout) as RttResponse__Output;
+}
+
+/** The status a node shows for a peer, or undefined when it does not list it. */
+export function peerStatus(info: InfoResponse__Output, peer: string): string | undefined {
+  return info.peers.find((p) => p.node?.name === peer)?.node?.status;
+}
+
+/** "name=meshIp" of the node itself and every peer it lists, sorted: its view of the member list. */
+export function memberView(info: InfoResponse__Output): string[] {
+  return [`${info.nodeName}=${info.meshIp}`, ...info.peers.map((p) => `${p.node?.name ?? '?'}=${p.node?.meshIp ?? '?'}`)].sort();
+}
+
+/** The mesh IP of the first JoinResponse a host's node logged ("joined the mesh … meshIp=X"), if any. */
+export async function joinedIpFromLog(lab: LabState, host: string): Promise<string | undefined> {
+  const log = await readFile(labHost(lab, host).logFile, 'utf8').catch(() => '');
+  return /joined the mesh\b.*?\bmeshIp=(\S+)/.exec(log)?.[1];
+}
+
+export async function hostLog(lab: LabState, host: string): Promise<string> {
+  return readFile(labHost(lab, host).logFile, 'utf8').catch(() => '');
+}
+
+/** `ping -c COUNT -i INTERVAL -q`: the average RTT in ms, or undefined when nothing came back. */
+export async function pingAvgMs(lab: LabState, from: string, ip: string, count = 5, intervalS = 0.2): Promise<number | undefined> {
+  const result = await hostExec(lab, from, ['ping', '-n', '-q', '-c', String(count), '-i', String(intervalS), '-W', '1', ip], { timeoutMs: 5_000 + count * intervalS * 1000 });
+  const match = /= [\d.]+\/([\d.]+)\//.exec(result.stdout);
+  return match ? Number(match[1]) : undefined;
+}
+
+// ---------------------------------------------------------------------------------------------
+// A ping that runs through a whole test window
+
+export interface PingRun {
+  readonly from: string;
+  readonly ip: string;
+  /** icmp_seq numbers answered so far. */
+  readonly answered: ReadonlySet<number>;
+  /** The highest icmp_seq ping reported (answered or not). */
+  readonly lastSeq: number;
+  /** Sequence numbers in 1..upTo that got no answer. */
+  missing(upTo: number): number[];
+  /** Stops ping (SIGINT, as Ctrl-C) and resolves with its whole output. */
+  stop(): Promise<string>;
+}
+
+/**
+ * Starts `ping -O -i INTERVAL IP` in a host and follows its output as it runs (-O prints a
+ * line for every probe still unanswered when the next one goes out). The ping is ours: stop()
+ * signals its PID only.
+ */
+export function startPing(lab: LabState, from: string, ip: string, intervalS = 0.2): PingRun {
+  const [file, ...args] = hostCommand(lab, from, ['ping', '-n', '-O', '-i', String(intervalS), ip], false);
+  // nsenter execs ping without forking, so this PID is ping's own.
+  const child = spawn(file!, args, { stdio: ['ignore', 'pipe', 'pipe'], env: labEnv(), cwd: REPO_ROOT });
+  const answered = new Set<number>();
+  let lastSeq = 0;
+  let output = '';
+  let partial = '';
+  child.stdout.setEncoding('utf8');
+  child.stdout.on('data', (chunk: string) => {
+    output += chunk;
+    const lines = (partial + chunk).split('\n');
+    partial = lines.pop() ?? '';
+    for (const line of lines) {
+      const seq = /icmp_seq=(\d+)/.exec(line);
+      if (!seq) continue;
+      const n = Number(seq[1]);
+      lastSeq = Math.max(lastSeq, n);
+      if (/bytes from/.test(line)) answered.add(n);
+    }
+  });
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (chunk: string) => {
+    output += chunk;
+  });
+  const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
+  return {
+    from,
+    ip,
+    answered,
+    get lastSeq() {
+      return lastSeq;
+    },
+    missing(upTo) {
+      const gaps: number[] = [];
+      for (let n = 1; n <= upTo; n++) if (!answered.has(n)) gaps.push(n);
+      return gaps;
+    },
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGINT');
+      const stopped = await Promise.race([exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 3_000).unref())]);
+      if (!stopped) {
+        child.kill('SIGKILL');
+        await exited;
+      }
+      return output;
+    },
+  };
 }

@@ -1,8 +1,9 @@
 import { EventEmitter } from 'node:events';
 import { status as grpcStatus } from '@grpc/grpc-js';
 import type { Endpoint, JoinResponse__Output, RttSample__Output, WatchEvent__Output } from './proto/index.js';
-import { applyDelta, emptyNetmap, netmapFromNodes, peersOf, selfNode, type Netmap, type NetmapDelta } from './netmap/netmap.js';
-import { diffWgConfig, wgConfigFromNetmap, type WgConfigOptions } from './wg/config.js';
+import { applyDeltas, emptyNetmap, netmapFromNodes, peersOf, selfNode, type Netmap, type NetmapDelta } from './netmap/netmap.js';
+import type { WgConfigOptions } from './wg/config.js';
+import { Reconciler } from './wg/reconciler.js';
 import type { WgDriver } from './wg/types.js';
 import { hasRestartNotifier } from './wg/userspace-driver.js';
 import { publicKeyFromPrivate } from './wg/keys.js';
@@ -53,6 +54,8 @@ export interface AgentInit {
   /** This node's endpoint candidates, asked again before every heartbeat. */
   readonly endpoints?: () => Endpoint[] | Promise<Endpoint[]>;
   readonly heartbeatMs?: number;
+  /** A full reconcile (device read back) this often, to undo drift; default 30 s. */
+  readonly fullReconcileMs?: number;
   readonly backoffInitialMs?: number;
   readonly backoffMaxMs?: number;
   readonly wgOptions?: WgConfigOptions;
@@ -92,8 +95,8 @@ export class Agent extends EventEmitter {
   private heartbeatTimer: unknown;
   private tags: Record<string, string>;
   private lastEndpoints: Endpoint[] = [];
-  private reconciling: Promise<void> | undefined;
-  private reconcileAgain = false;
+  private readonly reconciler: Reconciler;
+  private fullReconcileTimer: unknown;
   private readonly watchBackoff: Backoff;
   private readonly logger: Logger;
   private readonly timers: Timers;
@@ -105,11 +108,16 @@ export class Agent extends EventEmitter {
     this.tags = { ...init.tags };
     this.logger = components.logger ?? silentLogger();
     this.timers = components.timers ?? realTimers;
+    this.reconciler = new Reconciler(components.driver, () => this.netmapValue, init.wgOptions, this.logger, () => {
+      this.stats.reconciles = this.reconciler.stats.fullPasses + this.reconciler.stats.fastPasses;
+      this.stats.driverOps = this.reconciler.stats.ops;
+      this.emit('reconciled');
+    });
     // wireguard-go restarted by its supervisor: make sure the device matches the netmap again.
     if (hasRestartNotifier(components.driver)) {
       components.driver.onRestart(() => {
         this.logger.warn('WireGuard device was re-created; reconciling');
-        this.requestReconcile();
+        this.reconciler.requestFull();
       });
     }
     this.watchBackoff = new Backoff(init.backoffInitialMs ?? AGENT_DEFAULTS.backoffInitialMs, init.backoffMaxMs ?? AGENT_DEFAULTS.backoffMaxMs, components.random);
@@ -156,6 +164,7 @@ export class Agent extends EventEmitter {
       await this.reconcile();
       void this.rejoin();
       this.scheduleHeartbeat();
+      this.scheduleFullReconcile();
       return;
     }
     const response = await this.joinWithRetry();
@@ -164,6 +173,7 @@ export class Agent extends EventEmitter {
     await this.reconcile();
     this.openWatch();
     this.scheduleHeartbeat();
+    this.scheduleFullReconcile();
   }
 
   /** True when this run began from saved state rather than a fresh join. */
@@ -195,7 +205,9 @@ export class Agent extends EventEmitter {
         this.logger.warn('could not tell the bootstrap we are leaving', { err: errorMessage(err) });
       }
     }
-    await this.reconciling?.catch(() => {});
+    this.timers.clearTimeout(this.fullReconcileTimer);
+    this.reconciler.close();
+    await this.reconciler.idle();
     await this.saving;
     await this.components.driver.close({ keepInterface: options.keepInterface ?? false });
     this.components.control.close();
@@ -342,7 +354,7 @@ export class Agent extends EventEmitter {
         this.logger.error('the bootstrap gave this node a different mesh IP; restart the node to use it', { meshIp: response.meshIp, previous: this.joinResponse.meshIp });
       }
       this.adoptJoin(response);
-      this.requestReconcile();
+      this.reconciler.requestFull();
       this.openWatch();
     } catch (err) {
       if (this.stopped) return;
@@ -351,69 +363,52 @@ export class Agent extends EventEmitter {
     }
   }
 
+  /** Deltas are applied in batches: everything received in one turn of the event loop at once. */
   private onWatchEvent(event: WatchEvent__Output): void {
     this.stats.watchEvents++;
     const delta = eventToDelta(event);
     if (!delta) return;
-    const next = applyDelta(this.netmapValue, delta);
-    if (next === this.netmapValue) return;
-    const peersChanged = delta.kind !== 'upsert' || this.netmapValue.nodes.get(delta.node.name)?.meshIp !== delta.node.meshIp;
+    this.pendingDeltas.push(delta);
+    if (this.pendingDeltas.length === 1) setImmediate(() => this.applyPendingDeltas());
+  }
+
+  private pendingDeltas: NetmapDelta[] = [];
+
+  private applyPendingDeltas(): void {
+    const deltas = this.pendingDeltas;
+    this.pendingDeltas = [];
+    if (this.stopped) return;
+    const before = this.netmapValue;
+    const next = applyDeltas(before, deltas);
+    if (next === before) return;
     this.netmapValue = next;
+    let peersChanged = false;
+    for (const delta of deltas) {
+      if (delta.kind === 'snapshot') {
+        this.reconciler.requestFull();
+        peersChanged = true;
+      } else {
+        const name = delta.kind === 'upsert' ? delta.node.name : delta.name;
+        this.reconciler.changed(name);
+        if (delta.kind === 'remove' || before.nodes.get(name)?.meshIp !== delta.node.meshIp) peersChanged = true;
+      }
+    }
     if (peersChanged) this.syncRttPeers();
     this.persist();
-    this.requestReconcile();
     this.emit('change');
   }
 
-  /**
-   * Reconciles once the events already received have been applied: a burst of deltas (a
-   * snapshot's worth, or many joins at once) costs one device read and one apply, not one each.
-   */
-  private requestReconcile(): void {
-    if (this.reconciling) {
-      this.reconcileAgain = true;
-      return;
-    }
-    if (this.reconcileScheduled) return;
-    this.reconcileScheduled = true;
-    setImmediate(() => {
-      this.reconcileScheduled = false;
-      void this.reconcile();
-    });
+  /** Re-reads the device and brings it to the netmap; resolves when done. */
+  reconcile(): Promise<void> {
+    return this.reconciler.full();
   }
 
-  private reconcileScheduled = false;
-
-  /** Diff the device's actual peers against the netmap's and apply only the difference. */
-  reconcile(): Promise<void> {
-    if (this.reconciling) {
-      this.reconcileAgain = true;
-      return this.reconciling;
-    }
-    const run = (async () => {
-      do {
-        this.reconcileAgain = false;
-        if (this.stopped) return;
-        try {
-          const desired = wgConfigFromNetmap(this.netmapValue, this.init.wgOptions);
-          const actual = await this.components.driver.read();
-          const ops = diffWgConfig(actual, desired);
-          this.stats.reconciles++;
-          if (ops.length > 0) {
-            await this.components.driver.apply(ops);
-            this.stats.driverOps += ops.length;
-            this.logger.debug('wireguard reconciled', { ops: ops.length, revision: this.netmapValue.revision });
-          }
-        } catch (err) {
-          this.logger.error('could not configure WireGuard; will retry on the next change', { err: errorMessage(err) });
-        }
-      } while (this.reconcileAgain);
-      this.emit('reconciled');
-    })();
-    this.reconciling = run.finally(() => {
-      this.reconciling = undefined;
-    });
-    return this.reconciling;
+  private scheduleFullReconcile(): void {
+    if (this.stopped) return;
+    this.fullReconcileTimer = this.timers.setTimeout(() => {
+      this.reconciler.requestFull();
+      this.scheduleFullReconcile();
+    }, this.init.fullReconcileMs ?? AGENT_DEFAULTS.fullReconcileMs);
   }
 
   private scheduleHeartbeat(): void {

@@ -3,6 +3,7 @@ export const AGENT_DEFAULTS = {
   socketPath: '/var/run/wgmesh.sock',
   stateDir: '/var/lib/wgmesh',
   heartbeatMs: 5000,
+  fullReconcileMs: 30_000,
   backoffInitialMs: 250,
   backoffMaxMs: 10_000,
   /** Seconds; WireGuard's customary value for keeping NAT mappings open. */

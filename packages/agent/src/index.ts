@@ -24,3 +24,4 @@ export * from './rtt/echo.js';
 export * from './rtt/prober.js';
 export * from './stun/client.js';
 export * from './stun/codec.js';
+export { Reconciler, type ReconcilerStats } from './wg/reconciler.js';

@@ -1,4 +1,5 @@
 import type { Node__Output } from '../proto/index.js';
+import { NodeMap } from './node-map.js';
 
 /** A member of the mesh as every node sees it (the wire shape, all fields present). */
 export type MeshNode = Node__Output;
@@ -17,21 +18,51 @@ export type NetmapDelta =
   | { readonly kind: 'remove'; readonly revision: number; readonly name: string };
 
 export function emptyNetmap(selfName: string): Netmap {
-  return { selfName, revision: 0, nodes: new Map() };
+  return { selfName, revision: 0, nodes: NodeMap.empty };
 }
 
 export function netmapFromNodes(selfName: string, revision: number, nodes: readonly MeshNode[]): Netmap {
-  return { selfName, revision, nodes: new Map(nodes.map((n) => [n.name, n])) };
+  return { selfName, revision, nodes: NodeMap.of(nodes) };
 }
 
 /** Pure: the netmap after one delta. Deltas older than the netmap are ignored. */
 export function applyDelta(netmap: Netmap, delta: NetmapDelta): Netmap {
   if (delta.kind === 'snapshot') return netmapFromNodes(netmap.selfName, delta.revision, delta.nodes);
-  if (delta.revision <= netmap.revision) return netmap;
-  const nodes = new Map(netmap.nodes);
-  if (delta.kind === 'upsert') nodes.set(delta.node.name, delta.node);
-  else nodes.delete(delta.name);
-  return { selfName: netmap.selfName, revision: delta.revision, nodes };
+  return applyDeltas(netmap, [delta]);
+}
+
+/** Pure: the netmap after a batch of deltas, copying the node table once rather than per delta. */
+export function applyDeltas(netmap: Netmap, deltas: readonly NetmapDelta[]): Netmap {
+  let current = netmap;
+  let pending: Exclude<NetmapDelta, { kind: 'snapshot' }>[] = [];
+  const flush = () => {
+    if (pending.length === 0) return;
+    const batch = pending;
+    pending = [];
+    const base = current.nodes instanceof NodeMap ? current.nodes : NodeMap.of(current.nodes.values());
+    const nodes = base.update((draft) => {
+      for (const d of batch) {
+        if (d.kind === 'upsert') draft.set(d.node.name, d.node);
+        else draft.delete(d.name);
+      }
+    });
+    current = { selfName: netmap.selfName, revision: batch[batch.length - 1]!.revision, nodes };
+  };
+  let revision = netmap.revision;
+  for (const delta of deltas) {
+    if (delta.kind === 'snapshot') {
+      pending = [];
+      current = netmapFromNodes(netmap.selfName, delta.revision, delta.nodes);
+      revision = delta.revision;
+      continue;
+    }
+    // Deltas at or below the revision already held are old news (a resumed stream may repeat).
+    if (delta.revision <= revision) continue;
+    pending.push(delta);
+    revision = delta.revision;
+  }
+  flush();
+  return current;
 }
 
 export function selfNode(netmap: Netmap): MeshNode | undefined {

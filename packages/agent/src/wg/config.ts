@@ -27,20 +27,23 @@ export function defaultEndpointFor(node: MeshNode): string | undefined {
   return first ? formatEndpoint(first.ip, first.port) : undefined;
 }
 
+/** Pure: the WireGuard peer for one mesh node, or undefined when it cannot be a peer yet. */
+export function wgPeerFor(node: MeshNode, options: WgConfigOptions = {}): WgPeerConfig | undefined {
+  if (!node.publicKey || !node.meshIp) return undefined;
+  const endpoint = (options.endpointFor ?? defaultEndpointFor)(node);
+  return {
+    publicKey: node.publicKey,
+    allowedIps: [hostPrefix(node.meshIp)],
+    ...(endpoint ? { endpoint } : {}),
+    ...(options.persistentKeepalive ? { persistentKeepalive: options.persistentKeepalive } : {}),
+  };
+}
+
 /** Pure: the peers this node's WireGuard device should have for a netmap. */
 export function wgConfigFromNetmap(netmap: Netmap, options: WgConfigOptions = {}): DesiredWgConfig {
-  const endpointFor = options.endpointFor ?? defaultEndpointFor;
   const peers = peersOf(netmap)
-    .filter((node) => node.publicKey && node.meshIp)
-    .map((node): WgPeerConfig => {
-      const endpoint = endpointFor(node);
-      return {
-        publicKey: node.publicKey,
-        allowedIps: [hostPrefix(node.meshIp)],
-        ...(endpoint ? { endpoint } : {}),
-        ...(options.persistentKeepalive ? { persistentKeepalive: options.persistentKeepalive } : {}),
-      };
-    });
+    .map((node) => wgPeerFor(node, options))
+    .filter((peer): peer is WgPeerConfig => peer !== undefined);
   return { peers };
 }
 
@@ -67,10 +70,13 @@ export function diffWgConfig(actual: Pick<WgDeviceState, 'peers'>, desired: Desi
   return ops;
 }
 
-function samePeer(actual: WgPeerConfig, desired: WgPeerConfig): boolean {
+/** True when the device's peer already is what is desired (an unset desired endpoint matches any). */
+export function samePeer(actual: WgPeerConfig, desired: WgPeerConfig): boolean {
   if (desired.endpoint && actual.endpoint !== desired.endpoint) return false;
   if ((actual.persistentKeepalive ?? 0) !== (desired.persistentKeepalive ?? 0)) return false;
+  if (actual.allowedIps.length !== desired.allowedIps.length) return false;
+  if (actual.allowedIps.length === 1) return actual.allowedIps[0] === desired.allowedIps[0];
   const a = [...actual.allowedIps].sort();
   const d = [...desired.allowedIps].sort();
-  return a.length === d.length && a.every((ip, i) => ip === d[i]);
+  return a.every((ip, i) => ip === d[i]);
 }

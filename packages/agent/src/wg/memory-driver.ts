@@ -7,12 +7,17 @@ import { publicKeyFromPrivate } from './keys.js';
  */
 export class MemoryWgDriver implements WgDriver {
   readonly kind = 'memory' as const;
+  /** Every operation applied, in order (empty when constructed with record: false). */
   readonly operations: WgOp[] = [];
+  /** How many operations were applied, recorded or not. */
+  operationCount = 0;
   private readonly peers = new Map<string, WgPeerState>();
   private config: WgInterfaceConfig | undefined;
+  private publicKey = '';
   closed = false;
 
-  constructor(readonly name: string) {}
+  /** record: false keeps only the count, for simulations of thousands of nodes in one process. */
+  constructor(readonly name: string, private readonly options: { record?: boolean } = {}) {}
 
   get isUp(): boolean {
     return this.config !== undefined && !this.closed;
@@ -24,6 +29,7 @@ export class MemoryWgDriver implements WgDriver {
 
   async up(config: WgInterfaceConfig): Promise<void> {
     this.config = config;
+    this.publicKey = publicKeyFromPrivate(config.privateKey);
     this.closed = false;
   }
 
@@ -32,7 +38,7 @@ export class MemoryWgDriver implements WgDriver {
     if (!this.config || this.closed) throw new Error(`interface ${this.name} is not up`);
     return {
       name: this.name,
-      publicKey: publicKeyFromPrivate(this.config.privateKey),
+      publicKey: this.publicKey,
       listenPort: this.config.listenPort,
       peers: [...this.peers.values()],
     };
@@ -41,7 +47,8 @@ export class MemoryWgDriver implements WgDriver {
   async apply(ops: readonly WgOp[]): Promise<void> {
     if (!this.config) throw new Error(`interface ${this.name} is not up`);
     for (const op of ops) {
-      this.operations.push(op);
+      this.operationCount++;
+      if (this.options.record !== false) this.operations.push(op);
       if (op.op === 'remove-peer') {
         this.peers.delete(op.publicKey);
       } else {

@@ -1,0 +1,287 @@
+/**
+ * Process bookkeeping for the data-plane benchmark: every child it starts is tracked, so a
+ * failure or a signal stops exactly those (never anything found by name). Long-lived ones are
+ * also recorded in a file with their start time, so a later run can stop what a crashed run left.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { isRunning, readProcStat, type ProcessIdentity } from '../packages/cli/src/lab/index.js';
+
+export const BENCH_RUN_DIR = '/run/wgmesh-bench';
+const PID_FILE = `${BENCH_RUN_DIR}/daemons.json`;
+
+export interface ExecOutcome {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+  /** Date.now() when the process ended. */
+  readonly endMs: number;
+}
+
+export interface Daemon extends ProcessIdentity {
+  readonly label: string;
+  readonly child: ChildProcess;
+  readonly exited: Promise<void>;
+}
+
+interface RecordedDaemon extends ProcessIdentity {
+  readonly label: string;
+}
+
+/** Every child of ours that has not ended yet (short commands and daemons). */
+const live = new Set<ChildProcess>();
+let aborted = false;
+
+export class Aborted extends Error {
+  constructor() {
+    super('aborted by a signal');
+  }
+}
+
+/** After this, no new command starts and every running child of ours is killed. */
+export function abortAll(): void {
+  aborted = true;
+  for (const child of live) child.kill('SIGKILL');
+}
+
+export function isAborted(): boolean {
+  return aborted;
+}
+
+export function checkAborted(): void {
+  if (aborted) throw new Aborted();
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+export interface ExecOptions {
+  readonly timeoutMs?: number;
+  readonly input?: string;
+  /** Teardown work: runs even after abortAll(). */
+  readonly cleanup?: boolean;
+}
+
+/** Runs argv to completion; a non-zero exit is returned, not thrown. */
+export function exec(argv: readonly string[], options: ExecOptions = {}): Promise<ExecOutcome> {
+  if (!options.cleanup) checkAborted();
+  return new Promise((resolve) => {
+    const child = spawn(argv[0]!, argv.slice(1), { stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+    live.add(child);
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    const timer = options.timeoutMs === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), options.timeoutMs);
+    child.stdout!.on('data', (c: Buffer) => out.push(c));
+    child.stderr!.on('data', (c: Buffer) => err.push(c));
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      live.delete(child);
+      resolve({ code: 127, stdout: '', stderr: `${argv[0]}: ${e.message}`, endMs: Date.now() });
+    });
+    child.on('close', (code, signal) => {
+      const endMs = Date.now();
+      clearTimeout(timer);
+      live.delete(child);
+      resolve({ code: code ?? (signal ? 128 + 9 : 1), stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8'), endMs });
+    });
+    if (options.input !== undefined) {
+      child.stdin!.on('error', () => {});
+      child.stdin!.end(options.input);
+    }
+  });
+}
+
+/** Like exec, but a non-zero exit throws with the command line and its stderr. */
+export async function execOk(argv: readonly string[], options: ExecOptions = {}): Promise<string> {
+  const r = await exec(argv, { timeoutMs: 30_000, ...options });
+  if (r.code !== 0) throw new Error(`${argv.join(' ')}: exit ${r.code}: ${r.stderr.trim() || r.stdout.trim()}`);
+  return r.stdout;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Daemons
+
+let fileQueue: Promise<unknown> = Promise.resolve();
+
+async function readRecorded(): Promise<RecordedDaemon[]> {
+  try {
+    const parsed: unknown = JSON.parse(await readFile(PID_FILE, 'utf8'));
+    return Array.isArray(parsed) ? (parsed as RecordedDaemon[]).filter((d) => Number.isInteger(d.pid) && Number.isFinite(d.startTicks)) : [];
+  } catch {
+    return [];
+  }
+}
+
+function updateRecorded(change: (list: RecordedDaemon[]) => RecordedDaemon[]): Promise<void> {
+  const next = fileQueue.then(async () => {
+    await mkdir(BENCH_RUN_DIR, { recursive: true, mode: 0o755 });
+    const list = change(await readRecorded());
+    await writeFile(`${PID_FILE}.tmp`, JSON.stringify(list, null, 1) + '\n');
+    await rename(`${PID_FILE}.tmp`, PID_FILE);
+  });
+  fileQueue = next.catch(() => {});
+  return next;
+}
+
+/** Starts a long-lived process (output discarded), recorded on disk until it is stopped. */
+export async function startDaemon(argv: readonly string[], label: string): Promise<Daemon> {
+  checkAborted();
+  const child = spawn(argv[0]!, argv.slice(1), { stdio: 'ignore' });
+  live.add(child);
+  const exited = new Promise<void>((resolve) => {
+    child.once('exit', () => {
+      live.delete(child);
+      resolve();
+    });
+    child.once('error', () => {
+      live.delete(child);
+      resolve();
+    });
+  });
+  const pid = await new Promise<number>((resolve, reject) => {
+    child.once('spawn', () => resolve(child.pid!));
+    child.once('error', reject);
+  });
+  const stat = await readProcStat(pid);
+  if (!stat) throw new Error(`${label} (${argv.join(' ')}) exited at once`);
+  const daemon: Daemon = { pid, startTicks: stat.startTicks, label, child, exited };
+  await updateRecorded((list) => [...list.filter((d) => d.pid !== pid), { pid, startTicks: stat.startTicks, label }]);
+  void exited.then(() => updateRecorded((list) => list.filter((d) => !(d.pid === pid && d.startTicks === stat.startTicks))).catch(() => {}));
+  return daemon;
+}
+
+/** SIGTERM, then SIGKILL after the deadline; only while it is still the same process. */
+export async function stopProcess(proc: ProcessIdentity, timeoutMs = 5_000): Promise<'stopped' | 'killed' | 'gone'> {
+  if (!(await isRunning(proc))) return 'gone';
+  try {
+    process.kill(proc.pid, 'SIGTERM');
+  } catch {
+    return 'gone';
+  }
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (!(await isRunning(proc))) return 'stopped';
+    await sleep(20);
+  }
+  try {
+    process.kill(proc.pid, 'SIGKILL');
+  } catch {
+    return 'stopped';
+  }
+  for (let i = 0; i < 100 && (await isRunning(proc)); i++) await sleep(20);
+  return 'killed';
+}
+
+export async function stopDaemon(daemon: Daemon, timeoutMs = 5_000): Promise<void> {
+  await stopProcess(daemon, timeoutMs);
+  await Promise.race([daemon.exited, sleep(2_000)]);
+}
+
+/** Stops daemons a crashed earlier run recorded (still the same processes: PID and start time). */
+export async function stopRecordedDaemons(onStop: (d: RecordedDaemon, how: string) => void = () => {}): Promise<void> {
+  for (const d of await readRecorded()) {
+    const how = await stopProcess(d, 3_000);
+    if (how !== 'gone') onStop(d, how);
+  }
+  await updateRecorded(() => []);
+}
+
+// ---------------------------------------------------------------------------------------------
+// /proc
+
+export async function readText(path: string): Promise<string | undefined> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+/** VmRSS in MiB, or undefined when the process is gone. */
+export async function rssMb(pid: number): Promise<number | undefined> {
+  const status = await readText(`/proc/${pid}/status`);
+  const kb = status ? /VmRSS:\s+(\d+)\s+kB/.exec(status)?.[1] : undefined;
+  return kb === undefined ? undefined : Number(kb) / 1024;
+}
+
+export interface MemoryDetail {
+  /** VmRSS: resident pages, shared file pages (the node binary, libraries) included. */
+  readonly rssMb: number;
+  readonly rssAnonMb: number;
+  readonly rssFileMb: number;
+  /** Proportional set size: shared pages divided among the processes that map them. */
+  readonly pssMb?: number;
+}
+
+export async function memoryDetail(pid: number): Promise<MemoryDetail | undefined> {
+  const status = await readText(`/proc/${pid}/status`);
+  if (!status) return undefined;
+  const kb = (key: string) => Number(new RegExp(`${key}:\\s+(\\d+)\\s+kB`).exec(status)?.[1] ?? Number.NaN) / 1024;
+  const rollup = await readText(`/proc/${pid}/smaps_rollup`);
+  const pss = rollup ? /^Pss:\s+(\d+)\s+kB/m.exec(rollup)?.[1] : undefined;
+  return { rssMb: kb('VmRSS'), rssAnonMb: kb('RssAnon'), rssFileMb: kb('RssFile'), ...(pss !== undefined ? { pssMb: Number(pss) / 1024 } : {}) };
+}
+
+/** Direct children of a process (from /proc/PID/task/*\/children of its main thread). */
+export async function childrenOf(pid: number): Promise<number[]> {
+  const text = await readText(`/proc/${pid}/task/${pid}/children`);
+  return text ? text.trim().split(/\s+/).filter(Boolean).map(Number) : [];
+}
+
+/** Every descendant with its identity, found now. */
+export async function descendants(pid: number): Promise<(ProcessIdentity & { comm: string })[]> {
+  const found: (ProcessIdentity & { comm: string })[] = [];
+  const queue = [pid];
+  while (queue.length > 0) {
+    for (const child of await childrenOf(queue.shift()!)) {
+      const stat = await readProcStat(child);
+      if (!stat) continue;
+      found.push({ pid: child, startTicks: stat.startTicks, comm: stat.comm });
+      queue.push(child);
+    }
+  }
+  return found;
+}
+
+/** "192.0.2.1:5000" as /proc/net/tcp writes it: little-endian hex address, big-endian hex port. */
+export function procNetTcpAddress(ip: string, port: number): string {
+  const hex = ip
+    .split('.')
+    .map((o) => Number(o).toString(16).padStart(2, '0').toUpperCase())
+    .reverse()
+    .join('');
+  return `${hex}:${port.toString(16).padStart(4, '0').toUpperCase()}`;
+}
+
+/** Whether /proc/PID/net/tcp (the process's network namespace) has a socket with this remote address. */
+export async function hasTcpTo(pid: number, remote: string): Promise<boolean> {
+  const text = await readText(`/proc/${pid}/net/tcp`);
+  return text !== undefined && text.split('\n').some((line) => line.trim().split(/\s+/)[2] === remote);
+}
+
+/** Whether a TCP socket listens on this port in the process's network namespace. */
+export async function listensOn(pid: number, port: number): Promise<boolean> {
+  const suffix = `:${port.toString(16).padStart(4, '0').toUpperCase()}`;
+  const text = await readText(`/proc/${pid}/net/tcp`);
+  return text !== undefined && text.split('\n').some((line) => {
+    const f = line.trim().split(/\s+/);
+    return f[1]?.endsWith(suffix) === true && f[3] === '0A';
+  });
+}
+
+/** Whether the process's network namespace has a route through this interface. */
+export async function hasRouteVia(pid: number, iface: string): Promise<boolean> {
+  const text = await readText(`/proc/${pid}/net/route`);
+  return text !== undefined && text.split('\n').some((line) => line.split('\t')[0] === iface);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Statistics
+
+export function median(values: readonly number[]): number {
+  const v = values.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  if (v.length === 0) return Number.NaN;
+  const mid = Math.floor(v.length / 2);
+  return v.length % 2 === 1 ? v[mid]! : (v[mid - 1]! + v[mid]!) / 2;
+}
