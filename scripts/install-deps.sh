@@ -14,6 +14,8 @@ command -v ping >/dev/null 2>&1        || need_apt+=(iputils-ping)
 command -v openssl >/dev/null 2>&1     || need_apt+=(openssl)
 command -v nsenter >/dev/null 2>&1     || need_apt+=(util-linux)
 command -v turnserver >/dev/null 2>&1  || need_apt+=(coturn)
+command -v iptables >/dev/null 2>&1    || need_apt+=(iptables)   # NAT routers in lab/e2e topologies
+command -v tmux >/dev/null 2>&1        || need_apt+=(tmux)       # drives `wgmesh info` in a terminal test
 
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then

@@ -4,6 +4,7 @@ import type { Endpoint, JoinResponse__Output, RttSample__Output, WatchEvent__Out
 import { applyDeltas, emptyNetmap, netmapFromNodes, peersOf, selfNode, type Netmap, type NetmapDelta } from './netmap/netmap.js';
 import type { WgConfigOptions } from './wg/config.js';
 import { Reconciler } from './wg/reconciler.js';
+import { EndpointSelector } from './endpoints/selector.js';
 import type { WgDriver } from './wg/types.js';
 import { hasRestartNotifier } from './wg/userspace-driver.js';
 import { publicKeyFromPrivate } from './wg/keys.js';
@@ -18,7 +19,7 @@ export interface Timers {
   clearTimeout(handle: unknown): void;
 }
 
-const realTimers: Timers = {
+export const defaultTimers: Timers = {
   setTimeout: (fn, ms) => {
     const t = setTimeout(fn, ms);
     t.unref?.();
@@ -58,7 +59,12 @@ export interface AgentInit {
   readonly fullReconcileMs?: number;
   readonly backoffInitialMs?: number;
   readonly backoffMaxMs?: number;
+  /** Fixed WireGuard options (tests); by default endpoints come from an EndpointSelector. */
   readonly wgOptions?: WgConfigOptions;
+  /** Whether this node is behind NAT (then it keeps NAT mappings open with persistent keepalive). */
+  readonly behindNat?: () => boolean;
+  /** How often peers' handshakes are reviewed to move to their next endpoint candidate. */
+  readonly endpointReviewMs?: number;
   /** Shown in status only. */
   readonly bootstrapAddr?: string;
   readonly isBootstrap?: boolean;
@@ -97,6 +103,11 @@ export class Agent extends EventEmitter {
   private lastEndpoints: Endpoint[] = [];
   private readonly reconciler: Reconciler;
   private fullReconcileTimer: unknown;
+  private reviewTimer: unknown;
+  readonly selector = new EndpointSelector();
+  /** Mutable on purpose: the reconciler reads keepalive from here when NAT status changes. */
+  private readonly wgOptions: { endpointFor?: WgConfigOptions['endpointFor']; persistentKeepalive?: number };
+  private behindNatValue = false;
   private readonly watchBackoff: Backoff;
   private readonly logger: Logger;
   private readonly timers: Timers;
@@ -107,8 +118,9 @@ export class Agent extends EventEmitter {
     this.netmapValue = emptyNetmap(init.nodeName);
     this.tags = { ...init.tags };
     this.logger = components.logger ?? silentLogger();
-    this.timers = components.timers ?? realTimers;
-    this.reconciler = new Reconciler(components.driver, () => this.netmapValue, init.wgOptions, this.logger, () => {
+    this.timers = components.timers ?? defaultTimers;
+    this.wgOptions = init.wgOptions ? { ...init.wgOptions } : { endpointFor: (node) => this.selector.endpointFor(node) };
+    this.reconciler = new Reconciler(components.driver, () => this.netmapValue, this.wgOptions, this.logger, () => {
       this.stats.reconciles = this.reconciler.stats.fullPasses + this.reconciler.stats.fastPasses;
       this.stats.driverOps = this.reconciler.stats.ops;
       this.emit('reconciled');
@@ -165,6 +177,7 @@ export class Agent extends EventEmitter {
       void this.rejoin();
       this.scheduleHeartbeat();
       this.scheduleFullReconcile();
+      this.scheduleEndpointReview();
       return;
     }
     const response = await this.joinWithRetry();
@@ -174,6 +187,7 @@ export class Agent extends EventEmitter {
     this.openWatch();
     this.scheduleHeartbeat();
     this.scheduleFullReconcile();
+    this.scheduleEndpointReview();
   }
 
   /** True when this run began from saved state rather than a fresh join. */
@@ -206,6 +220,7 @@ export class Agent extends EventEmitter {
       }
     }
     this.timers.clearTimeout(this.fullReconcileTimer);
+    this.timers.clearTimeout(this.reviewTimer);
     this.reconciler.close();
     await this.reconciler.idle();
     await this.saving;
@@ -240,6 +255,7 @@ export class Agent extends EventEmitter {
     for (;;) {
       try {
         this.lastEndpoints = (await this.init.endpoints?.()) ?? [];
+        this.checkNat();
         const response = await this.components.control.join({
           meshName: this.init.meshName,
           nodeName: this.init.nodeName,
@@ -403,6 +419,47 @@ export class Agent extends EventEmitter {
     return this.reconciler.full();
   }
 
+  get behindNat(): boolean {
+    return this.behindNatValue;
+  }
+
+  /** Called after endpoints are refreshed: NAT status decides persistent keepalive. */
+  private checkNat(): void {
+    const behind = this.init.behindNat?.() ?? false;
+    if (behind === this.behindNatValue) return;
+    this.behindNatValue = behind;
+    this.wgOptions.persistentKeepalive = behind ? AGENT_DEFAULTS.persistentKeepalive : 0;
+    this.logger.info(behind ? 'behind NAT: persistent keepalive on' : 'not behind NAT: persistent keepalive off');
+    this.reconciler.requestFull();
+    this.emit('change');
+  }
+
+  /** Moves peers without a handshake to their next endpoint candidate. */
+  private scheduleEndpointReview(): void {
+    if (this.stopped || this.init.wgOptions) return;
+    this.reviewTimer = this.timers.setTimeout(() => {
+      void this.reviewEndpoints().finally(() => this.scheduleEndpointReview());
+    }, this.init.endpointReviewMs ?? 2000);
+  }
+
+  private async reviewEndpoints(): Promise<void> {
+    if (!this.selector.hasChoices()) return;
+    let peers;
+    try {
+      peers = (await this.components.driver.read()).peers;
+    } catch {
+      return;
+    }
+    const advanced = new Set(this.selector.review(peers));
+    if (advanced.size === 0) return;
+    for (const node of this.netmapValue.nodes.values()) {
+      if (advanced.has(node.publicKey)) {
+        this.logger.info('no handshake yet: trying the next endpoint', { node: node.name, endpoint: this.selector.endpointFor(node) });
+        this.reconciler.changed(node.name);
+      }
+    }
+  }
+
   private scheduleFullReconcile(): void {
     if (this.stopped) return;
     this.fullReconcileTimer = this.timers.setTimeout(() => {
@@ -425,6 +482,7 @@ export class Agent extends EventEmitter {
 
   private async sendUpdate(): Promise<void> {
     this.lastEndpoints = (await this.init.endpoints?.()) ?? this.lastEndpoints;
+    this.checkNat();
     await this.components.control.update({
       meshName: this.init.meshName,
       nodeName: this.init.nodeName,

@@ -25,3 +25,5 @@ export * from './rtt/prober.js';
 export * from './stun/client.js';
 export * from './stun/codec.js';
 export { Reconciler, type ReconcilerStats } from './wg/reconciler.js';
+export * from './endpoints/selector.js';
+export * from './endpoints/discovery.js';

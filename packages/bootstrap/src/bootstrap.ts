@@ -1,6 +1,8 @@
 import * as grpc from '@grpc/grpc-js';
-import { Agent, LocalApiServer, silentLogger, type Endpoint, type Logger, type RttSource, type Timers, type WgDriver } from '@wgmesh/agent';
+import { Agent, defaultTimers, LocalApiServer, silentLogger, type Endpoint, type Logger, type RttSource, type Timers, type WgDriver } from '@wgmesh/agent';
 import { LivenessMonitor, type LivenessInit } from './members/liveness.js';
+import { EndpointObserver } from './members/observer.js';
+import { StunResponder } from './stun/responder.js';
 import { Ipam } from './ipam/ipam.js';
 import { MemberTable, type Clock } from './members/table.js';
 import type { StateStore } from './members/store.js';
@@ -41,6 +43,10 @@ export interface BootstrapInit {
   readonly socketPath?: string;
   readonly socketOwner?: string;
   readonly heartbeatMs?: number;
+  /** UDP port of the embedded STUN responder; default: the gRPC port number; 0: none. */
+  readonly stunPort?: number;
+  /** How often the bootstrap's WireGuard device is read for members' observed endpoints. */
+  readonly observeIntervalMs?: number;
   /** Failure detection thresholds; defaults in LIVENESS_DEFAULTS. */
   readonly liveness?: Omit<LivenessInit, 'clock' | 'timers' | 'logger' | 'exempt'>;
 }
@@ -57,6 +63,8 @@ export class Bootstrap {
   private localApi: LocalApiServer | undefined;
   private closeWatchers: (() => void) | undefined;
   private liveness: LivenessMonitor | undefined;
+  private stun: StunResponder | undefined;
+  private observer: EndpointObserver | undefined;
   private readonly logger: Logger;
 
   constructor(private readonly components: BootstrapComponents, readonly init: BootstrapInit) {
@@ -85,6 +93,17 @@ export class Bootstrap {
       credentials: this.components.serverCredentials ?? grpc.ServerCredentials.createInsecure(),
     });
     await server.start();
+    const stunPort = this.init.stunPort ?? server.boundPort;
+    if (stunPort !== 0) {
+      const stun = new StunResponder({ bindAddr: this.init.grpcBindAddr ?? DEFAULTS.grpcBindAddr, port: stunPort, logger: this.logger.child({ component: 'bootstrap:stun' }) });
+      try {
+        await stun.start();
+      } catch (err) {
+        await server.stop();
+        throw err;
+      }
+      this.stun = stun;
+    }
     this.table = table;
     this.stats = service.stats;
     this.server = server;
@@ -121,10 +140,17 @@ export class Bootstrap {
     try {
       await agent.start();
     } catch (err) {
+      await this.stun?.stop();
       await server.stop();
       throw err;
     }
     this.agent = agent;
+    this.observer = new EndpointObserver(table, async () => (await agent.driver.read()).peers, {
+      timers: this.components.timers ?? defaultTimers,
+      ...(this.init.observeIntervalMs ? { intervalMs: this.init.observeIntervalMs } : {}),
+      logger: this.logger.child({ component: 'bootstrap:observer' }),
+    });
+    this.observer.start();
     this.liveness = liveness;
     liveness.start();
     if (this.init.socketPath) {
@@ -141,6 +167,8 @@ export class Bootstrap {
   async stop(options: { keepInterface?: boolean } = {}): Promise<void> {
     await this.liveness?.stop();
     this.liveness = undefined;
+    this.observer?.stop();
+    this.observer = undefined;
     await this.localApi?.stop();
     this.localApi = undefined;
     await this.agent?.stop({ leave: false, keepInterface: options.keepInterface ?? false });
@@ -148,5 +176,11 @@ export class Bootstrap {
     this.closeWatchers?.();
     await this.server?.stop();
     this.server = undefined;
+    await this.stun?.stop();
+    this.stun = undefined;
+  }
+
+  get stunPort(): number {
+    return this.stun?.port ?? 0;
   }
 }

@@ -47,7 +47,7 @@ export async function buildStatus(agent: Agent): Promise<InfoResponse> {
     revision: netmap.revision,
     tags: { ...agent.currentTags },
     endpoints: [...agent.endpoints],
-    behindNat: false,
+    behindNat: agent.behindNat,
     peers,
     bootstrapAddr: agent.options.bootstrapAddr ?? '',
     isBootstrap: agent.options.isBootstrap ?? false,

@@ -13,6 +13,9 @@ export interface WgConfigOptions {
   readonly persistentKeepalive?: number;
 }
 
+/** WireGuard rekeys every 2 minutes: a handshake younger than this means the session works. */
+const LIVE_SESSION_MS = 180_000;
+
 const ENDPOINT_PREFERENCE = ['ENDPOINT_KIND_CONFIGURED', 'ENDPOINT_KIND_LAN', 'ENDPOINT_KIND_OBSERVED', 'ENDPOINT_KIND_STUN'];
 
 /** Unknown kinds rank last. */
@@ -55,14 +58,16 @@ export function hostPrefix(ip: string): string {
  * The operations that turn the device's actual peers into the desired ones. Only differences
  * produce operations; an empty list means nothing to do.
  */
-export function diffWgConfig(actual: Pick<WgDeviceState, 'peers'>, desired: DesiredWgConfig): WgOp[] {
+export function diffWgConfig(actual: Pick<WgDeviceState, 'peers'>, desired: DesiredWgConfig, now = Date.now()): WgOp[] {
   const ops: WgOp[] = [];
   const actualByKey = new Map(actual.peers.map((p) => [p.publicKey, p]));
   const desiredKeys = new Set<string>();
   for (const peer of desired.peers) {
     desiredKeys.add(peer.publicKey);
     const current = actualByKey.get(peer.publicKey);
-    if (!current || !samePeer(current, peer)) ops.push({ op: 'set-peer', peer });
+    // A peer with a live session keeps the endpoint WireGuard uses: it may have roamed there (NAT).
+    const live = current !== undefined && current.latestHandshakeMs > 0 && now - current.latestHandshakeMs < LIVE_SESSION_MS;
+    if (!current || !samePeer(current, live ? { ...peer, endpoint: undefined } : peer)) ops.push({ op: 'set-peer', peer: live && current?.endpoint ? { ...peer, endpoint: current.endpoint } : peer });
   }
   for (const peer of actual.peers) {
     if (!desiredKeys.has(peer.publicKey)) ops.push({ op: 'remove-peer', publicKey: peer.publicKey });

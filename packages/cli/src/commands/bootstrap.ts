@@ -3,7 +3,7 @@ import { Bootstrap, DEFAULTS, FileStateStore, LIVENESS_DEFAULTS, prefixContains,
 import { claimSocketPath, createWgDriverFactory, MemberlistExporter, type WgBackendChoice } from '@wgmesh/agent';
 import { formatHelp, resolveFlags, UsageError, type FlagSpec } from '../flags/parse.js';
 import {
-  checkMeshName, checkRoot, createRtt, endpointProvider, interfaceName, loadOrCreateKey, makeLogger, NODE_FLAGS, nodeName, parseTags, untilSignal,
+  checkMeshName, checkRoot, createRtt, endpointDiscovery, interfaceName, loadOrCreateKey, makeLogger, NODE_FLAGS, nodeName, parseTags, untilSignal,
 } from './node-common.js';
 import { printBootstrapSummary } from './summary.js';
 import { serverTlsFromFlags, TLS_SERVER_FLAGS } from './tls.js';
@@ -15,6 +15,7 @@ export const BOOTSTRAP_FLAGS: FlagSpec[] = [
   { name: 'ip', type: 'string', value: 'IP', default: DEFAULTS.selfIp, help: 'this bootstrap\'s own mesh IP' },
   { name: 'grpc-bind-addr', type: 'string', value: 'IP', default: DEFAULTS.grpcBindAddr, help: 'address of the join service' },
   { name: 'grpc-bind-port', type: 'int', value: 'PORT', default: DEFAULTS.grpcPort, help: 'TCP port of the join service' },
+  { name: 'stun-port', type: 'int', value: 'PORT', help: 'UDP port of the embedded STUN responder (default: the gRPC port number; 0: off)' },
   { name: 'suspect-after', type: 'duration', value: 'DURATION', default: LIVENESS_DEFAULTS.suspectAfterMs, help: 'a node silent this long is marked suspect' },
   { name: 'failed-after', type: 'duration', value: 'DURATION', default: LIVENESS_DEFAULTS.failedAfterMs, help: 'a node silent this long is marked failed' },
   { name: 'reap-after', type: 'duration', value: 'DURATION', default: LIVENESS_DEFAULTS.reapAfterMs, help: 'a failed node silent this long is removed from the mesh' },
@@ -48,6 +49,7 @@ export async function runBootstrap(argv: string[], env: NodeJS.ProcessEnv): Prom
   const privateKey = await loadOrCreateKey(stateDir, mesh);
   const driver = await createWgDriverFactory(String(values['wg-backend']) as WgBackendChoice, { logger: logger.child({ component: 'wg' }) })(interfaceName(mesh));
   const rtt = createRtt(values, logger);
+  const discovery = endpointDiscovery(values, listenPort, (ip) => prefixContains(cidr, ip), [], logger);
   const bootstrap = new Bootstrap(
     {
       ...(rtt.prober ? { rtt: rtt.prober } : {}),
@@ -67,7 +69,8 @@ export async function runBootstrap(argv: string[], env: NodeJS.ProcessEnv): Prom
       grpcPort: Number(values['grpc-bind-port']),
       listenPort,
       tags: parseTags(values.tags as string[]),
-      endpoints: endpointProvider(values, listenPort, (ip) => prefixContains(cidr, ip)),
+      endpoints: () => discovery.candidates(),
+      ...(values['stun-port'] !== undefined ? { stunPort: Number(values['stun-port']) } : {}),
       socketPath: String(values.socket),
       heartbeatMs: Number(values.heartbeat),
       liveness: { suspectAfterMs: Number(values['suspect-after']), failedAfterMs: Number(values['failed-after']), reapAfterMs: Number(values['reap-after']) },

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { Agent, FileAgentStateStore, MemberlistExporter, claimSocketPath, createGrpcControlClient, createWgDriverFactory, LocalApiServer, parseHostPort, type WgBackendChoice } from '@wgmesh/agent';
 import { formatHelp, resolveFlags, UsageError, type FlagSpec } from '../flags/parse.js';
 import {
-  checkMeshName, checkRoot, createRtt, endpointProvider, interfaceName, loadOrCreateKey, makeLogger, NODE_FLAGS, nodeName, parseTags, untilSignal,
+  checkMeshName, checkRoot, createRtt, endpointDiscovery, interfaceName, loadOrCreateKey, makeLogger, NODE_FLAGS, nodeName, parseTags, untilSignal,
 } from './node-common.js';
 import { printJoinSummary } from './summary.js';
 import { clientTlsFromFlags, TLS_CLIENT_FLAGS } from './tls.js';
@@ -12,6 +12,7 @@ import { explainJoinError } from './explain.js';
 export const JOIN_FLAGS: FlagSpec[] = [
   { name: 'n', type: 'string', value: 'MESH', help: 'name of the mesh to join (required)' },
   { name: 'bootstrap-addr', type: 'string', value: 'HOST:PORT', help: 'the bootstrap\'s join service (required)' },
+  { name: 'stun-server', type: 'list', value: 'HOST:PORT', default: [], help: 'STUN servers for public-address discovery, tried in order (default: the bootstrap\'s own, on its port over UDP)' },
   ...TLS_CLIENT_FLAGS,
   ...NODE_FLAGS,
 ];
@@ -50,6 +51,8 @@ export async function runJoin(argv: string[], env: NodeJS.ProcessEnv): Promise<n
   // Our own mesh address is never an underlay endpoint candidate.
   let meshIp: string | undefined;
   const rtt = createRtt(values, logger);
+  const stunServers = (values['stun-server'] as string[]).length ? (values['stun-server'] as string[]) : [`${target.host}:${target.port}`];
+  const discovery = endpointDiscovery(values, listenPort, (ip) => ip === meshIp, stunServers, logger);
   const agent = new Agent(
     {
       control, driver, logger: logger.child({ component: 'agent' }),
@@ -62,7 +65,8 @@ export async function runJoin(argv: string[], env: NodeJS.ProcessEnv): Promise<n
       privateKey,
       listenPort,
       tags: parseTags(values.tags as string[]),
-      endpoints: endpointProvider(values, listenPort, (ip) => ip === meshIp),
+      endpoints: () => discovery.candidates(),
+      behindNat: () => discovery.behindNat,
       bootstrapAddr,
       heartbeatMs: Number(values.heartbeat),
     },

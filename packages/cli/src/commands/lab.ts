@@ -10,6 +10,9 @@ import {
   LAB_DEFAULTS,
   labAdd,
   labDown,
+  labKillNode,
+  labRestartNode,
+  labStartNode,
   labStatus,
   labUp,
   LabError,
@@ -17,6 +20,7 @@ import {
   loadLab,
   NodeExited,
   sourceWgmeshCommand,
+  splitArgs,
   type HostStatus,
   type LabState,
 } from '../lab/index.js';
@@ -32,22 +36,32 @@ const UP_FLAGS: readonly FlagSpec[] = [
   { name: 'hosts-only', type: 'bool', default: false, help: 'create the hosts but start no wgmesh' },
   { name: 'from-source', type: 'bool', default: false, help: 'run wgmesh from TypeScript source (no build needed)' },
   { name: 'log-level', type: 'string', default: LAB_DEFAULTS.logLevel, value: 'LEVEL', help: 'WGMESH_LOG_LEVEL of the nodes' },
+  { name: 'bootstrap-args', type: 'string', default: '', value: '"FLAGS"', help: 'extra flags for h1\'s wgmesh bootstrap, as one string, e.g. "-reap-after 5s"' },
+  { name: 'join-args', type: 'string', default: '', value: '"FLAGS"', help: 'extra flags for every wgmesh join, as one string, e.g. "-heartbeat 1s"' },
   TIMEOUT,
 ];
-const ADD_FLAGS: readonly FlagSpec[] = [NAME, TIMEOUT, { name: 'wait', type: 'bool', default: true, help: 'wait until the new node and the others see each other' }];
+const WAIT: FlagSpec = { name: 'wait', type: 'bool', default: true, help: 'wait until every running node sees all the others' };
+const ADD_FLAGS: readonly FlagSpec[] = [NAME, { name: 'count', type: 'int', default: 1, value: 'N', help: 'add N hosts: create them all, then start their joins together' }, TIMEOUT, WAIT];
+const SIGNAL: FlagSpec = { name: 'signal', type: 'string', default: 'TERM', value: 'SIG', help: 'the signal, e.g. TERM (the node leaves the mesh) or KILL (a crash)' };
+const KILL_FLAGS: readonly FlagSpec[] = [NAME, SIGNAL];
+const START_FLAGS: readonly FlagSpec[] = [NAME, TIMEOUT, WAIT];
+const RESTART_FLAGS: readonly FlagSpec[] = [NAME, { ...SIGNAL, help: 'how a running node is stopped first: TERM or KILL' }, TIMEOUT, WAIT];
 const NAME_FLAGS: readonly FlagSpec[] = [NAME];
 const STATUS_FLAGS: readonly FlagSpec[] = [NAME, { name: 'json', type: 'bool', default: false, help: 'print the hosts as JSON' }];
 
-const USAGE = 'wgmesh lab up N [flags] | add | exec HOST CMD… | info [-json] | status | down   [-name LAB]';
+const USAGE = 'wgmesh lab up N [flags] | add [-count N] | exec HOST CMD… | info [-json] | status | kill|start|restart HOST | down   [-name LAB]';
 const DESCRIPTION = `Dev mode: N hosts on this machine, each a network namespace with its own mount namespace
 (private /var/run/wireguard, agent socket and /var/lib/wgmesh), on one bridge. h1 runs
 \`wgmesh bootstrap -dev\`, every other host \`wgmesh join -dev\`, with real WireGuard. Needs root.
 
   up N          create the hosts and start the mesh; waits until every node sees all peers
-  add           add one more host to a running lab and start its join; prints its name
+  add           add one more host (-count N: N hosts, joining together); prints the names
   exec HOST …   run a command in a host (\`wgmesh …\` runs this lab's wgmesh)
   info [-json]  \`wgmesh info\` in h1
   status        the hosts, their addresses and processes
+  kill HOST     stop a host's node with a signal (-signal KILL: a crash); the host stays
+  start HOST    start a stopped host's node again: same command line, same state directory
+  restart HOST  kill (TERM unless -signal) and start
   down          stop the nodes, delete every namespace, mount and file of the lab`;
 
 function out(text: string): void {
@@ -121,7 +135,8 @@ function runAttached(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<n
 function hostTable(hosts: readonly HostStatus[]): string {
   const rows = [['HOST', 'UNDERLAY', 'MESH IP', 'PID', 'ROLE', 'STATE']];
   for (const h of hosts) {
-    rows.push([h.name, h.underlayIp, h.meshIp || '-', h.pid === undefined ? '-' : String(h.pid), h.role, h.pid === undefined ? '-' : h.running ? 'running' : 'exited']);
+    const state = h.pid === undefined ? '-' : h.running ? 'running' : h.stoppedBy ? `stopped (${h.stoppedBy})` : 'exited';
+    rows.push([h.name, h.underlayIp, h.meshIp || '-', h.pid === undefined ? '-' : String(h.pid), h.role, state]);
   }
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
   return rows.map((r) => `  ${r.map((cell, c) => cell.padEnd(widths[c]!)).join('  ')}`.trimEnd()).join('\n');
@@ -155,6 +170,8 @@ async function up(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<numb
     hostsOnly: values['hosts-only'] === true,
     wgmeshCommand: values['from-source'] === true ? sourceWgmeshCommand() : builtWgmeshCommand(),
     logLevel: str(values, 'log-level'),
+    bootstrapArgs: splitArgs(str(values, 'bootstrap-args')),
+    joinArgs: splitArgs(str(values, 'join-args')),
     readyTimeoutMs: Number(values.timeout) * 1000,
     env,
     onProgress: (m) => out(m),
@@ -175,9 +192,48 @@ async function add(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<num
   const { values, positionals, help } = resolveFlags(ADD_FLAGS, argv, env);
   if (help) return printHelp(ADD_FLAGS);
   if (positionals.length > 0) throw new UsageError('lab add takes no arguments');
-  const result = await labAdd({ name: str(values, 'name'), wait: values.wait !== false, readyTimeoutMs: Number(values.timeout) * 1000, env, onProgress: (m) => err(m) });
-  // Only the host name on stdout, so scripts can capture it.
-  out(result.host.name);
+  const result = await labAdd({ name: str(values, 'name'), count: Number(values.count), wait: values.wait !== false, readyTimeoutMs: Number(values.timeout) * 1000, env, onProgress: (m) => err(m) });
+  // Only the host names on stdout, one a line, so scripts can capture them.
+  out(result.hosts.map((h) => h.name).join('\n'));
+  return 0;
+}
+
+/** "KILL", "SIGKILL", "kill" or "9" → "SIGKILL". */
+export function parseSignal(text: string): NodeJS.Signals {
+  const t = text.trim().toUpperCase();
+  const byNumber: Record<string, NodeJS.Signals> = { '1': 'SIGHUP', '2': 'SIGINT', '9': 'SIGKILL', '15': 'SIGTERM' };
+  const name = byNumber[t] ?? (t.startsWith('SIG') ? t : `SIG${t}`);
+  if (!['SIGTERM', 'SIGKILL', 'SIGINT', 'SIGHUP', 'SIGQUIT', 'SIGSTOP', 'SIGCONT', 'SIGUSR1', 'SIGUSR2'].includes(name)) {
+    throw new UsageError(`-signal ${text}: use TERM, KILL, INT, HUP, QUIT, STOP, CONT, USR1 or USR2`);
+  }
+  return name as NodeJS.Signals;
+}
+
+function oneHost(positionals: readonly string[], what: string): string {
+  if (positionals.length !== 1) throw new UsageError(`lab ${what} takes one host, e.g. \`wgmesh lab ${what} h2\``);
+  return positionals[0]!;
+}
+
+async function kill(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const { values, positionals, help } = resolveFlags(KILL_FLAGS, argv, env);
+  if (help) return printHelp(KILL_FLAGS);
+  const host = oneHost(positionals, 'kill');
+  const result = await labKillNode(str(values, 'name'), host, { signal: parseSignal(str(values, 'signal')), onProgress: (m) => err(m) });
+  const children = result.children.map((c) => `${c.comm} ${c.pid} ${c.how === 'exited' ? 'exited with it' : 'was stopped by the lab'}`);
+  out(`${host}: wgmesh (PID ${result.pid}) stopped by ${result.signal}${result.escalated ? ', then SIGKILL' : ''} in ${result.exitedMs - result.signalledMs} ms${children.length > 0 ? `; ${children.join(', ')}` : ''}`);
+  return 0;
+}
+
+async function start(argv: readonly string[], env: NodeJS.ProcessEnv, restart: boolean): Promise<number> {
+  const specs = restart ? RESTART_FLAGS : START_FLAGS;
+  const { values, positionals, help } = resolveFlags(specs, argv, env);
+  if (help) return printHelp(specs);
+  const host = oneHost(positionals, restart ? 'restart' : 'start');
+  const options = { wait: values.wait !== false, readyTimeoutMs: Number(values.timeout) * 1000, env, onProgress: (m: string) => err(m) };
+  const result = restart
+    ? await labRestartNode(str(values, 'name'), host, { ...options, signal: parseSignal(str(values, 'signal')) })
+    : await labStartNode(str(values, 'name'), host, options);
+  out(`${host}: wgmesh ${result.host.role} running (PID ${result.host.process!.pid})${result.host.meshIp ? `, mesh IP ${result.host.meshIp}` : ''}`);
   return 0;
 }
 
@@ -282,6 +338,12 @@ export async function runLab(argv: string[], env: NodeJS.ProcessEnv): Promise<nu
         return await info(rest, env);
       case 'status':
         return await status(rest, env);
+      case 'kill':
+        return await kill(rest, env);
+      case 'start':
+        return await start(rest, env, false);
+      case 'restart':
+        return await start(rest, env, true);
       case undefined:
       case '-h':
       case '-help':
@@ -289,7 +351,7 @@ export async function runLab(argv: string[], env: NodeJS.ProcessEnv): Promise<nu
       case 'help':
         return printHelp(UP_FLAGS);
       default:
-        throw new UsageError(`unknown lab command "${sub}"; one of: up, add, exec, info, status, down`);
+        throw new UsageError(`unknown lab command "${sub}"; one of: up, add, exec, info, status, kill, start, restart, down`);
     }
   } catch (e) {
     if (e instanceof UsageError) {

@@ -2,7 +2,7 @@ import { mkdir, readFile, writeFile, chmod } from 'node:fs/promises';
 import { hostname, networkInterfaces } from 'node:os';
 import path from 'node:path';
 import {
-  AGENT_DEFAULTS, EchoResponder, RttProber, RTT_DEFAULTS, createLogger, generateKeyPair, isWgKey, lanEndpoints, type Endpoint, type Logger,
+  AGENT_DEFAULTS, EchoResponder, EndpointDiscovery, RttProber, RTT_DEFAULTS, createLogger, generateKeyPair, isWgKey, type Logger,
 } from '@wgmesh/agent';
 import type { FlagSpec, FlagValues } from '../flags/parse.js';
 import { UsageError } from '../flags/parse.js';
@@ -89,14 +89,16 @@ export async function loadOrCreateKey(stateDir: string, mesh: string): Promise<s
   return privateKey;
 }
 
-/** The endpoint candidates a node advertises: -listen-addr alone, or every LAN address. */
-export function endpointProvider(values: FlagValues, listenPort: number, isMeshIp: (ip: string) => boolean): () => Endpoint[] {
+/** The endpoint candidates a node advertises: -listen-addr alone, or its LAN addresses plus STUN. */
+export function endpointDiscovery(values: FlagValues, listenPort: number, isMeshIp: (ip: string) => boolean, stunServers: string[], logger: Logger): EndpointDiscovery {
   const listenAddr = values['listen-addr'] as string | undefined;
-  if (listenAddr) {
-    const ip = resolveListenAddr(listenAddr);
-    return () => [{ ip, port: listenPort, kind: 'ENDPOINT_KIND_CONFIGURED' }];
-  }
-  return () => lanEndpoints(listenPort, isMeshIp);
+  return new EndpointDiscovery({
+    listenPort,
+    stunServers,
+    exclude: isMeshIp,
+    ...(listenAddr ? { configuredIp: resolveListenAddr(listenAddr) } : {}),
+    logger: logger.child({ component: 'endpoints' }),
+  });
 }
 
 function resolveListenAddr(value: string): string {

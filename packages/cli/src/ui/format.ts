@@ -71,7 +71,7 @@ export function formatInfo(info: InfoResponse__Output, now = Date.now()): string
   const header = [
     `mesh ${info.meshName}  ${info.meshCidr}  revision ${info.revision}  ` +
       (info.isBootstrap ? `this node is the bootstrap (join service on ${info.bootstrapAddr})` : `${info.connected ? 'connected' : 'NOT connected'} to bootstrap ${info.bootstrapAddr}`),
-    `interface ${info.interface} (${info.backend}), UDP port ${info.listenPort}, public key ${info.publicKey}`,
+    `interface ${info.interface} (${info.backend}), UDP port ${info.listenPort}, public key ${info.publicKey}${info.behindNat ? ', behind NAT' : ''}`,
     `${info.peers.length + 1} nodes`,
     '',
   ].join('\n');

@@ -1,0 +1,71 @@
+import { networkInterfaces } from 'node:os';
+import type { Endpoint } from '../proto/index.js';
+import { errorMessage, silentLogger, type Logger } from '../log.js';
+import { discoverPublicEndpoint } from '../stun/client.js';
+import { lanEndpoints } from './endpoints.js';
+
+export interface EndpointDiscoveryInit {
+  /** The WireGuard listen port every candidate carries. */
+  readonly listenPort: number;
+  /** STUN servers, HOST:PORT, tried in order. Empty: no STUN candidate. */
+  readonly stunServers?: readonly string[];
+  /** -listen-addr: advertise only this address; no discovery. */
+  readonly configuredIp?: string;
+  /** Addresses never to advertise (the node's own mesh IP). */
+  readonly exclude?: (ip: string) => boolean;
+  /** How long a STUN answer is reused before asking again. */
+  readonly stunRefreshMs?: number;
+  readonly logger?: Logger;
+}
+
+/**
+ * This node's endpoint candidates: its LAN addresses and, via STUN, its public address (paired
+ * with its WireGuard port: a port-preserving NAT maps it unchanged, and the bootstrap's observed
+ * endpoint covers the NATs that do not). Also tells whether the node is behind NAT.
+ */
+export class EndpointDiscovery {
+  private stunIp: string | undefined;
+  private stunAt = 0;
+  private stunFailedLogged = false;
+  private readonly logger: Logger;
+
+  constructor(private readonly init: EndpointDiscoveryInit) {
+    this.logger = init.logger ?? silentLogger();
+  }
+
+  /** Behind NAT: STUN saw an address that is none of this machine's own. */
+  get behindNat(): boolean {
+    if (!this.stunIp) return false;
+    const own = Object.values(networkInterfaces()).flatMap((a) => a ?? []).map((a) => a.address);
+    return !own.includes(this.stunIp);
+  }
+
+  get publicIp(): string | undefined {
+    return this.stunIp;
+  }
+
+  async candidates(): Promise<Endpoint[]> {
+    const port = this.init.listenPort;
+    if (this.init.configuredIp) return [{ ip: this.init.configuredIp, port, kind: 'ENDPOINT_KIND_CONFIGURED' }];
+    const out = lanEndpoints(port, this.init.exclude);
+    await this.refreshStun();
+    if (this.stunIp && !out.some((e) => e.ip === this.stunIp)) out.push({ ip: this.stunIp, port, kind: 'ENDPOINT_KIND_STUN' });
+    return out;
+  }
+
+  private async refreshStun(): Promise<void> {
+    const servers = this.init.stunServers ?? [];
+    if (servers.length === 0 || Date.now() - this.stunAt < (this.init.stunRefreshMs ?? 60_000)) return;
+    this.stunAt = Date.now();
+    try {
+      const found = await discoverPublicEndpoint([...servers], { logger: this.logger });
+      if (found.ip !== this.stunIp) this.logger.info('public address discovered by STUN', { ip: found.ip, server: found.server });
+      this.stunIp = found.ip;
+      this.stunFailedLogged = false;
+    } catch (err) {
+      // Keep the last answer; a STUN outage must not drop a working candidate.
+      if (!this.stunFailedLogged) this.logger.warn('STUN discovery failed; advertising LAN addresses only', { err: errorMessage(err) });
+      this.stunFailedLogged = true;
+    }
+  }
+}

@@ -1,0 +1,129 @@
+import { networkInterfaces } from 'node:os';
+import ipaddr from 'ipaddr.js';
+import type { MeshNode } from '../netmap/netmap.js';
+import type { WgPeerState } from '../wg/types.js';
+import { formatEndpoint } from './endpoints.js';
+
+/** WireGuard retries a handshake every 5 s: a candidate gets a little longer than one retry. */
+export const CANDIDATE_TRIAL_MS = 6_000;
+/** A session is alive while it rekeys (every 2 minutes); past this it is gone. */
+export const HANDSHAKE_ALIVE_MS = 180_000;
+
+export interface LocalNetwork {
+  readonly address: string;
+  readonly prefixLength: number;
+}
+
+/** This machine's own subnets (for "same LAN" ranking), wg interfaces excluded. */
+export function localNetworks(): LocalNetwork[] {
+  const out: LocalNetwork[] = [];
+  for (const [name, addrs] of Object.entries(networkInterfaces())) {
+    if (name.startsWith('wg')) continue;
+    for (const a of addrs ?? []) {
+      if (a.internal || !a.cidr) continue;
+      out.push({ address: a.address, prefixLength: Number(a.cidr.split('/')[1]) });
+    }
+  }
+  return out;
+}
+
+function onSameLan(ip: string, networks: readonly LocalNetwork[]): boolean {
+  if (!ipaddr.isValid(ip)) return false;
+  const addr = ipaddr.process(ip);
+  return networks.some((n) => {
+    if (!ipaddr.isValid(n.address)) return false;
+    const net = ipaddr.process(n.address);
+    return net.kind() === addr.kind() && addr.match(net, n.prefixLength);
+  });
+}
+
+/**
+ * A peer's endpoint candidates in the order to try them: an operator-configured address, then
+ * LAN addresses on one of our own subnets, then what the bootstrap observed (post-NAT), then
+ * STUN, then the peer's other LAN addresses. Duplicates collapse to their best rank.
+ */
+export function rankCandidates(node: MeshNode, networks: readonly LocalNetwork[]): string[] {
+  const rank = (kind: string, ip: string): number => {
+    switch (kind) {
+      case 'ENDPOINT_KIND_CONFIGURED': return 0;
+      case 'ENDPOINT_KIND_LAN': return onSameLan(ip, networks) ? 1 : 4;
+      case 'ENDPOINT_KIND_OBSERVED': return 2;
+      case 'ENDPOINT_KIND_STUN': return 3;
+      default: return 5;
+    }
+  };
+  const ranked = node.endpoints
+    .map((e, i) => ({ endpoint: formatEndpoint(e.ip, e.port), rank: rank(e.kind, e.ip), i }))
+    .sort((a, b) => a.rank - b.rank || a.i - b.i);
+  return [...new Set(ranked.map((r) => r.endpoint))];
+}
+
+interface PeerTrial {
+  candidates: string[];
+  index: number;
+  since: number;
+}
+
+/**
+ * Chooses, per peer, which candidate WireGuard uses: the best-ranked first; if no handshake
+ * comes within a trial period, the next; a working one is kept, and when it stops working the
+ * search moves on. Pure apart from the clock it is given.
+ */
+export class EndpointSelector {
+  private readonly trials = new Map<string, PeerTrial>();
+
+  constructor(
+    private readonly networks: () => readonly LocalNetwork[] = localNetworks,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** The endpoint to configure for this node now (used by the WireGuard config). */
+  endpointFor(node: MeshNode): string | undefined {
+    const candidates = rankCandidates(node, this.networks());
+    if (candidates.length === 0) return undefined;
+    const trial = this.trials.get(node.publicKey);
+    if (!trial || !sameList(trial.candidates, candidates)) {
+      // New or changed candidates: keep the current one if it is still offered.
+      const keep = trial ? candidates.indexOf(trial.candidates[trial.index]!) : -1;
+      this.trials.set(node.publicKey, { candidates, index: keep >= 0 ? keep : 0, since: trial && keep >= 0 ? trial.since : this.now() });
+      return candidates[keep >= 0 ? keep : 0];
+    }
+    return trial.candidates[trial.index];
+  }
+
+  /** True when some peer has more than one candidate, so reviewing can change anything. */
+  hasChoices(): boolean {
+    for (const t of this.trials.values()) if (t.candidates.length > 1) return true;
+    return false;
+  }
+
+  /**
+   * Looks at the device's peers; returns the public keys whose candidate was advanced (their
+   * peer config must be re-applied). A peer with a live handshake keeps what it has.
+   */
+  review(peers: readonly WgPeerState[]): string[] {
+    const now = this.now();
+    const advanced: string[] = [];
+    const present = new Set<string>();
+    for (const peer of peers) {
+      present.add(peer.publicKey);
+      const trial = this.trials.get(peer.publicKey);
+      if (!trial || trial.candidates.length < 2) continue;
+      const alive = peer.latestHandshakeMs > 0 && now - peer.latestHandshakeMs < HANDSHAKE_ALIVE_MS;
+      if (alive) {
+        trial.since = now;
+        continue;
+      }
+      if (now - trial.since < CANDIDATE_TRIAL_MS) continue;
+      trial.index = (trial.index + 1) % trial.candidates.length;
+      trial.since = now;
+      advanced.push(peer.publicKey);
+    }
+    for (const key of this.trials.keys()) if (!present.has(key)) this.trials.delete(key);
+    return advanced;
+  }
+}
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}

@@ -1,0 +1,75 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { MeshNode, WgPeerState } from '../../src/index.js';
+import { CANDIDATE_TRIAL_MS, EndpointSelector, rankCandidates, type LocalNetwork } from '../../src/endpoints/selector.js';
+import { diffWgConfig } from '../../src/wg/config.js';
+
+const LAN: LocalNetwork[] = [{ address: '198.51.100.10', prefixLength: 24 }];
+
+function node(endpoints: MeshNode['endpoints']): MeshNode {
+  return { name: 'b', publicKey: 'B'.repeat(43) + '=', meshIp: '198.18.0.2', endpoints, tags: {}, status: 'NODE_STATUS_ALIVE', joinedAtMs: 0, lastSeenMs: 0, statusChangedMs: 0, isBootstrap: false, listenPort: 54540, rtt: [] };
+}
+
+const B = node([
+  { ip: '198.51.100.66', port: 54540, kind: 'ENDPOINT_KIND_LAN' },   // same LAN as us
+  { ip: '10.9.9.9', port: 54540, kind: 'ENDPOINT_KIND_LAN' },        // another LAN
+  { ip: '203.0.113.7', port: 61000, kind: 'ENDPOINT_KIND_STUN' },
+  { ip: '203.0.113.7', port: 40000, kind: 'ENDPOINT_KIND_OBSERVED' },
+]);
+
+function peer(latestHandshakeMs: number): WgPeerState {
+  return { publicKey: B.publicKey, allowedIps: ['198.18.0.2/32'], latestHandshakeMs, rxBytes: 0, txBytes: 0 };
+}
+
+describe('endpoint candidates', () => {
+  test('ranked: same LAN, then observed, then STUN, then other LANs', () => {
+    assert.deepEqual(rankCandidates(B, LAN), ['198.51.100.66:54540', '203.0.113.7:40000', '203.0.113.7:61000', '10.9.9.9:54540']);
+  });
+
+  test('a configured endpoint beats everything; duplicates collapse', () => {
+    const n = node([{ ip: '203.0.113.7', port: 40000, kind: 'ENDPOINT_KIND_OBSERVED' }, { ip: '203.0.113.7', port: 40000, kind: 'ENDPOINT_KIND_STUN' }, { ip: '192.0.2.9', port: 1, kind: 'ENDPOINT_KIND_CONFIGURED' }]);
+    assert.deepEqual(rankCandidates(n, []), ['192.0.2.9:1', '203.0.113.7:40000']);
+  });
+
+  test('no handshake within a trial: the next candidate; a live one is kept; all tried: round again', () => {
+    let now = 1_000_000;
+    const s = new EndpointSelector(() => LAN, () => now);
+    assert.equal(s.endpointFor(B), '198.51.100.66:54540');
+    assert.deepEqual(s.review([peer(0)]), [], 'still within the trial');
+    now += CANDIDATE_TRIAL_MS;
+    assert.deepEqual(s.review([peer(0)]), [B.publicKey]);
+    assert.equal(s.endpointFor(B), '203.0.113.7:40000');
+    // A handshake arrives: kept however long it lives.
+    now += 1000;
+    assert.deepEqual(s.review([peer(now - 10)]), []);
+    now += 100_000;
+    assert.deepEqual(s.review([peer(now - 50_000)]), []);
+    assert.equal(s.endpointFor(B), '203.0.113.7:40000');
+    // It stops working: past the session lifetime and a trial, the search moves on and wraps around.
+    now += 200_000;
+    assert.deepEqual(s.review([peer(now - 200_000)]), [B.publicKey]);
+    assert.equal(s.endpointFor(B), '203.0.113.7:61000');
+    now += CANDIDATE_TRIAL_MS;
+    s.review([peer(0)]);
+    now += CANDIDATE_TRIAL_MS;
+    s.review([peer(0)]);
+    assert.equal(s.endpointFor(B), '198.51.100.66:54540', 'back to the first after the last');
+  });
+
+  test('a single candidate never needs review', () => {
+    const s = new EndpointSelector(() => [], () => 0);
+    s.endpointFor(node([{ ip: '192.0.2.9', port: 54540, kind: 'ENDPOINT_KIND_LAN' }]));
+    assert.equal(s.hasChoices(), false);
+    s.endpointFor(B);
+    assert.equal(s.hasChoices(), true);
+  });
+
+  test('reconcile leaves a live session on the endpoint WireGuard roamed to', () => {
+    const now = 5_000_000;
+    const roamed = { ...peer(now - 1000), endpoint: '203.0.113.99:1234' };
+    const desired = { peers: [{ publicKey: B.publicKey, allowedIps: ['198.18.0.2/32'], endpoint: '198.51.100.66:54540' }] };
+    assert.deepEqual(diffWgConfig({ peers: [roamed] }, desired, now), [], 'live: endpoint untouched');
+    const stale = { ...peer(now - 400_000), endpoint: '203.0.113.99:1234' };
+    assert.equal(diffWgConfig({ peers: [stale] }, desired, now).length, 1, 'dead session: our candidate is set');
+  });
+});
