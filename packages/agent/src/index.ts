@@ -27,3 +27,5 @@ export * from './stun/codec.js';
 export { Reconciler, type ReconcilerStats } from './wg/reconciler.js';
 export * from './endpoints/selector.js';
 export * from './endpoints/discovery.js';
+export * from './metrics/metrics.js';
+export { Registry as MetricsRegistry, Counter, Gauge, Histogram } from 'prom-client';

@@ -157,6 +157,7 @@ export class Bootstrap {
       this.localApi = new LocalApiServer(agent, { socketPath: this.init.socketPath, ...(this.init.socketOwner ? { owner: this.init.socketOwner } : {}) }, this.logger);
       await this.localApi.start();
     }
+    for (const fn of this.startedListeners) fn();
     this.logger.info('bootstrap started', { mesh: table.meshName, cidr: table.cidr, port: server.boundPort, members: table.size, revision: table.revision });
   }
 
@@ -178,6 +179,14 @@ export class Bootstrap {
     this.server = undefined;
     await this.stun?.stop();
     this.stun = undefined;
+  }
+
+  private readonly startedListeners: (() => void)[] = [];
+
+  /** Runs fn after every successful start (parts are replaced on restart). */
+  onStarted(fn: () => void): void {
+    this.startedListeners.push(fn);
+    if (this.table) fn();
   }
 
   get stunPort(): number {

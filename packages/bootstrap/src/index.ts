@@ -11,3 +11,4 @@ export { MeshTls, splitPem, type MeshTlsInit } from './tls/mtls.js';
 export { createCrl, readCrl, normalizeSerial, CrlError, type RevokedEntry } from './tls/crl.js';
 export { LivenessMonitor, createLivenessMonitor, LIVENESS_DEFAULTS, type LivenessInit } from './members/liveness.js';
 export { StunResponder, StunPortInUse, StunBindFailed, type StunResponderInit, type StunResponderStats } from './stun/responder.js';
+export { registerBootstrapMetrics } from './metrics.js';

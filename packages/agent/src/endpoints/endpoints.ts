@@ -6,7 +6,7 @@ export function formatEndpoint(ip: string, port: number): string {
 }
 
 /** "host:port" or "[v6]:port" → parts; throws with the offending text otherwise. */
-export function parseHostPort(value: string, defaultPort?: number): { host: string; port: number } {
+export function parseHostPort(value: string, defaultPort?: number, minPort = 1): { host: string; port: number } {
   const v6 = /^\[([^\]]+)\](?::(\d+))?$/.exec(value);
   let host: string;
   let portText: string | undefined;
@@ -23,8 +23,8 @@ export function parseHostPort(value: string, defaultPort?: number): { host: stri
     }
   }
   const port = portText === undefined ? defaultPort : Number(portText);
-  if (!host || port === undefined || !Number.isInteger(port) || port < 1 || port > 65535) {
-    throw new Error(`"${value}" is not HOST:PORT (port 1-65535)`);
+  if (!host || port === undefined || !Number.isInteger(port) || port < minPort || port > 65535) {
+    throw new Error(`"${value}" is not HOST:PORT (port ${minPort}-65535)`);
   }
   return { host, port };
 }

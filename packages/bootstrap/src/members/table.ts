@@ -250,8 +250,13 @@ export class MemberTable {
     this.revisionValue = revision;
     this.history.push(delta);
     if (this.history.length > this.historyLimit) this.history.splice(0, this.history.length - this.historyLimit);
+    const started = performance.now();
     for (const listener of this.listeners) listener(delta);
+    this.onFanout?.((performance.now() - started) / 1000, this.listeners.size);
   }
+
+  /** Told how long each change took to hand to every watcher (seconds) and to how many. */
+  onFanout: ((seconds: number, watchers: number) => void) | undefined;
 
   private serialized<T>(work: () => Promise<T>): Promise<T> {
     const run = this.queue.then(work, work);

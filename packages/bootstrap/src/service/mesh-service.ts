@@ -24,12 +24,15 @@ export interface MeshServiceComponents {
 export interface MeshServiceStats {
   watchers: number;
   eventsSent: number;
+  joinsAccepted: number;
+  /** Refused joins by reason (the error's class name, e.g. InvalidField, NameTaken). */
+  joinsRejected: Record<string, number>;
 }
 
 /** The Mesh service handlers: validation, identity, then one call into the member table. */
 export function createMeshService(components: MeshServiceComponents): { handlers: MeshHandlers; stats: MeshServiceStats; closeWatchers(): void } {
   const { table, auth, logger } = components;
-  const stats: MeshServiceStats = { watchers: 0, eventsSent: 0 };
+  const stats: MeshServiceStats = { watchers: 0, eventsSent: 0, joinsAccepted: 0, joinsRejected: {} };
   const openStreams = new Set<ServerWritableStream<WatchRequest__Output, WatchEvent>>();
 
   function checkMesh(meshName: string): void {
@@ -74,8 +77,13 @@ export function createMeshService(components: MeshServiceComponents): { handlers
           nodes: snapshot.nodes,
         };
       })().then(
-        (res) => callback(null, res),
+        (res) => {
+          stats.joinsAccepted++;
+          callback(null, res);
+        },
         (err) => {
+          const reason = err instanceof Error ? err.constructor.name : 'Error';
+          stats.joinsRejected[reason] = (stats.joinsRejected[reason] ?? 0) + 1;
           logger.warn('join refused', { node: req.nodeName, peer: call.getPeer(), err: errorMessage(err) });
           callback(toServiceError(err));
         },

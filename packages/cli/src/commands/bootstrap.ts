@@ -1,9 +1,9 @@
 import path from 'node:path';
-import { Bootstrap, DEFAULTS, FileStateStore, LIVENESS_DEFAULTS, prefixContains, parsePrefix } from '@wgmesh/bootstrap';
+import { Bootstrap, DEFAULTS, FileStateStore, LIVENESS_DEFAULTS, registerBootstrapMetrics, prefixContains, parsePrefix } from '@wgmesh/bootstrap';
 import { claimSocketPath, createWgDriverFactory, MemberlistExporter, type WgBackendChoice } from '@wgmesh/agent';
 import { formatHelp, resolveFlags, UsageError, type FlagSpec } from '../flags/parse.js';
 import {
-  checkMeshName, checkRoot, createRtt, endpointDiscovery, interfaceName, loadOrCreateKey, makeLogger, NODE_FLAGS, nodeName, parseTags, untilSignal,
+  checkMeshName, checkRoot, createRtt, endpointDiscovery, startMetrics, interfaceName, loadOrCreateKey, makeLogger, NODE_FLAGS, nodeName, parseTags, untilSignal,
 } from './node-common.js';
 import { printBootstrapSummary } from './summary.js';
 import { serverTlsFromFlags, TLS_SERVER_FLAGS } from './tls.js';
@@ -87,11 +87,18 @@ export async function runBootstrap(argv: string[], env: NodeJS.ProcessEnv): Prom
     await driver.close().catch(() => {});
     throw err;
   }
+  const metrics = await startMetrics(values, bootstrap.agent!, logger, (registry) => registerBootstrapMetrics(registry, bootstrap)).catch(async (err) => {
+    await rtt.stop();
+    await bootstrap.stop();
+    tls?.close();
+    throw err;
+  });
   const exporter = values['memberlist-file'] ? new MemberlistExporter(bootstrap.agent!, String(values['memberlist-file']), logger) : undefined;
   exporter?.start();
   printBootstrapSummary(bootstrap, { dev: Boolean(values.dev), socket: String(values.socket) });
   return untilSignal(async () => {
     await exporter?.stop();
+    await metrics?.stop();
     await rtt.stop();
     await bootstrap.stop({ keepInterface: Boolean(values['keep-interface']) });
     tls?.close();

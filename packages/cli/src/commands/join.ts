@@ -3,7 +3,7 @@ import path from 'node:path';
 import { Agent, FileAgentStateStore, MemberlistExporter, claimSocketPath, createGrpcControlClient, createWgDriverFactory, LocalApiServer, parseHostPort, type WgBackendChoice } from '@wgmesh/agent';
 import { formatHelp, resolveFlags, UsageError, type FlagSpec } from '../flags/parse.js';
 import {
-  checkMeshName, checkRoot, createRtt, endpointDiscovery, interfaceName, loadOrCreateKey, makeLogger, NODE_FLAGS, nodeName, parseTags, untilSignal,
+  checkMeshName, checkRoot, createRtt, endpointDiscovery, startMetrics, interfaceName, loadOrCreateKey, makeLogger, NODE_FLAGS, nodeName, parseTags, untilSignal,
 } from './node-common.js';
 import { printJoinSummary } from './summary.js';
 import { clientTlsFromFlags, TLS_CLIENT_FLAGS } from './tls.js';
@@ -88,12 +88,19 @@ export async function runJoin(argv: string[], env: NodeJS.ProcessEnv): Promise<n
     await agent.stop();
     throw err;
   }
+  const metrics = await startMetrics(values, agent, logger).catch(async (err) => {
+    await localApi.stop();
+    await rtt.stop();
+    await agent.stop();
+    throw err;
+  });
   const exporter = values['memberlist-file'] ? new MemberlistExporter(agent, String(values['memberlist-file']), logger) : undefined;
   exporter?.start();
   printJoinSummary(agent, { socket: String(values.socket), dev: Boolean(values.dev) });
   return untilSignal(async () => {
     await localApi.stop();
     await exporter?.stop();
+    await metrics?.stop();
     await rtt.stop();
     await agent.stop({ keepInterface: Boolean(values['keep-interface']) });
   }, logger);

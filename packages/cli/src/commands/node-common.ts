@@ -2,7 +2,7 @@ import { mkdir, readFile, writeFile, chmod } from 'node:fs/promises';
 import { hostname, networkInterfaces } from 'node:os';
 import path from 'node:path';
 import {
-  AGENT_DEFAULTS, EchoResponder, EndpointDiscovery, RttProber, RTT_DEFAULTS, createLogger, generateKeyPair, isWgKey, type Logger,
+  AGENT_DEFAULTS, EchoResponder, EndpointDiscovery, MetricsRegistry, MetricsServer, registerAgentMetrics, RttProber, RTT_DEFAULTS, type Agent, createLogger, generateKeyPair, isWgKey, type Logger,
 } from '@wgmesh/agent';
 import type { FlagSpec, FlagValues } from '../flags/parse.js';
 import { UsageError } from '../flags/parse.js';
@@ -21,6 +21,7 @@ export const NODE_FLAGS: FlagSpec[] = [
   { name: 'socket-owner', type: 'string', value: 'UID:GID', help: 'owner of the local API socket (mode 0660)' },
   { name: 'rtt-port', type: 'int', value: 'PORT', default: RTT_DEFAULTS.port, help: 'UDP port of the RTT echo on the mesh IP (0: no RTT probing)' },
   { name: 'heartbeat', type: 'duration', value: 'DURATION', default: AGENT_DEFAULTS.heartbeatMs, help: 'how often this node reports to the bootstrap' },
+  { name: 'metrics-addr', type: 'string', value: 'HOST:PORT', help: 'serve Prometheus metrics at http://HOST:PORT/metrics' },
   { name: 'memberlist-file', type: 'string', value: 'PATH', help: 'keep a JSON export of the mesh\'s members here, rewritten on every change' },
   { name: 'log-level', type: 'string', value: 'LEVEL', default: 'info', help: 'error, warn, info or debug' },
   { name: 'log-json', type: 'bool', default: false, help: 'log JSON lines to stderr' },
@@ -151,4 +152,21 @@ export function createRtt(values: FlagValues, logger: Logger): { prober: RttProb
       await responder?.stop();
     },
   };
+}
+
+/** -metrics-addr: a Prometheus endpoint with this node's metrics (and the bootstrap's, via extra). */
+export async function startMetrics(values: FlagValues, agent: Agent, logger: Logger, extra?: (registry: MetricsRegistry) => void): Promise<MetricsServer | undefined> {
+  const address = values['metrics-addr'] as string | undefined;
+  if (!address) return undefined;
+  const registry = new MetricsRegistry();
+  registerAgentMetrics(registry, agent);
+  extra?.(registry);
+  const server = new MetricsServer(registry, address, logger);
+  try {
+    await server.start();
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  logger.info('metrics served', { url: `http://${address}/metrics` });
+  return server;
 }

@@ -1,0 +1,53 @@
+import { Counter, Gauge, Histogram, type MetricsRegistry } from '@wgmesh/agent';
+import type { Bootstrap } from './bootstrap.js';
+
+const STATUSES = ['alive', 'suspect', 'failed', 'left'];
+
+/** The bootstrap's own metrics (members, joins, fan-out), beside the node metrics every agent has. */
+export function registerBootstrapMetrics(registry: MetricsRegistry, bootstrap: Bootstrap): void {
+  new Gauge({
+    name: 'wgmesh_members',
+    help: 'Members of the mesh by status',
+    labelNames: ['status'],
+    registers: [registry],
+    collect() {
+      const counts = new Map(STATUSES.map((s) => [s, 0]));
+      for (const m of bootstrap.table?.list() ?? []) {
+        const s = m.status.replace('NODE_STATUS_', '').toLowerCase();
+        counts.set(s, (counts.get(s) ?? 0) + 1);
+      }
+      for (const [status, n] of counts) this.set({ status }, n);
+    },
+  });
+  new Gauge({
+    name: 'wgmesh_watchers',
+    help: 'Open membership streams',
+    registers: [registry],
+    collect() {
+      this.set(bootstrap.stats?.watchers ?? 0);
+    },
+  });
+  const joins = new Counter({
+    name: 'wgmesh_joins_total',
+    help: 'Join requests by result and, for refusals, reason',
+    labelNames: ['result', 'reason'],
+    registers: [registry],
+    collect() {
+      const stats = bootstrap.stats;
+      if (!stats) return;
+      this.reset();
+      this.inc({ result: 'accepted', reason: '' }, stats.joinsAccepted);
+      for (const [reason, n] of Object.entries(stats.joinsRejected)) this.inc({ result: 'rejected', reason }, n);
+    },
+  });
+  void joins;
+  const fanout = new Histogram({
+    name: 'wgmesh_fanout_seconds',
+    help: 'Time to hand one membership change to every open stream',
+    buckets: [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5],
+    registers: [registry],
+  });
+  bootstrap.onStarted(() => {
+    if (bootstrap.table) bootstrap.table.onFanout = (seconds) => fanout.observe(seconds);
+  });
+}
