@@ -181,13 +181,21 @@ export class Agent extends EventEmitter {
       return;
     }
     const response = await this.joinWithRetry();
+    this.step('joined', `mesh IP ${response.meshIp} in ${response.meshCidr}, ${response.nodes.length - 1} other nodes`);
     await this.upDevice(response.meshIp, response.meshCidr);
+    this.step('interface', `${this.components.driver.name} up (${this.components.driver.kind}), UDP port ${this.init.listenPort ?? AGENT_DEFAULTS.listenPort}`);
     this.adoptJoin(response);
     await this.reconcile();
+    this.step('peers', `${peersOf(this.netmapValue).length} peers configured`);
     this.openWatch();
     this.scheduleHeartbeat();
     this.scheduleFullReconcile();
     this.scheduleEndpointReview();
+  }
+
+  /** Progress of start-up, for a terminal: 'endpoints', 'joined', 'interface', 'peers'. */
+  private step(name: string, detail: string): void {
+    this.emit('step', { name, detail });
   }
 
   /** True when this run began from saved state rather than a fresh join. */
@@ -256,6 +264,7 @@ export class Agent extends EventEmitter {
       try {
         this.lastEndpoints = (await this.init.endpoints?.()) ?? [];
         this.checkNat();
+        this.step('endpoints', describeEndpoints(this.lastEndpoints, this.behindNatValue));
         const response = await this.components.control.join({
           meshName: this.init.meshName,
           nodeName: this.init.nodeName,
@@ -502,6 +511,12 @@ export class Agent extends EventEmitter {
   rttSamples(): RttSample__Output[] | undefined {
     return this.components.rtt?.samples();
   }
+}
+
+function describeEndpoints(endpoints: readonly Endpoint[], behindNat: boolean): string {
+  const stun = endpoints.find((e) => e.kind === 'ENDPOINT_KIND_STUN');
+  const list = endpoints.map((e) => e.ip).join(', ') || 'none';
+  return stun ? `public address ${stun.ip} (STUN${behindNat ? ', behind NAT' : ''}); candidates ${list}` : `candidates ${list}`;
 }
 
 export function eventToDelta(event: WatchEvent__Output): NetmapDelta | undefined {

@@ -6,6 +6,7 @@ import {
   checkMeshName, checkRoot, createRtt, endpointDiscovery, startMetrics, interfaceName, loadOrCreateKey, makeLogger, NODE_FLAGS, nodeName, parseTags, untilSignal,
 } from './node-common.js';
 import { printJoinSummary } from './summary.js';
+import { showJoinProgress } from '../ui/progress.js';
 import { clientTlsFromFlags, TLS_CLIENT_FLAGS } from './tls.js';
 import { explainJoinError } from './explain.js';
 
@@ -72,9 +73,11 @@ export async function runJoin(argv: string[], env: NodeJS.ProcessEnv): Promise<n
     },
   );
   const localApi = new LocalApiServer(agent, { socketPath: String(values.socket), ...(values['socket-owner'] ? { owner: String(values['socket-owner']) } : {}) }, logger);
+  const progress = showJoinProgress(agent, logger);
   try {
     await agent.start();
   } catch (err) {
+    progress.end();
     await driver.close().catch(() => {});
     control.close();
     throw new UsageError(explainJoinError(err, bootstrapAddr, Boolean(values.dev)));
@@ -96,12 +99,17 @@ export async function runJoin(argv: string[], env: NodeJS.ProcessEnv): Promise<n
   });
   const exporter = values['memberlist-file'] ? new MemberlistExporter(agent, String(values['memberlist-file']), logger) : undefined;
   exporter?.start();
-  printJoinSummary(agent, { socket: String(values.socket), dev: Boolean(values.dev) });
-  return untilSignal(async () => {
+  // Signals are handled from here on, also while the handshakes come up.
+  const finished = untilSignal(async () => {
+    progress.end();
     await localApi.stop();
     await exporter?.stop();
     await metrics?.stop();
     await rtt.stop();
     await agent.stop({ keepInterface: Boolean(values['keep-interface']) });
   }, logger);
+  // The RTT prober's first probes start the handshakes; show them coming up, then the summary.
+  const handshakes = agent.restoredFromState ? Promise.resolve(progress.end()) : progress.waitForHandshakes(10_000);
+  void handshakes.then(() => printJoinSummary(agent, { socket: String(values.socket), dev: Boolean(values.dev) }));
+  return finished;
 }

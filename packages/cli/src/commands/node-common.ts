@@ -24,7 +24,9 @@ export const NODE_FLAGS: FlagSpec[] = [
   { name: 'metrics-addr', type: 'string', value: 'HOST:PORT', help: 'serve Prometheus metrics at http://HOST:PORT/metrics' },
   { name: 'memberlist-file', type: 'string', value: 'PATH', help: 'keep a JSON export of the mesh\'s members here, rewritten on every change' },
   { name: 'log-level', type: 'string', value: 'LEVEL', default: 'info', help: 'error, warn, info or debug' },
-  { name: 'log-json', type: 'bool', default: false, help: 'log JSON lines to stderr' },
+  { name: 'log-format', type: 'string', value: 'text|json', default: 'text', help: 'log lines on stderr: readable text, or JSON for collectors' },
+  { name: 'v', type: 'bool', default: false, help: 'verbose: log at debug level' },
+  { name: 'd', type: 'bool', default: false, help: 'debug: -v plus gRPC\'s own tracing' },
   { name: 'config', type: 'string', value: 'FILE', help: 'YAML file of flag values (flag: value)' },
 ];
 
@@ -32,12 +34,14 @@ export function interfaceName(mesh: string): string {
   return `wg${mesh}`;
 }
 
+const LOG_LEVELS = ['error', 'warn', 'info', 'debug'];
+
 export function makeLogger(values: FlagValues): Logger {
-  return createLogger({
-    level: String(values['log-level']),
-    json: Boolean(values['log-json']),
-    color: process.stderr.isTTY === true && !process.env.NO_COLOR,
-  });
+  const format = String(values['log-format']);
+  if (format !== 'text' && format !== 'json') throw new UsageError(`-log-format ${format}: use text or json`);
+  const level = values.v || values.d ? 'debug' : String(values['log-level']);
+  if (!LOG_LEVELS.includes(level)) throw new UsageError(`-log-level ${level}: use one of ${LOG_LEVELS.join(', ')}`);
+  return createLogger({ level, json: format === 'json', color: process.stderr.isTTY === true && !process.env.NO_COLOR && format === 'text' });
 }
 
 /** -node-name, else the certificate's CN (mTLS), else the host name. */
