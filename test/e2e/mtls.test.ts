@@ -1,0 +1,99 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { openSync, closeSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { hostCommand, labDown, labUp, labEnv, type LabState } from '../../packages/cli/src/lab/index.js';
+import { initCa, issueCertificate, caFiles } from '@wgmesh/cli';
+import { e2eWgmeshCommand, labSkipReason, ping, wgDump } from '../helpers/lab.js';
+import { tempDir } from '../helpers/inprocess.js';
+import { waitFor } from '../helpers/wait.js';
+
+const LAB = 'wgtls';
+const MESH = 'tls';
+const skip = await labSkipReason({ wireguard: true });
+
+describe('a 3-node mesh in full mTLS mode, certificates made by wgmesh ca', { skip }, () => {
+  let lab: LabState;
+  let dir: string;
+  let cleanup: () => Promise<void>;
+  const nodes: { host: string; child: ChildProcess; log: string }[] = [];
+
+  /** Starts a wgmesh command in a lab host, in the background, its output in a log file. */
+  function start(host: string, args: string[]): void {
+    const log = path.join(dir, `${host}.log`);
+    const fd = openSync(log, 'a');
+    const [cmd, ...rest] = hostCommand(lab, host, ['wgmesh', ...args]);
+    const child = spawn(cmd!, rest, { stdio: ['ignore', fd, fd], env: labEnv(process.env, { WGMESH_LOG_LEVEL: 'info' }) });
+    closeSync(fd);
+    nodes.push({ host, child, log });
+  }
+
+  before(async () => {
+    ({ dir, cleanup } = await tempDir());
+    await labDown({ name: LAB });
+    ({ lab } = await labUp({ name: LAB, hosts: 3, mesh: MESH, hostsOnly: true, wgmeshCommand: e2eWgmeshCommand() }));
+    const ca = path.join(dir, 'ca');
+    await initCa(ca, { mesh: MESH });
+    await issueCertificate(ca, 'h1', { server: true, ips: ['192.0.2.1'] });
+    await issueCertificate(ca, 'h2');
+    await issueCertificate(ca, 'h3');
+    const f = caFiles(ca);
+    start('h1', ['bootstrap', '-n', MESH, '-cidr', '198.18.0.0/16', '-ip', '198.18.0.1', '-node-name', 'h1',
+      '-grpc-ca-cert', f.cert, '-grpc-server-cert', f.issuedCert('h1'), '-grpc-server-key', f.issuedKey('h1'), '-grpc-crl', f.crl]);
+    for (const h of ['h2', 'h3']) {
+      start(h, ['join', '-n', MESH, '-bootstrap-addr', '192.0.2.1:5000', '-ca-cert', f.cert, '-client-cert', f.issuedCert(h), '-client-key', f.issuedKey(h)]);
+    }
+  });
+
+  after(async () => {
+    for (const n of nodes) if (n.child.exitCode === null) n.child.kill('SIGTERM');
+    await Promise.all(nodes.map((n) => (n.child.exitCode === null ? new Promise((r) => n.child.once('exit', r)) : undefined)));
+    await labDown({ name: LAB });
+    await cleanup?.();
+  });
+
+  test('every node has the other two as WireGuard peers', async () => {
+    await waitFor('each node to configure both peers', async () => {
+      for (const h of ['h1', 'h2', 'h3']) if ((await wgDump(lab, h).catch(() => undefined))?.peers.length !== 2) return false;
+      return true;
+    }, 30_000, 200);
+    const bootLog = await readFile(nodes[0]!.log, 'utf8');
+    assert.match(bootLog, /TLS 1\.3, client certificates required/);
+    assert.doesNotMatch(bootLog, /DEVELOPMENT MODE/);
+  });
+
+  test('every node pings every other over the mesh', async () => {
+    const ips: Record<string, string> = {};
+    for (const n of nodes) {
+      const log = await readFile(n.log, 'utf8');
+      ips[n.host] = /mesh IP\s+(198\.18\.\d+\.\d+)/.exec(log)?.[1] ?? (n.host === 'h1' ? '198.18.0.1' : '');
+    }
+    for (const from of ['h1', 'h2', 'h3']) {
+      for (const to of ['h1', 'h2', 'h3']) {
+        if (from === to) continue;
+        assert.ok(ips[to], `${to}'s mesh IP is known`);
+        await waitFor(`${from} to ping ${to} (${ips[to]})`, () => ping(lab, from, ips[to]!), 15_000, 0);
+      }
+    }
+  });
+
+  test('a node without a certificate from this CA is refused and told why', async () => {
+    const other = path.join(dir, 'other-ca');
+    await initCa(other, { mesh: 'evil' });
+    await issueCertificate(other, 'h3');
+    const f = caFiles(path.join(dir, 'ca'));
+    const o = caFiles(other);
+    const [cmd, ...rest] = hostCommand(lab, 'h3', ['wgmesh', 'join', '-n', MESH, '-bootstrap-addr', '192.0.2.1:5000', '-ca-cert', f.cert,
+      '-client-cert', o.issuedCert('h3'), '-client-key', o.issuedKey('h3'), '-socket', '/run/other.sock', '-state-dir', '/run/other-state']);
+    const result = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      const child = spawn(cmd!, rest, { stdio: ['ignore', 'ignore', 'pipe'], env: labEnv() });
+      let stderr = '';
+      child.stderr!.on('data', (d) => (stderr += d));
+      child.on('exit', (code) => resolve({ code, stderr }));
+    });
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /client side: the client certificate "h3" is not signed by the CA in -ca-cert/);
+  });
+});
