@@ -7,7 +7,7 @@ import { LIMITS } from '../constants.js';
 /** Request validation: each function throws InvalidField naming the field, or returns the clean value. */
 
 const DNS_LABEL = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/i;
-const TAG_KEY = /^[A-Za-z0-9]([A-Za-z0-9_.\-/]*[A-Za-z0-9])?$/;
+const TAG_KEY = /^[A-Za-z0-9_]([A-Za-z0-9_.:\-/]*[A-Za-z0-9])?$/;
 const ENDPOINT_KINDS = new Set(['ENDPOINT_KIND_LAN', 'ENDPOINT_KIND_OBSERVED', 'ENDPOINT_KIND_STUN', 'ENDPOINT_KIND_CONFIGURED']);
 
 export function validateNodeName(value: string, field = 'node_name'): string {
@@ -55,7 +55,7 @@ export function validateTags(tags: Readonly<Record<string, string>>): Record<str
   if (entries.length > LIMITS.tagsMax) throw new InvalidField('tags', `${entries.length} tags, at most ${LIMITS.tagsMax}`);
   for (const [key, value] of entries) {
     if (key.length > LIMITS.tagKeyMax || !TAG_KEY.test(key)) {
-      throw new InvalidField(`tags["${key.slice(0, 40)}"]`, `key must be 1-${LIMITS.tagKeyMax} letters, digits, '.', '_', '-' or '/'`);
+      throw new InvalidField(`tags["${key.slice(0, 40)}"]`, `key must be 1-${LIMITS.tagKeyMax} letters, digits, '.', '_', '-', ':' or '/' (e.g. role, svc:http, _internal)`);
     }
     if (Buffer.byteLength(value) > LIMITS.tagValueMax) throw new InvalidField(`tags["${key}"]`, `value is longer than ${LIMITS.tagValueMax} bytes`);
     // eslint-disable-next-line no-control-regex

@@ -57,3 +57,19 @@ export class NodeExited extends LabError {
     super(`${host}'s wgmesh exited; last lines of ${logFile}:\n${logTail || '(empty)'}`);
   }
 }
+
+/** The host's node is not running (never started, exited, or stopped by the lab). */
+export class NodeNotRunning extends LabError {
+  override readonly name = 'NodeNotRunning';
+  constructor(readonly lab: string, readonly host: string) {
+    super(`${host}'s wgmesh is not running in lab "${lab}"; start it with \`wgmesh lab start${lab === 'wgl' ? '' : ` -name ${lab}`} ${host}\``);
+  }
+}
+
+/** The host's node is running, so it cannot be started. */
+export class NodeStillRunning extends LabError {
+  override readonly name = 'NodeStillRunning';
+  constructor(readonly lab: string, readonly host: string, readonly pid: number) {
+    super(`${host}'s wgmesh is already running (PID ${pid}) in lab "${lab}"; use \`wgmesh lab restart${lab === 'wgl' ? '' : ` -name ${lab}`} ${host}\``);
+  }
+}

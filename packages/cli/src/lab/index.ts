@@ -17,11 +17,24 @@ export {
   labUp,
   labAdd,
   labDown,
+  labKillNode,
+  labStartNode,
+  labRestartNode,
+  plannedNodeArgv,
+  nodeExit,
+  type NodeExit,
   type Progress,
   type LabUpOptions,
   type LabUpResult,
   type LabAddOptions,
   type LabAddResult,
+  type LabKillOptions,
+  type LabKillResult,
+  type ChildExit,
+  type LabStartOptions,
+  type LabStartResult,
+  type LabRestartOptions,
+  type LabRestartResult,
   type LabDownOptions,
   type LabDownReport,
   type HostExecOptions,
@@ -31,8 +44,8 @@ export {
 } from './lab.js';
 export { LAB_DEFAULTS, MAX_HOSTS, MAX_LAB_NAME, MAX_MESH_NAME } from './constants.js';
 export * from './errors.js';
-export { hostIndex, hostName, labNames, labPaths, nodeArgs, parseCidr, hostAddress, formatCidr, type LabNames, type LabPaths, type Ipv4Cidr } from './plan.js';
+export { hostIndex, hostName, labNames, labPaths, nodeArgs, splitArgs, parseCidr, hostAddress, formatCidr, type LabNames, type LabPaths, type Ipv4Cidr } from './plan.js';
 export { descendantsOf, parseNodeInfo, type NodeInfo, type ProcStat } from './parse.js';
-export { parseLabState, type LabHost, type LabProcess, type LabState, type HostRole } from './state.js';
+export { parseLabState, type LabHost, type LabProcess, type LabState, type LabStop, type HostRole } from './state.js';
 export { isRunning, processTable, readProcStat, runCapture, type ExecResult, type ProcessIdentity } from './sys.js';
 export { listNetns, netnsPath } from './topology.js';

@@ -9,7 +9,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LAB_DEFAULTS } from './constants.js';
-import { LabConflict, LabError, LabNotFound, LabNotReady, NodeExited, NotRoot, UnknownHost } from './errors.js';
+import { InvalidLabOptions, LabConflict, LabError, LabNotFound, LabNotReady, NodeExited, NodeNotRunning, NodeStillRunning, NotRoot, UnknownHost } from './errors.js';
 import {
   formatCidr,
   hostEnterArgs,
@@ -24,7 +24,7 @@ import {
   type LabPaths,
 } from './plan.js';
 import { descendantsOf, mountsUnder, parseNodeInfo, type NodeInfo } from './parse.js';
-import { readLabState, replaceHost, writeLabState, type LabHost, type LabProcess, type LabState } from './state.js';
+import { readLabState, replaceHost, writeLabState, type LabHost, type LabProcess, type LabState, type LabStop } from './state.js';
 import {
   formatCommandLine,
   isRoot,
@@ -78,6 +78,10 @@ export interface LabUpOptions {
   /** argv prefix that runs wgmesh; default: the built CLI. */
   readonly wgmeshCommand?: readonly string[];
   readonly logLevel?: string;
+  /** Extra flags for h1's `wgmesh bootstrap`, e.g. ['-reap-after', '5s']; kept in lab.json for restarts. */
+  readonly bootstrapArgs?: readonly string[];
+  /** Extra flags for every `wgmesh join` (also of hosts added later), e.g. ['-heartbeat', '1s']. */
+  readonly joinArgs?: readonly string[];
   /** Wait until every node sees every other one (default true). */
   readonly wait?: boolean;
   readonly readyTimeoutMs?: number;
@@ -96,6 +100,8 @@ export interface LabUpResult {
 
 export interface LabAddOptions {
   readonly name?: string;
+  /** How many hosts to add (default 1): all are created first, then their joins start together. */
+  readonly count?: number;
   readonly wait?: boolean;
   readonly readyTimeoutMs?: number;
   readonly env?: NodeJS.ProcessEnv;
@@ -104,7 +110,72 @@ export interface LabAddOptions {
 
 export interface LabAddResult {
   readonly lab: LabState;
+  /** The first host added (the only one unless `count` was given). */
   readonly host: LabHost;
+  /** Every host added, in index order. */
+  readonly hosts: readonly LabHost[];
+}
+
+export interface LabKillOptions {
+  /** Default SIGTERM, as kill(1); SIGKILL is a crash: no Leave, no clean-up by the node. */
+  readonly signal?: NodeJS.Signals;
+  /** How long the node may take to exit before it gets SIGKILL; default 5 s. */
+  readonly timeoutMs?: number;
+  /**
+   * How long the node's children (wireguard-go) may take to exit on their own once it is gone:
+   * a SIGKILLed agent's wireguard-go gets SIGTERM from the kernel (setpriv --pdeathsig) and needs
+   * about a second to remove its interface. Whatever is left then is stopped by the lab. Default 5 s.
+   */
+  readonly childTimeoutMs?: number;
+  readonly onProgress?: Progress;
+}
+
+export interface ChildExit {
+  readonly pid: number;
+  readonly comm: string;
+  /** exited: on its own after the node died; stopped: the lab had to signal it. */
+  readonly how: 'exited' | 'stopped';
+}
+
+export interface LabKillResult {
+  readonly lab: LabState;
+  readonly host: LabHost;
+  readonly pid: number;
+  readonly signal: NodeJS.Signals;
+  /** Wall clock just before the signal. */
+  readonly signalledMs: number;
+  /** When the node was seen gone (polled). */
+  readonly exitedMs: number;
+  /** It outlived the deadline and was killed with SIGKILL. */
+  readonly escalated: boolean;
+  /** The node's descendants when it was signalled (wireguard-go), and how each ended. */
+  readonly children: readonly ChildExit[];
+}
+
+export interface LabStartOptions {
+  /** Base environment of the node (WGMESH_* settings in it are dropped); default process.env. */
+  readonly env?: NodeJS.ProcessEnv;
+  /** Wait until every running node sees every other one (default true). */
+  readonly wait?: boolean;
+  readonly readyTimeoutMs?: number;
+  readonly onProgress?: Progress;
+}
+
+export interface LabStartResult {
+  readonly lab: LabState;
+  readonly host: LabHost;
+}
+
+export interface LabRestartOptions extends LabStartOptions {
+  /** How a running node is stopped first (default SIGTERM). */
+  readonly signal?: NodeJS.Signals;
+  readonly timeoutMs?: number;
+  readonly childTimeoutMs?: number;
+}
+
+export interface LabRestartResult extends LabStartResult {
+  /** How the previous process ended; undefined when it was not running. */
+  readonly killed: LabKillResult | undefined;
 }
 
 export interface LabDownOptions {
@@ -180,6 +251,11 @@ async function resolveLab(ref: LabRef): Promise<LabState> {
   return typeof ref === 'string' ? loadLab(ref) : ref;
 }
 
+/** For changes: always the lab.json on disk, so a caller's older copy cannot undo another change. */
+async function freshLab(ref: LabRef): Promise<LabState> {
+  return loadLab(typeof ref === 'string' ? ref : ref.name);
+}
+
 export function labHost(lab: LabState, host: string): LabHost {
   const found = lab.hosts.find((h) => h.name === host);
   if (!found) throw new UnknownHost(lab.name, host, lab.hosts.map((h) => h.name));
@@ -252,7 +328,8 @@ export async function inspectLab(name: string = LAB_DEFAULTS.name): Promise<LabI
   for (const host of state.hosts) {
     if (!netns.includes(host.netns)) problems.push(`${host.name}: network namespace ${host.netns} is missing`);
     if (!mounts.includes(host.mountFile)) problems.push(`${host.name}: mount namespace ${host.mountFile} is missing`);
-    if (!state.hostsOnly && !(host.process && (await isRunning(host.process)))) problems.push(`${host.name}: wgmesh is not running`);
+    // A node the lab stopped on purpose (`lab kill`) is not damage: `lab start` brings it back.
+    if (!state.hostsOnly && !host.stopped && !(host.process && (await isRunning(host.process)))) problems.push(`${host.name}: wgmesh is not running`);
   }
   return { state, exists, healthy: problems.length === 0, problems };
 }
@@ -264,28 +341,70 @@ export interface HostStatus {
   readonly meshIp: string;
   readonly pid: number | undefined;
   readonly running: boolean;
+  /** The signal the lab stopped it with (`lab kill`), while it is not running. */
+  readonly stoppedBy: string | undefined;
 }
 
 export async function labStatus(ref: LabRef): Promise<HostStatus[]> {
   const lab = await resolveLab(ref);
   return Promise.all(
-    lab.hosts.map(async (h) => ({
-      name: h.name,
-      role: lab.hostsOnly ? 'none' : h.role,
-      underlayIp: h.underlayIp,
-      meshIp: h.meshIp ?? '',
-      pid: h.process?.pid,
-      running: h.process ? await isRunning(h.process) : false,
-    })),
+    lab.hosts.map(async (h) => {
+      const running = h.process ? await isRunning(h.process) : false;
+      return {
+        name: h.name,
+        role: lab.hostsOnly ? 'none' : h.role,
+        underlayIp: h.underlayIp,
+        meshIp: h.meshIp ?? '',
+        pid: h.process?.pid,
+        running,
+        stoppedBy: !running && h.stopped ? h.stopped.signal : undefined,
+      };
+    }),
   );
 }
 
 // ---------------------------------------------------------------------------------------------
 // Nodes
 
-/** Starts the host's wgmesh detached (its own session), output appended to the host's log. */
-async function startNode(lab: LabState, host: LabHost, baseEnv: NodeJS.ProcessEnv | undefined): Promise<LabHost> {
-  const argv = [...lab.wgmeshCommand, ...nodeArgs({ mesh: lab.mesh, cidr: parseCidr(lab.cidr), underlay: parseCidr(lab.underlay), bootstrapPort: lab.bootstrapPort }, host.index)];
+/** The command line the lab runs in a host: the lab's wgmesh command and the host's role, plus the lab's extra flags. */
+export function plannedNodeArgv(lab: LabState, host: LabHost): string[] {
+  const plan = {
+    mesh: lab.mesh,
+    cidr: parseCidr(lab.cidr),
+    underlay: parseCidr(lab.underlay),
+    bootstrapPort: lab.bootstrapPort,
+    ...(lab.bootstrapArgs ? { bootstrapArgs: lab.bootstrapArgs } : {}),
+    ...(lab.joinArgs ? { joinArgs: lab.joinArgs } : {}),
+  };
+  return [...lab.wgmeshCommand, ...nodeArgs(plan, host.index)];
+}
+
+export interface NodeExit {
+  /** Exit status, or null when a signal ended it. */
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  /** Wall clock when this process learned of the exit. */
+  readonly atMs: number;
+}
+
+/** Exits of the nodes this process started, by PID (a node is our child until we exit). */
+const nodeExits = new Map<number, NodeExit>();
+
+/**
+ * How a node that this process started has exited (code 13 is node's "unsettled top-level
+ * await": the event loop ran empty). Undefined while it runs, or when another process
+ * (e.g. an earlier `wgmesh lab up`) started it: only a parent learns the exit status.
+ */
+export function nodeExit(proc: Pick<LabProcess, 'pid' | 'startedMs'>): NodeExit | undefined {
+  const exit = nodeExits.get(proc.pid);
+  return exit && exit.atMs >= proc.startedMs ? exit : undefined;
+}
+
+/**
+ * Starts the host's wgmesh detached (its own session), output appended to the host's log. The
+ * command line is the planned one, or `argv` (a restart runs exactly what ran before).
+ */
+async function startNode(lab: LabState, host: LabHost, baseEnv: NodeJS.ProcessEnv | undefined, argv: readonly string[] = plannedNodeArgv(lab, host)): Promise<LabHost> {
   const enter = ['nsenter', ...hostEnterArgs(netnsPath(host.netns), host.mountFile)];
   const log = openSync(host.logFile, 'a', 0o644);
   let pid: number;
@@ -303,14 +422,16 @@ async function startNode(lab: LabState, host: LabHost, baseEnv: NodeJS.ProcessEn
       child.once('spawn', () => resolve(child.pid!));
       child.once('error', reject);
     });
+    child.once('exit', (code, sig) => nodeExits.set(pid, { code, signal: sig, atMs: Date.now() }));
     child.unref();
   } finally {
     closeSync(log);
   }
   const stat = await readProcStat(pid);
   if (!stat) throw new NodeExited(host.name, host.logFile, await logTail(host.logFile));
-  const proc: LabProcess = { pid, startTicks: stat.startTicks, startedMs, argv };
-  return { ...host, process: proc };
+  const proc: LabProcess = { pid, startTicks: stat.startTicks, startedMs, argv: [...argv] };
+  const { stopped: _cleared, ...rest } = host;
+  return { ...rest, process: proc };
 }
 
 interface WaitOptions {
@@ -334,7 +455,9 @@ async function waitForNodes(lab: LabState, hosts: readonly LabHost[], expected: 
         if (failed) return host;
         if (host.process && !(await isRunning(host.process))) {
           failed = true;
-          throw new NodeExited(host.name, host.logFile, await logTail(host.logFile));
+          const exit = nodeExit(host.process);
+          const how = exit ? `\n(${exit.signal ? `killed by ${exit.signal}` : `exit status ${exit.code}`})` : '';
+          throw new NodeExited(host.name, host.logFile, (await logTail(host.logFile)) + how);
         }
         const info = await nodeInfo(lab, host.name, Math.max(1_000, Math.min(10_000, deadline - Date.now())));
         if (info) {
@@ -392,22 +515,25 @@ export async function labUp(options: LabUpOptions): Promise<LabUpResult> {
   const mesh = validateMeshName(options.mesh ?? LAB_DEFAULTS.mesh);
   const cidr = formatCidr(parseCidr(options.cidr ?? LAB_DEFAULTS.cidr));
   const hostsOnly = options.hostsOnly ?? false;
+  const bootstrapArgs = [...(options.bootstrapArgs ?? [])];
+  const joinArgs = [...(options.joinArgs ?? [])];
   const onProgress = options.onProgress;
 
   const found = await inspectLab(name);
   if (found.healthy && found.state) {
     const have = found.state.hosts.length;
+    const downFirst = `run \`wgmesh lab down${name === LAB_DEFAULTS.name ? '' : ` -name ${name}`}\` first`;
     if (found.state.hostsOnly !== hostsOnly) {
-      throw new LabConflict(`lab "${name}" is already up ${found.state.hostsOnly ? 'without' : 'with'} wgmesh; run \`wgmesh lab down${name === LAB_DEFAULTS.name ? '' : ` -name ${name}`}\` first`);
+      throw new LabConflict(`lab "${name}" is already up ${found.state.hostsOnly ? 'without' : 'with'} wgmesh; ${downFirst}`);
+    }
+    if (!hostsOnly && (!sameArgs(found.state.bootstrapArgs, bootstrapArgs) || !sameArgs(found.state.joinArgs, joinArgs))) {
+      throw new LabConflict(`lab "${name}" is already up with other node flags (bootstrap: ${formatCommandLine(found.state.bootstrapArgs ?? []) || 'none'}; join: ${formatCommandLine(found.state.joinArgs ?? []) || 'none'}); ${downFirst}`);
     }
     if (have === hosts) return { status: 'already-up', lab: found.state, replacedStale: false };
     if (have > hosts) {
-      throw new LabConflict(`lab "${name}" is already up with ${have} hosts; run \`wgmesh lab down${name === LAB_DEFAULTS.name ? '' : ` -name ${name}`}\` first`);
+      throw new LabConflict(`lab "${name}" is already up with ${have} hosts; ${downFirst}`);
     }
-    let lab = found.state;
-    for (let i = have; i < hosts; i++) {
-      lab = (await labAdd({ name, wait: false, ...(options.env ? { env: options.env } : {}), ...(onProgress ? { onProgress } : {}) })).lab;
-    }
+    let lab = (await labAdd({ name, count: hosts - have, wait: false, ...(options.env ? { env: options.env } : {}), ...(onProgress ? { onProgress } : {}) })).lab;
     if (!hostsOnly && options.wait !== false) lab = await waitForMesh(lab, { timeoutMs: options.readyTimeoutMs ?? LAB_DEFAULTS.readyTimeoutMs, ...(onProgress ? { onProgress } : {}) });
     return { status: 'grown', lab, replacedStale: false };
   }
@@ -426,6 +552,9 @@ export async function labUp(options: LabUpOptions): Promise<LabUpResult> {
     bootstrapPort: options.bootstrapPort ?? LAB_DEFAULTS.bootstrapPort,
     wgmeshCommand: [...(options.wgmeshCommand ?? builtWgmeshCommand())],
     logLevel: options.logLevel ?? LAB_DEFAULTS.logLevel,
+    // Recorded only when given, so a default lab's lab.json is what it always was.
+    ...(bootstrapArgs.length > 0 ? { bootstrapArgs } : {}),
+    ...(joinArgs.length > 0 ? { joinArgs } : {}),
     hostsOnly,
     createdMs: Date.now(),
     hosts: [],
@@ -467,28 +596,150 @@ export async function labUp(options: LabUpOptions): Promise<LabUpResult> {
   return { status: 'created', lab, replacedStale };
 }
 
-/** Adds host h(K+1) to a running lab and starts its `join` (the "late joiner"). */
+function sameArgs(a: readonly string[] | undefined, b: readonly string[]): boolean {
+  const left = a ?? [];
+  return left.length === b.length && left.every((x, i) => x === b[i]);
+}
+
+/**
+ * Adds hosts h(K+1)… to a running lab and starts their `join` (the "late joiners"). With a
+ * count, every host is created first and then all joins are started together, back to back, so
+ * they reach the bootstrap at the same time.
+ */
 export async function labAdd(options: LabAddOptions = {}): Promise<LabAddResult> {
   requireRoot();
   const name = validateLabName(options.name ?? LAB_DEFAULTS.name);
+  const count = options.count ?? 1;
+  if (!Number.isInteger(count) || count < 1) throw new InvalidLabOptions(`the number of hosts to add must be a whole number of at least 1, not ${count}`);
   let lab = await loadLab(name);
   const topo = topologyOf(name, lab.underlay);
-  const k = Math.max(0, ...lab.hosts.map((h) => h.index)) + 1;
-  validateHostCount(k, topo.underlay);
-  report(options.onProgress, `creating h${k} (${topo.names.netns(k)})`);
-  let host = await createHost(topo, k);
-  lab = replaceHost(lab, host);
-  await writeLabState(topo.paths.stateFile, lab);
-  if (!lab.hostsOnly) {
-    host = await startNode(lab, host, options.env);
+  const first = Math.max(0, ...lab.hosts.map((h) => h.index)) + 1;
+  validateHostCount(first + count - 1, topo.underlay);
+  const indexes = Array.from({ length: count }, (_, i) => first + i);
+  report(options.onProgress, `creating ${indexes.map((k) => `h${k}`).join(', ')} (${indexes.map((k) => topo.names.netns(k)).join(', ')})`);
+  let added: LabHost[] = [];
+  for (const k of indexes) {
+    const host = await createHost(topo, k);
+    added.push(host);
     lab = replaceHost(lab, host);
     await writeLabState(topo.paths.stateFile, lab);
+  }
+  if (!lab.hostsOnly) {
+    if (count > 1) report(options.onProgress, `starting join in ${added.map((h) => h.name).join(', ')} together`);
+    const current = lab;
+    // allSettled: every process that did start is recorded, so `lab down` finds it.
+    const started = await Promise.allSettled(added.map((host) => startNode(current, host, options.env)));
+    for (const result of started) if (result.status === 'fulfilled') lab = replaceHost(lab, result.value);
+    await writeLabState(topo.paths.stateFile, lab);
+    const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+    added = added.map((h) => labHost(lab, h.name));
     if (options.wait !== false) {
       lab = await waitForMesh(lab, { timeoutMs: options.readyTimeoutMs ?? LAB_DEFAULTS.readyTimeoutMs, ...(options.onProgress ? { onProgress: options.onProgress } : {}) });
-      host = labHost(lab, host.name);
+      added = added.map((h) => labHost(lab, h.name));
     }
   }
+  return { lab, host: added[0]!, hosts: added };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Stopping and (re)starting one host's node
+
+interface TrackedChild extends ProcessIdentity {
+  readonly comm: string;
+}
+
+async function allGone(procs: readonly ProcessIdentity[]): Promise<boolean> {
+  return (await Promise.all(procs.map(isRunning))).every((running) => !running);
+}
+
+/**
+ * Signals a host's node (SIGTERM by default; SIGKILL for a crash) and waits until it and its
+ * children are gone. The lab records the stop in lab.json, so `lab status` shows it as stopped,
+ * `lab down` does not look for it, and `labStartNode` can bring it back. Children the node
+ * leaves behind (a wireguard-go whose parent died) get the time to exit on their own, then are
+ * stopped: only processes that were the node's descendants when it was signalled, identified by
+ * PID and start time.
+ */
+export async function labKillNode(ref: LabRef, hostName: string, options: LabKillOptions = {}): Promise<LabKillResult> {
+  requireRoot();
+  let lab = await freshLab(ref);
+  const host = labHost(lab, hostName);
+  const proc = host.process;
+  if (!proc || !(await isRunning(proc))) throw new NodeNotRunning(lab.name, host.name);
+  const sig = options.signal ?? 'SIGTERM';
+  const children: TrackedChild[] = descendantsOf(proc.pid, await processTable()).map((c) => ({ pid: c.pid, startTicks: c.startTicks, comm: c.comm }));
+  const stop: LabStop = { signal: sig, atMs: Date.now() };
+  // Recorded before the signal: whatever happens next, the lab knows this stop was on purpose.
+  lab = replaceHost(lab, { ...host, stopped: stop });
+  await writeLabState(labPaths(lab.name).stateFile, lab);
+  report(options.onProgress, `${host.name}: sending ${sig} to wgmesh (PID ${proc.pid})`);
+  signal(proc, sig);
+  let escalated = false;
+  if (!(await waitUntil(async () => !(await isRunning(proc)), options.timeoutMs ?? LAB_DEFAULTS.stopTimeoutMs, 10))) {
+    report(options.onProgress, `${host.name}: wgmesh (PID ${proc.pid}) did not exit on ${sig}; sending SIGKILL`);
+    signal(proc, 'SIGKILL');
+    escalated = true;
+    if (!(await waitUntil(async () => !(await isRunning(proc)), 2_000, 10))) {
+      throw new LabError(`${host.name}: wgmesh (PID ${proc.pid}) is still running after SIGKILL (stuck in the kernel?)`);
+    }
+  }
+  const exitedMs = Date.now();
+  const exits: ChildExit[] = [];
+  const live: TrackedChild[] = [];
+  for (const c of children) if (await isRunning(c)) live.push(c);
+  await waitUntil(() => allGone(live), options.childTimeoutMs ?? LAB_DEFAULTS.stopTimeoutMs, 20);
+  const leftover: TrackedChild[] = [];
+  for (const c of children) {
+    if (live.includes(c) && (await isRunning(c))) leftover.push(c);
+    else exits.push({ pid: c.pid, comm: c.comm, how: 'exited' });
+  }
+  if (leftover.length > 0) {
+    report(options.onProgress, `${host.name}: stopping what wgmesh left running: ${leftover.map((c) => `${c.comm} (PID ${c.pid})`).join(', ')}`);
+    await stopAll(leftover, 2_000);
+    for (const c of leftover) exits.push({ pid: c.pid, comm: c.comm, how: 'stopped' });
+  }
+  return { lab, host: labHost(lab, host.name), pid: proc.pid, signal: sig, signalledMs: stop.atMs, exitedMs, escalated, children: exits };
+}
+
+/**
+ * Starts the node of a host whose node is not running (stopped by `labKillNode`, or exited),
+ * with the same command line as before and the same state directory (the host's
+ * /var/lib/wgmesh persists): a restart, as a machine would see one.
+ */
+export async function labStartNode(ref: LabRef, hostName: string, options: LabStartOptions = {}): Promise<LabStartResult> {
+  requireRoot();
+  let lab = await freshLab(ref);
+  if (lab.hostsOnly) throw new LabError(`lab "${lab.name}" was made with -hosts-only and runs no wgmesh`);
+  let host = labHost(lab, hostName);
+  if (host.process && (await isRunning(host.process))) throw new NodeStillRunning(lab.name, host.name, host.process.pid);
+  report(options.onProgress, `${host.name}: starting wgmesh ${host.role}`);
+  host = await startNode(lab, host, options.env, host.process?.argv ?? plannedNodeArgv(lab, host));
+  lab = replaceHost(lab, host);
+  await writeLabState(labPaths(lab.name).stateFile, lab);
+  if (options.wait !== false) {
+    lab = await waitForMesh(lab, { timeoutMs: options.readyTimeoutMs ?? LAB_DEFAULTS.readyTimeoutMs, ...(options.onProgress ? { onProgress: options.onProgress } : {}) });
+    host = labHost(lab, host.name);
+  }
   return { lab, host };
+}
+
+/** Stops a host's node if it runs (SIGTERM unless told otherwise), then starts it again. */
+export async function labRestartNode(ref: LabRef, hostName: string, options: LabRestartOptions = {}): Promise<LabRestartResult> {
+  requireRoot();
+  const lab = await freshLab(ref);
+  const proc = labHost(lab, hostName).process;
+  let killed: LabKillResult | undefined;
+  if (proc && (await isRunning(proc))) {
+    killed = await labKillNode(lab, hostName, {
+      ...(options.signal ? { signal: options.signal } : {}),
+      ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
+      ...(options.childTimeoutMs !== undefined ? { childTimeoutMs: options.childTimeoutMs } : {}),
+      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+    });
+  }
+  const started = await labStartNode(lab, hostName, options);
+  return { ...started, killed };
 }
 
 async function stopAll(procs: readonly ProcessIdentity[], timeoutMs: number): Promise<{ stopped: number[]; killed: number[] }> {

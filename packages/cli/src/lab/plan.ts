@@ -149,9 +149,16 @@ export interface NodeCommandPlan {
   readonly cidr: Ipv4Cidr;
   readonly underlay: Ipv4Cidr;
   readonly bootstrapPort: number;
+  /** Appended to h1's `bootstrap` command line (e.g. `-reap-after 5s`). */
+  readonly bootstrapArgs?: readonly string[];
+  /** Appended to every other host's `join` command line (e.g. `-heartbeat 1s`). */
+  readonly joinArgs?: readonly string[];
 }
 
-/** h1 bootstraps the mesh (taking the CIDR's first address); every other host joins through h1. */
+/**
+ * h1 bootstraps the mesh (taking the CIDR's first address); every other host joins through h1.
+ * Extra flags come last, so they can also override the lab's own (Go-style flags: the last wins).
+ */
 export function nodeArgs(plan: NodeCommandPlan, k: number): string[] {
   if (k === 1) {
     return [
@@ -161,6 +168,7 @@ export function nodeArgs(plan: NodeCommandPlan, k: number): string[] {
       '-ip', hostAddress(plan.cidr, 1),
       '-grpc-bind-port', String(plan.bootstrapPort),
       '-node-name', hostName(k),
+      ...(plan.bootstrapArgs ?? []),
     ];
   }
   return [
@@ -168,7 +176,41 @@ export function nodeArgs(plan: NodeCommandPlan, k: number): string[] {
     '-n', plan.mesh,
     '-bootstrap-addr', `${hostAddress(plan.underlay, 1)}:${plan.bootstrapPort}`,
     '-node-name', hostName(k),
+    ...(plan.joinArgs ?? []),
   ];
+}
+
+/**
+ * Extra node flags given as one string (`-bootstrap-args "-reap-after 5s"`): split on white
+ * space, with '…' and "…" grouping words and a backslash escaping the next character.
+ */
+export function splitArgs(text: string): string[] {
+  const args: string[] = [];
+  let current = '';
+  let inWord = false;
+  let quote: '"' | "'" | undefined;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (quote) {
+      if (c === quote) quote = undefined;
+      else if (c === '\\' && quote === '"' && i + 1 < text.length) current += text[++i];
+      else current += c;
+      continue;
+    }
+    if (/\s/.test(c)) {
+      if (inWord) args.push(current);
+      current = '';
+      inWord = false;
+      continue;
+    }
+    inWord = true;
+    if (c === '"' || c === "'") quote = c;
+    else if (c === '\\' && i + 1 < text.length) current += text[++i];
+    else current += c;
+  }
+  if (quote) throw new InvalidLabOptions(`unclosed ${quote} in "${text}"`);
+  if (inWord) args.push(current);
+  return args;
 }
 
 /**

@@ -14,6 +14,13 @@ export interface LabProcess {
   readonly argv: readonly string[];
 }
 
+/** The lab stopped this host's node on purpose (`lab kill`, a test's crash): not damage, not a leak. */
+export interface LabStop {
+  readonly signal: string;
+  /** Wall clock just before the signal. */
+  readonly atMs: number;
+}
+
 export interface LabHost {
   readonly name: string;
   readonly index: number;
@@ -23,7 +30,10 @@ export interface LabHost {
   readonly stateDir: string;
   readonly logFile: string;
   readonly role: HostRole;
+  /** The node the lab started last in this host (its PID may have exited since). */
   readonly process?: LabProcess;
+  /** Set when the lab stopped that process on purpose; cleared when it starts the node again. */
+  readonly stopped?: LabStop;
   /** Learned from the node once it joined. */
   readonly meshIp?: string;
 }
@@ -38,6 +48,10 @@ export interface LabState {
   /** How wgmesh is started in this lab (also used for `lab exec HOST wgmesh …`). */
   readonly wgmeshCommand: readonly string[];
   readonly logLevel: string;
+  /** Extra flags of h1's `bootstrap` (absent: none). */
+  readonly bootstrapArgs?: readonly string[];
+  /** Extra flags of every `join` (absent: none). */
+  readonly joinArgs?: readonly string[];
   /** Namespaces only, no wgmesh processes. */
   readonly hostsOnly: boolean;
   readonly createdMs: number;
@@ -75,6 +89,11 @@ function parseProcess(value: unknown, where: string): LabProcess {
   return { pid: int(p, 'pid', where), startTicks: int(p, 'startTicks', where), startedMs: int(p, 'startedMs', where), argv: strings(p.argv, `${where}.argv`) };
 }
 
+function parseStop(value: unknown, where: string): LabStop {
+  const p = obj(value, where);
+  return { signal: str(p, 'signal', where), atMs: int(p, 'atMs', where) };
+}
+
 function parseHost(value: unknown, where: string): LabHost {
   const h = obj(value, where);
   const role = str(h, 'role', where);
@@ -89,6 +108,7 @@ function parseHost(value: unknown, where: string): LabHost {
     logFile: str(h, 'logFile', where),
     role,
     ...(h.process !== undefined ? { process: parseProcess(h.process, `${where}.process`) } : {}),
+    ...(h.stopped !== undefined ? { stopped: parseStop(h.stopped, `${where}.stopped`) } : {}),
     ...(typeof h.meshIp === 'string' ? { meshIp: h.meshIp } : {}),
   };
   return host;
@@ -115,6 +135,8 @@ export function parseLabState(text: string): LabState {
     bootstrapPort: int(s, 'bootstrapPort', 'lab'),
     wgmeshCommand: strings(s.wgmeshCommand, 'lab.wgmeshCommand'),
     logLevel: str(s, 'logLevel', 'lab'),
+    ...(s.bootstrapArgs !== undefined ? { bootstrapArgs: strings(s.bootstrapArgs, 'lab.bootstrapArgs') } : {}),
+    ...(s.joinArgs !== undefined ? { joinArgs: strings(s.joinArgs, 'lab.joinArgs') } : {}),
     hostsOnly: s.hostsOnly,
     createdMs: int(s, 'createdMs', 'lab'),
     hosts: s.hosts.map((h, i) => parseHost(h, `hosts[${i}]`)),
