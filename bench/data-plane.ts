@@ -26,6 +26,7 @@ import {
   labAdd,
   labDown,
   labUp,
+  netnsPath,
   type LabHost,
   type LabState,
 } from '../packages/cli/src/lab/index.js';
@@ -124,9 +125,17 @@ export interface RssSample {
   readonly wireguardGoMb?: number;
 }
 
+/**
+ * wgmesh: between two lab hosts' mesh IPs. hand: the hand-configured pair on its own veth (the
+ * reference of the targets). handLab: a second hand-configured wireguard-go pair inside the same
+ * two lab hosts, over the lab's bridge: same underlay as wgmesh, so it separates what the
+ * topology costs from what wgmesh costs.
+ */
+export type PathName = 'wgmesh' | 'hand' | 'handLab';
+
 export interface AbSample {
   readonly round: number;
-  readonly path: 'wgmesh' | 'hand';
+  readonly path: PathName;
   readonly rttMs: number;
   readonly rttLost: number;
   readonly gbps: number;
@@ -142,6 +151,8 @@ export interface DataPlaneResults {
   readonly rss: RssSample[];
   readonly ab: AbSample[];
   readonly abHosts: readonly [string, string];
+  /** /proc/loadavg at the start and the end of the run: other work on the machine shows here. */
+  readonly loadavg: readonly [string, string];
 }
 
 function progress(event: Record<string, unknown>): void {
@@ -152,18 +163,28 @@ function progress(event: Record<string, unknown>): void {
 // Teardown: one idempotent function, reached from the normal path, errors and signals alike.
 
 let pair: WgPair | undefined;
+let labPair: WgPair | undefined;
 let tearingDown: Promise<void> | undefined;
 
 export function teardown(): Promise<void> {
   tearingDown ??= (async () => {
     const name = DATA_PLANE_SETTINGS.lab;
     const problems: string[] = [];
-    try {
-      await pair?.down();
-    } catch (err) {
-      problems.push(`pair: ${(err as Error).message}`);
+    for (const p of [labPair, pair]) {
+      try {
+        await p?.down();
+      } catch (err) {
+        problems.push(`pair: ${(err as Error).message}`);
+      }
     }
     pair = undefined;
+    labPair = undefined;
+    try {
+      // Whatever of ours is still recorded (e.g. an iperf3 server) stops before the lab goes.
+      await stopRecordedDaemons((d, how) => progress({ teardown: `${how} ${d.label} (PID ${d.pid})` }));
+    } catch (err) {
+      problems.push(`daemons: ${(err as Error).message}`);
+    }
     try {
       // Joins that a round stopped are gone already; the lab stops the rest (and their wireguard-go).
       const report = await labDown({ name, onProgress: (message) => progress({ teardown: message }) });
@@ -172,7 +193,6 @@ export function teardown(): Promise<void> {
       problems.push(`lab: ${(err as Error).message}`);
     }
     try {
-      await stopRecordedDaemons((d, how) => progress({ teardown: `${how} ${d.label} (PID ${d.pid})` }));
       await deletePairNamespaces(WgPair.namespaces());
     } catch (err) {
       problems.push(`pair namespaces: ${(err as Error).message}`);
@@ -292,7 +312,12 @@ async function joinRound(round: number, previous: LabHost | undefined, meshIps: 
   try {
     // Pings start once the interface has its route: before that they fail at once and would only
     // burn CPU the starting node needs.
-    if (!(await watch.routed)) throw new Error(isAborted() ? 'aborted' : `no route through wg${lab.mesh} within ${s.joinDeadlineMs} ms (node ${(await isRunning(proc)) ? 'running' : 'exited'}; log ${host.logFile})`);
+    if (!(await watch.routed)) {
+      if (isAborted()) throw new Error('aborted');
+      const running = await isRunning(proc);
+      const tail = ((await readText(host.logFile)) ?? '').trimEnd().split('\n').slice(-6).join(' ⏎ ');
+      throw new Error(`${running ? `no route through wg${lab.mesh} within ${s.joinDeadlineMs} ms` : `the node exited after ${Date.now() - t0} ms`}; last log lines: ${tail}`);
+    }
     const replies = await Promise.all(targets.map((t) => pingUntilReply(lab, host.name, meshIps.get(t.name)!, deadline)));
     const missing = targets.filter((_, i) => Number.isNaN(replies[i]!)).map((t) => t.name);
     const ok = replies.filter((r) => !Number.isNaN(r));
@@ -344,7 +369,7 @@ async function measureRss(lab: LabState): Promise<RssSample[]> {
 // RTT and throughput
 
 interface PathSpec {
-  readonly path: 'wgmesh' | 'hand';
+  readonly path: PathName;
   /** argv of a command run at the client end / the server end. */
   readonly client: (cmd: readonly string[]) => string[];
   readonly server: (cmd: readonly string[]) => string[];
@@ -418,6 +443,7 @@ export async function runDataPlane(): Promise<DataPlaneResults> {
   const ab: AbSample[] = [];
   let rss: RssSample[] = [];
   const abHosts = ['h2', 'h3'] as const;
+  const loadStart = ((await readText('/proc/loadavg')) ?? '').split(' ').slice(0, 3).join(' ');
   try {
     await cleanupStale();
     progress({ step: 'lab up', lab: s.lab, hosts: s.hosts - 1 });
@@ -449,10 +475,19 @@ export async function runDataPlane(): Promise<DataPlaneResults> {
     };
     const p = pair;
     const hand: PathSpec = { path: 'hand', client: (cmd) => p.netnsCommand(0, cmd), server: (cmd) => p.netnsCommand(1, cmd), serverIp: p.overlayIp(1) };
-    await warmUp(wgmesh);
-    await warmUp(hand);
+    const [la, lb] = [ha, hb].map((n) => lab.hosts.find((h) => h.name === n)!);
+    labPair = await WgPair.up({
+      existing: { netnsPaths: [netnsPath(la!.netns), netnsPath(lb!.netns)], underlayIps: [la!.underlayIp, lb!.underlayIp] },
+      iface: 'wgh0',
+      overlay: ['198.19.1.1', '198.19.1.2'],
+      listenPort: 51821,
+    });
+    const lp = labPair;
+    const handLab: PathSpec = { path: 'handLab', client: (cmd) => lp.netnsCommand(0, cmd), server: (cmd) => lp.netnsCommand(1, cmd), serverIp: lp.overlayIp(1) };
+    const specs = [wgmesh, hand, handLab];
+    for (const spec of specs) await warmUp(spec);
     for (let round = 1; round <= s.abRounds; round++) {
-      for (const spec of [wgmesh, hand]) {
+      for (const spec of specs) {
         const sample = await measurePath(spec, round);
         ab.push(sample);
         progress({ step: 'ab', ...sample });
@@ -461,7 +496,8 @@ export async function runDataPlane(): Promise<DataPlaneResults> {
   } finally {
     await teardown();
   }
-  return { startedIso: new Date(startedMs).toISOString(), durationS: (Date.now() - startedMs) / 1000, settings: s, join, rss, ab, abHosts };
+  const loadEnd = ((await readText('/proc/loadavg')) ?? '').split(' ').slice(0, 3).join(' ');
+  return { startedIso: new Date(startedMs).toISOString(), durationS: (Date.now() - startedMs) / 1000, settings: s, join, rss, ab, abHosts, loadavg: [loadStart, loadEnd] };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -476,8 +512,10 @@ export interface DataPlaneSummary {
   agentRssMedianMb: number;
   rttWgmeshMs: number;
   rttHandMs: number;
+  rttHandLabMs: number;
   gbpsWgmesh: number;
   gbpsHand: number;
+  gbpsHandLab: number;
 }
 
 export function summarize(r: DataPlaneResults): DataPlaneSummary {
@@ -490,8 +528,10 @@ export function summarize(r: DataPlaneResults): DataPlaneSummary {
     agentRssMedianMb: median(r.rss.filter((x) => x.role === 'join').map((x) => x.agentMb)),
     rttWgmeshMs: pathMedian('wgmesh', 'rttMs'),
     rttHandMs: pathMedian('hand', 'rttMs'),
+    rttHandLabMs: pathMedian('handLab', 'rttMs'),
     gbpsWgmesh: pathMedian('wgmesh', 'gbps'),
     gbpsHand: pathMedian('hand', 'gbps'),
+    gbpsHandLab: pathMedian('handLab', 'gbps'),
   };
 }
 
@@ -518,8 +558,9 @@ export function formatDataPlaneSection(r: DataPlaneResults): string {
   L.push(
     `Lab \`${s.lab}\`: ${s.hosts} live hosts (network + mount namespace each, one bridge), bootstrap on h1, \`wgmesh join -dev\` on the others, ` +
       `built CLI, log level debug. Hand-configured pair: two namespaces joined by a veth, one \`wireguard-go\` each configured with \`wg set\`/\`ip\` ` +
-      `(MTU 1420 like wgmesh). ${s.abRounds} rounds each, alternated wgmesh/pair; RTT = median of ${s.pingCount} pings at 20 ms intervals; ` +
-      `throughput = \`iperf3 -t ${s.iperfSeconds} -O 1\`, one TCP stream, received rate. ${cpus().length} CPUs shared by both ends and both wireguard-go.`,
+      `(MTU 1420 like wgmesh). ${s.abRounds} rounds each, alternated (wgmesh, pair, reference, wgmesh, …); each figure is the median of the rounds' values; ` +
+      `RTT per round = median of ${s.pingCount} pings at 20 ms intervals; throughput = \`iperf3 -t ${s.iperfSeconds} -O 1\`, one TCP stream, received rate. ` +
+      `${cpus().length} CPUs shared by both ends, both wireguard-go and everything else running on the machine (load average ${r.loadavg[0]} at the start, ${r.loadavg[1]} at the end).`,
     '',
   );
   L.push('| figure | result | target | status |', '|---|---|---|---|');
@@ -527,7 +568,14 @@ export function formatDataPlaneSection(r: DataPlaneResults): string {
   L.push(`| agent RSS after joining (median of ${joinHosts.length} join nodes) | ${fmt(sum.agentRssMedianMb, 1)} MB | ≤ ${TARGETS.agentRssMb} MB | ${met(rssMet)} |`);
   L.push(`| overlay ping RTT, wgmesh ${r.abHosts[0]}→${r.abHosts[1]} / hand pair | ${fmt(sum.rttWgmeshMs, 3)} / ${fmt(sum.rttHandMs, 3)} ms (×${fmt(rttRatio, 2)}) | ≤ ×${(1 + TARGETS.withinFraction).toFixed(2)} of the pair | ${met(rttMet)} |`);
   L.push(`| overlay TCP throughput, wgmesh / hand pair | ${fmt(sum.gbpsWgmesh, 2)} / ${fmt(sum.gbpsHand, 2)} Gbit/s (×${fmt(gbpsRatio, 2)}) | ≥ ×${(1 - TARGETS.withinFraction).toFixed(2)} of the pair | ${met(gbpsMet)} |`);
-  L.push('');
+  const labRtt = sum.rttWgmeshMs / sum.rttHandLabMs;
+  const labGbps = sum.gbpsWgmesh / sum.gbpsHandLab;
+  L.push(
+    '',
+    `Reference, same underlay as wgmesh (a hand-configured wireguard-go pair inside lab hosts ${r.abHosts[0]} and ${r.abHosts[1]}, over the lab's bridge): ` +
+      `RTT ${fmt(sum.rttHandLabMs, 3)} ms (wgmesh ×${fmt(labRtt, 2)}), throughput ${fmt(sum.gbpsHandLab, 2)} Gbit/s (wgmesh ×${fmt(labGbps, 2)}).`,
+    '',
+  );
 
   L.push('### Join → full reachability, per round', '');
   L.push(
@@ -572,7 +620,8 @@ export function formatDataPlaneSection(r: DataPlaneResults): string {
   L.push('### RTT and throughput, per round (alternated)', '');
   L.push('| round | path | RTT median (ms) | pings lost | throughput (Gbit/s) | TCP retransmits |', '|---|---|---:|---:|---:|---:|');
   for (const a of r.ab) {
-    L.push(`| ${a.round} | ${a.path === 'wgmesh' ? `wgmesh ${r.abHosts[0]}→${r.abHosts[1]}` : 'hand pair'} | ${fmt(a.rttMs, 3)} | ${a.rttLost} | ${fmt(a.gbps, 2)} | ${a.retransmits ?? '—'} |`);
+    const label = a.path === 'wgmesh' ? `wgmesh ${r.abHosts[0]}→${r.abHosts[1]}` : a.path === 'hand' ? 'hand pair (own veth)' : `hand pair in ${r.abHosts[0]}/${r.abHosts[1]} (lab bridge)`;
+    L.push(`| ${a.round} | ${label} | ${fmt(a.rttMs, 3)} | ${a.rttLost} | ${fmt(a.gbps, 2)} | ${a.retransmits ?? '—'} |`);
   }
   for (const a of r.ab.filter((x) => x.error)) L.push('', `Round ${a.round} (${a.path}) failed: ${a.error}`);
   L.push('', `Data-plane run: ${r.durationS.toFixed(0)} s.`, '');

@@ -22,6 +22,11 @@ export interface WgPairOptions {
   readonly iface?: string;
   readonly listenPort?: number;
   readonly mtu?: number;
+  /**
+   * Use these existing network namespaces and underlay addresses instead of creating namespaces
+   * and a veth (e.g. two lab hosts, to compare over the same underlay). They are left in place.
+   */
+  readonly existing?: { readonly netnsPaths: readonly [string, string]; readonly underlayIps: readonly [string, string] };
 }
 
 export const WG_PAIR_DEFAULTS = {
@@ -35,7 +40,9 @@ export const WG_PAIR_DEFAULTS = {
 };
 
 interface Side {
+  /** A name for messages (the namespace's name, or its path). */
   readonly netns: string;
+  readonly netnsPath: string;
   readonly underlayIp: string;
   readonly overlayIp: string;
   readonly privateKey: string;
@@ -55,15 +62,23 @@ export class WgPair {
   private readonly listenPort: number;
   private readonly mtu: number;
   private created: string[] = [];
+  private readonly ownNamespaces: boolean;
 
   private constructor(options: WgPairOptions) {
-    const netns = options.netns ?? WG_PAIR_DEFAULTS.netns;
-    const underlay = options.underlay ?? WG_PAIR_DEFAULTS.underlay;
+    this.ownNamespaces = options.existing === undefined;
+    const netns = options.existing?.netnsPaths ?? options.netns ?? WG_PAIR_DEFAULTS.netns;
+    const underlay = options.existing?.underlayIps ?? options.underlay ?? WG_PAIR_DEFAULTS.underlay;
     const overlay = options.overlay ?? WG_PAIR_DEFAULTS.overlay;
     this.iface = options.iface ?? WG_PAIR_DEFAULTS.iface;
     this.listenPort = options.listenPort ?? WG_PAIR_DEFAULTS.listenPort;
     this.mtu = options.mtu ?? WG_PAIR_DEFAULTS.mtu;
-    this.sides = [0, 1].map((i) => ({ netns: netns[i]!, underlayIp: underlay[i]!, overlayIp: overlay[i]!, ...wgKeyPair() })) as [Side, Side];
+    this.sides = [0, 1].map((i) => ({
+      netns: netns[i]!,
+      netnsPath: this.ownNamespaces ? netnsPath(netns[i]!) : netns[i]!,
+      underlayIp: underlay[i]!,
+      overlayIp: overlay[i]!,
+      ...wgKeyPair(),
+    })) as [Side, Side];
   }
 
   /** The namespaces this pair uses (for teardown of a stale pair). */
@@ -89,7 +104,7 @@ export class WgPair {
 
   /** argv prefix that runs a command in a side's network namespace. */
   netnsCommand(side: 0 | 1, cmd: readonly string[]): string[] {
-    return ['nsenter', `--net=${netnsPath(this.sides[side].netns)}`, '--', ...cmd];
+    return ['nsenter', `--net=${this.sides[side].netnsPath}`, '--', ...cmd];
   }
 
   /** PIDs of the two wireguard-go processes. */
@@ -109,33 +124,35 @@ export class WgPair {
 
   private async build(): Promise<void> {
     const [a, b] = this.sides;
-    const existing = await listNetns();
-    for (const side of this.sides) {
-      if (existing.includes(side.netns)) throw new Error(`network namespace ${side.netns} already exists (a stale run? the benchmark's --cleanup removes it)`);
-    }
-    for (const side of this.sides) {
-      await execOk(['ip', 'netns', 'add', side.netns]);
-      this.created.push(side.netns);
-      await execOk(['ip', '-n', side.netns, 'link', 'set', 'lo', 'up']);
-    }
-    await execOk(['ip', '-n', a.netns, 'link', 'add', 'veth0', 'type', 'veth', 'peer', 'name', 'veth0', 'netns', b.netns]);
-    for (const side of this.sides) {
-      await execOk(['ip', '-n', side.netns, 'addr', 'add', `${side.underlayIp}/24`, 'dev', 'veth0']);
-      await execOk(['ip', '-n', side.netns, 'link', 'set', 'veth0', 'up']);
+    if (this.ownNamespaces) {
+      const existing = await listNetns();
+      for (const side of this.sides) {
+        if (existing.includes(side.netns)) throw new Error(`network namespace ${side.netns} already exists (a stale run? the benchmark's --cleanup removes it)`);
+      }
+      for (const side of this.sides) {
+        await execOk(['ip', 'netns', 'add', side.netns]);
+        this.created.push(side.netns);
+        await execOk(['ip', '-n', side.netns, 'link', 'set', 'lo', 'up']);
+      }
+      await execOk(['ip', '-n', a.netns, 'link', 'add', 'veth0', 'type', 'veth', 'peer', 'name', 'veth0', 'netns', b.netns]);
+      for (const side of this.sides) {
+        await execOk(['ip', '-n', side.netns, 'addr', 'add', `${side.underlayIp}/24`, 'dev', 'veth0']);
+        await execOk(['ip', '-n', side.netns, 'link', 'set', 'veth0', 'up']);
+      }
     }
     const keyDir = await mkdtemp(join(tmpdir(), 'wgmesh-bench-pair-'));
     try {
-      for (const [side, peer] of [[a, b], [b, a]] as const) {
+      for (const [i, side, peer] of [[0, a, b], [1, b, a]] as const) {
         side.daemon = await startDaemon(
           [
-            'nsenter', `--net=${netnsPath(side.netns)}`, '--',
+            'nsenter', `--net=${side.netnsPath}`, '--',
             'unshare', '--mount', '--propagation', 'private', '--',
             'sh', '-c', 'mount -t tmpfs -o mode=0755 wgmesh-bench /run && mkdir -p /run/wireguard && exec wireguard-go -f "$0"', this.iface,
           ],
           `wireguard-go ${side.netns}`,
         );
         await this.waitForSocket(side.daemon);
-        const keyFile = join(keyDir, `${side.netns}.key`);
+        const keyFile = join(keyDir, `side${i}.key`);
         await writeFile(keyFile, side.privateKey + '\n', { mode: 0o600 });
         const enter = ['nsenter', '-t', String(side.daemon.pid), '-m', '-n', '--'];
         await execOk([

@@ -6,11 +6,12 @@ export const TAGS_FLAGS: FlagSpec[] = [
   { name: 'set', type: 'list', value: 'K=V', default: [], help: 'set a tag on this node (repeatable)' },
   { name: 'delete', type: 'list', value: 'K', default: [], help: 'remove a tag from this node (repeatable)' },
   { name: 'json', type: 'bool', default: false, help: 'print the tags as JSON' },
+  { name: 'all', type: 'bool', default: false, help: 'include internal tags (those starting with _)' },
   SOCKET_FLAG,
 ];
 
 const USAGE = 'wgmesh tags [-set K=V]... [-delete K]... [-json]';
-const DESCRIPTION = 'Shows, sets or deletes this node\'s tags. Every node sees them in `wgmesh info`.';
+const DESCRIPTION = 'Shows, sets or deletes this node\'s tags; every node sees them in `wgmesh info`. Keys may use the\n`svc:NAME=PORT` convention for services; tags starting with _ are internal and hidden unless -all.';
 
 export async function runTags(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   const { values, help } = resolveFlags(TAGS_FLAGS, argv, env);
@@ -33,6 +34,7 @@ export async function runTags(argv: string[], env: NodeJS.ProcessEnv): Promise<n
     tags = info.tags;
   }
   client.close();
+  if (!values.all) tags = Object.fromEntries(Object.entries(tags).filter(([k]) => !k.startsWith('_')));
   if (values.json) process.stdout.write(JSON.stringify(tags) + '\n');
   else process.stdout.write(Object.entries(tags).map(([k, v]) => `${k}=${v}`).join('\n') + (Object.keys(tags).length ? '\n' : ''));
   return 0;
