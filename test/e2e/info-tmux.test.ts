@@ -1,0 +1,62 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { hostCommand, labDown, labKillNode, labUp, type LabState } from '../../packages/cli/src/lab/index.js';
+import { e2eWgmeshCommand, labSkipReason } from '../helpers/lab.js';
+import { waitFor } from '../helpers/wait.js';
+
+const LAB = 'wgtmx';
+const SESSION = `wgmesh-info-${process.pid}`;
+const skip = (await labSkipReason({ wireguard: true })) ?? (await tmuxMissing());
+
+async function tmuxMissing(): Promise<string | undefined> {
+  return new Promise((resolve) => execFile('tmux', ['-V'], (err) => resolve(err ? 'needs tmux (make deps installs it)' : undefined)));
+}
+
+function tmux(...args: string[]): Promise<string> {
+  return new Promise((resolve, reject) =>
+    execFile('tmux', args, (err, stdout, stderr) => (err ? reject(new Error(`tmux ${args[0]}: ${stderr || err.message}`)) : resolve(stdout))));
+}
+
+/** The dashboard's screen as a person would see it. */
+const screen = () => tmux('capture-pane', '-p', '-t', SESSION);
+
+describe('wgmesh info -watch in a real terminal (tmux), inside a lab host', { skip }, () => {
+  let lab: LabState;
+
+  before(async () => {
+    await labDown({ name: LAB });
+    ({ lab } = await labUp({ name: LAB, hosts: 4, wgmeshCommand: e2eWgmeshCommand() }));
+    const command = hostCommand(lab, 'h1', ['wgmesh', 'info', '-watch']).map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
+    await tmux('new-session', '-d', '-s', SESSION, '-x', '160', '-y', '30', command);
+  });
+
+  after(async () => {
+    await tmux('kill-session', '-t', SESSION).catch(() => {});
+    await labDown({ name: LAB });
+  });
+
+  test('the live table lists every node', async () => {
+    const text = await waitFor('the dashboard to show 4 nodes', async () => {
+      const s = await screen();
+      return /4 nodes/.test(s) && ['h1', 'h2', 'h3', 'h4'].every((h) => new RegExp(`^${h}\\b`, 'm').test(s)) ? s : undefined;
+    }, 20_000, 200);
+    assert.match(text, /NODE\s+MESH IP\s+STATUS/);
+    assert.match(text, /mesh lab/);
+    for (const h of ['h2', 'h3', 'h4']) assert.match(text, new RegExp(`^${h}\\s+198\\.18\\.\\d+\\.\\d+\\s+alive`, 'm'));
+  });
+
+  test('it updates when a node leaves', async () => {
+    await labKillNode(lab, 'h4', { signal: 'SIGTERM' });
+    const text = await waitFor('the dashboard to drop h4', async () => {
+      const s = await screen();
+      return /3 nodes/.test(s) && !/^h4\b/m.test(s) ? s : undefined;
+    }, 10_000, 200);
+    assert.match(text, /^h3\s/m);
+  });
+
+  test('q quits', async () => {
+    await tmux('send-keys', '-t', SESSION, 'q');
+    await waitFor('the dashboard to exit', async () => !(await tmux('list-panes', '-t', SESSION, '-F', '#{pane_dead} #{pane_current_command}').catch(() => '')).includes('node'), 5_000, 100);
+  });
+});
