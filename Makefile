@@ -35,5 +35,9 @@ test-e2e: build
 demo: build
 	@scripts/demo.sh
 
+# Figures, not tests: writes bench/results.md (date, machine, control and data plane).
+bench: build
+	@scripts/bench.sh
+
 clean:
 	rm -rf packages/*/dist

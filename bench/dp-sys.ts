@@ -4,7 +4,7 @@
  * also recorded in a file with their start time, so a later run can stop what a crashed run left.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, rmdir, writeFile } from 'node:fs/promises';
 import { isRunning, readProcStat, type ProcessIdentity } from '../packages/cli/src/lab/index.js';
 
 export const BENCH_RUN_DIR = '/run/wgmesh-bench';
@@ -185,6 +185,14 @@ export async function stopRecordedDaemons(onStop: (d: RecordedDaemon, how: strin
     if (how !== 'gone') onStop(d, how);
   }
   await updateRecorded(() => []);
+}
+
+/** Removes the record (and its directory) once nothing is recorded in it. */
+export async function removeEmptyRecord(): Promise<void> {
+  await fileQueue;
+  if ((await readRecorded()).length > 0) return;
+  await rm(PID_FILE, { force: true });
+  await rmdir(BENCH_RUN_DIR).catch(() => {});
 }
 
 // ---------------------------------------------------------------------------------------------

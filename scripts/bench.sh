@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# `make bench` (after `make build`): control-plane and data-plane benchmarks, written to
+# bench/results.md (and printed). Needs root: the data plane runs real WireGuard (wireguard-go)
+# in network namespaces it creates and removes again (lab "wgb", namespaces wgp-a/wgp-b).
+#
+#   BENCH_SIZES=100,500,1000   control-plane sizes (its default)
+#   BENCH_CP_TIMEOUT=300 BENCH_DP_TIMEOUT=240   seconds allowed for each part
+#   BENCH_DP_JOIN_ROUNDS, BENCH_DP_AB_ROUNDS, BENCH_DP_IPERF_SECONDS   see bench/data-plane.ts
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+RESULTS=bench/results.md
+CP_TIMEOUT=${BENCH_CP_TIMEOUT:-300}
+DP_TIMEOUT=${BENCH_DP_TIMEOUT:-240}
+NODE_TS=(node --conditions=source --import tsx)
+export TSX_TSCONFIG_PATH=${TSX_TSCONFIG_PATH:-$ROOT/tsconfig.test.json}
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "bench: the data-plane benchmark creates network namespaces and needs root: sudo make bench" >&2
+  exit 1
+fi
+if [ ! -f packages/cli/dist/main.js ]; then
+  echo "bench: the CLI is not built; run \`make build\` (or \`make bench\`) first" >&2
+  exit 1
+fi
+if ! command -v iperf3 >/dev/null 2>&1; then
+  echo "bench: apt-get install iperf3" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends iperf3 >/dev/null
+fi
+
+work=$(mktemp -d)
+child=""
+dp_started=0
+cleanup() {
+  # The data-plane run tears down after itself, also on errors and signals; this pass only
+  # matters if it was killed outright. It removes only the benchmark's own lab and namespaces.
+  if [ "$dp_started" = 1 ]; then
+    (cd bench && "${NODE_TS[@]}" data-plane.ts --cleanup >/dev/null 2>&1) || true
+  fi
+  rm -rf "$work"
+}
+on_signal() {
+  local sig=$1
+  trap - INT TERM HUP
+  if [ -n "$child" ]; then
+    kill -"$sig" "$child" 2>/dev/null || true
+    wait "$child" 2>/dev/null || true
+  fi
+  cleanup
+  trap - EXIT
+  exit $(( 128 + $(kill -l "$sig") ))
+}
+trap cleanup EXIT
+trap 'on_signal INT' INT
+trap 'on_signal TERM' TERM
+trap 'on_signal HUP' HUP
+
+# Runs one part in bench/, in the background (so a signal to this script can be passed on), with
+# a time limit; its stdout goes to $1, its stderr (progress) to ours. Returns its exit status.
+run_part() {
+  local out=$1 limit=$2
+  shift 2
+  (cd bench && exec timeout --foreground -k 20 "$limit" "$@" >"$out") &
+  child=$!
+  local rc=0
+  wait "$child" || rc=$?
+  child=""
+  return "$rc"
+}
+
+# Machine facts.
+cpu_model=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+[ -n "$cpu_model" ] || cpu_model=$(awk -F': ' '/^(Hardware|cpu model|Model)/ { print $2; exit }' /proc/cpuinfo)
+mem_total=$(free -h | awk '/^Mem:/ { print $2 }')
+{
+  echo "# wgmesh benchmark results"
+  echo
+  echo "- date: $(date -u)"
+  echo "- machine: $(nproc) CPUs ($cpu_model), $mem_total RAM, kernel $(uname -r)"
+  echo "- Node.js: $(node --version)"
+  echo "- wireguard-go: $(dpkg-query -W -f '${Version}' wireguard-go 2>/dev/null || echo unknown); iperf3: $(iperf3 --version 2>/dev/null | head -1 | awk '{ print $2 }')"
+  echo "- commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD 2>/dev/null || echo ' (with uncommitted changes)')"
+  echo
+} >"$work/header.md"
+
+status=0
+
+echo "bench: control plane (sizes ${BENCH_SIZES:-100,500,1000}; up to ${CP_TIMEOUT} s)" >&2
+cp_rc=0
+run_part "$work/cp.md" "$CP_TIMEOUT" "${NODE_TS[@]}" control-plane.ts || cp_rc=$?
+{
+  echo "## Control plane (agents in one process, in-memory WireGuard, real gRPC on loopback)"
+  echo
+  if [ "$cp_rc" -eq 0 ]; then
+    cat "$work/cp.md"
+  else
+    echo "**Failed** (exit $cp_rc$([ "$cp_rc" -eq 124 ] && echo ", over ${CP_TIMEOUT} s")); its progress went to stderr."
+    if [ -s "$work/cp.md" ]; then echo; cat "$work/cp.md"; fi
+  fi
+  echo
+} >"$work/cp-section.md"
+[ "$cp_rc" -eq 0 ] || status=1
+
+echo "bench: data plane (lab wgb, hand-configured pair; up to ${DP_TIMEOUT} s)" >&2
+dp_started=1
+dp_rc=0
+run_part "$work/dp.md" "$DP_TIMEOUT" "${NODE_TS[@]}" data-plane.ts || dp_rc=$?
+if [ "$dp_rc" -eq 0 ]; then
+  cp "$work/dp.md" "$work/dp-section.md"
+  dp_started=0   # it tore down after itself
+else
+  {
+    echo "## Data plane (real WireGuard: wireguard-go in network namespaces)"
+    echo
+    echo "**Failed** (exit $dp_rc$([ "$dp_rc" -eq 124 ] && echo ", over ${DP_TIMEOUT} s")); its progress went to stderr."
+    echo
+  } >"$work/dp-section.md"
+  status=1
+fi
+
+cat "$work/header.md" "$work/cp-section.md" "$work/dp-section.md" >"$RESULTS.tmp"
+mv "$RESULTS.tmp" "$RESULTS"
+cat "$RESULTS"
+echo "bench: wrote $RESULTS" >&2
+exit "$status"
