@@ -249,6 +249,10 @@ export interface PingRun {
   readonly answered: ReadonlySet<number>;
   /** The highest icmp_seq ping reported (answered or not). */
   readonly lastSeq: number;
+  /** ping has exited. */
+  readonly exited: boolean;
+  /** When the first answer arrived (wall clock, as its line was read), or undefined if ping exited without one. */
+  readonly firstAnswerAt: Promise<number | undefined>;
   /** Sequence numbers in 1..upTo that got no answer. */
   missing(upTo: number): number[];
   /** Stops ping (SIGINT, as Ctrl-C) and resolves with its whole output. */
@@ -266,6 +270,8 @@ export function startPing(lab: LabState, from: string, ip: string, intervalS = 0
   const child = spawn(file!, args, { stdio: ['ignore', 'pipe', 'pipe'], env: labEnv(), cwd: REPO_ROOT });
   const answered = new Set<number>();
   let lastSeq = 0;
+  let resolveFirst: (at: number | undefined) => void = () => {};
+  const firstAnswerAt = new Promise<number | undefined>((resolve) => (resolveFirst = resolve));
   let output = '';
   let partial = '';
   child.stdout.setEncoding('utf8');
@@ -278,20 +284,32 @@ export function startPing(lab: LabState, from: string, ip: string, intervalS = 0
       if (!seq) continue;
       const n = Number(seq[1]);
       lastSeq = Math.max(lastSeq, n);
-      if (/bytes from/.test(line)) answered.add(n);
+      if (/bytes from/.test(line)) {
+        answered.add(n);
+        resolveFirst(Date.now());
+      }
     }
   });
   child.stderr.setEncoding('utf8');
   child.stderr.on('data', (chunk: string) => {
     output += chunk;
   });
-  const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
+  const exited = new Promise<void>((resolve) =>
+    child.once('close', () => {
+      resolveFirst(undefined);
+      resolve();
+    }),
+  );
   return {
     from,
     ip,
     answered,
     get lastSeq() {
       return lastSeq;
+    },
+    firstAnswerAt,
+    get exited() {
+      return child.exitCode !== null || child.signalCode !== null;
     },
     missing(upTo) {
       const gaps: number[] = [];
@@ -308,4 +326,23 @@ export function startPing(lab: LabState, from: string, ip: string, intervalS = 0
       return output;
     },
   };
+}
+
+/**
+ * When `from` first got an answer from `ip`: a ping every 100 ms, started again whenever it
+ * gives up (e.g. "Network is unreachable" while a restarting node has no interface yet), so the
+ * time is precise to about 100 ms. Throws after the deadline.
+ */
+export async function firstReply(lab: LabState, from: string, ip: string, timeoutMs: number): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  let output = '';
+  while (Date.now() < deadline) {
+    const run = startPing(lab, from, ip, 0.1);
+    const timer = new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), Math.max(0, deadline - Date.now())).unref());
+    const at = await Promise.race([run.firstAnswerAt, timer]);
+    output = await run.stop();
+    if (at !== undefined) return at;
+    if (Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`${from} got no answer from ${ip} within ${timeoutMs} ms; ping said: ${output.trim().split('\n').slice(-3).join(' | ')}`);
 }

@@ -193,6 +193,24 @@ export class Agent extends EventEmitter {
     this.scheduleEndpointReview();
   }
 
+  private sleeping: { timer: NodeJS.Timeout; wake: () => void } | undefined;
+
+  /**
+   * The pause between join attempts. A real, ref'd timer on purpose: before the first join
+   * nothing else (no device, no socket) keeps the process alive while it retries. stop() wakes it.
+   */
+  private sleep(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        this.sleeping = undefined;
+        resolve();
+      };
+      const timer = this.components.timers ? (this.components.timers.setTimeout(wake, ms) as NodeJS.Timeout) : setTimeout(wake, ms);
+      this.sleeping = { timer, wake };
+    });
+  }
+
   /** Progress of start-up, for a terminal: 'endpoints', 'joined', 'interface', 'peers'. */
   private step(name: string, detail: string): void {
     this.emit('step', { name, detail });
@@ -214,6 +232,7 @@ export class Agent extends EventEmitter {
   async stop(options: { leave?: boolean; keepInterface?: boolean } = {}): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    this.sleeping?.wake();
     this.timers.clearTimeout(this.watchTimer);
     this.timers.clearTimeout(this.heartbeatTimer);
     this.watchHandle?.cancel();
@@ -281,7 +300,7 @@ export class Agent extends EventEmitter {
         if (this.stopped) throw new Error('stopped while joining');
         const wait = backoff.next();
         this.logger.warn(`bootstrap unreachable, retrying in ${(wait / 1000).toFixed(1)} s`, { bootstrap: this.init.bootstrapAddr, err: errorMessage(err) });
-        await new Promise<void>((resolve) => this.timers.setTimeout(resolve, wait));
+        await this.sleep(wait);
         if (this.stopped) throw new Error('stopped while joining');
       }
     }
@@ -375,10 +394,18 @@ export class Agent extends EventEmitter {
     try {
       const response = await this.joinWithRetry();
       if (this.stopped) return;
-      if (this.joinResponse && response.meshIp !== this.joinResponse.meshIp) {
-        this.logger.error('the bootstrap gave this node a different mesh IP; restart the node to use it', { meshIp: response.meshIp, previous: this.joinResponse.meshIp });
+      const previous = this.joinResponse;
+      if (previous && (response.meshIp !== previous.meshIp || response.meshCidr !== previous.meshCidr)) {
+        // Reaped while away and its IP reused, or the mesh was re-created: never keep an address
+        // the bootstrap may have given to someone else.
+        this.logger.warn('the bootstrap gave this node a new mesh IP; moving the interface to it', { meshIp: response.meshIp, previous: previous.meshIp });
+        await this.components.driver.close();
+        await this.upDevice(response.meshIp, response.meshCidr);
+        this.adoptJoin(response);
+        this.emit('address', response.meshIp);
+      } else {
+        this.adoptJoin(response);
       }
-      this.adoptJoin(response);
       this.reconciler.requestFull();
       this.openWatch();
     } catch (err) {

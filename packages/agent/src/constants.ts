@@ -5,7 +5,8 @@ export const AGENT_DEFAULTS = {
   heartbeatMs: 5000,
   fullReconcileMs: 30_000,
   backoffInitialMs: 250,
-  backoffMaxMs: 10_000,
+  /** Cap of the reconnect backoff: a returning bootstrap is found within seconds. */
+  backoffMaxMs: 5_000,
   /** Seconds; WireGuard's customary value for keeping NAT mappings open. */
   persistentKeepalive: 25,
 } as const;

@@ -5,7 +5,8 @@ import { systemClock, type Clock, type MemberTable } from './table.js';
 /** Defaults of the liveness monitor. An agent heartbeats every 5 s, so suspect means one and a half beats missed. */
 export const LIVENESS_DEFAULTS = {
   suspectAfterMs: 8_000,
-  failedAfterMs: 15_000,
+  // Failed (and shown so everywhere) within 15 s of the last heartbeat: 12 s + 1 s check + fan-out.
+  failedAfterMs: 12_000,
   reapAfterMs: 600_000,
   checkIntervalMs: 1_000,
 } as const;

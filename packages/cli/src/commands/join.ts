@@ -83,6 +83,10 @@ export async function runJoin(argv: string[], env: NodeJS.ProcessEnv): Promise<n
     throw new UsageError(explainJoinError(err, bootstrapAddr, Boolean(values.dev)));
   }
   meshIp = agent.meshIp;
+  agent.on('address', (ip: string) => {
+    meshIp = ip;
+    void rtt.moveTo(ip);
+  });
   try {
     await rtt.start(agent.meshIp!);
     await localApi.start();

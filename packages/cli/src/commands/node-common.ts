@@ -139,9 +139,9 @@ export function untilSignal(stop: (signal: NodeJS.Signals) => Promise<void>, log
 }
 
 /** The RTT echo on this node's mesh IP and the prober of its peers; started once the interface has its address. */
-export function createRtt(values: FlagValues, logger: Logger): { prober: RttProber | undefined; start(meshIp: string): Promise<void>; stop(): Promise<void> } {
+export function createRtt(values: FlagValues, logger: Logger): { prober: RttProber | undefined; start(meshIp: string): Promise<void>; moveTo(meshIp: string): Promise<void>; stop(): Promise<void> } {
   const port = Number(values['rtt-port']);
-  if (port === 0) return { prober: undefined, start: async () => {}, stop: async () => {} };
+  if (port === 0) return { prober: undefined, start: async () => {}, moveTo: async () => {}, stop: async () => {} };
   const prober = new RttProber({ logger: logger.child({ component: 'rtt' }) }, { port });
   let responder: EchoResponder | undefined;
   return {
@@ -150,6 +150,12 @@ export function createRtt(values: FlagValues, logger: Logger): { prober: RttProb
       responder = new EchoResponder({ logger: logger.child({ component: 'rtt' }) }, { bindAddr: meshIp, port });
       await responder.start();
       await prober.start();
+    },
+    /** The node's mesh IP changed: the echo follows it. */
+    async moveTo(meshIp: string) {
+      await responder?.stop();
+      responder = new EchoResponder({ logger: logger.child({ component: 'rtt' }) }, { bindAddr: meshIp, port });
+      await responder.start().catch((err: Error) => logger.error('RTT echo cannot bind the new mesh IP', { meshIp, err: err.message }));
     },
     async stop() {
       await prober.stop();

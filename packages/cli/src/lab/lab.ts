@@ -674,6 +674,7 @@ export async function labKillNode(ref: LabRef, hostName: string, options: LabKil
   lab = replaceHost(lab, { ...host, stopped: stop });
   await writeLabState(labPaths(lab.name).stateFile, lab);
   report(options.onProgress, `${host.name}: sending ${sig} to wgmesh (PID ${proc.pid})`);
+  const signalledMs = Date.now();
   signal(proc, sig);
   let escalated = false;
   if (!(await waitUntil(async () => !(await isRunning(proc)), options.timeoutMs ?? LAB_DEFAULTS.stopTimeoutMs, 10))) {
@@ -699,7 +700,7 @@ export async function labKillNode(ref: LabRef, hostName: string, options: LabKil
     await stopAll(leftover, 2_000);
     for (const c of leftover) exits.push({ pid: c.pid, comm: c.comm, how: 'stopped' });
   }
-  return { lab, host: labHost(lab, host.name), pid: proc.pid, signal: sig, signalledMs: stop.atMs, exitedMs, escalated, children: exits };
+  return { lab, host: labHost(lab, host.name), pid: proc.pid, signal: sig, signalledMs, exitedMs, escalated, children: exits };
 }
 
 /**

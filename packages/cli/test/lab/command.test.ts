@@ -1,6 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { splitLeadingFlags } from '../../src/commands/lab.js';
+import { parseSignal, splitLeadingFlags } from '../../src/commands/lab.js';
+import { UsageError } from '../../src/flags/parse.js';
 import type { FlagSpec } from '../../src/flags/parse.js';
 
 const specs: FlagSpec[] = [{ name: 'name', type: 'string', help: '' }];
@@ -14,5 +15,15 @@ describe('lab exec argument splitting', () => {
   test('an unknown flag ends the lab flags; -- ends them explicitly', () => {
     assert.deepEqual(splitLeadingFlags(['-json'], specs), { flags: [], rest: ['-json'] });
     assert.deepEqual(splitLeadingFlags(['-name', 'x', '--', '-weird-host'], specs), { flags: ['-name', 'x'], rest: ['-weird-host'] });
+  });
+});
+
+describe('lab kill -signal', () => {
+  test('takes names with or without SIG, any case, and the common numbers', () => {
+    assert.equal(parseSignal('KILL'), 'SIGKILL');
+    assert.equal(parseSignal('sigterm'), 'SIGTERM');
+    assert.equal(parseSignal('9'), 'SIGKILL');
+    assert.equal(parseSignal('15'), 'SIGTERM');
+    assert.throws(() => parseSignal('BOGUS'), UsageError);
   });
 });

@@ -11,6 +11,7 @@ import {
   mountNamespaceScript,
   nodeArgs,
   parseCidr,
+  splitArgs,
   validateHostCount,
   validateLabName,
   validateMeshName,
@@ -98,6 +99,20 @@ describe('what each host runs', () => {
 
   test('every other host joins through h1 on the underlay', () => {
     assert.deepEqual(nodeArgs(plan, 3), ['join', '-dev', '-n', 'lab', '-bootstrap-addr', '192.0.2.1:5000', '-node-name', 'h3']);
+  });
+
+  test('extra flags go last: bootstrap flags to h1, join flags to the others', () => {
+    const extra = { ...plan, bootstrapArgs: ['-reap-after', '5s'], joinArgs: ['-heartbeat', '1s'] };
+    assert.deepEqual(nodeArgs(extra, 1).slice(-3), ['h1', '-reap-after', '5s']);
+    assert.deepEqual(nodeArgs(extra, 2).slice(-3), ['h2', '-heartbeat', '1s']);
+    assert.deepEqual(nodeArgs({ ...plan, bootstrapArgs: [] }, 1), nodeArgs(plan, 1));
+  });
+
+  test('a flags string splits on white space, with quotes and backslashes', () => {
+    assert.deepEqual(splitArgs('  -reap-after 5s\t-failed-after=3s '), ['-reap-after', '5s', '-failed-after=3s']);
+    assert.deepEqual(splitArgs(`-tags "a=b c" -x 'd e' f\\ g ""`), ['-tags', 'a=b c', '-x', 'd e', 'f g', '']);
+    assert.deepEqual(splitArgs(''), []);
+    assert.throws(() => splitArgs('-tags "a=b'), InvalidLabOptions);
   });
 
   test('the mount namespace gets its own /run, sysfs and state directory', () => {

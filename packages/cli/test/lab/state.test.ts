@@ -37,6 +37,14 @@ describe('lab.json', () => {
     assert.deepEqual(parseLabState(formatLabState(lab)), lab);
   });
 
+  test('extra node flags and a deliberate stop round-trip too; a lab.json without them still reads', () => {
+    const full: LabState = { ...lab, bootstrapArgs: ['-reap-after', '5s'], joinArgs: ['-heartbeat', '1s'], hosts: [host(1, { stopped: { signal: 'SIGKILL', atMs: 1_700_000_000_200 } })] };
+    assert.deepEqual(parseLabState(formatLabState(full)), full);
+    assert.equal(parseLabState(formatLabState(lab)).bootstrapArgs, undefined);
+    assert.throws(() => parseLabState(JSON.stringify({ ...lab, joinArgs: '-heartbeat 1s' })), /lab\.joinArgs/);
+    assert.throws(() => parseLabState(JSON.stringify({ ...lab, hosts: [{ ...host(1), stopped: { signal: 9 } }] })), /hosts\[0\]\.stopped\.signal/);
+  });
+
   test('a damaged file names the bad field', () => {
     assert.throws(() => parseLabState('{'), /not JSON/);
     assert.throws(() => parseLabState(JSON.stringify({ ...lab, version: 2 })), /unsupported version 2/);
