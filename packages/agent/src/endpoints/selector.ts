@@ -71,11 +71,21 @@ interface PeerTrial {
  */
 export class EndpointSelector {
   private readonly trials = new Map<string, PeerTrial>();
+  private cachedNetworks: { at: number; value: readonly LocalNetwork[] } | undefined;
 
   constructor(
-    private readonly networks: () => readonly LocalNetwork[] = localNetworks,
+    private readonly readNetworks: () => readonly LocalNetwork[] = localNetworks,
     private readonly now: () => number = Date.now,
   ) {}
+
+  /** Our subnets, re-read at most every 5 s: getifaddrs is not free, and every changed peer asks. */
+  private networks(): readonly LocalNetwork[] {
+    const now = this.now();
+    if (!this.cachedNetworks || now - this.cachedNetworks.at > 5000 || now < this.cachedNetworks.at) {
+      this.cachedNetworks = { at: now, value: this.readNetworks() };
+    }
+    return this.cachedNetworks.value;
+  }
 
   /** The endpoint to configure for this node now (used by the WireGuard config). */
   endpointFor(node: MeshNode): string | undefined {
