@@ -102,3 +102,16 @@ for (const n of sizes) {
 const keys = Object.keys(rows[0]!);
 const lines = ['| ' + keys.join(' | ') + ' |', '|' + keys.map(() => '---').join('|') + '|', ...rows.map((r) => '| ' + keys.map((k) => r[k]).join(' | ') + ' |')];
 process.stdout.write(lines.join('\n') + '\n');
+
+// The targets, judged on the largest run of 1000 agents (or the largest run made).
+const big = rows.find((r) => r.agents === '1000') ?? rows.at(-1)!;
+const bytes = rows.map((r) => Number(r['bytes sent per change per agent']));
+const verdict = (ok: boolean) => (ok ? '**met**' : '**not met**');
+const p99Key = 'change applied by all, p99 (ms)';
+const targets = [
+  ['all agents joined', `${big['all joined (s)']} s (${big.agents} agents)`, '≤ 10 s', verdict(Number(big['all joined (s)']) <= 10)],
+  ['change applied by all, p99', `${big[p99Key]} ms`, '≤ 100 ms', verdict(Number(big[p99Key]) <= 100)],
+  ['bootstrap RSS', `${big['bootstrap RSS (MB)']} MB`, '≤ 300 MB', verdict(Number(big['bootstrap RSS (MB)']) <= 300)],
+  ['bytes per change per agent', bytes.join(' / ') + ` (N = ${rows.map((r) => r.agents).join(' / ')})`, 'independent of N', verdict(Math.max(...bytes) - Math.min(...bytes) <= 8)],
+];
+process.stdout.write(['', '| target | result | goal | status |', '|---|---|---|---|', ...targets.map((t) => `| ${t.join(' | ')} |`)].join('\n') + '\n');

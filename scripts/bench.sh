@@ -120,7 +120,10 @@ else
   status=1
 fi
 
-cat "$work/header.md" "$work/cp-section.md" "$work/dp-section.md" >"$RESULTS.tmp"
+# What limits the figures that miss their targets: profiling notes kept beside the results.
+analysis=/dev/null
+[ -f bench/analysis.md ] && analysis=bench/analysis.md
+cat "$work/header.md" "$work/cp-section.md" "$work/dp-section.md" "$analysis" >"$RESULTS.tmp"
 mv "$RESULTS.tmp" "$RESULTS"
 cat "$RESULTS"
 echo "bench: wrote $RESULTS" >&2
