@@ -13,20 +13,10 @@ import { ControlCallError, type ControlClient, type WatchHandle } from './contro
 import { errorMessage, silentLogger, type Logger } from './log.js';
 import type { AgentStateStore } from './state/agent-state.js';
 import { AGENT_DEFAULTS } from './constants.js';
+import { defaultTimers, type Timers } from './timers.js';
 
-export interface Timers {
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
+export { defaultTimers, type Timers } from './timers.js';
 
-export const defaultTimers: Timers = {
-  setTimeout: (fn, ms) => {
-    const t = setTimeout(fn, ms);
-    t.unref?.();
-    return t;
-  },
-  clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
-};
 
 export interface AgentComponents {
   readonly control: ControlClient;

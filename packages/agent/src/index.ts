@@ -29,3 +29,4 @@ export * from './endpoints/selector.js';
 export * from './endpoints/discovery.js';
 export * from './metrics/metrics.js';
 export { Registry as MetricsRegistry, Counter, Gauge, Histogram } from 'prom-client';
+export { writeFileAtomic } from './atomic-file.js';

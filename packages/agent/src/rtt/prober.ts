@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import ipaddr from 'ipaddr.js';
-import type { Timers } from '../agent.js';
+import { defaultTimers, type Timers } from '../timers.js';
 import type { RttSample__Output } from '../proto/index.js';
 import { errorMessage, silentLogger, type Logger } from '../log.js';
 import {
@@ -44,15 +44,6 @@ export interface RttProberEvents {
   /** A round of probes has completed (every probe answered or timed out): samples() changed. */
   updated: [];
 }
-
-const realTimers: Timers = {
-  setTimeout: (fn, ms) => {
-    const t = setTimeout(fn, ms);
-    t.unref();
-    return t;
-  },
-  clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
-};
 
 interface PeerState {
   readonly name: string;
@@ -118,7 +109,7 @@ export class RttProber extends EventEmitter<RttProberEvents> {
     }
     this.socketFactory = components.socketFactory ?? dgramSocketFactory;
     this.clock = components.clock ?? hrtimeClock;
-    this.timers = components.timers ?? realTimers;
+    this.timers = components.timers ?? defaultTimers;
     this.logger = components.logger ?? silentLogger();
   }
 

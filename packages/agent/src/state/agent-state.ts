@@ -1,5 +1,5 @@
-import { mkdir, open, readFile, rename } from 'node:fs/promises';
-import path from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { writeFileAtomic } from '../atomic-file.js';
 import type { MeshNode } from '../netmap/netmap.js';
 
 /** What an agent needs to bring its WireGuard back without the bootstrap. */
@@ -21,7 +21,7 @@ export interface AgentStateStore {
 
 export class AgentStateError extends Error {}
 
-/** One JSON file (0600), replaced atomically: temp file, fsync, rename. */
+/** One JSON file (0600), replaced atomically. */
 export class FileAgentStateStore implements AgentStateStore {
   constructor(readonly file: string) {}
 
@@ -43,16 +43,7 @@ export class FileAgentStateStore implements AgentStateStore {
   }
 
   async save(state: AgentState): Promise<void> {
-    await mkdir(path.dirname(this.file), { recursive: true, mode: 0o700 });
-    const temp = `${this.file}.tmp-${process.pid}`;
-    const handle = await open(temp, 'w', 0o600);
-    try {
-      await handle.writeFile(JSON.stringify(state));
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(temp, this.file);
+    await writeFileAtomic(this.file, JSON.stringify(state));
   }
 }
 

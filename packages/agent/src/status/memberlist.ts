@@ -1,4 +1,4 @@
-import { open, rename } from 'node:fs/promises';
+import { writeFileAtomic } from '../atomic-file.js';
 import type { Agent } from '../agent.js';
 import { formatEndpoint } from '../endpoints/endpoints.js';
 import { errorMessage, silentLogger, type Logger } from '../log.js';
@@ -81,15 +81,7 @@ export class MemberlistExporter {
         if (!this.agent.joined || this.agent.netmap.revision === this.lastRevision) continue;
         const list = buildMemberlist(this.agent);
         try {
-          const temp = `${this.file}.tmp-${process.pid}`;
-          const handle = await open(temp, 'w', 0o644);
-          try {
-            await handle.writeFile(JSON.stringify(list, null, 2) + '\n');
-            await handle.sync();
-          } finally {
-            await handle.close();
-          }
-          await rename(temp, this.file);
+          await writeFileAtomic(this.file, JSON.stringify(list, null, 2) + '\n', 0o644);
           this.lastRevision = list.revision;
         } catch (err) {
           this.logger.error('could not write the memberlist file', { file: this.file, err: errorMessage(err) });

@@ -1,4 +1,4 @@
-import { errorMessage, silentLogger, type Logger, type NodeStatus__Output, type Timers } from '@wgmesh/agent';
+import { defaultTimers, errorMessage, silentLogger, type Logger, type NodeStatus__Output, type Timers } from '@wgmesh/agent';
 import { ConfigError, NodeNotFound } from '../errors.js';
 import { systemClock, type Clock, type MemberTable } from './table.js';
 
@@ -36,15 +36,6 @@ export interface LivenessStats {
   reaped: number;
 }
 
-const realTimers: Timers = {
-  setTimeout: (fn, ms) => {
-    const t = setTimeout(fn, ms);
-    t.unref();
-    return t;
-  },
-  clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
-};
-
 type Action = { kind: 'status'; status: NodeStatus__Output } | { kind: 'reap' };
 
 /**
@@ -80,7 +71,7 @@ export class LivenessMonitor {
     this.checkIntervalMs = init.checkIntervalMs ?? LIVENESS_DEFAULTS.checkIntervalMs;
     validate(this.suspectAfterMs, this.failedAfterMs, this.reapAfterMs, this.checkIntervalMs);
     this.clock = init.clock ?? systemClock;
-    this.timers = init.timers ?? realTimers;
+    this.timers = init.timers ?? defaultTimers;
     this.logger = init.logger ?? silentLogger();
     this.exempt = init.exempt ?? (() => false);
     this.graceFromMs = this.clock.now();

@@ -1,6 +1,5 @@
-import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
-import path from 'node:path';
-import type { MeshNode } from '@wgmesh/agent';
+import { readFile } from 'node:fs/promises';
+import { writeFileAtomic, type MeshNode } from '@wgmesh/agent';
 import { StateFileError } from '../errors.js';
 
 /** A member as the bootstrap keeps it: the public node plus what identifies it. */
@@ -59,28 +58,7 @@ export class FileStateStore implements StateStore {
   }
 
   async save(state: MeshState): Promise<void> {
-    const dir = path.dirname(this.file);
-    await mkdir(dir, { recursive: true, mode: 0o700 });
-    const temp = `${this.file}.tmp-${process.pid}`;
-    const handle = await open(temp, 'w', 0o600);
-    try {
-      await handle.writeFile(JSON.stringify(state, null, 1));
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    try {
-      await rename(temp, this.file);
-    } catch (err) {
-      await unlink(temp).catch(() => {});
-      throw err;
-    }
-    const dirHandle = await open(dir, 'r');
-    try {
-      await dirHandle.sync();
-    } finally {
-      await dirHandle.close();
-    }
+    await writeFileAtomic(this.file, JSON.stringify(state, null, 1));
   }
 }
 

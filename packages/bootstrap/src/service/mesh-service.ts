@@ -1,4 +1,4 @@
-import { Metadata, type ServerWritableStream } from '@grpc/grpc-js';
+import { Metadata, type sendUnaryData, type ServerWritableStream } from '@grpc/grpc-js';
 import type {
   JoinRequest__Output, JoinResponse, LeaveRequest__Output, LeaveResponse, MeshHandlers, UpdateRequest__Output,
   UpdateResponse, WatchEvent, WatchRequest__Output, Logger,
@@ -58,7 +58,7 @@ export function createMeshService(components: MeshServiceComponents): { handlers
   const handlers: MeshHandlers = {
     Join(call, callback) {
       const req: JoinRequest__Output = call.request;
-      (async (): Promise<JoinResponse> => {
+      answer(callback, async (): Promise<JoinResponse> => {
         checkMesh(req.meshName);
         const publicKey = validatePublicKey(req.publicKey);
         const { name, identity } = resolveIdentity(call, req.nodeName, publicKey);
@@ -76,23 +76,19 @@ export function createMeshService(components: MeshServiceComponents): { handlers
           revision: snapshot.revision,
           nodes: snapshot.nodes,
         };
-      })().then(
-        (res) => {
-          stats.joinsAccepted++;
-          callback(null, res);
-        },
-        (err) => {
+      }, {
+        ok: () => stats.joinsAccepted++,
+        failed: (err) => {
           const reason = err instanceof Error ? err.constructor.name : 'Error';
           stats.joinsRejected[reason] = (stats.joinsRejected[reason] ?? 0) + 1;
           logger.warn('join refused', { node: req.nodeName, peer: call.getPeer(), err: errorMessage(err) });
-          callback(toServiceError(err));
         },
-      );
+      });
     },
 
     Update(call, callback) {
       const req: UpdateRequest__Output = call.request;
-      (async (): Promise<UpdateResponse> => {
+      answer(callback, async (): Promise<UpdateResponse> => {
         checkMesh(req.meshName);
         const publicKey = validatePublicKey(req.publicKey);
         const { name, identity } = resolveIdentity(call, req.nodeName, publicKey);
@@ -101,25 +97,19 @@ export function createMeshService(components: MeshServiceComponents): { handlers
         const rtt = validateRttSamples(req.rtt);
         const revision = await table.update(name, identity, { endpoints, tags, rtt });
         return { revision };
-      })().then(
-        (res) => callback(null, res),
-        (err) => callback(toServiceError(err)),
-      );
+      });
     },
 
     Leave(call, callback) {
       const req: LeaveRequest__Output = call.request;
-      (async (): Promise<LeaveResponse> => {
+      answer(callback, async (): Promise<LeaveResponse> => {
         checkMesh(req.meshName);
         const publicKey = validatePublicKey(req.publicKey);
         const { name, identity } = resolveIdentity(call, req.nodeName, publicKey);
         await table.remove(name, identity);
         logger.info('node left', { node: name });
         return {};
-      })().then(
-        (res) => callback(null, res),
-        (err) => callback(toServiceError(err)),
-      );
+      });
     },
 
     Watch(call) {
@@ -166,4 +156,18 @@ export function createMeshService(components: MeshServiceComponents): { handlers
       openStreams.clear();
     },
   };
+}
+
+/** Runs a unary handler's work and answers with its result or its error as a gRPC status. */
+function answer<T>(callback: sendUnaryData<T>, work: () => Promise<T>, hooks: { ok?: () => void; failed?: (err: unknown) => void } = {}): void {
+  work().then(
+    (res) => {
+      hooks.ok?.();
+      callback(null, res);
+    },
+    (err: unknown) => {
+      hooks.failed?.(err);
+      callback(toServiceError(err));
+    },
+  );
 }

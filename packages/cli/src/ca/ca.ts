@@ -1,5 +1,6 @@
 import { generateKeyPairSync, randomBytes, X509Certificate } from 'node:crypto';
-import { chmod, mkdir, readFile, writeFile, rename } from 'node:fs/promises';
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { writeFileAtomic } from '@wgmesh/agent';
 import { isIP } from 'node:net';
 import path from 'node:path';
 import forge from 'node-forge';
@@ -59,11 +60,7 @@ async function writeSecret(file: string, content: string): Promise<void> {
   await chmod(file, 0o600);
 }
 
-async function writeAtomic(file: string, content: string, mode = 0o644): Promise<void> {
-  const temp = `${file}.tmp-${process.pid}`;
-  await writeFile(temp, content, { mode });
-  await rename(temp, file);
-}
+const writeAtomic = (file: string, content: string, mode = 0o644) => writeFileAtomic(file, content, mode);
 
 async function exists(file: string): Promise<boolean> {
   return readFile(file).then(() => true, () => false);

@@ -1,0 +1,18 @@
+/** Timers as parts of wgmesh use them, injected so tests can step time instead of sleeping. */
+export interface Timers {
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+/**
+ * Real timers for background chores (heartbeats, probes, liveness passes). Unref'd: a chore alone
+ * never keeps a process alive; what must (a join being retried) holds its own ref'd timer.
+ */
+export const defaultTimers: Timers = {
+  setTimeout: (fn, ms) => {
+    const t = setTimeout(fn, ms);
+    t.unref();
+    return t;
+  },
+  clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
+};
