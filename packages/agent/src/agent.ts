@@ -269,11 +269,12 @@ export class Agent extends EventEmitter {
 
   private async joinWithRetry(): Promise<JoinResponse__Output> {
     const backoff = new Backoff(this.init.backoffInitialMs ?? AGENT_DEFAULTS.backoffInitialMs, this.init.backoffMaxMs ?? AGENT_DEFAULTS.backoffMaxMs, this.components.random);
+    let attempt = 0;
     for (;;) {
       try {
         this.lastEndpoints = (await this.init.endpoints?.()) ?? [];
         this.checkNat();
-        this.step('endpoints', describeEndpoints(this.lastEndpoints, this.behindNatValue));
+        if (attempt++ === 0) this.step('endpoints', describeEndpoints(this.lastEndpoints, this.behindNatValue));
         const response = await this.components.control.join({
           meshName: this.init.meshName,
           nodeName: this.init.nodeName,

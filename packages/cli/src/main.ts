@@ -1,4 +1,4 @@
-import { ServiceError } from '@grpc/grpc-js';
+import { logVerbosity, setLogVerbosity, type ServiceError } from '@grpc/grpc-js';
 import { UsageError } from './flags/parse.js';
 import { describeLocalError, LocalApiUnavailable } from './commands/local-client.js';
 
@@ -23,6 +23,8 @@ function usage(): string {
 }
 
 export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  // grpc-js prints its own "E ..." lines to stderr; wgmesh reports failures itself. -d brings them back.
+  if (!env.GRPC_VERBOSITY) setLogVerbosity(logVerbosity.NONE);
   const [name, ...rest] = argv;
   if (!name || name === '-h' || name === '--help' || name === 'help') {
     process.stdout.write(usage());
