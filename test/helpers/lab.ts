@@ -11,6 +11,7 @@ import { connectLocal, deadline, unary } from '../../packages/cli/src/commands/l
 import {
   builtWgmeshCommand,
   hostCommand,
+  netnsPath,
   hostExec,
   labHost,
   isRunning,
@@ -41,10 +42,10 @@ async function onPath(command: string): Promise<boolean> {
   return false;
 }
 
-/** Why these tests cannot run here, or undefined when they can. */
-export async function labSkipReason(options: { wireguard: boolean }): Promise<string | undefined> {
+/** Why these tests cannot run here, or undefined when they can (`nat`: the lab's NAT routers need iptables and sysctl). */
+export async function labSkipReason(options: { wireguard: boolean; nat?: boolean }): Promise<string | undefined> {
   if (typeof process.getuid !== 'function' || process.getuid() !== 0) return 'needs root: the lab creates network and mount namespaces (CI runs as root)';
-  const needed = ['ip', 'nsenter', 'unshare', 'mount', 'ping', ...(options.wireguard ? ['wg', 'wireguard-go'] : [])];
+  const needed = ['ip', 'nsenter', 'unshare', 'mount', 'ping', ...(options.wireguard ? ['wg', 'wireguard-go'] : []), ...(options.nat ? ['iptables', 'sysctl'] : [])];
   const missing: string[] = [];
   for (const command of needed) if (!(await onPath(command))) missing.push(command);
   if (missing.length > 0) return `needs ${missing.join(', ')} (make deps installs them)`;
@@ -162,6 +163,32 @@ export async function leftovers(lab: LabState, processes: readonly ProcessIdenti
     if (name.startsWith(`${lab.name}-`) || name === iface) found.push(`link ${name} in the root namespace`);
   }
   return found;
+}
+
+// ---------------------------------------------------------------------------------------------
+// NAT routers
+
+/** A NAT router of the lab by name ("r1"). */
+export function labRouterNamed(lab: LabState, router: string): NonNullable<LabState['routers']>[number] {
+  const found = lab.routers?.find((r) => r.name === router);
+  if (!found) throw new Error(`lab ${lab.name} has no NAT router ${router}; its routers: ${(lab.routers ?? []).map((r) => r.name).join(', ') || 'none'}`);
+  return found;
+}
+
+/** Runs a command in a NAT router's network namespace (routers have no mount namespace of their own). */
+export async function routerExec(lab: LabState, router: string, cmd: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return runCapture('nsenter', [`--net=${netnsPath(labRouterNamed(lab, router).netns)}`, '--', ...cmd], { timeoutMs: 5_000 });
+}
+
+/** A router's UDP conntrack entries (its NAT mappings), for failure messages; '' when they cannot be read. */
+export async function routerUdpMappings(lab: LabState, router: string): Promise<string> {
+  const result = await routerExec(lab, router, ['cat', '/proc/net/nf_conntrack']);
+  if (result.code !== 0) return '';
+  return result.stdout
+    .split('\n')
+    .filter((l) => /\budp\b/.test(l))
+    .map((l) => l.replace(/^ipv4\s+2\s+udp\s+17\s+/, '').replace(/\s+mark=.*$/, ''))
+    .join('\n');
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -209,13 +209,17 @@ export class Agent extends EventEmitter {
   /** True when this run began from saved state rather than a fresh join. */
   restoredFromState = false;
 
+  private deviceUp = false;
+
   private async upDevice(meshIp: string, meshCidr: string): Promise<void> {
+    this.deviceUp = false;
     await this.components.driver.up({
       name: this.components.driver.name,
       privateKey: this.init.privateKey,
       listenPort: this.init.listenPort ?? AGENT_DEFAULTS.listenPort,
       address: `${meshIp}/${meshCidr.split('/')[1]}`,
     });
+    this.deviceUp = true;
   }
 
   /** Leaves the mesh (unless told not to), stops every timer and stream, and closes the device. */
@@ -457,7 +461,8 @@ export class Agent extends EventEmitter {
     this.behindNatValue = behind;
     this.wgOptions.persistentKeepalive = behind ? AGENT_DEFAULTS.persistentKeepalive : 0;
     this.logger.info(behind ? 'behind NAT: persistent keepalive on' : 'not behind NAT: persistent keepalive off');
-    this.reconciler.requestFull();
+    // Before the interface exists the first full pass will pick the keepalive up anyway.
+    if (this.deviceUp) this.reconciler.requestFull();
     this.emit('change');
   }
 

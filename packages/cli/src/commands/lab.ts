@@ -33,6 +33,16 @@ const UP_FLAGS: readonly FlagSpec[] = [
   { name: 'underlay', type: 'string', default: LAB_DEFAULTS.underlay, value: 'CIDR', help: 'the hosts\' shared network (h1 = .1, h2 = .2, …)' },
   { name: 'cidr', type: 'string', default: LAB_DEFAULTS.cidr, value: 'CIDR', help: 'the mesh network; the bootstrap (h1) takes its first address' },
   { name: 'mesh', type: 'string', default: LAB_DEFAULTS.mesh, value: 'MESH', help: 'mesh name (the interface is wg<MESH>)' },
+  {
+    name: 'nat',
+    type: 'list',
+    default: [],
+    value: 'HOST[+HOST…],…',
+    help: 'put hosts behind masquerading NAT routers (namespaces LAB-r1, LAB-r2, …, WAN on the underlay\'s top addresses): ' +
+      '-nat h2,h3 gives h2 and h3 a router each, -nat h4+h5 puts both behind one; repeatable; never h1 (the bootstrap)',
+  },
+  { name: 'nat-lan', type: 'string', default: LAB_DEFAULTS.natLan, value: 'CIDR', help: 'the NAT routers\' private segments: a /28 each (router .1, its hosts .2, .3, …)' },
+  { name: 'nat-firewall', type: 'bool', default: true, help: 'NAT routers drop unsolicited packets from the WAN, as home routers do; -nat-firewall=false: bare MASQUERADE' },
   { name: 'hosts-only', type: 'bool', default: false, help: 'create the hosts but start no wgmesh' },
   { name: 'from-source', type: 'bool', default: false, help: 'run wgmesh from TypeScript source (no build needed)' },
   { name: 'log-level', type: 'string', default: LAB_DEFAULTS.logLevel, value: 'LEVEL', help: 'WGMESH_LOG_LEVEL of the nodes' },
@@ -62,7 +72,13 @@ const DESCRIPTION = `Dev mode: N hosts on this machine, each a network namespace
   kill HOST     stop a host's node with a signal (-signal KILL: a crash); the host stays
   start HOST    start a stopped host's node again: same command line, same state directory
   restart HOST  kill (TERM unless -signal) and start
-  down          stop the nodes, delete every namespace, mount and file of the lab`;
+  down          stop the nodes, delete every namespace, mount and file of the lab
+
+NAT: \`lab up 5 -underlay 203.0.113.0/24 -nat h2,h3,h4+h5\` puts h2, h3 and h4+h5 behind three
+routers, each its own namespace (LAB-r1…) with a WAN address on the underlay (.254, .253, …),
+a private /28 of -nat-lan for its hosts (their default route), iptables MASQUERADE out of its
+WAN leg and a firewall dropping what comes in unasked: the hosts reach the bootstrap, nothing
+on the underlay reaches them until they have sent to it.`;
 
 function out(text: string): void {
   process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
@@ -133,10 +149,13 @@ function runAttached(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<n
 }
 
 function hostTable(hosts: readonly HostStatus[]): string {
-  const rows = [['HOST', 'UNDERLAY', 'MESH IP', 'PID', 'ROLE', 'STATE']];
+  // The NAT column only in labs that have routers, so a plain lab's table is what it always was.
+  const withNat = hosts.some((h) => h.nat);
+  const rows = [['HOST', 'UNDERLAY', ...(withNat ? ['NAT'] : []), 'MESH IP', 'PID', 'ROLE', 'STATE']];
   for (const h of hosts) {
     const state = h.pid === undefined ? '-' : h.running ? 'running' : h.stoppedBy ? `stopped (${h.stoppedBy})` : 'exited';
-    rows.push([h.name, h.underlayIp, h.meshIp || '-', h.pid === undefined ? '-' : String(h.pid), h.role, state]);
+    const nat = h.nat ? `${h.nat.router} ${h.nat.publicIp}` : '-';
+    rows.push([h.name, h.underlayIp, ...(withNat ? [nat] : []), h.meshIp || '-', h.pid === undefined ? '-' : String(h.pid), h.role, state]);
   }
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
   return rows.map((r) => `  ${r.map((cell, c) => cell.padEnd(widths[c]!)).join('  ')}`.trimEnd()).join('\n');
@@ -170,6 +189,9 @@ async function up(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<numb
     hostsOnly: values['hosts-only'] === true,
     wgmeshCommand: values['from-source'] === true ? sourceWgmeshCommand() : builtWgmeshCommand(),
     logLevel: str(values, 'log-level'),
+    nat: values.nat as string[],
+    natLan: str(values, 'nat-lan'),
+    natFirewall: values['nat-firewall'] !== false,
     bootstrapArgs: splitArgs(str(values, 'bootstrap-args')),
     joinArgs: splitArgs(str(values, 'join-args')),
     readyTimeoutMs: Number(values.timeout) * 1000,
@@ -181,7 +203,8 @@ async function up(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<numb
     out(`lab "${name}" is already up with ${lab.hosts.length} host${lab.hosts.length === 1 ? '' : 's'}; nothing to do`);
   } else {
     const what = lab.hostsOnly ? 'hosts only, no wgmesh' : `mesh "${lab.mesh}" (${lab.cidr}), interface wg${lab.mesh}`;
-    out(`lab "${name}" is up: ${lab.hosts.length} host${lab.hosts.length === 1 ? '' : 's'} on ${lab.underlay}, ${what}`);
+    const routers = lab.routers?.length ? `, ${lab.routers.length} NAT router${lab.routers.length === 1 ? '' : 's'}` : '';
+    out(`lab "${name}" is up: ${lab.hosts.length} host${lab.hosts.length === 1 ? '' : 's'} on ${lab.underlay}${routers}, ${what}`);
   }
   out(hostTable(await labStatus(lab)));
   out(usageHints(lab));
@@ -289,11 +312,12 @@ async function status(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<
   const lab = await loadLab(str(values, 'name'));
   const hosts = await labStatus(lab);
   if (values.json === true) {
-    out(JSON.stringify({ name: lab.name, mesh: lab.mesh, underlay: lab.underlay, cidr: lab.cidr, hostsOnly: lab.hostsOnly, hosts }, null, 2));
+    out(JSON.stringify({ name: lab.name, mesh: lab.mesh, underlay: lab.underlay, cidr: lab.cidr, hostsOnly: lab.hostsOnly, ...(lab.routers ? { routers: lab.routers } : {}), hosts }, null, 2));
     return 0;
   }
   out(`lab "${lab.name}": ${lab.hosts.length} host${lab.hosts.length === 1 ? '' : 's'} on ${lab.underlay}${lab.hostsOnly ? ' (hosts only)' : `, mesh "${lab.mesh}" (${lab.cidr})`}`);
   out(hostTable(hosts));
+  for (const r of lab.routers ?? []) out(`  NAT router ${r.name} (${r.netns}): WAN ${r.wanIp}, LAN ${r.lan} (${r.lanIp}), hosts ${r.hosts.join(', ')}${r.firewall ? '' : ', no firewall'}`);
   return 0;
 }
 

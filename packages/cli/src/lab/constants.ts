@@ -3,6 +3,8 @@ export const LAB_DEFAULTS = {
   name: 'wgl',
   underlay: '192.0.2.0/24',
   cidr: '198.18.0.0/16',
+  /** Where the private segments behind NAT routers are carved from (a /28 per router). */
+  natLan: '198.51.100.0/24',
   mesh: 'lab',
   bootstrapPort: 5000,
   logLevel: 'info',
@@ -24,3 +26,5 @@ export const MAX_LAB_NAME = 8;
 /** The interface is `wg<MESH>`; the node commands accept at most 10 characters. */
 export const MAX_MESH_NAME = 10;
 export const MAX_HOSTS = 250;
+/** Each NAT router's private segment: a /28 (the router is .1, its hosts .2, .3, …; 13 at most). */
+export const NAT_SEGMENT_PREFIX = 28;

@@ -42,10 +42,34 @@ export {
   type LabInspection,
   type LabRef,
 } from './lab.js';
-export { LAB_DEFAULTS, MAX_HOSTS, MAX_LAB_NAME, MAX_MESH_NAME } from './constants.js';
+export { LAB_DEFAULTS, MAX_HOSTS, MAX_LAB_NAME, MAX_MESH_NAME, NAT_SEGMENT_PREFIX } from './constants.js';
 export * from './errors.js';
-export { hostIndex, hostName, labNames, labPaths, nodeArgs, splitArgs, parseCidr, hostAddress, formatCidr, type LabNames, type LabPaths, type Ipv4Cidr } from './plan.js';
+export {
+  hostIndex,
+  hostName,
+  labNames,
+  labPaths,
+  nodeArgs,
+  splitArgs,
+  parseCidr,
+  hostAddress,
+  formatCidr,
+  parseNatGroups,
+  planNat,
+  natHost,
+  natSegment,
+  routerWanAddress,
+  routerName,
+  routerIndex,
+  ROUTER_LINKS,
+  type LabNames,
+  type LabPaths,
+  type Ipv4Cidr,
+  type NatGroupInput,
+  type NatRouterPlan,
+  type NatHostPlan,
+} from './plan.js';
 export { descendantsOf, parseNodeInfo, type NodeInfo, type ProcStat } from './parse.js';
-export { parseLabState, type LabHost, type LabProcess, type LabState, type LabStop, type HostRole } from './state.js';
-export { isRunning, processTable, readProcStat, runCapture, type ExecResult, type ProcessIdentity } from './sys.js';
+export { parseLabState, type LabHost, type LabHostNat, type LabProcess, type LabRouter, type LabState, type LabStop, type HostRole } from './state.js';
+export { commandOnPath, isRunning, processTable, readProcStat, runCapture, type ExecResult, type ProcessIdentity } from './sys.js';
 export { listNetns, netnsPath } from './topology.js';

@@ -1,7 +1,7 @@
 /**
  * `wgmesh lab`: N hosts on this machine, each a network namespace plus a mount namespace, on one
- * bridge; h1 runs `wgmesh bootstrap -dev`, the others `wgmesh join -dev`. The end-to-end tests
- * build their topologies with the same functions.
+ * bridge (or behind a masquerading NAT router that is on it); h1 runs `wgmesh bootstrap -dev`,
+ * the others `wgmesh join -dev`. The end-to-end tests build their topologies with the same functions.
  */
 import { spawn } from 'node:child_process';
 import { closeSync, openSync, writeSync } from 'node:fs';
@@ -13,19 +13,25 @@ import { InvalidLabOptions, LabConflict, LabError, LabNotFound, LabNotReady, Nod
 import {
   formatCidr,
   hostEnterArgs,
+  hostIndex,
   labNames,
   labPaths,
   nodeArgs,
   parseCidr,
+  parseNatGroups,
+  planNat,
   validateHostCount,
   validateLabName,
   validateMeshName,
   type LabNames,
   type LabPaths,
+  type NatGroupInput,
+  type NatRouterPlan,
 } from './plan.js';
 import { descendantsOf, mountsUnder, parseNodeInfo, type NodeInfo } from './parse.js';
-import { readLabState, replaceHost, writeLabState, type LabHost, type LabProcess, type LabState, type LabStop } from './state.js';
+import { readLabState, replaceHost, writeLabState, type LabHost, type LabHostNat, type LabProcess, type LabState, type LabStop } from './state.js';
 import {
+  commandOnPath,
   formatCommandLine,
   isRoot,
   isRunning,
@@ -41,7 +47,7 @@ import {
   type ExecResult,
   type ProcessIdentity,
 } from './sys.js';
-import { createHost, createSwitch, destroyTopology, listNetns, netnsPath, prepareDirs, type Topology } from './topology.js';
+import { createHost, createRouter, createSwitch, destroyTopology, labRouter, listNetns, netnsPath, prepareDirs, type Topology } from './topology.js';
 
 /** The workspace root: this file is packages/cli/{src,dist}/lab/lab.{ts,js}. */
 export const REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
@@ -73,6 +79,20 @@ export interface LabUpOptions {
   readonly cidr?: string;
   readonly mesh?: string;
   readonly bootstrapPort?: number;
+  /**
+   * Hosts to put behind masquerading NAT routers, one router per entry: "h2" (a router of its
+   * own), "h4+h5" or ["h4", "h5"] (both behind one router). Each router is a namespace LAB-rR with
+   * a WAN address at the top of the underlay (.254, .253, …) and a private /28 of `natLan`
+   * (router .1, its hosts .2, .3, …). h1 (the bootstrap) is never behind NAT.
+   */
+  readonly nat?: readonly NatGroupInput[];
+  /** Where the routers' private segments are carved from; default 198.51.100.0/24. */
+  readonly natLan?: string;
+  /**
+   * The routers drop unsolicited packets from the WAN, as home routers do (default true);
+   * false: bare MASQUERADE, which accepts them (see routerNatCommands for what that breaks).
+   */
+  readonly natFirewall?: boolean;
   /** Create the namespaces only; start no wgmesh. */
   readonly hostsOnly?: boolean;
   /** argv prefix that runs wgmesh; default: the built CLI. */
@@ -216,8 +236,30 @@ function report(onProgress: Progress | undefined, message: string): void {
   onProgress?.(message);
 }
 
-function topologyOf(name: string, underlay: string): Topology {
-  return { names: labNames(name), paths: labPaths(name), underlay: parseCidr(underlay) };
+function topologyOf(name: string, underlay: string, routers: readonly NatRouterPlan[] = []): Topology {
+  return { names: labNames(name), paths: labPaths(name), underlay: parseCidr(underlay), routers };
+}
+
+/** The NAT routers recorded in lab.json, as plans (to place new hosts around them). */
+function routerPlans(lab: LabState): NatRouterPlan[] {
+  return (lab.routers ?? []).map((r) => {
+    const lan = parseCidr(r.lan);
+    return { index: r.index, name: r.name, hosts: r.hosts.map((h) => hostIndex(h) ?? 0), wanIp: r.wanIp, lan, lanIp: r.lanIp, firewall: r.firewall };
+  });
+}
+
+/** The routers' host groups, for comparing a request with a running lab: "r1: h2; r2: h4+h5". */
+function natLayout(routers: readonly { readonly name: string; readonly hosts: readonly string[]; readonly lan: string; readonly firewall: boolean }[]): string {
+  return routers.map((r) => `${r.name} (${r.lan}${r.firewall ? '' : ', no firewall'}): ${r.hosts.join('+')}`).join('; ') || 'no NAT';
+}
+
+/** What NAT routers need besides what every lab needs (ip, nsenter, …). */
+async function requireNatTools(): Promise<void> {
+  const missing: string[] = [];
+  for (const command of ['iptables', 'sysctl']) if (!(await commandOnPath(command))) missing.push(command);
+  if (missing.length > 0) {
+    throw new LabError(`NAT routers need ${missing.join(' and ')} (apt-get install iptables procps; the nf_tables or legacy backend both work)`);
+  }
 }
 
 /** The environment of lab commands: the caller's, minus what would leak into the node's settings or a test runner's. */
@@ -325,6 +367,9 @@ export async function inspectLab(name: string = LAB_DEFAULTS.name): Promise<LabI
     return { state, exists, healthy: false, problems };
   }
   if (!netns.includes(names.switchNetns)) problems.push(`switch namespace ${names.switchNetns} is missing`);
+  for (const router of state.routers ?? []) {
+    if (!netns.includes(router.netns)) problems.push(`NAT router ${router.name}: network namespace ${router.netns} is missing`);
+  }
   for (const host of state.hosts) {
     if (!netns.includes(host.netns)) problems.push(`${host.name}: network namespace ${host.netns} is missing`);
     if (!mounts.includes(host.mountFile)) problems.push(`${host.name}: mount namespace ${host.mountFile} is missing`);
@@ -337,7 +382,10 @@ export async function inspectLab(name: string = LAB_DEFAULTS.name): Promise<LabI
 export interface HostStatus {
   readonly name: string;
   readonly role: string;
+  /** The host's own address: on the underlay, or private behind its NAT router. */
   readonly underlayIp: string;
+  /** Its NAT router, when it has one. */
+  readonly nat: LabHostNat | undefined;
   readonly meshIp: string;
   readonly pid: number | undefined;
   readonly running: boolean;
@@ -354,6 +402,7 @@ export async function labStatus(ref: LabRef): Promise<HostStatus[]> {
         name: h.name,
         role: lab.hostsOnly ? 'none' : h.role,
         underlayIp: h.underlayIp,
+        nat: h.nat,
         meshIp: h.meshIp ?? '',
         pid: h.process?.pid,
         running,
@@ -510,10 +559,15 @@ export async function labUp(options: LabUpOptions): Promise<LabUpResult> {
   requireRoot();
   const name = validateLabName(options.name ?? LAB_DEFAULTS.name);
   const underlay = options.underlay ?? LAB_DEFAULTS.underlay;
-  const topo = topologyOf(name, underlay);
-  const hosts = validateHostCount(options.hosts, topo.underlay);
+  const groups = parseNatGroups(options.nat ?? []);
+  const hosts = validateHostCount(options.hosts, parseCidr(underlay), groups.length);
+  const meshCidr = parseCidr(options.cidr ?? LAB_DEFAULTS.cidr);
+  const routers = planNat(groups, { hosts, underlay: parseCidr(underlay), natLan: parseCidr(options.natLan ?? LAB_DEFAULTS.natLan), cidr: meshCidr, firewall: options.natFirewall ?? true });
+  const topo = topologyOf(name, underlay, routers);
   const mesh = validateMeshName(options.mesh ?? LAB_DEFAULTS.mesh);
-  const cidr = formatCidr(parseCidr(options.cidr ?? LAB_DEFAULTS.cidr));
+  const cidr = formatCidr(meshCidr);
+  const labRouters = routers.map((r) => labRouter(topo.names, r));
+  if (routers.length > 0) await requireNatTools();
   const hostsOnly = options.hostsOnly ?? false;
   const bootstrapArgs = [...(options.bootstrapArgs ?? [])];
   const joinArgs = [...(options.joinArgs ?? [])];
@@ -525,6 +579,9 @@ export async function labUp(options: LabUpOptions): Promise<LabUpResult> {
     const downFirst = `run \`wgmesh lab down${name === LAB_DEFAULTS.name ? '' : ` -name ${name}`}\` first`;
     if (found.state.hostsOnly !== hostsOnly) {
       throw new LabConflict(`lab "${name}" is already up ${found.state.hostsOnly ? 'without' : 'with'} wgmesh; ${downFirst}`);
+    }
+    if (natLayout(found.state.routers ?? []) !== natLayout(labRouters)) {
+      throw new LabConflict(`lab "${name}" is already up with other NAT routers (${natLayout(found.state.routers ?? [])}); ${downFirst}`);
     }
     if (!hostsOnly && (!sameArgs(found.state.bootstrapArgs, bootstrapArgs) || !sameArgs(found.state.joinArgs, joinArgs))) {
       throw new LabConflict(`lab "${name}" is already up with other node flags (bootstrap: ${formatCommandLine(found.state.bootstrapArgs ?? []) || 'none'}; join: ${formatCommandLine(found.state.joinArgs ?? []) || 'none'}); ${downFirst}`);
@@ -557,6 +614,8 @@ export async function labUp(options: LabUpOptions): Promise<LabUpResult> {
     ...(joinArgs.length > 0 ? { joinArgs } : {}),
     hostsOnly,
     createdMs: Date.now(),
+    // Recorded only when there are some, like the extra flags.
+    ...(labRouters.length > 0 ? { routers: labRouters } : {}),
     hosts: [],
   };
   const stateFile = topo.paths.stateFile;
@@ -566,6 +625,11 @@ export async function labUp(options: LabUpOptions): Promise<LabUpResult> {
     // Written first, so even a lab that fails half-way is found and torn down by `lab down`.
     await writeLabState(stateFile, lab);
     await createSwitch(topo);
+    for (const router of routers) {
+      const made = labRouter(topo.names, router);
+      report(onProgress, `NAT router ${made.name} (${made.netns}): WAN ${made.wanIp}, LAN ${made.lan} with ${made.hosts.join(', ')}, masquerading${made.firewall ? '' : ' (no firewall)'}`);
+      await createRouter(topo, router);
+    }
     for (let k = 1; k <= hosts; k++) {
       lab = replaceHost(lab, await createHost(topo, k));
       await writeLabState(stateFile, lab);
@@ -612,9 +676,10 @@ export async function labAdd(options: LabAddOptions = {}): Promise<LabAddResult>
   const count = options.count ?? 1;
   if (!Number.isInteger(count) || count < 1) throw new InvalidLabOptions(`the number of hosts to add must be a whole number of at least 1, not ${count}`);
   let lab = await loadLab(name);
-  const topo = topologyOf(name, lab.underlay);
+  // New hosts go on the switch; the routers' WAN addresses are kept free of them.
+  const topo = topologyOf(name, lab.underlay, routerPlans(lab));
   const first = Math.max(0, ...lab.hosts.map((h) => h.index)) + 1;
-  validateHostCount(first + count - 1, topo.underlay);
+  validateHostCount(first + count - 1, topo.underlay, topo.routers.length);
   const indexes = Array.from({ length: count }, (_, i) => first + i);
   report(options.onProgress, `creating ${indexes.map((k) => `h${k}`).join(', ')} (${indexes.map((k) => topo.names.netns(k)).join(', ')})`);
   let added: LabHost[] = [];

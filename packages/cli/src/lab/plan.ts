@@ -3,7 +3,7 @@
  * the lab creates is derived here from (lab name, host index), so teardown can find it again.
  */
 import { join } from 'node:path';
-import { LAB_DEFAULTS, MAX_HOSTS, MAX_LAB_NAME, MAX_MESH_NAME } from './constants.js';
+import { LAB_DEFAULTS, MAX_HOSTS, MAX_LAB_NAME, MAX_MESH_NAME, NAT_SEGMENT_PREFIX } from './constants.js';
 import { InvalidLabOptions } from './errors.js';
 
 export interface Ipv4Cidr {
@@ -73,10 +73,15 @@ export function validateMeshName(mesh: string): string {
   return mesh;
 }
 
-export function validateHostCount(n: number, underlay: Ipv4Cidr): number {
-  const max = Math.min(MAX_HOSTS, cidrHostCount(underlay));
+/**
+ * The host count must fit the underlay; `routers` NAT routers take the top addresses of it
+ * (see routerWanAddress), so hosts hK (.K) and routers never share an address.
+ */
+export function validateHostCount(n: number, underlay: Ipv4Cidr, routers = 0): number {
+  const max = Math.min(MAX_HOSTS, cidrHostCount(underlay) - routers);
   if (!Number.isInteger(n) || n < 1 || n > max) {
-    throw new InvalidLabOptions(`the number of hosts must be between 1 and ${max}, not ${n}`);
+    const why = routers > 0 ? ` (${routers} address${routers === 1 ? '' : 'es'} of ${formatCidr(underlay)} go${routers === 1 ? 'es' : ''} to NAT routers)` : '';
+    throw new InvalidLabOptions(`the number of hosts must be between 1 and ${Math.max(1, max)}, not ${n}${why}`);
   }
   return n;
 }
@@ -91,6 +96,16 @@ export function hostIndex(name: string): number | undefined {
   return match ? Number(match[1]) : undefined;
 }
 
+export function routerName(r: number): string {
+  return `r${r}`;
+}
+
+/** 2 for "r2"; undefined for anything that is not a NAT router name. */
+export function routerIndex(name: string): number | undefined {
+  const match = /^r([1-9]\d{0,2})$/.exec(name);
+  return match ? Number(match[1]) : undefined;
+}
+
 export interface LabNames {
   /** The network namespace of host K. */
   netns(k: number): string;
@@ -99,9 +114,21 @@ export interface LabNames {
   readonly bridge: string;
   /** The switch-side veth of host K (the host side is always eth0). */
   switchPort(k: number): string;
+  /** The network namespace of NAT router R. */
+  routerNetns(r: number): string;
+  /** The switch-side veth of NAT router R's WAN leg (the router side is `wan`). */
+  routerPort(r: number): string;
   /** True for the namespaces this lab creates, e.g. when scanning `ip netns list`. */
   owns(netns: string): boolean;
 }
+
+/** Link names inside a NAT router's namespace. */
+export const ROUTER_LINKS = {
+  /** Its leg on the lab's switch (the underlay). */
+  wan: 'wan',
+  /** The bridge of its private segment; host K's veth end in the router is `hK`. */
+  lan: 'lan',
+} as const;
 
 export function labNames(lab: string): LabNames {
   validateLabName(lab);
@@ -110,7 +137,14 @@ export function labNames(lab: string): LabNames {
     switchNetns: `${lab}-sw`,
     bridge: `${lab}-br`,
     switchPort: (k) => `${lab}-${hostName(k)}`,
-    owns: (netns) => netns === `${lab}-sw` || (netns.startsWith(`${lab}-`) && hostIndex(netns.slice(lab.length + 1)) !== undefined),
+    routerNetns: (r) => `${lab}-${routerName(r)}`,
+    routerPort: (r) => `${lab}-${routerName(r)}`,
+    owns: (netns) => {
+      if (netns === `${lab}-sw`) return true;
+      if (!netns.startsWith(`${lab}-`)) return false;
+      const rest = netns.slice(lab.length + 1);
+      return hostIndex(rest) !== undefined || routerIndex(rest) !== undefined;
+    },
   };
 }
 
@@ -242,4 +276,162 @@ export function shellQuote(text: string): string {
 /** `nsenter` prefix that runs a command inside host K's network and mount namespaces. */
 export function hostEnterArgs(netnsPath: string, mountFile: string): string[] {
   return [`--mount=${mountFile}`, `--net=${netnsPath}`, '--'];
+}
+
+// ---------------------------------------------------------------------------------------------
+// NAT routers
+
+/** One NAT router's hosts: a host name ("h2"), several joined by "+" ("h4+h5"), or a list of names. */
+export type NatGroupInput = string | readonly string[];
+
+export interface NatRouterPlan {
+  /** 1, 2, …: in the order the groups were given. */
+  readonly index: number;
+  /** "r1", … */
+  readonly name: string;
+  /** Host indexes behind it, ascending. */
+  readonly hosts: readonly number[];
+  /** Its WAN address on the underlay (what the world sees its hosts as). */
+  readonly wanIp: string;
+  /** Its private segment (a /28 of the NAT LAN space). */
+  readonly lan: Ipv4Cidr;
+  /** Its address on that segment: the hosts' default gateway. */
+  readonly lanIp: string;
+  /** Drops unsolicited packets from the WAN (see routerNatCommands). */
+  readonly firewall: boolean;
+}
+
+export interface NatHostPlan {
+  readonly router: NatRouterPlan;
+  /** The host's own (private) address on its router's segment. */
+  readonly ip: string;
+}
+
+export interface NatPlanInput {
+  readonly hosts: number;
+  readonly underlay: Ipv4Cidr;
+  /** The space the /28 segments are carved from (default 198.51.100.0/24). */
+  readonly natLan: Ipv4Cidr;
+  /** The mesh CIDR: the private segments must not overlap it either. */
+  readonly cidr?: Ipv4Cidr;
+  /** Routers drop unsolicited packets from the WAN (default true). */
+  readonly firewall?: boolean;
+}
+
+/**
+ * Normalises `-nat` values into host groups, one per router: "h2" → [2]; "h4+h5" → [4, 5];
+ * ["h4", "h5"] → [4, 5]. Names must be hK; nothing else is checked here (see planNat).
+ */
+export function parseNatGroups(inputs: readonly NatGroupInput[]): number[][] {
+  return inputs.map((input) => {
+    const names = (typeof input === 'string' ? input.split('+') : [...input]).map((n) => n.trim());
+    if (names.length === 0 || names.some((n) => n === '')) {
+      throw new InvalidLabOptions(`-nat "${typeof input === 'string' ? input : input.join('+')}": give host names like h2, or h4+h5 for hosts behind one router`);
+    }
+    return names.map((n) => {
+      const k = hostIndex(n);
+      if (k === undefined) throw new InvalidLabOptions(`-nat: "${n}" is not a host name (h2, h3, …)`);
+      return k;
+    });
+  });
+}
+
+/** Router R's WAN address: the underlay's top addresses, counting down (.254 for r1 in a /24, .253 for r2, …). */
+export function routerWanAddress(underlay: Ipv4Cidr, r: number): string {
+  return hostAddress(underlay, cidrHostCount(underlay) - r + 1);
+}
+
+/** Router R's private segment: the R-th /28 of the NAT LAN space (198.51.100.0/28 for r1, .16/28 for r2, …). */
+export function natSegment(natLan: Ipv4Cidr, r: number): Ipv4Cidr {
+  const count = 2 ** (NAT_SEGMENT_PREFIX - natLan.prefix);
+  if (!Number.isInteger(r) || r < 1 || r > count) {
+    throw new InvalidLabOptions(`NAT router ${r} does not fit in ${formatCidr(natLan)} (${count} segments of /${NAT_SEGMENT_PREFIX})`);
+  }
+  return { network: natLan.network + (r - 1) * 2 ** (32 - NAT_SEGMENT_PREFIX), prefix: NAT_SEGMENT_PREFIX };
+}
+
+export function cidrsOverlap(a: Ipv4Cidr, b: Ipv4Cidr): boolean {
+  const aEnd = a.network + 2 ** (32 - a.prefix);
+  const bEnd = b.network + 2 ** (32 - b.prefix);
+  return a.network < bEnd && b.network < aEnd;
+}
+
+/**
+ * The NAT routers of a lab: one per group, in the order given. The bootstrap (h1) is never
+ * behind NAT, a host is behind at most one router, the segments fit the NAT LAN space and
+ * overlap neither the underlay nor the mesh, and hosts plus routers fit the underlay.
+ */
+export function planNat(groups: readonly (readonly number[])[], input: NatPlanInput): NatRouterPlan[] {
+  if (groups.length === 0) return [];
+  const { underlay, natLan } = input;
+  if (natLan.prefix > NAT_SEGMENT_PREFIX) {
+    throw new InvalidLabOptions(`the NAT LAN space ${formatCidr(natLan)} must be a /${NAT_SEGMENT_PREFIX} or larger (one /${NAT_SEGMENT_PREFIX} per router)`);
+  }
+  if (cidrsOverlap(natLan, underlay)) {
+    throw new InvalidLabOptions(`the NAT LAN space ${formatCidr(natLan)} overlaps the underlay ${formatCidr(underlay)}; choose another -underlay (e.g. 203.0.113.0/24) or -nat-lan`);
+  }
+  if (input.cidr && cidrsOverlap(natLan, input.cidr)) {
+    throw new InvalidLabOptions(`the NAT LAN space ${formatCidr(natLan)} overlaps the mesh ${formatCidr(input.cidr)}`);
+  }
+  validateHostCount(input.hosts, underlay, groups.length);
+  const seen = new Map<number, number>();
+  const perRouter = cidrHostCount({ network: 0, prefix: NAT_SEGMENT_PREFIX }) - 1;
+  return groups.map((group, i) => {
+    const r = i + 1;
+    if (group.length > perRouter) throw new InvalidLabOptions(`-nat: at most ${perRouter} hosts fit behind one router, not ${group.length}`);
+    for (const k of group) {
+      if (k === 1) throw new InvalidLabOptions('-nat: h1 runs the bootstrap, which is never behind NAT');
+      if (k > input.hosts) throw new InvalidLabOptions(`-nat: the lab has no ${hostName(k)} (it has h1…h${input.hosts})`);
+      const other = seen.get(k);
+      if (other !== undefined) {
+        throw new InvalidLabOptions(`-nat: ${hostName(k)} is given ${other === r ? 'twice for one router' : `for two routers (${routerName(other)} and ${routerName(r)})`}`);
+      }
+      seen.set(k, r);
+    }
+    const lan = natSegment(natLan, r);
+    return {
+      index: r,
+      name: routerName(r),
+      hosts: [...group].sort((a, b) => a - b),
+      wanIp: routerWanAddress(underlay, r),
+      lan,
+      lanIp: hostAddress(lan, 1),
+      firewall: input.firewall ?? true,
+    };
+  });
+}
+
+/** Where host K sits behind NAT (its router and private address), or undefined when it is on the switch. */
+export function natHost(routers: readonly NatRouterPlan[], k: number): NatHostPlan | undefined {
+  for (const router of routers) {
+    const at = router.hosts.indexOf(k);
+    if (at >= 0) return { router, ip: hostAddress(router.lan, at + 2) };
+  }
+  return undefined;
+}
+
+/**
+ * The router's setup after its links exist: forwarding on, and masquerading of everything that
+ * leaves through the WAN leg (Linux keeps the source port when it is free, like most home NATs).
+ * With `firewall` (the default, as every home router has one) packets from the WAN that belong
+ * to no connection its hosts opened are dropped, in INPUT and FORWARD. That matters beyond
+ * policy: without it, a peer's unsolicited packet to the router is accepted and tracked as a
+ * connection of its own, and the host's later packet to that same peer address:port must then
+ * be masqueraded to another source port (the tuple is taken), which no hole punch can guess.
+ */
+export function routerNatCommands(firewall = true): string[][] {
+  const wan = ROUTER_LINKS.wan;
+  const commands = [
+    ['sysctl', '-q', '-w', 'net.ipv4.ip_forward=1'],
+    ['iptables', '-w', '-t', 'nat', '-A', 'POSTROUTING', '-o', wan, '-j', 'MASQUERADE'],
+  ];
+  if (firewall) {
+    for (const chain of ['INPUT', 'FORWARD']) {
+      commands.push(
+        ['iptables', '-w', '-A', chain, '-i', wan, '-m', 'conntrack', '--ctstate', 'ESTABLISHED,RELATED', '-j', 'ACCEPT'],
+        ['iptables', '-w', '-A', chain, '-i', wan, '-j', 'DROP'],
+      );
+    }
+  }
+  return commands;
 }

@@ -21,11 +21,41 @@ export interface LabStop {
   readonly atMs: number;
 }
 
+/** A host's place behind a NAT router. */
+export interface LabHostNat {
+  /** The router's name ("r1"). */
+  readonly router: string;
+  /** The router's WAN address: what the hosts on the underlay see this host as. */
+  readonly publicIp: string;
+  /** The router's address on the host's segment: its default route. */
+  readonly gateway: string;
+}
+
+/** A masquerading NAT router: its own network namespace, WAN leg on the switch, LAN leg to its hosts. */
+export interface LabRouter {
+  readonly name: string;
+  readonly index: number;
+  readonly netns: string;
+  /** On the underlay. */
+  readonly wanIp: string;
+  /** Its private segment, e.g. 198.51.100.0/28. */
+  readonly lan: string;
+  /** Its address on that segment. */
+  readonly lanIp: string;
+  /** The hosts behind it, by name. */
+  readonly hosts: readonly string[];
+  /** It drops unsolicited packets from the WAN (a home router's firewall); false: bare MASQUERADE. */
+  readonly firewall: boolean;
+}
+
 export interface LabHost {
   readonly name: string;
   readonly index: number;
   readonly netns: string;
+  /** The host's own address (eth0): on the underlay, or on its NAT router's private segment. */
   readonly underlayIp: string;
+  /** Set when the host sits behind a NAT router. */
+  readonly nat?: LabHostNat;
   readonly mountFile: string;
   readonly stateDir: string;
   readonly logFile: string;
@@ -55,6 +85,8 @@ export interface LabState {
   /** Namespaces only, no wgmesh processes. */
   readonly hostsOnly: boolean;
   readonly createdMs: number;
+  /** NAT routers (absent: none, every host is on the switch). */
+  readonly routers?: readonly LabRouter[];
   readonly hosts: readonly LabHost[];
 }
 
@@ -71,6 +103,12 @@ function str(obj: Record<string, unknown>, key: string, where: string): string {
 function int(obj: Record<string, unknown>, key: string, where: string): number {
   const v = obj[key];
   if (typeof v !== 'number' || !Number.isInteger(v)) fail(`${where}.${key} must be a whole number`);
+  return v;
+}
+
+function bool(obj: Record<string, unknown>, key: string, where: string): boolean {
+  const v = obj[key];
+  if (typeof v !== 'boolean') fail(`${where}.${key} must be true or false`);
   return v;
 }
 
@@ -94,6 +132,25 @@ function parseStop(value: unknown, where: string): LabStop {
   return { signal: str(p, 'signal', where), atMs: int(p, 'atMs', where) };
 }
 
+function parseHostNat(value: unknown, where: string): LabHostNat {
+  const n = obj(value, where);
+  return { router: str(n, 'router', where), publicIp: str(n, 'publicIp', where), gateway: str(n, 'gateway', where) };
+}
+
+function parseRouter(value: unknown, where: string): LabRouter {
+  const r = obj(value, where);
+  return {
+    name: str(r, 'name', where),
+    index: int(r, 'index', where),
+    netns: str(r, 'netns', where),
+    wanIp: str(r, 'wanIp', where),
+    lan: str(r, 'lan', where),
+    lanIp: str(r, 'lanIp', where),
+    hosts: strings(r.hosts, `${where}.hosts`),
+    firewall: bool(r, 'firewall', where),
+  };
+}
+
 function parseHost(value: unknown, where: string): LabHost {
   const h = obj(value, where);
   const role = str(h, 'role', where);
@@ -103,6 +160,7 @@ function parseHost(value: unknown, where: string): LabHost {
     index: int(h, 'index', where),
     netns: str(h, 'netns', where),
     underlayIp: str(h, 'underlayIp', where),
+    ...(h.nat !== undefined ? { nat: parseHostNat(h.nat, `${where}.nat`) } : {}),
     mountFile: str(h, 'mountFile', where),
     stateDir: str(h, 'stateDir', where),
     logFile: str(h, 'logFile', where),
@@ -112,6 +170,11 @@ function parseHost(value: unknown, where: string): LabHost {
     ...(typeof h.meshIp === 'string' ? { meshIp: h.meshIp } : {}),
   };
   return host;
+}
+
+function parseRouters(value: unknown): LabRouter[] {
+  if (!Array.isArray(value)) fail('routers must be a list');
+  return value.map((r, i) => parseRouter(r, `routers[${i}]`));
 }
 
 /** Validates a lab.json text; throws InvalidLabOptions naming the bad field. */
@@ -139,6 +202,7 @@ export function parseLabState(text: string): LabState {
     ...(s.joinArgs !== undefined ? { joinArgs: strings(s.joinArgs, 'lab.joinArgs') } : {}),
     hostsOnly: s.hostsOnly,
     createdMs: int(s, 'createdMs', 'lab'),
+    ...(s.routers !== undefined ? { routers: parseRouters(s.routers) } : {}),
     hosts: s.hosts.map((h, i) => parseHost(h, `hosts[${i}]`)),
   };
 }

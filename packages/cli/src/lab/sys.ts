@@ -1,6 +1,8 @@
 /** Running commands and reading /proc: the lab's only contact with the system besides the fs. */
 import { spawn } from 'node:child_process';
-import { readdir, readFile, readlink, stat } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, readdir, readFile, readlink, stat } from 'node:fs/promises';
+import { delimiter, join } from 'node:path';
 import { LabCommandFailed } from './errors.js';
 import { parseProcStat, type ProcStat } from './parse.js';
 
@@ -153,4 +155,17 @@ export async function pathExists(path: string): Promise<boolean> {
 
 export function isRoot(): boolean {
   return typeof process.getuid === 'function' && process.getuid() === 0;
+}
+
+/** An executable of that name in one of PATH's directories (what spawn would run). */
+export async function commandOnPath(command: string, path: string = process.env.PATH ?? ''): Promise<boolean> {
+  for (const dir of path.split(delimiter).filter(Boolean)) {
+    try {
+      await access(join(dir, command), constants.X_OK);
+      return true;
+    } catch {
+      // not in this directory
+    }
+  }
+  return false;
 }

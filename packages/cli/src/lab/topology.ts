@@ -1,21 +1,36 @@
 /**
  * The lab's namespaces: a switch namespace with a bridge, and per host a network namespace
- * wired to it by a veth pair plus a persistent mount namespace. Links are created directly in
- * the switch namespace with their peer placed in the host namespace, so nothing ever appears in
- * the root network namespace, not even for a moment.
+ * wired to it by a veth pair plus a persistent mount namespace. A host behind NAT is wired to
+ * its NAT router's namespace instead, and the router to the switch. Links are created directly
+ * in the switch (or router) namespace with their peer placed in the other namespace, so nothing
+ * ever appears in the root network namespace, not even for a moment.
  */
 import { mkdir, readdir, rm, rmdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { LAB_DEFAULTS } from './constants.js';
-import { hostAddress, hostName, mountNamespaceScript, type Ipv4Cidr, type LabNames, type LabPaths } from './plan.js';
+import {
+  formatCidr,
+  hostAddress,
+  hostName,
+  mountNamespaceScript,
+  natHost,
+  ROUTER_LINKS,
+  routerNatCommands,
+  type Ipv4Cidr,
+  type LabNames,
+  type LabPaths,
+  type NatRouterPlan,
+} from './plan.js';
 import { mountsUnder, parseNetnsList } from './parse.js';
-import type { HostRole, LabHost } from './state.js';
+import type { HostRole, LabHost, LabRouter } from './state.js';
 import { pathExists, readMountinfo, runCapture, runOk } from './sys.js';
 
 export interface Topology {
   readonly names: LabNames;
   readonly paths: LabPaths;
   readonly underlay: Ipv4Cidr;
+  /** NAT routers; hosts not behind one of them sit on the switch. */
+  readonly routers: readonly NatRouterPlan[];
 }
 
 export function netnsPath(netns: string): string {
@@ -52,20 +67,71 @@ export async function createSwitch(topo: Topology): Promise<void> {
   await runOk('ip', ['-n', sw, 'link', 'set', topo.names.bridge, 'up']);
 }
 
-/** Host K: netns with lo and eth0 (192.0.2.K) on the switch, and its own mount namespace. */
+export function labRouter(names: LabNames, router: NatRouterPlan): LabRouter {
+  return {
+    name: router.name,
+    index: router.index,
+    netns: names.routerNetns(router.index),
+    wanIp: router.wanIp,
+    lan: formatCidr(router.lan),
+    lanIp: router.lanIp,
+    hosts: router.hosts.map(hostName),
+    firewall: router.firewall,
+  };
+}
+
+/**
+ * NAT router R: a netns with `wan` on the switch (an underlay address), a `lan` bridge holding
+ * the private segment's first address (its hosts' veths join it as they are created), forwarding
+ * on, MASQUERADE out of `wan` and (unless bare) a firewall dropping unsolicited packets from
+ * `wan`. Nothing is added to the root namespace.
+ */
+export async function createRouter(topo: Topology, router: NatRouterPlan): Promise<LabRouter> {
+  const { names } = topo;
+  const netns = names.routerNetns(router.index);
+  const sw = names.switchNetns;
+  const port = names.routerPort(router.index);
+  await runOk('ip', ['netns', 'add', netns]);
+  await runOk('ip', ['-n', netns, 'link', 'set', 'lo', 'up']);
+  await runOk('ip', ['-n', sw, 'link', 'add', port, 'type', 'veth', 'peer', 'name', ROUTER_LINKS.wan, 'netns', netns]);
+  await runOk('ip', ['-n', sw, 'link', 'set', port, 'master', names.bridge, 'up']);
+  await runOk('ip', ['-n', netns, 'addr', 'add', `${router.wanIp}/${topo.underlay.prefix}`, 'dev', ROUTER_LINKS.wan]);
+  await runOk('ip', ['-n', netns, 'link', 'set', ROUTER_LINKS.wan, 'up']);
+  await runOk('ip', ['-n', netns, 'link', 'add', ROUTER_LINKS.lan, 'type', 'bridge']);
+  await runOk('ip', ['-n', netns, 'addr', 'add', `${router.lanIp}/${router.lan.prefix}`, 'dev', ROUTER_LINKS.lan]);
+  await runOk('ip', ['-n', netns, 'link', 'set', ROUTER_LINKS.lan, 'up']);
+  // Only the network namespace is entered: /proc/sys/net and the nf_tables ruleset are per netns.
+  for (const [cmd, ...args] of routerNatCommands(router.firewall)) await runOk('nsenter', [`--net=${netnsPath(netns)}`, '--', cmd!, ...args]);
+  return labRouter(names, router);
+}
+
+/**
+ * Host K: netns with lo and eth0, and its own mount namespace. On the switch eth0 has the
+ * underlay address .K; behind a NAT router it has an address on the router's private segment
+ * and a default route through the router.
+ */
 export async function createHost(topo: Topology, k: number): Promise<LabHost> {
   const { names, paths } = topo;
   const netns = names.netns(k);
-  const sw = names.switchNetns;
-  const port = names.switchPort(k);
-  const underlayIp = hostAddress(topo.underlay, k);
+  const nat = natHost(topo.routers, k);
+  const underlayIp = nat ? nat.ip : hostAddress(topo.underlay, k);
+  const prefix = nat ? nat.router.lan.prefix : topo.underlay.prefix;
 
   await runOk('ip', ['netns', 'add', netns]);
   await runOk('ip', ['-n', netns, 'link', 'set', 'lo', 'up']);
-  await runOk('ip', ['-n', sw, 'link', 'add', port, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', netns]);
-  await runOk('ip', ['-n', sw, 'link', 'set', port, 'master', names.bridge, 'up']);
-  await runOk('ip', ['-n', netns, 'addr', 'add', `${underlayIp}/${topo.underlay.prefix}`, 'dev', 'eth0']);
+  if (nat) {
+    const router = names.routerNetns(nat.router.index);
+    const port = hostName(k);
+    await runOk('ip', ['-n', router, 'link', 'add', port, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', netns]);
+    await runOk('ip', ['-n', router, 'link', 'set', port, 'master', ROUTER_LINKS.lan, 'up']);
+  } else {
+    const port = names.switchPort(k);
+    await runOk('ip', ['-n', names.switchNetns, 'link', 'add', port, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', netns]);
+    await runOk('ip', ['-n', names.switchNetns, 'link', 'set', port, 'master', names.bridge, 'up']);
+  }
+  await runOk('ip', ['-n', netns, 'addr', 'add', `${underlayIp}/${prefix}`, 'dev', 'eth0']);
   await runOk('ip', ['-n', netns, 'link', 'set', 'eth0', 'up']);
+  if (nat) await runOk('ip', ['-n', netns, 'route', 'add', 'default', 'via', nat.router.lanIp, 'dev', 'eth0']);
 
   const stateDir = paths.hostStateDir(k);
   const mountFile = paths.mountFile(k);
@@ -75,7 +141,17 @@ export async function createHost(topo: Topology, k: number): Promise<LabHost> {
   await runOk('nsenter', [`--net=${netnsPath(netns)}`, '--', 'unshare', `--mount=${mountFile}`, '--propagation', 'private', '--', 'sh', '-c', mountNamespaceScript(stateDir)]);
 
   const role: HostRole = k === 1 ? 'bootstrap' : 'join';
-  return { name: hostName(k), index: k, netns, underlayIp, mountFile, stateDir, logFile: paths.logFile(k), role };
+  return {
+    name: hostName(k),
+    index: k,
+    netns,
+    underlayIp,
+    ...(nat ? { nat: { router: nat.router.name, publicIp: nat.router.wanIp, gateway: nat.router.lanIp } } : {}),
+    mountFile,
+    stateDir,
+    logFile: paths.logFile(k),
+    role,
+  };
 }
 
 export interface TeardownReport {
@@ -87,7 +163,8 @@ export interface TeardownReport {
 /**
  * Removes every namespace, mount and directory of the lab that exists, whether or not lab.json
  * knows about it (a crash may have left a partial lab). Deleting a host netns deletes its veth
- * end, and with it the switch end; the wg interfaces lived in the namespaces too.
+ * end, and with it the switch (or router) end; a router's NAT rules and forwarding setting live
+ * in its netns and go with it; the wg interfaces lived in the namespaces too.
  */
 export async function destroyTopology(names: LabNames, paths: LabPaths): Promise<TeardownReport> {
   const report: TeardownReport = { netns: [], mounts: [], dirs: [] };
