@@ -494,10 +494,13 @@ export class Agent extends EventEmitter {
 
   private scheduleFullReconcile(): void {
     if (this.stopped) return;
+    // ±20 % jitter: nodes started together must not all re-read their devices at the same moment.
+    const base = this.init.fullReconcileMs ?? AGENT_DEFAULTS.fullReconcileMs;
+    const random = this.components.random ?? Math.random;
     this.fullReconcileTimer = this.timers.setTimeout(() => {
       this.reconciler.requestFull();
       this.scheduleFullReconcile();
-    }, this.init.fullReconcileMs ?? AGENT_DEFAULTS.fullReconcileMs);
+    }, Math.round(base * (0.8 + 0.4 * random())));
   }
 
   private scheduleHeartbeat(): void {
