@@ -1,0 +1,43 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import type { Agent } from '@wgmesh/agent';
+import type { Bootstrap } from '@wgmesh/bootstrap';
+import { makeAgent, startBootstrap, tempDir } from '../helpers/inprocess.js';
+import { waitFor } from '../helpers/wait.js';
+
+let bootstrap: Bootstrap;
+let alpha: Agent;
+let bravo: Agent;
+let cleanup: () => Promise<void>;
+
+before(async () => {
+  let dir: string;
+  ({ dir, cleanup } = await tempDir());
+  ({ bootstrap } = await startBootstrap(path.join(dir, 'state.json')));
+  alpha = makeAgent('alpha', bootstrap.port, 1).agent;
+  bravo = makeAgent('bravo', bootstrap.port, 2).agent;
+  await Promise.all([alpha.start(), bravo.start()]);
+});
+
+after(async () => {
+  await Promise.all([alpha?.stop({ leave: false }), bravo?.stop({ leave: false })]);
+  await bootstrap?.stop();
+  await cleanup?.();
+});
+
+const tagsOfAlphaAt = (agent: Agent) => agent.netmap.nodes.get('alpha')?.tags ?? {};
+
+test('a tag set on one node reaches every node, and so does its deletion', async () => {
+  await alpha.setTag('svc:http', '80');
+  await waitFor('bravo to see alpha\'s tag', () => tagsOfAlphaAt(bravo)['svc:http'] === '80');
+  assert.equal(bootstrap.agent!.netmap.nodes.get('alpha')?.tags['svc:http'], '80', 'the bootstrap node too');
+  await alpha.deleteTag('svc:http');
+  await waitFor('bravo to see it gone', () => !('svc:http' in tagsOfAlphaAt(bravo)));
+});
+
+test('a tag the bootstrap refuses is not kept, and says why', async () => {
+  await assert.rejects(alpha.setTag('bad key', 'x'), /invalid tags\["bad key"\]: key must be/);
+  assert.equal('bad key' in alpha.currentTags, false, 'the node keeps its previous tags');
+  assert.equal('bad key' in tagsOfAlphaAt(bravo), false);
+});
