@@ -7,6 +7,10 @@ import { waitFor } from '../helpers/wait.js';
 
 const LAB = 'wgtmx';
 const SESSION = `wgmesh-info-${process.pid}`;
+// A tmux server of this test's own: it starts with this process's environment (TSX_TSCONFIG_PATH
+// for running the CLI from source, and CI=true under CI, which the dashboard must cope with)
+// rather than whatever a long-running server has.
+const SOCKET = `wgmesh-test-${process.pid}`;
 const skip = (await labSkipReason({ wireguard: true })) ?? (await tmuxMissing());
 
 async function tmuxMissing(): Promise<string | undefined> {
@@ -15,7 +19,7 @@ async function tmuxMissing(): Promise<string | undefined> {
 
 function tmux(...args: string[]): Promise<string> {
   return new Promise((resolve, reject) =>
-    execFile('tmux', args, (err, stdout, stderr) => (err ? reject(new Error(`tmux ${args[0]}: ${stderr || err.message}`)) : resolve(stdout))));
+    execFile('tmux', ['-L', SOCKET, ...args], { env: { ...process.env, TERM: process.env.TERM || 'xterm-256color' } }, (err, stdout, stderr) => (err ? reject(new Error(`tmux ${args[0]}: ${stderr || err.message}`)) : resolve(stdout))));
 }
 
 /** The dashboard's screen as a person would see it. */
@@ -32,7 +36,7 @@ describe('wgmesh info -watch in a real terminal (tmux), inside a lab host', { sk
   });
 
   after(async () => {
-    await tmux('kill-session', '-t', SESSION).catch(() => {});
+    await tmux('kill-server').catch(() => {});
     await labDown({ name: LAB });
   });
 
@@ -40,7 +44,9 @@ describe('wgmesh info -watch in a real terminal (tmux), inside a lab host', { sk
     const text = await waitFor('the dashboard to show 4 nodes', async () => {
       const s = await screen();
       return /4 nodes/.test(s) && ['h1', 'h2', 'h3', 'h4'].every((h) => new RegExp(`^${h}\\b`, 'm').test(s)) ? s : undefined;
-    }, 20_000, 200);
+    }, 20_000, 200).catch(async (err: Error) => {
+      throw new Error(`${err.message}; the screen shows:\n${await screen().catch((e: Error) => e.message)}`);
+    });
     assert.match(text, /NODE\s+MESH IP\s+STATUS/);
     assert.match(text, /mesh lab/);
     for (const h of ['h2', 'h3', 'h4']) assert.match(text, new RegExp(`^${h}\\s+198\\.18\\.\\d+\\.\\d+\\s+alive`, 'm'));

@@ -29,6 +29,9 @@ export async function runInfo(argv: string[], env: NodeJS.ProcessEnv): Promise<n
     return 0;
   }
   if (process.stdout.isTTY && !values.json) {
+    // ink draws nothing live when it thinks it runs in CI (a CI variable is set), but this is a
+    // terminal someone is looking at: ink reads the variable when it loads, below.
+    if (process.env.CI !== undefined) process.env.CI = 'false';
     const { runDashboard } = await import('../ui/live-dashboard.js');
     return runDashboard(client);
   }
