@@ -33,6 +33,8 @@ export interface AgentComponents {
 /** What the agent needs of an RTT prober. */
 export interface RttSource {
   setPeers(peers: readonly { name: string; meshIp: string }[]): void;
+  /** This node's own mesh IP, to measure (and discount) the probe's own turnaround. */
+  setSelf?(meshIp: string | undefined): void;
   samples(): RttSample__Output[];
 }
 
@@ -310,6 +312,7 @@ export class Agent extends EventEmitter {
   }
 
   private syncRttPeers(): void {
+    this.components.rtt?.setSelf?.(this.joinResponse?.meshIp);
     this.components.rtt?.setPeers(peersOf(this.netmapValue).map((n) => ({ name: n.name, meshIp: n.meshIp })));
   }
 

@@ -88,6 +88,18 @@ export class RttProber extends EventEmitter<RttProberEvents> {
   private readonly timers: Timers;
   private readonly logger: Logger;
   private peers = new Map<string, PeerState>();
+  private lastPeers: readonly RttPeer[] = [];
+  private selfIp: string | undefined;
+
+  /**
+   * This node's own mesh IP. Its echo is then probed too, every round: that turnaround (two
+   * event-loop wake-ups, no network) is the measurement's own cost, and is taken off every peer's
+   * figure so that RTT shows the tunnel, as ping does, not this process's scheduling.
+   */
+  setSelf(meshIp: string | undefined): void {
+    this.selfIp = meshIp;
+    this.setPeers(this.lastPeers);
+  }
   private readonly sockets = new Map<SocketFamily, SocketSlot>();
   private readonly pending = new Map<number, Pending>();
   private readonly rounds = new Set<Round>();
@@ -124,8 +136,10 @@ export class RttProber extends EventEmitter<RttProberEvents> {
    * valid IP are skipped.
    */
   setPeers(peers: readonly RttPeer[]): void {
+    this.lastPeers = peers;
     const next = new Map<string, PeerState>();
-    for (const peer of peers) {
+    const all = this.selfIp ? [...peers, { name: SELF, meshIp: this.selfIp }] : peers;
+    for (const peer of all) {
       const meshIp = canonicalIp(peer.meshIp);
       const family = meshIp === undefined ? undefined : socketFamilyOf(meshIp);
       if (meshIp === undefined || !family) {
@@ -166,21 +180,19 @@ export class RttProber extends EventEmitter<RttProberEvents> {
   }
 
   /**
-   * Per peer with at least one finished probe in its window, sorted by name: the mean RTT of the
+   * Per peer with at least one finished probe in its window, sorted by name: the median RTT of the
    * answered ones (0 when none was answered) and the fraction lost.
    */
   samples(): RttSample__Output[] {
+    const answeredOf = (peer: PeerState) => peer.results.filter((r): r is number => r !== null).sort((a, b) => a - b);
+    const self = this.peers.get(SELF);
+    const overhead = self ? median(answeredOf(self)) : 0;
     const out: RttSample__Output[] = [];
     for (const peer of [...this.peers.values()].sort((a, b) => a.name.localeCompare(b.name))) {
-      if (peer.results.length === 0) continue;
-      let sum = 0;
-      let answered = 0;
-      for (const r of peer.results) {
-        if (r === null) continue;
-        sum += r;
-        answered++;
-      }
-      out.push({ peer: peer.name, rttMs: answered ? sum / answered : 0, loss: (peer.results.length - answered) / peer.results.length });
+      if (peer.name === SELF || peer.results.length === 0) continue;
+      const answered = answeredOf(peer);
+      const rtt = answered.length ? Math.max(0, median(answered) - overhead) : 0;
+      out.push({ peer: peer.name, rttMs: rtt, loss: (peer.results.length - answered.length) / peer.results.length });
     }
     return out;
   }
@@ -299,4 +311,14 @@ function canonicalIp(ip: string): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** The reserved name of this node's own echo among the probed peers (not a valid node name). */
+const SELF = '\u0000self';
+
+/** The median: one slow probe (a handshake, a garbage collection) does not move it, as it would a mean. */
+function median(sorted: readonly number[]): number {
+  if (sorted.length === 0) return 0;
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }

@@ -103,7 +103,7 @@ async function simulated(init: RttProberInit = {}, failFamilies: SocketFamily[] 
 }
 
 describe('RttProber window math (simulated network and time)', () => {
-  test('10 probes, 3 unanswered: loss 0.3 and the exact mean of the answered RTTs', async () => {
+  test('10 probes, 3 unanswered: loss 0.3 and the exact median of the answered RTTs', async () => {
     const { time, sockets, prober, updates } = await simulated();
     prober.setPeers([{ name: 'b', meshIp: '10.232.0.2' }]);
     await prober.start();
@@ -125,6 +125,23 @@ describe('RttProber window math (simulated network and time)', () => {
     }
     assert.deepEqual(prober.samples(), [{ peer: 'b', rttMs: 8, loss: 0.3 }]);
     assert.equal(updates(), 10, 'one update per completed round');
+  });
+
+  test('with its own mesh IP known, the node\'s own echo turnaround is taken off every peer\'s RTT', async () => {
+    const { time, sockets, prober } = await simulated();
+    prober.setSelf('10.232.0.1');
+    prober.setPeers([{ name: 'b', meshIp: '10.232.0.2' }]);
+    await prober.start();
+    const socket = sockets[0]!;
+    for (let i = 0; i < 5; i++) {
+      assert.equal(socket.sent.filter((p) => p.address === '10.232.0.1').length, i + 1, 'our own echo is probed every round');
+      time.advance(1);
+      socket.answerLast('10.232.0.1'); // 1 ms: the measurement's own cost
+      time.advance(4);
+      socket.answerLast('10.232.0.2'); // 5 ms through the tunnel and back
+      time.advance(995);
+    }
+    assert.deepEqual(prober.samples(), [{ peer: 'b', rttMs: 4, loss: 0 }], 'only peers are reported, net of the 1 ms');
   });
 
   test('a reply after the timeout counts as lost, never twice', async () => {
