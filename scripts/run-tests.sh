@@ -14,4 +14,5 @@ if [ ${#files[@]} -eq 0 ]; then
   exit 1
 fi
 # Piped (as in CI) node's runner prints TAP, closing with "# pass N" / "# fail N".
-exec node --conditions=source --import tsx --test --test-force-exit --test-concurrency=1 "${files[@]}"
+# A test that hangs fails after 5 minutes, naming itself, instead of eating CI's whole budget.
+exec node --conditions=source --import tsx --test --test-force-exit --test-concurrency=1 --test-timeout=300000 "${files[@]}"

@@ -55,13 +55,18 @@ export function createMeshService(components: MeshServiceComponents): { handlers
     return { name, identity: { publicKey, ...(who.certFingerprint ? { certFingerprint: who.certFingerprint } : {}) } };
   }
 
+  /** Every request names its mesh and node and proves who it is: checked the same way for all. */
+  function caller(call: ServerSurfaceCall, req: { meshName: string; nodeName: string; publicKey: string }): { name: string; identity: Identity; publicKey: string } {
+    checkMesh(req.meshName);
+    const publicKey = validatePublicKey(req.publicKey);
+    return { ...resolveIdentity(call, req.nodeName, publicKey), publicKey };
+  }
+
   const handlers: MeshHandlers = {
     Join(call, callback) {
       const req: JoinRequest__Output = call.request;
       answer(callback, async (): Promise<JoinResponse> => {
-        checkMesh(req.meshName);
-        const publicKey = validatePublicKey(req.publicKey);
-        const { name, identity } = resolveIdentity(call, req.nodeName, publicKey);
+        const { name, identity, publicKey } = caller(call, req);
         const endpoints = validateEndpoints(req.endpoints);
         const tags = validateTags(req.tags);
         const listenPort = validateListenPort(req.listenPort);
@@ -89,9 +94,7 @@ export function createMeshService(components: MeshServiceComponents): { handlers
     Update(call, callback) {
       const req: UpdateRequest__Output = call.request;
       answer(callback, async (): Promise<UpdateResponse> => {
-        checkMesh(req.meshName);
-        const publicKey = validatePublicKey(req.publicKey);
-        const { name, identity } = resolveIdentity(call, req.nodeName, publicKey);
+        const { name, identity } = caller(call, req);
         const endpoints = validateEndpoints(req.endpoints);
         const tags = validateTags(req.tags);
         const rtt = validateRttSamples(req.rtt);
@@ -103,9 +106,7 @@ export function createMeshService(components: MeshServiceComponents): { handlers
     Leave(call, callback) {
       const req: LeaveRequest__Output = call.request;
       answer(callback, async (): Promise<LeaveResponse> => {
-        checkMesh(req.meshName);
-        const publicKey = validatePublicKey(req.publicKey);
-        const { name, identity } = resolveIdentity(call, req.nodeName, publicKey);
+        const { name, identity } = caller(call, req);
         await table.remove(name, identity);
         logger.info('node left', { node: name });
         return {};
@@ -116,9 +117,7 @@ export function createMeshService(components: MeshServiceComponents): { handlers
       const req: WatchRequest__Output = call.request;
       let unsubscribe: (() => void) | undefined;
       try {
-        checkMesh(req.meshName);
-        const publicKey = validatePublicKey(req.publicKey);
-        const { name, identity } = resolveIdentity(call, req.nodeName, publicKey);
+        const { name, identity } = caller(call, req);
         // Only members may watch, and only as themselves.
         table.authorize(name, identity);
       } catch (err) {
