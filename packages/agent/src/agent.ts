@@ -527,8 +527,9 @@ export class Agent extends EventEmitter {
       publicKey: this.publicKey,
       endpoints: this.lastEndpoints,
       tags: this.tags,
-      // An empty list means "no news" to the bootstrap, so a node without samples never wipes its last report.
-      rtt: this.components.rtt?.samples() ?? [],
+      // An empty list means "no news" to the bootstrap: samples go out only when they moved
+      // noticeably (each report is a membership change every node receives).
+      rtt: this.rttReport(),
     });
   }
 
@@ -536,10 +537,36 @@ export class Agent extends EventEmitter {
     return selfNode(this.netmapValue);
   }
 
+  private lastRttReport: { at: number; samples: RttSample__Output[] } | undefined;
+
+  private rttReport(): RttSample__Output[] {
+    const samples = this.components.rtt?.samples() ?? [];
+    const now = Date.now();
+    if (this.lastRttReport && now - this.lastRttReport.at < RTT_REPORT_MAX_AGE_MS && !rttMoved(this.lastRttReport.samples, samples)) return [];
+    if (samples.length > 0) this.lastRttReport = { at: now, samples };
+    return samples;
+  }
+
   /** This node's latest RTT samples, or undefined without a prober. */
   rttSamples(): RttSample__Output[] | undefined {
     return this.components.rtt?.samples();
   }
+}
+
+/** Even unchanged, RTT samples are re-reported this often. */
+const RTT_REPORT_MAX_AGE_MS = 60_000;
+
+/** True when a new set of samples differs enough from the last report to be worth a membership change. */
+export function rttMoved(previous: readonly RttSample__Output[], next: readonly RttSample__Output[]): boolean {
+  if (previous.length !== next.length) return true;
+  const before = new Map(previous.map((s) => [s.peer, s]));
+  return next.some((s) => {
+    const p = before.get(s.peer);
+    if (!p) return true;
+    if (Math.abs(s.loss - p.loss) >= 0.1 || (s.loss >= 1) !== (p.loss >= 1)) return true;
+    const delta = Math.abs(s.rttMs - p.rttMs);
+    return delta > 0.5 && delta > 0.2 * Math.max(p.rttMs, s.rttMs);
+  });
 }
 
 function describeEndpoints(endpoints: readonly Endpoint[], behindNat: boolean): string {
