@@ -1,24 +1,10 @@
+import { meshNode } from '../fixtures.js';
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { applyDelta, emptyNetmap, netmapFromNodes, peersOf, selfNode, type MeshNode, type Netmap } from '../../src/netmap/netmap.js';
 
-function node(name: string, meshIp: string, extra: Partial<MeshNode> = {}): MeshNode {
-  return {
-    name,
-    publicKey: Buffer.alloc(32, name.charCodeAt(0)).toString('base64'),
-    meshIp,
-    endpoints: [],
-    tags: {},
-    status: 'NODE_STATUS_ALIVE',
-    joinedAtMs: 1,
-    lastSeenMs: 1,
-    statusChangedMs: 1,
-    isBootstrap: false,
-    listenPort: 51820,
-    rtt: [],
-    ...extra,
-  };
-}
+const node = (name: string, meshIp: string, extra: Partial<MeshNode> = {}): MeshNode =>
+  meshNode(name, meshIp, { publicKey: Buffer.alloc(32, name.charCodeAt(0)).toString('base64'), ...extra });
 
 /** A deep, order-independent copy of what a netmap holds, to prove it did not change. */
 function freeze(netmap: Netmap): string {

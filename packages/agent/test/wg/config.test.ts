@@ -1,3 +1,4 @@
+import { meshNode } from '../fixtures.js';
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { netmapFromNodes, type MeshNode } from '../../src/netmap/netmap.js';
@@ -7,22 +8,8 @@ import { generateKeyPair } from '../../src/wg/keys.js';
 import type { Endpoint__Output } from '../../src/proto/index.js';
 import type { WgPeerConfig, WgPeerState } from '../../src/wg/types.js';
 
-function node(name: string, meshIp: string, endpoints: Endpoint__Output[] = []): MeshNode {
-  return {
-    name,
-    publicKey: generateKeyPair().publicKey,
-    meshIp,
-    endpoints,
-    tags: {},
-    status: 'NODE_STATUS_ALIVE',
-    joinedAtMs: 1,
-    lastSeenMs: 1,
-    statusChangedMs: 1,
-    isBootstrap: false,
-    listenPort: 51820,
-    rtt: [],
-  };
-}
+const node = (name: string, meshIp: string, endpoints: Endpoint__Output[] = []): MeshNode =>
+  meshNode(name, meshIp, { publicKey: generateKeyPair().publicKey, endpoints });
 
 const ep = (ip: string, port: number, kind: Endpoint__Output['kind']): Endpoint__Output => ({ ip, port, kind });
 const state = (peer: WgPeerConfig): WgPeerState => ({ ...peer, latestHandshakeMs: 0, rxBytes: 0, txBytes: 0 });
