@@ -124,7 +124,11 @@ export class Agent extends EventEmitter {
         this.reconciler.requestFull();
       });
     }
-    this.watchBackoff = new Backoff(init.backoffInitialMs ?? AGENT_DEFAULTS.backoffInitialMs, init.backoffMaxMs ?? AGENT_DEFAULTS.backoffMaxMs, components.random);
+    this.watchBackoff = this.newBackoff();
+  }
+
+  private newBackoff(): Backoff {
+    return new Backoff(this.init.backoffInitialMs ?? AGENT_DEFAULTS.backoffInitialMs, this.init.backoffMaxMs ?? AGENT_DEFAULTS.backoffMaxMs, this.components.random);
   }
 
   get netmap(): Netmap {
@@ -167,9 +171,7 @@ export class Agent extends EventEmitter {
       this.logger.info('WireGuard restored from saved state; contacting the bootstrap', { meshIp: saved.meshIp, peers: saved.nodes.length - 1, revision: saved.revision });
       await this.reconcile();
       void this.rejoin();
-      this.scheduleHeartbeat();
-      this.scheduleFullReconcile();
-      this.scheduleEndpointReview();
+      this.startBackgroundWork();
       return;
     }
     const response = await this.joinWithRetry();
@@ -180,6 +182,11 @@ export class Agent extends EventEmitter {
     await this.reconcile();
     this.step('peers', `${peersOf(this.netmapValue).length} peers configured`);
     this.openWatch();
+    this.startBackgroundWork();
+  }
+
+  /** Heartbeats, periodic full reconciles and endpoint reviews: the timers of a running node. */
+  private startBackgroundWork(): void {
     this.scheduleHeartbeat();
     this.scheduleFullReconcile();
     this.scheduleEndpointReview();
@@ -274,12 +281,11 @@ export class Agent extends EventEmitter {
   }
 
   private async joinWithRetry(): Promise<JoinResponse__Output> {
-    const backoff = new Backoff(this.init.backoffInitialMs ?? AGENT_DEFAULTS.backoffInitialMs, this.init.backoffMaxMs ?? AGENT_DEFAULTS.backoffMaxMs, this.components.random);
+    const backoff = this.newBackoff();
     let attempt = 0;
     for (;;) {
       try {
-        this.lastEndpoints = (await this.init.endpoints?.()) ?? [];
-        this.checkNat();
+        await this.refreshEndpoints();
         if (attempt++ === 0) this.step('endpoints', describeEndpoints(this.lastEndpoints, this.behindNatValue));
         const response = await this.components.control.join({
           meshName: this.init.meshName,
@@ -393,17 +399,16 @@ export class Agent extends EventEmitter {
       const response = await this.joinWithRetry();
       if (this.stopped) return;
       const previous = this.joinResponse;
-      if (previous && (response.meshIp !== previous.meshIp || response.meshCidr !== previous.meshCidr)) {
+      const moved = previous !== undefined && (response.meshIp !== previous.meshIp || response.meshCidr !== previous.meshCidr);
+      if (moved) {
         // Reaped while away and its IP reused, or the mesh was re-created: never keep an address
         // the bootstrap may have given to someone else.
         this.logger.warn('the bootstrap gave this node a new mesh IP; moving the interface to it', { meshIp: response.meshIp, previous: previous.meshIp });
         await this.components.driver.close();
         await this.upDevice(response.meshIp, response.meshCidr);
-        this.adoptJoin(response);
-        this.emit('address', response.meshIp);
-      } else {
-        this.adoptJoin(response);
       }
+      this.adoptJoin(response);
+      if (moved) this.emit('address', response.meshIp);
       this.reconciler.requestFull();
       this.openWatch();
     } catch (err) {
@@ -518,9 +523,14 @@ export class Agent extends EventEmitter {
     }, this.init.heartbeatMs ?? AGENT_DEFAULTS.heartbeatMs);
   }
 
-  private async sendUpdate(): Promise<void> {
+  /** Asks for this node's endpoint candidates again; NAT status follows from them. */
+  private async refreshEndpoints(): Promise<void> {
     this.lastEndpoints = (await this.init.endpoints?.()) ?? this.lastEndpoints;
     this.checkNat();
+  }
+
+  private async sendUpdate(): Promise<void> {
+    await this.refreshEndpoints();
     await this.components.control.update({
       meshName: this.init.meshName,
       nodeName: this.init.nodeName,

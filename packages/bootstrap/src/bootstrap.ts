@@ -75,10 +75,6 @@ export class Bootstrap {
     return this.server?.boundPort ?? 0;
   }
 
-  get address(): string {
-    return `${this.init.grpcBindAddr === '0.0.0.0' || !this.init.grpcBindAddr ? '127.0.0.1' : this.init.grpcBindAddr}:${this.port}`;
-  }
-
   async start(): Promise<void> {
     const ipam = new Ipam(this.init.cidr ?? DEFAULTS.cidr, this.init.ipamRange);
     const selfIp = this.init.selfIp ?? DEFAULTS.selfIp;

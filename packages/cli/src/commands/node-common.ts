@@ -142,20 +142,23 @@ export function untilSignal(stop: (signal: NodeJS.Signals) => Promise<void>, log
 export function createRtt(values: FlagValues, logger: Logger): { prober: RttProber | undefined; start(meshIp: string): Promise<void>; moveTo(meshIp: string): Promise<void>; stop(): Promise<void> } {
   const port = Number(values['rtt-port']);
   if (port === 0) return { prober: undefined, start: async () => {}, moveTo: async () => {}, stop: async () => {} };
-  const prober = new RttProber({ logger: logger.child({ component: 'rtt' }) }, { port });
+  const rttLogger = logger.child({ component: 'rtt' });
+  const prober = new RttProber({ logger: rttLogger }, { port });
   let responder: EchoResponder | undefined;
+  const bindEcho = async (meshIp: string) => {
+    await responder?.stop();
+    responder = new EchoResponder({ logger: rttLogger }, { bindAddr: meshIp, port });
+    await responder.start();
+  };
   return {
     prober,
     async start(meshIp: string) {
-      responder = new EchoResponder({ logger: logger.child({ component: 'rtt' }) }, { bindAddr: meshIp, port });
-      await responder.start();
+      await bindEcho(meshIp);
       await prober.start();
     },
     /** The node's mesh IP changed: the echo follows it. */
     async moveTo(meshIp: string) {
-      await responder?.stop();
-      responder = new EchoResponder({ logger: logger.child({ component: 'rtt' }) }, { bindAddr: meshIp, port });
-      await responder.start().catch((err: Error) => logger.error('RTT echo cannot bind the new mesh IP', { meshIp, err: err.message }));
+      await bindEcho(meshIp).catch((err: Error) => logger.error('RTT echo cannot bind the new mesh IP', { meshIp, err: err.message }));
     },
     async stop() {
       await prober.stop();
