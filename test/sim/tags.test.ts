@@ -41,3 +41,12 @@ test('a tag the bootstrap refuses is not kept, and says why', async () => {
   assert.equal('bad key' in alpha.currentTags, false, 'the node keeps its previous tags');
   assert.equal('bad key' in tagsOfAlphaAt(bravo), false);
 });
+
+test('the bootstrap\'s own node is held to the same rules: a bad tag set on it never reaches the table', async () => {
+  const revision = bootstrap.table!.revision;
+  await assert.rejects(bootstrap.agent!.setTag('bad key', 'x'), /invalid tags\["bad key"\]/);
+  assert.equal(bootstrap.table!.revision, revision, 'no change was made');
+  assert.equal('bad key' in (bootstrap.table!.get('bootstrap')?.tags ?? {}), false);
+  await bootstrap.agent!.setTag('role', 'hub');
+  await waitFor('alpha to see the bootstrap\'s good tag', () => alpha.netmap.nodes.get('bootstrap')?.tags.role === 'hub');
+});

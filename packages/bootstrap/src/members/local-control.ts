@@ -1,6 +1,13 @@
-import type { ControlClient, JoinResponse__Output, WatchEvent__Output } from '@wgmesh/agent';
+import type { ControlClient, Endpoint, EndpointKind__Output, JoinResponse__Output, RttSample, WatchEvent__Output } from '@wgmesh/agent';
 import type { MemberTable } from './table.js';
 import { streamMembership } from './stream.js';
+import { validateEndpoints, validateRttSamples, validateTags } from '../service/validate.js';
+
+// The bootstrap's own node passes the same validation as every remote one: a bad tag set on it
+// through the local API must not reach the member table either.
+const endpointsOf = (endpoints: readonly Endpoint[] = []) =>
+  validateEndpoints(endpoints.map((e) => ({ ip: e.ip ?? '', port: e.port ?? 0, kind: (typeof e.kind === 'string' ? e.kind : 'ENDPOINT_KIND_LAN') as EndpointKind__Output })));
+const rttOf = (rtt: readonly RttSample[] = []) => validateRttSamples(rtt.map((r) => ({ peer: r.peer ?? '', rttMs: Number(r.rttMs ?? 0), loss: Number(r.loss ?? 0) })));
 
 /**
  * The bootstrap's own node talks to its member table in-process, through the same ControlClient
@@ -12,8 +19,8 @@ export function createLocalControl(table: MemberTable, self: { ip: string }): Co
       const { member } = await table.join({
         name: req.nodeName!,
         identity: { publicKey: req.publicKey! },
-        endpoints: (req.endpoints ?? []).map((e) => ({ ip: e.ip ?? '', port: e.port ?? 0, kind: 'ENDPOINT_KIND_LAN' })),
-        tags: req.tags ?? {},
+        endpoints: endpointsOf(req.endpoints),
+        tags: validateTags(req.tags ?? {}),
         listenPort: req.listenPort ?? 0,
         isBootstrap: true,
         fixedIp: self.ip,
@@ -39,8 +46,9 @@ export function createLocalControl(table: MemberTable, self: { ip: string }): Co
     },
     async update(req) {
       const revision = await table.update(req.nodeName!, { publicKey: req.publicKey! }, {
-        tags: req.tags ?? {},
-        rtt: (req.rtt ?? []).map((s) => ({ peer: s.peer ?? '', rttMs: Number(s.rttMs ?? 0), loss: Number(s.loss ?? 0) })),
+        endpoints: endpointsOf(req.endpoints),
+        tags: validateTags(req.tags ?? {}),
+        rtt: rttOf(req.rtt),
       });
       return { revision };
     },
