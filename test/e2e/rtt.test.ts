@@ -1,18 +1,19 @@
 /**
  * RTT through the tunnels: after a few seconds `wgmesh rtt -json` on h1 has the whole matrix
  * (every ordered pair of nodes, answered probes), and each value is within 2x of what `ping`
- * measures between the same namespaces over the mesh.
+ * measures between the same namespaces over the mesh (medians both: wgmesh reports the median of
+ * its last 10 probes, and ping's average of a few replies is moved far by one slow one).
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { labDown, labUp, type LabState } from '../../packages/cli/src/lab/index.js';
 import type { RttResponse__Output } from '@wgmesh/agent';
-import { cliRtt, e2eWgmeshCommand, labSkipReason, meshIps, pingAvgMs, pingUntil } from '../helpers/lab.js';
+import { cliRtt, e2eWgmeshCommand, labSkipReason, meshIps, pingStatsOf, pingTimes, pingUntil, type PingStats } from '../helpers/lab.js';
 import { waitFor } from '../helpers/wait.js';
 
 const LAB = 'wgrtt';
 const skip = await labSkipReason({ wireguard: true });
-/** The allowed ratio between the RTT wgmesh reports and ping's average, either way. */
+/** The allowed ratio between the RTT wgmesh reports and ping's median, either way. */
 const RATIO = 2;
 /**
  * Values below this count as this much before the ratio is taken: sub-millisecond RTTs
@@ -20,9 +21,9 @@ const RATIO = 2;
  */
 const FLOOR_MS = 0.3;
 /**
- * The coarse guard: wgmesh's value and ping's average differ by at most this much. Loose on
- * purpose (the probe's own overhead is 1-2 ms on a busy 2-core machine), but far below what a
- * unit slip, a timed-out probe counted as an RTT or a start-up outlier would show.
+ * The coarse guard, checked first so that a gross error reads as one: wgmesh's value and ping's
+ * average differ by at most this much (a unit slip, a timed-out probe counted as an RTT, a
+ * start-up outlier left in the window). The issue's bound is the next test.
  */
 const NEAR_MS = 5;
 
@@ -35,8 +36,8 @@ function withinRatio(a: number, b: number): boolean {
 describe('the RTT matrix of a 4-node lab', { skip: skip ?? false }, () => {
   let lab: LabState;
   let matrix: RttResponse__Output;
-  const pings = new Map<string, number | undefined>();
-  let compared: { pair: string; rttMs: number; pingMs: number | undefined }[] = [];
+  const pings = new Map<string, PingStats | undefined>();
+  let compared: { pair: string; rttMs: number; pingMs: number | undefined; pingAvgMs: number | undefined }[] = [];
   let table = '';
 
   before(async () => {
@@ -64,32 +65,37 @@ describe('the RTT matrix of a 4-node lab', { skip: skip ?? false }, () => {
     t.diagnostic(matrix.rows.map((r) => `${r.from}>${r.to} ${r.rttMs.toFixed(3)} ms loss ${r.loss}`).join(', '));
   });
 
-  test('every value is close to ping between the same namespaces (measured pair by pair)', async (t) => {
+  test('every value is close to ping between the same namespaces', async (t) => {
     assert.ok(matrix, 'the matrix was read by the previous test');
     const ips = meshIps(lab);
-    // One pair at a time, so the pings do not queue behind each other.
-    for (const row of matrix.rows) {
-      const ip = ips.get(row.to)!;
-      await pingUntil(lab, row.from, ip, 10_000);
-      pings.set(`${row.from}>${row.to}`, await pingAvgMs(lab, row.from, ip, 5, 0.2));
+    for (const row of matrix.rows) await pingUntil(lab, row.from, ips.get(row.to)!, 10_000);
+    // Pair by pair, so the pings do not keep each other's paths busy, and in three passes 12 s
+    // apart, each pair's figure being the median of all its replies: a few slow seconds on this
+    // shared 2-vCPU machine then move one third of a pair's replies, not all of them.
+    const times = new Map<string, number[]>();
+    for (let pass = 0; pass < 3; pass++) {
+      for (const row of matrix.rows) {
+        const got = await pingTimes(lab, row.from, ips.get(row.to)!, 5, 0.2);
+        times.set(`${row.from}>${row.to}`, [...(times.get(`${row.from}>${row.to}`) ?? []), ...got]);
+      }
     }
+    for (const [pair, replies] of times) pings.set(pair, pingStatsOf(replies));
     // The matrix again, now that the samples cover the same seconds as the pings.
     const fresh = await cliRtt(lab, 'h1');
-    compared = fresh.rows.map((r) => ({ pair: `${r.from}>${r.to}`, rttMs: r.rttMs, pingMs: pings.get(`${r.from}>${r.to}`) }));
-    table = compared.map((c) => `${c.pair} wgmesh ${c.rttMs.toFixed(3)} ms, ping ${c.pingMs?.toFixed(3) ?? 'none'} ms`).join('; ');
+    compared = fresh.rows.map((r) => {
+      const ping = pings.get(`${r.from}>${r.to}`);
+      return { pair: `${r.from}>${r.to}`, rttMs: r.rttMs, pingMs: ping?.medianMs, pingAvgMs: ping?.avgMs };
+    });
+    table = compared
+      .map((c) => `${c.pair} wgmesh ${c.rttMs.toFixed(3)} ms, ping ${c.pingMs?.toFixed(3) ?? 'none'} ms (avg ${c.pingAvgMs?.toFixed(3) ?? '-'})`)
+      .join('; ');
     t.diagnostic(table);
     assert.deepEqual(compared.filter((c) => c.pingMs === undefined).map((c) => c.pair), [], 'ping got answers for every pair');
-    // A coarse guard that holds today: no unit slip, no timed-out probe counted as an RTT, no
-    // start-up outlier left in the window. The issue's bound is the next test.
     const far = compared.filter((c) => Math.abs(c.rttMs - c.pingMs!) > NEAR_MS);
     assert.deepEqual(far.map((c) => c.pair), [], `more than ${NEAR_MS} ms from ping: ${table}`);
   });
 
-  test(`every value is within ${RATIO}x of ping's average (values under ${FLOOR_MS} ms count as ${FLOOR_MS} ms)`, {
-    todo: 'the probe is a UDP echo answered by another node process, while ping is answered by the kernel: even net of the ' +
-      'node\'s own echo turnaround (medians) wgmesh reads ~0.7-1.2 ms where ping measures ~0.3-0.6 ms through the same tunnel on ' +
-      'this 2-vCPU machine; a bare Node UDP echo over the same tunnel reads ~0.75-1 ms too',
-  }, () => {
+  test(`every value is within ${RATIO}x of ping's median (values under ${FLOOR_MS} ms count as ${FLOOR_MS} ms)`, () => {
     assert.ok(compared.length > 0, 'measured by the previous test');
     const off = compared.filter((c) => c.pingMs === undefined || !withinRatio(c.rttMs, c.pingMs));
     assert.deepEqual(off.map((c) => c.pair), [], `outside ${RATIO}x (floor ${FLOOR_MS} ms): ${table}`);

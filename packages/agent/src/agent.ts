@@ -36,6 +36,8 @@ export interface RttSource {
   /** This node's own mesh IP, to measure (and discount) the probe's own turnaround. */
   setSelf?(meshIp: string | undefined): void;
   samples(): RttSample__Output[];
+  /** True once every peer's samples cover a whole window (not just the first probes after a start). */
+  windowsFull?(): boolean;
 }
 
 export interface AgentInit {
@@ -547,14 +549,14 @@ export class Agent extends EventEmitter {
     return selfNode(this.netmapValue);
   }
 
-  private lastRttReport: { at: number; samples: RttSample__Output[] } | undefined;
+  private lastRttReport: RttReport | undefined;
 
   private rttReport(): RttSample__Output[] {
-    const samples = this.components.rtt?.samples() ?? [];
-    const now = Date.now();
-    if (this.lastRttReport && now - this.lastRttReport.at < RTT_REPORT_MAX_AGE_MS && !rttMoved(this.lastRttReport.samples, samples)) return [];
-    if (samples.length > 0) this.lastRttReport = { at: now, samples };
-    return samples;
+    const rtt = this.components.rtt;
+    const next: RttReport = { at: Date.now(), samples: rtt?.samples() ?? [], windowsFull: rtt?.windowsFull?.() ?? true };
+    if (!rttReportDue(this.lastRttReport, next)) return [];
+    if (next.samples.length > 0) this.lastRttReport = next;
+    return [...next.samples];
   }
 
   /** This node's latest RTT samples, or undefined without a prober. */
@@ -565,6 +567,24 @@ export class Agent extends EventEmitter {
 
 /** Even unchanged, RTT samples are re-reported this often. */
 const RTT_REPORT_MAX_AGE_MS = 60_000;
+
+interface RttReport {
+  readonly at: number;
+  readonly samples: readonly RttSample__Output[];
+  /** False while the samples rest on the first few probes after a start or a new peer. */
+  readonly windowsFull: boolean;
+}
+
+/**
+ * Whether samples go out with this heartbeat: the first ones; then when they moved noticeably,
+ * when the last report rested on the first few probes (taken while the node and its peers were
+ * starting) and the windows have filled since, or after RTT_REPORT_MAX_AGE_MS.
+ */
+export function rttReportDue(last: RttReport | undefined, next: RttReport): boolean {
+  if (!last) return true;
+  if (!last.windowsFull && next.windowsFull) return true;
+  return next.at - last.at >= RTT_REPORT_MAX_AGE_MS || rttMoved(last.samples, next.samples);
+}
 
 /** True when a new set of samples differs enough from the last report to be worth a membership change. */
 export function rttMoved(previous: readonly RttSample__Output[], next: readonly RttSample__Output[]): boolean {

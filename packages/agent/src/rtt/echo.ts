@@ -1,4 +1,5 @@
 import dgram from 'node:dgram';
+import { lookup as dnsLookup, type LookupOneOptions } from 'node:dns';
 import { isIP } from 'node:net';
 import { errorMessage, silentLogger, type Logger } from '../log.js';
 
@@ -104,7 +105,10 @@ export interface PacketSocket {
 export type SocketFactory = (family: SocketFamily) => PacketSocket;
 
 export const dgramSocketFactory: SocketFactory = (family) => {
-  const socket = dgram.createSocket({ type: family, reuseAddr: false });
+  // Addresses here are IP literals: resolving them on the spot (instead of dgram's default
+  // dns.lookup, which answers on the next tick) sends a probe within the send() call, so the
+  // timestamp taken just before it is not inflated by a trip around the event loop.
+  const socket = dgram.createSocket({ type: family, reuseAddr: false, lookup: literalLookup });
   const errorListeners: ((err: Error) => void)[] = [];
   let binding: ((err: Error) => void) | undefined;
   let closed = false;
@@ -154,6 +158,12 @@ export const dgramSocketFactory: SocketFactory = (family) => {
     },
   };
 };
+
+function literalLookup(address: string, options: LookupOneOptions, callback: (err: NodeJS.ErrnoException | null, address: string, family: number) => void): void {
+  const family = isIP(address);
+  if (family) callback(null, address, family);
+  else dnsLookup(address, options, callback);
+}
 
 export function socketFamilyOf(ip: string): SocketFamily | undefined {
   const v = isIP(ip);

@@ -72,6 +72,17 @@ class FakeSocket implements PacketSocket {
     assert.ok(decoded && decoded.type === 'probe', `a probe was sent to ${address}`);
     this.deliver(encodeProbe({ type: 'reply', seq: decoded.seq, timestamp: decoded.timestamp }), from);
   }
+  /**
+   * The peer at `address` answers a round's pair: the waking probe at once, which sends the
+   * measured one; that one is answered `rttMs` later.
+   */
+  answerPair(time: SimTime, address: string, rttMs: number, from: PacketAddress = { address, port: PORT }): void {
+    const before = this.sent.length;
+    this.answerLast(address, from);
+    assert.equal(this.sent.length, before + 1, `the reply to the waking probe sent the measured probe to ${address}`);
+    time.advance(rttMs);
+    this.answerLast(address, from);
+  }
 }
 
 const probers: RttProber[] = [];
@@ -103,7 +114,7 @@ async function simulated(init: RttProberInit = {}, failFamilies: SocketFamily[] 
 }
 
 describe('RttProber window math (simulated network and time)', () => {
-  test('10 probes, 3 unanswered: loss 0.3 and the exact median of the answered RTTs', async () => {
+  test('10 probe pairs, 3 unanswered: loss 0.3 and the exact median of the answered RTTs', async () => {
     const { time, sockets, prober, updates } = await simulated();
     prober.setPeers([{ name: 'b', meshIp: '10.232.0.2' }]);
     await prober.start();
@@ -112,19 +123,66 @@ describe('RttProber window math (simulated network and time)', () => {
 
     const lost = new Set([2, 5, 7]);
     const rtts = [2, 4, 0, 6, 8, 0, 10, 0, 12, 14];
+    let sent = 0;
     for (let i = 0; i < 10; i++) {
-      assert.equal(socket.sent.length, i + 1, `round ${i} sent one probe`);
-      assert.deepEqual({ port: socket.sent[i]!.port, address: socket.sent[i]!.address }, { port: PORT, address: '10.232.0.2' });
+      assert.equal(socket.sent.length, sent + 1, `round ${i} opened with one probe`);
+      assert.deepEqual({ port: socket.sent[sent]!.port, address: socket.sent[sent]!.address }, { port: PORT, address: '10.232.0.2' });
       if (!lost.has(i)) {
-        time.advance(rtts[i]!);
-        socket.answerLast('10.232.0.2');
+        socket.answerPair(time, '10.232.0.2', rtts[i]!);
         time.advance(1000 - rtts[i]!);
+        sent += 2;
       } else {
         time.advance(1000); // the timeout passes at +500, the next round goes at +1000
+        sent += 1;
       }
     }
     assert.deepEqual(prober.samples(), [{ peer: 'b', rttMs: 8, loss: 0.3 }]);
     assert.equal(updates(), 10, 'one update per completed round');
+  });
+
+  test('only the second probe of a pair is timed: the first one\'s slow wake-up does not count', async () => {
+    const { time, sockets, prober } = await simulated();
+    prober.setPeers([{ name: 'b', meshIp: '10.232.0.2' }]);
+    await prober.start();
+    const socket = sockets[0]!;
+    for (let i = 0; i < 3; i++) {
+      time.advance(40); // the path was asleep: the waking probe takes 40 ms
+      socket.answerPair(time, '10.232.0.2', 2); // the measured one, sent as it returns, 2 ms
+      time.advance(958); // the next round opens at the end of this one
+    }
+    assert.deepEqual(prober.samples(), [{ peer: 'b', rttMs: 2, loss: 0 }]);
+    const seqs = socket.sent.map((p) => decodeProbe(p.packet)!.seq);
+    assert.equal(seqs.length, 7, 'three pairs, and the fourth round\'s waking probe');
+    assert.equal(new Set(seqs).size, 7, 'every probe has its own sequence number');
+  });
+
+  test('a round\'s pairs are spread over the interval: one slot each, or several pairs a slot every 5 ms', async () => {
+    // Step 1: four peers, 1 s interval: one waking probe every 250 ms.
+    const few = await simulated({ timeoutMs: 200 });
+    few.prober.setPeers(['2', '3', '4', '5'].map((n) => ({ name: `p${n}`, meshIp: `10.232.0.${n}` })));
+    await few.prober.start();
+    const socket = few.sockets[0]!;
+    const sendTimes: number[] = socket.sent.map(() => 0);
+    for (let t = 1; t < 1000; t++) {
+      const before = socket.sent.length;
+      few.time.advance(1);
+      for (let i = before; i < socket.sent.length; i++) sendTimes.push(few.time.nowMs);
+    }
+    assert.deepEqual(sendTimes, [0, 250, 500, 750]);
+    assert.equal(few.updates(), 1, 'the round completed once all four pairs were settled (lost here)');
+
+    // Step 2: 1000 peers: 200 slots 5 ms apart, 5 pairs each; none is left out.
+    const many = await simulated({ timeoutMs: 100 });
+    const peers = Array.from({ length: 1000 }, (_, i) => ({ name: `n${i}`, meshIp: `10.232.${Math.floor(i / 250)}.${(i % 250) + 1}` }));
+    many.prober.setPeers(peers);
+    await many.prober.start();
+    const wire = many.sockets[0]!;
+    assert.equal(wire.sent.length, 5, 'the first slot');
+    many.time.advance(5);
+    assert.equal(wire.sent.length, 10, 'the second slot, 5 ms later');
+    many.time.advance(990);
+    assert.equal(wire.sent.length, 1000);
+    assert.equal(new Set(wire.sent.map((p) => p.address)).size, 1000, 'every peer once');
   });
 
   test('with its own mesh IP known, the node\'s own echo turnaround is taken off every peer\'s RTT', async () => {
@@ -133,13 +191,13 @@ describe('RttProber window math (simulated network and time)', () => {
     prober.setPeers([{ name: 'b', meshIp: '10.232.0.2' }]);
     await prober.start();
     const socket = sockets[0]!;
+    // Two to probe, so two slots a round, 500 ms apart: the peer first, then our own echo.
     for (let i = 0; i < 5; i++) {
-      assert.equal(socket.sent.filter((p) => p.address === '10.232.0.1').length, i + 1, 'our own echo is probed every round');
-      time.advance(1);
-      socket.answerLast('10.232.0.1'); // 1 ms: the measurement's own cost
-      time.advance(4);
-      socket.answerLast('10.232.0.2'); // 5 ms through the tunnel and back
-      time.advance(995);
+      socket.answerPair(time, '10.232.0.2', 5); // 5 ms through the tunnel and back
+      time.advance(495);
+      assert.equal(socket.sent.filter((p) => p.address === '10.232.0.1').length, 2 * i + 1, 'our own echo is probed every round');
+      socket.answerPair(time, '10.232.0.1', 1); // 1 ms: the measurement's own cost
+      time.advance(499);
     }
     assert.deepEqual(prober.samples(), [{ peer: 'b', rttMs: 4, loss: 0 }], 'only peers are reported, net of the 1 ms');
   });
@@ -150,14 +208,25 @@ describe('RttProber window math (simulated network and time)', () => {
     await prober.start();
     const socket = sockets[0]!;
 
-    // Step 1: the timeout fires first; the reply arriving later is ignored.
+    // Step 1: the timeout fires first; the reply arriving later is ignored (no measured probe follows).
     time.advance(700);
     socket.answerLast('10.232.0.2');
     assert.deepEqual(prober.samples(), [{ peer: 'b', rttMs: 0, loss: 1 }]);
+    assert.equal(socket.sent.length, 1);
 
     // Step 2: a reply measured past the timeout, arriving before the timer ran, is lost too.
     time.advance(300); // round 2 sent at 1000
+    socket.answerLast('10.232.0.2'); // the waking probe, answered at once
     time.nowMs += 600; // time passes, the timer has not run yet
+    socket.answerLast('10.232.0.2');
+    assert.deepEqual(prober.samples(), [{ peer: 'b', rttMs: 0, loss: 1 }]);
+    assert.equal(prober.inFlight, 0);
+
+    // Step 3: the round's timeout covers the pair: a measured probe still out at +500 is lost.
+    time.advance(400); // round 3 sent at 2000
+    time.advance(450);
+    socket.answerLast('10.232.0.2'); // the waking probe's reply, 450 ms late: the measured one goes
+    time.advance(100); // the round times out at +500 with the measured probe unanswered
     socket.answerLast('10.232.0.2');
     assert.deepEqual(prober.samples(), [{ peer: 'b', rttMs: 0, loss: 1 }]);
     assert.equal(prober.inFlight, 0);
@@ -168,7 +237,9 @@ describe('RttProber window math (simulated network and time)', () => {
     prober.setPeers([{ name: 'b', meshIp: '10.232.0.2' }]);
     await prober.start();
     const socket = sockets[0]!;
-    const probe = decodeProbe(socket.sent[0]!.packet)!;
+    socket.answerLast('10.232.0.2');
+    assert.equal(socket.sent.length, 2, 'the waking probe was answered: the measured one went');
+    const probe = decodeProbe(socket.sent[1]!.packet)!;
 
     time.advance(1);
     socket.answerLast('10.232.0.2', { address: '10.232.0.9', port: PORT });
@@ -191,11 +262,13 @@ describe('RttProber window math (simulated network and time)', () => {
     await prober.start();
     const socket = sockets[0]!;
 
-    time.advance(3000); // 3 lost
+    time.advance(2000);
+    assert.equal(prober.windowsFull(), false, 'two of three probes finished');
+    time.advance(1000); // 3 lost
+    assert.equal(prober.windowsFull(), true);
     assert.deepEqual(prober.samples(), [{ peer: 'b', rttMs: 0, loss: 1 }]);
     for (let i = 0; i < 3; i++) {
-      time.advance(5);
-      socket.answerLast('10.232.0.2');
+      socket.answerPair(time, '10.232.0.2', 5);
       time.advance(995);
     }
     assert.deepEqual(prober.samples(), [{ peer: 'b', rttMs: 5, loss: 0 }]);
@@ -212,12 +285,12 @@ describe('RttProber window math (simulated network and time)', () => {
     // c is gone while its probe is in flight; b moves to a new IP.
     prober.setPeers([{ name: 'b', meshIp: '10.232.0.22' }, { name: 'x', meshIp: 'not-an-ip' }]);
     assert.deepEqual(prober.samples(), [], 'b starts over, c and x are not there');
+    assert.equal(prober.windowsFull(), false, 'a new window is not full');
     assert.equal(prober.inFlight, 0, 'probes to the old peers are settled at once');
 
     time.advance(1000);
     assert.deepEqual(socket.sent.slice(-1).map((s) => s.address), ['10.232.0.22']);
-    time.advance(2);
-    socket.answerLast('10.232.0.22');
+    socket.answerPair(time, '10.232.0.22', 2);
     assert.deepEqual(prober.samples(), [{ peer: 'b', rttMs: 2, loss: 0 }]);
   });
 
@@ -232,7 +305,8 @@ describe('RttProber window math (simulated network and time)', () => {
     }
     assert.ok(maxInFlight <= 2 * 4, `in flight at most peers × rounds per timeout, saw ${maxInFlight}`);
     assert.deepEqual(prober.samples(), [{ peer: 'b', rttMs: 0, loss: 1 }, { peer: 'c', rttMs: 0, loss: 1 }]);
-    assert.ok(time.timers.size <= 5, `timers stay few, saw ${time.timers.size}`);
+    // A timeout per slot in flight (2 slots a round, rounds within 350 ms), the next slot, the next round.
+    assert.ok(time.timers.size <= 2 * 4 + 2, `timers stay few, saw ${time.timers.size}`);
   });
 
   test('IPv6 peers get their own socket; a family that cannot bind shows as lost', async () => {
@@ -240,8 +314,7 @@ describe('RttProber window math (simulated network and time)', () => {
     prober.setPeers([{ name: 'b', meshIp: '10.232.0.2' }, { name: 'v6', meshIp: 'FD00:0::0002' }]);
     await prober.start();
     assert.deepEqual(sockets.map((s) => s.family).sort(), ['udp4', 'udp6']);
-    time.advance(3);
-    sockets.find((s) => s.family === 'udp4')!.answerLast('10.232.0.2');
+    sockets.find((s) => s.family === 'udp4')!.answerPair(time, '10.232.0.2', 3);
     time.advance(997);
     assert.deepEqual(prober.samples(), [{ peer: 'b', rttMs: 3, loss: 0 }, { peer: 'v6', rttMs: 0, loss: 1 }]);
   });
@@ -253,8 +326,7 @@ describe('RttProber window math (simulated network and time)', () => {
     const socket = sockets[0]!;
     assert.equal(socket.family, 'udp6');
     assert.equal(socket.sent[0]!.address, 'fd00::2');
-    time.advance(4);
-    socket.answerLast('fd00::2');
+    socket.answerPair(time, 'fd00::2', 4);
     assert.deepEqual(prober.samples(), [{ peer: 'v6', rttMs: 4, loss: 0 }]);
   });
 

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { rttMoved } from '../../src/agent.js';
+import { rttMoved, rttReportDue } from '../../src/agent.js';
 
 const s = (peer: string, rttMs: number, loss = 0) => ({ peer, rttMs, loss });
 
@@ -12,4 +12,16 @@ test('RTT samples are re-reported only when they moved noticeably', () => {
   assert.equal(rttMoved(last, [s('a', 10), s('b', 0, 1)]), true, 'a peer becoming unreachable is');
   assert.equal(rttMoved(last, [s('a', 10)]), true, 'a peer gone is');
   assert.equal(rttMoved(last, [s('a', 10), s('c', 0.8)]), true, 'a different peer is');
+});
+
+test('RTT samples go out first, then when moved, when the windows have filled, or after 60 s', () => {
+  const early = { at: 0, samples: [s('a', 0.9)], windowsFull: false };
+  assert.equal(rttReportDue(undefined, early), true, 'the first samples are reported at once');
+  assert.equal(rttReportDue(early, { at: 5_000, samples: [s('a', 0.9)], windowsFull: false }), false, 'unchanged and still filling: no news');
+  assert.equal(rttReportDue(early, { at: 10_000, samples: [s('a', 0.4)], windowsFull: true }), true,
+    'the start-up figure is replaced once the window is full, though it moved by less than 0.5 ms');
+  const settled = { at: 10_000, samples: [s('a', 0.4)], windowsFull: true };
+  assert.equal(rttReportDue(settled, { at: 15_000, samples: [s('a', 0.45)], windowsFull: true }), false, 'jitter is not news');
+  assert.equal(rttReportDue(settled, { at: 70_000, samples: [s('a', 0.45)], windowsFull: true }), true, 'a minute on, it is re-reported anyway');
+  assert.equal(rttReportDue(settled, { at: 15_000, samples: [s('a', 5)], windowsFull: true }), true, 'a real move is news');
 });
