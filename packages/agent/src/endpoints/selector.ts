@@ -41,12 +41,14 @@ function onSameLan(ip: string, networks: readonly LocalNetwork[]): boolean {
  * A peer's endpoint candidates in the order to try them: an operator-configured address, then
  * LAN addresses on one of our own subnets, then what the bootstrap observed (post-NAT), then
  * STUN, then the peer's other LAN addresses. Duplicates collapse to their best rank.
+ * 'all-local' counts every LAN address as on our subnet (no trial of candidates, e.g. in tests).
  */
-export function rankCandidates(node: MeshNode, networks: readonly LocalNetwork[]): string[] {
+export function rankCandidates(node: MeshNode, networks: readonly LocalNetwork[] | 'all-local'): string[] {
+  const sameLan = (ip: string) => networks === 'all-local' || onSameLan(ip, networks);
   const rank = (kind: string, ip: string): number => {
     switch (kind) {
       case 'ENDPOINT_KIND_CONFIGURED': return 0;
-      case 'ENDPOINT_KIND_LAN': return onSameLan(ip, networks) ? 1 : 4;
+      case 'ENDPOINT_KIND_LAN': return sameLan(ip) ? 1 : 4;
       case 'ENDPOINT_KIND_OBSERVED': return 2;
       case 'ENDPOINT_KIND_STUN': return 3;
       default: return 5;

@@ -1,6 +1,6 @@
 import { peersOf, type MeshNode, type Netmap } from '../netmap/netmap.js';
 import type { WgDeviceState, WgOp, WgPeerConfig } from './types.js';
-import { formatEndpoint } from '../endpoints/endpoints.js';
+import { rankCandidates } from '../endpoints/selector.js';
 
 export interface DesiredWgConfig {
   readonly peers: readonly WgPeerConfig[];
@@ -16,18 +16,9 @@ export interface WgConfigOptions {
 /** WireGuard rekeys every 2 minutes: a handshake younger than this means the session works. */
 const LIVE_SESSION_MS = 180_000;
 
-const ENDPOINT_PREFERENCE = ['ENDPOINT_KIND_CONFIGURED', 'ENDPOINT_KIND_LAN', 'ENDPOINT_KIND_OBSERVED', 'ENDPOINT_KIND_STUN'];
-
-/** Unknown kinds rank last. */
-function endpointRank(kind: string): number {
-  const i = ENDPOINT_PREFERENCE.indexOf(kind);
-  return i < 0 ? ENDPOINT_PREFERENCE.length : i;
-}
-
+/** The best-ranked endpoint, every LAN address counted as reachable: for fixed options without a selector. */
 export function defaultEndpointFor(node: MeshNode): string | undefined {
-  const ranked = [...node.endpoints].sort((a, b) => endpointRank(a.kind) - endpointRank(b.kind));
-  const first = ranked[0];
-  return first ? formatEndpoint(first.ip, first.port) : undefined;
+  return rankCandidates(node, 'all-local')[0];
 }
 
 /** Pure: the WireGuard peer for one mesh node, or undefined when it cannot be a peer yet. */
