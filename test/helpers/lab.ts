@@ -259,26 +259,10 @@ export async function hostLog(lab: LabState, host: string): Promise<string> {
   return readFile(labHost(lab, host).logFile, 'utf8').catch(() => '');
 }
 
-export interface PingStats {
-  /** The median of the replies' times: the same statistic wgmesh reports. */
-  readonly medianMs: number;
-  /** ping's own average, which one slow reply among a few moves a long way. */
-  readonly avgMs: number;
-  readonly replies: number;
-}
-
 /** `ping -c COUNT -i INTERVAL`: each reply's time in ms (none when nothing came back). */
 export async function pingTimes(lab: LabState, from: string, ip: string, count = 10, intervalS = 0.2): Promise<number[]> {
   const result = await hostExec(lab, from, ['ping', '-n', '-c', String(count), '-i', String(intervalS), '-W', '1', ip], { timeoutMs: 5_000 + count * intervalS * 1000 });
   return [...result.stdout.matchAll(/ time=([\d.]+) ms/g)].map((m) => Number(m[1]));
-}
-
-export function pingStatsOf(times: readonly number[]): PingStats | undefined {
-  if (times.length === 0) return undefined;
-  const sorted = [...times].sort((x, y) => x - y);
-  const mid = Math.floor(sorted.length / 2);
-  const medianMs = sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-  return { medianMs, avgMs: sorted.reduce((sum, t) => sum + t, 0) / sorted.length, replies: sorted.length };
 }
 
 // ---------------------------------------------------------------------------------------------

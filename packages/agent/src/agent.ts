@@ -556,7 +556,7 @@ export class Agent extends EventEmitter {
     const next: RttReport = { at: Date.now(), samples: rtt?.samples() ?? [], windowsFull: rtt?.windowsFull?.() ?? true };
     if (!rttReportDue(this.lastRttReport, next)) return [];
     if (next.samples.length > 0) this.lastRttReport = next;
-    return [...next.samples];
+    return next.samples;
   }
 
   /** This node's latest RTT samples, or undefined without a prober. */
@@ -570,7 +570,7 @@ const RTT_REPORT_MAX_AGE_MS = 60_000;
 
 interface RttReport {
   readonly at: number;
-  readonly samples: readonly RttSample__Output[];
+  readonly samples: RttSample__Output[];
   /** False while the samples rest on the first few probes after a start or a new peer. */
   readonly windowsFull: boolean;
 }

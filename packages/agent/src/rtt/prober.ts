@@ -271,8 +271,7 @@ export class RttProber extends EventEmitter<RttProberEvents> {
       const socket = this.sockets.get(peer.family);
       // Gone (or moved to a new IP) since the round began: nothing to measure.
       if (this.peers.get(peer.name) !== peer || !socket || socket.state === 'binding') this.pairDone(round);
-      // A family that cannot send (no socket could be bound) loses every probe: it times out below.
-      else this.send(peer, slot, 'wake', socket.state === 'ready' ? socket.socket : undefined);
+      else this.send(peer, slot, 'wake');
     }
     if (slot.seqs.length === 0) return;
     const timer = this.timers.setTimeout(() => {
@@ -282,13 +281,16 @@ export class RttProber extends EventEmitter<RttProberEvents> {
     round.timers.add(timer);
   }
 
-  private send(peer: PeerState, slot: Slot, stage: Pending['stage'], socket: PacketSocket | undefined): void {
+  /** A family that cannot send (no socket could be bound) loses every probe: it times out. */
+  private send(peer: PeerState, slot: Slot, stage: Pending['stage']): void {
     this.seq = (this.seq + 1) >>> 0;
     const seq = this.seq;
     const sentNs = this.clock.nowNs();
     this.pending.set(seq, { peer, sentNs, slot, stage });
     slot.seqs.push(seq);
-    socket?.send(encodeProbe({ type: 'probe', seq, timestamp: sentNs }), this.port, peer.meshIp, (err) => {
+    const socket = this.sockets.get(peer.family);
+    if (socket?.state !== 'ready') return;
+    socket.socket.send(encodeProbe({ type: 'probe', seq, timestamp: sentNs }), this.port, peer.meshIp, (err) => {
       if (err) this.logger.debug('RTT probe not sent', { node: peer.name, meshIp: peer.meshIp, err: errorMessage(err) });
     });
   }
@@ -309,8 +311,7 @@ export class RttProber extends EventEmitter<RttProberEvents> {
     if (from.port !== this.port || canonicalIp(from.address) !== probe.peer.meshIp) return;
     if (probe.stage === 'wake') {
       this.pending.delete(reply.seq);
-      const slot = this.sockets.get(probe.peer.family);
-      this.send(probe.peer, probe.slot, 'measure', slot?.state === 'ready' ? slot.socket : undefined);
+      this.send(probe.peer, probe.slot, 'measure');
       return;
     }
     const rttMs = Number(this.clock.nowNs() - probe.sentNs) / 1e6;
