@@ -66,9 +66,6 @@ export interface AgentInit {
 
 /** Counters for tests and benchmarks. */
 export interface AgentStats {
-  reconciles: number;
-  driverOps: number;
-  watchEvents: number;
   watchConnects: number;
   joins: number;
 }
@@ -85,7 +82,7 @@ const PERMANENT_JOIN_CODES = new Set([
  */
 export class Agent extends EventEmitter {
   readonly publicKey: string;
-  readonly stats: AgentStats = { reconciles: 0, driverOps: 0, watchEvents: 0, watchConnects: 0, joins: 0 };
+  readonly stats: AgentStats = { watchConnects: 0, joins: 0 };
   private netmapValue: Netmap;
   private joinResponse: JoinResponse__Output | undefined;
   private connectedValue = false;
@@ -114,11 +111,7 @@ export class Agent extends EventEmitter {
     this.logger = components.logger ?? silentLogger();
     this.timers = components.timers ?? defaultTimers;
     this.wgOptions = init.wgOptions ? { ...init.wgOptions } : { endpointFor: (node) => this.selector.endpointFor(node) };
-    this.reconciler = new Reconciler(components.driver, () => this.netmapValue, this.wgOptions, this.logger, () => {
-      this.stats.reconciles = this.reconciler.stats.fullPasses + this.reconciler.stats.fastPasses;
-      this.stats.driverOps = this.reconciler.stats.ops;
-      this.emit('reconciled');
-    });
+    this.reconciler = new Reconciler(components.driver, () => this.netmapValue, this.wgOptions, this.logger, () => this.emit('reconciled'));
     // wireguard-go restarted by its supervisor: make sure the device matches the netmap again.
     if (hasRestartNotifier(components.driver)) {
       components.driver.onRestart(() => {
@@ -181,6 +174,7 @@ export class Agent extends EventEmitter {
     await this.upDevice(response.meshIp, response.meshCidr);
     this.step('interface', `${this.components.driver.name} up (${this.components.driver.kind}), UDP port ${this.init.listenPort ?? AGENT_DEFAULTS.listenPort}`);
     this.adoptJoin(response);
+    this.persist();
     await this.reconcile();
     this.step('peers', `${peersOf(this.netmapValue).length} peers configured`);
     this.openWatch();
@@ -261,20 +255,19 @@ export class Agent extends EventEmitter {
     this.emit('change');
   }
 
-  async setTag(key: string, value: string): Promise<Readonly<Record<string, string>>> {
-    const previous = this.tags;
-    this.tags = { ...this.tags, [key]: value };
-    await this.sendUpdate().catch((err) => {
-      this.tags = previous;
-      throw err;
-    });
-    return this.tags;
+  setTag(key: string, value: string): Promise<Readonly<Record<string, string>>> {
+    return this.replaceTags({ ...this.tags, [key]: value });
   }
 
-  async deleteTag(key: string): Promise<Readonly<Record<string, string>>> {
-    const previous = this.tags;
+  deleteTag(key: string): Promise<Readonly<Record<string, string>>> {
     const { [key]: _removed, ...rest } = this.tags;
-    this.tags = rest;
+    return this.replaceTags(rest);
+  }
+
+  /** Sends the new tags with an update; the old ones stay if the bootstrap refuses them. */
+  private async replaceTags(next: Record<string, string>): Promise<Readonly<Record<string, string>>> {
+    const previous = this.tags;
+    this.tags = next;
     await this.sendUpdate().catch((err) => {
       this.tags = previous;
       throw err;
@@ -311,11 +304,11 @@ export class Agent extends EventEmitter {
     }
   }
 
+  /** Takes a join's answer (or the saved one) as this node's membership; the caller persists a new one. */
   private adoptJoin(response: JoinResponse__Output): void {
     this.joinResponse = response;
     this.netmapValue = netmapFromNodes(response.nodeName, response.revision, response.nodes);
     this.syncRttPeers();
-    this.persist();
     this.emit('change');
   }
 
@@ -410,6 +403,7 @@ export class Agent extends EventEmitter {
         await this.upDevice(response.meshIp, response.meshCidr);
       }
       this.adoptJoin(response);
+      this.persist();
       if (moved) this.emit('address', response.meshIp);
       this.reconciler.requestFull();
       this.openWatch();
@@ -422,7 +416,6 @@ export class Agent extends EventEmitter {
 
   /** Deltas are applied in batches: everything received in one turn of the event loop at once. */
   private onWatchEvent(event: WatchEvent__Output): void {
-    this.stats.watchEvents++;
     const delta = eventToDelta(event);
     if (!delta) return;
     this.pendingDeltas.push(delta);

@@ -14,7 +14,6 @@ export * from './log.js';
 export { AGENT_DEFAULTS } from './constants.js';
 export { createWgDriverFactory, detectWgBackend, type WgBackendChoice } from './wg/factory.js';
 export * from './wg/errors.js';
-export { claimSocketPath } from './localapi/server.js';
 export * from './state/agent-state.js';
 export * from './status/memberlist.js';
 export { KernelWgDriver } from './wg/kernel-driver.js';

@@ -40,10 +40,6 @@ export class EndpointDiscovery {
     return !own.includes(this.stunIp);
   }
 
-  get publicIp(): string | undefined {
-    return this.stunIp;
-  }
-
   async candidates(): Promise<Endpoint[]> {
     const port = this.init.listenPort;
     if (this.init.configuredIp) return [{ ip: this.init.configuredIp, port, kind: 'ENDPOINT_KIND_CONFIGURED' }];

@@ -9,6 +9,11 @@ export const CANDIDATE_TRIAL_MS = 6_000;
 /** A session is alive while it rekeys (every 2 minutes); past this it is gone. */
 export const HANDSHAKE_ALIVE_MS = 180_000;
 
+/** A WireGuard session is live: a handshake younger than HANDSHAKE_ALIVE_MS. */
+export function handshakeAlive(peer: Pick<WgPeerState, 'latestHandshakeMs'>, now: number): boolean {
+  return peer.latestHandshakeMs > 0 && now - peer.latestHandshakeMs < HANDSHAKE_ALIVE_MS;
+}
+
 export interface LocalNetwork {
   readonly address: string;
   readonly prefixLength: number;
@@ -121,8 +126,7 @@ export class EndpointSelector {
       present.add(peer.publicKey);
       const trial = this.trials.get(peer.publicKey);
       if (!trial || trial.candidates.length < 2) continue;
-      const alive = peer.latestHandshakeMs > 0 && now - peer.latestHandshakeMs < HANDSHAKE_ALIVE_MS;
-      if (alive) {
+      if (handshakeAlive(peer, now)) {
         trial.since = now;
         continue;
       }

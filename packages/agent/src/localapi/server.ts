@@ -2,6 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import { chown, unlink } from 'node:fs/promises';
 import { connect } from 'node:net';
 import type { Agent } from '../agent.js';
+import { nodesByName } from '../netmap/netmap.js';
 import { loadProtos, type AgentHandlers } from '../proto/index.js';
 import { buildRttMatrix, buildStatus } from '../status/status.js';
 import { errorMessage, silentLogger, type Logger } from '../log.js';
@@ -61,7 +62,7 @@ export class LocalApiServer {
         buildStatus(agent).then((s) => callback(null, s), (err) => callback(fail(err)));
       },
       Nodes(_call, callback) {
-        const nodes = [...agent.netmap.nodes.values()].sort((a, b) => a.name.localeCompare(b.name));
+        const nodes = nodesByName(agent.netmap);
         callback(null, { revision: agent.netmap.revision, nodes });
       },
       Watch: (call) => {

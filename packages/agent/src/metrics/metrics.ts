@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import { Gauge, Registry } from 'prom-client';
 import type { Agent } from '../agent.js';
 import { peersOf } from '../netmap/netmap.js';
+import type { WgPeerState } from '../wg/types.js';
 import { errorMessage, silentLogger, type Logger } from '../log.js';
 import { parseHostPort } from '../endpoints/endpoints.js';
 
@@ -57,13 +58,20 @@ export class MetricsServer {
 
 /** A node's metrics, read from its parts at scrape time. */
 export function registerAgentMetrics(registry: Registry, agent: Agent): void {
+  // The registry collects every metric of a scrape at once: the two gauges below share one
+  // device read (one `wg show … dump`), and see the same snapshot.
+  let reading: Promise<readonly WgPeerState[]> | undefined;
+  const readPeers = () =>
+    (reading ??= agent.driver.read().then((d) => d.peers).finally(() => {
+      reading = undefined;
+    }));
   new Gauge({
     name: 'wgmesh_peers_configured',
     help: 'WireGuard peers configured on this node\'s interface',
     registers: [registry],
     async collect() {
       try {
-        this.set((await agent.driver.read()).peers.length);
+        this.set((await readPeers()).length);
       } catch {
         this.set(0);
       }
@@ -78,7 +86,7 @@ export function registerAgentMetrics(registry: Registry, agent: Agent): void {
       this.reset();
       let peers;
       try {
-        peers = (await agent.driver.read()).peers;
+        peers = await readPeers();
       } catch {
         return;
       }

@@ -27,7 +27,6 @@ export function netmapFromNodes(selfName: string, revision: number, nodes: reado
 
 /** Pure: the netmap after one delta. Deltas older than the netmap are ignored. */
 export function applyDelta(netmap: Netmap, delta: NetmapDelta): Netmap {
-  if (delta.kind === 'snapshot') return netmapFromNodes(netmap.selfName, delta.revision, delta.nodes);
   return applyDeltas(netmap, [delta]);
 }
 
@@ -69,7 +68,12 @@ export function selfNode(netmap: Netmap): MeshNode | undefined {
   return netmap.nodes.get(netmap.selfName);
 }
 
+/** Every node, this one included, sorted by name. */
+export function nodesByName(netmap: Netmap): MeshNode[] {
+  return [...netmap.nodes.values()].sort((a, b) => a.name.localeCompare(b.name));
+}
+
 /** Every node but this one, sorted by name. */
 export function peersOf(netmap: Netmap): MeshNode[] {
-  return [...netmap.nodes.values()].filter((n) => n.name !== netmap.selfName).sort((a, b) => a.name.localeCompare(b.name));
+  return nodesByName(netmap).filter((n) => n.name !== netmap.selfName);
 }

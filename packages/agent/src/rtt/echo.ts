@@ -253,7 +253,3 @@ export class EchoResponder {
     this.stats.echoed++;
   }
 }
-
-export function createEchoResponder(components: EchoResponderComponents, init: EchoResponderInit): EchoResponder {
-  return new EchoResponder(components, init);
-}

@@ -118,6 +118,7 @@ export class RttProber extends EventEmitter<RttProberEvents> {
    * figure so that RTT shows the tunnel, as ping does, not this process's scheduling.
    */
   setSelf(meshIp: string | undefined): void {
+    if (meshIp === this.selfIp) return;
     this.selfIp = meshIp;
     this.setPeers(this.lastPeers);
   }
@@ -308,7 +309,8 @@ export class RttProber extends EventEmitter<RttProberEvents> {
     const probe = this.pending.get(reply.seq);
     // Unknown or late (already timed out), or not the answer to this probe, or not from the peer.
     if (!probe || probe.sentNs !== reply.timestamp) return;
-    if (from.port !== this.port || canonicalIp(from.address) !== probe.peer.meshIp) return;
+    // peer.meshIp is canonical already: parse the sender's address only when it differs in text.
+    if (from.port !== this.port || (from.address !== probe.peer.meshIp && canonicalIp(from.address) !== probe.peer.meshIp)) return;
     if (probe.stage === 'wake') {
       this.pending.delete(reply.seq);
       this.send(probe.peer, probe.slot, 'measure');
@@ -364,10 +366,6 @@ export class RttProber extends EventEmitter<RttProberEvents> {
     }
     this.sockets.set(family, { state: 'ready', socket });
   }
-}
-
-export function createRttProber(components: RttProberComponents, init: RttProberInit = {}): RttProber {
-  return new RttProber(components, init);
 }
 
 /** The text form a socket reports for this address, or undefined when it is not an IP. */

@@ -1,5 +1,6 @@
 import { writeFileAtomic } from '../atomic-file.js';
 import type { Agent } from '../agent.js';
+import { nodesByName } from '../netmap/netmap.js';
 import { formatEndpoint } from '../endpoints/endpoints.js';
 import { errorMessage, silentLogger, type Logger } from '../log.js';
 
@@ -21,7 +22,7 @@ export interface Memberlist {
 }
 
 export function buildMemberlist(agent: Agent, now = new Date()): Memberlist {
-  const nodes = [...agent.netmap.nodes.values()].sort((a, b) => a.name.localeCompare(b.name));
+  const nodes = nodesByName(agent.netmap);
   return {
     mesh: agent.options.meshName,
     cidr: agent.joined?.meshCidr ?? '',

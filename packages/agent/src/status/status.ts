@@ -1,5 +1,5 @@
 import type { Agent } from '../agent.js';
-import { peersOf } from '../netmap/netmap.js';
+import { nodesByName, peersOf } from '../netmap/netmap.js';
 import type { InfoResponse, PeerStatus, RttResponse, RttRow } from '../proto/index.js';
 import type { WgPeerState } from '../wg/types.js';
 
@@ -57,7 +57,7 @@ export async function buildStatus(agent: Agent): Promise<InfoResponse> {
 
 /** The mesh-wide RTT matrix: every node's latest samples, as reported to the bootstrap. */
 export function buildRttMatrix(agent: Agent): RttResponse {
-  const nodes = [...agent.netmap.nodes.values()].sort((a, b) => a.name.localeCompare(b.name));
+  const nodes = nodesByName(agent.netmap);
   const names = new Set(nodes.map((n) => n.name));
   const rows: RttRow[] = [];
   for (const node of nodes) {

@@ -1,6 +1,6 @@
 import { peersOf, type MeshNode, type Netmap } from '../netmap/netmap.js';
 import type { WgDeviceState, WgOp, WgPeerConfig } from './types.js';
-import { rankCandidates } from '../endpoints/selector.js';
+import { handshakeAlive, rankCandidates } from '../endpoints/selector.js';
 
 export interface DesiredWgConfig {
   readonly peers: readonly WgPeerConfig[];
@@ -12,9 +12,6 @@ export interface WgConfigOptions {
   /** Persistent keepalive in seconds for every peer (0: off). */
   readonly persistentKeepalive?: number;
 }
-
-/** WireGuard rekeys every 2 minutes: a handshake younger than this means the session works. */
-const LIVE_SESSION_MS = 180_000;
 
 /** The best-ranked endpoint, every LAN address counted as reachable: for fixed options without a selector. */
 export function defaultEndpointFor(node: MeshNode): string | undefined {
@@ -57,7 +54,7 @@ export function diffWgConfig(actual: Pick<WgDeviceState, 'peers'>, desired: Desi
     desiredKeys.add(peer.publicKey);
     const current = actualByKey.get(peer.publicKey);
     // A peer with a live session keeps the endpoint WireGuard uses: it may have roamed there (NAT).
-    const live = current !== undefined && current.latestHandshakeMs > 0 && now - current.latestHandshakeMs < LIVE_SESSION_MS;
+    const live = current !== undefined && handshakeAlive(current, now);
     if (!current || !samePeer(current, live ? { ...peer, endpoint: undefined } : peer)) ops.push({ op: 'set-peer', peer: live && current?.endpoint ? { ...peer, endpoint: current.endpoint } : peer });
   }
   for (const peer of actual.peers) {
