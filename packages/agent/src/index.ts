@@ -5,6 +5,7 @@ export * from './wg/config.js';
 export * from './wg/keys.js';
 export { MemoryWgDriver } from './wg/memory-driver.js';
 export * from './endpoints/endpoints.js';
+export { handshakeAlive, HANDSHAKE_ALIVE_MS } from './endpoints/selector.js';
 export * from './control/client.js';
 export { Backoff } from './control/backoff.js';
 export * from './agent.js';

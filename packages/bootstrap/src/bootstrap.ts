@@ -184,8 +184,4 @@ export class Bootstrap {
     this.startedListeners.push(fn);
     if (this.table) fn();
   }
-
-  get stunPort(): number {
-    return this.stun?.port ?? 0;
-  }
 }

@@ -9,6 +9,6 @@ export { devAuthenticator, PermissionDenied, type Authenticator, type CallIdenti
 export { toServiceError } from './service/status.js';
 export { MeshTls, splitPem, type MeshTlsInit } from './tls/mtls.js';
 export { createCrl, readCrl, normalizeSerial, CrlError, type RevokedEntry } from './tls/crl.js';
-export { LivenessMonitor, createLivenessMonitor, LIVENESS_DEFAULTS, type LivenessInit } from './members/liveness.js';
+export { LivenessMonitor, LIVENESS_DEFAULTS, type LivenessInit } from './members/liveness.js';
 export { StunResponder, StunPortInUse, StunBindFailed, type StunResponderInit, type StunResponderStats } from './stun/responder.js';
 export { registerBootstrapMetrics } from './metrics.js';

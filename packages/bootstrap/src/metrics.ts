@@ -27,7 +27,7 @@ export function registerBootstrapMetrics(registry: MetricsRegistry, bootstrap: B
       this.set(bootstrap.stats?.watchers ?? 0);
     },
   });
-  const joins = new Counter({
+  new Counter({
     name: 'wgmesh_joins_total',
     help: 'Join requests by result and, for refusals, reason',
     labelNames: ['result', 'reason'],
@@ -40,7 +40,6 @@ export function registerBootstrapMetrics(registry: MetricsRegistry, bootstrap: B
       for (const [reason, n] of Object.entries(stats.joinsRejected)) this.inc({ result: 'rejected', reason }, n);
     },
   });
-  void joins;
   const fanout = new Histogram({
     name: 'wgmesh_fanout_seconds',
     help: 'Time to hand one membership change to every open stream',

@@ -79,11 +79,12 @@ export class Ipam {
 
   /** True when ip may be given to a node: inside the mesh CIDR and not its network/broadcast address. */
   isAssignable(ip: string): boolean {
-    if (!prefixContains(this.cidr, ip)) return false;
-    const n = ipToBigInt(ip);
-    if (n === this.cidr.network) return false;
-    if (this.cidr.family === 4 && n === this.cidr.network + this.cidr.size - 1n) return false;
-    return true;
+    return prefixContains(this.cidr, ip) && !this.isReserved(ipToBigInt(ip));
+  }
+
+  /** The mesh CIDR's network address, and its broadcast address for IPv4. */
+  private isReserved(n: bigint): boolean {
+    return n === this.cidr.network || (this.cidr.family === 4 && n === this.cidr.network + this.cidr.size - 1n);
   }
 
   /** The lowest free assignable address in the range; RangeExhausted when there is none. */
@@ -93,9 +94,12 @@ export class Ipam {
     // A scan, bounded by the number of addresses in use: at most inUse.size + 3 candidates are skipped.
     const limit = BigInt(inUse.size) + 3n;
     let skipped = 0n;
+    // The range lies inside the CIDR (checked at construction): a candidate only has to be unreserved and free.
     for (let n = first; n <= last; n++) {
-      const ip = bigIntToIp(n, this.cidr.family);
-      if (this.isAssignable(ip) && !inUse.has(ip)) return ip;
+      if (!this.isReserved(n)) {
+        const ip = bigIntToIp(n, this.cidr.family);
+        if (!inUse.has(ip)) return ip;
+      }
       if (++skipped > limit) break;
     }
     throw new RangeExhausted(this.range.text);

@@ -174,10 +174,6 @@ export class LivenessMonitor {
   }
 }
 
-export function createLivenessMonitor(table: MemberTable, init: LivenessInit): LivenessMonitor {
-  return new LivenessMonitor(table, init);
-}
-
 function validate(suspectAfterMs: number, failedAfterMs: number, reapAfterMs: number, checkIntervalMs: number): void {
   const all = { suspectAfterMs, failedAfterMs, reapAfterMs, checkIntervalMs };
   for (const [key, value] of Object.entries(all)) {

@@ -25,8 +25,7 @@ export function createLocalControl(table: MemberTable, self: { ip: string }): Co
         isBootstrap: true,
         fixedIp: self.ip,
       });
-      const snapshot = table.snapshot();
-      return { nodeName: member.name, meshIp: member.meshIp, meshCidr: table.cidr, meshCreatedMs: table.createdMs, revision: snapshot.revision, nodes: snapshot.nodes };
+      return table.joinResponse(member);
     },
     watch(req, callbacks) {
       let unsubscribe: (() => void) | undefined;

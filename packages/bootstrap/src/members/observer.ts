@@ -1,8 +1,5 @@
-import { errorMessage, silentLogger, type Logger, type Timers, type WgPeerState } from '@wgmesh/agent';
+import { errorMessage, handshakeAlive, silentLogger, type Logger, type Timers, type WgPeerState } from '@wgmesh/agent';
 import type { MemberTable } from './table.js';
-
-/** A peer's WireGuard session is live if it shook hands this recently (WireGuard rekeys every 2 min). */
-const LIVE_HANDSHAKE_MS = 180_000;
 
 /**
  * Publishes, for each member, the endpoint the bootstrap's own WireGuard device sees it at: the
@@ -52,7 +49,8 @@ export class EndpointObserver {
     for (const member of this.table.list()) {
       if (member.isBootstrap) continue;
       const peer = byKey.get(member.publicKey);
-      if (!peer?.endpoint || now - peer.latestHandshakeMs > LIVE_HANDSHAKE_MS) continue;
+      // Only a live session shows where the node really is now.
+      if (!peer?.endpoint || !handshakeAlive(peer, now)) continue;
       const parsed = /^\[?([^\]]+?)\]?:(\d+)$/.exec(peer.endpoint);
       if (!parsed) continue;
       const observed = member.endpoints.find((e) => e.kind === 'ENDPOINT_KIND_OBSERVED');

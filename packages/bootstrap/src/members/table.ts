@@ -1,4 +1,4 @@
-import type { Endpoint__Output, MeshNode, NetmapDelta, NodeStatus__Output, RttSample__Output } from '@wgmesh/agent';
+import type { Endpoint__Output, JoinResponse__Output, MeshNode, NetmapDelta, NodeStatus__Output, RttSample__Output } from '@wgmesh/agent';
 import { ConfigError, IdentityMismatch, NameTaken, NodeNotFound } from '../errors.js';
 import type { Ipam } from '../ipam/ipam.js';
 import { DEFAULTS } from '../constants.js';
@@ -105,6 +105,12 @@ export class MemberTable {
 
   snapshot(): { revision: number; nodes: MeshNode[] } {
     return { revision: this.revisionValue, nodes: this.list() };
+  }
+
+  /** What a node is told when it joins: its address, the mesh, and the membership now. */
+  joinResponse(member: Pick<Member, 'name' | 'meshIp'>): JoinResponse__Output {
+    const snapshot = this.snapshot();
+    return { nodeName: member.name, meshIp: member.meshIp, meshCidr: this.cidr, meshCreatedMs: this.createdMs, revision: snapshot.revision, nodes: snapshot.nodes };
   }
 
   /** The deltas after `revision`, or undefined when the history no longer reaches back that far. */
@@ -281,8 +287,9 @@ function mergeObserved(previous: readonly Endpoint__Output[], reported: readonly
   return [...reported.filter((e) => e.kind !== 'ENDPOINT_KIND_OBSERVED'), ...previous.filter((e) => e.kind === 'ENDPOINT_KIND_OBSERVED')];
 }
 
+/** Equal but for lastSeenMs. RTT samples (the bulk of a member) are compared only when not the same array, as after most heartbeats. */
 function sameMember(a: Member, b: Member): boolean {
-  const { lastSeenMs: _a, ...restA } = a;
-  const { lastSeenMs: _b, ...restB } = b;
-  return JSON.stringify(restA) === JSON.stringify(restB);
+  const { lastSeenMs: _a, rtt: rttA, ...restA } = a;
+  const { lastSeenMs: _b, rtt: rttB, ...restB } = b;
+  return JSON.stringify(restA) === JSON.stringify(restB) && (rttA === rttB || JSON.stringify(rttA) === JSON.stringify(rttB));
 }

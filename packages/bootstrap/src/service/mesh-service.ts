@@ -72,15 +72,7 @@ export function createMeshService(components: MeshServiceComponents): { handlers
         const listenPort = validateListenPort(req.listenPort);
         const { member, revision, created } = await table.join({ name, identity, endpoints, tags, listenPort });
         logger.info(created ? 'node joined' : 'node re-joined', { node: name, meshIp: member.meshIp, publicKey, revision });
-        const snapshot = table.snapshot();
-        return {
-          nodeName: name,
-          meshIp: member.meshIp,
-          meshCidr: table.cidr,
-          meshCreatedMs: table.createdMs,
-          revision: snapshot.revision,
-          nodes: snapshot.nodes,
-        };
+        return table.joinResponse(member);
       }, {
         ok: () => stats.joinsAccepted++,
         failed: (err) => {

@@ -1,6 +1,6 @@
 import { status, type ServiceError, Metadata } from '@grpc/grpc-js';
 import {
-  CertificateRejected, ConfigError, IdentityMismatch, Unauthenticated, InvalidField, MeshNotFound, NameTaken, NodeNotFound, RangeExhausted, StateFileError,
+  CertificateRejected, IdentityMismatch, Unauthenticated, InvalidField, MeshNotFound, NameTaken, NodeNotFound, RangeExhausted,
 } from '../errors.js';
 import { PermissionDenied } from './auth.js';
 
@@ -21,6 +21,5 @@ function codeFor(err: unknown): status {
   if (err instanceof Unauthenticated) return status.UNAUTHENTICATED;
   if (err instanceof CertificateRejected) return status.PERMISSION_DENIED;
   if (err instanceof RangeExhausted) return status.RESOURCE_EXHAUSTED;
-  if (err instanceof StateFileError || err instanceof ConfigError) return status.INTERNAL;
   return status.INTERNAL;
 }
