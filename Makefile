@@ -1,6 +1,5 @@
 # wgmesh — `make demo` and `make test` are the two commands a new machine needs.
 SHELL := /bin/bash
-NODE_TEST := node --conditions=source --import tsx --test --test-force-exit --test-reporter=tap
 export TSX_TSCONFIG_PATH := $(CURDIR)/tsconfig.test.json
 
 .PHONY: deps build proto lint test test-unit test-sim test-e2e demo bench clean

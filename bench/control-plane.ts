@@ -10,6 +10,9 @@ import { Agent, createGrpcControlClient, generateKeyPair, loadProtos, MemoryWgDr
 const here = path.dirname(new URL(import.meta.url).pathname);
 const sizes = (process.env.BENCH_SIZES ?? '100,500,1000').split(',').map(Number);
 const CHANGES = Number(process.env.BENCH_CHANGES ?? 25);
+/** How long every agent may take to know every member once all have joined, and to apply one change. */
+const CONVERGE_TIMEOUT_MS = 120_000;
+const CHANGE_TIMEOUT_MS = 30_000;
 
 async function procStats(pid: number): Promise<{ rssMb: number; cpuSeconds: number }> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8');
@@ -47,8 +50,16 @@ async function run(n: number): Promise<Record<string, string>> {
   await Promise.all(agents.map((a) => a.agent.start()));
   const joinedMs = performance.now() - joinStart;
   // Converged: every agent knows every member.
-  await new Promise<void>((resolve) => {
-    const check = () => (agents.every((a) => a.agent.netmap.nodes.size === n + 1) ? resolve() : setTimeout(check, 20));
+  const convergeBy = Date.now() + CONVERGE_TIMEOUT_MS;
+  await new Promise<void>((resolve, reject) => {
+    const knowsAll = (a: (typeof agents)[number]) => a.agent.netmap.nodes.size === n + 1;
+    const check = () => {
+      if (agents.every(knowsAll)) resolve();
+      else if (Date.now() >= convergeBy) {
+        child.kill('SIGTERM'); // no stray bootstrap after a failed run
+        reject(new Error(`the mesh of ${n} agents did not converge within ${CONVERGE_TIMEOUT_MS / 1000} s: ${agents.filter(knowsAll).length} of ${n} agents know all ${n + 1} members`));
+      } else setTimeout(check, 20);
+    };
     check();
   });
   const convergedMs = performance.now() - joinStart;
@@ -65,8 +76,16 @@ async function run(n: number): Promise<Record<string, string>> {
     const res = await new Promise<{ revision: number; nodes: unknown[] }>((resolve, reject) =>
       raw.join({ meshName: 'bench', nodeName: `extra${c}`, publicKey: generateKeyPair().publicKey, listenPort: 54540, endpoints: [{ ip: '192.0.2.254', port: 54540, kind: 'ENDPOINT_KIND_LAN' }] },
         (err, r) => (err ? reject(err) : resolve(r as never))));
-    await new Promise<void>((resolve) => {
-      const check = () => (agents.every((a, i) => a.driver.operationCount > opsBefore[i]!) ? resolve() : setImmediate(check));
+    const appliedBy = Date.now() + CHANGE_TIMEOUT_MS;
+    await new Promise<void>((resolve, reject) => {
+      const applied = (a: (typeof agents)[number], i: number) => a.driver.operationCount > opsBefore[i]!;
+      const check = () => {
+        if (agents.every(applied)) resolve();
+        else if (Date.now() >= appliedBy) {
+          child.kill('SIGTERM');
+          reject(new Error(`change ${c + 1} of ${CHANGES} (node extra${c} joins) was not applied within ${CHANGE_TIMEOUT_MS / 1000} s: ${agents.filter(applied).length} of ${n} agents applied it`));
+        } else setImmediate(check);
+      };
       check();
     });
     latencies.push(performance.now() - t0);

@@ -29,6 +29,7 @@ import {
   labUp,
   NodeNotRunning,
   netnsPath,
+  runningHosts,
   type LabHost,
   type LabState,
 } from '../packages/cli/src/lab/index.js';
@@ -285,12 +286,6 @@ function watchStart(pid: number, t0: number, iface: string, bootstrapRemote: str
     return false;
   })();
   return { stop: () => void (stopped = true), routed };
-}
-
-async function runningHosts(lab: LabState): Promise<LabHost[]> {
-  const out: LabHost[] = [];
-  for (const h of lab.hosts) if (h.process && (await isRunning(h.process))) out.push(h);
-  return out;
 }
 
 /** Stops the node of a host the benchmark added (the lab also stops its wireguard-go should it outlive the node). */

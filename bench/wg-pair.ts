@@ -5,10 +5,10 @@
  * and the two never collide on /var/run/wireguard. Nothing is created in the root namespace:
  * the veth is made inside the first namespace with its peer placed in the second.
  */
-import { generateKeyPairSync } from 'node:crypto';
 import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { generateKeyPair } from '@wgmesh/agent';
 import { listNetns, netnsPath } from '../packages/cli/src/lab/index.js';
 import { exec, execOk, sleep, startDaemon, stopDaemon, type Daemon } from './dp-sys.js';
 
@@ -50,12 +50,6 @@ interface Side {
   daemon?: Daemon;
 }
 
-function wgKeyPair(): { privateKey: string; publicKey: string } {
-  const { privateKey, publicKey } = generateKeyPairSync('x25519');
-  const b64 = (jwkValue: string | undefined) => Buffer.from(jwkValue!, 'base64url').toString('base64');
-  return { privateKey: b64(privateKey.export({ format: 'jwk' }).d), publicKey: b64(publicKey.export({ format: 'jwk' }).x) };
-}
-
 export class WgPair {
   private readonly sides: [Side, Side];
   private readonly iface: string;
@@ -77,7 +71,7 @@ export class WgPair {
       netnsPath: this.ownNamespaces ? netnsPath(netns[i]!) : netns[i]!,
       underlayIp: underlay[i]!,
       overlayIp: overlay[i]!,
-      ...wgKeyPair(),
+      ...generateKeyPair(),
     })) as [Side, Side];
   }
 

@@ -55,12 +55,13 @@ describe('lab of 4 hosts with real WireGuard', { skip: skip ?? false }, () => {
     const children = await childrenOf([pid]);
     process.kill(pid, 'SIGTERM');
     const signalled = Date.now();
+    // Polled well past the budget, so a miss reports the real time instead of a timeout.
     await waitFor('h1, h2 and h3 to drop h4', async () => {
       const dumps = await Promise.all(['h1', 'h2', 'h3'].map((h) => wgDump(lab, h)));
       return dumps.every((d) => d.peers.length === 2 && !d.peers.some((p) => p.publicKey === key));
-    }, 5_000, 50);
+    }, 15_000, 50);
     const tookMs = Date.now() - signalled;
-    assert.ok(tookMs <= 5_000, `took ${tookMs} ms`);
+    assert.ok(tookMs <= 5_000, `h1, h2 and h3 dropped h4 ${tookMs} ms after SIGTERM; the budget is 5000 ms`);
     // h4's agent and its wireguard-go are gone too.
     const h4 = lab.hosts.find((h) => h.name === 'h4')!.process!;
     await waitFor('h4 and its children to exit', async () => (await stillRunning([h4, ...children])).length === 0, 5_000);

@@ -3,17 +3,17 @@
  * WireGuard. Each test file uses its own lab name, so it never touches a user's lab ("wgl").
  */
 import { spawn } from 'node:child_process';
-import { constants } from 'node:fs';
 import { access, readFile, realpath } from 'node:fs/promises';
-import { delimiter, join } from 'node:path';
 import type { InfoResponse__Output, RttResponse__Output } from '@wgmesh/agent';
 import { connectLocal, deadline, unary } from '../../packages/cli/src/commands/local-client.js';
 import {
   builtWgmeshCommand,
+  commandOnPath,
   hostCommand,
   netnsPath,
   hostExec,
   labHost,
+  isRoot,
   isRunning,
   labNames,
   labPaths,
@@ -30,31 +30,21 @@ import {
 } from '../../packages/cli/src/lab/index.js';
 import { waitFor } from './wait.js';
 
-async function onPath(command: string): Promise<boolean> {
-  for (const dir of (process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin').split(delimiter)) {
-    try {
-      await access(join(dir, command), constants.X_OK);
-      return true;
-    } catch {
-      // not in this directory
-    }
-  }
-  return false;
-}
-
 /** Why these tests cannot run here, or undefined when they can (`nat`: the lab's NAT routers need iptables and sysctl). */
 export async function labSkipReason(options: { wireguard: boolean; nat?: boolean }): Promise<string | undefined> {
-  if (typeof process.getuid !== 'function' || process.getuid() !== 0) return 'needs root: the lab creates network and mount namespaces (CI runs as root)';
+  if (!isRoot()) return 'needs root: the lab creates network and mount namespaces (CI runs as root)';
   const needed = ['ip', 'nsenter', 'unshare', 'mount', 'ping', ...(options.wireguard ? ['wg', 'wireguard-go'] : []), ...(options.nat ? ['iptables', 'sysctl'] : [])];
   const missing: string[] = [];
-  for (const command of needed) if (!(await onPath(command))) missing.push(command);
+  const path = process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin';
+  for (const command of needed) if (!(await commandOnPath(command, path))) missing.push(command);
   if (missing.length > 0) return `needs ${missing.join(', ')} (make deps installs them)`;
   return undefined;
 }
 
 /**
  * How the lab starts wgmesh in tests: from source by default (always the code under test, no
- * build step); WGMESH_E2E_CLI=built uses packages/cli/dist (as `make test` builds it first).
+ * build step). `make test` builds packages/cli/dist but does not set WGMESH_E2E_CLI, so its e2e
+ * tests run from source too; WGMESH_E2E_CLI=built uses packages/cli/dist (build it first).
  */
 export function e2eWgmeshCommand(): string[] {
   return process.env.WGMESH_E2E_CLI === 'built' ? builtWgmeshCommand() : sourceWgmeshCommand();
@@ -251,8 +241,7 @@ export function memberView(info: InfoResponse__Output): string[] {
 
 /** The mesh IP of the first JoinResponse a host's node logged ("joined the mesh … meshIp=X"), if any. */
 export async function joinedIpFromLog(lab: LabState, host: string): Promise<string | undefined> {
-  const log = await readFile(labHost(lab, host).logFile, 'utf8').catch(() => '');
-  return /joined the mesh\b.*?\bmeshIp=(\S+)/.exec(log)?.[1];
+  return /joined the mesh\b.*?\bmeshIp=(\S+)/.exec(await hostLog(lab, host))?.[1];
 }
 
 export async function hostLog(lab: LabState, host: string): Promise<string> {

@@ -6,6 +6,7 @@ import {
   generateKeyPair, loadProtos, type Agent, type JoinRequest, type MeshClient, type MemoryWgDriver, type WatchEvent__Output, type WgKeyPair, type WgOp,
 } from '@wgmesh/agent';
 import type { Bootstrap } from '@wgmesh/bootstrap';
+import { deadline, unary } from '../../packages/cli/src/commands/local-client.js';
 import { makeAgent, startBootstrap, tempDir, MESH } from '../helpers/inprocess.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -17,15 +18,6 @@ import { waitFor } from '../helpers/wait.js';
 
 const MEMBERS = 500;
 const WATCHERS = 5;
-
-/** One unary Mesh call as a promise. */
-function unary<Req, Res>(client: MeshClient, method: 'join' | 'update' | 'leave', req: Req): Promise<Res> {
-  return new Promise((resolve, reject) => {
-    (client[method] as (r: Req, o: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res?: Res) => void) => void).call(
-      client, req, { deadline: Date.now() + 30_000 }, (err, res) => (err ? reject(err) : resolve(res as Res)),
-    );
-  });
-}
 
 const memberName = (i: number) => `m${i}`;
 const memberEndpoint = (i: number) => ({ ip: `203.0.${Math.floor(i / 250)}.${(i % 250) + 1}`, port: 51820, kind: 'ENDPOINT_KIND_LAN' as const });
@@ -52,7 +44,7 @@ test(`an agent in a mesh of ${MEMBERS} members pays one driver operation per mem
 
   await t.test(`${MEMBERS} members join through the Mesh service`, async () => {
     for (let start = 0; start < MEMBERS; start += 50) {
-      const batch = keys.slice(start, start + 50).map((key, j) => unary(client, 'join', joinRequest(start + j, key)));
+      const batch = keys.slice(start, start + 50).map((key, j) => unary((cb) => client.join(joinRequest(start + j, key), deadline(30_000), cb)));
       await Promise.all(batch);
     }
     assert.equal(table().size, MEMBERS + 1, 'the members and the bootstrap');
@@ -107,7 +99,7 @@ test(`an agent in a mesh of ${MEMBERS} members pays one driver operation per mem
   const newcomer = generateKeyPair();
 
   await t.test('a new node joins: one set-peer', async () => {
-    const { ops, bootstrapOps } = await costOf('the join', () => unary(client, 'join', { ...joinRequest(MEMBERS, newcomer), nodeName: 'newcomer' }),
+    const { ops, bootstrapOps } = await costOf('the join', () => unary((cb) => client.join({ ...joinRequest(MEMBERS, newcomer), nodeName: 'newcomer' }, deadline(30_000), cb)),
       (peers) => peers.length === MEMBERS + 2 && peers.some((p) => p.publicKey === newcomer.publicKey));
     assert.deepEqual(ops.map(describeOp), [`set-peer ${newcomer.publicKey}`]);
     assert.deepEqual(bootstrapOps.map(describeOp), [`set-peer ${newcomer.publicKey}`]);
@@ -118,7 +110,7 @@ test(`an agent in a mesh of ${MEMBERS} members pays one driver operation per mem
   const leaver = MEMBERS - 1;
 
   await t.test('a node leaves: one remove-peer', async () => {
-    const { ops, bootstrapOps } = await costOf('the leave', () => unary(client, 'leave', { meshName: MESH, nodeName: memberName(leaver), publicKey: keys[leaver]!.publicKey }),
+    const { ops, bootstrapOps } = await costOf('the leave', () => unary((cb) => client.leave({ meshName: MESH, nodeName: memberName(leaver), publicKey: keys[leaver]!.publicKey }, deadline(30_000), cb)),
       (peers) => peers.length === MEMBERS + 1 && !peers.some((p) => p.publicKey === keys[leaver]!.publicKey));
     assert.deepEqual(ops.map(describeOp), [`remove-peer ${keys[leaver]!.publicKey}`]);
     assert.deepEqual(bootstrapOps.map(describeOp), [`remove-peer ${keys[leaver]!.publicKey}`]);
@@ -129,7 +121,7 @@ test(`an agent in a mesh of ${MEMBERS} members pays one driver operation per mem
 
   await t.test('a node reports a new endpoint: one set-peer with that endpoint', async () => {
     const { ops, bootstrapOps } = await costOf('the endpoint change',
-      () => unary(client, 'update', { meshName: MESH, nodeName: memberName(mover), publicKey: keys[mover]!.publicKey, endpoints: [moved], tags: {}, rtt: [] }),
+      () => unary((cb) => client.update({ meshName: MESH, nodeName: memberName(mover), publicKey: keys[mover]!.publicKey, endpoints: [moved], tags: {}, rtt: [] }, deadline(30_000), cb)),
       (peers) => peers.find((p) => p.publicKey === keys[mover]!.publicKey)?.endpoint === '198.51.100.77:40000');
     assert.deepEqual(ops.map(describeOp), [`set-peer ${keys[mover]!.publicKey}`]);
     assert.deepEqual(bootstrapOps.map(describeOp), [`set-peer ${keys[mover]!.publicKey}`]);

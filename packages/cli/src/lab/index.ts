@@ -14,6 +14,7 @@ export {
   inspectLab,
   labStatus,
   waitForMesh,
+  runningHosts,
   labUp,
   labAdd,
   labDown,
@@ -71,5 +72,5 @@ export {
 } from './plan.js';
 export { descendantsOf, parseNodeInfo, type NodeInfo, type ProcStat } from './parse.js';
 export { parseLabState, type LabHost, type LabHostNat, type LabProcess, type LabRouter, type LabState, type LabStop, type HostRole } from './state.js';
-export { commandOnPath, isRunning, processTable, readProcStat, runCapture, type ExecResult, type ProcessIdentity } from './sys.js';
+export { commandOnPath, isRoot, isRunning, processTable, readProcStat, runCapture, type ExecResult, type ProcessIdentity } from './sys.js';
 export { listNetns, netnsPath } from './topology.js';

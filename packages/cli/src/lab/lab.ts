@@ -532,7 +532,8 @@ function withHosts(lab: LabState, hosts: readonly LabHost[]): LabState {
   return hosts.reduce(replaceHost, lab);
 }
 
-async function runningHosts(lab: LabState): Promise<LabHost[]> {
+/** The hosts whose wgmesh (as the lab started it) is running now. */
+export async function runningHosts(lab: LabState): Promise<LabHost[]> {
   const running: LabHost[] = [];
   for (const h of lab.hosts) if (h.process && (await isRunning(h.process))) running.push(h);
   return running;
