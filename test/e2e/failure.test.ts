@@ -7,7 +7,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { labDown, labHost, labKillNode, labStartNode, labUp, loadLab, type LabKillResult, type LabState, type ProcessIdentity } from '../../packages/cli/src/lab/index.js';
-import { agentInfo, childrenOf, cliInfo, e2eWgmeshCommand, firstReply, hostLog, labSkipReason, leftovers, meshIps, peerStatus, wgDump } from '../helpers/lab.js';
+import { agentInfo, childrenOf, cliInfo, e2eWgmeshCommand, firstReply, firstTimes, hostLog, labSkipReason, leftovers, meshIps, peerStatus, wgDump } from '../helpers/lab.js';
 import { waitFor } from '../helpers/wait.js';
 
 const skip = await labSkipReason({ wireguard: true });
@@ -19,18 +19,8 @@ const REJOIN_BUDGET_MS = 5_000;
 const OTHERS = ['h1', 'h2', 'h3'];
 
 /** When each host first showed `peer` as failed (polled every 50 ms), in ms after `fromMs`. */
-async function timeUntilFailed(lab: LabState, hosts: readonly string[], peer: string, fromMs: number, timeoutMs: number): Promise<Map<string, number>> {
-  const seen = new Map<string, number>();
-  await Promise.all(
-    hosts.map((host) =>
-      waitFor(`${host} to show ${peer} as ${FAILED}`, async () => {
-        const info = await agentInfo(lab, host);
-        if (info && peerStatus(info, peer) === FAILED) seen.set(host, Date.now() - fromMs);
-        return seen.has(host);
-      }, timeoutMs, 50),
-    ),
-  );
-  return seen;
+function timeUntilFailed(lab: LabState, hosts: readonly string[], peer: string, fromMs: number, timeoutMs: number): Promise<Map<string, number>> {
+  return firstTimes(lab, hosts, `show ${peer} as ${FAILED}`, (info) => peerStatus(info, peer) === FAILED, fromMs, timeoutMs, 50);
 }
 
 /** The bootstrap's own account of the failure: its log line "node silent for X s: failed node=H silentMs=N". */

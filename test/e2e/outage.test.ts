@@ -6,7 +6,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isRunning, labDown, labKillNode, labStartNode, labUp, type LabState } from '../../packages/cli/src/lab/index.js';
-import { agentInfo, cliInfo, e2eWgmeshCommand, firstReply, labSkipReason, meshIps, pingUntil, startPing, type PingRun } from '../helpers/lab.js';
+import { agentInfo, cliInfo, e2eWgmeshCommand, firstReply, firstTimes, labSkipReason, meshIps, pingUntil, startPing, type PingRun } from '../helpers/lab.js';
 import { waitFor } from '../helpers/wait.js';
 
 const LAB = 'wgout';
@@ -18,18 +18,8 @@ const AGENTS = ['h2', 'h3', 'h4'];
 const skip = await labSkipReason({ wireguard: true });
 
 /** Polls until every host reports `connected` as wanted; returns when each first did, in ms after `fromMs`. */
-async function untilConnected(lab: LabState, hosts: readonly string[], connected: boolean, fromMs: number, timeoutMs: number): Promise<Map<string, number>> {
-  const at = new Map<string, number>();
-  await Promise.all(
-    hosts.map((host) =>
-      waitFor(`${host} to report connected: ${connected}`, async () => {
-        const info = await agentInfo(lab, host);
-        if (info && info.connected === connected && !at.has(host)) at.set(host, Date.now() - fromMs);
-        return at.has(host);
-      }, timeoutMs, 100),
-    ),
-  );
-  return at;
+function untilConnected(lab: LabState, hosts: readonly string[], connected: boolean, fromMs: number, timeoutMs: number): Promise<Map<string, number>> {
+  return firstTimes(lab, hosts, `report connected: ${connected}`, (info) => info.connected === connected, fromMs, timeoutMs, 100);
 }
 
 describe('a bootstrap outage', { skip: skip ?? false }, () => {

@@ -64,7 +64,11 @@ export interface WgDump {
   readonly peers: readonly WgPeerDump[];
 }
 
-/** `wg show IFACE dump`: the interface line, then one tab-separated line per peer. */
+/**
+ * `wg show IFACE dump`: the interface line, then one tab-separated line per peer. Deliberately not
+ * the agent's parser (packages/agent/src/wg/dump.ts): end-to-end checks read the real tool's output
+ * independently of the code under test.
+ */
 export function parseWgDump(text: string): WgDump {
   const [head, ...lines] = text.trim().split('\n');
   const iface = (head ?? '').split('\t');
@@ -213,6 +217,28 @@ export async function agentInfo(lab: LabState, host: string, timeoutMs = 2_000):
   } finally {
     client.close();
   }
+}
+
+
+/**
+ * Polls each host's local API (every intervalMs) until `holds` is true of its Info; returns when
+ * each host first showed it, in ms after `fromMs`. Fails, naming the host, after timeoutMs.
+ */
+export async function firstTimes(
+  lab: LabState, hosts: readonly string[], what: string, holds: (info: InfoResponse__Output) => boolean,
+  fromMs: number, timeoutMs: number, intervalMs: number,
+): Promise<Map<string, number>> {
+  const at = new Map<string, number>();
+  await Promise.all(
+    hosts.map((host) =>
+      waitFor(`${host} to ${what}`, async () => {
+        const info = await agentInfo(lab, host);
+        if (info && holds(info) && !at.has(host)) at.set(host, Date.now() - fromMs);
+        return at.has(host);
+      }, timeoutMs, intervalMs),
+    ),
+  );
+  return at;
 }
 
 /** `wgmesh info -json` in a host, through the CLI; throws with its stderr when it fails. */
