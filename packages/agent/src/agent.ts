@@ -14,6 +14,7 @@ import { errorMessage, silentLogger, type Logger } from './log.js';
 import type { AgentStateStore } from './state/agent-state.js';
 import { AGENT_DEFAULTS } from './constants.js';
 import { defaultTimers, type Timers } from './timers.js';
+import { Coalescer } from './coalescer.js';
 
 export { defaultTimers, type Timers } from './timers.js';
 
@@ -249,7 +250,7 @@ export class Agent extends EventEmitter {
     this.timers.clearTimeout(this.reviewTimer);
     this.reconciler.close();
     await this.reconciler.idle();
-    await this.saving;
+    await this.saver.idle();
     await this.components.driver.close({ keepInterface: options.keepInterface ?? false });
     this.components.control.close();
     this.emit('change');
@@ -319,38 +320,27 @@ export class Agent extends EventEmitter {
 
   /** Saves mesh IP and membership; coalesced, so a burst of changes costs one or two writes. */
   private persist(): void {
-    const store = this.components.stateStore;
-    if (!store || !this.joinResponse) return;
-    if (this.saving) {
-      this.saveAgain = true;
-      return;
-    }
-    this.saving = (async () => {
-      do {
-        this.saveAgain = false;
-        const joined = this.joinResponse!;
-        try {
-          await store.save({
-            version: 1,
-            meshName: this.init.meshName,
-            nodeName: this.netmapValue.selfName,
-            meshIp: joined.meshIp,
-            meshCidr: joined.meshCidr,
-            meshCreatedMs: Number(joined.meshCreatedMs),
-            revision: this.netmapValue.revision,
-            nodes: [...this.netmapValue.nodes.values()],
-          });
-        } catch (err) {
-          this.logger.error('could not save agent state', { err: errorMessage(err) });
-        }
-      } while (this.saveAgain);
-    })().finally(() => {
-      this.saving = undefined;
-    });
+    if (!this.components.stateStore || !this.joinResponse) return;
+    void this.saver.run();
   }
 
-  private saving: Promise<void> | undefined;
-  private saveAgain = false;
+  private readonly saver = new Coalescer(async () => {
+    const joined = this.joinResponse!;
+    try {
+      await this.components.stateStore!.save({
+        version: 1,
+        meshName: this.init.meshName,
+        nodeName: this.netmapValue.selfName,
+        meshIp: joined.meshIp,
+        meshCidr: joined.meshCidr,
+        meshCreatedMs: Number(joined.meshCreatedMs),
+        revision: this.netmapValue.revision,
+        nodes: [...this.netmapValue.nodes.values()],
+      });
+    } catch (err) {
+      this.logger.error('could not save agent state', { err: errorMessage(err) });
+    }
+  });
 
   private openWatch(): void {
     if (this.stopped) return;

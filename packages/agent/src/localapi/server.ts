@@ -2,6 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import { chown, unlink } from 'node:fs/promises';
 import { connect } from 'node:net';
 import type { Agent } from '../agent.js';
+import { Coalescer } from '../coalescer.js';
 import { nodesByName } from '../netmap/netmap.js';
 import { loadProtos, type AgentHandlers } from '../proto/index.js';
 import { buildRttMatrix, buildStatus } from '../status/status.js';
@@ -66,25 +67,14 @@ export class LocalApiServer {
         callback(null, { revision: agent.netmap.revision, nodes });
       },
       Watch: (call) => {
-        let sending = false;
-        let again = false;
-        const push = async () => {
-          if (sending) {
-            again = true;
-            return;
+        const pusher = new Coalescer(async () => {
+          try {
+            call.write(await buildStatus(agent));
+          } catch (err) {
+            this.logger.debug('local watch write failed', { err: errorMessage(err) });
           }
-          sending = true;
-          do {
-            again = false;
-            try {
-              call.write(await buildStatus(agent));
-            } catch (err) {
-              this.logger.debug('local watch write failed', { err: errorMessage(err) });
-            }
-          } while (again);
-          sending = false;
-        };
-        const onChange = () => void push();
+        });
+        const onChange = () => void pusher.run();
         agent.on('change', onChange);
         agent.on('reconciled', onChange);
         // Handshakes and transfer counters change without membership events: refresh now and then.
@@ -96,7 +86,7 @@ export class LocalApiServer {
         };
         call.on('cancelled', done);
         call.on('close', done);
-        void push();
+        void pusher.run();
       },
       SetTag(call, callback) {
         const { key, value } = call.request;

@@ -1,4 +1,5 @@
 import { writeFileAtomic } from '../atomic-file.js';
+import { Coalescer } from '../coalescer.js';
 import type { Agent } from '../agent.js';
 import { nodesByName } from '../netmap/netmap.js';
 import { formatEndpoint } from '../endpoints/endpoints.js';
@@ -45,8 +46,7 @@ export function buildMemberlist(agent: Agent, now = new Date()): Memberlist {
  * and the like. Writes are coalesced and skipped when the revision did not move.
  */
 export class MemberlistExporter {
-  private writing: Promise<void> | undefined;
-  private again = false;
+  private readonly writer = new Coalescer(() => this.write());
   private lastRevision = -1;
   private readonly onChange = () => this.schedule();
   private readonly logger: Logger;
@@ -62,34 +62,26 @@ export class MemberlistExporter {
 
   async stop(): Promise<void> {
     this.agent.off('change', this.onChange);
-    await this.writing;
+    await this.writer.idle();
   }
 
   /** Resolves once the file reflects the current revision. */
   flush(): Promise<void> {
-    this.schedule();
-    return this.writing ?? Promise.resolve();
+    return this.writer.run();
   }
 
   private schedule(): void {
-    if (this.writing) {
-      this.again = true;
-      return;
+    void this.writer.run();
+  }
+
+  private async write(): Promise<void> {
+    if (!this.agent.joined || this.agent.netmap.revision === this.lastRevision) return;
+    const list = buildMemberlist(this.agent);
+    try {
+      await writeFileAtomic(this.file, JSON.stringify(list, null, 2) + '\n', 0o644);
+      this.lastRevision = list.revision;
+    } catch (err) {
+      this.logger.error('could not write the memberlist file', { file: this.file, err: errorMessage(err) });
     }
-    this.writing = (async () => {
-      do {
-        this.again = false;
-        if (!this.agent.joined || this.agent.netmap.revision === this.lastRevision) continue;
-        const list = buildMemberlist(this.agent);
-        try {
-          await writeFileAtomic(this.file, JSON.stringify(list, null, 2) + '\n', 0o644);
-          this.lastRevision = list.revision;
-        } catch (err) {
-          this.logger.error('could not write the memberlist file', { file: this.file, err: errorMessage(err) });
-        }
-      } while (this.again);
-    })().finally(() => {
-      this.writing = undefined;
-    });
   }
 }
