@@ -89,22 +89,28 @@ export class Bootstrap {
       credentials: this.components.serverCredentials ?? grpc.ServerCredentials.createInsecure(),
     });
     await server.start();
-    const stunPort = this.init.stunPort ?? server.boundPort;
-    if (stunPort !== 0) {
-      const stun = new StunResponder({ bindAddr: this.init.grpcBindAddr ?? DEFAULTS.grpcBindAddr, port: stunPort, logger: this.logger.child({ component: 'bootstrap:stun' }) });
-      try {
-        await stun.start();
-      } catch (err) {
-        await server.stop();
-        throw err;
-      }
-      this.stun = stun;
-    }
     this.table = table;
     this.stats = service.stats;
     this.server = server;
     this.closeWatchers = service.closeWatchers;
+    // Each part is kept as it starts, so a failure anywhere stops exactly what is running.
+    try {
+      await this.startParts(table, server, selfIp);
+    } catch (err) {
+      await this.stop();
+      throw err;
+    }
+    for (const fn of this.startedListeners) fn();
+    this.logger.info('bootstrap started', { mesh: table.meshName, cidr: table.cidr, port: server.boundPort, members: table.size, revision: table.revision });
+  }
 
+  private async startParts(table: MemberTable, server: JoinServer, selfIp: string): Promise<void> {
+    const stunPort = this.init.stunPort ?? server.boundPort;
+    if (stunPort !== 0) {
+      const stun = new StunResponder({ bindAddr: this.init.grpcBindAddr ?? DEFAULTS.grpcBindAddr, port: stunPort, logger: this.logger.child({ component: 'bootstrap:stun' }) });
+      await stun.start();
+      this.stun = stun;
+    }
     // Built before anything listens, so bad thresholds fail the start cleanly.
     const liveness = new LivenessMonitor(table, {
       ...this.init.liveness,
@@ -133,13 +139,7 @@ export class Bootstrap {
         isBootstrap: true,
       },
     );
-    try {
-      await agent.start();
-    } catch (err) {
-      await this.stun?.stop();
-      await server.stop();
-      throw err;
-    }
+    await agent.start();
     this.agent = agent;
     this.observer = new EndpointObserver(table, async () => (await agent.driver.read()).peers, {
       timers: this.components.timers ?? defaultTimers,
@@ -150,11 +150,10 @@ export class Bootstrap {
     this.liveness = liveness;
     liveness.start();
     if (this.init.socketPath) {
-      this.localApi = new LocalApiServer(agent, { socketPath: this.init.socketPath, ...(this.init.socketOwner ? { owner: this.init.socketOwner } : {}) }, this.logger);
-      await this.localApi.start();
+      const localApi = new LocalApiServer(agent, { socketPath: this.init.socketPath, ...(this.init.socketOwner ? { owner: this.init.socketOwner } : {}) }, this.logger);
+      await localApi.start();
+      this.localApi = localApi;
     }
-    for (const fn of this.startedListeners) fn();
-    this.logger.info('bootstrap started', { mesh: table.meshName, cidr: table.cidr, port: server.boundPort, members: table.size, revision: table.revision });
   }
 
   /**
