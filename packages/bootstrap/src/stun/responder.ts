@@ -18,17 +18,11 @@
 import dgram from 'node:dgram';
 import { isIPv6 } from 'node:net';
 import stun from 'stun';
-import { errorMessage, silentLogger, type Logger } from '@wgmesh/agent';
+import { AttributeType, errorMessage, HEADER_LENGTH, MAGIC_COOKIE, MessageType, RFC5389_ATTRIBUTES, silentLogger, type Logger } from '@wgmesh/agent';
 import { WgmeshError } from '../errors.js';
 
-const MAGIC_COOKIE = 0x2112a442;
-const HEADER_LENGTH = 20;
 /** Longer datagrams are not Binding requests worth answering. */
 const MAX_REQUEST_LENGTH = 1280;
-const BINDING_REQUEST = 0x0001;
-const ATTR_FINGERPRINT = 0x8028;
-/** The attributes RFC 5389 defines; other comprehension-required ones (< 0x8000) get a 420. */
-const KNOWN_ATTRIBUTES = new Set([0x0001, 0x0006, 0x0008, 0x0009, 0x000a, 0x0014, 0x0015, 0x0020, 0x8022, 0x8023, 0x8028]);
 
 /** The responder's UDP port is taken by another process. */
 export class StunPortInUse extends WgmeshError {
@@ -179,7 +173,7 @@ export class StunResponder {
       this.counters.malformed++;
       return undefined;
     }
-    if (shape.attributeTypes.includes(ATTR_FINGERPRINT) && !stun.validateFingerprint(request)) {
+    if (shape.attributeTypes.includes(AttributeType.Fingerprint) && !stun.validateFingerprint(request)) {
       this.counters.malformed++;
       return undefined;
     }
@@ -194,11 +188,12 @@ export class StunResponder {
       return undefined;
     }
     const transactionId = Buffer.from(packet.subarray(8, HEADER_LENGTH));
-    if (type !== BINDING_REQUEST) {
+    if (type !== MessageType.BindingRequest) {
       this.counters.errorResponses++;
       return this.errorResponse(type, transactionId, 400, 'Bad Request: this server answers Binding only');
     }
-    const unknown = [...new Set(shape.attributeTypes.filter((t) => t < 0x8000 && !KNOWN_ATTRIBUTES.has(t)))];
+    // Comprehension-required attributes (< 0x8000) RFC 5389 does not define get a 420.
+    const unknown = [...new Set(shape.attributeTypes.filter((t) => t < 0x8000 && !RFC5389_ATTRIBUTES.has(t)))];
     if (unknown.length > 0) {
       this.counters.errorResponses++;
       return this.errorResponse(type, transactionId, 420, 'Unknown Attribute', unknown);
@@ -243,7 +238,7 @@ function checkShape(packet: Buffer): { attributeTypes: number[] } | 'legacy' | '
     const type = packet.readUInt16BE(offset);
     const next = offset + 4 + ((packet.readUInt16BE(offset + 2) + 3) & ~3);
     if (next > packet.length) return 'malformed';
-    if (type === ATTR_FINGERPRINT && next !== packet.length) return 'malformed';
+    if (type === AttributeType.Fingerprint && next !== packet.length) return 'malformed';
     attributeTypes.push(type);
     offset = next;
   }
