@@ -7,7 +7,7 @@ export { FileStateStore, MemoryStateStore, type MeshState, type Member, type Sta
 export { createMeshService } from './service/mesh-service.js';
 export { devAuthenticator, PermissionDenied, type Authenticator, type CallIdentity } from './service/auth.js';
 export { toServiceError } from './service/status.js';
-export { MeshTls, splitPem, type MeshTlsInit } from './tls/mtls.js';
+export { MeshTls, certCommonName, splitPem, type MeshTlsInit } from './tls/mtls.js';
 export { createCrl, readCrl, normalizeSerial, CrlError, type RevokedEntry } from './tls/crl.js';
 export { LivenessMonitor, LIVENESS_DEFAULTS, type LivenessInit } from './members/liveness.js';
 export { StunResponder, StunPortInUse, StunBindFailed, type StunResponderInit, type StunResponderStats } from './stun/responder.js';

@@ -1,6 +1,5 @@
-import { logVerbosity, setLogVerbosity, type ServiceError } from '@grpc/grpc-js';
+import { logVerbosity, setLogVerbosity } from '@grpc/grpc-js';
 import { UsageError } from './flags/parse.js';
-import { describeLocalError, LocalApiUnavailable } from './commands/local-client.js';
 
 type Command = (argv: string[], env: NodeJS.ProcessEnv) => Promise<number>;
 
@@ -42,13 +41,10 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
   try {
     return await (await command.load())(rest, env);
   } catch (err) {
-    if (err instanceof UsageError || err instanceof LocalApiUnavailable) {
+    // Includes LocalApiUnavailable (info, tags, rtt without a node to talk to).
+    if (err instanceof UsageError) {
       process.stderr.write(`wgmesh ${name}: ${err.message}\n`);
       return 2;
-    }
-    if (typeof (err as ServiceError).code === 'number' && ['info', 'tags', 'rtt'].includes(name)) {
-      process.stderr.write(`wgmesh ${name}: ${describeLocalError(err as ServiceError, '/var/run/wgmesh.sock')}\n`);
-      return 1;
     }
     process.stderr.write(`wgmesh ${name}: ${err instanceof Error ? err.message : String(err)}\n`);
     if (env.WGMESH_DEBUG && err instanceof Error) process.stderr.write(`${err.stack}\n`);

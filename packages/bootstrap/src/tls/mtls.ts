@@ -7,6 +7,11 @@ import { CertificateRejected, ConfigError, Unauthenticated } from '../errors.js'
 import { normalizeSerial, readCrl } from './crl.js';
 import type { Clock } from '../members/table.js';
 
+/** A certificate's subject CN ('' when it has none): a node certificate's CN is the node's name. */
+export function certCommonName(cert: X509Certificate): string {
+  return /(?:^|\n)CN=([^\n]*)/.exec(cert.subject)?.[1] ?? '';
+}
+
 /**
  * TLS 1.3 only; a client certificate is requested and then checked by the authenticator on every
  * call (chain to the CA, validity, revocation). Checking per call rather than in the handshake
@@ -107,7 +112,7 @@ export class MeshTls implements Authenticator {
       );
     }
     const cert = new X509Certificate(peer.raw);
-    const cn = /(?:^|\n)CN=([^\n]*)/.exec(cert.subject)?.[1] ?? '';
+    const cn = certCommonName(cert);
     // Defence in depth: the TLS layer has verified these already; a transport that did not would still be caught here.
     const reject = (why: string) => {
       this.logger.warn('client certificate rejected', { cn, peer: call.getPeer(), reason: why });

@@ -1,9 +1,9 @@
 import path from 'node:path';
 import { Bootstrap, DEFAULTS, FileStateStore, LIVENESS_DEFAULTS, registerBootstrapMetrics, prefixContains, parsePrefix } from '@wgmesh/bootstrap';
-import { claimSocketPath, createWgDriverFactory, MemberlistExporter, type WgBackendChoice } from '@wgmesh/agent';
+import { claimSocketPath } from '@wgmesh/agent';
 import { formatHelp, resolveFlags, UsageError, type FlagSpec } from '../flags/parse.js';
 import {
-  checkMeshName, checkRoot, createRtt, endpointDiscovery, startMetrics, interfaceName, loadOrCreateKey, makeLogger, NODE_FLAGS, nodeName, parseTags, untilSignal,
+  checkMeshName, checkRoot, createRtt, endpointDiscovery, startExporter, startMetrics, makeLogger, NODE_FLAGS, nodeName, openNode, parseTags, untilSignal,
 } from './node-common.js';
 import { printBootstrapSummary } from './summary.js';
 import { serverTlsFromFlags, TLS_SERVER_FLAGS } from './tls.js';
@@ -44,10 +44,7 @@ export async function runBootstrap(argv: string[], env: NodeJS.ProcessEnv): Prom
 
   const logger = makeLogger(values);
   const tls = values.dev ? undefined : await serverTlsFromFlags(values, logger.child({ component: 'bootstrap:tls' }));
-  const stateDir = String(values['state-dir']);
-  const listenPort = Number(values['listen-port']);
-  const privateKey = await loadOrCreateKey(stateDir, mesh);
-  const driver = await createWgDriverFactory(String(values['wg-backend']) as WgBackendChoice, { logger: logger.child({ component: 'wg' }) })(interfaceName(mesh));
+  const { stateDir, listenPort, privateKey, driver } = await openNode(values, mesh, logger);
   const rtt = createRtt(values, logger);
   const discovery = endpointDiscovery(values, listenPort, (ip) => prefixContains(cidr, ip), [], logger);
   const bootstrap = new Bootstrap(
@@ -93,8 +90,7 @@ export async function runBootstrap(argv: string[], env: NodeJS.ProcessEnv): Prom
     tls?.close();
     throw err;
   });
-  const exporter = values['memberlist-file'] ? new MemberlistExporter(bootstrap.agent!, String(values['memberlist-file']), logger) : undefined;
-  exporter?.start();
+  const exporter = startExporter(values, bootstrap.agent!, logger);
   printBootstrapSummary(bootstrap, { dev: Boolean(values.dev), socket: String(values.socket) });
   return untilSignal(async () => {
     await exporter?.stop();

@@ -1,7 +1,7 @@
 import type { InfoResponse__Output } from '@wgmesh/agent';
 import { formatHelp, resolveFlags, type FlagSpec } from '../flags/parse.js';
 import { formatInfo } from '../ui/format.js';
-import { connectLocal, deadline, SOCKET_FLAG, unary } from './local-client.js';
+import { deadline, SOCKET_FLAG, unary, withLocalClient } from './local-client.js';
 
 export const INFO_FLAGS: FlagSpec[] = [
   { name: 'json', type: 'bool', default: false, help: 'print the status as JSON' },
@@ -18,27 +18,27 @@ export async function runInfo(argv: string[], env: NodeJS.ProcessEnv): Promise<n
     process.stdout.write(formatHelp(USAGE, DESCRIPTION, INFO_FLAGS));
     return 0;
   }
-  const socket = String(values.socket);
-  const client = connectLocal(socket);
   const print = (info: InfoResponse__Output) =>
     process.stdout.write(values.json ? JSON.stringify(info, null, 2) + '\n' : formatInfo(info));
-  if (!values.watch) {
-    const info = await unary<InfoResponse__Output>((cb) => client.info({}, deadline(), cb));
-    print(info);
-    client.close();
-    return 0;
-  }
-  if (process.stdout.isTTY && !values.json) {
-    // ink draws nothing live when it thinks it runs in CI (a CI variable is set), but this is a
-    // terminal someone is looking at: ink reads the variable when it loads, below.
-    if (process.env.CI !== undefined) process.env.CI = 'false';
-    const { runDashboard } = await import('../ui/live-dashboard.js');
-    return runDashboard(client);
-  }
-  return new Promise<number>((resolve, reject) => {
-    const stream = client.watch({});
-    stream.on('data', (info: InfoResponse__Output) => print(info));
-    stream.on('error', reject);
-    stream.on('end', () => resolve(0));
+  return withLocalClient(String(values.socket), async (client) => {
+    if (!values.watch) {
+      const info = await unary<InfoResponse__Output>((cb) => client.info({}, deadline(), cb));
+      print(info);
+      client.close();
+      return 0;
+    }
+    if (process.stdout.isTTY && !values.json) {
+      // ink draws nothing live when it thinks it runs in CI (a CI variable is set), but this is a
+      // terminal someone is looking at: ink reads the variable when it loads, below.
+      if (process.env.CI !== undefined) process.env.CI = 'false';
+      const { runDashboard } = await import('../ui/live-dashboard.js');
+      return runDashboard(client);
+    }
+    return new Promise<number>((resolve, reject) => {
+      const stream = client.watch({});
+      stream.on('data', (info: InfoResponse__Output) => print(info));
+      stream.on('error', reject);
+      stream.on('end', () => resolve(0));
+    });
   });
 }

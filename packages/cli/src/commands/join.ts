@@ -1,9 +1,9 @@
 import * as grpc from '@grpc/grpc-js';
 import path from 'node:path';
-import { Agent, FileAgentStateStore, MemberlistExporter, claimSocketPath, createGrpcControlClient, createWgDriverFactory, LocalApiServer, parseHostPort, type WgBackendChoice } from '@wgmesh/agent';
+import { Agent, FileAgentStateStore, claimSocketPath, createGrpcControlClient, LocalApiServer, parseHostPort } from '@wgmesh/agent';
 import { formatHelp, resolveFlags, UsageError, type FlagSpec } from '../flags/parse.js';
 import {
-  checkMeshName, checkRoot, createRtt, endpointDiscovery, startMetrics, interfaceName, loadOrCreateKey, makeLogger, NODE_FLAGS, nodeName, parseTags, untilSignal,
+  checkMeshName, checkRoot, createRtt, endpointDiscovery, startExporter, startMetrics, makeLogger, NODE_FLAGS, nodeName, openNode, parseTags, untilSignal,
 } from './node-common.js';
 import { printJoinSummary } from './summary.js';
 import { showJoinProgress } from '../ui/progress.js';
@@ -40,10 +40,7 @@ export async function runJoin(argv: string[], env: NodeJS.ProcessEnv): Promise<n
   await claimSocketPath(String(values.socket));
 
   const logger = makeLogger(values);
-  const stateDir = String(values['state-dir']);
-  const listenPort = Number(values['listen-port']);
-  const privateKey = await loadOrCreateKey(stateDir, mesh);
-  const driver = await createWgDriverFactory(String(values['wg-backend']) as WgBackendChoice, { logger: logger.child({ component: 'wg' }) })(interfaceName(mesh));
+  const { stateDir, listenPort, privateKey, driver } = await openNode(values, mesh, logger);
   const control = createGrpcControlClient({
     address: `${target.host.includes(':') ? `[${target.host}]` : target.host}:${target.port}`,
     credentials: tls?.credentials ?? grpc.credentials.createInsecure(),
@@ -101,8 +98,7 @@ export async function runJoin(argv: string[], env: NodeJS.ProcessEnv): Promise<n
     await agent.stop();
     throw err;
   });
-  const exporter = values['memberlist-file'] ? new MemberlistExporter(agent, String(values['memberlist-file']), logger) : undefined;
-  exporter?.start();
+  const exporter = startExporter(values, agent, logger);
   // Signals are handled from here on, also while the handshakes come up.
   const finished = untilSignal(async () => {
     progress.end();

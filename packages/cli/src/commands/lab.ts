@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process';
 import { formatHelp, resolveFlags, UsageError, type FlagSpec, type FlagValues } from '../flags/parse.js';
 import {
   builtWgmeshCommand,
+  exitCodeOf,
   hostCommand,
   LAB_DEFAULTS,
   labAdd,
@@ -18,12 +19,14 @@ import {
   LabError,
   LabNotReady,
   loadLab,
+  nameHint,
   NodeExited,
   sourceWgmeshCommand,
   splitArgs,
   type HostStatus,
   type LabState,
 } from '../lab/index.js';
+import { table } from '../ui/format.js';
 
 const NAME: FlagSpec = { name: 'name', type: 'string', default: LAB_DEFAULTS.name, value: 'LAB', help: 'lab name: prefixes its namespaces (LAB-h1…, LAB-sw); at most 8 letters/digits' };
 const TIMEOUT: FlagSpec = { name: 'timeout', type: 'int', default: LAB_DEFAULTS.readyTimeoutMs / 1000, value: 'SECONDS', help: 'how long to wait for every node to see all its peers' };
@@ -88,10 +91,6 @@ function err(text: string): void {
   process.stderr.write(text.endsWith('\n') ? text : `${text}\n`);
 }
 
-function nameHint(name: string): string {
-  return name === LAB_DEFAULTS.name ? '' : ` -name ${name}`;
-}
-
 function str(values: FlagValues, key: string): string {
   return String(values[key] ?? '');
 }
@@ -141,10 +140,7 @@ function runAttached(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<n
       err(`lab: ${argv[0]}: ${e.message}`);
       done(127);
     });
-    child.on('close', (code, signal) => {
-      const signals: Partial<Record<NodeJS.Signals, number>> = { SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGTERM: 15 };
-      done(code ?? 128 + (signal ? (signals[signal] ?? 0) : 0));
-    });
+    child.on('close', (code, signal) => done(exitCodeOf(code, signal)));
   });
 }
 
@@ -157,8 +153,7 @@ function hostTable(hosts: readonly HostStatus[]): string {
     const nat = h.nat ? `${h.nat.router} ${h.nat.publicIp}` : '-';
     rows.push([h.name, h.underlayIp, ...(withNat ? [nat] : []), h.meshIp || '-', h.pid === undefined ? '-' : String(h.pid), h.role, state]);
   }
-  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
-  return rows.map((r) => `  ${r.map((cell, c) => cell.padEnd(widths[c]!)).join('  ')}`.trimEnd()).join('\n');
+  return table(rows, '  ');
 }
 
 function usageHints(lab: LabState): string {

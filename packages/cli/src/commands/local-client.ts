@@ -1,11 +1,12 @@
 import * as grpc from '@grpc/grpc-js';
 import { existsSync } from 'node:fs';
 import { AGENT_DEFAULTS, loadProtos, type AgentClient } from '@wgmesh/agent';
-import type { FlagSpec } from '../flags/parse.js';
+import { UsageError, type FlagSpec } from '../flags/parse.js';
 
 export const SOCKET_FLAG: FlagSpec = { name: 'socket', type: 'string', value: 'PATH', default: AGENT_DEFAULTS.socketPath, help: 'Unix socket of the local wgmesh node' };
 
-export class LocalApiUnavailable extends Error {}
+/** No socket to connect to: reported like a usage error (exit status 2). */
+export class LocalApiUnavailable extends UsageError {}
 
 /** A client of this machine's wgmesh node, over its Unix socket. */
 export function connectLocal(socketPath: string): AgentClient {
@@ -22,6 +23,22 @@ export function describeLocalError(err: grpc.ServiceError | Error, socketPath: s
     return `cannot reach the wgmesh node on ${socketPath} (${(err as grpc.ServiceError).details}); is it running? Permission is by file mode 0660: run as root or as the socket's group`;
   }
   return (err as grpc.ServiceError).details || err.message;
+}
+
+/**
+ * Runs `use` with a client of the local node on `socketPath` (info, tags, rtt). When it fails,
+ * the client is closed, and a failed call to the node (a gRPC status) becomes an Error saying
+ * what went wrong on that socket.
+ */
+export async function withLocalClient<T>(socketPath: string, use: (client: AgentClient) => Promise<T>): Promise<T> {
+  const client = connectLocal(socketPath);
+  try {
+    return await use(client);
+  } catch (err) {
+    client.close();
+    if (typeof (err as grpc.ServiceError).code === 'number') throw new Error(describeLocalError(err as grpc.ServiceError, socketPath), { cause: err });
+    throw err;
+  }
 }
 
 export function unary<T>(call: (cb: (err: grpc.ServiceError | null, res?: T) => void) => unknown): Promise<T> {

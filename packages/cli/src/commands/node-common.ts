@@ -2,7 +2,8 @@ import { mkdir, readFile, writeFile, chmod } from 'node:fs/promises';
 import { hostname, networkInterfaces } from 'node:os';
 import path from 'node:path';
 import {
-  AGENT_DEFAULTS, EchoResponder, EndpointDiscovery, MetricsRegistry, MetricsServer, registerAgentMetrics, RttProber, RTT_DEFAULTS, type Agent, createLogger, generateKeyPair, isWgKey, type Logger,
+  AGENT_DEFAULTS, EchoResponder, EndpointDiscovery, MemberlistExporter, MetricsRegistry, MetricsServer, registerAgentMetrics, RttProber, RTT_DEFAULTS, type Agent, createLogger, createWgDriverFactory,
+  generateKeyPair, isWgKey, type Logger, type WgBackendChoice, type WgDriver,
 } from '@wgmesh/agent';
 import type { FlagSpec, FlagValues } from '../flags/parse.js';
 import { UsageError } from '../flags/parse.js';
@@ -54,12 +55,18 @@ export function nodeName(values: FlagValues, certName?: string): string {
   return name;
 }
 
+/** "KEY=VALUE" → [KEY, VALUE] (the value may be empty, the key may not); undefined if it is not that. */
+export function splitTag(item: string): [key: string, value: string] | undefined {
+  const eq = item.indexOf('=');
+  return eq > 0 ? [item.slice(0, eq), item.slice(eq + 1)] : undefined;
+}
+
 export function parseTags(list: readonly string[]): Record<string, string> {
   const tags: Record<string, string> = {};
   for (const item of list) {
-    const eq = item.indexOf('=');
-    if (eq <= 0) throw new UsageError(`tag "${item}" is not KEY=VALUE`);
-    tags[item.slice(0, eq)] = item.slice(eq + 1);
+    const tag = splitTag(item);
+    if (!tag) throw new UsageError(`tag "${item}" is not KEY=VALUE`);
+    tags[tag[0]] = tag[1];
   }
   return tags;
 }
@@ -92,6 +99,15 @@ export async function loadOrCreateKey(stateDir: string, mesh: string): Promise<s
   await writeFile(file, privateKey + '\n', { mode: 0o600 });
   await chmod(file, 0o600);
   return privateKey;
+}
+
+/** What every node (bootstrap or join) opens first: its state dir, port, private key and WireGuard driver. */
+export async function openNode(values: FlagValues, mesh: string, logger: Logger): Promise<{ stateDir: string; listenPort: number; privateKey: string; driver: WgDriver }> {
+  const stateDir = String(values['state-dir']);
+  const listenPort = Number(values['listen-port']);
+  const privateKey = await loadOrCreateKey(stateDir, mesh);
+  const driver = await createWgDriverFactory(String(values['wg-backend']) as WgBackendChoice, { logger: logger.child({ component: 'wg' }) })(interfaceName(mesh));
+  return { stateDir, listenPort, privateKey, driver };
 }
 
 /** The endpoint candidates a node advertises: -listen-addr alone, or its LAN addresses plus STUN. */
@@ -182,4 +198,11 @@ export async function startMetrics(values: FlagValues, agent: Agent, logger: Log
   }
   logger.info('metrics served', { url: `http://${address}/metrics` });
   return server;
+}
+
+/** -memberlist-file: the JSON export of the mesh's members, started; undefined without the flag. */
+export function startExporter(values: FlagValues, agent: Agent, logger: Logger): MemberlistExporter | undefined {
+  const exporter = values['memberlist-file'] ? new MemberlistExporter(agent, String(values['memberlist-file']), logger) : undefined;
+  exporter?.start();
+  return exporter;
 }

@@ -1,7 +1,7 @@
 import type { RttResponse__Output } from '@wgmesh/agent';
 import { formatHelp, resolveFlags, type FlagSpec } from '../flags/parse.js';
 import { formatRtt } from '../ui/format.js';
-import { connectLocal, deadline, SOCKET_FLAG, unary } from './local-client.js';
+import { deadline, SOCKET_FLAG, unary, withLocalClient } from './local-client.js';
 
 export const RTT_FLAGS: FlagSpec[] = [{ name: 'json', type: 'bool', default: false, help: 'print the matrix as JSON' }, SOCKET_FLAG];
 
@@ -14,9 +14,11 @@ export async function runRtt(argv: string[], env: NodeJS.ProcessEnv): Promise<nu
     process.stdout.write(formatHelp(USAGE, DESCRIPTION, RTT_FLAGS));
     return 0;
   }
-  const client = connectLocal(String(values.socket));
-  const matrix = await unary<RttResponse__Output>((cb) => client.rtt({}, deadline(), cb));
-  client.close();
+  const matrix = await withLocalClient(String(values.socket), async (client) => {
+    const rtt = await unary<RttResponse__Output>((cb) => client.rtt({}, deadline(), cb));
+    client.close();
+    return rtt;
+  });
   process.stdout.write(values.json ? JSON.stringify(matrix, null, 2) + '\n' : formatRtt(matrix));
   return 0;
 }

@@ -1,4 +1,4 @@
-import type { Agent } from '@wgmesh/agent';
+import { AGENT_DEFAULTS, type Agent } from '@wgmesh/agent';
 import type { Bootstrap } from '@wgmesh/bootstrap';
 
 const out = (lines: string[]) => process.stdout.write(lines.join('\n') + '\n');
@@ -30,7 +30,7 @@ export function printBootstrapSummary(bootstrap: Bootstrap, opts: { dev: boolean
       `  !!! ${bind}:${bootstrap.port} can join this mesh. Do not use -dev on a network you do not trust.`,
     );
   }
-  lines.push('', 'To join another node to this mesh, run on it:', `  ${joinCmd}`, '', 'To inspect:', `  wg show ${agent.driver.name}`, `  wgmesh info${opts.socket !== '/var/run/wgmesh.sock' ? ` -socket ${opts.socket}` : ''}`, '');
+  lines.push('', 'To join another node to this mesh, run on it:', `  ${joinCmd}`, '', 'To inspect:', `  wg show ${agent.driver.name}`, `  wgmesh info${opts.socket !== AGENT_DEFAULTS.socketPath ? ` -socket ${opts.socket}` : ''}`, '');
   out(lines);
 }
 
@@ -49,7 +49,7 @@ export function printJoinSummary(agent: Agent, opts: { socket: string; dev: bool
     '',
     'To inspect:',
     `  wg show ${agent.driver.name}`,
-    `  wgmesh info${opts.socket !== '/var/run/wgmesh.sock' ? ` -socket ${opts.socket}` : ''}`,
+    `  wgmesh info${opts.socket !== AGENT_DEFAULTS.socketPath ? ` -socket ${opts.socket}` : ''}`,
     '',
   ];
   out(lines);

@@ -1,6 +1,8 @@
 import type { TagsResponse__Output } from '@wgmesh/agent';
 import { formatHelp, resolveFlags, UsageError, type FlagSpec } from '../flags/parse.js';
-import { connectLocal, deadline, SOCKET_FLAG, unary } from './local-client.js';
+import { isInternalTag } from '../ui/format.js';
+import { deadline, SOCKET_FLAG, unary, withLocalClient } from './local-client.js';
+import { splitTag } from './node-common.js';
 
 export const TAGS_FLAGS: FlagSpec[] = [
   { name: 'set', type: 'list', value: 'K=V', default: [], help: 'set a tag on this node (repeatable)' },
@@ -19,22 +21,24 @@ export async function runTags(argv: string[], env: NodeJS.ProcessEnv): Promise<n
     process.stdout.write(formatHelp(USAGE, DESCRIPTION, TAGS_FLAGS));
     return 0;
   }
-  const client = connectLocal(String(values.socket));
-  let tags: Record<string, string> | undefined;
-  for (const item of values.set as string[]) {
-    const eq = item.indexOf('=');
-    if (eq <= 0) throw new UsageError(`-set ${item}: expected KEY=VALUE`);
-    tags = (await unary<TagsResponse__Output>((cb) => client.setTag({ key: item.slice(0, eq), value: item.slice(eq + 1) }, deadline(), cb))).tags;
-  }
-  for (const key of values.delete as string[]) {
-    tags = (await unary<TagsResponse__Output>((cb) => client.deleteTag({ key }, deadline(), cb))).tags;
-  }
-  if (!tags) {
-    const info = await unary<{ tags: Record<string, string> }>((cb) => client.info({}, deadline(), cb));
-    tags = info.tags;
-  }
-  client.close();
-  if (!values.all) tags = Object.fromEntries(Object.entries(tags).filter(([k]) => !k.startsWith('_')));
+  let tags = await withLocalClient(String(values.socket), async (client) => {
+    let tags: Record<string, string> | undefined;
+    for (const item of values.set as string[]) {
+      const tag = splitTag(item);
+      if (!tag) throw new UsageError(`-set ${item}: expected KEY=VALUE`);
+      tags = (await unary<TagsResponse__Output>((cb) => client.setTag({ key: tag[0], value: tag[1] }, deadline(), cb))).tags;
+    }
+    for (const key of values.delete as string[]) {
+      tags = (await unary<TagsResponse__Output>((cb) => client.deleteTag({ key }, deadline(), cb))).tags;
+    }
+    if (!tags) {
+      const info = await unary<{ tags: Record<string, string> }>((cb) => client.info({}, deadline(), cb));
+      tags = info.tags;
+    }
+    client.close();
+    return tags;
+  });
+  if (!values.all) tags = Object.fromEntries(Object.entries(tags).filter(([k]) => !isInternalTag(k)));
   if (values.json) process.stdout.write(JSON.stringify(tags) + '\n');
   else process.stdout.write(Object.entries(tags).map(([k, v]) => `${k}=${v}`).join('\n') + (Object.keys(tags).length ? '\n' : ''));
   return 0;

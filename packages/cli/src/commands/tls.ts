@@ -2,7 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { X509Certificate } from 'node:crypto';
-import { MeshTls, splitPem } from '@wgmesh/bootstrap';
+import { certCommonName, MeshTls, splitPem } from '@wgmesh/bootstrap';
 import type { Logger } from '@wgmesh/agent';
 import { UsageError, type FlagSpec, type FlagValues } from '../flags/parse.js';
 
@@ -73,10 +73,10 @@ export async function clientTlsFromFlags(values: FlagValues, host: string, nodeN
   const ca = await readPem(String(values['ca-cert']), 'ca-cert');
   const cert = await readPem(String(values['client-cert']), 'client-cert');
   const key = await readPem(String(values['client-key']), 'client-key');
-  const problem = clientCertificateProblem(cert, ca, nodeName, Date.now());
+  const { cn, problem } = checkClientCertificate(cert, ca, nodeName, Date.now());
   if (problem) throw new UsageError(problem);
   return {
-    certName: /(?:^|\n)CN=([^\n]*)/.exec(new X509Certificate(cert).subject)?.[1] ?? '',
+    certName: cn,
     credentials: grpc.credentials.createSsl(ca, key, cert),
     // Dialing by IP: name the target explicitly (avoids Node's DEP0123 warning); the certificate's SANs must still match it.
     channelOptions: { 'grpc.ssl_target_name_override': host, 'grpc.default_authority': host },
@@ -88,21 +88,26 @@ export async function clientTlsFromFlags(values: FlagValues, host: string, nodeN
  * arrive only as a refused call, while here we can say exactly what is wrong.
  */
 export function clientCertificateProblem(certPem: Buffer, caPem: Buffer, nodeName: string | undefined, now: number): string | undefined {
+  return checkClientCertificate(certPem, caPem, nodeName, now).problem;
+}
+
+/** The certificate parsed once: its CN ('' if it does not parse) and what is wrong with it, if anything. */
+function checkClientCertificate(certPem: Buffer, caPem: Buffer, nodeName: string | undefined, now: number): { cn: string; problem: string | undefined } {
   let cert: X509Certificate;
   try {
     cert = new X509Certificate(certPem);
   } catch (err) {
-    return `-client-cert is not a PEM certificate: ${(err as Error).message}`;
+    return { cn: '', problem: `-client-cert is not a PEM certificate: ${(err as Error).message}` };
   }
-  const cn = /(?:^|\n)CN=([^\n]*)/.exec(cert.subject)?.[1] ?? '';
+  const cn = certCommonName(cert);
   const cas = splitPem(caPem.toString()).map((p) => new X509Certificate(p));
   if (!cas.some((ca) => cert.checkIssued(ca) && cert.verify(ca.publicKey))) {
-    return `client side: the client certificate "${cn}" is not signed by the CA in -ca-cert; use the node certificate and CA of the same mesh (\`wgmesh ca issue\`)`;
+    return { cn, problem: `client side: the client certificate "${cn}" is not signed by the CA in -ca-cert; use the node certificate and CA of the same mesh (\`wgmesh ca issue\`)` };
   }
-  if (Date.parse(cert.validTo) < now) return `client side: the client certificate "${cn}" expired on ${new Date(cert.validTo).toISOString().slice(0, 10)}; issue a new one with \`wgmesh ca issue ${cn}\``;
-  if (Date.parse(cert.validFrom) > now) return `client side: the client certificate "${cn}" is not valid before ${new Date(cert.validFrom).toISOString()}; check this machine's clock`;
+  if (Date.parse(cert.validTo) < now) return { cn, problem: `client side: the client certificate "${cn}" expired on ${new Date(cert.validTo).toISOString().slice(0, 10)}; issue a new one with \`wgmesh ca issue ${cn}\`` };
+  if (Date.parse(cert.validFrom) > now) return { cn, problem: `client side: the client certificate "${cn}" is not valid before ${new Date(cert.validFrom).toISOString()}; check this machine's clock` };
   if (nodeName && cn.toLowerCase() !== nodeName.toLowerCase()) {
-    return `client side: -node-name "${nodeName}" does not match the client certificate's CN "${cn}"; the bootstrap only accepts the name the certificate was issued for (leave -node-name out to use "${cn}")`;
+    return { cn, problem: `client side: -node-name "${nodeName}" does not match the client certificate's CN "${cn}"; the bootstrap only accepts the name the certificate was issued for (leave -node-name out to use "${cn}")` };
   }
-  return undefined;
+  return { cn, problem: undefined };
 }

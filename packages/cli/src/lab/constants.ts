@@ -21,6 +21,11 @@ export const LAB_DEFAULTS = {
   pollIntervalMs: 200,
 } as const;
 
+/** What a `wgmesh lab …` hint adds to name this lab: nothing for the default lab, else ` -name LAB`. */
+export function nameHint(lab: string): string {
+  return lab === LAB_DEFAULTS.name ? '' : ` -name ${lab}`;
+}
+
 /** netns and link names are limited to 15 characters: `<LAB>-h<K>` must fit with K ≤ 999. */
 export const MAX_LAB_NAME = 8;
 /** The interface is `wg<MESH>`; the node commands accept at most 10 characters. */

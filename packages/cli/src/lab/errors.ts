@@ -1,3 +1,5 @@
+import { nameHint } from './constants.js';
+
 /** Named failures of the lab; messages say what to do. */
 export class LabError extends Error {
   override readonly name: string = 'LabError';
@@ -17,7 +19,7 @@ export class InvalidLabOptions extends LabError {
 export class LabNotFound extends LabError {
   override readonly name = 'LabNotFound';
   constructor(readonly lab: string) {
-    super(`no lab "${lab}" is up: start one with \`wgmesh lab up N${lab === 'wgl' ? '' : ` -name ${lab}`}\``);
+    super(`no lab "${lab}" is up: start one with \`wgmesh lab up N${nameHint(lab)}\``);
   }
 }
 
@@ -62,7 +64,7 @@ export class NodeExited extends LabError {
 export class NodeNotRunning extends LabError {
   override readonly name = 'NodeNotRunning';
   constructor(readonly lab: string, readonly host: string) {
-    super(`${host}'s wgmesh is not running in lab "${lab}"; start it with \`wgmesh lab start${lab === 'wgl' ? '' : ` -name ${lab}`} ${host}\``);
+    super(`${host}'s wgmesh is not running in lab "${lab}"; start it with \`wgmesh lab start${nameHint(lab)} ${host}\``);
   }
 }
 
@@ -70,6 +72,6 @@ export class NodeNotRunning extends LabError {
 export class NodeStillRunning extends LabError {
   override readonly name = 'NodeStillRunning';
   constructor(readonly lab: string, readonly host: string, readonly pid: number) {
-    super(`${host}'s wgmesh is already running (PID ${pid}) in lab "${lab}"; use \`wgmesh lab restart${lab === 'wgl' ? '' : ` -name ${lab}`} ${host}\``);
+    super(`${host}'s wgmesh is already running (PID ${pid}) in lab "${lab}"; use \`wgmesh lab restart${nameHint(lab)} ${host}\``);
   }
 }

@@ -43,7 +43,7 @@ export {
   type LabInspection,
   type LabRef,
 } from './lab.js';
-export { LAB_DEFAULTS, MAX_HOSTS, MAX_LAB_NAME, MAX_MESH_NAME, NAT_SEGMENT_PREFIX } from './constants.js';
+export { LAB_DEFAULTS, nameHint, MAX_HOSTS, MAX_LAB_NAME, MAX_MESH_NAME, NAT_SEGMENT_PREFIX } from './constants.js';
 export * from './errors.js';
 export {
   hostIndex,
@@ -72,5 +72,5 @@ export {
 } from './plan.js';
 export { descendantsOf, parseNodeInfo, type NodeInfo, type ProcStat } from './parse.js';
 export { parseLabState, type LabHost, type LabHostNat, type LabProcess, type LabRouter, type LabState, type LabStop, type HostRole } from './state.js';
-export { commandOnPath, isRoot, isRunning, processTable, readProcStat, runCapture, type ExecResult, type ProcessIdentity } from './sys.js';
+export { commandOnPath, exitCodeOf, isRoot, isRunning, processTable, readProcStat, runCapture, type ExecResult, type ProcessIdentity } from './sys.js';
 export { listNetns, netnsPath } from './topology.js';

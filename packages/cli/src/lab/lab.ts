@@ -8,7 +8,7 @@ import { closeSync, openSync, writeSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { LAB_DEFAULTS } from './constants.js';
+import { LAB_DEFAULTS, nameHint } from './constants.js';
 import { InvalidLabOptions, LabConflict, LabError, LabNotFound, LabNotReady, NodeExited, NodeNotRunning, NodeStillRunning, NotRoot, UnknownHost } from './errors.js';
 import {
   formatCidr,
@@ -577,7 +577,7 @@ export async function labUp(options: LabUpOptions): Promise<LabUpResult> {
   const found = await inspectLab(name);
   if (found.healthy && found.state) {
     const have = found.state.hosts.length;
-    const downFirst = `run \`wgmesh lab down${name === LAB_DEFAULTS.name ? '' : ` -name ${name}`}\` first`;
+    const downFirst = `run \`wgmesh lab down${nameHint(name)}\` first`;
     if (found.state.hostsOnly !== hostsOnly) {
       throw new LabConflict(`lab "${name}" is already up ${found.state.hostsOnly ? 'without' : 'with'} wgmesh; ${downFirst}`);
     }
@@ -752,20 +752,13 @@ export async function labKillNode(ref: LabRef, hostName: string, options: LabKil
     }
   }
   const exitedMs = Date.now();
-  const exits: ChildExit[] = [];
-  const live: TrackedChild[] = [];
-  for (const c of children) if (await isRunning(c)) live.push(c);
-  await waitUntil(() => allGone(live), options.childTimeoutMs ?? LAB_DEFAULTS.stopTimeoutMs, 20);
-  const leftover: TrackedChild[] = [];
-  for (const c of children) {
-    if (live.includes(c) && (await isRunning(c))) leftover.push(c);
-    else exits.push({ pid: c.pid, comm: c.comm, how: 'exited' });
-  }
-  if (leftover.length > 0) {
-    report(options.onProgress, `${host.name}: stopping what wgmesh left running: ${leftover.map((c) => `${c.comm} (PID ${c.pid})`).join(', ')}`);
-    await stopAll(leftover, 2_000);
-    for (const c of leftover) exits.push({ pid: c.pid, comm: c.comm, how: 'stopped' });
-  }
+  const { leftover } = await stopLeftovers(children, options.childTimeoutMs ?? LAB_DEFAULTS.stopTimeoutMs, 20, (left) =>
+    report(options.onProgress, `${host.name}: stopping what wgmesh left running: ${left.map((c) => `${c.comm} (PID ${c.pid})`).join(', ')}`),
+  );
+  const exits: ChildExit[] = [
+    ...children.filter((c) => !leftover.includes(c)).map((c): ChildExit => ({ pid: c.pid, comm: c.comm, how: 'exited' })),
+    ...leftover.map((c): ChildExit => ({ pid: c.pid, comm: c.comm, how: 'stopped' })),
+  ];
   return { lab, host: labHost(lab, host.name), pid: proc.pid, signal: sig, signalledMs, exitedMs, escalated, children: exits };
 }
 
@@ -810,18 +803,38 @@ export async function labRestartNode(ref: LabRef, hostName: string, options: Lab
 }
 
 async function stopAll(procs: readonly ProcessIdentity[], timeoutMs: number): Promise<{ stopped: number[]; killed: number[] }> {
-  const alive = async (p: ProcessIdentity): Promise<boolean> => isRunning(p);
   for (const p of procs) signal(p, 'SIGTERM');
-  await waitUntil(async () => (await Promise.all(procs.map(alive))).every((a) => !a), timeoutMs);
+  await waitUntil(() => allGone(procs), timeoutMs);
   const killed: number[] = [];
   for (const p of procs) {
-    if (await alive(p)) {
+    if (await isRunning(p)) {
       signal(p, 'SIGKILL');
       killed.push(p.pid);
     }
   }
-  if (killed.length > 0) await waitUntil(async () => (await Promise.all(procs.map(alive))).every((a) => !a), 2_000);
+  if (killed.length > 0) await waitUntil(() => allGone(procs), 2_000);
   return { stopped: procs.map((p) => p.pid).filter((pid) => !killed.includes(pid)), killed };
+}
+
+/**
+ * Children a stopped node leaves behind: those still running get `waitMs` to exit on their own,
+ * then what is left is stopped (stopAll; `beforeStop` first hears which). Returns what was left.
+ */
+async function stopLeftovers<T extends ProcessIdentity>(
+  children: readonly T[],
+  waitMs: number,
+  intervalMs: number | undefined,
+  beforeStop?: (leftover: readonly T[]) => void,
+): Promise<{ leftover: T[]; killed: number[] }> {
+  const live: T[] = [];
+  for (const c of children) if (await isRunning(c)) live.push(c);
+  if (live.length === 0) return { leftover: [], killed: [] };
+  await waitUntil(() => allGone(live), waitMs, intervalMs);
+  const leftover: T[] = [];
+  for (const c of live) if (await isRunning(c)) leftover.push(c);
+  if (leftover.length === 0) return { leftover, killed: [] };
+  beforeStop?.(leftover);
+  return { leftover, killed: (await stopAll(leftover, 2_000)).killed };
 }
 
 /** PIDs whose network or mount namespace is one of the lab's. */
@@ -880,12 +893,7 @@ export async function labDown(options: LabDownOptions = {}): Promise<LabDownRepo
     killed.push(...result.killed);
   }
   // A node stops its own wireguard-go; whatever outlives it is stopped here.
-  const orphans: ProcessIdentity[] = [];
-  for (const c of children) if (await isRunning(c)) orphans.push(c);
-  if (orphans.length > 0 && !(await waitUntil(async () => (await Promise.all(orphans.map(isRunning))).every((a) => !a), 2_000))) {
-    const result = await stopAll(orphans, 2_000);
-    killed.push(...result.killed);
-  }
+  killed.push(...(await stopLeftovers(children, 2_000, undefined)).killed);
 
   const netnsBefore = await listNetns();
   const strays = await processesInside(names, paths, netnsBefore);

@@ -1,6 +1,5 @@
 /** lab.json: what a lab created and started, so `exec`, `add` and `down` can find it again. */
-import { mkdir, open, readFile, rename } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { InvalidLabOptions } from './errors.js';
 
 export type HostRole = 'bootstrap' | 'join';
@@ -223,18 +222,12 @@ export async function readLabState(file: string): Promise<LabState | undefined> 
   return parseLabState(text);
 }
 
-/** Write temp, fsync, rename: a crash leaves the old or the new file, never half of one. */
+/** Written atomically (the agent's writeFileAtomic): a crash leaves the old or the new file, never half of one. */
 export async function writeLabState(file: string, state: LabState): Promise<void> {
-  await mkdir(dirname(file), { recursive: true });
-  const temp = `${file}.${process.pid}.tmp`;
-  const handle = await open(temp, 'w', 0o644);
-  try {
-    await handle.writeFile(formatLabState(state));
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  await rename(temp, file);
+  // Loaded here, not at the top: only the lab commands that change a lab write lab.json, and
+  // `lab status`/`exec`/`info`/`down` need not load all of @wgmesh/agent to start.
+  const { writeFileAtomic } = await import('@wgmesh/agent');
+  await writeFileAtomic(file, formatLabState(state), 0o644);
 }
 
 export function replaceHost(state: LabState, host: LabHost): LabState {

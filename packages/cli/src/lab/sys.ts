@@ -1,6 +1,7 @@
 /** Running commands and reading /proc: the lab's only contact with the system besides the fs. */
 import { spawn } from 'node:child_process';
 import { constants } from 'node:fs';
+import { constants as osConstants } from 'node:os';
 import { access, readdir, readFile, readlink, stat } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
 import { LabCommandFailed } from './errors.js';
@@ -21,11 +22,10 @@ export interface CaptureOptions {
   readonly input?: string;
 }
 
-const SIGNAL_NUMBERS: Partial<Record<NodeJS.Signals, number>> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGSEGV: 11, SIGPIPE: 13, SIGALRM: 14, SIGTERM: 15 };
-
+/** The exit status a shell reports: the code, or 128 + the signal's number when killed by one. */
 export function exitCodeOf(code: number | null, signal: NodeJS.Signals | null): number {
   if (code !== null) return code;
-  return 128 + (signal ? (SIGNAL_NUMBERS[signal] ?? 0) : 0);
+  return 128 + (signal ? (osConstants.signals[signal] ?? 0) : 0);
 }
 
 export function formatCommandLine(argv: readonly string[]): string {

@@ -17,18 +17,24 @@ export function bytes(n: number): string {
   return `${(n / 1024 ** 3).toFixed(1)} GiB`;
 }
 
+/** Tags whose key starts with `_` are internal: hidden unless asked for. */
+export function isInternalTag(key: string): boolean {
+  return key.startsWith('_');
+}
+
 /** Tags as shown: internal ones (`_…`) are hidden. */
 export function visibleTags(tags: Readonly<Record<string, string>>): string {
-  return Object.entries(tags).filter(([k]) => !k.startsWith('_')).map(([k, v]) => `${k}=${v}`).join(',');
+  return Object.entries(tags).filter(([k]) => !isInternalTag(k)).map(([k, v]) => `${k}=${v}`).join(',');
 }
 
 export function statusWord(status: string): string {
   return status.replace('NODE_STATUS_', '').toLowerCase() || 'unknown';
 }
 
-export function table(rows: string[][]): string {
+/** Columns two spaces apart, each as wide as its widest cell; every line starts with `indent`. */
+export function table(rows: string[][], indent = ''): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
-  return rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ').trimEnd()).join('\n');
+  return rows.map((r) => (indent + r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ')).trimEnd()).join('\n');
 }
 
 export interface NodeRow {
