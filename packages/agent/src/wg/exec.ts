@@ -34,6 +34,7 @@ export interface CommandRunner {
 }
 
 export const DEFAULT_COMMAND_TIMEOUT_MS = 10_000;
+const EXIT_TO_CLOSE_GRACE_MS = 1_000;
 
 export function formatCommandLine(cmd: string, args: readonly string[]): string {
   return [cmd, ...args].map((a) => (a === '' ? "''" : /[\s'"\\$`]/.test(a) ? `'${a.replace(/'/g, `'\\''`)}'` : a)).join(' ');
@@ -47,34 +48,43 @@ export function runCommand(cmd: string, args: readonly string[], options: RunOpt
     const child = spawn(cmd, [...args], { stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
     const stdout: Buffer[] = [];
     const stderr: Buffer[] = [];
-    let timedOut = false;
     let settled = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill('SIGKILL');
-    }, timeoutMs);
+    let exitGrace: NodeJS.Timeout | undefined;
     const settle = (fn: () => void): void => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
+      clearTimeout(exitGrace);
       fn();
     };
+    const finish = (exitCode: number | null, signal: NodeJS.Signals | null, timedOut: boolean): void => {
+      const out = Buffer.concat(stdout).toString('utf8');
+      const err = Buffer.concat(stderr).toString('utf8');
+      if (exitCode === 0 && !timedOut) return settle(() => resolve({ stdout: out, stderr: err }));
+      const why = timedOut ? `timed out after ${timeoutMs} ms` : signal ? `killed by ${signal}` : `exit ${exitCode}`;
+      const tail = err.trim() ? `: ${err.trim()}` : '';
+      settle(() =>
+        reject(new WgCommandFailed(`${commandLine} failed (${why})${tail}`, { commandLine, exitCode, signal, stderr: err, timedOut })),
+      );
+    };
+    // The timeout is a hard bound: a helper process the command left behind (holding its output
+    // pipes open) must not keep the caller waiting for 'close'.
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      finish(null, 'SIGKILL', true);
+    }, timeoutMs);
     child.stdout?.on('data', (chunk: Buffer) => stdout.push(chunk));
     child.stderr?.on('data', (chunk: Buffer) => stderr.push(chunk));
     child.on('error', (err: NodeJS.ErrnoException) => {
       const what = err.code === 'ENOENT' ? `command not found: ${cmd}` : `${commandLine}: ${err.message}`;
       settle(() => reject(new WgCommandFailed(what, { commandLine }, { cause: err })));
     });
-    child.on('close', (exitCode, signal) => {
-      const out = Buffer.concat(stdout).toString('utf8');
-      const err = Buffer.concat(stderr).toString('utf8');
-      if (exitCode === 0) return settle(() => resolve({ stdout: out, stderr: err }));
-      const why = timedOut ? `timed out after ${timeoutMs} ms` : signal ? `killed by ${signal}` : `exit ${exitCode}`;
-      const tail = err.trim() ? `: ${err.trim()}` : '';
-      settle(() =>
-        reject(new WgCommandFailed(`${commandLine} failed (${why})${tail}`, { commandLine, exitCode, signal, stderr: err, timedOut })),
-      );
+    // 'close' (output fully read) normally follows 'exit' at once; if a leftover helper keeps the
+    // pipes open, the exit status is the answer a moment later.
+    child.on('exit', (exitCode, signal) => {
+      exitGrace = setTimeout(() => finish(exitCode, signal, false), EXIT_TO_CLOSE_GRACE_MS);
     });
+    child.on('close', (exitCode, signal) => finish(exitCode, signal, false));
     if (options.input !== undefined && child.stdin) {
       // The command may exit without reading its input; that shows up as its exit status instead.
       child.stdin.on('error', () => {});
