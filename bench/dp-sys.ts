@@ -5,6 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, readFile, rename, rm, rmdir, writeFile } from 'node:fs/promises';
+import { captureCommand } from '@wgmesh/agent/exec';
 import { isRunning, readProcStat, type ProcessIdentity } from '../packages/cli/src/lab/index.js';
 
 export const BENCH_RUN_DIR = '/run/wgmesh-bench';
@@ -64,32 +65,21 @@ export interface ExecOptions {
 }
 
 /** Runs argv to completion; a non-zero exit is returned, not thrown. */
-export function exec(argv: readonly string[], options: ExecOptions = {}): Promise<ExecOutcome> {
+export async function exec(argv: readonly string[], options: ExecOptions = {}): Promise<ExecOutcome> {
   if (!options.cleanup) checkAborted();
-  return new Promise((resolve) => {
-    const child = spawn(argv[0]!, argv.slice(1), { stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
-    live.add(child);
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    const timer = options.timeoutMs === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), options.timeoutMs);
-    child.stdout!.on('data', (c: Buffer) => out.push(c));
-    child.stderr!.on('data', (c: Buffer) => err.push(c));
-    child.on('error', (e) => {
-      clearTimeout(timer);
-      live.delete(child);
-      resolve({ code: 127, stdout: '', stderr: `${argv[0]}: ${e.message}`, endMs: Date.now() });
-    });
-    child.on('close', (code, signal) => {
-      const endMs = Date.now();
-      clearTimeout(timer);
-      live.delete(child);
-      resolve({ code: code ?? (signal ? 128 + 9 : 1), stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8'), endMs });
-    });
-    if (options.input !== undefined) {
-      child.stdin!.on('error', () => {});
-      child.stdin!.end(options.input);
-    }
+  let child: ChildProcess | undefined;
+  const r = await captureCommand(argv[0]!, argv.slice(1), {
+    ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
+    ...(options.input !== undefined ? { input: options.input } : {}),
+    onSpawn: (c) => {
+      child = c;
+      live.add(c);
+    },
   });
+  const endMs = Date.now();
+  if (child) live.delete(child);
+  if (r.spawnError) return { code: 127, stdout: '', stderr: `${argv[0]}: ${r.spawnError.message}`, endMs };
+  return { code: r.exitCode ?? (r.signal ? 128 + 9 : 1), stdout: r.stdout, stderr: r.stderr, endMs };
 }
 
 /** Like exec, but a non-zero exit throws with the command line and its stderr. */

@@ -40,47 +40,68 @@ export function formatCommandLine(cmd: string, args: readonly string[]): string 
   return [cmd, ...args].map((a) => (a === '' ? "''" : /[\s'"\\$`]/.test(a) ? `'${a.replace(/'/g, `'\\''`)}'` : a)).join(' ');
 }
 
-/** Run a command to completion; rejects with WgCommandFailed naming the command line and stderr. */
-export function runCommand(cmd: string, args: readonly string[], options: RunOptions = {}): Promise<CommandResult> {
-  const commandLine = formatCommandLine(cmd, args);
-  const timeoutMs = options.timeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, [...args], { stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+export interface CaptureOptions {
+  /** Written to the command's stdin (then closed). */
+  readonly input?: string;
+  /** Kill the command (SIGKILL) and answer after this long; none by default. */
+  readonly timeoutMs?: number;
+  readonly env?: NodeJS.ProcessEnv;
+  readonly cwd?: string;
+  /** Sees the process once spawned (e.g. to stop it on an abort). */
+  readonly onSpawn?: (child: ChildProcess) => void;
+}
+
+/** How a command ended, with everything it printed. */
+export interface Captured {
+  readonly exitCode: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly stdout: string;
+  readonly stderr: string;
+  readonly timedOut: boolean;
+  /** It could not be started at all (e.g. ENOENT). */
+  readonly spawnError?: NodeJS.ErrnoException;
+}
+
+/**
+ * Runs a command to completion and captures its output. Never waits past its timeout, nor (by
+ * more than a moment) past its exit: a helper the command left behind may hold its output pipes
+ * open, and 'close' would then wait for the helper (unshare --mount=FILE forks one, for example).
+ */
+export function captureCommand(cmd: string, args: readonly string[], options: CaptureOptions = {}): Promise<Captured> {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, [...args], {
+      stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+      ...(options.env ? { env: options.env } : {}),
+      ...(options.cwd ? { cwd: options.cwd } : {}),
+    });
+    options.onSpawn?.(child);
     const stdout: Buffer[] = [];
     const stderr: Buffer[] = [];
     let settled = false;
     let exitGrace: NodeJS.Timeout | undefined;
-    const settle = (fn: () => void): void => {
+    const finish = (exitCode: number | null, signal: NodeJS.Signals | null, timedOut: boolean, spawnError?: NodeJS.ErrnoException): void => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
       clearTimeout(exitGrace);
-      fn();
+      resolve({
+        exitCode, signal, timedOut,
+        stdout: Buffer.concat(stdout).toString('utf8'),
+        stderr: Buffer.concat(stderr).toString('utf8'),
+        ...(spawnError ? { spawnError } : {}),
+      });
     };
-    const finish = (exitCode: number | null, signal: NodeJS.Signals | null, timedOut: boolean): void => {
-      const out = Buffer.concat(stdout).toString('utf8');
-      const err = Buffer.concat(stderr).toString('utf8');
-      if (exitCode === 0 && !timedOut) return settle(() => resolve({ stdout: out, stderr: err }));
-      const why = timedOut ? `timed out after ${timeoutMs} ms` : signal ? `killed by ${signal}` : `exit ${exitCode}`;
-      const tail = err.trim() ? `: ${err.trim()}` : '';
-      settle(() =>
-        reject(new WgCommandFailed(`${commandLine} failed (${why})${tail}`, { commandLine, exitCode, signal, stderr: err, timedOut })),
-      );
-    };
-    // The timeout is a hard bound: a helper process the command left behind (holding its output
-    // pipes open) must not keep the caller waiting for 'close'.
-    const timer = setTimeout(() => {
+    const timer = options.timeoutMs === undefined ? undefined : setTimeout(() => {
       child.kill('SIGKILL');
       finish(null, 'SIGKILL', true);
-    }, timeoutMs);
+    }, options.timeoutMs);
     child.stdout?.on('data', (chunk: Buffer) => stdout.push(chunk));
     child.stderr?.on('data', (chunk: Buffer) => stderr.push(chunk));
+    // Without a PID the process never started: no 'exit' or 'close' follows.
     child.on('error', (err: NodeJS.ErrnoException) => {
-      const what = err.code === 'ENOENT' ? `command not found: ${cmd}` : `${commandLine}: ${err.message}`;
-      settle(() => reject(new WgCommandFailed(what, { commandLine }, { cause: err })));
+      if (child.pid === undefined) finish(null, null, false, err);
     });
-    // 'close' (output fully read) normally follows 'exit' at once; if a leftover helper keeps the
-    // pipes open, the exit status is the answer a moment later.
+    // 'close' (output fully read) normally follows 'exit' at once.
     child.on('exit', (exitCode, signal) => {
       exitGrace = setTimeout(() => finish(exitCode, signal, false), EXIT_TO_CLOSE_GRACE_MS);
     });
@@ -91,6 +112,21 @@ export function runCommand(cmd: string, args: readonly string[], options: RunOpt
       child.stdin.end(options.input);
     }
   });
+}
+
+/** Run a command to completion; rejects with WgCommandFailed naming the command line and stderr. */
+export async function runCommand(cmd: string, args: readonly string[], options: RunOptions = {}): Promise<CommandResult> {
+  const commandLine = formatCommandLine(cmd, args);
+  const timeoutMs = options.timeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
+  const r = await captureCommand(cmd, args, { timeoutMs, ...(options.input !== undefined ? { input: options.input } : {}) });
+  if (r.spawnError) {
+    const what = r.spawnError.code === 'ENOENT' ? `command not found: ${cmd}` : `${commandLine}: ${r.spawnError.message}`;
+    throw new WgCommandFailed(what, { commandLine }, { cause: r.spawnError });
+  }
+  if (r.exitCode === 0 && !r.timedOut) return { stdout: r.stdout, stderr: r.stderr };
+  const why = r.timedOut ? `timed out after ${timeoutMs} ms` : r.signal ? `killed by ${r.signal}` : `exit ${r.exitCode}`;
+  const tail = r.stderr.trim() ? `: ${r.stderr.trim()}` : '';
+  throw new WgCommandFailed(`${commandLine} failed (${why})${tail}`, { commandLine, exitCode: r.exitCode, signal: r.signal, stderr: r.stderr, timedOut: r.timedOut });
 }
 
 /** True if `name` is an executable file on PATH (or an executable absolute path). */

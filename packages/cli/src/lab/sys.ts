@@ -1,9 +1,10 @@
 /** Running commands and reading /proc: the lab's only contact with the system besides the fs. */
-import { spawn } from 'node:child_process';
 import { constants } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { access, readdir, readFile, readlink, stat } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
+// The subpath, not the package root: lab commands start without loading the whole agent.
+import { captureCommand } from '@wgmesh/agent/exec';
 import { LabCommandFailed } from './errors.js';
 import { parseProcStat, type ProcStat } from './parse.js';
 
@@ -33,37 +34,12 @@ export function formatCommandLine(argv: readonly string[]): string {
 }
 
 /** Runs a command to completion and collects its output; a non-zero exit is a result, not an error. */
-export function runCapture(cmd: string, args: readonly string[], options: CaptureOptions = {}): Promise<ExecResult> {
-  return new Promise((resolve) => {
-    const child = spawn(cmd, [...args], {
-      stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
-      env: options.env ?? process.env,
-      cwd: options.cwd,
-    });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    let timedOut = false;
-    const timer = options.timeoutMs === undefined ? undefined : setTimeout(() => {
-      timedOut = true;
-      child.kill('SIGKILL');
-    }, options.timeoutMs);
-    child.stdout?.on('data', (chunk: Buffer) => out.push(chunk));
-    child.stderr?.on('data', (chunk: Buffer) => err.push(chunk));
-    child.on('error', (e: NodeJS.ErrnoException) => {
-      clearTimeout(timer);
-      // Only a failed spawn lands here before 'close'; report it the way a shell would.
-      resolve({ code: e.code === 'ENOENT' ? 127 : 126, signal: null, stdout: '', stderr: `${cmd}: ${e.message}\n` });
-    });
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      const stderr = Buffer.concat(err).toString('utf8') + (timedOut ? `\n(killed after ${options.timeoutMs} ms)\n` : '');
-      resolve({ code: exitCodeOf(code, signal), signal, stdout: Buffer.concat(out).toString('utf8'), stderr });
-    });
-    if (options.input !== undefined && child.stdin) {
-      child.stdin.on('error', () => {});
-      child.stdin.end(options.input);
-    }
-  });
+export async function runCapture(cmd: string, args: readonly string[], options: CaptureOptions = {}): Promise<ExecResult> {
+  const r = await captureCommand(cmd, args, options);
+  // A failed spawn is reported the way a shell would.
+  if (r.spawnError) return { code: r.spawnError.code === 'ENOENT' ? 127 : 126, signal: null, stdout: '', stderr: `${cmd}: ${r.spawnError.message}\n` };
+  const stderr = r.stderr + (r.timedOut ? `\n(killed after ${options.timeoutMs} ms)\n` : '');
+  return { code: exitCodeOf(r.exitCode, r.signal), signal: r.signal, stdout: r.stdout, stderr };
 }
 
 /** Like runCapture, but a non-zero exit throws LabCommandFailed naming the command and its stderr. */
