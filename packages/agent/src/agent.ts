@@ -578,7 +578,10 @@ export function rttMoved(previous: readonly RttSample__Output[], next: readonly 
     if (!p) return true;
     if (Math.abs(s.loss - p.loss) >= 0.1 || (s.loss >= 1) !== (p.loss >= 1)) return true;
     const delta = Math.abs(s.rttMs - p.rttMs);
-    return delta > 0.5 && delta > 0.2 * Math.max(p.rttMs, s.rttMs);
+    const [low, high] = [Math.min(p.rttMs, s.rttMs), Math.max(p.rttMs, s.rttMs)];
+    // By 0.5 ms and 20 %, or by 0.1 ms and a factor of 1.5: on sub-millisecond links a reported
+    // figure is not left off by up to 0.5 ms (several times the RTT) for a minute.
+    return (delta > 0.5 && delta > 0.2 * high) || (delta > 0.1 && high > 1.5 * low);
   });
 }
 

@@ -8,6 +8,8 @@ test('RTT samples are re-reported only when they moved noticeably', () => {
   const last = [s('a', 10), s('b', 0.8)];
   assert.equal(rttMoved(last, [s('a', 10.4), s('b', 1.1)]), false, 'jitter within 20 % or 0.5 ms is not news');
   assert.equal(rttMoved(last, [s('a', 13), s('b', 0.8)]), true, '30 % slower is');
+  assert.equal(rttMoved(last, [s('a', 10), s('b', 0.35)]), true, 'a sub-millisecond figure off by more than 1.5x is, though by under 0.5 ms');
+  assert.equal(rttMoved([s('a', 0.1)], [s('a', 0.18)]), false, 'a change of under 0.1 ms is not');
   assert.equal(rttMoved(last, [s('a', 10), s('b', 0.8, 0.2)]), true, 'loss appearing is');
   assert.equal(rttMoved(last, [s('a', 10), s('b', 0, 1)]), true, 'a peer becoming unreachable is');
   assert.equal(rttMoved(last, [s('a', 10)]), true, 'a peer gone is');
