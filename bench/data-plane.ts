@@ -92,7 +92,7 @@ export interface JoinMarks {
   dial?: number;
   /** Log: "WireGuard backend detected" (before the join RPC). */
   backend?: number;
-  /** Log: "joined the mesh" (the Join RPC answered). */
+  /** Log: "joined the mesh" (the Join RPC answered and its answer saved). */
   joined?: number;
   /** A setpriv/wireguard-go child of the node appears. */
   wgSpawned?: number;

@@ -56,3 +56,40 @@ test('an agent restarted while the bootstrap is down restores its peers from sav
   assert.equal(bootstrap.table!.get('subject')?.meshIp, ipBefore);
   assert.equal((await subject.driver.read()).peers.length, 3);
 });
+
+test('an answered join is saved before the interface comes up: a failed bring-up does not lose the address', async () => {
+  const { dir, cleanup } = await tempDir();
+  const { bootstrap } = await startBootstrap(path.join(dir, 'state.json'));
+  const store = new MemoryAgentStateStore();
+  const key = generateKeyPair().privateKey;
+  /** A device whose bring-up fails, as when wireguard-go dies at start (the process then exits). */
+  class FailingUpDriver extends MemoryWgDriver {
+    override async up(): Promise<void> {
+      throw new Error('wireguard-go exited at start');
+    }
+  }
+  const makeSubject = (driver: MemoryWgDriver) => new Agent(
+    { control: createGrpcControlClient({ address: `127.0.0.1:${bootstrap.port}`, credentials: grpc.credentials.createInsecure(), callTimeoutMs: 2000 }), driver, stateStore: store },
+    { meshName: MESH, nodeName: 'subject', privateKey: key, heartbeatMs: 60_000, backoffInitialMs: 50, backoffMaxMs: 300,
+      endpoints: () => [{ ip: '192.0.2.60', port: 54540, kind: 'ENDPOINT_KIND_LAN' }] },
+  );
+  let subject = makeSubject(new FailingUpDriver('wg-subject'));
+  after(async () => {
+    await subject.stop({ leave: false });
+    await bootstrap.stop();
+    await cleanup();
+  });
+
+  await assert.rejects(subject.start(), /wireguard-go exited at start/);
+  const given = bootstrap.table!.get('subject')?.meshIp;
+  assert.ok(given, 'the bootstrap answered the join');
+  assert.equal(store.state?.meshIp, given, 'the address the bootstrap gave out is on disk although the interface never came up');
+  await subject.stop({ leave: false });
+
+  // Started again (as systemd would) with a working device: it comes up on that address from the saved state.
+  const driver = new MemoryWgDriver('wg-subject');
+  subject = makeSubject(driver);
+  await subject.start();
+  assert.equal(subject.restoredFromState, true);
+  assert.equal(driver.interfaceConfig?.address, `${given}/16`);
+});

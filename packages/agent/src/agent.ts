@@ -171,11 +171,16 @@ export class Agent extends EventEmitter {
       return;
     }
     const response = await this.joinWithRetry();
+    // Saved before the interface is brought up (which can take seconds or fail): an answered join
+    // is never forgotten by a crash, so a restart keeps the address the bootstrap gave out.
+    this.joinResponse = response;
+    this.netmapValue = netmapFromNodes(response.nodeName, response.revision, response.nodes);
+    await this.saver.run();
+    this.logJoined(response);
     this.step('joined', `mesh IP ${response.meshIp} in ${response.meshCidr}, ${response.nodes.length - 1} other nodes`);
     await this.upDevice(response.meshIp, response.meshCidr);
     this.step('interface', `${this.components.driver.name} up (${this.components.driver.kind}), UDP port ${this.init.listenPort ?? AGENT_DEFAULTS.listenPort}`);
     this.adoptJoin(response);
-    this.persist();
     await this.reconcile();
     this.step('peers', `${peersOf(this.netmapValue).length} peers configured`);
     this.openWatch();
@@ -292,7 +297,6 @@ export class Agent extends EventEmitter {
           listenPort: this.init.listenPort ?? AGENT_DEFAULTS.listenPort,
         });
         this.stats.joins++;
-        this.logger.info('joined the mesh', { node: response.nodeName, meshIp: response.meshIp, revision: response.revision, peers: response.nodes.length - 1 });
         return response;
       } catch (err) {
         if (err instanceof ControlCallError && PERMANENT_JOIN_CODES.has(err.code)) throw err;
@@ -303,6 +307,11 @@ export class Agent extends EventEmitter {
         if (this.stopped) throw new Error('stopped while joining');
       }
     }
+  }
+
+  /** Logged once the join is saved: a node that says it joined has its address on disk. */
+  private logJoined(response: JoinResponse__Output): void {
+    this.logger.info('joined the mesh', { node: response.nodeName, meshIp: response.meshIp, revision: response.revision, peers: response.nodes.length - 1 });
   }
 
   /** Takes a join's answer (or the saved one) as this node's membership; the caller persists a new one. */
@@ -320,14 +329,15 @@ export class Agent extends EventEmitter {
 
   /** Saves mesh IP and membership; coalesced, so a burst of changes costs one or two writes. */
   private persist(): void {
-    if (!this.components.stateStore || !this.joinResponse) return;
     void this.saver.run();
   }
 
   private readonly saver = new Coalescer(async () => {
-    const joined = this.joinResponse!;
+    const joined = this.joinResponse;
+    const store = this.components.stateStore;
+    if (!store || !joined) return;
     try {
-      await this.components.stateStore!.save({
+      await store.save({
         version: 1,
         meshName: this.init.meshName,
         nodeName: this.netmapValue.selfName,
@@ -393,7 +403,8 @@ export class Agent extends EventEmitter {
         await this.upDevice(response.meshIp, response.meshCidr);
       }
       this.adoptJoin(response);
-      this.persist();
+      await this.saver.run();
+      this.logJoined(response);
       if (moved) this.emit('address', response.meshIp);
       this.reconciler.requestFull();
       this.openWatch();
