@@ -8,12 +8,16 @@ export const RTT_DEFAULTS = {
   port: 54541,
   intervalMs: 1000,
   timeoutMs: 1000,
-  /** Probes per peer the samples are computed over. */
-  window: 10,
+  /** Timed probes per peer the samples are computed over: the last ten rounds. */
+  window: 30,
+  /** Timed probes per round and peer (after one untimed probe that wakes the path). */
+  timedProbes: 3,
 } as const;
 
 /** The largest window accepted: state per peer stays small whatever the configuration. */
 export const RTT_WINDOW_MAX = 1000;
+/** A burst longer than this would be a flood, not a probe. */
+export const RTT_TIMED_PROBES_MAX = 10;
 
 /** A bad RTT setting (port, interval, timeout, window, bind address). */
 export class RttConfigError extends Error {

@@ -4,7 +4,7 @@ import { defaultTimers, type Timers } from '../timers.js';
 import type { RttSample__Output } from '../proto/index.js';
 import { errorMessage, silentLogger, type Logger } from '../log.js';
 import {
-  RTT_DEFAULTS, RTT_WINDOW_MAX, RttConfigError, decodeProbe, dgramSocketFactory, encodeProbe, socketFamilyOf,
+  RTT_DEFAULTS, RTT_TIMED_PROBES_MAX, RTT_WINDOW_MAX, RttConfigError, decodeProbe, dgramSocketFactory, encodeProbe, socketFamilyOf,
   type PacketAddress, type PacketSocket, type SocketFactory, type SocketFamily,
 } from './echo.js';
 
@@ -27,17 +27,21 @@ export interface RttProberComponents {
   readonly clock?: RttClock;
   readonly timers?: Timers;
   readonly logger?: Logger;
+  /** Default: Math.random. Tests pass () => 0: no jitter, peers in list order. */
+  readonly random?: () => number;
 }
 
 export interface RttProberInit {
   /** The peers' echo port. Default 54541. */
   readonly port?: number;
-  /** One probe to every peer this often. Default 1000 ms. */
+  /** A round of probes to every peer this often (less up to 10 %, at random). Default 1000 ms. */
   readonly intervalMs?: number;
   /** A probe without a reply this long is lost; a later reply does not count. Default 1000 ms. */
   readonly timeoutMs?: number;
-  /** Samples cover each peer's last this many probes. Default 10. */
+  /** Samples cover each peer's last this many timed probes. Default 30 (ten rounds). */
   readonly window?: number;
+  /** Timed probes in each round's burst to a peer, after the untimed one that wakes the path. Default 3. */
+  readonly timedProbes?: number;
 }
 
 export interface RttProberEvents {
@@ -50,19 +54,19 @@ interface PeerState {
   /** Canonical text form, as the socket reports a sender's address. */
   readonly meshIp: string;
   readonly family: SocketFamily;
-  /** The last `window` outcomes, oldest first: RTT in ms, or null for a lost probe. */
+  /** The last `window` timed outcomes, oldest first: RTT in ms, or null for a lost probe. */
   readonly results: (number | null)[];
 }
 
-/** Every peer probed once: its pairs go out in slots spread over the interval. */
+/** Every peer probed once: its bursts go out in slots spread over the interval. */
 interface Round {
-  /** Pairs not settled yet, counting those whose slot has not come. */
+  /** Bursts not finished yet, counting those whose slot has not come. */
   remaining: number;
   /** The next slot's timer and the sent slots' timeouts. */
   readonly timers: Set<unknown>;
 }
 
-/** The pairs of a round sent together; they time out together, timeoutMs after going out. */
+/** The bursts of a round sent together; they time out together, timeoutMs after going out. */
 interface Slot {
   readonly round: Round;
   readonly seqs: number[];
@@ -72,29 +76,35 @@ interface Pending {
   readonly peer: PeerState;
   readonly sentNs: bigint;
   readonly slot: Slot;
-  /** 'wake' opens the pair and is not measured; its reply sends the 'measure' probe at once. */
-  readonly stage: 'wake' | 'measure';
+  /**
+   * The probe's place in its burst: 0 opens it and is not timed; each reply sends the next probe at
+   * once, up to timedProbes.
+   */
+  readonly index: number;
 }
 
 type SocketSlot = { state: 'binding' } | { state: 'ready'; socket: PacketSocket } | { state: 'failed' };
 
 /**
- * Measures the tunnel to every peer: every intervalMs a pair of small UDP probes goes to each
- * peer's mesh IP and echo port, from an ephemeral socket. The first probe wakes the path (both
- * nodes' processes and, with wireguard-go, both WireGuard processes, idle since the last round);
- * its reply sends the second at once, and only the second is timed. A probe into an idle path
- * measures mostly how long sleeping processes take to be scheduled again: on an idle 2-vCPU
- * machine a lone UDP echo between two node processes reads 0.8-0.9 ms through a tunnel ping
- * crosses in 0.3-0.4 ms, while the second probe of a pair reads 0.25-0.4 ms.
+ * Measures the tunnel to every peer: every intervalMs a short burst of small UDP probes goes to
+ * each peer's mesh IP and echo port, from an ephemeral socket, one probe at a time (each reply
+ * sends the next). The first probe wakes the path (both nodes' processes and, with wireguard-go,
+ * both WireGuard processes, idle since the last round) and is not timed; the `timedProbes` after
+ * it are. A probe into an idle path measures mostly how long sleeping processes take to be
+ * scheduled again: on an idle 2-vCPU machine a lone UDP echo between two node processes reads
+ * 0.8-0.9 ms through a tunnel ping crosses in 0.3-0.4 ms, while the probes after the first read
+ * 0.25-0.4 ms. Several timed probes a round give the median three times the samples in the same
+ * seconds: on a busy host single probes scatter from 0.2 to 3 ms, and a median of ten moved by
+ * 2x from one window to the next.
  *
- * The pairs of a round are spread over the interval (at most one slot every
+ * The bursts of a round are spread over the interval (at most one slot every
  * MIN_SLOT_SPACING_MS), so that probes to one peer do not queue behind another's in this process
- * or in its WireGuard, and the tunnel never sees a burst of every peer at once.
+ * or in its WireGuard, and the tunnel never sees every peer's probes at once.
  *
  * A reply is matched by sequence number (and must echo the probe's timestamp and come from the
- * peer's mesh IP and echo port); a pair not completed within timeoutMs of going out is one lost
- * probe. samples() gives, per peer, the median RTT of the answered pairs among its last
- * `window` and the fraction lost.
+ * peer's mesh IP and echo port); a burst not completed within timeoutMs of going out loses its
+ * timed probes not yet answered. samples() gives, per peer, the median RTT of the answered
+ * probes among its last `window` timed ones and the fraction lost.
  *
  * Memory is bounded: `window` outcomes per peer, and the probes in flight (peers × rounds within
  * timeoutMs), which time out on their own.
@@ -104,10 +114,12 @@ export class RttProber extends EventEmitter<RttProberEvents> {
   readonly intervalMs: number;
   readonly timeoutMs: number;
   readonly window: number;
+  readonly timedProbes: number;
   private readonly socketFactory: SocketFactory;
   private readonly clock: RttClock;
   private readonly timers: Timers;
   private readonly logger: Logger;
+  private readonly random: () => number;
   private peers = new Map<string, PeerState>();
   private lastPeers: readonly RttPeer[] = [];
   private selfIp: string | undefined;
@@ -135,16 +147,21 @@ export class RttProber extends EventEmitter<RttProberEvents> {
     this.intervalMs = init.intervalMs ?? RTT_DEFAULTS.intervalMs;
     this.timeoutMs = init.timeoutMs ?? RTT_DEFAULTS.timeoutMs;
     this.window = init.window ?? RTT_DEFAULTS.window;
+    this.timedProbes = init.timedProbes ?? RTT_DEFAULTS.timedProbes;
     if (!Number.isInteger(this.port) || this.port < 1 || this.port > 65535) throw new RttConfigError(`RTT port ${this.port} is not a UDP port (1-65535)`);
     if (!Number.isFinite(this.intervalMs) || this.intervalMs <= 0) throw new RttConfigError(`RTT interval ${this.intervalMs} ms must be a positive number of milliseconds`);
     if (!Number.isFinite(this.timeoutMs) || this.timeoutMs <= 0) throw new RttConfigError(`RTT timeout ${this.timeoutMs} ms must be a positive number of milliseconds`);
     if (!Number.isInteger(this.window) || this.window < 1 || this.window > RTT_WINDOW_MAX) {
       throw new RttConfigError(`RTT window ${this.window} must be a whole number of probes from 1 to ${RTT_WINDOW_MAX}`);
     }
+    if (!Number.isInteger(this.timedProbes) || this.timedProbes < 1 || this.timedProbes > RTT_TIMED_PROBES_MAX) {
+      throw new RttConfigError(`RTT timed probes per round ${this.timedProbes} must be a whole number from 1 to ${RTT_TIMED_PROBES_MAX}`);
+    }
     this.socketFactory = components.socketFactory ?? dgramSocketFactory;
     this.clock = components.clock ?? hrtimeClock;
     this.timers = components.timers ?? defaultTimers;
     this.logger = components.logger ?? silentLogger();
+    this.random = components.random ?? Math.random;
   }
 
   /** Probes in flight (for tests and status). */
@@ -172,9 +189,9 @@ export class RttProber extends EventEmitter<RttProberEvents> {
       next.set(peer.name, existing && existing.meshIp === meshIp ? existing : { name: peer.name, meshIp, family, results: [] });
     }
     this.peers = next;
-    // Probes to peers that are gone settle now, so their rounds do not wait for the timeout.
+    // Bursts to peers that are gone end now, so their rounds do not wait for the timeout.
     for (const [seq, probe] of this.pending) {
-      if (next.get(probe.peer.name) !== probe.peer) this.settle(seq, probe, null);
+      if (next.get(probe.peer.name) !== probe.peer) this.cutShort(seq, probe);
     }
     if (this.running) for (const family of this.familiesInUse()) this.openSocket(family);
   }
@@ -202,8 +219,8 @@ export class RttProber extends EventEmitter<RttProberEvents> {
   }
 
   /**
-   * Per peer with at least one finished probe in its window, sorted by name: the median RTT of the
-   * answered ones (0 when none was answered) and the fraction lost.
+   * Per peer with at least one finished timed probe in its window, sorted by name: the median RTT
+   * of the answered ones (0 when none was answered) and the fraction lost.
    */
   samples(): RttSample__Output[] {
     const answeredOf = (peer: PeerState) => peer.results.filter((r): r is number => r !== null).sort((a, b) => a - b);
@@ -219,7 +236,7 @@ export class RttProber extends EventEmitter<RttProberEvents> {
     return out;
   }
 
-  /** True when every peer (and this node's own echo) has a whole window of finished probes. */
+  /** True when every peer (and this node's own echo) has a whole window of finished timed probes. */
   windowsFull(): boolean {
     for (const peer of this.peers.values()) if (peer.results.length < this.window) return false;
     return true;
@@ -231,12 +248,12 @@ export class RttProber extends EventEmitter<RttProberEvents> {
       if (!this.running) return;
       this.round();
       this.schedule();
-    }, this.intervalMs);
+    }, this.intervalMs * (1 - INTERVAL_JITTER * this.random()));
   }
 
   /**
-   * A probe pair to every peer whose socket is ready, slot by slot over the interval; a round
-   * completes when all its pairs are settled.
+   * A burst to every peer whose socket is ready, slot by slot over the interval; a round
+   * completes when all its bursts are finished.
    */
   private round(): void {
     const due: PeerState[] = [];
@@ -247,6 +264,10 @@ export class RttProber extends EventEmitter<RttProberEvents> {
       else if (socket.state !== 'binding') due.push(peer);
     }
     if (due.length === 0) return;
+    // Each round starts at a different peer: no peer's probe keeps meeting the same moment of
+    // another node's work (its own round, a heartbeat), which would bias that one figure.
+    const first = Math.floor(this.random() * due.length);
+    due.push(...due.splice(0, first));
     const round: Round = { remaining: due.length, timers: new Set() };
     this.rounds.add(round);
     const slots = Math.min(due.length, Math.max(1, Math.floor(this.intervalMs / MIN_SLOT_SPACING_MS)));
@@ -271,8 +292,8 @@ export class RttProber extends EventEmitter<RttProberEvents> {
     for (const peer of peers) {
       const socket = this.sockets.get(peer.family);
       // Gone (or moved to a new IP) since the round began: nothing to measure.
-      if (this.peers.get(peer.name) !== peer || !socket || socket.state === 'binding') this.pairDone(round);
-      else this.send(peer, slot, 'wake');
+      if (this.peers.get(peer.name) !== peer || !socket || socket.state === 'binding') this.burstDone(round);
+      else this.send(peer, slot, 0);
     }
     if (slot.seqs.length === 0) return;
     const timer = this.timers.setTimeout(() => {
@@ -283,11 +304,11 @@ export class RttProber extends EventEmitter<RttProberEvents> {
   }
 
   /** A family that cannot send (no socket could be bound) loses every probe: it times out. */
-  private send(peer: PeerState, slot: Slot, stage: Pending['stage']): void {
+  private send(peer: PeerState, slot: Slot, index: number): void {
     this.seq = (this.seq + 1) >>> 0;
     const seq = this.seq;
     const sentNs = this.clock.nowNs();
-    this.pending.set(seq, { peer, sentNs, slot, stage });
+    this.pending.set(seq, { peer, sentNs, slot, index });
     slot.seqs.push(seq);
     const socket = this.sockets.get(peer.family);
     if (socket?.state !== 'ready') return;
@@ -299,7 +320,7 @@ export class RttProber extends EventEmitter<RttProberEvents> {
   private expire(slot: Slot): void {
     for (const seq of slot.seqs) {
       const probe = this.pending.get(seq);
-      if (probe && probe.slot === slot) this.settle(seq, probe, null);
+      if (probe && probe.slot === slot) this.cutShort(seq, probe);
     }
   }
 
@@ -311,26 +332,30 @@ export class RttProber extends EventEmitter<RttProberEvents> {
     if (!probe || probe.sentNs !== reply.timestamp) return;
     // peer.meshIp is canonical already: parse the sender's address only when it differs in text.
     if (from.port !== this.port || (from.address !== probe.peer.meshIp && canonicalIp(from.address) !== probe.peer.meshIp)) return;
-    if (probe.stage === 'wake') {
-      this.pending.delete(reply.seq);
-      this.send(probe.peer, probe.slot, 'measure');
-      return;
+    this.pending.delete(reply.seq);
+    if (probe.index > 0) {
+      const rttMs = Number(this.clock.nowNs() - probe.sentNs) / 1e6;
+      this.record(probe.peer, rttMs <= this.timeoutMs ? rttMs : null);
     }
-    const rttMs = Number(this.clock.nowNs() - probe.sentNs) / 1e6;
-    this.settle(reply.seq, probe, rttMs <= this.timeoutMs ? rttMs : null);
+    if (probe.index < this.timedProbes) this.send(probe.peer, probe.slot, probe.index + 1);
+    else this.burstDone(probe.slot.round);
   }
 
-  private settle(seq: number, probe: Pending, rttMs: number | null): void {
+  /** The burst ends unanswered (timed out, or the peer is gone): its timed probes not answered yet are lost. */
+  private cutShort(seq: number, probe: Pending): void {
     this.pending.delete(seq);
-    const peer = probe.peer;
-    if (this.peers.get(peer.name) === peer) {
-      peer.results.push(rttMs);
-      if (peer.results.length > this.window) peer.results.splice(0, peer.results.length - this.window);
-    }
-    this.pairDone(probe.slot.round);
+    for (let i = Math.max(probe.index, 1); i <= this.timedProbes; i++) this.record(probe.peer, null);
+    this.burstDone(probe.slot.round);
   }
 
-  private pairDone(round: Round): void {
+  private record(peer: PeerState, rttMs: number | null): void {
+    // A peer removed or moved to a new IP meanwhile: its old window is gone.
+    if (this.peers.get(peer.name) !== peer) return;
+    peer.results.push(rttMs);
+    if (peer.results.length > this.window) peer.results.splice(0, peer.results.length - this.window);
+  }
+
+  private burstDone(round: Round): void {
     round.remaining--;
     if (round.remaining > 0) return;
     for (const timer of round.timers) this.timers.clearTimeout(timer);
@@ -379,10 +404,17 @@ function canonicalIp(ip: string): string | undefined {
 }
 
 /**
- * The closest two slots of a round may be: with many peers, a slot carries several pairs rather
+ * The closest two slots of a round may be: with many peers, a slot carries several bursts rather
  * than the prober waking more often than this.
  */
 const MIN_SLOT_SPACING_MS = 5;
+
+/**
+ * Rounds come up to this fraction of the interval early, at random, as BFD jitters its packets
+ * (RFC 5880 6.8.7): nodes probing at the same period never stay in step, so one pair's probes
+ * do not keep landing on the moment its peer is busy probing everyone else.
+ */
+const INTERVAL_JITTER = 0.1;
 
 /** The reserved name of this node's own echo among the probed peers (not a valid node name). */
 const SELF = '\u0000self';

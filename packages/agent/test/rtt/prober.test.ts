@@ -83,6 +83,14 @@ class FakeSocket implements PacketSocket {
     time.advance(rttMs);
     this.answerLast(address, from);
   }
+  /** As answerPair, for a burst: the waking probe at once, then each timed probe `rttMs[i]` after it went. */
+  answerBurst(time: SimTime, address: string, rttMs: readonly number[]): void {
+    this.answerLast(address);
+    for (const ms of rttMs) {
+      time.advance(ms);
+      this.answerLast(address);
+    }
+  }
 }
 
 const probers: RttProber[] = [];
@@ -92,20 +100,22 @@ afterEach(async () => {
   for (const r of responders.splice(0)) await r.stop();
 });
 
-async function simulated(init: RttProberInit = {}, failFamilies: SocketFamily[] = []) {
+async function simulated(init: RttProberInit = {}, failFamilies: SocketFamily[] = [], random = () => 0) {
   const time = new SimTime();
   const sockets: FakeSocket[] = [];
   const prober = new RttProber(
     {
       clock: time,
       timers: time,
+      random,
       socketFactory: (family) => {
         const s = new FakeSocket(family, failFamilies.includes(family));
         sockets.push(s);
         return s;
       },
     },
-    { port: PORT, intervalMs: 1000, timeoutMs: 500, window: 10, ...init },
+    // Pairs (one waking probe, one timed) unless a test asks for longer bursts.
+    { port: PORT, intervalMs: 1000, timeoutMs: 500, window: 10, timedProbes: 1, ...init },
   );
   probers.push(prober);
   let updates = 0;
@@ -156,6 +166,36 @@ describe('RttProber window math (simulated network and time)', () => {
     assert.equal(new Set(seqs).size, 7, 'every probe has its own sequence number');
   });
 
+  test('a burst: the waking probe is not timed, each timed one goes as the previous returns and is a sample', async () => {
+    const { time, sockets, prober, updates } = await simulated({ timedProbes: 3, window: 6 });
+    prober.setPeers([{ name: 'b', meshIp: '10.232.0.2' }]);
+    await prober.start();
+    const socket = sockets[0]!;
+    time.advance(40); // the waking probe: slow, not counted
+    socket.answerBurst(time, '10.232.0.2', [2, 9, 4]);
+    assert.equal(socket.sent.length, 4, 'one waking probe and three timed ones, one at a time');
+    assert.equal(prober.inFlight, 0, 'the third reply ends the burst');
+    assert.equal(updates(), 1, 'and the round');
+    assert.deepEqual(prober.samples(), [{ peer: 'b', rttMs: 4, loss: 0 }], 'the median of 2, 9 and 4');
+    time.advance(1000 - 55);
+    socket.answerBurst(time, '10.232.0.2', [3, 5, 6]);
+    assert.equal(prober.windowsFull(), true, 'two rounds of three fill a window of six');
+    assert.deepEqual(prober.samples(), [{ peer: 'b', rttMs: 4.5, loss: 0 }], 'the median of 2, 9, 4, 3, 5 and 6');
+  });
+
+  test('a burst cut short by the timeout loses the timed probes not answered yet, and only those', async () => {
+    const { time, sockets, prober } = await simulated({ timedProbes: 3, window: 30 });
+    prober.setPeers([{ name: 'b', meshIp: '10.232.0.2' }]);
+    await prober.start();
+    const socket = sockets[0]!;
+    socket.answerBurst(time, '10.232.0.2', [2]); // the second timed probe is never answered
+    time.advance(998); // the timeout at +500 ends the burst; the next round opens at +1000
+    assert.deepEqual(prober.samples(), [{ peer: 'b', rttMs: 2, loss: 2 / 3 }]);
+    time.advance(999); // round 2: not even the waking probe is answered: three timed probes lost
+    assert.deepEqual(prober.samples(), [{ peer: 'b', rttMs: 2, loss: 5 / 6 }]);
+    assert.equal(socket.sent.length, 4, 'nothing more went out for the unanswered bursts');
+  });
+
   test('a round\'s pairs are spread over the interval: one slot each, or several pairs a slot every 5 ms', async () => {
     // Step 1: four peers, 1 s interval: one waking probe every 250 ms.
     const few = await simulated({ timeoutMs: 200 });
@@ -183,6 +223,17 @@ describe('RttProber window math (simulated network and time)', () => {
     many.time.advance(990);
     assert.equal(wire.sent.length, 1000);
     assert.equal(new Set(wire.sent.map((p) => p.address)).size, 1000, 'every peer once');
+  });
+
+  test('rounds come up to 10 % early and start at a different peer, at random', async () => {
+    const { time, sockets, prober } = await simulated({ timeoutMs: 100 }, [], () => 0.75);
+    prober.setPeers(['2', '3', '4', '5'].map((n) => ({ name: `p${n}`, meshIp: `10.232.0.${n}` })));
+    await prober.start();
+    const socket = sockets[0]!;
+    time.advance(924);
+    assert.deepEqual(socket.sent.map((p) => p.address), ['10.232.0.5', '10.232.0.2', '10.232.0.3', '10.232.0.4'], 'the round starts 3/4 down the list');
+    time.advance(1);
+    assert.equal(socket.sent.length, 5, 'the next round came 7.5 % early, at 925 ms');
   });
 
   test('with its own mesh IP known, the node\'s own echo turnaround is taken off every peer\'s RTT', async () => {
@@ -347,6 +398,9 @@ describe('RttProber window math (simulated network and time)', () => {
     assert.throws(make({ timeoutMs: -1 }), RttConfigError);
     assert.throws(make({ window: 0 }), RttConfigError);
     assert.throws(make({ window: 2.5 }), RttConfigError);
+    assert.throws(make({ timedProbes: 0 }), RttConfigError);
+    assert.throws(make({ timedProbes: 11 }), RttConfigError);
+    assert.throws(make({ timedProbes: 1.5 }), RttConfigError);
     assert.doesNotThrow(make({}));
   });
 });

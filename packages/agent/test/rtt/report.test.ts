@@ -6,9 +6,11 @@ const s = (peer: string, rttMs: number, loss = 0) => ({ peer, rttMs, loss });
 
 test('RTT samples are re-reported only when they moved noticeably', () => {
   const last = [s('a', 10), s('b', 0.8)];
-  assert.equal(rttMoved(last, [s('a', 10.4), s('b', 1.1)]), false, 'jitter within 20 % or 0.5 ms is not news');
+  assert.equal(rttMoved(last, [s('a', 10.4), s('b', 0.95)]), false, 'jitter within 20 % (or 1.25x on sub-millisecond figures) is not news');
   assert.equal(rttMoved(last, [s('a', 13), s('b', 0.8)]), true, '30 % slower is');
-  assert.equal(rttMoved(last, [s('a', 10), s('b', 0.35)]), true, 'a sub-millisecond figure off by more than 1.5x is, though by under 0.5 ms');
+  assert.equal(rttMoved(last, [s('a', 10), s('b', 0.35)]), true, 'a sub-millisecond figure off by more than 1.25x is, though by under 0.5 ms');
+  assert.equal(rttMoved([s('a', 0.4)], [s('a', 0.52)]), true, 'so is 0.4 to 0.52 ms (1.3x)');
+  assert.equal(rttMoved([s('a', 0.4)], [s('a', 0.48)]), false, 'but not 0.4 to 0.48 ms (1.2x)');
   assert.equal(rttMoved([s('a', 0.1)], [s('a', 0.18)]), false, 'a change of under 0.1 ms is not');
   assert.equal(rttMoved(last, [s('a', 10), s('b', 0.8, 0.2)]), true, 'loss appearing is');
   assert.equal(rttMoved(last, [s('a', 10), s('b', 0, 1)]), true, 'a peer becoming unreachable is');
