@@ -112,6 +112,13 @@ describe('the RTT matrix of a 4-node lab', { skip: skip ?? false }, () => {
     }, 30_000, 500).catch((err: Error) => assert.fail(`${err.message}; missing: ${missing.join(', ')}`));
     assert.deepEqual([...matrix.nodes].sort(), names);
     assert.deepEqual(matrix.rows.filter((r) => r.from === r.to), [], 'no node measures itself');
+    assert.equal(matrix.partial, false);
+    // A joiner asks the bootstrap for the other nodes' rows: the same complete matrix.
+    const onJoiner = await waitFor('a complete RTT matrix on h2', async () => {
+      const m = await cliRtt(lab, 'h2');
+      return m.rows.filter((r) => r.loss < 1 && r.rttMs > 0).length === pairs.length ? m : undefined;
+    }, 10_000, 500);
+    assert.equal(onJoiner.partial, false);
     t.diagnostic(matrix.rows.map((r) => `${r.from}>${r.to} ${r.rttMs.toFixed(3)} ms loss ${r.loss}`).join(', '));
   });
 

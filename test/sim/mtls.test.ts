@@ -83,6 +83,18 @@ describe('mTLS join service over loopback', () => {
     assert.ok(bootstrap.table!.get('alpha')!.certFingerprint.length > 0, 'the member records its certificate fingerprint');
   });
 
+  test('the RTT matrix over mTLS: a member gets it as itself; no other name, and no non-member', async () => {
+    const alpha = await client('alpha');
+    const anyKey = generateKeyPair().publicKey; // with certificates the certificate is the identity
+    const matrix = await alpha.rtt({ meshName: MESH, nodeName: 'alpha', publicKey: anyKey });
+    assert.deepEqual(matrix.nodes, ['alpha', 'bootstrap', 'bravo']);
+    const asBravo = await rejected(alpha.rtt({ meshName: MESH, nodeName: 'bravo', publicKey: anyKey }));
+    assert.equal(asBravo.code, grpc.status.PERMISSION_DENIED);
+    await issueCertificate(path.join(dir, 'ca'), 'outsider');
+    const outsider = await rejected((await client('outsider')).rtt({ meshName: MESH, nodeName: 'outsider', publicKey: anyKey }));
+    assert.equal(outsider.code, grpc.status.NOT_FOUND, 'a valid certificate is not membership');
+  });
+
   test('no client certificate: refused, and told to pass one', async () => {
     const err = await rejected(join(await client(undefined), 'nobody'));
     assert.equal(err.code, grpc.status.UNAUTHENTICATED);

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { status as grpcStatus } from '@grpc/grpc-js';
-import type { Endpoint, JoinResponse__Output, RttSample__Output, WatchEvent__Output } from './proto/index.js';
+import type { Endpoint, JoinResponse__Output, RttResponse__Output, RttSample__Output, WatchEvent__Output } from './proto/index.js';
 import { applyDeltas, emptyNetmap, netmapFromNodes, peersOf, selfNode, type Netmap, type NetmapDelta } from './netmap/netmap.js';
 import type { WgConfigOptions } from './wg/config.js';
 import { Reconciler } from './wg/reconciler.js';
@@ -556,6 +556,16 @@ export class Agent extends EventEmitter {
   /** This node's latest RTT samples, or undefined without a prober. */
   rttSamples(): RttSample__Output[] | undefined {
     return this.components.rtt?.samples();
+  }
+
+  /** The mesh-wide RTT matrix as the bootstrap has it, or undefined when it cannot be asked now. */
+  async meshRtt(): Promise<RttResponse__Output | undefined> {
+    try {
+      return await this.components.control.rtt({ meshName: this.init.meshName, nodeName: this.netmapValue.selfName, publicKey: this.publicKey });
+    } catch (err) {
+      this.logger.debug('could not get the RTT matrix from the bootstrap', { err: errorMessage(err) });
+      return undefined;
+    }
   }
 }
 

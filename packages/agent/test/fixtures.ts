@@ -14,7 +14,6 @@ export function meshNode(name: string, meshIp: string, extra: Partial<MeshNode> 
     statusChangedMs: 1,
     isBootstrap: false,
     listenPort: 51820,
-    rtt: [],
     ...extra,
   };
 }

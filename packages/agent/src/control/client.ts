@@ -1,7 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import {
-  loadProtos, type JoinRequest, type JoinResponse__Output, type LeaveRequest, type MeshClient, type UpdateRequest,
-  type UpdateResponse__Output, type WatchEvent__Output, type WatchRequest,
+  loadProtos, type JoinRequest, type JoinResponse__Output, type LeaveRequest, type MeshClient, type RttMatrixRequest,
+  type RttResponse__Output, type UpdateRequest, type UpdateResponse__Output, type WatchEvent__Output, type WatchRequest,
 } from '../proto/index.js';
 
 /** A failed control-plane call, with the gRPC status code the agent decides on. */
@@ -30,6 +30,8 @@ export interface ControlClient {
   watch(req: WatchRequest, callbacks: WatchCallbacks): WatchHandle;
   update(req: UpdateRequest): Promise<UpdateResponse__Output>;
   leave(req: LeaveRequest): Promise<void>;
+  /** The mesh-wide RTT matrix: every member's latest reported samples. */
+  rtt(req: RttMatrixRequest): Promise<RttResponse__Output>;
   close(): void;
 }
 
@@ -40,6 +42,9 @@ export interface GrpcControlInit {
   readonly channelOptions?: grpc.ChannelOptions;
   readonly callTimeoutMs?: number;
 }
+
+/** How long `wgmesh rtt` waits for the bootstrap's matrix (the CLI gives the local API 5 s). */
+const RTT_CALL_TIMEOUT_MS = 2000;
 
 export function createGrpcControlClient(init: GrpcControlInit): ControlClient {
   const Mesh = loadProtos().mesh.wgmesh.v1.Mesh;
@@ -64,6 +69,8 @@ export function createGrpcControlClient(init: GrpcControlInit): ControlClient {
   return {
     join: unary('Join', client.join.bind(client) as never),
     update: unary('Update', client.update.bind(client) as never),
+    // Short: `wgmesh rtt` waits on it, and answers with this node's own row when the bootstrap is away.
+    rtt: unary('Rtt', client.rtt.bind(client) as never, Math.min(timeout, RTT_CALL_TIMEOUT_MS)),
     leave: async (req) => {
       // Short: a node shutting down should not hang on a bootstrap that is away.
       await unary<LeaveRequest, unknown>('Leave', client.leave.bind(client) as never, Math.min(timeout, 3000))(req);

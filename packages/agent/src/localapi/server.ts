@@ -99,7 +99,7 @@ export class LocalApiServer {
         agent.deleteTag(key).then((tags) => callback(null, { tags }), (err) => callback(fail(err, grpc.status.FAILED_PRECONDITION)));
       },
       Rtt(_call, callback) {
-        callback(null, buildRttMatrix(agent));
+        buildRttMatrix(agent).then((matrix) => callback(null, matrix), (err) => callback(fail(err, grpc.status.INTERNAL)));
       },
     };
   }

@@ -18,5 +18,6 @@ export type { InfoResponse, InfoResponse__Output } from './gen/wgmesh/v1/InfoRes
 export type { PeerStatus, PeerStatus__Output } from './gen/wgmesh/v1/PeerStatus.js';
 export type { RttResponse, RttResponse__Output } from './gen/wgmesh/v1/RttResponse.js';
 export type { RttRow, RttRow__Output } from './gen/wgmesh/v1/RttRow.js';
+export type { RttMatrixRequest, RttMatrixRequest__Output } from './gen/wgmesh/v1/RttMatrixRequest.js';
 export type { NodesResponse, NodesResponse__Output } from './gen/wgmesh/v1/NodesResponse.js';
 export type { TagsResponse, TagsResponse__Output } from './gen/wgmesh/v1/TagsResponse.js';

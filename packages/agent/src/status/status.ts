@@ -1,6 +1,6 @@
 import type { Agent } from '../agent.js';
 import { nodesByName, peersOf } from '../netmap/netmap.js';
-import type { InfoResponse, PeerStatus, RttResponse, RttRow } from '../proto/index.js';
+import type { InfoResponse, PeerStatus, RttResponse__Output, RttRow__Output } from '../proto/index.js';
 import type { WgPeerState } from '../wg/types.js';
 
 /**
@@ -18,8 +18,7 @@ export async function buildStatus(agent: Agent): Promise<InfoResponse> {
   }
   const byKey = new Map(devicePeers.map((p) => [p.publicKey, p]));
   const self = agent.self();
-  // This node's own measurements are fresher than the copy that went round through the bootstrap.
-  const rttByPeer = new Map((agent.rttSamples() ?? self?.rtt ?? []).map((s) => [s.peer, s]));
+  const rttByPeer = new Map((agent.rttSamples() ?? []).map((s) => [s.peer, s]));
   const peers: PeerStatus[] = peersOf(netmap).map((node) => {
     const device = byKey.get(node.publicKey);
     const rtt = rttByPeer.get(node.name);
@@ -55,16 +54,18 @@ export async function buildStatus(agent: Agent): Promise<InfoResponse> {
   };
 }
 
-/** The mesh-wide RTT matrix: every node's latest samples, as reported to the bootstrap. */
-export function buildRttMatrix(agent: Agent): RttResponse {
+/**
+ * The mesh-wide RTT matrix: every node's latest report, as the bootstrap has it, with this node's
+ * own row as measured now. When the bootstrap cannot be asked, only that row (partial).
+ */
+export async function buildRttMatrix(agent: Agent): Promise<RttResponse__Output> {
   const nodes = nodesByName(agent.netmap);
   const names = new Set(nodes.map((n) => n.name));
-  const rows: RttRow[] = [];
-  for (const node of nodes) {
-    const samples = node.name === agent.netmap.selfName ? (agent.rttSamples() ?? node.rtt) : node.rtt;
-    for (const sample of samples) {
-      if (names.has(sample.peer)) rows.push({ from: node.name, to: sample.peer, rttMs: sample.rttMs, loss: sample.loss });
-    }
-  }
-  return { nodes: nodes.map((n) => n.name), rows };
+  const selfName = agent.netmap.selfName;
+  const reported = await agent.meshRtt();
+  const own = agent.rttSamples()?.map((s): RttRow__Output => ({ from: selfName, to: s.peer, rttMs: s.rttMs, loss: s.loss }));
+  const rows = [...(reported?.rows ?? []).filter((r) => !own || r.from !== selfName), ...(own ?? [])]
+    .filter((r) => r.from !== r.to && names.has(r.from) && names.has(r.to))
+    .sort((a, b) => a.from.localeCompare(b.from) || a.to.localeCompare(b.to));
+  return { nodes: nodes.map((n) => n.name), rows, partial: reported === undefined };
 }

@@ -51,6 +51,10 @@ export function createLocalControl(table: MemberTable, self: { ip: string }): Co
       });
       return { revision };
     },
+    async rtt(req) {
+      table.authorize(req.nodeName!, { publicKey: req.publicKey! });
+      return table.rttMatrix();
+    },
     async leave(req) {
       await table.remove(req.nodeName!, { publicKey: req.publicKey! });
     },

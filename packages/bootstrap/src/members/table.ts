@@ -1,4 +1,4 @@
-import type { Endpoint__Output, JoinResponse__Output, MeshNode, NetmapDelta, NodeStatus__Output, RttSample__Output } from '@wgmesh/agent';
+import type { Endpoint__Output, JoinResponse__Output, MeshNode, NetmapDelta, NodeStatus__Output, RttResponse__Output, RttSample__Output } from '@wgmesh/agent';
 import { ConfigError, IdentityMismatch, NameTaken, NodeNotFound } from '../errors.js';
 import type { Ipam } from '../ipam/ipam.js';
 import { DEFAULTS } from '../constants.js';
@@ -49,6 +49,12 @@ export class MemberTable {
   private queue: Promise<unknown> = Promise.resolve();
   /** Heartbeat times are kept in memory only: persisting every heartbeat would cost a write per node per interval. */
   private readonly lastSeen = new Map<string, number>();
+  /**
+   * Each member's latest RTT report, in memory only and outside the membership: a measurement
+   * is not a change to persist or to send to every node (with N nodes each reporting N-1
+   * samples, that would be N² samples to every node). Mesh.Rtt serves them on request.
+   */
+  private readonly rttReports = new Map<string, readonly RttSample__Output[]>();
 
   private constructor(
     private readonly store: StateStore,
@@ -59,7 +65,7 @@ export class MemberTable {
     state: MeshState,
     private readonly historyLimit: number,
   ) {
-    this.members = new Map(state.members.map((m) => [m.name, m]));
+    this.members = new Map(state.members.map((m) => [m.name, withoutRtt(m)]));
     this.revisionValue = state.revision;
   }
 
@@ -93,6 +99,15 @@ export class MemberTable {
 
   get size(): number {
     return this.members.size;
+  }
+
+  /** The mesh-wide RTT matrix: every member's latest report, rows between current members only. */
+  rttMatrix(): RttResponse__Output {
+    const names = [...this.members.keys()].sort();
+    const rows = names.flatMap((from) => (this.rttReports.get(from) ?? [])
+      .filter((s) => s.peer !== from && this.members.has(s.peer))
+      .map((s) => ({ from, to: s.peer, rttMs: s.rttMs, loss: s.loss })));
+    return { nodes: names, rows, partial: false };
   }
 
   get(name: string): Member | undefined {
@@ -167,7 +182,6 @@ export class MemberTable {
         statusChangedMs: now,
         isBootstrap: input.isBootstrap ?? false,
         listenPort: input.listenPort,
-        rtt: [],
       };
       await this.commit({ upsert: member });
       this.lastSeen.set(input.name, now);
@@ -185,10 +199,10 @@ export class MemberTable {
         ...existing,
         endpoints: input.endpoints ? mergeObserved(existing.endpoints, input.endpoints) : existing.endpoints,
         tags: input.tags ? { ...input.tags } : existing.tags,
-        // An empty report is "no news": a node without samples does not wipe its last ones.
-        rtt: input.rtt && input.rtt.length > 0 ? [...input.rtt] : existing.rtt,
         status: input.status ?? (identity ? 'NODE_STATUS_ALIVE' : existing.status),
       };
+      // An empty report is "no news": a node without samples does not wipe its last ones.
+      if (input.rtt && input.rtt.length > 0) this.rttReports.set(name, [...input.rtt]);
       if (next.status !== existing.status) Object.assign(next, { statusChangedMs: now });
       if (!sameMember(existing, next)) await this.commit({ upsert: { ...next, lastSeenMs: identity ? now : existing.lastSeenMs } });
       return this.revisionValue;
@@ -213,6 +227,7 @@ export class MemberTable {
       this.authorize(name, identity);
       await this.commit({ remove: name });
       this.lastSeen.delete(name);
+      this.rttReports.delete(name);
     });
   }
 
@@ -287,9 +302,16 @@ function mergeObserved(previous: readonly Endpoint__Output[], reported: readonly
   return [...reported.filter((e) => e.kind !== 'ENDPOINT_KIND_OBSERVED'), ...previous.filter((e) => e.kind === 'ENDPOINT_KIND_OBSERVED')];
 }
 
-/** Equal but for lastSeenMs. RTT samples (the bulk of a member) are compared only when not the same array, as after most heartbeats. */
+/** Equal but for lastSeenMs. */
 function sameMember(a: Member, b: Member): boolean {
-  const { lastSeenMs: _a, rtt: rttA, ...restA } = a;
-  const { lastSeenMs: _b, rtt: rttB, ...restB } = b;
-  return JSON.stringify(restA) === JSON.stringify(restB) && (rttA === rttB || JSON.stringify(rttA) === JSON.stringify(rttB));
+  const { lastSeenMs: _a, ...restA } = a;
+  const { lastSeenMs: _b, ...restB } = b;
+  return JSON.stringify(restA) === JSON.stringify(restB);
+}
+
+/** State files written before RTT left the membership carry each member's samples: not kept. */
+function withoutRtt(member: Member): Member {
+  if (!('rtt' in member)) return member;
+  const { rtt: _dropped, ...rest } = member as Member & { rtt?: unknown };
+  return rest;
 }

@@ -1,7 +1,7 @@
 import { Metadata, type sendUnaryData, type ServerWritableStream } from '@grpc/grpc-js';
 import type {
-  JoinRequest__Output, JoinResponse, LeaveRequest__Output, LeaveResponse, MeshHandlers, UpdateRequest__Output,
-  UpdateResponse, WatchEvent, WatchRequest__Output, Logger,
+  JoinRequest__Output, JoinResponse, LeaveRequest__Output, LeaveResponse, MeshHandlers, RttMatrixRequest__Output, RttResponse,
+  UpdateRequest__Output, UpdateResponse, WatchEvent, WatchRequest__Output, Logger,
 } from '@wgmesh/agent';
 import { errorMessage } from '@wgmesh/agent';
 import type { MemberTable, Identity } from '../members/table.js';
@@ -92,6 +92,16 @@ export function createMeshService(components: MeshServiceComponents): { handlers
         const rtt = validateRttSamples(req.rtt);
         const revision = await table.update(name, identity, { endpoints, tags, rtt });
         return { revision };
+      });
+    },
+
+    Rtt(call, callback) {
+      const req: RttMatrixRequest__Output = call.request;
+      answer(callback, async (): Promise<RttResponse> => {
+        const { name, identity } = caller(call, req);
+        // Members only, as themselves: the matrix tells who is in the mesh.
+        table.authorize(name, identity);
+        return table.rttMatrix();
       });
     },
 

@@ -39,7 +39,6 @@ function sampleState(revision = 3): MeshState {
       statusChangedMs: 1_700_000_000_001,
       isBootstrap: false,
       listenPort: 51820,
-      rtt: [{ peer: 'beta', rttMs: 1.5, loss: 0.25 }],
     }],
   };
 }

@@ -246,4 +246,39 @@ describe('MemberTable', () => {
     assert.deepEqual(nodes.map((n) => n.name), ['alpha', 'mike', 'zulu']);
     for (const n of nodes) assert.ok(!('certFingerprint' in n));
   });
+
+  test('RTT reports are kept outside the membership: the matrix has rows between current members only', async () => {
+    const { table, published, store } = await openTable();
+    const keys = { a: generateKeyPair().publicKey, b: generateKeyPair().publicKey, c: generateKeyPair().publicKey };
+    for (const [name, key] of Object.entries(keys)) await table.join(joinInput(name, key));
+    const revision = table.revision;
+    const saves = store.saves;
+    published.length = 0;
+    await table.update('a', { publicKey: keys.a }, { rtt: [{ peer: 'b', rttMs: 1, loss: 0 }, { peer: 'c', rttMs: 2, loss: 0 }, { peer: 'gone', rttMs: 3, loss: 0 }] });
+    await table.update('b', { publicKey: keys.b }, { rtt: [{ peer: 'a', rttMs: 1.5, loss: 0.5 }] });
+    await table.update('b', { publicKey: keys.b }, { rtt: [] }); // no news: b's last report stays
+    assert.equal(table.revision, revision, 'no revision for measurements');
+    assert.equal(store.saves, saves, 'nothing saved');
+    assert.deepEqual(published, [], 'nothing published');
+    assert.deepEqual(table.rttMatrix(), {
+      nodes: ['a', 'b', 'c'],
+      rows: [{ from: 'a', to: 'b', rttMs: 1, loss: 0 }, { from: 'a', to: 'c', rttMs: 2, loss: 0 }, { from: 'b', to: 'a', rttMs: 1.5, loss: 0.5 }],
+      partial: false,
+    });
+    await table.remove('b', { publicKey: keys.b });
+    assert.deepEqual(table.rttMatrix().rows, [{ from: 'a', to: 'c', rttMs: 2, loss: 0 }], "b's report and the rows to b are gone with b");
+  });
+
+  test('a state file from before RTT left the membership loads without the samples it carried', async () => {
+    const first = await openTable();
+    await first.table.join(joinInput('alpha'));
+    const saved = first.store.saved!;
+    const old = { ...saved, members: saved.members.map((m) => ({ ...m, rtt: [{ peer: 'beta', rttMs: 1, loss: 0 }] })) };
+    const store = new MemoryStateStore();
+    store.saved = old;
+    const { table } = await openTable({ store });
+    assert.ok(table.get('alpha'));
+    assert.ok(!('rtt' in table.get('alpha')!), 'not kept in the member');
+    assert.ok(!('rtt' in table.list()[0]!), 'so not sent to watchers');
+  });
 });

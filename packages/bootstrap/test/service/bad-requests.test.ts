@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { readFile } from 'node:fs/promises';
 import * as grpc from '@grpc/grpc-js';
-import { generateKeyPair, loadProtos, type JoinRequest, type LeaveRequest, type MeshClient, type UpdateRequest } from '@wgmesh/agent';
+import { generateKeyPair, loadProtos, type JoinRequest, type LeaveRequest, type MeshClient, type RttMatrixRequest, type RttResponse__Output, type UpdateRequest } from '@wgmesh/agent';
 import { startBootstrap, tempDir, MESH } from '../../../../test/helpers/inprocess.js';
 import type { Bootstrap } from '../../src/bootstrap.js';
 import { LIMITS } from '../../src/constants.js';
@@ -34,12 +34,12 @@ const validUpdate = (): UpdateRequest => ({
   rtt: [{ peer: 'bootstrap', rttMs: 1.25, loss: 0 }],
 });
 
-type Method = 'join' | 'update' | 'leave';
+type Method = 'join' | 'update' | 'leave' | 'rtt';
 
 interface BadCase {
   readonly name: string;
   readonly method: Method;
-  readonly request: JoinRequest | UpdateRequest | LeaveRequest;
+  readonly request: JoinRequest | UpdateRequest | LeaveRequest | RttMatrixRequest;
   readonly code: grpc.status;
   /** Text the error details must contain: the field, as the client sent it. */
   readonly mentions: string | RegExp;
@@ -119,6 +119,11 @@ const CASES: BadCase[] = [
 
   { name: 'Leave: as alpha with another key', method: 'leave', request: { meshName: MESH, nodeName: 'alpha', publicKey: OTHER.publicKey }, code: PERMISSION_DENIED, mentions: 'public_key' },
   { name: 'Leave: for a node that never joined', method: 'leave', request: { meshName: MESH, nodeName: 'ghost', publicKey: OTHER.publicKey }, code: NOT_FOUND, mentions: 'node_name' },
+
+  // The RTT matrix names every member: only members get it, as themselves.
+  { name: 'Rtt: as alpha with another key', method: 'rtt', request: { meshName: MESH, nodeName: 'alpha', publicKey: OTHER.publicKey }, code: PERMISSION_DENIED, mentions: 'public_key' },
+  { name: 'Rtt: for a node that never joined', method: 'rtt', request: { meshName: MESH, nodeName: 'ghost', publicKey: OTHER.publicKey }, code: NOT_FOUND, mentions: 'node_name' },
+  { name: 'Rtt: another mesh', method: 'rtt', request: { meshName: 'othermesh', nodeName: 'alpha', publicKey: ALPHA.publicKey }, code: NOT_FOUND, mentions: 'mesh_name' },
 ];
 
 /** One unary call; resolves with the error (or undefined on success), never rejects. */
@@ -128,6 +133,7 @@ function call(client: MeshClient, method: Method, request: BadCase['request']): 
     const options = { deadline: Date.now() + 10_000 };
     if (method === 'join') client.join(request as JoinRequest, options, done);
     else if (method === 'update') client.update(request as UpdateRequest, options, done);
+    else if (method === 'rtt') client.rtt(request as RttMatrixRequest, options, done);
     else client.leave(request as LeaveRequest, options, done);
   });
 }
@@ -201,5 +207,22 @@ describe('bad requests over gRPC change nothing', () => {
     assert.notEqual(afterwards.members, before.members);
     assert.ok(!afterwards.file.equals(before.file));
     assert.equal(bootstrap!.table!.get('alpha')?.tags.changed, 'yes');
+  });
+
+  test('RTT samples reach the matrix without a new revision, a published change or a state-file write', async () => {
+    const before = await observe();
+    const published: unknown[] = [];
+    const unsubscribe = bootstrap!.table!.subscribe((d) => published.push(d));
+    const err = await call(client!, 'update', { ...validUpdate(), tags: { role: 'db', changed: 'yes' }, rtt: [{ peer: 'bootstrap', rttMs: 2.5, loss: 0.1 }] });
+    unsubscribe();
+    assert.equal(err, undefined, err?.details);
+    const afterwards = await observe();
+    assert.equal(afterwards.revision, before.revision, 'only the samples were new: no revision');
+    assert.deepEqual(published, [], 'nothing sent to the watchers');
+    assert.ok(afterwards.file.equals(before.file), 'nothing written');
+    const matrix = await new Promise<RttResponse__Output>((resolve, reject) => client!.rtt({ meshName: MESH, nodeName: 'alpha', publicKey: ALPHA.publicKey }, { deadline: Date.now() + 10_000 }, (e, r) => (e ? reject(e) : resolve(r!))));
+    assert.deepEqual(matrix.nodes, ['alpha', 'bootstrap']);
+    assert.deepEqual(matrix.rows.filter((r) => r.from === 'alpha'), [{ from: 'alpha', to: 'bootstrap', rttMs: 2.5, loss: 0.1 }]);
+    assert.equal(matrix.partial, false);
   });
 });

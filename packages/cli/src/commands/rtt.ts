@@ -6,7 +6,7 @@ import { deadline, SOCKET_FLAG, unary, withLocalClient } from './local-client.js
 export const RTT_FLAGS: FlagSpec[] = [{ name: 'json', type: 'bool', default: false, help: 'print the matrix as JSON' }, SOCKET_FLAG];
 
 const USAGE = 'wgmesh rtt [-json]';
-const DESCRIPTION = 'Prints the mesh-wide matrix of round-trip times through the tunnels, as every node reports it.';
+const DESCRIPTION = 'Prints the mesh-wide matrix of round-trip times through the tunnels: this node\'s row as measured now, the others as their nodes last reported them to the bootstrap (only this node\'s row when the bootstrap cannot be asked).';
 
 export async function runRtt(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   const { values, help } = resolveFlags(RTT_FLAGS, argv, env);

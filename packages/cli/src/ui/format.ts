@@ -97,5 +97,6 @@ export function formatRtt(matrix: RttResponse__Output): string {
       return r.loss >= 1 ? 'lost' : `${r.rttMs.toFixed(2)}${r.loss > 0 ? ` (${Math.round(r.loss * 100)}% loss)` : ''}`;
     }),
   ]);
-  return 'round-trip times in ms through the mesh, from row to column\n' + table([['FROM \\ TO', ...names], ...rows]) + '\n';
+  const note = matrix.partial ? "only this node's row: the bootstrap could not be asked for the others (is it running and reachable?)\n" : '';
+  return 'round-trip times in ms through the mesh, from row to column\n' + table([['FROM \\ TO', ...names], ...rows]) + '\n' + note;
 }

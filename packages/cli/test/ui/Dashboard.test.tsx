@@ -10,7 +10,7 @@ const NOW = Date.parse('2026-11-21T12:00:00Z');
 function node(name: string, ip: string, extra: Partial<Node__Output> = {}): Node__Output {
   return {
     name, publicKey: `${name}-key`, meshIp: ip, endpoints: [], tags: {}, status: 'NODE_STATUS_ALIVE', joinedAtMs: NOW - 60_000,
-    lastSeenMs: NOW, statusChangedMs: NOW, isBootstrap: false, listenPort: 54540, rtt: [], ...extra,
+    lastSeenMs: NOW, statusChangedMs: NOW, isBootstrap: false, listenPort: 54540, ...extra,
   };
 }
 

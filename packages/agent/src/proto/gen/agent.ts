@@ -16,6 +16,7 @@ import type { NodeRemoved as _wgmesh_v1_NodeRemoved, NodeRemoved__Output as _wgm
 import type { NodesRequest as _wgmesh_v1_NodesRequest, NodesRequest__Output as _wgmesh_v1_NodesRequest__Output } from './wgmesh/v1/NodesRequest.js';
 import type { NodesResponse as _wgmesh_v1_NodesResponse, NodesResponse__Output as _wgmesh_v1_NodesResponse__Output } from './wgmesh/v1/NodesResponse.js';
 import type { PeerStatus as _wgmesh_v1_PeerStatus, PeerStatus__Output as _wgmesh_v1_PeerStatus__Output } from './wgmesh/v1/PeerStatus.js';
+import type { RttMatrixRequest as _wgmesh_v1_RttMatrixRequest, RttMatrixRequest__Output as _wgmesh_v1_RttMatrixRequest__Output } from './wgmesh/v1/RttMatrixRequest.js';
 import type { RttRequest as _wgmesh_v1_RttRequest, RttRequest__Output as _wgmesh_v1_RttRequest__Output } from './wgmesh/v1/RttRequest.js';
 import type { RttResponse as _wgmesh_v1_RttResponse, RttResponse__Output as _wgmesh_v1_RttResponse__Output } from './wgmesh/v1/RttResponse.js';
 import type { RttRow as _wgmesh_v1_RttRow, RttRow__Output as _wgmesh_v1_RttRow__Output } from './wgmesh/v1/RttRow.js';
@@ -52,6 +53,7 @@ export interface ProtoGrpcType {
       NodesRequest: MessageTypeDefinition<_wgmesh_v1_NodesRequest, _wgmesh_v1_NodesRequest__Output>
       NodesResponse: MessageTypeDefinition<_wgmesh_v1_NodesResponse, _wgmesh_v1_NodesResponse__Output>
       PeerStatus: MessageTypeDefinition<_wgmesh_v1_PeerStatus, _wgmesh_v1_PeerStatus__Output>
+      RttMatrixRequest: MessageTypeDefinition<_wgmesh_v1_RttMatrixRequest, _wgmesh_v1_RttMatrixRequest__Output>
       RttRequest: MessageTypeDefinition<_wgmesh_v1_RttRequest, _wgmesh_v1_RttRequest__Output>
       RttResponse: MessageTypeDefinition<_wgmesh_v1_RttResponse, _wgmesh_v1_RttResponse__Output>
       RttRow: MessageTypeDefinition<_wgmesh_v1_RttRow, _wgmesh_v1_RttRow__Output>

@@ -2,7 +2,6 @@
 
 import type { Endpoint as _wgmesh_v1_Endpoint, Endpoint__Output as _wgmesh_v1_Endpoint__Output } from '../../wgmesh/v1/Endpoint.js';
 import type { NodeStatus as _wgmesh_v1_NodeStatus, NodeStatus__Output as _wgmesh_v1_NodeStatus__Output } from '../../wgmesh/v1/NodeStatus.js';
-import type { RttSample as _wgmesh_v1_RttSample, RttSample__Output as _wgmesh_v1_RttSample__Output } from '../../wgmesh/v1/RttSample.js';
 import type { Long } from '@grpc/proto-loader';
 
 export interface Node {
@@ -17,7 +16,6 @@ export interface Node {
   'statusChangedMs'?: (number | string | Long);
   'isBootstrap'?: (boolean);
   'listenPort'?: (number);
-  'rtt'?: (_wgmesh_v1_RttSample)[];
 }
 
 export interface Node__Output {
@@ -32,5 +30,4 @@ export interface Node__Output {
   'statusChangedMs': (number);
   'isBootstrap': (boolean);
   'listenPort': (number);
-  'rtt': (_wgmesh_v1_RttSample__Output)[];
 }

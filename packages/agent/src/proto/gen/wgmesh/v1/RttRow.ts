@@ -1,4 +1,4 @@
-// Original file: ../../proto/wgmesh/v1/agent.proto
+// Original file: ../../proto/wgmesh/v1/mesh.proto
 
 
 export interface RttRow {

@@ -1,0 +1,14 @@
+// Original file: ../../proto/wgmesh/v1/mesh.proto
+
+
+export interface RttMatrixRequest {
+  'meshName'?: (string);
+  'nodeName'?: (string);
+  'publicKey'?: (string);
+}
+
+export interface RttMatrixRequest__Output {
+  'meshName': (string);
+  'nodeName': (string);
+  'publicKey': (string);
+}
