@@ -53,8 +53,8 @@ describe('an agent killed with SIGKILL, default liveness thresholds', { skip: sk
 
   test('h4 killed just after a heartbeat: its wireguard-go exits with it (setpriv --pdeathsig), the lab records the stop', async () => {
     // The worst moment to die: just after a heartbeat reached the bootstrap, so the silence the
-    // liveness monitor waits for starts with the kill. Every heartbeat carries new RTT samples,
-    // so h4's record (and its lastSeenMs) changes on each one; h1 is the bootstrap.
+    // liveness monitor waits for starts with the kill. h1 is the bootstrap: its info shows the
+    // latest heartbeat of every member as lastSeenMs.
     const lastSeen = async (): Promise<number> => Number((await agentInfo(lab, 'h1'))?.peers.find((p) => p.node?.name === 'h4')?.node?.lastSeenMs ?? 0);
     const previous = await lastSeen();
     await waitFor('a heartbeat from h4 to reach the bootstrap', async () => (await lastSeen()) !== previous, 15_000, 20);

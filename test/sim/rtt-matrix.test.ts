@@ -2,12 +2,13 @@
  * The RTT matrix travels apart from the membership: agents report samples with their heartbeats,
  * the bootstrap keeps the latest report of each, and any node's `wgmesh rtt` (buildRttMatrix)
  * asks the bootstrap for the others' rows. Without the bootstrap a node still has its own row.
+ * Heartbeats are no membership change either, but the bootstrap's info shows the latest of each.
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { Agent, buildRttMatrix, createGrpcControlClient, generateKeyPair, MemoryWgDriver, type RttSample__Output, type RttSource } from '@wgmesh/agent';
+import { Agent, buildRttMatrix, buildStatus, createGrpcControlClient, generateKeyPair, MemoryWgDriver, type RttSample__Output, type RttSource } from '@wgmesh/agent';
 import { MESH, startBootstrap, tempDir } from '../helpers/inprocess.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -23,7 +24,7 @@ class FixedRtt implements RttSource {
   }
 }
 
-test('every node reads the whole matrix from the bootstrap; a measurement is no membership change', async () => {
+test('every node reads the whole matrix from the bootstrap; a measurement or a heartbeat is no membership change', async () => {
   const { dir, cleanup } = await tempDir();
   const { bootstrap } = await startBootstrap(path.join(dir, 'state.json'));
   const nodes = [1, 2, 3].map((i) => {
@@ -61,7 +62,13 @@ test('every node reads the whole matrix from the bootstrap; a measurement is no 
   assert.equal(bootstrap.table!.revision, revision, 'the membership did not change');
   assert.equal(n1.netmap.revision, revision);
 
-  // Step 3: without the bootstrap, a node still answers with its own row, marked partial.
+  // Step 3: heartbeats alone change no record, yet the bootstrap's own info shows each member's latest.
+  const seenByBootstrap = async () => Number((await buildStatus(bootstrap.agent!)).peers?.find((p) => p.node?.name === 'n2')?.node?.lastSeenMs ?? 0);
+  const first = await seenByBootstrap();
+  await waitFor("a newer heartbeat from n2 in the bootstrap's info", async () => (await seenByBootstrap()) > first, 5_000);
+  assert.equal(bootstrap.table!.revision, revision, 'still no membership change');
+
+  // Step 4: without the bootstrap, a node still answers with its own row, marked partial.
   await bootstrap.stop();
   bootstrapUp = false;
   const alone = await buildRttMatrix(n1);

@@ -29,6 +29,12 @@ export interface AgentComponents {
   readonly stateStore?: AgentStateStore;
   /** Probes every peer through the tunnel; its samples go out with heartbeats. */
   readonly rtt?: RttSource;
+  /**
+   * On the bootstrap's own node: each member's latest heartbeat, which `info` then shows as
+   * lastSeenMs. Elsewhere a member's lastSeenMs is as of its record's last change: heartbeats
+   * alone are not sent to every node.
+   */
+  readonly lastHeartbeatMs?: (name: string) => number | undefined;
 }
 
 /** What the agent needs of an RTT prober. */
@@ -551,6 +557,11 @@ export class Agent extends EventEmitter {
     if (!rttReportDue(this.lastRttReport, next)) return [];
     if (next.samples.length > 0) this.lastRttReport = next;
     return next.samples;
+  }
+
+  /** When `name` last heartbeated, where this node knows better than its membership (the bootstrap). */
+  lastHeartbeatMs(name: string): number | undefined {
+    return this.components.lastHeartbeatMs?.(name);
   }
 
   /** This node's latest RTT samples, or undefined without a prober. */

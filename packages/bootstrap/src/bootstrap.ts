@@ -126,6 +126,7 @@ export class Bootstrap {
         logger: this.logger.child({ component: 'bootstrap:node' }),
         ...(this.components.timers ? { timers: this.components.timers } : {}),
         ...(this.components.rtt ? { rtt: this.components.rtt } : {}),
+        lastHeartbeatMs: (name) => table.lastSeenMs(name),
       },
       {
         meshName: this.init.meshName,

@@ -19,9 +19,11 @@ export async function buildStatus(agent: Agent): Promise<InfoResponse> {
   const byKey = new Map(devicePeers.map((p) => [p.publicKey, p]));
   const self = agent.self();
   const rttByPeer = new Map((agent.rttSamples() ?? []).map((s) => [s.peer, s]));
-  const peers: PeerStatus[] = peersOf(netmap).map((node) => {
-    const device = byKey.get(node.publicKey);
-    const rtt = rttByPeer.get(node.name);
+  const peers: PeerStatus[] = peersOf(netmap).map((member) => {
+    const device = byKey.get(member.publicKey);
+    const rtt = rttByPeer.get(member.name);
+    const heartbeat = agent.lastHeartbeatMs(member.name);
+    const node = heartbeat !== undefined && heartbeat > member.lastSeenMs ? { ...member, lastSeenMs: heartbeat } : member;
     return {
       node,
       endpoint: device?.endpoint ?? '',
