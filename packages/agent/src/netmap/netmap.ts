@@ -4,6 +4,16 @@ import { NodeMap } from './node-map.js';
 /** A member of the mesh as every node sees it (the wire shape, all fields present). */
 export type MeshNode = Node__Output;
 
+/**
+ * A member read from a state file written by an older wgmesh, without the fields members no
+ * longer carry (`rtt`: RTT samples left the membership for Mesh.Rtt).
+ */
+export function withoutRetiredFields<T extends MeshNode>(node: T): T {
+  if (!('rtt' in node)) return node;
+  const { rtt: _retired, ...rest } = node as T & { rtt?: unknown };
+  return rest as T;
+}
+
 /** The read-only membership snapshot a node acts on. */
 export interface Netmap {
   readonly selfName: string;

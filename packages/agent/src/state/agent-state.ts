@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { writeFileAtomic } from '../atomic-file.js';
-import type { MeshNode } from '../netmap/netmap.js';
+import { withoutRetiredFields, type MeshNode } from '../netmap/netmap.js';
 
 /** What an agent needs to bring its WireGuard back without the bootstrap. */
 export interface AgentState {
@@ -36,7 +36,7 @@ export class FileAgentStateStore implements AgentStateStore {
     try {
       const state = JSON.parse(text) as AgentState;
       if (state.version !== 1 || typeof state.meshIp !== 'string' || !Array.isArray(state.nodes)) throw new Error('not a wgmesh agent state');
-      return state;
+      return { ...state, nodes: state.nodes.map(withoutRetiredFields) };
     } catch (err) {
       throw new AgentStateError(`${this.file} is not valid agent state (${(err as Error).message}); move it away to start afresh (the node re-joins and keeps its IP if the bootstrap knows it)`);
     }

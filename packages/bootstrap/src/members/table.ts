@@ -1,4 +1,5 @@
 import type { Endpoint__Output, JoinResponse__Output, MeshNode, NetmapDelta, NodeStatus__Output, RttResponse__Output, RttSample__Output } from '@wgmesh/agent';
+import { withoutRetiredFields } from '@wgmesh/agent';
 import { ConfigError, IdentityMismatch, NameTaken, NodeNotFound } from '../errors.js';
 import type { Ipam } from '../ipam/ipam.js';
 import { DEFAULTS } from '../constants.js';
@@ -65,7 +66,7 @@ export class MemberTable {
     state: MeshState,
     private readonly historyLimit: number,
   ) {
-    this.members = new Map(state.members.map((m) => [m.name, withoutRtt(m)]));
+    this.members = new Map(state.members.map((m) => [m.name, withoutRetiredFields(m)]));
     this.revisionValue = state.revision;
   }
 
@@ -307,11 +308,4 @@ function sameMember(a: Member, b: Member): boolean {
   const { lastSeenMs: _a, ...restA } = a;
   const { lastSeenMs: _b, ...restB } = b;
   return JSON.stringify(restA) === JSON.stringify(restB);
-}
-
-/** State files written before RTT left the membership carry each member's samples: not kept. */
-function withoutRtt(member: Member): Member {
-  if (!('rtt' in member)) return member;
-  const { rtt: _dropped, ...rest } = member as Member & { rtt?: unknown };
-  return rest;
 }
