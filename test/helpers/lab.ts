@@ -3,15 +3,15 @@
  * WireGuard. Each test file uses its own lab name, so it never touches a user's lab ("wgl").
  */
 import { spawn } from 'node:child_process';
-import { access, readFile, realpath } from 'node:fs/promises';
+import { access, readFile } from 'node:fs/promises';
 import type { InfoResponse__Output, RttResponse__Output } from '@wgmesh/agent';
-import { connectLocal, deadline, unary } from '../../packages/cli/src/commands/local-client.js';
 import {
   builtWgmeshCommand,
   commandOnPath,
   hostCommand,
   netnsPath,
   hostExec,
+  localNodeInfo,
   labHost,
   isRoot,
   isRunning,
@@ -188,35 +188,14 @@ export async function routerUdpMappings(lab: LabState, router: string): Promise<
 // ---------------------------------------------------------------------------------------------
 // Reading the nodes
 
-/** `/run` as the machine spells it (`/var/run` is usually a symlink to it). */
-let runDir: Promise<string> | undefined;
-
 /**
  * The host's node status (the Info call `wgmesh info -json` prints, the same object), straight
- * from its local API socket: the test process reaches the socket in the host's mount namespace
- * through /proc/PID/root. A few milliseconds instead of a CLI start per poll, so timings measured
- * by polling it are precise to the poll interval. Undefined while the node does not answer.
+ * from its local API socket (see localNodeInfo). A few milliseconds instead of a CLI start per
+ * poll, so timings measured by polling it are precise to the poll interval. Undefined while the
+ * node does not answer.
  */
-export async function agentInfo(lab: LabState, host: string, timeoutMs = 2_000): Promise<InfoResponse__Output | undefined> {
-  const pid = labHost(lab, host).process?.pid;
-  if (pid === undefined) return undefined;
-  // Through /proc/PID/root an absolute symlink (/var/run -> /run) would resolve against our own
-  // root, so the real directory is used.
-  runDir ??= realpath('/var/run').catch(() => '/run');
-  let client: ReturnType<typeof connectLocal>;
-  try {
-    client = connectLocal(`/proc/${pid}/root${await runDir}/wgmesh.sock`);
-  } catch {
-    return undefined;
-  }
-  try {
-    // Through JSON, exactly as `wgmesh info -json` prints it.
-    return JSON.parse(JSON.stringify(await unary<InfoResponse__Output>((cb) => client.info({}, deadline(timeoutMs), cb)))) as InfoResponse__Output;
-  } catch {
-    return undefined;
-  } finally {
-    client.close();
-  }
+export function agentInfo(lab: LabState, host: string, timeoutMs = 2_000): Promise<InfoResponse__Output | undefined> {
+  return localNodeInfo(lab, host, timeoutMs);
 }
 
 

@@ -10,7 +10,7 @@ export {
   hostPid,
   hostCommand,
   hostExec,
-  nodeInfo,
+  localNodeInfo,
   inspectLab,
   labStatus,
   waitForMesh,
