@@ -3,7 +3,7 @@ import { access } from 'node:fs/promises';
 import { silentLogger, type Logger } from '../log.js';
 import { INSTALL_HINT, NotRoot, WgCommandFailed, WireGuardUnavailable } from './errors.js';
 import { commandExists, directRunner, type CommandRunner } from './exec.js';
-import { KernelWgDriver } from './kernel-driver.js';
+import { addKernelWireGuardLink, KernelWgDriver } from './kernel-driver.js';
 import { MemoryWgDriver } from './memory-driver.js';
 import type { WgDriverFactory } from './types.js';
 import { UserspaceWgDriver, type UserspaceWgDriverInit } from './userspace-driver.js';
@@ -124,14 +124,12 @@ async function checkUserspace(probe: WgHostProbe): Promise<void> {
 async function kernelSupportsWireGuard(runner: CommandRunner, logger: Logger): Promise<boolean> {
   const probeName = `wgprobe${randomBytes(2).toString('hex')}`;
   try {
-    await runner.run('ip', ['link', 'add', 'dev', probeName, 'type', 'wireguard']);
+    await addKernelWireGuardLink(runner, probeName);
   } catch (err) {
-    if (err instanceof WgCommandFailed) {
-      if (/Operation not permitted/i.test(err.details.stderr ?? '')) throw new NotRoot();
-      logger.debug('no kernel WireGuard', { err: err.message });
-      return false;
-    }
-    throw err;
+    // Whatever else keeps the probe link from being made, the kernel backend is not usable here.
+    if (!(err instanceof WireGuardUnavailable || err instanceof WgCommandFailed)) throw err;
+    logger.debug('no kernel WireGuard', { err: err.message });
+    return false;
   }
   try {
     await runner.run('ip', ['link', 'del', 'dev', probeName]);

@@ -57,20 +57,27 @@ export class KernelWgDriver implements WgDriver {
     await deleteLink(this.runner, this.name);
   }
 
-  private async createLink(): Promise<void> {
-    try {
-      await this.runner.run('ip', ['link', 'add', 'dev', this.name, 'type', 'wireguard']);
-    } catch (err) {
-      const stderr = err instanceof WgCommandFailed ? (err.details.stderr ?? '') : '';
-      if (/Unknown device type|not supported/i.test(stderr)) {
-        throw new WireGuardUnavailable(
-          `this kernel has no WireGuard module (ip link add ${this.name} type wireguard: ${stderr.trim()}); ` +
-            `use the userspace backend: ${INSTALL_HINT}`,
-          { cause: err },
-        );
-      }
-      if (/Operation not permitted/i.test(stderr)) throw new NotRoot();
-      throw err;
+  private createLink(): Promise<void> {
+    return addKernelWireGuardLink(this.runner, this.name);
+  }
+}
+
+/**
+ * `ip link add NAME type wireguard`: WireGuardUnavailable when the kernel has no WireGuard
+ * module, NotRoot without the permission. Also how the factory probes for the module.
+ */
+export async function addKernelWireGuardLink(runner: CommandRunner, name: string): Promise<void> {
+  try {
+    await runner.run('ip', ['link', 'add', 'dev', name, 'type', 'wireguard']);
+  } catch (err) {
+    const stderr = err instanceof WgCommandFailed ? (err.details.stderr ?? '') : '';
+    if (/Operation not permitted/i.test(stderr)) throw new NotRoot();
+    if (/Unknown device type|not supported/i.test(stderr)) {
+      throw new WireGuardUnavailable(
+        `this kernel has no WireGuard module (ip link add ${name} type wireguard: ${stderr.trim()}); use the userspace backend: ${INSTALL_HINT}`,
+        { cause: err },
+      );
     }
+    throw err;
   }
 }
