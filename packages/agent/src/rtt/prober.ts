@@ -34,7 +34,10 @@ export interface RttProberComponents {
 export interface RttProberInit {
   /** The peers' echo port. Default 54541. */
   readonly port?: number;
-  /** A round of probes to every peer this often (less up to 10 %, at random). Default 1000 ms. */
+  /**
+   * A round of probes to every peer this often (less up to 10 %, at random), or, when that would
+   * mean more than MAX_BURSTS_PER_SECOND, as long as probing them at that rate takes. Default 1000 ms.
+   */
   readonly intervalMs?: number;
   /** A probe without a reply this long is lost; a later reply does not count. Default 1000 ms. */
   readonly timeoutMs?: number;
@@ -66,7 +69,7 @@ interface Round {
   readonly timers: Set<unknown>;
 }
 
-/** The bursts of a round sent together; they time out together, timeoutMs after going out. */
+/** A burst of a round: it times out timeoutMs after going out. */
 interface Slot {
   readonly round: Round;
   readonly seqs: number[];
@@ -97,9 +100,10 @@ type SocketSlot = { state: 'binding' } | { state: 'ready'; socket: PacketSocket 
  * seconds: on a busy host single probes scatter from 0.2 to 3 ms, and a median of ten moved by
  * 2x from one window to the next.
  *
- * The bursts of a round are spread over the interval (at most one slot every
- * MIN_SLOT_SPACING_MS), so that probes to one peer do not queue behind another's in this process
- * or in its WireGuard, and the tunnel never sees every peer's probes at once.
+ * The bursts of a round are spread evenly over it, so that probes to one peer do not queue behind
+ * another's in this process or in its WireGuard, and the tunnel never sees every peer's probes at
+ * once. With many peers a round lasts longer than intervalMs: a node sends at most
+ * MAX_BURSTS_PER_SECOND bursts a second, whatever the size of the mesh.
  *
  * A reply is matched by sequence number (and must echo the probe's timestamp and come from the
  * peer's mesh IP and echo port); a burst not completed within timeoutMs of going out loses its
@@ -248,7 +252,12 @@ export class RttProber extends EventEmitter<RttProberEvents> {
       if (!this.running) return;
       this.round();
       this.schedule();
-    }, this.intervalMs * (1 - INTERVAL_JITTER * this.random()));
+    }, this.roundMs() * (1 - INTERVAL_JITTER * this.random()));
+  }
+
+  /** How long a round lasts: the interval, stretched with many peers so that probing stays cheap. */
+  private roundMs(): number {
+    return Math.max(this.intervalMs, (this.peers.size * 1000) / MAX_BURSTS_PER_SECOND);
   }
 
   /**
@@ -270,32 +279,30 @@ export class RttProber extends EventEmitter<RttProberEvents> {
     due.push(...due.splice(0, first));
     const round: Round = { remaining: due.length, timers: new Set() };
     this.rounds.add(round);
-    const slots = Math.min(due.length, Math.max(1, Math.floor(this.intervalMs / MIN_SLOT_SPACING_MS)));
-    const perSlot = Math.ceil(due.length / slots);
-    const spacingMs = this.intervalMs / slots;
-    const sendFrom = (start: number): void => {
-      const next = start + perSlot;
-      if (next < due.length) {
+    // One burst per slot, evenly over the round: at least 1000 / MAX_BURSTS_PER_SECOND ms apart.
+    const spacingMs = this.roundMs() / due.length;
+    const sendFrom = (index: number): void => {
+      if (index + 1 < due.length) {
         const timer = this.timers.setTimeout(() => {
           round.timers.delete(timer);
-          sendFrom(next);
+          sendFrom(index + 1);
         }, spacingMs);
         round.timers.add(timer);
       }
-      this.sendSlot(round, due.slice(start, next));
+      this.sendSlot(round, due[index]!);
     };
     sendFrom(0);
   }
 
-  private sendSlot(round: Round, peers: readonly PeerState[]): void {
-    const slot: Slot = { round, seqs: [] };
-    for (const peer of peers) {
-      const socket = this.sockets.get(peer.family);
-      // Gone (or moved to a new IP) since the round began: nothing to measure.
-      if (this.peers.get(peer.name) !== peer || !socket || socket.state === 'binding') this.burstDone(round);
-      else this.send(peer, slot, 0);
+  private sendSlot(round: Round, peer: PeerState): void {
+    const socket = this.sockets.get(peer.family);
+    // Gone (or moved to a new IP) since the round began: nothing to measure.
+    if (this.peers.get(peer.name) !== peer || !socket || socket.state === 'binding') {
+      this.burstDone(round);
+      return;
     }
-    if (slot.seqs.length === 0) return;
+    const slot: Slot = { round, seqs: [] };
+    this.send(peer, slot, 0);
     const timer = this.timers.setTimeout(() => {
       round.timers.delete(timer);
       this.expire(slot);
@@ -404,10 +411,11 @@ function canonicalIp(ip: string): string | undefined {
 }
 
 /**
- * The closest two slots of a round may be: with many peers, a slot carries several bursts rather
- * than the prober waking more often than this.
+ * The most bursts (1 + timedProbes probes each) a node sends a second: with 1000 peers a round
+ * takes 10 s, and a node's own probing costs about 400 packets a second out and 400 replies in
+ * (and as many answering its peers'), whatever the size of the mesh.
  */
-const MIN_SLOT_SPACING_MS = 5;
+const MAX_BURSTS_PER_SECOND = 100;
 
 /**
  * Rounds come up to this fraction of the interval early, at random, as BFD jitters its packets

@@ -196,7 +196,7 @@ describe('RttProber window math (simulated network and time)', () => {
     assert.equal(socket.sent.length, 4, 'nothing more went out for the unanswered bursts');
   });
 
-  test('a round\'s pairs are spread over the interval: one slot each, or several pairs a slot every 5 ms', async () => {
+  test('a round\'s bursts are spread over the interval; with many peers a round stretches to 100 bursts a second', async () => {
     // Step 1: four peers, 1 s interval: one waking probe every 250 ms.
     const few = await simulated({ timeoutMs: 200 });
     few.prober.setPeers(['2', '3', '4', '5'].map((n) => ({ name: `p${n}`, meshIp: `10.232.0.${n}` })));
@@ -209,20 +209,24 @@ describe('RttProber window math (simulated network and time)', () => {
       for (let i = before; i < socket.sent.length; i++) sendTimes.push(few.time.nowMs);
     }
     assert.deepEqual(sendTimes, [0, 250, 500, 750]);
-    assert.equal(few.updates(), 1, 'the round completed once all four pairs were settled (lost here)');
+    assert.equal(few.updates(), 1, 'the round completed once all four bursts were settled (lost here)');
 
-    // Step 2: 1000 peers: 200 slots 5 ms apart, 5 pairs each; none is left out.
+    // Step 2: 1000 peers: a round takes 10 s, one burst every 10 ms; none is left out.
     const many = await simulated({ timeoutMs: 100 });
     const peers = Array.from({ length: 1000 }, (_, i) => ({ name: `n${i}`, meshIp: `10.232.${Math.floor(i / 250)}.${(i % 250) + 1}` }));
     many.prober.setPeers(peers);
     await many.prober.start();
     const wire = many.sockets[0]!;
-    assert.equal(wire.sent.length, 5, 'the first slot');
-    many.time.advance(5);
-    assert.equal(wire.sent.length, 10, 'the second slot, 5 ms later');
-    many.time.advance(990);
-    assert.equal(wire.sent.length, 1000);
+    assert.equal(wire.sent.length, 1, 'the first burst');
+    many.time.advance(10);
+    assert.equal(wire.sent.length, 2, 'the second, 10 ms later');
+    many.time.advance(1000);
+    assert.equal(wire.sent.length, 102, 'a second later: 100 more, not the whole mesh');
+    many.time.advance(8980);
+    assert.equal(wire.sent.length, 1000, 'the round ends after 10 s');
     assert.equal(new Set(wire.sent.map((p) => p.address)).size, 1000, 'every peer once');
+    many.time.advance(10);
+    assert.equal(wire.sent.length, 1001, 'and the next begins');
   });
 
   test('rounds come up to 10 % early and start at a different peer, at random', async () => {
