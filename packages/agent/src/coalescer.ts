@@ -7,7 +7,13 @@ export class Coalescer {
   private running: Promise<void> | undefined;
   private again = false;
 
-  constructor(private readonly task: () => Promise<void>) {}
+  /** afterBurst runs once a run finds no request left (the burst is done), before run() resolves. */
+  constructor(private readonly task: () => Promise<void>, private readonly afterBurst: () => void = () => {}) {}
+
+  /** A run is going (a request now costs one more run after it). */
+  get busy(): boolean {
+    return this.running !== undefined;
+  }
 
   /** Asks for a run; resolves when no run is pending any more. */
   run(): Promise<void> {
@@ -20,6 +26,7 @@ export class Coalescer {
         this.again = false;
         await this.task();
       } while (this.again);
+      this.afterBurst();
     })().finally(() => {
       this.running = undefined;
     });

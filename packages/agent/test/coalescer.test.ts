@@ -29,3 +29,22 @@ test('a burst of requests while a run is going costs one more run, which starts 
   await again;
   assert.deepEqual(runs, [1, 3, 3], 'after going idle, a request runs at once');
 });
+
+test('afterBurst runs once per burst, after its last run and before the burst\'s callers resume', async () => {
+  const events: string[] = [];
+  let release: (() => void) | undefined;
+  const coalescer = new Coalescer(async () => {
+    events.push('run');
+    await new Promise<void>((resolve) => (release = resolve));
+  }, () => events.push('after'));
+  const first = coalescer.run();
+  void coalescer.run();
+  assert.equal(coalescer.busy, true);
+  release!();
+  await new Promise((r) => setImmediate(r));
+  release!();
+  await first;
+  events.push('resumed');
+  assert.deepEqual(events, ['run', 'run', 'after', 'resumed']);
+  assert.equal(coalescer.busy, false);
+});

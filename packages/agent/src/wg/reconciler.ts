@@ -2,6 +2,7 @@ import type { Netmap } from '../netmap/netmap.js';
 import { errorMessage, silentLogger, type Logger } from '../log.js';
 import { diffWgConfig, samePeer, wgConfigFromNetmap, wgPeerFor, type WgConfigOptions } from './config.js';
 import type { WgDriver, WgOp, WgPeerConfig } from './types.js';
+import { Coalescer } from '../coalescer.js';
 
 export interface ReconcilerStats {
   fullPasses: number;
@@ -24,8 +25,7 @@ export class Reconciler {
   private applied = new Map<string, WgPeerConfig>();
   private readonly dirty = new Set<string>();
   private needFull = true;
-  private running: Promise<void> | undefined;
-  private again = false;
+  private readonly passes: Coalescer;
   private scheduled = false;
   private closed = false;
   private readonly logger: Logger;
@@ -35,9 +35,12 @@ export class Reconciler {
     private readonly netmap: () => Netmap,
     private readonly options: WgConfigOptions = {},
     logger?: Logger,
-    private readonly onPass: () => void = () => {},
+    onPass: () => void = () => {},
   ) {
     this.logger = logger ?? silentLogger();
+    this.passes = new Coalescer(() => this.pass(), () => {
+      if (!this.closed) onPass();
+    });
   }
 
   /** Re-read the device and reconcile everything, soon. */
@@ -55,12 +58,12 @@ export class Reconciler {
   /** A full pass now; resolves when the device matches the netmap (or the pass failed). */
   full(): Promise<void> {
     this.needFull = true;
-    return this.run();
+    return this.passes.run();
   }
 
   /** Waits for any pass in progress. */
-  async idle(): Promise<void> {
-    await this.running?.catch(() => {});
+  idle(): Promise<void> {
+    return this.passes.idle();
   }
 
   close(): void {
@@ -69,41 +72,30 @@ export class Reconciler {
 
   /** Coalesces: events received in one turn of the event loop cost one pass. */
   private schedule(): void {
-    if (this.running) {
-      this.again = true;
+    // During a pass, one more follows it; otherwise the rest of this turn's events join the next.
+    if (this.passes.busy) {
+      void this.passes.run();
       return;
     }
     if (this.scheduled) return;
     this.scheduled = true;
     setImmediate(() => {
       this.scheduled = false;
-      void this.run();
+      void this.passes.run();
     });
   }
 
-  private run(): Promise<void> {
-    if (this.running) {
-      this.again = true;
-      return this.running;
+  /** One pass, full or fast as needed; never rejects. */
+  private async pass(): Promise<void> {
+    if (this.closed) return;
+    try {
+      if (this.needFull) await this.fullPass();
+      else if (this.dirty.size > 0) await this.fastPass();
+    } catch (err) {
+      // What the device holds is now uncertain: the next pass reads it back.
+      this.needFull = true;
+      this.logger.error('could not configure WireGuard; will retry on the next change', { err: errorMessage(err) });
     }
-    this.running = (async () => {
-      do {
-        this.again = false;
-        if (this.closed) return;
-        try {
-          if (this.needFull) await this.fullPass();
-          else if (this.dirty.size > 0) await this.fastPass();
-        } catch (err) {
-          // What the device holds is now uncertain: the next pass reads it back.
-          this.needFull = true;
-          this.logger.error('could not configure WireGuard; will retry on the next change', { err: errorMessage(err) });
-        }
-      } while (this.again);
-      this.onPass();
-    })().finally(() => {
-      this.running = undefined;
-    });
-    return this.running;
   }
 
   private async fullPass(): Promise<void> {
