@@ -19,17 +19,19 @@ lint: deps
 	@pnpm -s run lint
 
 # Every test: unit tests of each package, the in-process simulations, then real WireGuard in namespaces.
+# Patterns are quoted: run-tests.sh expands them with globstar. Expanded by make's shell, ** matched
+# one directory level only, and the test files directly in a package's test/ never ran.
 test: build lint
-	@scripts/run-tests.sh packages/*/test/**/*.test.ts packages/*/test/**/*.test.tsx test/sim/*.test.ts test/e2e/*.test.ts
+	@scripts/run-tests.sh 'packages/*/test/**/*.test.ts' 'packages/*/test/**/*.test.tsx' 'test/sim/*.test.ts' 'test/e2e/*.test.ts'
 
 test-unit: build
-	@scripts/run-tests.sh packages/*/test/**/*.test.ts packages/*/test/**/*.test.tsx
+	@scripts/run-tests.sh 'packages/*/test/**/*.test.ts' 'packages/*/test/**/*.test.tsx'
 
 test-sim: build
-	@scripts/run-tests.sh test/sim/*.test.ts
+	@scripts/run-tests.sh 'test/sim/*.test.ts'
 
 test-e2e: build
-	@scripts/run-tests.sh test/e2e/*.test.ts
+	@scripts/run-tests.sh 'test/e2e/*.test.ts'
 
 demo: build
 	@scripts/demo.sh
