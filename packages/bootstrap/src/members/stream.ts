@@ -10,15 +10,17 @@ export function deltaToEvent(delta: MemberDelta): WatchEvent & { event: 'upsert'
 /**
  * List-and-watch: sends the deltas since `sinceRevision` (or a snapshot when the history does
  * not reach back, or when starting from 0), then every change as one event. History and
- * subscription happen in one synchronous step, so no change can fall between them.
+ * subscription happen in one synchronous step, so no change can fall between them. An event
+ * made from a delta comes with it: every watcher gets the same delta object for a change, so a
+ * sender can encode a change once for all of them.
  */
-export function streamMembership(table: MemberTable, sinceRevision: number, send: (event: WatchEvent) => void): () => void {
+export function streamMembership(table: MemberTable, sinceRevision: number, send: (event: WatchEvent, delta?: MemberDelta) => void): () => void {
   const deltas = sinceRevision > 0 ? table.deltasSince(sinceRevision) : undefined;
   if (deltas) {
-    for (const d of deltas) send(deltaToEvent(d));
+    for (const d of deltas) send(deltaToEvent(d), d);
   } else {
     const snapshot = table.snapshot();
     send({ revision: snapshot.revision, snapshot: { nodes: snapshot.nodes }, event: 'snapshot' } as WatchEvent);
   }
-  return table.subscribe((delta) => send(deltaToEvent(delta)));
+  return table.subscribe((delta) => send(deltaToEvent(delta), delta));
 }

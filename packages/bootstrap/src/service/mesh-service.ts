@@ -3,8 +3,8 @@ import type {
   JoinRequest__Output, JoinResponse, LeaveRequest__Output, LeaveResponse, MeshHandlers, RttMatrixRequest__Output, RttResponse,
   UpdateRequest__Output, UpdateResponse, WatchEvent, WatchRequest__Output, Logger,
 } from '@wgmesh/agent';
-import { errorMessage } from '@wgmesh/agent';
-import type { MemberTable, Identity } from '../members/table.js';
+import { errorMessage, loadProtos } from '@wgmesh/agent';
+import type { MemberDelta, MemberTable, Identity } from '../members/table.js';
 import { streamMembership } from '../members/stream.js';
 import { MeshNotFound } from '../errors.js';
 import type { Authenticator, CallIdentity, ServerSurfaceCall } from './auth.js';
@@ -34,6 +34,14 @@ export function createMeshService(components: MeshServiceComponents): { handlers
   const { table, auth, logger } = components;
   const stats: MeshServiceStats = { watchers: 0, eventsSent: 0, joinsAccepted: 0, joinsRejected: {} };
   const openStreams = new Set<ServerWritableStream<WatchRequest__Output, WatchEvent>>();
+  const serializeEvent = loadProtos().mesh.wgmesh.v1.Mesh.service.Watch.responseSerialize;
+  /** Each change's encoded event, kept while the change is (in the table's history). */
+  const encoded = new WeakMap<MemberDelta, Buffer>();
+  function encodedDelta(delta: MemberDelta, event: WatchEvent): WatchEvent {
+    let bytes = encoded.get(delta);
+    if (!bytes) encoded.set(delta, (bytes = serializeEvent(event)));
+    return bytes as unknown as WatchEvent;
+  }
 
   function checkMesh(meshName: string): void {
     validateMeshName(meshName);
@@ -129,9 +137,10 @@ export function createMeshService(components: MeshServiceComponents): { handlers
 
       // Headers now, so the agent knows the stream is up even when there is nothing to send yet.
       call.sendMetadata(new Metadata());
-      unsubscribe = streamMembership(table, Number(req.sinceRevision), (event) => {
+      unsubscribe = streamMembership(table, Number(req.sinceRevision), (event, delta) => {
         stats.eventsSent++;
-        call.write(event);
+        // A change goes to every watcher as the same bytes, encoded once (see JoinServer).
+        call.write(delta ? encodedDelta(delta, event) : event);
       });
 
       stats.watchers++;

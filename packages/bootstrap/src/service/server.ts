@@ -1,5 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import { loadProtos, type MeshHandlers } from '@wgmesh/agent';
+import { loadProtos, type MeshHandlers, type WatchEvent } from '@wgmesh/agent';
 import { ConfigError } from '../errors.js';
 import { LIMITS } from '../constants.js';
 
@@ -7,6 +7,16 @@ export interface JoinServerInit {
   readonly bindAddr: string;
   readonly port: number;
   readonly credentials: grpc.ServerCredentials;
+}
+
+/**
+ * The Mesh service as the server registers it: a Watch event that is already encoded (a Buffer:
+ * the Watch handler encodes each change once for all its watchers) is written as it is.
+ */
+function meshServiceDefinition(): grpc.ServiceDefinition {
+  const definition = loadProtos().mesh.wgmesh.v1.Mesh.service;
+  const serialize = definition.Watch.responseSerialize;
+  return { ...definition, Watch: { ...definition.Watch, responseSerialize: (event: WatchEvent | Buffer) => (Buffer.isBuffer(event) ? event : serialize(event)) } };
 }
 
 /** The TLS (or, in dev mode, plain) gRPC listener of the Mesh service. */
@@ -23,7 +33,7 @@ export class JoinServer {
       'grpc.keepalive_timeout_ms': 10_000,
       'grpc.keepalive_permit_without_calls': 1,
     });
-    server.addService(loadProtos().mesh.wgmesh.v1.Mesh.service, this.handlers);
+    server.addService(meshServiceDefinition(), this.handlers);
     const host = this.init.bindAddr.includes(':') ? `[${this.init.bindAddr}]` : this.init.bindAddr;
     this.boundPort = await new Promise<number>((resolve, reject) => {
       server.bindAsync(`${host}:${this.init.port}`, this.init.credentials, (err, port) => {

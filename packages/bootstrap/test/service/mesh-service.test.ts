@@ -1,0 +1,46 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { generateKeyPair, loadProtos, silentLogger, type WatchEvent__Output } from '@wgmesh/agent';
+import { Ipam } from '../../src/ipam/ipam.js';
+import { MemberTable } from '../../src/members/table.js';
+import { MemoryStateStore } from '../../src/members/store.js';
+import { devAuthenticator } from '../../src/service/auth.js';
+import { createMeshService } from '../../src/service/mesh-service.js';
+
+const MESH = 'svc';
+
+/** The parts of a server-streaming call the Watch handler uses; records what it writes. */
+function fakeWatchCall(nodeName: string, publicKey: string) {
+  const written: unknown[] = [];
+  return {
+    written,
+    request: { meshName: MESH, nodeName, publicKey, sinceRevision: 0 },
+    getPeer: () => 'ipv4:127.0.0.1:1',
+    getAuthContext: () => ({}),
+    sendMetadata: () => {},
+    write: (message: unknown) => written.push(message),
+    on: () => {},
+    emit: () => {},
+  };
+}
+
+test('a membership change is encoded once and the same bytes go to every watcher', async () => {
+  const table = await MemberTable.open(new MemoryStateStore(), new Ipam('10.232.0.0/16'), { meshName: MESH });
+  const service = createMeshService({ table, auth: devAuthenticator, logger: silentLogger() });
+  const keys = [generateKeyPair().publicKey, generateKeyPair().publicKey, generateKeyPair().publicKey];
+  for (const [i, publicKey] of keys.entries()) {
+    await table.join({ name: `w${i}`, identity: { publicKey }, endpoints: [], tags: {}, listenPort: 51820 });
+  }
+  const calls = keys.map((key, i) => fakeWatchCall(`w${i}`, key));
+  for (const call of calls) service.handlers.Watch(call as never);
+  for (const call of calls) assert.equal(call.written.length, 1, 'the snapshot');
+
+  await table.join({ name: 'newcomer', identity: { publicKey: generateKeyPair().publicKey }, endpoints: [], tags: {}, listenPort: 51820 });
+  const sent = calls.map((c) => c.written[1]);
+  assert.ok(Buffer.isBuffer(sent[0]), 'written as encoded bytes');
+  assert.ok(sent.every((bytes) => bytes === sent[0]), 'one encoding, shared by every watcher');
+  const decoded = loadProtos().mesh.wgmesh.v1.Mesh.service.Watch.responseDeserialize(sent[0] as Buffer) as WatchEvent__Output;
+  assert.equal(decoded.upsert?.name, 'newcomer');
+  assert.equal(Number(decoded.revision), table.revision);
+  assert.equal(service.stats.eventsSent, 6);
+});
