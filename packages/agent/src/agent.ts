@@ -179,14 +179,13 @@ export class Agent extends EventEmitter {
     const response = await this.joinWithRetry();
     // Saved before the interface is brought up (which can take seconds or fail): an answered join
     // is never forgotten by a crash, so a restart keeps the address the bootstrap gave out.
-    this.joinResponse = response;
-    this.netmapValue = netmapFromNodes(response.nodeName, response.revision, response.nodes);
+    this.recordJoin(response);
     await this.saver.run();
     this.logJoined(response);
     this.step('joined', `mesh IP ${response.meshIp} in ${response.meshCidr}, ${response.nodes.length - 1} other nodes`);
     await this.upDevice(response.meshIp, response.meshCidr);
     this.step('interface', `${this.components.driver.name} up (${this.components.driver.kind}), UDP port ${this.init.listenPort ?? AGENT_DEFAULTS.listenPort}`);
-    this.adoptJoin(response);
+    this.announceMembership();
     await this.reconcile();
     this.step('peers', `${peersOf(this.netmapValue).length} peers configured`);
     this.openWatch();
@@ -322,8 +321,17 @@ export class Agent extends EventEmitter {
 
   /** Takes a join's answer (or the saved one) as this node's membership; the caller persists a new one. */
   private adoptJoin(response: JoinResponse__Output): void {
+    this.recordJoin(response);
+    this.announceMembership();
+  }
+
+  private recordJoin(response: JoinResponse__Output): void {
     this.joinResponse = response;
     this.netmapValue = netmapFromNodes(response.nodeName, response.revision, response.nodes);
+  }
+
+  /** The membership is in place (and the interface up): the prober and listeners follow it. */
+  private announceMembership(): void {
     this.syncRttPeers();
     this.emit('change');
   }
