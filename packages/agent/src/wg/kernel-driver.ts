@@ -39,7 +39,7 @@ export class KernelWgDriver implements WgDriver {
       // An earlier agent run left it: keep it (and its peers) so traffic survives the restart; reconcile fixes the rest.
       this.logger.info('taking over existing WireGuard interface', { interface: this.name });
     } else {
-      await this.createLink();
+      await addKernelWireGuardLink(this.runner, this.name);
     }
     await configureInterface(this.runner, config);
   }
@@ -57,9 +57,6 @@ export class KernelWgDriver implements WgDriver {
     await deleteLink(this.runner, this.name);
   }
 
-  private createLink(): Promise<void> {
-    return addKernelWireGuardLink(this.runner, this.name);
-  }
 }
 
 /**
