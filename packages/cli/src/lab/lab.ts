@@ -29,7 +29,7 @@ import {
   type NatGroupInput,
   type NatRouterPlan,
 } from './plan.js';
-import { descendantsOf, mountsUnder, parseNodeInfo, type NodeInfo } from './parse.js';
+import { descendantsOf, mountsUnder, nodeInfoOf, type NodeInfo } from './parse.js';
 import { readLabState, replaceHost, writeLabState, type LabHost, type LabHostNat, type LabProcess, type LabState, type LabStop } from './state.js';
 import {
   commandOnPath,
@@ -363,7 +363,7 @@ export async function localNodeInfo(lab: LabState, host: string, timeoutMs = 2_0
 /** The parts of a host's node status the lab reads; undefined while the node does not answer. */
 async function nodeInfo(lab: LabState, host: string, timeoutMs: number): Promise<NodeInfo | undefined> {
   const info = await localNodeInfo(lab, host, timeoutMs);
-  return info ? parseNodeInfo(JSON.stringify(info)) : undefined;
+  return info ? nodeInfoOf(info) : undefined;
 }
 
 async function logTail(file: string, lines = 15): Promise<string> {

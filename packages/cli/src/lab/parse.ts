@@ -110,7 +110,12 @@ export function parseNodeInfo(json: string): NodeInfo | undefined {
   } catch {
     return undefined;
   }
-  const info = record(parsed);
+  return nodeInfoOf(parsed);
+}
+
+/** The same parts of the Info object already parsed (as the local API answers it). */
+export function nodeInfoOf(value: unknown): NodeInfo | undefined {
+  const info = record(value);
   const peers = field(info, 'peers', 'peers');
   if (!info || !Array.isArray(peers)) return undefined;
   return {
