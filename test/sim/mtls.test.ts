@@ -146,12 +146,26 @@ describe('mTLS join service over loopback', () => {
     assert.match(err.details, /revoked/);
   });
 
-  test('a second certificate for an existing node\'s name cannot take it over', async () => {
+  test('the certificate (its CN) is the identity: a re-issued one for alpha is alpha, a certificate for another name is not', async () => {
     const owner = await join(await client('alpha'), 'alpha');
+    const first = bootstrap.table!.get('alpha')!;
     await issueCertificate(path.join(dir, 'ca'), 'alpha', { force: true });
-    const err = await rejected(join(await client('alpha'), 'alpha'));
-    assert.equal(err.code, grpc.status.ALREADY_EXISTS);
-    assert.equal(bootstrap.table!.get('alpha')!.meshIp, owner.meshIp, 'the IP stays with the first certificate');
+    // A renewed or re-issued certificate from the mesh's CA (the operator's act) keeps the node and its IP.
+    const again = await join(await client('alpha'), 'alpha');
+    assert.equal(again.meshIp, owner.meshIp);
+    assert.notEqual(bootstrap.table!.get('alpha')!.certSerial, first.certSerial, 'the certificate in use is recorded');
+    // Knowing alpha's name and public key (every member does) is nothing without its certificate.
+    const bravo = await client('bravo');
+    for (const call of [
+      bravo.update({ meshName: MESH, nodeName: 'alpha', publicKey: first.publicKey, tags: { hijacked: 'yes' } }),
+      bravo.leave({ meshName: MESH, nodeName: 'alpha', publicKey: first.publicKey }),
+      bravo.join({ meshName: MESH, nodeName: 'alpha', publicKey: first.publicKey, listenPort: 54540 }),
+    ]) {
+      const err = await rejected(call);
+      assert.equal(err.code, grpc.status.PERMISSION_DENIED);
+      assert.match(err.details, /does not match the client certificate's CN "bravo"/);
+    }
+    assert.equal(bootstrap.table!.get('alpha')!.tags.hijacked, undefined);
   });
 
   test('the client refuses a server certificate whose SANs do not name the dialed address', async () => {

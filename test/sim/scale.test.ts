@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import {
-  generateKeyPair, loadProtos, type Agent, type JoinRequest, type MeshClient, type MemoryWgDriver, type WatchEvent__Output, type WgKeyPair, type WgOp,
+  generateKeyPair, loadProtos, type Agent, type JoinRequest, type JoinResponse__Output, type MeshClient, type MemoryWgDriver, type WatchEvent__Output, type WgKeyPair, type WgOp,
 } from '@wgmesh/agent';
 import type { Bootstrap } from '@wgmesh/bootstrap';
 import { deadline, unary } from '../../packages/cli/src/commands/local-client.js';
@@ -38,14 +38,16 @@ test(`an agent in a mesh of ${MEMBERS} members pays one driver operation per mem
   });
 
   const table = () => (bootstrap as Bootstrap).table!;
+  /** Each member's node secret from its join: its later calls carry it. */
+  const secrets: string[] = [];
   const joinRequest = (i: number, key: WgKeyPair): JoinRequest => ({
     meshName: MESH, nodeName: memberName(i), publicKey: key.publicKey, endpoints: [memberEndpoint(i)], tags: {}, listenPort: 51820,
   });
 
   await t.test(`${MEMBERS} members join through the Mesh service`, async () => {
     for (let start = 0; start < MEMBERS; start += 50) {
-      const batch = keys.slice(start, start + 50).map((key, j) => unary((cb) => client.join(joinRequest(start + j, key), deadline(30_000), cb)));
-      await Promise.all(batch);
+      const batch = keys.slice(start, start + 50).map((key, j) => unary<JoinResponse__Output>((cb) => client.join(joinRequest(start + j, key), deadline(30_000), cb)));
+      for (const [j, response] of (await Promise.all(batch)).entries()) secrets[start + j] = response.nodeSecret;
     }
     assert.equal(table().size, MEMBERS + 1, 'the members and the bootstrap');
   });
@@ -83,7 +85,7 @@ test(`an agent in a mesh of ${MEMBERS} members pays one driver operation per mem
     await Promise.all(Array.from({ length: WATCHERS }, (_, i) => new Promise<void>((resolve, reject) => {
       const received: WatchEvent__Output[] = [];
       eventsByStream.push(received);
-      const stream = client.watch({ meshName: MESH, nodeName: memberName(i), publicKey: keys[i]!.publicKey, sinceRevision: revisionBefore });
+      const stream = client.watch({ meshName: MESH, nodeName: memberName(i), publicKey: keys[i]!.publicKey, nodeSecret: secrets[i]!, sinceRevision: revisionBefore });
       streams.push(stream);
       stream.on('metadata', () => resolve());
       stream.on('data', (event: WatchEvent__Output) => received.push(event));
@@ -110,7 +112,7 @@ test(`an agent in a mesh of ${MEMBERS} members pays one driver operation per mem
   const leaver = MEMBERS - 1;
 
   await t.test('a node leaves: one remove-peer', async () => {
-    const { ops, bootstrapOps } = await costOf('the leave', () => unary((cb) => client.leave({ meshName: MESH, nodeName: memberName(leaver), publicKey: keys[leaver]!.publicKey }, deadline(30_000), cb)),
+    const { ops, bootstrapOps } = await costOf('the leave', () => unary((cb) => client.leave({ meshName: MESH, nodeName: memberName(leaver), publicKey: keys[leaver]!.publicKey, nodeSecret: secrets[leaver]! }, deadline(30_000), cb)),
       (peers) => peers.length === MEMBERS + 1 && !peers.some((p) => p.publicKey === keys[leaver]!.publicKey));
     assert.deepEqual(ops.map(describeOp), [`remove-peer ${keys[leaver]!.publicKey}`]);
     assert.deepEqual(bootstrapOps.map(describeOp), [`remove-peer ${keys[leaver]!.publicKey}`]);
@@ -121,7 +123,7 @@ test(`an agent in a mesh of ${MEMBERS} members pays one driver operation per mem
 
   await t.test('a node reports a new endpoint: one set-peer with that endpoint', async () => {
     const { ops, bootstrapOps } = await costOf('the endpoint change',
-      () => unary((cb) => client.update({ meshName: MESH, nodeName: memberName(mover), publicKey: keys[mover]!.publicKey, endpoints: [moved], tags: {}, rtt: [] }, deadline(30_000), cb)),
+      () => unary((cb) => client.update({ meshName: MESH, nodeName: memberName(mover), publicKey: keys[mover]!.publicKey, nodeSecret: secrets[mover]!, endpoints: [moved], tags: {}, rtt: [] }, deadline(30_000), cb)),
       (peers) => peers.find((p) => p.publicKey === keys[mover]!.publicKey)?.endpoint === '198.51.100.77:40000');
     assert.deepEqual(ops.map(describeOp), [`set-peer ${keys[mover]!.publicKey}`]);
     assert.deepEqual(bootstrapOps.map(describeOp), [`set-peer ${keys[mover]!.publicKey}`]);

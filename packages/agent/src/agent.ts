@@ -168,7 +168,7 @@ export class Agent extends EventEmitter {
     const saved = await this.components.stateStore?.load();
     if (saved && saved.meshName === this.init.meshName && saved.nodeName === this.init.nodeName) {
       await this.upDevice(saved.meshIp, saved.meshCidr);
-      this.adoptJoin({ nodeName: saved.nodeName, meshIp: saved.meshIp, meshCidr: saved.meshCidr, meshCreatedMs: saved.meshCreatedMs, revision: saved.revision, nodes: [...saved.nodes] });
+      this.adoptJoin({ nodeName: saved.nodeName, meshIp: saved.meshIp, meshCidr: saved.meshCidr, meshCreatedMs: saved.meshCreatedMs, revision: saved.revision, nodes: [...saved.nodes], nodeSecret: saved.nodeSecret ?? '' });
       this.restoredFromState = true;
       this.logger.info('WireGuard restored from saved state; contacting the bootstrap', { meshIp: saved.meshIp, peers: saved.nodes.length - 1, revision: saved.revision });
       await this.reconcile();
@@ -250,7 +250,7 @@ export class Agent extends EventEmitter {
     this.connectedValue = false;
     if (options.leave !== false && this.joinResponse) {
       try {
-        await this.components.control.leave({ meshName: this.init.meshName, nodeName: this.init.nodeName, publicKey: this.publicKey });
+        await this.components.control.leave(this.identity());
         this.logger.info('left the mesh', { node: this.init.nodeName });
       } catch (err) {
         this.logger.warn('could not tell the bootstrap we are leaving', { err: errorMessage(err) });
@@ -294,9 +294,7 @@ export class Agent extends EventEmitter {
         await this.refreshEndpoints();
         if (attempt++ === 0) this.step('endpoints', describeEndpoints(this.lastEndpoints, this.behindNatValue));
         const response = await this.components.control.join({
-          meshName: this.init.meshName,
-          nodeName: this.init.nodeName,
-          publicKey: this.publicKey,
+          ...this.identity(),
           endpoints: this.lastEndpoints,
           tags: this.tags,
           listenPort: this.init.listenPort ?? AGENT_DEFAULTS.listenPort,
@@ -360,6 +358,7 @@ export class Agent extends EventEmitter {
         meshCreatedMs: Number(joined.meshCreatedMs),
         revision: this.netmapValue.revision,
         nodes: [...this.netmapValue.nodes.values()],
+        ...(joined.nodeSecret ? { nodeSecret: joined.nodeSecret } : {}),
       });
     } catch (err) {
       this.logger.error('could not save agent state', { err: errorMessage(err) });
@@ -369,7 +368,7 @@ export class Agent extends EventEmitter {
   private openWatch(): void {
     if (this.stopped) return;
     const handle = this.components.control.watch(
-      { meshName: this.init.meshName, nodeName: this.init.nodeName, publicKey: this.publicKey, sinceRevision: this.netmapValue.revision },
+      { ...this.identity(), sinceRevision: this.netmapValue.revision },
       {
         onOpen: () => {
           if (this.watchHandle !== handle) return;
@@ -389,7 +388,8 @@ export class Agent extends EventEmitter {
           this.connectedValue = false;
           this.emit('change');
           if (this.stopped) return;
-          if (err?.code === grpcStatus.NOT_FOUND || err?.code === grpcStatus.PERMISSION_DENIED) {
+          if (err && REMOVED_CODES.has(err.code)) {
+            this.noteControlError(err);
             this.logger.warn('the bootstrap no longer knows this node; joining again', { err: err.message });
             void this.rejoin();
             return;
@@ -403,7 +403,21 @@ export class Agent extends EventEmitter {
     this.watchHandle = handle;
   }
 
-  private async rejoin(): Promise<void> {
+  private rejoining: Promise<void> | undefined;
+
+  /** Joins again (one attempt loop at a time): the bootstrap lost or removed this node. */
+  private rejoin(): Promise<void> {
+    if (this.rejoining) return this.rejoining;
+    this.watchHandle?.cancel();
+    this.watchHandle = undefined;
+    this.connectedValue = false;
+    this.rejoining = this.rejoinOnce().finally(() => {
+      this.rejoining = undefined;
+    });
+    return this.rejoining;
+  }
+
+  private async rejoinOnce(): Promise<void> {
     try {
       const response = await this.joinWithRetry();
       if (this.stopped) return;
@@ -419,13 +433,16 @@ export class Agent extends EventEmitter {
       this.adoptJoin(response);
       await this.saver.run();
       this.logJoined(response);
+      this.clearControlError();
       if (moved) this.emit('address', response.meshIp);
       this.reconciler.requestFull();
       this.openWatch();
     } catch (err) {
       if (this.stopped) return;
-      this.logger.error('re-join failed', { err: errorMessage(err) });
-      if (!this.stopped) this.watchTimer = this.timers.setTimeout(() => void this.rejoin(), this.watchBackoff.next());
+      this.noteControlError(err);
+      const wait = this.watchBackoff.next();
+      this.logger.error(`re-join failed; trying again in ${(wait / 1000).toFixed(1)} s`, { err: errorMessage(err) });
+      this.watchTimer = this.timers.setTimeout(() => void this.rejoin(), wait);
     }
   }
 
@@ -525,12 +542,54 @@ export class Agent extends EventEmitter {
     if (this.stopped) return;
     this.heartbeatTimer = this.timers.setTimeout(() => {
       this.sendUpdate()
-        .catch((err) => {
-          if (err instanceof ControlCallError && err.code === grpcStatus.NOT_FOUND && !this.watchHandle) return;
-          this.logger.debug('heartbeat failed', { err: errorMessage(err) });
-        })
+        .then(() => this.clearControlError(), (err) => this.heartbeatFailed(err))
         .finally(() => this.scheduleHeartbeat());
     }, this.init.heartbeatMs ?? AGENT_DEFAULTS.heartbeatMs);
+  }
+
+  /**
+   * A refused heartbeat is visible: a warning when the reason is new (and once a minute while it
+   * lasts), and in `info`. A node the bootstrap no longer knows joins again.
+   */
+  private heartbeatFailed(err: unknown): void {
+    if (this.stopped) return;
+    this.noteControlError(err, 'heartbeat refused');
+    if (err instanceof ControlCallError && REMOVED_CODES.has(err.code) && !this.rejoining) {
+      this.logger.warn('the bootstrap no longer knows this node; joining again', { err: err.message });
+      void this.rejoin();
+    }
+  }
+
+  private controlErrorValue = '';
+  private controlErrorLoggedAt = 0;
+
+  /** The last refused or failed control-plane call, '' once calls succeed again (shown by `info`). */
+  get controlError(): string {
+    return this.controlErrorValue;
+  }
+
+  private noteControlError(err: unknown, what?: string): void {
+    const message = errorMessage(err);
+    const now = Date.now();
+    if (what && (message !== this.controlErrorValue || now - this.controlErrorLoggedAt >= CONTROL_ERROR_RELOG_MS)) {
+      this.logger.warn(what, { err: message });
+      this.controlErrorLoggedAt = now;
+    }
+    if (message === this.controlErrorValue) return;
+    this.controlErrorValue = message;
+    this.emit('change');
+  }
+
+  private clearControlError(): void {
+    if (!this.controlErrorValue) return;
+    this.logger.info('the bootstrap accepts this node\'s calls again');
+    this.controlErrorValue = '';
+    this.emit('change');
+  }
+
+  /** What every control-plane call names: mesh, node, key, and (dev mode) the node's secret. */
+  private identity(): { meshName: string; nodeName: string; publicKey: string; nodeSecret: string } {
+    return { meshName: this.init.meshName, nodeName: this.init.nodeName, publicKey: this.publicKey, nodeSecret: this.joinResponse?.nodeSecret ?? '' };
   }
 
   /** Asks for this node's endpoint candidates again; NAT status follows from them. */
@@ -542,9 +601,7 @@ export class Agent extends EventEmitter {
   private async sendUpdate(): Promise<void> {
     await this.refreshEndpoints();
     await this.components.control.update({
-      meshName: this.init.meshName,
-      nodeName: this.init.nodeName,
-      publicKey: this.publicKey,
+      ...this.identity(),
       endpoints: this.lastEndpoints,
       tags: this.tags,
       // An empty list means "no news" to the bootstrap: samples go out only when they moved
@@ -580,13 +637,19 @@ export class Agent extends EventEmitter {
   /** The mesh-wide RTT matrix as the bootstrap has it, or undefined when it cannot be asked now. */
   async meshRtt(): Promise<RttResponse__Output | undefined> {
     try {
-      return await this.components.control.rtt({ meshName: this.init.meshName, nodeName: this.netmapValue.selfName, publicKey: this.publicKey });
+      return await this.components.control.rtt(this.identity());
     } catch (err) {
       this.logger.debug('could not get the RTT matrix from the bootstrap', { err: errorMessage(err) });
       return undefined;
     }
   }
 }
+
+/** Codes with which the bootstrap says it does not (or no longer) know this node as this node. */
+const REMOVED_CODES = new Set([grpcStatus.NOT_FOUND, grpcStatus.PERMISSION_DENIED]);
+
+/** A control-plane error that lasts is logged again this often. */
+const CONTROL_ERROR_RELOG_MS = 60_000;
 
 /** A sub-millisecond RTT that moved by this factor (and 0.1 ms) is reported at the next heartbeat. */
 const SUB_MS_NEWS_FACTOR = 1.25;

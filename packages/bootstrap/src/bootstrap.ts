@@ -2,6 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import { Agent, defaultTimers, LocalApiServer, silentLogger, type Endpoint, type Logger, type RttSource, type Timers, type WgDriver } from '@wgmesh/agent';
 import { LivenessMonitor, type LivenessInit } from './members/liveness.js';
 import { EndpointObserver } from './members/observer.js';
+import { CertificateEnforcer } from './members/certificates.js';
 import { StunResponder } from './stun/responder.js';
 import { Ipam } from './ipam/ipam.js';
 import { MemberTable, type Clock } from './members/table.js';
@@ -65,6 +66,7 @@ export class Bootstrap {
   private liveness: LivenessMonitor | undefined;
   private stun: StunResponder | undefined;
   private observer: EndpointObserver | undefined;
+  private certificates: CertificateEnforcer | undefined;
   private readonly logger: Logger;
 
   constructor(private readonly components: BootstrapComponents, readonly init: BootstrapInit) {
@@ -150,6 +152,14 @@ export class Bootstrap {
     this.observer.start();
     this.liveness = liveness;
     liveness.start();
+    const authenticator = this.components.authenticator ?? devAuthenticator;
+    this.certificates = new CertificateEnforcer(table, {
+      ...(authenticator.revocations ? { revocations: authenticator.revocations } : {}),
+      ...(this.components.clock ? { clock: this.components.clock } : {}),
+      ...(this.components.timers ? { timers: this.components.timers } : {}),
+      logger: this.logger.child({ component: 'bootstrap:certificates' }),
+    });
+    this.certificates.start();
     if (this.init.socketPath) {
       const localApi = new LocalApiServer(agent, { socketPath: this.init.socketPath, ...(this.init.socketOwner ? { owner: this.init.socketOwner } : {}) }, this.logger);
       await localApi.start();
@@ -162,6 +172,8 @@ export class Bootstrap {
    * unless keepInterface.
    */
   async stop(options: { keepInterface?: boolean } = {}): Promise<void> {
+    await this.certificates?.stop();
+    this.certificates = undefined;
     await this.liveness?.stop();
     this.liveness = undefined;
     this.observer?.stop();

@@ -17,6 +17,8 @@ export const LIMITS = {
   tagKeyMax: 63,
   tagValueMax: 255,
   rttSamplesMax: 1024,
+  /** A node secret is 43 characters; anything much longer is not one. */
+  nodeSecretMax: 128,
   /** Largest request the join service accepts, bytes. */
   messageMax: 64 * 1024,
 } as const;

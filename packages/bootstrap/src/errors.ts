@@ -26,6 +26,12 @@ export class NameTaken extends WgmeshError {
   }
 }
 
+export class PublicKeyTaken extends WgmeshError {
+  constructor(readonly nodeName: string, readonly holder: string) {
+    super(`public_key: the key of node "${nodeName}" is already the key of member "${holder}"; every node needs its own key pair (a copied state directory?): remove private.key from one of them so it makes a new one`);
+  }
+}
+
 export class NodeNotFound extends WgmeshError {
   constructor(readonly nodeName: string) {
     super(`node_name: "${nodeName}" is not a member of this mesh (never joined, left, or was reaped); join again`);

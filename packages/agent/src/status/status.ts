@@ -45,6 +45,7 @@ export async function buildStatus(agent: Agent): Promise<InfoResponse> {
     backend: agent.driver.kind,
     listenPort: agent.options.listenPort ?? 0,
     connected: agent.connected,
+    controlError: agent.controlError,
     revision: netmap.revision,
     tags: { ...agent.currentTags },
     endpoints: [...agent.endpoints],

@@ -29,3 +29,26 @@ export function isWgKey(value: string): boolean {
   // The 43rd character carries 2 bits past the 32nd byte; `wg` refuses keys where they are not zero.
   return Buffer.from(value, 'base64').toString('base64') === value;
 }
+
+/**
+ * X25519 points of small order (and their non-canonical encodings, as libsodium lists them): a
+ * "public key" among these makes every Diffie-Hellman result one of a handful of values, so a
+ * tunnel to it has no secret. The top bit is ignored by X25519, so it is masked before comparing.
+ */
+const LOW_ORDER_POINTS = [
+  '0000000000000000000000000000000000000000000000000000000000000000',
+  '0100000000000000000000000000000000000000000000000000000000000000',
+  'e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800',
+  '5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157',
+  'ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
+  'edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
+  'eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
+];
+
+/** True for a base64 key that is a low-order X25519 point (all-zero among them). */
+export function isLowOrderKey(value: string): boolean {
+  const bytes = Buffer.from(value, 'base64');
+  if (bytes.length !== 32) return false;
+  bytes[31] = bytes[31]! & 0x7f;
+  return LOW_ORDER_POINTS.includes(bytes.toString('hex'));
+}

@@ -18,7 +18,7 @@ export function createLocalControl(table: MemberTable, self: { ip: string }): Co
     async join(req): Promise<JoinResponse__Output> {
       const { member } = await table.join({
         name: req.nodeName!,
-        identity: { publicKey: req.publicKey! },
+        identity: { publicKey: req.publicKey!, local: true },
         endpoints: endpointsOf(req.endpoints),
         tags: validateTags(req.tags ?? {}),
         listenPort: req.listenPort ?? 0,
@@ -44,7 +44,7 @@ export function createLocalControl(table: MemberTable, self: { ip: string }): Co
       };
     },
     async update(req) {
-      const revision = await table.update(req.nodeName!, { publicKey: req.publicKey! }, {
+      const revision = await table.update(req.nodeName!, { publicKey: req.publicKey!, local: true }, {
         endpoints: endpointsOf(req.endpoints),
         tags: validateTags(req.tags ?? {}),
         rtt: rttOf(req.rtt),
@@ -52,11 +52,11 @@ export function createLocalControl(table: MemberTable, self: { ip: string }): Co
       return { revision };
     },
     async rtt(req) {
-      table.authorize(req.nodeName!, { publicKey: req.publicKey! });
+      table.authorize(req.nodeName!, { publicKey: req.publicKey!, local: true });
       return table.rttMatrix();
     },
     async leave(req) {
-      await table.remove(req.nodeName!, { publicKey: req.publicKey! });
+      await table.remove(req.nodeName!, { publicKey: req.publicKey!, local: true });
     },
     close() {},
   };

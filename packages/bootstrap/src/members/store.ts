@@ -6,6 +6,11 @@ import { StateFileError } from '../errors.js';
 export interface Member extends MeshNode {
   /** SHA-256 fingerprint of the client certificate it joined with (mTLS), "" in dev mode. */
   readonly certFingerprint: string;
+  /** mTLS: the certificate's serial (lower-case hex) and end of validity, so revocation and expiry can remove the member. */
+  readonly certSerial?: string;
+  readonly certNotAfterMs?: number;
+  /** Dev mode: SHA-256 (hex) of the node's secret (see JoinResponse.node_secret); absent for members from before secrets. */
+  readonly secretHash?: string;
 }
 
 export interface MeshState {

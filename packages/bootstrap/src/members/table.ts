@@ -1,21 +1,18 @@
 import type { Endpoint__Output, JoinResponse__Output, MeshNode, NetmapDelta, NodeStatus__Output, RttResponse__Output, RttSample__Output } from '@wgmesh/agent';
 import { withoutRetiredFields } from '@wgmesh/agent';
-import { ConfigError, IdentityMismatch, NameTaken, NodeNotFound } from '../errors.js';
+import { ConfigError, IdentityMismatch, NameTaken, NodeNotFound, PublicKeyTaken } from '../errors.js';
 import type { Ipam } from '../ipam/ipam.js';
 import { DEFAULTS } from '../constants.js';
 import type { MeshState, Member, StateStore } from './store.js';
+import { checkIdentity, hashNodeSecret, newNodeSecret, type Identity } from './identity.js';
+
+export type { Identity } from './identity.js';
 
 export interface Clock {
   now(): number;
 }
 
 export const systemClock: Clock = { now: () => Date.now() };
-
-/** Who is asking: dev mode proves identity by public key, mTLS by certificate fingerprint. */
-export interface Identity {
-  readonly publicKey: string;
-  readonly certFingerprint?: string;
-}
 
 export interface JoinInput {
   readonly name: string;
@@ -123,10 +120,10 @@ export class MemberTable {
     return { revision: this.revisionValue, nodes: this.list() };
   }
 
-  /** What a node is told when it joins: its address, the mesh, and the membership now. */
-  joinResponse(member: Pick<Member, 'name' | 'meshIp'>): JoinResponse__Output {
+  /** What a node is told when it joins: its address, the mesh, the membership now, and its secret (dev mode). */
+  joinResponse(member: Pick<Member, 'name' | 'meshIp'>, secret = ''): JoinResponse__Output {
     const snapshot = this.snapshot();
-    return { nodeName: member.name, meshIp: member.meshIp, meshCidr: this.cidr, meshCreatedMs: this.createdMs, revision: snapshot.revision, nodes: snapshot.nodes };
+    return { nodeName: member.name, meshIp: member.meshIp, meshCidr: this.cidr, meshCreatedMs: this.createdMs, revision: snapshot.revision, nodes: snapshot.nodes, nodeSecret: secret };
   }
 
   /** The deltas after `revision`, or undefined when the history no longer reaches back that far. */
@@ -147,16 +144,28 @@ export class MemberTable {
     return this.lastSeen.get(name);
   }
 
-  join(input: JoinInput): Promise<{ member: Member; revision: number; created: boolean }> {
+  /**
+   * Adds a member, or re-registers one (idempotent for the same identity). `secret` is what the
+   * node must send with its later calls in dev mode: the one it proved, or a new one.
+   */
+  join(input: JoinInput): Promise<{ member: Member; revision: number; created: boolean; secret: string }> {
     return this.serialized(async () => {
       const now = this.clock.now();
       const existing = this.members.get(input.name);
+      this.checkKeyUnique(input.name, input.identity.publicKey);
       if (existing) {
-        if (!sameIdentity(existing, input.identity)) throw new NameTaken(input.name);
+        try {
+          checkIdentity(existing, input.identity, 'join');
+        } catch (err) {
+          if (err instanceof IdentityMismatch) throw new NameTaken(input.name);
+          throw err;
+        }
         this.lastSeen.set(input.name, now);
+        const secret = secretFor(existing, input.identity);
         const next: Member = {
           ...existing,
           publicKey: input.identity.publicKey,
+          ...credentialsOf(input.identity, secret, existing),
           endpoints: mergeObserved(existing.endpoints, input.endpoints),
           tags: { ...input.tags },
           listenPort: input.listenPort,
@@ -164,16 +173,18 @@ export class MemberTable {
           statusChangedMs: existing.status === 'NODE_STATUS_ALIVE' ? existing.statusChangedMs : now,
           lastSeenMs: now,
         };
-        if (sameMember(existing, next)) return { member: existing, revision: this.revisionValue, created: false };
+        if (sameMember(existing, next)) return { member: existing, revision: this.revisionValue, created: false, secret };
         await this.commit({ upsert: next });
-        return { member: next, revision: this.revisionValue, created: false };
+        return { member: next, revision: this.revisionValue, created: false, secret };
       }
       if (input.fixedIp) this.checkFixedIp(input.name, input.fixedIp);
       const ip = input.fixedIp ?? this.ipam.allocate(new Set([...this.members.values()].map((m) => m.meshIp)));
+      const secret = input.identity.cert || input.identity.local ? '' : newNodeSecret();
       const member: Member = {
         name: input.name,
         publicKey: input.identity.publicKey,
-        certFingerprint: input.identity.certFingerprint ?? '',
+        certFingerprint: '',
+        ...credentialsOf(input.identity, secret),
         meshIp: ip,
         endpoints: [...input.endpoints],
         tags: { ...input.tags },
@@ -186,8 +197,15 @@ export class MemberTable {
       };
       await this.commit({ upsert: member });
       this.lastSeen.set(input.name, now);
-      return { member, revision: this.revisionValue, created: true };
+      return { member, revision: this.revisionValue, created: true, secret };
     });
+  }
+
+  /** Two members with one key would take each other's traffic (AllowedIPs follow the key). */
+  private checkKeyUnique(name: string, publicKey: string): void {
+    for (const m of this.members.values()) {
+      if (m.publicKey === publicKey && m.name !== name) throw new PublicKeyTaken(name, m.name);
+    }
   }
 
   /** Heartbeat: refreshes liveness; publishes a delta only when something others see changed. */
@@ -198,6 +216,8 @@ export class MemberTable {
       if (identity) this.lastSeen.set(name, now);
       const next: Member = {
         ...existing,
+        // A renewed certificate is recorded, so revocation and expiry follow the one in use.
+        ...(identity?.cert ? credentialsOf(identity, '', existing) : {}),
         endpoints: input.endpoints ? mergeObserved(existing.endpoints, input.endpoints) : existing.endpoints,
         tags: input.tags ? { ...input.tags } : existing.tags,
         status: input.status ?? (identity ? 'NODE_STATUS_ALIVE' : existing.status),
@@ -232,20 +252,35 @@ export class MemberTable {
     });
   }
 
+  /** Removes a member if `stillDue` holds when its turn comes: a change queued meanwhile (a re-join with a new certificate) may have fixed it. */
+  removeIf(name: string, stillDue: (member: Member) => boolean): Promise<boolean> {
+    return this.serialized(async () => {
+      const existing = this.members.get(name);
+      if (!existing || !stillDue(existing)) return false;
+      await this.commit({ remove: name });
+      this.lastSeen.delete(name);
+      this.rttReports.delete(name);
+      return true;
+    });
+  }
+
   private checkFixedIp(name: string, ip: string): void {
     if (!this.ipam.isAssignable(ip)) throw new ConfigError(`-ip ${ip} is not a usable address of the mesh CIDR ${this.ipam.cidr.text}`);
     const holder = [...this.members.values()].find((m) => m.meshIp === ip && m.name !== name);
     if (holder) throw new ConfigError(`-ip ${ip} already belongs to node "${holder.name}"; choose another -ip`);
   }
 
-  /** The member acting as `name`; NodeNotFound or IdentityMismatch otherwise. */
+  /** The member acting as `name`; NodeNotFound or IdentityMismatch otherwise. Without an identity: the bootstrap itself. */
   authorize(name: string, identity: Identity | undefined): Member {
     const existing = this.members.get(name);
     if (!existing) throw new NodeNotFound(name);
-    if (identity && !sameIdentity(existing, identity)) {
-      throw new IdentityMismatch(name, existing.certFingerprint ? 'the client certificate is not the one this node joined with' : 'public_key does not match the key this node joined with');
-    }
+    if (identity) checkIdentity(existing, identity, 'call');
     return existing;
+  }
+
+  /** Members whose certificate is revoked or has expired: they are removed (see CertificateEnforcer). */
+  membersWithCertificates(): Member[] {
+    return [...this.members.values()].filter((m) => m.certSerial !== undefined);
   }
 
   /** Persist first, then apply in memory and publish: a change nobody could restore is never announced. */
@@ -287,15 +322,23 @@ export class MemberTable {
   }
 }
 
+/** The node as every member sees it: nothing that proves identity. */
 export function toNode(member: Member): MeshNode {
-  const { certFingerprint: _omit, ...node } = member;
+  const { certFingerprint: _fp, certSerial: _serial, certNotAfterMs: _notAfter, secretHash: _secret, ...node } = member;
   return node;
 }
 
-function sameIdentity(member: Member, identity: Identity): boolean {
-  // With certificates the certificate is the identity (a re-join may rotate the WireGuard key).
-  if (member.certFingerprint || identity.certFingerprint) return member.certFingerprint === identity.certFingerprint;
-  return member.publicKey === identity.publicKey;
+/** The secret a re-joining node keeps using: the one it proved, or a new one for a member from before secrets. */
+function secretFor(member: Member, identity: Identity): string {
+  if (identity.cert || identity.local) return '';
+  return member.secretHash ? identity.secret! : newNodeSecret();
+}
+
+/** What the member record keeps of the identity a node joined (or re-joined) with. */
+function credentialsOf(identity: Identity, secret: string, previous?: Member): Partial<Member> {
+  if (identity.cert) return { certFingerprint: identity.cert.fingerprint, certSerial: identity.cert.serial, certNotAfterMs: identity.cert.notAfterMs };
+  if (identity.local) return {};
+  return secret ? { secretHash: hashNodeSecret(secret) } : previous?.secretHash ? { secretHash: previous.secretHash } : {};
 }
 
 /** A node reports its own candidates; the bootstrap's observed endpoint is kept. */

@@ -2,6 +2,8 @@ import type { ServerUnaryCall } from '@grpc/grpc-js';
 
 export type ServerSurfaceCall = Pick<ServerUnaryCall<unknown, unknown>, 'getAuthContext' | 'getPeer'>;
 import { WgmeshError } from '../errors.js';
+import type { CallCertificate } from '../members/identity.js';
+import type { RevocationSource } from '../members/certificates.js';
 
 export class PermissionDenied extends WgmeshError {}
 
@@ -9,16 +11,18 @@ export class PermissionDenied extends WgmeshError {}
 export interface CallIdentity {
   /** The node name the transport vouches for (the certificate's CN), if any. */
   readonly certName?: string;
-  readonly certFingerprint?: string;
+  readonly cert?: CallCertificate;
 }
 
 /**
- * Decides who a call is from. Dev mode vouches for nobody (the request's public key is the
- * only proof); mTLS mode reads the verified client certificate.
+ * Decides who a call is from. Dev mode vouches for nobody (the node's secret from its join is
+ * the proof); mTLS mode reads the verified client certificate.
  */
 export interface Authenticator {
   readonly mode: 'dev' | 'mtls';
   identify(call: ServerSurfaceCall): CallIdentity;
+  /** mTLS with a CRL: which certificates are revoked (their members are then removed). */
+  readonly revocations?: RevocationSource;
 }
 
 export const devAuthenticator: Authenticator = {

@@ -6,7 +6,8 @@ import type {
 import { errorMessage, loadProtos } from '@wgmesh/agent';
 import type { MemberDelta, MemberTable, Identity } from '../members/table.js';
 import { streamMembership } from '../members/stream.js';
-import { MeshNotFound } from '../errors.js';
+import { InvalidField, MeshNotFound, NodeNotFound } from '../errors.js';
+import { LIMITS } from '../constants.js';
 import type { Authenticator, CallIdentity, ServerSurfaceCall } from './auth.js';
 import { PermissionDenied } from './auth.js';
 import { toServiceError } from './status.js';
@@ -49,7 +50,7 @@ export function createMeshService(components: MeshServiceComponents): { handlers
   }
 
   /** The node name a call acts for, and the proof of identity to check against the member. */
-  function resolveIdentity(call: ServerSurfaceCall, requestedName: string, publicKey: string): { name: string; identity: Identity } {
+  function resolveIdentity(call: ServerSurfaceCall, requestedName: string, publicKey: string, secret: string): { name: string; identity: Identity } {
     const who: CallIdentity = auth.identify(call);
     let name: string;
     if (who.certName !== undefined) {
@@ -60,14 +61,16 @@ export function createMeshService(components: MeshServiceComponents): { handlers
     } else {
       name = validateNodeName(requestedName);
     }
-    return { name, identity: { publicKey, ...(who.certFingerprint ? { certFingerprint: who.certFingerprint } : {}) } };
+    // With a certificate, the certificate is the identity: a secret sent along is not looked at.
+    return { name, identity: who.cert ? { publicKey, cert: who.cert } : { publicKey, ...(secret ? { secret } : {}) } };
   }
 
   /** Every request names its mesh and node and proves who it is: checked the same way for all. */
-  function caller(call: ServerSurfaceCall, req: { meshName: string; nodeName: string; publicKey: string }): { name: string; identity: Identity; publicKey: string } {
+  function caller(call: ServerSurfaceCall, req: { meshName: string; nodeName: string; publicKey: string; nodeSecret: string }): { name: string; identity: Identity; publicKey: string } {
     checkMesh(req.meshName);
     const publicKey = validatePublicKey(req.publicKey);
-    return { ...resolveIdentity(call, req.nodeName, publicKey), publicKey };
+    if (req.nodeSecret.length > LIMITS.nodeSecretMax) throw new InvalidField('node_secret', `is longer than ${LIMITS.nodeSecretMax} characters`);
+    return { ...resolveIdentity(call, req.nodeName, publicKey, req.nodeSecret), publicKey };
   }
 
   const handlers: MeshHandlers = {
@@ -78,9 +81,9 @@ export function createMeshService(components: MeshServiceComponents): { handlers
         const endpoints = validateEndpoints(req.endpoints);
         const tags = validateTags(req.tags);
         const listenPort = validateListenPort(req.listenPort);
-        const { member, revision, created } = await table.join({ name, identity, endpoints, tags, listenPort });
+        const { member, revision, created, secret } = await table.join({ name, identity, endpoints, tags, listenPort });
         logger.info(created ? 'node joined' : 'node re-joined', { node: name, meshIp: member.meshIp, publicKey, revision });
-        return table.joinResponse(member);
+        return table.joinResponse(member, secret);
       }, {
         ok: () => stats.joinsAccepted++,
         failed: (err) => {
@@ -126,10 +129,12 @@ export function createMeshService(components: MeshServiceComponents): { handlers
     Watch(call) {
       const req: WatchRequest__Output = call.request;
       let unsubscribe: (() => void) | undefined;
+      let name: string;
       try {
-        const { name, identity } = caller(call, req);
+        const who = caller(call, req);
+        name = who.name;
         // Only members may watch, and only as themselves.
-        table.authorize(name, identity);
+        table.authorize(name, who.identity);
       } catch (err) {
         call.emit('error', toServiceError(err));
         return;
@@ -137,11 +142,16 @@ export function createMeshService(components: MeshServiceComponents): { handlers
 
       // Headers now, so the agent knows the stream is up even when there is nothing to send yet.
       call.sendMetadata(new Metadata());
+      let live = false;
       unsubscribe = streamMembership(table, Number(req.sinceRevision), (event, delta) => {
         stats.eventsSent++;
         // A change goes to every watcher as the same bytes, encoded once (see JoinServer).
         call.write(delta ? encodedDelta(delta, event) : event);
+        // A node removed (left, reaped, revoked) is told so at once, and re-joins or says why it cannot.
+        // (Only live changes: a resume may replay an old remove the node has re-joined since.)
+        if (live && delta?.kind === 'remove' && delta.name === name) call.emit('error', toServiceError(new NodeNotFound(name)));
       });
+      live = true;
 
       stats.watchers++;
       openStreams.add(call);

@@ -1,6 +1,6 @@
 import { status, type ServiceError, Metadata } from '@grpc/grpc-js';
 import {
-  CertificateRejected, IdentityMismatch, Unauthenticated, InvalidField, MeshNotFound, NameTaken, NodeNotFound, RangeExhausted,
+  CertificateRejected, IdentityMismatch, Unauthenticated, InvalidField, MeshNotFound, NameTaken, NodeNotFound, PublicKeyTaken, RangeExhausted,
 } from '../errors.js';
 import { PermissionDenied } from './auth.js';
 
@@ -16,6 +16,7 @@ function codeFor(err: unknown): status {
   if (err instanceof MeshNotFound) return status.NOT_FOUND;
   if (err instanceof NodeNotFound) return status.NOT_FOUND;
   if (err instanceof NameTaken) return status.ALREADY_EXISTS;
+  if (err instanceof PublicKeyTaken) return status.ALREADY_EXISTS;
   if (err instanceof IdentityMismatch) return status.PERMISSION_DENIED;
   if (err instanceof PermissionDenied) return status.PERMISSION_DENIED;
   if (err instanceof Unauthenticated) return status.UNAUTHENTICATED;

@@ -1,4 +1,4 @@
-import { isWgKey } from '@wgmesh/agent';
+import { isLowOrderKey, isWgKey } from '@wgmesh/agent';
 import type { Endpoint__Output, RttSample__Output } from '@wgmesh/agent';
 import { InvalidField } from '../errors.js';
 import { isIp } from '../ipam/ipam.js';
@@ -28,6 +28,7 @@ export function validateMeshName(value: string): string {
 export function validatePublicKey(value: string, field = 'public_key'): string {
   if (!value) throw new InvalidField(field, 'is required');
   if (!isWgKey(value)) throw new InvalidField(field, 'must be a WireGuard public key: base64 of exactly 32 bytes');
+  if (isLowOrderKey(value)) throw new InvalidField(field, 'is a low-order X25519 point (e.g. all zeros), not a usable key; generate one with `wg genkey | wg pubkey`');
   return value;
 }
 

@@ -6,6 +6,7 @@ import type { Authenticator, CallIdentity, ServerSurfaceCall } from '../service/
 import { CertificateRejected, ConfigError, Unauthenticated } from '../errors.js';
 import { normalizeSerial, readCrl } from './crl.js';
 import type { Clock } from '../members/table.js';
+import type { RevocationSource } from '../members/certificates.js';
 
 /** A certificate's subject CN ('' when it has none): a node certificate's CN is the node's name. */
 export function certCommonName(cert: X509Certificate): string {
@@ -37,8 +38,9 @@ export interface MeshTlsInit {
   readonly logger?: Logger;
 }
 
-export class MeshTls implements Authenticator {
+export class MeshTls implements Authenticator, RevocationSource {
   readonly mode = 'mtls' as const;
+  private readonly revocationListeners = new Set<() => void>();
   readonly credentials: grpc.ServerCredentials;
   private readonly cas: X509Certificate[];
   private revoked = new Set<string>();
@@ -83,6 +85,19 @@ export class MeshTls implements Authenticator {
     return this.revoked.size;
   }
 
+  get revocations(): RevocationSource {
+    return this;
+  }
+
+  isRevoked(serial: string): boolean {
+    return this.revoked.has(normalizeSerial(serial));
+  }
+
+  onRevocationsChanged(listener: () => void): () => void {
+    this.revocationListeners.add(listener);
+    return () => this.revocationListeners.delete(listener);
+  }
+
   private loadCrl(atStart: boolean): void {
     const file = this.init.crlFile!;
     if (!existsSync(file)) {
@@ -93,6 +108,7 @@ export class MeshTls implements Authenticator {
       const { revoked } = readCrl(readFileSync(file, 'utf8'), this.init.caPem.toString());
       this.revoked = new Set(revoked.map((r) => r.serial));
       this.logger.info('revocation list loaded', { file, revoked: this.revoked.size });
+      for (const listener of this.revocationListeners) listener();
     } catch (err) {
       if (atStart) throw new ConfigError(`CRL ${file}: ${errorMessage(err)}`);
       this.logger.error('new CRL rejected; keeping the previous one', { file, err: errorMessage(err) });
@@ -132,7 +148,7 @@ export class MeshTls implements Authenticator {
       throw reject(`the client certificate "${cn}" (serial ${cert.serialNumber}) has been revoked; a revoked node cannot join: issue a new certificate if this node should be in the mesh`);
     }
     if (!cn) throw reject('the client certificate has no CN; node certificates name the node in their CN');
-    return { certName: cn, certFingerprint: cert.fingerprint256 };
+    return { certName: cn, cert: { fingerprint: cert.fingerprint256, serial: normalizeSerial(cert.serialNumber), notAfterMs: Date.parse(cert.validTo) } };
   }
 }
 

@@ -52,9 +52,9 @@ async function mesh(names: string[], init: Partial<LivenessInit> = {}, store = n
   const table = await MemberTable.open(store, new Ipam('10.232.0.0/16'), { meshName: MESH, clock });
   const identities = new Map<string, Identity>();
   for (const name of ['boot', ...names]) {
-    const identity = { publicKey: generateKeyPair().publicKey };
-    identities.set(name, identity);
-    await table.join(joinInput(name, identity.publicKey, name === 'boot' ? { isBootstrap: true, fixedIp: '10.232.1.1' } : {}));
+    const publicKey = generateKeyPair().publicKey;
+    const { secret } = await table.join(joinInput(name, publicKey, name === 'boot' ? { isBootstrap: true, fixedIp: '10.232.1.1' } : {}));
+    identities.set(name, { publicKey, secret });
   }
   const published: MemberDelta[] = [];
   table.subscribe((d) => published.push(d));

@@ -4,7 +4,7 @@ import { generateKeyPair } from '@wgmesh/agent';
 import { Ipam } from '../../src/ipam/ipam.js';
 import { MemberTable, type Clock, type JoinInput, type MemberDelta } from '../../src/members/table.js';
 import { MemoryStateStore, type MeshState } from '../../src/members/store.js';
-import { NameTaken, NodeNotFound, IdentityMismatch } from '../../src/errors.js';
+import { NameTaken, NodeNotFound, IdentityMismatch, PublicKeyTaken } from '../../src/errors.js';
 
 const MESH = 'tbl';
 
@@ -67,11 +67,11 @@ describe('MemberTable', () => {
     assert.equal(table.revision, 2);
 
     // A heartbeat that changes what others see (endpoints) is a change.
-    await table.update('alpha', { publicKey: alpha }, { endpoints: [{ ip: '192.0.2.99', port: 51820, kind: 'ENDPOINT_KIND_LAN' }] });
+    await table.update('alpha', { publicKey: alpha, secret: a.secret }, { endpoints: [{ ip: '192.0.2.99', port: 51820, kind: 'ENDPOINT_KIND_LAN' }] });
     assert.equal(table.revision, 3);
 
     // A heartbeat that changes nothing is not.
-    await table.update('alpha', { publicKey: alpha }, { endpoints: [{ ip: '192.0.2.99', port: 51820, kind: 'ENDPOINT_KIND_LAN' }] });
+    await table.update('alpha', { publicKey: alpha, secret: a.secret }, { endpoints: [{ ip: '192.0.2.99', port: 51820, kind: 'ENDPOINT_KIND_LAN' }] });
     assert.equal(table.revision, 3);
 
     await table.remove('beta');
@@ -117,14 +117,15 @@ describe('MemberTable', () => {
     assert.equal(table.deltasSince(1), undefined);
   });
 
-  test('a re-join with the same name and key is idempotent: same IP, no new revision, nothing published', async () => {
+  test('a re-join with the same name, key and node secret is idempotent: same IP and secret, no new revision, nothing published', async () => {
     const { table, published, store, clock } = await openTable();
     const key = generateKeyPair().publicKey;
     const first = await table.join(joinInput('alpha', key));
     const savesBefore = store.saves;
     clock.advance(5000);
 
-    const again = await table.join(joinInput('alpha', key));
+    const again = await table.join(joinInput('alpha', key, { identity: { publicKey: key, secret: first.secret } }));
+    assert.equal(again.secret, first.secret);
     assert.equal(again.member.meshIp, first.member.meshIp);
     assert.equal(again.created, false);
     assert.equal(again.revision, 1);
@@ -138,7 +139,7 @@ describe('MemberTable', () => {
     const { table } = await openTable();
     const key = generateKeyPair().publicKey;
     const first = await table.join(joinInput('alpha', key));
-    const moved = await table.join(joinInput('alpha', key, { endpoints: [{ ip: '198.51.100.7', port: 51820, kind: 'ENDPOINT_KIND_STUN' }] }));
+    const moved = await table.join(joinInput('alpha', key, { identity: { publicKey: key, secret: first.secret }, endpoints: [{ ip: '198.51.100.7', port: 51820, kind: 'ENDPOINT_KIND_STUN' }] }));
     assert.equal(moved.member.meshIp, first.member.meshIp);
     assert.equal(table.revision, 2);
     assert.deepEqual(table.get('alpha')?.endpoints, [{ ip: '198.51.100.7', port: 51820, kind: 'ENDPOINT_KIND_STUN' }]);
@@ -162,8 +163,8 @@ describe('MemberTable', () => {
   test('update and remove check who is asking', async () => {
     const { table } = await openTable();
     const key = generateKeyPair().publicKey;
-    await table.join(joinInput('alpha', key));
-    await assert.rejects(table.update('alpha', { publicKey: generateKeyPair().publicKey }, { tags: { x: 'y' } }), IdentityMismatch);
+    const { secret } = await table.join(joinInput('alpha', key));
+    await assert.rejects(table.update('alpha', { publicKey: generateKeyPair().publicKey, secret }, { tags: { x: 'y' } }), IdentityMismatch);
     await assert.rejects(table.remove('alpha', { publicKey: generateKeyPair().publicKey }), IdentityMismatch);
     await assert.rejects(table.update('ghost', { publicKey: key }, {}), NodeNotFound);
     await assert.rejects(table.remove('ghost'), NodeNotFound);
@@ -186,7 +187,7 @@ describe('MemberTable', () => {
     const store = new ControlledStore();
     const { table, published } = await openTable({ store });
     const key = generateKeyPair().publicKey;
-    await table.join(joinInput('alpha', key));
+    const { secret } = await table.join(joinInput('alpha', key));
     const before = JSON.stringify(table.list());
     const savedBefore = JSON.stringify(store.saved);
 
@@ -196,7 +197,7 @@ describe('MemberTable', () => {
     assert.equal(table.get('beta'), undefined);
 
     store.failNext = true;
-    await assert.rejects(table.update('alpha', { publicKey: key }, { tags: { role: 'changed' } }), /disk full/);
+    await assert.rejects(table.update('alpha', { publicKey: key, secret }, { tags: { role: 'changed' } }), /disk full/);
     store.failNext = true;
     await assert.rejects(table.remove('alpha'), /disk full/);
 
@@ -239,24 +240,31 @@ describe('MemberTable', () => {
     assert.equal(table.revision, 1);
   });
 
-  test('list() is sorted by name and hides certificate fingerprints', async () => {
+  test('list() is sorted by name and hides what proves identity (certificate, node secret)', async () => {
     const { table } = await openTable();
-    for (const name of ['zulu', 'alpha', 'mike']) await table.join(joinInput(name, generateKeyPair().publicKey, { identity: { publicKey: generateKeyPair().publicKey, certFingerprint: `fp-${name}` } }));
+    const cert = (name: string) => ({ fingerprint: `fp-${name}`, serial: `5e${name.length}`, notAfterMs: Date.now() + 86_400_000 });
+    for (const name of ['zulu', 'alpha']) await table.join(joinInput(name, generateKeyPair().publicKey, { identity: { publicKey: generateKeyPair().publicKey, cert: cert(name) } }));
+    await table.join(joinInput('mike', generateKeyPair().publicKey));
+    assert.ok(table.get('mike')!.secretHash, 'the dev-mode member keeps its secret hash');
+    assert.equal(table.get('alpha')!.certSerial, '5e5', 'the mTLS member keeps its certificate serial');
     const nodes = table.list();
     assert.deepEqual(nodes.map((n) => n.name), ['alpha', 'mike', 'zulu']);
-    for (const n of nodes) assert.ok(!('certFingerprint' in n));
+    for (const n of nodes) {
+      for (const hidden of ['certFingerprint', 'certSerial', 'certNotAfterMs', 'secretHash']) assert.ok(!(hidden in n), `${n.name} shows no ${hidden}`);
+    }
   });
 
   test('RTT reports are kept outside the membership: the matrix has rows between current members only', async () => {
     const { table, published, store } = await openTable();
     const keys = { a: generateKeyPair().publicKey, b: generateKeyPair().publicKey, c: generateKeyPair().publicKey };
-    for (const [name, key] of Object.entries(keys)) await table.join(joinInput(name, key));
+    const secrets: Record<string, string> = {};
+    for (const [name, key] of Object.entries(keys)) secrets[name] = (await table.join(joinInput(name, key))).secret;
     const revision = table.revision;
     const saves = store.saves;
     published.length = 0;
-    await table.update('a', { publicKey: keys.a }, { rtt: [{ peer: 'b', rttMs: 1, loss: 0 }, { peer: 'c', rttMs: 2, loss: 0 }, { peer: 'gone', rttMs: 3, loss: 0 }] });
-    await table.update('b', { publicKey: keys.b }, { rtt: [{ peer: 'a', rttMs: 1.5, loss: 0.5 }] });
-    await table.update('b', { publicKey: keys.b }, { rtt: [] }); // no news: b's last report stays
+    await table.update('a', { publicKey: keys.a, secret: secrets.a }, { rtt: [{ peer: 'b', rttMs: 1, loss: 0 }, { peer: 'c', rttMs: 2, loss: 0 }, { peer: 'gone', rttMs: 3, loss: 0 }] });
+    await table.update('b', { publicKey: keys.b, secret: secrets.b }, { rtt: [{ peer: 'a', rttMs: 1.5, loss: 0.5 }] });
+    await table.update('b', { publicKey: keys.b, secret: secrets.b }, { rtt: [] }); // no news: b's last report stays
     assert.equal(table.revision, revision, 'no revision for measurements');
     assert.equal(store.saves, saves, 'nothing saved');
     assert.deepEqual(published, [], 'nothing published');
@@ -265,7 +273,7 @@ describe('MemberTable', () => {
       rows: [{ from: 'a', to: 'b', rttMs: 1, loss: 0 }, { from: 'a', to: 'c', rttMs: 2, loss: 0 }, { from: 'b', to: 'a', rttMs: 1.5, loss: 0.5 }],
       partial: false,
     });
-    await table.remove('b', { publicKey: keys.b });
+    await table.remove('b', { publicKey: keys.b, secret: secrets.b });
     assert.deepEqual(table.rttMatrix().rows, [{ from: 'a', to: 'c', rttMs: 2, loss: 0 }], "b's report and the rows to b are gone with b");
   });
 
@@ -280,5 +288,71 @@ describe('MemberTable', () => {
     assert.ok(table.get('alpha'));
     assert.ok(!('rtt' in table.get('alpha')!), 'not kept in the member');
     assert.ok(!('rtt' in table.list()[0]!), 'so not sent to watchers');
+  });
+
+  describe('identity: names and public keys are known to every member, so they prove nothing', () => {
+    test('dev mode: update, remove, Rtt and re-join need the secret given at join; name and key alone are refused', async () => {
+      const { table, published } = await openTable();
+      const key = generateKeyPair().publicKey;
+      const { secret } = await table.join(joinInput('alpha', key));
+      assert.match(secret, /^[A-Za-z0-9_-]{43}$/, 'a 256-bit secret');
+      assert.notEqual(table.get('alpha')!.secretHash, secret, 'only its hash is kept');
+      const before = JSON.stringify(table.list());
+
+      await assert.rejects(table.update('alpha', { publicKey: key }, { tags: { hijacked: 'yes' } }), IdentityMismatch);
+      await assert.rejects(table.update('alpha', { publicKey: key, secret: 'x'.repeat(43) }, { tags: { hijacked: 'yes' } }), IdentityMismatch);
+      await assert.rejects(table.remove('alpha', { publicKey: key }), IdentityMismatch);
+      assert.throws(() => table.authorize('alpha', { publicKey: key }), IdentityMismatch);
+      await assert.rejects(table.join(joinInput('alpha', key, { endpoints: [{ ip: '203.0.113.66', port: 51820, kind: 'ENDPOINT_KIND_LAN' }] })), NameTaken);
+      assert.equal(JSON.stringify(table.list()), before, 'nothing changed');
+      assert.equal(published.length, 1);
+
+      // The node itself, with its secret, is accepted (and a secret with another key is not).
+      await table.update('alpha', { publicKey: key, secret }, { tags: { role: 'mine' } });
+      assert.equal(table.get('alpha')!.tags.role, 'mine');
+      await assert.rejects(table.update('alpha', { publicKey: generateKeyPair().publicKey, secret }, {}), IdentityMismatch);
+      await table.remove('alpha', { publicKey: key, secret });
+      assert.equal(table.get('alpha'), undefined);
+    });
+
+    test("a second member may not join with another member's public key", async () => {
+      const { table, published } = await openTable();
+      const key = generateKeyPair().publicKey;
+      await table.join(joinInput('alpha', key));
+      await assert.rejects(table.join(joinInput('mallory', key)), PublicKeyTaken);
+      const beta = await table.join(joinInput('beta'));
+      // Nor take it over in a re-join of its own.
+      await assert.rejects(table.join(joinInput('beta', key, { identity: { publicKey: key, secret: beta.secret } })), PublicKeyTaken);
+      assert.deepEqual(table.list().map((n) => n.name), ['alpha', 'beta']);
+      assert.equal(published.length, 2);
+    });
+
+    test('mTLS: the certificate is the identity (a renewed one too); a call without one is refused for a certificate member', async () => {
+      const { table } = await openTable();
+      const key = generateKeyPair().publicKey;
+      const cert = { fingerprint: 'fp-1', serial: 'a1', notAfterMs: Date.now() + 86_400_000 };
+      const first = await table.join(joinInput('alpha', key, { identity: { publicKey: key, cert } }));
+      assert.equal(first.secret, '', 'no secret with mTLS');
+      const renewed = { fingerprint: 'fp-2', serial: 'a2', notAfterMs: Date.now() + 2 * 86_400_000 };
+      await table.update('alpha', { publicKey: key, cert: renewed }, {});
+      assert.equal(table.get('alpha')!.certSerial, 'a2', 'the certificate in use is recorded');
+      await assert.rejects(table.update('alpha', { publicKey: key }, {}), IdentityMismatch);
+      await assert.rejects(table.update('alpha', { publicKey: key, secret: 'anything' }, {}), IdentityMismatch);
+    });
+
+    test('a member from before node secrets is accepted by its key, and gets a secret when it re-joins', async () => {
+      const store = new MemoryStateStore();
+      const first = await openTable({ store });
+      const key = generateKeyPair().publicKey;
+      await first.table.join(joinInput('alpha', key));
+      const { secretHash: _dropped, ...legacy } = store.saved!.members[0]!;
+      store.saved = { ...store.saved!, members: [legacy] };
+      const { table } = await openTable({ store });
+      await table.update('alpha', { publicKey: key }, { tags: { role: 'legacy' } });
+      const again = await table.join(joinInput('alpha', key));
+      assert.match(again.secret, /^[A-Za-z0-9_-]{43}$/);
+      await assert.rejects(table.update('alpha', { publicKey: key }, {}), IdentityMismatch, 'from then on the secret is needed');
+      await table.update('alpha', { publicKey: key, secret: again.secret }, {});
+    });
   });
 });

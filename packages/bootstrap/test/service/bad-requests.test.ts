@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { readFile } from 'node:fs/promises';
 import * as grpc from '@grpc/grpc-js';
-import { generateKeyPair, loadProtos, type JoinRequest, type LeaveRequest, type MeshClient, type RttMatrixRequest, type RttResponse__Output, type UpdateRequest } from '@wgmesh/agent';
+import { generateKeyPair, loadProtos, type JoinRequest, type JoinResponse__Output, type LeaveRequest, type MeshClient, type RttMatrixRequest, type RttResponse__Output, type UpdateRequest } from '@wgmesh/agent';
 import { startBootstrap, tempDir, MESH } from '../../../../test/helpers/inprocess.js';
 import type { Bootstrap } from '../../src/bootstrap.js';
 import { LIMITS } from '../../src/constants.js';
@@ -15,6 +15,8 @@ import { LIMITS } from '../../src/constants.js';
 
 const ALPHA = generateKeyPair();
 const OTHER = generateKeyPair();
+/** alpha's node secret from its join; every request but Join carries it unless the case sets its own node_secret. */
+let alphaSecret = '';
 
 const validJoin = (): JoinRequest => ({
   meshName: MESH,
@@ -51,6 +53,15 @@ const update = (name: string, change: Partial<UpdateRequest>, code: grpc.status,
   ({ name: `Update: ${name}`, method: 'update', request: { ...validUpdate(), ...change }, code, mentions });
 
 const { INVALID_ARGUMENT, NOT_FOUND, ALREADY_EXISTS, PERMISSION_DENIED, RESOURCE_EXHAUSTED } = grpc.status;
+/** X25519 points of small order: as keys they make a tunnel without a secret. */
+const lowOrder = (hex: string) => Buffer.from(hex, 'hex').toString('base64');
+const LOW_ORDER_KEYS: [string, string][] = [
+  ['all zeros', lowOrder('00'.repeat(32))],
+  ['the point 1', lowOrder('01' + '00'.repeat(31))],
+  ['a point of order 8', lowOrder('e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800')],
+  ['p-1 with the ignored top bit set', lowOrder('ec' + 'ff'.repeat(30) + 'ff')],
+];
+const asAlpha = { meshName: MESH, nodeName: 'alpha', publicKey: ALPHA.publicKey };
 const lan = (ip: string, port = 51820) => ({ ip, port, kind: 'ENDPOINT_KIND_LAN' as const });
 const manyTags = (n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`k${i}`, 'v']));
 const OVERSIZE = /larger than max.*65536|65536.*larger/i;
@@ -101,6 +112,12 @@ const CASES: BadCase[] = [
   // Identity.
   join('the name of a member with another key', { nodeName: 'alpha', publicKey: OTHER.publicKey }, ALREADY_EXISTS, 'node_name'),
   join('the name of a member in other letter case with another key', { nodeName: 'ALPHA', publicKey: OTHER.publicKey }, ALREADY_EXISTS, 'node_name'),
+  // Names and keys are public: a re-join as alpha needs alpha's secret, and keys are one per member.
+  join("alpha's name and key without its node secret (a takeover)", { nodeName: 'alpha', publicKey: ALPHA.publicKey, nodeSecret: '' }, ALREADY_EXISTS, 'node_name'),
+  join("alpha's name and key with a wrong node secret", { nodeName: 'alpha', publicKey: ALPHA.publicKey, nodeSecret: 'A'.repeat(43) }, ALREADY_EXISTS, 'node_name'),
+  join("another name with alpha's public key", { nodeName: 'mallory', publicKey: ALPHA.publicKey }, ALREADY_EXISTS, 'public_key'),
+  join('a node secret of 1,000 characters', { nodeSecret: 's'.repeat(1000) }, INVALID_ARGUMENT, 'node_secret'),
+  ...LOW_ORDER_KEYS.map(([what, key]) => join(`a low-order public key: ${what}`, { publicKey: key }, INVALID_ARGUMENT, 'public_key')),
 
   update('as alpha with another key', { publicKey: OTHER.publicKey }, PERMISSION_DENIED, 'public_key'),
   update('for a node that never joined', { nodeName: 'ghost', publicKey: OTHER.publicKey }, NOT_FOUND, 'node_name'),
@@ -117,6 +134,12 @@ const CASES: BadCase[] = [
   update('a 33-byte public key', { publicKey: Buffer.alloc(33, 1).toString('base64') }, INVALID_ARGUMENT, 'public_key'),
   update(`a message over ${LIMITS.messageMax} bytes`, { tags: { note: 'x'.repeat(LIMITS.messageMax + 1000) } }, RESOURCE_EXHAUSTED, OVERSIZE),
 
+  update('as alpha without its node secret (forged: name and key are public)', { nodeSecret: '' }, PERMISSION_DENIED, 'node_secret'),
+  update('as alpha with a wrong node secret', { nodeSecret: 'A'.repeat(43) }, PERMISSION_DENIED, 'node_secret'),
+  update('a low-order public key', { publicKey: LOW_ORDER_KEYS[0]![1] }, INVALID_ARGUMENT, 'public_key'),
+  { name: 'Leave: as alpha without its node secret (forged)', method: 'leave', request: { ...asAlpha, nodeSecret: '' }, code: PERMISSION_DENIED, mentions: 'node_secret' },
+  { name: 'Leave: as alpha with a wrong node secret', method: 'leave', request: { ...asAlpha, nodeSecret: 'B'.repeat(43) }, code: PERMISSION_DENIED, mentions: 'node_secret' },
+  { name: 'Rtt: as alpha without its node secret', method: 'rtt', request: { ...asAlpha, nodeSecret: '' }, code: PERMISSION_DENIED, mentions: 'node_secret' },
   { name: 'Leave: as alpha with another key', method: 'leave', request: { meshName: MESH, nodeName: 'alpha', publicKey: OTHER.publicKey }, code: PERMISSION_DENIED, mentions: 'public_key' },
   { name: 'Leave: for a node that never joined', method: 'leave', request: { meshName: MESH, nodeName: 'ghost', publicKey: OTHER.publicKey }, code: NOT_FOUND, mentions: 'node_name' },
 
@@ -127,7 +150,9 @@ const CASES: BadCase[] = [
 ];
 
 /** One unary call; resolves with the error (or undefined on success), never rejects. */
-function call(client: MeshClient, method: Method, request: BadCase['request']): Promise<grpc.ServiceError | undefined> {
+function call(client: MeshClient, method: Method, given: BadCase['request']): Promise<grpc.ServiceError | undefined> {
+  // A Join with alpha's secret would be alpha itself re-joining (maybe with a new key): Join cases are strangers.
+  const request = method === 'join' ? given : { nodeSecret: alphaSecret, ...given };
   return new Promise((resolve) => {
     const done = (err: grpc.ServiceError | null) => resolve(err ?? undefined);
     const options = { deadline: Date.now() + 10_000 };
@@ -163,8 +188,10 @@ describe('bad requests over gRPC change nothing', () => {
     client = new (loadProtos().mesh.wgmesh.v1.Mesh)(`127.0.0.1:${bootstrap.port}`, grpc.credentials.createInsecure());
 
     // One legitimate member, so that "name taken" and Update have a target.
-    const err = await call(client, 'join', { ...validJoin(), nodeName: 'alpha', publicKey: ALPHA.publicKey });
-    assert.equal(err, undefined, `alpha joins: ${err?.message}`);
+    const joined = await new Promise<JoinResponse__Output>((resolve, reject) =>
+      client!.join({ ...validJoin(), nodeName: 'alpha', publicKey: ALPHA.publicKey }, { deadline: Date.now() + 10_000 }, (e, r) => (e ? reject(e) : resolve(r!))));
+    alphaSecret = joined.nodeSecret;
+    assert.match(alphaSecret, /^[A-Za-z0-9_-]{43}$/, 'a dev-mode join answers with a node secret');
     assert.ok(bootstrap.table!.get('alpha'));
   });
 
@@ -198,6 +225,23 @@ describe('bad requests over gRPC change nothing', () => {
     });
   }
 
+  test('Watch as alpha without its node secret, or with a wrong one, is refused (PERMISSION_DENIED) and changes nothing', async () => {
+    for (const nodeSecret of ['', 'C'.repeat(43)]) {
+      const before = await observe();
+      const err = await new Promise<grpc.ServiceError | undefined>((resolve) => {
+        const stream = client!.watch({ ...asAlpha, nodeSecret, sinceRevision: 0 });
+        stream.on('data', () => resolve(undefined));
+        stream.on('error', (e: grpc.ServiceError) => resolve(e));
+      });
+      assert.ok(err, 'the stream was refused');
+      assert.equal(grpc.status[err.code], 'PERMISSION_DENIED', err.details);
+      assert.match(err.details, /node_secret/);
+      const afterwards = await observe();
+      assert.equal(afterwards.members, before.members);
+      assert.equal(afterwards.alphaLastSeen, before.alphaLastSeen);
+    }
+  });
+
   test('control: a valid Update for alpha does change the table and the file (the checks above can see a change)', async () => {
     const before = await observe();
     const err = await call(client!, 'update', { ...validUpdate(), tags: { role: 'db', changed: 'yes' } });
@@ -220,7 +264,7 @@ describe('bad requests over gRPC change nothing', () => {
     assert.equal(afterwards.revision, before.revision, 'only the samples were new: no revision');
     assert.deepEqual(published, [], 'nothing sent to the watchers');
     assert.ok(afterwards.file.equals(before.file), 'nothing written');
-    const matrix = await new Promise<RttResponse__Output>((resolve, reject) => client!.rtt({ meshName: MESH, nodeName: 'alpha', publicKey: ALPHA.publicKey }, { deadline: Date.now() + 10_000 }, (e, r) => (e ? reject(e) : resolve(r!))));
+    const matrix = await new Promise<RttResponse__Output>((resolve, reject) => client!.rtt({ ...asAlpha, nodeSecret: alphaSecret }, { deadline: Date.now() + 10_000 }, (e, r) => (e ? reject(e) : resolve(r!))));
     assert.deepEqual(matrix.nodes, ['alpha', 'bootstrap']);
     assert.deepEqual(matrix.rows.filter((r) => r.from === 'alpha'), [{ from: 'alpha', to: 'bootstrap', rttMs: 2.5, loss: 0.1 }]);
     assert.equal(matrix.partial, false);

@@ -51,6 +51,7 @@ export function Dashboard({ info, error, now, columns = 150 }: DashboardProps): 
         {info.behindNat ? ' · behind NAT' : ' · no NAT'} · {info.interface} ({info.backend}) port {info.listenPort}
       </Text>
       {error ? <Text color="red">{error}</Text> : null}
+      {info.controlError ? <Text color="red">the bootstrap refuses this node's calls: {info.controlError}</Text> : null}
       <Box marginTop={1}>
         {shown.map((c) => (
           <Box key={c.key} width={c.width}>

@@ -79,6 +79,7 @@ export function formatInfo(info: InfoResponse__Output, now = Date.now()): string
       (info.isBootstrap ? `this node is the bootstrap (join service on ${info.bootstrapAddr})` : `${info.connected ? 'connected' : 'NOT connected'} to bootstrap ${info.bootstrapAddr}`),
     `interface ${info.interface} (${info.backend}), UDP port ${info.listenPort}, public key ${info.publicKey}${info.behindNat ? ', behind NAT' : ''}`,
     `${info.peers.length + 1} nodes`,
+    ...(info.controlError ? [`the bootstrap refuses this node's calls: ${info.controlError}`] : []),
     '',
   ].join('\n');
   const rows = nodeRows(info, now).map((r) => [r.name, r.meshIp, r.status, r.endpoint, r.handshake, r.rtt, r.transfer, r.tags]);

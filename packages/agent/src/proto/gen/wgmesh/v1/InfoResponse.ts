@@ -24,6 +24,7 @@ export interface InfoResponse {
   'bootstrapAddr'?: (string);
   'isBootstrap'?: (boolean);
   'self'?: (_wgmesh_v1_Node | null);
+  'controlError'?: (string);
 }
 
 export interface InfoResponse__Output {
@@ -45,4 +46,5 @@ export interface InfoResponse__Output {
   'bootstrapAddr': (string);
   'isBootstrap': (boolean);
   'self': (_wgmesh_v1_Node__Output | null);
+  'controlError': (string);
 }

@@ -9,6 +9,7 @@ export interface JoinRequest {
   'endpoints'?: (_wgmesh_v1_Endpoint)[];
   'tags'?: ({[key: string]: string});
   'listenPort'?: (number);
+  'nodeSecret'?: (string);
 }
 
 export interface JoinRequest__Output {
@@ -18,4 +19,5 @@ export interface JoinRequest__Output {
   'endpoints': (_wgmesh_v1_Endpoint__Output)[];
   'tags': ({[key: string]: string});
   'listenPort': (number);
+  'nodeSecret': (string);
 }

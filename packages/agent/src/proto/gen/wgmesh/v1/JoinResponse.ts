@@ -10,6 +10,7 @@ export interface JoinResponse {
   'meshCreatedMs'?: (number | string | Long);
   'revision'?: (number | string | Long);
   'nodes'?: (_wgmesh_v1_Node)[];
+  'nodeSecret'?: (string);
 }
 
 export interface JoinResponse__Output {
@@ -19,4 +20,5 @@ export interface JoinResponse__Output {
   'meshCreatedMs': (number);
   'revision': (number);
   'nodes': (_wgmesh_v1_Node__Output)[];
+  'nodeSecret': (string);
 }

@@ -5,10 +5,12 @@ export interface LeaveRequest {
   'meshName'?: (string);
   'nodeName'?: (string);
   'publicKey'?: (string);
+  'nodeSecret'?: (string);
 }
 
 export interface LeaveRequest__Output {
   'meshName': (string);
   'nodeName': (string);
   'publicKey': (string);
+  'nodeSecret': (string);
 }

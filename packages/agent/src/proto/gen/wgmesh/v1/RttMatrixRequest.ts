@@ -5,10 +5,12 @@ export interface RttMatrixRequest {
   'meshName'?: (string);
   'nodeName'?: (string);
   'publicKey'?: (string);
+  'nodeSecret'?: (string);
 }
 
 export interface RttMatrixRequest__Output {
   'meshName': (string);
   'nodeName': (string);
   'publicKey': (string);
+  'nodeSecret': (string);
 }

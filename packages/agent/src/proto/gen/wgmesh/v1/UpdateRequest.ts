@@ -10,6 +10,7 @@ export interface UpdateRequest {
   'endpoints'?: (_wgmesh_v1_Endpoint)[];
   'tags'?: ({[key: string]: string});
   'rtt'?: (_wgmesh_v1_RttSample)[];
+  'nodeSecret'?: (string);
 }
 
 export interface UpdateRequest__Output {
@@ -19,4 +20,5 @@ export interface UpdateRequest__Output {
   'endpoints': (_wgmesh_v1_Endpoint__Output)[];
   'tags': ({[key: string]: string});
   'rtt': (_wgmesh_v1_RttSample__Output)[];
+  'nodeSecret': (string);
 }

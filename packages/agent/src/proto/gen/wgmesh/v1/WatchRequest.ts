@@ -7,6 +7,7 @@ export interface WatchRequest {
   'nodeName'?: (string);
   'publicKey'?: (string);
   'sinceRevision'?: (number | string | Long);
+  'nodeSecret'?: (string);
 }
 
 export interface WatchRequest__Output {
@@ -14,4 +15,5 @@ export interface WatchRequest__Output {
   'nodeName': (string);
   'publicKey': (string);
   'sinceRevision': (number);
+  'nodeSecret': (string);
 }

@@ -1,0 +1,64 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { IdentityMismatch } from '../errors.js';
+import type { Member } from './store.js';
+
+/** The verified client certificate a call came with (mTLS). Its CN was checked against the node name at the edge. */
+export interface CallCertificate {
+  readonly fingerprint: string;
+  /** Serial number, lower-case hex without leading zeros: what a CRL names. */
+  readonly serial: string;
+  readonly notAfterMs: number;
+}
+
+/**
+ * Who is asking. Names and public keys are known to every member, so neither proves anything:
+ * with mTLS the certificate does (its CN is the node's name), in dev mode the secret the node was
+ * given when it joined, and in-process calls (the bootstrap's own node) are trusted.
+ */
+export interface Identity {
+  readonly publicKey: string;
+  readonly cert?: CallCertificate;
+  /** Dev mode: JoinResponse.node_secret, sent back with every call. */
+  readonly secret?: string;
+  /** The bootstrap's own node, calling its member table in-process. */
+  readonly local?: boolean;
+}
+
+/** A fresh per-node secret (dev mode): 256 random bits, URL-safe base64. */
+export function newNodeSecret(): string {
+  return randomBytes(32).toString('base64url');
+}
+
+/** What the member table keeps of a secret: its SHA-256, so a leaked state file does not leak secrets. */
+export function hashNodeSecret(secret: string): string {
+  return createHash('sha256').update(secret).digest('hex');
+}
+
+function secretMatches(hash: string, secret: string | undefined): boolean {
+  if (!secret) return false;
+  const given = Buffer.from(hashNodeSecret(secret), 'hex');
+  const kept = Buffer.from(hash, 'hex');
+  return given.length === kept.length && timingSafeEqual(given, kept);
+}
+
+/**
+ * Throws IdentityMismatch unless `identity` may act for `member`. In dev mode a join may bring a new
+ * public key (the same node with a new key); every other call must also name the key the node holds.
+ */
+export function checkIdentity(member: Member, identity: Identity, call: 'join' | 'call'): void {
+  if (identity.local) return;
+  const deny = (why: string) => new IdentityMismatch(member.name, why);
+  // mTLS: the edge checked that the CA-verified certificate's CN is this node's name; nothing else counts
+  // (a renewed or re-issued certificate is the same node).
+  if (identity.cert) return;
+  if (member.certFingerprint) throw deny('this node joined with a client certificate; calls for it need a certificate for it (mTLS)');
+  if (member.secretHash) {
+    if (!secretMatches(member.secretHash, identity.secret)) {
+      throw deny(`node_secret ${identity.secret ? 'does not match' : 'is missing'}: only the node that joined as "${member.name}" may act for it (its secret is in its agent state)`);
+    }
+  } else if (member.publicKey !== identity.publicKey) {
+    // Joined before node secrets existed: its key is all there is, as it was then.
+    throw deny('public_key does not match the key this node joined with');
+  }
+  if (call === 'call' && member.publicKey !== identity.publicKey) throw deny('public_key does not match the key this node joined with');
+}
