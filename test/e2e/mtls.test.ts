@@ -5,8 +5,9 @@ import { openSync, closeSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { hostCommand, labDown, labUp, labEnv, type LabState } from '../../packages/cli/src/lab/index.js';
-import { initCa, issueCertificate, caFiles } from '@wgmesh/cli';
-import { cliInfo, e2eWgmeshCommand, labSkipReason, pingUntil, wgDump } from '../helpers/lab.js';
+import { hostExec } from '../../packages/cli/src/lab/index.js';
+import { initCa, issueCertificate, revokeCertificate, caFiles } from '@wgmesh/cli';
+import { cliInfo, e2eWgmeshCommand, labSkipReason, pingUntil, testToolCommand, wgDump } from '../helpers/lab.js';
 import { tempDir } from '../helpers/inprocess.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -97,5 +98,51 @@ describe('a 3-node mesh in full mTLS mode, certificates made by wgmesh ca', { sk
     });
     assert.equal(result.code, 2);
     assert.match(result.stderr, /client side: the client certificate "h3" is not signed by the CA in -ca-cert/);
+  });
+
+  // The nodes here are started by the test, not by the lab: their status comes through the CLI (cliInfo).
+
+  /** A Mesh call from inside a host with that host's own certificate (test/tools/mesh-call.ts). */
+  async function meshCallAs(host: string, method: string, request: Record<string, unknown>): Promise<{ code: string; details?: string }> {
+    const f = caFiles(path.join(dir, 'ca'));
+    const result = await hostExec(lab, host, [...testToolCommand('mesh-call.ts'), '192.0.2.1:5000', method, JSON.stringify(request), f.cert, f.issuedCert(host), f.issuedKey(host)], { timeoutMs: 30_000 });
+    assert.equal(result.code, 0, `mesh-call in ${host}: ${result.stderr}`);
+    return JSON.parse(result.stdout.trim().split('\n').pop()!) as { code: string; details?: string };
+  }
+
+  test("a forged Update and Leave for h2, with h3's own valid certificate, are refused: the certificate's CN is the identity", async () => {
+    const h2Key = (await cliInfo(lab, 'h3'))?.peers.find((p) => p.node?.name === 'h2')?.node?.publicKey;
+    assert.ok(h2Key, "h3 knows h2's public key");
+    const asH2 = { meshName: MESH, nodeName: 'h2', publicKey: h2Key };
+    for (const [method, request] of [['Update', { ...asH2, tags: { hijacked: 'yes' } }], ['Leave', asH2], ['Join', { ...asH2, listenPort: 51820 }]] as const) {
+      const answer = await meshCallAs('h3', method, request);
+      assert.equal(answer.code, 'PERMISSION_DENIED', `${method}: ${answer.details}`);
+      assert.match(answer.details!, /does not match the client certificate's CN "h3"/);
+    }
+    for (const host of ['h1', 'h3']) assert.ok((await wgDump(lab, host)).peers.some((p) => p.publicKey === h2Key), `h2 is still a peer of ${host}`);
+  });
+
+  test('a revoked member leaves every wg show within 5 s of the CRL being written, and its own info says it is revoked', async (t) => {
+    const h3Key = (await cliInfo(lab, 'h3'))?.publicKey;
+    assert.ok(h3Key);
+    for (const host of ['h1', 'h2']) assert.ok((await wgDump(lab, host)).peers.some((p) => p.publicKey === h3Key), `h3 is a peer of ${host} before`);
+
+    await revokeCertificate(path.join(dir, 'ca'), 'h3');
+    const revokedAt = Date.now();
+    const goneAfter: Record<string, number> = {};
+    await Promise.all(['h1', 'h2'].map((host) => waitFor(`h3 to leave ${host}'s wg show`, async () => {
+      if ((await wgDump(lab, host)).peers.some((p) => p.publicKey === h3Key)) return false;
+      goneAfter[host] = Date.now() - revokedAt;
+      return true;
+    }, 20_000, 50)));
+    t.diagnostic(`h3 left wg show after: ${JSON.stringify(goneAfter)} ms`);
+    for (const [host, ms] of Object.entries(goneAfter)) assert.ok(ms <= 5_000, `h3 left ${host}'s wg show ${ms} ms after the revocation`);
+
+    const h3 = await waitFor("h3's info to say why it is out", async () => {
+      const info = await cliInfo(lab, 'h3');
+      return info && /revoked/.test(info.controlError) ? info : undefined;
+    }, 15_000, 100);
+    assert.equal(h3.connected, false);
+    assert.match(h3.controlError, /certificate "h3".*revoked/);
   });
 });

@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 /**
  * End-to-end helpers on top of the lab library: real namespaces, real wgmesh processes, real
  * WireGuard. Each test file uses its own lab name, so it never touches a user's lab ("wgl").
@@ -48,6 +49,14 @@ export async function labSkipReason(options: { wireguard: boolean; nat?: boolean
  */
 export function e2eWgmeshCommand(): string[] {
   return process.env.WGMESH_E2E_CLI === 'built' ? builtWgmeshCommand() : sourceWgmeshCommand();
+}
+
+/**
+ * argv that runs one of test/tools/*.ts in a lab host: absolute paths throughout, since a host's
+ * mount namespace starts in / and not in the repository.
+ */
+export function testToolCommand(script: string): string[] {
+  return [process.execPath, '--conditions=source', '--import', import.meta.resolve('tsx'), fileURLToPath(new URL(`../tools/${script}`, import.meta.url))];
 }
 
 export interface WgPeerDump {
