@@ -118,7 +118,7 @@ export class Agent extends EventEmitter {
     this.logger = components.logger ?? silentLogger();
     this.timers = components.timers ?? defaultTimers;
     this.wgOptions = init.wgOptions ? { ...init.wgOptions } : { endpointFor: (node) => this.selector.endpointFor(node) };
-    this.reconciler = new Reconciler(components.driver, () => this.netmapValue, this.wgOptions, this.logger, () => this.emit('reconciled'));
+    this.reconciler = new Reconciler(components.driver, () => this.netmapValue, this.wgOptions, this.logger, () => this.emit('reconciled'), { timers: this.timers });
     // wireguard-go restarted by its supervisor: make sure the device matches the netmap again.
     if (hasRestartNotifier(components.driver)) {
       components.driver.onRestart(() => {
