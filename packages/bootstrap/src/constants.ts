@@ -1,3 +1,5 @@
+import { RTT_SAMPLES_PER_REPORT } from '@wgmesh/agent';
+
 export const DEFAULTS = {
   meshName: 'wgmesh',
   cidr: '10.232.0.0/16',
@@ -16,7 +18,8 @@ export const LIMITS = {
   tagsMax: 32,
   tagKeyMax: 63,
   tagValueMax: 255,
-  rttSamplesMax: 1024,
+  /** Samples per Update: agents send at most this many at a time, so a report fits in messageMax. */
+  rttSamplesMax: RTT_SAMPLES_PER_REPORT,
   /** Largest request the join service accepts, bytes. */
   messageMax: 64 * 1024,
 } as const;

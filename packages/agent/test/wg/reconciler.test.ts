@@ -6,38 +6,8 @@ import { MemoryWgDriver } from '../../src/wg/memory-driver.js';
 import { Reconciler } from '../../src/wg/reconciler.js';
 import type { WgDeviceState, WgDriver, WgInterfaceConfig, WgOp } from '../../src/wg/types.js';
 import type { Logger } from '../../src/log.js';
-import type { Timers } from '../../src/timers.js';
 import { meshNode } from '../fixtures.js';
-
-/** Timers on a simulated time line, moved only by the test. */
-class SimTimers implements Timers {
-  nowMs = 0;
-  private nextId = 1;
-  private readonly timers = new Map<number, { at: number; fn: () => void }>();
-  get pending(): number {
-    return this.timers.size;
-  }
-  setTimeout(fn: () => void, ms: number): unknown {
-    const id = this.nextId++;
-    this.timers.set(id, { at: this.nowMs + ms, fn });
-    return id;
-  }
-  clearTimeout(handle: unknown): void {
-    this.timers.delete(handle as number);
-  }
-  advance(ms: number): void {
-    const target = this.nowMs + ms;
-    for (;;) {
-      let next: [number, { at: number; fn: () => void }] | undefined;
-      for (const entry of this.timers) if (entry[1].at <= target && (!next || entry[1].at < next[1].at)) next = entry;
-      if (!next) break;
-      this.timers.delete(next[0]);
-      this.nowMs = next[1].at;
-      next[1].fn();
-    }
-    this.nowMs = target;
-  }
-}
+import { SimTimers } from '../sim-timers.js';
 
 interface LogLine {
   level: string;
