@@ -15,6 +15,7 @@ import type { AgentStateStore } from './state/agent-state.js';
 import { AGENT_DEFAULTS } from './constants.js';
 import { defaultTimers, type Timers } from './timers.js';
 import { Coalescer } from './coalescer.js';
+import { RttReporter, type RttReport } from './rtt/report.js';
 
 export { defaultTimers, type Timers } from './timers.js';
 
@@ -118,7 +119,7 @@ export class Agent extends EventEmitter {
     this.logger = components.logger ?? silentLogger();
     this.timers = components.timers ?? defaultTimers;
     this.wgOptions = init.wgOptions ? { ...init.wgOptions } : { endpointFor: (node) => this.selector.endpointFor(node) };
-    this.reconciler = new Reconciler(components.driver, () => this.netmapValue, this.wgOptions, this.logger, () => this.emit('reconciled'));
+    this.reconciler = new Reconciler(components.driver, () => this.netmapValue, this.wgOptions, this.logger, () => this.emit('reconciled'), { timers: this.timers });
     // wireguard-go restarted by its supervisor: make sure the device matches the netmap again.
     if (hasRestartNotifier(components.driver)) {
       components.driver.onRestart(() => {
@@ -600,28 +601,27 @@ export class Agent extends EventEmitter {
 
   private async sendUpdate(): Promise<void> {
     await this.refreshEndpoints();
+    const rtt = this.rttReport();
     await this.components.control.update({
       ...this.identity(),
       endpoints: this.lastEndpoints,
       tags: this.tags,
-      // An empty list means "no news" to the bootstrap: samples go out only when they moved
-      // noticeably (each report is a membership change every node receives).
-      rtt: this.rttReport(),
+      // The due samples, at most RTT_SAMPLES_PER_REPORT; an empty list means "no news".
+      rtt: rtt.samples,
     });
+    // Only now does the bootstrap hold them: after a failed Update they are still due.
+    this.rttReporter.sent(rtt);
   }
 
   self() {
     return selfNode(this.netmapValue);
   }
 
-  private lastRttReport: RttReport | undefined;
+  private readonly rttReporter = new RttReporter();
 
-  private rttReport(): RttSample__Output[] {
+  private rttReport(): RttReport {
     const rtt = this.components.rtt;
-    const next: RttReport = { at: Date.now(), samples: rtt?.samples() ?? [], windowsFull: rtt?.windowsFull?.() ?? true };
-    if (!rttReportDue(this.lastRttReport, next)) return [];
-    if (next.samples.length > 0) this.lastRttReport = next;
-    return next.samples;
+    return this.rttReporter.next(Date.now(), rtt?.samples() ?? [], rtt?.windowsFull?.() ?? true);
   }
 
   /** When `name` last heartbeated, where this node knows better than its membership (the bootstrap). */
@@ -650,47 +650,6 @@ const REMOVED_CODES = new Set([grpcStatus.NOT_FOUND, grpcStatus.PERMISSION_DENIE
 
 /** A control-plane error that lasts is logged again this often. */
 const CONTROL_ERROR_RELOG_MS = 60_000;
-
-/** A sub-millisecond RTT that moved by this factor (and 0.1 ms) is reported at the next heartbeat. */
-const SUB_MS_NEWS_FACTOR = 1.25;
-
-/** Even unchanged, RTT samples are re-reported this often. */
-const RTT_REPORT_MAX_AGE_MS = 60_000;
-
-interface RttReport {
-  readonly at: number;
-  readonly samples: RttSample__Output[];
-  /** False while the samples rest on the first few probes after a start or a new peer. */
-  readonly windowsFull: boolean;
-}
-
-/**
- * Whether samples go out with this heartbeat: the first ones; then when they moved noticeably,
- * when the last report rested on the first few probes (taken while the node and its peers were
- * starting) and the windows have filled since, or after RTT_REPORT_MAX_AGE_MS.
- */
-export function rttReportDue(last: RttReport | undefined, next: RttReport): boolean {
-  if (!last) return true;
-  if (!last.windowsFull && next.windowsFull) return true;
-  return next.at - last.at >= RTT_REPORT_MAX_AGE_MS || rttMoved(last.samples, next.samples);
-}
-
-/** True when a new set of samples differs enough from the last report to be worth a membership change. */
-export function rttMoved(previous: readonly RttSample__Output[], next: readonly RttSample__Output[]): boolean {
-  if (previous.length !== next.length) return true;
-  const before = new Map(previous.map((s) => [s.peer, s]));
-  return next.some((s) => {
-    const p = before.get(s.peer);
-    if (!p) return true;
-    if (Math.abs(s.loss - p.loss) >= 0.1 || (s.loss >= 1) !== (p.loss >= 1)) return true;
-    const delta = Math.abs(s.rttMs - p.rttMs);
-    const [low, high] = [Math.min(p.rttMs, s.rttMs), Math.max(p.rttMs, s.rttMs)];
-    // By 0.5 ms and 20 %, or by 0.1 ms and a factor of 1.25: on sub-millisecond links a reported
-    // figure is not left off by up to 0.5 ms (several times the RTT) for a minute. (1.5 left the
-    // matrix 1.5x off its nodes' own figures for as long on a busy host.)
-    return (delta > 0.5 && delta > 0.2 * high) || (delta > 0.1 && high > SUB_MS_NEWS_FACTOR * low);
-  });
-}
 
 function describeEndpoints(endpoints: readonly Endpoint[], behindNat: boolean): string {
   const stun = endpoints.find((e) => e.kind === 'ENDPOINT_KIND_STUN');

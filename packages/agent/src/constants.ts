@@ -9,4 +9,7 @@ export const AGENT_DEFAULTS = {
   backoffMaxMs: 5_000,
   /** Seconds; WireGuard's customary value for keeping NAT mappings open. */
   persistentKeepalive: 25,
+  /** A peer WireGuard refused is retried after this, then twice as long each time up to the max. */
+  peerRetryInitialMs: 1_000,
+  peerRetryMaxMs: 60_000,
 } as const;

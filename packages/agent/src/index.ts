@@ -22,6 +22,7 @@ export { UserspaceWgDriver, hasRestartNotifier } from './wg/userspace-driver.js'
 export { directRunner, namespaceRunner, prefixedRunner, type CommandRunner } from './wg/exec.js';
 export * from './rtt/echo.js';
 export * from './rtt/prober.js';
+export * from './rtt/report.js';
 export * from './stun/client.js';
 export * from './stun/codec.js';
 export { Reconciler, type ReconcilerStats } from './wg/reconciler.js';

@@ -1,3 +1,5 @@
+import { RTT_SAMPLES_PER_REPORT } from '@wgmesh/agent';
+
 export const DEFAULTS = {
   meshName: 'wgmesh',
   cidr: '10.232.0.0/16',
@@ -16,7 +18,12 @@ export const LIMITS = {
   tagsMax: 32,
   tagKeyMax: 63,
   tagValueMax: 255,
-  rttSamplesMax: 1024,
+  /**
+   * Samples per Update taken. Agents send at most RTT_SAMPLES_PER_REPORT at a time (so a report
+   * fits in messageMax at any mesh size); agents from before that sent up to 1,024, and their
+   * heartbeats must not be refused in a mesh of 257-1,024 nodes.
+   */
+  rttSamplesMax: Math.max(RTT_SAMPLES_PER_REPORT, 1024),
   /** A node secret is 43 characters; anything much longer is not one. */
   nodeSecretMax: 128,
   /** Largest request the join service accepts, bytes. */

@@ -1,5 +1,7 @@
+import { isIP } from 'node:net';
 import type { WgDeviceState, WgDriver, WgInterfaceConfig, WgOp, WgPeerState } from './types.js';
 import { publicKeyFromPrivate } from './keys.js';
+import { InvalidWgConfig } from './errors.js';
 
 /**
  * An in-memory WireGuard device for unit tests and scale simulations: it keeps the peer table
@@ -46,6 +48,13 @@ export class MemoryWgDriver implements WgDriver {
 
   async apply(ops: readonly WgOp[]): Promise<void> {
     if (!this.config) throw new Error(`interface ${this.name} is not up`);
+    // Like `wg set`, which resolves every endpoint before it changes anything: one it cannot
+    // resolve fails the whole call, and the device is left as it was.
+    for (const op of ops) {
+      if (op.op === 'set-peer' && op.peer.endpoint !== undefined && !resolvable(op.peer.endpoint)) {
+        throw new InvalidWgConfig(`peer ${op.peer.publicKey}: endpoint "${op.peer.endpoint}" cannot be resolved (Name or service not known)`);
+      }
+    }
     for (const op of ops) {
       this.operationCount++;
       if (this.options.record !== false) this.operations.push(op);
@@ -67,4 +76,17 @@ export class MemoryWgDriver implements WgDriver {
     this.closed = true;
     this.peers.clear();
   }
+}
+
+/**
+ * Whether `wg set` would resolve an endpoint, as far as an in-memory host can tell: an IP literal
+ * and a port; it looks up no names, and has no interfaces for an IPv6 zone to name (only a
+ * numeric zone passes, as an interface index does).
+ */
+function resolvable(endpoint: string): boolean {
+  const match = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(endpoint);
+  if (!match) return false;
+  if (match[2] !== undefined) return isIP(match[2]) === 4;
+  const [ip = '', zone] = match[1]!.split('%', 2);
+  return isIP(ip) !== 0 && (zone === undefined || /^\d+$/.test(zone));
 }

@@ -3,11 +3,41 @@ import { errorMessage, silentLogger, type Logger } from '../log.js';
 import { diffWgConfig, samePeer, wgConfigFromNetmap, wgPeerFor, type WgConfigOptions } from './config.js';
 import type { WgDriver, WgOp, WgPeerConfig } from './types.js';
 import { Coalescer } from '../coalescer.js';
+import { defaultTimers, type Timers } from '../timers.js';
+import { AGENT_DEFAULTS } from '../constants.js';
 
 export interface ReconcilerStats {
   fullPasses: number;
   fastPasses: number;
   ops: number;
+  /** Peers the device refused at their last attempt (e.g. an endpoint `wg` cannot resolve), being retried. */
+  failingPeers: number;
+}
+
+/** How a peer the device refused is retried; defaults in AGENT_DEFAULTS. */
+export interface ReconcilerRetryInit {
+  readonly timers?: Timers;
+  /** The first retry comes this long after the failure; each further one waits twice as long. */
+  readonly initialMs?: number;
+  readonly maxMs?: number;
+}
+
+/** One peer's share of a pass: a node's ops (fast pass) or one public key's (full pass). */
+interface PeerOps {
+  /** The node's name; the public key for a peer no node has (a stale one being removed). */
+  readonly id: string;
+  readonly node?: string;
+  readonly publicKey: string;
+  readonly ops: readonly WgOp[];
+}
+
+interface FailingPeer {
+  readonly node?: string;
+  readonly publicKey: string;
+  /** The last error, logged once: a peer failing the same way again is not logged again. */
+  err: string;
+  attempts: number;
+  timer: unknown;
 }
 
 /**
@@ -18,9 +48,12 @@ export interface ReconcilerStats {
  * error, and periodically to undo drift. Between full passes, a membership delta touches only the
  * peers it names: their desired config is compared with what the device held after the last
  * pass, so one change costs O(1) work and O(1) driver operations whatever the mesh size.
+ *
+ * One bad peer never stops the others: when the device refuses a batch, its peers are applied one
+ * by one, the ones refused are logged and retried with backoff, and the rest are configured.
  */
 export class Reconciler {
-  readonly stats: ReconcilerStats = { fullPasses: 0, fastPasses: 0, ops: 0 };
+  readonly stats: ReconcilerStats = { fullPasses: 0, fastPasses: 0, ops: 0, failingPeers: 0 };
   /** The device's peers as of the last pass, by node name. */
   private applied = new Map<string, WgPeerConfig>();
   private readonly dirty = new Set<string>();
@@ -29,6 +62,11 @@ export class Reconciler {
   private scheduled = false;
   private closed = false;
   private readonly logger: Logger;
+  /** Peers the device refused at their last attempt, by PeerOps id. */
+  private readonly failing = new Map<string, FailingPeer>();
+  private readonly timers: Timers;
+  private readonly retryInitialMs: number;
+  private readonly retryMaxMs: number;
 
   constructor(
     private readonly driver: WgDriver,
@@ -36,8 +74,12 @@ export class Reconciler {
     private readonly options: WgConfigOptions = {},
     logger?: Logger,
     onPass: () => void = () => {},
+    retry: ReconcilerRetryInit = {},
   ) {
     this.logger = logger ?? silentLogger();
+    this.timers = retry.timers ?? defaultTimers;
+    this.retryInitialMs = retry.initialMs ?? AGENT_DEFAULTS.peerRetryInitialMs;
+    this.retryMaxMs = retry.maxMs ?? AGENT_DEFAULTS.peerRetryMaxMs;
     this.passes = new Coalescer(() => this.pass(), () => {
       if (!this.closed) onPass();
     });
@@ -68,6 +110,7 @@ export class Reconciler {
 
   close(): void {
     this.closed = true;
+    for (const entry of this.failing.values()) this.timers.clearTimeout(entry.timer);
   }
 
   /** Coalesces: events received in one turn of the event loop cost one pass. */
@@ -105,38 +148,138 @@ export class Reconciler {
     const desired = wgConfigFromNetmap(netmap, this.options);
     const actual = await this.driver.read();
     const ops = diffWgConfig(actual, desired);
-    if (ops.length > 0) await this.driver.apply(ops);
+    const nodeByKey = new Map<string, string>();
+    for (const node of netmap.nodes.values()) if (node.name !== netmap.selfName) nodeByKey.set(node.publicKey, node.name);
+    // The diff touches each public key once: a key is a peer.
+    const groups: PeerOps[] = ops.map((op) => {
+      const publicKey = op.op === 'set-peer' ? op.peer.publicKey : op.publicKey;
+      const node = op.op === 'set-peer' ? nodeByKey.get(publicKey) : undefined;
+      return { id: node ?? publicKey, ...(node ? { node } : {}), publicKey, ops: [op] };
+    });
+    const failed = await this.applyPeers(groups);
     this.stats.fullPasses++;
     this.stats.ops += ops.length;
     const byKey = new Map(desired.peers.map((p) => [p.publicKey, p]));
+    const actualByKey = new Map(actual.peers.map((p) => [p.publicKey, p]));
     this.applied = new Map();
     for (const node of netmap.nodes.values()) {
-      const peer = byKey.get(node.publicKey);
-      if (peer && node.name !== netmap.selfName) this.applied.set(node.name, peer);
+      if (node.name === netmap.selfName) continue;
+      // A refused peer is as the device had it (if at all), so the retry sees what is left to do.
+      const peer = failed.has(node.name) ? actualByKey.get(node.publicKey) : byKey.get(node.publicKey);
+      if (peer) this.applied.set(node.name, peer);
     }
-    if (ops.length > 0) this.logger.debug('wireguard reconciled (full)', { ops: ops.length, revision: netmap.revision });
+    // A full pass settles every peer: the ones it did not fail are no longer failing.
+    for (const id of [...this.failing.keys()]) if (!failed.has(id)) this.succeeded(id);
+    this.recordFailures(groups, failed);
+    if (ops.length > 0) this.logger.debug('wireguard reconciled (full)', { ops: ops.length, failed: failed.size, revision: netmap.revision });
   }
 
   private async fastPass(): Promise<void> {
     const netmap = this.netmap();
-    const ops: WgOp[] = [];
+    const groups: PeerOps[] = [];
     const next = new Map<string, WgPeerConfig | undefined>();
     for (const name of this.dirty) {
       const node = name === netmap.selfName ? undefined : netmap.nodes.get(name);
       const desired = node ? wgPeerFor(node, this.options) : undefined;
       const old = this.applied.get(name);
+      const ops: WgOp[] = [];
       if (old && (!desired || old.publicKey !== desired.publicKey)) ops.push({ op: 'remove-peer', publicKey: old.publicKey });
       if (desired && (!old || old.publicKey !== desired.publicKey || !samePeer(old, desired))) ops.push({ op: 'set-peer', peer: desired });
       next.set(name, desired);
+      if (ops.length > 0) groups.push({ id: name, node: name, publicKey: (desired ?? old)!.publicKey, ops });
     }
     this.dirty.clear();
-    if (ops.length > 0) await this.driver.apply(ops);
+    const failed = await this.applyPeers(groups);
     for (const [name, peer] of next) {
+      // A refused peer's ops were not applied: the device keeps what it had.
+      if (failed.has(name)) continue;
       if (peer) this.applied.set(name, peer);
       else this.applied.delete(name);
+      this.succeeded(name);
     }
+    this.recordFailures(groups, failed);
+    const ops = groups.reduce((n, g) => n + g.ops.length, 0);
     this.stats.fastPasses++;
-    this.stats.ops += ops.length;
-    if (ops.length > 0) this.logger.debug('wireguard reconciled', { ops: ops.length, revision: netmap.revision });
+    this.stats.ops += ops;
+    if (ops > 0) this.logger.debug('wireguard reconciled', { ops, failed: failed.size, revision: netmap.revision });
+  }
+
+  /**
+   * Applies every peer's ops and returns the errors of the peers the device refused, by id. The
+   * peers not failing before go in one batch; only when the device refuses it are they applied one
+   * by one (one `wg set` each). Peers already failing always go one by one, so a bad peer costs
+   * one extra command per pass rather than a batch of them. Rejects when the device itself is
+   * gone (it cannot be read): then no peer is to blame.
+   */
+  private async applyPeers(groups: readonly PeerOps[]): Promise<Map<string, unknown>> {
+    const failed = new Map<string, unknown>();
+    const suspects = groups.filter((g) => this.failing.has(g.id));
+    const rest = groups.filter((g) => !this.failing.has(g.id));
+    if (rest.length > 0) {
+      try {
+        await this.driver.apply(rest.flatMap((g) => g.ops));
+      } catch (err) {
+        await this.driver.read().catch(() => {
+          throw err;
+        });
+        await this.applyEach(rest, failed);
+      }
+    }
+    await this.applyEach(suspects, failed);
+    return failed;
+  }
+
+  private async applyEach(groups: readonly PeerOps[], failed: Map<string, unknown>): Promise<void> {
+    for (const group of groups) {
+      try {
+        await this.driver.apply(group.ops);
+      } catch (err) {
+        failed.set(group.id, err);
+      }
+    }
+  }
+
+  /** Logs each refused peer (once per distinct error) and schedules its retry. */
+  private recordFailures(groups: readonly PeerOps[], failed: ReadonlyMap<string, unknown>): void {
+    if (failed.size === 0) return;
+    for (const group of groups) {
+      const err = failed.get(group.id);
+      if (err === undefined) continue;
+      let entry = this.failing.get(group.id);
+      if (!entry) {
+        entry = { ...(group.node ? { node: group.node } : {}), publicKey: group.publicKey, err: '', attempts: 0, timer: undefined };
+        this.failing.set(group.id, entry);
+      }
+      this.timers.clearTimeout(entry.timer);
+      entry.attempts++;
+      const delay = Math.min(this.retryInitialMs * 2 ** (entry.attempts - 1), this.retryMaxMs);
+      const message = errorMessage(err);
+      if (message !== entry.err) {
+        entry.err = message;
+        this.logger.warn('WireGuard refused a peer; the other peers are configured, this one is retried', {
+          node: group.node, publicKey: group.publicKey, err: message, retryInMs: delay,
+        });
+      }
+      entry.timer = this.timers.setTimeout(() => this.retry(group.id), delay);
+    }
+    this.stats.failingPeers = this.failing.size;
+  }
+
+  private retry(id: string): void {
+    const entry = this.failing.get(id);
+    if (!entry || this.closed) return;
+    entry.timer = undefined;
+    // A node's peer is retried on its own; a stale key only a full pass knows about.
+    if (entry.node) this.changed(entry.node);
+    else this.requestFull();
+  }
+
+  private succeeded(id: string): void {
+    const entry = this.failing.get(id);
+    if (!entry) return;
+    this.timers.clearTimeout(entry.timer);
+    this.failing.delete(id);
+    this.stats.failingPeers = this.failing.size;
+    this.logger.info('a peer WireGuard refused before is settled', { node: entry.node, publicKey: entry.publicKey, attempts: entry.attempts });
   }
 }

@@ -414,6 +414,31 @@ export class UserspaceWgDriver implements WgDriver, RestartNotifier {
     this.restartTimer.unref();
   }
 
+  /**
+   * Restores the remembered peers after a restart. A peer wg refuses (say, an endpoint that cannot
+   * be resolved) is left out rather than failing the restart over and over: the agent, told of
+   * the restart, reconciles and reports it.
+   */
+  private async replayPeers(daemon: Daemon): Promise<void> {
+    const peers = [...this.peers.values()];
+    const setPeer = (peer: WgPeerConfig): WgOp => ({ op: 'set-peer', peer });
+    try {
+      await applyOps(this.runner, this.name, peers.map(setPeer));
+      return;
+    } catch (err) {
+      if (daemon.exited) throw err;
+    }
+    for (const peer of peers) {
+      try {
+        await applyOps(this.runner, this.name, [setPeer(peer)]);
+      } catch (err) {
+        if (daemon.exited) throw err;
+        this.peers.delete(peer.publicKey);
+        this.logger.warn('could not restore a peer after restarting wireguard-go; left out', { interface: this.name, publicKey: peer.publicKey, err: errorMessage(err) });
+      }
+    }
+  }
+
   private async restart(previous: Daemon, attempt: number): Promise<void> {
     const event = await this.serialize(async (): Promise<WgRestartEvent | undefined> => {
       const config = this.config;
@@ -422,11 +447,7 @@ export class UserspaceWgDriver implements WgDriver, RestartNotifier {
         await this.runner.run('rm', ['-f', this.socketPath]);
         const daemon = await this.startDaemon();
         await configureInterface(this.runner, config);
-        await applyOps(
-          this.runner,
-          this.name,
-          [...this.peers.values()].map((peer): WgOp => ({ op: 'set-peer', peer })),
-        );
+        await this.replayPeers(daemon);
         this.logger.info('wireguard-go restarted and reconfigured', { interface: this.name, pid: daemon.pid, attempt, peers: this.peers.size });
         return { attempt, exitCode: previous.exitCode, signal: previous.signal, pid: daemon.pid ?? 0 };
       } catch (err) {

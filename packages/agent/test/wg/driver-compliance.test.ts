@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { InterfaceInUse, NotRoot, WgCommandFailed, WireGuardUnavailable, INSTALL_HINT } from '../../src/wg/errors.js';
+import { InterfaceInUse, NotRoot, WgCommandFailed, WgError, WireGuardUnavailable, INSTALL_HINT } from '../../src/wg/errors.js';
 import { commandExists, namespaceRunner, runCommand, waitUntil, type CommandRunner } from '../../src/wg/exec.js';
 import { createWgDriverFactory, detectWgBackend, type WgHostProbe } from '../../src/wg/factory.js';
 import { KernelWgDriver } from '../../src/wg/kernel-driver.js';
@@ -307,6 +307,21 @@ function driverCompliance(name: string, setup: () => Promise<DriverSetup>, optio
       assert.deepEqual(configured((await driver.read()).peers), configured(stateBefore.peers));
     });
 
+    test('an endpoint wg cannot resolve (an IPv6 zone naming no interface) fails the whole call, and the device stays as it was', async () => {
+      const { driver } = await upFresh(51835);
+      const kept = peerConfig(2);
+      await driver.apply([setPeer(kept)]);
+      const good = peerConfig(3);
+      const bad = peerConfig(4, { endpoint: '[fe80::1%zzz]:51820' });
+      await assert.rejects(driver.apply([setPeer(good), setPeer(bad), { op: 'remove-peer', publicKey: kept.publicKey }]), WgError);
+      assert.deepEqual(configured((await driver.read()).peers), sortedConfigs([kept]), 'nothing of the refused call was applied');
+
+      // The device is fine: the good peer alone goes in, and the bad one with a usable endpoint.
+      const fixed = { ...bad, endpoint: '192.0.2.4:51820' };
+      await driver.apply([setPeer(good), setPeer(fixed)]);
+      assert.deepEqual(configured((await driver.read()).peers), sortedConfigs([kept, good, fixed]));
+    });
+
     test('a large membership change costs a constant number of processes (150 peers: 2 wg set calls)', async () => {
       const { driver } = await upFresh(51827);
       const peers = Array.from({ length: 150 }, (_, i) => peerConfig(1 + (i % 250), { allowedIps: [`198.18.${1 + Math.floor(i / 250)}.${1 + (i % 250)}/32`] }));
@@ -456,6 +471,24 @@ describe('UserspaceWgDriver supervision', { skip: userspaceSkip ? `needs real wi
     assert.equal(state.listenPort, 51830);
     assert.deepEqual(configured(state.peers), sortedConfigs(peers));
     assert.equal(await sandbox.interfaceExists(ifname), true);
+  });
+
+  test('a peer wg refuses is left out when the peers are restored after a restart; the others come back', async () => {
+    const ifname = nextInterfaceName();
+    const driver = makeDriver(ifname);
+    await driver.up(config(ifname, 51836));
+    const peers = [peerConfig(2), peerConfig(3)];
+    await driver.apply(peers.map(setPeer));
+    // Asked for, refused: the driver still remembers it as asked for.
+    await assert.rejects(driver.apply([setPeer(peerConfig(4, { endpoint: '[fe80::1%zzz]:51820' }))]), WgCommandFailed);
+    const restarts: WgRestartEvent[] = [];
+    driver.onRestart((event) => restarts.push(event));
+
+    process.kill(driver.pid!, 'SIGKILL');
+    const restored = await waitUntil(async () => restarts.length > 0 && (await driver.read().catch(() => undefined))?.peers.length === 2, { timeoutMs: 10_000, intervalMs: 50 });
+    assert.ok(restored, `the device came back with the two good peers within 10 s (restarts: ${restarts.length})`);
+    assert.equal(restarts.length, 1, 'one restart, not a restart loop');
+    assert.deepEqual(configured((await driver.read()).peers), sortedConfigs(peers));
   });
 
   test('a wireguard-go left running by an earlier run is stopped and replaced at up', async () => {

@@ -48,11 +48,12 @@ export class MemberTable {
   /** Heartbeat times are kept in memory only: persisting every heartbeat would cost a write per node per interval. */
   private readonly lastSeen = new Map<string, number>();
   /**
-   * Each member's latest RTT report, in memory only and outside the membership: a measurement
-   * is not a change to persist or to send to every node (with N nodes each reporting N-1
-   * samples, that would be N² samples to every node). Mesh.Rtt serves them on request.
+   * Each member's latest RTT sample per peer (reporter -> peer -> sample), in memory only and
+   * outside the membership: a measurement is not a change to persist or to send to every node
+   * (with N nodes each reporting N-1 samples, that would be N² samples to every node). Mesh.Rtt
+   * serves them on request.
    */
-  private readonly rttReports = new Map<string, readonly RttSample__Output[]>();
+  private readonly rttReports = new Map<string, Map<string, RttSample__Output>>();
 
   private constructor(
     private readonly store: StateStore,
@@ -102,7 +103,7 @@ export class MemberTable {
   /** The mesh-wide RTT matrix: every member's latest report, rows between current members only. */
   rttMatrix(): RttResponse__Output {
     const names = [...this.members.keys()].sort();
-    const rows = names.flatMap((from) => (this.rttReports.get(from) ?? [])
+    const rows = names.flatMap((from) => [...(this.rttReports.get(from)?.values() ?? [])]
       .filter((s) => s.peer !== from && this.members.has(s.peer))
       .map((s) => ({ from, to: s.peer, rttMs: s.rttMs, loss: s.loss })));
     return { nodes: names, rows, partial: false };
@@ -222,8 +223,7 @@ export class MemberTable {
         tags: input.tags ? { ...input.tags } : existing.tags,
         status: input.status ?? (identity ? 'NODE_STATUS_ALIVE' : existing.status),
       };
-      // An empty report is "no news": a node without samples does not wipe its last ones.
-      if (input.rtt && input.rtt.length > 0) this.rttReports.set(name, [...input.rtt]);
+      if (input.rtt) this.mergeRttReport(name, input.rtt);
       if (next.status !== existing.status) Object.assign(next, { statusChangedMs: now });
       if (!sameMember(existing, next)) await this.commit({ upsert: { ...next, lastSeenMs: identity ? now : existing.lastSeenMs } });
       return this.revisionValue;
@@ -247,9 +247,15 @@ export class MemberTable {
     return this.serialized(async () => {
       this.authorize(name, identity);
       await this.commit({ remove: name });
-      this.lastSeen.delete(name);
-      this.rttReports.delete(name);
+      this.forget(name);
     });
+  }
+
+  /** What the table keeps of a member outside the membership: its heartbeat time, its RTT row and the figures about it. */
+  private forget(name: string): void {
+    this.lastSeen.delete(name);
+    this.rttReports.delete(name);
+    for (const row of this.rttReports.values()) row.delete(name);
   }
 
   /** Removes a member if `stillDue` holds when its turn comes: a change queued meanwhile (a re-join with a new certificate) may have fixed it. */
@@ -258,10 +264,22 @@ export class MemberTable {
       const existing = this.members.get(name);
       if (!existing || !stillDue(existing)) return false;
       await this.commit({ remove: name });
-      this.lastSeen.delete(name);
-      this.rttReports.delete(name);
+      this.forget(name);
       return true;
     });
+  }
+
+
+  /**
+   * A report carries some of a node's samples (a node in a large mesh reports a part at a time,
+   * see RTT_SAMPLES_PER_REPORT): each replaces that peer's figure, the others stay. So an empty
+   * report is "no news". Samples for peers that are not members are dropped.
+   */
+  private mergeRttReport(name: string, samples: readonly RttSample__Output[]): void {
+    if (samples.length === 0) return;
+    let row = this.rttReports.get(name);
+    if (!row) this.rttReports.set(name, (row = new Map()));
+    for (const sample of samples) if (sample.peer !== name && this.members.has(sample.peer)) row.set(sample.peer, sample);
   }
 
   private checkFixedIp(name: string, ip: string): void {

@@ -277,6 +277,27 @@ describe('MemberTable', () => {
     assert.deepEqual(table.rttMatrix().rows, [{ from: 'a', to: 'c', rttMs: 2, loss: 0 }], "b's report and the rows to b are gone with b");
   });
 
+  test('RTT reports merge by peer: a report updates the samples it carries and leaves the others', async () => {
+    const { table } = await openTable();
+    const keys = { a: generateKeyPair().publicKey, b: generateKeyPair().publicKey, c: generateKeyPair().publicKey, d: generateKeyPair().publicKey };
+    const secrets: Record<string, string> = {};
+    for (const [name, key] of Object.entries(keys)) secrets[name] = (await table.join(joinInput(name, key))).secret;
+    // A node in a large mesh reports its peers a part at a time.
+    await table.update('a', { publicKey: keys.a, secret: secrets.a }, { rtt: [{ peer: 'b', rttMs: 1, loss: 0 }, { peer: 'c', rttMs: 2, loss: 0 }] });
+    await table.update('a', { publicKey: keys.a, secret: secrets.a }, { rtt: [{ peer: 'd', rttMs: 4, loss: 0 }, { peer: 'c', rttMs: 3, loss: 0.25 }] });
+    const rowsOfA = () => table.rttMatrix().rows.filter((r) => r.from === 'a').sort((x, y) => x.to.localeCompare(y.to));
+    assert.deepEqual(rowsOfA(), [
+      { from: 'a', to: 'b', rttMs: 1, loss: 0 },
+      { from: 'a', to: 'c', rttMs: 3, loss: 0.25 },
+      { from: 'a', to: 'd', rttMs: 4, loss: 0 },
+    ]);
+
+    // A member that leaves takes the figures about it along; one that comes back starts without.
+    await table.remove('d', { publicKey: keys.d, secret: secrets.d });
+    await table.join(joinInput('d', keys.d));
+    assert.deepEqual(rowsOfA().map((r) => r.to), ['b', 'c']);
+  });
+
   test('a state file from before RTT left the membership loads without the samples it carried', async () => {
     const first = await openTable();
     await first.table.join(joinInput('alpha'));

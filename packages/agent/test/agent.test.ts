@@ -1,0 +1,110 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Agent, type RttSource } from '../src/agent.js';
+import type { ControlClient } from '../src/control/client.js';
+import type { JoinResponse__Output, RttSample__Output, UpdateRequest } from '../src/proto/index.js';
+import { RTT_SAMPLES_PER_REPORT } from '../src/rtt/report.js';
+import { generateKeyPair } from '../src/wg/keys.js';
+import { MemoryWgDriver } from '../src/wg/memory-driver.js';
+import { meshNode } from './fixtures.js';
+import { SimTimers } from './sim-timers.js';
+
+const HEARTBEAT_MS = 5000;
+
+/** A bootstrap stand-in: answers the join with `nodes`, records Updates, and fails the ones it is told to. */
+class FakeControl implements ControlClient {
+  readonly updates: UpdateRequest[] = [];
+  /** How many of the next Updates fail (the bootstrap unreachable). */
+  failNext = 0;
+  constructor(private readonly response: JoinResponse__Output) {}
+  async join(): Promise<JoinResponse__Output> {
+    return this.response;
+  }
+  watch(_req: unknown, callbacks: { onOpen(): void }) {
+    queueMicrotask(() => callbacks.onOpen());
+    return { cancel() {} };
+  }
+  async update(req: UpdateRequest) {
+    if (this.failNext > 0) {
+      this.failNext--;
+      throw new Error('Update: bootstrap unreachable');
+    }
+    this.updates.push(req);
+    return { revision: this.response.revision };
+  }
+  async leave(): Promise<void> {}
+  async rtt() {
+    return { nodes: [], rows: [], partial: false };
+  }
+  close(): void {}
+}
+
+/** A prober stand-in: a fixed figure to every peer it is given. */
+class FixedRtt implements RttSource {
+  private peers: string[] = [];
+  setPeers(peers: readonly { name: string }[]): void {
+    this.peers = peers.map((p) => p.name);
+  }
+  samples(): RttSample__Output[] {
+    return this.peers.map((peer, i) => ({ peer, rttMs: 1 + i / 100, loss: 0 }));
+  }
+}
+
+/** A mesh of `size` nodes: this node (n0) and size-1 peers with distinct keys. */
+function joinResponse(size: number): JoinResponse__Output {
+  const nodes = Array.from({ length: size }, (_, i) => {
+    const key = Buffer.alloc(32);
+    key.writeUInt32BE(i + 1);
+    return meshNode(`n${i}`, `10.232.${Math.floor((i + 2) / 250)}.${((i + 2) % 250) + 1}`, { publicKey: key.toString('base64') });
+  });
+  return { nodeName: 'n0', meshIp: nodes[0]!.meshIp, meshCidr: '10.232.0.0/16', meshCreatedMs: 1, revision: size, nodes, nodeSecret: 'test-secret' };
+}
+
+/** Lets a heartbeat that fell due finish its Update. */
+async function settle(): Promise<void> {
+  for (let i = 0; i < 3; i++) await new Promise((resolve) => setImmediate(resolve));
+}
+
+describe('Agent RTT reports', () => {
+  test('in a mesh of 2,000 every sample goes out over successive heartbeats; a failed Update leaves its samples due', async () => {
+    const timers = new SimTimers();
+    const control = new FakeControl(joinResponse(2000));
+    const agent = new Agent(
+      { control, driver: new MemoryWgDriver('wgagent', { record: false }), timers, rtt: new FixedRtt() },
+      { meshName: 'm', nodeName: 'n0', privateKey: generateKeyPair().privateKey, heartbeatMs: HEARTBEAT_MS, wgOptions: {} },
+    );
+    await agent.start();
+    try {
+      // Step 1: the first heartbeat carries the first RTT_SAMPLES_PER_REPORT samples.
+      timers.advance(HEARTBEAT_MS);
+      await settle();
+      assert.equal(control.updates.length, 1);
+      assert.equal(control.updates[0]!.rtt!.length, RTT_SAMPLES_PER_REPORT);
+
+      // Step 2: the second heartbeat's Update fails; the third carries what it would have.
+      control.failNext = 1;
+      timers.advance(HEARTBEAT_MS);
+      await settle();
+      assert.equal(control.updates.length, 1, 'the failed Update reached nobody');
+      timers.advance(HEARTBEAT_MS);
+      await settle();
+      const retried = control.updates[1]!.rtt!.map((s) => s.peer);
+      assert.equal(retried.length, RTT_SAMPLES_PER_REPORT);
+      assert.ok(retried.every((peer) => !control.updates[0]!.rtt!.some((s) => s.peer === peer)), 'not the ones already held');
+
+      // Step 3: heartbeats go on until all 1,999 are out, each Update within the cap, each peer once.
+      for (let i = 0; i < 10; i++) {
+        timers.advance(HEARTBEAT_MS);
+        await settle();
+      }
+      const reports = control.updates.map((u) => u.rtt ?? []);
+      assert.ok(reports.every((r) => r.length <= RTT_SAMPLES_PER_REPORT));
+      const peers = reports.flat().map((s) => s.peer);
+      assert.equal(new Set(peers).size, 1999, 'every peer reported');
+      assert.equal(peers.length, 1999, 'each once');
+      assert.equal(reports.filter((r) => r.length > 0).length, Math.ceil(1999 / RTT_SAMPLES_PER_REPORT));
+    } finally {
+      await agent.stop({ leave: false });
+    }
+  });
+});
