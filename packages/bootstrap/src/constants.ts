@@ -1,3 +1,5 @@
+import { SHARED_LIMITS } from '@wgmesh/agent';
+
 export const DEFAULTS = {
   meshName: 'wgmesh',
   cidr: '10.232.0.0/16',
@@ -9,14 +11,10 @@ export const DEFAULTS = {
   historyLimit: 4096,
 } as const;
 
+/** The shared sizes (node name, tags, message) come from the agent, which enforces them too. */
 export const LIMITS = {
+  ...SHARED_LIMITS,
   meshNameMax: 10,
-  nodeNameMax: 63,
   endpointsMax: 16,
-  tagsMax: 32,
-  tagKeyMax: 63,
-  tagValueMax: 255,
   rttSamplesMax: 1024,
-  /** Largest request the join service accepts, bytes. */
-  messageMax: 64 * 1024,
 } as const;
