@@ -15,6 +15,8 @@ import type { AgentStateStore } from './state/agent-state.js';
 import { AGENT_DEFAULTS } from './constants.js';
 import { defaultTimers, type Timers } from './timers.js';
 import { Coalescer } from './coalescer.js';
+import { TagNotFound } from './errors.js';
+import { validateTag, validateTags } from './tags.js';
 
 export { defaultTimers, type Timers } from './timers.js';
 
@@ -266,24 +268,43 @@ export class Agent extends EventEmitter {
     this.emit('change');
   }
 
-  setTag(key: string, value: string): Promise<Readonly<Record<string, string>>> {
-    return this.replaceTags({ ...this.tags, [key]: value });
+  /** Refused at once (InvalidTag) when the tag breaks the rules: a bad tag is never applied or sent. */
+  async setTag(key: string, value: string): Promise<Readonly<Record<string, string>>> {
+    validateTag(key, value);
+    return this.changeTags((tags) => validateTags({ ...tags, [key]: value }));
   }
 
-  deleteTag(key: string): Promise<Readonly<Record<string, string>>> {
-    const { [key]: _removed, ...rest } = this.tags;
-    return this.replaceTags(rest);
-  }
-
-  /** Sends the new tags with an update; the old ones stay if the bootstrap refuses them. */
-  private async replaceTags(next: Record<string, string>): Promise<Readonly<Record<string, string>>> {
-    const previous = this.tags;
-    this.tags = next;
-    await this.sendUpdate().catch((err) => {
-      this.tags = previous;
-      throw err;
+  /** Rejects with TagNotFound unless the node has the tag as its own (not an Object property). */
+  async deleteTag(key: string): Promise<Readonly<Record<string, string>>> {
+    return this.changeTags((tags) => {
+      if (!Object.hasOwn(tags, key)) throw new TagNotFound(key);
+      const next = { ...tags };
+      delete next[key];
+      return next;
     });
-    return this.tags;
+  }
+
+  private tagQueue: Promise<unknown> = Promise.resolve();
+
+  /**
+   * Tag changes run one at a time, each from the tags the one before left: a change the bootstrap
+   * refuses (or cannot be asked about) then puts back exactly the set it started from, never one
+   * captured before another change that was still pending.
+   */
+  private changeTags(change: (tags: Readonly<Record<string, string>>) => Record<string, string>): Promise<Readonly<Record<string, string>>> {
+    const run = this.tagQueue.then(async () => {
+      const previous = this.tags;
+      this.tags = change(previous);
+      try {
+        await this.sendUpdate();
+      } catch (err) {
+        this.tags = previous;
+        throw err;
+      }
+      return this.tags;
+    });
+    this.tagQueue = run.catch(() => {});
+    return run;
   }
 
   private async joinWithRetry(): Promise<JoinResponse__Output> {

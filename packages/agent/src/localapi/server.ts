@@ -7,6 +7,8 @@ import { nodesByName } from '../netmap/netmap.js';
 import { loadProtos, type AgentHandlers } from '../proto/index.js';
 import { buildRttMatrix, buildStatus } from '../status/status.js';
 import { errorMessage, silentLogger, type Logger } from '../log.js';
+import { InvalidTag, TagNotFound } from '../errors.js';
+import { SHARED_LIMITS } from '../limits.js';
 
 export interface LocalApiInit {
   readonly socketPath: string;
@@ -27,7 +29,8 @@ export class LocalApiServer {
 
   async start(): Promise<void> {
     await claimSocketPath(this.init.socketPath);
-    const server = new grpc.Server();
+    // The join service's cap: a huge request is refused (RESOURCE_EXHAUSTED) before any handler runs.
+    const server = new grpc.Server({ 'grpc.max_receive_message_length': SHARED_LIMITS.messageMax });
     server.addService(loadProtos().agent.wgmesh.v1.Agent.service, this.handlers());
     const previous = process.umask(0o117);
     try {
@@ -57,7 +60,7 @@ export class LocalApiServer {
 
   private handlers(): AgentHandlers {
     const agent = this.agent;
-    const fail = (err: unknown, code = grpc.status.INTERNAL) => ({ code, details: errorMessage(err) });
+    const fail = (err: unknown, otherwise = grpc.status.INTERNAL) => ({ code: statusFor(err, otherwise), details: errorMessage(err) });
     return {
       Info(_call, callback) {
         buildStatus(agent).then((s) => callback(null, s), (err) => callback(fail(err)));
@@ -88,21 +91,26 @@ export class LocalApiServer {
         call.on('close', done);
         void pusher.run();
       },
+      // A tag change the bootstrap refuses, or cannot be asked about, is FAILED_PRECONDITION.
       SetTag(call, callback) {
         const { key, value } = call.request;
-        if (!key) return callback(fail('tag key is required', grpc.status.INVALID_ARGUMENT));
         agent.setTag(key, value).then((tags) => callback(null, { tags }), (err) => callback(fail(err, grpc.status.FAILED_PRECONDITION)));
       },
       DeleteTag(call, callback) {
-        const { key } = call.request;
-        if (!(key in agent.currentTags)) return callback(fail(`no tag "${key}" on this node`, grpc.status.NOT_FOUND));
-        agent.deleteTag(key).then((tags) => callback(null, { tags }), (err) => callback(fail(err, grpc.status.FAILED_PRECONDITION)));
+        agent.deleteTag(call.request.key).then((tags) => callback(null, { tags }), (err) => callback(fail(err, grpc.status.FAILED_PRECONDITION)));
       },
       Rtt(_call, callback) {
         buildRttMatrix(agent).then((matrix) => callback(null, matrix), (err) => callback(fail(err, grpc.status.INTERNAL)));
       },
     };
   }
+}
+
+/** The one place where the local API's errors become gRPC status codes. */
+export function statusFor(err: unknown, otherwise: grpc.status): grpc.status {
+  if (err instanceof InvalidTag) return grpc.status.INVALID_ARGUMENT;
+  if (err instanceof TagNotFound) return grpc.status.NOT_FOUND;
+  return otherwise;
 }
 
 /** A socket file left by a crashed agent makes bind fail: remove it if nobody answers on it. */
