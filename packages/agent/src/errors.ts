@@ -22,3 +22,19 @@ export class TagNotFound extends AgentError {
     super(`no tag ${excerpt(key)} on this node; \`wgmesh tags\` lists them`);
   }
 }
+
+export class LocalApiError extends AgentError {}
+
+/** Another process answers on the local API socket. */
+export class SocketInUse extends LocalApiError {
+  constructor(readonly path: string) {
+    super(`another wgmesh agent is already serving ${path}; stop it first, or use another -socket`);
+  }
+}
+
+/** The -socket path holds something that is not a socket; it is never removed. */
+export class NotASocket extends LocalApiError {
+  constructor(readonly path: string, readonly found: string) {
+    super(`${path} is ${found}, not a socket; wgmesh removes only a stale socket there: move it away yourself, or use another -socket`);
+  }
+}
