@@ -1,6 +1,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 import type { Agent } from '@wgmesh/agent';
 import type { Bootstrap } from '@wgmesh/bootstrap';
 import { makeAgent, startBootstrap, tempDir } from '../helpers/inprocess.js';
@@ -49,4 +50,16 @@ test('the bootstrap\'s own node is held to the same rules: a bad tag set on it n
   assert.equal('bad key' in (bootstrap.table!.get('bootstrap')?.tags ?? {}), false);
   await bootstrap.agent!.setTag('role', 'hub');
   await waitFor('alpha to see the bootstrap\'s good tag', () => alpha.netmap.nodes.get('bootstrap')?.tags.role === 'hub');
+});
+
+test('tag changes made at once are applied one by one: the refused ones leave no trace, on the node or the bootstrap', async () => {
+  const before = { ...alpha.currentTags };
+
+  const results = await Promise.allSettled([alpha.setTag('bad key', 'x'), alpha.setTag('zone', 'a'), alpha.setTag('note', 'two\nlines'), alpha.setTag('rack', '7')]);
+
+  assert.deepEqual(results.map((r) => r.status), ['rejected', 'fulfilled', 'rejected', 'fulfilled']);
+  const expected = { ...before, zone: 'a', rack: '7' };
+  assert.deepEqual(alpha.currentTags, expected);
+  assert.deepEqual(bootstrap.table!.get('alpha')?.tags, expected, "the bootstrap's record agrees");
+  await waitFor('bravo to see the same tags', () => isDeepStrictEqual({ ...tagsOfAlphaAt(bravo) }, expected));
 });

@@ -16,6 +16,8 @@ import { AGENT_DEFAULTS } from './constants.js';
 import { defaultTimers, type Timers } from './timers.js';
 import { Coalescer } from './coalescer.js';
 import { RttReporter, type RttReport } from './rtt/report.js';
+import { TagNotFound } from './errors.js';
+import { validateTag, validateTags } from './tags.js';
 
 export { defaultTimers, type Timers } from './timers.js';
 
@@ -267,24 +269,48 @@ export class Agent extends EventEmitter {
     this.emit('change');
   }
 
-  setTag(key: string, value: string): Promise<Readonly<Record<string, string>>> {
-    return this.replaceTags({ ...this.tags, [key]: value });
+  /** Refused at once (InvalidTag) when the tag breaks the rules: a bad tag is never applied or sent. */
+  async setTag(key: string, value: string): Promise<Readonly<Record<string, string>>> {
+    validateTag(key, value);
+    return this.changeTags((tags) => validateTags({ ...tags, [key]: value }));
   }
 
-  deleteTag(key: string): Promise<Readonly<Record<string, string>>> {
-    const { [key]: _removed, ...rest } = this.tags;
-    return this.replaceTags(rest);
-  }
-
-  /** Sends the new tags with an update; the old ones stay if the bootstrap refuses them. */
-  private async replaceTags(next: Record<string, string>): Promise<Readonly<Record<string, string>>> {
-    const previous = this.tags;
-    this.tags = next;
-    await this.sendUpdate().catch((err) => {
-      this.tags = previous;
-      throw err;
+  /** Rejects with TagNotFound unless the node has the tag as its own (not an Object property). */
+  async deleteTag(key: string): Promise<Readonly<Record<string, string>>> {
+    return this.changeTags((tags) => {
+      if (!Object.hasOwn(tags, key)) throw new TagNotFound(key);
+      const next = { ...tags };
+      delete next[key];
+      return next;
     });
-    return this.tags;
+  }
+
+  /**
+   * Updates (heartbeats and tag changes) go out one at a time, in order: a heartbeat that started
+   * before a tag change must not land after it with the old tags, and each tag change starts from
+   * the tags the one before left.
+   */
+  private updateQueue: Promise<unknown> = Promise.resolve();
+
+  private queueUpdate<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.updateQueue.then(work);
+    this.updateQueue = run.catch(() => {});
+    return run;
+  }
+
+  /**
+   * A tag change is sent as an Update with the new set, and the node's tags become that set only
+   * once the bootstrap took it: a refused (or unsent) change leaves no trace, not even in a
+   * heartbeat sent meanwhile.
+   */
+  private changeTags(change: (tags: Readonly<Record<string, string>>) => Record<string, string>): Promise<Readonly<Record<string, string>>> {
+    return this.queueUpdate(async () => {
+      const next = change(this.tags);
+      await this.sendUpdateNow(next);
+      this.tags = next;
+      this.emit('change');
+      return this.tags;
+    });
   }
 
   private async joinWithRetry(): Promise<JoinResponse__Output> {
@@ -599,13 +625,18 @@ export class Agent extends EventEmitter {
     this.checkNat();
   }
 
-  private async sendUpdate(): Promise<void> {
+  /** The heartbeat: endpoints, the node's tags and due RTT samples, in turn with tag changes. */
+  private sendUpdate(): Promise<void> {
+    return this.queueUpdate(() => this.sendUpdateNow(this.tags));
+  }
+
+  private async sendUpdateNow(tags: Readonly<Record<string, string>>): Promise<void> {
     await this.refreshEndpoints();
     const rtt = this.rttReport();
     await this.components.control.update({
       ...this.identity(),
       endpoints: this.lastEndpoints,
-      tags: this.tags,
+      tags,
       // The due samples, at most RTT_SAMPLES_PER_REPORT; an empty list means "no news".
       rtt: rtt.samples,
     });

@@ -14,18 +14,22 @@ export interface LoggerOptions {
   json?: boolean;
   /** Colour only when asked: winston's colorize ignores TTY and NO_COLOR. */
   color?: boolean;
+  /** Where lines go; stderr by default (tests capture them here). */
+  stream?: NodeJS.WritableStream;
 }
 
 /** A root logger writing to stderr, so stdout stays clean for command output. */
 export function createLogger(options: LoggerOptions = {}): Logger {
   const { format } = winston;
+  // Messages and field values may hold what a peer or a request sent: escaped, one line each.
   const line = format.printf((info) => {
     const { level, message, timestamp, component, ...fields } = info as Record<string, unknown>;
     const extra = Object.entries(fields)
       .filter(([k]) => typeof k === 'string' && !k.startsWith('Symbol'))
-      .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+      .map(([k, v]) => `${escapeControls(k)}=${formatValue(v)}`)
       .join(' ');
-    return `${timestamp} ${level} ${component ? `[${component}] ` : ''}${message}${extra ? ' ' + extra : ''}`;
+    const name = component === undefined ? '' : `[${escapeControls(String(component))}] `;
+    return `${timestamp} ${level} ${name}${escapeControls(String(message))}${extra ? ' ' + extra : ''}`;
   });
   const formats = [format.timestamp(), errorsToFields()];
   if (options.json) formats.push(format.json());
@@ -33,11 +37,37 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     if (options.color) formats.push(format.colorize());
     formats.push(line);
   }
+  const transport = options.stream
+    ? new winston.transports.Stream({ stream: options.stream })
+    : new winston.transports.Console({ stderrLevels: ['error', 'warn', 'info', 'debug', 'verbose', 'silly'] });
   return winston.createLogger({
     level: options.level ?? 'info',
     format: format.combine(...formats),
-    transports: [new winston.transports.Console({ stderrLevels: ['error', 'warn', 'info', 'debug', 'verbose', 'silly'] })],
+    transports: [transport],
   }) as unknown as Logger;
+}
+
+// C0, DEL, C1, and the Unicode line and paragraph separators: anything that can end or rewrite a line.
+// eslint-disable-next-line no-control-regex
+const CONTROLS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
+const SHORT_ESCAPES = new Map([['\n', '\\n'], ['\r', '\\r'], ['\t', '\\t']]);
+/** A string field value that needs no quotes: no space, '=', '"', backslash or control character. */
+// eslint-disable-next-line no-control-regex
+const BARE = /^[^\s="\\\u0000-\u001f\u007f-\u009f]+$/;
+
+/** Control characters as escapes (\n, \u001b), so a value can neither break nor forge a log line. */
+export function escapeControls(text: string): string {
+  return text.replace(CONTROLS, (c) => SHORT_ESCAPES.get(c) ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/**
+ * A field value, logfmt style: a string bare when it is one plain token, otherwise JSON-quoted;
+ * anything else as JSON, quoted only if it holds a space (a string inside an object).
+ */
+function formatValue(value: unknown): string {
+  if (typeof value === 'string') return BARE.test(value) ? value : escapeControls(JSON.stringify(value));
+  const text = escapeControls(JSON.stringify(value) ?? String(value));
+  return /\s/.test(text) ? JSON.stringify(text) : text;
 }
 
 /** A logger that drops everything: the default for library parts and tests. */

@@ -1,4 +1,5 @@
-import type { MeshNode } from '../src/index.js';
+import { status as grpcStatus } from '@grpc/grpc-js';
+import { ControlCallError, type ControlClient, type MeshNode } from '../src/index.js';
 
 /** A mesh node as the netmap holds it; `extra` overrides any field (a distinct key per name by default). */
 export function meshNode(name: string, meshIp: string, extra: Partial<MeshNode> = {}): MeshNode {
@@ -15,5 +16,65 @@ export function meshNode(name: string, meshIp: string, extra: Partial<MeshNode> 
     isBootstrap: false,
     listenPort: 51820,
     ...extra,
+  };
+}
+
+/**
+ * A stand-in for the bootstrap behind one agent: it keeps that node's member record, answers
+ * after a short delay (so concurrent calls overlap, as over a network), refuses bad tags the way
+ * the real one does (its own copy of the rule, so a test can tell whether the agent checked
+ * first), and can be told to be unreachable for the next few updates.
+ */
+export interface FakeBootstrap {
+  readonly control: ControlClient;
+  /** The node's tags as the bootstrap holds them (undefined before the join). */
+  readonly memberTags: () => Readonly<Record<string, string>> | undefined;
+  /** Updates that reached the bootstrap, refused or not. */
+  readonly updates: () => number;
+  /** The next `n` updates fail with UNAVAILABLE. */
+  unreachableFor(n: number): void;
+}
+
+export function fakeBootstrap(delayMs = 20): FakeBootstrap {
+  let member: { tags: Record<string, string> } | undefined;
+  let updates = 0;
+  let unreachable = 0;
+  const badTag = (tags: Record<string, string>) =>
+    Object.entries(tags).find(([k, v]) => k.length > 63 || !/^[A-Za-z0-9_]([A-Za-z0-9_.:\-/]*[A-Za-z0-9])?$/.test(k) || Buffer.byteLength(v) > 255 || /[\u0000-\u001f\u007f]/.test(v));
+  const control: ControlClient = {
+    async join(req) {
+      const tags = { ...(req.tags ?? {}) };
+      member = { tags };
+      const self = meshNode(req.nodeName!, '198.18.0.2', { publicKey: String(req.publicKey), tags });
+      return { nodeName: self.name, meshIp: self.meshIp, meshCidr: '198.18.0.0/16', meshCreatedMs: 1, revision: 1, nodes: [self], nodeSecret: 'fake-secret' };
+    },
+    watch: () => ({ cancel() {} }),
+    async update(req) {
+      updates++;
+      await new Promise((r) => setTimeout(r, delayMs));
+      if (unreachable > 0) {
+        unreachable--;
+        throw new ControlCallError(grpcStatus.UNAVAILABLE, 'No connection established', 'Update');
+      }
+      const tags = { ...(req.tags ?? {}) };
+      const bad = badTag(tags);
+      if (bad) throw new ControlCallError(grpcStatus.INVALID_ARGUMENT, `invalid tags[${JSON.stringify(bad[0].slice(0, 40))}]`, 'Update');
+      if (!member) throw new ControlCallError(grpcStatus.NOT_FOUND, 'not a member', 'Update');
+      member.tags = tags;
+      return { revision: 2 };
+    },
+    async leave() {},
+    async rtt() {
+      return { nodes: [], rows: [], partial: true };
+    },
+    close() {},
+  };
+  return {
+    control,
+    memberTags: () => member?.tags,
+    updates: () => updates,
+    unreachableFor(n) {
+      unreachable = n;
+    },
   };
 }

@@ -1,4 +1,4 @@
-import { RTT_SAMPLES_PER_REPORT } from '@wgmesh/agent';
+import { RTT_SAMPLES_PER_REPORT, SHARED_LIMITS } from '@wgmesh/agent';
 
 export const DEFAULTS = {
   meshName: 'wgmesh',
@@ -11,13 +11,11 @@ export const DEFAULTS = {
   historyLimit: 4096,
 } as const;
 
+/** The shared sizes (node name, tags, message) come from the agent, which enforces them too. */
 export const LIMITS = {
+  ...SHARED_LIMITS,
   meshNameMax: 10,
-  nodeNameMax: 63,
   endpointsMax: 16,
-  tagsMax: 32,
-  tagKeyMax: 63,
-  tagValueMax: 255,
   /**
    * Samples per Update taken. Agents send at most RTT_SAMPLES_PER_REPORT at a time (so a report
    * fits in messageMax at any mesh size); agents from before that sent up to 1,024, and their
@@ -26,6 +24,4 @@ export const LIMITS = {
   rttSamplesMax: Math.max(RTT_SAMPLES_PER_REPORT, 1024),
   /** A node secret is 43 characters; anything much longer is not one. */
   nodeSecretMax: 128,
-  /** Largest request the join service accepts, bytes. */
-  messageMax: 64 * 1024,
 } as const;

@@ -33,7 +33,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
     process.stdout.write('wgmesh 0.1.0\n');
     return 0;
   }
-  const command = COMMANDS[name];
+  // Own commands only: `wgmesh toString` is not one.
+  const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
   if (!command) {
     process.stderr.write(`wgmesh: unknown command "${name}"\n\n${usage()}`);
     return 2;

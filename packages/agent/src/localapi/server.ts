@@ -1,5 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
-import { chown, unlink } from 'node:fs/promises';
+import { chown, lstat, unlink } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
 import { connect } from 'node:net';
 import type { Agent } from '../agent.js';
 import { Coalescer } from '../coalescer.js';
@@ -7,14 +8,14 @@ import { nodesByName } from '../netmap/netmap.js';
 import { loadProtos, type AgentHandlers } from '../proto/index.js';
 import { buildRttMatrix, buildStatus } from '../status/status.js';
 import { errorMessage, silentLogger, type Logger } from '../log.js';
+import { InvalidTag, LocalApiError, NotASocket, SocketInUse, TagNotFound } from '../errors.js';
+import { SHARED_LIMITS } from '../limits.js';
 
 export interface LocalApiInit {
   readonly socketPath: string;
   /** "UID:GID" to own the socket; group members may then use `wgmesh info` without root. */
   readonly owner?: string;
 }
-
-export class LocalApiError extends Error {}
 
 /** The Agent service on a Unix socket, mode 0660: file permissions are its access control. */
 export class LocalApiServer {
@@ -27,7 +28,8 @@ export class LocalApiServer {
 
   async start(): Promise<void> {
     await claimSocketPath(this.init.socketPath);
-    const server = new grpc.Server();
+    // The join service's cap: a huge request is refused (RESOURCE_EXHAUSTED) before any handler runs.
+    const server = new grpc.Server({ 'grpc.max_receive_message_length': SHARED_LIMITS.messageMax });
     server.addService(loadProtos().agent.wgmesh.v1.Agent.service, this.handlers());
     const previous = process.umask(0o117);
     try {
@@ -52,12 +54,14 @@ export class LocalApiServer {
     this.server = undefined;
     if (!server) return;
     server.forceShutdown();
-    await unlink(this.init.socketPath).catch(() => {});
+    // Only our socket: whatever else has been put at the path since is not ours to remove.
+    const found = await lstat(this.init.socketPath).catch(() => undefined);
+    if (found?.isSocket()) await unlink(this.init.socketPath).catch(() => {});
   }
 
   private handlers(): AgentHandlers {
     const agent = this.agent;
-    const fail = (err: unknown, code = grpc.status.INTERNAL) => ({ code, details: errorMessage(err) });
+    const fail = (err: unknown, otherwise = grpc.status.INTERNAL) => ({ code: statusFor(err, otherwise), details: errorMessage(err) });
     return {
       Info(_call, callback) {
         buildStatus(agent).then((s) => callback(null, s), (err) => callback(fail(err)));
@@ -88,15 +92,13 @@ export class LocalApiServer {
         call.on('close', done);
         void pusher.run();
       },
+      // A tag change the bootstrap refuses, or cannot be asked about, is FAILED_PRECONDITION.
       SetTag(call, callback) {
         const { key, value } = call.request;
-        if (!key) return callback(fail('tag key is required', grpc.status.INVALID_ARGUMENT));
         agent.setTag(key, value).then((tags) => callback(null, { tags }), (err) => callback(fail(err, grpc.status.FAILED_PRECONDITION)));
       },
       DeleteTag(call, callback) {
-        const { key } = call.request;
-        if (!(key in agent.currentTags)) return callback(fail(`no tag "${key}" on this node`, grpc.status.NOT_FOUND));
-        agent.deleteTag(key).then((tags) => callback(null, { tags }), (err) => callback(fail(err, grpc.status.FAILED_PRECONDITION)));
+        agent.deleteTag(call.request.key).then((tags) => callback(null, { tags }), (err) => callback(fail(err, grpc.status.FAILED_PRECONDITION)));
       },
       Rtt(_call, callback) {
         buildRttMatrix(agent).then((matrix) => callback(null, matrix), (err) => callback(fail(err, grpc.status.INTERNAL)));
@@ -105,9 +107,35 @@ export class LocalApiServer {
   }
 }
 
-/** A socket file left by a crashed agent makes bind fail: remove it if nobody answers on it. */
+/** The one place where the local API's errors become gRPC status codes. */
+export function statusFor(err: unknown, otherwise: grpc.status): grpc.status {
+  if (err instanceof InvalidTag) return grpc.status.INVALID_ARGUMENT;
+  if (err instanceof TagNotFound) return grpc.status.NOT_FOUND;
+  return otherwise;
+}
+
+/**
+ * A socket left by a crashed agent makes bind fail: it is removed if nobody answers on it. Nothing
+ * else at the path is ever removed (the agent runs as root): a regular file, a directory or a
+ * symbolic link, even one to a socket, is refused with NotASocket.
+ */
 export async function claimSocketPath(path: string): Promise<void> {
-  const alive = await new Promise<boolean>((resolve) => {
+  let found: Stats;
+  try {
+    found = await lstat(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw new LocalApiError(`cannot check the local API socket path ${path}: ${errorMessage(err)}; pick another -socket`);
+  }
+  if (!found.isSocket()) throw new NotASocket(path, describeFileType(found));
+  if (await answers(path)) throw new SocketInUse(path);
+  await unlink(path).catch((err: NodeJS.ErrnoException) => {
+    if (err.code !== 'ENOENT') throw new LocalApiError(`cannot remove the stale socket ${path}: ${err.message}; remove it yourself, or use another -socket`);
+  });
+}
+
+function answers(path: string): Promise<boolean> {
+  return new Promise<boolean>((resolve) => {
     const socket = connect(path);
     socket.once('connect', () => {
       socket.destroy();
@@ -115,6 +143,13 @@ export async function claimSocketPath(path: string): Promise<void> {
     });
     socket.once('error', () => resolve(false));
   });
-  if (alive) throw new LocalApiError(`another wgmesh agent is already serving ${path}; stop it first, or use another -socket`);
-  await unlink(path).catch(() => {});
+}
+
+function describeFileType(found: Stats): string {
+  if (found.isSymbolicLink()) return 'a symbolic link';
+  if (found.isDirectory()) return 'a directory';
+  if (found.isFile()) return 'a regular file';
+  if (found.isFIFO()) return 'a named pipe';
+  if (found.isBlockDevice() || found.isCharacterDevice()) return 'a device';
+  return 'another kind of file';
 }

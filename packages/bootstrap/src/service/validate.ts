@@ -1,4 +1,4 @@
-import { isLowOrderKey, isWgKey } from '@wgmesh/agent';
+import { excerpt, InvalidTag, isLowOrderKey, isWgKey, validateTags as checkTags } from '@wgmesh/agent';
 import type { Endpoint__Output, RttSample__Output } from '@wgmesh/agent';
 import { InvalidField } from '../errors.js';
 import { isIp } from '../ipam/ipam.js';
@@ -7,20 +7,19 @@ import { LIMITS } from '../constants.js';
 /** Request validation: each function throws InvalidField naming the field, or returns the clean value. */
 
 const DNS_LABEL = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/i;
-const TAG_KEY = /^[A-Za-z0-9_]([A-Za-z0-9_.:\-/]*[A-Za-z0-9])?$/;
 const ENDPOINT_KINDS = new Set(['ENDPOINT_KIND_LAN', 'ENDPOINT_KIND_OBSERVED', 'ENDPOINT_KIND_STUN', 'ENDPOINT_KIND_CONFIGURED']);
 
 export function validateNodeName(value: string, field = 'node_name'): string {
   if (!value) throw new InvalidField(field, 'is required');
-  if (value.length > LIMITS.nodeNameMax) throw new InvalidField(field, `"${value.slice(0, 80)}…" is longer than ${LIMITS.nodeNameMax} characters`);
-  if (!DNS_LABEL.test(value)) throw new InvalidField(field, `"${value}" must be a DNS label: letters, digits and '-', not starting or ending with '-'`);
+  if (value.length > LIMITS.nodeNameMax) throw new InvalidField(field, `${excerpt(value)} is longer than ${LIMITS.nodeNameMax} characters`);
+  if (!DNS_LABEL.test(value)) throw new InvalidField(field, `${excerpt(value)} must be a DNS label: letters, digits and '-', not starting or ending with '-'`);
   return value.toLowerCase();
 }
 
 export function validateMeshName(value: string): string {
   if (!value) throw new InvalidField('mesh_name', 'is required');
   if (value.length > LIMITS.meshNameMax || !DNS_LABEL.test(value)) {
-    throw new InvalidField('mesh_name', `"${value.slice(0, 80)}" must be 1-${LIMITS.meshNameMax} letters, digits or '-'`);
+    throw new InvalidField('mesh_name', `${excerpt(value)} must be 1-${LIMITS.meshNameMax} letters, digits or '-'`);
   }
   return value;
 }
@@ -41,7 +40,7 @@ export function validateEndpoints(values: readonly Endpoint__Output[]): Endpoint
   if (values.length > LIMITS.endpointsMax) throw new InvalidField('endpoints', `${values.length} given, at most ${LIMITS.endpointsMax}`);
   return values.map((e, i) => {
     const field = `endpoints[${i}]`;
-    if (!isIp(e.ip)) throw new InvalidField(`${field}.ip`, `"${e.ip.slice(0, 80)}" is not an IPv4 or IPv6 address`);
+    if (!isIp(e.ip)) throw new InvalidField(`${field}.ip`, `${excerpt(e.ip)} is not an IPv4 or IPv6 address`);
     if (!Number.isInteger(e.port) || e.port < 1 || e.port > 65535) throw new InvalidField(`${field}.port`, `${e.port} is not a UDP port (1-65535)`);
     const kind = e.kind === 'ENDPOINT_KIND_UNSPECIFIED' ? 'ENDPOINT_KIND_LAN' : e.kind;
     if (!ENDPOINT_KINDS.has(kind)) throw new InvalidField(`${field}.kind`, `unknown kind ${String(e.kind)}`);
@@ -51,18 +50,14 @@ export function validateEndpoints(values: readonly Endpoint__Output[]): Endpoint
   });
 }
 
+/** The agent's tag rules (a node checks its own tags before sending them), as InvalidField. */
 export function validateTags(tags: Readonly<Record<string, string>>): Record<string, string> {
-  const entries = Object.entries(tags);
-  if (entries.length > LIMITS.tagsMax) throw new InvalidField('tags', `${entries.length} tags, at most ${LIMITS.tagsMax}`);
-  for (const [key, value] of entries) {
-    if (key.length > LIMITS.tagKeyMax || !TAG_KEY.test(key)) {
-      throw new InvalidField(`tags["${key.slice(0, 40)}"]`, `key must be 1-${LIMITS.tagKeyMax} letters, digits, '.', '_', '-', ':' or '/' (e.g. role, svc:http, _internal)`);
-    }
-    if (Buffer.byteLength(value) > LIMITS.tagValueMax) throw new InvalidField(`tags["${key}"]`, `value is longer than ${LIMITS.tagValueMax} bytes`);
-    // eslint-disable-next-line no-control-regex
-    if (/[\u0000-\u001f\u007f]/.test(value)) throw new InvalidField(`tags["${key}"]`, 'value contains control characters');
+  try {
+    return checkTags(tags);
+  } catch (err) {
+    if (err instanceof InvalidTag) throw new InvalidField(err.field, err.reason);
+    throw err;
   }
-  return Object.fromEntries(entries);
 }
 
 export function validateRttSamples(samples: readonly RttSample__Output[]): RttSample__Output[] {

@@ -62,13 +62,14 @@ export function splitTag(item: string): [key: string, value: string] | undefined
 }
 
 export function parseTags(list: readonly string[]): Record<string, string> {
-  const tags: Record<string, string> = {};
+  const tags = new Map<string, string>();
   for (const item of list) {
     const tag = splitTag(item);
     if (!tag) throw new UsageError(`tag "${item}" is not KEY=VALUE`);
-    tags[tag[0]] = tag[1];
+    tags.set(tag[0], tag[1]);
   }
-  return tags;
+  // Own properties even for keys like __proto__ (an assignment would set the prototype instead).
+  return Object.fromEntries(tags);
 }
 
 export function checkMeshName(mesh: string): void {

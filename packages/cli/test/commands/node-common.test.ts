@@ -30,4 +30,5 @@ test('mesh names fit the interface name; tags are KEY=VALUE', () => {
   assert.throws(() => checkMeshName('bad_name'), /1-10 letters/);
   assert.deepEqual(parseTags(['a=1', 'svc:http=80', 'empty=']), { a: '1', 'svc:http': '80', empty: '' });
   assert.throws(() => parseTags(['novalue']), /not KEY=VALUE/);
+  assert.ok(Object.hasOwn(parseTags(['__proto__=x']), '__proto__'), 'a key named like an Object property is a plain own key (the bootstrap then refuses it)');
 });
