@@ -7,6 +7,7 @@ import { errorMessage, loadProtos } from '@wgmesh/agent';
 import type { MemberDelta, MemberTable, Identity } from '../members/table.js';
 import { streamMembership } from '../members/stream.js';
 import { MeshNotFound } from '../errors.js';
+import { parsePrefix } from '../ipam/ipam.js';
 import type { Authenticator, CallIdentity, ServerSurfaceCall } from './auth.js';
 import { PermissionDenied } from './auth.js';
 import { toServiceError } from './status.js';
@@ -32,6 +33,7 @@ export interface MeshServiceStats {
 /** The Mesh service handlers: validation, identity, then one call into the member table. */
 export function createMeshService(components: MeshServiceComponents): { handlers: MeshHandlers; stats: MeshServiceStats; closeWatchers(): void } {
   const { table, auth, logger } = components;
+  const meshCidr = parsePrefix(table.cidr);
   const stats: MeshServiceStats = { watchers: 0, eventsSent: 0, joinsAccepted: 0, joinsRejected: {} };
   const openStreams = new Set<ServerWritableStream<WatchRequest__Output, WatchEvent>>();
   const serializeEvent = loadProtos().mesh.wgmesh.v1.Mesh.service.Watch.responseSerialize;
@@ -75,7 +77,7 @@ export function createMeshService(components: MeshServiceComponents): { handlers
       const req: JoinRequest__Output = call.request;
       answer(callback, async (): Promise<JoinResponse> => {
         const { name, identity, publicKey } = caller(call, req);
-        const endpoints = validateEndpoints(req.endpoints);
+        const endpoints = validateEndpoints(req.endpoints, meshCidr);
         const tags = validateTags(req.tags);
         const listenPort = validateListenPort(req.listenPort);
         const { member, revision, created } = await table.join({ name, identity, endpoints, tags, listenPort });
@@ -95,7 +97,7 @@ export function createMeshService(components: MeshServiceComponents): { handlers
       const req: UpdateRequest__Output = call.request;
       answer(callback, async (): Promise<UpdateResponse> => {
         const { name, identity } = caller(call, req);
-        const endpoints = validateEndpoints(req.endpoints);
+        const endpoints = validateEndpoints(req.endpoints, meshCidr);
         const tags = validateTags(req.tags);
         const rtt = validateRttSamples(req.rtt);
         const revision = await table.update(name, identity, { endpoints, tags, rtt });

@@ -2,7 +2,7 @@ import { mkdir, readFile, writeFile, chmod } from 'node:fs/promises';
 import { hostname, networkInterfaces } from 'node:os';
 import path from 'node:path';
 import {
-  AGENT_DEFAULTS, EchoResponder, EndpointDiscovery, MemberlistExporter, MetricsRegistry, MetricsServer, registerAgentMetrics, RttProber, RTT_DEFAULTS, type Agent, createLogger, createWgDriverFactory,
+  AGENT_DEFAULTS, EchoResponder, EndpointDiscovery, endpointAddressProblem, MemberlistExporter, MetricsRegistry, MetricsServer, registerAgentMetrics, RttProber, RTT_DEFAULTS, type Agent, createLogger, createWgDriverFactory,
   generateKeyPair, isWgKey, type Logger, type WgBackendChoice, type WgDriver,
 } from '@wgmesh/agent';
 import type { FlagSpec, FlagValues } from '../flags/parse.js';
@@ -122,12 +122,22 @@ export function endpointDiscovery(values: FlagValues, listenPort: number, isMesh
   });
 }
 
-function resolveListenAddr(value: string): string {
-  if (/^[0-9.]+$/.test(value) || value.includes(':')) return value;
-  const addrs = networkInterfaces()[value];
-  const v4 = addrs?.find((a) => a.family === 'IPv4') ?? addrs?.[0];
-  if (!v4) throw new UsageError(`-listen-addr ${value}: no such interface with an address (give an IP or an interface name)`);
-  return v4.address;
+/**
+ * -listen-addr as the one address to advertise; refused here, before anything starts, when the
+ * bootstrap would refuse it at Join. (An address inside the mesh is left to the bootstrap to
+ * refuse: a joining node does not know the mesh's CIDR yet.)
+ */
+export function resolveListenAddr(value: string, interfaces = networkInterfaces()): string {
+  let ip = value;
+  if (!/^[0-9.]+$/.test(value) && !value.includes(':')) {
+    const addrs = interfaces[value];
+    const v4 = addrs?.find((a) => a.family === 'IPv4') ?? addrs?.[0];
+    if (!v4) throw new UsageError(`-listen-addr ${value}: no such interface with an address (give an IP or an interface name)`);
+    ip = v4.address;
+  }
+  const problem = endpointAddressProblem(ip);
+  if (problem) throw new UsageError(`-listen-addr ${value}: ${ip} ${problem}; give an address other nodes can reach this one at`);
+  return ip;
 }
 
 /** Runs until SIGINT/SIGTERM, then stops once; a second signal exits at once. */
