@@ -1,10 +1,9 @@
 import * as grpc from '@grpc/grpc-js';
-import path from 'node:path';
 import { Agent, FileAgentStateStore, claimSocketPath, createGrpcControlClient, LocalApiServer, parseHostPort } from '@wgmesh/agent';
 import { parsePrefix, prefixContains } from '@wgmesh/bootstrap';
 import { formatHelp, resolveFlags, UsageError, type FlagSpec } from '../flags/parse.js';
 import {
-  checkMeshName, checkRoot, createRtt, endpointDiscovery, startExporter, startMetrics, makeLogger, NODE_FLAGS, nodeName, openNode, parseTags, untilSignal,
+  checkMeshName, checkRoot, createRtt, endpointDiscovery, startExporter, startMetrics, makeLogger, NODE_FLAGS, nodeFiles, nodeName, openNode, parseTags, untilSignal,
 } from './node-common.js';
 import { printJoinSummary } from './summary.js';
 import { showJoinProgress } from '../ui/progress.js';
@@ -60,7 +59,7 @@ export async function runJoin(argv: string[], env: NodeJS.ProcessEnv): Promise<n
   const agent = new Agent(
     {
       control, driver, logger: logger.child({ component: 'agent' }),
-      stateStore: new FileAgentStateStore(path.join(stateDir, mesh, 'agent.json')),
+      stateStore: new FileAgentStateStore(nodeFiles(stateDir, mesh).agentState),
       ...(rtt.prober ? { rtt: rtt.prober } : {}),
     },
     {

@@ -83,10 +83,15 @@ export function checkRoot(command: string): void {
   }
 }
 
+/** What a node keeps in <state-dir>/<mesh>/, one place for the names. */
+export function nodeFiles(stateDir: string, mesh: string): { dir: string; key: string; bootstrapState: string; agentState: string } {
+  const dir = path.join(stateDir, mesh);
+  return { dir, key: path.join(dir, 'private.key'), bootstrapState: path.join(dir, 'bootstrap.json'), agentState: path.join(dir, 'agent.json') };
+}
+
 /** The node's WireGuard private key, made once and kept (0600) in the state dir. */
 export async function loadOrCreateKey(stateDir: string, mesh: string): Promise<string> {
-  const dir = path.join(stateDir, mesh);
-  const file = path.join(dir, 'private.key');
+  const { dir, key: file } = nodeFiles(stateDir, mesh);
   try {
     const key = (await readFile(file, 'utf8')).trim();
     if (!isWgKey(key)) throw new UsageError(`${file} does not hold a WireGuard private key; move it away to make a new one`);
@@ -105,8 +110,10 @@ export async function loadOrCreateKey(stateDir: string, mesh: string): Promise<s
 export async function openNode(values: FlagValues, mesh: string, logger: Logger): Promise<{ stateDir: string; listenPort: number; privateKey: string; driver: WgDriver }> {
   const stateDir = String(values['state-dir']);
   const listenPort = Number(values['listen-port']);
-  const privateKey = await loadOrCreateKey(stateDir, mesh);
+  // The driver first: a host without WireGuard fails here before a key exists, so the next
+  // bootstrap start is still a first start, not "a key without its state file" (see -new-mesh).
   const driver = await createWgDriverFactory(String(values['wg-backend']) as WgBackendChoice, { logger: logger.child({ component: 'wg' }) })(interfaceName(mesh));
+  const privateKey = await loadOrCreateKey(stateDir, mesh);
   return { stateDir, listenPort, privateKey, driver };
 }
 
