@@ -86,11 +86,11 @@ export const TARGETS = {
 
 /** Milliseconds after the spawn of `wgmesh join` (undefined: not observed). */
 export interface JoinMarks {
-  /** The node wrote its new private key (state dir): node started, modules loaded, local socket claimed. */
+  /** The node wrote its new private key (state dir): node started, modules loaded, local socket claimed, WireGuard backend detected. */
   keyWritten?: number;
   /** A TCP socket to the bootstrap's join service appears in the host (first dial). */
   dial?: number;
-  /** Log: "WireGuard backend detected" (before the join RPC). */
+  /** Log: "WireGuard backend detected" (before the key is written and the join RPC). */
   backend?: number;
   /** Log: "joined the mesh" (the Join RPC answered and its answer saved). */
   joined?: number;
@@ -611,8 +611,8 @@ export function formatDataPlaneSection(r: DataPlaneResults): string {
     '',
   );
   const cols: [keyof JoinMarks, string][] = [
-    ['keyWritten', 'key written'],
     ['backend', 'backend detected'],
+    ['keyWritten', 'key written'],
     ['dial', 'dials bootstrap'],
     ['joined', 'joined (RPC)'],
     ['wgSpawned', 'wireguard-go spawned'],

@@ -77,6 +77,9 @@ test('the metrics endpoint serves Prometheus text that a parser reads', async ()
 
   assert.equal(family(families, 'wgmesh_peers_configured').metrics[0]!.value, '2');
   assert.equal(family(families, 'wgmesh_watchers').metrics[0]!.value, '2');
+  const fellBehind = family(families, 'wgmesh_watchers_fell_behind_total');
+  assert.equal(fellBehind.type, 'COUNTER');
+  assert.equal(fellBehind.metrics[0]!.value, '0');
   assert.ok(Number(family(families, 'wgmesh_membership_revision').metrics[0]!.value) >= 3);
 });
 

@@ -9,6 +9,17 @@ export const DEFAULTS = {
   stateDir: '/var/lib/wgmesh',
   /** Watch deltas kept in memory for resuming streams; older resumes get a snapshot. */
   historyLimit: 4096,
+  /**
+   * A watcher that has this many live changes (or bytes of them) sent and not yet flushed to its
+   * connection is cut off with RESOURCE_EXHAUSTED and resumes from its revision on reconnect.
+   * Counted beyond what the connection took (the HTTP/2 window, socket buffers, 16 messages in
+   * grpc-js), and never counting the snapshot or replay a stream starts with: a 10,000-node
+   * snapshot (a few MB, one event) to a healthy watcher is not cut off. 512 changes or 256 KiB
+   * is seconds of changes for a watcher on even a slow link, and below historyLimit, so the
+   * reconnect replays what was dropped instead of sending a snapshot.
+   */
+  watchQueueMaxEvents: 512,
+  watchQueueMaxBytes: 256 * 1024,
 } as const;
 
 /** The shared sizes (node name, tags, message) come from the agent, which enforces them too. */

@@ -50,6 +50,16 @@ export class RangeExhausted extends WgmeshError {
   }
 }
 
+/** A watcher left more changes unread than the bootstrap holds for one stream; it resumes by reconnecting. */
+export class WatcherFellBehind extends WgmeshError {
+  constructor(readonly nodeName: string, readonly events: number, readonly bytes: number) {
+    super(
+      `watcher "${nodeName}" fell behind: ${events} changes (${bytes} bytes) were waiting unread, more than the bootstrap holds for one stream; ` +
+        'the stream is ended, and reconnecting with since_revision = the last revision received resumes from there (the wgmesh agent does so by itself)',
+    );
+  }
+}
+
 export class StateFileError extends WgmeshError {
   constructor(readonly file: string, reason: string) {
     super(`state file ${file}: ${reason}; fix or move it away (the mesh's members and IPs are in it: it is never reset silently)`);

@@ -28,6 +28,15 @@ export function registerBootstrapMetrics(registry: MetricsRegistry, bootstrap: B
     },
   });
   new Counter({
+    name: 'wgmesh_watchers_fell_behind_total',
+    help: 'Membership streams ended (RESOURCE_EXHAUSTED) because the watcher left too many changes unread; it resumes on reconnect',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(bootstrap.stats?.watchersFellBehind ?? 0);
+    },
+  });
+  new Counter({
     name: 'wgmesh_joins_total',
     help: 'Join requests by result and, for refusals, reason',
     labelNames: ['result', 'reason'],

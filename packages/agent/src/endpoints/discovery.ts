@@ -2,7 +2,7 @@ import { networkInterfaces } from 'node:os';
 import type { Endpoint } from '../proto/index.js';
 import { errorMessage, silentLogger, type Logger } from '../log.js';
 import { discoverPublicEndpoint } from '../stun/client.js';
-import { lanEndpoints } from './endpoints.js';
+import { endpointAddressProblem, lanEndpoints, unmapIp } from './endpoints.js';
 
 export interface EndpointDiscoveryInit {
   /** The WireGuard listen port every candidate carries. */
@@ -43,9 +43,14 @@ export class EndpointDiscovery {
   async candidates(): Promise<Endpoint[]> {
     const port = this.init.listenPort;
     if (this.init.configuredIp) return [{ ip: this.init.configuredIp, port, kind: 'ENDPOINT_KIND_CONFIGURED' }];
-    const out = lanEndpoints(port, this.init.exclude);
+    const exclude = this.init.exclude ?? (() => false);
+    const out = lanEndpoints(port, exclude);
     await this.refreshStun();
-    if (this.stunIp && !out.some((e) => e.ip === this.stunIp)) out.push({ ip: this.stunIp, port, kind: 'ENDPOINT_KIND_STUN' });
+    // A STUN server on this host or inside the mesh answers with an address peers cannot use,
+    // and the bootstrap would refuse the whole Join or Update for it.
+    const stunIp = this.stunIp;
+    const usable = stunIp !== undefined && endpointAddressProblem(stunIp) === undefined && !exclude(stunIp) && !exclude(unmapIp(stunIp));
+    if (usable && !out.some((e) => e.ip === stunIp)) out.push({ ip: stunIp, port, kind: 'ENDPOINT_KIND_STUN' });
     return out;
   }
 

@@ -1,4 +1,5 @@
 import { networkInterfaces } from 'node:os';
+import ipaddr from 'ipaddr.js';
 import type { Endpoint } from '../proto/index.js';
 
 export function formatEndpoint(ip: string, port: number): string {
@@ -30,18 +31,50 @@ export function parseHostPort(value: string, defaultPort?: number, minPort = 1):
 }
 
 /**
- * This machine's own addresses as LAN endpoint candidates: every non-loopback, non-link-local
- * address, except those inside the mesh itself (they are only reachable through the mesh).
+ * Why no peer could use `ip` as this node's WireGuard endpoint, or undefined when one could. The
+ * bootstrap refuses these in Join and Update (every node's `wg set` would fail, or send to
+ * itself), so discovery never advertises them. IPv4-mapped IPv6 (::ffff:127.0.0.1) is judged as
+ * the IPv4 address it carries. Not a syntax check: text that is no IP at all gets undefined.
  */
-export function lanEndpoints(listenPort: number, exclude: (ip: string) => boolean = () => false): Endpoint[] {
+export function endpointAddressProblem(ip: string): string | undefined {
+  if (ip.includes('%')) return 'has an IPv6 zone ID (%...): it names an interface on the sender, which means nothing to peers';
+  if (!ipaddr.isValid(ip)) return undefined;
+  const parsed = ipaddr.parse(ip);
+  const mapped = parsed.kind() === 'ipv6' && (parsed as ipaddr.IPv6).isIPv4MappedAddress();
+  const addr = mapped ? (parsed as ipaddr.IPv6).toIPv4Address() : parsed;
+  const as = mapped ? ` (IPv4-mapped ${addr.toString()})` : '';
+  switch (addr.range()) {
+    case 'unspecified': return `is the unspecified address${as}, not a destination`;
+    case 'broadcast': return `is the broadcast address${as}, not one host`;
+    case 'multicast': return `is a multicast address${as}, not one host`;
+    case 'loopback': return `is a loopback address${as}: every peer would send to itself`;
+    // IPv4 link-local (169.254/16) needs no zone, so it is usable on the link; IPv6 link-local is not without one.
+    case 'linkLocal': return addr.kind() === 'ipv6' ? 'is an IPv6 link-local address (fe80::/10), unusable without a zone ID' : undefined;
+    default: return undefined;
+  }
+}
+
+/** An IPv4-mapped IPv6 address as its IPv4 address; any other IP unchanged. */
+export function unmapIp(ip: string): string {
+  if (!ip.includes(':') || !ipaddr.isValid(ip)) return ip;
+  const parsed = ipaddr.IPv6.parse(ip);
+  return parsed.isIPv4MappedAddress() ? parsed.toIPv4Address().toString() : ip;
+}
+
+/**
+ * This machine's own addresses as LAN endpoint candidates: every address a peer could use (see
+ * endpointAddressProblem), except IPv4 link-local ones and those inside the mesh itself (they are
+ * only reachable through the mesh).
+ */
+export function lanEndpoints(listenPort: number, exclude: (ip: string) => boolean = () => false, interfaces = networkInterfaces()): Endpoint[] {
   const out: Endpoint[] = [];
-  for (const [name, addrs] of Object.entries(networkInterfaces())) {
+  for (const [name, addrs] of Object.entries(interfaces)) {
     if (name.startsWith('wg')) continue;
     for (const addr of addrs ?? []) {
       if (addr.internal) continue;
-      if (addr.family === 'IPv6' && addr.address.toLowerCase().startsWith('fe80')) continue;
+      if (endpointAddressProblem(addr.address) !== undefined) continue;
       if (addr.family === 'IPv4' && addr.address.startsWith('169.254.')) continue;
-      if (exclude(addr.address)) continue;
+      if (exclude(addr.address) || exclude(unmapIp(addr.address))) continue;
       out.push({ ip: addr.address, port: listenPort, kind: 'ENDPOINT_KIND_LAN' });
     }
   }

@@ -2,11 +2,12 @@ import type { ControlClient, Endpoint, EndpointKind__Output, JoinResponse__Outpu
 import type { MemberTable } from './table.js';
 import { streamMembership } from './stream.js';
 import { validateEndpoints, validateRttSamples, validateTags } from '../service/validate.js';
+import { parsePrefix, type Prefix } from '../ipam/ipam.js';
 
 // The bootstrap's own node passes the same validation as every remote one: a bad tag set on it
 // through the local API must not reach the member table either.
-const endpointsOf = (endpoints: readonly Endpoint[] = []) =>
-  validateEndpoints(endpoints.map((e) => ({ ip: e.ip ?? '', port: e.port ?? 0, kind: (typeof e.kind === 'string' ? e.kind : 'ENDPOINT_KIND_LAN') as EndpointKind__Output })));
+const endpointsOf = (mesh: Prefix, endpoints: readonly Endpoint[] = []) =>
+  validateEndpoints(endpoints.map((e) => ({ ip: e.ip ?? '', port: e.port ?? 0, kind: (typeof e.kind === 'string' ? e.kind : 'ENDPOINT_KIND_LAN') as EndpointKind__Output })), mesh);
 const rttOf = (rtt: readonly RttSample[] = []) => validateRttSamples(rtt.map((r) => ({ peer: r.peer ?? '', rttMs: Number(r.rttMs ?? 0), loss: Number(r.loss ?? 0) })));
 
 /**
@@ -14,12 +15,13 @@ const rttOf = (rtt: readonly RttSample[] = []) => validateRttSamples(rtt.map((r)
  * interface every other agent uses over gRPC. It keeps the address it was configured with.
  */
 export function createLocalControl(table: MemberTable, self: { ip: string }): ControlClient {
+  const mesh = parsePrefix(table.cidr);
   return {
     async join(req): Promise<JoinResponse__Output> {
       const { member } = await table.join({
         name: req.nodeName!,
         identity: { publicKey: req.publicKey!, local: true },
-        endpoints: endpointsOf(req.endpoints),
+        endpoints: endpointsOf(mesh, req.endpoints),
         tags: validateTags(req.tags ?? {}),
         listenPort: req.listenPort ?? 0,
         isBootstrap: true,
@@ -45,7 +47,7 @@ export function createLocalControl(table: MemberTable, self: { ip: string }): Co
     },
     async update(req) {
       const revision = await table.update(req.nodeName!, { publicKey: req.publicKey!, local: true }, {
-        endpoints: endpointsOf(req.endpoints),
+        endpoints: endpointsOf(mesh, req.endpoints),
         tags: validateTags(req.tags ?? {}),
         rtt: rttOf(req.rtt),
       });

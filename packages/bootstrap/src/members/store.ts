@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { writeFileAtomic, type MeshNode } from '@wgmesh/agent';
 import { StateFileError } from '../errors.js';
+import { checkStateShape, StateProblem } from './state-schema.js';
 
 /** A member as the bootstrap keeps it: the public node plus what identifies it. */
 export interface Member extends MeshNode {
@@ -68,18 +69,10 @@ export class FileStateStore implements StateStore {
 }
 
 function checkState(file: string, value: unknown): MeshState {
-  const bad = (why: string) => new StateFileError(file, why);
-  if (typeof value !== 'object' || value === null) throw bad('is not a wgmesh state object');
-  const s = value as Record<string, unknown>;
-  if (s.version !== 1) throw bad(`has version ${String(s.version)}, this wgmesh reads version 1`);
-  if (typeof s.meshName !== 'string' || typeof s.cidr !== 'string') throw bad('lacks meshName or cidr');
-  if (typeof s.createdMs !== 'number' || typeof s.revision !== 'number') throw bad('lacks createdMs or revision');
-  if (!Array.isArray(s.members)) throw bad('lacks members');
-  for (const m of s.members as unknown[]) {
-    const member = m as Record<string, unknown>;
-    if (typeof member?.name !== 'string' || typeof member.meshIp !== 'string' || typeof member.publicKey !== 'string') {
-      throw bad('has a member without name, meshIp or publicKey');
-    }
+  try {
+    return checkStateShape(value);
+  } catch (err) {
+    if (err instanceof StateProblem) throw new StateFileError(file, err.message);
+    throw err;
   }
-  return value as MeshState;
 }

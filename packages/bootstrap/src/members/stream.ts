@@ -12,15 +12,20 @@ export function deltaToEvent(delta: MemberDelta): WatchEvent & { event: 'upsert'
  * not reach back, or when starting from 0), then every change as one event. History and
  * subscription happen in one synchronous step, so no change can fall between them. An event
  * made from a delta comes with it: every watcher gets the same delta object for a change, so a
- * sender can encode a change once for all of them.
+ * sender can encode a change once for all of them. `catchUp` is true for the snapshot or
+ * replayed deltas the stream starts with, false for live changes.
  */
-export function streamMembership(table: MemberTable, sinceRevision: number, send: (event: WatchEvent, delta?: MemberDelta) => void): () => void {
+export function streamMembership(
+  table: MemberTable,
+  sinceRevision: number,
+  send: (event: WatchEvent, delta: MemberDelta | undefined, catchUp: boolean) => void,
+): () => void {
   const deltas = sinceRevision > 0 ? table.deltasSince(sinceRevision) : undefined;
   if (deltas) {
-    for (const d of deltas) send(deltaToEvent(d), d);
+    for (const d of deltas) send(deltaToEvent(d), d, true);
   } else {
     const snapshot = table.snapshot();
-    send({ revision: snapshot.revision, snapshot: { nodes: snapshot.nodes }, event: 'snapshot' } as WatchEvent);
+    send({ revision: snapshot.revision, snapshot: { nodes: snapshot.nodes }, event: 'snapshot' } as WatchEvent, undefined, true);
   }
-  return table.subscribe((delta) => send(deltaToEvent(delta), delta));
+  return table.subscribe((delta) => send(deltaToEvent(delta), delta, false));
 }

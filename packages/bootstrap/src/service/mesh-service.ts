@@ -6,11 +6,13 @@ import type {
 import { errorMessage, loadProtos } from '@wgmesh/agent';
 import type { MemberDelta, MemberTable, Identity } from '../members/table.js';
 import { streamMembership } from '../members/stream.js';
-import { InvalidField, MeshNotFound, NodeNotFound } from '../errors.js';
-import { LIMITS } from '../constants.js';
+import { InvalidField, MeshNotFound, NodeNotFound, WatcherFellBehind } from '../errors.js';
+import { DEFAULTS, LIMITS } from '../constants.js';
+import { parsePrefix } from '../ipam/ipam.js';
 import type { Authenticator, CallIdentity, ServerSurfaceCall } from './auth.js';
 import { PermissionDenied } from './auth.js';
 import { toServiceError } from './status.js';
+import { createWatchWriter, type WatchQueueLimits } from './watch-writer.js';
 import {
   validateEndpoints, validateListenPort, validateMeshName, validateNodeName, validatePublicKey, validateRttSamples, validateTags,
 } from './validate.js';
@@ -21,27 +23,43 @@ export interface MeshServiceComponents {
   readonly logger: Logger;
 }
 
+export interface MeshServiceInit {
+  /** How far one watcher may fall behind; defaults DEFAULTS.watchQueueMaxEvents / watchQueueMaxBytes. */
+  readonly watchQueue?: Partial<WatchQueueLimits>;
+}
+
 /** Watch events sent, per stream and in all; tests and benchmarks read these. */
 export interface MeshServiceStats {
   watchers: number;
   eventsSent: number;
+  /** Watch streams ended because the watcher fell behind (RESOURCE_EXHAUSTED). */
+  watchersFellBehind: number;
   joinsAccepted: number;
   /** Refused joins by reason (the error's class name, e.g. InvalidField, NameTaken). */
   joinsRejected: Record<string, number>;
 }
 
 /** The Mesh service handlers: validation, identity, then one call into the member table. */
-export function createMeshService(components: MeshServiceComponents): { handlers: MeshHandlers; stats: MeshServiceStats; closeWatchers(): void } {
+export function createMeshService(
+  components: MeshServiceComponents,
+  init: MeshServiceInit = {},
+): { handlers: MeshHandlers; stats: MeshServiceStats; closeWatchers(): void } {
   const { table, auth, logger } = components;
-  const stats: MeshServiceStats = { watchers: 0, eventsSent: 0, joinsAccepted: 0, joinsRejected: {} };
-  const openStreams = new Set<ServerWritableStream<WatchRequest__Output, WatchEvent>>();
+  const meshCidr = parsePrefix(table.cidr);
+  const watchQueue: WatchQueueLimits = {
+    maxEvents: init.watchQueue?.maxEvents ?? DEFAULTS.watchQueueMaxEvents,
+    maxBytes: init.watchQueue?.maxBytes ?? DEFAULTS.watchQueueMaxBytes,
+  };
+  const stats: MeshServiceStats = { watchers: 0, eventsSent: 0, watchersFellBehind: 0, joinsAccepted: 0, joinsRejected: {} };
+  /** Each open Watch stream, with what stops sending to it. */
+  const openStreams = new Map<ServerWritableStream<WatchRequest__Output, WatchEvent>, () => void>();
   const serializeEvent = loadProtos().mesh.wgmesh.v1.Mesh.service.Watch.responseSerialize;
   /** Each change's encoded event, kept while the change is (in the table's history). */
   const encoded = new WeakMap<MemberDelta, Buffer>();
-  function encodedDelta(delta: MemberDelta, event: WatchEvent): WatchEvent {
+  function encodedDelta(delta: MemberDelta, event: WatchEvent): Buffer {
     let bytes = encoded.get(delta);
     if (!bytes) encoded.set(delta, (bytes = serializeEvent(event)));
-    return bytes as unknown as WatchEvent;
+    return bytes;
   }
 
   function checkMesh(meshName: string): void {
@@ -78,7 +96,7 @@ export function createMeshService(components: MeshServiceComponents): { handlers
       const req: JoinRequest__Output = call.request;
       answer(callback, async (): Promise<JoinResponse> => {
         const { name, identity, publicKey } = caller(call, req);
-        const endpoints = validateEndpoints(req.endpoints);
+        const endpoints = validateEndpoints(req.endpoints, meshCidr);
         const tags = validateTags(req.tags);
         const listenPort = validateListenPort(req.listenPort);
         const { member, revision, created, secret } = await table.join({ name, identity, endpoints, tags, listenPort });
@@ -98,7 +116,7 @@ export function createMeshService(components: MeshServiceComponents): { handlers
       const req: UpdateRequest__Output = call.request;
       answer(callback, async (): Promise<UpdateResponse> => {
         const { name, identity } = caller(call, req);
-        const endpoints = validateEndpoints(req.endpoints);
+        const endpoints = validateEndpoints(req.endpoints, meshCidr);
         const tags = validateTags(req.tags);
         const rtt = validateRttSamples(req.rtt);
         const revision = await table.update(name, identity, { endpoints, tags, rtt });
@@ -131,10 +149,10 @@ export function createMeshService(components: MeshServiceComponents): { handlers
       let unsubscribe: (() => void) | undefined;
       let name: string;
       try {
-        const who = caller(call, req);
-        name = who.name;
+        let identity: Identity;
+        ({ name, identity } = caller(call, req));
         // Only members may watch, and only as themselves.
-        table.authorize(name, who.identity);
+        table.authorize(name, identity);
       } catch (err) {
         call.emit('error', toServiceError(err));
         return;
@@ -142,26 +160,36 @@ export function createMeshService(components: MeshServiceComponents): { handlers
 
       // Headers now, so the agent knows the stream is up even when there is nothing to send yet.
       call.sendMetadata(new Metadata());
-      let live = false;
-      unsubscribe = streamMembership(table, Number(req.sinceRevision), (event, delta) => {
+      // What this watcher has not read is bounded: past the limit its stream ends, and it resumes
+      // from its revision on reconnect.
+      const writer = createWatchWriter(call, watchQueue, (lag) => {
+        stats.watchersFellBehind++;
+        logger.warn('watcher fell behind; ending its stream (it resumes from its revision on reconnect)', { node: name, events: lag.events, bytes: lag.bytes, revision: table.revision });
+        finish();
+        call.emit('error', toServiceError(new WatcherFellBehind(name, lag.events, lag.bytes)));
+      });
+      unsubscribe = streamMembership(table, Number(req.sinceRevision), (event, delta, catchUp) => {
         stats.eventsSent++;
         // A change goes to every watcher as the same bytes, encoded once (see JoinServer).
-        call.write(delta ? encodedDelta(delta, event) : event);
+        writer.send(delta ? encodedDelta(delta, event) : serializeEvent(event), catchUp);
         // A node removed (left, reaped, revoked) is told so at once, and re-joins or says why it cannot.
         // (Only live changes: a resume may replay an old remove the node has re-joined since.)
-        if (live && delta?.kind === 'remove' && delta.name === name) call.emit('error', toServiceError(new NodeNotFound(name)));
+        if (!catchUp && delta?.kind === 'remove' && delta.name === name) {
+          finish();
+          call.emit('error', toServiceError(new NodeNotFound(name)));
+        }
       });
-      live = true;
 
       stats.watchers++;
-      openStreams.add(call);
-      const finish = () => {
+      openStreams.set(call, finish);
+      function finish(): void {
+        writer.close();
         if (!unsubscribe) return;
         unsubscribe();
         unsubscribe = undefined;
         stats.watchers--;
         openStreams.delete(call);
-      };
+      }
       call.on('cancelled', finish);
       call.on('close', finish);
       call.on('error', finish);
@@ -172,8 +200,10 @@ export function createMeshService(components: MeshServiceComponents): { handlers
     handlers,
     stats,
     closeWatchers() {
-      for (const call of openStreams) call.end();
-      openStreams.clear();
+      for (const [call, finish] of openStreams) {
+        finish();
+        call.end();
+      }
     },
   };
 }

@@ -1,6 +1,6 @@
 import { status, type ServiceError, Metadata } from '@grpc/grpc-js';
 import {
-  CertificateRejected, IdentityMismatch, Unauthenticated, InvalidField, MeshNotFound, NameTaken, NodeNotFound, PublicKeyTaken, RangeExhausted,
+  CertificateRejected, IdentityMismatch, Unauthenticated, InvalidField, MeshNotFound, NameTaken, NodeNotFound, PublicKeyTaken, RangeExhausted, WatcherFellBehind,
 } from '../errors.js';
 import { PermissionDenied } from './auth.js';
 
@@ -22,5 +22,7 @@ function codeFor(err: unknown): status {
   if (err instanceof Unauthenticated) return status.UNAUTHENTICATED;
   if (err instanceof CertificateRejected) return status.PERMISSION_DENIED;
   if (err instanceof RangeExhausted) return status.RESOURCE_EXHAUSTED;
+  // The agent reconnects (with its revision) on any Watch end but NOT_FOUND / PERMISSION_DENIED.
+  if (err instanceof WatcherFellBehind) return status.RESOURCE_EXHAUSTED;
   return status.INTERNAL;
 }

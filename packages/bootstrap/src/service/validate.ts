@@ -1,7 +1,7 @@
-import { excerpt, InvalidTag, isLowOrderKey, isWgKey, validateTags as checkTags } from '@wgmesh/agent';
+import { endpointAddressProblem, excerpt, InvalidTag, isLowOrderKey, isWgKey, unmapIp, validateTags as checkTags } from '@wgmesh/agent';
 import type { Endpoint__Output, RttSample__Output } from '@wgmesh/agent';
 import { InvalidField } from '../errors.js';
-import { isIp } from '../ipam/ipam.js';
+import { isIp, prefixContains, type Prefix } from '../ipam/ipam.js';
 import { LIMITS } from '../constants.js';
 
 /** Request validation: each function throws InvalidField naming the field, or returns the clean value. */
@@ -36,11 +36,24 @@ export function validateListenPort(value: number): number {
   return value;
 }
 
-export function validateEndpoints(values: readonly Endpoint__Output[]): Endpoint__Output[] {
+/**
+ * A node's endpoint candidates. Every node configures them in WireGuard, so one a peer cannot
+ * use (a zone ID, loopback, multicast, an address inside the mesh, ...) is refused here rather
+ * than failing `wg set` on every node. `mesh` is the mesh CIDR.
+ */
+export function validateEndpoints(values: readonly Endpoint__Output[], mesh: Prefix): Endpoint__Output[] {
   if (values.length > LIMITS.endpointsMax) throw new InvalidField('endpoints', `${values.length} given, at most ${LIMITS.endpointsMax}`);
   return values.map((e, i) => {
     const field = `endpoints[${i}]`;
-    if (!isIp(e.ip)) throw new InvalidField(`${field}.ip`, `${excerpt(e.ip)} is not an IPv4 or IPv6 address`);
+    const shown = excerpt(e.ip);
+    // "fe80::1%eth0" is an address with a zone ID: said so, rather than "not an address".
+    const zone = e.ip.indexOf('%');
+    if (!isIp(zone >= 0 ? e.ip.slice(0, zone) : e.ip)) throw new InvalidField(`${field}.ip`, `${shown} is not an IPv4 or IPv6 address`);
+    const problem = endpointAddressProblem(e.ip);
+    if (problem) throw new InvalidField(`${field}.ip`, `${shown} ${problem}`);
+    if (prefixContains(mesh, unmapIp(e.ip))) {
+      throw new InvalidField(`${field}.ip`, `${shown} is inside the mesh network ${mesh.text}: it is only reachable through the mesh, never a way into it`);
+    }
     if (!Number.isInteger(e.port) || e.port < 1 || e.port > 65535) throw new InvalidField(`${field}.port`, `${e.port} is not a UDP port (1-65535)`);
     const kind = e.kind === 'ENDPOINT_KIND_UNSPECIFIED' ? 'ENDPOINT_KIND_LAN' : e.kind;
     if (!ENDPOINT_KINDS.has(kind)) throw new InvalidField(`${field}.kind`, `unknown kind ${String(e.kind)}`);

@@ -23,6 +23,8 @@ function fakeWatchCall(nodeName: string, publicKey: string, nodeSecret: string) 
     sendMetadata: () => {},
     write: (message: unknown) => written.push(message),
     on: () => {},
+    once: () => {},
+    removeListener: () => {},
     emit: (event: string, err: { code?: number; details?: string }) => {
       if (event === 'error') errors.push(err);
     },

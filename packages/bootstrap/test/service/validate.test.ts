@@ -1,9 +1,11 @@
-import { test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { generateKeyPair, loadProtos, RTT_SAMPLES_PER_REPORT, type UpdateRequest } from '@wgmesh/agent';
-import { validateRttSamples, validateTags } from '../../src/service/validate.js';
+import type { NetworkInterfaceInfo } from 'node:os';
+import { generateKeyPair, lanEndpoints, loadProtos, RTT_SAMPLES_PER_REPORT, type Endpoint__Output, type UpdateRequest } from '@wgmesh/agent';
+import { validateEndpoints, validateRttSamples, validateTags } from '../../src/service/validate.js';
 import { InvalidField } from '../../src/errors.js';
 import { LIMITS } from '../../src/constants.js';
+import { parsePrefix, prefixContains } from '../../src/ipam/ipam.js';
 
 test('tag keys: plain, the svc: service convention, and internal _ tags are accepted', () => {
   assert.deepEqual(validateTags({ role: 'web', 'svc:http': '80', _origin: 'lab', 'k8s.io/zone': 'a' }), { role: 'web', 'svc:http': '80', _origin: 'lab', 'k8s.io/zone': 'a' });
@@ -40,4 +42,58 @@ test('an RTT report of up to 1,024 samples (what agents before reports were capp
   assert.equal(LIMITS.rttSamplesMax, 1024);
   assert.equal(validateRttSamples(samples(1024)).length, 1024);
   assert.throws(() => validateRttSamples(samples(1025)), (err: Error) => err instanceof InvalidField && err.field === 'rtt');
+});
+
+describe('endpoints', () => {
+  const MESH4 = parsePrefix('10.232.0.0/16');
+  const MESH6 = parsePrefix('fd00:232::/64');
+  const lan = (ip: string): Endpoint__Output => ({ ip, port: 51820, kind: 'ENDPOINT_KIND_LAN' });
+
+  /** [address, mesh, what the refusal must say] */
+  const REFUSED: [string, typeof MESH4, RegExp][] = [
+    ['fe80::1%zzz', MESH4, /zone ID/],
+    ['0.0.0.0', MESH4, /unspecified/],
+    ['::', MESH4, /unspecified/],
+    ['255.255.255.255', MESH4, /broadcast/],
+    ['224.0.0.5', MESH4, /multicast/],
+    ['ff02::1', MESH4, /multicast/],
+    ['127.0.0.1', MESH4, /loopback/],
+    ['::1', MESH4, /loopback/],
+    ['::ffff:127.0.0.1', MESH4, /loopback/],
+    ['fe80::1', MESH4, /link-local/],
+    ['10.232.0.9', MESH4, /inside the mesh network 10\.232\.0\.0\/16/],
+    ['::ffff:10.232.7.7', MESH4, /inside the mesh network/],
+    ['fd00:232::9', MESH6, /inside the mesh network fd00:232::\/64/],
+    ['not-an-ip%eth0', MESH4, /not an IPv4 or IPv6 address/],
+  ];
+  for (const [ip, mesh, reason] of REFUSED) {
+    test(`${ip} is refused as endpoints[1].ip: ${reason.source}`, () => {
+      assert.throws(() => validateEndpoints([lan('192.0.2.1'), lan(ip)], mesh), (err: Error) => {
+        assert.ok(err instanceof InvalidField, String(err));
+        assert.equal(err.field, 'endpoints[1].ip');
+        assert.match(err.message, reason);
+        return true;
+      });
+    });
+  }
+
+  test('ordinary addresses outside the mesh pass, IPv4 link-local included', () => {
+    const ips = ['192.0.2.1', '10.233.0.1', '169.254.1.1', '2001:db8::1', 'fd00:233::1', '::ffff:192.0.2.7'];
+    assert.deepEqual(validateEndpoints(ips.map(lan), MESH4).map((e) => e.ip), ips);
+  });
+
+  test("what an agent's discovery advertises from a host with every kind of address, the bootstrap accepts", () => {
+    const a = (address: string, family: 'IPv4' | 'IPv6', internal = false) =>
+      ({ address, family, internal, netmask: '', mac: '00:00:00:00:00:00', cidr: null, ...(family === 'IPv6' ? { scopeid: 0 } : {}) }) as NetworkInterfaceInfo;
+    const interfaces = {
+      lo: [a('127.0.0.1', 'IPv4', true), a('::1', 'IPv6', true)],
+      dummy0: [a('127.0.0.2', 'IPv4'), a('::ffff:127.0.0.3', 'IPv6'), a('0.0.0.0', 'IPv4'), a('::', 'IPv6')],
+      eth0: [a('192.0.2.10', 'IPv4'), a('fe80::a00:27ff:fe4e:66a1', 'IPv6'), a('fe80::1%eth0', 'IPv6'), a('2001:db8::10', 'IPv6'), a('169.254.9.9', 'IPv4')],
+      overlap: [a('10.232.0.77', 'IPv4'), a('::ffff:10.232.0.78', 'IPv6')],
+    };
+    // The exclusion `wgmesh bootstrap` passes its discovery; a joining node passes the same once it knows the CIDR.
+    const advertised = lanEndpoints(51820, (ip) => prefixContains(MESH4, ip), interfaces);
+    assert.deepEqual(advertised.map((e) => e.ip), ['192.0.2.10', '2001:db8::10']);
+    assert.doesNotThrow(() => validateEndpoints(advertised as Endpoint__Output[], MESH4));
+  });
 });

@@ -1,9 +1,9 @@
 import * as grpc from '@grpc/grpc-js';
-import path from 'node:path';
 import { Agent, FileAgentStateStore, claimSocketPath, createGrpcControlClient, LocalApiServer, parseHostPort } from '@wgmesh/agent';
+import { parsePrefix, prefixContains } from '@wgmesh/bootstrap';
 import { formatHelp, resolveFlags, UsageError, type FlagSpec } from '../flags/parse.js';
 import {
-  checkMeshName, checkRoot, createRtt, endpointDiscovery, startExporter, startMetrics, makeLogger, NODE_FLAGS, nodeName, openNode, parseTags, untilSignal,
+  checkMeshName, checkRoot, createRtt, endpointDiscovery, startExporter, startMetrics, makeLogger, NODE_FLAGS, nodeFiles, nodeName, openNode, parseTags, untilSignal,
 } from './node-common.js';
 import { printJoinSummary } from './summary.js';
 import { showJoinProgress } from '../ui/progress.js';
@@ -46,15 +46,20 @@ export async function runJoin(argv: string[], env: NodeJS.ProcessEnv): Promise<n
     credentials: tls?.credentials ?? grpc.credentials.createInsecure(),
     ...(tls ? { channelOptions: tls.channelOptions } : {}),
   });
-  // Our own mesh address is never an underlay endpoint candidate.
+  // Our own mesh address is never an underlay endpoint candidate, nor (once the mesh's CIDR is
+  // known, from saved state or the join answer) any address inside the mesh: the bootstrap refuses those.
   let meshIp: string | undefined;
+  const insideMesh = (ip: string) => {
+    const cidr = agent.joined?.meshCidr;
+    return cidr !== undefined && prefixContains(parsePrefix(cidr), ip);
+  };
   const rtt = createRtt(values, logger);
   const stunServers = (values['stun-server'] as string[]).length ? (values['stun-server'] as string[]) : [`${target.host}:${target.port}`];
-  const discovery = endpointDiscovery(values, listenPort, (ip) => ip === meshIp, stunServers, logger);
+  const discovery = endpointDiscovery(values, listenPort, (ip) => ip === meshIp || insideMesh(ip), stunServers, logger);
   const agent = new Agent(
     {
       control, driver, logger: logger.child({ component: 'agent' }),
-      stateStore: new FileAgentStateStore(path.join(stateDir, mesh, 'agent.json')),
+      stateStore: new FileAgentStateStore(nodeFiles(stateDir, mesh).agentState),
       ...(rtt.prober ? { rtt: rtt.prober } : {}),
     },
     {

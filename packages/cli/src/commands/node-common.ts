@@ -2,7 +2,7 @@ import { mkdir, readFile, writeFile, chmod } from 'node:fs/promises';
 import { hostname, networkInterfaces } from 'node:os';
 import path from 'node:path';
 import {
-  AGENT_DEFAULTS, EchoResponder, EndpointDiscovery, MemberlistExporter, MetricsRegistry, MetricsServer, registerAgentMetrics, RttProber, RTT_DEFAULTS, type Agent, createLogger, createWgDriverFactory,
+  AGENT_DEFAULTS, EchoResponder, EndpointDiscovery, endpointAddressProblem, MemberlistExporter, MetricsRegistry, MetricsServer, registerAgentMetrics, RttProber, RTT_DEFAULTS, type Agent, createLogger, createWgDriverFactory,
   generateKeyPair, isWgKey, type Logger, type WgBackendChoice, type WgDriver,
 } from '@wgmesh/agent';
 import type { FlagSpec, FlagValues } from '../flags/parse.js';
@@ -84,10 +84,15 @@ export function checkRoot(command: string): void {
   }
 }
 
+/** What a node keeps in <state-dir>/<mesh>/, one place for the names. */
+export function nodeFiles(stateDir: string, mesh: string): { dir: string; key: string; bootstrapState: string; agentState: string } {
+  const dir = path.join(stateDir, mesh);
+  return { dir, key: path.join(dir, 'private.key'), bootstrapState: path.join(dir, 'bootstrap.json'), agentState: path.join(dir, 'agent.json') };
+}
+
 /** The node's WireGuard private key, made once and kept (0600) in the state dir. */
 export async function loadOrCreateKey(stateDir: string, mesh: string): Promise<string> {
-  const dir = path.join(stateDir, mesh);
-  const file = path.join(dir, 'private.key');
+  const { dir, key: file } = nodeFiles(stateDir, mesh);
   try {
     const key = (await readFile(file, 'utf8')).trim();
     if (!isWgKey(key)) throw new UsageError(`${file} does not hold a WireGuard private key; move it away to make a new one`);
@@ -106,8 +111,10 @@ export async function loadOrCreateKey(stateDir: string, mesh: string): Promise<s
 export async function openNode(values: FlagValues, mesh: string, logger: Logger): Promise<{ stateDir: string; listenPort: number; privateKey: string; driver: WgDriver }> {
   const stateDir = String(values['state-dir']);
   const listenPort = Number(values['listen-port']);
-  const privateKey = await loadOrCreateKey(stateDir, mesh);
+  // The driver first: a host without WireGuard fails here before a key exists, so the next
+  // bootstrap start is still a first start, not "a key without its state file" (see -new-mesh).
   const driver = await createWgDriverFactory(String(values['wg-backend']) as WgBackendChoice, { logger: logger.child({ component: 'wg' }) })(interfaceName(mesh));
+  const privateKey = await loadOrCreateKey(stateDir, mesh);
   return { stateDir, listenPort, privateKey, driver };
 }
 
@@ -123,12 +130,22 @@ export function endpointDiscovery(values: FlagValues, listenPort: number, isMesh
   });
 }
 
-function resolveListenAddr(value: string): string {
-  if (/^[0-9.]+$/.test(value) || value.includes(':')) return value;
-  const addrs = networkInterfaces()[value];
-  const v4 = addrs?.find((a) => a.family === 'IPv4') ?? addrs?.[0];
-  if (!v4) throw new UsageError(`-listen-addr ${value}: no such interface with an address (give an IP or an interface name)`);
-  return v4.address;
+/**
+ * -listen-addr as the one address to advertise; refused here, before anything starts, when the
+ * bootstrap would refuse it at Join. (An address inside the mesh is left to the bootstrap to
+ * refuse: a joining node does not know the mesh's CIDR yet.)
+ */
+export function resolveListenAddr(value: string, interfaces = networkInterfaces()): string {
+  let ip = value;
+  if (!/^[0-9.]+$/.test(value) && !value.includes(':')) {
+    const addrs = interfaces[value];
+    const v4 = addrs?.find((a) => a.family === 'IPv4') ?? addrs?.[0];
+    if (!v4) throw new UsageError(`-listen-addr ${value}: no such interface with an address (give an IP or an interface name)`);
+    ip = v4.address;
+  }
+  const problem = endpointAddressProblem(ip);
+  if (problem) throw new UsageError(`-listen-addr ${value}: ${ip} ${problem}; give an address other nodes can reach this one at`);
+  return ip;
 }
 
 /** Runs until SIGINT/SIGTERM, then stops once; a second signal exits at once. */

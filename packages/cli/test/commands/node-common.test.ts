@@ -4,7 +4,7 @@ import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { isWgKey } from '@wgmesh/agent';
-import { checkMeshName, loadOrCreateKey, parseTags } from '../../src/commands/node-common.js';
+import { checkMeshName, loadOrCreateKey, parseTags, resolveListenAddr } from '../../src/commands/node-common.js';
 import { UsageError } from '../../src/flags/parse.js';
 
 test('the private key is made once, kept with mode 0600, and reused', async () => {
@@ -31,4 +31,19 @@ test('mesh names fit the interface name; tags are KEY=VALUE', () => {
   assert.deepEqual(parseTags(['a=1', 'svc:http=80', 'empty=']), { a: '1', 'svc:http': '80', empty: '' });
   assert.throws(() => parseTags(['novalue']), /not KEY=VALUE/);
   assert.ok(Object.hasOwn(parseTags(['__proto__=x']), '__proto__'), 'a key named like an Object property is a plain own key (the bootstrap then refuses it)');
+});
+
+test('-listen-addr: an address or an interface\'s first IPv4 address; one no peer could use is refused before anything starts', () => {
+  const eth0 = [
+    { address: 'fe80::1', family: 'IPv6', internal: false, netmask: '', mac: '', cidr: null, scopeid: 2 },
+    { address: '192.0.2.7', family: 'IPv4', internal: false, netmask: '', mac: '', cidr: null },
+  ] as const;
+  const interfaces = { eth0: [...eth0], lo6: [{ address: '::1', family: 'IPv6', internal: true, netmask: '', mac: '', cidr: null, scopeid: 0 } as const] };
+  assert.equal(resolveListenAddr('203.0.113.9', interfaces), '203.0.113.9');
+  assert.equal(resolveListenAddr('2001:db8::9', interfaces), '2001:db8::9');
+  assert.equal(resolveListenAddr('eth0', interfaces), '192.0.2.7');
+  assert.throws(() => resolveListenAddr('127.0.0.1', interfaces), (err: Error) => err instanceof UsageError && /-listen-addr 127\.0\.0\.1: 127\.0\.0\.1 is a loopback address/.test(err.message));
+  assert.throws(() => resolveListenAddr('fe80::1%eth0', interfaces), /zone ID/);
+  assert.throws(() => resolveListenAddr('lo6', interfaces), /-listen-addr lo6: ::1 is a loopback address.*give an address other nodes can reach/);
+  assert.throws(() => resolveListenAddr('nosuch0', interfaces), /no such interface/);
 });

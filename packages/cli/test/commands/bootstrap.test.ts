@@ -1,0 +1,53 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { BOOTSTRAP_FLAGS, decideMeshStart, type MeshStartFacts } from '../../src/commands/bootstrap.js';
+import { nodeFiles } from '../../src/commands/node-common.js';
+import { resolveFlags } from '../../src/flags/parse.js';
+
+/**
+ * A bootstrap whose state dir was used before but has no bootstrap.json must not silently start
+ * a new mesh: it refuses, says why and what to do, and -new-mesh makes it start one on purpose.
+ */
+
+const files = nodeFiles('/var/lib/wgmesh', 'prod');
+
+const CASES: [string, MeshStartFacts, 'resume' | 'first' | 'new-on-purpose' | RegExp][] = [
+  ['a fresh state dir: the first start', { keyExisted: false, stateFileExists: false, agentStateExists: false, newMesh: false }, 'first'],
+  ['a fresh state dir with -new-mesh: the first start too', { keyExisted: false, stateFileExists: false, agentStateExists: false, newMesh: true }, 'first'],
+  ['key and state file: a restart resumes the mesh', { keyExisted: true, stateFileExists: true, agentStateExists: false, newMesh: false }, 'resume'],
+  ['state file without the key: resumes (the file holds the mesh)', { keyExisted: false, stateFileExists: true, agentStateExists: false, newMesh: false }, 'resume'],
+  ['state file beside a joined node\'s agent.json: resumes', { keyExisted: true, stateFileExists: true, agentStateExists: true, newMesh: false }, 'resume'],
+  ['-new-mesh while the state file exists: refused, never reset silently', { keyExisted: true, stateFileExists: true, agentStateExists: false, newMesh: true },
+    /^-new-mesh: \/var\/lib\/wgmesh\/prod\/bootstrap\.json exists .*move it away first.*start without -new-mesh/],
+  ['the key without its state file: refused, naming both files, the consequence and -new-mesh', { keyExisted: true, stateFileExists: false, agentStateExists: false, newMesh: false },
+    /state file \/var\/lib\/wgmesh\/prod\/bootstrap\.json is missing, but \/var\/lib\/wgmesh\/prod\/private\.key exists.*new mesh.*new mesh IP.*restore bootstrap\.json.*-new-mesh/],
+  ['the key without its state file, with -new-mesh: a new mesh on purpose', { keyExisted: true, stateFileExists: false, agentStateExists: false, newMesh: true }, 'new-on-purpose'],
+  ['a former join node (key and agent.json): refused, saying it was a node, not the bootstrap', { keyExisted: true, stateFileExists: false, agentStateExists: true, newMesh: false },
+    /agent\.json shows this machine joined a mesh as a node.*new mesh IP.*-new-mesh/],
+  ['a former join node with -new-mesh: a new mesh on purpose', { keyExisted: true, stateFileExists: false, agentStateExists: true, newMesh: true }, 'new-on-purpose'],
+  ['agent.json without a key: still a former node, refused', { keyExisted: false, stateFileExists: false, agentStateExists: true, newMesh: false }, /joined a mesh as a node/],
+];
+
+describe('decideMeshStart', () => {
+  for (const [name, facts, expected] of CASES) {
+    test(name, () => {
+      const decision = decideMeshStart(facts, files);
+      if (expected instanceof RegExp) {
+        assert.ok('refuse' in decision, `refused: ${JSON.stringify(decision)}`);
+        assert.match(decision.refuse, expected);
+      } else {
+        assert.deepEqual(decision, { start: expected });
+      }
+    });
+  }
+
+  test('-new-mesh is a bool flag, off by default, settable from the environment like every flag', () => {
+    assert.equal(resolveFlags(BOOTSTRAP_FLAGS, [], {}).values['new-mesh'], false);
+    assert.equal(resolveFlags(BOOTSTRAP_FLAGS, ['-new-mesh'], {}).values['new-mesh'], true);
+    assert.equal(resolveFlags(BOOTSTRAP_FLAGS, [], { WGMESH_NEW_MESH: 'true' }).values['new-mesh'], true);
+    const help = BOOTSTRAP_FLAGS.find((f) => f.name === 'new-mesh')!.help;
+    assert.match(help, /every node must join again and gets a new mesh IP/);
+    assert.match(help, /refused while bootstrap\.json exists/);
+  });
+});
+
