@@ -267,12 +267,25 @@ export class Agent extends EventEmitter {
   }
 
   setTag(key: string, value: string): Promise<Readonly<Record<string, string>>> {
-    return this.replaceTags({ ...this.tags, [key]: value });
+    return this.changeTags((tags) => ({ ...tags, [key]: value }));
   }
 
   deleteTag(key: string): Promise<Readonly<Record<string, string>>> {
-    const { [key]: _removed, ...rest } = this.tags;
-    return this.replaceTags(rest);
+    return this.changeTags(({ [key]: _removed, ...rest }) => rest);
+  }
+
+  /** The tag change in flight, if any: the next one starts from the tags it leaves. */
+  private tagChanges: Promise<unknown> = Promise.resolve();
+
+  /**
+   * Tag changes run one at a time, each on the tags the one before left. Two at once each restored,
+   * when refused, the tags they started from, which held the other's change: a refused tag could
+   * stay, and every heartbeat after it be refused (and a good tag was refused for a bad one in flight).
+   */
+  private changeTags(change: (tags: Record<string, string>) => Record<string, string>): Promise<Readonly<Record<string, string>>> {
+    const run = this.tagChanges.then(() => this.replaceTags(change(this.tags)));
+    this.tagChanges = run.catch(() => undefined);
+    return run;
   }
 
   /** Sends the new tags with an update; the old ones stay if the bootstrap refuses them. */
