@@ -63,3 +63,17 @@ test('tag changes made at once are applied one by one: the refused ones leave no
   assert.deepEqual(bootstrap.table!.get('alpha')?.tags, expected, "the bootstrap's record agrees");
   await waitFor('bravo to see the same tags', () => isDeepStrictEqual({ ...tagsOfAlphaAt(bravo) }, expected));
 });
+
+test('tag changes made at once, some refused, leave exactly the accepted ones: a refused tag never sticks', async () => {
+  // Each change used to restore, when refused, the tags it started from: with another change in
+  // flight those held that change's tag, so a refused tag could stay and every heartbeat after it
+  // be refused (found by the fuzz test of the local API).
+  const changes = Array.from({ length: 24 }, (_, i) => (i % 3 === 0 ? alpha.setTag(`bad key ${i}`, 'x') : alpha.setTag(`good${i}`, String(i))));
+  const results = await Promise.allSettled(changes);
+  assert.deepEqual(results.map((r) => r.status), Array.from({ length: 24 }, (_, i) => (i % 3 === 0 ? 'rejected' : 'fulfilled')));
+  const good = Object.fromEntries(Array.from({ length: 24 }, (_, i) => i).filter((i) => i % 3 !== 0).map((i) => [`good${i}`, String(i)]));
+  assert.deepEqual(Object.keys(alpha.currentTags).filter((k) => k.startsWith('bad')), [], 'no refused tag is kept');
+  for (const [key, value] of Object.entries(good)) assert.equal(alpha.currentTags[key], value, `${key} is kept`);
+  await waitFor('the bootstrap to hold alpha\'s tags as alpha has them', () => JSON.stringify(bootstrap.table!.get('alpha')?.tags) === JSON.stringify(alpha.currentTags));
+  for (const key of Object.keys(good)) await alpha.deleteTag(key);
+});

@@ -4,6 +4,8 @@ import { lstat, mkdir, mkdtemp, readFile, rename, rm, stat, symlink, writeFile }
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { loadProtos } from '../../src/proto/index.js';
 import { claimSocketPath, LocalApiServer } from '../../src/localapi/server.js';
 import type { Agent } from '../../src/agent.js';
 import { NotASocket, SocketInUse } from '../../src/errors.js';

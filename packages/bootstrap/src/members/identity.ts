@@ -48,6 +48,10 @@ function secretMatches(hash: string, secret: string | undefined): boolean {
 export function checkIdentity(member: Member, identity: Identity, call: 'join' | 'call'): void {
   if (identity.local) return;
   const deny = (why: string) => new IdentityMismatch(member.name, why);
+  // The bootstrap's own node has no secret and its name and key are known to every member: only
+  // the bootstrap itself, in-process (local, above), acts for it. Before, its key alone let anyone
+  // Leave it (and then Join as it, taking its mesh IP) or Update it, as the fuzz test found.
+  if (member.isBootstrap) throw deny("this is the bootstrap's own node: only the bootstrap acts for it");
   // mTLS: the edge checked that the CA-verified certificate's CN is this node's name; nothing else counts
   // (a renewed or re-issued certificate is the same node).
   if (identity.cert) return;

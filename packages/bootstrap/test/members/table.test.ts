@@ -361,6 +361,27 @@ describe('MemberTable', () => {
       await assert.rejects(table.update('alpha', { publicKey: key, secret: 'anything' }, {}), IdentityMismatch);
     });
 
+    test("the bootstrap's own node is acted for in-process only: its name and key, known to all, are refused from anyone else", async () => {
+      const { table, published } = await openTable();
+      const key = generateKeyPair().publicKey;
+      const local = { publicKey: key, local: true };
+      await table.join(joinInput('boot', key, { identity: local, isBootstrap: true }));
+      const before = JSON.stringify(table.list());
+
+      await assert.rejects(table.remove('boot', { publicKey: key }), IdentityMismatch);
+      await assert.rejects(table.remove('boot', { publicKey: key, secret: 'x'.repeat(43) }), IdentityMismatch);
+      await assert.rejects(table.update('boot', { publicKey: key }, { tags: { hijacked: 'yes' } }), IdentityMismatch);
+      assert.throws(() => table.authorize('boot', { publicKey: key }), IdentityMismatch);
+      await assert.rejects(table.join(joinInput('boot', key)), NameTaken);
+      await assert.rejects(table.join(joinInput('boot', generateKeyPair().publicKey)), NameTaken);
+      assert.equal(JSON.stringify(table.list()), before, 'nothing changed');
+      assert.equal(published.length, 1);
+
+      // The bootstrap itself still is.
+      await table.update('boot', local, { tags: { role: 'mine' } });
+      assert.equal(table.get('boot')!.tags.role, 'mine');
+    });
+
     test('a member from before node secrets is accepted by its key, and gets a secret when it re-joins', async () => {
       const store = new MemoryStateStore();
       const first = await openTable({ store });
