@@ -48,11 +48,9 @@ export function createLogger(options: LoggerOptions = {}): Logger {
 }
 
 // C0, DEL, C1, and the Unicode line and paragraph separators: anything that can end or rewrite a line.
-// eslint-disable-next-line no-control-regex
 const CONTROLS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
 const SHORT_ESCAPES = new Map([['\n', '\\n'], ['\r', '\\r'], ['\t', '\\t']]);
 /** A string field value that needs no quotes: no space, '=', '"', backslash or control character. */
-// eslint-disable-next-line no-control-regex
 const BARE = /^[^\s="\\\u0000-\u001f\u007f-\u009f]+$/;
 
 /** Control characters as escapes (\n, \u001b), so a value can neither break nor forge a log line. */

@@ -4,7 +4,6 @@ import { excerpt, SHARED_LIMITS } from './limits.js';
 /** The tag rules every node and the bootstrap enforce; each check throws InvalidTag naming the tag. */
 
 const TAG_KEY = /^[A-Za-z0-9_]([A-Za-z0-9_.:\-/]*[A-Za-z0-9])?$/;
-// eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f]/;
 
 export function validateTag(key: string, value: string): void {

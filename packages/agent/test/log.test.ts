@@ -4,7 +4,6 @@ import { PassThrough } from 'node:stream';
 import { createLogger, type LoggerOptions } from '../src/log.js';
 
 const FORGED = '\n2026-01-01T00:00:00.000Z info node joined node=evil';
-// eslint-disable-next-line no-control-regex
 const RAW_CONTROL = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u2028\u2029]/;
 
 /** A logger writing into a string; `lines()` waits for winston to flush, then splits its output. */

@@ -117,7 +117,6 @@ describe('bad local API requests change nothing', () => {
       assert.ok(err, 'the request was refused');
       assert.equal(grpc.status[err.code], grpc.status[c.code], `status code (details: ${err.details.slice(0, 300)})`);
       assert.ok(err.details.length < 300, `a short message (${err.details.length} characters): ${err.details.slice(0, 300)}`);
-      // eslint-disable-next-line no-control-regex
       assert.doesNotMatch(err.details, /[\u0000-\u001f\u007f]/, 'no raw control characters echoed back');
       if (typeof c.mentions === 'string') assert.ok(err.details.includes(c.mentions), `details say ${c.mentions}: "${err.details}"`);
       else assert.match(err.details, c.mentions);

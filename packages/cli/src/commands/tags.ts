@@ -12,7 +12,7 @@ export const TAGS_FLAGS: FlagSpec[] = [
   SOCKET_FLAG,
 ];
 
-const USAGE = 'wgmesh tags [-set K=V]... [-delete K]... [-json]';
+const USAGE = 'wgmesh tags [-set K=V]... [-delete K]... [-all] [-json]';
 const DESCRIPTION = 'Shows, sets or deletes this node\'s tags; every node sees them in `wgmesh info`. Keys may use the\n`svc:NAME=PORT` convention for services; tags starting with _ are internal and hidden unless -all.';
 
 export async function runTags(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
