@@ -88,7 +88,7 @@ export function rttReportDue(last: RttReport | undefined, next: RttReport): bool
   return next.samples.some((s) => due(before.get(s.peer), s, next.at, next.windowsFull) !== undefined);
 }
 
-/** True when a new set of samples differs enough from the last report to be worth a membership change. */
+/** True when a new set of samples differs enough from the last report to be sent again (the bootstrap keeps reports outside the membership). */
 export function rttMoved(previous: readonly RttSample__Output[], next: readonly RttSample__Output[]): boolean {
   if (previous.length !== next.length) return true;
   const before = new Map(previous.map((s) => [s.peer, s]));
