@@ -3,7 +3,7 @@ export * from './netmap/netmap.js';
 export * from './wg/types.js';
 export * from './wg/config.js';
 export * from './wg/keys.js';
-export { MemoryWgDriver } from './wg/memory-driver.js';
+export { MemoryWgDriver, MemoryWgHost, type MemoryWgDriverInit } from './wg/memory-driver.js';
 export * from './endpoints/endpoints.js';
 export { handshakeAlive, HANDSHAKE_ALIVE_MS } from './endpoints/selector.js';
 export * from './control/client.js';

@@ -1,4 +1,8 @@
-/** Exponential backoff with full jitter, so a restarted bootstrap is not hit by every agent at once. */
+/**
+ * Exponential backoff with equal jitter (a wait between half the ceiling and the ceiling, the
+ * ceiling doubling per attempt up to maxMs), so a restarted bootstrap is not hit by every agent
+ * at once while no retry comes sooner than half the ceiling.
+ */
 export class Backoff {
   private attempt = 0;
 

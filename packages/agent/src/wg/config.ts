@@ -1,5 +1,5 @@
 import { peersOf, type MeshNode, type Netmap } from '../netmap/netmap.js';
-import type { WgDeviceState, WgOp, WgPeerConfig } from './types.js';
+import type { WgDeviceState, WgOp, WgPeerConfig, WgPeerState } from './types.js';
 import { handshakeAlive, rankCandidates } from '../endpoints/selector.js';
 
 export interface DesiredWgConfig {
@@ -43,8 +43,8 @@ export function hostPrefix(ip: string): string {
 }
 
 /**
- * The operations that turn the device's actual peers into the desired ones. Only differences
- * produce operations; an empty list means nothing to do.
+ * The operations that turn the device's actual peers into the desired ones: `peerOps` for every
+ * public key on either side. Only differences produce operations; an empty list means nothing to do.
  */
 export function diffWgConfig(actual: Pick<WgDeviceState, 'peers'>, desired: DesiredWgConfig, now = Date.now()): WgOp[] {
   const ops: WgOp[] = [];
@@ -52,15 +52,67 @@ export function diffWgConfig(actual: Pick<WgDeviceState, 'peers'>, desired: Desi
   const desiredKeys = new Set<string>();
   for (const peer of desired.peers) {
     desiredKeys.add(peer.publicKey);
-    const current = actualByKey.get(peer.publicKey);
-    // A peer with a live session keeps the endpoint WireGuard uses: it may have roamed there (NAT).
-    const live = current !== undefined && handshakeAlive(current, now);
-    if (!current || !samePeer(current, live ? { ...peer, endpoint: undefined } : peer)) ops.push({ op: 'set-peer', peer: live && current?.endpoint ? { ...peer, endpoint: current.endpoint } : peer });
+    ops.push(...peerOps(actualByKey.get(peer.publicKey), peer, now));
   }
   for (const peer of actual.peers) {
-    if (!desiredKeys.has(peer.publicKey)) ops.push({ op: 'remove-peer', publicKey: peer.publicKey });
+    if (!desiredKeys.has(peer.publicKey)) ops.push(...peerOps(peer, undefined, now));
   }
   return ops;
+}
+
+/**
+ * The rule for one public key, the only one: the full diff and the reconciler's fast pass both
+ * use it. `current` is the device's peer with that key (undefined: the device has none),
+ * `desired` what it should be (undefined: it should not be there).
+ *
+ * A peer with a live session keeps the endpoint WireGuard uses, which it may have roamed to
+ * (NAT): its set-peer carries no endpoint, and `wg set` leaves an endpoint it is not given as it
+ * is. So the rule holds even when `current.endpoint` is out of date, as long as a live session
+ * really is live (see Reconciler for what its fast pass knows of handshakes).
+ */
+export function peerOps(current: WgPeerState | undefined, desired: WgPeerConfig | undefined, now: number): WgOp[] {
+  if (!desired) return current ? [{ op: 'remove-peer', publicKey: current.publicKey }] : [];
+  if (!current) return [{ op: 'set-peer', peer: desired }];
+  const keepEndpoint = current.endpoint !== undefined && handshakeAlive(current, now);
+  const target = keepEndpoint ? withoutEndpoint(desired) : desired;
+  return samePeer(current, target) ? [] : [{ op: 'set-peer', peer: target }];
+}
+
+/**
+ * Pure: a device's peer after one op, the way `wg set` changes it (undefined: removed). A set
+ * replaces allowed IPs and keepalive, replaces the endpoint only when it is given (wg cannot
+ * clear one short of removing the peer), and keeps handshake and traffic counters; a new or
+ * re-added peer starts with none. The memory driver and the reconciler's picture of the device
+ * both go through this; the driver compliance suite checks it against real WireGuard.
+ */
+export function peerAfterOp(current: WgPeerState | undefined, op: WgOp): WgPeerState | undefined {
+  if (op.op === 'remove-peer') return undefined;
+  const { peer } = op;
+  const endpoint = peer.endpoint ?? current?.endpoint;
+  return {
+    publicKey: peer.publicKey,
+    ...(endpoint !== undefined ? { endpoint } : {}),
+    allowedIps: [...peer.allowedIps],
+    ...(peer.persistentKeepalive ? { persistentKeepalive: peer.persistentKeepalive } : {}),
+    latestHandshakeMs: current?.latestHandshakeMs ?? 0,
+    rxBytes: current?.rxBytes ?? 0,
+    txBytes: current?.txBytes ?? 0,
+  };
+}
+
+/** Applies ops in order to a peer table keyed by public key, with `peerAfterOp`. */
+export function applyOpsToPeers(peers: Map<string, WgPeerState>, ops: readonly WgOp[]): void {
+  for (const op of ops) {
+    const publicKey = op.op === 'set-peer' ? op.peer.publicKey : op.publicKey;
+    const next = peerAfterOp(peers.get(publicKey), op);
+    if (next) peers.set(publicKey, next);
+    else peers.delete(publicKey);
+  }
+}
+
+function withoutEndpoint(peer: WgPeerConfig): WgPeerConfig {
+  const { endpoint: _endpoint, ...rest } = peer;
+  return rest;
 }
 
 /** True when the device's peer already is what is desired (an unset desired endpoint matches any). */

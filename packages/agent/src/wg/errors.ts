@@ -33,6 +33,17 @@ export class InterfaceInUse extends WgError {
   }
 }
 
+/** The interface does not exist (never brought up, closed, or removed by someone else): `up` it first. */
+export class InterfaceNotUp extends WgError {
+  readonly code = 'INTERFACE_NOT_UP';
+  constructor(
+    readonly interfaceName: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`interface ${interfaceName} is not up: bring it up (up) before reading or changing it`, options);
+  }
+}
+
 /** A `wg`, `ip` or `wireguard-go` invocation failed; carries the command line and its stderr. */
 export class WgCommandFailed extends WgError {
   readonly code = 'WG_COMMAND_FAILED';

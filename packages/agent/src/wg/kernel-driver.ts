@@ -2,7 +2,7 @@ import { silentLogger, type Logger } from '../log.js';
 import { InterfaceInUse, InvalidWgConfig, NotRoot, WgCommandFailed, WireGuardUnavailable, INSTALL_HINT } from './errors.js';
 import { directRunner, type CommandRunner } from './exec.js';
 import type { WgDeviceState, WgDriver, WgInterfaceConfig, WgOp } from './types.js';
-import { applyOps, configureInterface, deleteLink, linkInfo, readDevice, validateInterfaceName } from './wg-tool.js';
+import { applyOps, checkInterfaceConfig, configureInterface, deleteLink, linkInfo, readDevice, validateInterfaceName } from './wg-tool.js';
 
 export interface KernelWgDriverInit {
   /** Where `ip` and `wg` run; default: directly on this host. */
@@ -27,6 +27,8 @@ export class KernelWgDriver implements WgDriver {
 
   async up(config: WgInterfaceConfig): Promise<void> {
     if (config.name !== this.name) throw new InvalidWgConfig(`driver for ${this.name} was given config for ${config.name}`);
+    // Before anything is created: a config wg or ip refuses must not leave an interface behind.
+    checkInterfaceConfig(config);
     const existing = await linkInfo(this.runner, this.name);
     if (existing && existing.kind !== 'wireguard') {
       throw new InterfaceInUse(

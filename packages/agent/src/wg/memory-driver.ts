@@ -1,11 +1,59 @@
 import { isIP } from 'node:net';
 import type { WgDeviceState, WgDriver, WgInterfaceConfig, WgOp, WgPeerState } from './types.js';
 import { publicKeyFromPrivate } from './keys.js';
-import { InvalidWgConfig } from './errors.js';
+import { InterfaceNotUp, InvalidWgConfig } from './errors.js';
+import { applyOpsToPeers } from './config.js';
+import { checkInterfaceConfig } from './wg-tool.js';
+
+/** One in-memory WireGuard interface. */
+interface MemoryDevice {
+  config: WgInterfaceConfig;
+  publicKey: string;
+  readonly peers: Map<string, WgPeerState>;
+}
+
+/**
+ * The interfaces of one in-memory "host", by name: what a kernel is to the real drivers. Drivers
+ * given the same host see the same interfaces, so one closed with keepInterface is taken over,
+ * peers and all, by the next driver for that name (as the kernel driver takes over the interface
+ * an earlier run left). A driver made without one gets a host of its own.
+ */
+export class MemoryWgHost {
+  private readonly devices = new Map<string, MemoryDevice>();
+
+  /** Whether an interface of that name exists. */
+  has(name: string): boolean {
+    return this.devices.has(name);
+  }
+
+  /** @internal for MemoryWgDriver */
+  get(name: string): MemoryDevice | undefined {
+    return this.devices.get(name);
+  }
+
+  /** @internal for MemoryWgDriver */
+  set(name: string, device: MemoryDevice): void {
+    this.devices.set(name, device);
+  }
+
+  /** @internal for MemoryWgDriver */
+  delete(name: string): void {
+    this.devices.delete(name);
+  }
+}
+
+export interface MemoryWgDriverInit {
+  /** false keeps only the count, for simulations of thousands of nodes in one process. */
+  readonly record?: boolean;
+  /** The interfaces this driver's lives among; default: a host of its own. */
+  readonly host?: MemoryWgHost;
+}
 
 /**
  * An in-memory WireGuard device for unit tests and scale simulations: it keeps the peer table
- * and records every operation it is asked to apply, so tests can count driver work.
+ * and records every operation it is asked to apply, so tests can count driver work. It behaves
+ * as the real drivers do where the driver compliance suite can tell (which configs `up` refuses,
+ * what `wg set` keeps, that a closed device is gone, keepInterface as the kernel driver has it).
  */
 export class MemoryWgDriver implements WgDriver {
   readonly kind = 'memory' as const;
@@ -13,41 +61,46 @@ export class MemoryWgDriver implements WgDriver {
   readonly operations: WgOp[] = [];
   /** How many operations were applied, recorded or not. */
   operationCount = 0;
-  private readonly peers = new Map<string, WgPeerState>();
-  private config: WgInterfaceConfig | undefined;
-  private publicKey = '';
-  closed = false;
+  private readonly host: MemoryWgHost;
 
-  /** record: false keeps only the count, for simulations of thousands of nodes in one process. */
-  constructor(readonly name: string, private readonly options: { record?: boolean } = {}) {}
+  constructor(
+    readonly name: string,
+    private readonly options: MemoryWgDriverInit = {},
+  ) {
+    this.host = options.host ?? new MemoryWgHost();
+  }
 
+  /** Whether the interface exists (made by this driver or kept by an earlier one). */
   get isUp(): boolean {
-    return this.config !== undefined && !this.closed;
+    return this.host.has(this.name);
   }
 
   get interfaceConfig(): WgInterfaceConfig | undefined {
-    return this.config;
+    return this.host.get(this.name)?.config;
   }
 
   async up(config: WgInterfaceConfig): Promise<void> {
-    this.config = config;
-    this.publicKey = publicKeyFromPrivate(config.privateKey);
-    this.closed = false;
+    if (config.name !== this.name) throw new InvalidWgConfig(`driver for ${this.name} was given config for ${config.name}`);
+    checkInterfaceConfig(config);
+    const publicKey = publicKeyFromPrivate(config.privateKey);
+    const existing = this.host.get(this.name);
+    // An interface an earlier run kept is taken over with its peers, as the kernel driver does.
+    if (existing) Object.assign(existing, { config, publicKey });
+    else this.host.set(this.name, { config, publicKey, peers: new Map() });
   }
 
   async read(): Promise<WgDeviceState> {
-    // Like the real drivers: a closed device cannot be read.
-    if (!this.config || this.closed) throw new Error(`interface ${this.name} is not up`);
+    const device = this.device();
     return {
       name: this.name,
-      publicKey: this.publicKey,
-      listenPort: this.config.listenPort,
-      peers: [...this.peers.values()],
+      publicKey: device.publicKey,
+      listenPort: device.config.listenPort,
+      peers: [...device.peers.values()],
     };
   }
 
   async apply(ops: readonly WgOp[]): Promise<void> {
-    if (!this.config) throw new Error(`interface ${this.name} is not up`);
+    const device = this.device();
     // Like `wg set`, which resolves every endpoint before it changes anything: one it cannot
     // resolve fails the whole call, and the device is left as it was.
     for (const op of ops) {
@@ -55,26 +108,37 @@ export class MemoryWgDriver implements WgDriver {
         throw new InvalidWgConfig(`peer ${op.peer.publicKey}: endpoint "${op.peer.endpoint}" cannot be resolved (Name or service not known)`);
       }
     }
-    for (const op of ops) {
-      this.operationCount++;
-      if (this.options.record !== false) this.operations.push(op);
-      if (op.op === 'remove-peer') {
-        this.peers.delete(op.publicKey);
-      } else {
-        const previous = this.peers.get(op.peer.publicKey);
-        this.peers.set(op.peer.publicKey, {
-          ...op.peer,
-          latestHandshakeMs: previous?.latestHandshakeMs ?? 0,
-          rxBytes: previous?.rxBytes ?? 0,
-          txBytes: previous?.txBytes ?? 0,
-        });
-      }
-    }
+    this.operationCount += ops.length;
+    if (this.options.record !== false) this.operations.push(...ops);
+    applyOpsToPeers(device.peers, ops);
   }
 
-  async close(): Promise<void> {
-    this.closed = true;
-    this.peers.clear();
+  /** Removes the interface and its peers, unless keepInterface (then the next `up` takes it over). */
+  async close(options: { keepInterface?: boolean } = {}): Promise<void> {
+    if (!options.keepInterface) this.host.delete(this.name);
+  }
+
+  /**
+   * Test hook, which no real driver has: what a device does on its own when a handshake with a
+   * peer completes, at `atMs` (default now), from `endpoint` if given (the peer roamed there, as
+   * WireGuard follows a peer to the address its packets come from).
+   */
+  simulateHandshake(publicKey: string, options: { atMs?: number; endpoint?: string } = {}): void {
+    const device = this.device();
+    const peer = device.peers.get(publicKey);
+    if (!peer) throw new Error(`simulateHandshake: ${this.name} has no peer ${publicKey}`);
+    device.peers.set(publicKey, {
+      ...peer,
+      ...(options.endpoint !== undefined ? { endpoint: options.endpoint } : {}),
+      latestHandshakeMs: options.atMs ?? Date.now(),
+    });
+  }
+
+  private device(): MemoryDevice {
+    // Like the real drivers: an interface that is not there cannot be read or changed.
+    const device = this.host.get(this.name);
+    if (!device) throw new InterfaceNotUp(this.name);
+    return device;
   }
 }
 

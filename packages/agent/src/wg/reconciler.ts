@@ -1,7 +1,7 @@
 import type { Netmap } from '../netmap/netmap.js';
 import { errorMessage, silentLogger, type Logger } from '../log.js';
-import { diffWgConfig, samePeer, wgConfigFromNetmap, wgPeerFor, type WgConfigOptions } from './config.js';
-import type { WgDriver, WgOp, WgPeerConfig } from './types.js';
+import { applyOpsToPeers, diffWgConfig, peerOps, wgConfigFromNetmap, wgPeerFor, type WgConfigOptions } from './config.js';
+import type { WgDriver, WgOp, WgPeerState } from './types.js';
 import { Coalescer } from '../coalescer.js';
 import { defaultTimers, type Timers } from '../timers.js';
 import { AGENT_DEFAULTS } from '../constants.js';
@@ -44,18 +44,33 @@ interface FailingPeer {
  * Keeps a WireGuard device equal to a netmap.
  *
  * A full pass reads the device back (`wg show dump`), diffs it against the whole netmap and
- * applies the difference: at start, after a snapshot, after the device was re-created, after an
- * error, and periodically to undo drift. Between full passes, a membership delta touches only the
- * peers it names: their desired config is compared with what the device held after the last
- * pass, so one change costs O(1) work and O(1) driver operations whatever the mesh size.
+ * applies the difference. The agent asks for one at start and re-join, on a snapshot, when NAT
+ * status changes keepalive, after wireguard-go was restarted, and every 30 s ±20 % to undo drift;
+ * the reconciler itself after a failed pass. Between full passes, a membership delta touches only
+ * the peers it names, so one change costs O(1) work and O(1) driver operations whatever the mesh
+ * size: it reads nothing back.
+ *
+ * Both passes decide each peer with the same rule (`peerOps`), given the device's state of that
+ * peer. A full pass has it fresh from the read. The fast pass trusts `device`: the peers as the
+ * last full pass read them, with every op applied since (changed as `wg set` changes them,
+ * `peerAfterOp`). What that misses:
+ * - Handshakes and roaming since the last full read. A handshake the last read saw that is still
+ *   recent enough makes a session live for sure (handshake times only grow, and a peer removed
+ *   here starts again from none), so its endpoint is kept, wherever it roamed to since. But a
+ *   session that began after the last full read looks dead: a changed desired endpoint for that
+ *   peer is applied, replacing the one WireGuard found, as for a peer without a session.
+ * - Changes made to the device by anyone else (`wg set` by hand, a re-created device): undone by
+ *   the next full pass.
  *
  * One bad peer never stops the others: when the device refuses a batch, its peers are applied one
  * by one, the ones refused are logged and retried with backoff, and the rest are configured.
  */
 export class Reconciler {
   readonly stats: ReconcilerStats = { fullPasses: 0, fastPasses: 0, ops: 0, failingPeers: 0 };
-  /** The device's peers as of the last pass, by node name. */
-  private applied = new Map<string, WgPeerConfig>();
+  /** The device's peers by public key, as the fast pass trusts them to be (see above). */
+  private device = new Map<string, WgPeerState>();
+  /** The public key each node's peer was last configured under, by node name: a key change or removal removes it. */
+  private keyOf = new Map<string, string>();
   private readonly dirty = new Set<string>();
   private needFull = true;
   private readonly passes: Coalescer;
@@ -147,7 +162,7 @@ export class Reconciler {
     const netmap = this.netmap();
     const desired = wgConfigFromNetmap(netmap, this.options);
     const actual = await this.driver.read();
-    const ops = diffWgConfig(actual, desired);
+    const ops = diffWgConfig(actual, desired, Date.now());
     const nodeByKey = new Map<string, string>();
     for (const node of netmap.nodes.values()) if (node.name !== netmap.selfName) nodeByKey.set(node.publicKey, node.name);
     // The diff touches each public key once: a key is a peer.
@@ -159,14 +174,14 @@ export class Reconciler {
     const failed = await this.applyPeers(groups);
     this.stats.fullPasses++;
     this.stats.ops += ops.length;
-    const byKey = new Map(desired.peers.map((p) => [p.publicKey, p]));
-    const actualByKey = new Map(actual.peers.map((p) => [p.publicKey, p]));
-    this.applied = new Map();
-    for (const node of netmap.nodes.values()) {
-      if (node.name === netmap.selfName) continue;
-      // A refused peer is as the device had it (if at all), so the retry sees what is left to do.
-      const peer = failed.has(node.name) ? actualByKey.get(node.publicKey) : byKey.get(node.publicKey);
-      if (peer) this.applied.set(node.name, peer);
+    // The device as read, plus what it took; a refused peer is as the device had it (if at all),
+    // so its retry sees what is left to do.
+    this.device = new Map(actual.peers.map((p) => [p.publicKey, p]));
+    for (const group of groups) if (!failed.has(group.id)) applyOpsToPeers(this.device, group.ops);
+    this.keyOf = new Map();
+    for (const peer of desired.peers) {
+      const node = nodeByKey.get(peer.publicKey);
+      if (node) this.keyOf.set(node, peer.publicKey);
     }
     // A full pass settles every peer: the ones it did not fail are no longer failing.
     for (const id of [...this.failing.keys()]) if (!failed.has(id)) this.succeeded(id);
@@ -176,25 +191,28 @@ export class Reconciler {
 
   private async fastPass(): Promise<void> {
     const netmap = this.netmap();
+    const now = Date.now();
     const groups: PeerOps[] = [];
-    const next = new Map<string, WgPeerConfig | undefined>();
+    const next = new Map<string, string | undefined>();
     for (const name of this.dirty) {
       const node = name === netmap.selfName ? undefined : netmap.nodes.get(name);
       const desired = node ? wgPeerFor(node, this.options) : undefined;
-      const old = this.applied.get(name);
+      const oldKey = this.keyOf.get(name);
       const ops: WgOp[] = [];
-      if (old && (!desired || old.publicKey !== desired.publicKey)) ops.push({ op: 'remove-peer', publicKey: old.publicKey });
-      if (desired && (!old || old.publicKey !== desired.publicKey || !samePeer(old, desired))) ops.push({ op: 'set-peer', peer: desired });
-      next.set(name, desired);
-      if (ops.length > 0) groups.push({ id: name, node: name, publicKey: (desired ?? old)!.publicKey, ops });
+      // Under a new key (or none) the node's old peer goes; then the same rule as a full pass.
+      if (oldKey !== undefined && oldKey !== desired?.publicKey) ops.push(...peerOps(this.device.get(oldKey), undefined, now));
+      if (desired) ops.push(...peerOps(this.device.get(desired.publicKey), desired, now));
+      next.set(name, desired?.publicKey);
+      if (ops.length > 0) groups.push({ id: name, node: name, publicKey: desired?.publicKey ?? oldKey!, ops });
     }
     this.dirty.clear();
     const failed = await this.applyPeers(groups);
-    for (const [name, peer] of next) {
+    for (const group of groups) if (!failed.has(group.id)) applyOpsToPeers(this.device, group.ops);
+    for (const [name, key] of next) {
       // A refused peer's ops were not applied: the device keeps what it had.
       if (failed.has(name)) continue;
-      if (peer) this.applied.set(name, peer);
-      else this.applied.delete(name);
+      if (key !== undefined) this.keyOf.set(name, key);
+      else this.keyOf.delete(name);
       this.succeeded(name);
     }
     this.recordFailures(groups, failed);

@@ -40,8 +40,9 @@ export type WgOp =
 export type WgBackendKind = 'kernel' | 'userspace' | 'memory';
 
 /**
- * A WireGuard device. `read` returns the device's actual state, never a remembered copy,
- * so reconcile always diffs against the truth.
+ * A WireGuard device. `read` returns the device's actual state, never a remembered copy: the
+ * reconciler's full passes diff against it. Its fast passes do not read (see Reconciler for what
+ * they trust instead).
  */
 export interface WgDriver {
   readonly kind: WgBackendKind;

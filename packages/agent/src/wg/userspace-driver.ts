@@ -1,10 +1,10 @@
 import type { ChildProcess } from 'node:child_process';
 import { stat } from 'node:fs/promises';
 import { errorMessage, silentLogger, type Logger } from '../log.js';
-import { InterfaceInUse, InvalidWgConfig, WgCommandFailed, WgError } from './errors.js';
+import { InterfaceInUse, InterfaceNotUp, InvalidWgConfig, WgCommandFailed, WgError } from './errors.js';
 import { commandExists, directRunner, formatCommandLine, waitUntil, type CommandRunner } from './exec.js';
 import type { WgDeviceState, WgDriver, WgInterfaceConfig, WgOp, WgPeerConfig } from './types.js';
-import { applyOps, configureInterface, deleteLink, linkInfo, readDevice, validateInterfaceName } from './wg-tool.js';
+import { applyOps, checkInterfaceConfig, configureInterface, deleteLink, linkInfo, readDevice, validateInterfaceName } from './wg-tool.js';
 
 export const USERSPACE_DEFAULTS = {
   command: 'wireguard-go',
@@ -188,6 +188,8 @@ export class UserspaceWgDriver implements WgDriver, RestartNotifier {
   async up(config: WgInterfaceConfig): Promise<void> {
     if (config.name !== this.name) throw new InvalidWgConfig(`driver for ${this.name} was given config for ${config.name}`);
     if (this.config || this.daemon) throw new WgError(`interface ${this.name} is already up: close it first`);
+    // Before wireguard-go starts: a config wg or ip refuses costs no daemon.
+    checkInterfaceConfig(config);
     this.closing = false;
     await this.serialize(async () => {
       await this.clearLeftovers();
@@ -211,12 +213,17 @@ export class UserspaceWgDriver implements WgDriver, RestartNotifier {
   }
 
   async apply(ops: readonly WgOp[]): Promise<void> {
-    if (!this.config) throw new WgError(`interface ${this.name} is not up`);
+    if (!this.config) throw new InterfaceNotUp(this.name);
     if (ops.length === 0) return;
-    // Remember the intent first: if the daemon is down right now, its restart restores it.
+    // Remember the intent first: if the daemon is down right now, its restart restores it. A
+    // set-peer without an endpoint keeps the one asked for before, as `wg set` keeps it.
     for (const op of ops) {
-      if (op.op === 'remove-peer') this.peers.delete(op.publicKey);
-      else this.peers.set(op.peer.publicKey, op.peer);
+      if (op.op === 'remove-peer') {
+        this.peers.delete(op.publicKey);
+        continue;
+      }
+      const endpoint = op.peer.endpoint ?? this.peers.get(op.peer.publicKey)?.endpoint;
+      this.peers.set(op.peer.publicKey, { ...op.peer, ...(endpoint !== undefined ? { endpoint } : {}) });
     }
     await this.serialize(() => applyOps(this.runner, this.name, ops));
   }

@@ -1,5 +1,6 @@
+import { isIP } from 'node:net';
 import { parseWgDump } from './dump.js';
-import { InvalidWgConfig, WgCommandFailed } from './errors.js';
+import { InterfaceNotUp, InvalidWgConfig, WgCommandFailed } from './errors.js';
 import type { CommandRunner } from './exec.js';
 import { isWgKey } from './keys.js';
 import type { WgDeviceState, WgInterfaceConfig, WgOp } from './types.js';
@@ -69,16 +70,36 @@ export async function deleteLink(runner: CommandRunner, name: string): Promise<b
 }
 
 /**
+ * Throws InvalidWgConfig for an interface config `wg` or `ip` would refuse: a private key that is
+ * not canonical base64 of 32 bytes, a listen port outside 0-65535, an address that is not an IP
+ * with a prefix length that fits it. Every driver checks this before it creates anything, so a
+ * bad config leaves no interface behind.
+ */
+export function checkInterfaceConfig(config: WgInterfaceConfig): void {
+  const { name } = config;
+  if (!isWgKey(config.privateKey)) throw new InvalidWgConfig(`interface ${name}: the private key is not base64 of 32 bytes`);
+  if (!Number.isInteger(config.listenPort) || config.listenPort < 0 || config.listenPort > 65535) {
+    throw new InvalidWgConfig(`interface ${name}: listen port ${config.listenPort} is not 0-65535`);
+  }
+  checkAddress(name, config.address);
+}
+
+function checkAddress(name: string, address: string): void {
+  const match = /^([^/]+)\/(\d{1,3})$/.exec(address);
+  const family = match ? isIP(match[1]!) : 0;
+  if (!match || family === 0 || Number(match[2]) > (family === 4 ? 32 : 128)) {
+    throw new InvalidWgConfig(`interface ${name}: address "${address}" is not ip/prefix (e.g. 198.18.0.2/16)`);
+  }
+}
+
+/**
  * Key, port, address, MTU, link up. Idempotent, so it serves a fresh interface, one taken over
  * from an earlier run, and a userspace device restarted after a crash. The private key goes
  * through stdin so it never appears in a process list or an error message.
  */
 export async function configureInterface(runner: CommandRunner, config: WgInterfaceConfig): Promise<void> {
   const { name } = config;
-  if (!isWgKey(config.privateKey)) throw new InvalidWgConfig(`interface ${name}: the private key is not base64 of 32 bytes`);
-  if (!Number.isInteger(config.listenPort) || config.listenPort < 0 || config.listenPort > 65535) {
-    throw new InvalidWgConfig(`interface ${name}: listen port ${config.listenPort} is not 0-65535`);
-  }
+  checkInterfaceConfig(config);
   // Node gives a child a socketpair, not a pipe, as stdin, and wg cannot open that as
   // /dev/stdin (ENXIO); cat turns it into a real pipe.
   await runner.run('sh', ['-c', 'cat | exec wg set "$0" private-key /dev/stdin listen-port "$1"', name, String(config.listenPort)], {
@@ -90,9 +111,7 @@ export async function configureInterface(runner: CommandRunner, config: WgInterf
 
 /** Make `address` the interface's only global address (a taken-over interface may carry an old one). */
 export async function setAddress(runner: CommandRunner, name: string, address: string): Promise<void> {
-  if (!/^[0-9a-fA-F:.]+\/\d{1,3}$/.test(address)) {
-    throw new InvalidWgConfig(`interface ${name}: address "${address}" is not ip/prefix (e.g. 198.18.0.2/16)`);
-  }
+  checkAddress(name, address);
   const { stdout } = await runner.run('ip', ['-j', 'address', 'show', 'dev', name]);
   const parsed: unknown = JSON.parse(stdout || '[]');
   const infos = Array.isArray(parsed) ? (parsed as IpAddrJson[]).flatMap((e) => e.addr_info ?? []) : [];
@@ -104,14 +123,29 @@ export async function setAddress(runner: CommandRunner, name: string, address: s
   await runner.run('ip', ['address', 'replace', address, 'dev', name]);
 }
 
+/** `wg show IF dump`; InterfaceNotUp when there is no such WireGuard interface. */
 export async function readDevice(runner: CommandRunner, name: string): Promise<WgDeviceState> {
-  const { stdout } = await runner.run('wg', ['show', name, 'dump']);
+  const { stdout } = await runWg(runner, name, ['show', name, 'dump']);
   return parseWgDump(name, stdout);
 }
 
 /** Apply ops in order with one `wg set` per batch of peers. An empty list runs nothing. */
 export async function applyOps(runner: CommandRunner, name: string, ops: readonly WgOp[]): Promise<void> {
-  for (const args of wgSetBatches(name, ops)) await runner.run('wg', args);
+  for (const args of wgSetBatches(name, ops)) await runWg(runner, name, args);
+}
+
+/**
+ * Runs `wg`, naming a missing interface InterfaceNotUp. With no userspace socket for the name,
+ * `wg` asks the kernel: "No such device" where the module is loaded, "Protocol not supported"
+ * where there is none (then no WireGuard interface of any name can exist in the kernel).
+ */
+async function runWg(runner: CommandRunner, name: string, args: string[]): Promise<{ stdout: string }> {
+  try {
+    return await runner.run('wg', args);
+  } catch (err) {
+    if (err instanceof WgCommandFailed && /No such device|Protocol not supported/i.test(err.details.stderr ?? '')) throw new InterfaceNotUp(name, { cause: err });
+    throw err;
+  }
 }
 
 /**

@@ -2,7 +2,7 @@ import { meshNode } from '../fixtures.js';
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { netmapFromNodes, type MeshNode } from '../../src/netmap/netmap.js';
-import { diffWgConfig, wgConfigFromNetmap, type DesiredWgConfig } from '../../src/wg/config.js';
+import { diffWgConfig, peerOps, wgConfigFromNetmap, type DesiredWgConfig } from '../../src/wg/config.js';
 import { MemoryWgDriver } from '../../src/wg/memory-driver.js';
 import { generateKeyPair } from '../../src/wg/keys.js';
 import type { Endpoint__Output } from '../../src/proto/index.js';
@@ -125,6 +125,18 @@ describe('diffWgConfig', () => {
 
   test('an endpoint the device learned by roaming is kept when the netmap has none for that peer', () => {
     assert.deepEqual(diffWgConfig({ peers: [state({ ...c, endpoint: '198.51.100.7:1234' })] }, { peers: [c] }), []);
+  });
+
+  test('a peer with a live session keeps its endpoint: a change to it goes without one, and wg leaves it as it is', () => {
+    const now = 1_800_000_000_000;
+    const live: WgPeerState = { ...state(a), endpoint: '198.51.100.7:1234', latestHandshakeMs: now - 5_000 };
+    assert.deepEqual(diffWgConfig({ peers: [live] }, { peers: [{ ...a, endpoint: '203.0.113.1:1' }] }, now), [], 'a new candidate alone: nothing to do');
+    const readdressed = { ...a, allowedIps: ['10.232.0.33/32'] };
+    const { endpoint: _endpoint, ...withoutEndpoint } = readdressed;
+    assert.deepEqual(diffWgConfig({ peers: [live] }, { peers: [readdressed] }, now), [{ op: 'set-peer', peer: withoutEndpoint }]);
+    assert.deepEqual(peerOps(live, readdressed, now), [{ op: 'set-peer', peer: withoutEndpoint }], 'the one rule both passes use');
+    assert.deepEqual(peerOps(live, undefined, now), [{ op: 'remove-peer', publicKey: a.publicKey }]);
+    assert.deepEqual(peerOps(undefined, undefined, now), []);
   });
 
   test('add, change and remove at once: exactly one op each', () => {

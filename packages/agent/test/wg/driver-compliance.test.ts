@@ -11,12 +11,13 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { InterfaceInUse, NotRoot, WgCommandFailed, WgError, WireGuardUnavailable, INSTALL_HINT } from '../../src/wg/errors.js';
+import { InterfaceInUse, InterfaceNotUp, InvalidWgConfig, NotRoot, WgCommandFailed, WgError, WireGuardUnavailable, INSTALL_HINT } from '../../src/wg/errors.js';
 import { commandExists, namespaceRunner, runCommand, waitUntil, type CommandRunner } from '../../src/wg/exec.js';
 import { createWgDriverFactory, detectWgBackend, type WgHostProbe } from '../../src/wg/factory.js';
 import { KernelWgDriver } from '../../src/wg/kernel-driver.js';
 import { generateKeyPair, publicKeyFromPrivate } from '../../src/wg/keys.js';
-import { MemoryWgDriver } from '../../src/wg/memory-driver.js';
+import { applyOpsToPeers } from '../../src/wg/config.js';
+import { MemoryWgDriver, MemoryWgHost } from '../../src/wg/memory-driver.js';
 import type { WgDriver, WgInterfaceConfig, WgOp, WgPeerConfig, WgPeerState } from '../../src/wg/types.js';
 import { UserspaceWgDriver, type WgRestartEvent } from '../../src/wg/userspace-driver.js';
 import { wgSetBatches } from '../../src/wg/wg-tool.js';
@@ -165,6 +166,12 @@ interface DriverContext {
   commandCount?(): number;
   /** Make a non-WireGuard interface of that name; absent where there are no interfaces. */
   createForeignInterface?(name: string): Promise<void>;
+  /**
+   * Whether close({ keepInterface: true }) leaves the interface and its peers for the next run.
+   * The userspace driver cannot (wireguard-go must not outlive the agent, and the interface goes
+   * with it), and says so; the kernel and in-memory drivers do.
+   */
+  readonly keepsInterface: boolean;
 }
 
 interface DriverSetup {
@@ -202,6 +209,21 @@ function peerConfig(n: number, overrides: Partial<WgPeerConfig> = {}): WgPeerCon
 }
 
 const setPeer = (peer: WgPeerConfig): WgOp => ({ op: 'set-peer', peer });
+
+/** The peers `peerAfterOp` (what the memory driver and the reconciler assume of `wg set`) predicts for ops applied to no peers. */
+function predicted(ops: readonly WgOp[]): WgPeerConfig[] {
+  const peers = new Map<string, WgPeerState>();
+  applyOpsToPeers(peers, ops);
+  return configured([...peers.values()]);
+}
+
+/** A private key `wg` refuses: 32 bytes, but the base64's unused low bits are set (not canonical). */
+function nonCanonicalKey(): string {
+  const key = generateKeyPair().privateKey;
+  const last = key.charAt(42);
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+  return `${key.slice(0, 42)}${alphabet.charAt(alphabet.indexOf(last) | 1)}=`;
+}
 
 function driverCompliance(name: string, setup: () => Promise<DriverSetup>, options: { skip?: string | false } = {}): void {
   describe(`WgDriver compliance: ${name}`, { skip: options.skip ?? false }, () => {
@@ -347,11 +369,71 @@ function driverCompliance(name: string, setup: () => Promise<DriverSetup>, optio
       assert.equal(await ctx.interfaceExists(ifname), true, 'the foreign interface is left alone');
     });
 
+    test('set-peer without an endpoint keeps the endpoint the device has, and replaces the rest', async () => {
+      const { driver } = await upFresh(51837);
+      const a = peerConfig(2);
+      const ops: WgOp[] = [setPeer(a), setPeer({ publicKey: a.publicKey, allowedIps: ['198.18.0.2/32', '198.18.2.0/24'] })];
+      await driver.apply(ops.slice(0, 1));
+      await driver.apply(ops.slice(1));
+
+      const [peer] = (await driver.read()).peers;
+      assert.equal(peer?.endpoint, a.endpoint, 'wg set cannot clear an endpoint: leaving it out keeps it');
+      assert.deepEqual(configured([peer!]), sortedConfigs([{ publicKey: a.publicKey, endpoint: a.endpoint!, allowedIps: ['198.18.0.2/32', '198.18.2.0/24'] }]), 'allowed IPs replaced, keepalive off');
+      assert.deepEqual(configured((await driver.read()).peers), predicted(ops), 'as peerAfterOp predicts');
+    });
+
+    for (const [what, bad] of [
+      ['a private key that is not canonical base64 of 32 bytes', { privateKey: nonCanonicalKey() }],
+      ['a private key that is not base64 of 32 bytes', { privateKey: 'bm90IGEga2V5' }],
+      ['an address with a prefix too long for IPv4', { address: '198.18.0.1/33' }],
+      ['an address that is not an IP', { address: '198.18.0.256/16' }],
+      ['an address without a prefix length', { address: '198.18.0.1' }],
+      ['a listen port above 65535', { listenPort: 65536 }],
+      ['a negative listen port', { listenPort: -1 }],
+      ['config for another interface', { name: 'wgt-other' }],
+    ] as const) {
+      test(`up refuses ${what} (InvalidWgConfig) and leaves no interface behind`, async () => {
+        const ifname = nextInterfaceName();
+        const driver = ctx.makeDriver(ifname);
+        opened.push(driver);
+        const good: WgInterfaceConfig = { name: ifname, privateKey: generateKeyPair().privateKey, listenPort: 51838, address: '198.18.0.1/16' };
+        const config: WgInterfaceConfig = { ...good, ...bad };
+        await assert.rejects(driver.up(config), InvalidWgConfig);
+        assert.equal(await ctx.interfaceExists(ifname), false);
+        await assert.rejects(driver.read(), InterfaceNotUp, 'there is no device to read');
+      });
+    }
+
     test('close removes the interface', async () => {
       const { driver, config } = await upFresh(51829);
       await driver.apply([setPeer(peerConfig(2))]);
       await driver.close();
       assert.equal(await ctx.interfaceExists(config.name), false);
+    });
+
+    test('after close the device is gone: apply and read fail (InterfaceNotUp) and create nothing', async () => {
+      const { driver, config } = await upFresh(51839);
+      await driver.apply([setPeer(peerConfig(2))]);
+      await driver.close();
+      await assert.rejects(driver.apply([setPeer(peerConfig(3))]), InterfaceNotUp);
+      await assert.rejects(driver.read(), InterfaceNotUp);
+      assert.equal(await ctx.interfaceExists(config.name), false);
+    });
+
+    test('close with keepInterface leaves the interface and its peers, and the next up takes them over (where the driver can)', async () => {
+      const { driver, config } = await upFresh(51840);
+      const peers = [peerConfig(2), peerConfig(3)];
+      await driver.apply(peers.map(setPeer));
+      await driver.close({ keepInterface: true });
+      assert.equal(await ctx.interfaceExists(config.name), ctx.keepsInterface);
+
+      // The next run: a new driver for the same interface.
+      const next = ctx.makeDriver(config.name);
+      opened.push(next);
+      await next.up(config);
+      const state = await next.read();
+      assert.equal(state.publicKey, publicKeyFromPrivate(config.privateKey));
+      assert.deepEqual(configured(state.peers), ctx.keepsInterface ? sortedConfigs(peers) : []);
     });
   });
 }
@@ -360,25 +442,24 @@ function driverCompliance(name: string, setup: () => Promise<DriverSetup>, optio
 // Run it against every driver this machine has.
 
 driverCompliance('memory', async () => {
-  const drivers = new Map<string, MemoryWgDriver>();
+  // One host for the suite, as the real drivers share one network namespace.
+  const host = new MemoryWgHost();
   return {
     context: {
-      makeDriver(name) {
-        const driver = new MemoryWgDriver(name);
-        drivers.set(name, driver);
-        return driver;
-      },
-      interfaceExists: async (name) => drivers.get(name)?.isUp ?? false,
+      makeDriver: (name) => new MemoryWgDriver(name, { host }),
+      interfaceExists: async (name) => host.has(name),
+      keepsInterface: true,
     },
     teardown: async () => {},
   };
 });
 
-function realSetup(make: (name: string, runner: CommandRunner) => WgDriver): () => Promise<DriverSetup> {
+function realSetup(make: (name: string, runner: CommandRunner) => WgDriver, keepsInterface: boolean): () => Promise<DriverSetup> {
   return async () => {
     const sandbox = await createSandbox();
     return {
       context: {
+        keepsInterface,
         makeDriver: (name) => make(name, sandbox.runner),
         interfaceExists: (name) => sandbox.interfaceExists(name),
         commandCount: () => sandbox.runner.commands,
@@ -393,13 +474,13 @@ function realSetup(make: (name: string, runner: CommandRunner) => WgDriver): () 
 
 driverCompliance(
   'userspace (wireguard-go)',
-  realSetup((name, runner) => new UserspaceWgDriver(name, { runner })),
+  realSetup((name, runner) => new UserspaceWgDriver(name, { runner }), false),
   { skip: userspaceSkip ? `userspace driver skipped: ${userspaceSkip}` : false },
 );
 
 driverCompliance(
   'kernel',
-  realSetup((name, runner) => new KernelWgDriver(name, { runner })),
+  realSetup((name, runner) => new KernelWgDriver(name, { runner }), true),
   { skip: kernelSkip ? `kernel driver skipped: ${kernelSkip}` : false },
 );
 
@@ -489,6 +570,24 @@ describe('UserspaceWgDriver supervision', { skip: userspaceSkip ? `needs real wi
     assert.ok(restored, `the device came back with the two good peers within 10 s (restarts: ${restarts.length})`);
     assert.equal(restarts.length, 1, 'one restart, not a restart loop');
     assert.deepEqual(configured((await driver.read()).peers), sortedConfigs(peers));
+  });
+
+  test('a peer last set without an endpoint comes back after a restart with the endpoint it had', async () => {
+    const ifname = nextInterfaceName();
+    const driver = makeDriver(ifname);
+    await driver.up(config(ifname, 51841));
+    const peer = peerConfig(2);
+    await driver.apply([setPeer(peer)]);
+    // How the reconciler updates a peer with a live session: no endpoint, so wg keeps the one it has.
+    const { endpoint: _kept, ...update } = { ...peer, allowedIps: ['198.18.0.2/32', '198.18.2.0/24'] };
+    await driver.apply([setPeer(update)]);
+    const restarts: WgRestartEvent[] = [];
+    driver.onRestart((event) => restarts.push(event));
+
+    process.kill(driver.pid!, 'SIGKILL');
+    const restored = await waitUntil(async () => restarts.length > 0 && (await driver.read().catch(() => undefined))?.peers.length === 1, { timeoutMs: 10_000, intervalMs: 50 });
+    assert.ok(restored, `the device came back within 10 s (restarts: ${restarts.length})`);
+    assert.deepEqual(configured((await driver.read()).peers), sortedConfigs([{ ...update, endpoint: peer.endpoint! }]));
   });
 
   test('a wireguard-go left running by an earlier run is stopped and replaced at up', async () => {

@@ -1,10 +1,13 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { netmapFromNodes, type MeshNode, type Netmap } from '../../src/netmap/netmap.js';
+import { applyDelta, netmapFromNodes, type MeshNode, type Netmap, type NetmapDelta } from '../../src/netmap/netmap.js';
+import { handshakeAlive } from '../../src/endpoints/selector.js';
 import { generateKeyPair } from '../../src/wg/keys.js';
 import { MemoryWgDriver } from '../../src/wg/memory-driver.js';
 import { Reconciler } from '../../src/wg/reconciler.js';
-import type { WgDeviceState, WgDriver, WgInterfaceConfig, WgOp } from '../../src/wg/types.js';
+import { wgConfigFromNetmap } from '../../src/wg/config.js';
+import type { WgDeviceState, WgDriver, WgInterfaceConfig, WgOp, WgPeerState } from '../../src/wg/types.js';
+import type { Endpoint__Output } from '../../src/proto/index.js';
 import type { Logger } from '../../src/log.js';
 import { meshNode } from '../fixtures.js';
 import { SimTimers } from '../sim-timers.js';
@@ -197,6 +200,190 @@ describe('Reconciler: one bad peer never stops the others', () => {
   });
 });
 
+describe('Reconciler: a fast pass applies the same rule as a full pass', () => {
+  test('a peer with a live session keeps the endpoint it roamed to when a delta changes its candidate or its address', async () => {
+    const mesh = await setup();
+    const endpointOf = async (i: number) => (await mesh.memory.read()).peers.find((p) => p.publicKey === keys.get(i))?.endpoint;
+
+    // Step 1: p1, p2 and p3 are configured at their LAN addresses.
+    mesh.membership(peers(3));
+    await mesh.reconciler.full();
+
+    // Step 2: p1 handshakes from behind a NAT (WireGuard follows it to that address); p2 has a
+    // session from its own address; p3 roamed too, but 200 s ago (its session is over). The
+    // periodic full pass reads this back.
+    const now = Date.now();
+    mesh.memory.simulateHandshake(keys.get(1)!, { atMs: now - 5_000, endpoint: '203.0.113.1:40001' });
+    mesh.memory.simulateHandshake(keys.get(2)!, { atMs: now - 5_000 });
+    mesh.memory.simulateHandshake(keys.get(3)!, { atMs: now - 200_000, endpoint: '203.0.113.3:40003' });
+    await mesh.reconciler.full();
+    assert.equal(await endpointOf(1), '203.0.113.1:40001', 'a full pass keeps the roamed endpoint');
+    const reads = mesh.device.reads;
+
+    // Step 3: all three get a new best candidate, as one batch of deltas (a fast pass).
+    mesh.membership([peerNode(1, '192.0.2.101'), peerNode(2, '192.0.2.102'), peerNode(3, '192.0.2.103')], ['p1', 'p2', 'p3']);
+    await settle(mesh.reconciler);
+    assert.equal(mesh.reconciler.stats.fastPasses, 1);
+    assert.equal(await endpointOf(1), '203.0.113.1:40001', 'the live session keeps the endpoint it roamed to');
+    assert.equal(await endpointOf(2), '192.0.2.2:51820', 'the live session keeps the endpoint it works at');
+    assert.equal(await endpointOf(3), '192.0.2.103:51820', 'a session that is over gets the new candidate');
+
+    // Step 4: p1 moves to another mesh IP: its allowed IPs change, its endpoint still does not.
+    const moved = meshNode('p1', '198.18.0.99', { publicKey: keys.get(1)!, endpoints: [{ ip: '192.0.2.101', port: 51820, kind: 'ENDPOINT_KIND_LAN' }] });
+    mesh.membership([moved, peerNode(2, '192.0.2.102'), peerNode(3, '192.0.2.103')], ['p1']);
+    await settle(mesh.reconciler);
+    const p1 = (await mesh.memory.read()).peers.find((p) => p.publicKey === keys.get(1));
+    assert.deepEqual(p1?.allowedIps, ['198.18.0.99/32']);
+    assert.equal(p1?.endpoint, '203.0.113.1:40001');
+    assert.equal(mesh.device.reads, reads, 'the fast passes read nothing back');
+
+    // Step 5: a full pass now finds nothing to do: the fast passes did what it would have.
+    const ops = mesh.reconciler.stats.ops;
+    await mesh.reconciler.full();
+    assert.equal(mesh.reconciler.stats.ops, ops);
+  });
+
+  test('property: 200 seeded random sequences of 30 deltas leave the device, after every fast pass, as a full pass leaves it', async () => {
+    for (let seed = 1; seed <= 200; seed++) await fastEqualsFull(seed, 30);
+  });
+});
+
+const PRIVATE_KEY = generateKeyPair().privateKey;
+
+/** A small seeded PRNG (mulberry32): the same seed, the same sequence, on every run. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * One random history, run twice in lockstep: device F follows it through fast passes (one per
+ * batch of 1-3 deltas, as the agent batches what arrives in one turn), device R through a full
+ * pass after every batch. Both see the same handshakes and roams. After every batch, F must read
+ * back exactly as R (endpoints, allowed IPs, keepalive, handshakes). The fast path learns of a
+ * handshake only from a full read (the periodic one, every 30 s), so one follows each handshake
+ * (on both devices); the deltas themselves all go through fast passes on F.
+ * At the end, F also matches a fresh device brought to the final netmap by one full pass, but for
+ * the endpoints of live sessions, which F keeps where WireGuard roamed them, and of peers with no
+ * endpoint candidate, which keep whatever endpoint they had.
+ */
+async function fastEqualsFull(seed: number, deltas: number): Promise<void> {
+  const random = prng(seed);
+  const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
+  const chance = (p: number) => random() < p;
+  const fakeKey = () => Buffer.from(Array.from({ length: 32 }, () => Math.floor(random() * 256))).toString('base64');
+  const options = { persistentKeepalive: chance(0.5) ? 25 : 0 };
+  const self = meshNode('self', '198.18.0.1', { publicKey: fakeKey() });
+  const names = Array.from({ length: 8 }, (_, i) => `n${i + 1}`);
+  const lastKey = new Map<string, string>();
+  const usedIps = new Set<string>();
+  const freshIp = (): string => {
+    for (;;) {
+      const ip = `198.18.0.${2 + Math.floor(random() * 40)}`;
+      if (!usedIps.has(ip)) return ip;
+    }
+  };
+  const endpoints = (): Endpoint__Output[] =>
+    Array.from({ length: Math.floor(random() * 3) }, () => ({
+      ip: `192.0.2.${1 + Math.floor(random() * 20)}`,
+      port: pick([51820, 51821]),
+      kind: pick(['ENDPOINT_KIND_LAN', 'ENDPOINT_KIND_OBSERVED', 'ENDPOINT_KIND_STUN'] as const),
+    }));
+
+  let netmap: Netmap = netmapFromNodes('self', 1, [self]);
+  const start = async (name: string) => {
+    const memory = new MemoryWgDriver(name);
+    const device = new RefusingDriver(memory);
+    await device.up({ name, privateKey: PRIVATE_KEY, listenPort: 51820, address: '198.18.0.1/16' });
+    const reconciler = new Reconciler(device, () => netmap, options, undefined, () => {}, { timers: new SimTimers() });
+    await reconciler.full();
+    return { memory, device, reconciler };
+  };
+  const F = await start('wgfast');
+  const R = await start('wgfull');
+  const where = (step: number) => `seed ${seed}, step ${step}`;
+
+  let step = 0;
+  while (step < deltas) {
+    // Now and then WireGuard does something by itself: a handshake, maybe from a new address.
+    const onDevice = (await F.memory.read()).peers.map((p) => p.publicKey);
+    if (onDevice.length > 0 && chance(0.25)) {
+      const publicKey = pick(onDevice);
+      const handshake = {
+        atMs: Date.now() - (chance(0.7) ? Math.floor(random() * 60_000) : 200_000 + Math.floor(random() * 800_000)),
+        ...(chance(0.6) ? { endpoint: `203.0.113.${1 + Math.floor(random() * 50)}:${40000 + Math.floor(random() * 1000)}` } : {}),
+      };
+      F.memory.simulateHandshake(publicKey, handshake);
+      R.memory.simulateHandshake(publicKey, handshake);
+      await F.reconciler.full();
+      await R.reconciler.full();
+    }
+
+    // A batch of 1-3 deltas: adds (some re-adding a removed node under its old key), removes, and
+    // upserts with a new endpoint candidate list, key, mesh IP (or none: not a peer yet) or nothing new.
+    const batch: Exclude<NetmapDelta, { kind: 'snapshot' }>[] = [];
+    for (let k = 1 + Math.floor(random() * 3); k > 0 && step < deltas; k--, step++) {
+      const name = pick(names);
+      const node = netmap.nodes.get(name);
+      let delta: Exclude<NetmapDelta, { kind: 'snapshot' }>;
+      if (!node) {
+        const publicKey = lastKey.has(name) && chance(0.5) ? lastKey.get(name)! : fakeKey();
+        delta = { kind: 'upsert', revision: netmap.revision + 1, node: meshNode(name, freshIp(), { publicKey, endpoints: endpoints() }) };
+      } else if (chance(0.2)) {
+        delta = { kind: 'remove', revision: netmap.revision + 1, name };
+      } else {
+        const change = pick(['endpoints', 'key', 'ip', 'nothing'] as const);
+        const changed: MeshNode =
+          change === 'endpoints' ? { ...node, endpoints: endpoints() }
+          : change === 'key' ? { ...node, publicKey: fakeKey() }
+          : change === 'ip' ? { ...node, meshIp: chance(0.15) ? '' : freshIp() }
+          : { ...node, tags: { touched: String(step) } };
+        delta = { kind: 'upsert', revision: netmap.revision + 1, node: changed };
+      }
+      netmap = applyDelta(netmap, delta);
+      batch.push(delta);
+      usedIps.clear();
+      for (const n of netmap.nodes.values()) {
+        if (n.meshIp) usedIps.add(n.meshIp);
+        lastKey.set(n.name, n.publicKey);
+      }
+    }
+
+    const reads = F.device.reads;
+    for (const delta of batch) F.reconciler.changed(delta.kind === 'upsert' ? delta.node.name : delta.name);
+    await settle(F.reconciler);
+    assert.equal(F.device.reads, reads, `${where(step)}: a fast pass reads nothing back`);
+    await R.reconciler.full();
+    assert.deepEqual(sortedPeers(await F.memory.read()), sortedPeers(await R.memory.read()), `${where(step)}: after ${JSON.stringify(batch)}`);
+  }
+
+  // The end: a full pass on F finds nothing to do, and a fresh device agrees, but for the
+  // endpoints of live sessions and of peers the netmap names none for (wg set cannot clear one).
+  const ops = F.reconciler.stats.ops;
+  await F.reconciler.full();
+  assert.equal(F.reconciler.stats.ops, ops, `${where(step)}: a full pass after the fast passes changes nothing`);
+  const fresh = await start('wgfresh');
+  const now = Date.now();
+  const final = sortedPeers(await F.memory.read());
+  const live = new Set(final.filter((p) => handshakeAlive(p, now)).map((p) => p.publicKey));
+  const withoutEndpoint = new Set(wgConfigFromNetmap(netmap, options).peers.filter((p) => p.endpoint === undefined).map((p) => p.publicKey));
+  const endpointOf = (p: WgPeerState) => (live.has(p.publicKey) ? 'live session: kept' : withoutEndpoint.has(p.publicKey) ? 'none desired: wg keeps any' : p.endpoint);
+  const configuredPart = (peers: readonly WgPeerState[]) =>
+    peers.map((p) => ({ publicKey: p.publicKey, endpoint: endpointOf(p), allowedIps: p.allowedIps, persistentKeepalive: p.persistentKeepalive }));
+  assert.deepEqual(configuredPart(final), configuredPart(sortedPeers(await fresh.memory.read())), `${where(step)}: as a fresh device`);
+  for (const r of [F, R, fresh]) r.reconciler.close();
+}
+
+function sortedPeers(state: WgDeviceState): WgPeerState[] {
+  return [...state.peers].map((p) => ({ ...p, allowedIps: [...p.allowedIps].sort() })).sort((a, b) => a.publicKey.localeCompare(b.publicKey));
+}
+
 /**
  * A test double: the in-memory device (which refuses unresolvable endpoints itself, as `wg set`
  * does), also refusing any call that touches the listed keys, or every call when gone. Records
@@ -206,6 +393,8 @@ class RefusingDriver implements WgDriver {
   readonly kind = 'memory' as const;
   readonly refuse = new Set<string>();
   readonly attempted: WgOp[] = [];
+  /** Reads of the device so far. */
+  reads = 0;
   gone = false;
   constructor(readonly inner: MemoryWgDriver) {}
   get name(): string {
@@ -215,6 +404,7 @@ class RefusingDriver implements WgDriver {
     return this.inner.up(config);
   }
   async read(): Promise<WgDeviceState> {
+    this.reads++;
     if (this.gone) throw new Error('no such device');
     return this.inner.read();
   }

@@ -14,7 +14,7 @@ export const LIVENESS_DEFAULTS = {
 export interface LivenessInit {
   /** Silent this long (ms since the last heartbeat): suspect. Default 8 s. */
   readonly suspectAfterMs?: number;
-  /** Silent this long: failed. Must be greater than suspectAfterMs. Default 15 s. */
+  /** Silent this long: failed. Must be greater than suspectAfterMs. Default 12 s. */
   readonly failedAfterMs?: number;
   /** Failed and silent this long: removed from the mesh (every node drops its peer). At least failedAfterMs. Default 10 min. */
   readonly reapAfterMs?: number;
