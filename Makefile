@@ -22,10 +22,11 @@ lint: deps
 # Patterns are quoted: run-tests.sh expands them with globstar. Expanded by make's shell, ** matched
 # one directory level only, and the test files directly in a package's test/ never ran.
 test: build lint
-	@scripts/run-tests.sh 'packages/*/test/**/*.test.ts' 'packages/*/test/**/*.test.tsx' 'test/sim/*.test.ts' 'test/e2e/*.test.ts'
+	@scripts/run-tests.sh 'test/*.spec.ts' 'packages/*/test/**/*.test.ts' 'packages/*/test/**/*.test.tsx' 'test/sim/*.test.ts' 'test/e2e/*.test.ts'
 
+# test/*.spec.ts: checks of the whole workspace's source (test/deps.spec.ts: imports point one way).
 test-unit: build
-	@scripts/run-tests.sh 'packages/*/test/**/*.test.ts' 'packages/*/test/**/*.test.tsx'
+	@scripts/run-tests.sh 'test/*.spec.ts' 'packages/*/test/**/*.test.ts' 'packages/*/test/**/*.test.tsx'
 
 test-sim: build
 	@scripts/run-tests.sh 'test/sim/*.test.ts'
