@@ -32,7 +32,7 @@ import {
   runningHosts,
   type LabHost,
   type LabState,
-} from '../packages/cli/src/lab/index.js';
+} from '@wgmesh/cli/lab';
 import {
   Aborted,
   abortAll,

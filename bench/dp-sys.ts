@@ -6,7 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, readFile, rename, rm, rmdir, writeFile } from 'node:fs/promises';
 import { captureCommand } from '@wgmesh/agent/exec';
-import { isRunning, readProcStat, type ProcessIdentity } from '../packages/cli/src/lab/index.js';
+import { isRunning, readProcStat, type ProcessIdentity } from '@wgmesh/cli/lab';
 
 export const BENCH_RUN_DIR = '/run/wgmesh-bench';
 const PID_FILE = `${BENCH_RUN_DIR}/daemons.json`;

@@ -9,7 +9,7 @@ import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateKeyPair } from '@wgmesh/agent';
-import { listNetns, netnsPath } from '../packages/cli/src/lab/index.js';
+import { listNetns, netnsPath } from '@wgmesh/cli/lab';
 import { exec, execOk, sleep, startDaemon, stopDaemon, type Daemon } from './dp-sys.js';
 
 export interface WgPairOptions {

@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { access, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { isRunning, labAdd, labDown, labHost, labKillNode, labStartNode, labUp, loadLab, nodeExit, type LabState } from '../../packages/cli/src/lab/index.js';
+import { createNodeSupervisor, isRunning, labAdd, labDown, labHost, labKillNode, labStartNode, labUp, loadLab, type LabState } from '@wgmesh/cli/lab';
 import { agentInfo, cliInfo, e2eWgmeshCommand, hostLog, joinedIpFromLog, labSkipReason, leftovers, memberView } from '../helpers/lab.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -41,10 +41,12 @@ describe(`the bootstrap killed while ${JOINERS} hosts join at once`, { skip: ski
   let savedAtKill: string[] = [];
   /** Joiners whose process had exited by the time the bootstrap was started again: "h2 (exit status 13)". */
   let died: string[] = [];
+  /** Starts every node of this lab, so it can tell how one that exited ended. */
+  const supervisor = createNodeSupervisor();
 
   before(async () => {
     await labDown({ name: LAB });
-    lab = (await labUp({ name: LAB, hosts: 1, mesh: MESH, wgmeshCommand: e2eWgmeshCommand(), readyTimeoutMs: 60_000 })).lab;
+    lab = (await labUp({ name: LAB, hosts: 1, mesh: MESH, wgmeshCommand: e2eWgmeshCommand(), readyTimeoutMs: 60_000, supervisor })).lab;
   });
 
   after(async () => {
@@ -53,7 +55,7 @@ describe(`the bootstrap killed while ${JOINERS} hosts join at once`, { skip: ski
 
   test(`SIGKILL once ${KILL_AT_MEMBERS - 1} joins are saved: every JoinResponse sent was saved first`, async (t) => {
     const stateFile = join(labHost(lab, 'h1').stateDir, MESH, 'bootstrap.json');
-    const added = await labAdd({ name: LAB, count: JOINERS, wait: false });
+    const added = await labAdd({ name: LAB, count: JOINERS, wait: false, supervisor });
     lab = added.lab;
     joiners = added.hosts.map((h) => h.name);
     const spread = Math.max(...added.hosts.map((h) => h.process!.startedMs)) - Math.min(...added.hosts.map((h) => h.process!.startedMs));
@@ -92,7 +94,7 @@ describe(`the bootstrap killed while ${JOINERS} hosts join at once`, { skip: ski
     for (const host of joiners) {
       const proc = labHost(lab, host).process!;
       if (await isRunning(proc)) continue;
-      const exit = nodeExit(proc);
+      const exit = supervisor.exitOf(proc);
       const lines = (await hostLog(lab, host)).trimEnd().split('\n');
       died.push(`${host} (${exit ? (exit.signal ? `killed by ${exit.signal}` : `exit status ${exit.code}`) : 'exited'}; last log line: ${lines.at(-1)})`);
     }
@@ -101,7 +103,7 @@ describe(`the bootstrap killed while ${JOINERS} hosts join at once`, { skip: ski
 
   test(`restarted, all ${JOINERS + 1} nodes agree on the member list within ${CONVERGE_BUDGET_MS / 1000} s`, async (t) => {
     assert.ok(joiners.length === JOINERS, 'the joins were started by the first test');
-    const started = await labStartNode(LAB, 'h1', { wait: false });
+    const started = await labStartNode(LAB, 'h1', { wait: false, supervisor });
     lab = started.lab;
     const restartedMs = started.host.process!.startedMs;
     // Joiners that exited meanwhile (the test above fails then) are started again at the same
@@ -109,7 +111,7 @@ describe(`the bootstrap killed while ${JOINERS} hosts join at once`, { skip: ski
     const restarted: string[] = [];
     for (const host of joiners) {
       if (await isRunning(labHost(lab, host).process!)) continue;
-      lab = (await labStartNode(LAB, host, { wait: false })).lab;
+      lab = (await labStartNode(LAB, host, { wait: false, supervisor })).lab;
       restarted.push(host);
     }
     const hosts = ['h1', ...joiners];

@@ -6,7 +6,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { labDown, labHost, labKillNode, labStartNode, labUp, loadLab, type LabKillResult, type LabState, type ProcessIdentity } from '../../packages/cli/src/lab/index.js';
+import { labDown, labHost, labKillNode, labStartNode, labUp, loadLab, type LabKillResult, type LabState, type ProcessIdentity } from '@wgmesh/cli/lab';
 import { agentInfo, childrenOf, cliInfo, e2eWgmeshCommand, firstReply, firstTimes, hostLog, labSkipReason, leftovers, meshIps, peerStatus, wgDump } from '../helpers/lab.js';
 import { waitFor } from '../helpers/wait.js';
 

@@ -16,7 +16,7 @@ import { after, before, describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import type { InfoResponse__Output } from '@wgmesh/agent';
-import { REPO_ROOT, hostExec, isRunning, labDown, labEnv, labHost, labUp, type LabState, type ProcessIdentity } from '../../packages/cli/src/lab/index.js';
+import { REPO_ROOT, hostExec, isRunning, labDown, labEnv, labHost, labUp, type LabState, type ProcessIdentity } from '@wgmesh/cli/lab';
 import { agentInfo, e2eWgmeshCommand, hostLog, labSkipReason, meshIps, pingUntil, wgDump } from '../helpers/lab.js';
 import { waitFor } from '../helpers/wait.js';
 import { FORGED_LOG_LINES, codecs, isTestNet, joinIsSafe, planDigest, planRequest, type FuzzContext, type Summary } from '../tools/fuzz-services.js';

@@ -1,7 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { hostCommand, labDown, labKillNode, labUp, type LabState } from '../../packages/cli/src/lab/index.js';
+import { hostCommand, labDown, labKillNode, labUp, type LabState } from '@wgmesh/cli/lab';
 import { e2eWgmeshCommand, labSkipReason } from '../helpers/lab.js';
 import { waitFor } from '../helpers/wait.js';
 

@@ -4,7 +4,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { labAdd, labDown, labUp, type LabState } from '../../packages/cli/src/lab/index.js';
+import { labAdd, labDown, labUp, type LabState } from '@wgmesh/cli/lab';
 import { e2eWgmeshCommand, labSkipReason, leftovers, pingUntil, wgDump } from '../helpers/lab.js';
 import { waitFor } from '../helpers/wait.js';
 

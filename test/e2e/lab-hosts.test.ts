@@ -6,7 +6,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile, rm } from 'node:fs/promises';
-import { hostExec, inspectLab, labDown, labUp, type LabState } from '../../packages/cli/src/lab/index.js';
+import { hostExec, inspectLab, labDown, labUp, type LabState } from '@wgmesh/cli/lab';
 import { labSkipReason, leftovers } from '../helpers/lab.js';
 
 const LAB = 'wgehost';

@@ -4,7 +4,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { hostPid, labDown, labUp, loadLab, type LabState, type ProcessIdentity } from '../../packages/cli/src/lab/index.js';
+import { hostPid, labDown, labUp, loadLab, type LabState, type ProcessIdentity } from '@wgmesh/cli/lab';
 import { childrenOf, e2eWgmeshCommand, labSkipReason, leftovers, meshIps, pingUntil, stillRunning, wgDump } from '../helpers/lab.js';
 import { waitFor } from '../helpers/wait.js';
 

@@ -7,7 +7,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { hostExec, labDown, labHost, labUp, type LabState } from '../../packages/cli/src/lab/index.js';
+import { hostExec, labDown, labHost, labUp, type LabState } from '@wgmesh/cli/lab';
 import {
   cliInfo,
   e2eWgmeshCommand,

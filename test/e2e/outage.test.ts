@@ -5,7 +5,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { isRunning, labDown, labKillNode, labStartNode, labUp, type LabState } from '../../packages/cli/src/lab/index.js';
+import { isRunning, labDown, labKillNode, labStartNode, labUp, type LabState } from '@wgmesh/cli/lab';
 import { agentInfo, cliInfo, e2eWgmeshCommand, firstReply, firstTimes, labSkipReason, meshIps, pingUntil, startPing, type PingRun } from '../helpers/lab.js';
 import { waitFor } from '../helpers/wait.js';
 

@@ -8,9 +8,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as delay } from 'node:timers/promises';
-import { labDown, labUp, type LabState } from '../../packages/cli/src/lab/index.js';
+import { labDown, labUp, type LabState } from '@wgmesh/cli/lab';
 import type { RttResponse__Output } from '@wgmesh/agent';
-import { median } from '../../bench/dp-sys.js';
+import { median } from '../helpers/stats.js';
 import { cliRtt, e2eWgmeshCommand, labSkipReason, meshIps, pingTimes, pingUntil } from '../helpers/lab.js';
 import { waitFor } from '../helpers/wait.js';
 

@@ -28,7 +28,7 @@ import {
   type LabState,
   type ProcStat,
   type ProcessIdentity,
-} from '../../packages/cli/src/lab/index.js';
+} from '@wgmesh/cli/lab';
 import { waitFor } from './wait.js';
 
 /** Why these tests cannot run here, or undefined when they can (`nat`: the lab's NAT routers need iptables and sysctl). */

@@ -6,7 +6,7 @@ import {
   generateKeyPair, loadProtos, type Agent, type JoinRequest, type JoinResponse__Output, type MeshClient, type MemoryWgDriver, type WatchEvent__Output, type WgKeyPair, type WgOp,
 } from '@wgmesh/agent';
 import type { Bootstrap } from '@wgmesh/bootstrap';
-import { deadline, unary } from '../../packages/cli/src/commands/local-client.js';
+import { deadline, unary } from '@wgmesh/cli/local-api';
 import { makeAgent, startBootstrap, tempDir, MESH } from '../helpers/inprocess.js';
 import { waitFor } from '../helpers/wait.js';
 

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { readFile } from 'node:fs/promises';
 import * as grpc from '@grpc/grpc-js';
 import { generateKeyPair, loadProtos, type JoinRequest, type JoinResponse__Output, type LeaveRequest, type MeshClient, type RttMatrixRequest, type RttResponse__Output, type UpdateRequest } from '@wgmesh/agent';
-import { startBootstrap, tempDir, MESH } from '../../../../test/helpers/inprocess.js';
+import { startBootstrap, tempDir, MESH } from '../fixtures.js';
 import type { Bootstrap } from '../../src/bootstrap.js';
 import { LIMITS } from '../../src/constants.js';
 

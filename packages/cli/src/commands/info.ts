@@ -1,7 +1,7 @@
 import type { InfoResponse__Output } from '@wgmesh/agent';
 import { formatHelp, resolveFlags, type FlagSpec } from '../flags/parse.js';
 import { formatInfo } from '../ui/format.js';
-import { deadline, SOCKET_FLAG, unary, withLocalClient } from './local-client.js';
+import { deadline, SOCKET_FLAG, unary, withLocalClient } from '../local-api/client.js';
 
 export const INFO_FLAGS: FlagSpec[] = [
   { name: 'json', type: 'bool', default: false, help: 'print the status as JSON' },

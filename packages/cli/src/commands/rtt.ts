@@ -1,7 +1,7 @@
 import type { RttResponse__Output } from '@wgmesh/agent';
 import { formatHelp, resolveFlags, type FlagSpec } from '../flags/parse.js';
 import { formatRtt } from '../ui/format.js';
-import { deadline, SOCKET_FLAG, unary, withLocalClient } from './local-client.js';
+import { deadline, SOCKET_FLAG, unary, withLocalClient } from '../local-api/client.js';
 
 export const RTT_FLAGS: FlagSpec[] = [{ name: 'json', type: 'bool', default: false, help: 'print the matrix as JSON' }, SOCKET_FLAG];
 

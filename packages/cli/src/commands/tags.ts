@@ -1,7 +1,7 @@
 import type { TagsResponse__Output } from '@wgmesh/agent';
 import { formatHelp, resolveFlags, UsageError, type FlagSpec } from '../flags/parse.js';
 import { isInternalTag } from '../ui/format.js';
-import { deadline, SOCKET_FLAG, unary, withLocalClient } from './local-client.js';
+import { deadline, SOCKET_FLAG, unary, withLocalClient } from '../local-api/client.js';
 import { splitTag } from './node-common.js';
 
 export const TAGS_FLAGS: FlagSpec[] = [

@@ -17,7 +17,7 @@ import {
   validateHostCount,
 } from '../../src/lab/plan.js';
 import { formatLabState, parseLabState, type LabState } from '../../src/lab/state.js';
-import { captureStdout } from '../../../../test/helpers/capture.js';
+import { captureStdout } from '../capture.js';
 
 const UNDERLAY = parseCidr('203.0.113.0/24');
 const NAT_LAN = parseCidr('198.51.100.0/24');

@@ -1,3 +1,7 @@
+/**
+ * A client of a wgmesh node's local API (its Unix socket): shared by the commands that read it
+ * (`info`, `tags`, `rtt`) and by the lab, which waits for its nodes through it.
+ */
 import * as grpc from '@grpc/grpc-js';
 import { existsSync } from 'node:fs';
 import { AGENT_DEFAULTS, loadProtos, type AgentClient } from '@wgmesh/agent';
