@@ -10,13 +10,12 @@
  * there, the endpoint the bootstrap *observes* in its WireGuard peer table carries the real
  * mapped port, which is why candidates are tried LAN, then observed, then STUN.
  *
- * Two transports implement the wire: `stunPackageTransport` (npm `stun`, the default) and
- * `codecTransport` (this package's pure codec over node:dgram). Tests inject a fake one.
+ * The wire is `codecTransport`: this package's pure codec (codec.ts, which the bootstrap's
+ * responder uses too) over node:dgram, with RFC 5389 retransmission. Tests inject a fake one.
  */
 import dgram from 'node:dgram';
 import { lookup } from 'node:dns/promises';
 import { isIPv4 } from 'node:net';
-import stun from 'stun';
 import { errorMessage, silentLogger, type Logger } from '../log.js';
 import { parseHostPort } from '../endpoints/endpoints.js';
 import {
@@ -33,7 +32,7 @@ import {
 export const STUN_DEFAULTS = {
   /** RFC 5389's default port. */
   port: 3478,
-  /** Initial retransmission timeout. The `stun` package's own defaults wait ~60 s. */
+  /** Initial retransmission timeout (RFC 5389 suggests 500 ms; a dead server must not hold up the others). */
   timeoutMs: 200,
   /** Retransmission timeouts double up to this. */
   maxTimeoutMs: 400,
@@ -131,7 +130,7 @@ export interface DiscoverOptions {
   /** Local address to bind; default 0.0.0.0. */
   localAddress?: string;
   logger?: Logger;
-  /** Default: `stunPackageTransport`. */
+  /** Default: `codecTransport`. */
   transport?: StunTransport;
 }
 
@@ -166,7 +165,7 @@ export async function discoverPublicEndpoint(servers: readonly string[], options
     throw new StunFailed(targets.map((t) => ({ server: t.server, reason: 'invalid' in t ? t.invalid : '' })));
   }
 
-  const transport = options.transport ?? stunPackageTransport;
+  const transport = options.transport ?? codecTransport;
   const localAddress = options.localAddress ?? STUN_DEFAULTS.localAddress;
   const localPort = options.localPort ?? 0;
   let session: StunSession;
@@ -214,71 +213,9 @@ function parseServer(server: string): { host: string; port: number } {
   return { host, port };
 }
 
-/** The default wire: the npm `stun` package, with its retransmission options set short. */
-export const stunPackageTransport: StunTransport = {
-  name: 'stun-package',
-  async open(init) {
-    const socket = await bindSocket(init.localAddress, init.localPort);
-    // An external socket: the package neither closes it nor listens for its errors, so this does.
-    const server = stun.createServer({ type: 'udp4', socket });
-    let socketError: ((err: Error) => void) | undefined;
-    socket.on('error', (err) => {
-      if (socketError) socketError(err);
-      else init.logger.debug('STUN socket error outside a transaction', { err: err.message });
-    });
-    // Kept for the session's lifetime: the package emits 'error' for stray garbage, and an
-    // EventEmitter with no 'error' listener would throw it.
-    server.on('error', (err: Error) => init.logger.debug('STUN stray message', { err: err.message }));
-    const { timeoutMs, maxTimeoutMs, retries } = init.retransmission;
-    const budget = transactionBudgetMs(init.retransmission);
-    return {
-      localPort: socket.address().port,
-      bind(host, port) {
-        return new Promise((resolve, reject) => {
-          let settled = false;
-          const finish = (err: Error | undefined, value?: { ip: string; port: number }) => {
-            if (settled) return;
-            settled = true;
-            clearTimeout(guard);
-            socketError = undefined;
-            if (err) reject(err);
-            else resolve(value!);
-          };
-          socketError = (err) => finish(err);
-          // The package stops by itself after `budget`; this is a backstop should it not.
-          const guard = setTimeout(() => finish(new Error(`no answer within ${budget} ms`)), budget + 500);
-          stun.request(`${host}:${port}`, { server, timeout: timeoutMs, maxTimeout: maxTimeoutMs, retries }).then(
-            (response) => {
-              const address = response.getXorAddress() ?? response.getAddress();
-              if (!address) finish(new Error('the answer has no XOR-MAPPED-ADDRESS or MAPPED-ADDRESS'));
-              else finish(undefined, { ip: address.address, port: address.port });
-            },
-            (err: unknown) => finish(new Error(describePackageError(err, budget, retries))),
-          );
-        });
-      },
-      close() {
-        // Closing the StunServer first turns any late retransmission of the package into a no-op.
-        server.close();
-        socket.close();
-      },
-    };
-  },
-};
-
-function describePackageError(err: unknown, budget: number, retries: number): string {
-  if (err instanceof stun.StunResponseError) {
-    const e = err.packet.getError();
-    return e ? `error response ${e.code} ${e.reason}` : 'error response without ERROR-CODE';
-  }
-  if (err instanceof stun.StunMessageError) return 'a malformed STUN message arrived instead of an answer';
-  const message = errorMessage(err);
-  return message === 'timeout' ? `no answer within ${budget} ms (${retries + 1} requests)` : message;
-}
-
 /**
- * The second wire: the pure codec in codec.ts over node:dgram, with RFC 5389 retransmission.
- * Unlike the package it ignores stray datagrams instead of failing on them.
+ * The wire: the pure codec in codec.ts over node:dgram, with RFC 5389 retransmission. Stray
+ * datagrams (not STUN, malformed, or another transaction's) are ignored, not failed on.
  */
 export const codecTransport: StunTransport = {
   name: 'codec',

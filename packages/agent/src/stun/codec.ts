@@ -1,9 +1,9 @@
 /**
  * A pure RFC 5389 STUN codec for the Binding method: it encodes and decodes bytes and owns no
- * socket, no timer and no clock (the Tailscale `net/stun` shape). The agent's default client
- * speaks STUN through the npm `stun` package; this codec is the second, independent
- * implementation (the `codecTransport` in client.ts, and the checks in the tests), so the two
- * keep each other honest.
+ * socket, no timer and no clock (the Tailscale `net/stun` shape). It is wgmesh's one STUN
+ * implementation: the agent's client (client.ts) and the bootstrap's responder both speak
+ * through it. Its tests hold it to servers and clients nobody here wrote (coturn, a Python
+ * client with its own XOR and CRC-32), so it is not only checked against itself.
  *
  * Covered: the 20-byte header with the magic cookie, TLV attributes with 32-bit padding,
  * MAPPED-ADDRESS and XOR-MAPPED-ADDRESS (IPv4 and IPv6), ERROR-CODE, UNKNOWN-ATTRIBUTES,
@@ -200,7 +200,21 @@ export function encodeBindingSuccess(
 export function encodeBindingError(
   transactionId: Buffer,
   error: { code: number; reason: string; unknownAttributes?: readonly number[] },
-  options: EncodeOptions = {},
+  options: EncodeOptions & { software?: string } = {},
+): Buffer {
+  return encodeErrorResponse(MessageType.BindingRequest, transactionId, error, options);
+}
+
+/**
+ * The error response to a request of any method (`requestType`: the request's message type;
+ * the response sets both class bits): ERROR-CODE, UNKNOWN-ATTRIBUTES when given, SOFTWARE
+ * when asked. A server answers requests of methods it does not serve this way (400).
+ */
+export function encodeErrorResponse(
+  requestType: number,
+  transactionId: Buffer,
+  error: { code: number; reason: string; unknownAttributes?: readonly number[] },
+  options: EncodeOptions & { software?: string } = {},
 ): Buffer {
   const reason = Buffer.from(error.reason, 'utf8');
   const value = Buffer.alloc(4 + reason.length);
@@ -213,7 +227,8 @@ export function encodeBindingError(
     error.unknownAttributes.forEach((t, i) => list.writeUInt16BE(t, 2 * i));
     attributes.push({ type: AttributeType.UnknownAttributes, value: list });
   }
-  return encodeMessage({ type: MessageType.BindingError, transactionId, attributes }, options);
+  if (options.software) attributes.push({ type: AttributeType.Software, value: Buffer.from(options.software, 'utf8') });
+  return encodeMessage({ type: (requestType & 0x3eef) | 0x0110, transactionId, attributes }, options);
 }
 
 /** The value of a (XOR-)MAPPED-ADDRESS attribute. */

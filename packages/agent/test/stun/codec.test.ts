@@ -10,6 +10,7 @@ import {
   encodeBindingError,
   encodeBindingRequest,
   encodeBindingSuccess,
+  encodeErrorResponse,
   errorCodeOf,
   looksLikeStun,
   mappedAddressOf,
@@ -116,6 +117,17 @@ describe('STUN codec: building messages', () => {
     assert.equal(message.type, MessageType.BindingError);
     assert.deepEqual(errorCodeOf(message), { code: 420, reason: 'Unknown Attribute' });
     assert.deepEqual(unknownAttributesOf(message), [0x0003, 0x7777]);
+  });
+
+  it('an error response to another method is of that method, with SOFTWARE and FINGERPRINT when asked', () => {
+    const transactionId = newTransactionId();
+    const packet = encodeErrorResponse(0x0003, transactionId, { code: 400, reason: 'Bad Request' }, { software: 'wgmesh', fingerprint: true });
+    const message = decodeMessage(packet);
+    assert.equal(message.type, 0x0113, 'Allocate error response');
+    assert.equal(describeType(message.type), 'method 0x3 error response');
+    assert.deepEqual(message.transactionId, transactionId);
+    assert.deepEqual(message.attributes.map((a) => a.type), [AttributeType.ErrorCode, AttributeType.Software, AttributeType.Fingerprint]);
+    assert.deepEqual(errorCodeOf(message), { code: 400, reason: 'Bad Request' });
   });
 
   it('finds unknown comprehension-required attributes and ignores optional ones', () => {

@@ -1,4 +1,3 @@
-/// <reference path="../../../agent/src/stun/stun-module.d.ts" />
 /**
  * The bootstrap's embedded STUN responder: answers RFC 5389 Binding requests on UDP with the
  * sender's address as seen here (XOR-MAPPED-ADDRESS, plus MAPPED-ADDRESS for clients that
@@ -7,8 +6,9 @@
  * Every datagram is checked before anything else reads it (RFC 5389 §7.3): the header, the
  * magic cookie, the length, each attribute's bounds and, when present, the FINGERPRINT. Anything
  * malformed is dropped silently and counted; nothing a peer sends can throw out of the handler.
- * Responses are built by the npm `stun` package, and always carry the request's transaction id
- * (the package's own server example leaves it out, and clients then time out).
+ * Requests are decoded and answers encoded by the agent's STUN codec (the one the agent's
+ * client uses: one implementation on both sides); answers always carry the request's
+ * transaction id.
  *
  * Answered: Binding requests. 420 (Unknown Attribute): Binding requests carrying a
  * comprehension-required attribute that RFC 5389 does not define. 400: requests of other
@@ -17,8 +17,20 @@
  */
 import dgram from 'node:dgram';
 import { isIPv6 } from 'node:net';
-import stun from 'stun';
-import { AttributeType, errorMessage, HEADER_LENGTH, MAGIC_COOKIE, MessageType, RFC5389_ATTRIBUTES, silentLogger, type Logger } from '@wgmesh/agent';
+import {
+  decodeMessage,
+  encodeBindingSuccess,
+  encodeErrorResponse,
+  errorMessage,
+  HEADER_LENGTH,
+  MAGIC_COOKIE,
+  MessageType,
+  silentLogger,
+  StunDecodeError,
+  unknownRequiredAttributes,
+  type Logger,
+  type StunMessage,
+} from '@wgmesh/agent';
 import { WgmeshError } from '../errors.js';
 
 /** Longer datagrams are not Binding requests worth answering. */
@@ -166,19 +178,16 @@ export class StunResponder {
       this.counters.ignored++;
       return undefined;
     }
-    let request: stun.StunResponse;
+    // Attribute bounds, FINGERPRINT last and matching: the codec checks them as it decodes.
+    let request: StunMessage;
     try {
-      request = stun.decode(packet);
-    } catch {
+      request = decodeMessage(packet);
+    } catch (err) {
+      if (!(err instanceof StunDecodeError)) throw err;
       this.counters.malformed++;
       return undefined;
     }
-    if (shape.attributeTypes.includes(AttributeType.Fingerprint) && !stun.validateFingerprint(request)) {
-      this.counters.malformed++;
-      return undefined;
-    }
-    const type = packet.readUInt16BE(0);
-    const isRequest = (type & 0x0110) === 0;
+    const isRequest = (request.type & 0x0110) === 0;
     if (!isRequest) {
       this.counters.ignored++;
       return undefined;
@@ -187,62 +196,39 @@ export class StunResponder {
       this.counters.malformed++;
       return undefined;
     }
-    const transactionId = Buffer.from(packet.subarray(8, HEADER_LENGTH));
-    if (type !== MessageType.BindingRequest) {
+    const options = { fingerprint: true, ...(this.software ? { software: this.software } : {}) };
+    if (request.type !== MessageType.BindingRequest) {
       this.counters.errorResponses++;
-      return this.errorResponse(type, transactionId, 400, 'Bad Request: this server answers Binding only');
+      return encodeErrorResponse(request.type, request.transactionId, { code: 400, reason: 'Bad Request: this server answers Binding only' }, options);
     }
     // Comprehension-required attributes (< 0x8000) RFC 5389 does not define get a 420.
-    const unknown = [...new Set(shape.attributeTypes.filter((t) => t < 0x8000 && !RFC5389_ATTRIBUTES.has(t)))];
+    const unknown = unknownRequiredAttributes(request);
     if (unknown.length > 0) {
       this.counters.errorResponses++;
-      return this.errorResponse(type, transactionId, 420, 'Unknown Attribute', unknown);
+      return encodeErrorResponse(request.type, request.transactionId, { code: 420, reason: 'Unknown Attribute', unknownAttributes: unknown }, options);
     }
 
     const ip = unmapIPv4(from.address);
-    const response = stun.createMessage(stun.constants.STUN_BINDING_RESPONSE, transactionId);
-    response.addXorAddress(ip, from.port);
-    response.addAddress(ip, from.port);
-    if (this.software) response.addSoftware(this.software);
-    response.addFingerprint();
+    // XOR-MAPPED-ADDRESS, and MAPPED-ADDRESS for clients that predate it.
+    const response = encodeBindingSuccess(request.transactionId, { ip, port: from.port }, { ...options, mappedAddress: true });
     this.counters.answered++;
     this.logger.debug('STUN binding answered', { endpoint: `${ip}:${from.port}` });
-    return response.toBuffer();
-  }
-
-  private errorResponse(requestType: number, transactionId: Buffer, code: number, reason: string, unknown?: number[]): Buffer {
-    // The error class of the request's method: set both class bits.
-    const response = stun.createMessage(requestType | 0x0110, transactionId);
-    response.addError(code, reason);
-    if (unknown) response.addUnknownAttributes(unknown);
-    if (this.software) response.addSoftware(this.software);
-    response.addFingerprint();
-    return response.toBuffer();
+    return response;
   }
 }
 
 /**
- * RFC 5389 §7.3 checks on raw bytes: 'legacy' for an RFC 3489 message (no magic cookie),
- * 'malformed' for anything else that is not a whole, well-formed STUN message.
+ * The cheap RFC 5389 §7.3 checks on the header, before decoding: 'legacy' for an RFC 3489
+ * message (no magic cookie), 'malformed' for a datagram too short or long, with a first byte
+ * or length field no STUN message has.
  */
-function checkShape(packet: Buffer): { attributeTypes: number[] } | 'legacy' | 'malformed' {
+function checkShape(packet: Buffer): 'ok' | 'legacy' | 'malformed' {
   if (packet.length < HEADER_LENGTH || packet.length > MAX_REQUEST_LENGTH) return 'malformed';
   if ((packet[0]! & 0xc0) !== 0) return 'malformed';
   const length = packet.readUInt16BE(2);
   if (length % 4 !== 0 || length !== packet.length - HEADER_LENGTH) return 'malformed';
   if (packet.readUInt32BE(4) !== MAGIC_COOKIE) return 'legacy';
-  const attributeTypes: number[] = [];
-  let offset = HEADER_LENGTH;
-  while (offset < packet.length) {
-    if (offset + 4 > packet.length) return 'malformed';
-    const type = packet.readUInt16BE(offset);
-    const next = offset + 4 + ((packet.readUInt16BE(offset + 2) + 3) & ~3);
-    if (next > packet.length) return 'malformed';
-    if (type === AttributeType.Fingerprint && next !== packet.length) return 'malformed';
-    attributeTypes.push(type);
-    offset = next;
-  }
-  return { attributeTypes };
+  return 'ok';
 }
 
 /** "::ffff:192.0.2.1" (an IPv4 client on a dual-stack socket) → "192.0.2.1". */
