@@ -229,6 +229,30 @@ export async function firstTimes(
   return at;
 }
 
+/**
+ * The WireGuard backend a host's node reports (its info's `backend`), checked against the
+ * interface itself: the kernel's is a "wireguard" link, wireguard-go's a "tun". Throws when the
+ * node does not answer, reports anything else, or its interface says otherwise.
+ */
+export async function nodeBackend(lab: LabState, host: string): Promise<'kernel' | 'userspace'> {
+  const info = await agentInfo(lab, host, 5_000);
+  if (!info) throw new Error(`${host}: the node does not answer on its local API`);
+  const backend = info.backend;
+  if (backend !== 'kernel' && backend !== 'userspace') throw new Error(`${host}: info reports backend "${backend}", not kernel or userspace`);
+  const iface = `wg${lab.mesh}`;
+  const result = await hostExec(lab, host, ['ip', '-d', '-j', 'link', 'show', 'dev', iface], { timeoutMs: 5_000 });
+  if (result.code !== 0) throw new Error(`${host}: ip -d link show dev ${iface}: ${result.stderr.trim() || `exit ${result.code}`}`);
+  const kind = (JSON.parse(result.stdout) as { linkinfo?: { info_kind?: string } }[])[0]?.linkinfo?.info_kind ?? '';
+  const expected = backend === 'kernel' ? 'wireguard' : 'tun';
+  if (kind !== expected) throw new Error(`${host}: info reports backend ${backend}, but ${iface} is a "${kind}" link, not "${expected}"`);
+  return backend;
+}
+
+/** The wireguard-go processes a node's process should have as children: one with the userspace backend, none with the kernel's. */
+export function expectedWireguardGo(backend: 'kernel' | 'userspace'): number {
+  return backend === 'userspace' ? 1 : 0;
+}
+
 /** `wgmesh info -json` in a host, through the CLI; throws with its stderr when it fails. */
 export async function cliInfo(lab: LabState, host: string): Promise<InfoResponse__Output> {
   const result = await hostExec(lab, host, ['wgmesh', 'info', '-json'], { timeoutMs: 15_000 });
