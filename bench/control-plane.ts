@@ -13,6 +13,13 @@ const CHANGES = Number(process.env.BENCH_CHANGES ?? 25);
 /** How long every agent may take to know every member once all have joined, and to apply one change. */
 const CONVERGE_TIMEOUT_MS = 120_000;
 const CHANGE_TIMEOUT_MS = 30_000;
+/** Computed from one serialized event, not measured on the wire: the label says so wherever it appears. */
+const BYTES_KEY = 'bytes per change per agent (computed, not measured)';
+const BYTES_NOTE =
+  'Bytes per change per agent are computed, not measured: the size of the last change as one Watch event ' +
+  '(revision and node), serialized in this process with the service\'s own serializer. What the bootstrap ' +
+  'actually writes on each agent\'s connection (gRPC and HTTP/2 framing, and TLS in production) is not counted, ' +
+  'so "independent of N" holds for the event\'s encoding, not yet for the traffic.';
 
 async function procStats(pid: number): Promise<{ rssMb: number; cpuSeconds: number }> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8');
@@ -89,6 +96,8 @@ async function run(n: number): Promise<Record<string, string>> {
       check();
     });
     latencies.push(performance.now() - t0);
+    // Computed, not measured: the change as one Watch event, serialized here with the service's
+    // own serializer. What the bootstrap writes on each agent's connection is not counted.
     const node = agents[0]!.agent.netmap.nodes.get(`extra${c}`)!;
     lastEventBytes = serialize({ revision: res.revision, upsert: node }).length;
   }
@@ -107,7 +116,7 @@ async function run(n: number): Promise<Record<string, string>> {
     'change applied by all, p99 (ms)': percentile(latencies, 99).toFixed(1),
     'bootstrap RSS (MB)': stats.rssMb.toFixed(0),
     'bootstrap CPU (s)': (stats.cpuSeconds - cpuStart).toFixed(2),
-    'bytes sent per change per agent': String(lastEventBytes),
+    [BYTES_KEY]: String(lastEventBytes),
     'driver ops per agent, total': opsPerChange.toFixed(1),
   };
 }
@@ -124,13 +133,14 @@ process.stdout.write(lines.join('\n') + '\n');
 
 // The targets, judged on the largest run of 1000 agents (or the largest run made).
 const big = rows.find((r) => r.agents === '1000') ?? rows.at(-1)!;
-const bytes = rows.map((r) => Number(r['bytes sent per change per agent']));
+const bytes = rows.map((r) => Number(r[BYTES_KEY]));
 const verdict = (ok: boolean) => (ok ? '**met**' : '**not met**');
 const p99Key = 'change applied by all, p99 (ms)';
 const targets = [
   ['all agents joined', `${big['all joined (s)']} s (${big.agents} agents)`, '≤ 10 s', verdict(Number(big['all joined (s)']) <= 10)],
   ['change applied by all, p99', `${big[p99Key]} ms`, '≤ 100 ms', verdict(Number(big[p99Key]) <= 100)],
   ['bootstrap RSS', `${big['bootstrap RSS (MB)']} MB`, '≤ 300 MB', verdict(Number(big['bootstrap RSS (MB)']) <= 300)],
-  ['bytes per change per agent', bytes.join(' / ') + ` (N = ${rows.map((r) => r.agents).join(' / ')})`, 'independent of N', verdict(Math.max(...bytes) - Math.min(...bytes) <= 8)],
+  ['bytes per change per agent (computed, not measured)', bytes.join(' / ') + ` (N = ${rows.map((r) => r.agents).join(' / ')})`, 'independent of N', `${verdict(Math.max(...bytes) - Math.min(...bytes) <= 8)} (computed)`],
 ];
 process.stdout.write(['', '| target | result | goal | status |', '|---|---|---|---|', ...targets.map((t) => `| ${t.join(' | ')} |`)].join('\n') + '\n');
+process.stdout.write(`\n${BYTES_NOTE}\n`);

@@ -16,6 +16,7 @@ command -v nsenter >/dev/null 2>&1     || need_apt+=(util-linux)
 command -v turnserver >/dev/null 2>&1  || need_apt+=(coturn)
 command -v iptables >/dev/null 2>&1    || need_apt+=(iptables)   # NAT routers in lab/e2e topologies
 command -v tmux >/dev/null 2>&1        || need_apt+=(tmux)       # drives `wgmesh info` in a terminal test
+command -v systemd-analyze >/dev/null 2>&1 || need_apt+=(systemd) # verifies the unit files in deploy/systemd (test/sim)
 
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then

@@ -77,6 +77,14 @@ describe(`the bootstrap killed while ${JOINERS} hosts join at once`, { skip: ski
     }
     t.diagnostic(`joins started within ${spread} ms of each other; the bootstrap had saved ${savedAtKill.join(', ')}; ` +
       `JoinResponses before the crash: ${[...joinedBefore].map(([h, ip]) => `${h}=${ip}`).join(', ') || 'none'}`);
+    // The test below checks each answered join; none answered would make it vacuous. The kill
+    // came once KILL_AT_MEMBERS - 1 joins were saved, and joins are saved one after another, each
+    // answered as soon as it is saved: the first of them was answered while the next was being
+    // written, before the file showed it. So at least KILL_AT_MEMBERS - 2 joiners have their
+    // answer, and at most the joiners saved.
+    const saved = savedAtKill.length - 1; // the bootstrap is a member too
+    assert.ok(joinedBefore.size >= KILL_AT_MEMBERS - 2 && joinedBefore.size <= saved,
+      `JoinResponses before the crash: ${joinedBefore.size}, expected ${KILL_AT_MEMBERS - 2} to ${saved} (the joiners saved at the kill: ${savedAtKill.join(', ')})`);
     assert.ok(joinedBefore.size < JOINERS, 'the crash came before every join was answered');
     // "records the member, persists, and answers": nothing is answered that a restart would forget.
     for (const [host, ip] of joinedBefore) assert.ok(savedAtKill.includes(`${host}=${ip}`), `${host}=${ip} was answered, so it was saved before the crash`);

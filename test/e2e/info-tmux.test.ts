@@ -22,6 +22,9 @@ function tmux(...args: string[]): Promise<string> {
     execFile('tmux', ['-L', SOCKET, ...args], { env: { ...process.env, TERM: process.env.TERM || 'xterm-256color' } }, (err, stdout, stderr) => (err ? reject(new Error(`tmux ${args[0]}: ${stderr || err.message}`)) : resolve(stdout))));
 }
 
+/** Printed in the pane once `wgmesh info -watch` has exited, with its exit status. */
+const EXITED = 'wgmesh-info-exited-with';
+
 /** The dashboard's screen as a person would see it. */
 const screen = () => tmux('capture-pane', '-p', '-t', SESSION);
 
@@ -32,7 +35,10 @@ describe('wgmesh info -watch in a real terminal (tmux), inside a lab host', { sk
     await labDown({ name: LAB });
     ({ lab } = await labUp({ name: LAB, hosts: 4, wgmeshCommand: e2eWgmeshCommand() }));
     const command = hostCommand(lab, 'h1', ['wgmesh', 'info', '-watch']).map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
-    await tmux('new-session', '-d', '-s', SESSION, '-x', '160', '-y', '30', command);
+    // The pane stays (dead) after the dashboard exits, with its exit status on the screen, so
+    // "q quits" can see how it ended: tmux 3.3 leaves #{pane_dead_status} empty.
+    await tmux('start-server', ';', 'set-option', '-g', 'remain-on-exit', 'on', ';',
+      'new-session', '-d', '-s', SESSION, '-x', '160', '-y', '30', `${command}; echo "${EXITED} $?"`);
   });
 
   after(async () => {
@@ -61,8 +67,16 @@ describe('wgmesh info -watch in a real terminal (tmux), inside a lab host', { sk
     assert.match(text, /^h3\s/m);
   });
 
-  test('q quits', async () => {
+  test('q quits, with exit status 0', async () => {
+    // Any tmux error fails the test: the pane outlives the dashboard (remain-on-exit), so an error
+    // here is not the dashboard quitting but the session or the server gone.
+    assert.equal((await tmux('list-panes', '-t', SESSION, '-F', '#{pane_dead}')).trim(), '0', 'the dashboard runs before q');
     await tmux('send-keys', '-t', SESSION, 'q');
-    await waitFor('the dashboard to exit', async () => !(await tmux('list-panes', '-t', SESSION, '-F', '#{pane_dead} #{pane_current_command}').catch(() => '')).includes('node'), 5_000, 100);
+    await waitFor('the dashboard to exit', async () => (await tmux('list-panes', '-t', SESSION, '-F', '#{pane_dead}')).trim() === '1', 5_000, 100)
+      .catch(async (err: Error) => {
+        throw new Error(`${err.message}; the screen shows:\n${await screen()}`);
+      });
+    const text = await screen();
+    assert.match(text, new RegExp(`^${EXITED} 0$`, 'm'), `the dashboard exited with status 0; the screen shows:\n${text}`);
   });
 });

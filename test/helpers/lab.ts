@@ -4,7 +4,9 @@ import { fileURLToPath } from 'node:url';
  * WireGuard. Each test file uses its own lab name, so it never touches a user's lab ("wgl").
  */
 import { spawn } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
 import { access, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { InfoResponse__Output, RttResponse__Output } from '@wgmesh/agent';
 import {
   builtWgmeshCommand,
@@ -43,12 +45,47 @@ export async function labSkipReason(options: { wireguard: boolean; nat?: boolean
 }
 
 /**
- * How the lab starts wgmesh in tests: from source by default (always the code under test, no
- * build step). `make test` builds packages/cli/dist but does not set WGMESH_E2E_CLI, so its e2e
- * tests run from source too; WGMESH_E2E_CLI=built uses packages/cli/dist (build it first).
+ * How the lab starts wgmesh in tests: by default the built CLI, as shipped and installed
+ * (packages/cli/bin/wgmesh.js, its debug-environment step, then dist/); `make test` and
+ * `make test-e2e` build first. A missing or stale build fails here, naming the file, rather than
+ * testing old code. WGMESH_E2E_CLI=source runs the CLI from TypeScript source instead (no build
+ * step: quicker local iteration).
  */
-export function e2eWgmeshCommand(): string[] {
-  return process.env.WGMESH_E2E_CLI === 'built' ? builtWgmeshCommand() : sourceWgmeshCommand();
+export function e2eWgmeshCommand(env: NodeJS.ProcessEnv = process.env, root: string = REPO_ROOT): string[] {
+  const choice = env.WGMESH_E2E_CLI || 'built';
+  if (choice === 'source') return sourceWgmeshCommand();
+  if (choice !== 'built') throw new Error(`WGMESH_E2E_CLI=${choice}: use "built" (the default) or "source"`);
+  checkBuiltCli(root);
+  return builtWgmeshCommand();
+}
+
+/** What `tsc -b packages/cli` builds: the CLI and the packages it references, each src/ into dist/. */
+const BUILT_PACKAGES = ['agent', 'bootstrap', 'cli'] as const;
+
+/**
+ * Throws unless each package the built CLI runs has a dist/ built from its current sources. tsc -b
+ * rewrites a package's dist/.tsbuildinfo whenever it builds (or finds up to date) a package whose
+ * sources changed, so a source file newer than it has not been built.
+ */
+export function checkBuiltCli(root: string = REPO_ROOT): void {
+  const problems: string[] = [];
+  for (const pkg of BUILT_PACKAGES) {
+    const dir = join(root, 'packages', pkg);
+    const built = statSync(join(dir, 'dist', '.tsbuildinfo'), { throwIfNoEntry: false });
+    if (!built) {
+      problems.push(`packages/${pkg}/dist is missing`);
+      continue;
+    }
+    const newer = (readdirSync(join(dir, 'src'), { recursive: true, encoding: 'utf8' }))
+      .filter((file) => /\.tsx?$/.test(file) && statSync(join(dir, 'src', file)).mtimeMs > built.mtimeMs);
+    if (newer.length > 0) problems.push(`packages/${pkg}/src/${newer[0]}${newer.length > 1 ? ` (and ${newer.length - 1} more)` : ''} changed since packages/${pkg}/dist was built`);
+  }
+  for (const file of ['packages/cli/dist/main.js', 'packages/cli/dist/debug-env.js']) {
+    if (!problems.some((p) => p.startsWith('packages/cli/dist')) && !statSync(join(root, file), { throwIfNoEntry: false })) problems.push(`${file} is missing`);
+  }
+  if (problems.length > 0) {
+    throw new Error(`the end-to-end tests run the built CLI (packages/cli/bin/wgmesh.js), but ${problems.join('; ')}: run \`make build\` first (or set WGMESH_E2E_CLI=source to run the CLI from TypeScript source)`);
+  }
 }
 
 /**
@@ -227,6 +264,30 @@ export async function firstTimes(
     ),
   );
   return at;
+}
+
+/**
+ * The WireGuard backend a host's node reports (its info's `backend`), checked against the
+ * interface itself: the kernel's is a "wireguard" link, wireguard-go's a "tun". Throws when the
+ * node does not answer, reports anything else, or its interface says otherwise.
+ */
+export async function nodeBackend(lab: LabState, host: string): Promise<'kernel' | 'userspace'> {
+  const info = await agentInfo(lab, host, 5_000);
+  if (!info) throw new Error(`${host}: the node does not answer on its local API`);
+  const backend = info.backend;
+  if (backend !== 'kernel' && backend !== 'userspace') throw new Error(`${host}: info reports backend "${backend}", not kernel or userspace`);
+  const iface = `wg${lab.mesh}`;
+  const result = await hostExec(lab, host, ['ip', '-d', '-j', 'link', 'show', 'dev', iface], { timeoutMs: 5_000 });
+  if (result.code !== 0) throw new Error(`${host}: ip -d link show dev ${iface}: ${result.stderr.trim() || `exit ${result.code}`}`);
+  const kind = (JSON.parse(result.stdout) as { linkinfo?: { info_kind?: string } }[])[0]?.linkinfo?.info_kind ?? '';
+  const expected = backend === 'kernel' ? 'wireguard' : 'tun';
+  if (kind !== expected) throw new Error(`${host}: info reports backend ${backend}, but ${iface} is a "${kind}" link, not "${expected}"`);
+  return backend;
+}
+
+/** The wireguard-go processes a node's process should have as children: one with the userspace backend, none with the kernel's. */
+export function expectedWireguardGo(backend: 'kernel' | 'userspace'): number {
+  return backend === 'userspace' ? 1 : 0;
 }
 
 /** `wgmesh info -json` in a host, through the CLI; throws with its stderr when it fails. */

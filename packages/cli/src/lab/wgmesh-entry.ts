@@ -1,7 +1,11 @@
 /**
- * Runs the wgmesh CLI (what bin/wgmesh.js does for the build): the lab starts nodes through this
- * file with `node --conditions=source --import tsx` to run them from source without a build.
+ * Runs the wgmesh CLI from source, as bin/wgmesh.js runs the build: the lab starts nodes through
+ * this file with `node --conditions=source --import tsx` (`lab up -from-source`, or the e2e tests
+ * with WGMESH_E2E_CLI=source). The same steps in the same order: the debug environment is set
+ * before main (and with it grpc-js) is loaded.
  */
-import { main } from '../main.js';
+import { applyDebugEnvironment } from '../debug-env.js';
 
+applyDebugEnvironment(process.argv.slice(2), process.env);
+const { main } = await import('../main.js');
 process.exitCode = await main(process.argv.slice(2), process.env);
