@@ -322,6 +322,7 @@ export class Agent extends EventEmitter {
         if (attempt++ === 0) this.step('endpoints', describeEndpoints(this.lastEndpoints, this.behindNatValue));
         const response = await this.components.control.join({
           ...this.identity(),
+          keepsNodeSecret: true,
           endpoints: this.lastEndpoints,
           tags: this.tags,
           listenPort: this.init.listenPort ?? AGENT_DEFAULTS.listenPort,

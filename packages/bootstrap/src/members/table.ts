@@ -346,10 +346,14 @@ export function toNode(member: Member): MeshNode {
   return node;
 }
 
-/** The secret a re-joining node keeps using: the one it proved, or a new one for a member from before secrets. */
+/**
+ * The secret a re-joining node keeps using: the one it proved, or a new one for a member from
+ * before secrets, if it can keep one (an agent not yet upgraded would drop it and be locked out).
+ */
 function secretFor(member: Member, identity: Identity): string {
   if (identity.cert || identity.local) return '';
-  return member.secretHash ? identity.secret! : newNodeSecret();
+  if (member.secretHash) return identity.secret!;
+  return identity.keepsSecret ? newNodeSecret() : '';
 }
 
 /** What the member record keeps of the identity a node joined (or re-joined) with. */

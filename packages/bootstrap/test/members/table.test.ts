@@ -382,7 +382,7 @@ describe('MemberTable', () => {
       assert.equal(table.get('boot')!.tags.role, 'mine');
     });
 
-    test('a member from before node secrets is accepted by its key, and gets a secret when it re-joins', async () => {
+    test('a member from before node secrets is accepted by its key, and gets a secret when it re-joins with an agent that keeps one', async () => {
       const store = new MemoryStateStore();
       const first = await openTable({ store });
       const key = generateKeyPair().publicKey;
@@ -391,7 +391,13 @@ describe('MemberTable', () => {
       store.saved = { ...store.saved!, members: [legacy] };
       const { table } = await openTable({ store });
       await table.update('alpha', { publicKey: key }, { tags: { role: 'legacy' } });
-      const again = await table.join(joinInput('alpha', key));
+      // An agent not yet upgraded re-joins: it would drop a secret, so it stays bound to its key.
+      const old = await table.join(joinInput('alpha', key));
+      assert.equal(old.secret, '');
+      assert.equal(table.get('alpha')!.secretHash, undefined);
+      await table.update('alpha', { publicKey: key }, { tags: { role: 'still legacy' } });
+      // An upgraded one says it keeps it, and from then on the secret is needed.
+      const again = await table.join(joinInput('alpha', key, { identity: { publicKey: key, keepsSecret: true } }));
       assert.match(again.secret, /^[A-Za-z0-9_-]{43}$/);
       await assert.rejects(table.update('alpha', { publicKey: key }, {}), IdentityMismatch, 'from then on the secret is needed');
       await table.update('alpha', { publicKey: key, secret: again.secret }, {});
