@@ -16,7 +16,7 @@ import { AGENT_DEFAULTS } from './constants.js';
 import { defaultTimers, type Timers } from './timers.js';
 import { Coalescer } from './coalescer.js';
 import { RttReporter, type RttReport } from './rtt/report.js';
-import { TagNotFound } from './errors.js';
+import { JoinCancelled, TagNotFound } from './errors.js';
 import { validateTag, validateTags } from './tags.js';
 
 export { defaultTimers, type Timers } from './timers.js';
@@ -180,6 +180,7 @@ export class Agent extends EventEmitter {
       return;
     }
     const response = await this.joinWithRetry();
+    if (this.stopped) throw new JoinCancelled(undefined);
     // Saved before the interface is brought up (which can take seconds or fail): an answered join
     // is never forgotten by a crash, so a restart keeps the address the bootstrap gave out.
     this.recordJoin(response);
@@ -316,9 +317,12 @@ export class Agent extends EventEmitter {
   private async joinWithRetry(): Promise<JoinResponse__Output> {
     const backoff = this.newBackoff();
     let attempt = 0;
+    let lastError: unknown;
     for (;;) {
+      if (this.stopped) throw new JoinCancelled(lastError);
       try {
         await this.refreshEndpoints();
+        if (this.stopped) throw new JoinCancelled(lastError);
         if (attempt++ === 0) this.step('endpoints', describeEndpoints(this.lastEndpoints, this.behindNatValue));
         const response = await this.components.control.join({
           ...this.identity(),
@@ -329,12 +333,14 @@ export class Agent extends EventEmitter {
         this.stats.joins++;
         return response;
       } catch (err) {
+        if (err instanceof JoinCancelled) throw err;
+        // A call cut short by our own stop (its channel closed) says nothing about the bootstrap.
+        if (this.stopped) throw new JoinCancelled(lastError);
         if (err instanceof ControlCallError && PERMANENT_JOIN_CODES.has(err.code)) throw err;
-        if (this.stopped) throw new Error('stopped while joining');
+        lastError = err;
         const wait = backoff.next();
         this.logger.warn(`bootstrap unreachable, retrying in ${(wait / 1000).toFixed(1)} s`, { bootstrap: this.init.bootstrapAddr, err: errorMessage(err) });
         await this.sleep(wait);
-        if (this.stopped) throw new Error('stopped while joining');
       }
     }
   }

@@ -38,3 +38,24 @@ export class NotASocket extends LocalApiError {
     super(`${path} is ${found}, not a socket; wgmesh removes only a stale socket there: move it away yourself, or use another -socket`);
   }
 }
+
+/** <state-dir>/<mesh>/private.key holds something that is not a WireGuard private key; it is never overwritten. */
+export class KeyFileInvalid extends AgentError {
+  constructor(readonly file: string) {
+    super(`${file} does not hold a WireGuard private key; move it away to make a new one`);
+  }
+}
+
+/** A node's start that stop() overtook (a signal during start): the caller asked for it, no part failed. */
+export class StartCancelled extends AgentError {
+  constructor(readonly part: string) {
+    super(`stopped while starting (${part})`);
+  }
+}
+
+/** stop() came while the first join was being retried; `cause` is the last attempt's error, if any. */
+export class JoinCancelled extends AgentError {
+  constructor(readonly lastError: unknown) {
+    super('stopped while joining');
+  }
+}

@@ -34,3 +34,7 @@ export * from './endpoints/discovery.js';
 export * from './metrics/metrics.js';
 export { Registry as MetricsRegistry, Counter, Gauge, Histogram } from 'prom-client';
 export { writeFileAtomic } from './atomic-file.js';
+export { AgentNode, createAgentNode, type AgentNodeComponents, type AgentNodeInit, type BootstrapTarget, type NodeComponents, type NodeCore, type NodeDevice, type NodeInit } from './node/node.js';
+export { Lifecycle } from './node/lifecycle.js';
+export { interfaceName, loadOrCreateKey, nodeFiles } from './node/files.js';
+export { RttProbing } from './rtt/probing.js';

@@ -73,3 +73,6 @@ export class Unauthenticated extends WgmeshError {}
 
 /** The client certificate is not acceptable (foreign CA, expired, not yet valid, revoked). */
 export class CertificateRejected extends WgmeshError {}
+
+/** The state dir was used before but has no bootstrap.json (or -new-mesh was given while it exists): starting would make a new mesh silently. */
+export class MeshStartRefused extends WgmeshError {}

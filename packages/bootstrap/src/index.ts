@@ -12,3 +12,5 @@ export { createCrl, readCrl, normalizeSerial, CrlError, type RevokedEntry } from
 export { LivenessMonitor, LIVENESS_DEFAULTS, type LivenessInit } from './members/liveness.js';
 export { StunResponder, StunPortInUse, StunBindFailed, type StunResponderInit, type StunResponderStats } from './stun/responder.js';
 export { registerBootstrapMetrics } from './metrics.js';
+export { BootstrapNode, createBootstrapNode, type BootstrapNodeComponents, type BootstrapNodeInit, type BootstrapTlsInit } from './node.js';
+export { decideMeshStart, meshStartFacts, type MeshStart, type MeshStartFacts } from './members/mesh-start.js';

@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { isWgKey } from '@wgmesh/agent';
-import { checkMeshName, loadOrCreateKey, parseTags, resolveListenAddr } from '../../src/commands/node-common.js';
+import { isWgKey, loadOrCreateKey } from '@wgmesh/agent';
+import { checkMeshName, parseTags, resolveListenAddr } from '../../src/commands/node-common.js';
 import { UsageError } from '../../src/flags/parse.js';
 
 test('the private key is made once, kept with mode 0600, and reused', async () => {
