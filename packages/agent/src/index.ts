@@ -38,3 +38,7 @@ export { AgentNode, createAgentNode, type AgentNodeComponents, type AgentNodeIni
 export { Lifecycle } from './node/lifecycle.js';
 export { interfaceName, loadOrCreateKey, nodeFiles } from './node/files.js';
 export { RttProbing } from './rtt/probing.js';
+export { ControlSession, type ControlSessionHooks, type SessionStats } from './control/session.js';
+export { NetmapApplier } from './netmap/applier.js';
+export { EndpointManager, describeEndpoints } from './endpoints/manager.js';
+export { Reporter } from './report/reporter.js';
