@@ -17,7 +17,6 @@ export * from './limits.js';
 export { validateTag, validateTags } from './tags.js';
 export { AGENT_DEFAULTS } from './constants.js';
 export { createWgDriverFactory, detectWgBackend, type WgBackendChoice } from './wg/factory.js';
-export * from './wg/errors.js';
 export * from './state/agent-state.js';
 export * from './status/memberlist.js';
 export { KernelWgDriver } from './wg/kernel-driver.js';

@@ -1,10 +1,21 @@
 import { AgentStateError, ControlCallError, KeyFileInvalid, LocalApiError, MetricsError, NotRoot } from '@wgmesh/agent';
 import { ConfigError, MeshStartRefused, StateFileError } from '@wgmesh/bootstrap';
 
-/** Named failures of the CLI, and the one place where any error becomes an exit status. */
+/** Named failures of the CLI (the lab's are in lab/errors.ts), and the one place where any error becomes an exit status. */
 
 /** Wrong or missing flags, or a refusal the operator must act on. Exit status 2. */
 export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+/** No local API socket to connect to (info, tags, rtt without a running node): reported like a usage error. */
+export class LocalApiUnavailable extends UsageError {}
+
+/** A `wgmesh ca` operation refused: the directory, name or certificate is not what it needs. */
+export class CaError extends Error {
   constructor(message: string) {
     super(message);
     this.name = new.target.name;

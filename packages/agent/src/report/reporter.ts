@@ -3,6 +3,7 @@ import type { ControlSession } from '../control/session.js';
 import type { EndpointManager } from '../endpoints/manager.js';
 import { RttReporter, type RttReport } from '../rtt/report.js';
 import type { Timers } from '../timers.js';
+import { TagChangeFailed } from '../errors.js';
 
 /** What the reporter needs of an RTT prober. */
 export interface RttSamplesSource {
@@ -58,7 +59,11 @@ export class Reporter {
   changeTags(change: (tags: Readonly<Record<string, string>>) => Record<string, string>): Promise<Readonly<Record<string, string>>> {
     return this.inTurn(async () => {
       const next = change(this.tagsValue);
-      await this.send(next);
+      try {
+        await this.send(next);
+      } catch (err) {
+        throw new TagChangeFailed(err);
+      }
       this.tagsValue = next;
       this.onChange();
       return this.tagsValue;

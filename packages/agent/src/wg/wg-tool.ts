@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import { parseWgDump } from './dump.js';
-import { InterfaceNotUp, InvalidWgConfig, WgCommandFailed } from './errors.js';
+import { InterfaceNotUp, InvalidWgConfig, WgCommandFailed } from '../errors.js';
 import type { CommandRunner } from './exec.js';
 import { isWgKey } from './keys.js';
 import type { WgDeviceState, WgInterfaceConfig, WgOp } from './types.js';

@@ -6,16 +6,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  codecTransport,
-  discoverPublicEndpoint,
-  STUN_DEFAULTS,
-  StunFailed,
-  stunPackageTransport,
-  transactionBudgetMs,
-  type StunSession,
-  type StunTransport,
-  type StunTransportInit,
+  codecTransport, discoverPublicEndpoint, STUN_DEFAULTS, stunPackageTransport, transactionBudgetMs, type StunSession, type StunTransport, type StunTransportInit,
 } from '../../src/stun/client.js';
+import { StunFailed } from '../../src/errors.js';
 import { decodeMessage, encodeBindingRequest, mappedAddressOf, newTransactionId } from '../../src/stun/codec.js';
 import type { Logger } from '../../src/log.js';
 

@@ -5,11 +5,10 @@ import type {
 } from '@wgmesh/agent';
 import { errorMessage } from '@wgmesh/agent';
 import type { MemberTable, Identity } from '../members/table.js';
-import { InvalidField, MeshNotFound } from '../errors.js';
+import { InvalidField, MeshNotFound, PermissionDenied } from '../errors.js';
 import { DEFAULTS, LIMITS } from '../constants.js';
 import { parsePrefix } from '../ipam/ipam.js';
 import type { Authenticator, CallIdentity, ServerSurfaceCall } from './auth.js';
-import { PermissionDenied } from './auth.js';
 import { toServiceError } from './status.js';
 import { createWatchHandler, type WatchQueueLimits } from './watch.js';
 import {

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import dgram from 'node:dgram';
 import { promisify } from 'node:util';
-import { StunPortInUse, StunResponder } from '../../src/stun/responder.js';
+import { StunResponder } from '../../src/stun/responder.js';
+import { StunPortInUse } from '../../src/errors.js';
 // The agent's STUN client and codec are not exported from '@wgmesh/agent' yet: read from source.
 import { codecTransport, discoverPublicEndpoint, stunPackageTransport } from '../../../agent/src/stun/client.js';
 import {
