@@ -208,6 +208,18 @@ export class WgCommandFailed extends WgError {
   }
 }
 
+/** The interface's UDP listen port is taken by another program (another WireGuard interface, or anything else). */
+export class ListenPortInUse extends WgError {
+  readonly code = 'LISTEN_PORT_IN_USE';
+  constructor(
+    readonly interfaceName: string,
+    readonly port: number,
+    options?: { cause?: unknown },
+  ) {
+    super(`WireGuard cannot listen on UDP port ${port} for ${interfaceName}: another program uses it; stop that program, or pick another -listen-port`, options);
+  }
+}
+
 /** A peer or interface setting that `wg`/`ip` would misread (bad key, endpoint, name). */
 export class InvalidWgConfig extends WgError {
   readonly code = 'INVALID_WG_CONFIG';

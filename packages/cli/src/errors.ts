@@ -1,5 +1,5 @@
-import { AgentStateError, ControlCallError, KeyFileInvalid, LocalApiError, MetricsError, NotRoot } from '@wgmesh/agent';
-import { ConfigError, MeshStartRefused, StateFileError } from '@wgmesh/bootstrap';
+import { AgentStateError, ControlCallError, KeyFileInvalid, ListenPortInUse, LocalApiError, MetricsError, NotRoot } from '@wgmesh/agent';
+import { ConfigError, MeshStartRefused, StateFileError, StunPortInUse } from '@wgmesh/bootstrap';
 
 /** Named failures of the CLI (the lab's are in lab/errors.ts), and the one place where any error becomes an exit status. */
 
@@ -40,7 +40,7 @@ export class StartInterrupted extends Error {
  */
 export function exitCodeFor(err: unknown): number {
   if (
-    err instanceof UsageError || err instanceof NotRoot || err instanceof ControlCallError || err instanceof MetricsError || err instanceof LocalApiError ||
+    err instanceof UsageError || err instanceof NotRoot || err instanceof ControlCallError || err instanceof MetricsError || err instanceof LocalApiError || err instanceof ListenPortInUse || err instanceof StunPortInUse ||
     err instanceof KeyFileInvalid || err instanceof AgentStateError || err instanceof MeshStartRefused || err instanceof ConfigError || err instanceof StateFileError
   ) {
     return 2;

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { status } from '@grpc/grpc-js';
-import { ControlCallError, KeyFileInvalid, MetricsError, NotRoot, SocketInUse, WireGuardUnavailable } from '@wgmesh/agent';
+import { ControlCallError, KeyFileInvalid, ListenPortInUse, MetricsError, NotRoot, SocketInUse, WireGuardUnavailable } from '@wgmesh/agent';
 import { ConfigError, MeshStartRefused } from '@wgmesh/bootstrap';
 import { CaError, exitCodeFor, LocalApiUnavailable, StartInterrupted, UsageError } from '../src/errors.js';
 
@@ -13,6 +13,7 @@ const CASES: [string, unknown, number][] = [
   ['the join refused', new ControlCallError(status.PERMISSION_DENIED, 'revoked', 'Join'), 2],
   ['the metrics port in use', new MetricsError('-metrics-addr 127.0.0.1:9586: the port is in use; pick another'), 2],
   ['the local API socket in use', new SocketInUse('/var/run/wgmesh.sock'), 2],
+  ['the WireGuard port in use', new ListenPortInUse('wgprod', 54540), 2],
   ['a bad key file', new KeyFileInvalid('/var/lib/wgmesh/m/private.key'), 2],
   ['a used state dir without its state file', new MeshStartRefused('bootstrap.json is missing'), 2],
   ['a bad setting', new ConfigError('-ip is the network address'), 2],
