@@ -35,8 +35,8 @@ export class StartInterrupted extends Error {
 
 /**
  * The exit status for an error: 2 when the operator must change something before trying again
- * (flags, files, certificates, identity, a port or socket taken, not root, the join refused or
- * its bootstrap unreachable), 1 for anything else.
+ * (flags, files, certificates, identity, a port or socket taken, not root, the join refused), 1
+ * for anything else.
  */
 export function exitCodeFor(err: unknown): number {
   if (
