@@ -1,13 +1,21 @@
 import { excerpt } from './limits.js';
 
-/** Named failures of the agent outside the WireGuard layer (those are in wg/errors.ts). */
+/**
+ * Every named failure of the agent package, one class each. Messages say what to do, not only
+ * what went wrong. The local API maps them to gRPC status codes in one place (statusFor in
+ * localapi/server.ts); the CLI maps them to exit statuses in one place (its errors.ts).
+ */
 
+/** The base of every agent failure; `name` is the class's name. */
 export class AgentError extends Error {
-  constructor(message: string) {
-    super(message);
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
     this.name = new.target.name;
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Tags (local API and bootstrap alike)
 
 /** A tag key or value (or the whole set) breaks the rules; `field` names it, e.g. tags["role"]. */
 export class InvalidTag extends AgentError {
@@ -23,6 +31,19 @@ export class TagNotFound extends AgentError {
   }
 }
 
+/**
+ * A tag change the bootstrap refused or could not be asked about (the Update failed); the node's
+ * tags stay as they were. The message is the failed call's.
+ */
+export class TagChangeFailed extends AgentError {
+  constructor(cause: unknown) {
+    super(cause instanceof Error ? cause.message : String(cause), { cause });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The local API socket
+
 export class LocalApiError extends AgentError {}
 
 /** Another process answers on the local API socket. */
@@ -37,4 +58,174 @@ export class NotASocket extends LocalApiError {
   constructor(readonly path: string, readonly found: string) {
     super(`${path} is ${found}, not a socket; wgmesh removes only a stale socket there: move it away yourself, or use another -socket`);
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Starting and stopping a node
+
+/** Creating interfaces, sockets in /var/run and namespaces needs root (CAP_NET_ADMIN): the one "not root" error of wgmesh. */
+export class NotRoot extends AgentError {
+  readonly code = 'NOT_ROOT';
+  constructor(message = 'wgmesh must run as root to manage WireGuard interfaces: run it with sudo (or as root)') {
+    super(message);
+  }
+}
+
+/** <state-dir>/<mesh>/private.key holds something that is not a WireGuard private key; it is never overwritten. */
+export class KeyFileInvalid extends AgentError {
+  constructor(readonly file: string) {
+    super(`${file} does not hold a WireGuard private key; move it away to make a new one`);
+  }
+}
+
+/** agent.json cannot be read or is not a wgmesh agent state. */
+export class AgentStateError extends AgentError {}
+
+/** A node's start that stop() overtook (a signal during start): the caller asked for it, no part failed. */
+export class StartCancelled extends AgentError {
+  constructor(readonly part: string) {
+    super(`stopped while starting (${part})`);
+  }
+}
+
+/** stop() came while the first join was being retried; `lastError` is the last attempt's error, if any. */
+export class JoinCancelled extends AgentError {
+  constructor(readonly lastError: unknown) {
+    super('stopped while joining');
+  }
+}
+
+/** -metrics-addr cannot be served (a bad address, or the port is in use). */
+export class MetricsError extends AgentError {}
+
+/** A bad RTT setting (port, interval, timeout, window, bind address). */
+export class RttConfigError extends AgentError {
+  readonly code = 'RTT_CONFIG';
+}
+
+// ---------------------------------------------------------------------------------------------
+// The control plane
+
+/** gRPC status names by code (the protocol's fixed numbering), for messages. */
+const GRPC_STATUS_NAMES = [
+  'OK', 'CANCELLED', 'UNKNOWN', 'INVALID_ARGUMENT', 'DEADLINE_EXCEEDED', 'NOT_FOUND', 'ALREADY_EXISTS', 'PERMISSION_DENIED',
+  'RESOURCE_EXHAUSTED', 'FAILED_PRECONDITION', 'ABORTED', 'OUT_OF_RANGE', 'UNIMPLEMENTED', 'INTERNAL', 'UNAVAILABLE', 'DATA_LOSS', 'UNAUTHENTICATED',
+];
+
+/** A failed control-plane call, with the gRPC status code the agent decides on. */
+export class ControlCallError extends AgentError {
+  constructor(readonly code: number, readonly details: string, readonly method: string) {
+    super(`${method}: ${details} (${GRPC_STATUS_NAMES[code] ?? code})`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// STUN
+
+export interface StunServerFailure {
+  server: string;
+  reason: string;
+}
+
+/** Every STUN server failed (or none was given); `failures` says which and why, in order. */
+export class StunFailed extends AgentError {
+  readonly code = 'STUN_FAILED';
+  constructor(
+    readonly failures: readonly StunServerFailure[],
+    message?: string,
+  ) {
+    super(message ?? StunFailed.describe(failures));
+  }
+
+  private static describe(failures: readonly StunServerFailure[]): string {
+    if (failures.length === 0) return 'no STUN servers are configured: give at least one HOST:PORT';
+    const each = failures.map((f) => `${f.server} (${f.reason})`).join('; ');
+    return (
+      `no STUN server gave a public address: ${each}. ` +
+      'Check the server list and that outbound UDP is allowed; LAN and bootstrap-observed endpoints still work without it'
+    );
+  }
+}
+
+/** A buffer that is not a well-formed STUN message; `reason` says which rule it broke. */
+export class StunDecodeError extends AgentError {
+  readonly code = 'STUN_DECODE';
+  constructor(readonly reason: string) {
+    super(`not a valid STUN message: ${reason}`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// WireGuard
+
+export const INSTALL_HINT = 'apt-get install --no-install-recommends wireguard-tools wireguard-go';
+
+/** The base of the WireGuard layer's failures. */
+export class WgError extends AgentError {}
+
+/** Neither the kernel module nor wireguard-go can be used, or `wg` itself is missing. */
+export class WireGuardUnavailable extends WgError {
+  readonly code = 'WIREGUARD_UNAVAILABLE';
+}
+
+/** The interface name is taken by something the driver must not take over. */
+export class InterfaceInUse extends WgError {
+  readonly code = 'INTERFACE_IN_USE';
+  constructor(
+    readonly interfaceName: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The interface does not exist (never brought up, closed, or removed by someone else): `up` it first. */
+export class InterfaceNotUp extends WgError {
+  readonly code = 'INTERFACE_NOT_UP';
+  constructor(
+    readonly interfaceName: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`interface ${interfaceName} is not up: bring it up (up) before reading or changing it`, options);
+  }
+}
+
+/** A `wg`, `ip` or `wireguard-go` invocation failed; carries the command line and its stderr. */
+export class WgCommandFailed extends WgError {
+  readonly code = 'WG_COMMAND_FAILED';
+  constructor(
+    message: string,
+    readonly details: {
+      readonly commandLine: string;
+      readonly exitCode?: number | null;
+      readonly signal?: string | null;
+      readonly stderr?: string;
+      readonly timedOut?: boolean;
+    },
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** The interface's UDP listen port is taken by another program (another WireGuard interface, or anything else). */
+export class ListenPortInUse extends WgError {
+  readonly code = 'LISTEN_PORT_IN_USE';
+  constructor(
+    readonly interfaceName: string,
+    readonly port: number,
+    options?: { cause?: unknown },
+  ) {
+    super(`WireGuard cannot listen on UDP port ${port} for ${interfaceName}: another program uses it; stop that program, or pick another -listen-port`, options);
+  }
+}
+
+/** A peer or interface setting that `wg`/`ip` would misread (bad key, endpoint, name). */
+export class InvalidWgConfig extends WgError {
+  readonly code = 'INVALID_WG_CONFIG';
+}
+
+/** `wg show <if> dump` printed something this parser does not understand. */
+export class WgDumpMalformed extends WgError {
+  readonly code = 'WG_DUMP_MALFORMED';
 }

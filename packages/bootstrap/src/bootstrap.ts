@@ -1,5 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import { Agent, defaultTimers, LocalApiServer, silentLogger, type Endpoint, type Logger, type RttSource, type Timers, type WgDriver } from '@wgmesh/agent';
+import { Agent, defaultTimers, Lifecycle, LocalApiServer, silentLogger, type Endpoint, type Logger, type RttSource, type Timers, type WgDriver } from '@wgmesh/agent';
 import { LivenessMonitor, type LivenessInit } from './members/liveness.js';
 import { EndpointObserver } from './members/observer.js';
 import { CertificateEnforcer } from './members/certificates.js';
@@ -61,12 +61,8 @@ export class Bootstrap {
   agent: Agent | undefined;
   stats: MeshServiceStats | undefined;
   private server: JoinServer | undefined;
-  private localApi: LocalApiServer | undefined;
-  private closeWatchers: (() => void) | undefined;
-  private liveness: LivenessMonitor | undefined;
-  private stun: StunResponder | undefined;
-  private observer: EndpointObserver | undefined;
-  private certificates: CertificateEnforcer | undefined;
+  private parts: Lifecycle | undefined;
+  private keepInterface = false;
   private readonly logger: Logger;
 
   constructor(private readonly components: BootstrapComponents, readonly init: BootstrapInit) {
@@ -77,43 +73,55 @@ export class Bootstrap {
     return this.server?.boundPort ?? 0;
   }
 
+  /**
+   * Opens the member table, serves the join service and STUN, and starts the bootstrap's own node
+   * and its watchers. Each part is recorded as it starts, so a failure anywhere stops exactly what
+   * is running, in reverse order, before the error is thrown.
+   */
   async start(): Promise<void> {
     const ipam = new Ipam(this.init.cidr ?? DEFAULTS.cidr, this.init.ipamRange);
     const selfIp = this.init.selfIp ?? DEFAULTS.selfIp;
     if (!ipam.isAssignable(selfIp)) {
       throw new ConfigError(`-ip ${selfIp} is not a usable address in -cidr ${ipam.cidr.text}; pick one inside it (not the network or broadcast address)`);
     }
+    const parts = new Lifecycle(this.logger.child({ component: 'bootstrap' }));
+    this.parts = parts;
+    this.keepInterface = false;
+    await parts.run(() => this.startParts(parts, ipam, selfIp));
+    for (const fn of this.startedListeners) fn();
+    const table = this.table!;
+    this.logger.info('bootstrap started', { mesh: table.meshName, cidr: table.cidr, port: this.port, members: table.size, revision: table.revision });
+  }
+
+  private async startParts(parts: Lifecycle, ipam: Ipam, selfIp: string): Promise<void> {
     const table = await MemberTable.open(this.components.store, ipam, { meshName: this.init.meshName, ...(this.components.clock ? { clock: this.components.clock } : {}) });
-    const service = createMeshService({ table, auth: this.components.authenticator ?? devAuthenticator, logger: this.logger.child({ component: 'bootstrap:service' }) });
+    const authenticator = this.components.authenticator ?? devAuthenticator;
+    const service = createMeshService({ table, auth: authenticator, logger: this.logger.child({ component: 'bootstrap:service' }) });
     const server = new JoinServer(service.handlers, {
       bindAddr: this.init.grpcBindAddr ?? DEFAULTS.grpcBindAddr,
       port: this.init.grpcPort ?? DEFAULTS.grpcPort,
       credentials: this.components.serverCredentials ?? grpc.ServerCredentials.createInsecure(),
     });
-    await server.start();
-    this.table = table;
-    this.stats = service.stats;
-    this.server = server;
-    this.closeWatchers = service.closeWatchers;
-    // Each part is kept as it starts, so a failure anywhere stops exactly what is running.
-    try {
-      await this.startParts(table, server, selfIp);
-    } catch (err) {
-      await this.stop();
-      throw err;
-    }
-    for (const fn of this.startedListeners) fn();
-    this.logger.info('bootstrap started', { mesh: table.meshName, cidr: table.cidr, port: server.boundPort, members: table.size, revision: table.revision });
-  }
-
-  private async startParts(table: MemberTable, server: JoinServer, selfIp: string): Promise<void> {
+    await parts.start(
+      'join service',
+      async () => {
+        await server.start();
+        this.table = table;
+        this.stats = service.stats;
+        this.server = server;
+      },
+      async () => {
+        service.closeWatchers();
+        await server.stop();
+        this.server = undefined;
+      },
+    );
     const stunPort = this.init.stunPort ?? server.boundPort;
     if (stunPort !== 0) {
       const stun = new StunResponder({ bindAddr: this.init.grpcBindAddr ?? DEFAULTS.grpcBindAddr, port: stunPort, logger: this.logger.child({ component: 'bootstrap:stun' }) });
-      await stun.start();
-      this.stun = stun;
+      await parts.start('STUN', () => stun.start(), () => stun.stop());
     }
-    // Built before anything listens, so bad thresholds fail the start cleanly.
+    // Built before the node starts, so bad thresholds fail the start before WireGuard is touched.
     const liveness = new LivenessMonitor(table, {
       ...this.init.liveness,
       ...(this.components.clock ? { clock: this.components.clock } : {}),
@@ -142,51 +150,46 @@ export class Bootstrap {
         isBootstrap: true,
       },
     );
-    await agent.start();
-    this.agent = agent;
-    this.observer = new EndpointObserver(table, async () => (await agent.driver.read()).peers, {
+    // The bootstrap stays a member when it stops (it is coming back): no Leave.
+    await parts.start(
+      'node',
+      async () => {
+        await agent.start();
+        this.agent = agent;
+      },
+      async () => {
+        await agent.stop({ leave: false, keepInterface: this.keepInterface });
+        this.agent = undefined;
+      },
+    );
+    const observer = new EndpointObserver(table, async () => (await agent.driver.read()).peers, {
       timers: this.components.timers ?? defaultTimers,
       ...(this.init.observeIntervalMs ? { intervalMs: this.init.observeIntervalMs } : {}),
       logger: this.logger.child({ component: 'bootstrap:observer' }),
     });
-    this.observer.start();
-    this.liveness = liveness;
-    liveness.start();
-    const authenticator = this.components.authenticator ?? devAuthenticator;
-    this.certificates = new CertificateEnforcer(table, {
+    await parts.start('endpoint observer', () => observer.start(), () => observer.stop());
+    await parts.start('liveness', () => liveness.start(), () => liveness.stop());
+    const certificates = new CertificateEnforcer(table, {
       ...(authenticator.revocations ? { revocations: authenticator.revocations } : {}),
       ...(this.components.clock ? { clock: this.components.clock } : {}),
       ...(this.components.timers ? { timers: this.components.timers } : {}),
       logger: this.logger.child({ component: 'bootstrap:certificates' }),
     });
-    this.certificates.start();
-    if (this.init.socketPath) {
-      const localApi = new LocalApiServer(agent, { socketPath: this.init.socketPath, ...(this.init.socketOwner ? { owner: this.init.socketOwner } : {}) }, this.logger);
-      await localApi.start();
-      this.localApi = localApi;
+    await parts.start('certificates', () => certificates.start(), () => certificates.stop());
+    const socketPath = this.init.socketPath;
+    if (socketPath) {
+      const localApi = new LocalApiServer(agent, { socketPath, ...(this.init.socketOwner ? { owner: this.init.socketOwner } : {}) }, this.logger);
+      await parts.start('local API', () => localApi.start(), () => localApi.stop());
     }
   }
 
   /**
-   * Stops serving. The bootstrap stays a member (it is coming back); its interface is removed
-   * unless keepInterface.
+   * Stops serving, last part first. The bootstrap stays a member (it is coming back); its
+   * interface is removed unless keepInterface.
    */
   async stop(options: { keepInterface?: boolean } = {}): Promise<void> {
-    await this.certificates?.stop();
-    this.certificates = undefined;
-    await this.liveness?.stop();
-    this.liveness = undefined;
-    this.observer?.stop();
-    this.observer = undefined;
-    await this.localApi?.stop();
-    this.localApi = undefined;
-    await this.agent?.stop({ leave: false, keepInterface: options.keepInterface ?? false });
-    this.agent = undefined;
-    this.closeWatchers?.();
-    await this.server?.stop();
-    this.server = undefined;
-    await this.stun?.stop();
-    this.stun = undefined;
+    this.keepInterface = options.keepInterface ?? false;
+    await this.parts?.stop();
   }
 
   private readonly startedListeners: (() => void)[] = [];

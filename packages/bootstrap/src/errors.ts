@@ -1,4 +1,7 @@
-/** Every way a bootstrap request or start-up can fail, one class each. Mapped to gRPC codes in service/status.ts. */
+/**
+ * Every way a bootstrap request or start-up can fail, one class each. Mapped to gRPC status codes
+ * in one place, service/status.ts (toServiceError), where the join service answers.
+ */
 
 export class WgmeshError extends Error {
   constructor(message: string) {
@@ -71,5 +74,44 @@ export class ConfigError extends WgmeshError {}
 /** The call carries no client certificate. */
 export class Unauthenticated extends WgmeshError {}
 
+/** The call is not allowed for the identity it carries (a name its certificate does not name). */
+export class PermissionDenied extends WgmeshError {}
+
 /** The client certificate is not acceptable (foreign CA, expired, not yet valid, revoked). */
 export class CertificateRejected extends WgmeshError {}
+
+/** The state dir was used before but has no bootstrap.json (or -new-mesh was given while it exists): starting would make a new mesh silently. */
+export class MeshStartRefused extends WgmeshError {}
+
+/** A certificate revocation list that cannot be used: not a PEM CRL, malformed, or not signed by the mesh's CA. */
+export class CrlError extends WgmeshError {
+  readonly code = 'CRL_INVALID';
+}
+
+/** A field of the state file is missing or wrong: its path in the file (members[3].endpoints) and what is wrong. Becomes a StateFileError. */
+export class StateProblem extends WgmeshError {
+  constructor(readonly path: string, readonly why: string) {
+    super(`${path}: ${why}`);
+  }
+}
+
+/** The STUN responder's UDP port is taken by another process. */
+export class StunPortInUse extends WgmeshError {
+  constructor(
+    readonly bindAddr: string,
+    readonly port: number,
+  ) {
+    super(`UDP port ${port} is in use; pick another -stun-port, or -stun-port 0 to disable`);
+  }
+}
+
+/** The STUN responder could not bind for another reason (address not on this host, no permission). */
+export class StunBindFailed extends WgmeshError {
+  constructor(
+    readonly bindAddr: string,
+    readonly port: number,
+    reason: string,
+  ) {
+    super(`cannot serve STUN on UDP ${bindAddr}:${port}: ${reason}`);
+  }
+}

@@ -1,5 +1,7 @@
 export { main } from './main.js';
-export { resolveFlags, formatHelp, envName, UsageError, type FlagSpec, type Resolved } from './flags/parse.js';
+export { resolveFlags, formatHelp, envName, type FlagSpec, type Resolved } from './flags/parse.js';
+export { UsageError } from './errors.js';
 export { formatInfo, formatRtt, nodeRows } from './ui/format.js';
-export { initCa, issueCertificate, revokeCertificate, listCertificates, caFiles, CaError, type IssuedRecord, type IssueOptions } from './ca/ca.js';
+export { initCa, issueCertificate, revokeCertificate, listCertificates, caFiles, type IssuedRecord, type IssueOptions } from './ca/ca.js';
+export { CaError, LocalApiUnavailable, StartInterrupted, exitCodeFor } from './errors.js';
 export { clientCertificateProblem } from './commands/tls.js';

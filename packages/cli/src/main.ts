@@ -1,5 +1,5 @@
 import { logVerbosity, setLogVerbosity } from '@grpc/grpc-js';
-import { UsageError } from './flags/parse.js';
+import { exitCodeFor } from './errors.js';
 
 type Command = (argv: string[], env: NodeJS.ProcessEnv) => Promise<number>;
 
@@ -43,12 +43,9 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
     return await (await command.load())(rest, env);
   } catch (err) {
     // Includes LocalApiUnavailable (info, tags, rtt without a node to talk to).
-    if (err instanceof UsageError) {
-      process.stderr.write(`wgmesh ${name}: ${err.message}\n`);
-      return 2;
-    }
+    const code = exitCodeFor(err);
     process.stderr.write(`wgmesh ${name}: ${err instanceof Error ? err.message : String(err)}\n`);
-    if (env.WGMESH_DEBUG && err instanceof Error) process.stderr.write(`${err.stack}\n`);
-    return 1;
+    if (code !== 2 && env.WGMESH_DEBUG && err instanceof Error) process.stderr.write(`${err.stack}\n`);
+    return code;
   }
 }

@@ -3,14 +3,9 @@ import {
   loadProtos, type JoinRequest, type JoinResponse__Output, type LeaveRequest, type MeshClient, type RttMatrixRequest,
   type RttResponse__Output, type UpdateRequest, type UpdateResponse__Output, type WatchEvent__Output, type WatchRequest,
 } from '../proto/index.js';
+import { ControlCallError } from '../errors.js';
 
-/** A failed control-plane call, with the gRPC status code the agent decides on. */
-export class ControlCallError extends Error {
-  constructor(readonly code: grpc.status, readonly details: string, readonly method: string) {
-    super(`${method}: ${details} (${grpc.status[code] ?? code})`);
-    this.name = 'ControlCallError';
-  }
-}
+export { ControlCallError };
 
 export interface WatchHandle {
   cancel(): void;

@@ -80,3 +80,14 @@ export function lanEndpoints(listenPort: number, exclude: (ip: string) => boolea
   }
   return out;
 }
+
+/** Whether `ip` is inside `cidr` (same family only); false when either does not parse. */
+export function cidrContains(cidr: string, ip: string): boolean {
+  try {
+    const [network, bits] = ipaddr.parseCIDR(cidr);
+    const addr = ipaddr.parse(ip);
+    return addr.kind() === network.kind() && addr.match(network, bits);
+  } catch {
+    return false;
+  }
+}

@@ -8,7 +8,7 @@ import { nodesByName } from '../netmap/netmap.js';
 import { loadProtos, type AgentHandlers } from '../proto/index.js';
 import { buildRttMatrix, buildStatus } from '../status/status.js';
 import { errorMessage, silentLogger, type Logger } from '../log.js';
-import { InvalidTag, LocalApiError, NotASocket, SocketInUse, TagNotFound } from '../errors.js';
+import { InvalidTag, LocalApiError, NotASocket, SocketInUse, TagChangeFailed, TagNotFound } from '../errors.js';
 import { SHARED_LIMITS } from '../limits.js';
 
 export interface LocalApiInit {
@@ -61,7 +61,7 @@ export class LocalApiServer {
 
   private handlers(): AgentHandlers {
     const agent = this.agent;
-    const fail = (err: unknown, otherwise = grpc.status.INTERNAL) => ({ code: statusFor(err, otherwise), details: errorMessage(err) });
+    const fail = (err: unknown) => ({ code: statusFor(err), details: errorMessage(err) });
     return {
       Info(_call, callback) {
         buildStatus(agent).then((s) => callback(null, s), (err) => callback(fail(err)));
@@ -92,26 +92,30 @@ export class LocalApiServer {
         call.on('close', done);
         void pusher.run();
       },
-      // A tag change the bootstrap refuses, or cannot be asked about, is FAILED_PRECONDITION.
       SetTag(call, callback) {
         const { key, value } = call.request;
-        agent.setTag(key, value).then((tags) => callback(null, { tags }), (err) => callback(fail(err, grpc.status.FAILED_PRECONDITION)));
+        agent.setTag(key, value).then((tags) => callback(null, { tags }), (err) => callback(fail(err)));
       },
       DeleteTag(call, callback) {
-        agent.deleteTag(call.request.key).then((tags) => callback(null, { tags }), (err) => callback(fail(err, grpc.status.FAILED_PRECONDITION)));
+        agent.deleteTag(call.request.key).then((tags) => callback(null, { tags }), (err) => callback(fail(err)));
       },
       Rtt(_call, callback) {
-        buildRttMatrix(agent).then((matrix) => callback(null, matrix), (err) => callback(fail(err, grpc.status.INTERNAL)));
+        buildRttMatrix(agent).then((matrix) => callback(null, matrix), (err) => callback(fail(err)));
       },
     };
   }
 }
 
-/** The one place where the local API's errors become gRPC status codes. */
-export function statusFor(err: unknown, otherwise: grpc.status): grpc.status {
+/**
+ * The one place where the local API's errors become gRPC status codes: a bad tag is
+ * INVALID_ARGUMENT, a tag the node does not have NOT_FOUND, a change the bootstrap refused or
+ * could not be asked about FAILED_PRECONDITION, anything else INTERNAL.
+ */
+export function statusFor(err: unknown): grpc.status {
   if (err instanceof InvalidTag) return grpc.status.INVALID_ARGUMENT;
   if (err instanceof TagNotFound) return grpc.status.NOT_FOUND;
-  return otherwise;
+  if (err instanceof TagChangeFailed) return grpc.status.FAILED_PRECONDITION;
+  return grpc.status.INTERNAL;
 }
 
 /**

@@ -5,8 +5,8 @@ import { peersOf } from '../netmap/netmap.js';
 import type { WgPeerState } from '../wg/types.js';
 import { errorMessage, silentLogger, type Logger } from '../log.js';
 import { parseHostPort } from '../endpoints/endpoints.js';
+import { MetricsError } from '../errors.js';
 
-export class MetricsError extends Error {}
 
 /** Serves a Prometheus registry as text on GET /metrics. */
 export class MetricsServer {

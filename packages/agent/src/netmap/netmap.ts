@@ -1,4 +1,4 @@
-import type { Node__Output } from '../proto/index.js';
+import type { Node__Output, WatchEvent__Output } from '../proto/index.js';
 import { NodeMap } from './node-map.js';
 
 /** A member of the mesh as every node sees it (the wire shape, all fields present). */
@@ -26,6 +26,15 @@ export type NetmapDelta =
   | { readonly kind: 'snapshot'; readonly revision: number; readonly nodes: readonly MeshNode[] }
   | { readonly kind: 'upsert'; readonly revision: number; readonly node: MeshNode }
   | { readonly kind: 'remove'; readonly revision: number; readonly name: string };
+
+/** A Watch message as the delta it carries (one-to-one); undefined for a message with none. */
+export function eventToDelta(event: WatchEvent__Output): NetmapDelta | undefined {
+  const revision = Number(event.revision);
+  if (event.snapshot) return { kind: 'snapshot', revision, nodes: event.snapshot.nodes };
+  if (event.upsert) return { kind: 'upsert', revision, node: event.upsert };
+  if (event.remove) return { kind: 'remove', revision, name: event.remove.name };
+  return undefined;
+}
 
 export function emptyNetmap(selfName: string): Netmap {
   return { selfName, revision: 0, nodes: NodeMap.empty };

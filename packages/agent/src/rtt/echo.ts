@@ -2,6 +2,7 @@ import dgram from 'node:dgram';
 import { lookup as dnsLookup, type LookupOneOptions } from 'node:dns';
 import { isIP } from 'node:net';
 import { errorMessage, silentLogger, type Logger } from '../log.js';
+import { RttConfigError } from '../errors.js';
 
 /** RTT probing settings. The port is mesh-internal: probes travel inside the tunnel, to mesh IPs. */
 export const RTT_DEFAULTS = {
@@ -18,15 +19,6 @@ export const RTT_DEFAULTS = {
 export const RTT_WINDOW_MAX = 1000;
 /** A burst longer than this would be a flood, not a probe. */
 export const RTT_TIMED_PROBES_MAX = 10;
-
-/** A bad RTT setting (port, interval, timeout, window, bind address). */
-export class RttConfigError extends Error {
-  readonly code = 'RTT_CONFIG';
-  constructor(message: string) {
-    super(message);
-    this.name = new.target.name;
-  }
-}
 
 // ---------------------------------------------------------------------------------------------
 // The packet: 20 bytes, big-endian.

@@ -4,9 +4,9 @@ import { defaultTimers, type Timers } from '../timers.js';
 import type { RttSample__Output } from '../proto/index.js';
 import { errorMessage, silentLogger, type Logger } from '../log.js';
 import {
-  RTT_DEFAULTS, RTT_TIMED_PROBES_MAX, RTT_WINDOW_MAX, RttConfigError, decodeProbe, dgramSocketFactory, encodeProbe, socketFamilyOf,
-  type PacketAddress, type PacketSocket, type SocketFactory, type SocketFamily,
+  RTT_DEFAULTS, RTT_TIMED_PROBES_MAX, RTT_WINDOW_MAX, decodeProbe, dgramSocketFactory, encodeProbe, socketFamilyOf, type PacketAddress, type PacketSocket, type SocketFactory, type SocketFamily,
 } from './echo.js';
+import { RttConfigError } from '../errors.js';
 
 export interface RttPeer {
   readonly name: string;

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { writeFileAtomic } from '../atomic-file.js';
 import { withoutRetiredFields, type MeshNode } from '../netmap/netmap.js';
+import { AgentStateError } from '../errors.js';
 
 /** What an agent needs to bring its WireGuard back without the bootstrap. */
 export interface AgentState {
@@ -20,8 +21,6 @@ export interface AgentStateStore {
   load(): Promise<AgentState | undefined>;
   save(state: AgentState): Promise<void>;
 }
-
-export class AgentStateError extends Error {}
 
 /** One JSON file (0600), replaced atomically. */
 export class FileAgentStateStore implements AgentStateStore {

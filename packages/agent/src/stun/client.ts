@@ -17,17 +17,12 @@ import dgram from 'node:dgram';
 import { lookup } from 'node:dns/promises';
 import { isIPv4 } from 'node:net';
 import { errorMessage, silentLogger, type Logger } from '../log.js';
+import { StunFailed, type StunServerFailure } from '../errors.js';
 import { parseHostPort } from '../endpoints/endpoints.js';
 import {
-  decodeMessage,
-  encodeBindingRequest,
-  errorCodeOf,
-  looksLikeStun,
-  mappedAddressOf,
-  MessageType,
-  newTransactionId,
-  StunDecodeError,
+  decodeMessage, encodeBindingRequest, errorCodeOf, looksLikeStun, mappedAddressOf, MessageType, newTransactionId,
 } from './codec.js';
+import { StunDecodeError } from '../errors.js';
 
 export const STUN_DEFAULTS = {
   /** RFC 5389's default port. */
@@ -69,31 +64,6 @@ export interface PublicEndpoint {
   localPort: number;
 }
 
-export interface StunServerFailure {
-  server: string;
-  reason: string;
-}
-
-/** Every STUN server failed (or none was given); `failures` says which and why, in order. */
-export class StunFailed extends Error {
-  readonly code = 'STUN_FAILED';
-  constructor(
-    readonly failures: readonly StunServerFailure[],
-    message?: string,
-  ) {
-    super(message ?? StunFailed.describe(failures));
-    this.name = 'StunFailed';
-  }
-
-  private static describe(failures: readonly StunServerFailure[]): string {
-    if (failures.length === 0) return 'no STUN servers are configured: give at least one HOST:PORT';
-    const each = failures.map((f) => `${f.server} (${f.reason})`).join('; ');
-    return (
-      `no STUN server gave a public address: ${each}. ` +
-      'Check the server list and that outbound UDP is allowed; LAN and bootstrap-observed endpoints still work without it'
-    );
-  }
-}
 
 /** One open UDP socket that Binding transactions are run over, one server at a time. */
 export interface StunSession {

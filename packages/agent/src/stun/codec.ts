@@ -12,6 +12,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { isIPv4, isIPv6 } from 'node:net';
+import { StunDecodeError } from '../errors.js';
 
 export const MAGIC_COOKIE = 0x2112a442;
 export const HEADER_LENGTH = 20;
@@ -62,15 +63,6 @@ export interface TransportAddress {
   readonly family: 4 | 6;
   readonly ip: string;
   readonly port: number;
-}
-
-/** A buffer that is not a well-formed STUN message; `reason` says which rule it broke. */
-export class StunDecodeError extends Error {
-  readonly code = 'STUN_DECODE';
-  constructor(readonly reason: string) {
-    super(`not a valid STUN message: ${reason}`);
-    this.name = 'StunDecodeError';
-  }
 }
 
 /** A fresh random 96-bit transaction id (RFC 5389 §6: cryptographically random). */

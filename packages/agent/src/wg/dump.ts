@@ -1,4 +1,4 @@
-import { WgDumpMalformed } from './errors.js';
+import { WgDumpMalformed } from '../errors.js';
 import type { WgDeviceState, WgPeerState } from './types.js';
 
 const NONE = '(none)';

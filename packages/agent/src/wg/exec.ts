@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { constants } from 'node:fs';
 import { access } from 'node:fs/promises';
 import { delimiter, isAbsolute, join } from 'node:path';
-import { WgCommandFailed } from './errors.js';
+import { WgCommandFailed } from '../errors.js';
 
 export interface RunOptions {
   /** Written to the command's stdin (then closed). Never appears in error messages. */

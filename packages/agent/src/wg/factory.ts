@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { access } from 'node:fs/promises';
 import { silentLogger, type Logger } from '../log.js';
-import { INSTALL_HINT, NotRoot, WgCommandFailed, WireGuardUnavailable } from './errors.js';
+import { INSTALL_HINT, NotRoot, WgCommandFailed, WireGuardUnavailable } from '../errors.js';
 import { commandExists, directRunner, type CommandRunner } from './exec.js';
 import { addKernelWireGuardLink, KernelWgDriver } from './kernel-driver.js';
 import { MemoryWgDriver } from './memory-driver.js';

@@ -1,5 +1,5 @@
 import { silentLogger, type Logger } from '../log.js';
-import { InterfaceInUse, InvalidWgConfig, NotRoot, WgCommandFailed, WireGuardUnavailable, INSTALL_HINT } from './errors.js';
+import { InterfaceInUse, InvalidWgConfig, NotRoot, WgCommandFailed, WireGuardUnavailable, INSTALL_HINT } from '../errors.js';
 import { directRunner, type CommandRunner } from './exec.js';
 import type { WgDeviceState, WgDriver, WgInterfaceConfig, WgOp } from './types.js';
 import { applyOps, checkInterfaceConfig, configureInterface, deleteLink, linkInfo, readDevice, validateInterfaceName } from './wg-tool.js';

@@ -1,7 +1,7 @@
 import { isIP } from 'node:net';
 import type { WgDeviceState, WgDriver, WgInterfaceConfig, WgOp, WgPeerState } from './types.js';
 import { publicKeyFromPrivate } from './keys.js';
-import { InterfaceNotUp, InvalidWgConfig } from './errors.js';
+import { InterfaceNotUp, InvalidWgConfig } from '../errors.js';
 import { applyOpsToPeers } from './config.js';
 import { checkInterfaceConfig } from './wg-tool.js';
 

@@ -112,6 +112,17 @@ export class Reconciler {
     this.schedule();
   }
 
+  /**
+   * A batch of membership changes the caller has already gathered (the Watch messages of one turn
+   * of the event loop, see NetmapApplier): the named nodes (every peer when `full`) are passed now,
+   * with no deferral of its own. During a pass, one more follows it.
+   */
+  passNow(changed: Iterable<string>, full = false): void {
+    for (const name of changed) this.dirty.add(name);
+    if (full) this.needFull = true;
+    void this.passes.run();
+  }
+
   /** A full pass now; resolves when the device matches the netmap (or the pass failed). */
   full(): Promise<void> {
     this.needFull = true;
@@ -128,7 +139,7 @@ export class Reconciler {
     for (const entry of this.failing.values()) this.timers.clearTimeout(entry.timer);
   }
 
-  /** Coalesces: events received in one turn of the event loop cost one pass. */
+  /** Coalesces: requests made in one turn of the event loop cost one pass. */
   private schedule(): void {
     // During a pass, one more follows it; otherwise the rest of this turn's events join the next.
     if (this.passes.busy) {

@@ -1,7 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { stat } from 'node:fs/promises';
 import { errorMessage, silentLogger, type Logger } from '../log.js';
-import { InterfaceInUse, InterfaceNotUp, InvalidWgConfig, WgCommandFailed, WgError } from './errors.js';
+import { InterfaceInUse, InterfaceNotUp, InvalidWgConfig, WgCommandFailed, WgError } from '../errors.js';
 import { commandExists, directRunner, formatCommandLine, waitUntil, type CommandRunner } from './exec.js';
 import type { WgDeviceState, WgDriver, WgInterfaceConfig, WgOp, WgPeerConfig } from './types.js';
 import { applyOps, checkInterfaceConfig, configureInterface, deleteLink, linkInfo, readDevice, validateInterfaceName } from './wg-tool.js';

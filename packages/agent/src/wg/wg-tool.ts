@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import { parseWgDump } from './dump.js';
-import { InterfaceNotUp, InvalidWgConfig, WgCommandFailed } from './errors.js';
+import { InterfaceNotUp, InvalidWgConfig, ListenPortInUse, WgCommandFailed } from '../errors.js';
 import type { CommandRunner } from './exec.js';
 import { isWgKey } from './keys.js';
 import type { WgDeviceState, WgInterfaceConfig, WgOp } from './types.js';
@@ -102,9 +102,14 @@ export async function configureInterface(runner: CommandRunner, config: WgInterf
   checkInterfaceConfig(config);
   // Node gives a child a socketpair, not a pipe, as stdin, and wg cannot open that as
   // /dev/stdin (ENXIO); cat turns it into a real pipe.
-  await runner.run('sh', ['-c', 'cat | exec wg set "$0" private-key /dev/stdin listen-port "$1"', name, String(config.listenPort)], {
-    input: `${config.privateKey}\n`,
-  });
+  try {
+    await runner.run('sh', ['-c', 'cat | exec wg set "$0" private-key /dev/stdin listen-port "$1"', name, String(config.listenPort)], {
+      input: `${config.privateKey}\n`,
+    });
+  } catch (err) {
+    if (err instanceof WgCommandFailed && /Address already in use/i.test(err.details.stderr ?? '')) throw new ListenPortInUse(name, config.listenPort, { cause: err });
+    throw err;
+  }
   await setAddress(runner, name, config.address);
   await runner.run('ip', ['link', 'set', 'dev', name, 'mtu', String(config.mtu ?? DEFAULT_MTU), 'up']);
 }

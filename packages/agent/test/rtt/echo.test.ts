@@ -3,8 +3,9 @@ import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import { once } from 'node:events';
 import {
-  EchoResponder, PROBE_SIZE, RttConfigError, decodeProbe, encodeProbe, type ProbePacket,
+  EchoResponder, PROBE_SIZE, decodeProbe, encodeProbe, type ProbePacket,
 } from '../../src/rtt/echo.js';
+import { RttConfigError } from '../../src/errors.js';
 
 describe('probe packet codec', () => {
   test('a probe and a reply round-trip through 20 bytes', () => {

@@ -1,7 +1,8 @@
 import { afterEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Timers } from '../../src/agent.js';
-import { EchoResponder, RttConfigError, decodeProbe, encodeProbe, type PacketAddress, type PacketSocket, type SocketFamily } from '../../src/rtt/echo.js';
+import { EchoResponder, decodeProbe, encodeProbe, type PacketAddress, type PacketSocket, type SocketFamily } from '../../src/rtt/echo.js';
+import { RttConfigError } from '../../src/errors.js';
 import { RttProber, type RttClock, type RttProberInit } from '../../src/rtt/prober.js';
 
 const PORT = 54541;

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { AgentStateError, FileAgentStateStore, type AgentState } from '../../src/state/agent-state.js';
+import { FileAgentStateStore, type AgentState } from '../../src/state/agent-state.js';
+import { AgentStateError } from '../../src/errors.js';
 import { meshNode } from '../fixtures.js';
 
 async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {

@@ -9,12 +9,12 @@ import {
   codecTransport,
   discoverPublicEndpoint,
   STUN_DEFAULTS,
-  StunFailed,
   transactionBudgetMs,
   type StunSession,
   type StunTransport,
   type StunTransportInit,
 } from '../../src/stun/client.js';
+import { StunFailed } from '../../src/errors.js';
 import { decodeMessage, encodeBindingRequest, mappedAddressOf, newTransactionId } from '../../src/stun/codec.js';
 import type { Logger } from '../../src/log.js';
 

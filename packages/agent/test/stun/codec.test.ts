@@ -16,10 +16,10 @@ import {
   mappedAddressOf,
   MessageType,
   newTransactionId,
-  StunDecodeError,
   unknownAttributesOf,
   unknownRequiredAttributes,
 } from '../../src/stun/codec.js';
+import { StunDecodeError } from '../../src/errors.js';
 
 // RFC 5769 (test vectors for STUN) §2.2 and §2.3, byte for byte.
 const RFC5769_TXID = Buffer.from('b7e7a701bc34d686fa87dfae', 'hex');

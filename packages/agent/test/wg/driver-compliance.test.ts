@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { InterfaceInUse, InterfaceNotUp, InvalidWgConfig, NotRoot, WgCommandFailed, WgError, WireGuardUnavailable, INSTALL_HINT } from '../../src/wg/errors.js';
+import { InterfaceInUse, InterfaceNotUp, InvalidWgConfig, NotRoot, WgCommandFailed, WgError, WireGuardUnavailable, INSTALL_HINT } from '../../src/errors.js';
 import { commandExists, namespaceRunner, runCommand, waitUntil, type CommandRunner } from '../../src/wg/exec.js';
 import { createWgDriverFactory, detectWgBackend, type WgHostProbe } from '../../src/wg/factory.js';
 import { KernelWgDriver } from '../../src/wg/kernel-driver.js';

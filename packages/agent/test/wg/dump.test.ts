@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseWgDump } from '../../src/wg/dump.js';
-import { WgDumpMalformed } from '../../src/wg/errors.js';
+import { WgDumpMalformed } from '../../src/errors.js';
 import type { WgDeviceState } from '../../src/wg/types.js';
 
 const PRIV = 'yAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBmk=';

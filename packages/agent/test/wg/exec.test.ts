@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { runCommand } from '../../src/wg/exec.js';
-import { WgCommandFailed } from '../../src/wg/errors.js';
+import { WgCommandFailed } from '../../src/errors.js';
 
 /** Stops a process this test started (by PID), if it is still there. */
 function stop(pid: number): void {

@@ -1,6 +1,5 @@
 import type { ControlClient, Endpoint, EndpointKind__Output, JoinResponse__Output, RttSample, WatchEvent__Output } from '@wgmesh/agent';
 import type { MemberTable } from './table.js';
-import { streamMembership } from './stream.js';
 import { validateEndpoints, validateRttSamples, validateTags } from '../service/validate.js';
 import { parsePrefix, type Prefix } from '../ipam/ipam.js';
 
@@ -36,7 +35,7 @@ export function createLocalControl(table: MemberTable, self: { ip: string }): Co
       queueMicrotask(() => {
         if (cancelled) return;
         callbacks.onOpen();
-        unsubscribe = streamMembership(table, Number(req.sinceRevision ?? 0), (event) => callbacks.onEvent(event as WatchEvent__Output));
+        unsubscribe = table.watch(Number(req.sinceRevision ?? 0), (event) => callbacks.onEvent(event as WatchEvent__Output));
       });
       return {
         cancel() {

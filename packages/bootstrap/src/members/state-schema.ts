@@ -1,6 +1,7 @@
 import { isWgKey, type EndpointKind__Output, type NodeStatus__Output } from '@wgmesh/agent';
 import { isIp, parsePrefix, prefixContains, type Prefix } from '../ipam/ipam.js';
 import type { MeshState, Member } from './store.js';
+import { StateProblem } from '../errors.js';
 
 /**
  * The shape of a bootstrap state file, checked whole at load: a member the table cannot use
@@ -9,13 +10,6 @@ import type { MeshState, Member } from './store.js';
  * Fields the code no longer writes (`rtt`, see withoutRetiredFields) and fields a newer wgmesh may
  * add are tolerated; a field newer code adds and older files lack must be checked only when present.
  */
-
-/** A bad field: its path in the file (members[3].endpoints) and what is wrong with it. */
-export class StateProblem extends Error {
-  constructor(readonly path: string, readonly why: string) {
-    super(`${path}: ${why}`);
-  }
-}
 
 type Check = (value: unknown, path: string) => void;
 

@@ -1,7 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { writeFileAtomic, type MeshNode } from '@wgmesh/agent';
 import { StateFileError } from '../errors.js';
-import { checkStateShape, StateProblem } from './state-schema.js';
+import { checkStateShape } from './state-schema.js';
+import { StateProblem } from '../errors.js';
 
 /** A member as the bootstrap keeps it: the public node plus what identifies it. */
 export interface Member extends MeshNode {

@@ -1,4 +1,4 @@
-import type { Endpoint__Output, JoinResponse__Output, MeshNode, NetmapDelta, NodeStatus__Output, RttResponse__Output, RttSample__Output } from '@wgmesh/agent';
+import type { Endpoint__Output, JoinResponse__Output, MeshNode, NetmapDelta, NodeStatus__Output, RttResponse__Output, RttSample__Output, WatchEvent } from '@wgmesh/agent';
 import { withoutRetiredFields } from '@wgmesh/agent';
 import { ConfigError, IdentityMismatch, NameTaken, NodeNotFound, PublicKeyTaken } from '../errors.js';
 import type { Ipam } from '../ipam/ipam.js';
@@ -33,6 +33,13 @@ export interface UpdateInput {
 }
 
 export type MemberDelta = Exclude<NetmapDelta, { kind: 'snapshot' }>;
+
+/** A change as the Watch message that carries it. */
+export function deltaToEvent(delta: MemberDelta): WatchEvent & { event: 'upsert' | 'remove' } {
+  return delta.kind === 'upsert'
+    ? { revision: delta.revision, upsert: delta.node, event: 'upsert' }
+    : { revision: delta.revision, remove: { name: delta.name }, event: 'remove' };
+}
 
 /**
  * The mesh's members, their IPs and the revision. Every change is persisted before it is
@@ -134,6 +141,25 @@ export class MemberTable {
     const first = this.history[0];
     if (!first || first.revision > revision + 1) return undefined;
     return this.history.filter((d) => d.revision > revision);
+  }
+
+  /**
+   * List-and-watch: sends the deltas since `sinceRevision` (or a snapshot when the history does
+   * not reach back, or when starting from 0), then every change as one event. History and
+   * subscription happen in one synchronous step, so no change can fall between them. An event
+   * made from a delta comes with it: every watcher gets the same delta object for a change, so a
+   * sender can encode a change once for all of them. `catchUp` is true for the snapshot or
+   * replayed deltas the stream starts with, false for live changes. Returns the unsubscribe.
+   */
+  watch(sinceRevision: number, send: (event: WatchEvent, delta: MemberDelta | undefined, catchUp: boolean) => void): () => void {
+    const deltas = sinceRevision > 0 ? this.deltasSince(sinceRevision) : undefined;
+    if (deltas) {
+      for (const d of deltas) send(deltaToEvent(d), d, true);
+    } else {
+      const snapshot = this.snapshot();
+      send({ revision: snapshot.revision, snapshot: { nodes: snapshot.nodes }, event: 'snapshot' } as WatchEvent, undefined, true);
+    }
+    return this.subscribe((delta) => send(deltaToEvent(delta), delta, false));
   }
 
   subscribe(listener: (delta: MemberDelta) => void): () => void {

@@ -1,11 +1,8 @@
 import type { ServerUnaryCall } from '@grpc/grpc-js';
 
 export type ServerSurfaceCall = Pick<ServerUnaryCall<unknown, unknown>, 'getAuthContext' | 'getPeer'>;
-import { WgmeshError } from '../errors.js';
 import type { CallCertificate } from '../members/identity.js';
 import type { RevocationSource } from '../members/certificates.js';
-
-export class PermissionDenied extends WgmeshError {}
 
 /** Who a call comes from, as far as the transport can tell. */
 export interface CallIdentity {

@@ -1,18 +1,16 @@
-import { Metadata, type sendUnaryData, type ServerWritableStream } from '@grpc/grpc-js';
+import type { sendUnaryData } from '@grpc/grpc-js';
 import type {
   JoinRequest__Output, JoinResponse, LeaveRequest__Output, LeaveResponse, MeshHandlers, RttMatrixRequest__Output, RttResponse,
-  UpdateRequest__Output, UpdateResponse, WatchEvent, WatchRequest__Output, Logger,
+  UpdateRequest__Output, UpdateResponse, Logger,
 } from '@wgmesh/agent';
-import { errorMessage, loadProtos } from '@wgmesh/agent';
-import type { MemberDelta, MemberTable, Identity } from '../members/table.js';
-import { streamMembership } from '../members/stream.js';
-import { InvalidField, MeshNotFound, NodeNotFound, WatcherFellBehind } from '../errors.js';
+import { errorMessage } from '@wgmesh/agent';
+import type { MemberTable, Identity } from '../members/table.js';
+import { InvalidField, MeshNotFound, PermissionDenied } from '../errors.js';
 import { DEFAULTS, LIMITS } from '../constants.js';
 import { parsePrefix } from '../ipam/ipam.js';
 import type { Authenticator, CallIdentity, ServerSurfaceCall } from './auth.js';
-import { PermissionDenied } from './auth.js';
 import { toServiceError } from './status.js';
-import { createWatchWriter, type WatchQueueLimits } from './watch-writer.js';
+import { createWatchHandler, type WatchQueueLimits } from './watch.js';
 import {
   validateEndpoints, validateListenPort, validateMeshName, validateNodeName, validatePublicKey, validateRttSamples, validateTags,
 } from './validate.js';
@@ -51,16 +49,6 @@ export function createMeshService(
     maxBytes: init.watchQueue?.maxBytes ?? DEFAULTS.watchQueueMaxBytes,
   };
   const stats: MeshServiceStats = { watchers: 0, eventsSent: 0, watchersFellBehind: 0, joinsAccepted: 0, joinsRejected: {} };
-  /** Each open Watch stream, with what stops sending to it. */
-  const openStreams = new Map<ServerWritableStream<WatchRequest__Output, WatchEvent>, () => void>();
-  const serializeEvent = loadProtos().mesh.wgmesh.v1.Mesh.service.Watch.responseSerialize;
-  /** Each change's encoded event, kept while the change is (in the table's history). */
-  const encoded = new WeakMap<MemberDelta, Buffer>();
-  function encodedDelta(delta: MemberDelta, event: WatchEvent): Buffer {
-    let bytes = encoded.get(delta);
-    if (!bytes) encoded.set(delta, (bytes = serializeEvent(event)));
-    return bytes;
-  }
 
   function checkMesh(meshName: string): void {
     validateMeshName(meshName);
@@ -90,6 +78,8 @@ export function createMeshService(
     if (req.nodeSecret.length > LIMITS.nodeSecretMax) throw new InvalidField('node_secret', `is longer than ${LIMITS.nodeSecretMax} characters`);
     return { ...resolveIdentity(call, req.nodeName, publicKey, req.nodeSecret), publicKey };
   }
+
+  const watch = createWatchHandler({ table, caller, logger, stats }, watchQueue);
 
   const handlers: MeshHandlers = {
     Join(call, callback) {
@@ -146,68 +136,10 @@ export function createMeshService(
       });
     },
 
-    Watch(call) {
-      const req: WatchRequest__Output = call.request;
-      let unsubscribe: (() => void) | undefined;
-      let name: string;
-      try {
-        let identity: Identity;
-        ({ name, identity } = caller(call, req));
-        // Only members may watch, and only as themselves.
-        table.authorize(name, identity);
-      } catch (err) {
-        call.emit('error', toServiceError(err));
-        return;
-      }
-
-      // Headers now, so the agent knows the stream is up even when there is nothing to send yet.
-      call.sendMetadata(new Metadata());
-      // What this watcher has not read is bounded: past the limit its stream ends, and it resumes
-      // from its revision on reconnect.
-      const writer = createWatchWriter(call, watchQueue, (lag) => {
-        stats.watchersFellBehind++;
-        logger.warn('watcher fell behind; ending its stream (it resumes from its revision on reconnect)', { node: name, events: lag.events, bytes: lag.bytes, revision: table.revision });
-        finish();
-        call.emit('error', toServiceError(new WatcherFellBehind(name, lag.events, lag.bytes)));
-      });
-      unsubscribe = streamMembership(table, Number(req.sinceRevision), (event, delta, catchUp) => {
-        stats.eventsSent++;
-        // A change goes to every watcher as the same bytes, encoded once (see JoinServer).
-        writer.send(delta ? encodedDelta(delta, event) : serializeEvent(event), catchUp);
-        // A node removed (left, reaped, revoked) is told so at once, and re-joins or says why it cannot.
-        // (Only live changes: a resume may replay an old remove the node has re-joined since.)
-        if (!catchUp && delta?.kind === 'remove' && delta.name === name) {
-          finish();
-          call.emit('error', toServiceError(new NodeNotFound(name)));
-        }
-      });
-
-      stats.watchers++;
-      openStreams.set(call, finish);
-      function finish(): void {
-        writer.close();
-        if (!unsubscribe) return;
-        unsubscribe();
-        unsubscribe = undefined;
-        stats.watchers--;
-        openStreams.delete(call);
-      }
-      call.on('cancelled', finish);
-      call.on('close', finish);
-      call.on('error', finish);
-    },
+    Watch: watch.Watch,
   };
 
-  return {
-    handlers,
-    stats,
-    closeWatchers() {
-      for (const [call, finish] of openStreams) {
-        finish();
-        call.end();
-      }
-    },
-  };
+  return { handlers, stats, closeWatchers: watch.closeWatchers };
 }
 
 /** Runs a unary handler's work and answers with its result or its error as a gRPC status. */

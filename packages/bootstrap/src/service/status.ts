@@ -1,8 +1,8 @@
 import { status, type ServiceError, Metadata } from '@grpc/grpc-js';
 import {
-  CertificateRejected, IdentityMismatch, Unauthenticated, InvalidField, MeshNotFound, NameTaken, NodeNotFound, PublicKeyTaken, RangeExhausted, WatcherFellBehind,
+  CertificateRejected, IdentityMismatch, Unauthenticated, InvalidField, MeshNotFound, NameTaken, NodeNotFound, PermissionDenied, PublicKeyTaken, RangeExhausted,
+  WatcherFellBehind,
 } from '../errors.js';
-import { PermissionDenied } from './auth.js';
 
 /** The one place where named errors become gRPC status codes. */
 export function toServiceError(err: unknown): Partial<ServiceError> {

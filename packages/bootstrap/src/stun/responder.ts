@@ -31,31 +31,10 @@ import {
   type Logger,
   type StunMessage,
 } from '@wgmesh/agent';
-import { WgmeshError } from '../errors.js';
+import { StunBindFailed, StunPortInUse } from '../errors.js';
 
 /** Longer datagrams are not Binding requests worth answering. */
 const MAX_REQUEST_LENGTH = 1280;
-
-/** The responder's UDP port is taken by another process. */
-export class StunPortInUse extends WgmeshError {
-  constructor(
-    readonly bindAddr: string,
-    readonly port: number,
-  ) {
-    super(`UDP port ${port} is in use; pick another -stun-port, or -stun-port 0 to disable`);
-  }
-}
-
-/** The responder could not bind for another reason (address not on this host, no permission). */
-export class StunBindFailed extends WgmeshError {
-  constructor(
-    readonly bindAddr: string,
-    readonly port: number,
-    reason: string,
-  ) {
-    super(`cannot serve STUN on UDP ${bindAddr}:${port}: ${reason}`);
-  }
-}
 
 export interface StunResponderInit {
   /** Local address, IPv4 or IPv6 ("0.0.0.0", "::" for both families, "127.0.0.1"). */

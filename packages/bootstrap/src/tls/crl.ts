@@ -1,4 +1,5 @@
 import forge from 'node-forge';
+import { CrlError } from '../errors.js';
 
 /**
  * X.509 certificate revocation lists (RFC 5280, version 1: no extensions), which node-forge
@@ -64,8 +65,6 @@ export function createCrl(ca: { cert: forge.pki.Certificate; key: forge.pki.rsa.
   ]);
   return forge.pem.encode({ type: 'X509 CRL', body: asn1.toDer(crl).getBytes() });
 }
-
-export class CrlError extends Error {}
 
 /** Reads a CRL and checks it is signed by the CA; returns the revoked serials. */
 export function readCrl(pem: string, caCertPem: string): { revoked: RevokedEntry[]; thisUpdate: Date } {

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import dgram from 'node:dgram';
 import { promisify } from 'node:util';
-import { StunPortInUse, StunResponder } from '../../src/stun/responder.js';
+import { StunResponder } from '../../src/stun/responder.js';
+import { StunPortInUse } from '../../src/errors.js';
 import {
   AttributeType,
   codecTransport,

@@ -5,14 +5,13 @@ import { isIP } from 'node:net';
 import path from 'node:path';
 import forge from 'node-forge';
 import { createCrl, type RevokedEntry } from '@wgmesh/bootstrap';
+import { CaError } from '../errors.js';
 
 /**
  * The mesh CA: a directory holding ca.pem / ca-key.pem, the certificates it issued
  * (NAME.pem / NAME-key.pem), index.json (what was issued and revoked) and crl.pem.
  * Keys are made with Node's crypto (fast); certificates are built and signed with node-forge.
  */
-
-export class CaError extends Error {}
 
 export interface IssuedRecord {
   readonly name: string;

@@ -1,9 +1,18 @@
 import { status } from '@grpc/grpc-js';
-import { ControlCallError } from '@wgmesh/agent';
+import { ControlCallError, JoinCancelled, StartCancelled, errorMessage } from '@wgmesh/agent';
+import { UsageError } from '../errors.js';
 
-/** Turns a failed join into what the operator should do about it. */
-export function explainJoinError(err: unknown, bootstrapAddr: string, dev: boolean): string {
-  if (!(err instanceof ControlCallError)) return err instanceof Error ? err.message : String(err);
+/**
+ * Turns a failed join into what the operator should do about it. A refusal or an unreachable
+ * bootstrap becomes a UsageError with the explanation; any other error is its own message already
+ * (named errors say what to do) and keeps its class, which decides the exit status.
+ */
+export function explainJoinError(err: unknown, bootstrapAddr: string, dev: boolean): Error {
+  if (!(err instanceof ControlCallError)) return err instanceof Error ? err : new Error(String(err));
+  return new UsageError(explainControlError(err, bootstrapAddr, dev));
+}
+
+function explainControlError(err: ControlCallError, bootstrapAddr: string, dev: boolean): string {
   const why = err.details;
   switch (err.code) {
     case status.INVALID_ARGUMENT:
@@ -23,4 +32,15 @@ export function explainJoinError(err: unknown, bootstrapAddr: string, dev: boole
     default:
       return `join failed: ${why}`;
   }
+}
+
+/** What a join was doing when a signal stopped it before the node was up. */
+export function explainStopDuringJoin(err: unknown, bootstrapAddr: string, dev: boolean): string {
+  if (err instanceof JoinCancelled) {
+    const last = err.lastError;
+    if (last instanceof ControlCallError) return `the mesh was not joined yet: ${explainControlError(last, bootstrapAddr, dev)}`;
+    return last === undefined ? `the mesh was not joined yet (the bootstrap at ${bootstrapAddr} had not answered)` : `the mesh was not joined yet: ${errorMessage(last)}`;
+  }
+  if (err instanceof StartCancelled) return `it was starting its ${err.part}; nothing it had started is left running`;
+  return errorMessage(err);
 }

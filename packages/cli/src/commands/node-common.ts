@@ -1,12 +1,9 @@
-import { mkdir, readFile, writeFile, chmod } from 'node:fs/promises';
 import { hostname, networkInterfaces } from 'node:os';
-import path from 'node:path';
 import {
-  AGENT_DEFAULTS, EchoResponder, EndpointDiscovery, endpointAddressProblem, MemberlistExporter, MetricsRegistry, MetricsServer, registerAgentMetrics, RttProber, RTT_DEFAULTS, type Agent, createLogger, createWgDriverFactory,
-  generateKeyPair, isWgKey, type Logger, type WgBackendChoice, type WgDriver,
+  AGENT_DEFAULTS, endpointAddressProblem, NotRoot, RTT_DEFAULTS, createLogger, createWgDriverFactory, type AgentNode, type Logger, type NodeInit, type WgBackendChoice, type WgDriverFactory,
 } from '@wgmesh/agent';
 import type { FlagSpec, FlagValues } from '../flags/parse.js';
-import { UsageError } from '../flags/parse.js';
+import { StartInterrupted, UsageError } from '../errors.js';
 
 /** Flags every node (bootstrap or join) takes. */
 export const NODE_FLAGS: FlagSpec[] = [
@@ -30,10 +27,6 @@ export const NODE_FLAGS: FlagSpec[] = [
   { name: 'd', type: 'bool', default: false, help: 'debug: -v plus gRPC\'s own tracing' },
   { name: 'config', type: 'string', value: 'FILE', help: 'YAML file of flag values (flag: value)' },
 ];
-
-export function interfaceName(mesh: string): string {
-  return `wg${mesh}`;
-}
 
 const LOG_LEVELS = ['error', 'warn', 'info', 'debug'];
 
@@ -80,54 +73,33 @@ export function checkMeshName(mesh: string): void {
 
 export function checkRoot(command: string): void {
   if (typeof process.getuid === 'function' && process.getuid() !== 0) {
-    throw new UsageError(`wgmesh ${command} must run as root: it creates a WireGuard interface and sets addresses. Run it with sudo.`);
+    throw new NotRoot(`wgmesh ${command} must run as root: it creates a WireGuard interface and sets addresses. Run it with sudo.`);
   }
 }
 
-/** What a node keeps in <state-dir>/<mesh>/, one place for the names. */
-export function nodeFiles(stateDir: string, mesh: string): { dir: string; key: string; bootstrapState: string; agentState: string } {
-  const dir = path.join(stateDir, mesh);
-  return { dir, key: path.join(dir, 'private.key'), bootstrapState: path.join(dir, 'bootstrap.json'), agentState: path.join(dir, 'agent.json') };
-}
-
-/** The node's WireGuard private key, made once and kept (0600) in the state dir. */
-export async function loadOrCreateKey(stateDir: string, mesh: string): Promise<string> {
-  const { dir, key: file } = nodeFiles(stateDir, mesh);
-  try {
-    const key = (await readFile(file, 'utf8')).trim();
-    if (!isWgKey(key)) throw new UsageError(`${file} does not hold a WireGuard private key; move it away to make a new one`);
-    return key;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-  }
-  await mkdir(dir, { recursive: true, mode: 0o700 });
-  const { privateKey } = generateKeyPair();
-  await writeFile(file, privateKey + '\n', { mode: 0o600 });
-  await chmod(file, 0o600);
-  return privateKey;
-}
-
-/** What every node (bootstrap or join) opens first: its state dir, port, private key and WireGuard driver. */
-export async function openNode(values: FlagValues, mesh: string, logger: Logger): Promise<{ stateDir: string; listenPort: number; privateKey: string; driver: WgDriver }> {
-  const stateDir = String(values['state-dir']);
-  const listenPort = Number(values['listen-port']);
-  // The driver first: a host without WireGuard fails here before a key exists, so the next
-  // bootstrap start is still a first start, not "a key without its state file" (see -new-mesh).
-  const driver = await createWgDriverFactory(String(values['wg-backend']) as WgBackendChoice, { logger: logger.child({ component: 'wg' }) })(interfaceName(mesh));
-  const privateKey = await loadOrCreateKey(stateDir, mesh);
-  return { stateDir, listenPort, privateKey, driver };
-}
-
-/** The endpoint candidates a node advertises: -listen-addr alone, or its LAN addresses plus STUN. */
-export function endpointDiscovery(values: FlagValues, listenPort: number, isMeshIp: (ip: string) => boolean, stunServers: string[], logger: Logger): EndpointDiscovery {
+/** What every node (bootstrap or join) is told by its flags; the pure part of turning flags into a node. */
+export function nodeInit(values: FlagValues, mesh: string, name: string): NodeInit {
   const listenAddr = values['listen-addr'] as string | undefined;
-  return new EndpointDiscovery({
-    listenPort,
-    stunServers,
-    exclude: isMeshIp,
-    ...(listenAddr ? { configuredIp: resolveListenAddr(listenAddr) } : {}),
-    logger: logger.child({ component: 'endpoints' }),
-  });
+  return {
+    meshName: mesh,
+    nodeName: name,
+    stateDir: String(values['state-dir']),
+    listenPort: Number(values['listen-port']),
+    ...(listenAddr ? { listenAddr: resolveListenAddr(listenAddr) } : {}),
+    tags: parseTags(values.tags as string[]),
+    heartbeatMs: Number(values.heartbeat),
+    rttPort: Number(values['rtt-port']),
+    socketPath: String(values.socket),
+    ...(values['socket-owner'] ? { socketOwner: String(values['socket-owner']) } : {}),
+    ...(values['metrics-addr'] ? { metricsAddr: String(values['metrics-addr']) } : {}),
+    ...(values['memberlist-file'] ? { memberlistFile: String(values['memberlist-file']) } : {}),
+    keepInterface: Boolean(values['keep-interface']),
+  };
+}
+
+/** -wg-backend as the factory the node makes its WireGuard driver with. */
+export function wgDriverFactory(values: FlagValues, logger: Logger): WgDriverFactory {
+  return createWgDriverFactory(String(values['wg-backend']) as WgBackendChoice, { logger: logger.child({ component: 'wg' }) });
 }
 
 /**
@@ -148,79 +120,84 @@ export function resolveListenAddr(value: string, interfaces = networkInterfaces(
   return ip;
 }
 
-/** Runs until SIGINT/SIGTERM, then stops once; a second signal exits at once. */
-export function untilSignal(stop: (signal: NodeJS.Signals) => Promise<void>, logger: Logger): Promise<number> {
-  return new Promise((resolve) => {
-    let stopping = false;
-    const onSignal = (signal: NodeJS.Signals) => {
-      if (stopping) {
-        logger.warn(`second ${signal}: exiting now`);
-        process.exit(130);
-      }
-      stopping = true;
-      logger.info(`${signal} received, shutting down`);
-      stop(signal).then(
-        () => resolve(0),
-        (err) => {
-          logger.error('shutdown failed', { err: (err as Error).message });
-          resolve(1);
-        },
-      );
-    };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
-  });
+/** Signals as a foreground command handles them: the first stops, a second exits at once. */
+export interface SignalWatch {
+  /** The first signal received, if any. */
+  readonly received: NodeJS.Signals | undefined;
+  /** Resolves with the exit status once the stop a signal began has finished (0, or 1 if it failed). */
+  readonly finished: Promise<number>;
+  /** Stops listening (the command failed before it ran). */
+  dispose(): void;
 }
 
-/** The RTT echo on this node's mesh IP and the prober of its peers; started once the interface has its address. */
-export function createRtt(values: FlagValues, logger: Logger): { prober: RttProber | undefined; start(meshIp: string): Promise<void>; moveTo(meshIp: string): Promise<void>; stop(): Promise<void> } {
-  const port = Number(values['rtt-port']);
-  if (port === 0) return { prober: undefined, start: async () => {}, moveTo: async () => {}, stop: async () => {} };
-  const rttLogger = logger.child({ component: 'rtt' });
-  const prober = new RttProber({ logger: rttLogger }, { port });
-  let responder: EchoResponder | undefined;
-  const bindEcho = async (meshIp: string) => {
-    await responder?.stop();
-    responder = new EchoResponder({ logger: rttLogger }, { bindAddr: meshIp, port });
-    await responder.start();
+/** Runs stop once on the first SIGINT/SIGTERM; a second signal exits at once. */
+export function onSignals(stop: (signal: NodeJS.Signals) => Promise<void>, logger: Logger): SignalWatch {
+  let received: NodeJS.Signals | undefined;
+  let resolveFinished: (code: number) => void = () => {};
+  const finished = new Promise<number>((resolve) => (resolveFinished = resolve));
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (received) {
+      logger.warn(`second ${signal}: exiting now`);
+      process.exit(130);
+    }
+    received = signal;
+    logger.info(`${signal} received, shutting down`);
+    stop(signal).then(
+      () => resolveFinished(0),
+      (err) => {
+        logger.error('shutdown failed', { err: (err as Error).message });
+        resolveFinished(1);
+      },
+    );
   };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   return {
-    prober,
-    async start(meshIp: string) {
-      await bindEcho(meshIp);
-      await prober.start();
+    get received() {
+      return received;
     },
-    /** The node's mesh IP changed: the echo follows it. */
-    async moveTo(meshIp: string) {
-      await bindEcho(meshIp).catch((err: Error) => logger.error('RTT echo cannot bind the new mesh IP', { meshIp, err: err.message }));
-    },
-    async stop() {
-      await prober.stop();
-      await responder?.stop();
+    finished,
+    dispose() {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
     },
   };
 }
 
-/** -metrics-addr: a Prometheus endpoint with this node's metrics (and the bootstrap's, via extra). */
-export async function startMetrics(values: FlagValues, agent: Agent, logger: Logger, extra?: (registry: MetricsRegistry) => void): Promise<MetricsServer | undefined> {
-  const address = values['metrics-addr'] as string | undefined;
-  if (!address) return undefined;
-  const registry = new MetricsRegistry();
-  registerAgentMetrics(registry, agent);
-  extra?.(registry);
-  const server = new MetricsServer(registry, address, logger);
-  try {
-    await server.start();
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-  logger.info('metrics served', { url: `http://${address}/metrics` });
-  return server;
+/** What a node command adds to running its node: how to explain a failed start, and what to show. */
+export interface ForegroundHooks {
+  /** The error to report for a failed start; `signal` when a signal stopped it before it was up. */
+  explain(err: unknown, signal: NodeJS.Signals | undefined): Error;
+  /** The node is up (show the summary). */
+  started(): void;
+  /** The node is about to stop, or failed to start (end the progress display). */
+  stopping(): void;
 }
 
-/** -memberlist-file: the JSON export of the mesh's members, started; undefined without the flag. */
-export function startExporter(values: FlagValues, agent: Agent, logger: Logger): MemberlistExporter | undefined {
-  const exporter = values['memberlist-file'] ? new MemberlistExporter(agent, String(values['memberlist-file']), logger) : undefined;
-  exporter?.start();
-  return exporter;
+/**
+ * A foreground node: signals are handled from before the start (a signal during a join being
+ * retried stops it cleanly), the node is started, and the command then runs until a signal has
+ * stopped it. A start that fails has stopped what it started; its error is explained.
+ */
+export async function runNode(node: AgentNode, logger: Logger, hooks: ForegroundHooks): Promise<number> {
+  const signals = onSignals(async () => {
+    hooks.stopping();
+    await node.stop();
+  }, logger);
+  try {
+    await node.start();
+  } catch (err) {
+    hooks.stopping();
+    const signal = signals.received;
+    if (signal) await signals.finished;
+    signals.dispose();
+    throw hooks.explain(err, signal);
+  }
+  hooks.started();
+  return signals.finished;
+}
+
+/** The message of a start a signal stopped: what it was doing, and the cause when there was one. */
+export function interrupted(signal: NodeJS.Signals, what: string): StartInterrupted {
+  return new StartInterrupted(`stopped by ${signal} before the node was up: ${what}`);
 }

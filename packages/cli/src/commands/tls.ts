@@ -2,8 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { X509Certificate } from 'node:crypto';
-import { certCommonName, MeshTls, splitPem } from '@wgmesh/bootstrap';
-import type { Logger } from '@wgmesh/agent';
+import { certCommonName, splitPem, type BootstrapTlsInit } from '@wgmesh/bootstrap';
 import { UsageError, type FlagSpec, type FlagValues } from '../flags/parse.js';
 
 export const TLS_SERVER_FLAGS: FlagSpec[] = [
@@ -28,8 +27,12 @@ async function readPem(file: string, flag: string): Promise<Buffer> {
   }
 }
 
-/** mTLS for the join service: client certificates required and checked on every call. */
-export async function serverTlsFromFlags(values: FlagValues, logger?: Logger): Promise<MeshTls> {
+/**
+ * The join service's TLS files, read (client certificates are then required and checked on every
+ * call). The bootstrap node checks them at start: a certificate of another CA, or an expired one,
+ * is refused there with what to do.
+ */
+export async function serverTlsFromFlags(values: FlagValues): Promise<BootstrapTlsInit> {
   const missing = ['grpc-server-cert', 'grpc-server-key'].filter((f) => !values[f]);
   if (!values['grpc-ca-cert'] && !values['grpc-ca-path']) missing.unshift('grpc-ca-cert (or -grpc-ca-path)');
   if (missing.length) {
@@ -42,11 +45,7 @@ export async function serverTlsFromFlags(values: FlagValues, logger?: Logger): P
   const ca = values['grpc-ca-cert'] ? await readPem(String(values['grpc-ca-cert']), 'grpc-ca-cert') : await readCaPath(String(values['grpc-ca-path']));
   const cert = await readPem(String(values['grpc-server-cert']), 'grpc-server-cert');
   const key = await readPem(String(values['grpc-server-key']), 'grpc-server-key');
-  try {
-    return new MeshTls({ caPem: ca, certPem: cert, keyPem: key, ...(values['grpc-crl'] ? { crlFile: String(values['grpc-crl']) } : {}), ...(logger ? { logger } : {}) });
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
+  return { caPem: ca, certPem: cert, keyPem: key, ...(values['grpc-crl'] ? { crlFile: String(values['grpc-crl']) } : {}) };
 }
 
 /** Every PEM certificate in a directory, as one CA bundle. */

@@ -1,5 +1,6 @@
 import { parse as parseYaml } from 'yaml';
 import { readFileSync } from 'node:fs';
+import { UsageError } from '../errors.js';
 
 export type FlagType = 'string' | 'int' | 'bool' | 'list' | 'duration';
 
@@ -15,7 +16,7 @@ export interface FlagSpec {
 export type FlagValue = string | number | boolean | string[];
 export type FlagValues = Record<string, FlagValue | undefined>;
 
-export class UsageError extends Error {}
+export { UsageError };
 
 /** Where each value came from: for --help and for tests of precedence. */
 export type Source = 'flag' | 'env' | 'file' | 'default';

@@ -5,12 +5,10 @@
 import * as grpc from '@grpc/grpc-js';
 import { existsSync } from 'node:fs';
 import { AGENT_DEFAULTS, loadProtos, type AgentClient } from '@wgmesh/agent';
-import { UsageError, type FlagSpec } from '../flags/parse.js';
+import type { FlagSpec } from '../flags/parse.js';
+import { LocalApiUnavailable } from '../errors.js';
 
 export const SOCKET_FLAG: FlagSpec = { name: 'socket', type: 'string', value: 'PATH', default: AGENT_DEFAULTS.socketPath, help: 'Unix socket of the local wgmesh node' };
-
-/** No socket to connect to: reported like a usage error (exit status 2). */
-export class LocalApiUnavailable extends UsageError {}
 
 /** A client of this machine's wgmesh node, over its Unix socket. */
 export function connectLocal(socketPath: string): AgentClient {

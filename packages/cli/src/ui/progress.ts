@@ -1,4 +1,12 @@
-import type { Agent, Logger } from '@wgmesh/agent';
+import type { Logger, WgDeviceState } from '@wgmesh/agent';
+
+/** What the progress display follows: a node's (or an Agent's) 'step' events and its device. */
+export interface ProgressSource {
+  on(event: 'step', listener: (step: { name: string; detail: string }) => void): unknown;
+  off(event: 'step', listener: (step: { name: string; detail: string }) => void): unknown;
+  /** Undefined until the node has made its driver. */
+  readonly driver: { read(): Promise<Pick<WgDeviceState, 'peers'>> } | undefined;
+}
 
 const FRAMES = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
 
@@ -6,7 +14,7 @@ const FRAMES = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '
  * Shows `join`'s start-up steps: on a terminal a spinner and a line per finished step, otherwise
  * plain log lines. Returns a function that ends it.
  */
-export function showJoinProgress(agent: Agent, logger: Logger, out: NodeJS.WriteStream = process.stderr): { waitForHandshakes(timeoutMs: number): Promise<void>; end(): void } {
+export function showJoinProgress(agent: ProgressSource, logger: Logger, out: NodeJS.WriteStream = process.stderr): { waitForHandshakes(timeoutMs: number): Promise<void>; end(): void } {
   const tty = out.isTTY === true;
   let current = 'discovering endpoints';
   let frame = 0;
@@ -38,7 +46,7 @@ export function showJoinProgress(agent: Agent, logger: Logger, out: NodeJS.Write
       let done = 0;
       let total = 0;
       for (;;) {
-        const peers = await agent.driver.read().then((d) => d.peers, () => []);
+        const peers = (await agent.driver?.read().then((d) => d.peers, () => [])) ?? [];
         total = peers.length;
         done = peers.filter((p) => p.latestHandshakeMs > 0).length;
         current = `waiting for handshakes (${done}/${total})`;

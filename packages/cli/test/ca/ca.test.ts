@@ -5,7 +5,8 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { X509Certificate } from 'node:crypto';
-import { caFiles, CaError, initCa, issueCertificate, listCertificates, revokeCertificate } from '../../src/ca/ca.js';
+import { caFiles, initCa, issueCertificate, listCertificates, revokeCertificate } from '../../src/ca/ca.js';
+import { CaError } from '../../src/errors.js';
 
 /** openssl is the independent judge of what wgmesh ca writes. */
 function openssl(...args: string[]): Promise<{ code: number; out: string }> {

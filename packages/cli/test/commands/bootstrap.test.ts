@@ -1,7 +1,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BOOTSTRAP_FLAGS, decideMeshStart, type MeshStartFacts } from '../../src/commands/bootstrap.js';
-import { nodeFiles } from '../../src/commands/node-common.js';
+import { decideMeshStart, type MeshStartFacts } from '@wgmesh/bootstrap';
+import { nodeFiles } from '@wgmesh/agent';
+import { BOOTSTRAP_FLAGS } from '../../src/commands/bootstrap.js';
 import { resolveFlags } from '../../src/flags/parse.js';
 
 /**

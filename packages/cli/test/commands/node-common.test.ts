@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { isWgKey } from '@wgmesh/agent';
-import { checkMeshName, loadOrCreateKey, parseTags, resolveListenAddr } from '../../src/commands/node-common.js';
-import { UsageError } from '../../src/flags/parse.js';
+import { isWgKey, loadOrCreateKey } from '@wgmesh/agent';
+import { checkMeshName, NODE_FLAGS, nodeInit, parseTags, resolveListenAddr } from '../../src/commands/node-common.js';
+import { resolveFlags, UsageError } from '../../src/flags/parse.js';
 
 test('the private key is made once, kept with mode 0600, and reused', async () => {
   const dir = await mkdtemp(path.join(tmpdir(), 'wgmesh-key-'));
@@ -46,4 +46,21 @@ test('-listen-addr: an address or an interface\'s first IPv4 address; one no pee
   assert.throws(() => resolveListenAddr('fe80::1%eth0', interfaces), /zone ID/);
   assert.throws(() => resolveListenAddr('lo6', interfaces), /-listen-addr lo6: ::1 is a loopback address.*give an address other nodes can reach/);
   assert.throws(() => resolveListenAddr('nosuch0', interfaces), /no such interface/);
+});
+
+test('node flags become the node\'s options: defaults, then what each flag sets', () => {
+  const defaults = nodeInit(resolveFlags(NODE_FLAGS, [], {}).values, 'prod', 'n1');
+  assert.deepEqual(defaults, {
+    meshName: 'prod', nodeName: 'n1', stateDir: '/var/lib/wgmesh', listenPort: 54540, tags: {}, heartbeatMs: 5000, rttPort: 54541,
+    socketPath: '/var/run/wgmesh.sock', keepInterface: false,
+  });
+  const given = nodeInit(resolveFlags(NODE_FLAGS, [
+    '-state-dir', '/srv/wg', '-listen-port', '51820', '-listen-addr', '203.0.113.9', '-tags', 'role=web,zone=a', '-heartbeat', '2s', '-rtt-port', '0',
+    '-socket', '/run/wgmesh/prod.sock', '-socket-owner', '0:101', '-metrics-addr', '127.0.0.1:9586', '-memberlist-file', '/srv/members.json', '-keep-interface',
+  ], {}).values, 'prod', 'n1');
+  assert.deepEqual(given, {
+    meshName: 'prod', nodeName: 'n1', stateDir: '/srv/wg', listenPort: 51820, listenAddr: '203.0.113.9', tags: { role: 'web', zone: 'a' }, heartbeatMs: 2000, rttPort: 0,
+    socketPath: '/run/wgmesh/prod.sock', socketOwner: '0:101', metricsAddr: '127.0.0.1:9586', memberlistFile: '/srv/members.json', keepInterface: true,
+  });
+  assert.equal(nodeInit(resolveFlags(NODE_FLAGS, [], { WGMESH_LISTEN_PORT: '51821' }).values, 'prod', 'n1').listenPort, 51821, 'from the environment too');
 });

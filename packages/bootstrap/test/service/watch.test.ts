@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
-import { createWatchWriter, type WatchLag } from '../../src/service/watch-writer.js';
+import { createWatchWriter, type WatchLag } from '../../src/service/watch.js';
 
 /**
  * A Watch stream's writes as grpc-js makes them: an object-mode Writable (high-water mark 16

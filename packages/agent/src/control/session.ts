@@ -1,0 +1,301 @@
+import { status as grpcStatus } from '@grpc/grpc-js';
+import type { Endpoint, JoinResponse__Output, RttResponse__Output, UpdateRequest, WatchEvent__Output } from '../proto/index.js';
+import { Backoff } from './backoff.js';
+import { ControlCallError, type ControlClient, type WatchHandle } from './client.js';
+import { errorMessage, type Logger } from '../log.js';
+import { JoinCancelled } from '../errors.js';
+import type { Timers } from '../timers.js';
+
+/** Fatal join failures: retrying cannot help, the operator must act. */
+const PERMANENT_JOIN_CODES = new Set([
+  grpcStatus.INVALID_ARGUMENT, grpcStatus.ALREADY_EXISTS, grpcStatus.NOT_FOUND, grpcStatus.PERMISSION_DENIED,
+  grpcStatus.RESOURCE_EXHAUSTED, grpcStatus.UNIMPLEMENTED, grpcStatus.UNAUTHENTICATED,
+]);
+
+/** Codes with which the bootstrap says it does not (or no longer) know this node as this node. */
+const REMOVED_CODES = new Set([grpcStatus.NOT_FOUND, grpcStatus.PERMISSION_DENIED]);
+
+/** A control-plane error that lasts is logged again this often. */
+const CONTROL_ERROR_RELOG_MS = 60_000;
+
+/** Counters for tests and benchmarks. */
+export interface SessionStats {
+  watchConnects: number;
+  joins: number;
+}
+
+/** Where Watch messages go, and the revision a Watch resumes from: the NetmapApplier. */
+export interface MembershipSink {
+  readonly netmap: { readonly revision: number };
+  receive(event: WatchEvent__Output): void;
+}
+
+export interface ControlSessionComponents {
+  readonly control: ControlClient;
+  readonly membership: MembershipSink;
+  readonly logger: Logger;
+  readonly timers: Timers;
+  /** Injected timers (tests): the join retry's pause uses them too instead of a real timer. */
+  readonly injectedTimers?: Timers;
+  readonly random?: () => number;
+}
+
+export interface ControlSessionInit {
+  readonly meshName: string;
+  readonly nodeName: string;
+  readonly publicKey: string;
+  /** Shown in logs only. */
+  readonly bootstrapAddr?: string;
+  readonly backoffInitialMs: number;
+  readonly backoffMaxMs: number;
+}
+
+/** What the session asks of the node around it. */
+export interface ControlSessionHooks {
+  /** What a Join carries besides the identity, asked again before every attempt (0 is the first). */
+  joinRequest(attempt: number): Promise<{ endpoints: Endpoint[]; tags: Readonly<Record<string, string>>; listenPort: number }>;
+  /** A re-join was answered: the node takes it (moving its device when the IP changed). */
+  rejoined(response: JoinResponse__Output): Promise<void>;
+  /** `connected` or `controlError` changed. */
+  changed(): void;
+}
+
+/**
+ * This node's conversation with its bootstrap: the join (retried with backoff while the bootstrap
+ * is unreachable), the Watch stream (resumed from the last revision after it ends), a re-join when
+ * the bootstrap no longer knows the node, the node secret every call carries, and the last
+ * control-plane error for `info`.
+ */
+export class ControlSession {
+  readonly stats: SessionStats = { watchConnects: 0, joins: 0 };
+  private active = false;
+  private nodeSecret = '';
+  private connectedValue = false;
+  private watchHandle: WatchHandle | undefined;
+  private watchTimer: unknown;
+  private rejoining: Promise<void> | undefined;
+  private sleeping: { timer: NodeJS.Timeout; wake: () => void } | undefined;
+  private readonly watchBackoff: Backoff;
+  private controlErrorValue = '';
+  private controlErrorLoggedAt = 0;
+
+  constructor(private readonly components: ControlSessionComponents, private readonly init: ControlSessionInit, private readonly hooks: ControlSessionHooks) {
+    this.watchBackoff = this.newBackoff();
+  }
+
+  get connected(): boolean {
+    return this.connectedValue;
+  }
+
+  /** The last refused or failed control-plane call, '' once calls succeed again (shown by `info`). */
+  get controlError(): string {
+    return this.controlErrorValue;
+  }
+
+  /** The session may call the bootstrap from now on. */
+  start(): void {
+    this.active = true;
+  }
+
+  /** Ends every stream, timer and pause: a join being retried gives up (JoinCancelled). */
+  stop(): void {
+    this.active = false;
+    this.sleeping?.wake();
+    this.components.timers.clearTimeout(this.watchTimer);
+    this.watchHandle?.cancel();
+    this.watchHandle = undefined;
+    this.connectedValue = false;
+  }
+
+  /** Takes the secret of a join's answer (or of the saved one): every later call carries it. */
+  adopt(response: Pick<JoinResponse__Output, 'nodeSecret'>): void {
+    this.nodeSecret = response.nodeSecret ?? '';
+  }
+
+  /** What every control-plane call names: mesh, node, key, and (dev mode) the node's secret. */
+  identity(): { meshName: string; nodeName: string; publicKey: string; nodeSecret: string } {
+    return { meshName: this.init.meshName, nodeName: this.init.nodeName, publicKey: this.init.publicKey, nodeSecret: this.nodeSecret };
+  }
+
+  /**
+   * Joins, retrying with backoff while the bootstrap is unreachable; a refusal retrying cannot
+   * help is thrown at once. After stop(), throws JoinCancelled with the last attempt's error.
+   */
+  async join(): Promise<JoinResponse__Output> {
+    const backoff = this.newBackoff();
+    let attempt = 0;
+    let lastError: unknown;
+    for (;;) {
+      if (!this.active) throw new JoinCancelled(lastError);
+      try {
+        const request = await this.hooks.joinRequest(attempt++);
+        if (!this.active) throw new JoinCancelled(lastError);
+        const response = await this.components.control.join({ ...this.identity(), ...request, keepsNodeSecret: true });
+        this.stats.joins++;
+        if (!this.active) throw new JoinCancelled(undefined);
+        this.adopt(response);
+        return response;
+      } catch (err) {
+        if (err instanceof JoinCancelled) throw err;
+        // A call cut short by our own stop (its channel closed) says nothing about the bootstrap.
+        if (!this.active) throw new JoinCancelled(lastError);
+        if (err instanceof ControlCallError && PERMANENT_JOIN_CODES.has(err.code)) throw err;
+        lastError = err;
+        const wait = backoff.next();
+        this.components.logger.warn(`bootstrap unreachable, retrying in ${(wait / 1000).toFixed(1)} s`, { bootstrap: this.init.bootstrapAddr, err: errorMessage(err) });
+        await this.sleep(wait);
+      }
+    }
+  }
+
+  /** Opens the membership stream from the node's revision; it is reopened (with backoff) whenever it ends. */
+  watch(): void {
+    if (!this.active) return;
+    const handle = this.components.control.watch(
+      { ...this.identity(), sinceRevision: this.components.membership.netmap.revision },
+      {
+        onOpen: () => {
+          if (this.watchHandle !== handle) return;
+          this.stats.watchConnects++;
+          this.connectedValue = true;
+          this.watchBackoff.reset();
+          this.components.logger.debug('watching membership', { revision: this.components.membership.netmap.revision });
+          this.hooks.changed();
+        },
+        onEvent: (event) => {
+          if (this.watchHandle !== handle) return;
+          this.components.membership.receive(event);
+        },
+        onEnd: (err) => {
+          if (this.watchHandle !== handle) return;
+          this.watchHandle = undefined;
+          this.connectedValue = false;
+          this.hooks.changed();
+          if (!this.active) return;
+          if (err && REMOVED_CODES.has(err.code)) {
+            this.noteControlError(err);
+            this.components.logger.warn('the bootstrap no longer knows this node; joining again', { err: err.message });
+            void this.rejoin();
+            return;
+          }
+          const wait = this.watchBackoff.next();
+          this.components.logger.warn(`membership stream ended, reconnecting in ${(wait / 1000).toFixed(1)} s`, { err: err ? err.message : 'closed by bootstrap', revision: this.components.membership.netmap.revision });
+          this.watchTimer = this.components.timers.setTimeout(() => this.watch(), wait);
+        },
+      },
+    );
+    this.watchHandle = handle;
+  }
+
+  /** Joins again (one attempt loop at a time): the bootstrap lost or removed this node, or it started from saved state. */
+  rejoin(): Promise<void> {
+    if (this.rejoining) return this.rejoining;
+    this.watchHandle?.cancel();
+    this.watchHandle = undefined;
+    this.connectedValue = false;
+    this.rejoining = this.rejoinOnce().finally(() => {
+      this.rejoining = undefined;
+    });
+    return this.rejoining;
+  }
+
+  private async rejoinOnce(): Promise<void> {
+    try {
+      const response = await this.join();
+      if (!this.active) return;
+      await this.hooks.rejoined(response);
+      this.callSucceeded();
+      this.watch();
+    } catch (err) {
+      if (!this.active) return;
+      this.noteControlError(err);
+      const wait = this.watchBackoff.next();
+      this.components.logger.error(`re-join failed; trying again in ${(wait / 1000).toFixed(1)} s`, { err: errorMessage(err) });
+      this.watchTimer = this.components.timers.setTimeout(() => void this.rejoin(), wait);
+    }
+  }
+
+  /** An Update (heartbeat or tag change) with this node's identity. */
+  async update(request: Omit<UpdateRequest, 'meshName' | 'nodeName' | 'publicKey' | 'nodeSecret'>): Promise<void> {
+    await this.components.control.update({ ...this.identity(), ...request });
+  }
+
+  /** A heartbeat went through: a control error shown until now is over. */
+  callSucceeded(): void {
+    if (!this.controlErrorValue) return;
+    this.components.logger.info('the bootstrap accepts this node\'s calls again');
+    this.controlErrorValue = '';
+    this.hooks.changed();
+  }
+
+  /**
+   * A refused heartbeat is visible: a warning when the reason is new (and once a minute while it
+   * lasts), and in `info`. A node the bootstrap no longer knows joins again.
+   */
+  heartbeatFailed(err: unknown): void {
+    if (!this.active) return;
+    this.noteControlError(err, 'heartbeat refused');
+    if (err instanceof ControlCallError && REMOVED_CODES.has(err.code) && !this.rejoining) {
+      this.components.logger.warn('the bootstrap no longer knows this node; joining again', { err: err.message });
+      void this.rejoin();
+    }
+  }
+
+  /** Tells the bootstrap this node is leaving (so every node drops it at once); a failure is logged, not thrown. */
+  async leave(): Promise<void> {
+    try {
+      await this.components.control.leave(this.identity());
+      this.components.logger.info('left the mesh', { node: this.init.nodeName });
+    } catch (err) {
+      this.components.logger.warn('could not tell the bootstrap we are leaving', { err: errorMessage(err) });
+    }
+  }
+
+  /** The mesh-wide RTT matrix as the bootstrap has it, or undefined when it cannot be asked now. */
+  async meshRtt(): Promise<RttResponse__Output | undefined> {
+    try {
+      return await this.components.control.rtt(this.identity());
+    } catch (err) {
+      this.components.logger.debug('could not get the RTT matrix from the bootstrap', { err: errorMessage(err) });
+      return undefined;
+    }
+  }
+
+  /** Closes the client: the session is over. */
+  close(): void {
+    this.components.control.close();
+  }
+
+  private noteControlError(err: unknown, what?: string): void {
+    const message = errorMessage(err);
+    const now = Date.now();
+    if (what && (message !== this.controlErrorValue || now - this.controlErrorLoggedAt >= CONTROL_ERROR_RELOG_MS)) {
+      this.components.logger.warn(what, { err: message });
+      this.controlErrorLoggedAt = now;
+    }
+    if (message === this.controlErrorValue) return;
+    this.controlErrorValue = message;
+    this.hooks.changed();
+  }
+
+  private newBackoff(): Backoff {
+    return new Backoff(this.init.backoffInitialMs, this.init.backoffMaxMs, this.components.random);
+  }
+
+  /**
+   * The pause between join attempts. A real, ref'd timer on purpose: before the first join
+   * nothing else (no device, no socket) keeps the process alive while it retries. stop() wakes it.
+   */
+  private sleep(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        this.sleeping = undefined;
+        resolve();
+      };
+      const injected = this.components.injectedTimers;
+      const timer = injected ? (injected.setTimeout(wake, ms) as NodeJS.Timeout) : setTimeout(wake, ms);
+      this.sleeping = { timer, wake };
+    });
+  }
+}

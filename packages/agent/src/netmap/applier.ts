@@ -1,0 +1,127 @@
+import { applyDeltas, emptyNetmap, eventToDelta, netmapFromNodes, type Netmap, type NetmapDelta } from './netmap.js';
+import type { JoinResponse__Output, WatchEvent__Output } from '../proto/index.js';
+import type { AgentStateStore } from '../state/agent-state.js';
+import { Coalescer } from '../coalescer.js';
+import { errorMessage, type Logger } from '../log.js';
+
+/** What the applier hands changes on to. */
+export interface NetmapApplierComponents {
+  /** Where changed peers go: the reconciler (Reconciler.passNow). */
+  readonly reconcile: (changed: Iterable<string>, full: boolean) => void;
+  /** Where the mesh IP and membership are kept for a restart without the bootstrap. */
+  readonly stateStore?: AgentStateStore;
+  readonly logger: Logger;
+}
+
+export interface NetmapApplierEvents {
+  /** A peer came, went or changed its mesh IP (the RTT prober follows). */
+  peersChanged(): void;
+  /** The membership changed. */
+  changed(): void;
+}
+
+/**
+ * The node's membership: the join's answer, then every Watch message applied to it. Messages that
+ * arrive in one turn of the event loop are applied as one batch, deferred once, and that batch
+ * goes straight to one reconcile pass: Watch message → batch → netmap → reconcile pass. Every
+ * change is saved (coalesced), so a restart without the bootstrap brings the peers back.
+ */
+export class NetmapApplier {
+  private netmapValue: Netmap;
+  private joinedValue: JoinResponse__Output | undefined;
+  private pending: NetmapDelta[] = [];
+  private closed = false;
+  private readonly saver = new Coalescer(() => this.save());
+
+  constructor(
+    private readonly meshName: string,
+    selfName: string,
+    private readonly components: NetmapApplierComponents,
+    private readonly events: NetmapApplierEvents,
+  ) {
+    this.netmapValue = emptyNetmap(selfName);
+  }
+
+  get netmap(): Netmap {
+    return this.netmapValue;
+  }
+
+  /** The join's answer this membership started from (mesh IP, CIDR, creation time, secret). */
+  get joined(): JoinResponse__Output | undefined {
+    return this.joinedValue;
+  }
+
+  /** A join's answer (or the saved one) becomes the membership; the caller saves a new one (persist). */
+  adopt(response: JoinResponse__Output): void {
+    this.joinedValue = response;
+    this.netmapValue = netmapFromNodes(response.nodeName, response.revision, response.nodes);
+  }
+
+  /** One Watch message; applied with the others of this turn of the event loop. */
+  receive(event: WatchEvent__Output): void {
+    const delta = eventToDelta(event);
+    if (!delta) return;
+    this.pending.push(delta);
+    if (this.pending.length === 1) setImmediate(() => this.applyPending());
+  }
+
+  /** Saves mesh IP and membership now (coalesced with any save running); resolves once written. */
+  persist(): Promise<void> {
+    return this.saver.run();
+  }
+
+  /** No more changes are applied; resolves once a save in progress is written. */
+  async close(): Promise<void> {
+    this.closed = true;
+    this.pending = [];
+    await this.saver.idle();
+  }
+
+  private applyPending(): void {
+    const deltas = this.pending;
+    this.pending = [];
+    if (this.closed) return;
+    const before = this.netmapValue;
+    const next = applyDeltas(before, deltas);
+    if (next === before) return;
+    this.netmapValue = next;
+    let full = false;
+    let peersChanged = false;
+    const changed = new Set<string>();
+    for (const delta of deltas) {
+      if (delta.kind === 'snapshot') {
+        full = true;
+        peersChanged = true;
+      } else {
+        const name = delta.kind === 'upsert' ? delta.node.name : delta.name;
+        changed.add(name);
+        if (delta.kind === 'remove' || before.nodes.get(name)?.meshIp !== delta.node.meshIp) peersChanged = true;
+      }
+    }
+    this.components.reconcile(changed, full);
+    if (peersChanged) this.events.peersChanged();
+    void this.saver.run();
+    this.events.changed();
+  }
+
+  private async save(): Promise<void> {
+    const joined = this.joinedValue;
+    const store = this.components.stateStore;
+    if (!store || !joined) return;
+    try {
+      await store.save({
+        version: 1,
+        meshName: this.meshName,
+        nodeName: this.netmapValue.selfName,
+        meshIp: joined.meshIp,
+        meshCidr: joined.meshCidr,
+        meshCreatedMs: Number(joined.meshCreatedMs),
+        revision: this.netmapValue.revision,
+        nodes: [...this.netmapValue.nodes.values()],
+        ...(joined.nodeSecret ? { nodeSecret: joined.nodeSecret } : {}),
+      });
+    } catch (err) {
+      this.components.logger.error('could not save agent state', { err: errorMessage(err) });
+    }
+  }
+}

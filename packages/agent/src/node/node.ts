@@ -1,0 +1,263 @@
+import { EventEmitter } from 'node:events';
+import type * as grpc from '@grpc/grpc-js';
+import { Registry } from 'prom-client';
+import { Agent } from '../agent.js';
+import { createGrpcControlClient, type ControlClient } from '../control/client.js';
+import { EndpointDiscovery } from '../endpoints/discovery.js';
+import { cidrContains } from '../endpoints/endpoints.js';
+import { claimSocketPath, LocalApiServer } from '../localapi/server.js';
+import { silentLogger, type Logger } from '../log.js';
+import { MetricsServer, registerAgentMetrics } from '../metrics/metrics.js';
+import { RTT_DEFAULTS } from '../rtt/echo.js';
+import { RttProbing } from '../rtt/probing.js';
+import { FileAgentStateStore } from '../state/agent-state.js';
+import { MemberlistExporter } from '../status/memberlist.js';
+import type { Timers } from '../timers.js';
+import type { WgDriver, WgDriverFactory } from '../wg/types.js';
+import type { Endpoint } from '../proto/index.js';
+import { interfaceName, loadOrCreateKey, nodeFiles } from './files.js';
+import { Lifecycle } from './lifecycle.js';
+import { AGENT_DEFAULTS } from '../constants.js';
+
+/** What a node is given rather than builds: injected, so tests use the memory driver and fakes. */
+export interface NodeComponents {
+  /** Makes the node's WireGuard driver (createWgDriverFactory: kernel, userspace or memory). */
+  readonly wg: WgDriverFactory;
+  readonly logger?: Logger;
+  readonly timers?: Timers;
+  readonly random?: () => number;
+}
+
+/** What every node (joined or bootstrap) is told; defaults in AGENT_DEFAULTS and RTT_DEFAULTS. */
+export interface NodeInit {
+  readonly meshName: string;
+  readonly nodeName: string;
+  /** The private key (0600) and state files are kept in <stateDir>/<mesh>/. */
+  readonly stateDir: string;
+  /** The mesh's CIDR when known before joining (a bootstrap's own): its addresses are never endpoint candidates. */
+  readonly meshCidr?: string;
+  readonly listenPort?: number;
+  /** Advertise only this address as the WireGuard endpoint (no discovery). */
+  readonly listenAddr?: string;
+  /** STUN servers (HOST:PORT) for the public address, tried in order; none: LAN addresses only. */
+  readonly stunServers?: readonly string[];
+  readonly tags?: Readonly<Record<string, string>>;
+  readonly heartbeatMs?: number;
+  /** UDP port of the RTT echo on the mesh IP (and of the probes); 0: no RTT probing. */
+  readonly rttPort?: number;
+  /** The local API's Unix socket; none: no local API. */
+  readonly socketPath?: string;
+  /** "UID:GID" to own the socket. */
+  readonly socketOwner?: string;
+  /** HOST:PORT of a Prometheus endpoint; none: no metrics. */
+  readonly metricsAddr?: string;
+  /** The JSON export of the members; none: no export. */
+  readonly memberlistFile?: string;
+  /** On stop, leave the WireGuard interface in place (kernel backend). */
+  readonly keepInterface?: boolean;
+}
+
+/** What a node's core is handed once the device and key exist. */
+export interface NodeDevice {
+  readonly driver: WgDriver;
+  readonly privateKey: string;
+  readonly files: ReturnType<typeof nodeFiles>;
+  /** This node's endpoint candidates, asked again before every heartbeat. */
+  readonly endpoints: () => Promise<Endpoint[]>;
+  readonly behindNat: () => boolean;
+  /** The RTT prober (not started yet), when probing is on. */
+  readonly rtt: RttProbing['prober'] | undefined;
+  readonly logger: Logger;
+  /** Call as soon as the Agent exists (before starting it): the node follows its events from then on. */
+  adopt(agent: Agent): void;
+}
+
+/**
+ * The middle of a node: what makes it a joined node or a bootstrap. The node around it does the
+ * rest, in this order: socket check, prepare, driver, key, core, RTT, local API, metrics,
+ * memberlist; and stops what started in reverse.
+ */
+export interface NodeCore {
+  /** Checks and parts that must come before the device exists (a bootstrap's state dir and TLS). */
+  prepare?(parts: Lifecycle): Promise<void>;
+  /** Builds and starts the node's Agent (and what serves beside it), recording each part in `parts`. */
+  start(parts: Lifecycle, device: NodeDevice): Promise<Agent>;
+  /** More metrics in the node's registry (the bootstrap's own). */
+  registerMetrics?(registry: Registry): void;
+}
+
+/**
+ * A whole node, from an options object: WireGuard driver, key, the core (join and control
+ * session, or the bootstrap's services), RTT echo and prober, endpoint discovery, local API,
+ * metrics and memberlist export. `start()` starts them in that order; when a step fails, what had
+ * started is stopped in reverse order before the error is thrown. `stop()` stops exactly what
+ * started, also while a start is still going (a signal during a join being retried).
+ *
+ * Emits 'step' ({ name, detail }) as the Agent goes through its start.
+ */
+export class AgentNode extends EventEmitter {
+  private readonly lifecycle: Lifecycle;
+  private readonly logger: Logger;
+  private agentValue: Agent | undefined;
+  private driverValue: WgDriver | undefined;
+  private started = false;
+
+  constructor(private readonly components: NodeComponents, readonly init: NodeInit, private readonly core: NodeCore) {
+    super();
+    this.logger = components.logger ?? silentLogger();
+    this.lifecycle = new Lifecycle(this.logger.child({ component: 'node' }));
+  }
+
+  /** The node's Agent, once the start got that far. */
+  get agent(): Agent | undefined {
+    return this.agentValue;
+  }
+
+  /** The WireGuard driver, once made. */
+  get driver(): WgDriver | undefined {
+    return this.driverValue;
+  }
+
+  /** The parts running now, in start order (for tests and logs). */
+  get running(): string[] {
+    return this.lifecycle.running;
+  }
+
+  /** Starts the node once; a failed or stopped node is not started again (make a new one). */
+  async start(): Promise<void> {
+    if (this.started) throw new Error('a node starts once; make a new one');
+    this.started = true;
+    const { init, components, core } = this;
+    const parts = this.lifecycle;
+    await parts.run(async () => {
+      // Before touching WireGuard: refuse to run beside another live node.
+      if (init.socketPath) await claimSocketPath(init.socketPath);
+      await core.prepare?.(parts);
+      // The driver before the key: a host without WireGuard fails here before a key exists, so the
+      // next bootstrap start is still a first start, not "a key without its state file".
+      const driver = await components.wg(interfaceName(init.meshName));
+      this.driverValue = driver;
+      const privateKey = await loadOrCreateKey(init.stateDir, init.meshName);
+      const rttPort = init.rttPort ?? RTT_DEFAULTS.port;
+      const rtt = rttPort === 0 ? undefined : new RttProbing(rttPort, this.logger.child({ component: 'rtt' }));
+      // Never advertise an address inside the mesh (the bootstrap refuses those): the mesh IP, and
+      // once the CIDR is known (given, saved, or from the join), anything inside it.
+      const insideMesh = (ip: string) => {
+        const agent = this.agentValue;
+        const cidr = agent?.joined?.meshCidr ?? init.meshCidr;
+        return ip === agent?.meshIp || (cidr !== undefined && cidrContains(cidr, ip));
+      };
+      const discovery = new EndpointDiscovery({
+        listenPort: init.listenPort ?? AGENT_DEFAULTS.listenPort,
+        stunServers: init.stunServers ?? [],
+        exclude: insideMesh,
+        ...(init.listenAddr ? { configuredIp: init.listenAddr } : {}),
+        logger: this.logger.child({ component: 'endpoints' }),
+      });
+      const agent = await core.start(parts, {
+        driver,
+        privateKey,
+        files: nodeFiles(init.stateDir, init.meshName),
+        endpoints: () => discovery.candidates(),
+        behindNat: () => discovery.behindNat,
+        rtt: rtt?.prober,
+        logger: this.logger,
+        adopt: (a) => this.adopt(a),
+      });
+      this.adopt(agent);
+      if (rtt) {
+        await parts.start('rtt', () => rtt.start(agent.meshIp!), () => rtt.stop());
+        agent.on('address', (ip: string) => void rtt.moveTo(ip));
+      }
+      if (init.socketPath) {
+        const localApi = new LocalApiServer(agent, { socketPath: init.socketPath, ...(init.socketOwner ? { owner: init.socketOwner } : {}) }, this.logger);
+        await parts.start('local API', () => localApi.start(), () => localApi.stop());
+      }
+      if (init.metricsAddr) {
+        const registry = new Registry();
+        registerAgentMetrics(registry, agent);
+        core.registerMetrics?.(registry);
+        const metrics = new MetricsServer(registry, init.metricsAddr, this.logger);
+        await parts.start('metrics', () => metrics.start(), () => metrics.stop());
+        this.logger.info('metrics served', { url: `http://${init.metricsAddr}/metrics` });
+      }
+      if (init.memberlistFile) {
+        const exporter = new MemberlistExporter(agent, init.memberlistFile, this.logger);
+        await parts.start('memberlist', () => exporter.start(), () => exporter.stop());
+      }
+    });
+  }
+
+  /** Stops what started, last first (also a start in progress); resolves when all of it has stopped. */
+  stop(): Promise<void> {
+    return this.lifecycle.stop();
+  }
+
+  private adopt(agent: Agent): void {
+    if (this.agentValue === agent) return;
+    this.agentValue = agent;
+    agent.on('step', (step: unknown) => this.emit('step', step));
+  }
+}
+
+/** How a joining node reaches its bootstrap's join service. */
+export interface BootstrapTarget {
+  /** HOST:PORT (an IPv6 host in brackets), as dialed. */
+  readonly address: string;
+  /** TLS (mTLS) credentials; none: plaintext (dev mode). */
+  readonly credentials: grpc.ChannelCredentials;
+  readonly channelOptions?: grpc.ChannelOptions;
+  /** As the operator gave it: shown in status and logs. */
+  readonly display?: string;
+}
+
+export interface AgentNodeComponents extends NodeComponents {
+  /** The join service client; default: gRPC to init.bootstrap. The node's Agent owns (and closes) it. */
+  readonly control?: ControlClient;
+}
+
+export interface AgentNodeInit extends NodeInit {
+  readonly bootstrap: BootstrapTarget;
+}
+
+/**
+ * A node that joins a mesh (`wgmesh join`): its core is an Agent talking gRPC to the bootstrap,
+ * keeping its mesh IP and last membership in <stateDir>/<mesh>/agent.json.
+ */
+export function createAgentNode(components: AgentNodeComponents, init: AgentNodeInit): AgentNode {
+  return new AgentNode(components, init, {
+    async start(parts, device) {
+      const control = components.control ?? createGrpcControlClient({
+        address: init.bootstrap.address,
+        credentials: init.bootstrap.credentials,
+        ...(init.bootstrap.channelOptions ? { channelOptions: init.bootstrap.channelOptions } : {}),
+      });
+      const agent = new Agent(
+        {
+          control,
+          driver: device.driver,
+          logger: device.logger.child({ component: 'agent' }),
+          stateStore: new FileAgentStateStore(device.files.agentState),
+          ...(device.rtt ? { rtt: device.rtt } : {}),
+          ...(components.timers ? { timers: components.timers } : {}),
+          ...(components.random ? { random: components.random } : {}),
+        },
+        {
+          meshName: init.meshName,
+          nodeName: init.nodeName,
+          privateKey: device.privateKey,
+          ...(init.listenPort !== undefined ? { listenPort: init.listenPort } : {}),
+          ...(init.tags ? { tags: init.tags } : {}),
+          endpoints: device.endpoints,
+          behindNat: device.behindNat,
+          bootstrapAddr: init.bootstrap.display ?? init.bootstrap.address,
+          ...(init.heartbeatMs !== undefined ? { heartbeatMs: init.heartbeatMs } : {}),
+        },
+      );
+      device.adopt(agent);
+      // A join answered and then a device that fails: stopping leaves the mesh and closes the device.
+      await parts.start('agent', () => agent.start(), () => agent.stop({ keepInterface: init.keepInterface ?? false }));
+      return agent;
+    },
+  });
+}

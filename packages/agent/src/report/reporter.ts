@@ -1,0 +1,106 @@
+import type { RttSample__Output } from '../proto/index.js';
+import type { ControlSession } from '../control/session.js';
+import type { EndpointManager } from '../endpoints/manager.js';
+import { RttReporter, type RttReport } from '../rtt/report.js';
+import type { Timers } from '../timers.js';
+import { TagChangeFailed } from '../errors.js';
+
+/** What the reporter needs of an RTT prober. */
+export interface RttSamplesSource {
+  samples(): RttSample__Output[];
+  /** True once every peer's samples cover a whole window (not just the first probes after a start). */
+  windowsFull?(): boolean;
+}
+
+export interface ReporterComponents {
+  readonly session: Pick<ControlSession, 'update' | 'callSucceeded' | 'heartbeatFailed'>;
+  readonly endpoints: Pick<EndpointManager, 'refresh' | 'endpoints'>;
+  readonly rtt?: RttSamplesSource;
+  readonly timers: Timers;
+}
+
+/**
+ * What this node tells its bootstrap: a heartbeat every heartbeatMs (its endpoint candidates, its
+ * tags and the RTT figures due, see RttReporter) and tag changes. Updates go out one at a time, in
+ * order: a heartbeat that started before a tag change must not land after it with the old tags,
+ * and each tag change starts from the tags the one before left.
+ */
+export class Reporter {
+  private tagsValue: Readonly<Record<string, string>>;
+  private queue: Promise<unknown> = Promise.resolve();
+  private timer: unknown;
+  private running = false;
+  private readonly rttReporter = new RttReporter();
+
+  constructor(private readonly components: ReporterComponents, private readonly heartbeatMs: number, tags: Readonly<Record<string, string>>, private readonly onChange: () => void) {
+    this.tagsValue = { ...tags };
+  }
+
+  /** The tags the bootstrap holds for this node. */
+  get tags(): Readonly<Record<string, string>> {
+    return this.tagsValue;
+  }
+
+  start(): void {
+    this.running = true;
+    this.schedule();
+  }
+
+  stop(): void {
+    this.running = false;
+    this.components.timers.clearTimeout(this.timer);
+  }
+
+  /**
+   * A tag change is sent as an Update with the new set, and the node's tags become that set only
+   * once the bootstrap took it: a refused (or unsent) change leaves no trace, not even in a
+   * heartbeat sent meanwhile.
+   */
+  changeTags(change: (tags: Readonly<Record<string, string>>) => Record<string, string>): Promise<Readonly<Record<string, string>>> {
+    return this.inTurn(async () => {
+      const next = change(this.tagsValue);
+      try {
+        await this.send(next);
+      } catch (err) {
+        throw new TagChangeFailed(err);
+      }
+      this.tagsValue = next;
+      this.onChange();
+      return this.tagsValue;
+    });
+  }
+
+  private schedule(): void {
+    if (!this.running) return;
+    this.timer = this.components.timers.setTimeout(() => {
+      this.inTurn(() => this.send(this.tagsValue))
+        .then(() => this.components.session.callSucceeded(), (err) => this.components.session.heartbeatFailed(err))
+        .finally(() => this.schedule());
+    }, this.heartbeatMs);
+  }
+
+  private inTurn<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(work);
+    this.queue = run.catch(() => {});
+    return run;
+  }
+
+  /** One Update: endpoints asked again, the given tags, and the RTT samples due. */
+  private async send(tags: Readonly<Record<string, string>>): Promise<void> {
+    await this.components.endpoints.refresh();
+    const rtt = this.rttReport();
+    await this.components.session.update({
+      endpoints: [...this.components.endpoints.endpoints],
+      tags,
+      // The due samples, at most RTT_SAMPLES_PER_REPORT; an empty list means "no news".
+      rtt: rtt.samples,
+    });
+    // Only now does the bootstrap hold them: after a failed Update they are still due.
+    this.rttReporter.sent(rtt);
+  }
+
+  private rttReport(): RttReport {
+    const rtt = this.components.rtt;
+    return this.rttReporter.next(Date.now(), rtt?.samples() ?? [], rtt?.windowsFull?.() ?? true);
+  }
+}

@@ -1,0 +1,134 @@
+import { AgentNode, nodeFiles, type NodeComponents, type NodeCore, type NodeInit } from '@wgmesh/agent';
+import { Bootstrap } from './bootstrap.js';
+import type { Clock } from './members/table.js';
+import { FileStateStore } from './members/store.js';
+import { decideMeshStart, meshStartFacts } from './members/mesh-start.js';
+import type { LivenessInit } from './members/liveness.js';
+import { Ipam } from './ipam/ipam.js';
+import { MeshTls } from './tls/mtls.js';
+import { registerBootstrapMetrics } from './metrics.js';
+import { ConfigError, MeshStartRefused } from './errors.js';
+import { DEFAULTS } from './constants.js';
+
+/** The join service's TLS material, as loaded from files by the caller (the CLI). */
+export interface BootstrapTlsInit {
+  readonly caPem: Buffer;
+  readonly certPem: Buffer;
+  readonly keyPem: Buffer;
+  /** A PEM CRL of the CA, reloaded when it changes. */
+  readonly crlFile?: string;
+}
+
+export interface BootstrapNodeComponents extends NodeComponents {
+  readonly clock?: Clock;
+}
+
+export interface BootstrapNodeInit extends NodeInit {
+  readonly cidr?: string;
+  readonly ipamRange?: string;
+  readonly selfIp?: string;
+  readonly grpcBindAddr?: string;
+  /** 0 picks a free port (tests). */
+  readonly grpcPort?: number;
+  /** UDP port of the embedded STUN responder; default: the gRPC port number; 0: none. */
+  readonly stunPort?: number;
+  readonly liveness?: Omit<LivenessInit, 'clock' | 'timers' | 'logger' | 'exempt'>;
+  /** Start a new mesh in a used state dir whose bootstrap.json is missing (-new-mesh). */
+  readonly newMesh?: boolean;
+  /** mTLS for the join service; none: dev mode (plain gRPC, no client identity). */
+  readonly tls?: BootstrapTlsInit;
+}
+
+/** A bootstrap node: its member table and join service, with the parts every node has around them. */
+export class BootstrapNode extends AgentNode {
+  declare readonly init: BootstrapNodeInit;
+  private readonly held: Held;
+
+  constructor(components: BootstrapNodeComponents, init: BootstrapNodeInit) {
+    const held: Held = {};
+    super(components, { ...init, meshCidr: init.cidr ?? DEFAULTS.cidr }, bootstrapCore(components, init, held));
+    this.held = held;
+  }
+
+  /** The member table, join service and the bootstrap's own Agent, once started. */
+  get bootstrap(): Bootstrap | undefined {
+    return this.held.bootstrap;
+  }
+}
+
+/** What the core made, for the node to show. */
+interface Held {
+  bootstrap?: Bootstrap;
+  tls?: MeshTls;
+}
+
+function bootstrapCore(components: BootstrapNodeComponents, init: BootstrapNodeInit, held: Held): NodeCore {
+  const logger = components.logger;
+  return {
+    async prepare(parts) {
+      // Before the driver and the key: a first start that fails on a setting must leave no key
+      // behind, or the next one would look like a mesh that lost its state.
+      const cidr = init.cidr ?? DEFAULTS.cidr;
+      const selfIp = init.selfIp ?? DEFAULTS.selfIp;
+      const ipam = new Ipam(cidr, init.ipamRange);
+      if (!ipam.isAssignable(selfIp)) throw new ConfigError(`-ip ${selfIp} is the network or broadcast address of -cidr ${ipam.cidr.text}, or outside it; pick another address inside it`);
+      const files = nodeFiles(init.stateDir, init.meshName);
+      const decision = decideMeshStart(await meshStartFacts(files, init.newMesh ?? false), files);
+      if ('refuse' in decision) throw new MeshStartRefused(decision.refuse);
+      if (decision.start === 'new-on-purpose') logger?.warn('starting a new mesh (-new-mesh): every node must join again and gets a new mesh IP', { stateFile: files.bootstrapState });
+      const tls = init.tls;
+      if (tls) {
+        held.tls = await parts.start(
+          'tls',
+          () => new MeshTls({ ...tls, ...(components.clock ? { clock: components.clock } : {}), ...(logger ? { logger: logger.child({ component: 'bootstrap:tls' }) } : {}) }),
+          (started) => started?.close(),
+        );
+      }
+    },
+    async start(parts, device) {
+      const tls = held.tls;
+      const bootstrap = new Bootstrap(
+        {
+          store: new FileStateStore(device.files.bootstrapState),
+          driver: device.driver,
+          ...(logger ? { logger } : {}),
+          ...(components.clock ? { clock: components.clock } : {}),
+          ...(components.timers ? { timers: components.timers } : {}),
+          ...(device.rtt ? { rtt: device.rtt } : {}),
+          ...(tls ? { serverCredentials: tls.credentials, authenticator: tls } : {}),
+        },
+        {
+          meshName: init.meshName,
+          nodeName: init.nodeName,
+          privateKey: device.privateKey,
+          ...(init.cidr !== undefined ? { cidr: init.cidr } : {}),
+          ...(init.ipamRange !== undefined ? { ipamRange: init.ipamRange } : {}),
+          ...(init.selfIp !== undefined ? { selfIp: init.selfIp } : {}),
+          ...(init.grpcBindAddr !== undefined ? { grpcBindAddr: init.grpcBindAddr } : {}),
+          ...(init.grpcPort !== undefined ? { grpcPort: init.grpcPort } : {}),
+          ...(init.listenPort !== undefined ? { listenPort: init.listenPort } : {}),
+          ...(init.tags ? { tags: init.tags } : {}),
+          endpoints: device.endpoints,
+          ...(init.stunPort !== undefined ? { stunPort: init.stunPort } : {}),
+          ...(init.heartbeatMs !== undefined ? { heartbeatMs: init.heartbeatMs } : {}),
+          ...(init.liveness ? { liveness: init.liveness } : {}),
+        },
+      );
+      held.bootstrap = bootstrap;
+      // The bootstrap stays a member when it stops (it is coming back): no Leave.
+      await parts.start('bootstrap', () => bootstrap.start(), () => bootstrap.stop({ keepInterface: init.keepInterface ?? false }));
+      return bootstrap.agent!;
+    },
+    registerMetrics(registry) {
+      if (held.bootstrap) registerBootstrapMetrics(registry, held.bootstrap);
+    },
+  };
+}
+
+/**
+ * A bootstrap node (`wgmesh bootstrap`): checks its state dir (see decideMeshStart), loads TLS,
+ * then starts as every node does, with the member table and join service as its core.
+ */
+export function createBootstrapNode(components: BootstrapNodeComponents, init: BootstrapNodeInit): BootstrapNode {
+  return new BootstrapNode(components, init);
+}

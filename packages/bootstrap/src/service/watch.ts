@@ -1,0 +1,193 @@
+import { Metadata, type ServerWritableStream } from '@grpc/grpc-js';
+import type { Writable } from 'node:stream';
+import { loadProtos, type Logger, type MeshHandlers, type WatchEvent, type WatchRequest__Output } from '@wgmesh/agent';
+import type { Identity, MemberDelta, MemberTable } from '../members/table.js';
+import { NodeNotFound, WatcherFellBehind } from '../errors.js';
+import type { ServerSurfaceCall } from './auth.js';
+import { toServiceError } from './status.js';
+
+/**
+ * The server side of Mesh.Watch: who may watch, list-and-watch from the member table
+ * (MemberTable.watch), each change encoded once for every watcher, and a bounded queue per
+ * watcher (createWatchWriter) so a watcher that stops reading is cut off rather than buffered for.
+ */
+
+export interface WatchServiceComponents {
+  readonly table: MemberTable;
+  /** The node a call acts for and its proof of identity, checked as for every Mesh call. */
+  readonly caller: (call: ServerSurfaceCall, req: WatchRequest__Output) => { name: string; identity: Identity };
+  readonly logger: Logger;
+  /** Counters the service keeps: open watchers, events sent, watchers cut off. */
+  readonly stats: { watchers: number; eventsSent: number; watchersFellBehind: number };
+}
+
+/** The Watch handler, and what ends every open stream (the bootstrap stopping). */
+export function createWatchHandler(components: WatchServiceComponents, limits: WatchQueueLimits): { Watch: MeshHandlers['Watch']; closeWatchers(): void } {
+  const { table, caller, logger, stats } = components;
+  /** Each open Watch stream, with what stops sending to it. */
+  const openStreams = new Map<ServerWritableStream<WatchRequest__Output, WatchEvent>, () => void>();
+  const serializeEvent = loadProtos().mesh.wgmesh.v1.Mesh.service.Watch.responseSerialize;
+  /** Each change's encoded event, kept while the change is (in the table's history). */
+  const encoded = new WeakMap<MemberDelta, Buffer>();
+  function encodedDelta(delta: MemberDelta, event: WatchEvent): Buffer {
+    let bytes = encoded.get(delta);
+    if (!bytes) encoded.set(delta, (bytes = serializeEvent(event)));
+    return bytes;
+  }
+
+  const Watch: MeshHandlers['Watch'] = (call) => {
+    const req: WatchRequest__Output = call.request;
+    let unsubscribe: (() => void) | undefined;
+    let name: string;
+    try {
+      let identity: Identity;
+      ({ name, identity } = caller(call, req));
+      // Only members may watch, and only as themselves.
+      table.authorize(name, identity);
+    } catch (err) {
+      call.emit('error', toServiceError(err));
+      return;
+    }
+
+    // Headers now, so the agent knows the stream is up even when there is nothing to send yet.
+    call.sendMetadata(new Metadata());
+    // What this watcher has not read is bounded: past the limit its stream ends, and it resumes
+    // from its revision on reconnect.
+    const writer = createWatchWriter(call, limits, (lag) => {
+      stats.watchersFellBehind++;
+      logger.warn('watcher fell behind; ending its stream (it resumes from its revision on reconnect)', { node: name, events: lag.events, bytes: lag.bytes, revision: table.revision });
+      finish();
+      call.emit('error', toServiceError(new WatcherFellBehind(name, lag.events, lag.bytes)));
+    });
+    unsubscribe = table.watch(Number(req.sinceRevision), (event, delta, catchUp) => {
+      stats.eventsSent++;
+      // A change goes to every watcher as the same bytes, encoded once (see JoinServer).
+      writer.send(delta ? encodedDelta(delta, event) : serializeEvent(event), catchUp);
+      // A node removed (left, reaped, revoked) is told so at once, and re-joins or says why it cannot.
+      // (Only live changes: a resume may replay an old remove the node has re-joined since.)
+      if (!catchUp && delta?.kind === 'remove' && delta.name === name) {
+        finish();
+        call.emit('error', toServiceError(new NodeNotFound(name)));
+      }
+    });
+
+    stats.watchers++;
+    openStreams.set(call, finish);
+    function finish(): void {
+      writer.close();
+      if (!unsubscribe) return;
+      unsubscribe();
+      unsubscribe = undefined;
+      stats.watchers--;
+      openStreams.delete(call);
+    }
+    call.on('cancelled', finish);
+    call.on('close', finish);
+    call.on('error', finish);
+  };
+
+  return {
+    Watch,
+    closeWatchers() {
+      for (const [call, finish] of openStreams) {
+        finish();
+        call.end();
+      }
+    },
+  };
+}
+
+/** How far one watcher may fall behind before its stream is ended (defaults in constants.ts). */
+export interface WatchQueueLimits {
+  /** Live changes sent to the stream and not yet flushed to its connection. */
+  readonly maxEvents: number;
+  /** The same, in encoded bytes. */
+  readonly maxBytes: number;
+}
+
+/** What a watcher had waiting, unflushed, when it crossed a limit. */
+export interface WatchLag {
+  readonly events: number;
+  readonly bytes: number;
+}
+
+export interface WatchWriter {
+  /**
+   * Sends one encoded event. `catchUp` marks the snapshot or replayed deltas a stream starts
+   * with: they are not counted (a snapshot of a large mesh is one event of megabytes, and a
+   * replay is bounded by the history), only the live changes queued behind them are.
+   */
+  send(bytes: Buffer, catchUp: boolean): void;
+  /** Stops sending and drops what is queued (the stream ended or was cancelled). */
+  close(): void;
+}
+
+/**
+ * Writes a watcher's events with a bound on what it may hold. grpc-js buffers every write a
+ * stream cannot flush (its Writable is in object mode: writableLength counts messages, and a
+ * write's callback fires once HTTP/2 flow control let it out to the socket), so a watcher that
+ * stops reading would hold every later change. Here events go to the stream only while write()
+ * says it has room (up to its high-water mark of 16 messages); the rest wait in this queue. Live
+ * events are counted from send() until their write callback; when the count passes a limit the
+ * queue is dropped and `onOverflow` ends the stream, whose status then follows the few messages
+ * already handed to grpc-js.
+ */
+export function createWatchWriter(stream: Writable, limits: WatchQueueLimits, onOverflow: (lag: WatchLag) => void): WatchWriter {
+  const queue: { bytes: Buffer; live: boolean }[] = [];
+  let head = 0;
+  let events = 0;
+  let bytes = 0;
+  let waitingForDrain = false;
+  let closed = false;
+
+  const flushed = (chunk: Buffer) => () => {
+    events--;
+    bytes -= chunk.length;
+  };
+
+  function pump(): void {
+    waitingForDrain = false;
+    while (!closed && head < queue.length) {
+      const item = queue[head]!;
+      queue[head++] = undefined as never;
+      const room = stream.write(item.bytes, item.live ? flushed(item.bytes) : undefined);
+      if (!room) {
+        waitingForDrain = true;
+        stream.once('drain', pump);
+        break;
+      }
+    }
+    // Reuse the array once it is empty, rather than shifting it one element at a time.
+    if (head === queue.length) {
+      queue.length = 0;
+      head = 0;
+    }
+  }
+
+  function close(): void {
+    if (closed) return;
+    closed = true;
+    queue.length = 0;
+    head = 0;
+    stream.removeListener('drain', pump);
+  }
+
+  return {
+    send(chunk, catchUp) {
+      if (closed) return;
+      if (!catchUp) {
+        events++;
+        bytes += chunk.length;
+        if (events > limits.maxEvents || bytes > limits.maxBytes) {
+          const lag = { events, bytes };
+          close();
+          onOverflow(lag);
+          return;
+        }
+      }
+      queue.push({ bytes: chunk, live: !catchUp });
+      if (!waitingForDrain) pump();
+    },
+    close,
+  };
+}

@@ -1,0 +1,49 @@
+import { AgentStateError, ControlCallError, KeyFileInvalid, ListenPortInUse, LocalApiError, MetricsError, NotRoot } from '@wgmesh/agent';
+import { ConfigError, MeshStartRefused, StateFileError, StunPortInUse } from '@wgmesh/bootstrap';
+
+/** Named failures of the CLI (the lab's are in lab/errors.ts), and the one place where any error becomes an exit status. */
+
+/** Wrong or missing flags, or a refusal the operator must act on. Exit status 2. */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+/** No local API socket to connect to (info, tags, rtt without a running node): reported like a usage error. */
+export class LocalApiUnavailable extends UsageError {}
+
+/** A `wgmesh ca` operation refused: the directory, name or certificate is not what it needs. */
+export class CaError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+/**
+ * A node command was stopped by a signal before the node was up (e.g. while a join was being
+ * retried): everything it had started is stopped; the message says what it was waiting for.
+ */
+export class StartInterrupted extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+/**
+ * The exit status for an error: 2 when the operator must change something before trying again
+ * (flags, files, certificates, identity, a port or socket taken, not root, the join refused), 1
+ * for anything else.
+ */
+export function exitCodeFor(err: unknown): number {
+  if (
+    err instanceof UsageError || err instanceof NotRoot || err instanceof ControlCallError || err instanceof MetricsError || err instanceof LocalApiError || err instanceof ListenPortInUse || err instanceof StunPortInUse ||
+    err instanceof KeyFileInvalid || err instanceof AgentStateError || err instanceof MeshStartRefused || err instanceof ConfigError || err instanceof StateFileError
+  ) {
+    return 2;
+  }
+  return 1;
+}
