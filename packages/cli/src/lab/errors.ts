@@ -1,3 +1,4 @@
+import { NotRoot } from '@wgmesh/agent';
 import { nameHint } from './constants.js';
 
 /** Named failures of the lab; messages say what to do. */
@@ -5,8 +6,8 @@ export class LabError extends Error {
   override readonly name: string = 'LabError';
 }
 
-export class NotRoot extends LabError {
-  override readonly name = 'NotRoot';
+/** wgmesh's one NotRoot (from the agent), with the lab's reason. */
+export class LabNotRoot extends NotRoot {
   constructor() {
     super('the lab creates network and mount namespaces and needs root: run it with sudo');
   }

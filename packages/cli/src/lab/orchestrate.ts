@@ -8,7 +8,7 @@
  * the nodes' local API (readiness.ts), and the lab is read from its lab.json (hosts.ts).
  */
 import { LAB_DEFAULTS, nameHint } from './constants.js';
-import { InvalidLabOptions, LabConflict, LabError, NodeNotRunning, NodeStillRunning, NotRoot } from './errors.js';
+import { InvalidLabOptions, LabConflict, LabError, NodeNotRunning, NodeStillRunning, LabNotRoot } from './errors.js';
 import { findLab, freshLab, inspectLab, labHost, loadLab } from './hosts.js';
 import {
   formatCidr,
@@ -48,7 +48,7 @@ import type {
 } from './types.js';
 
 function requireRoot(): void {
-  if (!isRoot()) throw new NotRoot();
+  if (!isRoot()) throw new LabNotRoot();
 }
 
 function report(onProgress: Progress | undefined, message: string): void {
