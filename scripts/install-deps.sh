@@ -17,6 +17,7 @@ command -v turnserver >/dev/null 2>&1  || need_apt+=(coturn)
 command -v iptables >/dev/null 2>&1    || need_apt+=(iptables)   # NAT routers in lab/e2e topologies
 command -v tmux >/dev/null 2>&1        || need_apt+=(tmux)       # drives `wgmesh info` in a terminal test
 command -v systemd-analyze >/dev/null 2>&1 || need_apt+=(systemd) # verifies the unit files in deploy/systemd (test/sim)
+command -v python3 >/dev/null 2>&1     || need_apt+=(python3-minimal) # delays lab paths in the RTT test (test/tools/nfqueue-delay.py)
 
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then

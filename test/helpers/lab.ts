@@ -33,10 +33,16 @@ import {
 } from '@wgmesh/cli/lab';
 import { waitFor } from './wait.js';
 
-/** Why these tests cannot run here, or undefined when they can (`nat`: the lab's NAT routers need iptables and sysctl). */
-export async function labSkipReason(options: { wireguard: boolean; nat?: boolean }): Promise<string | undefined> {
+/**
+ * Why these tests cannot run here, or undefined when they can (`nat`: the lab's NAT routers need
+ * iptables and sysctl; `delay`: delayWireguard needs iptables and python3).
+ */
+export async function labSkipReason(options: { wireguard: boolean; nat?: boolean; delay?: boolean }): Promise<string | undefined> {
   if (!isRoot()) return 'needs root: the lab creates network and mount namespaces (CI runs as root)';
-  const needed = ['ip', 'nsenter', 'unshare', 'mount', 'ping', ...(options.wireguard ? ['wg', 'wireguard-go'] : []), ...(options.nat ? ['iptables', 'sysctl'] : [])];
+  const needed = [
+    'ip', 'nsenter', 'unshare', 'mount', 'ping', ...(options.wireguard ? ['wg', 'wireguard-go'] : []), ...(options.nat ? ['iptables', 'sysctl'] : []),
+    ...(options.delay ? ['iptables', 'python3'] : []),
+  ];
   const missing: string[] = [];
   const path = process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin';
   for (const command of needed) if (!(await commandOnPath(command, path))) missing.push(command);
@@ -435,4 +441,86 @@ export async function firstReply(lab: LabState, from: string, ip: string, timeou
     if (Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error(`${from} got no answer from ${ip} within ${timeoutMs} ms; ping said: ${output.trim().split('\n').slice(-3).join(' | ')}`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// A known delay on a path
+
+export interface WireguardDelay {
+  readonly host: string;
+  /** Added to each peer's round trip, in ms, by peer name. */
+  readonly delays: ReadonlyMap<string, number>;
+  /** Stops the delaying process (the kernel then lets the traffic through: --queue-bypass) and removes the rules. */
+  stop(): Promise<void>;
+}
+
+const NFQUEUE_DELAY = fileURLToPath(new URL('../tools/nfqueue-delay.py', import.meta.url));
+
+/**
+ * Delays every WireGuard packet `host` sends to each given peer by a fixed time, on the underlay:
+ * the round trip between the two through the tunnel grows by that much, for ping and for wgmesh's
+ * probes alike, and for nothing else. Packets to the peer's WireGuard endpoint (as `wg show`
+ * has it now) go to a netfilter queue in the host's namespace (iptables NFQUEUE), and
+ * test/tools/nfqueue-delay.py, started in the host, lets each through that much later. The
+ * stand-in for `tc qdisc add dev eth0 root netem delay`, which needs sch_netem: kernels built
+ * without it (this CI's) have NFQUEUE.
+ */
+export async function delayWireguard(lab: LabState, host: string, delays: ReadonlyMap<string, number>): Promise<WireguardDelay> {
+  const dump = await wgDump(lab, host);
+  const rules: string[][] = [];
+  const specs: string[] = [];
+  for (const [peer, ms] of delays) {
+    const key = (await wgDump(lab, peer)).publicKey;
+    const endpoint = dump.peers.find((p) => p.publicKey === key)?.endpoint ?? '';
+    const at = /^(\d+\.\d+\.\d+\.\d+):(\d+)$/.exec(endpoint);
+    if (!at) throw new Error(`${host}: no IPv4 WireGuard endpoint for ${peer} to delay (wg show has "${endpoint}")`);
+    const queue = labHost(lab, peer).index;
+    specs.push(`${queue}=${ms}`);
+    rules.push(['OUTPUT', '-p', 'udp', '-d', at[1]!, '--dport', at[2]!, '-j', 'NFQUEUE', '--queue-num', String(queue), '--queue-bypass']);
+  }
+  const [file, ...args] = hostCommand(lab, host, ['python3', NFQUEUE_DELAY, ...specs], false);
+  // nsenter execs python without forking, so this PID is the delayer's own.
+  const child = spawn(file!, args, { stdio: ['ignore', 'pipe', 'pipe'], env: labEnv(), cwd: REPO_ROOT });
+  let stderr = '';
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (chunk: string) => (stderr += chunk));
+  const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
+  const ready = await Promise.race([
+    new Promise<boolean>((resolve) => child.stdout.once('data', (chunk: Buffer) => resolve(chunk.toString().startsWith('ready')))),
+    exited.then(() => false),
+    new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 10_000).unref()),
+  ]);
+  const stopDelayer = async (): Promise<void> => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    const stopped = await Promise.race([exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 3_000).unref())]);
+    if (!stopped) {
+      child.kill('SIGKILL');
+      await exited;
+    }
+  };
+  if (!ready) {
+    await stopDelayer();
+    throw new Error(`${host}: nfqueue-delay.py did not start: ${stderr.trim() || 'no output'}`);
+  }
+  const added: string[][] = [];
+  const removeRules = async (): Promise<void> => {
+    for (const rule of added) await hostExec(lab, host, ['iptables', '-w', '-D', ...rule], { timeoutMs: 10_000 });
+  };
+  for (const rule of rules) {
+    const result = await hostExec(lab, host, ['iptables', '-w', '-A', ...rule], { timeoutMs: 10_000 });
+    if (result.code !== 0) {
+      await removeRules();
+      await stopDelayer();
+      throw new Error(`${host}: iptables -A ${rule.join(' ')}: ${result.stderr.trim() || `exit ${result.code}`}`);
+    }
+    added.push(rule);
+  }
+  return {
+    host,
+    delays,
+    async stop() {
+      await stopDelayer();
+      await removeRules();
+    },
+  };
 }
