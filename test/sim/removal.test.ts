@@ -11,16 +11,20 @@ import { waitFor } from '../helpers/wait.js';
  * why it cannot: it used to keep saying "connected" with a heartbeat refused every 5 s.
  */
 
-function agentWith(control: ControlClient, name: string, stateStore = new MemoryAgentStateStore()) {
+const keys = new WeakMap<Agent, string>();
+const agentKey = (agent: Agent): string => keys.get(agent)!;
+
+function agentWith(control: ControlClient, name: string, stateStore = new MemoryAgentStateStore(), privateKey = generateKeyPair().privateKey) {
   const driver = new MemoryWgDriver(`wg-${name}`);
   const agent = new Agent(
     { control, driver, stateStore },
     {
-      meshName: MESH, nodeName: name, privateKey: generateKeyPair().privateKey, listenPort: 54540,
+      meshName: MESH, nodeName: name, privateKey, listenPort: 54540,
       endpoints: () => [{ ip: '192.0.2.31', port: 54540, kind: 'ENDPOINT_KIND_LAN' }],
       heartbeatMs: 200, backoffInitialMs: 50, backoffMaxMs: 500,
     },
   );
+  keys.set(agent, privateKey);
   return { agent, driver, stateStore };
 }
 
@@ -37,13 +41,13 @@ test('removed nodes re-join: told by the Watch stream, or by a refused heartbeat
   });
   const table = bootstrap.table!;
 
-  await t.test('removed from the member table (as the reaper does): back within 10 s, with a new secret saved', async () => {
-    const { agent, stateStore } = agentWith(grpcControl(bootstrap.port), 'removed');
+  await t.test('removed from the member table (as the reaper does): back within 10 s, as the same node', async () => {
+    const { agent } = agentWith(grpcControl(bootstrap.port), 'removed');
     agents.push(agent);
     await agent.start();
     await waitFor('the Watch stream to open', () => agent.connected);
-    const firstSecret = stateStore.state!.nodeSecret;
-    assert.ok(firstSecret, 'the node secret is kept in the agent state');
+    const secretHash = table.get('removed')!.secretHash;
+    assert.match(secretHash ?? '', /^[0-9a-f]{64}$/, "the member keeps the hash of the node's secret");
 
     const removedAt = Date.now();
     await table.remove('removed');
@@ -51,8 +55,25 @@ test('removed nodes re-join: told by the Watch stream, or by a refused heartbeat
     const took = Date.now() - removedAt;
     assert.ok(took < 10_000, `re-joined in ${took} ms`);
     assert.equal(agent.joined!.nodeName, 'removed');
-    await waitFor('the new secret to be saved', () => stateStore.state!.nodeSecret !== firstSecret);
+    assert.equal(table.get('removed')!.secretHash, secretHash, 'the same secret: it is derived from the node\'s key');
     assert.equal(agent.controlError, '', 'nothing refused once back');
+  });
+
+  await t.test('a join the bootstrap saved but never answered (it crashed) is retried as the same node, without agent state', async () => {
+    const { agent } = agentWith(grpcControl(bootstrap.port), 'unanswered');
+    agents.push(agent);
+    // The bootstrap saved the member and crashed before answering: the node has no agent.json and
+    // no JoinResponse, only its key. Played here by starting it, then forgetting its state.
+    await agent.start();
+    await waitFor('the Watch stream to open', () => agent.connected);
+    const ip = table.get('unanswered')!.meshIp;
+    await agent.stop({ leave: false });
+    const { agent: again } = agentWith(grpcControl(bootstrap.port), 'unanswered', new MemoryAgentStateStore(), agentKey(agent));
+    agents.push(again);
+    await again.start();
+    assert.equal(again.meshIp, ip, 'the same member, the same IP');
+    // Someone with only its name and public key is still refused.
+    await assert.rejects(grpcControl(bootstrap.port).update({ meshName: MESH, nodeName: 'unanswered', publicKey: again.publicKey, endpoints: [], tags: { x: 'y' }, rtt: [] }), /node_secret is missing/);
   });
 
   await t.test('a heartbeat refused with NOT_FOUND while the Watch stream stays open: the node re-joins', async () => {

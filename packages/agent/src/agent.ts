@@ -6,7 +6,7 @@ import type { WgConfigOptions } from './wg/config.js';
 import { Reconciler } from './wg/reconciler.js';
 import type { WgDriver } from './wg/types.js';
 import { hasRestartNotifier } from './wg/userspace-driver.js';
-import { publicKeyFromPrivate } from './wg/keys.js';
+import { nodeSecretFromPrivate, publicKeyFromPrivate } from './wg/keys.js';
 import type { ControlClient } from './control/client.js';
 import { ControlSession, type SessionStats } from './control/session.js';
 import { describeEndpoints, EndpointManager } from './endpoints/manager.js';
@@ -145,6 +145,7 @@ export class Agent extends EventEmitter {
         meshName: init.meshName,
         nodeName: init.nodeName,
         publicKey: this.publicKey,
+        nodeSecret: nodeSecretFromPrivate(init.privateKey),
         ...(init.bootstrapAddr !== undefined ? { bootstrapAddr: init.bootstrapAddr } : {}),
         backoffInitialMs: init.backoffInitialMs ?? AGENT_DEFAULTS.backoffInitialMs,
         backoffMaxMs: init.backoffMaxMs ?? AGENT_DEFAULTS.backoffMaxMs,
@@ -227,7 +228,7 @@ export class Agent extends EventEmitter {
     const saved = await this.components.stateStore?.load();
     if (saved && saved.meshName === this.init.meshName && saved.nodeName === this.init.nodeName) {
       await this.upDevice(saved.meshIp, saved.meshCidr);
-      this.adopt({ nodeName: saved.nodeName, meshIp: saved.meshIp, meshCidr: saved.meshCidr, meshCreatedMs: saved.meshCreatedMs, revision: saved.revision, nodes: [...saved.nodes], nodeSecret: saved.nodeSecret ?? '' });
+      this.adopt({ nodeName: saved.nodeName, meshIp: saved.meshIp, meshCidr: saved.meshCidr, meshCreatedMs: saved.meshCreatedMs, revision: saved.revision, nodes: [...saved.nodes], nodeSecret: '' });
       this.announceMembership();
       this.restoredFromState = true;
       this.logger.info('WireGuard restored from saved state; contacting the bootstrap', { meshIp: saved.meshIp, peers: saved.nodes.length - 1, revision: saved.revision });
@@ -341,7 +342,6 @@ export class Agent extends EventEmitter {
   /** A join's answer (or the saved one) is this node's membership and secret from now on. */
   private adopt(response: JoinResponse__Output): void {
     this.membership.adopt(response);
-    this.session.adopt(response);
   }
 
   /** A re-join was answered: a new mesh IP moves the device; then every peer is checked again. */

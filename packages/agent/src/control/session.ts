@@ -44,6 +44,8 @@ export interface ControlSessionInit {
   readonly meshName: string;
   readonly nodeName: string;
   readonly publicKey: string;
+  /** Dev mode: what every call proves the node with (nodeSecretFromPrivate). */
+  readonly nodeSecret: string;
   /** Shown in logs only. */
   readonly bootstrapAddr?: string;
   readonly backoffInitialMs: number;
@@ -69,7 +71,6 @@ export interface ControlSessionHooks {
 export class ControlSession {
   readonly stats: SessionStats = { watchConnects: 0, joins: 0 };
   private active = false;
-  private nodeSecret = '';
   private connectedValue = false;
   private watchHandle: WatchHandle | undefined;
   private watchTimer: unknown;
@@ -107,14 +108,9 @@ export class ControlSession {
     this.connectedValue = false;
   }
 
-  /** Takes the secret of a join's answer (or of the saved one): every later call carries it. */
-  adopt(response: Pick<JoinResponse__Output, 'nodeSecret'>): void {
-    this.nodeSecret = response.nodeSecret ?? '';
-  }
-
   /** What every control-plane call names: mesh, node, key, and (dev mode) the node's secret. */
   identity(): { meshName: string; nodeName: string; publicKey: string; nodeSecret: string } {
-    return { meshName: this.init.meshName, nodeName: this.init.nodeName, publicKey: this.init.publicKey, nodeSecret: this.nodeSecret };
+    return { meshName: this.init.meshName, nodeName: this.init.nodeName, publicKey: this.init.publicKey, nodeSecret: this.init.nodeSecret };
   }
 
   /**
@@ -130,10 +126,11 @@ export class ControlSession {
       try {
         const request = await this.hooks.joinRequest(attempt++);
         if (!this.active) throw new JoinCancelled(lastError);
+        // The first join sends the secret too: a join the bootstrap saved but could not answer
+        // (it crashed) is then retried as the same node.
         const response = await this.components.control.join({ ...this.identity(), ...request, keepsNodeSecret: true });
         this.stats.joins++;
         if (!this.active) throw new JoinCancelled(undefined);
-        this.adopt(response);
         return response;
       } catch (err) {
         if (err instanceof JoinCancelled) throw err;

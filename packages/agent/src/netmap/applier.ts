@@ -118,7 +118,6 @@ export class NetmapApplier {
         meshCreatedMs: Number(joined.meshCreatedMs),
         revision: this.netmapValue.revision,
         nodes: [...this.netmapValue.nodes.values()],
-        ...(joined.nodeSecret ? { nodeSecret: joined.nodeSecret } : {}),
       });
     } catch (err) {
       this.components.logger.error('could not save agent state', { err: errorMessage(err) });

@@ -13,8 +13,6 @@ export interface AgentState {
   readonly meshCreatedMs: number;
   readonly revision: number;
   readonly nodes: readonly MeshNode[];
-  /** Dev mode: the secret the bootstrap gave this node, proving its later calls (absent in older files and with mTLS). */
-  readonly nodeSecret?: string;
 }
 
 export interface AgentStateStore {

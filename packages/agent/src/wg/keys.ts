@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import { createPrivateKey, createPublicKey, generateKeyPairSync } from 'node:crypto';
 
 // DER prefix of a PKCS#8 X25519 private key; the 32 raw key bytes follow it.
@@ -51,4 +52,13 @@ export function isLowOrderKey(value: string): boolean {
   if (bytes.length !== 32) return false;
   bytes[31] = bytes[31]! & 0x7f;
   return LOW_ORDER_POINTS.includes(bytes.toString('hex'));
+}
+
+/**
+ * The secret a node proves itself with in dev mode (see JoinRequest.node_secret): derived from its
+ * WireGuard private key, so it exists before the first join and survives a lost agent.json, and
+ * nobody who knows only the public key can make it. Changing the key changes the secret.
+ */
+export function nodeSecretFromPrivate(privateKeyBase64: string): string {
+  return createHmac('sha256', Buffer.from(privateKeyBase64, 'base64')).update('wgmesh node secret v1').digest('base64url');
 }

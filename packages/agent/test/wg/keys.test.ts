@@ -2,7 +2,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { generateKeyPair, isWgKey, publicKeyFromPrivate } from '../../src/wg/keys.js';
+import { generateKeyPair, isWgKey, nodeSecretFromPrivate, publicKeyFromPrivate } from '../../src/wg/keys.js';
 
 /** `wg pubkey` from wireguard-tools: the reference we must agree with. */
 function wgPubkey(privateKey: string): string {
@@ -91,4 +91,13 @@ describe('WireGuard keys', () => {
       assert.equal(isWgKey(value), false);
     });
   }
+});
+
+test('the node secret is derived from the private key: stable for a key, different for another, not the public key', () => {
+  const a = generateKeyPair();
+  const b = generateKeyPair();
+  assert.equal(nodeSecretFromPrivate(a.privateKey), nodeSecretFromPrivate(a.privateKey));
+  assert.notEqual(nodeSecretFromPrivate(a.privateKey), nodeSecretFromPrivate(b.privateKey));
+  assert.match(nodeSecretFromPrivate(a.privateKey), /^[A-Za-z0-9_-]{43}$/);
+  assert.ok(!nodeSecretFromPrivate(a.privateKey).includes(a.publicKey.slice(0, 20)));
 });

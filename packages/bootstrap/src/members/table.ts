@@ -206,7 +206,8 @@ export class MemberTable {
       }
       if (input.fixedIp) this.checkFixedIp(input.name, input.fixedIp);
       const ip = input.fixedIp ?? this.ipam.allocate(new Set([...this.members.values()].map((m) => m.meshIp)));
-      const secret = input.identity.cert || input.identity.local ? '' : newNodeSecret();
+      // The node's own secret (agents derive one from their private key), else one made here.
+      const secret = input.identity.cert || input.identity.local ? '' : input.identity.secret || newNodeSecret();
       const member: Member = {
         name: input.name,
         publicKey: input.identity.publicKey,
@@ -373,12 +374,14 @@ export function toNode(member: Member): MeshNode {
 }
 
 /**
- * The secret a re-joining node keeps using: the one it proved, or a new one for a member from
- * before secrets, if it can keep one (an agent not yet upgraded would drop it and be locked out).
+ * The secret a re-joining node keeps using: the one it proved; for a member from before secrets,
+ * the one it brings, or a new one if it can keep one (an agent not yet upgraded would drop it and
+ * be locked out).
  */
 function secretFor(member: Member, identity: Identity): string {
   if (identity.cert || identity.local) return '';
   if (member.secretHash) return identity.secret!;
+  if (identity.secret) return identity.secret;
   return identity.keepsSecret ? newNodeSecret() : '';
 }
 
