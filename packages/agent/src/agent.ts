@@ -228,7 +228,7 @@ export class Agent extends EventEmitter {
     const saved = await this.components.stateStore?.load();
     if (saved && saved.meshName === this.init.meshName && saved.nodeName === this.init.nodeName) {
       await this.upDevice(saved.meshIp, saved.meshCidr);
-      this.adopt({ nodeName: saved.nodeName, meshIp: saved.meshIp, meshCidr: saved.meshCidr, meshCreatedMs: saved.meshCreatedMs, revision: saved.revision, nodes: [...saved.nodes], nodeSecret: '' });
+      this.membership.adopt({ nodeName: saved.nodeName, meshIp: saved.meshIp, meshCidr: saved.meshCidr, meshCreatedMs: saved.meshCreatedMs, revision: saved.revision, nodes: [...saved.nodes], nodeSecret: '' });
       this.announceMembership();
       this.restoredFromState = true;
       this.logger.info('WireGuard restored from saved state; contacting the bootstrap', { meshIp: saved.meshIp, peers: saved.nodes.length - 1, revision: saved.revision });
@@ -240,7 +240,7 @@ export class Agent extends EventEmitter {
     const response = await this.session.join();
     // Saved before the interface is brought up (which can take seconds or fail): an answered join
     // is never forgotten by a crash, so a restart keeps the address the bootstrap gave out.
-    this.adopt(response);
+    this.membership.adopt(response);
     await this.membership.persist();
     this.logJoined(response);
     this.step('joined', `mesh IP ${response.meshIp} in ${response.meshCidr}, ${response.nodes.length - 1} other nodes`);
@@ -339,11 +339,6 @@ export class Agent extends EventEmitter {
     this.deviceUp = true;
   }
 
-  /** A join's answer (or the saved one) is this node's membership and secret from now on. */
-  private adopt(response: JoinResponse__Output): void {
-    this.membership.adopt(response);
-  }
-
   /** A re-join was answered: a new mesh IP moves the device; then every peer is checked again. */
   private async rejoined(response: JoinResponse__Output): Promise<void> {
     const previous = this.membership.joined;
@@ -355,7 +350,7 @@ export class Agent extends EventEmitter {
       await this.components.driver.close();
       await this.upDevice(response.meshIp, response.meshCidr);
     }
-    this.adopt(response);
+    this.membership.adopt(response);
     this.announceMembership();
     await this.membership.persist();
     this.logJoined(response);

@@ -128,7 +128,7 @@ export class ControlSession {
         if (!this.active) throw new JoinCancelled(lastError);
         // The first join sends the secret too: a join the bootstrap saved but could not answer
         // (it crashed) is then retried as the same node.
-        const response = await this.components.control.join({ ...this.identity(), ...request, keepsNodeSecret: true });
+        const response = await this.components.control.join({ ...this.identity(), ...request });
         this.stats.joins++;
         if (!this.active) throw new JoinCancelled(undefined);
         return response;

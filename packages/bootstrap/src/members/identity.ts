@@ -20,8 +20,6 @@ export interface Identity {
   readonly cert?: CallCertificate;
   /** Dev mode: JoinResponse.node_secret, sent back with every call. */
   readonly secret?: string;
-  /** The caller keeps and sends a node secret (JoinRequest.keeps_node_secret); older agents do not. */
-  readonly keepsSecret?: boolean;
   /** The bootstrap's own node, calling its member table in-process. */
   readonly local?: boolean;
 }

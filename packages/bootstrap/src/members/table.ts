@@ -374,15 +374,13 @@ export function toNode(member: Member): MeshNode {
 }
 
 /**
- * The secret a re-joining node keeps using: the one it proved; for a member from before secrets,
- * the one it brings, or a new one if it can keep one (an agent not yet upgraded would drop it and
- * be locked out).
+ * The secret a re-joining node keeps using: the one it proved, or for a member from before secrets
+ * the one it brings now. One that brings none (an agent not yet upgraded) stays bound to its key:
+ * a secret made for it would be dropped, and lock it out of its own later calls.
  */
 function secretFor(member: Member, identity: Identity): string {
   if (identity.cert || identity.local) return '';
-  if (member.secretHash) return identity.secret!;
-  if (identity.secret) return identity.secret;
-  return identity.keepsSecret ? newNodeSecret() : '';
+  return identity.secret ?? '';
 }
 
 /** What the member record keeps of the identity a node joined (or re-joined) with. */

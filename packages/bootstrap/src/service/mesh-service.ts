@@ -85,9 +85,7 @@ export function createMeshService(
     Join(call, callback) {
       const req: JoinRequest__Output = call.request;
       answer(callback, async (): Promise<JoinResponse> => {
-        const who = caller(call, req);
-        const { name, publicKey } = who;
-        const identity = who.identity.cert ? who.identity : { ...who.identity, keepsSecret: req.keepsNodeSecret };
+        const { name, identity, publicKey } = caller(call, req);
         const endpoints = validateEndpoints(req.endpoints, meshCidr);
         const tags = validateTags(req.tags);
         const listenPort = validateListenPort(req.listenPort);

@@ -10,7 +10,6 @@ export interface JoinRequest {
   'tags'?: ({[key: string]: string});
   'listenPort'?: (number);
   'nodeSecret'?: (string);
-  'keepsNodeSecret'?: (boolean);
 }
 
 export interface JoinRequest__Output {
@@ -21,5 +20,4 @@ export interface JoinRequest__Output {
   'tags': ({[key: string]: string});
   'listenPort': (number);
   'nodeSecret': (string);
-  'keepsNodeSecret': (boolean);
 }
