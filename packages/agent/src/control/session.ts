@@ -171,8 +171,7 @@ export class ControlSession {
           if (!this.active) return;
           if (err && REMOVED_CODES.has(err.code)) {
             this.noteControlError(err);
-            this.components.logger.warn('the bootstrap no longer knows this node; joining again', { err: err.message });
-            void this.rejoin();
+            this.rejoinAfterRemoval(err);
             return;
           }
           const wait = this.watchBackoff.next();
@@ -232,10 +231,14 @@ export class ControlSession {
   heartbeatFailed(err: unknown): void {
     if (!this.active) return;
     this.noteControlError(err, 'heartbeat refused');
-    if (err instanceof ControlCallError && REMOVED_CODES.has(err.code) && !this.rejoining) {
-      this.components.logger.warn('the bootstrap no longer knows this node; joining again', { err: err.message });
-      void this.rejoin();
-    }
+    if (err instanceof ControlCallError && REMOVED_CODES.has(err.code)) this.rejoinAfterRemoval(err);
+  }
+
+  /** The bootstrap does not (or no longer) know this node as itself: it joins again, once. */
+  private rejoinAfterRemoval(err: ControlCallError): void {
+    if (this.rejoining) return;
+    this.components.logger.warn('the bootstrap no longer knows this node; joining again', { err: err.message });
+    void this.rejoin();
   }
 
   /** Tells the bootstrap this node is leaving (so every node drops it at once); a failure is logged, not thrown. */
