@@ -192,7 +192,7 @@ export class MemberTable {
         const next: Member = {
           ...existing,
           publicKey: input.identity.publicKey,
-          ...credentialsOf(input.identity, secret, existing),
+          ...credentialsOf(input.identity, secret),
           endpoints: mergeObserved(existing.endpoints, input.endpoints),
           tags: { ...input.tags },
           listenPort: input.listenPort,
@@ -245,7 +245,7 @@ export class MemberTable {
       const next: Member = {
         ...existing,
         // A renewed certificate is recorded, so revocation and expiry follow the one in use.
-        ...(identity?.cert ? credentialsOf(identity, '', existing) : {}),
+        ...(identity?.cert ? credentialsOf(identity, '') : {}),
         endpoints: input.endpoints ? mergeObserved(existing.endpoints, input.endpoints) : existing.endpoints,
         tags: input.tags ? { ...input.tags } : existing.tags,
         status: input.status ?? (identity ? 'NODE_STATUS_ALIVE' : existing.status),
@@ -384,10 +384,10 @@ function secretFor(member: Member, identity: Identity): string {
 }
 
 /** What the member record keeps of the identity a node joined (or re-joined) with. */
-function credentialsOf(identity: Identity, secret: string, previous?: Member): Partial<Member> {
+function credentialsOf(identity: Identity, secret: string): Partial<Member> {
   if (identity.cert) return { certFingerprint: identity.cert.fingerprint, certSerial: identity.cert.serial, certNotAfterMs: identity.cert.notAfterMs };
   if (identity.local) return {};
-  return secret ? { secretHash: hashNodeSecret(secret) } : previous?.secretHash ? { secretHash: previous.secretHash } : {};
+  return secret ? { secretHash: hashNodeSecret(secret) } : {};
 }
 
 /** A node reports its own candidates; the bootstrap's observed endpoint is kept. */
