@@ -12,6 +12,7 @@ export * from './agent.js';
 export * from './status/status.js';
 export * from './localapi/server.js';
 export * from './log.js';
+export { Coalescer } from './coalescer.js';
 export * from './errors.js';
 export * from './limits.js';
 export { validateTag, validateTags } from './tags.js';

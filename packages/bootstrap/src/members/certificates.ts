@@ -1,4 +1,4 @@
-import { defaultTimers, errorMessage, silentLogger, type Logger, type Timers } from '@wgmesh/agent';
+import { Coalescer, defaultTimers, errorMessage, silentLogger, type Logger, type Timers } from '@wgmesh/agent';
 import { systemClock, type Clock, type MemberTable } from './table.js';
 import type { Member } from './store.js';
 
@@ -32,7 +32,8 @@ export class CertificateEnforcer {
   private readonly clock: Clock;
   private readonly timers: Timers;
   private readonly logger: Logger;
-  private sweeping: Promise<void> = Promise.resolve();
+  /** Sweeps never overlap; a CRL change during one costs one more after it. */
+  private readonly sweeps = new Coalescer(() => this.sweepOnce());
 
   constructor(private readonly table: MemberTable, private readonly init: CertificateEnforcerInit = {}) {
     this.clock = init.clock ?? systemClock;
@@ -51,7 +52,7 @@ export class CertificateEnforcer {
     this.running = false;
     this.unsubscribe?.();
     this.timers.clearTimeout(this.timer);
-    await this.sweeping;
+    await this.sweeps.idle();
   }
 
   private schedule(): void {
@@ -61,10 +62,9 @@ export class CertificateEnforcer {
     }, this.init.intervalMs ?? CERTIFICATE_CHECK_MS);
   }
 
-  /** One pass over the members with certificates; sweeps never overlap. */
+  /** One pass over the members with certificates (or one more after the pass in progress). */
   sweep(): Promise<void> {
-    this.sweeping = this.sweeping.then(() => this.sweepOnce());
-    return this.sweeping;
+    return this.sweeps.run();
   }
 
   private async sweepOnce(): Promise<void> {
