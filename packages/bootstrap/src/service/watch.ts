@@ -56,8 +56,7 @@ export function createWatchHandler(components: WatchServiceComponents, limits: W
     const writer = createWatchWriter(call, limits, (lag) => {
       stats.watchersFellBehind++;
       logger.warn('watcher fell behind; ending its stream (it resumes from its revision on reconnect)', { node: name, events: lag.events, bytes: lag.bytes, revision: table.revision });
-      finish();
-      call.emit('error', toServiceError(new WatcherFellBehind(name, lag.events, lag.bytes)));
+      endWith(new WatcherFellBehind(name, lag.events, lag.bytes));
     });
     unsubscribe = table.watch(Number(req.sinceRevision), (event, delta, catchUp) => {
       stats.eventsSent++;
@@ -66,13 +65,17 @@ export function createWatchHandler(components: WatchServiceComponents, limits: W
       // A node removed (left, reaped, revoked) is told so at once, and re-joins or says why it cannot.
       // (Only live changes: a resume may replay an old remove the node has re-joined since.)
       if (!catchUp && delta?.kind === 'remove' && delta.name === name) {
-        finish();
-        call.emit('error', toServiceError(new NodeNotFound(name)));
+        endWith(new NodeNotFound(name));
       }
     });
 
     stats.watchers++;
     openStreams.set(call, finish);
+    /** Ends the stream with the error's status, sending nothing more. */
+    function endWith(err: Error): void {
+      finish();
+      call.emit('error', toServiceError(err));
+    }
     function finish(): void {
       writer.close();
       if (!unsubscribe) return;
