@@ -30,7 +30,7 @@ class FakeControl implements ControlClient {
       throw new Error('Update: bootstrap unreachable');
     }
     this.updates.push(req);
-    return { revision: this.response.revision };
+    return { revision: this.response.revision, relayPairs: 0 };
   }
   async leave(): Promise<void> {}
   async rtt() {

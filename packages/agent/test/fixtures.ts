@@ -15,6 +15,7 @@ export function meshNode(name: string, meshIp: string, extra: Partial<MeshNode> 
     statusChangedMs: 1,
     isBootstrap: false,
     listenPort: 51820,
+    relay: false,
     ...extra,
   };
 }
@@ -61,7 +62,7 @@ export function fakeBootstrap(delayMs = 20): FakeBootstrap {
       if (bad) throw new ControlCallError(grpcStatus.INVALID_ARGUMENT, `invalid tags[${JSON.stringify(bad[0].slice(0, 40))}]`, 'Update');
       if (!member) throw new ControlCallError(grpcStatus.NOT_FOUND, 'not a member', 'Update');
       member.tags = tags;
-      return { revision: 2 };
+      return { revision: 2, relayPairs: 0 };
     },
     async leave() {},
     async rtt() {

@@ -55,6 +55,7 @@ export function rankCandidates(node: MeshNode, networks: readonly LocalNetwork[]
       case 'ENDPOINT_KIND_CONFIGURED': return 0;
       case 'ENDPOINT_KIND_LAN': return sameLan(ip) ? 1 : 4;
       case 'ENDPOINT_KIND_OBSERVED': return 2;
+      case 'ENDPOINT_KIND_MAPPED': return 2;
       case 'ENDPOINT_KIND_STUN': return 3;
       default: return 5;
     }

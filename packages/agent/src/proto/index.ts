@@ -4,6 +4,7 @@ export type { EndpointKind, EndpointKind__Output } from './gen/wgmesh/v1/Endpoin
 export type { NodeStatus, NodeStatus__Output } from './gen/wgmesh/v1/NodeStatus.js';
 export type { Node, Node__Output } from './gen/wgmesh/v1/Node.js';
 export type { RttSample, RttSample__Output } from './gen/wgmesh/v1/RttSample.js';
+export type { RelayedPeer, RelayedPeer__Output } from './gen/wgmesh/v1/RelayedPeer.js';
 export type { JoinRequest, JoinRequest__Output } from './gen/wgmesh/v1/JoinRequest.js';
 export type { JoinResponse, JoinResponse__Output } from './gen/wgmesh/v1/JoinResponse.js';
 export type { WatchRequest, WatchRequest__Output } from './gen/wgmesh/v1/WatchRequest.js';

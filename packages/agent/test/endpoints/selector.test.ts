@@ -7,7 +7,7 @@ import { diffWgConfig } from '../../src/wg/config.js';
 const LAN: LocalNetwork[] = [{ address: '198.51.100.10', prefixLength: 24 }];
 
 function node(endpoints: MeshNode['endpoints']): MeshNode {
-  return { name: 'b', publicKey: 'B'.repeat(43) + '=', meshIp: '198.18.0.2', endpoints, tags: {}, status: 'NODE_STATUS_ALIVE', joinedAtMs: 0, lastSeenMs: 0, statusChangedMs: 0, isBootstrap: false, listenPort: 54540 };
+  return { name: 'b', publicKey: 'B'.repeat(43) + '=', meshIp: '198.18.0.2', endpoints, tags: {}, status: 'NODE_STATUS_ALIVE', joinedAtMs: 0, lastSeenMs: 0, statusChangedMs: 0, isBootstrap: false, listenPort: 54540, relay: false };
 }
 
 const B = node([

@@ -32,7 +32,7 @@ function fakeControl(response: JoinResponse__Output): ControlClient & { stream: 
       queueMicrotask(() => callbacks.onOpen());
       return { cancel() {} };
     },
-    update: async () => ({ revision: 1 }),
+    update: async () => ({ revision: 1, relayPairs: 0 }),
     leave: async () => {},
     rtt: async () => ({ nodes: [], rows: [], partial: false }),
     close() {},

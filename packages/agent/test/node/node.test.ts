@@ -38,7 +38,7 @@ class FakeControl implements ControlClient {
     return { cancel() {} };
   }
   async update() {
-    return { revision: 1 };
+    return { revision: 1, relayPairs: 0 };
   }
   async leave(): Promise<void> {
     this.left = true;

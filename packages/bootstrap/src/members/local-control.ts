@@ -25,6 +25,7 @@ export function createLocalControl(table: MemberTable, self: { ip: string }): Co
         listenPort: req.listenPort ?? 0,
         isBootstrap: true,
         fixedIp: self.ip,
+        relay: req.relay ?? false,
       });
       return table.joinResponse(member);
     },
@@ -49,8 +50,9 @@ export function createLocalControl(table: MemberTable, self: { ip: string }): Co
         endpoints: endpointsOf(mesh, req.endpoints),
         tags: validateTags(req.tags ?? {}),
         rtt: rttOf(req.rtt),
+        relayed: (req.relayed ?? []).map((r) => ({ peer: r.peer ?? '', via: r.via ?? '' })),
       });
-      return { revision };
+      return { revision, relayPairs: table.relayedPairs.pairsVia(req.nodeName!) };
     },
     async rtt(req) {
       table.authorize(req.nodeName!, { publicKey: req.publicKey!, local: true });

@@ -49,7 +49,7 @@ const NODE_STATUSES: Record<NodeStatus__Output, true> = {
   NODE_STATUS_UNSPECIFIED: true, NODE_STATUS_ALIVE: true, NODE_STATUS_SUSPECT: true, NODE_STATUS_FAILED: true, NODE_STATUS_LEFT: true,
 };
 const ENDPOINT_KINDS: Record<EndpointKind__Output, true> = {
-  ENDPOINT_KIND_UNSPECIFIED: true, ENDPOINT_KIND_LAN: true, ENDPOINT_KIND_OBSERVED: true, ENDPOINT_KIND_STUN: true, ENDPOINT_KIND_CONFIGURED: true,
+  ENDPOINT_KIND_UNSPECIFIED: true, ENDPOINT_KIND_LAN: true, ENDPOINT_KIND_OBSERVED: true, ENDPOINT_KIND_STUN: true, ENDPOINT_KIND_CONFIGURED: true, ENDPOINT_KIND_MAPPED: true,
 };
 
 function object(fields: Record<string, Check>): Check {
@@ -100,6 +100,9 @@ function memberFields(cidr: Prefix): Record<keyof Required<Member>, Check> {
     certSerial: optional(expect('a certificate serial (lower-case hex)', (v) => typeof v === 'string' && /^[0-9a-f]+$/.test(v))),
     certNotAfterMs: optional(timeMs),
     secretHash: optional(expect('a SHA-256 in hex', (v) => typeof v === 'string' && /^[0-9a-f]{64}$/.test(v))),
+    // Relays came later: absent in older files (the flag is recomputed on load anyway).
+    relay: optional(boolean),
+    relayOffered: optional(boolean),
   };
 }
 

@@ -13,6 +13,8 @@ export interface Member extends MeshNode {
   readonly certNotAfterMs?: number;
   /** Dev mode: SHA-256 (hex) of the node's secret (see JoinResponse.node_secret); absent for members from before secrets. */
   readonly secretHash?: string;
+  /** The node offered to relay (Node.relay says whether it was granted); absent in files from before relays. */
+  readonly relayOffered?: boolean;
 }
 
 export interface MeshState {

@@ -5,6 +5,7 @@ import type { Ipam } from '../ipam/ipam.js';
 import { DEFAULTS } from '../constants.js';
 import type { MeshState, Member, StateStore } from './store.js';
 import { checkIdentity, hashNodeSecret, newNodeSecret, type Identity } from './identity.js';
+import { RelayedPairs, relayGranted, type RelayedPeer } from './relays.js';
 
 export type { Identity } from './identity.js';
 
@@ -21,6 +22,8 @@ export interface JoinInput {
   readonly tags: Readonly<Record<string, string>>;
   readonly listenPort: number;
   readonly isBootstrap?: boolean;
+  /** The node offers to relay (granted only when it is directly reachable, see relayGranted). */
+  readonly relay?: boolean;
   /** Only for the bootstrap's own entry: its configured address. */
   readonly fixedIp?: string;
 }
@@ -30,6 +33,8 @@ export interface UpdateInput {
   readonly tags?: Readonly<Record<string, string>>;
   readonly rtt?: readonly RttSample__Output[];
   readonly status?: NodeStatus__Output;
+  /** The peers the node reaches through a relay now (its full list). */
+  readonly relayed?: readonly RelayedPeer[];
 }
 
 export type MemberDelta = Exclude<NetmapDelta, { kind: 'snapshot' }>;
@@ -61,6 +66,8 @@ export class MemberTable {
    * serves them on request.
    */
   private readonly rttReports = new Map<string, Map<string, RttSample__Output>>();
+  /** Which pairs route through which relay, from the nodes' heartbeats. */
+  readonly relayedPairs = new RelayedPairs();
 
   private constructor(
     private readonly store: StateStore,
@@ -71,7 +78,8 @@ export class MemberTable {
     state: MeshState,
     private readonly historyLimit: number,
   ) {
-    this.members = new Map(state.members.map((m) => [m.name, withoutRetiredFields(m)]));
+    // Files from before relays lack the flag: recomputed, never trusted from disk.
+    this.members = new Map(state.members.map((m) => [m.name, withRelay(withoutRetiredFields(m))]));
     this.revisionValue = state.revision;
   }
 
@@ -189,7 +197,7 @@ export class MemberTable {
         }
         this.lastSeen.set(input.name, now);
         const secret = secretFor(existing, input.identity);
-        const next: Member = {
+        const next: Member = withRelay({
           ...existing,
           publicKey: input.identity.publicKey,
           ...credentialsOf(input.identity, secret),
@@ -199,7 +207,8 @@ export class MemberTable {
           status: 'NODE_STATUS_ALIVE',
           statusChangedMs: existing.status === 'NODE_STATUS_ALIVE' ? existing.statusChangedMs : now,
           lastSeenMs: now,
-        };
+          relayOffered: input.relay ?? false,
+        });
         if (sameMember(existing, next)) return { member: existing, revision: this.revisionValue, created: false, secret };
         await this.commit({ upsert: next });
         return { member: next, revision: this.revisionValue, created: false, secret };
@@ -208,7 +217,7 @@ export class MemberTable {
       const ip = input.fixedIp ?? this.ipam.allocate(new Set([...this.members.values()].map((m) => m.meshIp)));
       // The node's own secret (agents derive one from their private key), else one made here.
       const secret = input.identity.cert || input.identity.local ? '' : input.identity.secret || newNodeSecret();
-      const member: Member = {
+      const member: Member = withRelay({
         name: input.name,
         publicKey: input.identity.publicKey,
         certFingerprint: '',
@@ -222,7 +231,9 @@ export class MemberTable {
         statusChangedMs: now,
         isBootstrap: input.isBootstrap ?? false,
         listenPort: input.listenPort,
-      };
+        relayOffered: input.relay ?? false,
+        relay: false,
+      });
       await this.commit({ upsert: member });
       this.lastSeen.set(input.name, now);
       return { member, revision: this.revisionValue, created: true, secret };
@@ -242,15 +253,16 @@ export class MemberTable {
       const existing = this.authorize(name, identity);
       const now = this.clock.now();
       if (identity) this.lastSeen.set(name, now);
-      const next: Member = {
+      const next: Member = withRelay({
         ...existing,
         // A renewed certificate is recorded, so revocation and expiry follow the one in use.
         ...(identity?.cert ? credentialsOf(identity, '') : {}),
         endpoints: input.endpoints ? mergeObserved(existing.endpoints, input.endpoints) : existing.endpoints,
         tags: input.tags ? { ...input.tags } : existing.tags,
         status: input.status ?? (identity ? 'NODE_STATUS_ALIVE' : existing.status),
-      };
+      });
       if (input.rtt) this.mergeRttReport(name, input.rtt);
+      if (input.relayed) this.relayedPairs.report(name, input.relayed.filter((r) => this.members.has(r.peer) && this.members.get(r.via)?.relay));
       if (next.status !== existing.status) Object.assign(next, { statusChangedMs: now });
       if (!sameMember(existing, next)) await this.commit({ upsert: { ...next, lastSeenMs: identity ? now : existing.lastSeenMs } });
       return this.revisionValue;
@@ -264,7 +276,7 @@ export class MemberTable {
       if (!existing) return;
       const others = existing.endpoints.filter((e) => e.kind !== 'ENDPOINT_KIND_OBSERVED');
       const endpoints = endpoint ? [...others, { ...endpoint, kind: 'ENDPOINT_KIND_OBSERVED' as const }] : others;
-      const next = { ...existing, endpoints };
+      const next = withRelay({ ...existing, endpoints });
       if (!sameMember(existing, next)) await this.commit({ upsert: next });
     });
   }
@@ -282,6 +294,7 @@ export class MemberTable {
   private forget(name: string): void {
     this.lastSeen.delete(name);
     this.rttReports.delete(name);
+    this.relayedPairs.forget(name);
     for (const row of this.rttReports.values()) row.delete(name);
   }
 
@@ -369,7 +382,7 @@ export class MemberTable {
 
 /** The node as every member sees it: nothing that proves identity. */
 export function toNode(member: Member): MeshNode {
-  const { certFingerprint: _fp, certSerial: _serial, certNotAfterMs: _notAfter, secretHash: _secret, ...node } = member;
+  const { certFingerprint: _fp, certSerial: _serial, certNotAfterMs: _notAfter, secretHash: _secret, relayOffered: _offered, ...node } = member;
   return node;
 }
 
@@ -388,6 +401,12 @@ function credentialsOf(identity: Identity, secret: string): Partial<Member> {
   if (identity.cert) return { certFingerprint: identity.cert.fingerprint, certSerial: identity.cert.serial, certNotAfterMs: identity.cert.notAfterMs };
   if (identity.local) return {};
   return secret ? { secretHash: hashNodeSecret(secret) } : {};
+}
+
+/** The member with its relay flag decided from what it offered and how it is reached now. */
+function withRelay(member: Member): Member {
+  const relay = relayGranted(member);
+  return member.relay === relay ? member : { ...member, relay };
 }
 
 /** A node reports its own candidates; the bootstrap's observed endpoint is kept. */

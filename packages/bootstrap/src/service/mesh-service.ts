@@ -12,7 +12,7 @@ import type { Authenticator, CallIdentity, ServerSurfaceCall } from './auth.js';
 import { toServiceError } from './status.js';
 import { createWatchHandler, type WatchQueueLimits } from './watch.js';
 import {
-  validateEndpoints, validateListenPort, validateMeshName, validateNodeName, validatePublicKey, validateRttSamples, validateTags,
+  validateEndpoints, validateListenPort, validateMeshName, validateNodeName, validatePublicKey, validateRelayed, validateRttSamples, validateTags,
 } from './validate.js';
 
 export interface MeshServiceComponents {
@@ -89,7 +89,7 @@ export function createMeshService(
         const endpoints = validateEndpoints(req.endpoints, meshCidr);
         const tags = validateTags(req.tags);
         const listenPort = validateListenPort(req.listenPort);
-        const { member, revision, created, secret } = await table.join({ name, identity, endpoints, tags, listenPort });
+        const { member, revision, created, secret } = await table.join({ name, identity, endpoints, tags, listenPort, relay: req.relay });
         logger.info(created ? 'node joined' : 'node re-joined', { node: name, meshIp: member.meshIp, publicKey, revision });
         return table.joinResponse(member, secret);
       }, {
@@ -109,8 +109,9 @@ export function createMeshService(
         const endpoints = validateEndpoints(req.endpoints, meshCidr);
         const tags = validateTags(req.tags);
         const rtt = validateRttSamples(req.rtt);
-        const revision = await table.update(name, identity, { endpoints, tags, rtt });
-        return { revision };
+        const relayed = validateRelayed(req.relayed);
+        const revision = await table.update(name, identity, { endpoints, tags, rtt, relayed });
+        return { revision, relayPairs: table.relayedPairs.pairsVia(name) };
       });
     },
 

@@ -1,5 +1,5 @@
 import { endpointAddressProblem, excerpt, InvalidTag, isLowOrderKey, isWgKey, unmapIp, validateTags as checkTags } from '@wgmesh/agent';
-import type { Endpoint__Output, RttSample__Output } from '@wgmesh/agent';
+import type { Endpoint__Output, RelayedPeer__Output, RttSample__Output } from '@wgmesh/agent';
 import { InvalidField } from '../errors.js';
 import { isIp, prefixContains, type Prefix } from '../ipam/ipam.js';
 import { LIMITS } from '../constants.js';
@@ -7,7 +7,7 @@ import { LIMITS } from '../constants.js';
 /** Request validation: each function throws InvalidField naming the field, or returns the clean value. */
 
 const DNS_LABEL = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/i;
-const ENDPOINT_KINDS = new Set(['ENDPOINT_KIND_LAN', 'ENDPOINT_KIND_OBSERVED', 'ENDPOINT_KIND_STUN', 'ENDPOINT_KIND_CONFIGURED']);
+const ENDPOINT_KINDS = new Set(['ENDPOINT_KIND_LAN', 'ENDPOINT_KIND_OBSERVED', 'ENDPOINT_KIND_STUN', 'ENDPOINT_KIND_CONFIGURED', 'ENDPOINT_KIND_MAPPED']);
 
 export function validateNodeName(value: string, field = 'node_name'): string {
   if (!value) throw new InvalidField(field, 'is required');
@@ -81,4 +81,10 @@ export function validateRttSamples(samples: readonly RttSample__Output[]): RttSa
     if (!Number.isFinite(s.loss) || s.loss < 0 || s.loss > 1) throw new InvalidField(`rtt[${i}].loss`, `${s.loss} is not a fraction between 0 and 1`);
     return { peer: s.peer.toLowerCase(), rttMs: s.rttMs, loss: s.loss };
   });
+}
+
+/** A node's relayed peers: one entry per peer at most, as many as RTT samples (one per peer). */
+export function validateRelayed(values: readonly RelayedPeer__Output[]): { peer: string; via: string }[] {
+  if (values.length > LIMITS.rttSamplesMax) throw new InvalidField('relayed', `${values.length} entries, at most ${LIMITS.rttSamplesMax}`);
+  return values.map((r, i) => ({ peer: validateNodeName(r.peer, `relayed[${i}].peer`), via: validateNodeName(r.via, `relayed[${i}].via`) }));
 }

@@ -41,6 +41,7 @@ function sampleState(revision = 3): MeshState {
       statusChangedMs: 1_700_000_000_001,
       isBootstrap: false,
       listenPort: 51820,
+      relay: false,
     }],
   };
 }

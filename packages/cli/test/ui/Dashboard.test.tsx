@@ -10,12 +10,12 @@ const NOW = Date.parse('2026-11-21T12:00:00Z');
 function node(name: string, ip: string, extra: Partial<Node__Output> = {}): Node__Output {
   return {
     name, publicKey: `${name}-key`, meshIp: ip, endpoints: [], tags: {}, status: 'NODE_STATUS_ALIVE', joinedAtMs: NOW - 60_000,
-    lastSeenMs: NOW, statusChangedMs: NOW, isBootstrap: false, listenPort: 54540, ...extra,
+    lastSeenMs: NOW, statusChangedMs: NOW, isBootstrap: false, listenPort: 54540, relay: false, ...extra,
   };
 }
 
 function peer(n: Node__Output, extra: Partial<PeerStatus__Output> = {}): PeerStatus__Output {
-  return { node: n, endpoint: '192.0.2.9:54540', latestHandshakeMs: NOW - 5000, rxBytes: 2048, txBytes: 1024, rttMs: 0.42, loss: 0, ...extra };
+  return { node: n, endpoint: '192.0.2.9:54540', latestHandshakeMs: NOW - 5000, rxBytes: 2048, txBytes: 1024, rttMs: 0.42, loss: 0, via: '', ...extra };
 }
 
 function info(peers: PeerStatus__Output[]): InfoResponse__Output {
@@ -23,7 +23,7 @@ function info(peers: PeerStatus__Output[]): InfoResponse__Output {
     meshName: 'lab', meshCidr: '198.18.0.0/16', meshCreatedMs: NOW - 86_400_000, nodeName: 'h2', meshIp: '198.18.0.2', publicKey: 'h2-key',
     interface: 'wglab', backend: 'userspace', listenPort: 54540, connected: true, controlError: '', revision: 7, tags: { role: 'web', _internal: 'x' },
     endpoints: [{ ip: '192.0.2.2', port: 54540, kind: 'ENDPOINT_KIND_LAN' }], behindNat: false, peers, bootstrapAddr: '192.0.2.1:5000',
-    isBootstrap: false, self: node('h2', '198.18.0.2', { tags: { role: 'web', _internal: 'x' } }),
+    isBootstrap: false, relay: false, relayPairs: 0, relayedBytes: 0, self: node('h2', '198.18.0.2', { tags: { role: 'web', _internal: 'x' } }),
   };
 }
 

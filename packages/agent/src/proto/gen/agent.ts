@@ -16,6 +16,7 @@ import type { NodeRemoved as _wgmesh_v1_NodeRemoved, NodeRemoved__Output as _wgm
 import type { NodesRequest as _wgmesh_v1_NodesRequest, NodesRequest__Output as _wgmesh_v1_NodesRequest__Output } from './wgmesh/v1/NodesRequest.js';
 import type { NodesResponse as _wgmesh_v1_NodesResponse, NodesResponse__Output as _wgmesh_v1_NodesResponse__Output } from './wgmesh/v1/NodesResponse.js';
 import type { PeerStatus as _wgmesh_v1_PeerStatus, PeerStatus__Output as _wgmesh_v1_PeerStatus__Output } from './wgmesh/v1/PeerStatus.js';
+import type { RelayedPeer as _wgmesh_v1_RelayedPeer, RelayedPeer__Output as _wgmesh_v1_RelayedPeer__Output } from './wgmesh/v1/RelayedPeer.js';
 import type { RttMatrixRequest as _wgmesh_v1_RttMatrixRequest, RttMatrixRequest__Output as _wgmesh_v1_RttMatrixRequest__Output } from './wgmesh/v1/RttMatrixRequest.js';
 import type { RttRequest as _wgmesh_v1_RttRequest, RttRequest__Output as _wgmesh_v1_RttRequest__Output } from './wgmesh/v1/RttRequest.js';
 import type { RttResponse as _wgmesh_v1_RttResponse, RttResponse__Output as _wgmesh_v1_RttResponse__Output } from './wgmesh/v1/RttResponse.js';
@@ -53,6 +54,7 @@ export interface ProtoGrpcType {
       NodesRequest: MessageTypeDefinition<_wgmesh_v1_NodesRequest, _wgmesh_v1_NodesRequest__Output>
       NodesResponse: MessageTypeDefinition<_wgmesh_v1_NodesResponse, _wgmesh_v1_NodesResponse__Output>
       PeerStatus: MessageTypeDefinition<_wgmesh_v1_PeerStatus, _wgmesh_v1_PeerStatus__Output>
+      RelayedPeer: MessageTypeDefinition<_wgmesh_v1_RelayedPeer, _wgmesh_v1_RelayedPeer__Output>
       RttMatrixRequest: MessageTypeDefinition<_wgmesh_v1_RttMatrixRequest, _wgmesh_v1_RttMatrixRequest__Output>
       RttRequest: MessageTypeDefinition<_wgmesh_v1_RttRequest, _wgmesh_v1_RttRequest__Output>
       RttResponse: MessageTypeDefinition<_wgmesh_v1_RttResponse, _wgmesh_v1_RttResponse__Output>

@@ -9,6 +9,7 @@ import type { LeaveResponse as _wgmesh_v1_LeaveResponse, LeaveResponse__Output a
 import type { MeshClient as _wgmesh_v1_MeshClient, MeshDefinition as _wgmesh_v1_MeshDefinition } from './wgmesh/v1/Mesh.js';
 import type { Node as _wgmesh_v1_Node, Node__Output as _wgmesh_v1_Node__Output } from './wgmesh/v1/Node.js';
 import type { NodeRemoved as _wgmesh_v1_NodeRemoved, NodeRemoved__Output as _wgmesh_v1_NodeRemoved__Output } from './wgmesh/v1/NodeRemoved.js';
+import type { RelayedPeer as _wgmesh_v1_RelayedPeer, RelayedPeer__Output as _wgmesh_v1_RelayedPeer__Output } from './wgmesh/v1/RelayedPeer.js';
 import type { RttMatrixRequest as _wgmesh_v1_RttMatrixRequest, RttMatrixRequest__Output as _wgmesh_v1_RttMatrixRequest__Output } from './wgmesh/v1/RttMatrixRequest.js';
 import type { RttResponse as _wgmesh_v1_RttResponse, RttResponse__Output as _wgmesh_v1_RttResponse__Output } from './wgmesh/v1/RttResponse.js';
 import type { RttRow as _wgmesh_v1_RttRow, RttRow__Output as _wgmesh_v1_RttRow__Output } from './wgmesh/v1/RttRow.js';
@@ -36,6 +37,7 @@ export interface ProtoGrpcType {
       Node: MessageTypeDefinition<_wgmesh_v1_Node, _wgmesh_v1_Node__Output>
       NodeRemoved: MessageTypeDefinition<_wgmesh_v1_NodeRemoved, _wgmesh_v1_NodeRemoved__Output>
       NodeStatus: EnumTypeDefinition
+      RelayedPeer: MessageTypeDefinition<_wgmesh_v1_RelayedPeer, _wgmesh_v1_RelayedPeer__Output>
       RttMatrixRequest: MessageTypeDefinition<_wgmesh_v1_RttMatrixRequest, _wgmesh_v1_RttMatrixRequest__Output>
       RttResponse: MessageTypeDefinition<_wgmesh_v1_RttResponse, _wgmesh_v1_RttResponse__Output>
       RttRow: MessageTypeDefinition<_wgmesh_v1_RttRow, _wgmesh_v1_RttRow__Output>

@@ -6,6 +6,7 @@ export const EndpointKind = {
   ENDPOINT_KIND_OBSERVED: 'ENDPOINT_KIND_OBSERVED',
   ENDPOINT_KIND_STUN: 'ENDPOINT_KIND_STUN',
   ENDPOINT_KIND_CONFIGURED: 'ENDPOINT_KIND_CONFIGURED',
+  ENDPOINT_KIND_MAPPED: 'ENDPOINT_KIND_MAPPED',
 } as const;
 
 export type EndpointKind =
@@ -19,5 +20,7 @@ export type EndpointKind =
   | 3
   | 'ENDPOINT_KIND_CONFIGURED'
   | 4
+  | 'ENDPOINT_KIND_MAPPED'
+  | 5
 
 export type EndpointKind__Output = typeof EndpointKind[keyof typeof EndpointKind]

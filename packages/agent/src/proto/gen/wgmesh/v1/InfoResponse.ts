@@ -25,6 +25,9 @@ export interface InfoResponse {
   'isBootstrap'?: (boolean);
   'self'?: (_wgmesh_v1_Node | null);
   'controlError'?: (string);
+  'relay'?: (boolean);
+  'relayPairs'?: (number);
+  'relayedBytes'?: (number | string | Long);
 }
 
 export interface InfoResponse__Output {
@@ -47,4 +50,7 @@ export interface InfoResponse__Output {
   'isBootstrap': (boolean);
   'self': (_wgmesh_v1_Node__Output | null);
   'controlError': (string);
+  'relay': (boolean);
+  'relayPairs': (number);
+  'relayedBytes': (number);
 }

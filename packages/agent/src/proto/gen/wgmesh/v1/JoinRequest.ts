@@ -10,6 +10,7 @@ export interface JoinRequest {
   'tags'?: ({[key: string]: string});
   'listenPort'?: (number);
   'nodeSecret'?: (string);
+  'relay'?: (boolean);
 }
 
 export interface JoinRequest__Output {
@@ -20,4 +21,5 @@ export interface JoinRequest__Output {
   'tags': ({[key: string]: string});
   'listenPort': (number);
   'nodeSecret': (string);
+  'relay': (boolean);
 }

@@ -16,6 +16,7 @@ export interface Node {
   'statusChangedMs'?: (number | string | Long);
   'isBootstrap'?: (boolean);
   'listenPort'?: (number);
+  'relay'?: (boolean);
 }
 
 export interface Node__Output {
@@ -30,4 +31,5 @@ export interface Node__Output {
   'statusChangedMs': (number);
   'isBootstrap': (boolean);
   'listenPort': (number);
+  'relay': (boolean);
 }

@@ -11,6 +11,7 @@ export interface PeerStatus {
   'txBytes'?: (number | string | Long);
   'rttMs'?: (number | string);
   'loss'?: (number | string);
+  'via'?: (string);
 }
 
 export interface PeerStatus__Output {
@@ -21,4 +22,5 @@ export interface PeerStatus__Output {
   'txBytes': (number);
   'rttMs': (number);
   'loss': (number);
+  'via': (string);
 }

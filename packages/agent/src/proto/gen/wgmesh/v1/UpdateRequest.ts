@@ -2,6 +2,7 @@
 
 import type { Endpoint as _wgmesh_v1_Endpoint, Endpoint__Output as _wgmesh_v1_Endpoint__Output } from '../../wgmesh/v1/Endpoint.js';
 import type { RttSample as _wgmesh_v1_RttSample, RttSample__Output as _wgmesh_v1_RttSample__Output } from '../../wgmesh/v1/RttSample.js';
+import type { RelayedPeer as _wgmesh_v1_RelayedPeer, RelayedPeer__Output as _wgmesh_v1_RelayedPeer__Output } from '../../wgmesh/v1/RelayedPeer.js';
 
 export interface UpdateRequest {
   'meshName'?: (string);
@@ -11,6 +12,7 @@ export interface UpdateRequest {
   'tags'?: ({[key: string]: string});
   'rtt'?: (_wgmesh_v1_RttSample)[];
   'nodeSecret'?: (string);
+  'relayed'?: (_wgmesh_v1_RelayedPeer)[];
 }
 
 export interface UpdateRequest__Output {
@@ -21,4 +23,5 @@ export interface UpdateRequest__Output {
   'tags': ({[key: string]: string});
   'rtt': (_wgmesh_v1_RttSample__Output)[];
   'nodeSecret': (string);
+  'relayed': (_wgmesh_v1_RelayedPeer__Output)[];
 }
