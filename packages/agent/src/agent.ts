@@ -18,6 +18,9 @@ import { AGENT_DEFAULTS } from './constants.js';
 import { defaultTimers, type Timers } from './timers.js';
 import { TagNotFound } from './errors.js';
 import { validateTag, validateTags } from './tags.js';
+import { RelayPaths } from './relay/paths.js';
+import type { RelayForwarding } from './relay/forwarding.js';
+import type { RelaySettings } from './relay/planner.js';
 
 export { defaultTimers, type Timers } from './timers.js';
 
@@ -37,6 +40,8 @@ export interface AgentComponents {
    * alone are not sent to every node.
    */
   readonly lastHeartbeatMs?: (name: string) => number | undefined;
+  /** This node's forwarding between peers, when it offers to relay (init.relay). */
+  readonly relayForwarding?: RelayForwarding;
 }
 
 /** What the agent needs of an RTT prober. */
@@ -47,6 +52,9 @@ export interface RttSource {
   samples(): RttSample__Output[];
   /** True once every peer's samples cover a whole window (not just the first probes after a start). */
   windowsFull?(): boolean;
+  /** When a peer last answered (wall-clock ms) and its median RTT: relays are chosen and watched with these. */
+  lastAnswerMs?(name: string): number | undefined;
+  peerRttMs?(name: string): number | undefined;
 }
 
 export interface AgentInit {
@@ -71,6 +79,10 @@ export interface AgentInit {
   /** Shown in status only. */
   readonly bootstrapAddr?: string;
   readonly isBootstrap?: boolean;
+  /** Offer to relay for peers without a direct path (granted by the bootstrap when reachable). */
+  readonly relay?: boolean;
+  /** Relay timings (tests). */
+  readonly relaySettings?: Partial<RelaySettings>;
 }
 
 /** Counters for tests and benchmarks. */
@@ -99,6 +111,7 @@ export class Agent extends EventEmitter {
   private readonly session: ControlSession;
   private readonly reporter: Reporter;
   private readonly paths: EndpointManager;
+  private readonly relays: RelayPaths;
   private readonly logger: Logger;
   private readonly timers: Timers;
 
@@ -125,7 +138,31 @@ export class Agent extends EventEmitter {
       },
       changed,
     );
-    this.reconciler = new Reconciler(components.driver, () => this.membership.netmap, this.paths.wgOptions, this.logger, () => this.emit('reconciled'), { timers: this.timers });
+    const rtt = components.rtt;
+    this.relays = new RelayPaths(
+      {
+        driver: components.driver,
+        netmap: () => this.membership.netmap,
+        deviceUp: () => this.deviceUp,
+        reconcile: { changed: (name) => this.reconciler.changed(name) },
+        ...(rtt?.lastAnswerMs && rtt.peerRttMs ? { probes: { lastAnswerMs: (n: string) => rtt.lastAnswerMs!(n), rttMs: (n: string) => rtt.peerRttMs!(n) } } : {}),
+        ...(components.relayForwarding ? { forwarding: components.relayForwarding } : {}),
+        logger: this.logger.child({ component: 'relay' }),
+        timers: this.timers,
+      },
+      { ...(init.relaySettings ? { settings: init.relaySettings } : {}) },
+      changed,
+    );
+    const endpointOptions = this.paths.wgOptions;
+    const relays = this.relays;
+    // Endpoints and keepalive follow the endpoint manager (it changes them), allowed IPs the relays.
+    const wgOptions: WgConfigOptions = {
+      get endpointFor() { return endpointOptions.endpointFor; },
+      get persistentKeepalive() { return endpointOptions.persistentKeepalive; },
+      allowedIpsFor: (node) => relays.allowedIpsFor(node),
+      keepaliveFor: (node) => relays.keepaliveFor(node),
+    };
+    this.reconciler = new Reconciler(components.driver, () => this.membership.netmap, wgOptions, this.logger, () => this.emit('reconciled'), { timers: this.timers });
     this.membership = new NetmapApplier(
       init.meshName,
       init.nodeName,
@@ -154,14 +191,14 @@ export class Agent extends EventEmitter {
         joinRequest: async (attempt) => {
           await this.paths.refresh();
           if (attempt === 0) this.step('endpoints', describeEndpoints(this.paths.endpoints, this.paths.behindNat));
-          return { endpoints: [...this.paths.endpoints], tags: this.reporter.tags, listenPort: this.listenPort };
+          return { endpoints: [...this.paths.endpoints], tags: this.reporter.tags, listenPort: this.listenPort, relay: init.relay ?? false };
         },
         rejoined: (response) => this.rejoined(response),
         changed,
       },
     );
     this.reporter = new Reporter(
-      { session: this.session, endpoints: this.paths, ...(components.rtt ? { rtt: components.rtt } : {}), timers: this.timers },
+      { session: this.session, endpoints: this.paths, relays: this.relays, ...(components.rtt ? { rtt: components.rtt } : {}), timers: this.timers },
       init.heartbeatMs ?? AGENT_DEFAULTS.heartbeatMs,
       init.tags ?? {},
       changed,
@@ -171,6 +208,7 @@ export class Agent extends EventEmitter {
       components.driver.onRestart(() => {
         this.logger.warn('WireGuard device was re-created; reconciling');
         this.reconciler.requestFull();
+        void this.relays.syncForwarding(true);
       });
     }
   }
@@ -201,6 +239,10 @@ export class Agent extends EventEmitter {
   }
   get selector(): EndpointSelector {
     return this.paths.selector;
+  }
+  /** Routes through relays, and this node's own relaying. */
+  get relayPaths(): RelayPaths {
+    return this.relays;
   }
   get options(): AgentInit {
     return this.init;
@@ -262,6 +304,7 @@ export class Agent extends EventEmitter {
     if (options.leave !== false && this.membership.joined) await this.session.leave();
     this.timers.clearTimeout(this.fullReconcileTimer);
     this.paths.stop();
+    await this.relays.close();
     this.reconciler.close();
     await this.reconciler.idle();
     await this.membership.close();
@@ -315,6 +358,10 @@ export class Agent extends EventEmitter {
     this.reporter.start();
     this.scheduleFullReconcile();
     this.paths.start();
+    this.relays.start();
+    // Relaying follows the membership's word on this node (Node.relay), whenever it changes.
+    this.on('change', () => void this.relays.syncForwarding());
+    void this.relays.syncForwarding();
   }
 
   private scheduleFullReconcile(): void {
@@ -349,6 +396,7 @@ export class Agent extends EventEmitter {
       this.logger.warn('the bootstrap gave this node a new mesh IP; moving the interface to it', { meshIp: response.meshIp, previous: previous.meshIp });
       await this.components.driver.close();
       await this.upDevice(response.meshIp, response.meshCidr);
+      void this.relays.syncForwarding(true);
     }
     this.membership.adopt(response);
     this.announceMembership();

@@ -229,3 +229,8 @@ export class InvalidWgConfig extends WgError {
 export class WgDumpMalformed extends WgError {
   readonly code = 'WG_DUMP_MALFORMED';
 }
+
+/** This node was asked to relay but cannot forward (no iptables, no permission, no interface). */
+export class RelayUnavailable extends AgentError {
+  readonly code = 'RELAY_UNAVAILABLE';
+}

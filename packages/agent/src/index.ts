@@ -42,3 +42,6 @@ export { ControlSession, type ControlSessionHooks, type SessionStats } from './c
 export { NetmapApplier } from './netmap/applier.js';
 export { EndpointManager, describeEndpoints } from './endpoints/manager.js';
 export { Reporter } from './report/reporter.js';
+export { RelayPlanner, RELAY_DEFAULTS, type RelaySettings, type PathChange, type PathObservation } from './relay/planner.js';
+export { KernelForwarding, MemoryForwarding, relayChainName, type RelayForwarding } from './relay/forwarding.js';
+export { RelayPaths } from './relay/paths.js';

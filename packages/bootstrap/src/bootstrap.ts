@@ -1,5 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import { Agent, defaultTimers, Lifecycle, LocalApiServer, silentLogger, type Endpoint, type Logger, type RttSource, type Timers, type WgDriver } from '@wgmesh/agent';
+import { Agent, defaultTimers, Lifecycle, LocalApiServer, silentLogger, type Endpoint, type Logger, type RelayForwarding, type RttSource, type Timers, type WgDriver } from '@wgmesh/agent';
 import { LivenessMonitor, type LivenessInit } from './members/liveness.js';
 import { EndpointObserver } from './members/observer.js';
 import { CertificateEnforcer } from './members/certificates.js';
@@ -22,6 +22,8 @@ export interface BootstrapComponents {
   readonly timers?: Timers;
   /** The bootstrap node's own RTT prober (see Agent). */
   readonly rtt?: RttSource;
+  /** Its forwarding between peers: given, the bootstrap offers to relay (it is reachable by definition). */
+  readonly relayForwarding?: RelayForwarding;
   /** Dev mode: plain gRPC and no client identity. mTLS mode supplies both. */
   readonly serverCredentials?: grpc.ServerCredentials;
   readonly authenticator?: Authenticator;
@@ -136,6 +138,7 @@ export class Bootstrap {
         logger: this.logger.child({ component: 'bootstrap:node' }),
         ...(this.components.timers ? { timers: this.components.timers } : {}),
         ...(this.components.rtt ? { rtt: this.components.rtt } : {}),
+        ...(this.components.relayForwarding ? { relayForwarding: this.components.relayForwarding } : {}),
         lastHeartbeatMs: (name) => table.lastSeenMs(name),
       },
       {
@@ -148,6 +151,7 @@ export class Bootstrap {
         ...(this.init.heartbeatMs ? { heartbeatMs: this.init.heartbeatMs } : {}),
         bootstrapAddr: `${this.init.grpcBindAddr ?? DEFAULTS.grpcBindAddr}:${server.boundPort}`,
         isBootstrap: true,
+        relay: this.components.relayForwarding !== undefined,
       },
     );
     // The bootstrap stays a member when it stops (it is coming back): no Leave.

@@ -95,6 +95,7 @@ function bootstrapCore(components: BootstrapNodeComponents, init: BootstrapNodeI
           ...(components.clock ? { clock: components.clock } : {}),
           ...(components.timers ? { timers: components.timers } : {}),
           ...(device.rtt ? { rtt: device.rtt } : {}),
+          ...(device.relayForwarding ? { relayForwarding: device.relayForwarding } : {}),
           ...(tls ? { serverCredentials: tls.credentials, authenticator: tls } : {}),
         },
         {

@@ -1,5 +1,5 @@
 import { status as grpcStatus } from '@grpc/grpc-js';
-import type { Endpoint, JoinResponse__Output, RttResponse__Output, UpdateRequest, WatchEvent__Output } from '../proto/index.js';
+import type { Endpoint, JoinResponse__Output, RttResponse__Output, UpdateRequest, UpdateResponse__Output, WatchEvent__Output } from '../proto/index.js';
 import { Backoff } from './backoff.js';
 import { ControlCallError, type ControlClient, type WatchHandle } from './client.js';
 import { errorMessage, type Logger } from '../log.js';
@@ -212,8 +212,8 @@ export class ControlSession {
   }
 
   /** An Update (heartbeat or tag change) with this node's identity. */
-  async update(request: Omit<UpdateRequest, 'meshName' | 'nodeName' | 'publicKey' | 'nodeSecret'>): Promise<void> {
-    await this.components.control.update({ ...this.identity(), ...request });
+  async update(request: Omit<UpdateRequest, 'meshName' | 'nodeName' | 'publicKey' | 'nodeSecret'>): Promise<UpdateResponse__Output> {
+    return this.components.control.update({ ...this.identity(), ...request });
   }
 
   /** A heartbeat went through: a control error shown until now is over. */

@@ -124,4 +124,28 @@ export function registerAgentMetrics(registry: Registry, agent: Agent): void {
       for (const s of agent.rttSamples() ?? []) if (s.loss < 1) this.set({ peer: s.peer }, s.rttMs / 1000);
     },
   });
+  new Gauge({
+    name: 'wgmesh_relayed_peers',
+    help: 'Peers this node reaches through a relay now (the rest are direct)',
+    registers: [registry],
+    collect() {
+      this.set(agent.relayPaths.relayed().length);
+    },
+  });
+  new Gauge({
+    name: 'wgmesh_relay_pairs',
+    help: 'Pairs of nodes that route through this node as their relay (as the bootstrap counts their reports)',
+    registers: [registry],
+    collect() {
+      this.set(agent.relayPaths.relayPairs);
+    },
+  });
+  new Gauge({
+    name: 'wgmesh_relay_forwarded_bytes',
+    help: 'Bytes this node forwarded between its peers as a relay since it started relaying (the forward rule\'s counter)',
+    registers: [registry],
+    async collect() {
+      this.set((await agent.relayPaths.forwarding?.forwardedBytes()) ?? 0);
+    },
+  });
 }

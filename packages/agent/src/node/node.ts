@@ -18,6 +18,8 @@ import type { Endpoint } from '../proto/index.js';
 import { interfaceName, loadOrCreateKey, nodeFiles } from './files.js';
 import { Lifecycle } from './lifecycle.js';
 import { AGENT_DEFAULTS } from '../constants.js';
+import { KernelForwarding, MemoryForwarding, type RelayForwarding } from '../relay/forwarding.js';
+import { RelayUnavailable } from '../errors.js';
 
 /** What a node is given rather than builds: injected, so tests use the memory driver and fakes. */
 export interface NodeComponents {
@@ -55,6 +57,11 @@ export interface NodeInit {
   readonly memberlistFile?: string;
   /** On stop, leave the WireGuard interface in place (kernel backend). */
   readonly keepInterface?: boolean;
+  /**
+   * Offer to relay for peers without a direct path: 'on' fails the start when this host cannot
+   * forward (no iptables), 'if-able' (the bootstrap's default) only logs why it does not offer.
+   */
+  readonly relay?: 'off' | 'if-able' | 'on';
 }
 
 /** What a node's core is handed once the device and key exist. */
@@ -67,6 +74,8 @@ export interface NodeDevice {
   readonly behindNat: () => boolean;
   /** The RTT prober (not started yet), when probing is on. */
   readonly rtt: RttProbing['prober'] | undefined;
+  /** Forwarding between peers, when this node offers to relay (undefined: it does not). */
+  readonly relayForwarding: RelayForwarding | undefined;
   readonly logger: Logger;
   /** Call as soon as the Agent exists (before starting it): the node follows its events from then on. */
   adopt(agent: Agent): void;
@@ -154,9 +163,11 @@ export class AgentNode extends EventEmitter {
         ...(init.listenAddr ? { configuredIp: init.listenAddr } : {}),
         logger: this.logger.child({ component: 'endpoints' }),
       });
+      const relayForwarding = await this.relayForwarding(driver);
       const agent = await core.start(parts, {
         driver,
         privateKey,
+        relayForwarding,
         files: nodeFiles(init.stateDir, init.meshName),
         endpoints: () => discovery.candidates(),
         behindNat: () => discovery.behindNat,
@@ -191,6 +202,24 @@ export class AgentNode extends EventEmitter {
   /** Stops what started, last first (also a start in progress); resolves when all of it has stopped. */
   stop(): Promise<void> {
     return this.lifecycle.stop();
+  }
+
+  /** The forwarding a relay needs, if this node offers to relay and the host can forward. */
+  private async relayForwarding(driver: WgDriver): Promise<RelayForwarding | undefined> {
+    const mode = this.init.relay ?? 'off';
+    if (mode === 'off') return undefined;
+    if (driver.kind === 'memory') return new MemoryForwarding();
+    const problem = await KernelForwarding.check();
+    if (problem) {
+      if (mode === 'on') throw new RelayUnavailable(`-relay: this host cannot forward between peers: ${problem}; or run without -relay`);
+      this.logger.warn(`not offering to relay: ${problem} (-relay=false turns relaying off and this warning with it)`);
+      return undefined;
+    }
+    return new KernelForwarding({
+      interfaceName: driver.name,
+      meshCidr: () => this.agentValue?.joined?.meshCidr ?? this.init.meshCidr,
+      logger: this.logger.child({ component: 'relay' }),
+    });
   }
 
   private adopt(agent: Agent): void {
@@ -239,6 +268,7 @@ export function createAgentNode(components: AgentNodeComponents, init: AgentNode
           logger: device.logger.child({ component: 'agent' }),
           stateStore: new FileAgentStateStore(device.files.agentState),
           ...(device.rtt ? { rtt: device.rtt } : {}),
+          ...(device.relayForwarding ? { relayForwarding: device.relayForwarding } : {}),
           ...(components.timers ? { timers: components.timers } : {}),
           ...(components.random ? { random: components.random } : {}),
         },
@@ -251,6 +281,7 @@ export function createAgentNode(components: AgentNodeComponents, init: AgentNode
           endpoints: device.endpoints,
           behindNat: device.behindNat,
           bootstrapAddr: init.bootstrap.display ?? init.bootstrap.address,
+          relay: device.relayForwarding !== undefined,
           ...(init.heartbeatMs !== undefined ? { heartbeatMs: init.heartbeatMs } : {}),
         },
       );

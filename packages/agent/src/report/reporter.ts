@@ -1,6 +1,7 @@
 import type { RttSample__Output } from '../proto/index.js';
 import type { ControlSession } from '../control/session.js';
 import type { EndpointManager } from '../endpoints/manager.js';
+import type { RelayPaths } from '../relay/paths.js';
 import { RttReporter, type RttReport } from '../rtt/report.js';
 import type { Timers } from '../timers.js';
 import { TagChangeFailed } from '../errors.js';
@@ -15,6 +16,8 @@ export interface RttSamplesSource {
 export interface ReporterComponents {
   readonly session: Pick<ControlSession, 'update' | 'callSucceeded' | 'heartbeatFailed'>;
   readonly endpoints: Pick<EndpointManager, 'refresh' | 'endpoints'>;
+  /** The peers reached through relays (reported), and where the bootstrap's count of pairs through this node goes. */
+  readonly relays?: Pick<RelayPaths, 'relayed' | 'relayPairs'>;
   readonly rtt?: RttSamplesSource;
   readonly timers: Timers;
 }
@@ -89,12 +92,15 @@ export class Reporter {
   private async send(tags: Readonly<Record<string, string>>): Promise<void> {
     await this.components.endpoints.refresh();
     const rtt = this.rttReport();
-    await this.components.session.update({
+    const relays = this.components.relays;
+    const response = await this.components.session.update({
       endpoints: [...this.components.endpoints.endpoints],
       tags,
       // The due samples, at most RTT_SAMPLES_PER_REPORT; an empty list means "no news".
       rtt: rtt.samples,
+      relayed: relays?.relayed() ?? [],
     });
+    if (relays) relays.relayPairs = response.relayPairs ?? 0;
     // Only now does the bootstrap hold them: after a failed Update they are still due.
     this.rttReporter.sent(rtt);
   }

@@ -59,6 +59,8 @@ interface PeerState {
   readonly family: SocketFamily;
   /** The last `window` timed outcomes, oldest first: RTT in ms, or null for a lost probe. */
   readonly results: (number | null)[];
+  /** Wall-clock ms of the peer's latest answer (any probe of a burst, the untimed one too), 0: none yet. */
+  lastAnswerMs: number;
 }
 
 /** Every peer probed once: its bursts go out in slots spread over the interval. */
@@ -190,7 +192,7 @@ export class RttProber extends EventEmitter<RttProberEvents> {
         continue;
       }
       const existing = this.peers.get(peer.name);
-      next.set(peer.name, existing && existing.meshIp === meshIp ? existing : { name: peer.name, meshIp, family, results: [] });
+      next.set(peer.name, existing && existing.meshIp === meshIp ? existing : { name: peer.name, meshIp, family, results: [], lastAnswerMs: 0 });
     }
     this.peers = next;
     // Bursts to peers that are gone end now, so their rounds do not wait for the timeout.
@@ -238,6 +240,19 @@ export class RttProber extends EventEmitter<RttProberEvents> {
       out.push({ peer: peer.name, rttMs: rtt, loss: (peer.results.length - answered.length) / peer.results.length });
     }
     return out;
+  }
+
+  /** When a peer last answered a probe (wall-clock ms), undefined when it never did. */
+  lastAnswerMs(name: string): number | undefined {
+    const at = this.peers.get(name)?.lastAnswerMs;
+    return at ? at : undefined;
+  }
+
+  /** A peer's median RTT over its window (ms), undefined before any answer. */
+  peerRttMs(name: string): number | undefined {
+    const peer = this.peers.get(name);
+    const answered = peer?.results.filter((r): r is number => r !== null).sort((a, b) => a - b) ?? [];
+    return answered.length ? median(answered) : undefined;
   }
 
   /** True when every peer (and this node's own echo) has a whole window of finished timed probes. */
@@ -340,6 +355,7 @@ export class RttProber extends EventEmitter<RttProberEvents> {
     // peer.meshIp is canonical already: parse the sender's address only when it differs in text.
     if (from.port !== this.port || (from.address !== probe.peer.meshIp && canonicalIp(from.address) !== probe.peer.meshIp)) return;
     this.pending.delete(reply.seq);
+    probe.peer.lastAnswerMs = Date.now();
     if (probe.index > 0) {
       const rttMs = Number(this.clock.nowNs() - probe.sentNs) / 1e6;
       this.record(probe.peer, rttMs <= this.timeoutMs ? rttMs : null);

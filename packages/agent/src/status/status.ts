@@ -32,6 +32,7 @@ export async function buildStatus(agent: Agent): Promise<InfoResponse> {
       txBytes: device?.txBytes ?? 0,
       rttMs: rtt?.rttMs ?? 0,
       loss: rtt?.loss ?? 0,
+      via: agent.relayPaths.via(member.name) ?? '',
     };
   });
   return {
@@ -54,6 +55,9 @@ export async function buildStatus(agent: Agent): Promise<InfoResponse> {
     bootstrapAddr: agent.options.bootstrapAddr ?? '',
     isBootstrap: agent.options.isBootstrap ?? false,
     self: self ?? null,
+    relay: agent.relayPaths.forwarding?.enabled ?? false,
+    relayPairs: agent.relayPaths.relayPairs,
+    relayedBytes: (await agent.relayPaths.forwarding?.forwardedBytes()) ?? 0,
   };
 }
 

@@ -11,6 +11,10 @@ export interface WgConfigOptions {
   readonly endpointFor?: (node: MeshNode) => string | undefined;
   /** Persistent keepalive in seconds for every peer (0: off). */
   readonly persistentKeepalive?: number;
+  /** A node's allowed IPs; default its own /32 (relays move it, see RelayPaths). */
+  readonly allowedIpsFor?: (node: MeshNode) => string[];
+  /** Keepalive for this node instead of persistentKeepalive (a relayed peer keeps trying direct). */
+  readonly keepaliveFor?: (node: MeshNode) => number | undefined;
 }
 
 /** The best-ranked endpoint, every LAN address counted as reachable: for fixed options without a selector. */
@@ -22,11 +26,12 @@ export function defaultEndpointFor(node: MeshNode): string | undefined {
 export function wgPeerFor(node: MeshNode, options: WgConfigOptions = {}): WgPeerConfig | undefined {
   if (!node.publicKey || !node.meshIp) return undefined;
   const endpoint = (options.endpointFor ?? defaultEndpointFor)(node);
+  const keepalive = options.keepaliveFor?.(node) ?? options.persistentKeepalive;
   return {
     publicKey: node.publicKey,
-    allowedIps: [hostPrefix(node.meshIp)],
+    allowedIps: options.allowedIpsFor ? options.allowedIpsFor(node) : [hostPrefix(node.meshIp)],
     ...(endpoint ? { endpoint } : {}),
-    ...(options.persistentKeepalive ? { persistentKeepalive: options.persistentKeepalive } : {}),
+    ...(keepalive ? { persistentKeepalive: keepalive } : {}),
   };
 }
 

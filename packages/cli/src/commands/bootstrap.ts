@@ -19,6 +19,10 @@ export const BOOTSTRAP_FLAGS: FlagSpec[] = [
     name: 'new-mesh', type: 'bool', default: false,
     help: 'start a new mesh although this state dir was used before (its private.key or agent.json exists) and its bootstrap.json is missing: every node must join again and gets a new mesh IP. Not needed on a first start; refused while bootstrap.json exists',
   },
+  {
+    name: 'relay', type: 'bool', default: true,
+    help: 'relay for nodes that have no direct path to each other (kernel forwarding on the wg interface, member-to-member traffic only; needs iptables). -relay=false: do not',
+  },
   ...TLS_SERVER_FLAGS,
   ...NODE_FLAGS,
 ];
@@ -55,6 +59,7 @@ export async function runBootstrap(argv: string[], env: NodeJS.ProcessEnv): Prom
     ...(values['stun-port'] !== undefined ? { stunPort: Number(values['stun-port']) } : {}),
     liveness: { suspectAfterMs: Number(values['suspect-after']), failedAfterMs: Number(values['failed-after']), reapAfterMs: Number(values['reap-after']) },
     newMesh: Boolean(values['new-mesh']),
+    relay: values.relay === false ? 'off' : 'if-able',
     ...(tls ? { tls } : {}),
   });
   return runNode(node, logger, {

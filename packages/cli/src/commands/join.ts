@@ -11,6 +11,10 @@ export const JOIN_FLAGS: FlagSpec[] = [
   { name: 'n', type: 'string', value: 'MESH', help: 'name of the mesh to join (required)' },
   { name: 'bootstrap-addr', type: 'string', value: 'HOST:PORT', help: 'the bootstrap\'s join service (required)' },
   { name: 'stun-server', type: 'list', value: 'HOST:PORT', default: [], help: 'STUN servers for public-address discovery, tried in order (default: the bootstrap\'s own, on its port over UDP)' },
+  {
+    name: 'relay', type: 'bool', default: false,
+    help: 'offer to relay for nodes that have no direct path to each other; granted when the bootstrap sees this node directly reachable (public address, -listen-addr or a port mapping). Needs iptables',
+  },
   ...TLS_CLIENT_FLAGS,
   ...NODE_FLAGS,
 ];
@@ -48,6 +52,7 @@ export async function runJoin(argv: string[], env: NodeJS.ProcessEnv): Promise<n
     },
     // Default: the bootstrap's own STUN responder, on its port number over UDP.
     stunServers: stunServers.length ? stunServers : [`${target.host}:${target.port}`],
+    relay: values.relay ? 'on' : 'off',
   });
   const progress = showJoinProgress(node, logger);
   return runNode(node, logger, {

@@ -1,7 +1,7 @@
 import React from 'react';
 import { Box, Text } from 'ink';
 import type { InfoResponse__Output } from '@wgmesh/agent';
-import { nodeRows } from './format.js';
+import { nodeRows, relayLine } from './format.js';
 
 export interface DashboardProps {
   readonly info: InfoResponse__Output | undefined;
@@ -16,16 +16,17 @@ const COLUMNS: { key: keyof ReturnType<typeof nodeRows>[number]; title: string; 
   { key: 'meshIp', title: 'MESH IP', width: 16 },
   { key: 'status', title: 'STATUS', width: 13 },
   { key: 'endpoint', title: 'ENDPOINT', width: 22 },
+  { key: 'path', title: 'PATH', width: 12 },
   { key: 'handshake', title: 'HANDSHAKE', width: 11 },
   { key: 'rtt', title: 'RTT', width: 10 },
   { key: 'transfer', title: 'RX / TX', width: 22 },
   { key: 'tags', title: 'TAGS', width: 20 },
 ];
 
-/** What fits: every column from 150 wide, then the least essential go first. */
+/** What fits: every column from 162 wide, then the least essential go first. */
 function columnsFor(width: number) {
   const essential = new Set(['name', 'meshIp', 'status', 'handshake']);
-  if (width >= 150) return COLUMNS;
+  if (width >= 162) return COLUMNS;
   if (width >= 100) return COLUMNS.filter((c) => c.key !== 'transfer' && c.key !== 'tags');
   return COLUMNS.filter((c) => essential.has(c.key)).map((c) => (c.key === 'name' ? { ...c, width: Math.max(12, width - 16 - 13 - 11) } : c));
 }
@@ -50,6 +51,7 @@ export function Dashboard({ info, error, now, columns = 150 }: DashboardProps): 
         {info.meshCreatedMs ? ` · mesh created ${new Date(Number(info.meshCreatedMs)).toISOString().slice(0, 10)}` : ''}
         {info.behindNat ? ' · behind NAT' : ' · no NAT'} · {info.interface} ({info.backend}) port {info.listenPort}
       </Text>
+      {info.relay ? <Text>{relayLine(info)}</Text> : null}
       {error ? <Text color="red">{error}</Text> : null}
       {info.controlError ? <Text color="red">the bootstrap refuses this node's calls: {info.controlError}</Text> : null}
       <Box marginTop={1}>

@@ -42,6 +42,8 @@ export interface NodeRow {
   readonly meshIp: string;
   readonly status: string;
   readonly endpoint: string;
+  /** "direct", "via <relay>", or for this node whether it relays. */
+  readonly path: string;
   readonly handshake: string;
   readonly rtt: string;
   readonly transfer: string;
@@ -55,6 +57,7 @@ export function nodeRows(info: InfoResponse__Output, now = Date.now()): NodeRow[
     meshIp: info.meshIp,
     status: info.connected || info.isBootstrap ? 'alive' : 'disconnected',
     endpoint: info.endpoints.map((e) => `${e.ip}:${e.port}`).join(' ') || '-',
+    path: info.relay ? 'relay' : '-',
     handshake: '-',
     rtt: '-',
     transfer: '-',
@@ -65,6 +68,7 @@ export function nodeRows(info: InfoResponse__Output, now = Date.now()): NodeRow[
     meshIp: p.node!.meshIp,
     status: statusWord(p.node!.status),
     endpoint: p.endpoint || '-',
+    path: p.via ? `via ${p.via}` : 'direct',
     handshake: ago(Number(p.latestHandshakeMs), now),
     rtt: p.rttMs ? `${p.rttMs.toFixed(2)} ms` : '-',
     transfer: `${bytes(Number(p.rxBytes))} / ${bytes(Number(p.txBytes))}`,
@@ -79,11 +83,18 @@ export function formatInfo(info: InfoResponse__Output, now = Date.now()): string
       (info.isBootstrap ? `this node is the bootstrap (join service on ${info.bootstrapAddr})` : `${info.connected ? 'connected' : 'NOT connected'} to bootstrap ${info.bootstrapAddr}`),
     `interface ${info.interface} (${info.backend}), UDP port ${info.listenPort}, public key ${info.publicKey}${info.behindNat ? ', behind NAT' : ''}`,
     `${info.peers.length + 1} nodes`,
+    ...(info.relay ? [relayLine(info)] : []),
     ...(info.controlError ? [`the bootstrap refuses this node's calls: ${info.controlError}`] : []),
     '',
   ].join('\n');
-  const rows = nodeRows(info, now).map((r) => [r.name, r.meshIp, r.status, r.endpoint, r.handshake, r.rtt, r.transfer, r.tags]);
-  return header + table([['NODE', 'MESH IP', 'STATUS', 'ENDPOINT', 'HANDSHAKE', 'RTT', 'RX / TX', 'TAGS'], ...rows]) + '\n';
+  const rows = nodeRows(info, now).map((r) => [r.name, r.meshIp, r.status, r.endpoint, r.path, r.handshake, r.rtt, r.transfer, r.tags]);
+  return header + table([['NODE', 'MESH IP', 'STATUS', 'ENDPOINT', 'PATH', 'HANDSHAKE', 'RTT', 'RX / TX', 'TAGS'], ...rows]) + '\n';
+}
+
+/** A relay's own line: how many pairs route through it and what it forwarded. */
+export function relayLine(info: InfoResponse__Output): string {
+  const pairs = Number(info.relayPairs);
+  return `relaying for ${pairs} pair${pairs === 1 ? '' : 's'} of nodes, ${bytes(Number(info.relayedBytes))} forwarded`;
 }
 
 export function formatRtt(matrix: RttResponse__Output): string {

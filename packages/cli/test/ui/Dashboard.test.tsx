@@ -33,7 +33,7 @@ const h4 = node('h4', '198.18.0.4');
 
 describe('the info dashboard', () => {
   test('every node has a row, with its IP, status and handshake; internal tags are hidden', () => {
-    const { lastFrame, unmount } = render(<Dashboard info={info([peer(h1), peer(h3), peer(h4)])} error={undefined} now={NOW} columns={160} />);
+    const { lastFrame, unmount } = render(<Dashboard info={info([peer(h1), peer(h3), peer(h4)])} error={undefined} now={NOW} columns={170} />);
     const frame = lastFrame()!;
     for (const [name, ip] of [['h1', '198.18.0.1'], ['h2', '198.18.0.2'], ['h3', '198.18.0.3'], ['h4', '198.18.0.4']]) {
       const row = frame.split('\n').find((l) => l.includes(`${name} `) && l.includes(ip));
@@ -48,14 +48,26 @@ describe('the info dashboard', () => {
     unmount();
   });
 
+  test('the PATH column says direct or which relay; a relay says how many pairs it carries', () => {
+    const relayInfo = { ...info([peer(h1), peer(h3), peer(h4, { via: 'h1' })]), relay: true, relayPairs: 3, relayedBytes: 2 * 1024 * 1024 };
+    const { lastFrame, unmount } = render(<Dashboard info={relayInfo} error={undefined} now={NOW} columns={170} />);
+    const frame = lastFrame()!;
+    const row = (name: string) => frame.split('\n').find((l) => l.includes(`${name} `) && l.includes('198.18.0.'))!;
+    assert.match(row('h4'), /via h1/);
+    assert.match(row('h3'), /direct/);
+    assert.doesNotMatch(row('h3'), /via/);
+    assert.match(frame, /relaying for 3 pairs of nodes, 2\.0 MiB forwarded/);
+    unmount();
+  });
+
   test('a membership change re-renders the changed row', () => {
-    const { lastFrame, rerender, unmount } = render(<Dashboard info={info([peer(h1), peer(h3), peer(h4)])} error={undefined} now={NOW} columns={160} />);
+    const { lastFrame, rerender, unmount } = render(<Dashboard info={info([peer(h1), peer(h3), peer(h4)])} error={undefined} now={NOW} columns={170} />);
     const before = lastFrame()!;
     const h3row = (f: string) => f.split('\n').find((l) => l.includes('h3 '))!;
     assert.match(h3row(before), /alive/);
-    rerender(<Dashboard info={info([peer(h1), peer({ ...h3, status: 'NODE_STATUS_FAILED' }), peer(h4)])} error={undefined} now={NOW} columns={160} />);
+    rerender(<Dashboard info={info([peer(h1), peer({ ...h3, status: 'NODE_STATUS_FAILED' }), peer(h4)])} error={undefined} now={NOW} columns={170} />);
     assert.match(h3row(lastFrame()!), /failed/);
-    rerender(<Dashboard info={info([peer(h1), peer(h3)])} error={undefined} now={NOW} columns={160} />);
+    rerender(<Dashboard info={info([peer(h1), peer(h3)])} error={undefined} now={NOW} columns={170} />);
     const after = lastFrame()!;
     assert.doesNotMatch(after, /198\.18\.0\.4/, 'h4 left: its row is gone');
     assert.match(after, /3 nodes/);
