@@ -52,9 +52,8 @@ export interface RttSource {
   samples(): RttSample__Output[];
   /** True once every peer's samples cover a whole window (not just the first probes after a start). */
   windowsFull?(): boolean;
-  /** When a peer last answered (wall-clock ms) and its median RTT: relays are chosen and watched with these. */
+  /** When a peer last answered (wall-clock ms): relays are chosen and watched with it. */
   lastAnswerMs?(name: string): number | undefined;
-  peerRttMs?(name: string): number | undefined;
 }
 
 export interface AgentInit {
@@ -145,7 +144,7 @@ export class Agent extends EventEmitter {
         netmap: () => this.membership.netmap,
         deviceUp: () => this.deviceUp,
         reconcile: { changed: (name) => this.reconciler.changed(name) },
-        ...(rtt?.lastAnswerMs && rtt.peerRttMs ? { probes: { lastAnswerMs: (n: string) => rtt.lastAnswerMs!(n), rttMs: (n: string) => rtt.peerRttMs!(n) } } : {}),
+        ...(rtt?.lastAnswerMs ? { probes: { lastAnswerMs: (n: string) => rtt.lastAnswerMs!(n) } } : {}),
         ...(components.relayForwarding ? { forwarding: components.relayForwarding } : {}),
         logger: this.logger.child({ component: 'relay' }),
         timers: this.timers,

@@ -19,7 +19,7 @@ export interface RelayPathsComponents {
   /** Asks the reconciler to pass the named nodes (their allowed IPs changed). */
   readonly reconcile: { changed(name: string): void };
   /** The RTT prober: who answered when, and how near. Without it relays are chosen and dropped on handshakes alone. */
-  readonly probes?: { lastAnswerMs(name: string): number | undefined; rttMs(name: string): number | undefined };
+  readonly probes?: { lastAnswerMs(name: string): number | undefined };
   /** This node's own forwarding, when it offered to relay. */
   readonly forwarding?: RelayForwarding;
   readonly logger: Logger;
@@ -155,8 +155,9 @@ export class RelayPaths {
     const probes = this.components.probes;
     const changes = this.planner.review(peers, {
       now,
+      selfName: netmap.selfName,
       device,
-      ...(probes ? { lastAnswerMs: (name: string) => probes.lastAnswerMs(name), rttMs: (name: string) => probes.rttMs(name) } : {}),
+      ...(probes ? { lastAnswerMs: (name: string) => probes.lastAnswerMs(name) } : {}),
     });
     for (const change of changes) {
       this.components.logger.info(change.to ? `peer ${change.peer} through relay ${change.to}` : `peer ${change.peer} direct again`, {

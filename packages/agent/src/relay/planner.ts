@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { MeshNode } from '../netmap/netmap.js';
 import { handshakeAlive } from '../endpoints/selector.js';
 import type { WgPeerState } from '../wg/types.js';
@@ -19,6 +20,8 @@ export type RelaySettings = { -readonly [K in keyof typeof RELAY_DEFAULTS]: numb
 /** What the planner reads at each review: the device's peers and, with probing on, the probes' answers. */
 export interface PathObservation {
   readonly now: number;
+  /** This node's name: both ends of a pair rank relays by the pair's names, alike. */
+  readonly selfName: string;
   /** The device's peers by public key (`wg show dump`). */
   readonly device: ReadonlyMap<string, WgPeerState>;
   /**
@@ -26,8 +29,6 @@ export interface PathObservation {
    * Probes follow the mesh route, so for a relayed peer they test the whole way through the relay.
    */
   readonly lastAnswerMs?: (name: string) => number | undefined;
-  /** The peer's measured RTT in ms, to prefer the nearest relay. */
-  readonly rttMs?: (name: string) => number | undefined;
 }
 
 interface PeerPath {
@@ -59,7 +60,13 @@ export interface PathChange {
  * - Direct first: a peer goes through a relay only once it has had no direct handshake for
  *   relayAfterMs since this node configured it.
  * - The relay: a node the bootstrap granted relaying to (Node.relay), not the peer itself, with a
- *   live WireGuard session here and, with probing on, answering its probes; the nearest by RTT.
+ *   live WireGuard session here and, with probing on, answering its probes. Both ends must pick
+ *   the same one: WireGuard accepts a packet from the relay only if its source is in the relay
+ *   entry's allowed IPs, so a pair split over two relays has no path at all (seen in the e2e
+ *   test). Each end therefore ranks the live relays by a hash of the pair's two names and the
+ *   relay's (rendezvous hashing): no coordination, the same answer at both ends whenever they
+ *   see the same relays live, and pairs spread over the relays. RTT is not used: the two ends'
+ *   measurements differ, and a choice that differs breaks the pair.
  * - Direct keeps being tried (the peer's own entry stays configured, with keepalive): the first
  *   direct handshake after the move brings the peer back.
  * - A relayed peer that stops answering probes for relayFailMs marks its relay failed for the
@@ -176,10 +183,11 @@ export class RelayPlanner {
     }
   }
 
-  /** The relay for a pair: granted, not failed for it, live here; nearest first, then by name. */
+  /** The relay for a pair: granted, not failed for it, live here; the first in the pair's rendezvous order. */
   private chooseRelay(peer: MeshNode, path: PeerPath, peers: ReadonlyMap<string, MeshNode>, observation: PathObservation): string | undefined {
     const { now, device } = observation;
-    const candidates: { name: string; rtt: number }[] = [];
+    const candidates: { name: string; rank: string }[] = [];
+    const pair = peer.name < observation.selfName ? `${peer.name}|${observation.selfName}` : `${observation.selfName}|${peer.name}`;
     for (const relay of peers.values()) {
       if (!relay.relay || relay.name === peer.name || path.failed.has(relay.name)) continue;
       const session = device.get(relay.publicKey);
@@ -188,9 +196,14 @@ export class RelayPlanner {
         const answered = observation.lastAnswerMs(relay.name);
         if (answered === undefined || now - answered >= this.settings.relayAliveMs) continue;
       }
-      candidates.push({ name: relay.name, rtt: observation.rttMs?.(relay.name) ?? Number.POSITIVE_INFINITY });
+      candidates.push({ name: relay.name, rank: rendezvousRank(pair, relay.name) });
     }
-    candidates.sort((a, b) => a.rtt - b.rtt || a.name.localeCompare(b.name));
+    candidates.sort((a, b) => (a.rank < b.rank ? -1 : a.rank > b.rank ? 1 : a.name.localeCompare(b.name)));
     return candidates[0]?.name;
   }
+}
+
+/** A relay's place in a pair's order: the same at both ends, independent between pairs. */
+export function rendezvousRank(pair: string, relay: string): string {
+  return createHash('sha256').update(`${pair}|${relay}`).digest('hex');
 }

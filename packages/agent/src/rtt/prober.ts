@@ -248,13 +248,6 @@ export class RttProber extends EventEmitter<RttProberEvents> {
     return at ? at : undefined;
   }
 
-  /** A peer's median RTT over its window (ms), undefined before any answer. */
-  peerRttMs(name: string): number | undefined {
-    const peer = this.peers.get(name);
-    const answered = peer?.results.filter((r): r is number => r !== null).sort((a, b) => a - b) ?? [];
-    return answered.length ? median(answered) : undefined;
-  }
-
   /** True when every peer (and this node's own echo) has a whole window of finished timed probes. */
   windowsFull(): boolean {
     for (const peer of this.peers.values()) if (peer.results.length < this.window) return false;
