@@ -100,8 +100,10 @@ a private /28 of -nat-lan for its hosts (their default route), iptables MASQUERA
 WAN leg and (-nat-style home, the default) a firewall dropping what comes in unasked: the hosts
 reach the bootstrap, nothing on the underlay reaches them until they have sent to it.
 -nat-style bare: the router itself accepts what comes in; random: a new random source port for
-every destination. -upnp: each router runs miniupnpd for its hosts (\`upnpc\`, \`natpmpc -g GATEWAY\`);
-\`lab status\` shows each router's style, and \`lab down\` stops miniupnpd and the STUN server too.`;
+every destination, with the home firewall. -upnp: each router runs miniupnpd for its hosts
+(\`natpmpc -g GATEWAY …\`, or \`upnpc -i …\`: miniupnpc calls an IGD with a TEST-NET address
+"not connected" without -i); \`lab status\` shows each router's style and miniupnpd, and
+\`lab down\` stops miniupnpd and the STUN server too.`;
 
 function out(text: string): void {
   process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
