@@ -18,6 +18,11 @@ command -v iptables >/dev/null 2>&1    || need_apt+=(iptables)   # NAT routers i
 command -v tmux >/dev/null 2>&1        || need_apt+=(tmux)       # drives `wgmesh info` in a terminal test
 command -v systemd-analyze >/dev/null 2>&1 || need_apt+=(systemd) # verifies the unit files in deploy/systemd (test/sim)
 command -v python3 >/dev/null 2>&1     || need_apt+=(python3-minimal) # delays lab paths in the RTT test (test/tools/nfqueue-delay.py)
+# `wgmesh lab up -upnp`: miniupnpd on the NAT routers (the iptables flavour: the nftables one
+# failed to add mappings here), and two independent port-mapping clients for the tests.
+command -v miniupnpd >/dev/null 2>&1   || need_apt+=(miniupnpd-iptables)
+command -v natpmpc >/dev/null 2>&1     || need_apt+=(natpmpc)
+command -v upnpc >/dev/null 2>&1       || need_apt+=(miniupnpc)
 
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
@@ -26,12 +31,21 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   fi
   echo "install-deps: apt-get install ${need_apt[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive
+  # miniupnpd's package asks (through debconf) whether to start a system-wide daemon: no. The
+  # lab starts one per NAT router itself.
+  if [[ " ${need_apt[*]} " == *" miniupnpd-iptables "* ]] && command -v debconf-set-selections >/dev/null 2>&1; then
+    echo 'miniupnpd miniupnpd/start_daemon boolean false' | debconf-set-selections
+  fi
   apt-get update -qq
   # --no-install-recommends: wireguard-tools would otherwise pull in a whole kernel image.
   apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
   # coturn's package starts a system-wide daemon on install; tests start their own on loopback.
   if [[ " ${need_apt[*]} " == *" coturn "* ]] && command -v systemctl >/dev/null 2>&1; then
     systemctl disable --now coturn >/dev/null 2>&1 || true
+  fi
+  # Likewise miniupnpd, whatever debconf said: the lab runs its own, one per NAT router.
+  if [[ " ${need_apt[*]} " == *" miniupnpd-iptables "* ]] && command -v systemctl >/dev/null 2>&1; then
+    systemctl disable --now miniupnpd >/dev/null 2>&1 || true
   fi
 fi
 

@@ -3,7 +3,7 @@
  * bootstrap h1 on a public segment (203.0.113.0/24), h2 and h3 each behind a router of their
  * own, h4 and h5 behind one router together. h2 and h3 reach each other directly (each at the
  * other's router's public address; no relay, nothing through the bootstrap); h4 and h5 use their
- * private LAN addresses. Then the same for routers without a firewall (bare MASQUERADE).
+ * private LAN addresses. Then the same for routers without a firewall to the router itself (-nat-style bare).
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -185,7 +185,7 @@ describe('hosts behind bare MASQUERADE routers (no firewall)', { skip: skip ?? f
       underlay: UNDERLAY,
       mesh: MESH,
       nat: ['h2', 'h3'],
-      natFirewall: false,
+      natStyle: 'bare',
       wgmeshCommand: e2eWgmeshCommand(),
       readyTimeoutMs: 60_000,
     })).lab;

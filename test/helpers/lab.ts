@@ -35,13 +35,16 @@ import { waitFor } from './wait.js';
 
 /**
  * Why these tests cannot run here, or undefined when they can (`nat`: the lab's NAT routers need
- * iptables and sysctl; `delay`: delayWireguard needs iptables and python3).
+ * iptables and sysctl; `delay`: delayWireguard needs iptables and python3; `upnp`: miniupnpd,
+ * coturn and the clients natpmpc and upnpc).
  */
-export async function labSkipReason(options: { wireguard: boolean; nat?: boolean; delay?: boolean }): Promise<string | undefined> {
+export async function labSkipReason(options: { wireguard: boolean; nat?: boolean; delay?: boolean; upnp?: boolean }): Promise<string | undefined> {
   if (!isRoot()) return 'needs root: the lab creates network and mount namespaces (CI runs as root)';
   const needed = [
     'ip', 'nsenter', 'unshare', 'mount', 'ping', ...(options.wireguard ? ['wg', 'wireguard-go'] : []), ...(options.nat ? ['iptables', 'sysctl'] : []),
     ...(options.delay ? ['iptables', 'python3'] : []),
+    // `upnp`: miniupnpd on the routers, the lab's STUN server, and the independent clients.
+    ...(options.upnp ? ['iptables', 'iptables-legacy', 'sysctl', 'miniupnpd', 'turnserver', 'ss', 'natpmpc', 'upnpc'] : []),
   ];
   const missing: string[] = [];
   const path = process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin';
@@ -235,6 +238,95 @@ export async function routerUdpMappings(lab: LabState, router: string): Promise<
     .filter((l) => /\budp\b/.test(l))
     .map((l) => l.replace(/^ipv4\s+2\s+udp\s+17\s+/, '').replace(/\s+mark=.*$/, ''))
     .join('\n');
+}
+
+/** Runs a router's own iptables (iptables-legacy on a UPnP router, see routerIptables); throws with its stderr on failure. */
+async function routerIptablesOk(lab: LabState, router: string, args: readonly string[]): Promise<string> {
+  const ipt = labRouterNamed(lab, router).iptables;
+  const result = await routerExec(lab, router, [ipt, '-w', ...args]);
+  if (result.code !== 0) throw new Error(`${router}: ${ipt} ${args.join(' ')}: ${result.stderr.trim() || `exit ${result.code}`}`);
+  return result.stdout;
+}
+
+/** The FORWARD rules that keep UDP between two routers' WAN addresses from crossing `router`. */
+function blockRules(lab: LabState, router: string, other: string): string[][] {
+  const otherWan = labRouterNamed(lab, other).wanIp;
+  // Before the router's own rules (its ESTABLISHED accept), in both directions: out to the other
+  // router (still the host's private source here, before MASQUERADE) and in from it (after any DNAT).
+  return [
+    ['FORWARD', '-p', 'udp', '-d', `${otherWan}/32`, '-j', 'DROP'],
+    ['FORWARD', '-p', 'udp', '-s', `${otherWan}/32`, '-j', 'DROP'],
+  ];
+}
+
+/**
+ * Drops UDP forwarded between routers `a` and `b` (their WAN addresses), in both routers' FORWARD
+ * chains: hosts behind one cannot reach hosts behind the other directly (no hole punch, no mapped
+ * port), but still reach everything else, such as the public bootstrap. Idempotent; undo with
+ * unblockUdpBetweenRouters.
+ */
+export async function blockUdpBetweenRouters(lab: LabState, a: string, b: string): Promise<void> {
+  for (const [router, other] of [[a, b], [b, a]] as const) {
+    for (const rule of blockRules(lab, router, other)) {
+      const [chain, ...spec] = rule;
+      const ipt = labRouterNamed(lab, router).iptables;
+      if ((await routerExec(lab, router, [ipt, '-w', '-C', chain!, ...spec])).code === 0) continue;
+      await routerIptablesOk(lab, router, ['-I', chain!, '1', ...spec]);
+    }
+  }
+}
+
+/** Removes what blockUdpBetweenRouters added (nothing when it is not there). */
+export async function unblockUdpBetweenRouters(lab: LabState, a: string, b: string): Promise<void> {
+  for (const [router, other] of [[a, b], [b, a]] as const) {
+    for (const rule of blockRules(lab, router, other)) {
+      const ipt = labRouterNamed(lab, router).iptables;
+      // -D removes one copy a time; repeat until none is left.
+      while ((await routerExec(lab, router, [ipt, '-w', '-D', ...rule])).code === 0) {
+        // removed one
+      }
+    }
+  }
+}
+
+/** A UDP port mapping miniupnpd holds on a router: its WAN port, forwarded to a LAN host's port. */
+export interface MiniupnpdMapping {
+  readonly externalPort: number;
+  /** The LAN host and port it forwards to (from miniupnpd's postrouting rule; undefined if that is missing). */
+  readonly internalIp: string | undefined;
+  readonly internalPort: number | undefined;
+}
+
+/**
+ * The UDP mappings a router's miniupnpd holds now, read from the router itself (not from the
+ * clients or miniupnpd): its DNAT rules in the legacy nat chain MINIUPNPD, one per mapped WAN
+ * port, joined with MINIUPNPD-POSTROUTING (`-s HOST --sport PORT -j MASQUERADE --to-ports WANPORT`)
+ * for where each goes, since iptables-legacy 1.8.9 prints miniupnpd's DNAT target only as
+ * "[unsupported revision]". [] when it holds none. Throws when the router runs no miniupnpd.
+ */
+export async function miniupnpdMappings(lab: LabState, router: string): Promise<MiniupnpdMapping[]> {
+  if (!labRouterNamed(lab, router).miniupnpd) throw new Error(`${router} runs no miniupnpd (lab up with upnp: true)`);
+  const dnat = await routerIptablesOk(lab, router, ['-t', 'nat', '-S', 'MINIUPNPD']);
+  const post = await routerIptablesOk(lab, router, ['-t', 'nat', '-S', 'MINIUPNPD-POSTROUTING']);
+  const where = new Map<number, { ip: string; port: number }>();
+  for (const line of post.split('\n')) {
+    if (!/^-A MINIUPNPD-POSTROUTING\b/.test(line) || !/-p udp\b/.test(line)) continue;
+    const ip = /-s (\d+\.\d+\.\d+\.\d+)(?:\/32)?\b/.exec(line)?.[1];
+    const port = /--sport (\d+)\b/.exec(line)?.[1];
+    const to = /--to-ports (\d+)\b/.exec(line)?.[1];
+    if (ip && port && to) where.set(Number(to), { ip, port: Number(port) });
+  }
+  const mappings: MiniupnpdMapping[] = [];
+  for (const line of dnat.split('\n')) {
+    if (!/^-A MINIUPNPD\b/.test(line) || !/-p udp\b/.test(line)) continue;
+    const dport = /--dport (\d+)\b/.exec(line)?.[1];
+    if (!dport) continue;
+    const externalPort = Number(dport);
+    const printed = /--to-destination (\d+\.\d+\.\d+\.\d+):(\d+)/.exec(line);
+    const to = printed ? { ip: printed[1]!, port: Number(printed[2]) } : where.get(externalPort);
+    mappings.push({ externalPort, internalIp: to?.ip, internalPort: to?.port });
+  }
+  return mappings.sort((x, y) => x.externalPort - y.externalPort);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ import {
   loadLab,
   nameHint,
   NodeExited,
+  parseNatStyle,
   sourceWgmeshCommand,
   splitArgs,
   type HostStatus,
@@ -45,7 +46,23 @@ const UP_FLAGS: readonly FlagSpec[] = [
       '-nat h2,h3 gives h2 and h3 a router each, -nat h4+h5 puts both behind one; repeatable; never h1 (the bootstrap)',
   },
   { name: 'nat-lan', type: 'string', default: LAB_DEFAULTS.natLan, value: 'CIDR', help: 'the NAT routers\' private segments: a /28 each (router .1, its hosts .2, .3, …)' },
-  { name: 'nat-firewall', type: 'bool', default: true, help: 'NAT routers drop unsolicited packets from the WAN, as home routers do; -nat-firewall=false: bare MASQUERADE' },
+  {
+    name: 'nat-style',
+    type: 'string',
+    default: 'home',
+    value: 'home|bare|random',
+    help: 'how the NAT routers behave: home drops unsolicited packets to the router and through it (a home router); ' +
+      'bare masquerades with a forward filter only (the router itself accepts anything); random masquerades with a random ' +
+      'source port per destination (--random-fully, like a carrier-grade NAT) and keeps the home firewall',
+  },
+  {
+    name: 'upnp',
+    type: 'bool',
+    default: false,
+    help: 'run miniupnpd on every NAT router: UPnP IGD (SSDP) and NAT-PMP/PCP (UDP 5351) on its LAN address, for its hosts\' own ports; ' +
+      'the lab also starts the public STUN server miniupnpd\'s check needs (coturn in LAB-stun, two addresses below the routers\'), ' +
+      'and the routers\' rules are made with iptables-legacy, as miniupnpd\'s are',
+  },
   { name: 'hosts-only', type: 'bool', default: false, help: 'create the hosts but start no wgmesh' },
   { name: 'from-source', type: 'bool', default: false, help: 'run wgmesh from TypeScript source (no build needed)' },
   { name: 'log-level', type: 'string', default: LAB_DEFAULTS.logLevel, value: 'LEVEL', help: 'WGMESH_LOG_LEVEL of the nodes' },
@@ -80,8 +97,13 @@ const DESCRIPTION = `Dev mode: N hosts on this machine, each a network namespace
 NAT: \`lab up 5 -underlay 203.0.113.0/24 -nat h2,h3,h4+h5\` puts h2, h3 and h4+h5 behind three
 routers, each its own namespace (LAB-r1…) with a WAN address on the underlay (.254, .253, …),
 a private /28 of -nat-lan for its hosts (their default route), iptables MASQUERADE out of its
-WAN leg and a firewall dropping what comes in unasked: the hosts reach the bootstrap, nothing
-on the underlay reaches them until they have sent to it.`;
+WAN leg and (-nat-style home, the default) a firewall dropping what comes in unasked: the hosts
+reach the bootstrap, nothing on the underlay reaches them until they have sent to it.
+-nat-style bare: the router itself accepts what comes in; random: a new random source port for
+every destination, with the home firewall. -upnp: each router runs miniupnpd for its hosts
+(\`natpmpc -g GATEWAY …\`, or \`upnpc -i …\`: miniupnpc calls an IGD with a TEST-NET address
+"not connected" without -i); \`lab status\` shows each router's style and miniupnpd, and
+\`lab down\` stops miniupnpd and the STUN server too.`;
 
 function out(text: string): void {
   process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
@@ -186,7 +208,8 @@ async function up(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<numb
     logLevel: str(values, 'log-level'),
     nat: values.nat as string[],
     natLan: str(values, 'nat-lan'),
-    natFirewall: values['nat-firewall'] !== false,
+    natStyle: parseNatStyle(str(values, 'nat-style')),
+    upnp: values.upnp === true,
     bootstrapArgs: splitArgs(str(values, 'bootstrap-args')),
     joinArgs: splitArgs(str(values, 'join-args')),
     readyTimeoutMs: Number(values.timeout) * 1000,
@@ -312,7 +335,10 @@ async function status(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<
   }
   out(`lab "${lab.name}": ${lab.hosts.length} host${lab.hosts.length === 1 ? '' : 's'} on ${lab.underlay}${lab.hostsOnly ? ' (hosts only)' : `, mesh "${lab.mesh}" (${lab.cidr})`}`);
   out(hostTable(hosts));
-  for (const r of lab.routers ?? []) out(`  NAT router ${r.name} (${r.netns}): WAN ${r.wanIp}, LAN ${r.lan} (${r.lanIp}), hosts ${r.hosts.join(', ')}${r.firewall ? '' : ', no firewall'}`);
+  for (const r of lab.routers ?? []) {
+    out(`  NAT router ${r.name} (${r.netns}): WAN ${r.wanIp}, LAN ${r.lan} (${r.lanIp}), hosts ${r.hosts.join(', ')}, ${r.style} NAT${r.miniupnpd ? `, miniupnpd${r.miniupnpd.process ? ` (PID ${r.miniupnpd.process.pid})` : ''}` : ''}`);
+  }
+  if (lab.stun) out(`  STUN server (${lab.stun.netns}): ${lab.stun.ips.join(', ')} port ${lab.stun.port}${lab.stun.process ? ` (PID ${lab.stun.process.pid})` : ''}`);
   return 0;
 }
 

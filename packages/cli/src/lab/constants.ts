@@ -33,3 +33,9 @@ export const MAX_MESH_NAME = 10;
 export const MAX_HOSTS = 250;
 /** Each NAT router's private segment: a /28 (the router is .1, its hosts .2, .3, …; 13 at most). */
 export const NAT_SEGMENT_PREFIX = 28;
+/** The lab's STUN server (for miniupnpd's test) answers on two underlay addresses. */
+export const STUN_ADDRESS_COUNT = 2;
+/** Its port (and PORT+1, the RFC 5780 alternate). */
+export const STUN_PORT = 3478;
+/** How long miniupnpd and the STUN server get to be ready (miniupnpd's STUN test alone waits up to 3 s per round). */
+export const DAEMON_READY_TIMEOUT_MS = 20_000;

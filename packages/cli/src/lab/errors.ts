@@ -76,3 +76,11 @@ export class NodeStillRunning extends LabError {
     super(`${host}'s wgmesh is already running (PID ${pid}) in lab "${lab}"; use \`wgmesh lab restart${nameHint(lab)} ${host}\``);
   }
 }
+
+/** A daemon the lab runs for its routers (miniupnpd, the STUN server) exited or did not become ready. */
+export class DaemonFailed extends LabError {
+  override readonly name = 'DaemonFailed';
+  constructor(readonly daemon: string, why: string, readonly logFile: string, logTail: string) {
+    super(`${daemon} ${why}; last lines of ${logFile}:\n${logTail || '(empty)'}`);
+  }
+}

@@ -85,6 +85,11 @@ export async function inspectLab(name: string = LAB_DEFAULTS.name): Promise<LabI
   if (!netns.includes(names.switchNetns)) problems.push(`switch namespace ${names.switchNetns} is missing`);
   for (const router of state.routers ?? []) {
     if (!netns.includes(router.netns)) problems.push(`NAT router ${router.name}: network namespace ${router.netns} is missing`);
+    if (router.miniupnpd && !(router.miniupnpd.process && (await isRunning(router.miniupnpd.process)))) problems.push(`NAT router ${router.name}: miniupnpd is not running`);
+  }
+  if (state.stun) {
+    if (!netns.includes(state.stun.netns)) problems.push(`STUN server: network namespace ${state.stun.netns} is missing`);
+    if (!(state.stun.process && (await isRunning(state.stun.process)))) problems.push('STUN server (coturn) is not running');
   }
   for (const host of state.hosts) {
     if (!netns.includes(host.netns)) problems.push(`${host.name}: network namespace ${host.netns} is missing`);

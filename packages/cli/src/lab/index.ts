@@ -46,6 +46,15 @@ export {
   routerName,
   routerIndex,
   ROUTER_LINKS,
+  NAT_STYLES,
+  parseNatStyle,
+  routerIptables,
+  routerNatCommands,
+  reservedAddresses,
+  stunAddresses,
+  miniupnpdConfig,
+  MINIUPNPD_CHAINS,
+  type NatStyle,
   type LabNames,
   type LabPaths,
   type Ipv4Cidr,
@@ -54,6 +63,7 @@ export {
   type NatHostPlan,
 } from './plan.js';
 export { descendantsOf, parseNodeInfo, type NodeInfo, type ProcStat } from './parse.js';
-export { parseLabState, type LabHost, type LabHostNat, type LabProcess, type LabRouter, type LabState, type LabStop, type HostRole } from './state.js';
+export { runningDaemons } from './daemons.js';
+export { parseLabState, type LabDaemon, type LabStun, type LabHost, type LabHostNat, type LabProcess, type LabRouter, type LabState, type LabStop, type HostRole } from './state.js';
 export { commandOnPath, exitCodeOf, isRoot, isRunning, processTable, readProcStat, runCapture, type ExecResult, type ProcessIdentity } from './sys.js';
 export { listNetns, netnsPath } from './topology.js';

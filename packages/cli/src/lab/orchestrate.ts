@@ -18,14 +18,16 @@ import {
   parseCidr,
   parseNatGroups,
   planNat,
+  reservedAddresses,
   validateHostCount,
   validateLabName,
   validateMeshName,
   type NatRouterPlan,
 } from './plan.js';
+import { startUpnp, stopDaemons } from './daemons.js';
 import { descendantsOf } from './parse.js';
 import { waitForMesh, waitForNodes } from './readiness.js';
-import { replaceHost, writeLabState, type LabHost, type LabState, type LabStop } from './state.js';
+import { replaceHost, writeLabState, type LabHost, type LabRouter, type LabState, type LabStop } from './state.js';
 import { builtWgmeshCommand, createNodeSupervisor, plannedNodeArgv, processesInside, signalAndWait, stopAll, stopLeftovers } from './supervisor.js';
 import { commandOnPath, formatCommandLine, isRoot, isRunning, processTable, type ProcessIdentity } from './sys.js';
 import { createHost, createRouter, createSwitch, destroyTopology, labRouter, listNetns, prepareDirs, type Topology } from './topology.js';
@@ -63,21 +65,26 @@ function topologyOf(name: string, underlay: string, routers: readonly NatRouterP
 function routerPlans(lab: LabState): NatRouterPlan[] {
   return (lab.routers ?? []).map((r) => {
     const lan = parseCidr(r.lan);
-    return { index: r.index, name: r.name, hosts: r.hosts.map((h) => hostIndex(h) ?? 0), wanIp: r.wanIp, lan, lanIp: r.lanIp, firewall: r.firewall };
+    return { index: r.index, name: r.name, hosts: r.hosts.map((h) => hostIndex(h) ?? 0), wanIp: r.wanIp, lan, lanIp: r.lanIp, style: r.style, upnp: r.miniupnpd !== undefined };
   });
 }
 
-/** The routers' host groups, for comparing a request with a running lab: "r1: h2; r2: h4+h5". */
-function natLayout(routers: readonly { readonly name: string; readonly hosts: readonly string[]; readonly lan: string; readonly firewall: boolean }[]): string {
-  return routers.map((r) => `${r.name} (${r.lan}${r.firewall ? '' : ', no firewall'}): ${r.hosts.join('+')}`).join('; ') || 'no NAT';
+/** The routers' host groups, for comparing a request with a running lab: "r1 (…, home): h2; r2 (…, home, upnp): h4+h5". */
+function natLayout(routers: readonly LabRouter[]): string {
+  return routers.map((r) => `${r.name} (${r.lan}, ${r.style}${r.miniupnpd ? ', upnp' : ''}): ${r.hosts.join('+')}`).join('; ') || 'no NAT';
 }
 
-/** What NAT routers need besides what every lab needs (ip, nsenter, …). */
-async function requireNatTools(): Promise<void> {
+/** What NAT routers need besides what every lab needs (ip, nsenter, …); with UPnP also miniupnpd, coturn and ss. */
+async function requireNatTools(upnp: boolean): Promise<void> {
   const missing: string[] = [];
   for (const command of ['iptables', 'sysctl']) if (!(await commandOnPath(command))) missing.push(command);
   if (missing.length > 0) {
-    throw new LabError(`NAT routers need ${missing.join(' and ')} (apt-get install iptables procps; the nf_tables or legacy backend both work)`);
+    throw new LabError(`NAT routers need ${missing.join(' and ')} (apt-get install iptables procps)`);
+  }
+  if (!upnp) return;
+  for (const command of ['iptables-legacy', 'miniupnpd', 'turnserver', 'ss']) if (!(await commandOnPath(command))) missing.push(command);
+  if (missing.length > 0) {
+    throw new LabError(`-upnp needs ${missing.join(', ')} (scripts/install-deps.sh installs them: iptables, miniupnpd-iptables, coturn, iproute2)`);
   }
 }
 
@@ -96,12 +103,14 @@ export async function labUp(options: LabUpOptions): Promise<LabUpResult> {
   const groups = parseNatGroups(options.nat ?? []);
   const hosts = validateHostCount(options.hosts, parseCidr(underlay), groups.length);
   const meshCidr = parseCidr(options.cidr ?? LAB_DEFAULTS.cidr);
-  const routers = planNat(groups, { hosts, underlay: parseCidr(underlay), natLan: parseCidr(options.natLan ?? LAB_DEFAULTS.natLan), cidr: meshCidr, firewall: options.natFirewall ?? true });
+  const upnp = options.upnp ?? false;
+  if (upnp && groups.length === 0) throw new InvalidLabOptions('-upnp runs miniupnpd on the NAT routers: give some with -nat');
+  const routers = planNat(groups, { hosts, underlay: parseCidr(underlay), natLan: parseCidr(options.natLan ?? LAB_DEFAULTS.natLan), cidr: meshCidr, style: options.natStyle ?? 'home', upnp });
   const topo = topologyOf(name, underlay, routers);
   const mesh = validateMeshName(options.mesh ?? LAB_DEFAULTS.mesh);
   const cidr = formatCidr(meshCidr);
-  const labRouters = routers.map((r) => labRouter(topo.names, r));
-  if (routers.length > 0) await requireNatTools();
+  const labRouters = routers.map((r) => labRouter(topo.names, topo.paths, r));
+  if (routers.length > 0) await requireNatTools(upnp);
   const hostsOnly = options.hostsOnly ?? false;
   const bootstrapArgs = [...(options.bootstrapArgs ?? [])];
   const joinArgs = [...(options.joinArgs ?? [])];
@@ -161,14 +170,15 @@ export async function labUp(options: LabUpOptions): Promise<LabUpResult> {
     await writeLabState(stateFile, lab);
     await createSwitch(topo);
     for (const router of routers) {
-      const made = labRouter(topo.names, router);
-      report(onProgress, `NAT router ${made.name} (${made.netns}): WAN ${made.wanIp}, LAN ${made.lan} with ${made.hosts.join(', ')}, masquerading${made.firewall ? '' : ' (no firewall)'}`);
+      const made = labRouter(topo.names, topo.paths, router);
+      report(onProgress, `NAT router ${made.name} (${made.netns}): WAN ${made.wanIp}, LAN ${made.lan} with ${made.hosts.join(', ')}, ${made.style} NAT (${made.iptables})`);
       await createRouter(topo, router);
     }
     for (let k = 1; k <= hosts; k++) {
       lab = replaceHost(lab, await createHost(topo, k));
       await writeLabState(stateFile, lab);
     }
+    if (upnp) lab = await startUpnp(lab, topo, stateFile, onProgress);
   } catch (err) {
     await labDown({ name }).catch(() => undefined);
     throw err;
@@ -210,7 +220,7 @@ export async function labAdd(options: LabAddOptions = {}): Promise<LabAddResult>
   // New hosts go on the switch; the routers' WAN addresses are kept free of them.
   const topo = topologyOf(name, lab.underlay, routerPlans(lab));
   const first = Math.max(0, ...lab.hosts.map((h) => h.index)) + 1;
-  validateHostCount(first + count - 1, topo.underlay, topo.routers.length);
+  validateHostCount(first + count - 1, topo.underlay, reservedAddresses(topo.routers.length, lab.stun !== undefined));
   const indexes = Array.from({ length: count }, (_, i) => first + i);
   report(options.onProgress, `creating ${indexes.map((k) => `h${k}`).join(', ')} (${indexes.map((k) => topo.names.netns(k)).join(', ')})`);
   let added: LabHost[] = [];
@@ -358,11 +368,16 @@ export async function labDown(options: LabDownOptions = {}): Promise<LabDownRepo
   }
   // A node stops its own wireguard-go; whatever outlives it is stopped here.
   killed.push(...(await stopLeftovers(children, 2_000, undefined)).killed);
+  // Then the routers' miniupnpd and the STUN server, once no node uses them.
+  const daemons = await stopDaemons(state, options.stopTimeoutMs ?? LAB_DEFAULTS.stopTimeoutMs);
+  if (daemons.stopped.length + daemons.killed.length > 0) report(onProgress, `stopped miniupnpd and the STUN server (PIDs ${[...daemons.stopped, ...daemons.killed].join(', ')})`);
+  stopped.push(...daemons.stopped);
+  killed.push(...daemons.killed);
 
   const netnsBefore = await listNetns();
   const strays = await processesInside(names, paths, netnsBefore);
   const teardown = await destroyTopology(names, paths);
-  const existed = state !== undefined || recorded.length > 0 || teardown.netns.length > 0 || teardown.mounts.length > 0 || teardown.dirs.length > 0;
+  const existed = state !== undefined || recorded.length > 0 || daemons.stopped.length > 0 || teardown.netns.length > 0 || teardown.mounts.length > 0 || teardown.dirs.length > 0;
   if (existed) report(onProgress, `removed ${teardown.netns.length} namespace${teardown.netns.length === 1 ? '' : 's'} and ${teardown.mounts.length} mount${teardown.mounts.length === 1 ? '' : 's'}`);
   return { existed, stopped, killed, netns: teardown.netns, mounts: teardown.mounts, strays };
 }

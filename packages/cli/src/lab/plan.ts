@@ -2,8 +2,9 @@
  * Pure planning of a lab: names, addresses, paths and the command each host runs. Everything
  * the lab creates is derived here from (lab name, host index), so teardown can find it again.
  */
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
-import { LAB_DEFAULTS, MAX_HOSTS, MAX_LAB_NAME, MAX_MESH_NAME, NAT_SEGMENT_PREFIX } from './constants.js';
+import { LAB_DEFAULTS, MAX_HOSTS, MAX_LAB_NAME, MAX_MESH_NAME, NAT_SEGMENT_PREFIX, STUN_ADDRESS_COUNT } from './constants.js';
 import { InvalidLabOptions } from './errors.js';
 
 export interface Ipv4Cidr {
@@ -118,6 +119,10 @@ export interface LabNames {
   routerNetns(r: number): string;
   /** The switch-side veth of NAT router R's WAN leg (the router side is `wan`). */
   routerPort(r: number): string;
+  /** The namespace of the lab's STUN server (labs with UPnP routers); its link is eth0. */
+  readonly stunNetns: string;
+  /** The switch-side veth of the STUN server. */
+  readonly stunPort: string;
   /** True for the namespaces this lab creates, e.g. when scanning `ip netns list`. */
   owns(netns: string): boolean;
 }
@@ -139,8 +144,10 @@ export function labNames(lab: string): LabNames {
     switchPort: (k) => `${lab}-${hostName(k)}`,
     routerNetns: (r) => `${lab}-${routerName(r)}`,
     routerPort: (r) => `${lab}-${routerName(r)}`,
+    stunNetns: `${lab}-stun`,
+    stunPort: `${lab}-stun`,
     owns: (netns) => {
-      if (netns === `${lab}-sw`) return true;
+      if (netns === `${lab}-sw` || netns === `${lab}-stun`) return true;
       if (!netns.startsWith(`${lab}-`)) return false;
       const rest = netns.slice(lab.length + 1);
       return hostIndex(rest) !== undefined || routerIndex(rest) !== undefined;
@@ -162,6 +169,10 @@ export interface LabPaths {
   mountFile(k: number): string;
   hostStateDir(k: number): string;
   logFile(k: number): string;
+  /** NAT router R's miniupnpd: config, pidfile (-P), log and lease file, all in the state directory. */
+  miniupnpd(r: number): { readonly configFile: string; readonly pidFile: string; readonly logFile: string; readonly leaseFile: string };
+  /** The STUN server's pidfile and log. */
+  readonly stun: { readonly pidFile: string; readonly logFile: string };
 }
 
 export function labPaths(lab: string, roots: LabRoots = LAB_DEFAULTS): LabPaths {
@@ -175,6 +186,11 @@ export function labPaths(lab: string, roots: LabRoots = LAB_DEFAULTS): LabPaths 
     mountFile: (k) => join(runDir, 'ns', `${hostName(k)}.mnt`),
     hostStateDir: (k) => join(stateDir, hostName(k)),
     logFile: (k) => join(stateDir, `${hostName(k)}.log`),
+    miniupnpd: (r) => {
+      const base = join(stateDir, `${routerName(r)}-miniupnpd`);
+      return { configFile: `${base}.conf`, pidFile: `${base}.pid`, logFile: `${base}.log`, leaseFile: `${base}.leases` };
+    },
+    stun: { pidFile: join(stateDir, 'stun.pid'), logFile: join(stateDir, 'stun.log') },
   };
 }
 
@@ -284,6 +300,23 @@ export function hostEnterArgs(netnsPath: string, mountFile: string): string[] {
 /** One NAT router's hosts: a host name ("h2"), several joined by "+" ("h4+h5"), or a list of names. */
 export type NatGroupInput = string | readonly string[];
 
+/**
+ * How a NAT router translates and filters (see routerNatCommands):
+ * - home: MASQUERADE (Linux keeps the source port when it is free); drops unsolicited packets
+ *   from the WAN, to the router and through it, as home routers do.
+ * - bare: MASQUERADE with a forward filter only: the router itself accepts anything.
+ * - random: MASQUERADE --random-fully (a random source port for every new destination, like a
+ *   carrier-grade NAT: a symmetric NAT no hole punch can predict), with the home firewall.
+ */
+export type NatStyle = 'home' | 'bare' | 'random';
+export const NAT_STYLES: readonly NatStyle[] = ['home', 'bare', 'random'];
+
+export function parseNatStyle(text: string): NatStyle {
+  const style = text.trim().toLowerCase();
+  if (!(NAT_STYLES as readonly string[]).includes(style)) throw new InvalidLabOptions(`-nat-style ${text}: use ${NAT_STYLES.join(', ')}`);
+  return style as NatStyle;
+}
+
 export interface NatRouterPlan {
   /** 1, 2, …: in the order the groups were given. */
   readonly index: number;
@@ -297,8 +330,10 @@ export interface NatRouterPlan {
   readonly lan: Ipv4Cidr;
   /** Its address on that segment: the hosts' default gateway. */
   readonly lanIp: string;
-  /** Drops unsolicited packets from the WAN (see routerNatCommands). */
-  readonly firewall: boolean;
+  /** How it translates and filters (see routerNatCommands). */
+  readonly style: NatStyle;
+  /** It runs miniupnpd (UPnP IGD, NAT-PMP, PCP) for its LAN. */
+  readonly upnp: boolean;
 }
 
 export interface NatHostPlan {
@@ -314,8 +349,10 @@ export interface NatPlanInput {
   readonly natLan: Ipv4Cidr;
   /** The mesh CIDR: the private segments must not overlap it either. */
   readonly cidr?: Ipv4Cidr;
-  /** Routers drop unsolicited packets from the WAN (default true). */
-  readonly firewall?: boolean;
+  /** How every router translates and filters (default home). */
+  readonly style?: NatStyle;
+  /** Every router runs miniupnpd; two more underlay addresses go to the lab's STUN server. */
+  readonly upnp?: boolean;
 }
 
 /**
@@ -373,7 +410,8 @@ export function planNat(groups: readonly (readonly number[])[], input: NatPlanIn
   if (input.cidr && cidrsOverlap(natLan, input.cidr)) {
     throw new InvalidLabOptions(`the NAT LAN space ${formatCidr(natLan)} overlaps the mesh ${formatCidr(input.cidr)}`);
   }
-  validateHostCount(input.hosts, underlay, groups.length);
+  const upnp = input.upnp ?? false;
+  validateHostCount(input.hosts, underlay, reservedAddresses(groups.length, upnp));
   const seen = new Map<number, number>();
   const perRouter = cidrHostCount({ network: 0, prefix: NAT_SEGMENT_PREFIX }) - 1;
   return groups.map((group, i) => {
@@ -396,7 +434,8 @@ export function planNat(groups: readonly (readonly number[])[], input: NatPlanIn
       wanIp: routerWanAddress(underlay, r),
       lan,
       lanIp: hostAddress(lan, 1),
-      firewall: input.firewall ?? true,
+      style: input.style ?? 'home',
+      upnp,
     };
   });
 }
@@ -411,27 +450,140 @@ export function natHost(routers: readonly NatRouterPlan[], k: number): NatHostPl
 }
 
 /**
+ * Underlay addresses taken from the top (counting down): one per NAT router, and with UPnP two
+ * more for the lab's STUN server (see stunAddresses). Hosts hK take .K from the bottom.
+ */
+export function reservedAddresses(routers: number, upnp: boolean): number {
+  return routers === 0 ? 0 : routers + (upnp ? STUN_ADDRESS_COUNT : 0);
+}
+
+/**
+ * The STUN server's two addresses, just below the routers' WAN addresses. miniupnpd refuses to
+ * map ports on a WAN address in a reserved range (TEST-NET is one) unless its RFC 5780 STUN test
+ * finds no NAT above it, and that test needs a server that answers from a second address.
+ */
+export function stunAddresses(underlay: Ipv4Cidr, routers: number): [string, string] {
+  return [routerWanAddress(underlay, routers + 1), routerWanAddress(underlay, routers + 2)];
+}
+
+/**
+ * The iptables a router's rules are made with. miniupnpd-iptables (libiptc) writes only the
+ * legacy tables, and its DNAT in the legacy nat table must sit in the same backend as the
+ * router's MASQUERADE (one nat ruleset decides each connection's translation), so a UPnP router
+ * uses iptables-legacy throughout; without UPnP, the system's iptables (nf_tables on Debian).
+ */
+export function routerIptables(upnp: boolean): 'iptables' | 'iptables-legacy' {
+  return upnp ? 'iptables-legacy' : 'iptables';
+}
+
+/**
  * The router's setup after its links exist: forwarding on, and masquerading of everything that
- * leaves through the WAN leg (Linux keeps the source port when it is free, like most home NATs).
- * With `firewall` (the default, as every home router has one) packets from the WAN that belong
- * to no connection its hosts opened are dropped, in INPUT and FORWARD. That matters beyond
+ * leaves through the WAN leg (Linux keeps the source port when it is free, like most home NATs;
+ * `random` picks a random one for every new connection from the LAN instead: --random-fully,
+ * limited to `lan` so that the router's own traffic keeps its ports).
+ *
+ * Every style drops forwarded packets from the WAN that belong to no connection a host opened.
+ * `home` and `random` also drop such packets to the router itself (INPUT). That matters beyond
  * policy: without it, a peer's unsolicited packet to the router is accepted and tracked as a
  * connection of its own, and the host's later packet to that same peer address:port must then
  * be masqueraded to another source port (the tuple is taken), which no hole punch can guess.
+ * `bare` keeps exactly that behaviour.
+ *
+ * With `upnp`, miniupnpd's chains come first (it adds rules to them, never to the built-in
+ * chains): nat MINIUPNPD from PREROUTING on the WAN (its DNATs), nat MINIUPNPD-POSTROUTING before
+ * the MASQUERADE (a mapped port keeps its number going out), filter MINIUPNPD from FORWARD (lets
+ * the mapped ports in) and from INPUT: at start miniupnpd opens pinholes there for the replies of
+ * its STUN test, which come from the server's other address and port and would otherwise be
+ * dropped as unsolicited (it then disables port forwarding). Its mapping rules match only LAN
+ * addresses, which never arrive in INPUT.
  */
-export function routerNatCommands(firewall = true): string[][] {
+export function routerNatCommands(style: NatStyle = 'home', upnp = false, lan?: Ipv4Cidr): string[][] {
   const wan = ROUTER_LINKS.wan;
-  const commands = [
-    ['sysctl', '-q', '-w', 'net.ipv4.ip_forward=1'],
-    ['iptables', '-w', '-t', 'nat', '-A', 'POSTROUTING', '-o', wan, '-j', 'MASQUERADE'],
-  ];
-  if (firewall) {
-    for (const chain of ['INPUT', 'FORWARD']) {
-      commands.push(
-        ['iptables', '-w', '-A', chain, '-i', wan, '-m', 'conntrack', '--ctstate', 'ESTABLISHED,RELATED', '-j', 'ACCEPT'],
-        ['iptables', '-w', '-A', chain, '-i', wan, '-j', 'DROP'],
-      );
-    }
+  const ipt = [routerIptables(upnp), '-w'];
+  const commands = [['sysctl', '-q', '-w', 'net.ipv4.ip_forward=1']];
+  if (upnp) {
+    commands.push(
+      [...ipt, '-t', 'nat', '-N', MINIUPNPD_CHAINS.nat],
+      [...ipt, '-t', 'nat', '-A', 'PREROUTING', '-i', wan, '-j', MINIUPNPD_CHAINS.nat],
+      [...ipt, '-t', 'nat', '-N', MINIUPNPD_CHAINS.natPostrouting],
+      [...ipt, '-t', 'nat', '-A', 'POSTROUTING', '-o', wan, '-j', MINIUPNPD_CHAINS.natPostrouting],
+      [...ipt, '-N', MINIUPNPD_CHAINS.filter],
+      [...ipt, '-A', 'FORWARD', '-i', wan, '!', '-o', wan, '-j', MINIUPNPD_CHAINS.filter],
+      [...ipt, '-A', 'INPUT', '-i', wan, '-j', MINIUPNPD_CHAINS.filter],
+    );
+  }
+  if (style === 'random') {
+    // Only the LAN's connections: the router's own (miniupnpd's STUN test) must keep their ports.
+    if (!lan) throw new InvalidLabOptions('a random-port NAT router needs its LAN segment');
+    commands.push([...ipt, '-t', 'nat', '-A', 'POSTROUTING', '-s', formatCidr(lan), '-o', wan, '-j', 'MASQUERADE', '--random-fully']);
+  } else {
+    commands.push([...ipt, '-t', 'nat', '-A', 'POSTROUTING', '-o', wan, '-j', 'MASQUERADE']);
+  }
+  for (const chain of style === 'bare' ? ['FORWARD'] : ['INPUT', 'FORWARD']) {
+    commands.push(
+      [...ipt, '-A', chain, '-i', wan, '-m', 'conntrack', '--ctstate', 'ESTABLISHED,RELATED', '-j', 'ACCEPT'],
+      [...ipt, '-A', chain, '-i', wan, '-j', 'DROP'],
+    );
   }
   return commands;
+}
+
+/** miniupnpd's chain names (its defaults; the config names them too). */
+export const MINIUPNPD_CHAINS = { nat: 'MINIUPNPD', natPostrouting: 'MINIUPNPD-POSTROUTING', filter: 'MINIUPNPD' } as const;
+
+export interface MiniupnpdConfigInput {
+  /** The router's private segment: only its hosts may map, and only their own address (secure mode). */
+  readonly lan: Ipv4Cidr;
+  readonly stunHost: string;
+  readonly stunPort: number;
+  readonly leaseFile: string;
+  /** A UPnP UUID of its own per router. */
+  readonly uuid: string;
+}
+
+/**
+ * miniupnpd.conf of a router: UPnP IGD (SSDP on the LAN, HTTP on a random port), NAT-PMP and PCP
+ * (UDP 5351 on the LAN address); the STUN test against the lab's server; mappings of ports
+ * 1024–65535 of the LAN's own hosts only.
+ */
+export function miniupnpdConfig(input: MiniupnpdConfigInput): string {
+  return [
+    `ext_ifname=${ROUTER_LINKS.wan}`,
+    `listening_ip=${ROUTER_LINKS.lan}`,
+    'http_port=0',
+    'enable_upnp=yes',
+    'enable_natpmp=yes',
+    'ext_perform_stun=yes',
+    `ext_stun_host=${input.stunHost}`,
+    `ext_stun_port=${input.stunPort}`,
+    'secure_mode=yes',
+    'system_uptime=no',
+    `upnp_forward_chain=${MINIUPNPD_CHAINS.filter}`,
+    `upnp_nat_chain=${MINIUPNPD_CHAINS.nat}`,
+    `upnp_nat_postrouting_chain=${MINIUPNPD_CHAINS.natPostrouting}`,
+    `lease_file=${input.leaseFile}`,
+    `uuid=${input.uuid}`,
+    `allow 1024-65535 ${formatCidr(input.lan)} 1024-65535`,
+    'deny 0-65535 0.0.0.0/0 0-65535',
+    '',
+  ].join('\n');
+}
+
+/** miniupnpd in the foreground (-d: the lab supervises it, and it logs to stderr), with its own pidfile. */
+export function miniupnpdArgs(configFile: string, pidFile: string): string[] {
+  return ['miniupnpd', '-d', '-f', configFile, '-P', pidFile];
+}
+
+/** coturn as a bare STUN server answering from two addresses (RFC 5780: ports PORT and PORT+1 on each). */
+export function stunServerArgs(ips: readonly string[], port: number, pidFile: string): string[] {
+  return [
+    'turnserver', '-n', '--stun-only', ...ips.flatMap((ip) => ['-L', ip]), '-p', String(port),
+    '--no-cli', '--no-tls', '--no-dtls', '--log-file=stdout', '--simple-log', '--pidfile', pidFile,
+  ];
+}
+
+/** A stable UUID for router R of a lab (UPnP devices need one). */
+export function routerUuid(lab: string, r: number): string {
+  const hex = createHash('sha256').update(`wgmesh-lab/${lab}/${routerName(r)}`).digest('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-8${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
 }

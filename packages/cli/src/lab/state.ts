@@ -1,6 +1,7 @@
 /** lab.json: what a lab created and started, so `exec`, `add` and `down` can find it again. */
 import { readFile } from 'node:fs/promises';
 import { InvalidLabOptions } from './errors.js';
+import { NAT_STYLES, type NatStyle } from './plan.js';
 
 export type HostRole = 'bootstrap' | 'join';
 
@@ -43,8 +44,28 @@ export interface LabRouter {
   readonly lanIp: string;
   /** The hosts behind it, by name. */
   readonly hosts: readonly string[];
-  /** It drops unsolicited packets from the WAN (a home router's firewall); false: bare MASQUERADE. */
-  readonly firewall: boolean;
+  /** How it translates and filters: home, bare or random (see routerNatCommands in plan.ts). */
+  readonly style: NatStyle;
+  /** The iptables command its rules are in (iptables-legacy when it runs miniupnpd). */
+  readonly iptables: string;
+  /** Its miniupnpd (UPnP IGD, NAT-PMP, PCP on its LAN address); absent: none. */
+  readonly miniupnpd?: LabDaemon;
+}
+
+/** A daemon the lab runs for a router or the segment (not a node): its files and its process once started. */
+export interface LabDaemon {
+  readonly pidFile: string;
+  readonly logFile: string;
+  readonly configFile?: string;
+  readonly process?: LabProcess;
+}
+
+/** The public STUN server of a lab with UPnP routers (coturn in its own namespace on the switch). */
+export interface LabStun extends LabDaemon {
+  readonly netns: string;
+  /** Two underlay addresses (RFC 5780 needs a second one to answer from). */
+  readonly ips: readonly string[];
+  readonly port: number;
 }
 
 export interface LabHost {
@@ -86,6 +107,8 @@ export interface LabState {
   readonly createdMs: number;
   /** NAT routers (absent: none, every host is on the switch). */
   readonly routers?: readonly LabRouter[];
+  /** The STUN server miniupnpd's check needs (absent: no router runs miniupnpd). */
+  readonly stun?: LabStun;
   readonly hosts: readonly LabHost[];
 }
 
@@ -136,6 +159,29 @@ function parseHostNat(value: unknown, where: string): LabHostNat {
   return { router: str(n, 'router', where), publicIp: str(n, 'publicIp', where), gateway: str(n, 'gateway', where) };
 }
 
+function parseDaemon(value: unknown, where: string): LabDaemon {
+  const d = obj(value, where);
+  return {
+    pidFile: str(d, 'pidFile', where),
+    logFile: str(d, 'logFile', where),
+    ...(d.configFile !== undefined ? { configFile: str(d, 'configFile', where) } : {}),
+    ...(d.process !== undefined ? { process: parseProcess(d.process, `${where}.process`) } : {}),
+  };
+}
+
+function parseStun(value: unknown, where: string): LabStun {
+  const s = obj(value, where);
+  return { ...parseDaemon(value, where), netns: str(s, 'netns', where), ips: strings(s.ips, `${where}.ips`), port: int(s, 'port', where) };
+}
+
+/** The router's style; a lab.json written before styles existed has `firewall` (true: home, false: bare). */
+function parseStyle(r: Record<string, unknown>, where: string): NatStyle {
+  if (r.style === undefined && r.firewall !== undefined) return bool(r, 'firewall', where) ? 'home' : 'bare';
+  const style = str(r, 'style', where);
+  if (!(NAT_STYLES as readonly string[]).includes(style)) fail(`${where}.style must be one of ${NAT_STYLES.join(', ')}`);
+  return style as NatStyle;
+}
+
 function parseRouter(value: unknown, where: string): LabRouter {
   const r = obj(value, where);
   return {
@@ -146,7 +192,9 @@ function parseRouter(value: unknown, where: string): LabRouter {
     lan: str(r, 'lan', where),
     lanIp: str(r, 'lanIp', where),
     hosts: strings(r.hosts, `${where}.hosts`),
-    firewall: bool(r, 'firewall', where),
+    style: parseStyle(r, where),
+    iptables: r.iptables === undefined ? 'iptables' : str(r, 'iptables', where),
+    ...(r.miniupnpd !== undefined ? { miniupnpd: parseDaemon(r.miniupnpd, `${where}.miniupnpd`) } : {}),
   };
 }
 
@@ -202,6 +250,7 @@ export function parseLabState(text: string): LabState {
     hostsOnly: s.hostsOnly,
     createdMs: int(s, 'createdMs', 'lab'),
     ...(s.routers !== undefined ? { routers: parseRouters(s.routers) } : {}),
+    ...(s.stun !== undefined ? { stun: parseStun(s.stun, 'lab.stun') } : {}),
     hosts: s.hosts.map((h, i) => parseHost(h, `hosts[${i}]`)),
   };
 }

@@ -15,6 +15,7 @@ import {
   mountNamespaceScript,
   natHost,
   ROUTER_LINKS,
+  routerIptables,
   routerNatCommands,
   type Ipv4Cidr,
   type LabNames,
@@ -22,7 +23,7 @@ import {
   type NatRouterPlan,
 } from './plan.js';
 import { mountsUnder, parseNetnsList } from './parse.js';
-import type { HostRole, LabHost, LabRouter } from './state.js';
+import type { HostRole, LabHost, LabRouter, LabStun } from './state.js';
 import { pathExists, readMountinfo, runCapture, runOk } from './sys.js';
 
 export interface Topology {
@@ -67,7 +68,8 @@ export async function createSwitch(topo: Topology): Promise<void> {
   await runOk('ip', ['-n', sw, 'link', 'set', topo.names.bridge, 'up']);
 }
 
-export function labRouter(names: LabNames, router: NatRouterPlan): LabRouter {
+export function labRouter(names: LabNames, paths: LabPaths, router: NatRouterPlan): LabRouter {
+  const files = paths.miniupnpd(router.index);
   return {
     name: router.name,
     index: router.index,
@@ -76,15 +78,18 @@ export function labRouter(names: LabNames, router: NatRouterPlan): LabRouter {
     lan: formatCidr(router.lan),
     lanIp: router.lanIp,
     hosts: router.hosts.map(hostName),
-    firewall: router.firewall,
+    style: router.style,
+    iptables: routerIptables(router.upnp),
+    ...(router.upnp ? { miniupnpd: { configFile: files.configFile, pidFile: files.pidFile, logFile: files.logFile } } : {}),
   };
 }
 
 /**
  * NAT router R: a netns with `wan` on the switch (an underlay address), a `lan` bridge holding
  * the private segment's first address (its hosts' veths join it as they are created), forwarding
- * on, MASQUERADE out of `wan` and (unless bare) a firewall dropping unsolicited packets from
- * `wan`. Nothing is added to the root namespace.
+ * on, MASQUERADE out of `wan`, the style's firewall and, with UPnP, miniupnpd's empty chains (see
+ * routerNatCommands; miniupnpd itself is started later, see daemons.ts). Nothing is added to the
+ * root namespace.
  */
 export async function createRouter(topo: Topology, router: NatRouterPlan): Promise<LabRouter> {
   const { names } = topo;
@@ -101,8 +106,25 @@ export async function createRouter(topo: Topology, router: NatRouterPlan): Promi
   await runOk('ip', ['-n', netns, 'addr', 'add', `${router.lanIp}/${router.lan.prefix}`, 'dev', ROUTER_LINKS.lan]);
   await runOk('ip', ['-n', netns, 'link', 'set', ROUTER_LINKS.lan, 'up']);
   // Only the network namespace is entered: /proc/sys/net and the nf_tables ruleset are per netns.
-  for (const [cmd, ...args] of routerNatCommands(router.firewall)) await runOk('nsenter', [`--net=${netnsPath(netns)}`, '--', cmd!, ...args]);
-  return labRouter(names, router);
+  for (const [cmd, ...args] of routerNatCommands(router.style, router.upnp, router.lan)) await runOk('nsenter', [`--net=${netnsPath(netns)}`, '--', cmd!, ...args]);
+  return labRouter(names, topo.paths, router);
+}
+
+/**
+ * The namespace of the lab's public STUN server: eth0 on the switch with two underlay addresses
+ * (see stunAddresses). Its own namespace, not h1's: extra addresses on the bootstrap's host would
+ * show up among its endpoints, and the server must outlive any node restart.
+ */
+export async function createStunHost(topo: Topology, ips: readonly string[], port: number): Promise<LabStun> {
+  const { names, paths } = topo;
+  const netns = names.stunNetns;
+  await runOk('ip', ['netns', 'add', netns]);
+  await runOk('ip', ['-n', netns, 'link', 'set', 'lo', 'up']);
+  await runOk('ip', ['-n', names.switchNetns, 'link', 'add', names.stunPort, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', netns]);
+  await runOk('ip', ['-n', names.switchNetns, 'link', 'set', names.stunPort, 'master', names.bridge, 'up']);
+  for (const ip of ips) await runOk('ip', ['-n', netns, 'addr', 'add', `${ip}/${topo.underlay.prefix}`, 'dev', 'eth0']);
+  await runOk('ip', ['-n', netns, 'link', 'set', 'eth0', 'up']);
+  return { netns, ips: [...ips], port, pidFile: paths.stun.pidFile, logFile: paths.stun.logFile };
 }
 
 /**

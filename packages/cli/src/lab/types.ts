@@ -1,5 +1,5 @@
 /** The lab library's option, result and report types (the functions are in orchestrate.ts, hosts.ts, readiness.ts and supervisor.ts). */
-import type { NatGroupInput } from './plan.js';
+import type { NatGroupInput, NatStyle } from './plan.js';
 import type { LabHost, LabHostNat, LabProcess, LabState } from './state.js';
 
 export type Progress = (message: string) => void;
@@ -22,10 +22,17 @@ export interface LabUpOptions {
   /** Where the routers' private segments are carved from; default 198.51.100.0/24. */
   readonly natLan?: string;
   /**
-   * The routers drop unsolicited packets from the WAN, as home routers do (default true);
-   * false: bare MASQUERADE, which accepts them (see routerNatCommands for what that breaks).
+   * How the routers translate and filter (default home; see NatStyle and routerNatCommands):
+   * home drops unsolicited packets to the router and through it; bare masquerades with a forward
+   * filter only; random masquerades with a random port per destination (and the home firewall).
    */
-  readonly natFirewall?: boolean;
+  readonly natStyle?: NatStyle;
+  /**
+   * Run miniupnpd (UPnP IGD, NAT-PMP, PCP) on every NAT router for its LAN, plus the public
+   * STUN server its start-up check needs (namespace LAB-stun, two underlay addresses below the
+   * routers'). The routers' rules are then made with iptables-legacy, as miniupnpd's are.
+   */
+  readonly upnp?: boolean;
   /** Create the namespaces only; start no wgmesh. */
   readonly hostsOnly?: boolean;
   /** argv prefix that runs wgmesh; default: the built CLI. */

@@ -11,9 +11,15 @@ import {
   parseCidr,
   parseNatGroups,
   planNat,
+  miniupnpdConfig,
+  parseNatStyle,
+  reservedAddresses,
   routerIndex,
+  routerIptables,
   routerNatCommands,
+  routerUuid,
   routerWanAddress,
+  stunAddresses,
   validateHostCount,
 } from '../../src/lab/plan.js';
 import { formatLabState, parseLabState, type LabState } from '../../src/lab/state.js';
@@ -44,11 +50,11 @@ describe('NAT router address planning', () => {
   test('router R: WAN at the top of the underlay counting down, LAN the R-th /28 of 198.51.100.0/24 (router .1, hosts .2, .3, …)', () => {
     const routers = plan([[2], [3], [5, 4]]);
     assert.deepEqual(
-      routers.map((r) => ({ name: r.name, hosts: r.hosts, wan: r.wanIp, lan: formatCidr(r.lan), gw: r.lanIp, firewall: r.firewall })),
+      routers.map((r) => ({ name: r.name, hosts: r.hosts, wan: r.wanIp, lan: formatCidr(r.lan), gw: r.lanIp, style: r.style })),
       [
-        { name: 'r1', hosts: [2], wan: '203.0.113.254', lan: '198.51.100.0/28', gw: '198.51.100.1', firewall: true },
-        { name: 'r2', hosts: [3], wan: '203.0.113.253', lan: '198.51.100.16/28', gw: '198.51.100.17', firewall: true },
-        { name: 'r3', hosts: [4, 5], wan: '203.0.113.252', lan: '198.51.100.32/28', gw: '198.51.100.33', firewall: true },
+        { name: 'r1', hosts: [2], wan: '203.0.113.254', lan: '198.51.100.0/28', gw: '198.51.100.1', style: 'home' },
+        { name: 'r2', hosts: [3], wan: '203.0.113.253', lan: '198.51.100.16/28', gw: '198.51.100.17', style: 'home' },
+        { name: 'r3', hosts: [4, 5], wan: '203.0.113.252', lan: '198.51.100.32/28', gw: '198.51.100.33', style: 'home' },
       ],
     );
     assert.equal(natHost(routers, 2)?.ip, '198.51.100.2');
@@ -57,7 +63,26 @@ describe('NAT router address planning', () => {
     assert.equal(natHost(routers, 5)?.ip, '198.51.100.35');
     assert.equal(natHost(routers, 5)?.router.name, 'r3');
     assert.equal(natHost(routers, 1), undefined, 'h1 stays on the switch');
-    assert.equal(planNat([[2]], { hosts: 2, underlay: UNDERLAY, natLan: NAT_LAN, firewall: false })[0]!.firewall, false);
+    assert.equal(planNat([[2]], { hosts: 2, underlay: UNDERLAY, natLan: NAT_LAN, style: 'bare' })[0]!.style, 'bare');
+    assert.equal(routers[0]!.upnp, false);
+  });
+
+  test('-nat-style: home, bare or random; anything else is refused naming the choices', () => {
+    assert.equal(parseNatStyle('home'), 'home');
+    assert.equal(parseNatStyle(' Random '), 'random');
+    assert.throws(() => parseNatStyle('full-cone'), /-nat-style full-cone: use home, bare, random/);
+  });
+
+  test('with UPnP the STUN server takes the two addresses below the routers\', and hosts must leave them free', () => {
+    assert.deepEqual(stunAddresses(UNDERLAY, 2), ['203.0.113.252', '203.0.113.251']);
+    assert.equal(reservedAddresses(2, true), 4);
+    assert.equal(reservedAddresses(2, false), 2);
+    assert.equal(reservedAddresses(0, true), 0);
+    const small = parseCidr('203.0.113.0/28');
+    // 14 addresses: one router + the STUN server's two leave 11 for hosts.
+    assert.equal(planNat([[2]], { hosts: 11, underlay: small, natLan: NAT_LAN, upnp: true })[0]!.upnp, true);
+    assert.throws(() => planNat([[2]], { hosts: 12, underlay: small, natLan: NAT_LAN, upnp: true }), /between 1 and 11/);
+    assert.equal(planNat([[2]], { hosts: 12, underlay: small, natLan: NAT_LAN }).length, 1);
   });
 
   test('no NAT: no routers, and nothing else is checked', () => {
@@ -115,21 +140,58 @@ describe('NAT router names and rules', () => {
     assert.equal(names.owns('abcdefgh-r0'), false);
     assert.equal(names.owns('abcdefgh-rx'), false);
     assert.equal(names.owns('other-r1'), false);
+    assert.equal(names.stunNetns, 'abcdefgh-stun');
+    assert.equal(names.owns('abcdefgh-stun'), true);
     assert.equal(routerIndex('r12'), 12);
     assert.equal(routerIndex('h12'), undefined);
   });
 
-  test('a router forwards and masquerades out of its WAN leg; its firewall drops what comes in unasked', () => {
-    const bare = routerNatCommands(false).map((c) => c.join(' '));
-    assert.deepEqual(bare, ['sysctl -q -w net.ipv4.ip_forward=1', 'iptables -w -t nat -A POSTROUTING -o wan -j MASQUERADE']);
-    const home = routerNatCommands().map((c) => c.join(' '));
-    assert.deepEqual(home.slice(0, 2), bare);
-    assert.deepEqual(home.slice(2), [
-      'iptables -w -A INPUT -i wan -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT',
-      'iptables -w -A INPUT -i wan -j DROP',
+  test('a router forwards and masquerades out of its WAN leg; home drops what comes in unasked, bare only what would be forwarded', () => {
+    const forwardFilter = [
       'iptables -w -A FORWARD -i wan -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT',
       'iptables -w -A FORWARD -i wan -j DROP',
+    ];
+    const bare = routerNatCommands('bare').map((c) => c.join(' '));
+    assert.deepEqual(bare, ['sysctl -q -w net.ipv4.ip_forward=1', 'iptables -w -t nat -A POSTROUTING -o wan -j MASQUERADE', ...forwardFilter]);
+    const home = routerNatCommands().map((c) => c.join(' '));
+    assert.deepEqual(home, [
+      ...bare.slice(0, 2),
+      'iptables -w -A INPUT -i wan -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT',
+      'iptables -w -A INPUT -i wan -j DROP',
+      ...forwardFilter,
     ]);
+    // random: a new port per connection from the LAN (the router's own keep theirs), with the home firewall.
+    const random = routerNatCommands('random', false, parseCidr('198.51.100.16/28')).map((c) => c.join(' '));
+    assert.deepEqual(random, home.map((c) => (c.endsWith('-j MASQUERADE') ? 'iptables -w -t nat -A POSTROUTING -s 198.51.100.16/28 -o wan -j MASQUERADE --random-fully' : c)));
+    assert.throws(() => routerNatCommands('random'), InvalidLabOptions);
+  });
+
+  test('with UPnP: iptables-legacy throughout, miniupnpd\'s chains jumped to before the MASQUERADE and the firewall', () => {
+    assert.equal(routerIptables(true), 'iptables-legacy');
+    assert.equal(routerIptables(false), 'iptables');
+    const upnp = routerNatCommands('home', true).map((c) => c.join(' '));
+    assert.ok(upnp.slice(1).every((c) => c.startsWith('iptables-legacy -w ')), upnp.join('\n'));
+    assert.deepEqual(upnp.slice(1, 8), [
+      'iptables-legacy -w -t nat -N MINIUPNPD',
+      'iptables-legacy -w -t nat -A PREROUTING -i wan -j MINIUPNPD',
+      'iptables-legacy -w -t nat -N MINIUPNPD-POSTROUTING',
+      'iptables-legacy -w -t nat -A POSTROUTING -o wan -j MINIUPNPD-POSTROUTING',
+      'iptables-legacy -w -N MINIUPNPD',
+      'iptables-legacy -w -A FORWARD -i wan ! -o wan -j MINIUPNPD',
+      'iptables-legacy -w -A INPUT -i wan -j MINIUPNPD',
+    ]);
+    assert.deepEqual(upnp.slice(8), routerNatCommands('home').slice(1).map((c) => c.join(' ').replace(/^iptables /, 'iptables-legacy ')));
+  });
+
+  test('miniupnpd.conf: WAN wan, LAN lan, UPnP and NAT-PMP, the STUN check, only the LAN\'s own hosts may map', () => {
+    const conf = miniupnpdConfig({ lan: parseCidr('198.51.100.16/28'), stunHost: '203.0.113.252', stunPort: 3478, leaseFile: '/s/r2.leases', uuid: routerUuid('wgl', 2) });
+    for (const line of ['ext_ifname=wan', 'listening_ip=lan', 'enable_natpmp=yes', 'enable_upnp=yes', 'ext_perform_stun=yes', 'ext_stun_host=203.0.113.252', 'ext_stun_port=3478', 'secure_mode=yes', 'lease_file=/s/r2.leases', 'allow 1024-65535 198.51.100.16/28 1024-65535']) {
+      assert.ok(conf.split('\n').includes(line), line);
+    }
+    assert.match(conf, /\ndeny 0-65535 0\.0\.0\.0\/0 0-65535\n$/);
+    assert.match(routerUuid('wgl', 2), /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-8[0-9a-f]{3}-[0-9a-f]{12}$/);
+    assert.notEqual(routerUuid('wgl', 1), routerUuid('wgl', 2));
+    assert.equal(routerUuid('wgl', 1), routerUuid('wgl', 1));
   });
 });
 
@@ -145,7 +207,7 @@ describe('lab.json with NAT routers', () => {
     logLevel: 'info',
     hostsOnly: true,
     createdMs: 1_700_000_000_000,
-    routers: [{ name: 'r1', index: 1, netns: 'wgl-r1', wanIp: '203.0.113.254', lan: '198.51.100.0/28', lanIp: '198.51.100.1', hosts: ['h2'], firewall: true }],
+    routers: [{ name: 'r1', index: 1, netns: 'wgl-r1', wanIp: '203.0.113.254', lan: '198.51.100.0/28', lanIp: '198.51.100.1', hosts: ['h2'], style: 'home', iptables: 'iptables' }],
     hosts: [
       { name: 'h1', index: 1, netns: 'wgl-h1', underlayIp: '203.0.113.1', mountFile: '/m/h1', stateDir: '/s/h1', logFile: '/s/h1.log', role: 'bootstrap' },
       {
@@ -164,19 +226,42 @@ describe('lab.json with NAT routers', () => {
 
   test('routers and a host\'s NAT round-trip; a damaged router entry names its field', () => {
     assert.deepEqual(parseLabState(formatLabState(lab)), lab);
-    const broken = JSON.parse(formatLabState(lab)) as { routers: { firewall?: unknown }[] };
-    delete broken.routers[0]!.firewall;
-    assert.throws(() => parseLabState(JSON.stringify(broken)), /routers\[0\]\.firewall must be true or false/);
+    const broken = JSON.parse(formatLabState(lab)) as { routers: { style?: unknown }[] };
+    broken.routers[0]!.style = 'cone';
+    assert.throws(() => parseLabState(JSON.stringify(broken)), /routers\[0\]\.style must be one of home, bare, random/);
+  });
+
+  test('a UPnP lab\'s miniupnpd and STUN server round-trip', () => {
+    const proc = { pid: 42, startTicks: 7, startedMs: 1_700_000_000_001, argv: ['miniupnpd', '-d'] };
+    const upnp: LabState = {
+      ...lab,
+      routers: [{ ...lab.routers![0]!, iptables: 'iptables-legacy', style: 'random', miniupnpd: { configFile: '/s/r1-miniupnpd.conf', pidFile: '/s/r1-miniupnpd.pid', logFile: '/s/r1-miniupnpd.log', process: proc } }],
+      stun: { netns: 'wgl-stun', ips: ['203.0.113.253', '203.0.113.252'], port: 3478, pidFile: '/s/stun.pid', logFile: '/s/stun.log', process: { ...proc, pid: 43 } },
+    };
+    assert.deepEqual(parseLabState(formatLabState(upnp)), upnp);
+  });
+
+  test('a lab.json from before styles (firewall true/false) reads as home/bare', () => {
+    const old = JSON.parse(formatLabState(lab)) as { routers: Record<string, unknown>[] };
+    delete old.routers[0]!.style;
+    delete old.routers[0]!.iptables;
+    old.routers[0]!.firewall = false;
+    assert.equal(parseLabState(JSON.stringify(old)).routers![0]!.style, 'bare');
+    old.routers[0]!.firewall = true;
+    assert.equal(parseLabState(JSON.stringify(old)).routers![0]!.style, 'home');
   });
 });
 
 describe('wgmesh lab up --help', () => {
-  test('documents -nat, -nat-lan and -nat-firewall', async () => {
+  test('documents -nat, -nat-lan, -nat-style and -upnp', async () => {
     const text = await captureStdout(() => runLab(['up', '--help'], {}));
     assert.match(text, /-nat HOST\[\+HOST…\],…/);
     assert.match(text, /h4\+h5 puts both behind one/);
     assert.match(text, /-nat-lan CIDR/);
-    assert.match(text, /-nat-firewall/);
+    assert.match(text, /-nat-style home\|bare\|random/);
+    assert.match(text, /-upnp/);
+    assert.match(text, /miniupnpd/);
+    assert.doesNotMatch(text, /-nat-firewall/);
     assert.match(text, /MASQUERADE/);
   });
 });
