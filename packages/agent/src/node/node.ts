@@ -4,6 +4,7 @@ import { Registry } from 'prom-client';
 import { Agent } from '../agent.js';
 import { createGrpcControlClient, type ControlClient } from '../control/client.js';
 import { EndpointDiscovery } from '../endpoints/discovery.js';
+import { createPortMapper, type PortMapper, type PortMapperComponents, type PortMapperInit } from '../endpoints/portmap/mapper.js';
 import { cidrContains } from '../endpoints/endpoints.js';
 import { claimSocketPath, LocalApiServer } from '../localapi/server.js';
 import { silentLogger, type Logger } from '../log.js';
@@ -26,6 +27,8 @@ export interface NodeComponents {
   readonly logger?: Logger;
   readonly timers?: Timers;
   readonly random?: () => number;
+  /** Makes the router port mapper when port mapping is on; default createPortMapper (tests: a fake gateway). */
+  readonly portMapper?: (components: PortMapperComponents, init: PortMapperInit) => PortMapper;
 }
 
 /** What every node (joined or bootstrap) is told; defaults in AGENT_DEFAULTS and RTT_DEFAULTS. */
@@ -55,6 +58,12 @@ export interface NodeInit {
   readonly memberlistFile?: string;
   /** On stop, leave the WireGuard interface in place (kernel backend). */
   readonly keepInterface?: boolean;
+  /**
+   * Ask the router for a mapping of the WireGuard port (PCP, NAT-PMP, UPnP IGD) and advertise it
+   * as an ENDPOINT_KIND_MAPPED candidate; default off (the CLI's join turns it on). Ignored with
+   * listenAddr, which advertises only that address.
+   */
+  readonly portMapping?: boolean;
 }
 
 /** What a node's core is handed once the device and key exist. */
@@ -74,7 +83,7 @@ export interface NodeDevice {
 
 /**
  * The middle of a node: what makes it a joined node or a bootstrap. The node around it does the
- * rest, in this order: socket check, prepare, driver, key, core, RTT, local API, metrics,
+ * rest, in this order: socket check, prepare, driver, key, core, port mapping, RTT, local API, metrics,
  * memberlist; and stops what started in reverse.
  */
 export interface NodeCore {
@@ -88,8 +97,8 @@ export interface NodeCore {
 
 /**
  * A whole node, from an options object: WireGuard driver, key, the core (join and control
- * session, or the bootstrap's services), RTT echo and prober, endpoint discovery, local API,
- * metrics and memberlist export. `start()` starts them in that order; when a step fails, what had
+ * session, or the bootstrap's services), the router port mapper (with -port-mapping), RTT echo
+ * and prober, endpoint discovery, local API, metrics and memberlist export. `start()` starts them in that order; when a step fails, what had
  * started is stopped in reverse order before the error is thrown. `stop()` stops exactly what
  * started, also while a start is still going (a signal during a join being retried).
  *
@@ -154,17 +163,26 @@ export class AgentNode extends EventEmitter {
         ...(init.listenAddr ? { configuredIp: init.listenAddr } : {}),
         logger: this.logger.child({ component: 'endpoints' }),
       });
+      // Made now (the candidates below read it), started once the interface is up (after the core).
+      const mapper = init.portMapping && !init.listenAddr
+        ? (components.portMapper ?? createPortMapper)(
+          { logger: this.logger.child({ component: 'portmap' }), ...(components.timers ? { timers: components.timers } : {}) },
+          { internalPort: init.listenPort ?? AGENT_DEFAULTS.listenPort, exclude: insideMesh, onChange: () => this.agentValue?.endpointsChanged() },
+        )
+        : undefined;
       const agent = await core.start(parts, {
         driver,
         privateKey,
         files: nodeFiles(init.stateDir, init.meshName),
-        endpoints: () => discovery.candidates(),
-        behindNat: () => discovery.behindNat,
+        endpoints: async () => withMapped(await discovery.candidates(), mapper?.endpoint, insideMesh),
+        // A router that maps ports is a NAT: keepalive stays on for the peers that reach this node otherwise.
+        behindNat: () => discovery.behindNat || mapper?.endpoint !== undefined,
         rtt: rtt?.prober,
         logger: this.logger,
         adopt: (a) => this.adopt(a),
       });
       this.adopt(agent);
+      if (mapper) await parts.start('port mapping', () => mapper.start(), () => mapper.stop());
       if (rtt) {
         await parts.start('rtt', () => rtt.start(agent.meshIp!), () => rtt.stop());
         agent.on('address', (ip: string) => void rtt.moveTo(ip));
@@ -198,6 +216,12 @@ export class AgentNode extends EventEmitter {
     this.agentValue = agent;
     agent.on('step', (step: unknown) => this.emit('step', step));
   }
+}
+
+/** The candidates discovery found, and the router's mapping when one is held (unless inside the mesh, or already listed). */
+function withMapped(found: Endpoint[], mapped: Endpoint | undefined, insideMesh: (ip: string) => boolean): Endpoint[] {
+  if (!mapped || insideMesh(mapped.ip!) || found.some((e) => e.ip === mapped.ip && e.port === mapped.port)) return found;
+  return [...found, mapped];
 }
 
 /** How a joining node reaches its bootstrap's join service. */

@@ -11,6 +11,10 @@ export const JOIN_FLAGS: FlagSpec[] = [
   { name: 'n', type: 'string', value: 'MESH', help: 'name of the mesh to join (required)' },
   { name: 'bootstrap-addr', type: 'string', value: 'HOST:PORT', help: 'the bootstrap\'s join service (required)' },
   { name: 'stun-server', type: 'list', value: 'HOST:PORT', default: [], help: 'STUN servers for public-address discovery, tried in order (default: the bootstrap\'s own, on its port over UDP)' },
+  {
+    name: 'port-mapping', type: 'bool', default: true,
+    help: 'ask the router (the default gateway) to forward the WireGuard port with PCP, NAT-PMP or UPnP IGD, in the background, and advertise the mapped public address; renewed while running, deleted on exit. -port-mapping=false: never ask. Not with -listen-addr',
+  },
   ...TLS_CLIENT_FLAGS,
   ...NODE_FLAGS,
 ];
@@ -48,6 +52,7 @@ export async function runJoin(argv: string[], env: NodeJS.ProcessEnv): Promise<n
     },
     // Default: the bootstrap's own STUN responder, on its port number over UDP.
     stunServers: stunServers.length ? stunServers : [`${target.host}:${target.port}`],
+    portMapping: Boolean(values['port-mapping']),
   });
   const progress = showJoinProgress(node, logger);
   return runNode(node, logger, {
