@@ -13,7 +13,7 @@ export const JOIN_FLAGS: FlagSpec[] = [
   { name: 'stun-server', type: 'list', value: 'HOST:PORT', default: [], help: 'STUN servers for public-address discovery, tried in order (default: the bootstrap\'s own, on its port over UDP)' },
   {
     name: 'port-mapping', type: 'bool', default: true,
-    help: 'ask the router (the default gateway) to forward the WireGuard port with PCP, NAT-PMP or UPnP IGD, in the background, and advertise the mapped public address; renewed while running, deleted on exit. -port-mapping=false: never ask. Not with -listen-addr',
+    help: 'ask the router (the default gateway) to forward the WireGuard port with PCP, NAT-PMP or UPnP IGD, in the background, and advertise the mapped public address; renewed while running, deleted on exit. Off with -port-mapping=false, and with -listen-addr (only that address is advertised)',
   },
   ...TLS_CLIENT_FLAGS,
   ...NODE_FLAGS,
