@@ -7,7 +7,10 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { hostExec, labDown, labHost, labKillNode, labStartNode, labUp, type LabState } from '@wgmesh/cli/lab';
 import type { InfoResponse__Output } from '@wgmesh/agent';
-import { agentInfo, cliInfo, e2eWgmeshCommand, firstReply, labSkipReason, leftovers, meshIps, startPing, wgDump } from '../helpers/lab.js';
+import {
+  agentInfo, blockUdpBetweenRouters, cliInfo, hostLog, e2eWgmeshCommand, firstReply, labRouterNamed, labSkipReason, leftovers, meshIps, miniupnpdMappings, startPing,
+  unblockUdpBetweenRouters, wgDump,
+} from '../helpers/lab.js';
 import { waitFor } from '../helpers/wait.js';
 
 const UNDERLAY = '203.0.113.0/24';
@@ -59,7 +62,7 @@ describe('relays: two nodes behind bare MASQUERADE routers talk through the boot
   before(async () => {
     await labDown({ name: LAB });
     lab = (await labUp({
-      name: LAB, hosts: 3, underlay: UNDERLAY, mesh: MESH, nat: ['h2', 'h3'], natFirewall: false,
+      name: LAB, hosts: 3, underlay: UNDERLAY, mesh: MESH, nat: ['h2', 'h3'], natStyle: 'bare',
       wgmeshCommand: e2eWgmeshCommand(), readyTimeoutMs: 60_000,
     })).lab;
     ips = meshIps(lab);
@@ -129,7 +132,7 @@ describe('relays: two relays, the one in use killed; NATed nodes that offer to r
     await labDown({ name: LAB });
     // h4 and h5 are public relays; the bootstrap does not relay; h2 and h3 (NATed) offer too.
     lab = (await labUp({
-      name: LAB, hosts: 5, underlay: UNDERLAY, mesh: MESH, nat: ['h2', 'h3'], natFirewall: false,
+      name: LAB, hosts: 5, underlay: UNDERLAY, mesh: MESH, nat: ['h2', 'h3'], natStyle: 'bare',
       bootstrapArgs: ['-relay=false'], joinArgs: ['-relay'],
       wgmeshCommand: e2eWgmeshCommand(), readyTimeoutMs: 60_000,
     })).lab;
@@ -158,7 +161,7 @@ describe('relays: two relays, the one in use killed; NATed nodes that offer to r
       await waitFor('pings to flow', () => ping.answered.size >= 3, 5_000, 50);
       const killedAt = Date.now();
       const seqAtKill = ping.lastSeq;
-      await labKillNode(lab, relay, { signal: 'SIGKILL' });
+      lab = (await labKillNode(lab, relay, { signal: 'SIGKILL' })).lab;
       await waitFor('an answer after the kill', () => [...ping.answered].some((n) => n > seqAtKill + 1), 10_000 - (Date.now() - killedAt), 50);
       const resumedSeq = Math.min(...[...ping.answered].filter((n) => n > seqAtKill + 1));
       t.diagnostic(`pings resumed ${Math.round((resumedSeq - seqAtKill) * 200)} ms (±200) after the SIGKILL of ${relay}`);
@@ -169,11 +172,135 @@ describe('relays: two relays, the one in use killed; NATed nodes that offer to r
     }
     // The killed relay left its rules behind (it could not remove them); started again, it replaces them with one set.
     assert.notEqual(await relayRules(lab, relay), '');
-    await labStartNode(lab, relay, { readyTimeoutMs: 60_000 });
-    await waitFor(`${relay} to relay again`, async () => (await agentInfo(lab, relay))?.relay === true, 20_000, 250);
+    lab = (await labStartNode(lab, relay, { readyTimeoutMs: 60_000 })).lab;
+    await waitFor(`${relay} to relay again`, async () => (await agentInfo(lab, relay))?.relay === true, 20_000, 250)
+      .catch(async (err: Error) => assert.fail(`${err.message}; its info: ${JSON.stringify((await agentInfo(lab, relay))?.self)}; its log ends: ${(await hostLog(lab, relay)).split('\n').slice(-12).join(' | ')}`));
     assert.equal((await relayRules(lab, relay)).split('\n').filter((l) => l.startsWith('-A FORWARD')).length, 1);
     // Stopped cleanly, a relay removes its rules.
-    await labKillNode(lab, other, { signal: 'SIGTERM' });
+    lab = (await labKillNode(lab, other, { signal: 'SIGTERM' })).lab;
     assert.equal(await relayRules(lab, other), '');
+  });
+});
+
+describe('relays: NATs that pick a random port per destination (masquerade --random-fully) on both sides', { skip: skip ?? false }, () => {
+  const LAB = 'wgrlr';
+  let lab: LabState;
+
+  before(async () => {
+    await labDown({ name: LAB });
+    lab = (await labUp({
+      name: LAB, hosts: 3, underlay: UNDERLAY, mesh: MESH, nat: ['h2', 'h3'], natStyle: 'random',
+      wgmeshCommand: e2eWgmeshCommand(), readyTimeoutMs: 60_000,
+    })).lab;
+  });
+
+  after(async () => {
+    await labDown({ name: LAB });
+  });
+
+  test(`h2 and h3 ping each other within ${RELAYED_PING_BUDGET_MS / 1000} s of the joins, through h1`, async (t) => {
+    assert.equal(await relayedPair(lab, meshIps(lab), ['h1'], (m) => t.diagnostic(m)), 'h1');
+  });
+});
+
+describe('relays: UDP between the routers blocked, then unblocked: relayed, then direct, no ping lost', { skip: skip ?? false }, () => {
+  const LAB = 'wgrlu';
+  let lab: LabState;
+  let ips: Map<string, string>;
+
+  before(async () => {
+    await labDown({ name: LAB });
+    // Home routers: direct works between them once UDP may pass. Blocked as soon as the nodes
+    // start (a join takes over a second before any WireGuard packet goes out; checked below).
+    lab = (await labUp({
+      name: LAB, hosts: 3, underlay: UNDERLAY, mesh: MESH, nat: ['h2', 'h3'], natStyle: 'home', wait: false,
+      wgmeshCommand: e2eWgmeshCommand(), readyTimeoutMs: 60_000,
+    })).lab;
+    await blockUdpBetweenRouters(lab, 'r1', 'r2');
+  });
+
+  after(async () => {
+    await labDown({ name: LAB });
+  });
+
+  test('relayed while blocked; unblocked: direct within 30 s, and a ping every 200 ms loses nothing across the switch', async (t) => {
+    // The lab did not wait for the mesh: the mesh IPs come from the nodes themselves.
+    const infos = await waitFor('the nodes to join', async () => {
+      const all = await Promise.all(['h1', 'h2', 'h3'].map((h) => agentInfo(lab, h)));
+      return all.every((i) => i && i.peers.length === 2) ? all as InfoResponse__Output[] : undefined;
+    }, 60_000, 200);
+    ips = new Map(infos.map((i) => [i.nodeName, i.meshIp]));
+    const relay = await relayedPair(lab, ips, ['h1'], (m) => t.diagnostic(m));
+    assert.equal(relay, 'h1');
+    const h3Key = (await cliInfo(lab, 'h2')).peers.find((p) => p.node?.name === 'h3')!.node!.publicKey;
+    assert.equal((await wgDump(lab, 'h2')).peers.find((p) => p.publicKey === h3Key)?.latestHandshake, 0, 'no direct handshake happened before the block');
+    const ping = startPing(lab, 'h2', ips.get('h3')!, 0.2);
+    try {
+      await waitFor('pings through the relay', () => ping.answered.size >= 3, 5_000, 50);
+      const firstSeq = Math.min(...ping.answered);
+      const unblockedAt = Date.now();
+      await unblockUdpBetweenRouters(lab, 'r1', 'r2');
+      await waitFor('both ends direct', async () => {
+        const [i2, i3] = await Promise.all([agentInfo(lab, 'h2'), agentInfo(lab, 'h3')]);
+        return i2 && i3 && via(i2, 'h3') === '' && via(i3, 'h2') === '';
+      }, 30_000, 200);
+      t.diagnostic(`direct ${Date.now() - unblockedAt} ms after the unblock`);
+      // A few more seconds of pings over the direct path, then every one since the first must have been answered.
+      const seqAtDirect = ping.lastSeq;
+      await waitFor('pings over the direct path', () => [...ping.answered].filter((n) => n > seqAtDirect).length >= 10, 10_000, 50);
+      const upTo = ping.lastSeq - 5; // the last few may still be in flight
+      assert.deepEqual(ping.missing(upTo).filter((n) => n >= firstSeq), [], `ping seqs ${firstSeq}..${upTo} all answered`);
+    } finally {
+      await ping.stop();
+    }
+    const dump = await wgDump(lab, 'h2');
+    assert.deepEqual(dump.peers.find((p) => p.publicKey === h3Key)?.allowedIps, [`${ips.get('h3')}/32`]);
+  });
+});
+
+describe('port mapping: bare routers running miniupnpd, the nodes map their WireGuard port and talk directly', { skip: (await labSkipReason({ wireguard: true, nat: true, upnp: true })) ?? false }, () => {
+  const LAB = 'wgrlp';
+  let lab: LabState;
+  let ips: Map<string, string>;
+
+  before(async () => {
+    await labDown({ name: LAB });
+    lab = (await labUp({
+      name: LAB, hosts: 3, underlay: UNDERLAY, mesh: MESH, nat: ['h2', 'h3'], natStyle: 'bare', upnp: true,
+      wgmeshCommand: e2eWgmeshCommand(), readyTimeoutMs: 60_000,
+    })).lab;
+    ips = meshIps(lab);
+  });
+
+  after(async () => {
+    await labDown({ name: LAB });
+  });
+
+  test('each node advertises its router\'s mapping; h2 and h3 ping directly at the mapped addresses, no relay', async (t) => {
+    const mapped = await waitFor('both nodes to advertise a mapped endpoint', async () => {
+      const [i2, i3] = await Promise.all([agentInfo(lab, 'h2'), agentInfo(lab, 'h3')]);
+      const m2 = i2?.endpoints.find((e) => e.kind === 'ENDPOINT_KIND_MAPPED');
+      const m3 = i3?.endpoints.find((e) => e.kind === 'ENDPOINT_KIND_MAPPED');
+      return m2 && m3 ? { h2: m2, h3: m3 } : undefined;
+    }, 20_000, 200);
+    assert.equal(mapped.h2.ip, labRouterNamed(lab, 'r1').wanIp);
+    assert.equal(mapped.h3.ip, labRouterNamed(lab, 'r2').wanIp);
+    assert.deepEqual((await miniupnpdMappings(lab, 'r1')).map((m) => m.externalPort), [mapped.h2.port]);
+    await firstReply(lab, 'h2', ips.get('h3')!, 30_000);
+    const direct = await waitFor('h2 and h3 direct', async () => {
+      const [i2, i3] = await Promise.all([agentInfo(lab, 'h2'), agentInfo(lab, 'h3')]);
+      return i2 && i3 && via(i2, 'h3') === '' && via(i3, 'h2') === '' ? i2 : undefined;
+    }, 30_000, 200);
+    const peer = direct.peers.find((p) => p.node?.name === 'h3')!;
+    assert.equal(peer.endpoint, `${mapped.h3.ip}:${mapped.h3.port}`, 'h2 reaches h3 at its mapped address');
+    assert.ok(peer.latestHandshakeMs > 0);
+    t.diagnostic(`h2 at ${mapped.h2.ip}:${mapped.h2.port}, h3 at ${mapped.h3.ip}:${mapped.h3.port}`);
+  });
+
+  test('stopped, the nodes delete their mappings from miniupnpd', async () => {
+    lab = (await labKillNode(lab, 'h2', { signal: 'SIGTERM' })).lab;
+    lab = (await labKillNode(lab, 'h3', { signal: 'SIGTERM' })).lab;
+    assert.deepEqual(await miniupnpdMappings(lab, 'r1'), []);
+    assert.deepEqual(await miniupnpdMappings(lab, 'r2'), []);
   });
 });

@@ -328,6 +328,11 @@ export class Agent extends EventEmitter {
     });
   }
 
+  /** This node's endpoint candidates changed (a port mapping came, moved or went): tell the bootstrap now, not at the next heartbeat. */
+  endpointsChanged(): void {
+    if (!this.stopped) this.reporter.heartbeatNow();
+  }
+
   /** Re-reads the device and brings it to the netmap; resolves when done. */
   reconcile(): Promise<void> {
     return this.reconciler.full();

@@ -156,6 +156,38 @@ export class StunDecodeError extends AgentError {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Router port mapping (PCP, NAT-PMP, UPnP IGD)
+
+/**
+ * One port-mapping protocol could not map (or unmap) the port: the router refused, never gave a
+ * usable answer, or is not there. `protocol` is 'PCP', 'NAT-PMP' or 'UPnP'.
+ */
+export class PortMappingFailed extends AgentError {
+  readonly code = 'PORT_MAPPING_FAILED';
+  constructor(readonly protocol: string, readonly reason: string) {
+    super(`${protocol}: ${reason}`);
+  }
+}
+
+/** A UPnP IGD action answered with a SOAP fault; `upnpCode` is its errorCode (718 conflict, 725 permanent leases only, 714 no such entry). */
+export class UpnpActionFailed extends PortMappingFailed {
+  constructor(readonly action: string, readonly upnpCode: number, description: string) {
+    super('UPnP', `${action} failed: error ${upnpCode}${description ? ` (${description})` : ''}`);
+  }
+}
+
+/**
+ * An answer to a port-mapping request that is ignored: not from the gateway, the wrong size,
+ * version or opcode, another request's nonce, or values no mapping can have. `reason` says which.
+ */
+export class PortMapAnswerInvalid extends AgentError {
+  readonly code = 'PORT_MAP_ANSWER_INVALID';
+  constructor(readonly reason: string) {
+    super(`invalid port-mapping answer: ${reason}`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 // WireGuard
 
 export const INSTALL_HINT = 'apt-get install --no-install-recommends wireguard-tools wireguard-go';

@@ -31,6 +31,8 @@ export * from './stun/codec.js';
 export { Reconciler, type ReconcilerStats } from './wg/reconciler.js';
 export * from './endpoints/selector.js';
 export * from './endpoints/discovery.js';
+export { createPortMapper, externalAddressProblem, PORT_MAPPING_DEFAULTS, type PortMapper, type PortMapperComponents, type PortMapperInit } from './endpoints/portmap/mapper.js';
+export { defaultGateway, parseDefaultGateway } from './endpoints/portmap/gateway.js';
 export * from './metrics/metrics.js';
 export { Registry as MetricsRegistry, Counter, Gauge, Histogram } from 'prom-client';
 export { writeFileAtomic } from './atomic-file.js';

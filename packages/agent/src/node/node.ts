@@ -1,9 +1,11 @@
+import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type * as grpc from '@grpc/grpc-js';
 import { Registry } from 'prom-client';
 import { Agent } from '../agent.js';
 import { createGrpcControlClient, type ControlClient } from '../control/client.js';
 import { EndpointDiscovery } from '../endpoints/discovery.js';
+import { createPortMapper, type PortMapper, type PortMapperComponents, type PortMapperInit } from '../endpoints/portmap/mapper.js';
 import { cidrContains } from '../endpoints/endpoints.js';
 import { claimSocketPath, LocalApiServer } from '../localapi/server.js';
 import { silentLogger, type Logger } from '../log.js';
@@ -16,6 +18,7 @@ import type { Timers } from '../timers.js';
 import type { WgDriver, WgDriverFactory } from '../wg/types.js';
 import type { Endpoint } from '../proto/index.js';
 import { interfaceName, loadOrCreateKey, nodeFiles } from './files.js';
+import { publicKeyFromPrivate } from '../wg/keys.js';
 import { Lifecycle } from './lifecycle.js';
 import { AGENT_DEFAULTS } from '../constants.js';
 import { KernelForwarding, MemoryForwarding, type RelayForwarding } from '../relay/forwarding.js';
@@ -28,6 +31,8 @@ export interface NodeComponents {
   readonly logger?: Logger;
   readonly timers?: Timers;
   readonly random?: () => number;
+  /** Makes the router port mapper when port mapping is on; default createPortMapper (tests: a fake gateway). */
+  readonly portMapper?: (components: PortMapperComponents, init: PortMapperInit) => PortMapper;
 }
 
 /** What every node (joined or bootstrap) is told; defaults in AGENT_DEFAULTS and RTT_DEFAULTS. */
@@ -62,6 +67,12 @@ export interface NodeInit {
    * forward (no iptables), 'if-able' (the bootstrap's default) only logs why it does not offer.
    */
   readonly relay?: 'off' | 'if-able' | 'on';
+  /**
+   * Ask the router for a mapping of the WireGuard port (PCP, NAT-PMP, UPnP IGD) and advertise it
+   * as an ENDPOINT_KIND_MAPPED candidate; default off (the CLI's join turns it on). Ignored with
+   * listenAddr, which advertises only that address.
+   */
+  readonly portMapping?: boolean;
 }
 
 /** What a node's core is handed once the device and key exist. */
@@ -83,7 +94,7 @@ export interface NodeDevice {
 
 /**
  * The middle of a node: what makes it a joined node or a bootstrap. The node around it does the
- * rest, in this order: socket check, prepare, driver, key, core, RTT, local API, metrics,
+ * rest, in this order: socket check, prepare, driver, key, core, port mapping, RTT, local API, metrics,
  * memberlist; and stops what started in reverse.
  */
 export interface NodeCore {
@@ -97,8 +108,8 @@ export interface NodeCore {
 
 /**
  * A whole node, from an options object: WireGuard driver, key, the core (join and control
- * session, or the bootstrap's services), RTT echo and prober, endpoint discovery, local API,
- * metrics and memberlist export. `start()` starts them in that order; when a step fails, what had
+ * session, or the bootstrap's services), the router port mapper (with -port-mapping), RTT echo
+ * and prober, endpoint discovery, local API, metrics and memberlist export. `start()` starts them in that order; when a step fails, what had
  * started is stopped in reverse order before the error is thrown. `stop()` stops exactly what
  * started, also while a start is still going (a signal during a join being retried).
  *
@@ -164,18 +175,32 @@ export class AgentNode extends EventEmitter {
         logger: this.logger.child({ component: 'endpoints' }),
       });
       const relayForwarding = await this.relayForwarding(driver);
+      // Made now (the candidates below read it), started once the interface is up (after the core).
+      const mapper = init.portMapping && !init.listenAddr
+        ? (components.portMapper ?? createPortMapper)(
+          { logger: this.logger.child({ component: 'portmap' }), ...(components.timers ? { timers: components.timers } : {}) },
+          {
+            internalPort: init.listenPort ?? AGENT_DEFAULTS.listenPort,
+            externalPort: mappedPortFor(publicKeyFromPrivate(privateKey)),
+            exclude: insideMesh,
+            onChange: () => this.agentValue?.endpointsChanged(),
+          },
+        )
+        : undefined;
       const agent = await core.start(parts, {
         driver,
         privateKey,
         relayForwarding,
         files: nodeFiles(init.stateDir, init.meshName),
-        endpoints: () => discovery.candidates(),
-        behindNat: () => discovery.behindNat,
+        endpoints: async () => withMapped(await discovery.candidates(), mapper?.endpoint, insideMesh),
+        // A router that maps ports is a NAT: keepalive stays on for the peers that reach this node otherwise.
+        behindNat: () => discovery.behindNat || mapper?.endpoint !== undefined,
         rtt: rtt?.prober,
         logger: this.logger,
         adopt: (a) => this.adopt(a),
       });
       this.adopt(agent);
+      if (mapper) await parts.start('port mapping', () => mapper.start(), () => mapper.stop());
       if (rtt) {
         await parts.start('rtt', () => rtt.start(agent.meshIp!), () => rtt.stop());
         agent.on('address', (ip: string) => void rtt.moveTo(ip));
@@ -227,6 +252,22 @@ export class AgentNode extends EventEmitter {
     this.agentValue = agent;
     agent.on('step', (step: unknown) => this.emit('step', step));
   }
+}
+
+/** The candidates discovery found, and the router's mapping when one is held (unless inside the mesh, or already listed). */
+/**
+ * The found candidates with the mapped one. A found candidate at the same address (STUN saw the
+ * router keep the port) gives way to it: a mapping is the stronger fact, it holds for any sender.
+ */
+function withMapped(found: Endpoint[], mapped: Endpoint | undefined, insideMesh: (ip: string) => boolean): Endpoint[] {
+  if (!mapped || insideMesh(mapped.ip!)) return found;
+  return [...found.filter((e) => e.ip !== mapped.ip || e.port !== mapped.port), mapped];
+}
+
+/** The external port a node asks its router for: its own (stable across restarts), never its WireGuard port's history. */
+export function mappedPortFor(publicKey: string): number {
+  const digest = createHash('sha256').update(`wgmesh mapped port ${publicKey}`).digest();
+  return 20_000 + (digest.readUInt16BE(0) % 40_000);
 }
 
 /** How a joining node reaches its bootstrap's join service. */

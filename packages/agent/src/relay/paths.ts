@@ -156,6 +156,7 @@ export class RelayPaths {
     const changes = this.planner.review(peers, {
       now,
       selfName: netmap.selfName,
+      selfIsRelay: selfNode(netmap)?.relay === true,
       device,
       ...(probes ? { lastAnswerMs: (name: string) => probes.lastAnswerMs(name) } : {}),
     });

@@ -22,6 +22,8 @@ export interface PathObservation {
   readonly now: number;
   /** This node's name: both ends of a pair rank relays by the pair's names, alike. */
   readonly selfName: string;
+  /** This node is a relay: then every peer is direct, as every peer treats it (the choice must be the same at both ends). */
+  readonly selfIsRelay?: boolean;
   /** The device's peers by public key (`wg show dump`). */
   readonly device: ReadonlyMap<string, WgPeerState>;
   /**
@@ -71,7 +73,8 @@ export interface PathChange {
  *   direct handshake after the move brings the peer back.
  * - A relayed peer that stops answering probes for relayFailMs marks its relay failed for the
  *   pair; the next relay is taken, or direct when there is none.
- * Relays themselves are always direct: a relay is by definition directly reachable.
+ * Pairs with a relay in them are always direct, at both ends: a relay is by definition directly
+ * reachable, and a pair's two ends must agree.
  */
 export class RelayPlanner {
   private readonly paths = new Map<string, PeerPath>();
@@ -149,6 +152,7 @@ export class RelayPlanner {
     const direct = device.get(peer.publicKey);
     const directHandshakeMs = direct?.latestHandshakeMs ?? 0;
     if (peer.relay) return path.via ? { to: undefined, reason: 'the peer is a relay itself' } : undefined;
+    if (observation.selfIsRelay) return path.via ? { to: undefined, reason: 'this node relays itself' } : undefined;
     if (!path.via) {
       if (direct && handshakeAlive(direct, now)) return undefined;
       if (now - path.sinceMs < this.settings.relayAfterMs) return undefined;

@@ -33,6 +33,9 @@ export class Reporter {
   private queue: Promise<unknown> = Promise.resolve();
   private timer: unknown;
   private running = false;
+  /** A heartbeat is being sent; heartbeatNow() meanwhile asks for one more after it. */
+  private beating = false;
+  private beatAgain = false;
   private readonly rttReporter = new RttReporter();
 
   constructor(private readonly components: ReporterComponents, private readonly heartbeatMs: number, tags: Readonly<Record<string, string>>, private readonly onChange: () => void) {
@@ -73,13 +76,36 @@ export class Reporter {
     });
   }
 
+  /**
+   * A heartbeat now rather than at the next tick (this node's endpoint candidates changed: a port
+   * mapping came or went). One already going is followed by another; the period restarts after.
+   */
+  heartbeatNow(): void {
+    if (!this.running) return;
+    if (this.beating) {
+      this.beatAgain = true;
+      return;
+    }
+    this.components.timers.clearTimeout(this.timer);
+    this.beat();
+  }
+
   private schedule(): void {
     if (!this.running) return;
-    this.timer = this.components.timers.setTimeout(() => {
-      this.inTurn(() => this.send(this.tagsValue))
-        .then(() => this.components.session.callSucceeded(), (err) => this.components.session.heartbeatFailed(err))
-        .finally(() => this.schedule());
-    }, this.heartbeatMs);
+    this.timer = this.components.timers.setTimeout(() => this.beat(), this.heartbeatMs);
+  }
+
+  private beat(): void {
+    this.beating = true;
+    this.inTurn(() => this.send(this.tagsValue))
+      .then(() => this.components.session.callSucceeded(), (err) => this.components.session.heartbeatFailed(err))
+      .finally(() => {
+        this.beating = false;
+        if (this.beatAgain && this.running) {
+          this.beatAgain = false;
+          this.beat();
+        } else this.schedule();
+      });
   }
 
   private inTurn<T>(work: () => Promise<T>): Promise<T> {

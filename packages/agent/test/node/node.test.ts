@@ -17,6 +17,9 @@ import { MemoryWgDriver } from '../../src/wg/memory-driver.js';
 import type { Logger } from '../../src/log.js';
 import type { JoinRequest, JoinResponse__Output } from '../../src/proto/index.js';
 import { meshNode } from '../fixtures.js';
+import { createPortMapper } from '../../src/endpoints/portmap/mapper.js';
+import type { Endpoint, UpdateRequest } from '../../src/proto/index.js';
+import { FakePmpRouter, recordingLogger, until } from '../endpoints/portmap/fake-router.js';
 
 /** The mesh the fake bootstrap answers with: this node on a loopback address, so the RTT echo can bind it. */
 const MESH_IP = '127.0.0.2';
@@ -229,5 +232,86 @@ describe('a node start that fails stops what had started, last first', () => {
     const joins = control.joins;
     await new Promise((r) => setTimeout(r, 600));
     assert.equal(control.joins, joins, 'no join is tried after the stop');
+  });
+});
+
+describe('port mapping in a node', () => {
+  let dir: string;
+  let router: FakePmpRouter;
+
+  /** The fake bootstrap, keeping the endpoints of every Update. */
+  class RecordingControl extends FakeControl {
+    readonly updates: Endpoint[][] = [];
+    override async update(req?: UpdateRequest) {
+      this.updates.push([...(req?.endpoints ?? [])]);
+      return super.update();
+    }
+  }
+
+  beforeEach(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'wgmesh-node-'));
+    router = await FakePmpRouter.start();
+  });
+  afterEach(async () => {
+    router.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  function init(extra: Partial<AgentNodeInit> = {}): AgentNodeInit {
+    return {
+      meshName: 'node', nodeName: 'n1', stateDir: path.join(dir, 'state'), listenPort: 54540, rttPort: 0,
+      // A minute: an Update soon after the mapping can only be the one the mapping asked for.
+      heartbeatMs: 60_000,
+      bootstrap: { address: '192.0.2.1:5000', credentials: credentials.createInsecure() },
+      portMapping: true,
+      ...extra,
+    };
+  }
+
+  /** The real mapper, pointed at the fake router instead of the default gateway. */
+  const toFakeRouter = (retransmitMs: number[]) => (c: Parameters<typeof createPortMapper>[0], i: Parameters<typeof createPortMapper>[1]) =>
+    createPortMapper(c, { ...i, gateway: '127.0.0.1', serverPort: router.port, protocols: ['PCP', 'NAT-PMP'], retransmitMs });
+
+  test('the mapping made after the join is advertised at once as a MAPPED candidate, and deleted on stop', async () => {
+    const control = new RecordingControl();
+    const node = createAgentNode({ wg: () => new TestDriver(), control, portMapper: toFakeRouter([100, 100, 100]) }, init());
+
+    // Step 1: the node starts; the mapper is a part of it, started after the agent (the interface is up).
+    await node.start();
+    assert.deepEqual(node.running, ['agent', 'port mapping']);
+
+    // Step 2: the router maps; an Update carrying the mapped endpoint goes out without waiting a heartbeat period.
+    const mapped = { ip: '203.0.113.7', port: 55540, kind: 'ENDPOINT_KIND_MAPPED' };
+    await until('an Update with the mapping', () => control.updates.some((eps) => eps.some((e) => e.kind === 'ENDPOINT_KIND_MAPPED')));
+    assert.deepEqual(control.updates.at(-1)!.find((e) => e.kind === 'ENDPOINT_KIND_MAPPED'), mapped);
+    assert.deepEqual(node.agent!.endpoints.find((e) => e.kind === 'ENDPOINT_KIND_MAPPED'), mapped, 'what info shows');
+    assert.equal(node.agent!.behindNat, true, 'a mapping router is a NAT');
+
+    // Step 3: the stop deletes the mapping at the router.
+    await node.stop();
+    assert.equal(router.mapRequests().at(-1)?.lifetimeSec, 0);
+  });
+
+  test('a router that never answers does not hold up the join, nor the stop', async () => {
+    router.override = () => undefined;
+    const log = recordingLogger();
+    const node = createAgentNode({ wg: () => new TestDriver(), control: new RecordingControl(), logger: log, portMapper: toFakeRouter([300, 300, 300]) }, init());
+    await node.start();
+    assert.deepEqual(node.running, ['agent', 'port mapping']);
+    await until('the mapper asking', () => router.requests.length >= 1);
+    assert.equal(log.lines.some((l) => l.message.startsWith('no port mapping')), false, 'the node is up while the mapper still waits for the router');
+    const began = Date.now();
+    await node.stop();
+    assert.ok(Date.now() - began < 1000, `stopped in ${Date.now() - began} ms`);
+  });
+
+  test('portMapping off (or -listen-addr given): no mapper, the router is never asked', async () => {
+    for (const extra of [{ portMapping: false }, { listenAddr: '192.0.2.10' }]) {
+      const node = createAgentNode({ wg: () => new TestDriver(), control: new RecordingControl(), portMapper: toFakeRouter([100]) }, init(extra));
+      await node.start();
+      assert.deepEqual(node.running, ['agent']);
+      await node.stop();
+    }
+    assert.equal(router.requests.length, 0);
   });
 });

@@ -101,6 +101,17 @@ describe('RelayPlanner', () => {
     assert.equal(planner.via('a'), 'r2');
   });
 
+  test('a node that is a relay itself routes nobody through another relay (its peers all treat it as direct)', () => {
+    const planner = new RelayPlanner();
+    const w: World = { now: T0, handshakes: { r2: T0 }, answers: { r2: T0 } };
+    const self = (o: PathObservation): PathObservation => ({ ...o, selfIsRelay: true });
+    planner.review(peers, self(observe(w, peers)));
+    w.now += 10_000;
+    w.answers = { r2: w.now };
+    assert.deepEqual(planner.review(peers, self(observe(w, peers))), []);
+    assert.equal(planner.relayed().length, 0);
+  });
+
   test('no relay with a live session that answers probes: the peer stays direct (nothing to route through)', () => {
     const planner = new RelayPlanner();
     // r1: session but silent to probes; r2: answers but no WireGuard session.

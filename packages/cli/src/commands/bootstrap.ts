@@ -30,7 +30,8 @@ export const BOOTSTRAP_FLAGS: FlagSpec[] = [
 const USAGE = 'wgmesh bootstrap [-dev] [-n MESH] [-cidr CIDR] [-ip IP] [-grpc-bind-addr IP] [-grpc-bind-port PORT] [TLS flags]';
 const DESCRIPTION = `Starts a mesh: this node's WireGuard interface, and the join service other nodes join through.
 Runs in the foreground until SIGINT/SIGTERM. Without -dev, TLS certificates are required
-(make them with \`wgmesh ca\`).`;
+(make them with \`wgmesh ca\`). A bootstrap asks no router for a port mapping (join's -port-mapping):
+other nodes must reach it directly, so give it a public address or forward its ports yourself.`;
 
 export async function runBootstrap(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   const { values, help } = resolveFlags(BOOTSTRAP_FLAGS, argv, env);

@@ -15,6 +15,10 @@ export const JOIN_FLAGS: FlagSpec[] = [
     name: 'relay', type: 'bool', default: false,
     help: 'offer to relay for nodes that have no direct path to each other; granted when the bootstrap sees this node directly reachable (public address, -listen-addr or a port mapping). Needs iptables',
   },
+  {
+    name: 'port-mapping', type: 'bool', default: true,
+    help: 'ask the router (the default gateway) to forward the WireGuard port with PCP, NAT-PMP or UPnP IGD, in the background, and advertise the mapped public address; renewed while running, deleted on exit. Off with -port-mapping=false, and with -listen-addr (only that address is advertised)',
+  },
   ...TLS_CLIENT_FLAGS,
   ...NODE_FLAGS,
 ];
@@ -53,6 +57,7 @@ export async function runJoin(argv: string[], env: NodeJS.ProcessEnv): Promise<n
     // Default: the bootstrap's own STUN responder, on its port number over UDP.
     stunServers: stunServers.length ? stunServers : [`${target.host}:${target.port}`],
     relay: values.relay ? 'on' : 'off',
+    portMapping: Boolean(values['port-mapping']),
   });
   const progress = showJoinProgress(node, logger);
   return runNode(node, logger, {
