@@ -294,6 +294,8 @@ describe('port mapping: bare routers running miniupnpd, the nodes map their Wire
     const peer = direct.peers.find((p) => p.node?.name === 'h3')!;
     assert.equal(peer.endpoint, `${mapped.h3.ip}:${mapped.h3.port}`, 'h2 reaches h3 at its mapped address');
     assert.ok(peer.latestHandshakeMs > 0);
+    // Never through the relay, not even for a moment before the mappings were advertised.
+    for (const h of ['h2', 'h3']) assert.doesNotMatch(await hostLog(lab, h), /through relay/, `${h} used no relay`);
     t.diagnostic(`h2 at ${mapped.h2.ip}:${mapped.h2.port}, h3 at ${mapped.h3.ip}:${mapped.h3.port}`);
   });
 

@@ -44,7 +44,8 @@ function onSameLan(ip: string, networks: readonly LocalNetwork[]): boolean {
 
 /**
  * A peer's endpoint candidates in the order to try them: an operator-configured address, then
- * LAN addresses on one of our own subnets, then what the bootstrap observed (post-NAT), then
+ * LAN addresses on one of our own subnets, then a port mapping on the peer's router (it lets in
+ * any sender, no hole punching needed), then what the bootstrap observed (post-NAT), then
  * STUN, then the peer's other LAN addresses. Duplicates collapse to their best rank.
  * 'all-local' counts every LAN address as on our subnet (no trial of candidates, e.g. in tests).
  */
@@ -54,8 +55,8 @@ export function rankCandidates(node: MeshNode, networks: readonly LocalNetwork[]
     switch (kind) {
       case 'ENDPOINT_KIND_CONFIGURED': return 0;
       case 'ENDPOINT_KIND_LAN': return sameLan(ip) ? 1 : 4;
+      case 'ENDPOINT_KIND_MAPPED': return 1.5;
       case 'ENDPOINT_KIND_OBSERVED': return 2;
-      case 'ENDPOINT_KIND_MAPPED': return 2;
       case 'ENDPOINT_KIND_STUN': return 3;
       default: return 5;
     }
@@ -101,8 +102,10 @@ export class EndpointSelector {
     if (candidates.length === 0) return undefined;
     const trial = this.trials.get(node.publicKey);
     if (!trial || !sameList(trial.candidates, candidates)) {
-      // New or changed candidates: keep the current one if it is still offered.
-      const keep = trial ? candidates.indexOf(trial.candidates[trial.index]!) : -1;
+      // New or changed candidates: keep the current one if it is still offered, unless a better
+      // one than any before came (a port mapping, say): that one is tried at once.
+      const better = trial !== undefined && !trial.candidates.includes(candidates[0]!);
+      const keep = trial && !better ? candidates.indexOf(trial.candidates[trial.index]!) : -1;
       this.trials.set(node.publicKey, { candidates, index: keep >= 0 ? keep : 0, since: trial && keep >= 0 ? trial.since : this.now() });
       return candidates[keep >= 0 ? keep : 0];
     }

@@ -56,6 +56,26 @@ describe('endpoint candidates', () => {
     assert.equal(s.endpointFor(B), '198.51.100.66:54540', 'back to the first after the last');
   });
 
+  test('a port mapping ranks before what the bootstrap observed, and is tried as soon as it appears', () => {
+    let now = 1_000_000;
+    const s = new EndpointSelector(() => [], () => now);
+    const before = node([{ ip: '203.0.113.7', port: 61000, kind: 'ENDPOINT_KIND_STUN' }, { ip: '203.0.113.7', port: 40000, kind: 'ENDPOINT_KIND_OBSERVED' }]);
+    assert.equal(s.endpointFor(before), '203.0.113.7:40000');
+    now += 1000;
+    const mapped = node([...before.endpoints, { ip: '203.0.113.7', port: 47000, kind: 'ENDPOINT_KIND_MAPPED' }]);
+    assert.deepEqual(rankCandidates(mapped, []), ['203.0.113.7:47000', '203.0.113.7:40000', '203.0.113.7:61000']);
+    assert.equal(s.endpointFor(mapped), '203.0.113.7:47000', 'not after the current trial: at once');
+    // A change that brings nothing better keeps the candidate on trial.
+    now += 1000;
+    const moreStun = node([...mapped.endpoints, { ip: '203.0.113.8', port: 1, kind: 'ENDPOINT_KIND_STUN' }]);
+    assert.equal(s.endpointFor(moreStun), '203.0.113.7:47000');
+    s.review([{ ...peer(0), publicKey: moreStun.publicKey }]);
+    now += CANDIDATE_TRIAL_MS;
+    s.review([{ ...peer(0), publicKey: moreStun.publicKey }]);
+    const withLan = node([...moreStun.endpoints.slice(0, 3)]);
+    assert.equal(s.endpointFor(withLan), '203.0.113.7:40000', 'moved on after its trial; the next list (one fewer) keeps that one');
+  });
+
   test('a single candidate never needs review', () => {
     const s = new EndpointSelector(() => [], () => 0);
     s.endpointFor(node([{ ip: '192.0.2.9', port: 54540, kind: 'ENDPOINT_KIND_LAN' }]));
