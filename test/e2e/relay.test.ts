@@ -41,6 +41,10 @@ async function relayedPair(lab: LabState, ips: Map<string, string>, relays: read
   assert.ok(budget > 0, `the lab took ${Date.now() - joinsStartedMs} ms to come up: no time left to measure`);
   const [fwd, back] = await Promise.all([firstReply(lab, 'h2', ips.get('h3')!, budget), firstReply(lab, 'h3', ips.get('h2')!, budget)]);
   diagnostic(`h2→h3 first answer ${fwd - joinsStartedMs} ms after the joins started, h3→h2 ${back - joinsStartedMs} ms`);
+  for (const h of ['h2', 'h3']) {
+    const moves = (await hostLog(lab, h)).split('\n').filter((l) => l.includes('[relay] peer')).map((l) => l.replace(/^\S+T(\S+)Z info \[relay\] /, '$1 '));
+    diagnostic(`${h}: ${moves.join(' | ')}`);
+  }
   const [i2, i3] = await Promise.all([cliInfo(lab, 'h2'), cliInfo(lab, 'h3')]);
   const relay = via(i2, 'h3');
   assert.ok(relay && relays.includes(relay), `h2 reaches h3 through one of ${relays.join(', ')}, info says via "${relay}"`);

@@ -54,6 +54,8 @@ export interface RttSource {
   windowsFull?(): boolean;
   /** When a peer last answered (wall-clock ms): relays are chosen and watched with it. */
   lastAnswerMs?(name: string): number | undefined;
+  /** How long a probe round takes now: liveness allows a few. */
+  readonly currentRoundMs?: number;
 }
 
 export interface AgentInit {
@@ -144,7 +146,7 @@ export class Agent extends EventEmitter {
         netmap: () => this.membership.netmap,
         deviceUp: () => this.deviceUp,
         reconcile: { changed: (name) => this.reconciler.changed(name) },
-        ...(rtt?.lastAnswerMs ? { probes: { lastAnswerMs: (n: string) => rtt.lastAnswerMs!(n) } } : {}),
+        ...(rtt?.lastAnswerMs ? { probes: { lastAnswerMs: (n: string) => rtt.lastAnswerMs!(n), get roundMs() { return rtt.currentRoundMs; } } } : {}),
         ...(components.relayForwarding ? { forwarding: components.relayForwarding } : {}),
         logger: this.logger.child({ component: 'relay' }),
         timers: this.timers,

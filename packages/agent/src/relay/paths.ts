@@ -5,7 +5,7 @@ import type { WgDriver, WgPeerState } from '../wg/types.js';
 import { errorMessage, type Logger } from '../log.js';
 import type { Timers } from '../timers.js';
 import { AGENT_DEFAULTS } from '../constants.js';
-import { RelayPlanner, type RelaySettings } from './planner.js';
+import { RelayPlanner, type PathChange, type RelaySettings } from './planner.js';
 import type { RelayForwarding } from './forwarding.js';
 
 /** How often routes are reviewed while some peer is unsettled (no direct session, or relayed), and otherwise. */
@@ -19,7 +19,7 @@ export interface RelayPathsComponents {
   /** Asks the reconciler to pass the named nodes (their allowed IPs changed). */
   readonly reconcile: { changed(name: string): void };
   /** The RTT prober: who answered when, and how near. Without it relays are chosen and dropped on handshakes alone. */
-  readonly probes?: { lastAnswerMs(name: string): number | undefined };
+  readonly probes?: { lastAnswerMs(name: string): number | undefined; readonly roundMs?: number };
   /** This node's own forwarding, when it offered to relay. */
   readonly forwarding?: RelayForwarding;
   readonly logger: Logger;
@@ -42,6 +42,9 @@ export interface RelayPathsInit {
 export class RelayPaths {
   readonly planner: RelayPlanner;
   private timer: unknown;
+  /** Fires when a pending return to direct is due (see RelayPlanner.dueMs). */
+  private dueTimer: unknown;
+  private dueAt: number | undefined;
   private running = false;
   private forwardingSync: Promise<void> = Promise.resolve();
   private relayPairsValue = 0;
@@ -102,6 +105,8 @@ export class RelayPaths {
   stop(): void {
     this.running = false;
     this.components.timers.clearTimeout(this.timer);
+    this.components.timers.clearTimeout(this.dueTimer);
+    this.dueAt = undefined;
   }
 
   /**
@@ -159,7 +164,28 @@ export class RelayPaths {
       selfIsRelay: selfNode(netmap)?.relay === true,
       device,
       ...(probes ? { lastAnswerMs: (name: string) => probes.lastAnswerMs(name) } : {}),
+      ...(probes?.roundMs !== undefined ? { probeRoundMs: probes.roundMs } : {}),
     });
+    this.apply(changes);
+    this.scheduleDue();
+    return this.planner.unsettled({ now, device });
+  }
+
+  /** A timer for the earliest pending return to direct, at its exact time: both ends switch together. */
+  private scheduleDue(): void {
+    const due = this.planner.dueMs();
+    if (due === this.dueAt || !this.running) return;
+    this.components.timers.clearTimeout(this.dueTimer);
+    this.dueAt = due;
+    if (due === undefined) return;
+    this.dueTimer = this.components.timers.setTimeout(() => {
+      this.dueAt = undefined;
+      this.apply(this.planner.settleDue(Date.now()));
+      this.scheduleDue();
+    }, Math.max(0, due - Date.now()));
+  }
+
+  private apply(changes: readonly PathChange[]): void {
     for (const change of changes) {
       this.components.logger.info(change.to ? `peer ${change.peer} through relay ${change.to}` : `peer ${change.peer} direct again`, {
         peer: change.peer, ...(change.from ? { from: change.from } : {}), reason: change.reason,
@@ -170,6 +196,5 @@ export class RelayPaths {
       if (change.from) this.components.reconcile.changed(change.from);
     }
     if (changes.length) this.onChange();
-    return this.planner.unsettled({ now, device });
   }
 }

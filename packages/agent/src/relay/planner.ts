@@ -7,12 +7,16 @@ import type { WgPeerState } from '../wg/types.js';
 export const RELAY_DEFAULTS = {
   /** A peer without a direct handshake this long after it was configured goes through a relay. */
   relayAfterMs: 5_000,
-  /** A relayed peer that has not answered a probe this long: its relay is taken for failed. */
-  relayFailMs: 4_000,
-  /** A relay that has not answered a probe of its own this long is not chosen. */
+  /** A relay is chosen only if it answered a probe of its own this recently (or within 3 probe rounds, if longer). */
   relayAliveMs: 3_000,
-  /** A relay taken for failed is not chosen again for a pair for this long. */
-  failedRelayHoldMs: 60_000,
+  /** A relay in use is dropped when it has not answered for this long (or 4 probe rounds): a little more than relayAliveMs, so a late probe does not make pairs flap. */
+  relayFailMs: 4_000,
+  /**
+   * A relayed pair goes back to direct this long after the direct handshake (by its time in
+   * `wg show`, the same second at both ends), at both ends at once: a pair whose ends disagree
+   * drops packets (see RelayPlanner), so the switch is timed, not left to each end's next review.
+   */
+  returnDelayMs: 3_000,
 } as const;
 
 export type RelaySettings = { -readonly [K in keyof typeof RELAY_DEFAULTS]: number };
@@ -26,11 +30,10 @@ export interface PathObservation {
   readonly selfIsRelay?: boolean;
   /** The device's peers by public key (`wg show dump`). */
   readonly device: ReadonlyMap<string, WgPeerState>;
-  /**
-   * When a peer last answered an RTT probe sent to its mesh IP (undefined: never, or no probing).
-   * Probes follow the mesh route, so for a relayed peer they test the whole way through the relay.
-   */
+  /** When a node last answered an RTT probe (undefined: never, or no probing). */
   readonly lastAnswerMs?: (name: string) => number | undefined;
+  /** How long a probe round takes now (it stretches with the mesh's size); liveness allows a few rounds. */
+  readonly probeRoundMs?: number;
 }
 
 interface PeerPath {
@@ -41,8 +44,10 @@ interface PeerPath {
   via: string | undefined;
   /** When the peer went through `via`. */
   viaSinceMs: number;
-  /** Relays that failed this pair, until when. */
-  readonly failed: Map<string, number>;
+  /** The direct entry's handshake time when the pair went through a relay: a newer one means direct works. */
+  handshakeWhenRelayedMs: number;
+  /** A direct handshake came while relayed: back to direct at this time (wall clock, ms). */
+  directAtMs: number | undefined;
 }
 
 const NO_PEERS: ReadonlySet<string> = new Set();
@@ -69,10 +74,12 @@ export interface PathChange {
  *   relay's (rendezvous hashing): no coordination, the same answer at both ends whenever they
  *   see the same relays live, and pairs spread over the relays. RTT is not used: the two ends'
  *   measurements differ, and a choice that differs breaks the pair.
+ *   A relayed pair keeps following that order: when the relay in use stops being live (it left,
+ *   stopped relaying, or stopped answering probes), or one ranked before it comes live, the pair
+ *   moves, at both ends alike; with no live relay left it goes back to direct attempts.
  * - Direct keeps being tried (the peer's own entry stays configured, with keepalive): the first
- *   direct handshake after the move brings the peer back.
- * - A relayed peer that stops answering probes for relayFailMs marks its relay failed for the
- *   pair; the next relay is taken, or direct when there is none.
+ *   direct handshake after the move brings the peer back, returnDelayMs after that handshake's
+ *   time, which both ends read alike (see dueMs).
  * Pairs with a relay in them are always direct, at both ends: a relay is by definition directly
  * reachable, and a pair's two ends must agree.
  */
@@ -132,17 +139,43 @@ export class RelayPlanner {
       if (!path || path.publicKey !== peer.publicKey) {
         if (path?.via) changes.push({ peer: peer.name, from: path.via, to: undefined, reason: 'the peer has a new key' });
         this.route(peer.name, path?.via, undefined);
-        path = { publicKey: peer.publicKey, sinceMs: now, via: undefined, viaSinceMs: 0, failed: new Map() };
+        path = { publicKey: peer.publicKey, sinceMs: now, via: undefined, viaSinceMs: 0, handshakeWhenRelayedMs: 0, directAtMs: undefined };
         this.paths.set(peer.name, path);
       }
-      for (const [relay, until] of path.failed) if (until <= now) path.failed.delete(relay);
       const change = this.decide(peer, path, byName, observation);
       if (change) {
         changes.push({ peer: peer.name, from: path.via, to: change.to, reason: change.reason });
+        if (!path.via) path.handshakeWhenRelayedMs = observation.device.get(peer.publicKey)?.latestHandshakeMs ?? 0;
         this.route(peer.name, path.via, change.to);
         path.via = change.to;
         path.viaSinceMs = now;
+        path.directAtMs = undefined;
       }
+    }
+    return changes;
+  }
+
+  /** The earliest time a pending return to direct is due (wall clock, ms), undefined for none. */
+  dueMs(): number | undefined {
+    let due: number | undefined;
+    for (const path of this.paths.values()) if (path.via && path.directAtMs !== undefined && (due === undefined || path.directAtMs < due)) due = path.directAtMs;
+    return due;
+  }
+
+  /**
+   * The returns to direct due by `now`, made without a fresh device read (the handshake that
+   * decided them was seen already): called at the moment they are due, so both ends switch
+   * together.
+   */
+  settleDue(now: number): PathChange[] {
+    const changes: PathChange[] = [];
+    for (const [name, path] of this.paths) {
+      if (!path.via || path.directAtMs === undefined || path.directAtMs > now) continue;
+      changes.push({ peer: name, from: path.via, to: undefined, reason: 'a direct handshake came' });
+      this.route(name, path.via, undefined);
+      path.via = undefined;
+      path.viaSinceMs = now;
+      path.directAtMs = undefined;
     }
     return changes;
   }
@@ -156,22 +189,46 @@ export class RelayPlanner {
     if (!path.via) {
       if (direct && handshakeAlive(direct, now)) return undefined;
       if (now - path.sinceMs < this.settings.relayAfterMs) return undefined;
-      const relay = this.chooseRelay(peer, path, peers, observation);
+      const relay = this.chooseRelay(peer, peers, observation);
       return relay ? { to: relay, reason: `no direct handshake ${Math.round((now - Math.max(path.sinceMs, directHandshakeMs)) / 1000)} s after configuring it` } : undefined;
     }
-    if (directHandshakeMs > path.viaSinceMs) return { to: undefined, reason: 'a direct handshake came' };
-    const relay = peers.get(path.via);
-    let failure: string | undefined;
-    if (!relay) failure = 'the relay left the mesh';
-    else if (!relay.relay) failure = 'the node no longer relays';
-    else if (observation.lastAnswerMs) {
-      const heard = Math.max(path.viaSinceMs, observation.lastAnswerMs(peer.name) ?? 0);
-      if (now - heard >= this.settings.relayFailMs) failure = `no answer through it for ${Math.round((now - heard) / 1000)} s`;
+    if (directHandshakeMs > path.handshakeWhenRelayedMs) {
+      path.directAtMs = directHandshakeMs + this.settings.returnDelayMs;
+      return now >= path.directAtMs ? { to: undefined, reason: 'a direct handshake came' } : undefined;
     }
-    if (!failure) return undefined;
-    path.failed.set(path.via, now + this.settings.failedRelayHoldMs);
-    const next = this.chooseRelay(peer, path, peers, observation);
-    return { to: next, reason: failure };
+    const best = this.chooseRelay(peer, peers, observation);
+    if (best === path.via) return undefined;
+    const current = peers.get(path.via);
+    const inUseLive = current?.relay === true && this.relayLive(current, observation, this.failMs(observation));
+    // Hysteresis: the relay in use is kept until it fails by the looser bound, unless one ranked before it is live.
+    if (inUseLive && (best === undefined || !this.ranksBefore(best, path.via, peer, observation))) return undefined;
+    const reason = !current ? 'the relay left the mesh'
+      : !current.relay ? 'the node no longer relays'
+      : !inUseLive ? 'the relay stopped answering'
+      : `${best} ranks first for this pair`;
+    return { to: best, reason };
+  }
+
+  private aliveMs(observation: PathObservation): number {
+    return Math.max(this.settings.relayAliveMs, 3 * (observation.probeRoundMs ?? 0));
+  }
+
+  private failMs(observation: PathObservation): number {
+    return Math.max(this.settings.relayFailMs, 4 * (observation.probeRoundMs ?? 0));
+  }
+
+  /** A relay with a live WireGuard session here that (with probing on) answered within `withinMs`. */
+  private relayLive(relay: MeshNode, observation: PathObservation, withinMs: number): boolean {
+    const session = observation.device.get(relay.publicKey);
+    if (!session || !handshakeAlive(session, observation.now)) return false;
+    if (!observation.lastAnswerMs) return true;
+    const answered = observation.lastAnswerMs(relay.name);
+    return answered !== undefined && observation.now - answered < withinMs;
+  }
+
+  private ranksBefore(a: string, b: string, peer: MeshNode, observation: PathObservation): boolean {
+    const pair = pairOf(peer.name, observation.selfName);
+    return rendezvousRank(pair, a) < rendezvousRank(pair, b);
   }
 
   private route(peer: string, from: string | undefined, to: string | undefined): void {
@@ -187,24 +244,22 @@ export class RelayPlanner {
     }
   }
 
-  /** The relay for a pair: granted, not failed for it, live here; the first in the pair's rendezvous order. */
-  private chooseRelay(peer: MeshNode, path: PeerPath, peers: ReadonlyMap<string, MeshNode>, observation: PathObservation): string | undefined {
-    const { now, device } = observation;
-    const candidates: { name: string; rank: string }[] = [];
-    const pair = peer.name < observation.selfName ? `${peer.name}|${observation.selfName}` : `${observation.selfName}|${peer.name}`;
+  /** The relay for a pair: granted, not the peer, live here; the first in the pair's rendezvous order. */
+  private chooseRelay(peer: MeshNode, peers: ReadonlyMap<string, MeshNode>, observation: PathObservation): string | undefined {
+    const pair = pairOf(peer.name, observation.selfName);
+    const aliveMs = this.aliveMs(observation);
+    let best: { name: string; rank: string } | undefined;
     for (const relay of peers.values()) {
-      if (!relay.relay || relay.name === peer.name || path.failed.has(relay.name)) continue;
-      const session = device.get(relay.publicKey);
-      if (!session || !handshakeAlive(session, now)) continue;
-      if (observation.lastAnswerMs) {
-        const answered = observation.lastAnswerMs(relay.name);
-        if (answered === undefined || now - answered >= this.settings.relayAliveMs) continue;
-      }
-      candidates.push({ name: relay.name, rank: rendezvousRank(pair, relay.name) });
+      if (!relay.relay || relay.name === peer.name || !this.relayLive(relay, observation, aliveMs)) continue;
+      const rank = rendezvousRank(pair, relay.name);
+      if (!best || rank < best.rank) best = { name: relay.name, rank };
     }
-    candidates.sort((a, b) => (a.rank < b.rank ? -1 : a.rank > b.rank ? 1 : a.name.localeCompare(b.name)));
-    return candidates[0]?.name;
+    return best?.name;
   }
+}
+
+function pairOf(a: string, b: string): string {
+  return a < b ? `${a}|${b}` : `${b}|${a}`;
 }
 
 /** A relay's place in a pair's order: the same at both ends, independent between pairs. */

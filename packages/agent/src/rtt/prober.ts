@@ -263,6 +263,11 @@ export class RttProber extends EventEmitter<RttProberEvents> {
     }, this.roundMs() * (1 - INTERVAL_JITTER * this.random()));
   }
 
+  /** How long a probe round lasts now (each peer is probed once a round). */
+  get currentRoundMs(): number {
+    return this.roundMs();
+  }
+
   /** How long a round lasts: the interval, stretched with many peers so that probing stays cheap. */
   private roundMs(): number {
     return Math.max(this.intervalMs, (this.peers.size * 1000) / MAX_BURSTS_PER_SECOND);

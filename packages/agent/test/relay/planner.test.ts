@@ -136,30 +136,48 @@ describe('RelayPlanner', () => {
     assert.deepEqual(planner.review(nodes, observe(w, nodes)), []);
   });
 
-  test('the first direct handshake after the move brings the peer back', () => {
+  test('the first direct handshake after the move brings the peer back, returnDelayMs after its time, the same moment at both ends', () => {
+    const planner = new RelayPlanner();
+    const w: World = { now: T0, handshakes: { r1: T0 }, answers: { r1: T0 } };
+    planner.review(peers, observe(w, peers));
+    w.now += RELAY_DEFAULTS.relayAfterMs + 300;
+    w.answers = { r1: w.now, b: w.now };
+    planner.review(peers, observe(w, peers));
+    assert.equal(planner.via('b'), 'r1');
+    // Nothing new on the direct entry: still relayed.
+    w.now += 1000;
+    w.answers = { r1: w.now };
+    assert.deepEqual(planner.review(peers, observe(w, peers)), []);
+    assert.equal(planner.dueMs(), undefined);
+    // A direct handshake, in the very second the pair was relayed (wg show: whole seconds).
+    const handshake = T0 + RELAY_DEFAULTS.relayAfterMs;
+    w.handshakes.b = handshake;
+    w.now += 200;
+    w.answers = { r1: w.now };
+    assert.deepEqual(planner.review(peers, observe(w, peers)), [], 'not at once: at its due time');
+    assert.equal(planner.dueMs(), handshake + RELAY_DEFAULTS.returnDelayMs);
+    assert.deepEqual(planner.settleDue(handshake + RELAY_DEFAULTS.returnDelayMs - 1), []);
+    const back = planner.settleDue(handshake + RELAY_DEFAULTS.returnDelayMs);
+    assert.deepEqual(back.map((c) => [c.peer, c.from, c.to]), [['b', 'r1', undefined]]);
+    assert.equal(planner.via('b'), undefined);
+    assert.equal(planner.routedThrough('r1').has('b'), false);
+    assert.equal(planner.dueMs(), undefined);
+  });
+
+  test('a review that comes after the due time switches back itself', () => {
     const planner = new RelayPlanner();
     const w: World = { now: T0, handshakes: { r1: T0 }, answers: { r1: T0 } };
     planner.review(peers, observe(w, peers));
     w.now += RELAY_DEFAULTS.relayAfterMs;
-    w.answers = { r1: w.now, b: w.now };
+    w.answers = { r1: w.now };
     planner.review(peers, observe(w, peers));
-    assert.equal(planner.via('b'), 'r1');
-    const movedAt = w.now;
-    // A handshake older than the move does not count (1 s resolution of `wg show`).
-    w.now += 1000;
-    w.handshakes.b = movedAt - 1000;
-    w.answers = { r1: w.now, b: w.now };
-    assert.deepEqual(planner.review(peers, observe(w, peers)), []);
-    w.now += 1000;
-    w.handshakes.b = w.now;
-    w.answers = { r1: w.now, b: w.now };
-    const back = planner.review(peers, observe(w, peers));
-    assert.deepEqual(back.map((c) => [c.peer, c.from, c.to]), [['b', 'r1', undefined]]);
-    assert.equal(planner.via('b'), undefined);
-    assert.equal(planner.routedThrough('r1').has('b'), false);
+    w.handshakes.b = w.now + 1000;
+    w.now += 1000 + RELAY_DEFAULTS.returnDelayMs;
+    w.answers = { r1: w.now };
+    assert.deepEqual(planner.review(peers, observe(w, peers)).map((c) => [c.peer, c.to]), [['b', undefined]]);
   });
 
-  test('a relayed peer silent for relayFailMs: its relay is dropped for the next; with none left, direct', () => {
+  test('the relay in use stops answering its probes: the pair moves to the next live relay; with none left, to direct attempts', () => {
     const planner = new RelayPlanner();
     const w: World = { now: T0, handshakes: { r1: T0, r2: T0 }, answers: { r1: T0, r2: T0 } };
     planner.review(peers, observe(w, peers));
@@ -168,28 +186,59 @@ describe('RelayPlanner', () => {
     planner.review(peers, observe(w, peers));
     const [first, second] = ranked('me', 'b', ['r1', 'r2']) as [string, string];
     assert.equal(planner.via('b'), first);
-    const movedAt = w.now;
-    // b answers through the first relay for a while, then it dies: neither it nor b (through it) answer.
-    w.now += 2000;
-    w.answers = { r1: w.now, r2: w.now, b: w.now };
-    planner.review(peers, observe(w, peers));
     const lastHeard = w.now;
+    // Late by less than relayFailMs (though past relayAliveMs): kept, no flapping.
     w.now = lastHeard + RELAY_DEFAULTS.relayFailMs - 1;
-    w.answers = { [first]: lastHeard, [second]: w.now, b: lastHeard };
+    w.answers = { [first]: lastHeard, [second]: w.now };
     assert.deepEqual(planner.review(peers, observe(w, peers)).filter((c) => c.peer === 'b'), []);
     w.now = lastHeard + RELAY_DEFAULTS.relayFailMs;
-    w.answers = { [first]: lastHeard, [second]: w.now, b: lastHeard };
+    w.answers = { [first]: lastHeard, [second]: w.now };
     const moved = planner.review(peers, observe(w, peers)).find((c) => c.peer === 'b');
-    assert.deepEqual([moved?.from, moved?.to], [first, second]);
-    assert.match(moved!.reason, /no answer through it/);
-    assert.ok(movedAt < w.now);
-    // The second fails as well: nothing left (the first is held as failed), so direct attempts.
-    const secondAt = w.now;
-    w.now = secondAt + RELAY_DEFAULTS.relayFailMs;
-    w.answers = { [first]: lastHeard, [second]: w.now, b: lastHeard };
+    assert.deepEqual([moved?.from, moved?.to, moved?.reason], [first, second, 'the relay stopped answering']);
+    // The second dies too: nothing left, so direct attempts.
+    const secondHeard = w.now;
+    w.now = secondHeard + RELAY_DEFAULTS.relayFailMs;
+    w.answers = { [first]: lastHeard, [second]: secondHeard };
     const last = planner.review(peers, observe(w, peers)).find((c) => c.peer === 'b');
     assert.deepEqual([last?.from, last?.to], [second, undefined]);
     assert.equal(planner.relayed().length, 0);
+    // The first comes back: the pair (still without a direct handshake) goes through it again, at once.
+    w.now += 1000;
+    w.answers = { [first]: w.now };
+    assert.deepEqual(planner.review(peers, observe(w, peers)).filter((c) => c.peer === 'b').map((c) => c.to), [first]);
+  });
+
+  test('a relayed pair moves to the relay ranked first for it once that one is live: both ends end up on the same', () => {
+    const planner = new RelayPlanner();
+    const [first, second] = ranked('me', 'b', ['r1', 'r2']) as [string, string];
+    // Only the second-ranked relay is live when the pair is relayed.
+    const w: World = { now: T0, handshakes: { [second]: T0 }, answers: { [second]: T0 } };
+    planner.review(peers, observe(w, peers));
+    w.now += RELAY_DEFAULTS.relayAfterMs;
+    w.answers = { [second]: w.now };
+    planner.review(peers, observe(w, peers));
+    assert.equal(planner.via('b'), second);
+    w.now += 1000;
+    w.handshakes[first] = w.now;
+    w.answers = { [first]: w.now, [second]: w.now };
+    const moved = planner.review(peers, observe(w, peers)).find((c) => c.peer === 'b');
+    assert.deepEqual([moved?.from, moved?.to, moved?.reason], [second, first, `${first} ranks first for this pair`]);
+  });
+
+  test('probe rounds that stretch with the mesh stretch relay liveness with them', () => {
+    const planner = new RelayPlanner();
+    const w: World = { now: T0, handshakes: { r1: T0 }, answers: { r1: T0 } };
+    const slow = (o: PathObservation): PathObservation => ({ ...o, probeRoundMs: 10_000 });
+    planner.review(peers, slow(observe(w, peers)));
+    w.now += RELAY_DEFAULTS.relayAfterMs + 20_000;
+    w.handshakes.r1 = w.now;
+    w.answers = { r1: w.now - 25_000 };
+    planner.review(peers, slow(observe(w, peers)));
+    assert.equal(planner.via('b'), 'r1', 'answered 25 s ago, within 3 rounds of 10 s');
+    w.now += 10_000;
+    assert.deepEqual(planner.review(peers, slow(observe(w, peers))).filter((c) => c.peer === 'b'), [], 'in use: kept up to 4 rounds');
+    w.now += 10_000;
+    assert.deepEqual(planner.review(peers, slow(observe(w, peers))).filter((c) => c.peer === 'b').map((c) => c.to), [undefined]);
   });
 
   test('a relay that leaves the mesh or stops relaying takes its pairs elsewhere at once', () => {
