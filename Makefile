@@ -41,7 +41,7 @@ test-fuzz: build
 demo: build
 	@scripts/demo.sh
 
-# Figures, not tests: writes bench/results.md (date, machine, control and data plane).
+# Figures, not tests: writes bench/results.md (date, machine, control plane, data plane, relay).
 bench: build
 	@scripts/bench.sh
 

@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
-# `make bench` (after `make build`): control-plane and data-plane benchmarks, written to
-# bench/results.md (and printed). Needs root: the data plane runs real WireGuard (wireguard-go)
-# in network namespaces it creates and removes again (lab "wgb", namespaces wgp-a/wgp-b).
+# `make bench` (after `make build`): control-plane, data-plane and relay benchmarks, written to
+# bench/results.md (and printed). Needs root: the data plane and the relay part run real WireGuard
+# (wireguard-go) in network namespaces they create and remove again (labs "wgb" and "wgbr",
+# namespaces wgp-a/wgp-b).
 #
 #   BENCH_SIZES=100,500,1000   control-plane sizes (its default)
-#   BENCH_CP_TIMEOUT=300 BENCH_DP_TIMEOUT=240   seconds allowed for each part
+#   BENCH_CP_TIMEOUT=300 BENCH_DP_TIMEOUT=240 BENCH_RELAY_TIMEOUT=240   seconds allowed for each part
 #   BENCH_DP_JOIN_ROUNDS, BENCH_DP_AB_ROUNDS, BENCH_DP_IPERF_SECONDS   see bench/data-plane.ts
+#   BENCH_RELAY_ROUNDS, BENCH_RELAY_IPERF_SECONDS   see bench/relay.ts
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 RESULTS=bench/results.md
 CP_TIMEOUT=${BENCH_CP_TIMEOUT:-300}
 DP_TIMEOUT=${BENCH_DP_TIMEOUT:-240}
+RELAY_TIMEOUT=${BENCH_RELAY_TIMEOUT:-240}
 NODE_TS=(node --conditions=source --import tsx)
 export TSX_TSCONFIG_PATH=${TSX_TSCONFIG_PATH:-$ROOT/tsconfig.test.json}
 
@@ -33,11 +36,16 @@ fi
 work=$(mktemp -d)
 child=""
 dp_started=0
+relay_started=0
 cleanup() {
-  # The data-plane run tears down after itself, also on errors and signals; this pass only
-  # matters if it was killed outright. It removes only the benchmark's own lab and namespaces.
+  # The data-plane and relay runs tear down after themselves, also on errors and signals; this
+  # pass only matters if one was killed outright. It removes only the benchmark's own labs and
+  # namespaces.
   if [ "$dp_started" = 1 ]; then
     (cd bench && "${NODE_TS[@]}" data-plane.ts --cleanup >/dev/null 2>&1) || true
+  fi
+  if [ "$relay_started" = 1 ]; then
+    (cd bench && "${NODE_TS[@]}" relay.ts --cleanup >/dev/null 2>&1) || true
   fi
   rm -rf "$work"
 }
@@ -120,10 +128,29 @@ else
   status=1
 fi
 
+echo "bench: relay (lab wgbr, h2/h3 behind NAT, relayed through h1 then direct; up to ${RELAY_TIMEOUT} s)" >&2
+relay_started=1
+relay_rc=0
+run_part "$work/relay.md" "$RELAY_TIMEOUT" "${NODE_TS[@]}" relay.ts || relay_rc=$?
+if [ "$relay_rc" -eq 0 ]; then
+  cp "$work/relay.md" "$work/relay-section.md"
+  relay_started=0   # it tore down after itself
+else
+  {
+    echo "## Relay (real WireGuard: one pair relayed through the bootstrap, then direct)"
+    echo
+    echo "**Failed** (exit $relay_rc$([ "$relay_rc" -eq 124 ] && echo ", over ${RELAY_TIMEOUT} s")); its progress went to stderr."
+    # A run that stopped early prints what it measured before it stopped (its own heading skipped).
+    if [ -s "$work/relay.md" ]; then echo; tail -n +2 "$work/relay.md"; fi
+    echo
+  } >"$work/relay-section.md"
+  status=1
+fi
+
 # What limits the figures that miss their targets: profiling notes kept beside the results.
 analysis=/dev/null
 [ -f bench/analysis.md ] && analysis=bench/analysis.md
-cat "$work/header.md" "$work/cp-section.md" "$work/dp-section.md" "$analysis" >"$RESULTS.tmp"
+cat "$work/header.md" "$work/cp-section.md" "$work/dp-section.md" "$work/relay-section.md" "$analysis" >"$RESULTS.tmp"
 mv "$RESULTS.tmp" "$RESULTS"
 cat "$RESULTS"
 echo "bench: wrote $RESULTS" >&2
