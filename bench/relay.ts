@@ -9,11 +9,11 @@
  * Needs root and a built CLI (`make build`): the lab runs packages/cli/bin/wgmesh.js.
  *
  * The lab: bootstrap h1 on the public segment (it relays, by default), h2 and h3 each behind a
- * `home` NAT router. A pair with a live direct session stays direct for as long as its last
- * handshake is younger than 180 s (RelayPlanner), so blocking a direct pair would leave it dark
- * for minutes. Instead UDP between the two routers is blocked as soon as the nodes start: the
- * pair goes through h1 and is measured relayed; then unblocked, it goes direct and is measured
- * again. One relayed phase, then one direct phase (switching back costs up to 180 s).
+ * `home` NAT router. UDP between the two routers is blocked as soon as the nodes start: the pair
+ * goes through h1 and is measured relayed; then unblocked, it goes direct and is measured again.
+ * One relayed phase, then one direct phase: a direct pair whose path breaks goes back through the
+ * relay only when its probes stop (seconds), and returns to direct at the next handshake, which
+ * on a session still valid is its rekey (up to 2 minutes), so alternating would cost minutes.
  */
 import { writeFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
@@ -380,7 +380,7 @@ export function formatRelaySection(r: RelayResults): string {
     `Lab \`${s.lab}\`: bootstrap h1 on the public segment (${s.underlay}), relaying; h2 and h3 each behind a \`home\` NAT router; built CLI. ` +
       `UDP between the two routers is blocked as the nodes start, so h2↔h3 goes through h1 (${fmt((r.switchMs.relayed ?? Number.NaN) / 1000, 1)} s after the joins started, both ends' \`via\` = h1) and is measured; ` +
       `then unblocked, the pair goes direct (${fmt((r.switchMs.direct ?? Number.NaN) / 1000, 1)} s later, both ends' \`via\` = '' with a direct handshake) and is measured again. ` +
-      `One relayed phase, then one direct phase, not alternated: a live direct session keeps a pair direct until its handshake is 180 s old. ` +
+      `One relayed phase, then one direct phase, not alternated: a pair that was direct returns to direct after a break only at its session's next handshake (up to 2 minutes). ` +
       `${s.rounds} rounds per phase; a round = \`ping -c ${s.pingCount} -i ${s.pingIntervalS}\` h2→h3 (and, relayed, h2→h1 and h3→h1 over the mesh), then \`iperf3 -t ${s.iperfSeconds} -O 1\` h2→h3 (one TCP stream, received rate). ` +
       `RTT figures are over all pings of a path pooled; throughput is the median of the rounds. ` +
       `${cpus().length} CPUs shared by all three nodes' wireguard-go (load average ${r.loadavg[0]} at the start, ${r.loadavg[1]} at the end).`,

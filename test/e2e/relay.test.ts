@@ -260,6 +260,17 @@ describe('relays: UDP between the routers blocked, then unblocked: relayed, then
     const dump = await wgDump(lab, 'h2');
     assert.deepEqual(dump.peers.find((p) => p.publicKey === h3Key)?.allowedIps, [`${ips.get('h3')}/32`]);
   });
+
+  test('the direct path breaks mid-session (UDP blocked again): the pair goes back through the relay within 10 s', async (t) => {
+    const blockedAt = Date.now();
+    await blockUdpBetweenRouters(lab, 'r1', 'r2');
+    await waitFor('both ends through h1 again', async () => {
+      const [i2, i3] = await Promise.all([agentInfo(lab, 'h2'), agentInfo(lab, 'h3')]);
+      return i2 && i3 && via(i2, 'h3') === 'h1' && via(i3, 'h2') === 'h1';
+    }, 10_000, 200);
+    await firstReply(lab, 'h2', ips.get('h3')!, 10_000 - (Date.now() - blockedAt));
+    t.diagnostic(`relayed and answering ${Date.now() - blockedAt} ms after the block (the WireGuard session still looked alive)`);
+  });
 });
 
 describe('port mapping: bare routers running miniupnpd, the nodes map their WireGuard port and talk directly', { skip: (await labSkipReason({ wireguard: true, nat: true, upnp: true })) ?? false }, () => {

@@ -65,7 +65,9 @@ export interface PathChange {
  * relay's (DESIGN.md, "Every pair connects"). Pure apart from what each review is given.
  *
  * - Direct first: a peer goes through a relay only once it has had no direct handshake for
- *   relayAfterMs since this node configured it.
+ *   relayAfterMs since this node configured it, or (with probing on) once a peer that answered
+ *   probes over its live direct session stops answering for relayFailMs: a broken path's session
+ *   looks alive to WireGuard for up to 3 minutes.
  * - The relay: a node the bootstrap granted relaying to (Node.relay), not the peer itself, with a
  *   live WireGuard session here and, with probing on, answering its probes. Both ends must pick
  *   the same one: WireGuard accepts a packet from the relay only if its source is in the relay
@@ -187,7 +189,14 @@ export class RelayPlanner {
     if (peer.relay) return path.via ? { to: undefined, reason: 'the peer is a relay itself' } : undefined;
     if (observation.selfIsRelay) return path.via ? { to: undefined, reason: 'this node relays itself' } : undefined;
     if (!path.via) {
-      if (direct && handshakeAlive(direct, now)) return undefined;
+      if (direct && handshakeAlive(direct, now)) {
+        // A session stays "alive" for up to 3 minutes after its path broke; probes tell sooner. Only
+        // a peer that did answer counts (one with probing off never does).
+        const answered = observation.lastAnswerMs?.(peer.name);
+        if (answered === undefined || now - answered < this.failMs(observation)) return undefined;
+        const relay = this.chooseRelay(peer, peers, observation);
+        return relay ? { to: relay, reason: `the direct path stopped answering probes ${Math.round((now - answered) / 1000)} s ago` } : undefined;
+      }
       if (now - path.sinceMs < this.settings.relayAfterMs) return undefined;
       const relay = this.chooseRelay(peer, peers, observation);
       return relay ? { to: relay, reason: `no direct handshake ${Math.round((now - Math.max(path.sinceMs, directHandshakeMs)) / 1000)} s after configuring it` } : undefined;

@@ -164,6 +164,27 @@ describe('RelayPlanner', () => {
     assert.equal(planner.dueMs(), undefined);
   });
 
+  test('a direct session whose path breaks: the peer that answered probes falls silent and goes through a relay; one that never answered stays direct', () => {
+    const planner = new RelayPlanner();
+    const w: World = { now: T0, handshakes: { a: T0, b: T0, r1: T0 }, answers: { a: T0, r1: T0 } };
+    planner.review(peers, observe(w, peers));
+    w.now += RELAY_DEFAULTS.relayFailMs - 1;
+    w.answers = { a: T0, r1: w.now };
+    assert.deepEqual(planner.review(peers, observe(w, peers)), [], 'not yet');
+    w.now += 1;
+    w.answers = { a: T0, r1: w.now };
+    const changes = planner.review(peers, observe(w, peers));
+    // b never answered (probing off there): its silence means nothing; a's does.
+    assert.deepEqual(changes.map((c) => [c.peer, c.to]), [['a', 'r1']]);
+    assert.match(changes[0]!.reason, /direct path stopped answering probes/);
+    // The path comes back: the next direct handshake (a rekey) brings a back.
+    w.now += 30_000;
+    w.handshakes.a = w.now;
+    w.answers = { a: w.now, r1: w.now };
+    planner.review(peers, observe(w, peers));
+    assert.deepEqual(planner.settleDue(w.now + RELAY_DEFAULTS.returnDelayMs).map((c) => [c.peer, c.to]), [['a', undefined]]);
+  });
+
   test('a review that comes after the due time switches back itself', () => {
     const planner = new RelayPlanner();
     const w: World = { now: T0, handshakes: { r1: T0 }, answers: { r1: T0 } };
