@@ -24,6 +24,8 @@ export interface RelayPathsComponents {
   readonly forwarding?: RelayForwarding;
   readonly logger: Logger;
   readonly timers: Timers;
+  /** Wall clock (ms); default Date.now. Handshake times and due times are on it. */
+  readonly now?: () => number;
 }
 
 export interface RelayPathsInit {
@@ -72,6 +74,10 @@ export class RelayPaths {
     if (value === this.relayPairsValue) return;
     this.relayPairsValue = value;
     this.onChange();
+  }
+
+  private now(): number {
+    return this.components.now?.() ?? Date.now();
   }
 
   get forwarding(): RelayForwarding | undefined {
@@ -146,7 +152,7 @@ export class RelayPaths {
   }
 
   /** One review; true while some peer is unsettled. */
-  async review(now = Date.now()): Promise<boolean> {
+  async review(now = this.now()): Promise<boolean> {
     const netmap = this.components.netmap();
     const peers = peersOf(netmap);
     // Without any relay in the mesh there is nothing to decide: no device read.
@@ -180,9 +186,9 @@ export class RelayPaths {
     if (due === undefined) return;
     this.dueTimer = this.components.timers.setTimeout(() => {
       this.dueAt = undefined;
-      this.apply(this.planner.settleDue(Date.now()));
+      this.apply(this.planner.settleDue(this.now()));
       this.scheduleDue();
-    }, Math.max(0, due - Date.now()));
+    }, Math.max(0, due - this.now()));
   }
 
   private apply(changes: readonly PathChange[]): void {

@@ -110,7 +110,16 @@ export class MemoryWgDriver implements WgDriver {
     }
     this.operationCount += ops.length;
     if (this.options.record !== false) this.operations.push(...ops);
-    applyOpsToPeers(device.peers, ops);
+    for (const op of ops) {
+      applyOpsToPeers(device.peers, [op]);
+      // As in WireGuard, an allowed IP belongs to one peer: given to one, it leaves any other.
+      if (op.op !== 'set-peer') continue;
+      const taken = new Set(op.peer.allowedIps);
+      for (const [key, peer] of device.peers) {
+        if (key === op.peer.publicKey || !peer.allowedIps.some((ip) => taken.has(ip))) continue;
+        device.peers.set(key, { ...peer, allowedIps: peer.allowedIps.filter((ip) => !taken.has(ip)) });
+      }
+    }
   }
 
   /** Removes the interface and its peers, unless keepInterface (then the next `up` takes it over). */

@@ -299,6 +299,18 @@ function driverCompliance(name: string, setup: () => Promise<DriverSetup>, optio
       assert.deepEqual(configured((await driver.read()).peers), sortedConfigs([shrunk]));
     });
 
+    test('an allowed IP given to one peer leaves the peer that had it (how a relay takes a peer\'s /32)', async () => {
+      const { driver } = await upFresh(51849);
+      const [relay, far] = [peerConfig(2), peerConfig(3)];
+      await driver.apply([relay, far].map(setPeer));
+      const relayWithFar = { ...relay, allowedIps: [...relay.allowedIps, ...far.allowedIps] };
+      await driver.apply([setPeer(relayWithFar)]);
+      assert.deepEqual(configured((await driver.read()).peers), sortedConfigs([relayWithFar, { ...far, allowedIps: [] }]));
+      // And back: the far peer takes its /32 again, the relay keeps the rest.
+      await driver.apply([setPeer(far), setPeer(relay)]);
+      assert.deepEqual(configured((await driver.read()).peers), sortedConfigs([relay, far]));
+    });
+
     test('remove-peer removes that peer only', async () => {
       const { driver } = await upFresh(51824);
       const [a, b, c] = [peerConfig(2), peerConfig(3), peerConfig(4)];
