@@ -35,7 +35,6 @@ import {
 } from '@wgmesh/cli/lab';
 import {
   Aborted,
-  abortAll,
   checkAborted,
   descendants,
   exec,
@@ -53,6 +52,7 @@ import {
   sleep,
   startDaemon,
   stopDaemon,
+  runBenchPart,
   stopRecordedDaemons,
   childrenOf,
 } from './dp-sys.js';
@@ -669,36 +669,13 @@ export function formatDataPlaneSection(r: DataPlaneResults): string {
 // ---------------------------------------------------------------------------------------------
 // CLI
 
-async function cli(argv: string[]): Promise<number> {
-  if (typeof process.getuid === 'function' && process.getuid() !== 0) {
-    process.stderr.write('data-plane: needs root (network namespaces, WireGuard)\n');
-    return 1;
-  }
-  if (argv.includes('--cleanup')) {
-    await cleanupStale();
-    return 0;
-  }
+async function run(argv: readonly string[]): Promise<number> {
   const opt = (name: string) => {
     const i = argv.indexOf(name);
     return i >= 0 ? argv[i + 1] : undefined;
   };
   const out = opt('--out');
   const jsonOut = opt('--json');
-
-  // A signal: stop starting things and kill our children; the run's finally tears down. If the
-  // run is stuck in a long wait (e.g. the lab waiting for its mesh), tear down from here.
-  let signals = 0;
-  const onSignal = (sig: NodeJS.Signals) => {
-    signals += 1;
-    progress({ signal: sig });
-    abortAll();
-    const code = sig === 'SIGINT' ? 130 : sig === 'SIGHUP' ? 129 : 143;
-    const force = () => void teardown().finally(() => process.exit(code));
-    if (signals > 1) force();
-    else setTimeout(force, 15_000).unref();
-  };
-  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, onSignal);
-
   const results = await runDataPlane();
   const section = formatDataPlaneSection(results);
   process.stdout.write(section);
@@ -708,14 +685,5 @@ async function cli(argv: string[]): Promise<number> {
 }
 
 if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('/data-plane.ts')) {
-  cli(process.argv.slice(2)).then(
-    (code) => {
-      process.exitCode = code;
-    },
-    async (err: unknown) => {
-      progress({ error: err instanceof Error ? err.message : String(err) });
-      await teardown().catch(() => {});
-      process.exitCode = err instanceof Aborted ? 143 : 1;
-    },
-  );
+  runBenchPart({ name: 'data-plane', progress, cleanupStale, teardown, run }, process.argv.slice(2));
 }

@@ -283,3 +283,56 @@ export function median(values: readonly number[]): number {
   const mid = Math.floor(v.length / 2);
   return v.length % 2 === 1 ? v[mid]! : (v[mid - 1]! + v[mid]!) / 2;
 }
+
+/** What a data-plane bench part (data-plane.ts, relay.ts) hands runBenchPart. */
+export interface BenchPart {
+  /** As in messages: "data-plane", "relay". */
+  readonly name: string;
+  readonly progress: (event: Record<string, unknown>) => void;
+  /** Removes what an earlier, killed run left (`--cleanup`). */
+  readonly cleanupStale: () => Promise<void>;
+  /** Idempotent: tears down what this run made. */
+  readonly teardown: () => Promise<void>;
+  /** The measurement; its exit status. */
+  readonly run: (argv: readonly string[]) => Promise<number>;
+}
+
+/**
+ * The command line of a part: root check, `--cleanup`, signals (stop starting things and kill
+ * our children, let the run's finally tear down; tear down from here if it is stuck or a second
+ * signal comes), and the exit status. Sets process.exitCode.
+ */
+export function runBenchPart(part: BenchPart, argv: readonly string[]): void {
+  const main = async (): Promise<number> => {
+    if (typeof process.getuid === 'function' && process.getuid() !== 0) {
+      process.stderr.write(`${part.name}: needs root (network namespaces, WireGuard)\n`);
+      return 1;
+    }
+    if (argv.includes('--cleanup')) {
+      await part.cleanupStale();
+      return 0;
+    }
+    let signals = 0;
+    const onSignal = (sig: NodeJS.Signals) => {
+      signals += 1;
+      part.progress({ signal: sig });
+      abortAll();
+      const code = sig === 'SIGINT' ? 130 : sig === 'SIGHUP' ? 129 : 143;
+      const force = () => void part.teardown().finally(() => process.exit(code));
+      if (signals > 1) force();
+      else setTimeout(force, 15_000).unref();
+    };
+    for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, onSignal);
+    return part.run(argv);
+  };
+  main().then(
+    (code) => {
+      process.exitCode = code;
+    },
+    async (err: unknown) => {
+      part.progress({ error: err instanceof Error ? err.message : String(err) });
+      await part.teardown().catch(() => {});
+      process.exitCode = err instanceof Aborted ? 143 : 1;
+    },
+  );
+}

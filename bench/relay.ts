@@ -20,7 +20,6 @@ import { cpus } from 'node:os';
 import { hostCommand, labDown, labUp, localNodeInfo, netnsPath, type LabState } from '@wgmesh/cli/lab';
 import {
   Aborted,
-  abortAll,
   checkAborted,
   exec,
   execOk,
@@ -32,6 +31,7 @@ import {
   sleep,
   startDaemon,
   stopDaemon,
+  runBenchPart,
   stopRecordedDaemons,
 } from './dp-sys.js';
 
@@ -415,32 +415,9 @@ export function formatRelaySection(r: RelayResults): string {
 // ---------------------------------------------------------------------------------------------
 // CLI
 
-async function cli(argv: string[]): Promise<number> {
-  if (typeof process.getuid === 'function' && process.getuid() !== 0) {
-    process.stderr.write('relay: needs root (network namespaces, WireGuard)\n');
-    return 1;
-  }
-  if (argv.includes('--cleanup')) {
-    await cleanupStale();
-    return 0;
-  }
+async function run(argv: readonly string[]): Promise<number> {
   const i = argv.indexOf('--json');
   const jsonOut = i >= 0 ? argv[i + 1] : undefined;
-
-  // A signal: stop starting things and kill our children; the run's finally tears down. If the
-  // run is stuck in a long wait, tear down from here.
-  let signals = 0;
-  const onSignal = (sig: NodeJS.Signals) => {
-    signals += 1;
-    progress({ signal: sig });
-    abortAll();
-    const code = sig === 'SIGINT' ? 130 : sig === 'SIGHUP' ? 129 : 143;
-    const force = () => void teardown().finally(() => process.exit(code));
-    if (signals > 1) force();
-    else setTimeout(force, 15_000).unref();
-  };
-  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, onSignal);
-
   const results = await runRelay();
   process.stdout.write(formatRelaySection(results));
   if (jsonOut) await writeFile(jsonOut, JSON.stringify(results, null, 1) + '\n');
@@ -449,14 +426,5 @@ async function cli(argv: string[]): Promise<number> {
 }
 
 if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('/relay.ts')) {
-  cli(process.argv.slice(2)).then(
-    (code) => {
-      process.exitCode = code;
-    },
-    async (err: unknown) => {
-      progress({ error: err instanceof Error ? err.message : String(err) });
-      await teardown().catch(() => {});
-      process.exitCode = err instanceof Aborted ? 143 : 1;
-    },
-  );
+  runBenchPart({ name: 'relay', progress, cleanupStale, teardown, run }, process.argv.slice(2));
 }

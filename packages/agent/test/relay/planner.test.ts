@@ -33,6 +33,14 @@ function observe(w: World, nodes: readonly MeshNode[], probing = true): PathObse
   };
 }
 
+/** A review now, and one relayAfterMs later with `answering` answering probes: pairs without a direct session get relayed. */
+function afterRelayDelay(planner: RelayPlanner, w: World, nodes: readonly MeshNode[], answering: string[]): void {
+  planner.review(nodes, observe(w, nodes));
+  w.now += RELAY_DEFAULTS.relayAfterMs;
+  w.answers = Object.fromEntries(answering.map((n) => [n, w.now]));
+  planner.review(nodes, observe(w, nodes));
+}
+
 /** The relays in the order a pair ranks them (both ends alike). */
 function ranked(x: string, y: string, relays: string[]): string[] {
   const pair = x < y ? `${x}|${y}` : `${y}|${x}`;
@@ -188,10 +196,7 @@ describe('RelayPlanner', () => {
   test('a review that comes after the due time switches back itself', () => {
     const planner = new RelayPlanner();
     const w: World = { now: T0, handshakes: { r1: T0 }, answers: { r1: T0 } };
-    planner.review(peers, observe(w, peers));
-    w.now += RELAY_DEFAULTS.relayAfterMs;
-    w.answers = { r1: w.now };
-    planner.review(peers, observe(w, peers));
+    afterRelayDelay(planner, w, peers, ['r1']);
     w.handshakes.b = w.now + 1000;
     w.now += 1000 + RELAY_DEFAULTS.returnDelayMs;
     w.answers = { r1: w.now };
@@ -201,10 +206,7 @@ describe('RelayPlanner', () => {
   test('the relay in use stops answering its probes: the pair moves to the next live relay; with none left, to direct attempts', () => {
     const planner = new RelayPlanner();
     const w: World = { now: T0, handshakes: { r1: T0, r2: T0 }, answers: { r1: T0, r2: T0 } };
-    planner.review(peers, observe(w, peers));
-    w.now += RELAY_DEFAULTS.relayAfterMs;
-    w.answers = { r1: w.now, r2: w.now };
-    planner.review(peers, observe(w, peers));
+    afterRelayDelay(planner, w, peers, ['r1', 'r2']);
     const [first, second] = ranked('me', 'b', ['r1', 'r2']) as [string, string];
     assert.equal(planner.via('b'), first);
     const lastHeard = w.now;
@@ -265,10 +267,7 @@ describe('RelayPlanner', () => {
   test('a relay that leaves the mesh or stops relaying takes its pairs elsewhere at once', () => {
     const planner = new RelayPlanner();
     const w: World = { now: T0, handshakes: { r1: T0 }, answers: { r1: T0 } };
-    planner.review(peers, observe(w, peers));
-    w.now += RELAY_DEFAULTS.relayAfterMs;
-    w.answers = { r1: w.now };
-    planner.review(peers, observe(w, peers));
+    afterRelayDelay(planner, w, peers, ['r1']);
     // Only r1 has a session yet when the pairs are routed: both go through it.
     assert.equal(planner.via('a'), 'r1');
     assert.equal(planner.via('b'), 'r1');
@@ -288,10 +287,7 @@ describe('RelayPlanner', () => {
   test('a peer that leaves, or comes back with a new key, starts over', () => {
     const planner = new RelayPlanner();
     const w: World = { now: T0, handshakes: { r1: T0 }, answers: { r1: T0 } };
-    planner.review(peers, observe(w, peers));
-    w.now += RELAY_DEFAULTS.relayAfterMs;
-    w.answers = { r1: w.now };
-    planner.review(peers, observe(w, peers));
+    afterRelayDelay(planner, w, peers, ['r1']);
     assert.equal(planner.via('b'), 'r1');
     const rekeyed = { ...b, publicKey: Buffer.alloc(32, 99).toString('base64') };
     const nodes = [a, rekeyed, r1];

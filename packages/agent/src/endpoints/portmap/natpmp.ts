@@ -6,7 +6,7 @@
  */
 import { isIPv4 } from 'node:net';
 import { PortMapAnswerInvalid, PortMappingFailed } from '../../errors.js';
-import { udpExchange } from './udp.js';
+import { checkMapLifetime, udpExchange } from './udp.js';
 import type { Mapping, PortMapContext, PortMapProtocol } from './types.js';
 
 /** The gateway's port for NAT-PMP and PCP alike. */
@@ -60,12 +60,7 @@ export function decodeMapAnswer(packet: Buffer, internalPort: number, deleting: 
   checkHeader(packet, 16, 129);
   const answer = { epoch: packet.readUInt32BE(4), internalPort: packet.readUInt16BE(8), externalPort: packet.readUInt16BE(10), lifetimeSec: packet.readUInt32BE(12) };
   if (answer.internalPort !== internalPort) throw new PortMapAnswerInvalid(`internal port ${answer.internalPort}, the request was for ${internalPort}`);
-  if (!deleting) {
-    if (answer.lifetimeSec === 0) throw new PortMapAnswerInvalid('lifetime 0 in the answer to a map request');
-    if (answer.externalPort === 0) throw new PortMapAnswerInvalid('external port 0 in the answer to a map request');
-  } else if (answer.lifetimeSec !== 0) {
-    throw new PortMapAnswerInvalid(`lifetime ${answer.lifetimeSec} in the answer to a delete`);
-  }
+  checkMapLifetime(answer, deleting);
   return answer;
 }
 

@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { isIPv4 } from 'node:net';
 import { PortMapAnswerInvalid, PortMappingFailed } from '../../errors.js';
-import { udpExchange, UDP_ANSWER_MAX } from './udp.js';
+import { checkMapLifetime, udpExchange, UDP_ANSWER_MAX } from './udp.js';
 import { NATPMP_PORT } from './natpmp.js';
 import type { Mapping, PortMapContext, PortMapProtocol } from './types.js';
 
@@ -81,12 +81,7 @@ export function decodeMapAnswer(packet: Buffer, request: PcpMapRequest, deleting
   const ext = packet.subarray(44, 60);
   if (!ext.subarray(0, 10).equals(Buffer.alloc(10)) || ext[10] !== 0xff || ext[11] !== 0xff) throw new PortMapAnswerInvalid('external address is not an IPv4-mapped address');
   const answer = { lifetimeSec: packet.readUInt32BE(4), epoch: packet.readUInt32BE(8), externalPort: packet.readUInt16BE(42), externalIp: [...ext.subarray(12)].join('.') };
-  if (!deleting) {
-    if (answer.lifetimeSec === 0) throw new PortMapAnswerInvalid('lifetime 0 in the answer to a map request');
-    if (answer.externalPort === 0) throw new PortMapAnswerInvalid('external port 0 in the answer to a map request');
-  } else if (answer.lifetimeSec !== 0) {
-    throw new PortMapAnswerInvalid(`lifetime ${answer.lifetimeSec} in the answer to a delete`);
-  }
+  checkMapLifetime(answer, deleting);
   return answer;
 }
 

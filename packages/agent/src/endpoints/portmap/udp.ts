@@ -28,14 +28,7 @@ export interface UdpExchangeInit {
  */
 export async function udpExchange<T>(init: UdpExchangeInit, request: Buffer, decode: (packet: Buffer) => T): Promise<T> {
   if (init.signal.aborted) throw new PortMappingFailed(init.protocol, 'stopped');
-  const socket = dgram.createSocket('udp4');
-  await new Promise<void>((resolve, reject) => {
-    socket.once('error', reject);
-    socket.bind(0, () => {
-      socket.off('error', reject);
-      resolve();
-    });
-  });
+  const socket = await boundUdpSocket();
   let ignored = 0;
   let lastIgnored: string | undefined;
   const ignore = (reason: string, from: string) => {
@@ -84,5 +77,31 @@ export async function udpExchange<T>(init: UdpExchangeInit, request: Buffer, dec
   } finally {
     if (ignored > IGNORED_LOGGED_MAX) init.logger.warn('port mapping: more answers ignored', { protocol: init.protocol, count: ignored - IGNORED_LOGGED_MAX });
     socket.close();
+  }
+}
+
+/** A UDP socket on an ephemeral port, bound. */
+export async function boundUdpSocket(): Promise<dgram.Socket> {
+  const socket = dgram.createSocket('udp4');
+  await new Promise<void>((resolve, reject) => {
+    socket.once('error', reject);
+    socket.bind(0, () => {
+      socket.off('error', reject);
+      resolve();
+    });
+  });
+  return socket;
+}
+
+/**
+ * A map answer's lifetime and external port, checked the same way for NAT-PMP and PCP: a map
+ * must grant both, a delete must answer with lifetime 0.
+ */
+export function checkMapLifetime(answer: { readonly lifetimeSec: number; readonly externalPort: number }, deleting: boolean): void {
+  if (!deleting) {
+    if (answer.lifetimeSec === 0) throw new PortMapAnswerInvalid('lifetime 0 in the answer to a map request');
+    if (answer.externalPort === 0) throw new PortMapAnswerInvalid('external port 0 in the answer to a map request');
+  } else if (answer.lifetimeSec !== 0) {
+    throw new PortMapAnswerInvalid(`lifetime ${answer.lifetimeSec} in the answer to a delete`);
   }
 }

@@ -6,11 +6,11 @@
  * is read up to UPNP_XML_MAX bytes; a mapping is confirmed, and its deletion checked, by asking
  * the router for the entry (GetSpecificPortMappingEntry) rather than trusting the action's reply.
  */
-import dgram from 'node:dgram';
 import http from 'node:http';
 import { isIPv4 } from 'node:net';
 import { PortMapAnswerInvalid, PortMappingFailed, UpnpActionFailed } from '../../errors.js';
 import { errorMessage } from '../../log.js';
+import { boundUdpSocket } from './udp.js';
 import type { Mapping, PortMapContext, PortMapProtocol } from './types.js';
 
 export const SSDP_MULTICAST = { host: '239.255.255.250', port: 1900 } as const;
@@ -276,14 +276,7 @@ export class UpnpClient implements PortMapProtocol {
   private async search(signal: AbortSignal): Promise<URL> {
     const target = this.init.ssdp ?? SSDP_MULTICAST;
     const { gateway, logger } = this.init;
-    const socket = dgram.createSocket('udp4');
-    await new Promise<void>((resolve, reject) => {
-      socket.once('error', reject);
-      socket.bind(0, () => {
-        socket.off('error', reject);
-        resolve();
-      });
-    });
+    const socket = await boundUdpSocket();
     let ignored = 0;
     try {
       socket.setMulticastTTL(2);
