@@ -50,6 +50,8 @@ export class RelayPaths {
   private running = false;
   private forwardingSync: Promise<void> = Promise.resolve();
   private relayPairsValue = 0;
+  private relayCheckedFor: Netmap | undefined;
+  private relayInMesh = false;
 
   constructor(private readonly components: RelayPathsComponents, private readonly init: RelayPathsInit = {}, private readonly onChange: () => void = () => {}) {
     this.planner = new RelayPlanner(init.settings);
@@ -151,12 +153,28 @@ export class RelayPaths {
     }, ms);
   }
 
+  /** Whether any node of the netmap relays; asked again only when the netmap changed. */
+  private meshHasRelay(netmap: Netmap): boolean {
+    if (this.relayCheckedFor !== netmap) {
+      this.relayCheckedFor = netmap;
+      this.relayInMesh = false;
+      for (const node of netmap.nodes.values()) {
+        if (node.relay && node.name !== netmap.selfName) {
+          this.relayInMesh = true;
+          break;
+        }
+      }
+    }
+    return this.relayInMesh;
+  }
+
   /** One review; true while some peer is unsettled. */
   async review(now = this.now()): Promise<boolean> {
     const netmap = this.components.netmap();
+    // Without any relay in the mesh there is nothing to decide: no device read, no sorting of the
+    // membership (a second's review of every node of a big mesh costs, in simulations of many agents).
+    if (!this.components.deviceUp() || (!this.meshHasRelay(netmap) && !this.planner.hasRelayed())) return false;
     const peers = peersOf(netmap);
-    // Without any relay in the mesh there is nothing to decide: no device read.
-    if (!this.components.deviceUp() || (!peers.some((p) => p.relay) && this.planner.relayed().length === 0)) return false;
     let device: Map<string, WgPeerState>;
     try {
       device = new Map((await this.components.driver.read()).peers.map((p) => [p.publicKey, p]));

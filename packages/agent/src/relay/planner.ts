@@ -107,6 +107,11 @@ export class RelayPlanner {
     return out.sort((a, b) => a.peer.localeCompare(b.peer));
   }
 
+  /** True while some peer goes through a relay. */
+  hasRelayed(): boolean {
+    return this.byRelay.size > 0;
+  }
+
   /** The peers routed through `relay`. */
   routedThrough(relay: string): ReadonlySet<string> {
     return this.byRelay.get(relay) ?? NO_PEERS;

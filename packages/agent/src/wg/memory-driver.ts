@@ -110,14 +110,18 @@ export class MemoryWgDriver implements WgDriver {
     }
     this.operationCount += ops.length;
     if (this.options.record !== false) this.operations.push(...ops);
+    const owners = ownersOf(device);
     for (const op of ops) {
+      const key = op.op === 'set-peer' ? op.peer.publicKey : op.publicKey;
+      for (const ip of device.peers.get(key)?.allowedIps ?? []) owners.delete(ip);
       applyOpsToPeers(device.peers, [op]);
-      // As in WireGuard, an allowed IP belongs to one peer: given to one, it leaves any other.
       if (op.op !== 'set-peer') continue;
-      const taken = new Set(op.peer.allowedIps);
-      for (const [key, peer] of device.peers) {
-        if (key === op.peer.publicKey || !peer.allowedIps.some((ip) => taken.has(ip))) continue;
-        device.peers.set(key, { ...peer, allowedIps: peer.allowedIps.filter((ip) => !taken.has(ip)) });
+      // As in WireGuard, an allowed IP belongs to one peer: given to one, it leaves any other.
+      for (const ip of op.peer.allowedIps) {
+        const holder = owners.get(ip);
+        const held = holder === undefined ? undefined : device.peers.get(holder);
+        if (held && holder !== key) device.peers.set(holder!, { ...held, allowedIps: held.allowedIps.filter((x) => x !== ip) });
+        owners.set(ip, key);
       }
     }
   }
@@ -162,4 +166,18 @@ function resolvable(endpoint: string): boolean {
   if (match[2] !== undefined) return isIP(match[2]) === 4;
   const [ip = '', zone] = match[1]!.split('%', 2);
   return isIP(ip) !== 0 && (zone === undefined || /^\d+$/.test(zone));
+}
+
+/** Which peer holds each allowed IP, per device: a set takes IPs from their holder in O(its IPs), not O(peers). */
+const ownerIndexes = new WeakMap<MemoryDevice, Map<string, string>>();
+
+/** The device's allowed-IP holders, built once from its peers. */
+function ownersOf(device: MemoryDevice): Map<string, string> {
+  let owners = ownerIndexes.get(device);
+  if (!owners) {
+    owners = new Map();
+    for (const [key, peer] of device.peers) for (const ip of peer.allowedIps) owners.set(ip, key);
+    ownerIndexes.set(device, owners);
+  }
+  return owners;
 }
