@@ -251,6 +251,13 @@ export class Agent extends EventEmitter {
   get stats(): AgentStats {
     return this.session.stats;
   }
+  /** The bootstrap calls go to now, and every one this node knows (more than one when it can fail over). */
+  get bootstrap(): { current: string; all: string[] } {
+    const known = this.components.control.bootstrap?.();
+    if (known) return known;
+    const addr = this.init.bootstrapAddr ?? '';
+    return { current: addr, all: addr ? [addr] : [] };
+  }
   /** The last refused or failed control-plane call, '' once calls succeed again (shown by `info`). */
   get controlError(): string {
     return this.session.controlError;

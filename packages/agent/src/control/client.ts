@@ -28,6 +28,8 @@ export interface ControlClient {
   /** The mesh-wide RTT matrix: every member's latest reported samples. */
   rtt(req: RttMatrixRequest): Promise<RttResponse__Output>;
   close(): void;
+  /** Over several bootstraps (FailoverControlClient): the one calls go to now, and all of them, for `info`. */
+  bootstrap?(): { current: string; all: string[] };
 }
 
 export interface GrpcControlInit {

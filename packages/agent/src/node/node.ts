@@ -4,6 +4,8 @@ import type * as grpc from '@grpc/grpc-js';
 import { Registry } from 'prom-client';
 import { Agent } from '../agent.js';
 import { createGrpcControlClient, type ControlClient } from '../control/client.js';
+import { FailoverControlClient } from '../control/failover.js';
+import { resolveAddresses, type LookupAll } from '../control/resolve.js';
 import { EndpointDiscovery } from '../endpoints/discovery.js';
 import { createPortMapper, type PortMapper, type PortMapperComponents, type PortMapperInit } from '../endpoints/portmap/mapper.js';
 import { cidrContains } from '../endpoints/endpoints.js';
@@ -284,10 +286,46 @@ export interface BootstrapTarget {
 export interface AgentNodeComponents extends NodeComponents {
   /** The join service client; default: gRPC to init.bootstrap. The node's Agent owns (and closes) it. */
   readonly control?: ControlClient;
+  /** Resolves a bootstrap's host name (A and AAAA); default the system resolver. */
+  readonly lookupAll?: LookupAll;
 }
 
 export interface AgentNodeInit extends NodeInit {
-  readonly bootstrap: BootstrapTarget;
+  /**
+   * The bootstrap, or several that serve the mesh: calls go to one at a time and move to the next
+   * when it is unreachable (FailoverControlClient). A host name that resolves to several addresses
+   * counts as several bootstraps; each keeps its credentials and channel options (the TLS name).
+   */
+  readonly bootstrap: BootstrapTarget | readonly BootstrapTarget[];
+}
+
+/** A bootstrap as the failover client knows it: named as shown, dialed at one address. */
+interface NamedTarget extends BootstrapTarget {
+  readonly name: string;
+}
+
+/** Every bootstrap, one per address: host names resolved now (those with several addresses split up). */
+export async function resolveBootstrapTargets(targets: readonly BootstrapTarget[], lookupAll?: LookupAll): Promise<NamedTarget[]> {
+  const resolved = await Promise.all(targets.map(async (t) => {
+    const name = t.display ?? t.address;
+    const addresses = await resolveAddresses(t.address, lookupAll);
+    return addresses.map((a): NamedTarget => ({ ...t, address: a.address, name: a.ip ? `${name} (${a.ip})` : name }));
+  }));
+  return resolved.flat();
+}
+
+/** The control client over the node's bootstraps: gRPC to each, moving on when one is unreachable. */
+export async function createBootstrapControl(targets: readonly BootstrapTarget[], components: { lookupAll?: LookupAll; logger?: Logger; timers?: Timers; random?: () => number }): Promise<FailoverControlClient<NamedTarget>> {
+  return new FailoverControlClient<NamedTarget>(
+    {
+      connect: (t) => createGrpcControlClient({ address: t.address, credentials: t.credentials, ...(t.channelOptions ? { channelOptions: t.channelOptions } : {}) }),
+      resolve: () => resolveBootstrapTargets(targets, components.lookupAll),
+      ...(components.logger ? { logger: components.logger } : {}),
+      ...(components.timers ? { timers: components.timers } : {}),
+      ...(components.random ? { random: components.random } : {}),
+    },
+    { targets: await resolveBootstrapTargets(targets, components.lookupAll) },
+  );
 }
 
 /**
@@ -295,12 +333,15 @@ export interface AgentNodeInit extends NodeInit {
  * keeping its mesh IP and last membership in <stateDir>/<mesh>/agent.json.
  */
 export function createAgentNode(components: AgentNodeComponents, init: AgentNodeInit): AgentNode {
+  const bootstraps: readonly BootstrapTarget[] = Array.isArray(init.bootstrap) ? init.bootstrap : [init.bootstrap as BootstrapTarget];
+  if (bootstraps.length === 0) throw new Error('a joining node needs at least one bootstrap');
   return new AgentNode(components, init, {
     async start(parts, device) {
-      const control = components.control ?? createGrpcControlClient({
-        address: init.bootstrap.address,
-        credentials: init.bootstrap.credentials,
-        ...(init.bootstrap.channelOptions ? { channelOptions: init.bootstrap.channelOptions } : {}),
+      const control = components.control ?? await createBootstrapControl(bootstraps, {
+        ...(components.lookupAll ? { lookupAll: components.lookupAll } : {}),
+        logger: device.logger.child({ component: 'control' }),
+        ...(components.timers ? { timers: components.timers } : {}),
+        ...(components.random ? { random: components.random } : {}),
       });
       const agent = new Agent(
         {
@@ -321,7 +362,7 @@ export function createAgentNode(components: AgentNodeComponents, init: AgentNode
           ...(init.tags ? { tags: init.tags } : {}),
           endpoints: device.endpoints,
           behindNat: device.behindNat,
-          bootstrapAddr: init.bootstrap.display ?? init.bootstrap.address,
+          bootstrapAddr: bootstraps.map((b) => b.display ?? b.address).join(', '),
           relay: device.relayForwarding !== undefined,
           ...(init.heartbeatMs !== undefined ? { heartbeatMs: init.heartbeatMs } : {}),
         },

@@ -4,12 +4,15 @@ import { formatHelp, resolveFlags, UsageError, type FlagSpec } from '../flags/pa
 import { checkMeshName, checkRoot, interrupted, makeLogger, NODE_FLAGS, nodeInit, nodeName, runNode, wgDriverFactory } from './node-common.js';
 import { printJoinSummary } from './summary.js';
 import { showJoinProgress } from '../ui/progress.js';
-import { clientTlsFromFlags, TLS_CLIENT_FLAGS } from './tls.js';
+import { clientTlsFromFlags, tlsChannelOptions, TLS_CLIENT_FLAGS } from './tls.js';
 import { explainJoinError, explainStopDuringJoin } from './explain.js';
 
 export const JOIN_FLAGS: FlagSpec[] = [
   { name: 'n', type: 'string', value: 'MESH', help: 'name of the mesh to join (required)' },
-  { name: 'bootstrap-addr', type: 'string', value: 'HOST:PORT', help: 'the bootstrap\'s join service (required)' },
+  {
+    name: 'bootstrap-addr', type: 'list', value: 'HOST:PORT', default: [],
+    help: 'the bootstrap\'s join service (required). Give it more than once (or comma-separated) for several; a host name with several addresses counts as several. The node talks to one and moves to the next within seconds when it is unreachable',
+  },
   { name: 'stun-server', type: 'list', value: 'HOST:PORT', default: [], help: 'STUN servers for public-address discovery, tried in order (default: the bootstrap\'s own, on its port over UDP)' },
   {
     name: 'relay', type: 'bool', default: false,
@@ -23,7 +26,7 @@ export const JOIN_FLAGS: FlagSpec[] = [
   ...NODE_FLAGS,
 ];
 
-const USAGE = 'wgmesh join [-dev] -n MESH -bootstrap-addr HOST:PORT [-ca-cert ca.pem -client-cert c.pem -client-key c-key.pem]';
+const USAGE = 'wgmesh join [-dev] -n MESH -bootstrap-addr HOST:PORT [-bootstrap-addr HOST:PORT ...] [-ca-cert ca.pem -client-cert c.pem -client-key c-key.pem]';
 const DESCRIPTION = `Joins this machine to a mesh: configures WireGuard with every other node as a peer and keeps
 it current. Runs in the foreground until SIGINT/SIGTERM, then leaves the mesh.`;
 
@@ -34,11 +37,11 @@ export async function runJoin(argv: string[], env: NodeJS.ProcessEnv): Promise<n
     return 0;
   }
   if (!values.n) throw new UsageError('-n MESH is required: the name of the mesh to join (the bootstrap prints it)');
-  if (!values['bootstrap-addr']) throw new UsageError('-bootstrap-addr HOST:PORT is required: where the bootstrap\'s join service listens');
   const mesh = String(values.n);
   checkMeshName(mesh);
-  const bootstrapAddr = String(values['bootstrap-addr']);
-  const target = parseHostPort(bootstrapAddr, 5000);
+  const targets = bootstrapTargets(values['bootstrap-addr'] as string[]);
+  const bootstrapAddr = targets.map((t) => t.given).join(', ');
+  const target = targets[0]!;
   const dev = Boolean(values.dev);
   const tls = dev ? undefined : await clientTlsFromFlags(values, target.host, values['node-name'] as string | undefined);
   const init = nodeInit(values, mesh, nodeName(values, tls?.certName));
@@ -48,14 +51,15 @@ export async function runJoin(argv: string[], env: NodeJS.ProcessEnv): Promise<n
   const stunServers = values['stun-server'] as string[];
   const node = createAgentNode({ wg: wgDriverFactory(values, logger), logger }, {
     ...init,
-    bootstrap: {
-      address: `${target.host.includes(':') ? `[${target.host}]` : target.host}:${target.port}`,
+    // Each bootstrap is checked (mTLS) against its own host name.
+    bootstrap: targets.map((t) => ({
+      address: t.address,
       credentials: tls?.credentials ?? grpc.credentials.createInsecure(),
-      ...(tls ? { channelOptions: tls.channelOptions } : {}),
-      display: bootstrapAddr,
-    },
-    // Default: the bootstrap's own STUN responder, on its port number over UDP.
-    stunServers: stunServers.length ? stunServers : [`${target.host}:${target.port}`],
+      ...(tls ? { channelOptions: tlsChannelOptions(t.host) } : {}),
+      display: t.given,
+    })),
+    // Default: the bootstraps' own STUN responders, on their port numbers over UDP.
+    stunServers: stunServers.length ? stunServers : targets.map((t) => `${t.host}:${t.port}`),
     relay: values.relay ? 'on' : 'off',
     portMapping: Boolean(values['port-mapping']),
   });
@@ -70,4 +74,33 @@ export async function runJoin(argv: string[], env: NodeJS.ProcessEnv): Promise<n
       void handshakes.then(() => printJoinSummary(agent, { socket: String(values.socket), dev }));
     },
   });
+}
+
+/** One bootstrap as -bootstrap-addr gave it, and as it is dialed (port 5000 when none is given). */
+export interface JoinTarget {
+  readonly given: string;
+  readonly host: string;
+  readonly port: number;
+  /** HOST:PORT, an IPv6 host in brackets. */
+  readonly address: string;
+}
+
+/** The -bootstrap-addr values (repeated, or comma-separated), parsed; the same address twice counts once. */
+export function bootstrapTargets(given: readonly string[] | undefined): JoinTarget[] {
+  if (!given?.length) throw new UsageError('-bootstrap-addr HOST:PORT is required: where the bootstrap\'s join service listens');
+  const seen = new Set<string>();
+  const targets: JoinTarget[] = [];
+  for (const value of given) {
+    let parsed: { host: string; port: number };
+    try {
+      parsed = parseHostPort(value, 5000);
+    } catch (err) {
+      throw new UsageError(`-bootstrap-addr: ${(err as Error).message}`);
+    }
+    const address = `${parsed.host.includes(':') ? `[${parsed.host}]` : parsed.host}:${parsed.port}`;
+    if (seen.has(address)) continue;
+    seen.add(address);
+    targets.push({ given: value, ...parsed, address });
+  }
+  return targets;
 }

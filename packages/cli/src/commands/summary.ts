@@ -41,7 +41,7 @@ export function printJoinSummary(agent: Agent, opts: { socket: string; dev: bool
     agent.restoredFromState
       ? `wgmesh restored mesh ${agent.options.meshName} from saved state${opts.dev ? ' (development mode, no TLS)' : ''}; reconnecting to the bootstrap in the background`
       : `wgmesh joined mesh ${agent.options.meshName}${opts.dev ? ' (development mode, no TLS)' : ''}`,
-    `  bootstrap      ${agent.options.bootstrapAddr}`,
+    `  bootstrap      ${bootstrapLine(agent.bootstrap)}`,
     `  node name      ${joined.nodeName}`,
     `  mesh IP        ${joined.meshIp}  (mesh ${joined.meshCidr})`,
     `  interface      ${agent.driver.name} (${agent.driver.kind}), UDP port ${agent.options.listenPort}`,
@@ -53,4 +53,10 @@ export function printJoinSummary(agent: Agent, opts: { socket: string; dev: bool
     '',
   ];
   out(lines);
+}
+
+/** The bootstrap talked to now, and the others it would move to. */
+function bootstrapLine(bootstrap: { current: string; all: readonly string[] }): string {
+  const others = bootstrap.all.filter((a) => a !== bootstrap.current);
+  return others.length ? `${bootstrap.current}  (then ${others.join(', ')})` : bootstrap.current;
 }

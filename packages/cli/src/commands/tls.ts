@@ -61,6 +61,15 @@ async function readCaPath(dir: string): Promise<Buffer> {
   return Buffer.from(pems.join('\n') + '\n');
 }
 
+/**
+ * What a channel to one bootstrap is told about its name: the certificate's SANs must match it. Each
+ * bootstrap gets its own (dialing by IP, or by an address a host name resolved to, the name stays).
+ */
+export function tlsChannelOptions(host: string): grpc.ChannelOptions {
+  // Naming the target explicitly also avoids Node's DEP0123 warning when dialing by IP.
+  return { 'grpc.ssl_target_name_override': host, 'grpc.default_authority': host };
+}
+
 export async function clientTlsFromFlags(values: FlagValues, host: string, nodeName: string | undefined): Promise<{ credentials: grpc.ChannelCredentials; channelOptions: grpc.ChannelOptions; certName: string }> {
   const missing = ['ca-cert', 'client-cert', 'client-key'].filter((f) => !values[f]);
   if (missing.length) {
@@ -77,8 +86,7 @@ export async function clientTlsFromFlags(values: FlagValues, host: string, nodeN
   return {
     certName: cn,
     credentials: grpc.credentials.createSsl(ca, key, cert),
-    // Dialing by IP: name the target explicitly (avoids Node's DEP0123 warning); the certificate's SANs must still match it.
-    channelOptions: { 'grpc.ssl_target_name_override': host, 'grpc.default_authority': host },
+    channelOptions: tlsChannelOptions(host),
   };
 }
 

@@ -77,10 +77,16 @@ export function nodeRows(info: InfoResponse__Output, now = Date.now()): NodeRow[
   return [self, ...peers];
 }
 
+/** The bootstraps a node would move to, when it knows more than the current one. */
+function otherBootstraps(info: InfoResponse__Output): string {
+  const others = (info.bootstrapAddrs ?? []).filter((a) => a !== info.bootstrapAddr);
+  return others.length ? ` (fails over to ${others.join(', ')})` : '';
+}
+
 export function formatInfo(info: InfoResponse__Output, now = Date.now()): string {
   const header = [
     `mesh ${info.meshName}  ${info.meshCidr}  revision ${info.revision}  ` +
-      (info.isBootstrap ? `this node is the bootstrap (join service on ${info.bootstrapAddr})` : `${info.connected ? 'connected' : 'NOT connected'} to bootstrap ${info.bootstrapAddr}`),
+      (info.isBootstrap ? `this node is the bootstrap (join service on ${info.bootstrapAddr})` : `${info.connected ? 'connected' : 'NOT connected'} to bootstrap ${info.bootstrapAddr}${otherBootstraps(info)}`),
     `interface ${info.interface} (${info.backend}), UDP port ${info.listenPort}, public key ${info.publicKey}${info.behindNat ? ', behind NAT' : ''}`,
     `${info.peers.length + 1} nodes`,
     ...(info.relay ? [relayLine(info)] : []),

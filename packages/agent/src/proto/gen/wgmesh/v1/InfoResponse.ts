@@ -28,6 +28,7 @@ export interface InfoResponse {
   'relay'?: (boolean);
   'relayPairs'?: (number);
   'relayedBytes'?: (number | string | Long);
+  'bootstrapAddrs'?: (string)[];
 }
 
 export interface InfoResponse__Output {
@@ -53,4 +54,5 @@ export interface InfoResponse__Output {
   'relay': (boolean);
   'relayPairs': (number);
   'relayedBytes': (number);
+  'bootstrapAddrs': (string)[];
 }
