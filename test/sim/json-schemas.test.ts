@@ -56,6 +56,7 @@ describe('JSON outputs match the schemas kept in docs/schemas', () => {
     await validate('info.schema.json', doc);
     assert.equal(doc.peers.length, 2);
     assert.equal(doc.tags.role, 'db');
+    assert.deepEqual(doc.bootstrapAddrs, [], 'an agent given no bootstrap address lists none');
   });
 
   test('wgmesh rtt -json', async () => {

@@ -8,6 +8,8 @@ export * from './endpoints/endpoints.js';
 export { handshakeAlive, HANDSHAKE_ALIVE_MS } from './endpoints/selector.js';
 export * from './control/client.js';
 export { Backoff } from './control/backoff.js';
+export { FailoverControlClient, FAILOVER_JITTER_MS, isUnreachable, type ControlTarget, type FailoverComponents, type FailoverInit } from './control/failover.js';
+export { resolveAddresses, systemLookupAll, type LookupAll } from './control/resolve.js';
 export * from './agent.js';
 export * from './status/status.js';
 export * from './localapi/server.js';
@@ -36,7 +38,7 @@ export { defaultGateway, parseDefaultGateway } from './endpoints/portmap/gateway
 export * from './metrics/metrics.js';
 export { Registry as MetricsRegistry, Counter, Gauge, Histogram } from 'prom-client';
 export { writeFileAtomic } from './atomic-file.js';
-export { AgentNode, createAgentNode, type AgentNodeComponents, type AgentNodeInit, type BootstrapTarget, type NodeComponents, type NodeCore, type NodeDevice, type NodeInit } from './node/node.js';
+export { AgentNode, createAgentNode, createBootstrapControl, resolveBootstrapTargets, type AgentNodeComponents, type AgentNodeInit, type BootstrapTarget, type NodeComponents, type NodeCore, type NodeDevice, type NodeInit } from './node/node.js';
 export { Lifecycle } from './node/lifecycle.js';
 export { interfaceName, loadOrCreateKey, nodeFiles } from './node/files.js';
 export { RttProbing } from './rtt/probing.js';
