@@ -164,6 +164,13 @@ export async function startEtcdCluster(init: EtcdClusterInit): Promise<EtcdClust
     rmSync(tempDir, { recursive: true, force: true });
   };
   process.once('exit', onExit);
+  // Killed by a signal (the test runner's timeout, ^C), node would skip 'exit': clean up, then exit as the signal would.
+  const onSignal = (signal: NodeJS.Signals) => {
+    onExit();
+    process.exit(128 + (signal === 'SIGINT' ? 2 : 15));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
 
   const startMember = (m: MemberState, state: 'new' | 'existing') => {
     const log = openSync(m.logFile, 'a');
@@ -269,6 +276,8 @@ export async function startEtcdCluster(init: EtcdClusterInit): Promise<EtcdClust
       await sweep(init.prefix);
       rmSync(tempDir, { recursive: true, force: true });
       process.removeListener('exit', onExit);
+      process.removeListener('SIGINT', onSignal);
+      process.removeListener('SIGTERM', onSignal);
     },
   };
 
