@@ -23,6 +23,10 @@ command -v python3 >/dev/null 2>&1     || need_apt+=(python3-minimal) # delays l
 command -v miniupnpd >/dev/null 2>&1   || need_apt+=(miniupnpd-iptables)
 command -v natpmpc >/dev/null 2>&1     || need_apt+=(natpmpc)
 command -v upnpc >/dev/null 2>&1       || need_apt+=(miniupnpc)
+# Several bootstraps sharing one mesh through etcd: the store's tests run a real 3-member cluster
+# in network namespaces (test/helpers/etcd.ts), with etcdctl to wait for its health.
+command -v etcd >/dev/null 2>&1        || need_apt+=(etcd-server)
+command -v etcdctl >/dev/null 2>&1     || need_apt+=(etcd-client)
 
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
@@ -46,6 +50,13 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   # Likewise miniupnpd, whatever debconf said: the lab runs its own, one per NAT router.
   if [[ " ${need_apt[*]} " == *" miniupnpd-iptables "* ]] && command -v systemctl >/dev/null 2>&1; then
     systemctl disable --now miniupnpd >/dev/null 2>&1 || true
+  fi
+  # And etcd: the tests start their own cluster in namespaces; a system member would hold
+  # 127.0.0.1:2379 and the data dir /var/lib/etcd for nothing.
+  # Without systemd (containers) the package's init script may have started it: stop that too.
+  if [[ " ${need_apt[*]} " == *" etcd-server "* ]]; then
+    if command -v systemctl >/dev/null 2>&1; then systemctl disable --now etcd >/dev/null 2>&1 || true; fi
+    if [ -x /etc/init.d/etcd ]; then /etc/init.d/etcd stop >/dev/null 2>&1 || true; fi
   fi
 fi
 

@@ -115,3 +115,61 @@ export class StunBindFailed extends WgmeshError {
     super(`cannot serve STUN on UDP ${bindAddr}:${port}: ${reason}`);
   }
 }
+
+/**
+ * The shared store (etcd) cannot be reached: no endpoint answered, or not within the time the
+ * store allows. The bootstrap fails closed: it refuses joins rather than allocate from stale state.
+ */
+export class StoreUnavailable extends WgmeshError {
+  constructor(
+    readonly endpoints: readonly string[],
+    readonly reason: string,
+  ) {
+    super(
+      `etcd is unreachable at ${endpoints.join(', ')} (${reason}); check that the etcd cluster runs and has a leader (etcdctl endpoint health), ` +
+        'and that this bootstrap reaches it (the endpoints, a firewall, the TLS files); joins are refused until it answers',
+    );
+  }
+}
+
+/**
+ * A conditional write lost: the key's mod revision is not the one the caller expected (0 = the key
+ * does not exist). Someone else (another bootstrap) changed it first: read it again and decide anew.
+ */
+export class StoreConflict extends WgmeshError {
+  constructor(
+    readonly key: string,
+    readonly expectedModRevision: number,
+    readonly actualModRevision: number,
+  ) {
+    super(
+      actualModRevision === 0
+        ? `etcd key ${key} does not exist (expected it at mod revision ${expectedModRevision}); it was removed meanwhile: read it again`
+        : `etcd key ${key} is at mod revision ${actualModRevision}, not ${expectedModRevision === 0 ? 'absent' : expectedModRevision} as expected; another bootstrap changed it first: read it again and retry`,
+    );
+  }
+}
+
+/** The etcd key prefix already holds another mesh (another name or CIDR). */
+export class StoreMeshMismatch extends WgmeshError {
+  constructor(
+    readonly prefix: string,
+    readonly stored: { readonly meshName: string; readonly cidr: string },
+    readonly wanted: { readonly meshName: string; readonly cidr: string },
+  ) {
+    super(
+      `etcd prefix ${prefix} holds mesh "${stored.meshName}" (${stored.cidr}), not "${wanted.meshName}" (${wanted.cidr}); ` +
+        'start this bootstrap with that mesh\'s name and CIDR, or give it another etcd prefix (a prefix is never reset silently)',
+    );
+  }
+}
+
+/** A value under the store's prefix is not what the store writes (edited by hand, another program), or its keys disagree. */
+export class StoreCorrupt extends WgmeshError {
+  constructor(
+    readonly key: string,
+    reason: string,
+  ) {
+    super(`etcd key ${key}: ${reason}; inspect it with etcdctl get ${key} (the mesh's members and IPs are there: it is never repaired silently)`);
+  }
+}

@@ -14,3 +14,14 @@ export { StunResponder, type StunResponderInit, type StunResponderStats } from '
 export { registerBootstrapMetrics } from './metrics.js';
 export { BootstrapNode, createBootstrapNode, type BootstrapNodeComponents, type BootstrapNodeInit, type BootstrapTlsInit } from './node.js';
 export { decideMeshStart, meshStartFacts, type MeshStart, type MeshStartFacts } from './members/mesh-start.js';
+export {
+  EtcdMeshStore,
+  ETCD_STORE_DEFAULTS,
+  type EtcdMeshStoreInit,
+  type MeshRecord,
+  type StoredMember,
+  type MemberEvent,
+  type MemberWatch,
+  type StoreAudit,
+  type WatchOptions,
+} from './store/etcd-mesh-store.js';

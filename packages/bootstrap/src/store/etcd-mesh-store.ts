@@ -1,0 +1,347 @@
+/**
+ * The etcd side of a member table shared by several bootstraps (DESIGN.md, "More than one
+ * bootstrap: etcd"). Under one key prefix (default `/wgmesh/<mesh>/`):
+ *
+ *   mesh            {"meshName","cidr","createdMs"}   created once, checked by every bootstrap
+ *   members/<name>  the Member as JSON                its mod revision is the member's version
+ *   ips/<ip>        the member's name                 exists exactly while members/<name> holds that IP
+ *
+ * Every write is one transaction whose conditions make it safe against every other bootstrap: an
+ * allocation creates `ips/<ip>` and `members/<name>` only if both are absent, an update or removal
+ * only at the member's expected mod revision, and a removal frees the IP in the same transaction.
+ * So two bootstraps never give one IP twice, and no IP key outlives its member. The mesh revision
+ * is etcd's revision: list() reads at one revision, watch() resumes after one.
+ */
+import type { Etcd3, IKeyValue } from 'etcd3';
+import { RangeExhausted, StoreConflict, StoreCorrupt, StoreMeshMismatch } from '../errors.js';
+import type { Member } from '../members/store.js';
+import { connectEtcd, storeCall } from './etcd-client.js';
+import { watchPrefix, type PrefixWatch } from './etcd-watch.js';
+
+export const ETCD_STORE_DEFAULTS = {
+  /** One request to one endpoint; the client then tries another. */
+  requestTimeoutMs: 1_000,
+  /** A whole store operation (its retries included): beyond it, StoreUnavailable. */
+  operationTimeoutMs: 3_000,
+  watchBackoffMs: { initial: 100, max: 2_000 },
+} as const;
+
+export interface EtcdMeshStoreInit {
+  readonly endpoints: readonly string[];
+  readonly meshName: string;
+  /** The mesh's CIDR as the bootstrap serves it (checked against the stored mesh record). */
+  readonly cidr: string;
+  /** Key prefix, ending in '/'; default `/wgmesh/<meshName>/`. */
+  readonly prefix?: string;
+  /** TLS (PEM): etcd's CA; a client certificate and key when etcd asks for one. */
+  readonly caCert?: string | Buffer;
+  readonly cert?: string | Buffer;
+  readonly key?: string | Buffer;
+  readonly requestTimeoutMs?: number;
+  readonly operationTimeoutMs?: number;
+  readonly now?: () => number;
+}
+
+export interface MeshRecord {
+  readonly meshName: string;
+  readonly cidr: string;
+  readonly createdMs: number;
+}
+
+/** A member as stored, with the mod revision a conditional put/remove must name. */
+export interface StoredMember {
+  readonly member: Member;
+  readonly modRevision: number;
+}
+
+export type MemberEvent =
+  | { readonly type: 'upsert'; readonly revision: number; readonly member: Member }
+  | { readonly type: 'remove'; readonly revision: number; readonly name: string }
+  /**
+   * etcd compacted the revisions the watch needed (its oldest is `compactRevision`): the watch has
+   * ended; list() again and watch after that list's revision.
+   */
+  | { readonly type: 'compacted'; readonly compactRevision: number };
+
+export interface MemberWatch {
+  /** Mod revision of the last event delivered. */
+  readonly revision: number;
+  stop(): Promise<void>;
+}
+
+export interface WatchOptions {
+  readonly onStatus?: (status: 'watching' | 'disconnected', err?: Error) => void;
+}
+
+/** What an audit finds: IP keys with no member holding them, members whose IP key is missing or names another. */
+export interface StoreAudit {
+  readonly revision: number;
+  readonly members: number;
+  readonly ips: number;
+  readonly orphanIps: readonly string[];
+  readonly membersWithoutIp: readonly string[];
+}
+
+const MESH_KEY = 'mesh';
+const MEMBERS = 'members/';
+const IPS = 'ips/';
+
+export class EtcdMeshStore {
+  readonly prefix: string;
+  readonly endpoints: readonly string[];
+  private readonly client: Etcd3;
+  private readonly operationTimeoutMs: number;
+  private readonly now: () => number;
+  private readonly watches = new Set<PrefixWatch>();
+
+  constructor(private readonly init: EtcdMeshStoreInit) {
+    if (init.endpoints.length === 0) throw new Error('etcd store: no endpoints given');
+    this.prefix = init.prefix ?? `/wgmesh/${init.meshName}/`;
+    if (!this.prefix.endsWith('/')) throw new Error(`etcd store: the key prefix "${this.prefix}" must end with "/"`);
+    this.endpoints = [...init.endpoints];
+    this.operationTimeoutMs = init.operationTimeoutMs ?? ETCD_STORE_DEFAULTS.operationTimeoutMs;
+    this.now = init.now ?? Date.now;
+    this.client = connectEtcd({
+      endpoints: init.endpoints,
+      requestTimeoutMs: init.requestTimeoutMs ?? ETCD_STORE_DEFAULTS.requestTimeoutMs,
+      ...(init.caCert !== undefined ? { caCert: init.caCert } : {}),
+      ...(init.cert !== undefined ? { cert: init.cert } : {}),
+      ...(init.key !== undefined ? { key: init.key } : {}),
+    });
+  }
+
+  memberKey(name: string): string {
+    return `${this.prefix}${MEMBERS}${name}`;
+  }
+
+  ipKey(ip: string): string {
+    return `${this.prefix}${IPS}${ip}`;
+  }
+
+  /**
+   * Creates the mesh record if the prefix has none, or checks the one there: another mesh name or
+   * CIDR under this prefix is StoreMeshMismatch. Returns the record and whether this call made it.
+   */
+  async open(): Promise<{ mesh: MeshRecord; created: boolean }> {
+    const key = `${this.prefix}${MESH_KEY}`;
+    const wanted: MeshRecord = { meshName: this.init.meshName, cidr: this.init.cidr, createdMs: this.now() };
+    const result = await this.call(() => this.client.if(key, 'Create', '==', 0).then(this.client.put(key).value(JSON.stringify(wanted))).else(this.client.get(key)).commit());
+    if (result.succeeded) return { mesh: wanted, created: true };
+    const kv = firstKv(result.responses[0]?.response_range?.kvs);
+    if (!kv) throw new StoreCorrupt(key, 'vanished right after it was found (deleted by hand?)');
+    const stored = parseJson(key, kv.value) as Partial<MeshRecord>;
+    if (typeof stored.meshName !== 'string' || typeof stored.cidr !== 'string' || typeof stored.createdMs !== 'number') {
+      throw new StoreCorrupt(key, 'is not a mesh record {meshName, cidr, createdMs}');
+    }
+    if (stored.meshName !== wanted.meshName || stored.cidr !== wanted.cidr) throw new StoreMeshMismatch(this.prefix, stored as MeshRecord, wanted);
+    return { mesh: stored as MeshRecord, created: false };
+  }
+
+  /**
+   * Gives `member` the first free IP of `candidateIps` (in order, skipping IPs already taken) and
+   * stores it, in one transaction that creates both `ips/<ip>` and `members/<name>` only if neither
+   * exists; an IP taken meanwhile by another bootstrap moves on to the next candidate.
+   *
+   * - No candidate free: RangeExhausted.
+   * - The name is a member already: StoreConflict (actual = its mod revision), unless the stored
+   *   member equals `member` but for the IP. That is this very allocation, committed by an earlier
+   *   attempt whose answer was lost (StoreUnavailable), and it is returned: retrying is safe.
+   * - `expectedModRevision` (a re-join or update of an existing member): the member keeps its IP
+   *   and is replaced only if still at that mod revision (see put).
+   */
+  async allocate(name: string, candidateIps: Iterable<string>, member: Member, options: { expectedModRevision?: number } = {}): Promise<StoredMember> {
+    if (member.name !== name) throw new Error(`allocate: member.name "${member.name}" is not "${name}"`);
+    if (options.expectedModRevision !== undefined) {
+      const current = await this.get(name);
+      if (!current) throw new StoreConflict(this.memberKey(name), options.expectedModRevision, 0);
+      if (current.modRevision !== options.expectedModRevision) throw new StoreConflict(this.memberKey(name), options.expectedModRevision, current.modRevision);
+      return this.put({ ...member, meshIp: current.member.meshIp }, options.expectedModRevision);
+    }
+    const memberKey = this.memberKey(name);
+    const taken = new Set(await this.call(() => this.client.getAll().prefix(`${this.prefix}${IPS}`).keys()));
+    for (const ip of candidateIps) {
+      const ipKey = this.ipKey(ip);
+      if (taken.has(ipKey)) continue;
+      const stored: Member = { ...member, meshIp: ip };
+      const result = await this.call(() =>
+        this.client
+          .if(memberKey, 'Create', '==', 0)
+          .and(ipKey, 'Create', '==', 0)
+          .then(this.client.put(memberKey).value(JSON.stringify(stored)), this.client.put(ipKey).value(name))
+          .else(this.client.get(memberKey))
+          .commit(),
+      );
+      if (result.succeeded) return { member: stored, modRevision: Number(result.header.revision) };
+      const existing = firstKv(result.responses[0]?.response_range?.kvs);
+      if (existing) {
+        const current = this.decodeMember(existing);
+        if (sameButIp(current, member)) return { member: current, modRevision: Number(existing.mod_revision) };
+        throw new StoreConflict(memberKey, 0, Number(existing.mod_revision));
+      }
+      taken.add(ipKey); // another bootstrap took this IP since we looked: the next one
+    }
+    throw new RangeExhausted(this.init.cidr);
+  }
+
+  /**
+   * Replaces an existing member, at its IP, if it is still at `expectedModRevision` (and its IP key
+   * still names it): otherwise StoreConflict. A put never moves a member to another IP (remove,
+   * then allocate). Returns the new mod revision.
+   */
+  async put(member: Member, expectedModRevision: number): Promise<StoredMember> {
+    const memberKey = this.memberKey(member.name);
+    const ipKey = this.ipKey(member.meshIp);
+    const result = await this.call(() =>
+      this.client
+        .if(memberKey, 'Mod', '==', expectedModRevision)
+        .and(ipKey, 'Value', '==', member.name)
+        .then(this.client.put(memberKey).value(JSON.stringify(member)))
+        .else(this.client.get(memberKey), this.client.get(ipKey))
+        .commit(),
+    );
+    if (result.succeeded) return { member, modRevision: Number(result.header.revision) };
+    const current = firstKv(result.responses[0]?.response_range?.kvs);
+    const actual = current ? Number(current.mod_revision) : 0;
+    if (actual !== expectedModRevision) throw new StoreConflict(memberKey, expectedModRevision, actual);
+    const holder = firstKv(result.responses[1]?.response_range?.kvs)?.value.toString();
+    throw new StoreCorrupt(ipKey, `names ${holder === undefined ? 'no member (missing)' : `"${holder}"`}, not "${member.name}": put cannot move member "${member.name}" to another IP (remove it, then allocate)`);
+  }
+
+  /**
+   * Removes a member that is still at `expectedModRevision` and frees its IP, in one transaction.
+   * Returns the revision of the removal.
+   */
+  async remove(name: string, expectedModRevision: number): Promise<{ revision: number }> {
+    const memberKey = this.memberKey(name);
+    const current = await this.get(name);
+    if (!current) throw new StoreConflict(memberKey, expectedModRevision, 0);
+    if (current.modRevision !== expectedModRevision) throw new StoreConflict(memberKey, expectedModRevision, current.modRevision);
+    const ipKey = this.ipKey(current.member.meshIp);
+    const result = await this.call(() =>
+      this.client
+        .if(memberKey, 'Mod', '==', expectedModRevision)
+        .and(ipKey, 'Value', '==', name)
+        .then(this.client.delete().key(memberKey), this.client.delete().key(ipKey))
+        .else(this.client.get(memberKey))
+        .commit(),
+    );
+    if (result.succeeded) return { revision: Number(result.header.revision) };
+    const after = firstKv(result.responses[0]?.response_range?.kvs);
+    const actual = after ? Number(after.mod_revision) : 0;
+    if (actual !== expectedModRevision) throw new StoreConflict(memberKey, expectedModRevision, actual);
+    throw new StoreCorrupt(ipKey, `does not name "${name}", whose member record holds that IP`);
+  }
+
+  /** One member, or undefined when the name is not a member. */
+  async get(name: string): Promise<StoredMember | undefined> {
+    const response = await this.call(() => this.client.get(this.memberKey(name)).exec());
+    const kv = firstKv(response.kvs);
+    return kv ? { member: this.decodeMember(kv), modRevision: Number(kv.mod_revision) } : undefined;
+  }
+
+  /** Every member (sorted by name) as of one etcd revision, which watch() resumes after. */
+  async list(): Promise<{ members: StoredMember[]; revision: number }> {
+    const response = await this.call(() => this.client.getAll().prefix(`${this.prefix}${MEMBERS}`).exec());
+    const members = response.kvs.map((kv) => ({ member: this.decodeMember(kv), modRevision: Number(kv.mod_revision) }));
+    members.sort((a, b) => (a.member.name < b.member.name ? -1 : a.member.name > b.member.name ? 1 : 0));
+    return { members, revision: Number(response.header.revision) };
+  }
+
+  /**
+   * Member changes with a mod revision above `afterRevision` (a list()'s revision, or the last
+   * event's), in revision order, with that revision; across lost connections it resumes after the
+   * last event delivered. When etcd has compacted those revisions, one 'compacted' event ends it.
+   */
+  watch(afterRevision: number, onEvent: (event: MemberEvent) => void, options: WatchOptions = {}): MemberWatch {
+    const membersPrefix = `${this.prefix}${MEMBERS}`;
+    const watch = watchPrefix(this.client, {
+      prefix: membersPrefix,
+      afterRevision,
+      backoffMs: ETCD_STORE_DEFAULTS.watchBackoffMs,
+      ...(options.onStatus ? { onStatus: options.onStatus } : {}),
+      onEvent: (event) => {
+        if (event.type === 'compacted') {
+          this.watches.delete(watch);
+          onEvent(event);
+        } else if (event.type === 'delete') {
+          onEvent({ type: 'remove', revision: event.revision, name: event.key.slice(membersPrefix.length) });
+        } else {
+          onEvent({ type: 'upsert', revision: event.revision, member: this.decodeMember({ key: Buffer.from(event.key), value: event.value }) });
+        }
+      },
+    });
+    this.watches.add(watch);
+    return {
+      get revision() {
+        return watch.revision;
+      },
+      stop: async () => {
+        this.watches.delete(watch);
+        await watch.stop();
+      },
+    };
+  }
+
+  /** Checks the invariant at one revision: every IP key names a member holding that IP, and back. */
+  async audit(): Promise<StoreAudit> {
+    const ips = await this.call(() => this.client.getAll().prefix(`${this.prefix}${IPS}`).exec());
+    const revision = Number(ips.header.revision);
+    const members = await this.call(() => this.client.getAll().prefix(`${this.prefix}${MEMBERS}`).revision(revision).exec());
+    const ipOf = new Map(members.kvs.map((kv) => { const m = this.decodeMember(kv); return [m.name, m.meshIp] as const; }));
+    const holders = new Map(ips.kvs.map((kv) => [kv.key.toString().slice(`${this.prefix}${IPS}`.length), kv.value.toString()] as const));
+    return {
+      revision,
+      members: ipOf.size,
+      ips: holders.size,
+      orphanIps: [...holders].filter(([ip, name]) => ipOf.get(name) !== ip).map(([ip]) => ip).sort(),
+      membersWithoutIp: [...ipOf].filter(([name, ip]) => holders.get(ip) !== name).map(([name]) => name).sort(),
+    };
+  }
+
+  /** Ends every watch and the connections. */
+  async close(): Promise<void> {
+    await Promise.all([...this.watches].map((w) => w.stop()));
+    this.watches.clear();
+    this.client.close();
+  }
+
+  private call<T>(operation: () => Promise<T>): Promise<T> {
+    return storeCall(this.endpoints, this.operationTimeoutMs, operation);
+  }
+
+  private decodeMember(kv: Pick<IKeyValue, 'key' | 'value'>): Member {
+    const key = kv.key.toString();
+    const value = parseJson(key, kv.value) as Partial<Member>;
+    if (typeof value !== 'object' || value === null || typeof value.name !== 'string' || typeof value.meshIp !== 'string' || typeof value.publicKey !== 'string') {
+      throw new StoreCorrupt(key, 'is not a member (JSON with name, meshIp, publicKey, …)');
+    }
+    if (key !== this.memberKey(value.name)) throw new StoreCorrupt(key, `holds member "${value.name}", whose key is ${this.memberKey(value.name)}`);
+    return value as Member;
+  }
+}
+
+function firstKv(kvs: readonly IKeyValue[] | undefined): IKeyValue | undefined {
+  return kvs && kvs.length > 0 ? kvs[0] : undefined;
+}
+
+function parseJson(key: string, value: Buffer): unknown {
+  try {
+    return JSON.parse(value.toString());
+  } catch (err) {
+    throw new StoreCorrupt(key, `is not valid JSON (${(err as Error).message})`);
+  }
+}
+
+/** JSON with object keys sorted, so two equal members compare equal whatever order built them. */
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+function sameButIp(a: Member, b: Member): boolean {
+  return canonical({ ...a, meshIp: '' }) === canonical({ ...b, meshIp: '' });
+}
