@@ -97,13 +97,16 @@ describe('a join whose start fails leaves nothing running', { skip: skip ?? fals
   }
 
   /**
-   * `wgmesh join` in h2 with its own node name, state dir and socket; `during` runs while it is
-   * up (to signal it). Resolves when it has exited.
+   * `wgmesh join` in h2 with its own node name, state dir and socket, to `bootstrap` (one
+   * address: -bootstrap-addr given twice means two bootstraps); `during` runs while it is up (to
+   * signal it). Resolves when it has exited.
    */
-  async function join(name: string, args: string[], during?: (child: ChildProcess, stderr: () => string) => Promise<void>): Promise<{ code: number | null; stderr: string; socket: string; stateDir: string }> {
+  async function join(
+    name: string, args: string[], during?: (child: ChildProcess, stderr: () => string) => Promise<void>, bootstrap = BOOTSTRAP,
+  ): Promise<{ code: number | null; stderr: string; socket: string; stateDir: string }> {
     const socket = path.join(dir, `${name}.sock`);
     const stateDir = path.join(dir, `${name}-state`);
-    const child = startIn('h2', ['wgmesh', 'join', '-dev', '-n', MESH, '-bootstrap-addr', BOOTSTRAP, '-node-name', name, '-state-dir', stateDir, '-socket', socket, ...args]);
+    const child = startIn('h2', ['wgmesh', 'join', '-dev', '-n', MESH, '-bootstrap-addr', bootstrap, '-node-name', name, '-state-dir', stateDir, '-socket', socket, ...args]);
     let stderr = '';
     child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
     child.stdout!.resume();
@@ -191,12 +194,12 @@ describe('a join whose start fails leaves nothing running', { skip: skip ?? fals
   });
 
   test('(d) the bootstrap is unreachable: SIGTERM while the join is retried ends it, with nothing left', async () => {
-    const result = await join('h2d', ['-bootstrap-addr', UNREACHABLE], async (child, stderr) => {
+    const result = await join('h2d', [], async (child, stderr) => {
       // Step 1: the join is being retried.
       await waitFor('two join attempts', () => (stderr().match(/bootstrap unreachable, retrying/g) ?? []).length >= 2, 30_000, 50);
       // Step 2: SIGTERM, as systemd or Ctrl-C would send.
       child.kill('SIGTERM');
-    });
+    }, UNREACHABLE);
     assert.equal(result.code, 1, result.stderr);
     assert.match(result.stderr, new RegExp(`wgmesh join: stopped by SIGTERM before the node was up: the mesh was not joined yet: cannot reach the bootstrap at ${UNREACHABLE}: .*Check the address and port, and that \`wgmesh bootstrap\` runs there`));
     assert.deepEqual(await leftoversInH2(), []);
