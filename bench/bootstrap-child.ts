@@ -10,6 +10,9 @@ const bootstrap = new Bootstrap(
 );
 await bootstrap.start();
 process.stdout.write(`${bootstrap.port}\n`);
-process.on('SIGTERM', () => {
-  void bootstrap.stop().then(() => process.exit(0));
-});
+const stop = () => void bootstrap.stop().then(() => process.exit(0));
+process.on('SIGTERM', stop);
+// The benchmark holds our stdin open: when it dies without a word (killed by a signal meant for
+// it), the pipe closes and this bootstrap goes with it rather than stay behind.
+process.stdin.on('end', stop);
+process.stdin.resume();

@@ -36,7 +36,7 @@ function percentile(values: number[], p: number): number {
 
 async function run(n: number): Promise<Record<string, string>> {
   const dir = await mkdtemp(path.join(tmpdir(), 'wgmesh-bench-'));
-  const child = spawn(process.execPath, [...(process.env.BENCH_CHILD_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CHILD_PROF}`] : []), '--conditions=source', '--import', 'tsx', path.join(here, 'bootstrap-child.ts'), path.join(dir, 'state.json')], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [...(process.env.BENCH_CHILD_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CHILD_PROF}`] : []), '--conditions=source', '--import', 'tsx', path.join(here, 'bootstrap-child.ts'), path.join(dir, 'state.json')], { stdio: ['pipe', 'pipe', 'inherit'] });
   const port = await new Promise<number>((resolve, reject) => {
     child.stdout.once('data', (d: Buffer) => resolve(Number(d.toString().trim())));
     child.once('exit', (code) => reject(new Error(`bootstrap exited ${code}`)));
