@@ -1,3 +1,4 @@
+import type { Logger } from '../src/log.js';
 import { status as grpcStatus } from '@grpc/grpc-js';
 import { ControlCallError, type ControlClient, type MeshNode } from '../src/index.js';
 
@@ -78,4 +79,20 @@ export function fakeBootstrap(delayMs = 20): FakeBootstrap {
       unreachable = n;
     },
   };
+}
+
+/** A logger that keeps every line, for tests that assert what was logged. */
+export type LogLine = { level: string; message: string; meta?: Record<string, unknown> };
+
+export function recordingLogger(): Logger & { lines: LogLine[] } {
+  const lines: LogLine[] = [];
+  const logger = {
+    lines,
+    error: (message: string, meta?: Record<string, unknown>) => lines.push({ level: 'error', message, meta }),
+    warn: (message: string, meta?: Record<string, unknown>) => lines.push({ level: 'warn', message, meta }),
+    info: (message: string, meta?: Record<string, unknown>) => lines.push({ level: 'info', message, meta }),
+    debug: (message: string, meta?: Record<string, unknown>) => lines.push({ level: 'debug', message, meta }),
+    child: () => logger,
+  };
+  return logger;
 }

@@ -15,8 +15,8 @@ import {
   type StunTransportInit,
 } from '../../src/stun/client.js';
 import { StunFailed } from '../../src/errors.js';
+import { recordingLogger } from '../fixtures.js';
 import { decodeMessage, encodeBindingRequest, mappedAddressOf, newTransactionId } from '../../src/stun/codec.js';
-import type { Logger } from '../../src/log.js';
 
 /** A UDP port nothing listens on (bound, read, released). */
 async function freeUdpPort(): Promise<number> {
@@ -102,18 +102,6 @@ class Coturn {
   }
 }
 
-function recordingLogger(): Logger & { lines: { level: string; message: string; meta?: Record<string, unknown> }[] } {
-  const lines: { level: string; message: string; meta?: Record<string, unknown> }[] = [];
-  const logger = {
-    lines,
-    error: (message: string, meta?: Record<string, unknown>) => lines.push({ level: 'error', message, meta }),
-    warn: (message: string, meta?: Record<string, unknown>) => lines.push({ level: 'warn', message, meta }),
-    info: (message: string, meta?: Record<string, unknown>) => lines.push({ level: 'info', message, meta }),
-    debug: (message: string, meta?: Record<string, unknown>) => lines.push({ level: 'debug', message, meta }),
-    child: () => logger,
-  };
-  return logger;
-}
 
 /** A transport with scripted answers per "host:port", recording what it was asked. */
 function fakeTransport(answers: Record<string, { ip: string; port: number } | Error>) {

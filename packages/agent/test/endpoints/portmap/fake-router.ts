@@ -9,20 +9,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../../../src/log.js';
 
-export type LogLine = { level: string; message: string; meta?: Record<string, unknown> };
-
-export function recordingLogger(): Logger & { lines: LogLine[] } {
-  const lines: LogLine[] = [];
-  const logger = {
-    lines,
-    error: (message: string, meta?: Record<string, unknown>) => lines.push({ level: 'error', message, meta }),
-    warn: (message: string, meta?: Record<string, unknown>) => lines.push({ level: 'warn', message, meta }),
-    info: (message: string, meta?: Record<string, unknown>) => lines.push({ level: 'info', message, meta }),
-    debug: (message: string, meta?: Record<string, unknown>) => lines.push({ level: 'debug', message, meta }),
-    child: () => logger,
-  };
-  return logger;
-}
+export { recordingLogger, type LogLine } from '../../fixtures.js';
 
 /** Resolves once `check` holds, checked every 10 ms; rejects naming `what` after `deadlineMs`. */
 export async function until(what: string, check: () => boolean, deadlineMs = 5000): Promise<void> {
