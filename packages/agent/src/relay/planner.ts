@@ -141,6 +141,9 @@ export class RelayPlanner {
       this.route(name, path.via, undefined);
       this.paths.delete(name);
     }
+    // Relays are few, peers many: the live ones are found once per review, not once per peer.
+    const aliveMs = this.aliveMs(observation);
+    const liveRelays = peers.filter((p) => p.relay && this.relayLive(p, observation, aliveMs));
     for (const peer of peers) {
       let path = this.paths.get(peer.name);
       if (!path || path.publicKey !== peer.publicKey) {
@@ -149,7 +152,7 @@ export class RelayPlanner {
         path = { publicKey: peer.publicKey, sinceMs: now, via: undefined, viaSinceMs: 0, handshakeWhenRelayedMs: 0, directAtMs: undefined };
         this.paths.set(peer.name, path);
       }
-      const change = this.decide(peer, path, byName, observation);
+      const change = this.decide(peer, path, byName, liveRelays, observation);
       if (change) {
         changes.push({ peer: peer.name, from: path.via, to: change.to, reason: change.reason });
         if (!path.via) path.handshakeWhenRelayedMs = observation.device.get(peer.publicKey)?.latestHandshakeMs ?? 0;
@@ -187,7 +190,7 @@ export class RelayPlanner {
     return changes;
   }
 
-  private decide(peer: MeshNode, path: PeerPath, peers: ReadonlyMap<string, MeshNode>, observation: PathObservation): { to: string | undefined; reason: string } | undefined {
+  private decide(peer: MeshNode, path: PeerPath, peers: ReadonlyMap<string, MeshNode>, liveRelays: readonly MeshNode[], observation: PathObservation): { to: string | undefined; reason: string } | undefined {
     const { now, device } = observation;
     const direct = device.get(peer.publicKey);
     const directHandshakeMs = direct?.latestHandshakeMs ?? 0;
@@ -199,18 +202,18 @@ export class RelayPlanner {
         // a peer that did answer counts (one with probing off never does).
         const answered = observation.lastAnswerMs?.(peer.name);
         if (answered === undefined || now - answered < this.failMs(observation)) return undefined;
-        const relay = this.chooseRelay(peer, peers, observation);
+        const relay = this.chooseRelay(peer, liveRelays, observation);
         return relay ? { to: relay, reason: `the direct path stopped answering probes ${Math.round((now - answered) / 1000)} s ago` } : undefined;
       }
       if (now - path.sinceMs < this.settings.relayAfterMs) return undefined;
-      const relay = this.chooseRelay(peer, peers, observation);
+      const relay = this.chooseRelay(peer, liveRelays, observation);
       return relay ? { to: relay, reason: `no direct handshake ${Math.round((now - Math.max(path.sinceMs, directHandshakeMs)) / 1000)} s after configuring it` } : undefined;
     }
     if (directHandshakeMs > path.handshakeWhenRelayedMs) {
       path.directAtMs = directHandshakeMs + this.settings.returnDelayMs;
       return now >= path.directAtMs ? { to: undefined, reason: 'a direct handshake came' } : undefined;
     }
-    const best = this.chooseRelay(peer, peers, observation);
+    const best = this.chooseRelay(peer, liveRelays, observation);
     if (best === path.via) return undefined;
     const current = peers.get(path.via);
     const inUseLive = current?.relay === true && this.relayLive(current, observation, this.failMs(observation));
@@ -258,13 +261,12 @@ export class RelayPlanner {
     }
   }
 
-  /** The relay for a pair: granted, not the peer, live here; the first in the pair's rendezvous order. */
-  private chooseRelay(peer: MeshNode, peers: ReadonlyMap<string, MeshNode>, observation: PathObservation): string | undefined {
+  /** The relay for a pair among the live ones: not the peer itself; the first in the pair's rendezvous order. */
+  private chooseRelay(peer: MeshNode, liveRelays: readonly MeshNode[], observation: PathObservation): string | undefined {
     const pair = pairOf(peer.name, observation.selfName);
-    const aliveMs = this.aliveMs(observation);
     let best: { name: string; rank: string } | undefined;
-    for (const relay of peers.values()) {
-      if (!relay.relay || relay.name === peer.name || !this.relayLive(relay, observation, aliveMs)) continue;
+    for (const relay of liveRelays) {
+      if (relay.name === peer.name) continue;
       const rank = rendezvousRank(pair, relay.name);
       if (!best || rank < best.rank) best = { name: relay.name, rank };
     }
