@@ -32,7 +32,7 @@ import * as grpc from '@grpc/grpc-js';
 import { createHash } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { loadProtos } from '@wgmesh/agent';
+import { loadProtos, LOW_ORDER_POINTS } from '@wgmesh/agent';
 
 // ---------------------------------------------------------------------------------------------
 // Deterministic randomness
@@ -182,19 +182,10 @@ function nodeNameFrom(ctx: FuzzContext, rng: Rng, index: number): string {
   ])();
 }
 
-/** Low-order X25519 points (as libsodium lists them), canonical and with the ignored top bit set. */
-const LOW_ORDER_HEX = [
-  '0000000000000000000000000000000000000000000000000000000000000000',
-  '0100000000000000000000000000000000000000000000000000000000000000',
-  'e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800',
-  '5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157',
-  'ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
-  'edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
-  'eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
-];
 
+/** A low-order X25519 point, canonical or with the ignored top bit set. */
 function lowOrderKey(rng: Rng): string {
-  const bytes = Buffer.from(rng.pick(LOW_ORDER_HEX), 'hex');
+  const bytes = Buffer.from(rng.pick(LOW_ORDER_POINTS), 'hex');
   if (rng.chance(0.5)) bytes[31] = bytes[31]! | 0x80;
   return bytes.toString('base64');
 }

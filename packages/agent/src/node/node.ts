@@ -194,7 +194,7 @@ export class AgentNode extends EventEmitter {
         privateKey,
         relayForwarding,
         files: nodeFiles(init.stateDir, init.meshName),
-        endpoints: async () => withMapped(await discovery.candidates(), mapper?.endpoint, insideMesh),
+        endpoints: async () => withMapped(await discovery.candidates(), mapper?.endpoint),
         // A router that maps ports is a NAT: keepalive stays on for the peers that reach this node otherwise.
         behindNat: () => discovery.behindNat || mapper?.endpoint !== undefined,
         rtt: rtt?.prober,
@@ -256,13 +256,13 @@ export class AgentNode extends EventEmitter {
   }
 }
 
-/** The candidates discovery found, and the router's mapping when one is held (unless inside the mesh, or already listed). */
 /**
- * The found candidates with the mapped one. A found candidate at the same address (STUN saw the
- * router keep the port) gives way to it: a mapping is the stronger fact, it holds for any sender.
+ * The found candidates with the mapped one (the mapper holds none inside the mesh: its `exclude`).
+ * A found candidate at the same address (STUN saw the router keep the port) gives way to it: a
+ * mapping is the stronger fact, it holds for any sender.
  */
-function withMapped(found: Endpoint[], mapped: Endpoint | undefined, insideMesh: (ip: string) => boolean): Endpoint[] {
-  if (!mapped || insideMesh(mapped.ip!)) return found;
+function withMapped(found: Endpoint[], mapped: Endpoint | undefined): Endpoint[] {
+  if (!mapped) return found;
   return [...found.filter((e) => e.ip !== mapped.ip || e.port !== mapped.port), mapped];
 }
 

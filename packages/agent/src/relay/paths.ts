@@ -30,8 +30,6 @@ export interface RelayPathsComponents {
 
 export interface RelayPathsInit {
   readonly settings?: Partial<RelaySettings>;
-  readonly reviewBusyMs?: number;
-  readonly reviewSettledMs?: number;
 }
 
 /**
@@ -53,7 +51,7 @@ export class RelayPaths {
   private relayCheckedFor: Netmap | undefined;
   private relayInMesh = false;
 
-  constructor(private readonly components: RelayPathsComponents, private readonly init: RelayPathsInit = {}, private readonly onChange: () => void = () => {}) {
+  constructor(private readonly components: RelayPathsComponents, init: RelayPathsInit = {}, private readonly onChange: () => void = () => {}) {
     this.planner = new RelayPlanner(init.settings);
   }
 
@@ -149,7 +147,7 @@ export class RelayPaths {
   private schedule(ms: number): void {
     if (!this.running) return;
     this.timer = this.components.timers.setTimeout(() => {
-      void this.review().then((busy) => this.schedule(busy ? this.init.reviewBusyMs ?? REVIEW_BUSY_MS : this.init.reviewSettledMs ?? REVIEW_SETTLED_MS));
+      void this.review().then((busy) => this.schedule(busy ? REVIEW_BUSY_MS : REVIEW_SETTLED_MS));
     }, ms);
   }
 

@@ -36,7 +36,7 @@ export function isWgKey(value: string): boolean {
  * "public key" among these makes every Diffie-Hellman result one of a handful of values, so a
  * tunnel to it has no secret. The top bit is ignored by X25519, so it is masked before comparing.
  */
-const LOW_ORDER_POINTS = [
+export const LOW_ORDER_POINTS: readonly string[] = [
   '0000000000000000000000000000000000000000000000000000000000000000',
   '0100000000000000000000000000000000000000000000000000000000000000',
   'e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800',
