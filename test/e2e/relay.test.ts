@@ -24,6 +24,12 @@ function via(info: InfoResponse__Output, peer: string): string | undefined {
   return info.peers.find((p) => p.node?.name === peer)?.via;
 }
 
+/** h2's info when both ends route the h2-h3 pair `expected` ('' direct, else through that relay); undefined otherwise. */
+async function pairVia(lab: LabState, expected: string): Promise<InfoResponse__Output | undefined> {
+  const [i2, i3] = await Promise.all([agentInfo(lab, 'h2'), agentInfo(lab, 'h3')]);
+  return i2 && i3 && via(i2, 'h3') === expected && via(i3, 'h2') === expected ? i2 : undefined;
+}
+
 /** The relay chain's rules in a host, as `iptables -S` prints them ('' when there is none). */
 async function relayRules(lab: LabState, host: string): Promise<string> {
   const r = await hostExec(lab, host, ['iptables', '-w', '-S']);
@@ -250,10 +256,7 @@ describe('relays: UDP between the routers blocked, then unblocked: relayed, then
       const firstSeq = Math.min(...ping.answered);
       const unblockedAt = Date.now();
       await unblockUdpBetweenRouters(lab, 'r1', 'r2');
-      await waitFor('both ends direct', async () => {
-        const [i2, i3] = await Promise.all([agentInfo(lab, 'h2'), agentInfo(lab, 'h3')]);
-        return i2 && i3 && via(i2, 'h3') === '' && via(i3, 'h2') === '';
-      }, 30_000, 200);
+      await waitFor('both ends direct', () => pairVia(lab, ''), 30_000, 200);
       t.diagnostic(`direct ${Date.now() - unblockedAt} ms after the unblock`);
       // A few more seconds of pings over the direct path, then every one since the first must have been answered.
       const seqAtDirect = ping.lastSeq;
@@ -270,10 +273,7 @@ describe('relays: UDP between the routers blocked, then unblocked: relayed, then
   test('the direct path breaks mid-session (UDP blocked again): the pair goes back through the relay within 10 s', async (t) => {
     const blockedAt = Date.now();
     await blockUdpBetweenRouters(lab, 'r1', 'r2');
-    await waitFor('both ends through h1 again', async () => {
-      const [i2, i3] = await Promise.all([agentInfo(lab, 'h2'), agentInfo(lab, 'h3')]);
-      return i2 && i3 && via(i2, 'h3') === 'h1' && via(i3, 'h2') === 'h1';
-    }, 10_000, 200);
+    await waitFor('both ends through h1 again', () => pairVia(lab, 'h1'), 10_000, 200);
     await firstReply(lab, 'h2', ips.get('h3')!, 10_000 - (Date.now() - blockedAt));
     t.diagnostic(`relayed and answering ${Date.now() - blockedAt} ms after the block (the WireGuard session still looked alive)`);
   });
@@ -308,10 +308,7 @@ describe('port mapping: bare routers running miniupnpd, the nodes map their Wire
     assert.equal(mapped.h3.ip, labRouterNamed(lab, 'r2').wanIp);
     assert.deepEqual((await miniupnpdMappings(lab, 'r1')).map((m) => m.externalPort), [mapped.h2.port]);
     await firstReply(lab, 'h2', ips.get('h3')!, 30_000);
-    const direct = await waitFor('h2 and h3 direct', async () => {
-      const [i2, i3] = await Promise.all([agentInfo(lab, 'h2'), agentInfo(lab, 'h3')]);
-      return i2 && i3 && via(i2, 'h3') === '' && via(i3, 'h2') === '' ? i2 : undefined;
-    }, 30_000, 200);
+    const direct = await waitFor('h2 and h3 direct', () => pairVia(lab, ''), 30_000, 200);
     const peer = direct.peers.find((p) => p.node?.name === 'h3')!;
     assert.equal(peer.endpoint, `${mapped.h3.ip}:${mapped.h3.port}`, 'h2 reaches h3 at its mapped address');
     assert.ok(peer.latestHandshakeMs > 0);
