@@ -197,7 +197,7 @@ export class MemberTable {
         }
         this.lastSeen.set(input.name, now);
         const secret = secretFor(existing, input.identity);
-        const next: Member = withRelay({
+        const next: Member = {
           ...existing,
           publicKey: input.identity.publicKey,
           ...credentialsOf(input.identity, secret),
@@ -208,16 +208,15 @@ export class MemberTable {
           statusChangedMs: existing.status === 'NODE_STATUS_ALIVE' ? existing.statusChangedMs : now,
           lastSeenMs: now,
           relayOffered: input.relay ?? false,
-        });
+        };
         if (sameMember(existing, next)) return { member: existing, revision: this.revisionValue, created: false, secret };
-        await this.commit({ upsert: next });
-        return { member: next, revision: this.revisionValue, created: false, secret };
+        return { member: await this.commit({ upsert: next }), revision: this.revisionValue, created: false, secret };
       }
       if (input.fixedIp) this.checkFixedIp(input.name, input.fixedIp);
       const ip = input.fixedIp ?? this.ipam.allocate(new Set([...this.members.values()].map((m) => m.meshIp)));
       // The node's own secret (agents derive one from their private key), else one made here.
       const secret = input.identity.cert || input.identity.local ? '' : input.identity.secret || newNodeSecret();
-      const member: Member = withRelay({
+      const member = await this.commit({ upsert: {
         name: input.name,
         publicKey: input.identity.publicKey,
         certFingerprint: '',
@@ -233,8 +232,7 @@ export class MemberTable {
         listenPort: input.listenPort,
         relayOffered: input.relay ?? false,
         relay: false,
-      });
-      await this.commit({ upsert: member });
+      } });
       this.lastSeen.set(input.name, now);
       return { member, revision: this.revisionValue, created: true, secret };
     });
@@ -253,14 +251,14 @@ export class MemberTable {
       const existing = this.authorize(name, identity);
       const now = this.clock.now();
       if (identity) this.lastSeen.set(name, now);
-      const next: Member = withRelay({
+      const next: Member = {
         ...existing,
         // A renewed certificate is recorded, so revocation and expiry follow the one in use.
         ...(identity?.cert ? credentialsOf(identity, '') : {}),
         endpoints: input.endpoints ? mergeObserved(existing.endpoints, input.endpoints) : existing.endpoints,
         tags: input.tags ? { ...input.tags } : existing.tags,
         status: input.status ?? (identity ? 'NODE_STATUS_ALIVE' : existing.status),
-      });
+      };
       if (input.rtt) this.mergeRttReport(name, input.rtt);
       if (input.relayed) this.relayedPairs.report(name, input.relayed.filter((r) => this.members.has(r.peer) && this.members.get(r.via)?.relay));
       if (next.status !== existing.status) Object.assign(next, { statusChangedMs: now });
@@ -276,7 +274,7 @@ export class MemberTable {
       if (!existing) return;
       const others = existing.endpoints.filter((e) => e.kind !== 'ENDPOINT_KIND_OBSERVED');
       const endpoints = endpoint ? [...others, { ...endpoint, kind: 'ENDPOINT_KIND_OBSERVED' as const }] : others;
-      const next = withRelay({ ...existing, endpoints });
+      const next = { ...existing, endpoints };
       if (!sameMember(existing, next)) await this.commit({ upsert: next });
     });
   }
@@ -341,14 +339,22 @@ export class MemberTable {
     return [...this.members.values()].filter((m) => m.certSerial !== undefined);
   }
 
-  /** Persist first, then apply in memory and publish: a change nobody could restore is never announced. */
-  private async commit(change: { upsert: Member } | { remove: string }): Promise<void> {
+  /**
+   * Persist first, then apply in memory and publish: a change nobody could restore is never
+   * announced. An upserted member's relay flag is decided here, for every kind of change (see
+   * withRelay); the member as stored is returned.
+   */
+  private async commit(change: { upsert: Member }): Promise<Member>;
+  private async commit(change: { remove: string }): Promise<undefined>;
+  private async commit(change: { upsert: Member } | { remove: string }): Promise<Member | undefined> {
     const members = new Map(this.members);
     const revision = this.revisionValue + 1;
     let delta: MemberDelta;
+    let stored: Member | undefined;
     if ('upsert' in change) {
-      members.set(change.upsert.name, change.upsert);
-      delta = { kind: 'upsert', revision, node: toNode(change.upsert) };
+      stored = withRelay(change.upsert);
+      members.set(stored.name, stored);
+      delta = { kind: 'upsert', revision, node: toNode(stored) };
     } else {
       members.delete(change.remove);
       delta = { kind: 'remove', revision, name: change.remove };
@@ -368,6 +374,7 @@ export class MemberTable {
     const started = performance.now();
     for (const listener of this.listeners) listener(delta);
     this.onFanout?.((performance.now() - started) / 1000, this.listeners.size);
+    return stored;
   }
 
   /** Told how long each change took to hand to every watcher (seconds) and to how many. */
