@@ -192,7 +192,7 @@ export class MigrationConflict extends WgmeshError {
   ) {
     super(
       `cannot move the mesh into etcd prefix ${prefix}, nothing was written: ${problems.map((p) => (p.member ? `member "${p.member}": ${p.reason}` : p.reason)).join('; ')}. ` +
-        `Remove what is in the way (etcdctl get --prefix ${prefix} shows it; etcdctl del deletes a key) or migrate to another -etcd-prefix, then run the migration again`,
+        `Remove what is in the way (etcdctl get --prefix ${prefix} shows it; a member is two keys, members/<name> and ips/<its IP>: delete both) or migrate to another -etcd-prefix, then run the migration again`,
     );
   }
 }
