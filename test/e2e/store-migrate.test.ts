@@ -129,6 +129,16 @@ describe('wgmesh store migrate into a real etcd', { skip }, () => {
     assert.deepEqual((await storeAt(prefix, '10.78.0.0/16').list()).members, []);
   });
 
+  test('a mesh of the same name and CIDR made apart from this file (another creation time): refused, not merged', async () => {
+    const prefix = '/t-apart/';
+    const store = storeAt(prefix);
+    await store.open({ createdMs: CREATED_MS + 86_400_000 });
+    const run = await migrate('-from', stateFile, '-etcd-endpoints', cluster!.endpoints.join(','), '-etcd-prefix', prefix);
+    assert.equal(run.code, 2, run.stdout + run.stderr);
+    assert.match(run.stderr, /nothing was written: the prefix holds a mesh "mig" \(10\.77\.0\.0\/16\) created 2023-07-23T04:26:40\.000Z, not the one of this file, created 2023-07-22T04:26:40\.000Z .*would merge two meshes/);
+    assert.deepEqual((await store.list()).members, []);
+  });
+
   test('a missing -from file: a usage error naming it, before etcd is asked', async () => {
     const missing = path.join(dir, 'nope', 'bootstrap.json');
     const run = await migrate('-from', missing, '-etcd-endpoints', cluster!.endpoints.join(','));

@@ -1,4 +1,4 @@
-import { EtcdMeshStore, FileStateStore, migrateFileStore, type MeshState, type MigrationReport } from '@wgmesh/bootstrap';
+import { EtcdMeshStore, FileStateStore, migrateFileStore, StoreUnavailable, type MeshState, type MigrationReport } from '@wgmesh/bootstrap';
 import { formatHelp, resolveFlags, UsageError, type FlagSpec, type FlagValues } from '../flags/parse.js';
 import { ETCD_FLAGS, etcdStoreInitFromFlags } from './etcd-flags.js';
 
@@ -79,6 +79,15 @@ export async function runStore(argv: string[], env: NodeJS.ProcessEnv): Promise<
   try {
     const report = await migrateFileStore({ store }, state);
     process.stdout.write(options.json ? JSON.stringify(report, null, 2) + '\n' : migrateSummary(report, store.endpoints));
+  } catch (err) {
+    // StoreUnavailable speaks of a bootstrap and its joins; here it is this command.
+    if (err instanceof StoreUnavailable) {
+      throw new Error(
+        `etcd is unreachable at ${err.endpoints.join(', ')} (${err.reason}); check that the etcd cluster runs and has a leader (etcdctl endpoint health) ` +
+          'and that this machine reaches it (the endpoints, a firewall, the TLS files), then run the migration again (members written before count as already present)',
+      );
+    }
+    throw err;
   } finally {
     await store.close();
   }

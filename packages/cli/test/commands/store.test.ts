@@ -5,12 +5,22 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { MIGRATE_FLAGS, migrateOptions, migrateSummary, runStore } from '../../src/commands/store.js';
 import { formatHelp, resolveFlags, UsageError } from '../../src/flags/parse.js';
 import { main } from '../../src/main.js';
 import { captureStdout } from '../capture.js';
+
+/** A loopback port nobody listens on: bound, then closed again. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
 
 const options = (argv: string[], env: Record<string, string> = {}) => {
   const { values, positionals } = resolveFlags(MIGRATE_FLAGS, argv, env);
@@ -61,6 +71,24 @@ describe('wgmesh store migrate flags', () => {
       stderr = '';
       assert.equal(await main(['store', 'copy'], {}), 2);
       assert.equal(stderr, 'wgmesh store: unknown subcommand "store copy"; use migrate\n');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('etcd unreachable: exit 1, saying what to check and that running it again is safe', async (t) => {
+    let stderr = '';
+    t.mock.method(process.stderr, 'write', (chunk: string) => {
+      stderr += chunk;
+      return true;
+    });
+    const dir = await mkdtemp(path.join(tmpdir(), 'wgmesh-store-'));
+    try {
+      const file = path.join(dir, 'bootstrap.json');
+      await writeFile(file, JSON.stringify({ version: 1, meshName: 'prod', cidr: '10.99.0.0/16', createdMs: 1, revision: 0, members: [] }));
+      const endpoint = `http://127.0.0.1:${await closedPort()}`;
+      assert.equal(await main(['store', 'migrate', '-from', file, '-etcd-endpoints', endpoint], {}), 1);
+      assert.match(stderr, /^wgmesh store: etcd is unreachable at http:\/\/127\.0\.0\.1:\d+ \(.*\); check that the etcd cluster runs .*then run the migration again \(members written before count as already present\)\n$/);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
