@@ -1,7 +1,7 @@
 /**
  * A real etcd cluster for tests: 1 or 3 members, each an `etcd` process in a network namespace of
- * its own, on a TEST-NET segment joined by a bridge in a switch namespace. One veth end sits in
- * the root namespace with the segment's last address, so the test process itself (the etcd3
+ * its own, on a /28 of a TEST-NET segment joined by a bridge in a switch namespace. One veth end
+ * sits in the root namespace with the /28's last host address, so the test process itself (the etcd3
  * client) reaches the members. Everything is named with the test's prefix, and `cleanup()` (also
  * run when the process exits) removes every process, namespace, link and the temp dir.
  *
@@ -9,6 +9,8 @@
  *                                  <prefix>-sw: bridge br0 ── m1 ─ <prefix>-e1: eth0 203.0.113.241
  *                                                          ├─ m2 ─ <prefix>-e2: eth0 203.0.113.242
  *                                                          └─ m3 ─ <prefix>-e3: eth0 203.0.113.243
+ *
+ * (the default segment and block; another block of the /24 lets test files run side by side).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, openSync, closeSync, readFileSync, rmSync } from 'node:fs';
@@ -26,6 +28,11 @@ export interface EtcdClusterInit {
    * /28 (the root namespace gets a route for that /28 only). Default 203.0.113.
    */
   readonly segment?: string;
+  /**
+   * Which /28 of the segment (0-15), so test files running at the same time can share a /24:
+   * block B gives members .16B+1, .16B+2, .16B+3 and the root end .16B+14. Default 15 (.240/28).
+   */
+  readonly block?: number;
   /** etcd's raft timings (ms); defaults 100 / 1000, etcd's own. */
   readonly heartbeatMs?: number;
   readonly electionMs?: number;
@@ -68,8 +75,10 @@ export interface EtcdCluster {
 
 const CLIENT_PORT = 2379;
 const PEER_PORT = 2380;
-const ROOT_HOST = 254;
-const FIRST_HOST = 241;
+/** Host numbers within the /28 block. */
+const ROOT_HOST = 14;
+const FIRST_HOST = 1;
+const DEFAULT_BLOCK = 15;
 const STOP_GRACE_MS = 1_000;
 
 /** Why the etcd tests cannot run here, or undefined when they can. */
@@ -128,25 +137,40 @@ function killQuietly(pid: number, signal: NodeJS.Signals): void {
   }
 }
 
-/** Refuses a segment the root namespace already routes (a real network, a user's lab on the root). */
-async function checkSegmentFree(segment: string): Promise<void> {
+function ipv4Number(ip: string): number {
+  return ip.split('.').reduce((n, octet) => n * 256 + Number(octet), 0);
+}
+
+/** Refuses a /28 the root namespace already routes, or one inside a route (a real network, a user's lab on the root, another etcd test). */
+async function checkSegmentFree(segment: string, block: number): Promise<void> {
+  const start = ipv4Number(`${segment}.${block * 16}`);
   const routes = await ok('ip', ['-4', 'route', 'show']);
-  const clash = routes.split('\n').find((line) => line.startsWith(`${segment}.`));
-  if (clash) throw new Error(`the root namespace already routes ${segment}.x (${clash.trim()}); pass another TEST-NET segment to startEtcdCluster`);
+  const clash = routes.split('\n').find((line) => {
+    const m = /^(\d+\.\d+\.\d+\.\d+)(?:\/(\d+))?\s/.exec(line);
+    if (!m) return false;
+    const length = Number(m[2] ?? 32);
+    const size = 2 ** (32 - length);
+    const base = Math.floor(ipv4Number(m[1]!) / size) * size;
+    return base < start + 16 && start < base + size;
+  });
+  if (clash) throw new Error(`the root namespace already routes ${segment}.${block * 16}/28 (${clash.trim()}); pass another TEST-NET segment or block to startEtcdCluster`);
 }
 
 export async function startEtcdCluster(init: EtcdClusterInit): Promise<EtcdCluster> {
   if (!/^[a-z0-9]{1,9}$/.test(init.prefix)) throw new Error(`etcd cluster prefix "${init.prefix}": 1-9 characters a-z0-9 (interface names are at most 15)`);
   const segment = init.segment ?? '203.0.113';
+  const block = init.block ?? DEFAULT_BLOCK;
+  if (!Number.isInteger(block) || block < 0 || block > 15) throw new Error(`etcd cluster block ${block}: 0-15 (a /28 of the segment)`);
+  const host = (n: number) => `${segment}.${block * 16 + n}`;
   const names = ownedNames(init.prefix);
   const healthTimeoutMs = init.healthTimeoutMs ?? 20_000;
   await sweep(init.prefix);
-  await checkSegmentFree(segment);
+  await checkSegmentFree(segment, block);
 
   const tempDir = mkdtempSync(join(tmpdir(), `wgmesh-etcd-${init.prefix}-`));
   const members: MemberState[] = [];
   for (let k = 1; k <= init.size; k++) {
-    const ip = `${segment}.${FIRST_HOST + k - 1}`;
+    const ip = host(FIRST_HOST + k - 1);
     members.push({
       name: `e${k}`, netns: names.memberNetns(k), ip, clientUrl: `http://${ip}:${CLIENT_PORT}`,
       logFile: join(tempDir, `e${k}.log`), dataDir: join(tempDir, `e${k}.data`), pid: undefined, child: undefined, exited: undefined,
@@ -296,7 +320,7 @@ export async function startEtcdCluster(init: EtcdClusterInit): Promise<EtcdClust
     }
     await ok('ip', ['link', 'add', names.rootLink, 'type', 'veth', 'peer', 'name', 'root', 'netns', names.switchNetns]);
     await ok('ip', ['-n', names.switchNetns, 'link', 'set', 'root', 'master', 'br0', 'up']);
-    await ok('ip', ['addr', 'add', `${segment}.${ROOT_HOST}/28`, 'dev', names.rootLink]);
+    await ok('ip', ['addr', 'add', `${host(ROOT_HOST)}/28`, 'dev', names.rootLink]);
     await ok('ip', ['link', 'set', names.rootLink, 'up']);
 
     const t0 = performance.now();

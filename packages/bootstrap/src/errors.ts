@@ -173,3 +173,26 @@ export class StoreCorrupt extends WgmeshError {
     super(`etcd key ${key}: ${reason}; inspect it with etcdctl get ${key} (the mesh's members and IPs are there: it is never repaired silently)`);
   }
 }
+
+/** What stands in the way of moving one state-file member into etcd. */
+export interface MigrationProblem {
+  /** The member of the state file ("" for the mesh record itself). */
+  readonly member: string;
+  readonly reason: string;
+}
+
+/**
+ * A mesh cannot be moved into etcd as it is: the prefix already holds something else under a
+ * member's name, IP or key, or a mesh record made apart from this file. Nothing was written.
+ */
+export class MigrationConflict extends WgmeshError {
+  constructor(
+    readonly prefix: string,
+    readonly problems: readonly MigrationProblem[],
+  ) {
+    super(
+      `cannot move the mesh into etcd prefix ${prefix}, nothing was written: ${problems.map((p) => (p.member ? `member "${p.member}": ${p.reason}` : p.reason)).join('; ')}. ` +
+        `Remove what is in the way (etcdctl get --prefix ${prefix} shows it; a member is two keys, members/<name> and ips/<its IP>: delete both) or migrate to another -etcd-prefix, then run the migration again`,
+    );
+  }
+}

@@ -25,3 +25,4 @@ export {
   type StoreAudit,
   type WatchOptions,
 } from './store/etcd-mesh-store.js';
+export { migrateFileStore, planMigration, type MigrationComponents, type MigrationReport } from './store/migrate.js';

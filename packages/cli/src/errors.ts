@@ -1,5 +1,5 @@
 import { AgentStateError, ControlCallError, KeyFileInvalid, ListenPortInUse, LocalApiError, MetricsError, NotRoot } from '@wgmesh/agent';
-import { ConfigError, MeshStartRefused, StateFileError, StunPortInUse } from '@wgmesh/bootstrap';
+import { ConfigError, MeshStartRefused, MigrationConflict, StateFileError, StoreMeshMismatch, StunPortInUse } from '@wgmesh/bootstrap';
 
 /** Named failures of the CLI (the lab's are in lab/errors.ts), and the one place where any error becomes an exit status. */
 
@@ -35,13 +35,15 @@ export class StartInterrupted extends Error {
 
 /**
  * The exit status for an error: 2 when the operator must change something before trying again
- * (flags, files, certificates, identity, a port or socket taken, not root, the join refused), 1
+ * (flags, files, certificates, identity, a port or socket taken, not root, the join refused, an etcd
+ * prefix holding another mesh or members in a migration's way), 1
  * for anything else.
  */
 export function exitCodeFor(err: unknown): number {
   if (
     err instanceof UsageError || err instanceof NotRoot || err instanceof ControlCallError || err instanceof MetricsError || err instanceof LocalApiError || err instanceof ListenPortInUse || err instanceof StunPortInUse ||
-    err instanceof KeyFileInvalid || err instanceof AgentStateError || err instanceof MeshStartRefused || err instanceof ConfigError || err instanceof StateFileError
+    err instanceof KeyFileInvalid || err instanceof AgentStateError || err instanceof MeshStartRefused || err instanceof ConfigError || err instanceof StateFileError ||
+    err instanceof StoreMeshMismatch || err instanceof MigrationConflict
   ) {
     return 2;
   }

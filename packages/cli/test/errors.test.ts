@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { status } from '@grpc/grpc-js';
 import { ControlCallError, KeyFileInvalid, ListenPortInUse, MetricsError, NotRoot, SocketInUse, WireGuardUnavailable } from '@wgmesh/agent';
-import { ConfigError, MeshStartRefused } from '@wgmesh/bootstrap';
+import { ConfigError, MeshStartRefused, MigrationConflict, StoreMeshMismatch } from '@wgmesh/bootstrap';
 import { CaError, exitCodeFor, LocalApiUnavailable, StartInterrupted, UsageError } from '../src/errors.js';
 
 const CASES: [string, unknown, number][] = [
@@ -17,6 +17,8 @@ const CASES: [string, unknown, number][] = [
   ['a bad key file', new KeyFileInvalid('/var/lib/wgmesh/m/private.key'), 2],
   ['a used state dir without its state file', new MeshStartRefused('bootstrap.json is missing'), 2],
   ['a bad setting', new ConfigError('-ip is the network address'), 2],
+  ['an etcd prefix holding another mesh', new StoreMeshMismatch('/wgmesh/m/', { meshName: 'm', cidr: '10.1.0.0/16' }, { meshName: 'm', cidr: '10.2.0.0/16' }), 2],
+  ['members in a migration\'s way', new MigrationConflict('/wgmesh/m/', [{ member: 'a', reason: 'its IP belongs to b' }]), 2],
   ['no WireGuard', new WireGuardUnavailable('no kernel module'), 1],
   ['stopped by a signal before it was up', new StartInterrupted('stopped by SIGTERM'), 1],
   ['a CA refusal', new CaError('no CA in ./ca'), 1],

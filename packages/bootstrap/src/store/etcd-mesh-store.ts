@@ -82,6 +82,9 @@ export class EtcdMeshStore implements SharedMemberStore {
   readonly shared = true as const;
   readonly prefix: string;
   readonly endpoints: readonly string[];
+  /** The mesh this store opens (init.meshName, init.cidr). */
+  readonly meshName: string;
+  readonly cidr: string;
   private readonly client: Etcd3;
   private readonly operationTimeoutMs: number;
   private readonly now: () => number;
@@ -92,6 +95,8 @@ export class EtcdMeshStore implements SharedMemberStore {
     this.prefix = init.prefix ?? `/wgmesh/${init.meshName}/`;
     if (!this.prefix.endsWith('/')) throw new Error(`etcd store: the key prefix "${this.prefix}" must end with "/"`);
     this.endpoints = [...init.endpoints];
+    this.meshName = init.meshName;
+    this.cidr = init.cidr;
     this.operationTimeoutMs = init.operationTimeoutMs ?? ETCD_STORE_DEFAULTS.operationTimeoutMs;
     this.now = init.now ?? Date.now;
     this.client = connectEtcd({
@@ -114,20 +119,26 @@ export class EtcdMeshStore implements SharedMemberStore {
   /**
    * Creates the mesh record if the prefix has none, or checks the one there: another mesh name or
    * CIDR under this prefix is StoreMeshMismatch. Returns the record and whether this call made it.
+   * A record made here carries `options.createdMs` (a mesh moved from a state file keeps its
+   * creation time), by default now.
    */
-  async open(): Promise<{ mesh: MeshRecord; created: boolean }> {
+  async open(options: { createdMs?: number } = {}): Promise<{ mesh: MeshRecord; created: boolean }> {
     const key = `${this.prefix}${MESH_KEY}`;
-    const wanted: MeshRecord = { meshName: this.init.meshName, cidr: this.init.cidr, createdMs: this.now() };
+    const wanted: MeshRecord = { meshName: this.init.meshName, cidr: this.init.cidr, createdMs: options.createdMs ?? this.now() };
     const result = await this.call(() => this.client.if(key, 'Create', '==', 0).then(this.client.put(key).value(JSON.stringify(wanted))).else(this.client.get(key)).commit());
     if (result.succeeded) return { mesh: wanted, created: true };
     const kv = firstKv(result.responses[0]?.response_range?.kvs);
     if (!kv) throw new StoreCorrupt(key, 'vanished right after it was found (deleted by hand?)');
-    const stored = parseJson(key, kv.value) as Partial<MeshRecord>;
-    if (typeof stored.meshName !== 'string' || typeof stored.cidr !== 'string' || typeof stored.createdMs !== 'number') {
-      throw new StoreCorrupt(key, 'is not a mesh record {meshName, cidr, createdMs}');
-    }
-    if (stored.meshName !== wanted.meshName || stored.cidr !== wanted.cidr) throw new StoreMeshMismatch(this.prefix, stored as MeshRecord, wanted);
-    return { mesh: stored as MeshRecord, created: false };
+    const stored = decodeMesh(key, kv.value);
+    if (stored.meshName !== wanted.meshName || stored.cidr !== wanted.cidr) throw new StoreMeshMismatch(this.prefix, stored, wanted);
+    return { mesh: stored, created: false };
+  }
+
+  /** The mesh record under the prefix as it is, or undefined when there is none (nothing is created). */
+  async readMesh(): Promise<MeshRecord | undefined> {
+    const key = `${this.prefix}${MESH_KEY}`;
+    const kv = firstKv((await this.call(() => this.client.get(key).exec())).kvs);
+    return kv ? decodeMesh(key, kv.value) : undefined;
   }
 
   /**
@@ -174,6 +185,30 @@ export class EtcdMeshStore implements SharedMemberStore {
       taken.add(ipKey); // another bootstrap took this IP since we looked: the next one
     }
     throw new RangeExhausted(this.init.cidr);
+  }
+
+  /**
+   * Stores `member` at its own meshIp, in one transaction that creates both `members/<name>` and
+   * `ips/<meshIp>` only if neither exists (no scan of the IPs: one request per member, for
+   * moving a whole mesh in). Either key present: StoreConflict naming that key (the member key
+   * first) and its mod revision, and nothing is written.
+   */
+  async insert(member: Member): Promise<StoredMember> {
+    const memberKey = this.memberKey(member.name);
+    const ipKey = this.ipKey(member.meshIp);
+    const result = await this.call(() =>
+      this.client
+        .if(memberKey, 'Create', '==', 0)
+        .and(ipKey, 'Create', '==', 0)
+        .then(this.client.put(memberKey).value(JSON.stringify(member)), this.client.put(ipKey).value(member.name))
+        .else(this.client.get(memberKey), this.client.get(ipKey))
+        .commit(),
+    );
+    if (result.succeeded) return { member, modRevision: Number(result.header.revision) };
+    const existing = firstKv(result.responses[0]?.response_range?.kvs);
+    if (existing) throw new StoreConflict(memberKey, 0, Number(existing.mod_revision));
+    const ip = firstKv(result.responses[1]?.response_range?.kvs);
+    throw new StoreConflict(ipKey, 0, ip ? Number(ip.mod_revision) : 0);
   }
 
   /**
@@ -321,6 +356,14 @@ export class EtcdMeshStore implements SharedMemberStore {
   }
 }
 
+function decodeMesh(key: string, value: Buffer): MeshRecord {
+  const stored = parseJson(key, value) as Partial<MeshRecord> | null;
+  if (typeof stored !== 'object' || stored === null || typeof stored.meshName !== 'string' || typeof stored.cidr !== 'string' || typeof stored.createdMs !== 'number') {
+    throw new StoreCorrupt(key, 'is not a mesh record {meshName, cidr, createdMs}');
+  }
+  return stored as MeshRecord;
+}
+
 function firstKv(kvs: readonly IKeyValue[] | undefined): IKeyValue | undefined {
   return kvs && kvs.length > 0 ? kvs[0] : undefined;
 }
@@ -334,7 +377,7 @@ function parseJson(key: string, value: Buffer): unknown {
 }
 
 /** JSON with object keys sorted, so two equal members compare equal whatever order built them. */
-function canonical(value: unknown): string {
+export function canonical(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
   if (value && typeof value === 'object') {
     const entries = Object.entries(value).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));

@@ -3,7 +3,7 @@ import { formatHelp, resolveFlags, UsageError, type FlagSpec } from '../flags/pa
 import { checkMeshName, checkRoot, interrupted, makeLogger, NODE_FLAGS, nodeInit, nodeName, runNode, wgDriverFactory } from './node-common.js';
 import { printBootstrapSummary } from './summary.js';
 import { serverTlsFromFlags, TLS_SERVER_FLAGS } from './tls.js';
-import { ETCD_FLAGS, etcdSettingsFromFlags } from './etcd-flags.js';
+import { ETCD_FLAGS, etcdStoreInitFromFlags } from './etcd-flags.js';
 
 export const BOOTSTRAP_FLAGS: FlagSpec[] = [
   { name: 'n', type: 'string', value: 'MESH', default: DEFAULTS.meshName, help: 'mesh name (1-10 characters; the interface is wg<MESH>)' },
@@ -56,7 +56,7 @@ export async function runBootstrap(argv: string[], env: NodeJS.ProcessEnv): Prom
   if (!prefixContains(cidr, selfIp)) throw new UsageError(`-ip ${selfIp} is not inside -cidr ${cidr.text}; pick an address of the mesh network`);
   const store = String(values.store);
   if (store !== 'file' && store !== 'etcd') throw new UsageError(`-store ${store}: choose file or etcd`);
-  const etcd = store === 'etcd' ? await etcdSettingsFromFlags(values, '-store etcd') : undefined;
+  const etcd = store === 'etcd' ? etcdStoreInitFromFlags(values, mesh, cidr.text) : undefined;
   if (!etcd && (values['etcd-endpoints'] as string[] | undefined)?.length) throw new UsageError('-etcd-endpoints is given but -store is file: add -store etcd to keep the mesh in etcd');
   const init = nodeInit(values, mesh, nodeName(values));
   const dev = Boolean(values.dev);

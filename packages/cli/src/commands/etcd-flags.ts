@@ -1,50 +1,69 @@
 /**
- * The flags that point a command at the etcd cluster a mesh's bootstraps share (`bootstrap -store
- * etcd`, `store migrate`), read into the store's settings in one place.
+ * The etcd flags, one definition for every command that talks to a mesh in etcd
+ * (`wgmesh store migrate`, `wgmesh bootstrap -store etcd`), and the one function that turns them
+ * into the store's init.
  */
-import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import type { EtcdMeshStoreInit } from '@wgmesh/bootstrap';
 import { UsageError, type FlagSpec, type FlagValues } from '../flags/parse.js';
 
 export const ETCD_FLAGS: FlagSpec[] = [
-  { name: 'etcd-endpoints', type: 'list', value: 'URL[,URL…]', help: 'etcd client URLs, http://HOST:2379 (https:// with -etcd-ca-cert); repeatable or comma-separated' },
-  { name: 'etcd-prefix', type: 'string', value: 'PREFIX', help: 'key prefix of the mesh in etcd, ending in / (default /wgmesh/<mesh>/)' },
-  { name: 'etcd-ca-cert', type: 'string', value: 'FILE', help: 'CA certificate of etcd\'s server certificates (PEM): talk to etcd over TLS' },
+  { name: 'etcd-endpoints', type: 'list', value: 'URL[,URL…]', default: [], help: 'etcd client URLs, http://HOST:2379 or https:// with TLS (comma-separated or repeated)' },
+  { name: 'etcd-prefix', type: 'string', value: 'PREFIX', default: '', help: 'key prefix of the mesh in etcd, ending in "/" (default /wgmesh/<mesh>/)' },
+  { name: 'etcd-ca-cert', type: 'string', value: 'FILE', help: 'CA certificate of etcd\'s server certificates (PEM); without it, https:// endpoints are checked against the system\'s CAs' },
   { name: 'etcd-cert', type: 'string', value: 'FILE', help: 'client certificate for etcd (PEM), with -etcd-key, when etcd asks for one' },
-  { name: 'etcd-key', type: 'string', value: 'FILE', help: 'the private key of -etcd-cert (PEM)' },
+  { name: 'etcd-key', type: 'string', value: 'FILE', help: 'private key of -etcd-cert (PEM)' },
 ];
 
-async function readPem(file: string, flag: string): Promise<Buffer> {
+/** Reads a file; how the tests stand in for the disk. */
+export type ReadPem = (path: string) => Buffer;
+
+function readPem(values: FlagValues, flag: string, read: ReadPem): Buffer | undefined {
+  const file = values[flag];
+  if (file === undefined || file === '') return undefined;
+  let pem: Buffer;
   try {
-    return await readFile(file);
+    pem = read(String(file));
   } catch (err) {
-    throw new UsageError(`-${flag} ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new UsageError(`-${flag} ${String(file)}: cannot be read (${code === 'ENOENT' ? 'no such file' : (err as Error).message})`);
   }
+  if (!pem.toString('latin1').includes('-----BEGIN ')) throw new UsageError(`-${flag} ${String(file)}: not a PEM file (no "-----BEGIN" line)`);
+  return pem;
 }
 
-/** The etcd flags, checked and read: endpoints, prefix and TLS files (meshName and cidr are the caller's). */
-export async function etcdSettingsFromFlags(values: FlagValues, needEndpointsFor: string): Promise<Omit<EtcdMeshStoreInit, 'meshName' | 'cidr'>> {
-  const endpoints = ((values['etcd-endpoints'] as string[] | undefined) ?? []).map((e) => e.trim()).filter(Boolean);
-  if (endpoints.length === 0) throw new UsageError(`${needEndpointsFor} needs -etcd-endpoints http://HOST:2379[,…]: the client URLs of the etcd cluster`);
+/**
+ * The store's init from the etcd flags, for the mesh `meshName` with `cidr`: at least one
+ * endpoint, each an http(s) URL; a prefix ending in "/" (empty: the store's default); the TLS
+ * files read, a client certificate only with its key and etcd's CA, and a CA only with https://
+ * endpoints (it turns TLS on for all of them).
+ */
+export function etcdStoreInitFromFlags(values: FlagValues, meshName: string, cidr: string, read: ReadPem = (p) => readFileSync(p)): EtcdMeshStoreInit {
+  const endpoints = (values['etcd-endpoints'] as string[] | undefined) ?? [];
+  if (endpoints.length === 0) throw new UsageError('-etcd-endpoints is required: the client URLs of the etcd cluster, e.g. -etcd-endpoints http://10.0.0.1:2379,http://10.0.0.2:2379');
   for (const endpoint of endpoints) {
-    let url: URL;
-    try {
-      url = new URL(endpoint);
-    } catch {
-      throw new UsageError(`-etcd-endpoints: "${endpoint}" is not a URL; write http://HOST:2379 (or https:// with -etcd-ca-cert)`);
+    // The client dials what follows the scheme as HOST:PORT: no path, not even a trailing "/".
+    if (!/^https?:\/\/[^/\s?#]+$/.test(endpoint) || !URL.canParse(endpoint)) {
+      throw new UsageError(`-etcd-endpoints: "${endpoint}" is not an etcd client URL like http://10.0.0.1:2379 (or https:// with TLS; no path)`);
     }
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError(`-etcd-endpoints: "${endpoint}" must start with http:// or https://`);
-    if (url.protocol === 'https:' && !values['etcd-ca-cert']) throw new UsageError(`-etcd-endpoints: "${endpoint}" is https: give -etcd-ca-cert, the CA of etcd's certificates`);
   }
-  const prefix = values['etcd-prefix'] ? String(values['etcd-prefix']) : undefined;
-  if (prefix !== undefined && (!prefix.startsWith('/') || !prefix.endsWith('/'))) throw new UsageError(`-etcd-prefix "${prefix}" must start and end with / (e.g. /wgmesh/prod/)`);
-  if (Boolean(values['etcd-cert']) !== Boolean(values['etcd-key'])) throw new UsageError('-etcd-cert and -etcd-key go together: give both or neither');
-  if (values['etcd-cert'] && !values['etcd-ca-cert']) throw new UsageError('-etcd-cert needs -etcd-ca-cert too (client certificates are only sent over TLS)');
+  const prefix = String(values['etcd-prefix'] ?? '');
+  if (prefix !== '' && !prefix.endsWith('/')) throw new UsageError(`-etcd-prefix "${prefix}" must end with "/", e.g. ${prefix}/`);
+  if (Boolean(values['etcd-cert']) !== Boolean(values['etcd-key'])) throw new UsageError('-etcd-cert and -etcd-key go together: give both, or neither');
+  if (values['etcd-cert'] && !values['etcd-ca-cert']) throw new UsageError('-etcd-cert needs -etcd-ca-cert too: the CA that signed etcd\'s server certificates');
+  if (values['etcd-ca-cert'] && endpoints.some((e) => e.startsWith('http:'))) {
+    throw new UsageError('-etcd-ca-cert turns TLS on for every endpoint, but some -etcd-endpoints are http://: use https:// for all of them');
+  }
+  const caCert = readPem(values, 'etcd-ca-cert', read);
+  const cert = readPem(values, 'etcd-cert', read);
+  const key = readPem(values, 'etcd-key', read);
   return {
     endpoints,
-    ...(prefix !== undefined ? { prefix } : {}),
-    ...(values['etcd-ca-cert'] ? { caCert: await readPem(String(values['etcd-ca-cert']), 'etcd-ca-cert') } : {}),
-    ...(values['etcd-cert'] ? { cert: await readPem(String(values['etcd-cert']), 'etcd-cert') } : {}),
-    ...(values['etcd-key'] ? { key: await readPem(String(values['etcd-key']), 'etcd-key') } : {}),
+    meshName,
+    cidr,
+    ...(prefix !== '' ? { prefix } : {}),
+    ...(caCert ? { caCert } : {}),
+    ...(cert ? { cert } : {}),
+    ...(key ? { key } : {}),
   };
 }
