@@ -49,6 +49,22 @@ export function registerBootstrapMetrics(registry: MetricsRegistry, bootstrap: B
       for (const [reason, n] of Object.entries(stats.joinsRejected)) this.inc({ result: 'rejected', reason }, n);
     },
   });
+  new Gauge({
+    name: 'wgmesh_store_reachable',
+    help: 'With -store etcd: 1 while etcd answers this bootstrap (else joins and updates are refused), 0 while it does not; always 1 with the file store',
+    registers: [registry],
+    collect() {
+      this.set(bootstrap.table?.storeReachable === false ? 0 : 1);
+    },
+  });
+  new Gauge({
+    name: 'wgmesh_failure_detection_leader',
+    help: 'With -store etcd: 1 while this bootstrap holds the etcd leader key and runs failure detection; always 1 with the file store',
+    registers: [registry],
+    collect() {
+      this.set(!bootstrap.coordinator || bootstrap.coordinator.status.leading ? 1 : 0);
+    },
+  });
   const fanout = new Histogram({
     name: 'wgmesh_fanout_seconds',
     help: 'Time to hand one membership change to every open stream',

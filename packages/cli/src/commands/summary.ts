@@ -10,8 +10,8 @@ export function printBootstrapSummary(bootstrap: Bootstrap, opts: { dev: boolean
   const bind = init.grpcBindAddr ?? '0.0.0.0';
   const advertised = bind === '0.0.0.0' || bind === '::' ? (agent.endpoints.find((e) => !(e.ip ?? '').includes(':'))?.ip ?? '<this host\'s address>') : bind;
   const joinCmd = opts.dev
-    ? `wgmesh join -dev -n ${init.meshName} -bootstrap-addr ${advertised}:${bootstrap.port}`
-    : `wgmesh join -n ${init.meshName} -bootstrap-addr ${advertised}:${bootstrap.port} -ca-cert ca.pem -client-cert NODE.pem -client-key NODE-key.pem`;
+    ? `wgmesh join -dev -n ${init.meshName} -bootstrap-addr ${advertised}:${bootstrap.port}${bootstrap.coordinator ? ' -bootstrap-addr OTHER:PORT…' : ''}`
+    : `wgmesh join -n ${init.meshName} -bootstrap-addr ${advertised}:${bootstrap.port}${bootstrap.coordinator ? ' -bootstrap-addr OTHER:PORT…' : ''} -ca-cert ca.pem -client-cert NODE.pem -client-key NODE-key.pem`;
   const lines = [
     '',
     'wgmesh bootstrap is running',
@@ -23,6 +23,11 @@ export function printBootstrapSummary(bootstrap: Bootstrap, opts: { dev: boolean
     `  interface      ${agent.driver.name} (${agent.driver.kind}), UDP port ${agent.options.listenPort}`,
     `  members        ${bootstrap.table!.size}`,
   ];
+  const coordinator = bootstrap.coordinator;
+  if (coordinator) {
+    const status = coordinator.status;
+    lines.push(`  store          etcd (shared with the mesh's other bootstraps), revision ${bootstrap.table!.revision}; failure detection: ${status.leading ? 'this bootstrap' : status.leader || 'no leader yet'}`);
+  }
   if (opts.dev) {
     lines.push(
       '',
