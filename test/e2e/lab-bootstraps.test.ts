@@ -9,7 +9,6 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   bootstrapHosts,
-  commandOnPath,
   labDown,
   labEnv,
   labEtcdctl,
@@ -31,13 +30,7 @@ const MESH = 'lb3';
 const UNDERLAY = '198.51.100.0/24';
 const CIDR = '198.18.0.0/16';
 
-async function skipReason(): Promise<string | undefined> {
-  const lab = await labSkipReason({ wireguard: true });
-  if (lab) return lab;
-  for (const command of ['etcd', 'etcdctl']) if (!(await commandOnPath(command))) return `needs ${command} (scripts/install-deps.sh installs etcd-server and etcd-client)`;
-  return undefined;
-}
-const skip = await skipReason();
+const skip = await labSkipReason({ wireguard: true, etcd: true });
 
 /** `wgmesh lab …` with the CLI the end-to-end tests run (the built one unless WGMESH_E2E_CLI=source). */
 async function wgmeshLab(args: readonly string[], timeoutMs = 150_000): Promise<ExecResult> {
