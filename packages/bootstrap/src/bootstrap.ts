@@ -6,7 +6,7 @@ import { CertificateEnforcer } from './members/certificates.js';
 import { StunResponder } from './stun/responder.js';
 import { Ipam } from './ipam/ipam.js';
 import { MemberTable, type Clock } from './members/table.js';
-import type { StateStore } from './members/store.js';
+import { isSharedStore, type SharedCoordinator, type SharedMemberStore, type StateStore } from './members/store.js';
 import { createLocalControl } from './members/local-control.js';
 import { createMeshService, type MeshServiceStats } from './service/mesh-service.js';
 import { JoinServer } from './service/server.js';
@@ -15,7 +15,8 @@ import { ConfigError } from './errors.js';
 import { DEFAULTS } from './constants.js';
 
 export interface BootstrapComponents {
-  readonly store: StateStore;
+  /** A file (this bootstrap alone) or a store several bootstraps share (etcd). */
+  readonly store: StateStore | SharedMemberStore;
   readonly driver: WgDriver;
   readonly logger?: Logger;
   readonly clock?: Clock;
@@ -62,6 +63,8 @@ export class Bootstrap {
   table: MemberTable | undefined;
   agent: Agent | undefined;
   stats: MeshServiceStats | undefined;
+  /** With a shared store: who leads failure detection, and whether the store answers. */
+  coordinator: SharedCoordinator | undefined;
   private server: JoinServer | undefined;
   private parts: Lifecycle | undefined;
   private keepInterface = false;
@@ -96,7 +99,37 @@ export class Bootstrap {
   }
 
   private async startParts(parts: Lifecycle, ipam: Ipam, selfIp: string): Promise<void> {
-    const table = await MemberTable.open(this.components.store, ipam, { meshName: this.init.meshName, ...(this.components.clock ? { clock: this.components.clock } : {}) });
+    const store = this.components.store;
+    const table = await parts.start(
+      'member table',
+      () => MemberTable.open(store, ipam, { meshName: this.init.meshName, ...(this.components.clock ? { clock: this.components.clock } : {}) }),
+      (opened) => opened?.close(),
+    );
+    // Several bootstraps on one store: only the leader judges liveness and records observed endpoints.
+    let leading = () => true;
+    if (isSharedStore(store)) {
+      const log = this.logger.child({ component: 'bootstrap:etcd' });
+      const coordinator = store.coordinator({
+        self: this.init.nodeName,
+        localSeen: () => table.localHeartbeats(),
+        onSeen: (seen) => table.noteHeartbeats(seen),
+        onLeading: () => undefined,
+        onReachable: (reachable, err) => {
+          table.setStoreReachable(reachable, err?.message.split('\n')[0]);
+          if (reachable) log.info('etcd answers again: joins and updates are served', { revision: table.revision });
+          else log.warn('etcd is unreachable: joins and updates are refused (agents move to another bootstrap); Watch streams go on from what this bootstrap last saw, which may be stale', { err: err?.message, revision: table.revision });
+        },
+        logger: log,
+      });
+      await parts.start('etcd coordination', async () => {
+        await coordinator.start();
+        this.coordinator = coordinator;
+      }, async () => {
+        await coordinator.stop();
+        this.coordinator = undefined;
+      });
+      leading = () => coordinator.status.leading;
+    }
     const authenticator = this.components.authenticator ?? devAuthenticator;
     const service = createMeshService({ table, auth: authenticator, logger: this.logger.child({ component: 'bootstrap:service' }) });
     const server = new JoinServer(service.handlers, {
@@ -130,6 +163,7 @@ export class Bootstrap {
       ...(this.components.timers ? { timers: this.components.timers } : {}),
       logger: this.logger.child({ component: 'bootstrap:liveness' }),
       exempt: (name) => name === this.init.nodeName,
+      active: leading,
     });
     const agent = new Agent(
       {
@@ -170,6 +204,7 @@ export class Bootstrap {
       timers: this.components.timers ?? defaultTimers,
       ...(this.init.observeIntervalMs ? { intervalMs: this.init.observeIntervalMs } : {}),
       logger: this.logger.child({ component: 'bootstrap:observer' }),
+      active: leading,
     });
     await parts.start('endpoint observer', () => observer.start(), () => observer.stop());
     await parts.start('liveness', () => liveness.start(), () => liveness.stop());

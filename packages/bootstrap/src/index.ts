@@ -3,7 +3,8 @@ export * from './errors.js';
 export { DEFAULTS, LIMITS } from './constants.js';
 export { Ipam, parsePrefix, prefixContains, isIp } from './ipam/ipam.js';
 export { MemberTable, systemClock, type Clock, type Identity, type MemberDelta } from './members/table.js';
-export { FileStateStore, MemoryStateStore, type MeshState, type Member, type StateStore } from './members/store.js';
+export { FileStateStore, MemoryStateStore, isSharedStore, type MeshState, type Member, type StateStore, type SharedMemberStore, type SharedMemberEvent, type StoredMember } from './members/store.js';
+export { EtcdCoordinator, COORDINATION_DEFAULTS, mergeSeen, type CoordinatorInit, type CoordinatorStatus } from './store/etcd-coordination.js';
 export { createMeshService } from './service/mesh-service.js';
 export { devAuthenticator, type Authenticator, type CallIdentity } from './service/auth.js';
 export { toServiceError } from './service/status.js';
@@ -19,7 +20,6 @@ export {
   ETCD_STORE_DEFAULTS,
   type EtcdMeshStoreInit,
   type MeshRecord,
-  type StoredMember,
   type MemberEvent,
   type MemberWatch,
   type StoreAudit,

@@ -2,6 +2,7 @@ import { AgentNode, nodeFiles, type NodeComponents, type NodeCore, type NodeInit
 import { Bootstrap } from './bootstrap.js';
 import type { Clock } from './members/table.js';
 import { FileStateStore } from './members/store.js';
+import { EtcdMeshStore, type EtcdMeshStoreInit } from './store/etcd-mesh-store.js';
 import { decideMeshStart, meshStartFacts } from './members/mesh-start.js';
 import type { LivenessInit } from './members/liveness.js';
 import { Ipam } from './ipam/ipam.js';
@@ -37,6 +38,8 @@ export interface BootstrapNodeInit extends NodeInit {
   readonly newMesh?: boolean;
   /** mTLS for the join service; none: dev mode (plain gRPC, no client identity). */
   readonly tls?: BootstrapTlsInit;
+  /** Keep members and IPs in etcd, shared with the mesh's other bootstraps (-store etcd); none: the state file. */
+  readonly etcd?: Omit<EtcdMeshStoreInit, 'meshName' | 'cidr'>;
 }
 
 /** A bootstrap node: its member table and join service, with the parts every node has around them. */
@@ -73,9 +76,15 @@ function bootstrapCore(components: BootstrapNodeComponents, init: BootstrapNodeI
       const ipam = new Ipam(cidr, init.ipamRange);
       if (!ipam.isAssignable(selfIp)) throw new ConfigError(`-ip ${selfIp} is the network or broadcast address of -cidr ${ipam.cidr.text}, or outside it; pick another address inside it`);
       const files = nodeFiles(init.stateDir, init.meshName);
-      const decision = decideMeshStart(await meshStartFacts(files, init.newMesh ?? false), files);
-      if ('refuse' in decision) throw new MeshStartRefused(decision.refuse);
-      if (decision.start === 'new-on-purpose') logger?.warn('starting a new mesh (-new-mesh): every node must join again and gets a new mesh IP', { stateFile: files.bootstrapState });
+      const facts = await meshStartFacts(files, init.newMesh ?? false);
+      if (init.etcd) {
+        // The mesh lives in etcd: the state dir holds only this node's key.
+        if (facts.stateFileExists) logger?.warn(`${files.bootstrapState} is not read with -store etcd; if it holds this mesh, stop here and move it into etcd with \`wgmesh store migrate -from ${files.bootstrapState}\``, { stateFile: files.bootstrapState });
+      } else {
+        const decision = decideMeshStart(facts, files);
+        if ('refuse' in decision) throw new MeshStartRefused(decision.refuse);
+        if (decision.start === 'new-on-purpose') logger?.warn('starting a new mesh (-new-mesh): every node must join again and gets a new mesh IP', { stateFile: files.bootstrapState });
+      }
       const tls = init.tls;
       if (tls) {
         held.tls = await parts.start(
@@ -87,9 +96,13 @@ function bootstrapCore(components: BootstrapNodeComponents, init: BootstrapNodeI
     },
     async start(parts, device) {
       const tls = held.tls;
+      const etcd = init.etcd;
+      const store = etcd
+        ? await parts.start('etcd client', () => new EtcdMeshStore({ ...etcd, meshName: init.meshName, cidr: init.cidr ?? DEFAULTS.cidr }), (started) => started?.close())
+        : new FileStateStore(device.files.bootstrapState);
       const bootstrap = new Bootstrap(
         {
-          store: new FileStateStore(device.files.bootstrapState),
+          store,
           driver: device.driver,
           ...(logger ? { logger } : {}),
           ...(components.clock ? { clock: components.clock } : {}),

@@ -87,6 +87,19 @@ export class Ipam {
     return n === this.cidr.network || (this.cidr.family === 4 && n === this.cidr.network + this.cidr.size - 1n);
   }
 
+  /**
+   * Every assignable address of the range not in `inUse`, lowest first: the candidates a shared
+   * store tries in turn (another bootstrap may take one between our look and our transaction).
+   */
+  *free(inUse: ReadonlySet<string>): Generator<string> {
+    const last = this.range.network + this.range.size - 1n;
+    for (let n = this.range.network; n <= last; n++) {
+      if (this.isReserved(n)) continue;
+      const ip = bigIntToIp(n, this.cidr.family);
+      if (!inUse.has(ip)) yield ip;
+    }
+  }
+
   /** The lowest free assignable address in the range; RangeExhausted when there is none. */
   allocate(inUse: ReadonlySet<string>): string {
     const first = this.range.network;

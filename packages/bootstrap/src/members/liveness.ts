@@ -26,6 +26,11 @@ export interface LivenessInit {
   readonly logger?: Logger;
   /** Nodes never judged (the bootstrap's own node). Members flagged isBootstrap are exempt anyway. */
   readonly exempt?: (name: string) => boolean;
+  /**
+   * Whether this monitor judges now (of several bootstraps, only the leader does). When it becomes
+   * active, members it has no heartbeat for count as last seen then (the restart grace).
+   */
+  readonly active?: () => boolean;
 }
 
 export interface LivenessStats {
@@ -62,9 +67,10 @@ export class LivenessMonitor {
   private graceFromMs: number;
   private timer: unknown;
   private running = false;
+  private wasActive = true;
   private pass: Promise<void> | undefined;
 
-  constructor(private readonly table: MemberTable, init: LivenessInit) {
+  constructor(private readonly table: MemberTable, private readonly init: LivenessInit) {
     this.suspectAfterMs = init.suspectAfterMs ?? LIVENESS_DEFAULTS.suspectAfterMs;
     this.failedAfterMs = init.failedAfterMs ?? LIVENESS_DEFAULTS.failedAfterMs;
     this.reapAfterMs = init.reapAfterMs ?? LIVENESS_DEFAULTS.reapAfterMs;
@@ -111,6 +117,14 @@ export class LivenessMonitor {
   }
 
   private async runPass(): Promise<void> {
+    if (this.init.active && !this.init.active()) {
+      this.wasActive = false;
+      return;
+    }
+    if (!this.wasActive) {
+      this.wasActive = true;
+      this.graceFromMs = this.clock.now();
+    }
     this.stats.passes++;
     for (const node of this.table.list()) {
       const name = node.name;

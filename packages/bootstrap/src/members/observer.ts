@@ -13,7 +13,7 @@ export class EndpointObserver {
   constructor(
     private readonly table: MemberTable,
     private readonly readPeers: () => Promise<readonly WgPeerState[]>,
-    private readonly init: { intervalMs?: number; timers: Timers; now?: () => number; logger?: Logger },
+    private readonly init: { intervalMs?: number; timers: Timers; now?: () => number; logger?: Logger; active?: () => boolean },
   ) {
     this.logger = init.logger ?? silentLogger();
   }
@@ -37,6 +37,9 @@ export class EndpointObserver {
 
   /** One pass: each member's observed endpoint, updated where it changed. */
   async check(): Promise<void> {
+    // Of several bootstraps only the leader records what it observes: each sees a node behind a
+    // NAT at another address, and taking turns would rewrite the member for nothing.
+    if (this.init.active && !this.init.active()) return;
     let peers: readonly WgPeerState[];
     try {
       peers = await this.readPeers();

@@ -3,6 +3,7 @@ import { writeFileAtomic, type MeshNode } from '@wgmesh/agent';
 import { StateFileError } from '../errors.js';
 import { checkStateShape } from './state-schema.js';
 import { StateProblem } from '../errors.js';
+import type { CoordinatorInit, CoordinatorStatus } from '../store/etcd-coordination.js';
 
 /** A member as the bootstrap keeps it: the public node plus what identifies it. */
 export interface Member extends MeshNode {
@@ -31,6 +32,55 @@ export interface StateStore {
   /** The saved state, or undefined when none was ever saved. Unreadable state is an error, never "none". */
   load(): Promise<MeshState | undefined>;
   save(state: MeshState): Promise<void>;
+}
+
+/** A member as a shared store holds it, with the mod revision a conditional write must name. */
+export interface StoredMember {
+  readonly member: Member;
+  readonly modRevision: number;
+}
+
+export type SharedMemberEvent =
+  | { readonly type: 'upsert'; readonly revision: number; readonly member: Member }
+  | { readonly type: 'remove'; readonly revision: number; readonly name: string }
+  /** The store dropped the history the watch needed: list again. */
+  | { readonly type: 'compacted'; readonly compactRevision: number }
+  /** Every change up to `revision` has been delivered. */
+  | { readonly type: 'progress'; readonly revision: number };
+
+/**
+ * A store several bootstraps share (etcd): one record per member, every write conditional on the
+ * record's mod revision, and every change (this bootstrap's own too) delivered back in the store's
+ * order through watch(). The store's revision is the mesh revision. See EtcdMeshStore.
+ */
+export interface SharedMemberStore {
+  readonly shared: true;
+  /** Where the store is, for messages. */
+  readonly endpoints: readonly string[];
+  open(): Promise<{ mesh: { meshName: string; cidr: string; createdMs: number } }>;
+  list(): Promise<{ members: StoredMember[]; revision: number }>;
+  /** Stores a new member at the first free IP of candidateIps (RangeExhausted when none is free). */
+  allocate(name: string, candidateIps: Iterable<string>, member: Member): Promise<StoredMember>;
+  put(member: Member, expectedModRevision: number): Promise<StoredMember>;
+  remove(name: string, expectedModRevision: number): Promise<{ revision: number }>;
+  watch(
+    afterRevision: number,
+    onEvent: (event: SharedMemberEvent) => void,
+    options?: { onStatus?: (status: 'watching' | 'disconnected', err?: Error) => void },
+  ): { readonly revision: number; requestProgress(): boolean; stop(): Promise<void> };
+  /** Who runs failure detection, everyone's heartbeats, and whether the store answers (see EtcdCoordinator). */
+  coordinator(init: CoordinatorInit): SharedCoordinator;
+  close(): Promise<void>;
+}
+
+export interface SharedCoordinator {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  readonly status: CoordinatorStatus;
+}
+
+export function isSharedStore(store: StateStore | SharedMemberStore): store is SharedMemberStore {
+  return 'shared' in store && store.shared === true;
 }
 
 export class MemoryStateStore implements StateStore {

@@ -1,9 +1,9 @@
 import type { Endpoint__Output, JoinResponse__Output, MeshNode, NetmapDelta, NodeStatus__Output, RttResponse__Output, RttSample__Output, WatchEvent } from '@wgmesh/agent';
 import { withoutRetiredFields } from '@wgmesh/agent';
-import { ConfigError, IdentityMismatch, NameTaken, NodeNotFound, PublicKeyTaken } from '../errors.js';
+import { ConfigError, IdentityMismatch, NameTaken, NodeNotFound, PublicKeyTaken, StoreConflict, StoreUnavailable } from '../errors.js';
 import type { Ipam } from '../ipam/ipam.js';
 import { DEFAULTS } from '../constants.js';
-import type { MeshState, Member, StateStore } from './store.js';
+import { isSharedStore, type MeshState, type Member, type SharedMemberEvent, type SharedMemberStore, type StateStore } from './store.js';
 import { checkIdentity, hashNodeSecret, newNodeSecret, type Identity } from './identity.js';
 import { RelayedPairs, relayGranted, type RelayedPeer } from './relays.js';
 
@@ -46,10 +46,22 @@ export function deltaToEvent(delta: MemberDelta): WatchEvent & { event: 'upsert'
     : { revision: delta.revision, remove: { name: delta.name }, event: 'remove' };
 }
 
+/** A shared store's writes that lost to another bootstrap are tried again this often (then StoreConflict). */
+const SHARED_WRITE_ATTEMPTS = 5;
+/** How long a shared store's write may take to come back through its watch. */
+const SHARED_ECHO_TIMEOUT_MS = 3_000;
+
 /**
  * The mesh's members, their IPs and the revision. Every change is persisted before it is
- * acknowledged or published, runs one at a time (so IPAM never hands out an IP twice), bumps the
- * revision by one, and is published as exactly one delta.
+ * acknowledged or published, runs one at a time (so IPAM never hands out an IP twice), and is
+ * published as exactly one delta.
+ *
+ * Over a file (StateStore) the table is the only writer: each change bumps the revision by one.
+ * Over a shared store (SharedMemberStore, etcd) several bootstraps write: every write is
+ * conditional (an IP is taken by a transaction, a member replaced only at the version this table
+ * saw), and the table changes only from the store's watch, in the store's order, so every
+ * bootstrap publishes the same deltas at the same revisions (the store's) and an agent can resume
+ * on any of them. A write this table makes is acknowledged once it has come back that way.
  */
 export class MemberTable {
   private members: Map<string, Member>;
@@ -68,9 +80,24 @@ export class MemberTable {
   private readonly rttReports = new Map<string, Map<string, RttSample__Output>>();
   /** Which pairs route through which relay, from the nodes' heartbeats. */
   readonly relayedPairs = new RelayedPairs();
+  /** Deltas after this revision are all in the history (deltasSince reaches back to here). */
+  private historyFloor: number;
+  /** Shared store only: each member's mod revision, which a conditional write names. */
+  private readonly modRevisions = new Map<string, number>();
+  /** Shared store only: every change up to here has been applied (events and progress answers). */
+  private appliedRevision = 0;
+  private revisionWaiters: { revision: number; resolve: () => void }[] = [];
+  private readonly progressWaiters = new Set<() => void>();
+  private storeWatch: ReturnType<SharedMemberStore['watch']> | undefined;
+  /** The store answers its prober (setStoreReachable), and this table's watch of it is connected. */
+  private probeOk = true;
+  private watchOk = true;
+  private probeError = '';
+  private watchError = '';
+  private readonly resyncListeners = new Set<() => void>();
 
   private constructor(
-    private readonly store: StateStore,
+    private readonly store: StateStore | SharedMemberStore,
     private readonly ipam: Ipam,
     private readonly clock: Clock,
     readonly meshName: string,
@@ -81,15 +108,18 @@ export class MemberTable {
     // Files from before relays lack the flag: recomputed, never trusted from disk.
     this.members = new Map(state.members.map((m) => [m.name, withRelay(withoutRetiredFields(m))]));
     this.revisionValue = state.revision;
+    this.historyFloor = state.revision;
+    this.appliedRevision = state.revision;
   }
 
   /** Restores the table from the store, or starts a new mesh (and saves it) when there is none. */
   static async open(
-    store: StateStore,
+    store: StateStore | SharedMemberStore,
     ipam: Ipam,
     init: { meshName: string; clock?: Clock; historyLimit?: number },
   ): Promise<MemberTable> {
     const clock = init.clock ?? systemClock;
+    if (isSharedStore(store)) return MemberTable.openShared(store, ipam, clock, init);
     let state = await store.load();
     if (state && (state.meshName !== init.meshName || state.cidr !== ipam.cidr.text)) {
       throw new ConfigError(
@@ -103,8 +133,53 @@ export class MemberTable {
     return new MemberTable(store, ipam, clock, state.meshName, state.createdMs, state, init.historyLimit ?? DEFAULTS.historyLimit);
   }
 
+  /**
+   * Over a shared store: reads every member, then follows the store's watch from that revision.
+   * The store checks (or records) the mesh name and CIDR; the mesh's creation time is the store's.
+   */
+  private static async openShared(store: SharedMemberStore, ipam: Ipam, clock: Clock, init: { meshName: string; historyLimit?: number }): Promise<MemberTable> {
+    const { mesh } = await store.open();
+    const listed = await store.list();
+    const state: MeshState = { version: 1, meshName: mesh.meshName, cidr: mesh.cidr, createdMs: mesh.createdMs, revision: listed.revision, members: listed.members.map((m) => m.member) };
+    const table = new MemberTable(store, ipam, clock, init.meshName, mesh.createdMs, state, init.historyLimit ?? DEFAULTS.historyLimit);
+    for (const m of listed.members) table.modRevisions.set(m.member.name, m.modRevision);
+    table.followStore(store, listed.revision);
+    return table;
+  }
+
   get revision(): number {
     return this.revisionValue;
+  }
+
+  /** Whether the table is shared with other bootstraps through a store (etcd). */
+  get shared(): boolean {
+    return isSharedStore(this.store);
+  }
+
+  /**
+   * Shared store: whether it answers. While it does not, joins, updates and leaves are refused
+   * (StoreUnavailable): the table never decides from what it remembers. Watches go on from it.
+   */
+  get storeReachable(): boolean {
+    return this.probeOk && this.watchOk;
+  }
+
+  /** Told by whoever probes the shared store (a watch can stay silent on a dead connection). */
+  setStoreReachable(reachable: boolean, reason = ''): void {
+    if (!this.shared) return;
+    const was = this.probeOk;
+    this.probeOk = reachable;
+    this.probeError = reachable ? '' : reason || 'no answer';
+    // A watch that went quiet meanwhile may never speak again: a new one resumes after the last change applied.
+    if (reachable && !was) this.restartStoreWatch();
+  }
+
+  /** Ends the shared store's watch (the store itself belongs to the caller). */
+  async close(): Promise<void> {
+    const watch = this.storeWatch;
+    this.storeWatch = undefined;
+    await watch?.stop();
+    for (const waiter of this.revisionWaiters.splice(0)) waiter.resolve();
   }
 
   get cidr(): string {
@@ -146,8 +221,7 @@ export class MemberTable {
   deltasSince(revision: number): MemberDelta[] | undefined {
     if (revision > this.revisionValue) return undefined;
     if (revision === this.revisionValue) return [];
-    const first = this.history[0];
-    if (!first || first.revision > revision + 1) return undefined;
+    if (revision < this.historyFloor) return undefined;
     return this.history.filter((d) => d.revision > revision);
   }
 
@@ -167,7 +241,17 @@ export class MemberTable {
       const snapshot = this.snapshot();
       send({ revision: snapshot.revision, snapshot: { nodes: snapshot.nodes }, event: 'snapshot' } as WatchEvent, undefined, true);
     }
-    return this.subscribe((delta) => send(deltaToEvent(delta), delta, false));
+    const unsubscribe = this.subscribe((delta) => send(deltaToEvent(delta), delta, false));
+    // The table re-read a shared store whose history was gone: the whole membership anew.
+    const resync = () => {
+      const snapshot = this.snapshot();
+      send({ revision: snapshot.revision, snapshot: { nodes: snapshot.nodes }, event: 'snapshot' } as WatchEvent, undefined, false);
+    };
+    this.resyncListeners.add(resync);
+    return () => {
+      unsubscribe();
+      this.resyncListeners.delete(resync);
+    };
   }
 
   subscribe(listener: (delta: MemberDelta) => void): () => void {
@@ -185,6 +269,7 @@ export class MemberTable {
    */
   join(input: JoinInput): Promise<{ member: Member; revision: number; created: boolean; secret: string }> {
     return this.serialized(async () => {
+      this.checkStoreReachable();
       const now = this.clock.now();
       const existing = this.members.get(input.name);
       this.checkKeyUnique(input.name, input.identity.publicKey);
@@ -213,7 +298,10 @@ export class MemberTable {
         return { member: await this.commit({ upsert: next }), revision: this.revisionValue, created: false, secret };
       }
       if (input.fixedIp) this.checkFixedIp(input.name, input.fixedIp);
-      const ip = input.fixedIp ?? this.ipam.allocate(new Set([...this.members.values()].map((m) => m.meshIp)));
+      const inUse = new Set([...this.members.values()].map((m) => m.meshIp));
+      // A shared store takes the first candidate no other bootstrap took meanwhile (in its transaction).
+      const ip = input.fixedIp ?? (this.shared ? '' : this.ipam.allocate(inUse));
+      const candidates = input.fixedIp ? [input.fixedIp] : this.ipam.free(inUse);
       // The node's own secret (agents derive one from their private key), else one made here.
       const secret = input.identity.cert || input.identity.local ? '' : input.identity.secret || newNodeSecret();
       const member = await this.commit({ upsert: {
@@ -232,7 +320,7 @@ export class MemberTable {
         listenPort: input.listenPort,
         relayOffered: input.relay ?? false,
         relay: false,
-      } });
+      }, candidates });
       this.lastSeen.set(input.name, now);
       return { member, revision: this.revisionValue, created: true, secret };
     });
@@ -248,6 +336,7 @@ export class MemberTable {
   /** Heartbeat: refreshes liveness; publishes a delta only when something others see changed. */
   update(name: string, identity: Identity | undefined, input: UpdateInput): Promise<number> {
     return this.serialized(async () => {
+      this.checkStoreReachable();
       const existing = this.authorize(name, identity);
       const now = this.clock.now();
       if (identity) this.lastSeen.set(name, now);
@@ -342,11 +431,13 @@ export class MemberTable {
   /**
    * Persist first, then apply in memory and publish: a change nobody could restore is never
    * announced. An upserted member's relay flag is decided here, for every kind of change (see
-   * withRelay); the member as stored is returned.
+   * withRelay); the member as stored is returned. `candidates`: a new member's IPs to try, in
+   * order (a shared store takes the first no other bootstrap took).
    */
-  private async commit(change: { upsert: Member }): Promise<Member>;
+  private async commit(change: { upsert: Member; candidates?: Iterable<string> }): Promise<Member>;
   private async commit(change: { remove: string }): Promise<undefined>;
-  private async commit(change: { upsert: Member } | { remove: string }): Promise<Member | undefined> {
+  private async commit(change: { upsert: Member; candidates?: Iterable<string> } | { remove: string }): Promise<Member | undefined> {
+    if (isSharedStore(this.store)) return this.commitShared(this.store, change);
     const members = new Map(this.members);
     const revision = this.revisionValue + 1;
     let delta: MemberDelta;
@@ -368,20 +459,195 @@ export class MemberTable {
       members: [...members.values()],
     });
     this.members = members;
-    this.revisionValue = revision;
+    this.publish(delta);
+    return stored;
+  }
+
+  /**
+   * A conditional write to the shared store, acknowledged once the store's watch has brought it
+   * back (so the table, and every watcher, has it in the store's order).
+   */
+  private async commitShared(store: SharedMemberStore, change: { upsert: Member; candidates?: Iterable<string> } | { remove: string }): Promise<Member | undefined> {
+    if ('upsert' in change) {
+      const wanted = withRelay(change.upsert);
+      const modRevision = this.modRevisions.get(wanted.name);
+      const written = modRevision === undefined ? await store.allocate(wanted.name, change.candidates ?? [wanted.meshIp], wanted) : await store.put(wanted, modRevision);
+      await this.applied(written.modRevision);
+      return this.members.get(wanted.name) ?? written.member;
+    }
+    const modRevision = this.modRevisions.get(change.remove);
+    if (modRevision === undefined) throw new NodeNotFound(change.remove);
+    const { revision } = await store.remove(change.remove, modRevision);
+    await this.applied(revision);
+    return undefined;
+  }
+
+  /** One change into memory, the history and every watcher. */
+  private publish(delta: MemberDelta): void {
+    this.revisionValue = delta.revision;
     this.history.push(delta);
-    if (this.history.length > this.historyLimit) this.history.splice(0, this.history.length - this.historyLimit);
+    if (this.history.length > this.historyLimit) {
+      const dropped = this.history.splice(0, this.history.length - this.historyLimit);
+      this.historyFloor = dropped[dropped.length - 1]!.revision;
+    }
     const started = performance.now();
     for (const listener of this.listeners) listener(delta);
     this.onFanout?.((performance.now() - started) / 1000, this.listeners.size);
-    return stored;
+  }
+
+  private followStore(store: SharedMemberStore, afterRevision: number): void {
+    this.storeWatch = store.watch(afterRevision, (event) => this.applyStoreEvent(store, event), {
+      onStatus: (status, err) => {
+        this.watchOk = status === 'watching';
+        this.watchError = this.watchOk ? '' : `its watch: ${err ? err.message.split('\n')[0] : 'lost'}`;
+      },
+    });
+  }
+
+  private restartStoreWatch(): void {
+    const store = this.store;
+    const old = this.storeWatch;
+    if (!isSharedStore(store) || !old) return;
+    void old.stop();
+    this.followStore(store, this.appliedRevision);
+  }
+
+  private applyStoreEvent(store: SharedMemberStore, event: SharedMemberEvent): void {
+    switch (event.type) {
+      case 'upsert': {
+        if ((this.modRevisions.get(event.member.name) ?? 0) >= event.revision) break;
+        this.members.set(event.member.name, event.member);
+        this.modRevisions.set(event.member.name, event.revision);
+        this.publish({ kind: 'upsert', revision: event.revision, node: toNode(event.member) });
+        break;
+      }
+      case 'remove': {
+        if (!this.members.has(event.name)) break;
+        this.members.delete(event.name);
+        this.modRevisions.delete(event.name);
+        this.forget(event.name);
+        this.publish({ kind: 'remove', revision: event.revision, name: event.name });
+        break;
+      }
+      case 'compacted':
+        void this.resync(store);
+        return;
+      case 'progress':
+        this.markApplied(event.revision);
+        for (const done of [...this.progressWaiters]) done();
+        this.progressWaiters.clear();
+        return;
+    }
+    this.markApplied(event.revision);
+  }
+
+  private markApplied(revision: number): void {
+    if (revision <= this.appliedRevision) return;
+    this.appliedRevision = revision;
+    const due = this.revisionWaiters.filter((w) => w.revision <= revision);
+    if (due.length === 0) return;
+    this.revisionWaiters = this.revisionWaiters.filter((w) => w.revision > revision);
+    for (const w of due) w.resolve();
+  }
+
+  /** Resolves once every change up to `revision` is applied; StoreUnavailable when it does not come in time. */
+  private applied(revision: number): Promise<void> {
+    if (revision <= this.appliedRevision) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.revisionWaiters = this.revisionWaiters.filter((w) => w !== waiter);
+        reject(new StoreUnavailable(this.storeEndpoints(), `the change at revision ${revision} was written but did not come back through this bootstrap's watch within ${SHARED_ECHO_TIMEOUT_MS} ms`));
+      }, SHARED_ECHO_TIMEOUT_MS);
+      const waiter = { revision, resolve: () => { clearTimeout(timer); resolve(); } };
+      this.revisionWaiters.push(waiter);
+    });
+  }
+
+  /** Waits until every change the store holds now is applied (after a write lost to another bootstrap). */
+  private caughtUp(): Promise<void> {
+    const watch = this.storeWatch;
+    if (!watch) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.progressWaiters.delete(done);
+        reject(new StoreUnavailable(this.storeEndpoints(), `this bootstrap's watch did not catch up within ${SHARED_ECHO_TIMEOUT_MS} ms`));
+      }, SHARED_ECHO_TIMEOUT_MS);
+      const done = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      this.progressWaiters.add(done);
+      if (!watch.requestProgress()) {
+        this.progressWaiters.delete(done);
+        clearTimeout(timer);
+        reject(new StoreUnavailable(this.storeEndpoints(), 'this bootstrap\'s watch of etcd is not connected'));
+      }
+    });
+  }
+
+  /** etcd compacted what the watch needed: read every member again and tell every watcher the whole membership. */
+  private async resync(store: SharedMemberStore): Promise<void> {
+    await this.storeWatch?.stop();
+    this.storeWatch = undefined;
+    for (;;) {
+      try {
+        const listed = await store.list();
+        const names = new Set(listed.members.map((m) => m.member.name));
+        for (const name of [...this.members.keys()]) if (!names.has(name)) this.forget(name);
+        this.members = new Map(listed.members.map((m) => [m.member.name, m.member]));
+        this.modRevisions.clear();
+        for (const m of listed.members) this.modRevisions.set(m.member.name, m.modRevision);
+        this.revisionValue = listed.revision;
+        this.history.length = 0;
+        this.historyFloor = listed.revision;
+        this.markApplied(listed.revision);
+        for (const listener of this.resyncListeners) listener();
+        this.followStore(store, listed.revision);
+        return;
+      } catch {
+        await new Promise((r) => setTimeout(r, 1_000));
+      }
+    }
+  }
+
+  private checkStoreReachable(): void {
+    if (this.shared && !this.storeReachable) throw new StoreUnavailable(this.storeEndpoints(), this.probeError || this.watchError);
+  }
+
+  private storeEndpoints(): readonly string[] {
+    return isSharedStore(this.store) ? this.store.endpoints : [];
+  }
+
+  /** The heartbeats this bootstrap received itself (shared with the others through the store). */
+  localHeartbeats(): ReadonlyMap<string, number> {
+    return this.lastSeen;
+  }
+
+  /** Heartbeats other bootstraps received: a node's latest heartbeat anywhere counts. */
+  noteHeartbeats(seen: ReadonlyMap<string, number>): void {
+    for (const [name, ms] of seen) {
+      if (this.members.has(name) && ms > (this.lastSeen.get(name) ?? -Infinity)) this.lastSeen.set(name, ms);
+    }
+  }
+
+  /** Another bootstrap changed the member first: once this table has its change, decide again. */
+  private async retryingConflicts<T>(work: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await work();
+      } catch (err) {
+        if (!(err instanceof StoreConflict) || attempt >= SHARED_WRITE_ATTEMPTS) throw err;
+        await this.caughtUp();
+      }
+    }
   }
 
   /** Told how long each change took to hand to every watcher (seconds) and to how many. */
   onFanout: ((seconds: number, watchers: number) => void) | undefined;
 
   private serialized<T>(work: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(work, work);
+    const attempt = this.shared ? () => this.retryingConflicts(work) : work;
+    const run = this.queue.then(attempt, attempt);
     this.queue = run.catch(() => undefined);
     return run;
   }

@@ -1,7 +1,7 @@
 import { status, type ServiceError, Metadata } from '@grpc/grpc-js';
 import {
   CertificateRejected, IdentityMismatch, Unauthenticated, InvalidField, MeshNotFound, NameTaken, NodeNotFound, PermissionDenied, PublicKeyTaken, RangeExhausted,
-  WatcherFellBehind,
+  StoreConflict, StoreUnavailable, WatcherFellBehind,
 } from '../errors.js';
 
 /** The one place where named errors become gRPC status codes. */
@@ -24,5 +24,9 @@ function codeFor(err: unknown): status {
   if (err instanceof RangeExhausted) return status.RESOURCE_EXHAUSTED;
   // The agent reconnects (with its revision) on any Watch end but NOT_FOUND / PERMISSION_DENIED.
   if (err instanceof WatcherFellBehind) return status.RESOURCE_EXHAUSTED;
+  // etcd unreachable: the agent tries its next bootstrap (it moves on UNAVAILABLE).
+  if (err instanceof StoreUnavailable) return status.UNAVAILABLE;
+  // Lost to other bootstraps' writes more often than retried: the same call again may succeed.
+  if (err instanceof StoreConflict) return status.ABORTED;
   return status.INTERNAL;
 }

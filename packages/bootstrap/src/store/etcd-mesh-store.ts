@@ -14,9 +14,10 @@
  */
 import type { Etcd3, IKeyValue } from 'etcd3';
 import { RangeExhausted, StoreConflict, StoreCorrupt, StoreMeshMismatch } from '../errors.js';
-import type { Member } from '../members/store.js';
+import type { Member, SharedMemberEvent, SharedMemberStore, StoredMember } from '../members/store.js';
 import { connectEtcd, storeCall } from './etcd-client.js';
 import { watchPrefix, type PrefixWatch } from './etcd-watch.js';
+import { EtcdCoordinator, type CoordinatorInit } from './etcd-coordination.js';
 
 export const ETCD_STORE_DEFAULTS = {
   /** One request to one endpoint; the client then tries another. */
@@ -48,24 +49,14 @@ export interface MeshRecord {
   readonly createdMs: number;
 }
 
-/** A member as stored, with the mod revision a conditional put/remove must name. */
-export interface StoredMember {
-  readonly member: Member;
-  readonly modRevision: number;
-}
-
-export type MemberEvent =
-  | { readonly type: 'upsert'; readonly revision: number; readonly member: Member }
-  | { readonly type: 'remove'; readonly revision: number; readonly name: string }
-  /**
-   * etcd compacted the revisions the watch needed (its oldest is `compactRevision`): the watch has
-   * ended; list() again and watch after that list's revision.
-   */
-  | { readonly type: 'compacted'; readonly compactRevision: number };
+/** Member changes as the watch delivers them. */
+export type MemberEvent = SharedMemberEvent;
 
 export interface MemberWatch {
   /** Mod revision of the last event delivered. */
   readonly revision: number;
+  /** Asks for a 'progress' event after every change up to etcd's current revision; false while disconnected. */
+  requestProgress(): boolean;
   stop(): Promise<void>;
 }
 
@@ -86,7 +77,9 @@ const MESH_KEY = 'mesh';
 const MEMBERS = 'members/';
 const IPS = 'ips/';
 
-export class EtcdMeshStore {
+export class EtcdMeshStore implements SharedMemberStore {
+  /** Several bootstraps share it: changes come back through watch(), in etcd's order. */
+  readonly shared = true as const;
   readonly prefix: string;
   readonly endpoints: readonly string[];
   private readonly client: Etcd3;
@@ -263,6 +256,8 @@ export class EtcdMeshStore {
         if (event.type === 'compacted') {
           this.watches.delete(watch);
           onEvent(event);
+        } else if (event.type === 'progress') {
+          onEvent(event);
         } else if (event.type === 'delete') {
           onEvent({ type: 'remove', revision: event.revision, name: event.key.slice(membersPrefix.length) });
         } else {
@@ -275,6 +270,7 @@ export class EtcdMeshStore {
       get revision() {
         return watch.revision;
       },
+      requestProgress: () => watch.requestProgress(),
       stop: async () => {
         this.watches.delete(watch);
         await watch.stop();
@@ -296,6 +292,11 @@ export class EtcdMeshStore {
       orphanIps: [...holders].filter(([ip, name]) => ipOf.get(name) !== ip).map(([ip]) => ip).sort(),
       membersWithoutIp: [...ipOf].filter(([name, ip]) => holders.get(ip) !== name).map(([name]) => name).sort(),
     };
+  }
+
+  /** Leader election, shared heartbeats and the reachability probe (see EtcdCoordinator); not started. */
+  coordinator(init: CoordinatorInit): EtcdCoordinator {
+    return new EtcdCoordinator(this.client, this.prefix, this.endpoints, init);
   }
 
   /** Ends every watch and the connections. */

@@ -10,7 +10,9 @@ export type RawWatchEvent =
   | { readonly type: 'put'; readonly key: string; readonly value: Buffer; readonly revision: number }
   | { readonly type: 'delete'; readonly key: string; readonly revision: number }
   /** etcd no longer has the revisions asked for (compacted up to `compactRevision`): the watch has ended. */
-  | { readonly type: 'compacted'; readonly compactRevision: number };
+  | { readonly type: 'compacted'; readonly compactRevision: number }
+  /** Every change up to `revision` has been delivered (the answer to requestProgress). */
+  | { readonly type: 'progress'; readonly revision: number };
 
 export interface PrefixWatchInit {
   readonly prefix: string;
@@ -25,6 +27,8 @@ export interface PrefixWatchInit {
 export interface PrefixWatch {
   /** The mod revision of the last change delivered (afterRevision until the first). */
   readonly revision: number;
+  /** Asks etcd for a 'progress' event: it comes after every change up to etcd's current revision. False while disconnected. */
+  requestProgress(): boolean;
   stop(): Promise<void>;
 }
 
@@ -90,7 +94,13 @@ export function watchPrefix(client: Etcd3, init: PrefixWatchInit): PrefixWatch {
             backoff = init.backoffMs.initial;
             init.onStatus?.('watching');
           }
-          for (const ev of res.events ?? []) {
+          const events = res.events ?? [];
+          if (events.length === 0 && !res.created) {
+            // A progress answer: etcd sends it once every event up to this revision is out.
+            init.onEvent({ type: 'progress', revision: Number(res.header.revision) });
+            return;
+          }
+          for (const ev of events) {
             const revision = Number(ev.kv.mod_revision);
             if (revision < last) continue; // never deliver a change twice across a resume
             last = revision;
@@ -117,6 +127,11 @@ export function watchPrefix(client: Etcd3, init: PrefixWatchInit): PrefixWatch {
   return {
     get revision() {
       return last;
+    },
+    requestProgress() {
+      if (!stream || stopped) return false;
+      stream.write({ progress_request: {} });
+      return true;
     },
     async stop() {
       finish();

@@ -3,6 +3,7 @@ import { formatHelp, resolveFlags, UsageError, type FlagSpec } from '../flags/pa
 import { checkMeshName, checkRoot, interrupted, makeLogger, NODE_FLAGS, nodeInit, nodeName, runNode, wgDriverFactory } from './node-common.js';
 import { printBootstrapSummary } from './summary.js';
 import { serverTlsFromFlags, TLS_SERVER_FLAGS } from './tls.js';
+import { ETCD_FLAGS, etcdSettingsFromFlags } from './etcd-flags.js';
 
 export const BOOTSTRAP_FLAGS: FlagSpec[] = [
   { name: 'n', type: 'string', value: 'MESH', default: DEFAULTS.meshName, help: 'mesh name (1-10 characters; the interface is wg<MESH>)' },
@@ -23,15 +24,24 @@ export const BOOTSTRAP_FLAGS: FlagSpec[] = [
     name: 'relay', type: 'bool', default: true,
     help: 'relay for nodes that have no direct path to each other (kernel forwarding on the wg interface, member-to-member traffic only; needs iptables). -relay=false: do not',
   },
+  {
+    name: 'store', type: 'string', value: 'file|etcd', default: 'file',
+    help: 'where the mesh\'s members and IPs live: file (<state-dir>/<mesh>/bootstrap.json, this bootstrap alone) or etcd ' +
+      '(shared by every bootstrap of the mesh: give each its own -ip, the same -n, -cidr and -etcd-* flags; agents list them all with -bootstrap-addr)',
+  },
+  ...ETCD_FLAGS,
   ...TLS_SERVER_FLAGS,
   ...NODE_FLAGS,
 ];
 
-const USAGE = 'wgmesh bootstrap [-dev] [-n MESH] [-cidr CIDR] [-ip IP] [-grpc-bind-addr IP] [-grpc-bind-port PORT] [TLS flags]';
+const USAGE = 'wgmesh bootstrap [-dev] [-n MESH] [-cidr CIDR] [-ip IP] [-grpc-bind-addr IP] [-grpc-bind-port PORT] [-store etcd -etcd-endpoints URL,…] [TLS flags]';
 const DESCRIPTION = `Starts a mesh: this node's WireGuard interface, and the join service other nodes join through.
 Runs in the foreground until SIGINT/SIGTERM. Without -dev, TLS certificates are required
 (make them with \`wgmesh ca\`). A bootstrap asks no router for a port mapping (join's -port-mapping):
-other nodes must reach it directly, so give it a public address or forward its ports yourself.`;
+other nodes must reach it directly, so give it a public address or forward its ports yourself.
+With -store etcd, any number of bootstraps serve one mesh: IPs are taken in etcd transactions (never
+twice), every bootstrap fans out every change, one of them (an etcd leader key under a lease) runs
+failure detection, and one that cannot reach etcd refuses joins and updates with UNAVAILABLE.`;
 
 export async function runBootstrap(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   const { values, help } = resolveFlags(BOOTSTRAP_FLAGS, argv, env);
@@ -44,6 +54,10 @@ export async function runBootstrap(argv: string[], env: NodeJS.ProcessEnv): Prom
   const cidr = parsePrefix(String(values.cidr), '-cidr');
   const selfIp = String(values.ip);
   if (!prefixContains(cidr, selfIp)) throw new UsageError(`-ip ${selfIp} is not inside -cidr ${cidr.text}; pick an address of the mesh network`);
+  const store = String(values.store);
+  if (store !== 'file' && store !== 'etcd') throw new UsageError(`-store ${store}: choose file or etcd`);
+  const etcd = store === 'etcd' ? await etcdSettingsFromFlags(values, '-store etcd') : undefined;
+  if (!etcd && (values['etcd-endpoints'] as string[] | undefined)?.length) throw new UsageError('-etcd-endpoints is given but -store is file: add -store etcd to keep the mesh in etcd');
   const init = nodeInit(values, mesh, nodeName(values));
   const dev = Boolean(values.dev);
   const tls = dev ? undefined : await serverTlsFromFlags(values);
@@ -53,6 +67,7 @@ export async function runBootstrap(argv: string[], env: NodeJS.ProcessEnv): Prom
   const node = createBootstrapNode({ wg: wgDriverFactory(values, logger), logger }, {
     ...init,
     cidr: cidr.text,
+    ...(etcd ? { etcd } : {}),
     ...(values['cidr-ipam'] ? { ipamRange: String(values['cidr-ipam']) } : {}),
     selfIp,
     grpcBindAddr: String(values['grpc-bind-addr']),
