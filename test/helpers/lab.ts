@@ -36,15 +36,17 @@ import { waitFor } from './wait.js';
 /**
  * Why these tests cannot run here, or undefined when they can (`nat`: the lab's NAT routers need
  * iptables and sysctl; `delay`: delayWireguard needs iptables and python3; `upnp`: miniupnpd,
- * coturn and the clients natpmpc and upnpc).
+ * coturn and the clients natpmpc and upnpc; `etcd`: the etcd cluster of a lab with several bootstraps).
  */
-export async function labSkipReason(options: { wireguard: boolean; nat?: boolean; delay?: boolean; upnp?: boolean }): Promise<string | undefined> {
+export async function labSkipReason(options: { wireguard: boolean; nat?: boolean; delay?: boolean; upnp?: boolean; etcd?: boolean }): Promise<string | undefined> {
   if (!isRoot()) return 'needs root: the lab creates network and mount namespaces (CI runs as root)';
   const needed = [
     'ip', 'nsenter', 'unshare', 'mount', 'ping', ...(options.wireguard ? ['wg', 'wireguard-go'] : []), ...(options.nat ? ['iptables', 'sysctl'] : []),
     ...(options.delay ? ['iptables', 'python3'] : []),
     // `upnp`: miniupnpd on the routers, the lab's STUN server, and the independent clients.
     ...(options.upnp ? ['iptables', 'iptables-legacy', 'sysctl', 'miniupnpd', 'turnserver', 'ss', 'natpmpc', 'upnpc'] : []),
+    // `etcd`: `lab up -bootstraps K` (K > 1) runs etcd in the bootstrap hosts and checks it with etcdctl.
+    ...(options.etcd ? ['etcd', 'etcdctl'] : []),
   ];
   const missing: string[] = [];
   const path = process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin';

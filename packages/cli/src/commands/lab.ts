@@ -11,6 +11,7 @@ import {
   LAB_DEFAULTS,
   labAdd,
   labDown,
+  labEtcdStatus,
   labKillNode,
   labRestartNode,
   labStartNode,
@@ -18,12 +19,15 @@ import {
   labUp,
   LabError,
   LabNotReady,
+  EtcdNotHealthy,
+  MAX_BOOTSTRAPS,
   loadLab,
   nameHint,
   NodeExited,
   parseNatStyle,
   sourceWgmeshCommand,
   splitArgs,
+  type EtcdMemberStatus,
   type HostStatus,
   type LabState,
 } from '../lab/index.js';
@@ -35,7 +39,15 @@ const TIMEOUT: FlagSpec = { name: 'timeout', type: 'int', default: LAB_DEFAULTS.
 const UP_FLAGS: readonly FlagSpec[] = [
   NAME,
   { name: 'underlay', type: 'string', default: LAB_DEFAULTS.underlay, value: 'CIDR', help: 'the hosts\' shared network (h1 = .1, h2 = .2, …)' },
-  { name: 'cidr', type: 'string', default: LAB_DEFAULTS.cidr, value: 'CIDR', help: 'the mesh network; the bootstrap (h1) takes its first address' },
+  { name: 'cidr', type: 'string', default: LAB_DEFAULTS.cidr, value: 'CIDR', help: 'the mesh network; the bootstrap (h1) takes its first address, hK its K-th with -bootstraps' },
+  {
+    name: 'bootstraps',
+    type: 'int',
+    default: 1,
+    value: 'K',
+    help: `how many hosts bootstrap (1…${MAX_BOOTSTRAPS}, at most N): h1…hK, each with the mesh IP .K, sharing their member table in an etcd cluster ` +
+      'the lab runs with a member in each of those hosts (etcd-server and etcd-client: scripts/install-deps.sh); the other hosts join with every bootstrap\'s address',
+  },
   { name: 'mesh', type: 'string', default: LAB_DEFAULTS.mesh, value: 'MESH', help: 'mesh name (the interface is wg<MESH>)' },
   {
     name: 'nat',
@@ -43,7 +55,7 @@ const UP_FLAGS: readonly FlagSpec[] = [
     default: [],
     value: 'HOST[+HOST…],…',
     help: 'put hosts behind masquerading NAT routers (namespaces LAB-r1, LAB-r2, …, WAN on the underlay\'s top addresses): ' +
-      '-nat h2,h3 gives h2 and h3 a router each, -nat h4+h5 puts both behind one; repeatable; never h1 (the bootstrap)',
+      '-nat h2,h3 gives h2 and h3 a router each, -nat h4+h5 puts both behind one; repeatable; never h1 (the bootstrap), nor any bootstrap with -bootstraps',
   },
   { name: 'nat-lan', type: 'string', default: LAB_DEFAULTS.natLan, value: 'CIDR', help: 'the NAT routers\' private segments: a /28 each (router .1, its hosts .2, .3, …)' },
   {
@@ -66,7 +78,7 @@ const UP_FLAGS: readonly FlagSpec[] = [
   { name: 'hosts-only', type: 'bool', default: false, help: 'create the hosts but start no wgmesh' },
   { name: 'from-source', type: 'bool', default: false, help: 'run wgmesh from TypeScript source (no build needed)' },
   { name: 'log-level', type: 'string', default: LAB_DEFAULTS.logLevel, value: 'LEVEL', help: 'WGMESH_LOG_LEVEL of the nodes' },
-  { name: 'bootstrap-args', type: 'string', default: '', value: '"FLAGS"', help: 'extra flags for h1\'s wgmesh bootstrap, as one string, e.g. "-reap-after 5s"' },
+  { name: 'bootstrap-args', type: 'string', default: '', value: '"FLAGS"', help: 'extra flags for every wgmesh bootstrap, as one string, e.g. "-reap-after 5s"' },
   { name: 'join-args', type: 'string', default: '', value: '"FLAGS"', help: 'extra flags for every wgmesh join, as one string, e.g. "-heartbeat 1s"' },
   TIMEOUT,
 ];
@@ -82,7 +94,8 @@ const STATUS_FLAGS: readonly FlagSpec[] = [NAME, { name: 'json', type: 'bool', d
 const USAGE = 'wgmesh lab up N [flags] | add [-count N] | exec HOST CMD… | info [-json] | status | kill|start|restart HOST | down   [-name LAB]';
 const DESCRIPTION = `Dev mode: N hosts on this machine, each a network namespace with its own mount namespace
 (private /var/run/wireguard, agent socket and /var/lib/wgmesh), on one bridge. h1 runs
-\`wgmesh bootstrap -dev\`, every other host \`wgmesh join -dev\`, with real WireGuard. Needs root.
+\`wgmesh bootstrap -dev\` (h1…hK with -bootstraps K), every other host \`wgmesh join -dev\`, with
+real WireGuard. Needs root.
 
   up N          create the hosts and start the mesh; waits until every node sees all peers
   add           add one more host (-count N: N hosts, joining together); prints the names
@@ -103,7 +116,16 @@ reach the bootstrap, nothing on the underlay reaches them until they have sent t
 every destination, with the home firewall. -upnp: each router runs miniupnpd for its hosts
 (\`natpmpc -g GATEWAY …\`, or \`upnpc -i …\`: miniupnpc calls an IGD with a TEST-NET address
 "not connected" without -i); \`lab status\` shows each router's style and miniupnpd, and
-\`lab down\` stops miniupnpd and the STUN server too.`;
+\`lab down\` stops miniupnpd and the STUN server too.
+
+Several bootstraps: \`lab up 5 -bootstraps 3\` starts an etcd cluster of three members first, one
+in each of h1, h2 and h3 (inside the host's namespaces, on its underlay address, ports 2379 and
+2380; data in the host's state directory, log in ${LAB_DEFAULTS.stateRoot}/LAB/hK-etcd.log), waits
+until it is healthy, then starts \`wgmesh bootstrap -store etcd\` in h1, h2 and h3 one after the
+other (mesh IPs .1, .2, .3 of -cidr), then the joins in h4 and h5, each given all three bootstrap
+addresses. \`lab status\` lists the etcd members and their PIDs; \`lab kill|restart h2\` stops or
+restarts h2's bootstrap (not its etcd); \`lab down\` stops etcd after the bootstraps and removes
+its data. Needs Debian's etcd-server and etcd-client (scripts/install-deps.sh).`;
 
 function out(text: string): void {
   process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
@@ -178,6 +200,11 @@ function hostTable(hosts: readonly HostStatus[]): string {
   return table(rows, '  ');
 }
 
+/** One line per etcd member (labs with several bootstraps): `  etcd h2: http://IP:2379, PID 1234 running`. */
+function etcdLines(members: readonly EtcdMemberStatus[]): string[] {
+  return members.map((m) => `  etcd ${m.name}: ${m.clientUrl}, ${m.pid === undefined ? 'not started' : `PID ${m.pid} ${m.running ? 'running' : 'exited'}`}, log ${m.logFile}`);
+}
+
 function usageHints(lab: LabState): string {
   const n = nameHint(lab.name);
   const other = lab.hosts.find((h) => h.name !== 'h1')?.name ?? 'h1';
@@ -200,6 +227,7 @@ async function up(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<numb
   const result = await labUp({
     name,
     hosts: Number(positionals[0]),
+    bootstraps: Number(values.bootstraps),
     underlay: str(values, 'underlay'),
     cidr: str(values, 'cidr'),
     mesh: str(values, 'mesh'),
@@ -222,9 +250,11 @@ async function up(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<numb
   } else {
     const what = lab.hostsOnly ? 'hosts only, no wgmesh' : `mesh "${lab.mesh}" (${lab.cidr}), interface wg${lab.mesh}`;
     const routers = lab.routers?.length ? `, ${lab.routers.length} NAT router${lab.routers.length === 1 ? '' : 's'}` : '';
-    out(`lab "${name}" is up: ${lab.hosts.length} host${lab.hosts.length === 1 ? '' : 's'} on ${lab.underlay}${routers}, ${what}`);
+    const etcd = lab.etcd?.length ? `, ${lab.etcd.length} bootstraps sharing an etcd cluster` : '';
+    out(`lab "${name}" is up: ${lab.hosts.length} host${lab.hosts.length === 1 ? '' : 's'} on ${lab.underlay}${routers}${etcd}, ${what}`);
   }
   out(hostTable(await labStatus(lab)));
+  for (const line of etcdLines(await labEtcdStatus(lab))) out(line);
   out(usageHints(lab));
   return 0;
 }
@@ -330,7 +360,8 @@ async function status(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<
   const lab = await loadLab(str(values, 'name'));
   const hosts = await labStatus(lab);
   if (values.json === true) {
-    out(JSON.stringify({ name: lab.name, mesh: lab.mesh, underlay: lab.underlay, cidr: lab.cidr, hostsOnly: lab.hostsOnly, ...(lab.routers ? { routers: lab.routers } : {}), hosts }, null, 2));
+    const etcd = lab.etcd ? { etcd: await labEtcdStatus(lab) } : {};
+    out(JSON.stringify({ name: lab.name, mesh: lab.mesh, underlay: lab.underlay, cidr: lab.cidr, hostsOnly: lab.hostsOnly, ...(lab.routers ? { routers: lab.routers } : {}), ...etcd, hosts }, null, 2));
     return 0;
   }
   out(`lab "${lab.name}": ${lab.hosts.length} host${lab.hosts.length === 1 ? '' : 's'} on ${lab.underlay}${lab.hostsOnly ? ' (hosts only)' : `, mesh "${lab.mesh}" (${lab.cidr})`}`);
@@ -338,6 +369,7 @@ async function status(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<
   for (const r of lab.routers ?? []) {
     out(`  NAT router ${r.name} (${r.netns}): WAN ${r.wanIp}, LAN ${r.lan} (${r.lanIp}), hosts ${r.hosts.join(', ')}, ${r.style} NAT${r.miniupnpd ? `, miniupnpd${r.miniupnpd.process ? ` (PID ${r.miniupnpd.process.pid})` : ''}` : ''}`);
   }
+  for (const line of etcdLines(await labEtcdStatus(lab))) out(line);
   if (lab.stun) out(`  STUN server (${lab.stun.netns}): ${lab.stun.ips.join(', ')} port ${lab.stun.port}${lab.stun.process ? ` (PID ${lab.stun.process.pid})` : ''}`);
   return 0;
 }
@@ -406,7 +438,7 @@ export async function runLab(argv: string[], env: NodeJS.ProcessEnv): Promise<nu
     }
     if (e instanceof LabError) {
       err(`wgmesh lab: ${e.message}`);
-      if (e instanceof LabNotReady || e instanceof NodeExited) {
+      if (e instanceof LabNotReady || e instanceof NodeExited || e instanceof EtcdNotHealthy) {
         const name = labName(rest);
         err(`the lab is left up to look at: \`wgmesh lab status${nameHint(name)}\`; remove it with \`wgmesh lab down${nameHint(name)}\``);
       }

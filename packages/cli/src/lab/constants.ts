@@ -37,5 +37,12 @@ export const NAT_SEGMENT_PREFIX = 28;
 export const STUN_ADDRESS_COUNT = 2;
 /** Its port (and PORT+1, the RFC 5780 alternate). */
 export const STUN_PORT = 3478;
+/** At most this many bootstraps (h1…hK), each with a member of the lab's etcd cluster: etcd clusters are 1, 3 or 5 members in practice. */
+export const MAX_BOOTSTRAPS = 5;
+/** etcd's client and peer ports on each bootstrap host's underlay address (etcd's own defaults). */
+export const ETCD_CLIENT_PORT = 2379;
+export const ETCD_PEER_PORT = 2380;
+/** How long the etcd cluster gets to answer healthy on every member. */
+export const ETCD_READY_TIMEOUT_MS = 30_000;
 /** How long miniupnpd and the STUN server get to be ready (miniupnpd's STUN test alone waits up to 3 s per round). */
 export const DAEMON_READY_TIMEOUT_MS = 20_000;

@@ -10,24 +10,33 @@ import { closeSync, openSync, writeSync } from 'node:fs';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { DAEMON_READY_TIMEOUT_MS, LAB_DEFAULTS, STUN_PORT } from './constants.js';
 import { DaemonFailed } from './errors.js';
-import { miniupnpdArgs, miniupnpdConfig, parseCidr, routerUuid, stunAddresses, stunServerArgs } from './plan.js';
+import { hostEnterArgs, miniupnpdArgs, miniupnpdConfig, parseCidr, routerUuid, stunAddresses, stunServerArgs } from './plan.js';
 import { writeLabState, type LabProcess, type LabRouter, type LabState, type LabStun } from './state.js';
 import { labEnv, stopAll } from './supervisor.js';
 import { formatCommandLine, isRunning, readProcStat, runCapture, waitUntil, type ProcessIdentity } from './sys.js';
 import { createStunHost, netnsPath, type Topology } from './topology.js';
 import type { Progress } from './types.js';
 
+export interface StartDaemonOptions {
+  /** Enter this mount namespace too (a lab host's), not only the network namespace. */
+  readonly mountFile?: string;
+  /** Default: this process's environment (labEnv). */
+  readonly env?: NodeJS.ProcessEnv;
+}
+
 /**
- * Starts `argv` detached inside a network namespace, stdout and stderr appended to `logFile`
- * (after a line naming the command). nsenter execs the command, so the PID is the daemon's own.
+ * Starts `argv` detached inside a network namespace (and a host's mount namespace if given),
+ * stdout and stderr appended to `logFile` (after a line naming the command). nsenter execs the
+ * command, so the PID is the daemon's own.
  */
-export async function startDaemon(netns: string, argv: readonly string[], logFile: string): Promise<LabProcess> {
+export async function startDaemon(netns: string, argv: readonly string[], logFile: string, options: StartDaemonOptions = {}): Promise<LabProcess> {
   const log = openSync(logFile, 'a', 0o644);
   const startedMs = Date.now();
   let pid: number;
   try {
     writeSync(log, `--- ${new Date(startedMs).toISOString()} ${formatCommandLine(argv)}\n`);
-    const child = spawn('nsenter', [`--net=${netnsPath(netns)}`, '--', ...argv], { detached: true, stdio: ['ignore', log, log], cwd: '/', env: labEnv() });
+    const enter = options.mountFile ? hostEnterArgs(netnsPath(netns), options.mountFile) : [`--net=${netnsPath(netns)}`, '--'];
+    const child = spawn('nsenter', [...enter, ...argv], { detached: true, stdio: ['ignore', log, log], cwd: '/', env: options.env ?? labEnv() });
     pid = await new Promise<number>((resolve, reject) => {
       child.once('spawn', () => resolve(child.pid!));
       child.once('error', reject);
@@ -40,15 +49,15 @@ export async function startDaemon(netns: string, argv: readonly string[], logFil
   return { pid, startTicks: proc?.startTicks ?? 0, startedMs, argv: [...argv] };
 }
 
-async function logSince(file: string, offset: number): Promise<string> {
+export async function logSince(file: string, offset: number): Promise<string> {
   return (await readFile(file, 'utf8').catch(() => '')).slice(offset);
 }
 
-function tail(text: string, lines = 15): string {
+export function tail(text: string, lines = 15): string {
   return text.trimEnd().split('\n').slice(-lines).join('\n');
 }
 
-async function sizeOf(file: string): Promise<number> {
+export async function sizeOf(file: string): Promise<number> {
   return (await stat(file).catch(() => undefined))?.size ?? 0;
 }
 

@@ -84,3 +84,14 @@ export class DaemonFailed extends LabError {
     super(`${daemon} ${why}; last lines of ${logFile}:\n${logTail || '(empty)'}`);
   }
 }
+
+/**
+ * The lab's etcd cluster (several bootstraps) did not answer healthy in time, or a member
+ * exited. The lab is left up, so the member logs named here can be read.
+ */
+export class EtcdNotHealthy extends LabError {
+  override readonly name = 'EtcdNotHealthy';
+  constructor(message: string, readonly logFiles: readonly string[]) {
+    super(message);
+  }
+}

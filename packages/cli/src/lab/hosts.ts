@@ -45,6 +45,11 @@ export function labHost(lab: LabState, host: string): LabHost {
   return found;
 }
 
+/** The hosts that run `wgmesh bootstrap` (h1, or h1…hK with -bootstraps K), in host order. */
+export function bootstrapHosts(lab: LabState): LabHost[] {
+  return lab.hosts.filter((h) => h.role === 'bootstrap');
+}
+
 /** The PID of the host's wgmesh as started by the lab (undefined for a hosts-only lab). */
 export function hostPid(lab: LabState, host: string): number | undefined {
   return labHost(lab, host).process?.pid;
@@ -86,6 +91,9 @@ export async function inspectLab(name: string = LAB_DEFAULTS.name): Promise<LabI
   for (const router of state.routers ?? []) {
     if (!netns.includes(router.netns)) problems.push(`NAT router ${router.name}: network namespace ${router.netns} is missing`);
     if (router.miniupnpd && !(router.miniupnpd.process && (await isRunning(router.miniupnpd.process)))) problems.push(`NAT router ${router.name}: miniupnpd is not running`);
+  }
+  for (const member of state.etcd ?? []) {
+    if (!(member.process && (await isRunning(member.process)))) problems.push(`${member.name}: etcd is not running`);
   }
   if (state.stun) {
     if (!netns.includes(state.stun.netns)) problems.push(`STUN server: network namespace ${state.stun.netns} is missing`);

@@ -1,7 +1,8 @@
 /**
  * `wgmesh lab`: N hosts on this machine, each a network namespace plus a mount namespace, on one
- * bridge (or behind a masquerading NAT router that is on it); h1 runs `wgmesh bootstrap -dev`,
- * the others `wgmesh join -dev`. The end-to-end tests build their topologies with the same functions.
+ * bridge (or behind a masquerading NAT router that is on it); h1 runs `wgmesh bootstrap -dev`
+ * (or h1…hK, sharing an etcd cluster with a member in each: etcd.ts), the others `wgmesh join
+ * -dev`. The end-to-end tests build their topologies with the same functions.
  *
  * This module orchestrates: `up`, `add`, `down`, and stopping, starting and restarting one
  * host's node. Processes are started by a supervisor (supervisor.ts), readiness is read through
@@ -17,14 +18,17 @@ import {
   labPaths,
   parseCidr,
   parseNatGroups,
+  planEtcd,
   planNat,
   reservedAddresses,
+  validateBootstrapCount,
   validateHostCount,
   validateLabName,
   validateMeshName,
   type NatRouterPlan,
 } from './plan.js';
 import { startUpnp, stopDaemons } from './daemons.js';
+import { labEtcdMembers, requireEtcd, startEtcd, stopEtcd } from './etcd.js';
 import { descendantsOf } from './parse.js';
 import { waitForMesh, waitForNodes } from './readiness.js';
 import { replaceHost, writeLabState, type LabHost, type LabRouter, type LabState, type LabStop } from './state.js';
@@ -57,8 +61,8 @@ function report(onProgress: Progress | undefined, message: string): void {
   onProgress?.(message);
 }
 
-function topologyOf(name: string, underlay: string, routers: readonly NatRouterPlan[] = []): Topology {
-  return { names: labNames(name), paths: labPaths(name), underlay: parseCidr(underlay), routers };
+function topologyOf(name: string, underlay: string, routers: readonly NatRouterPlan[] = [], bootstraps = 1): Topology {
+  return { names: labNames(name), paths: labPaths(name), underlay: parseCidr(underlay), routers, bootstraps };
 }
 
 /** The NAT routers recorded in lab.json, as plans (to place new hosts around them). */
@@ -102,16 +106,21 @@ export async function labUp(options: LabUpOptions): Promise<LabUpResult> {
   const underlay = options.underlay ?? LAB_DEFAULTS.underlay;
   const groups = parseNatGroups(options.nat ?? []);
   const hosts = validateHostCount(options.hosts, parseCidr(underlay), groups.length);
+  const bootstraps = validateBootstrapCount(options.bootstraps ?? 1, hosts);
   const meshCidr = parseCidr(options.cidr ?? LAB_DEFAULTS.cidr);
+  // Each bootstrap takes the mesh address of its host's number (h1 .1, h2 .2, …).
+  validateHostCount(bootstraps, meshCidr);
   const upnp = options.upnp ?? false;
   if (upnp && groups.length === 0) throw new InvalidLabOptions('-upnp runs miniupnpd on the NAT routers: give some with -nat');
-  const routers = planNat(groups, { hosts, underlay: parseCidr(underlay), natLan: parseCidr(options.natLan ?? LAB_DEFAULTS.natLan), cidr: meshCidr, style: options.natStyle ?? 'home', upnp });
-  const topo = topologyOf(name, underlay, routers);
+  const routers = planNat(groups, { hosts, underlay: parseCidr(underlay), natLan: parseCidr(options.natLan ?? LAB_DEFAULTS.natLan), cidr: meshCidr, style: options.natStyle ?? 'home', upnp, bootstraps });
+  const topo = topologyOf(name, underlay, routers, bootstraps);
   const mesh = validateMeshName(options.mesh ?? LAB_DEFAULTS.mesh);
   const cidr = formatCidr(meshCidr);
   const labRouters = routers.map((r) => labRouter(topo.names, topo.paths, r));
-  if (routers.length > 0) await requireNatTools(upnp);
   const hostsOnly = options.hostsOnly ?? false;
+  if (bootstraps > 1 && hostsOnly) throw new InvalidLabOptions(`-bootstraps ${bootstraps} starts bootstraps and etcd, and -hosts-only starts nothing: give one of them`);
+  if (routers.length > 0) await requireNatTools(upnp);
+  if (bootstraps > 1) await requireEtcd(bootstraps, (options.env ?? process.env).PATH ?? '');
   const bootstrapArgs = [...(options.bootstrapArgs ?? [])];
   const joinArgs = [...(options.joinArgs ?? [])];
   const onProgress = options.onProgress;
@@ -123,6 +132,9 @@ export async function labUp(options: LabUpOptions): Promise<LabUpResult> {
     const downFirst = `run \`wgmesh lab down${nameHint(name)}\` first`;
     if (found.state.hostsOnly !== hostsOnly) {
       throw new LabConflict(`lab "${name}" is already up ${found.state.hostsOnly ? 'without' : 'with'} wgmesh; ${downFirst}`);
+    }
+    if ((found.state.bootstraps ?? 1) !== bootstraps) {
+      throw new LabConflict(`lab "${name}" is already up with ${found.state.bootstraps ?? 1} bootstrap${(found.state.bootstraps ?? 1) === 1 ? '' : 's'}; ${downFirst}`);
     }
     if (natLayout(found.state.routers ?? []) !== natLayout(labRouters)) {
       throw new LabConflict(`lab "${name}" is already up with other NAT routers (${natLayout(found.state.routers ?? [])}); ${downFirst}`);
@@ -151,6 +163,8 @@ export async function labUp(options: LabUpOptions): Promise<LabUpResult> {
     underlay: formatCidr(topo.underlay),
     cidr,
     bootstrapPort: options.bootstrapPort ?? LAB_DEFAULTS.bootstrapPort,
+    // Recorded only with several, like the extra flags: a one-bootstrap lab.json is unchanged.
+    ...(bootstraps > 1 ? { bootstraps, etcd: labEtcdMembers(planEtcd(topo.underlay, bootstraps), topo.paths) } : {}),
     wgmeshCommand: [...(options.wgmeshCommand ?? builtWgmeshCommand())],
     logLevel: options.logLevel ?? LAB_DEFAULTS.logLevel,
     // Recorded only when given, so a default lab's lab.json is what it always was.
@@ -186,18 +200,25 @@ export async function labUp(options: LabUpOptions): Promise<LabUpResult> {
   if (hostsOnly) return { status: 'created', lab, replacedStale };
 
   const timeoutMs = options.readyTimeoutMs ?? LAB_DEFAULTS.readyTimeoutMs;
-  const [first, ...rest] = lab.hosts;
-  report(onProgress, `starting the bootstrap in h1 (${first!.underlayIp}:${lab.bootstrapPort})`);
-  lab = replaceHost(lab, await supervisor.start(lab, first!, options.env));
-  await writeLabState(stateFile, lab);
+  // The bootstraps keep their member table in etcd: it must answer before they start. A cluster
+  // that does not is left up (recorded in lab.json) so its logs can be read.
+  if (bootstraps > 1) lab = await startEtcd(lab, stateFile, { ...(options.env ? { env: options.env } : {}), ...(onProgress ? { onProgress } : {}) });
+  const firsts = lab.hosts.filter((h) => h.role === 'bootstrap');
+  const rest = lab.hosts.filter((h) => h.role !== 'bootstrap');
   if (options.wait === false) {
-    for (const host of rest) lab = replaceHost(lab, await supervisor.start(lab, host, options.env));
+    for (const host of [...firsts, ...rest]) lab = replaceHost(lab, await supervisor.start(lab, host, options.env));
     await writeLabState(stateFile, lab);
     return { status: 'created', lab, replacedStale };
   }
-  // Joins retry, but starting them once the bootstrap answers keeps their backoff short.
-  const [bootstrap] = await waitForNodes(lab, [labHost(lab, 'h1')], () => [], { timeoutMs, onProgress, supervisor });
-  lab = replaceHost(lab, bootstrap!);
+  // One at a time, each once the previous answers: h1 creates the mesh (in etcd too) that the
+  // others open. Joins retry, but starting them once the bootstraps answer keeps their backoff short.
+  for (const host of firsts) {
+    report(onProgress, `starting the bootstrap in ${host.name} (${host.underlayIp}:${lab.bootstrapPort})`);
+    lab = replaceHost(lab, await supervisor.start(lab, host, options.env));
+    await writeLabState(stateFile, lab);
+    const [bootstrap] = await waitForNodes(lab, [labHost(lab, host.name)], () => [], { timeoutMs, onProgress, supervisor });
+    lab = replaceHost(lab, bootstrap!);
+  }
   if (rest.length > 0) report(onProgress, `starting join in ${rest.map((h) => h.name).join(', ')}`);
   for (const host of rest) lab = replaceHost(lab, await supervisor.start(lab, host, options.env));
   await writeLabState(stateFile, lab);
@@ -218,7 +239,7 @@ export async function labAdd(options: LabAddOptions = {}): Promise<LabAddResult>
   const supervisor = options.supervisor ?? createNodeSupervisor();
   let lab = await loadLab(name);
   // New hosts go on the switch; the routers' WAN addresses are kept free of them.
-  const topo = topologyOf(name, lab.underlay, routerPlans(lab));
+  const topo = topologyOf(name, lab.underlay, routerPlans(lab), lab.bootstraps ?? 1);
   const first = Math.max(0, ...lab.hosts.map((h) => h.index)) + 1;
   validateHostCount(first + count - 1, topo.underlay, reservedAddresses(topo.routers.length, lab.stun !== undefined));
   const indexes = Array.from({ length: count }, (_, i) => first + i);
@@ -368,6 +389,11 @@ export async function labDown(options: LabDownOptions = {}): Promise<LabDownRepo
   }
   // A node stops its own wireguard-go; whatever outlives it is stopped here.
   killed.push(...(await stopLeftovers(children, 2_000, undefined)).killed);
+  // The bootstraps' etcd cluster, once no bootstrap uses it (its data goes with the hosts' directories).
+  const etcd = await stopEtcd(state, options.stopTimeoutMs ?? LAB_DEFAULTS.stopTimeoutMs);
+  if (etcd.stopped.length + etcd.killed.length > 0) report(onProgress, `stopped etcd (PIDs ${[...etcd.stopped, ...etcd.killed].join(', ')})`);
+  stopped.push(...etcd.stopped);
+  killed.push(...etcd.killed);
   // Then the routers' miniupnpd and the STUN server, once no node uses them.
   const daemons = await stopDaemons(state, options.stopTimeoutMs ?? LAB_DEFAULTS.stopTimeoutMs);
   if (daemons.stopped.length + daemons.killed.length > 0) report(onProgress, `stopped miniupnpd and the STUN server (PIDs ${[...daemons.stopped, ...daemons.killed].join(', ')})`);
@@ -377,7 +403,7 @@ export async function labDown(options: LabDownOptions = {}): Promise<LabDownRepo
   const netnsBefore = await listNetns();
   const strays = await processesInside(names, paths, netnsBefore);
   const teardown = await destroyTopology(names, paths);
-  const existed = state !== undefined || recorded.length > 0 || daemons.stopped.length > 0 || teardown.netns.length > 0 || teardown.mounts.length > 0 || teardown.dirs.length > 0;
+  const existed = state !== undefined || recorded.length > 0 || etcd.stopped.length > 0 || daemons.stopped.length > 0 || teardown.netns.length > 0 || teardown.mounts.length > 0 || teardown.dirs.length > 0;
   if (existed) report(onProgress, `removed ${teardown.netns.length} namespace${teardown.netns.length === 1 ? '' : 's'} and ${teardown.mounts.length} mount${teardown.mounts.length === 1 ? '' : 's'}`);
   return { existed, stopped, killed, netns: teardown.netns, mounts: teardown.mounts, strays };
 }

@@ -133,3 +133,40 @@ export function nodeInfoOf(value: unknown): NodeInfo | undefined {
     }),
   };
 }
+
+export interface EtcdEndpointStatus {
+  /** The client URL asked (as given to --endpoints). */
+  readonly endpoint: string;
+  /** This member's ID and the leader's as it sees it, as decimal strings ("0": no leader known). */
+  readonly memberId: string;
+  readonly leaderId: string;
+}
+
+/**
+ * `etcdctl endpoint status -w json`: one entry per member that answered. Member IDs are 64-bit
+ * numbers, more than a JavaScript number holds exactly, so they are read as text.
+ */
+export function parseEtcdStatus(json: string): EtcdEndpointStatus[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(json.replace(/("(?:member_id|leader)"\s*:\s*)(\d+)/g, '$1"$2"'));
+  } catch {
+    return [];
+  }
+  if (!Array.isArray(parsed)) return [];
+  return parsed.flatMap((raw) => {
+    const entry = record(raw);
+    const status = record(entry?.Status);
+    const header = record(status?.header);
+    const endpoint = text(entry?.Endpoint);
+    const memberId = text(header?.member_id);
+    if (!endpoint || !memberId) return [];
+    return [{ endpoint, memberId, leaderId: text(status?.leader) || '0' }];
+  });
+}
+
+/** The client URL of the member the answering members agree leads ("0" counts as none); undefined when none does. */
+export function etcdLeaderEndpoint(statuses: readonly EtcdEndpointStatus[]): string | undefined {
+  const leaderId = statuses.map((s) => s.leaderId).find((id) => id !== '0');
+  return leaderId === undefined ? undefined : statuses.find((s) => s.memberId === leaderId)?.endpoint;
+}

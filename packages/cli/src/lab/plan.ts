@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
-import { LAB_DEFAULTS, MAX_HOSTS, MAX_LAB_NAME, MAX_MESH_NAME, NAT_SEGMENT_PREFIX, STUN_ADDRESS_COUNT } from './constants.js';
+import { ETCD_CLIENT_PORT, ETCD_PEER_PORT, LAB_DEFAULTS, MAX_BOOTSTRAPS, MAX_HOSTS, MAX_LAB_NAME, MAX_MESH_NAME, NAT_SEGMENT_PREFIX, STUN_ADDRESS_COUNT } from './constants.js';
 import { InvalidLabOptions } from './errors.js';
 
 export interface Ipv4Cidr {
@@ -85,6 +85,24 @@ export function validateHostCount(n: number, underlay: Ipv4Cidr, routers = 0): n
     throw new InvalidLabOptions(`the number of hosts must be between 1 and ${Math.max(1, max)}, not ${n}${why}`);
   }
   return n;
+}
+
+/**
+ * How many hosts bootstrap (h1…hK): 1, or several sharing one etcd cluster (a member in each
+ * bootstrap host). At most MAX_BOOTSTRAPS, and no more than the lab's hosts.
+ */
+export function validateBootstrapCount(k: number, hosts: number): number {
+  const max = Math.max(1, Math.min(hosts, MAX_BOOTSTRAPS));
+  if (!Number.isInteger(k) || k < 1 || k > max) {
+    const why = hosts < MAX_BOOTSTRAPS ? ` (the lab has ${hosts} host${hosts === 1 ? '' : 's'})` : '';
+    throw new InvalidLabOptions(`-bootstraps: the number of bootstraps must be between 1 and ${max}, not ${k}${why}`);
+  }
+  return k;
+}
+
+/** Host K runs `wgmesh bootstrap` in a lab of `bootstraps` bootstraps (h1…hK); the others join. */
+export function isBootstrapIndex(k: number, bootstraps = 1): boolean {
+  return Number.isInteger(k) && k >= 1 && k <= bootstraps;
 }
 
 export function hostName(k: number): string {
@@ -173,6 +191,8 @@ export interface LabPaths {
   miniupnpd(r: number): { readonly configFile: string; readonly pidFile: string; readonly logFile: string; readonly leaseFile: string };
   /** The STUN server's pidfile and log. */
   readonly stun: { readonly pidFile: string; readonly logFile: string };
+  /** Bootstrap host K's etcd member: its data in the host's state directory, its log beside the host's. */
+  etcd(k: number): { readonly dataDir: string; readonly logFile: string };
 }
 
 export function labPaths(lab: string, roots: LabRoots = LAB_DEFAULTS): LabPaths {
@@ -191,6 +211,7 @@ export function labPaths(lab: string, roots: LabRoots = LAB_DEFAULTS): LabPaths 
       return { configFile: `${base}.conf`, pidFile: `${base}.pid`, logFile: `${base}.log`, leaseFile: `${base}.leases` };
     },
     stun: { pidFile: join(stateDir, 'stun.pid'), logFile: join(stateDir, 'stun.log') },
+    etcd: (k) => ({ dataDir: join(stateDir, hostName(k), 'etcd'), logFile: join(stateDir, `${hostName(k)}-etcd.log`) }),
   };
 }
 
@@ -199,35 +220,101 @@ export interface NodeCommandPlan {
   readonly cidr: Ipv4Cidr;
   readonly underlay: Ipv4Cidr;
   readonly bootstrapPort: number;
-  /** Appended to h1's `bootstrap` command line (e.g. `-reap-after 5s`). */
+  /** Hosts h1…hK bootstrap (default 1); with more than one they share the lab's etcd cluster. */
+  readonly bootstraps?: number;
+  /** Appended to every `bootstrap` command line (e.g. `-reap-after 5s`). */
   readonly bootstrapArgs?: readonly string[];
   /** Appended to every other host's `join` command line (e.g. `-heartbeat 1s`). */
   readonly joinArgs?: readonly string[];
 }
 
 /**
- * h1 bootstraps the mesh (taking the CIDR's first address); every other host joins through h1.
- * Extra flags come last, so they can also override the lab's own (Go-style flags: the last wins).
+ * h1…hK bootstrap the mesh, hK taking the CIDR's K-th address (h1 .1, h2 .2, …); with several,
+ * they keep the member table in the lab's etcd cluster (every member's endpoint given to each).
+ * Every other host joins through all of them. Extra flags come last, so they can also override
+ * the lab's own (Go-style flags: the last wins).
  */
 export function nodeArgs(plan: NodeCommandPlan, k: number): string[] {
-  if (k === 1) {
+  const bootstraps = plan.bootstraps ?? 1;
+  if (isBootstrapIndex(k, bootstraps)) {
     return [
       'bootstrap', '-dev',
       '-n', plan.mesh,
       '-cidr', formatCidr(plan.cidr),
-      '-ip', hostAddress(plan.cidr, 1),
+      '-ip', hostAddress(plan.cidr, k),
       '-grpc-bind-port', String(plan.bootstrapPort),
       '-node-name', hostName(k),
+      ...(bootstraps > 1 ? ['-store', 'etcd', '-etcd-endpoints', etcdEndpoints(plan.underlay, bootstraps).join(',')] : []),
       ...(plan.bootstrapArgs ?? []),
     ];
   }
   return [
     'join', '-dev',
     '-n', plan.mesh,
-    '-bootstrap-addr', `${hostAddress(plan.underlay, 1)}:${plan.bootstrapPort}`,
+    ...bootstrapAddresses(plan.underlay, bootstraps, plan.bootstrapPort).flatMap((addr) => ['-bootstrap-addr', addr]),
     '-node-name', hostName(k),
     ...(plan.joinArgs ?? []),
   ];
+}
+
+/** Where the joins reach the bootstraps: h1…hK's underlay addresses (never behind NAT) and the gRPC port. */
+export function bootstrapAddresses(underlay: Ipv4Cidr, bootstraps: number, port: number): string[] {
+  return Array.from({ length: bootstraps }, (_, i) => `${hostAddress(underlay, i + 1)}:${port}`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The etcd cluster of a lab with several bootstraps
+
+export interface EtcdMemberPlan {
+  /** The bootstrap host's name (h1, …), also etcd's --name. */
+  readonly name: string;
+  readonly index: number;
+  /** The host's underlay address, where the member listens. */
+  readonly ip: string;
+  /** http://IP:2379 */
+  readonly clientUrl: string;
+  /** http://IP:2380 */
+  readonly peerUrl: string;
+}
+
+/** One etcd member per bootstrap host h1…hK, on its underlay address. */
+export function planEtcd(underlay: Ipv4Cidr, bootstraps: number): EtcdMemberPlan[] {
+  return Array.from({ length: bootstraps }, (_, i) => {
+    const ip = hostAddress(underlay, i + 1);
+    return { name: hostName(i + 1), index: i + 1, ip, clientUrl: `http://${ip}:${ETCD_CLIENT_PORT}`, peerUrl: `http://${ip}:${ETCD_PEER_PORT}` };
+  });
+}
+
+/** The client URLs of the lab's etcd members, in host order: what each bootstrap's -etcd-endpoints lists. */
+export function etcdEndpoints(underlay: Ipv4Cidr, bootstraps: number): string[] {
+  return planEtcd(underlay, bootstraps).map((m) => m.clientUrl);
+}
+
+/**
+ * The command line of one member of a new cluster: listening on its host's underlay address only,
+ * the whole cluster named in --initial-cluster, the lab's name as the cluster token (two labs'
+ * members never join each other), logs on stderr (the lab appends them to the member's log file).
+ */
+export function etcdArgs(member: EtcdMemberPlan, cluster: readonly EtcdMemberPlan[], dataDir: string, token: string): string[] {
+  return [
+    'etcd',
+    '--name', member.name,
+    '--data-dir', dataDir,
+    '--listen-client-urls', member.clientUrl,
+    '--advertise-client-urls', member.clientUrl,
+    '--listen-peer-urls', member.peerUrl,
+    '--initial-advertise-peer-urls', member.peerUrl,
+    '--initial-cluster', cluster.map((m) => `${m.name}=${m.peerUrl}`).join(','),
+    '--initial-cluster-state', 'new',
+    '--initial-cluster-token', token,
+    '--logger', 'zap',
+    '--log-outputs', 'stderr',
+  ];
+}
+
+/** `etcdctl` against the given members (run inside a host of the lab: the underlay is reachable only there). */
+export function etcdctlArgs(endpoints: readonly string[], command: readonly string[]): string[] {
+  return ['etcdctl', '--endpoints', endpoints.join(','), '--dial-timeout', '1s', '--command-timeout', '2s', ...command];
 }
 
 /**
@@ -353,6 +440,8 @@ export interface NatPlanInput {
   readonly style?: NatStyle;
   /** Every router runs miniupnpd; two more underlay addresses go to the lab's STUN server. */
   readonly upnp?: boolean;
+  /** h1…hK bootstrap (default 1): none of them may be behind NAT. */
+  readonly bootstraps?: number;
 }
 
 /**
@@ -394,7 +483,7 @@ export function cidrsOverlap(a: Ipv4Cidr, b: Ipv4Cidr): boolean {
 }
 
 /**
- * The NAT routers of a lab: one per group, in the order given. The bootstrap (h1) is never
+ * The NAT routers of a lab: one per group, in the order given. The bootstraps (h1…hK) are never
  * behind NAT, a host is behind at most one router, the segments fit the NAT LAN space and
  * overlap neither the underlay nor the mesh, and hosts plus routers fit the underlay.
  */
@@ -419,6 +508,7 @@ export function planNat(groups: readonly (readonly number[])[], input: NatPlanIn
     if (group.length > perRouter) throw new InvalidLabOptions(`-nat: at most ${perRouter} hosts fit behind one router, not ${group.length}`);
     for (const k of group) {
       if (k === 1) throw new InvalidLabOptions('-nat: h1 runs the bootstrap, which is never behind NAT');
+      if (isBootstrapIndex(k, input.bootstraps)) throw new InvalidLabOptions(`-nat: ${hostName(k)} runs a bootstrap (-bootstraps ${input.bootstraps}), which is never behind NAT`);
       if (k > input.hosts) throw new InvalidLabOptions(`-nat: the lab has no ${hostName(k)} (it has h1…h${input.hosts})`);
       const other = seen.get(k);
       if (other !== undefined) {

@@ -68,6 +68,21 @@ export interface LabStun extends LabDaemon {
   readonly port: number;
 }
 
+/** A member of the lab's etcd cluster (labs with several bootstraps): one in each bootstrap host. */
+export interface LabEtcdMember {
+  /** The bootstrap host it runs in (its network and mount namespaces), also etcd's --name. */
+  readonly name: string;
+  /** http://IP:2379 on the host's underlay address. */
+  readonly clientUrl: string;
+  /** http://IP:2380 */
+  readonly peerUrl: string;
+  /** In the host's state directory; removed with the lab. */
+  readonly dataDir: string;
+  readonly logFile: string;
+  /** The member's etcd process once started. */
+  readonly process?: LabProcess;
+}
+
 export interface LabHost {
   readonly name: string;
   readonly index: number;
@@ -98,7 +113,9 @@ export interface LabState {
   /** How wgmesh is started in this lab (also used for `lab exec HOST wgmesh …`). */
   readonly wgmeshCommand: readonly string[];
   readonly logLevel: string;
-  /** Extra flags of h1's `bootstrap` (absent: none). */
+  /** Hosts h1…hK run `bootstrap` (absent: 1, only h1); several share the etcd cluster below. */
+  readonly bootstraps?: number;
+  /** Extra flags of every `bootstrap` (absent: none). */
   readonly bootstrapArgs?: readonly string[];
   /** Extra flags of every `join` (absent: none). */
   readonly joinArgs?: readonly string[];
@@ -109,6 +126,8 @@ export interface LabState {
   readonly routers?: readonly LabRouter[];
   /** The STUN server miniupnpd's check needs (absent: no router runs miniupnpd). */
   readonly stun?: LabStun;
+  /** The etcd cluster the bootstraps share, a member per bootstrap host in host order (absent: one bootstrap, no etcd). */
+  readonly etcd?: readonly LabEtcdMember[];
   readonly hosts: readonly LabHost[];
 }
 
@@ -167,6 +186,23 @@ function parseDaemon(value: unknown, where: string): LabDaemon {
     ...(d.configFile !== undefined ? { configFile: str(d, 'configFile', where) } : {}),
     ...(d.process !== undefined ? { process: parseProcess(d.process, `${where}.process`) } : {}),
   };
+}
+
+function parseEtcdMember(value: unknown, where: string): LabEtcdMember {
+  const m = obj(value, where);
+  return {
+    name: str(m, 'name', where),
+    clientUrl: str(m, 'clientUrl', where),
+    peerUrl: str(m, 'peerUrl', where),
+    dataDir: str(m, 'dataDir', where),
+    logFile: str(m, 'logFile', where),
+    ...(m.process !== undefined ? { process: parseProcess(m.process, `${where}.process`) } : {}),
+  };
+}
+
+function parseEtcd(value: unknown): LabEtcdMember[] {
+  if (!Array.isArray(value)) fail('etcd must be a list');
+  return value.map((m, i) => parseEtcdMember(m, `etcd[${i}]`));
 }
 
 function parseStun(value: unknown, where: string): LabStun {
@@ -245,12 +281,14 @@ export function parseLabState(text: string): LabState {
     bootstrapPort: int(s, 'bootstrapPort', 'lab'),
     wgmeshCommand: strings(s.wgmeshCommand, 'lab.wgmeshCommand'),
     logLevel: str(s, 'logLevel', 'lab'),
+    ...(s.bootstraps !== undefined ? { bootstraps: int(s, 'bootstraps', 'lab') } : {}),
     ...(s.bootstrapArgs !== undefined ? { bootstrapArgs: strings(s.bootstrapArgs, 'lab.bootstrapArgs') } : {}),
     ...(s.joinArgs !== undefined ? { joinArgs: strings(s.joinArgs, 'lab.joinArgs') } : {}),
     hostsOnly: s.hostsOnly,
     createdMs: int(s, 'createdMs', 'lab'),
     ...(s.routers !== undefined ? { routers: parseRouters(s.routers) } : {}),
     ...(s.stun !== undefined ? { stun: parseStun(s.stun, 'lab.stun') } : {}),
+    ...(s.etcd !== undefined ? { etcd: parseEtcd(s.etcd) } : {}),
     hosts: s.hosts.map((h, i) => parseHost(h, `hosts[${i}]`)),
   };
 }
@@ -277,6 +315,11 @@ export async function writeLabState(file: string, state: LabState): Promise<void
   // `lab status`/`exec`/`info`/`down` need not load all of @wgmesh/agent to start.
   const { writeFileAtomic } = await import('@wgmesh/agent');
   await writeFileAtomic(file, formatLabState(state), 0o644);
+}
+
+/** The lab with its etcd member of that name replaced. */
+export function replaceEtcdMember(state: LabState, member: LabEtcdMember): LabState {
+  return { ...state, etcd: (state.etcd ?? []).map((m) => (m.name === member.name ? member : m)) };
 }
 
 export function replaceHost(state: LabState, host: LabHost): LabState {

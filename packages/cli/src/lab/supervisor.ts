@@ -54,6 +54,7 @@ export function plannedNodeArgv(lab: LabState, host: LabHost): string[] {
     cidr: parseCidr(lab.cidr),
     underlay: parseCidr(lab.underlay),
     bootstrapPort: lab.bootstrapPort,
+    ...(lab.bootstraps !== undefined ? { bootstraps: lab.bootstraps } : {}),
     ...(lab.bootstrapArgs ? { bootstrapArgs: lab.bootstrapArgs } : {}),
     ...(lab.joinArgs ? { joinArgs: lab.joinArgs } : {}),
   };

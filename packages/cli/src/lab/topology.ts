@@ -12,6 +12,7 @@ import {
   formatCidr,
   hostAddress,
   hostName,
+  isBootstrapIndex,
   mountNamespaceScript,
   natHost,
   ROUTER_LINKS,
@@ -32,6 +33,8 @@ export interface Topology {
   readonly underlay: Ipv4Cidr;
   /** NAT routers; hosts not behind one of them sit on the switch. */
   readonly routers: readonly NatRouterPlan[];
+  /** Hosts h1…hK bootstrap (default 1); the others join. */
+  readonly bootstraps?: number;
 }
 
 export function netnsPath(netns: string): string {
@@ -162,7 +165,7 @@ export async function createHost(topo: Topology, k: number): Promise<LabHost> {
   // Run from inside the host's netns (only the network namespace is entered) for its sysfs.
   await runOk('nsenter', [`--net=${netnsPath(netns)}`, '--', 'unshare', `--mount=${mountFile}`, '--propagation', 'private', '--', 'sh', '-c', mountNamespaceScript(stateDir)]);
 
-  const role: HostRole = k === 1 ? 'bootstrap' : 'join';
+  const role: HostRole = isBootstrapIndex(k, topo.bootstraps) ? 'bootstrap' : 'join';
   return {
     name: hostName(k),
     index: k,

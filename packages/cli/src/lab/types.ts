@@ -13,10 +13,17 @@ export interface LabUpOptions {
   readonly mesh?: string;
   readonly bootstrapPort?: number;
   /**
+   * How many hosts bootstrap (default 1; at most 5 and the host count): h1…hK each run `wgmesh
+   * bootstrap` with the mesh address .K of the CIDR, and with more than one they keep the member
+   * table in an etcd cluster the lab runs, a member in each of those hosts (needs Debian's
+   * etcd-server and etcd-client). Every other host joins with every bootstrap's address.
+   */
+  readonly bootstraps?: number;
+  /**
    * Hosts to put behind masquerading NAT routers, one router per entry: "h2" (a router of its
    * own), "h4+h5" or ["h4", "h5"] (both behind one router). Each router is a namespace LAB-rR with
    * a WAN address at the top of the underlay (.254, .253, …) and a private /28 of `natLan`
-   * (router .1, its hosts .2, .3, …). h1 (the bootstrap) is never behind NAT.
+   * (router .1, its hosts .2, .3, …). The bootstraps (h1…hK) are never behind NAT.
    */
   readonly nat?: readonly NatGroupInput[];
   /** Where the routers' private segments are carved from; default 198.51.100.0/24. */
@@ -38,7 +45,7 @@ export interface LabUpOptions {
   /** argv prefix that runs wgmesh; default: the built CLI. */
   readonly wgmeshCommand?: readonly string[];
   readonly logLevel?: string;
-  /** Extra flags for h1's `wgmesh bootstrap`, e.g. ['-reap-after', '5s']; kept in lab.json for restarts. */
+  /** Extra flags for every `wgmesh bootstrap`, e.g. ['-reap-after', '5s']; kept in lab.json for restarts. */
   readonly bootstrapArgs?: readonly string[];
   /** Extra flags for every `wgmesh join` (also of hosts added later), e.g. ['-heartbeat', '1s']. */
   readonly joinArgs?: readonly string[];

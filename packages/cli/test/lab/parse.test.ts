@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { descendantsOf, mountsUnder, parseMountPoints, parseNetnsList, parseNodeInfo, parseProcStat, type ProcStat } from '../../src/lab/parse.js';
+import { descendantsOf, etcdLeaderEndpoint, mountsUnder, parseEtcdStatus, parseMountPoints, parseNetnsList, parseNodeInfo, parseProcStat, type ProcStat } from '../../src/lab/parse.js';
 
 describe('parsers of system output', () => {
   test('ip netns list, with and without ids', () => {
@@ -58,5 +58,26 @@ describe('parsers of system output', () => {
     assert.equal(parseNodeInfo('not json'), undefined);
     assert.equal(parseNodeInfo('{"meshIp": "x"}'), undefined);
     assert.equal(parseNodeInfo('{"mesh_ip":"198.18.0.3","peers":[{"node":{"name":"h1","mesh_ip":"198.18.0.1"},"latest_handshake_ms":5}]}')?.peers[0]?.meshIp, '198.18.0.1');
+  });
+});
+
+describe('etcdctl endpoint status -w json', () => {
+  // As etcdctl 3.4 prints it (one line); 13195394291058371180 is more than a double holds exactly.
+  const sample = '[{"Endpoint":"http://192.0.2.1:2379","Status":{"header":{"cluster_id":2037210783374497686,"member_id":13195394291058371180,"revision":1,"raft_term":2},"version":"3.4.23","dbSize":20480,"leader":13195394291058371181,"raftIndex":4}},' +
+    '{"Endpoint":"http://192.0.2.2:2379","Status":{"header":{"cluster_id":2037210783374497686,"member_id":13195394291058371181,"revision":1,"raft_term":2},"leader":13195394291058371181}}]';
+
+  test('member and leader IDs are read exactly, as text', () => {
+    assert.deepEqual(parseEtcdStatus(sample), [
+      { endpoint: 'http://192.0.2.1:2379', memberId: '13195394291058371180', leaderId: '13195394291058371181' },
+      { endpoint: 'http://192.0.2.2:2379', memberId: '13195394291058371181', leaderId: '13195394291058371181' },
+    ]);
+  });
+
+  test('the leader is the answering member whose ID the others name; none while it is 0 or did not answer', () => {
+    assert.equal(etcdLeaderEndpoint(parseEtcdStatus(sample)), 'http://192.0.2.2:2379');
+    assert.equal(etcdLeaderEndpoint([{ endpoint: 'a', memberId: '1', leaderId: '0' }]), undefined);
+    assert.equal(etcdLeaderEndpoint([{ endpoint: 'a', memberId: '1', leaderId: '2' }]), undefined);
+    assert.deepEqual(parseEtcdStatus(''), []);
+    assert.deepEqual(parseEtcdStatus('{"not":"a list"}'), []);
   });
 });

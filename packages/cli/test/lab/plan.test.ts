@@ -5,13 +5,21 @@ import {
   cidrHostCount,
   formatCidr,
   hostAddress,
+  bootstrapAddresses,
+  etcdArgs,
+  etcdctlArgs,
+  etcdEndpoints,
   hostIndex,
+  isBootstrapIndex,
   labNames,
   labPaths,
   mountNamespaceScript,
   nodeArgs,
   parseCidr,
+  planEtcd,
+  planNat,
   splitArgs,
+  validateBootstrapCount,
   validateHostCount,
   validateLabName,
   validateMeshName,
@@ -87,6 +95,7 @@ describe('lab names', () => {
     assert.equal(paths.hostStateDir(2), '/var/lib/wgmesh-lab/wgl/h2');
     assert.equal(paths.logFile(2), '/var/lib/wgmesh-lab/wgl/h2.log');
     assert.equal(paths.stateFile, '/var/lib/wgmesh-lab/wgl/lab.json');
+    assert.deepEqual(paths.etcd(2), { dataDir: '/var/lib/wgmesh-lab/wgl/h2/etcd', logFile: '/var/lib/wgmesh-lab/wgl/h2-etcd.log' });
   });
 });
 
@@ -121,5 +130,85 @@ describe('what each host runs', () => {
     assert.match(script, /mkdir -p \/run\/wireguard/);
     assert.match(script, /mount -t sysfs sysfs \/sys/);
     assert.match(script, /mount --bind \/var\/lib\/wgmesh-lab\/wgl\/h2 \/var\/lib\/wgmesh$/);
+  });
+});
+
+describe('several bootstraps (-bootstraps K)', () => {
+  const plan = { mesh: 'lab', cidr: parseCidr('198.18.0.0/16'), underlay: parseCidr('192.0.2.0/24'), bootstrapPort: 5000, bootstraps: 3 };
+  const endpoints = 'http://192.0.2.1:2379,http://192.0.2.2:2379,http://192.0.2.3:2379';
+
+  test('K is 1 to 5, and no more than the hosts; anything else is refused naming the range', () => {
+    assert.equal(validateBootstrapCount(1, 1), 1);
+    assert.equal(validateBootstrapCount(3, 5), 3);
+    assert.equal(validateBootstrapCount(5, 10), 5);
+    assert.throws(() => validateBootstrapCount(6, 10), /between 1 and 5, not 6/);
+    assert.throws(() => validateBootstrapCount(3, 2), /between 1 and 2, not 3 \(the lab has 2 hosts\)/);
+    for (const bad of [0, -1, 2.5, Number.NaN]) assert.throws(() => validateBootstrapCount(bad, 5), InvalidLabOptions, String(bad));
+  });
+
+  test('h1…hK bootstrap, the others join', () => {
+    assert.deepEqual([1, 2, 3, 4].map((k) => isBootstrapIndex(k, 3)), [true, true, true, false]);
+    assert.deepEqual([1, 2].map((k) => isBootstrapIndex(k)), [true, false]);
+  });
+
+  test('each bootstrap takes its own mesh IP (.1, .2, .3) and keeps the members in the etcd cluster of all three', () => {
+    assert.deepEqual(nodeArgs(plan, 1), [
+      'bootstrap', '-dev', '-n', 'lab', '-cidr', '198.18.0.0/16', '-ip', '198.18.0.1', '-grpc-bind-port', '5000', '-node-name', 'h1',
+      '-store', 'etcd', '-etcd-endpoints', endpoints,
+    ]);
+    assert.deepEqual(nodeArgs(plan, 2), [
+      'bootstrap', '-dev', '-n', 'lab', '-cidr', '198.18.0.0/16', '-ip', '198.18.0.2', '-grpc-bind-port', '5000', '-node-name', 'h2',
+      '-store', 'etcd', '-etcd-endpoints', endpoints,
+    ]);
+    assert.equal(nodeArgs(plan, 3)[nodeArgs(plan, 3).indexOf('-ip') + 1], '198.18.0.3');
+  });
+
+  test('every other host joins with every bootstrap\'s address, in host order', () => {
+    assert.deepEqual(nodeArgs(plan, 4), [
+      'join', '-dev', '-n', 'lab',
+      '-bootstrap-addr', '192.0.2.1:5000', '-bootstrap-addr', '192.0.2.2:5000', '-bootstrap-addr', '192.0.2.3:5000',
+      '-node-name', 'h4',
+    ]);
+    assert.deepEqual(bootstrapAddresses(parseCidr('203.0.113.0/24'), 2, 6000), ['203.0.113.1:6000', '203.0.113.2:6000']);
+  });
+
+  test('extra flags still go last, after the etcd flags; one bootstrap plans exactly what it always did', () => {
+    const extra = { ...plan, bootstrapArgs: ['-reap-after', '5s'] };
+    assert.deepEqual(nodeArgs(extra, 2).slice(-4), ['-etcd-endpoints', endpoints, '-reap-after', '5s']);
+    const one = { ...plan, bootstraps: 1 };
+    assert.deepEqual(nodeArgs(one, 1), ['bootstrap', '-dev', '-n', 'lab', '-cidr', '198.18.0.0/16', '-ip', '198.18.0.1', '-grpc-bind-port', '5000', '-node-name', 'h1']);
+    assert.deepEqual(nodeArgs(one, 3), ['join', '-dev', '-n', 'lab', '-bootstrap-addr', '192.0.2.1:5000', '-node-name', 'h3']);
+  });
+
+  test('an etcd member per bootstrap host, on its underlay address, ports 2379 and 2380', () => {
+    const members = planEtcd(parseCidr('192.0.2.0/24'), 3);
+    assert.deepEqual(members.map((m) => [m.name, m.clientUrl, m.peerUrl]), [
+      ['h1', 'http://192.0.2.1:2379', 'http://192.0.2.1:2380'],
+      ['h2', 'http://192.0.2.2:2379', 'http://192.0.2.2:2380'],
+      ['h3', 'http://192.0.2.3:2379', 'http://192.0.2.3:2380'],
+    ]);
+    assert.equal(etcdEndpoints(parseCidr('192.0.2.0/24'), 3).join(','), endpoints);
+  });
+
+  test('an etcd member\'s command line: its own URLs, the whole cluster, a new cluster with the lab\'s name as token', () => {
+    const members = planEtcd(parseCidr('192.0.2.0/24'), 3);
+    assert.deepEqual(etcdArgs(members[1]!, members, '/var/lib/wgmesh-lab/wgl/h2/etcd', 'wgl'), [
+      'etcd', '--name', 'h2', '--data-dir', '/var/lib/wgmesh-lab/wgl/h2/etcd',
+      '--listen-client-urls', 'http://192.0.2.2:2379', '--advertise-client-urls', 'http://192.0.2.2:2379',
+      '--listen-peer-urls', 'http://192.0.2.2:2380', '--initial-advertise-peer-urls', 'http://192.0.2.2:2380',
+      '--initial-cluster', 'h1=http://192.0.2.1:2380,h2=http://192.0.2.2:2380,h3=http://192.0.2.3:2380',
+      '--initial-cluster-state', 'new', '--initial-cluster-token', 'wgl',
+      '--logger', 'zap', '--log-outputs', 'stderr',
+    ]);
+    assert.deepEqual(etcdctlArgs(['http://192.0.2.1:2379', 'http://192.0.2.2:2379'], ['endpoint', 'health']), [
+      'etcdctl', '--endpoints', 'http://192.0.2.1:2379,http://192.0.2.2:2379', '--dial-timeout', '1s', '--command-timeout', '2s', 'endpoint', 'health',
+    ]);
+  });
+
+  test('no bootstrap is put behind NAT', () => {
+    const input = { hosts: 5, underlay: parseCidr('203.0.113.0/24'), natLan: parseCidr('198.51.100.0/24'), bootstraps: 3 };
+    assert.throws(() => planNat([[3]], input), /-nat: h3 runs a bootstrap \(-bootstraps 3\), which is never behind NAT/);
+    assert.throws(() => planNat([[4, 2]], input), /h2 runs a bootstrap/);
+    assert.deepEqual(planNat([[4, 5]], input).map((r) => r.hosts), [[4, 5]]);
   });
 });

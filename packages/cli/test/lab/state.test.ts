@@ -4,7 +4,7 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InvalidLabOptions } from '../../src/lab/errors.js';
-import { formatLabState, parseLabState, readLabState, replaceHost, writeLabState, type LabHost, type LabState } from '../../src/lab/state.js';
+import { formatLabState, parseLabState, readLabState, replaceEtcdMember, replaceHost, writeLabState, type LabHost, type LabState } from '../../src/lab/state.js';
 
 const host = (k: number, extra: Partial<LabHost> = {}): LabHost => ({
   name: `h${k}`,
@@ -43,6 +43,26 @@ describe('lab.json', () => {
     assert.equal(parseLabState(formatLabState(lab)).bootstrapArgs, undefined);
     assert.throws(() => parseLabState(JSON.stringify({ ...lab, joinArgs: '-heartbeat 1s' })), /lab\.joinArgs/);
     assert.throws(() => parseLabState(JSON.stringify({ ...lab, hosts: [{ ...host(1), stopped: { signal: 9 } }] })), /hosts\[0\]\.stopped\.signal/);
+  });
+
+  test('several bootstraps and their etcd members round-trip; a damaged member names its field', () => {
+    const member = (k: number) => ({
+      name: `h${k}`, clientUrl: `http://192.0.2.${k}:2379`, peerUrl: `http://192.0.2.${k}:2380`,
+      dataDir: `/var/lib/wgmesh-lab/wgl/h${k}/etcd`, logFile: `/var/lib/wgmesh-lab/wgl/h${k}-etcd.log`,
+    });
+    const multi: LabState = {
+      ...lab,
+      bootstraps: 3,
+      etcd: [{ ...member(1), process: { pid: 200, startTicks: 7, startedMs: 1_700_000_000_050, argv: ['etcd', '--name', 'h1'] } }, member(2), member(3)],
+      hosts: [host(1), host(2, { role: 'bootstrap' }), host(3, { role: 'bootstrap' }), host(4)],
+    };
+    assert.deepEqual(parseLabState(formatLabState(multi)), multi);
+    assert.equal(parseLabState(formatLabState(lab)).etcd, undefined);
+    assert.equal(parseLabState(formatLabState(lab)).bootstraps, undefined);
+    assert.throws(() => parseLabState(JSON.stringify({ ...multi, etcd: [member(1), { ...member(2), clientUrl: 2379 }] })), /etcd\[1\]\.clientUrl/);
+    assert.throws(() => parseLabState(JSON.stringify({ ...multi, bootstraps: '3' })), /lab\.bootstraps/);
+    const updated = replaceEtcdMember(multi, { ...member(2), process: { pid: 201, startTicks: 8, startedMs: 1, argv: [] } });
+    assert.deepEqual(updated.etcd?.map((m) => m.process?.pid), [200, 201, undefined]);
   });
 
   test('a damaged file names the bad field', () => {
