@@ -44,6 +44,18 @@ export interface FailoverInit<T extends ControlTarget> {
   readonly targets: readonly T[];
   /** The first Watch after a move waits a random part of this; default FAILOVER_JITTER_MS. */
   readonly jitterMs?: number;
+  /** Which target to start with (modulo their number); default the first. See spreadIndex. */
+  readonly firstIndex?: number;
+}
+
+/**
+ * A start position in a list of `count` bootstraps that differs from node to node but is stable
+ * for one: a fleet given the same list spreads over all of them instead of crowding the first.
+ */
+export function spreadIndex(key: string, count: number): number {
+  let hash = 0x811c9dc5; // FNV-1a
+  for (let i = 0; i < key.length; i++) hash = Math.imul(hash ^ key.charCodeAt(i), 0x01000193) >>> 0;
+  return count > 0 ? hash % count : 0;
 }
 
 interface Entry<T> {
@@ -89,6 +101,7 @@ export class FailoverControlClient<T extends ControlTarget> implements ControlCl
     this.random = components.random ?? Math.random;
     this.jitterMs = init.jitterMs ?? FAILOVER_JITTER_MS;
     this.entries = uniqueByName(init.targets).map((target) => ({ target, client: components.connect(target) }));
+    this.index = (init.firstIndex ?? 0) % this.entries.length;
   }
 
   /** The target calls go to now. */

@@ -4,7 +4,7 @@ import type * as grpc from '@grpc/grpc-js';
 import { Registry } from 'prom-client';
 import { Agent } from '../agent.js';
 import { createGrpcControlClient, type ControlClient } from '../control/client.js';
-import { FailoverControlClient } from '../control/failover.js';
+import { FailoverControlClient, spreadIndex } from '../control/failover.js';
 import { resolveAddresses, type LookupAll } from '../control/resolve.js';
 import { EndpointDiscovery } from '../endpoints/discovery.js';
 import { createPortMapper, type PortMapper, type PortMapperComponents, type PortMapperInit } from '../endpoints/portmap/mapper.js';
@@ -315,7 +315,13 @@ export async function resolveBootstrapTargets(targets: readonly BootstrapTarget[
 }
 
 /** The control client over the node's bootstraps: gRPC to each, moving on when one is unreachable. */
-export async function createBootstrapControl(targets: readonly BootstrapTarget[], components: { lookupAll?: LookupAll; logger?: Logger; timers?: Timers; random?: () => number }): Promise<FailoverControlClient<NamedTarget>> {
+export async function createBootstrapControl(
+  targets: readonly BootstrapTarget[],
+  components: { lookupAll?: LookupAll; logger?: Logger; timers?: Timers; random?: () => number },
+  /** The node's name: where in the list it starts (see spreadIndex); none: the first. */
+  spreadKey?: string,
+): Promise<FailoverControlClient<NamedTarget>> {
+  const resolved = await resolveBootstrapTargets(targets, components.lookupAll);
   return new FailoverControlClient<NamedTarget>(
     {
       connect: (t) => createGrpcControlClient({ address: t.address, credentials: t.credentials, ...(t.channelOptions ? { channelOptions: t.channelOptions } : {}) }),
@@ -324,7 +330,7 @@ export async function createBootstrapControl(targets: readonly BootstrapTarget[]
       ...(components.timers ? { timers: components.timers } : {}),
       ...(components.random ? { random: components.random } : {}),
     },
-    { targets: await resolveBootstrapTargets(targets, components.lookupAll) },
+    { targets: resolved, ...(spreadKey !== undefined ? { firstIndex: spreadIndex(spreadKey, resolved.length) } : {}) },
   );
 }
 
@@ -342,7 +348,7 @@ export function createAgentNode(components: AgentNodeComponents, init: AgentNode
         logger: device.logger.child({ component: 'control' }),
         ...(components.timers ? { timers: components.timers } : {}),
         ...(components.random ? { random: components.random } : {}),
-      });
+      }, init.nodeName);
       const agent = new Agent(
         {
           control,

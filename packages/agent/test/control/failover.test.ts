@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { status as grpcStatus } from '@grpc/grpc-js';
 import { Agent } from '../../src/agent.js';
 import { ControlCallError, type ControlClient, type WatchCallbacks } from '../../src/control/client.js';
-import { FailoverControlClient, isUnreachable } from '../../src/control/failover.js';
+import { FailoverControlClient, isUnreachable, spreadIndex } from '../../src/control/failover.js';
 import { resolveAddresses } from '../../src/control/resolve.js';
 import { resolveBootstrapTargets } from '../../src/node/node.js';
 import { buildStatus } from '../../src/status/status.js';
@@ -329,5 +329,36 @@ describe('bootstrap addresses', () => {
       ['multi.example:5000 (2001:db8::1)', '[2001:db8::1]:5000', 'multi.example'],
       ['198.51.100.7:5000', '198.51.100.7:5000', '198.51.100.7'],
     ]);
+  });
+});
+
+describe('spreadIndex: where a node starts in its bootstrap list', () => {
+  test('stable for one name, inside the list, and 300 names spread over 3 bootstraps within 70-130 each', () => {
+    assert.equal(spreadIndex('node-7', 3), spreadIndex('node-7', 3));
+    assert.equal(spreadIndex('anything', 1), 0);
+    const counts = [0, 0, 0];
+    for (let i = 0; i < 300; i++) counts[spreadIndex(`h${i}`, 3)]!++;
+    assert.ok(counts.every((c) => c >= 70 && c <= 130), counts.join(' '));
+  });
+
+  test('the client starts at firstIndex and moves on round-robin from there', async () => {
+    const fakes = new Map(['a', 'b', 'c'].map((n) => [n, new FakeBootstrap(n)]));
+    for (const fake of fakes.values()) fake.up = false;
+    const control = new FailoverControlClient<{ name: string }>(
+      { connect: (t) => fakes.get(t.name)! },
+      { targets: [{ name: 'a' }, { name: 'b' }, { name: 'c' }], firstIndex: 4 },
+    );
+    assert.equal(control.current.name, 'b');
+    const order: string[] = [];
+    for (const fake of fakes.values()) {
+      const join = fake.join.bind(fake);
+      fake.join = async (req) => {
+        order.push(fake.name);
+        return join(req);
+      };
+    }
+    await assert.rejects(control.join({}));
+    assert.deepEqual(order, ['b', 'c', 'a']);
+    control.close();
   });
 });

@@ -11,7 +11,7 @@ export const JOIN_FLAGS: FlagSpec[] = [
   { name: 'n', type: 'string', value: 'MESH', help: 'name of the mesh to join (required)' },
   {
     name: 'bootstrap-addr', type: 'list', value: 'HOST:PORT', default: [],
-    help: 'the bootstrap\'s join service (required). Give it more than once (or comma-separated) for several; a host name with several addresses counts as several. The node talks to one and moves to the next within seconds when it is unreachable',
+    help: 'the bootstrap\'s join service (required). Give it more than once (or comma-separated) for several; a host name with several addresses counts as several. Each node starts with one picked from its name (so a fleet spreads over them) and moves to the next within seconds when it is unreachable or answers UNAVAILABLE (e.g. it lost its etcd)',
   },
   { name: 'stun-server', type: 'list', value: 'HOST:PORT', default: [], help: 'STUN servers for public-address discovery, tried in order (default: the bootstrap\'s own, on its port over UDP)' },
   {
