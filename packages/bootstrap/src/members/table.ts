@@ -371,6 +371,7 @@ export class MemberTable {
   /** Removes a member; with an identity (a node's own Leave) it must match. */
   remove(name: string, identity?: Identity): Promise<void> {
     return this.serialized(async () => {
+      this.checkStoreReachable();
       this.authorize(name, identity);
       await this.commit({ remove: name });
       this.forget(name);
