@@ -11,7 +11,7 @@ import { createLocalControl } from './members/local-control.js';
 import { createMeshService, type MeshServiceStats } from './service/mesh-service.js';
 import { JoinServer } from './service/server.js';
 import { devAuthenticator, type Authenticator } from './service/auth.js';
-import { ConfigError } from './errors.js';
+import { ConfigError, StoreUnavailable } from './errors.js';
 import { DEFAULTS } from './constants.js';
 
 export interface BootstrapComponents {
@@ -115,7 +115,7 @@ export class Bootstrap {
         onSeen: (seen) => table.noteHeartbeats(seen),
         onLeading: () => undefined,
         onReachable: (reachable, err) => {
-          table.setStoreReachable(reachable, err?.message.split('\n')[0]);
+          table.setStoreReachable(reachable, err instanceof StoreUnavailable ? err.reason : err?.message.split('\n')[0]);
           if (reachable) log.info('etcd answers again: joins and updates are served', { revision: table.revision });
           else log.warn('etcd is unreachable: joins and updates are refused (agents move to another bootstrap); Watch streams go on from what this bootstrap last saw, which may be stale', { err: err?.message, revision: table.revision });
         },

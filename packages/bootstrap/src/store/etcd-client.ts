@@ -24,6 +24,17 @@ export function connectEtcd(init: EtcdConnectInit): Etcd3 {
   const options: IOptions = {
     hosts: [...init.endpoints],
     dialTimeout: init.requestTimeoutMs,
+    grpcOptions: {
+      // gRPC's default backoff grows to 2 minutes: a bootstrap cut off from etcd for a while would
+      // stay refusing joins that long after etcd is back. Retry a lost connection within seconds.
+      'grpc.initial_reconnect_backoff_ms': 250,
+      'grpc.max_reconnect_backoff_ms': 2_000,
+      // A connection that died silently (a firewall dropping packets) is found by keepalive pings;
+      // etcd accepts them every 5 s at most (--grpc-keepalive-min-time).
+      'grpc.keepalive_time_ms': 10_000,
+      'grpc.keepalive_timeout_ms': 5_000,
+      'grpc.keepalive_permit_without_calls': 1,
+    },
     // Streams (watches) run as long as they run; every other call gets a deadline.
     defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + init.requestTimeoutMs }),
   };
