@@ -1,5 +1,6 @@
 /**
  * The etcd cluster of a lab with several bootstraps: one member in each bootstrap host (h1…hK),
+ * or one a running lab gets later (labStartEtcd: e.g. the store a file-store mesh migrates into),
  * run inside the host's network and mount namespaces like its node and listening on the host's
  * underlay address (Debian's `etcd`, see etcdArgs). Members are started together, waited for
  * until every one answers healthy (checked with `etcdctl` from inside h1: the underlay is
@@ -21,13 +22,17 @@ import type { Progress } from './types.js';
 /** What a lab's etcd cluster needs on PATH: the server, and etcdctl for the health checks. */
 export const ETCD_COMMANDS = ['etcd', 'etcdctl'] as const;
 
-/** Throws, naming the package to install, unless etcd and etcdctl are on `path`. */
-export async function requireEtcd(bootstraps: number, path: string = process.env.PATH ?? ''): Promise<void> {
+/**
+ * Throws, naming the package to install, unless etcd and etcdctl are on `path`. `purpose`: the
+ * number of bootstraps of a lab being made, or what else wants etcd ("lab etcd h1").
+ */
+export async function requireEtcd(purpose: number | string, path: string = process.env.PATH ?? ''): Promise<void> {
   const missing: string[] = [];
   for (const command of ETCD_COMMANDS) if (!(await commandOnPath(command, path))) missing.push(command);
   if (missing.length > 0) {
+    const what = typeof purpose === 'number' ? `-bootstraps ${purpose} runs an etcd cluster in the bootstrap hosts` : `${purpose} runs an etcd cluster`;
     throw new LabError(
-      `-bootstraps ${bootstraps} runs an etcd cluster in the bootstrap hosts, but ${missing.join(' and ')} ${missing.length === 1 ? 'is' : 'are'} not on PATH: ` +
+      `${what}, but ${missing.join(' and ')} ${missing.length === 1 ? 'is' : 'are'} not on PATH: ` +
         'install etcd-server and etcd-client (scripts/install-deps.sh installs them)',
     );
   }

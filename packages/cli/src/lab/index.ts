@@ -1,8 +1,8 @@
 /** The lab library: used by `wgmesh lab` and by the end-to-end tests. */
-export { labUp, labAdd, labDown, labKillNode, labStartNode, labRestartNode } from './orchestrate.js';
+export { labUp, labAdd, labDown, labKillNode, labStartNode, labRestartNode, labStartEtcd } from './orchestrate.js';
 export { localNodeInfo, waitForMesh, runningHosts } from './readiness.js';
 export { findLab, loadLab, labHost, bootstrapHosts, hostPid, hostCommand, hostExec, inspectLab, labStatus } from './hosts.js';
-export { REPO_ROOT, builtWgmeshCommand, sourceWgmeshCommand, labEnv, plannedNodeArgv, createNodeSupervisor } from './supervisor.js';
+export { REPO_ROOT, builtWgmeshCommand, sourceWgmeshCommand, labEnv, plannedNodeArgv, restartNodeArgv, createNodeSupervisor } from './supervisor.js';
 export type {
   NodeSupervisor,
   NodeExit,
@@ -38,6 +38,7 @@ export {
   isBootstrapIndex,
   validateBootstrapCount,
   planEtcd,
+  planEtcdMembers,
   etcdEndpoints,
   etcdArgs,
   etcdctlArgs,
@@ -71,7 +72,7 @@ export {
   type EtcdMemberPlan,
 } from './plan.js';
 export { descendantsOf, parseNodeInfo, parseEtcdStatus, etcdLeaderEndpoint, type NodeInfo, type ProcStat, type EtcdEndpointStatus } from './parse.js';
-export { labEtcdEndpoints, labEtcdStatus, labEtcdctl, etcdLeader, requireEtcd, ETCD_COMMANDS, type EtcdMemberStatus } from './etcd.js';
+export { labEtcdEndpoints, labEtcdStatus, labEtcdctl, etcdLeader, requireEtcd, ETCD_COMMANDS, type EtcdMemberStatus, type StartEtcdOptions } from './etcd.js';
 export { runningDaemons } from './daemons.js';
 export { parseLabState, type LabDaemon, type LabEtcdMember, type LabStun, type LabHost, type LabHostNat, type LabProcess, type LabRouter, type LabState, type LabStop, type HostRole } from './state.js';
 export { commandOnPath, exitCodeOf, isRoot, isRunning, processTable, readProcStat, runCapture, type ExecResult, type ProcessIdentity } from './sys.js';

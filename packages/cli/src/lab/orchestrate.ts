@@ -19,6 +19,7 @@ import {
   parseCidr,
   parseNatGroups,
   planEtcd,
+  planEtcdMembers,
   planNat,
   reservedAddresses,
   validateBootstrapCount,
@@ -28,11 +29,11 @@ import {
   type NatRouterPlan,
 } from './plan.js';
 import { startUpnp, stopDaemons } from './daemons.js';
-import { labEtcdMembers, requireEtcd, startEtcd, stopEtcd } from './etcd.js';
+import { labEtcdMembers, requireEtcd, startEtcd, stopEtcd, type StartEtcdOptions } from './etcd.js';
 import { descendantsOf } from './parse.js';
 import { waitForMesh, waitForNodes } from './readiness.js';
 import { replaceHost, writeLabState, type LabHost, type LabRouter, type LabState, type LabStop } from './state.js';
-import { builtWgmeshCommand, createNodeSupervisor, plannedNodeArgv, processesInside, signalAndWait, stopAll, stopLeftovers } from './supervisor.js';
+import { builtWgmeshCommand, createNodeSupervisor, processesInside, restartNodeArgv, signalAndWait, stopAll, stopLeftovers } from './supervisor.js';
 import { commandOnPath, formatCommandLine, isRoot, isRunning, processTable, type ProcessIdentity } from './sys.js';
 import { createHost, createRouter, createSwitch, destroyTopology, labRouter, listNetns, prepareDirs, type Topology } from './topology.js';
 import type {
@@ -315,8 +316,8 @@ export async function labKillNode(ref: LabRef, hostName: string, options: LabKil
 
 /**
  * Starts the node of a host whose node is not running (stopped by `labKillNode`, or exited),
- * with the same command line as before and the same state directory (the host's
- * /var/lib/wgmesh persists): a restart, as a machine would see one.
+ * with the same command line as before (plus `options.args`, if given) and the same state
+ * directory (the host's /var/lib/wgmesh persists): a restart, as a machine would see one.
  */
 export async function labStartNode(ref: LabRef, hostName: string, options: LabStartOptions = {}): Promise<LabStartResult> {
   requireRoot();
@@ -324,9 +325,10 @@ export async function labStartNode(ref: LabRef, hostName: string, options: LabSt
   if (lab.hostsOnly) throw new LabError(`lab "${lab.name}" was made with -hosts-only and runs no wgmesh`);
   let host = labHost(lab, hostName);
   if (host.process && (await isRunning(host.process))) throw new NodeStillRunning(lab.name, host.name, host.process.pid);
-  report(options.onProgress, `${host.name}: starting wgmesh ${host.role}`);
+  const extra = options.args ?? [];
+  report(options.onProgress, `${host.name}: starting wgmesh ${host.role}${extra.length > 0 ? ` with ${formatCommandLine(extra)} added` : ''}`);
   const supervisor = options.supervisor ?? createNodeSupervisor();
-  host = await supervisor.start(lab, host, options.env, host.process?.argv ?? plannedNodeArgv(lab, host));
+  host = await supervisor.start(lab, host, options.env, restartNodeArgv(lab, host, extra));
   lab = replaceHost(lab, host);
   await writeLabState(labPaths(lab.name).stateFile, lab);
   if (options.wait !== false) {
@@ -352,6 +354,30 @@ export async function labRestartNode(ref: LabRef, hostName: string, options: Lab
   }
   const started = await labStartNode(lab, hostName, options);
   return { ...started, killed };
+}
+
+/**
+ * Starts an etcd cluster in a running lab that has none, a member in each of the named hosts on
+ * its underlay address (e.g. ['h1']: the store a one-bootstrap mesh on the file store moves into
+ * with `wgmesh store migrate`), and waits until it is healthy. It is recorded in lab.json like the
+ * cluster of a lab with several bootstraps: labEtcdctl reaches it, `lab status` lists it, `lab
+ * down` stops it and removes its data. No node is touched: they run on the store they started with.
+ */
+export async function labStartEtcd(ref: LabRef, hosts: readonly string[], options: StartEtcdOptions = {}): Promise<LabState> {
+  requireRoot();
+  let lab = await freshLab(ref);
+  if (lab.etcd?.length) throw new LabConflict(`lab "${lab.name}" runs an etcd cluster already (in ${lab.etcd.map((m) => m.name).join(', ')}); labEtcdEndpoints gives its URLs`);
+  const members = hosts.map((name) => {
+    const host = labHost(lab, name);
+    if (host.nat) throw new InvalidLabOptions(`${host.name} is behind NAT router ${host.nat.router}: an etcd member there would not be reachable from the other hosts; pick a host on the switch`);
+    return { name: host.name, index: host.index, ip: host.underlayIp };
+  });
+  const plans = planEtcdMembers(members);
+  await requireEtcd(`an etcd in ${hosts.join(', ')}`);
+  lab = { ...lab, etcd: labEtcdMembers(plans, labPaths(lab.name)) };
+  const stateFile = labPaths(lab.name).stateFile;
+  await writeLabState(stateFile, lab);
+  return startEtcd(lab, stateFile, options);
 }
 
 /**

@@ -279,10 +279,16 @@ export interface EtcdMemberPlan {
 
 /** One etcd member per bootstrap host h1…hK, on its underlay address. */
 export function planEtcd(underlay: Ipv4Cidr, bootstraps: number): EtcdMemberPlan[] {
-  return Array.from({ length: bootstraps }, (_, i) => {
-    const ip = hostAddress(underlay, i + 1);
-    return { name: hostName(i + 1), index: i + 1, ip, clientUrl: `http://${ip}:${ETCD_CLIENT_PORT}`, peerUrl: `http://${ip}:${ETCD_PEER_PORT}` };
-  });
+  return planEtcdMembers(Array.from({ length: bootstraps }, (_, i) => ({ name: hostName(i + 1), index: i + 1, ip: hostAddress(underlay, i + 1) })));
+}
+
+/** One etcd member in each of these hosts, on the given address (the host's underlay address), in the order given. */
+export function planEtcdMembers(hosts: readonly { readonly name: string; readonly index: number; readonly ip: string }[]): EtcdMemberPlan[] {
+  if (hosts.length === 0) throw new InvalidLabOptions('an etcd cluster needs at least one host');
+  const names = hosts.map((h) => h.name);
+  const twice = names.find((n, i) => names.indexOf(n) !== i);
+  if (twice) throw new InvalidLabOptions(`${twice} is named twice: an etcd cluster has one member per host`);
+  return hosts.map((h) => ({ name: h.name, index: h.index, ip: h.ip, clientUrl: `http://${h.ip}:${ETCD_CLIENT_PORT}`, peerUrl: `http://${h.ip}:${ETCD_PEER_PORT}` }));
 }
 
 /** The client URLs of the lab's etcd members, in host order: what each bootstrap's -etcd-endpoints lists. */

@@ -68,9 +68,9 @@ export interface LabStun extends LabDaemon {
   readonly port: number;
 }
 
-/** A member of the lab's etcd cluster (labs with several bootstraps): one in each bootstrap host. */
+/** A member of the lab's etcd cluster (labs with several bootstraps: one in each bootstrap host; or labStartEtcd's). */
 export interface LabEtcdMember {
-  /** The bootstrap host it runs in (its network and mount namespaces), also etcd's --name. */
+  /** The host it runs in (its network and mount namespaces), also etcd's --name. */
   readonly name: string;
   /** http://IP:2379 on the host's underlay address. */
   readonly clientUrl: string;
@@ -126,7 +126,10 @@ export interface LabState {
   readonly routers?: readonly LabRouter[];
   /** The STUN server miniupnpd's check needs (absent: no router runs miniupnpd). */
   readonly stun?: LabStun;
-  /** The etcd cluster the bootstraps share, a member per bootstrap host in host order (absent: one bootstrap, no etcd). */
+  /**
+   * The etcd cluster the bootstraps share, a member per bootstrap host in host order, or the one
+   * labStartEtcd started later in the hosts it was given (absent: no etcd).
+   */
   readonly etcd?: readonly LabEtcdMember[];
   readonly hosts: readonly LabHost[];
 }

@@ -61,6 +61,14 @@ export function plannedNodeArgv(lab: LabState, host: LabHost): string[] {
   return [...lab.wgmeshCommand, ...nodeArgs(plan, host.index)];
 }
 
+/**
+ * The command line a host's node is started with again: the one it last ran with (the planned
+ * one if it never ran), plus `extra` flags at the end.
+ */
+export function restartNodeArgv(lab: LabState, host: LabHost, extra: readonly string[] = []): string[] {
+  return [...(host.process?.argv ?? plannedNodeArgv(lab, host)), ...extra];
+}
+
 /** The last lines of a node's log, for error messages ('' when it cannot be read). */
 export async function logTail(file: string, lines = 15): Promise<string> {
   try {

@@ -132,6 +132,13 @@ export interface LabKillResult {
 export interface LabStartOptions {
   /** Base environment of the node (WGMESH_* settings in it are dropped); default process.env. */
   readonly env?: NodeJS.ProcessEnv;
+  /**
+   * Flags appended to the node's command line this time (Go-style flags: the last wins), e.g.
+   * `-store etcd -etcd-endpoints URL` to restart a bootstrap on another store. They are recorded
+   * with it, so later restarts keep them, as a machine keeps a changed unit file. Default: none,
+   * the command line it last ran with.
+   */
+  readonly args?: readonly string[];
   /** Wait until every running node sees every other one (default true). */
   readonly wait?: boolean;
   readonly readyTimeoutMs?: number;

@@ -17,6 +17,7 @@ import {
   nodeArgs,
   parseCidr,
   planEtcd,
+  planEtcdMembers,
   planNat,
   splitArgs,
   validateBootstrapCount,
@@ -188,6 +189,15 @@ describe('several bootstraps (-bootstraps K)', () => {
       ['h3', 'http://192.0.2.3:2379', 'http://192.0.2.3:2380'],
     ]);
     assert.equal(etcdEndpoints(parseCidr('192.0.2.0/24'), 3).join(','), endpoints);
+  });
+
+  test('etcd members in named hosts (a cluster started later): each on the address given, in the order given; none or a host twice is refused', () => {
+    assert.deepEqual(planEtcdMembers([{ name: 'h4', index: 4, ip: '192.0.2.4' }, { name: 'h1', index: 1, ip: '192.0.2.1' }]), [
+      { name: 'h4', index: 4, ip: '192.0.2.4', clientUrl: 'http://192.0.2.4:2379', peerUrl: 'http://192.0.2.4:2380' },
+      { name: 'h1', index: 1, ip: '192.0.2.1', clientUrl: 'http://192.0.2.1:2379', peerUrl: 'http://192.0.2.1:2380' },
+    ]);
+    assert.throws(() => planEtcdMembers([]), InvalidLabOptions);
+    assert.throws(() => planEtcdMembers([{ name: 'h1', index: 1, ip: '192.0.2.1' }, { name: 'h1', index: 1, ip: '192.0.2.1' }]), /h1 is named twice/);
   });
 
   test('an etcd member\'s command line: its own URLs, the whole cluster, a new cluster with the lab\'s name as token', () => {
