@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
 import { Agent, ControlCallError, createBootstrapControl, createGrpcControlClient, generateKeyPair, MemoryWgDriver } from '@wgmesh/agent';
-import { Bootstrap, EtcdMeshStore } from '@wgmesh/bootstrap';
+import { Bootstrap, EtcdMeshStore, migrateFileStore, type Member } from '@wgmesh/bootstrap';
 import { etcdSkipReason, startEtcdCluster, type EtcdCluster } from '../helpers/etcd.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -98,6 +98,26 @@ describe('bootstraps sharing a mesh through a real 3-member etcd cluster', { ski
     const rest = three.filter((b) => b !== leader);
     await waitFor('another bootstrap to lead', () => rest.filter((b) => b.bootstrap.coordinator?.status.leading).length === 1, 10_000);
     t.diagnostic(`new leader ${Date.now() - stoppedAt} ms after the leader stopped`);
+  });
+
+  test('a mesh moved in from a state file: an agent resuming from any revision of the file gets the whole membership', async () => {
+    const prefix = '/wgmesh-test/moved/';
+    const member = (name: string, meshIp: string): Member => ({
+      name, publicKey: generateKeyPair().publicKey, meshIp, endpoints: [], tags: {}, status: 'NODE_STATUS_ALIVE', joinedAtMs: 1, lastSeenMs: 1, statusChangedMs: 1,
+      isBootstrap: false, listenPort: 51820, relay: false, certFingerprint: '',
+    });
+    // A long-lived file mesh: its revision is far above etcd's own.
+    const fileRevision = 100_000;
+    const migrationStore = new EtcdMeshStore({ endpoints: cluster.endpoints, meshName: MESH, cidr: CIDR, prefix });
+    await migrateFileStore({ store: migrationStore }, { version: 1, meshName: MESH, cidr: CIDR, createdMs: 1, revision: fileRevision, members: [member('old1', '198.18.0.10'), member('old2', '198.18.0.11')] });
+    await migrationStore.close();
+    const b = await startBootstrap(1, prefix);
+    const table = b.bootstrap.table!;
+    assert.ok(table.revision < fileRevision, `etcd's revision ${table.revision} is below the file's`);
+    for (const since of [1, table.revision - 1, table.revision, table.revision + 1, fileRevision]) {
+      assert.equal(table.deltasSince(since), undefined, `resuming from ${since} (a file revision): the whole membership`);
+    }
+    assert.deepEqual(table.list().map((n) => [n.name, n.meshIp]), [['boot1', '198.18.0.1'], ['old1', '198.18.0.10'], ['old2', '198.18.0.11']]);
   });
 
   test('a bootstrap that cannot reach etcd refuses joins with UNAVAILABLE saying etcd is unreachable; with etcd back it serves them', async () => {

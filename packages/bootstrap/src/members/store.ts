@@ -57,7 +57,8 @@ export interface SharedMemberStore {
   readonly shared: true;
   /** Where the store is, for messages. */
   readonly endpoints: readonly string[];
-  open(): Promise<{ mesh: { meshName: string; cidr: string; createdMs: number } }>;
+  /** fileRevision: see MeshRecord. */
+  open(): Promise<{ mesh: { meshName: string; cidr: string; createdMs: number; fileRevision?: number } }>;
   list(): Promise<{ members: StoredMember[]; revision: number }>;
   /** Stores a new member at the first free IP of candidateIps (RangeExhausted when none is free). */
   allocate(name: string, candidateIps: Iterable<string>, member: Member): Promise<StoredMember>;

@@ -82,6 +82,8 @@ export class MemberTable {
   readonly relayedPairs = new RelayedPairs();
   /** Deltas after this revision are all in the history (deltasSince reaches back to here). */
   private historyFloor: number;
+  /** A mesh moved from a state file into a shared store: revisions up to the file's are of the old numbering. */
+  private foreignRevisionsUpTo = 0;
   /** Shared store only: each member's mod revision, which a conditional write names. */
   private readonly modRevisions = new Map<string, number>();
   /** Shared store only: every change up to here has been applied (events and progress answers). */
@@ -143,6 +145,7 @@ export class MemberTable {
     const state: MeshState = { version: 1, meshName: mesh.meshName, cidr: mesh.cidr, createdMs: mesh.createdMs, revision: listed.revision, members: listed.members.map((m) => m.member) };
     const table = new MemberTable(store, ipam, clock, init.meshName, mesh.createdMs, state, init.historyLimit ?? DEFAULTS.historyLimit);
     for (const m of listed.members) table.modRevisions.set(m.member.name, m.modRevision);
+    table.foreignRevisionsUpTo = mesh.fileRevision ?? 0;
     table.followStore(store, listed.revision);
     return table;
   }
@@ -219,6 +222,8 @@ export class MemberTable {
 
   /** The deltas after `revision`, or undefined when the history no longer reaches back that far. */
   deltasSince(revision: number): MemberDelta[] | undefined {
+    // An agent of the mesh before it moved into etcd: its number is not one of etcd's.
+    if (revision <= this.foreignRevisionsUpTo) return undefined;
     if (revision > this.revisionValue) return undefined;
     if (revision === this.revisionValue) return [];
     if (revision < this.historyFloor) return undefined;

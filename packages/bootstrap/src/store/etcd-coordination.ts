@@ -22,6 +22,8 @@ export const COORDINATION_DEFAULTS = {
   roundMs: 1_000,
   /** Rounds that must fail in a row before etcd counts as unreachable (one slow answer is not an outage). */
   failuresBeforeUnreachable: 2,
+  /** Rounds failed in a row after which the etcd client is replaced by a new one (and again as often). */
+  failuresBeforeReconnect: 4,
   /** Heartbeats older than this are not published (the leader has long had them). */
   seenWindowMs: 60_000,
 } as const;
@@ -64,7 +66,7 @@ export class EtcdCoordinator {
   private readonly logger: Logger;
 
   constructor(
-    private readonly client: Etcd3,
+    private readonly etcd: { client(): Etcd3; reconnect(): void },
     private readonly prefix: string,
     private readonly endpoints: readonly string[],
     private readonly init: CoordinatorInit,
@@ -110,7 +112,16 @@ export class EtcdCoordinator {
     return this.round;
   }
 
+  private get client(): Etcd3 {
+    return this.etcd.client();
+  }
+
   private async roundOnce(): Promise<void> {
+    if (this.failures > 0 && this.failures % COORDINATION_DEFAULTS.failuresBeforeReconnect === 0) {
+      this.logger.info('etcd has not answered for several rounds: connecting anew', { failures: this.failures });
+      this.etcd.reconnect();
+      this.lease = undefined; // it belonged to the old client; etcd lets it expire
+    }
     try {
       const leaseId = await this.call(() => this.renewLease());
       await this.call(() => this.client.put(`${this.prefix}seen/${this.init.self}`).value(JSON.stringify(this.recentSeen())).lease(leaseId).exec());

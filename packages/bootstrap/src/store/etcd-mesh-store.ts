@@ -47,6 +47,11 @@ export interface MeshRecord {
   readonly meshName: string;
   readonly cidr: string;
   readonly createdMs: number;
+  /**
+   * A mesh moved in from a state file (`store migrate`): the file's revision then. Agents of that
+   * mesh may resume from revisions up to it, which mean nothing in etcd's numbering.
+   */
+  readonly fileRevision?: number;
 }
 
 /** Member changes as the watch delivers them. */
@@ -85,7 +90,7 @@ export class EtcdMeshStore implements SharedMemberStore {
   /** The mesh this store opens (init.meshName, init.cidr). */
   readonly meshName: string;
   readonly cidr: string;
-  private readonly client: Etcd3;
+  private client: Etcd3;
   private readonly operationTimeoutMs: number;
   private readonly now: () => number;
   private readonly watches = new Set<PrefixWatch>();
@@ -99,13 +104,31 @@ export class EtcdMeshStore implements SharedMemberStore {
     this.cidr = init.cidr;
     this.operationTimeoutMs = init.operationTimeoutMs ?? ETCD_STORE_DEFAULTS.operationTimeoutMs;
     this.now = init.now ?? Date.now;
-    this.client = connectEtcd({
+    this.client = this.connect();
+  }
+
+  private connect(): Etcd3 {
+    const init = this.init;
+    return connectEtcd({
       endpoints: init.endpoints,
       requestTimeoutMs: init.requestTimeoutMs ?? ETCD_STORE_DEFAULTS.requestTimeoutMs,
       ...(init.caCert !== undefined ? { caCert: init.caCert } : {}),
       ...(init.cert !== undefined ? { cert: init.cert } : {}),
       ...(init.key !== undefined ? { key: init.key } : {}),
     });
+  }
+
+  /**
+   * Replaces the client with a new one, ending every watch (their owners start new ones). Seen
+   * here: after a firewall dropped etcd's packets for a while, the old client kept timing out
+   * although etcd answered a new client at once.
+   */
+  reconnect(): void {
+    const old = this.client;
+    this.client = this.connect();
+    for (const watch of this.watches) void watch.stop();
+    this.watches.clear();
+    old.close();
   }
 
   memberKey(name: string): string {
@@ -120,11 +143,14 @@ export class EtcdMeshStore implements SharedMemberStore {
    * Creates the mesh record if the prefix has none, or checks the one there: another mesh name or
    * CIDR under this prefix is StoreMeshMismatch. Returns the record and whether this call made it.
    * A record made here carries `options.createdMs` (a mesh moved from a state file keeps its
-   * creation time), by default now.
+   * creation time, and its revision), by default now.
    */
-  async open(options: { createdMs?: number } = {}): Promise<{ mesh: MeshRecord; created: boolean }> {
+  async open(options: { createdMs?: number; fileRevision?: number } = {}): Promise<{ mesh: MeshRecord; created: boolean }> {
     const key = `${this.prefix}${MESH_KEY}`;
-    const wanted: MeshRecord = { meshName: this.init.meshName, cidr: this.init.cidr, createdMs: options.createdMs ?? this.now() };
+    const wanted: MeshRecord = {
+      meshName: this.init.meshName, cidr: this.init.cidr, createdMs: options.createdMs ?? this.now(),
+      ...(options.fileRevision !== undefined ? { fileRevision: options.fileRevision } : {}),
+    };
     const result = await this.call(() => this.client.if(key, 'Create', '==', 0).then(this.client.put(key).value(JSON.stringify(wanted))).else(this.client.get(key)).commit());
     if (result.succeeded) return { mesh: wanted, created: true };
     const kv = firstKv(result.responses[0]?.response_range?.kvs);
@@ -331,7 +357,7 @@ export class EtcdMeshStore implements SharedMemberStore {
 
   /** Leader election, shared heartbeats and the reachability probe (see EtcdCoordinator); not started. */
   coordinator(init: CoordinatorInit): EtcdCoordinator {
-    return new EtcdCoordinator(this.client, this.prefix, this.endpoints, init);
+    return new EtcdCoordinator({ client: () => this.client, reconnect: () => this.reconnect() }, this.prefix, this.endpoints, init);
   }
 
   /** Ends every watch and the connections. */
@@ -361,6 +387,7 @@ function decodeMesh(key: string, value: Buffer): MeshRecord {
   if (typeof stored !== 'object' || stored === null || typeof stored.meshName !== 'string' || typeof stored.cidr !== 'string' || typeof stored.createdMs !== 'number') {
     throw new StoreCorrupt(key, 'is not a mesh record {meshName, cidr, createdMs}');
   }
+  if (stored.fileRevision !== undefined && typeof stored.fileRevision !== 'number') throw new StoreCorrupt(key, 'has a fileRevision that is not a number');
   return stored as MeshRecord;
 }
 

@@ -109,7 +109,8 @@ export async function migrateFileStore(components: MigrationComponents, state: M
   if (plan.problems.length > 0) throw new MigrationConflict(store.prefix, plan.problems);
 
   // Write: the record (kept when an earlier run made it), then each member at its IP.
-  const { created } = await store.open({ createdMs: state.createdMs });
+  // The file's revision goes with it: agents resuming from it get the whole membership (MemberTable.deltasSince).
+  const { created } = await store.open({ createdMs: state.createdMs, fileRevision: state.revision });
   const migrated: string[] = [];
   for (const member of plan.toWrite) {
     try {
