@@ -18,7 +18,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPair, spreadIndex, type InfoResponse__Output } from '@wgmesh/agent';
 import { etcdLeader, hostExec, labAdd, labDown, labEtcdctl, labKillNode, labStartNode, labUp, type LabState } from '@wgmesh/cli/lab';
-import { agentInfo, e2eWgmeshCommand, firstTimes, hostLog, labSkipReason, ping, startPing, testToolCommand, type PingRun } from '../helpers/lab.js';
+import { agentInfo, e2eWgmeshCommand, firstTimes, hostLog, labSkipReason, pingUntil, startPing, testToolCommand, type PingRun } from '../helpers/lab.js';
 import { waitFor } from '../helpers/wait.js';
 
 const LAB = 'wgem';
@@ -51,13 +51,17 @@ async function converged(lab: LabState, what: string, gone: readonly string[] = 
   return infos;
 }
 
-/** Every running host pings every other running host's mesh IP (one host's pings in turn, hosts side by side). */
+/**
+ * Every running host pings every other running host's mesh IP (one host's pings in turn, hosts side
+ * by side), each pair until answered or 15 s: a first ping may wait for its WireGuard handshake.
+ */
 async function allPairsPing(lab: LabState, infos: ReadonlyMap<string, InfoResponse__Output>): Promise<string[]> {
   const hosts = running(lab);
   const failed: string[] = [];
   await Promise.all(hosts.map(async (from) => {
     for (const to of hosts) {
-      if (to !== from && !(await ping(lab, from, infos.get(to)!.meshIp))) failed.push(`${from}->${to}`);
+      if (to === from) continue;
+      await pingUntil(lab, from, infos.get(to)!.meshIp, 15_000).catch(() => failed.push(`${from}->${to}`));
     }
   }));
   return failed;
@@ -153,6 +157,9 @@ describe('three bootstraps sharing one mesh through a real etcd cluster', { skip
     const leaver = agentsOf(lab).find((h) => h !== moved[0] && h !== stays && h !== joined.hosts[0]!.name)!;
     lab = (await labKillNode(LAB, leaver, { signal: 'SIGTERM' })).lab;
     await converged(lab, `every node to see ${joined.hosts[0]!.name} and not ${leaver}`, [leaver]);
+    // The ping covers at least the 5 s after the kill, whatever came faster.
+    const run = pingRun;
+    await waitFor('the ping to run 5 s past the kill', () => run.lastSeq - firstSeq >= 25, 20_000, 100);
 
     const { sent, lost } = await lostSince(pingRun, firstSeq);
     pingRun = undefined;
