@@ -78,9 +78,9 @@ describe('wgmesh store migrate into a real etcd', { skip }, () => {
     assert.match(run.stdout, /Next: wgmesh bootstrap -store etcd -etcd-endpoints http:\/\/198\.51\.100\.225:2379 -n mig -cidr 10\.77\.0\.0\/16\n$/);
     assert.deepEqual(await readFile(stateFile), before, 'the state file is only read');
 
-    // What a bootstrap on etcd would read: the mesh record with the file's creation time, each member as in the file.
+    // What a bootstrap on etcd would read: the mesh record with the file's creation time and revision, each member as in the file.
     const store = storeAt();
-    assert.deepEqual(await store.readMesh(), { meshName: MESH, cidr: CIDR, createdMs: CREATED_MS });
+    assert.deepEqual(await store.readMesh(), { meshName: MESH, cidr: CIDR, createdMs: CREATED_MS, fileRevision: STATE.revision });
     const { members } = await store.list();
     assert.deepEqual(members.map((m) => m.member), [...STATE.members].sort((a, b) => a.name.localeCompare(b.name)));
     assert.deepEqual(members.map((m) => `${m.member.name} ${m.member.meshIp}`), ['boot 10.77.0.1', 'n1 10.77.0.20', 'n2 10.77.3.7', 'n3 10.77.0.2', 'n4 10.77.255.254']);
