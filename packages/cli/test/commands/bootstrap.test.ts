@@ -2,8 +2,8 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { decideMeshStart, type MeshStartFacts } from '@wgmesh/bootstrap';
 import { nodeFiles } from '@wgmesh/agent';
-import { BOOTSTRAP_FLAGS } from '../../src/commands/bootstrap.js';
-import { resolveFlags } from '../../src/flags/parse.js';
+import { BOOTSTRAP_FLAGS, runBootstrap } from '../../src/commands/bootstrap.js';
+import { resolveFlags, UsageError } from '../../src/flags/parse.js';
 
 /**
  * A bootstrap whose state dir was used before but has no bootstrap.json must not silently start
@@ -52,3 +52,24 @@ describe('decideMeshStart', () => {
   });
 });
 
+
+describe('-store: where a bootstrap keeps the mesh', () => {
+  const refused: [string, string[], RegExp][] = [
+    ['an unknown store', ['-store', 'consul'], /^-store consul: choose file or etcd$/],
+    ['etcd without endpoints', ['-store', 'etcd'], /-etcd-endpoints is required/],
+    ['an endpoint that is not a URL', ['-store', 'etcd', '-etcd-endpoints', '198.51.100.1:2379'], /not an etcd client URL/],
+    ['endpoints with the file store', ['-etcd-endpoints', 'http://198.51.100.1:2379'], /-etcd-endpoints is given but -store is file: add -store etcd/],
+    ['a prefix without its trailing slash', ['-store', 'etcd', '-etcd-endpoints', 'http://198.51.100.1:2379', '-etcd-prefix', '/wgmesh/x'], /must end with "\/"/],
+  ];
+  for (const [name, args, message] of refused) {
+    test(`refused before anything starts: ${name}`, async () => {
+      await assert.rejects(runBootstrap(['-dev', '-n', 'prod', ...args], {}), (err: Error) => err instanceof UsageError && message.test(err.message));
+    });
+  }
+
+  test('file by default; the etcd flags are listed in --help', () => {
+    assert.equal(resolveFlags(BOOTSTRAP_FLAGS, [], {}).values.store, 'file');
+    const names = BOOTSTRAP_FLAGS.map((f) => f.name);
+    for (const flag of ['store', 'etcd-endpoints', 'etcd-prefix', 'etcd-ca-cert', 'etcd-cert', 'etcd-key']) assert.ok(names.includes(flag), flag);
+  });
+});
