@@ -202,7 +202,7 @@ export function mergeSeen(published: readonly string[]): Map<string, number> {
     } catch {
       continue;
     }
-    if (!value || typeof value !== 'object') continue;
+    if (!value || typeof value !== 'object' || Array.isArray(value)) continue;
     for (const [name, ms] of Object.entries(value)) {
       if (typeof ms === 'number' && Number.isFinite(ms) && ms > (merged.get(name) ?? -Infinity)) merged.set(name, ms);
     }

@@ -258,3 +258,30 @@ describe('LivenessMonitor', () => {
     assert.equal(timers.pending.size, 0);
   });
 });
+
+describe('LivenessMonitor with several bootstraps (the etcd leader judges)', () => {
+  test('judges only while active; then from the heartbeats any bootstrap received, with a grace from when it became active for the rest', async () => {
+    const { store, clock } = await mesh(['alpha', 'beta']);
+    // A bootstrap that heard no heartbeat itself (it just started): the same members, no heartbeat times.
+    const table = await MemberTable.open(store, new Ipam('10.232.0.0/16'), { meshName: MESH, clock });
+    let active = false;
+    const monitor = new LivenessMonitor(table, { clock, exempt: (n) => n === 'boot', active: () => active });
+    monitors.push(monitor);
+    const status = (name: string) => table.get(name)?.status;
+    clock.advance(FAILED * 2);
+    await monitor.check();
+    assert.equal(monitor.stats.passes, 0, 'not the leader: no pass');
+
+    active = true;
+    await monitor.check();
+    assert.deepEqual([status('alpha'), status('beta')], ['NODE_STATUS_ALIVE', 'NODE_STATUS_ALIVE'], 'the grace counts from becoming leader, not from the start');
+    clock.advance(3_000);
+    // Another bootstrap received beta's heartbeat now (published through etcd); non-members are ignored.
+    table.noteHeartbeats(new Map([['beta', clock.now()], ['nobody', clock.now()]]));
+    clock.advance(SUSPECT - 3_000);
+    await monitor.check();
+    assert.equal(status('alpha'), 'NODE_STATUS_SUSPECT', 'alpha: silent since the grace began');
+    assert.equal(status('beta'), 'NODE_STATUS_ALIVE', 'beta: heard from 5 s ago, by another bootstrap');
+    assert.equal(table.lastSeenMs('nobody'), undefined);
+  });
+});
