@@ -223,7 +223,7 @@ export class MemberTable {
   /** The deltas after `revision`, or undefined when the history no longer reaches back that far. */
   deltasSince(revision: number): MemberDelta[] | undefined {
     // An agent of the mesh before it moved into etcd: its number is not one of etcd's.
-    if (revision <= this.foreignRevisionsUpTo) return undefined;
+    if (this.foreignRevisionsUpTo > 0 && revision <= this.foreignRevisionsUpTo) return undefined;
     if (revision > this.revisionValue) return undefined;
     if (revision === this.revisionValue) return [];
     if (revision < this.historyFloor) return undefined;
