@@ -10,7 +10,7 @@ import { MeshTls } from './tls/mtls.js';
 import { registerBootstrapMetrics } from './metrics.js';
 import { ConfigError, MeshStartRefused } from './errors.js';
 import { DEFAULTS } from './constants.js';
-import { loadOrCreatePskSecretFile, pskSecretFile } from './psk/psk.js';
+import { loadOrCreatePskSecretFile, pskSecretFile, readPskSecretFile } from './psk/psk.js';
 
 /** The join service's TLS material, as loaded from files by the caller (the CLI). */
 export interface BootstrapTlsInit {
@@ -104,9 +104,12 @@ function bootstrapCore(components: BootstrapNodeComponents, init: BootstrapNodeI
         ? await parts.start('etcd client', () => new EtcdMeshStore({ ...etcd, meshName: init.meshName, cidr: init.cidr ?? DEFAULTS.cidr }), (started) => started?.close())
         : undefined;
       const store = etcdStore ?? new FileStateStore(device.files.bootstrapState);
-      // The secret lives with the membership: in etcd every bootstrap of the mesh derives the same keys.
+      // The secret lives with the membership: in etcd every bootstrap of the mesh derives the same
+      // keys. A bootstrap whose mesh moved from its state file into etcd seeds etcd with its file's
+      // secret (if etcd has none yet), so pairs keep their keys across the move.
+      const secretFile = pskSecretFile(device.files.bootstrapState);
       const presharedKeySecret = init.presharedKeys
-        ? () => (etcdStore ? etcdStore.presharedKeySecret() : loadOrCreatePskSecretFile(pskSecretFile(device.files.bootstrapState)))
+        ? async () => (etcdStore ? etcdStore.presharedKeySecret(await readPskSecretFile(secretFile)) : loadOrCreatePskSecretFile(secretFile))
         : undefined;
       const bootstrap = new Bootstrap(
         {

@@ -72,7 +72,7 @@ export interface SharedMemberStore {
   /** Who runs failure detection, everyone's heartbeats, and whether the store answers (see EtcdCoordinator). */
   coordinator(init: CoordinatorInit): SharedCoordinator;
   /** The mesh's preshared-key secret, made once and shared by every bootstrap (bootstrap -psk). */
-  presharedKeySecret?(): Promise<Buffer>;
+  presharedKeySecret?(seed?: Uint8Array): Promise<Buffer>;
   close(): Promise<void>;
 }
 

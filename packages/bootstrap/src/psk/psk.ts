@@ -43,6 +43,16 @@ export function pskSecretFile(bootstrapStateFile: string): string {
   return path.join(path.dirname(bootstrapStateFile), 'psk-secret');
 }
 
+/** The secret in `file`, or undefined when there is none (a bad file is refused). */
+export async function readPskSecretFile(file: string): Promise<Buffer | undefined> {
+  try {
+    return decodePskSecret(await readFile(file, 'utf8'), file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+}
+
 /** Reads the secret from `file`, or makes one and keeps it there (0600); a bad file is refused, never overwritten. */
 export async function loadOrCreatePskSecretFile(file: string): Promise<Buffer> {
   try {

@@ -164,12 +164,13 @@ export class EtcdMeshStore implements SharedMemberStore {
   }
 
   /**
-   * The mesh's preshared-key secret (bootstrap -psk): created by the first bootstrap to ask, read
-   * by the others, so every bootstrap of the mesh derives the same keys.
+   * The mesh's preshared-key secret (bootstrap -psk): created by the first bootstrap to ask (as
+   * `seed` when given: the secret of a mesh moved here from a state file, so pairs keep their
+   * keys), read by the others, so every bootstrap of the mesh derives the same keys.
    */
-  async presharedKeySecret(): Promise<Buffer> {
+  async presharedKeySecret(seed?: Uint8Array): Promise<Buffer> {
     const key = `${this.prefix}${PSK_SECRET_KEY}`;
-    const wanted = newPskSecret();
+    const wanted = seed ? Buffer.from(seed).toString('base64') : newPskSecret();
     const result = await this.call(() => this.client.if(key, 'Create', '==', 0).then(this.client.put(key).value(wanted)).else(this.client.get(key)).commit());
     if (result.succeeded) return Buffer.from(wanted, 'base64');
     const kv = firstKv(result.responses[0]?.response_range?.kvs);
