@@ -131,6 +131,18 @@ describe('EtcdMeshStore on a real 3-member etcd cluster', { skip }, () => {
     assert.equal((await store.allocate('c', candidates(), member('c'))).member.meshIp, a.member.meshIp);
   });
 
+  test('the preshared-key secret (-psk) is made once: every bootstrap reads the same one, and a seed counts only when there is none', async () => {
+    const [a, b] = [await openStore('/psk-secret/'), await openStore('/psk-secret/')];
+    const seed = Buffer.alloc(32, 4);
+    const made = await a.presharedKeySecret(seed);
+    assert.deepEqual(made, seed, 'the first one seeds it (a mesh moved from a state file keeps its secret)');
+    assert.deepEqual(await b.presharedKeySecret(), made, 'another bootstrap reads it');
+    assert.deepEqual(await b.presharedKeySecret(Buffer.alloc(32, 5)), made, 'a later seed is ignored');
+    const fresh = await (await openStore('/psk-fresh/')).presharedKeySecret();
+    assert.equal(fresh.length, 32);
+    assert.notDeepEqual(fresh, made, 'without a seed: random');
+  });
+
   test('a watch delivers every change in revision order, resumes after a revision, and says when it is compacted', async () => {
     const store = await openStore('/t-watch/');
     await store.allocate('before', candidates(), member('before'));

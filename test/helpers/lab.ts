@@ -109,6 +109,8 @@ export function testToolCommand(script: string): string[] {
 
 export interface WgPeerDump {
   readonly publicKey: string;
+  /** The dump's preshared-key column: base64, or "(none)". */
+  readonly presharedKey: string;
   readonly endpoint: string;
   readonly allowedIps: readonly string[];
   /** Seconds since the epoch; 0 = never. */
@@ -138,6 +140,7 @@ export function parseWgDump(text: string): WgDump {
         const f = line.split('\t');
         return {
           publicKey: f[0] ?? '',
+          presharedKey: f[1] ?? '',
           endpoint: f[2] ?? '',
           allowedIps: (f[3] ?? '').split(',').filter((a) => a !== '' && a !== '(none)'),
           latestHandshake: Number(f[4] ?? 0),

@@ -21,6 +21,7 @@ import { validateTag, validateTags } from './tags.js';
 import { RelayPaths } from './relay/paths.js';
 import type { RelayForwarding } from './relay/forwarding.js';
 import type { RelaySettings } from './relay/planner.js';
+import { PresharedKeys } from './psk/preshared-keys.js';
 
 export { defaultTimers, type Timers } from './timers.js';
 
@@ -113,6 +114,7 @@ export class Agent extends EventEmitter {
   private readonly reporter: Reporter;
   private readonly paths: EndpointManager;
   private readonly relays: RelayPaths;
+  private readonly psk: PresharedKeys;
   private readonly logger: Logger;
   private readonly timers: Timers;
 
@@ -154,6 +156,22 @@ export class Agent extends EventEmitter {
       { ...(init.relaySettings ? { settings: init.relaySettings } : {}) },
       changed,
     );
+    // Preshared keys (bootstrap -psk): fetched per peer as the membership changes; a peer whose
+    // key arrives is reconciled again.
+    this.psk = new PresharedKeys(
+      {
+        fetch: (peers) => this.session.presharedKeys(peers),
+        logger: this.logger.child({ component: 'psk' }),
+        timers: this.timers,
+        ...(components.random ? { random: components.random } : {}),
+      },
+      {},
+      (keys) => {
+        const arrived = new Set(keys);
+        for (const node of peersOf(this.membership.netmap)) if (arrived.has(node.publicKey)) this.reconciler.changed(node.name);
+      },
+    );
+    const psk = this.psk;
     const endpointOptions = this.paths.wgOptions;
     const relays = this.relays;
     // Endpoints and keepalive follow the endpoint manager (it changes them), allowed IPs the relays.
@@ -162,13 +180,21 @@ export class Agent extends EventEmitter {
       get persistentKeepalive() { return endpointOptions.persistentKeepalive; },
       allowedIpsFor: (node) => relays.allowedIpsFor(node),
       keepaliveFor: (node) => relays.keepaliveFor(node),
+      presharedKeyFor: (node) => psk.keyFor(node.publicKey),
+      presharedKeyPending: (node) => psk.pending(node.publicKey),
     };
     this.reconciler = new Reconciler(components.driver, () => this.membership.netmap, wgOptions, this.logger, () => this.emit('reconciled'), { timers: this.timers });
     this.membership = new NetmapApplier(
       init.meshName,
       init.nodeName,
       { reconcile: (names, full) => this.reconciler.passNow(names, full), ...(components.stateStore ? { stateStore: components.stateStore } : {}), logger: this.logger },
-      { peersChanged: () => this.syncRttPeers(), changed },
+      {
+        peersChanged: () => this.syncRttPeers(),
+        changed: () => {
+          void this.syncPresharedKeys();
+          changed();
+        },
+      },
     );
     this.session = new ControlSession(
       {
@@ -278,7 +304,7 @@ export class Agent extends EventEmitter {
     const saved = await this.components.stateStore?.load();
     if (saved && saved.meshName === this.init.meshName && saved.nodeName === this.init.nodeName) {
       await this.upDevice(saved.meshIp, saved.meshCidr);
-      this.membership.adopt({ nodeName: saved.nodeName, meshIp: saved.meshIp, meshCidr: saved.meshCidr, meshCreatedMs: saved.meshCreatedMs, revision: saved.revision, nodes: [...saved.nodes], nodeSecret: '' });
+      this.membership.adopt({ nodeName: saved.nodeName, meshIp: saved.meshIp, meshCidr: saved.meshCidr, meshCreatedMs: saved.meshCreatedMs, revision: saved.revision, nodes: [...saved.nodes], nodeSecret: '', presharedKeys: false });
       this.announceMembership();
       this.restoredFromState = true;
       this.logger.info('WireGuard restored from saved state; contacting the bootstrap', { meshIp: saved.meshIp, peers: saved.nodes.length - 1, revision: saved.revision });
@@ -292,6 +318,9 @@ export class Agent extends EventEmitter {
     // is never forgotten by a crash, so a restart keeps the address the bootstrap gave out.
     this.membership.adopt(response);
     await this.membership.persist();
+    this.psk.enabled = response.presharedKeys;
+    // Before the first reconcile: peers then come up with their keys, not without and again with.
+    await this.syncPresharedKeys();
     this.logJoined(response);
     this.step('joined', `mesh IP ${response.meshIp} in ${response.meshCidr}, ${response.nodes.length - 1} other nodes`);
     await this.upDevice(response.meshIp, response.meshCidr);
@@ -313,6 +342,7 @@ export class Agent extends EventEmitter {
     this.timers.clearTimeout(this.fullReconcileTimer);
     this.paths.stop();
     await this.relays.close();
+    this.psk.close();
     this.reconciler.close();
     await this.reconciler.idle();
     await this.membership.close();
@@ -416,6 +446,10 @@ export class Agent extends EventEmitter {
     await this.membership.persist();
     this.logJoined(response);
     if (moved) this.emit('address', response.meshIp);
+    // Keys first: a full pass leaves out peers whose key is pending (a restart from saved state
+    // learns only now that the mesh has preshared keys).
+    this.psk.enabled = response.presharedKeys;
+    await this.syncPresharedKeys();
     this.reconciler.requestFull();
   }
 
@@ -428,6 +462,15 @@ export class Agent extends EventEmitter {
   private announceMembership(): void {
     this.syncRttPeers();
     this.emit('change');
+  }
+
+  /** Whether this mesh gives pairs preshared keys, and for how many peers this node has one (never the keys). */
+  get presharedKeys(): { enabled: boolean; peers: number } {
+    return { enabled: this.psk.enabled, peers: this.psk.size };
+  }
+
+  private syncPresharedKeys(): Promise<void> {
+    return this.psk.sync(peersOf(this.membership.netmap).map((n) => n.publicKey).filter((key) => key !== ''));
   }
 
   private syncRttPeers(): void {

@@ -12,6 +12,8 @@ export const SHARED_LIMITS = {
   messageMax: 64 * 1024,
   /** How much of a refused input an error message quotes. */
   excerptMax: 40,
+  /** Peers per Mesh.PresharedKeys call (each key ~100 bytes in the answer, far below messageMax). */
+  presharedKeysPeersMax: 256,
 } as const;
 
 /**

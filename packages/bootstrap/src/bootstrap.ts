@@ -12,6 +12,7 @@ import { createMeshService, type MeshServiceStats } from './service/mesh-service
 import { JoinServer } from './service/server.js';
 import { devAuthenticator, type Authenticator } from './service/auth.js';
 import { ConfigError, StoreUnavailable } from './errors.js';
+import { presharedKeySource, type PresharedKeySource } from './psk/psk.js';
 import { DEFAULTS } from './constants.js';
 
 export interface BootstrapComponents {
@@ -28,6 +29,11 @@ export interface BootstrapComponents {
   /** Dev mode: plain gRPC and no client identity. mTLS mode supplies both. */
   readonly serverCredentials?: grpc.ServerCredentials;
   readonly authenticator?: Authenticator;
+  /**
+   * bootstrap -psk: the mesh's preshared-key secret (from the state dir, or etcd), loaded at start;
+   * every pair of nodes is then given its own preshared key. None: no preshared keys.
+   */
+  readonly presharedKeySecret?: () => Promise<Uint8Array>;
 }
 
 export interface BootstrapInit {
@@ -131,7 +137,15 @@ export class Bootstrap {
       leading = () => coordinator.status.leading;
     }
     const authenticator = this.components.authenticator ?? devAuthenticator;
-    const service = createMeshService({ table, auth: authenticator, logger: this.logger.child({ component: 'bootstrap:service' }) });
+    const loadSecret = this.components.presharedKeySecret;
+    let presharedKeys: PresharedKeySource | undefined;
+    if (loadSecret) {
+      presharedKeys = presharedKeySource(await loadSecret());
+      this.logger.info('preshared keys on: every pair of nodes gets its own (-psk)');
+    }
+    const service = createMeshService({
+      table, auth: authenticator, logger: this.logger.child({ component: 'bootstrap:service' }), ...(presharedKeys ? { presharedKeys } : {}),
+    });
     const server = new JoinServer(service.handlers, {
       bindAddr: this.init.grpcBindAddr ?? DEFAULTS.grpcBindAddr,
       port: this.init.grpcPort ?? DEFAULTS.grpcPort,
@@ -167,7 +181,7 @@ export class Bootstrap {
     });
     const agent = new Agent(
       {
-        control: createLocalControl(table, { ip: selfIp }),
+        control: createLocalControl(table, { ip: selfIp, ...(presharedKeys ? { presharedKeys } : {}) }),
         driver: this.components.driver,
         logger: this.logger.child({ component: 'bootstrap:node' }),
         ...(this.components.timers ? { timers: this.components.timers } : {}),

@@ -80,6 +80,13 @@ export class PermissionDenied extends WgmeshError {}
 /** The client certificate is not acceptable (foreign CA, expired, not yet valid, revoked). */
 export class CertificateRejected extends WgmeshError {}
 
+/** Mesh.PresharedKeys was called on a mesh whose bootstrap gives out no preshared keys (no -psk). */
+export class PresharedKeysOff extends WgmeshError {
+  constructor() {
+    super('this mesh has no preshared keys: its bootstrap runs without -psk');
+  }
+}
+
 /** The state dir was used before but has no bootstrap.json (or -new-mesh was given while it exists): starting would make a new mesh silently. */
 export class MeshStartRefused extends WgmeshError {}
 

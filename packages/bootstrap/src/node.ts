@@ -10,6 +10,7 @@ import { MeshTls } from './tls/mtls.js';
 import { registerBootstrapMetrics } from './metrics.js';
 import { ConfigError, MeshStartRefused } from './errors.js';
 import { DEFAULTS } from './constants.js';
+import { loadOrCreatePskSecretFile, pskSecretFile, readPskSecretFile } from './psk/psk.js';
 
 /** The join service's TLS material, as loaded from files by the caller (the CLI). */
 export interface BootstrapTlsInit {
@@ -40,6 +41,8 @@ export interface BootstrapNodeInit extends NodeInit {
   readonly tls?: BootstrapTlsInit;
   /** Keep members and IPs in etcd, shared with the mesh's other bootstraps (-store etcd); none: the state file. */
   readonly etcd?: Omit<EtcdMeshStoreInit, 'meshName' | 'cidr'>;
+  /** Give every pair of nodes its own WireGuard preshared key (-psk); the secret they come from is kept in the state dir or etcd. */
+  readonly presharedKeys?: boolean;
 }
 
 /** A bootstrap node: its member table and join service, with the parts every node has around them. */
@@ -97,9 +100,17 @@ function bootstrapCore(components: BootstrapNodeComponents, init: BootstrapNodeI
     async start(parts, device) {
       const tls = held.tls;
       const etcd = init.etcd;
-      const store = etcd
+      const etcdStore = etcd
         ? await parts.start('etcd client', () => new EtcdMeshStore({ ...etcd, meshName: init.meshName, cidr: init.cidr ?? DEFAULTS.cidr }), (started) => started?.close())
-        : new FileStateStore(device.files.bootstrapState);
+        : undefined;
+      const store = etcdStore ?? new FileStateStore(device.files.bootstrapState);
+      // The secret lives with the membership: in etcd every bootstrap of the mesh derives the same
+      // keys. A bootstrap whose mesh moved from its state file into etcd seeds etcd with its file's
+      // secret (if etcd has none yet), so pairs keep their keys across the move.
+      const secretFile = pskSecretFile(device.files.bootstrapState);
+      const presharedKeySecret = init.presharedKeys
+        ? async () => (etcdStore ? etcdStore.presharedKeySecret(await readPskSecretFile(secretFile)) : loadOrCreatePskSecretFile(secretFile))
+        : undefined;
       const bootstrap = new Bootstrap(
         {
           store,
@@ -110,6 +121,7 @@ function bootstrapCore(components: BootstrapNodeComponents, init: BootstrapNodeI
           ...(device.rtt ? { rtt: device.rtt } : {}),
           ...(device.relayForwarding ? { relayForwarding: device.relayForwarding } : {}),
           ...(tls ? { serverCredentials: tls.credentials, authenticator: tls } : {}),
+          ...(presharedKeySecret ? { presharedKeySecret } : {}),
         },
         {
           meshName: init.meshName,

@@ -1,6 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import {
-  loadProtos, type JoinRequest, type JoinResponse__Output, type LeaveRequest, type MeshClient, type RttMatrixRequest,
+  loadProtos, type JoinRequest, type JoinResponse__Output, type LeaveRequest, type MeshClient, type PresharedKeysRequest, type PresharedKeysResponse__Output, type RttMatrixRequest,
   type RttResponse__Output, type UpdateRequest, type UpdateResponse__Output, type WatchEvent__Output, type WatchRequest,
 } from '../proto/index.js';
 import { ControlCallError } from '../errors.js';
@@ -27,6 +27,8 @@ export interface ControlClient {
   leave(req: LeaveRequest): Promise<void>;
   /** The mesh-wide RTT matrix: every member's latest reported samples. */
   rtt(req: RttMatrixRequest): Promise<RttResponse__Output>;
+  /** The preshared keys of this node's pairs with the asked peers (a mesh whose bootstrap runs with -psk). */
+  presharedKeys?(req: PresharedKeysRequest): Promise<PresharedKeysResponse__Output>;
   close(): void;
   /** Over several bootstraps (FailoverControlClient): the one calls go to now, and all of them, for `info`. */
   bootstrap?(): { current: string; all: string[] };
@@ -68,6 +70,7 @@ export function createGrpcControlClient(init: GrpcControlInit): ControlClient {
     update: unary('Update', client.update.bind(client) as never),
     // Short: `wgmesh rtt` waits on it, and answers with this node's own row when the bootstrap is away.
     rtt: unary('Rtt', client.rtt.bind(client) as never, Math.min(timeout, RTT_CALL_TIMEOUT_MS)),
+    presharedKeys: unary('PresharedKeys', client.presharedKeys.bind(client) as never),
     leave: async (req) => {
       // Short: a node shutting down should not hang on a bootstrap that is away.
       await unary<LeaveRequest, unknown>('Leave', client.leave.bind(client) as never, Math.min(timeout, 3000))(req);

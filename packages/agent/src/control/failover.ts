@@ -1,5 +1,5 @@
 import { status as grpcStatus } from '@grpc/grpc-js';
-import type { JoinRequest, LeaveRequest, RttMatrixRequest, UpdateRequest, WatchRequest } from '../proto/index.js';
+import type { JoinRequest, LeaveRequest, PresharedKeysRequest, RttMatrixRequest, UpdateRequest, WatchRequest } from '../proto/index.js';
 import { ControlCallError, type ControlClient, type WatchCallbacks, type WatchHandle } from './client.js';
 import { errorMessage, silentLogger, type Logger } from '../log.js';
 import { defaultTimers, type Timers } from '../timers.js';
@@ -133,6 +133,13 @@ export class FailoverControlClient<T extends ControlTarget> implements ControlCl
 
   rtt(req: RttMatrixRequest) {
     return this.call((c) => c.rtt(req));
+  }
+
+  presharedKeys(req: PresharedKeysRequest) {
+    return this.call(async (c) => {
+      if (!c.presharedKeys) throw new Error('this control client cannot ask for preshared keys');
+      return c.presharedKeys(req);
+    });
   }
 
   watch(req: WatchRequest, callbacks: WatchCallbacks): WatchHandle {

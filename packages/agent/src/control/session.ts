@@ -1,5 +1,5 @@
 import { status as grpcStatus } from '@grpc/grpc-js';
-import type { Endpoint, JoinResponse__Output, RttResponse__Output, UpdateRequest, UpdateResponse__Output, WatchEvent__Output } from '../proto/index.js';
+import type { Endpoint, JoinResponse__Output, PresharedKey__Output, RttResponse__Output, UpdateRequest, UpdateResponse__Output, WatchEvent__Output } from '../proto/index.js';
 import { Backoff } from './backoff.js';
 import { ControlCallError, type ControlClient, type WatchHandle } from './client.js';
 import { errorMessage, type Logger } from '../log.js';
@@ -259,6 +259,13 @@ export class ControlSession {
       this.components.logger.debug('could not get the RTT matrix from the bootstrap', { err: errorMessage(err) });
       return undefined;
     }
+  }
+
+  /** The preshared keys of this node's pairs with the peers of these public keys (rejects as the call does). */
+  async presharedKeys(peers: readonly string[]): Promise<PresharedKey__Output[]> {
+    const control = this.components.control;
+    if (!control.presharedKeys) throw new Error('this control client cannot ask for preshared keys');
+    return (await control.presharedKeys({ ...this.identity(), peers: [...peers] })).keys;
   }
 
   /** Closes the client: the session is over. */

@@ -20,5 +20,8 @@ export type { PeerStatus, PeerStatus__Output } from './gen/wgmesh/v1/PeerStatus.
 export type { RttResponse, RttResponse__Output } from './gen/wgmesh/v1/RttResponse.js';
 export type { RttRow, RttRow__Output } from './gen/wgmesh/v1/RttRow.js';
 export type { RttMatrixRequest, RttMatrixRequest__Output } from './gen/wgmesh/v1/RttMatrixRequest.js';
+export type { PresharedKeysRequest, PresharedKeysRequest__Output } from './gen/wgmesh/v1/PresharedKeysRequest.js';
+export type { PresharedKeysResponse, PresharedKeysResponse__Output } from './gen/wgmesh/v1/PresharedKeysResponse.js';
+export type { PresharedKey, PresharedKey__Output } from './gen/wgmesh/v1/PresharedKey.js';
 export type { NodesResponse, NodesResponse__Output } from './gen/wgmesh/v1/NodesResponse.js';
 export type { TagsResponse, TagsResponse__Output } from './gen/wgmesh/v1/TagsResponse.js';

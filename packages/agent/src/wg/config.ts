@@ -15,6 +15,10 @@ export interface WgConfigOptions {
   readonly allowedIpsFor?: (node: MeshNode) => string[];
   /** Keepalive for this node instead of persistentKeepalive (a relayed peer keeps trying direct). */
   readonly keepaliveFor?: (node: MeshNode) => number | undefined;
+  /** The preshared key of this node's pair with the node (bootstrap -psk); undefined: none given. */
+  readonly presharedKeyFor?: (node: MeshNode) => string | undefined;
+  /** True while the mesh has preshared keys and this node's is not known yet: it is no peer until then. */
+  readonly presharedKeyPending?: (node: MeshNode) => boolean;
 }
 
 /** The best-ranked endpoint, every LAN address counted as reachable: for fixed options without a selector. */
@@ -25,13 +29,16 @@ export function defaultEndpointFor(node: MeshNode): string | undefined {
 /** Pure: the WireGuard peer for one mesh node, or undefined when it cannot be a peer yet. */
 export function wgPeerFor(node: MeshNode, options: WgConfigOptions = {}): WgPeerConfig | undefined {
   if (!node.publicKey || !node.meshIp) return undefined;
+  if (options.presharedKeyPending?.(node)) return undefined;
   const endpoint = (options.endpointFor ?? defaultEndpointFor)(node);
   const keepalive = options.keepaliveFor?.(node) ?? options.persistentKeepalive;
+  const presharedKey = options.presharedKeyFor?.(node);
   return {
     publicKey: node.publicKey,
     allowedIps: options.allowedIpsFor ? options.allowedIpsFor(node) : [hostPrefix(node.meshIp)],
     ...(endpoint ? { endpoint } : {}),
     ...(keepalive ? { persistentKeepalive: keepalive } : {}),
+    ...(presharedKey ? { presharedKey } : {}),
   };
 }
 
@@ -85,8 +92,8 @@ export function peerOps(current: WgPeerState | undefined, desired: WgPeerConfig 
 
 /**
  * Pure: a device's peer after one op, the way `wg set` changes it (undefined: removed). A set
- * replaces allowed IPs and keepalive, replaces the endpoint only when it is given (wg cannot
- * clear one short of removing the peer), and keeps handshake and traffic counters; a new or
+ * replaces allowed IPs and keepalive, replaces the endpoint and the preshared key only when given
+ * (wg cannot clear an endpoint short of removing the peer), and keeps handshake and traffic counters; a new or
  * re-added peer starts with none. The memory driver and the reconciler's picture of the device
  * both go through this; the driver compliance suite checks it against real WireGuard.
  */
@@ -94,11 +101,13 @@ export function peerAfterOp(current: WgPeerState | undefined, op: WgOp): WgPeerS
   if (op.op === 'remove-peer') return undefined;
   const { peer } = op;
   const endpoint = peer.endpoint ?? current?.endpoint;
+  const presharedKey = peer.presharedKey ?? current?.presharedKey;
   return {
     publicKey: peer.publicKey,
     ...(endpoint !== undefined ? { endpoint } : {}),
     allowedIps: [...peer.allowedIps],
     ...(peer.persistentKeepalive ? { persistentKeepalive: peer.persistentKeepalive } : {}),
+    ...(presharedKey !== undefined ? { presharedKey } : {}),
     latestHandshakeMs: current?.latestHandshakeMs ?? 0,
     rxBytes: current?.rxBytes ?? 0,
     txBytes: current?.txBytes ?? 0,
@@ -120,9 +129,10 @@ function withoutEndpoint(peer: WgPeerConfig): WgPeerConfig {
   return rest;
 }
 
-/** True when the device's peer already is what is desired (an unset desired endpoint matches any). */
+/** True when the device's peer already is what is desired (an unset desired endpoint or preshared key matches any). */
 export function samePeer(actual: WgPeerConfig, desired: WgPeerConfig): boolean {
   if (desired.endpoint && actual.endpoint !== desired.endpoint) return false;
+  if (desired.presharedKey && actual.presharedKey !== desired.presharedKey) return false;
   if ((actual.persistentKeepalive ?? 0) !== (desired.persistentKeepalive ?? 0)) return false;
   if (actual.allowedIps.length !== desired.allowedIps.length) return false;
   if (actual.allowedIps.length === 1) return actual.allowedIps[0] === desired.allowedIps[0];

@@ -32,12 +32,13 @@ function parsePeer(line: string, interfaceName: string): WgPeerState {
   if (fields.length !== 8) {
     throw new WgDumpMalformed(`wg show ${interfaceName} dump: peer line has ${fields.length} fields, expected 8`);
   }
-  const [publicKey, , endpoint, allowedIps, handshake, rx, tx, keepalive] = fields as [
+  const [publicKey, presharedKey, endpoint, allowedIps, handshake, rx, tx, keepalive] = fields as [
     string, string, string, string, string, string, string, string,
   ];
   const keepaliveSeconds = keepalive === 'off' ? 0 : integer(keepalive, 'persistent-keepalive', interfaceName);
   return {
     publicKey,
+    ...(presharedKey === NONE || presharedKey === '' ? {} : { presharedKey }),
     ...(endpoint === NONE ? {} : { endpoint }),
     allowedIps: allowedIps === NONE || allowedIps === '' ? [] : allowedIps.split(','),
     ...(keepaliveSeconds > 0 ? { persistentKeepalive: keepaliveSeconds } : {}),

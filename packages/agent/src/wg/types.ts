@@ -5,6 +5,11 @@ export interface WgPeerConfig {
   readonly allowedIps: readonly string[];
   /** Seconds; 0 or absent means off. */
   readonly persistentKeepalive?: number;
+  /**
+   * The pair's preshared key, base64 (bootstrap -psk). Absent in a set-peer: the device keeps the
+   * one it has (as for an endpoint); read back: the device has none. Never logged or shown.
+   */
+  readonly presharedKey?: string;
 }
 
 /** A peer as read back from the device. */

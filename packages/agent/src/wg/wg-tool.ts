@@ -1,7 +1,7 @@
 import { isIP } from 'node:net';
 import { parseWgDump } from './dump.js';
 import { InterfaceNotUp, InvalidWgConfig, ListenPortInUse, WgCommandFailed } from '../errors.js';
-import type { CommandRunner } from './exec.js';
+import type { CommandRunner, RunOptions } from './exec.js';
 import { isWgKey } from './keys.js';
 import type { WgDeviceState, WgInterfaceConfig, WgOp } from './types.js';
 
@@ -130,13 +130,44 @@ export async function setAddress(runner: CommandRunner, name: string, address: s
 
 /** `wg show IF dump`; InterfaceNotUp when there is no such WireGuard interface. */
 export async function readDevice(runner: CommandRunner, name: string): Promise<WgDeviceState> {
-  const { stdout } = await runWg(runner, name, ['show', name, 'dump']);
+  const { stdout } = await runWg(runner, name, ['wg', 'show', name, 'dump']);
   return parseWgDump(name, stdout);
 }
 
-/** Apply ops in order with one `wg set` per batch of peers. An empty list runs nothing. */
+/**
+ * Apply ops in order with one `wg set` per batch of peers. An empty list runs nothing. The
+ * preshared keys of a batch's peers go first (so a new peer never tries a handshake without its
+ * key), each through a pipe: never in an argument list or a file.
+ */
 export async function applyOps(runner: CommandRunner, name: string, ops: readonly WgOp[]): Promise<void> {
-  for (const args of wgSetBatches(name, ops)) await runWg(runner, name, args);
+  for (let i = 0; i < ops.length; i += MAX_PEERS_PER_WG_SET) {
+    const chunk = ops.slice(i, i + MAX_PEERS_PER_WG_SET);
+    // Built (and so checked) before anything runs: a bad peer must not leave a half-set one behind.
+    const batches = wgSetBatches(name, chunk);
+    const keyed = presharedKeyInput(chunk);
+    if (keyed) await runWg(runner, name, ['sh', '-c', SET_PRESHARED_KEYS, name], { input: keyed });
+    for (const args of batches) await runWg(runner, name, ['wg', ...args]);
+  }
+}
+
+/**
+ * Reads "PUBLIC-KEY PRESHARED-KEY" lines on stdin and sets each with `wg set IF peer K
+ * preshared-key /dev/stdin`, the key piped by the shell's builtin printf (no process sees it in
+ * its arguments). wg cannot read a socketpair as /dev/stdin, which is what Node gives a child.
+ */
+const SET_PRESHARED_KEYS = 'while read -r peer psk; do printf \'%s\\n\' "$psk" | wg set "$0" peer "$peer" preshared-key /dev/stdin || exit 1; done';
+
+/** Pure: the stdin of SET_PRESHARED_KEYS for the set-peers among `ops` that carry a key; undefined when none does. */
+export function presharedKeyInput(ops: readonly WgOp[]): string | undefined {
+  const lines: string[] = [];
+  for (const op of ops) {
+    if (op.op !== 'set-peer' || op.peer.presharedKey === undefined) continue;
+    checkKey(op.peer.publicKey);
+    // The key itself is never quoted in a message.
+    if (!isWgKey(op.peer.presharedKey)) throw new InvalidWgConfig(`peer ${op.peer.publicKey}: the preshared key is not base64 of 32 bytes`);
+    lines.push(`${op.peer.publicKey} ${op.peer.presharedKey}\n`);
+  }
+  return lines.length > 0 ? lines.join('') : undefined;
 }
 
 /**
@@ -144,9 +175,10 @@ export async function applyOps(runner: CommandRunner, name: string, ops: readonl
  * `wg` asks the kernel: "No such device" where the module is loaded, "Protocol not supported"
  * where there is none (then no WireGuard interface of any name can exist in the kernel).
  */
-async function runWg(runner: CommandRunner, name: string, args: string[]): Promise<{ stdout: string }> {
+async function runWg(runner: CommandRunner, name: string, command: string[], options?: RunOptions): Promise<{ stdout: string }> {
+  const [cmd = 'wg', ...args] = command;
   try {
-    return await runner.run('wg', args);
+    return await runner.run(cmd, args, options);
   } catch (err) {
     if (err instanceof WgCommandFailed && /No such device|Protocol not supported/i.test(err.details.stderr ?? '')) throw new InterfaceNotUp(name, { cause: err });
     throw err;

@@ -161,3 +161,37 @@ describe('diffWgConfig', () => {
     assert.deepEqual(diffWgConfig(await driver.read(), next), []);
   });
 });
+
+describe('preshared keys (bootstrap -psk)', () => {
+  const me = node('me', '10.232.0.2');
+  const alpha = node('alpha', '10.232.0.3');
+  const bravo = node('bravo', '10.232.0.4');
+  const psk = (n: MeshNode) => Buffer.alloc(32, n.name.charCodeAt(0)).toString('base64');
+
+  test("each peer carries its pair's key; a peer whose key is pending is left out", () => {
+    const config = wgConfigFromNetmap(netmapFromNodes('me', 1, [me, alpha, bravo]), {
+      presharedKeyFor: (n) => (n === alpha ? psk(n) : undefined),
+      presharedKeyPending: (n) => n === bravo,
+    });
+    assert.deepEqual(config.peers, [{ publicKey: alpha.publicKey, allowedIps: ['10.232.0.3/32'], presharedKey: psk(alpha) }]);
+  });
+
+  test('the memory driver keeps the key; a set without one keeps it; a new key is a change', async () => {
+    const driver = new MemoryWgDriver('wgpsk');
+    await driver.up({ name: 'wgpsk', privateKey: generateKeyPair().privateKey, listenPort: 51820, address: '10.232.0.2/16' });
+    const withKey: DesiredWgConfig = wgConfigFromNetmap(netmapFromNodes('me', 1, [me, alpha]), { presharedKeyFor: psk });
+    await driver.apply(diffWgConfig(await driver.read(), withKey));
+    assert.equal((await driver.read()).peers[0]?.presharedKey, psk(alpha));
+    assert.deepEqual(diffWgConfig(await driver.read(), withKey), [], 'in place: nothing to do');
+
+    await driver.apply([{ op: 'set-peer', peer: { publicKey: alpha.publicKey, allowedIps: ['10.232.0.3/32'] } }]);
+    assert.equal((await driver.read()).peers[0]?.presharedKey, psk(alpha), 'as `wg set` without preshared-key');
+    assert.deepEqual(diffWgConfig(await driver.read(), wgConfigFromNetmap(netmapFromNodes('me', 1, [me, alpha]))), [], 'no key wanted: the one there stays');
+
+    const rotated = Buffer.alloc(32, 99).toString('base64');
+    const ops = diffWgConfig(await driver.read(), wgConfigFromNetmap(netmapFromNodes('me', 1, [me, alpha]), { presharedKeyFor: () => rotated }));
+    assert.equal(ops.length, 1);
+    await driver.apply(ops);
+    assert.equal((await driver.read()).peers[0]?.presharedKey, rotated);
+  });
+});

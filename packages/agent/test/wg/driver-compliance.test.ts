@@ -190,6 +190,7 @@ function configured(peers: readonly WgPeerState[]): WgPeerConfig[] {
       ...(p.endpoint !== undefined ? { endpoint: p.endpoint } : {}),
       allowedIps: [...p.allowedIps].sort(),
       ...(p.persistentKeepalive ? { persistentKeepalive: p.persistentKeepalive } : {}),
+      ...(p.presharedKey !== undefined ? { presharedKey: p.presharedKey } : {}),
     }))
     .sort((a, b) => a.publicKey.localeCompare(b.publicKey));
 }
@@ -392,6 +393,26 @@ function driverCompliance(name: string, setup: () => Promise<DriverSetup>, optio
       assert.equal(peer?.endpoint, a.endpoint, 'wg set cannot clear an endpoint: leaving it out keeps it');
       assert.deepEqual(configured([peer!]), sortedConfigs([{ publicKey: a.publicKey, endpoint: a.endpoint!, allowedIps: ['198.18.0.2/32', '198.18.2.0/24'] }]), 'allowed IPs replaced, keepalive off');
       assert.deepEqual(configured((await driver.read()).peers), predicted(ops), 'as peerAfterOp predicts');
+    });
+
+    test('a preshared key reads back; a set without one keeps it, a set with another replaces it (bootstrap -psk)', async () => {
+      const { driver } = await upFresh(51838);
+      const [a, b] = [peerConfig(2), peerConfig(3)];
+      const [pskA, pskB] = [Buffer.alloc(32, 1).toString('base64'), Buffer.alloc(32, 2).toString('base64')];
+      const ops: WgOp[] = [
+        setPeer({ ...a, presharedKey: pskA }),
+        setPeer(b),
+        setPeer({ ...a, allowedIps: ['198.18.0.2/32', '198.18.2.0/24'] }),
+        setPeer({ ...b, presharedKey: pskB }),
+      ];
+      await driver.apply(ops.slice(0, 2));
+      const first = configured((await driver.read()).peers);
+      assert.deepEqual(first.map((p) => p.presharedKey), [a, b].sort((x, y) => x.publicKey.localeCompare(y.publicKey)).map((p) => (p === a ? pskA : undefined)));
+      await driver.apply(ops.slice(2));
+      assert.deepEqual(configured((await driver.read()).peers), predicted(ops), 'as peerAfterOp predicts');
+      const byKey = new Map((await driver.read()).peers.map((p) => [p.publicKey, p.presharedKey]));
+      assert.equal(byKey.get(a.publicKey), pskA, 'kept');
+      assert.equal(byKey.get(b.publicKey), pskB, 'given');
     });
 
     for (const [what, bad] of [

@@ -36,6 +36,7 @@ const cases: { name: string; dump: string; want: WgDeviceState }[] = [
       peers: [
         {
           publicKey: PEER_A,
+          presharedKey: PSK,
           endpoint: '192.0.2.7:51820',
           allowedIps: ['198.18.0.2/32', '198.18.10.0/24'],
           persistentKeepalive: 25,

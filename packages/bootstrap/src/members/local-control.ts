@@ -2,6 +2,8 @@ import type { ControlClient, Endpoint, EndpointKind__Output, JoinResponse__Outpu
 import type { MemberTable } from './table.js';
 import { validateEndpoints, validateRttSamples, validateTags } from '../service/validate.js';
 import { parsePrefix, type Prefix } from '../ipam/ipam.js';
+import { answerPresharedKeys } from '../psk/answer.js';
+import type { PresharedKeySource } from '../psk/psk.js';
 
 // The bootstrap's own node passes the same validation as every remote one: a bad tag set on it
 // through the local API must not reach the member table either.
@@ -13,7 +15,7 @@ const rttOf = (rtt: readonly RttSample[] = []) => validateRttSamples(rtt.map((r)
  * The bootstrap's own node talks to its member table in-process, through the same ControlClient
  * interface every other agent uses over gRPC. It keeps the address it was configured with.
  */
-export function createLocalControl(table: MemberTable, self: { ip: string }): ControlClient {
+export function createLocalControl(table: MemberTable, self: { ip: string; presharedKeys?: PresharedKeySource }): ControlClient {
   const mesh = parsePrefix(table.cidr);
   return {
     async join(req): Promise<JoinResponse__Output> {
@@ -27,7 +29,7 @@ export function createLocalControl(table: MemberTable, self: { ip: string }): Co
         fixedIp: self.ip,
         relay: req.relay ?? false,
       });
-      return table.joinResponse(member);
+      return { ...table.joinResponse(member), presharedKeys: self.presharedKeys !== undefined };
     },
     watch(req, callbacks) {
       let unsubscribe: (() => void) | undefined;
@@ -57,6 +59,10 @@ export function createLocalControl(table: MemberTable, self: { ip: string }): Co
     async rtt(req) {
       table.authorize(req.nodeName!, { publicKey: req.publicKey!, local: true });
       return table.rttMatrix();
+    },
+    async presharedKeys(req) {
+      const member = table.authorize(req.nodeName!, { publicKey: req.publicKey!, local: true });
+      return { keys: answerPresharedKeys(self.presharedKeys, member, table.currentMembers(), req.peers ?? []) };
     },
     async leave(req) {
       await table.remove(req.nodeName!, { publicKey: req.publicKey!, local: true });

@@ -71,6 +71,8 @@ export interface SharedMemberStore {
   ): { readonly revision: number; requestProgress(): boolean; stop(): Promise<void> };
   /** Who runs failure detection, everyone's heartbeats, and whether the store answers (see EtcdCoordinator). */
   coordinator(init: CoordinatorInit): SharedCoordinator;
+  /** The mesh's preshared-key secret, made once and shared by every bootstrap (bootstrap -psk). */
+  presharedKeySecret?(seed?: Uint8Array): Promise<Buffer>;
   close(): Promise<void>;
 }
 

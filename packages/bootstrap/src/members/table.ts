@@ -206,6 +206,11 @@ export class MemberTable {
     return this.members.get(name);
   }
 
+  /** Every member now, in no particular order (read-only). */
+  currentMembers(): Iterable<Member> {
+    return this.members.values();
+  }
+
   list(): MeshNode[] {
     return [...this.members.values()].map(toNode).sort((a, b) => a.name.localeCompare(b.name));
   }
@@ -217,7 +222,7 @@ export class MemberTable {
   /** What a node is told when it joins: its address, the mesh, the membership now, and its secret (dev mode). */
   joinResponse(member: Pick<Member, 'name' | 'meshIp'>, secret = ''): JoinResponse__Output {
     const snapshot = this.snapshot();
-    return { nodeName: member.name, meshIp: member.meshIp, meshCidr: this.cidr, meshCreatedMs: this.createdMs, revision: snapshot.revision, nodes: snapshot.nodes, nodeSecret: secret };
+    return { nodeName: member.name, meshIp: member.meshIp, meshCidr: this.cidr, meshCreatedMs: this.createdMs, revision: snapshot.revision, nodes: snapshot.nodes, nodeSecret: secret, presharedKeys: false };
   }
 
   /** The deltas after `revision`, or undefined when the history no longer reaches back that far. */

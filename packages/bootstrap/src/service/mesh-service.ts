@@ -1,6 +1,7 @@
 import type { sendUnaryData } from '@grpc/grpc-js';
 import type {
-  JoinRequest__Output, JoinResponse, LeaveRequest__Output, LeaveResponse, MeshHandlers, RttMatrixRequest__Output, RttResponse,
+  JoinRequest__Output, JoinResponse, LeaveRequest__Output, LeaveResponse, MeshHandlers, PresharedKeysRequest__Output, PresharedKeysResponse,
+  RttMatrixRequest__Output, RttResponse,
   UpdateRequest__Output, UpdateResponse, Logger,
 } from '@wgmesh/agent';
 import { errorMessage } from '@wgmesh/agent';
@@ -11,6 +12,8 @@ import { parsePrefix } from '../ipam/ipam.js';
 import type { Authenticator, CallIdentity, ServerSurfaceCall } from './auth.js';
 import { toServiceError } from './status.js';
 import { createWatchHandler, type WatchQueueLimits } from './watch.js';
+import { answerPresharedKeys } from '../psk/answer.js';
+import type { PresharedKeySource } from '../psk/psk.js';
 import {
   validateEndpoints, validateListenPort, validateMeshName, validateNodeName, validatePublicKey, validateRelayed, validateRttSamples, validateTags,
 } from './validate.js';
@@ -19,6 +22,8 @@ export interface MeshServiceComponents {
   readonly table: MemberTable;
   readonly auth: Authenticator;
   readonly logger: Logger;
+  /** bootstrap -psk: every pair's preshared key comes from here; none: the mesh has none. */
+  readonly presharedKeys?: PresharedKeySource;
 }
 
 export interface MeshServiceInit {
@@ -91,7 +96,7 @@ export function createMeshService(
         const listenPort = validateListenPort(req.listenPort);
         const { member, revision, created, secret } = await table.join({ name, identity, endpoints, tags, listenPort, relay: req.relay });
         logger.info(created ? 'node joined' : 'node re-joined', { node: name, meshIp: member.meshIp, publicKey, revision });
-        return table.joinResponse(member, secret);
+        return { ...table.joinResponse(member, secret), presharedKeys: components.presharedKeys !== undefined };
       }, {
         ok: () => stats.joinsAccepted++,
         failed: (err) => {
@@ -122,6 +127,17 @@ export function createMeshService(
         // Members only, as themselves: the matrix tells who is in the mesh.
         table.authorize(name, identity);
         return table.rttMatrix();
+      });
+    },
+
+    PresharedKeys(call, callback) {
+      const req: PresharedKeysRequest__Output = call.request;
+      answer(callback, async (): Promise<PresharedKeysResponse> => {
+        const { name, identity } = caller(call, req);
+        // Members only, as themselves: the keys of a pair go to its two ends and no one else.
+        const self = table.authorize(name, identity);
+        // Keys are never logged, nor counted per peer: only that a node asked.
+        return { keys: answerPresharedKeys(components.presharedKeys, self, table.currentMembers(), req.peers) };
       });
     },
 

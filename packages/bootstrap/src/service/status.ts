@@ -1,6 +1,6 @@
 import { status, type ServiceError, Metadata } from '@grpc/grpc-js';
 import {
-  CertificateRejected, IdentityMismatch, Unauthenticated, InvalidField, MeshNotFound, NameTaken, NodeNotFound, PermissionDenied, PublicKeyTaken, RangeExhausted,
+  CertificateRejected, IdentityMismatch, Unauthenticated, InvalidField, MeshNotFound, NameTaken, NodeNotFound, PermissionDenied, PresharedKeysOff, PublicKeyTaken, RangeExhausted,
   StoreConflict, StoreUnavailable, WatcherFellBehind,
 } from '../errors.js';
 
@@ -21,6 +21,7 @@ function codeFor(err: unknown): status {
   if (err instanceof PermissionDenied) return status.PERMISSION_DENIED;
   if (err instanceof Unauthenticated) return status.UNAUTHENTICATED;
   if (err instanceof CertificateRejected) return status.PERMISSION_DENIED;
+  if (err instanceof PresharedKeysOff) return status.FAILED_PRECONDITION;
   if (err instanceof RangeExhausted) return status.RESOURCE_EXHAUSTED;
   // The agent reconnects (with its revision) on any Watch end but NOT_FOUND / PERMISSION_DENIED.
   if (err instanceof WatcherFellBehind) return status.RESOURCE_EXHAUSTED;

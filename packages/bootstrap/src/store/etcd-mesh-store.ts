@@ -5,6 +5,7 @@
  *   mesh            {"meshName","cidr","createdMs"}   created once, checked by every bootstrap
  *   members/<name>  the Member as JSON                its mod revision is the member's version
  *   ips/<ip>        the member's name                 exists exactly while members/<name> holds that IP
+ *   psk-secret      base64 of 32 random bytes         created once (bootstrap -psk): every bootstrap derives the same pair keys
  *
  * Every write is one transaction whose conditions make it safe against every other bootstrap: an
  * allocation creates `ips/<ip>` and `members/<name>` only if both are absent, an update or removal
@@ -13,7 +14,8 @@
  * is etcd's revision: list() reads at one revision, watch() resumes after one.
  */
 import type { Etcd3, IKeyValue } from 'etcd3';
-import { RangeExhausted, StoreConflict, StoreCorrupt, StoreMeshMismatch } from '../errors.js';
+import { ConfigError, RangeExhausted, StoreConflict, StoreCorrupt, StoreMeshMismatch } from '../errors.js';
+import { decodePskSecret, newPskSecret } from '../psk/psk.js';
 import type { Member, SharedMemberEvent, SharedMemberStore, StoredMember } from '../members/store.js';
 import { connectEtcd, storeCall } from './etcd-client.js';
 import { watchPrefix, type PrefixWatch } from './etcd-watch.js';
@@ -79,6 +81,7 @@ export interface StoreAudit {
 }
 
 const MESH_KEY = 'mesh';
+const PSK_SECRET_KEY = 'psk-secret';
 const MEMBERS = 'members/';
 const IPS = 'ips/';
 
@@ -158,6 +161,25 @@ export class EtcdMeshStore implements SharedMemberStore {
     const stored = decodeMesh(key, kv.value);
     if (stored.meshName !== wanted.meshName || stored.cidr !== wanted.cidr) throw new StoreMeshMismatch(this.prefix, stored, wanted);
     return { mesh: stored, created: false };
+  }
+
+  /**
+   * The mesh's preshared-key secret (bootstrap -psk): created by the first bootstrap to ask (as
+   * `seed` when given: the secret of a mesh moved here from a state file, so pairs keep their
+   * keys), read by the others, so every bootstrap of the mesh derives the same keys.
+   */
+  async presharedKeySecret(seed?: Uint8Array): Promise<Buffer> {
+    const key = `${this.prefix}${PSK_SECRET_KEY}`;
+    const wanted = seed ? Buffer.from(seed).toString('base64') : newPskSecret();
+    const result = await this.call(() => this.client.if(key, 'Create', '==', 0).then(this.client.put(key).value(wanted)).else(this.client.get(key)).commit());
+    if (result.succeeded) return Buffer.from(wanted, 'base64');
+    const kv = firstKv(result.responses[0]?.response_range?.kvs);
+    if (!kv) throw new StoreCorrupt(key, 'vanished right after it was found (deleted by hand?)');
+    try {
+      return decodePskSecret(kv.value.toString(), `etcd key ${key}`);
+    } catch (err) {
+      throw err instanceof ConfigError ? new StoreCorrupt(key, err.message) : err;
+    }
   }
 
   /** The mesh record under the prefix as it is, or undefined when there is none (nothing is created). */

@@ -25,6 +25,12 @@ export const BOOTSTRAP_FLAGS: FlagSpec[] = [
     help: 'relay for nodes that have no direct path to each other (kernel forwarding on the wg interface, member-to-member traffic only; needs iptables). -relay=false: do not',
   },
   {
+    name: 'psk', type: 'bool', default: false,
+    help: 'give every pair of nodes its own WireGuard preshared key (post-quantum protection of the tunnels: a recorded handshake stays sealed even if X25519 falls). ' +
+      'Each node fetches its pairs\' keys from the bootstrap (over mTLS without -dev); they are never in the membership other nodes see. ' +
+      'Keys derive from a secret kept in <state-dir>/<mesh>/psk-secret (in etcd with -store etcd) and change when either node\'s key does',
+  },
+  {
     name: 'store', type: 'string', value: 'file|etcd', default: 'file',
     help: 'where the mesh\'s members and IPs live: file (<state-dir>/<mesh>/bootstrap.json, this bootstrap alone) or etcd ' +
       '(shared by every bootstrap of the mesh: give each its own -ip, the same -n, -cidr and -etcd-* flags; agents list them all with -bootstrap-addr)',
@@ -34,7 +40,7 @@ export const BOOTSTRAP_FLAGS: FlagSpec[] = [
   ...NODE_FLAGS,
 ];
 
-const USAGE = 'wgmesh bootstrap [-dev] [-n MESH] [-cidr CIDR] [-ip IP] [-grpc-bind-addr IP] [-grpc-bind-port PORT] [-store etcd -etcd-endpoints URL,…] [TLS flags]';
+const USAGE = 'wgmesh bootstrap [-dev] [-psk] [-n MESH] [-cidr CIDR] [-ip IP] [-grpc-bind-addr IP] [-grpc-bind-port PORT] [-store etcd -etcd-endpoints URL,…] [TLS flags]';
 const DESCRIPTION = `Starts a mesh: this node's WireGuard interface, and the join service other nodes join through.
 Runs in the foreground until SIGINT/SIGTERM. Without -dev, TLS certificates are required
 (make them with \`wgmesh ca\`). A bootstrap asks no router for a port mapping (join's -port-mapping):
@@ -75,6 +81,7 @@ export async function runBootstrap(argv: string[], env: NodeJS.ProcessEnv): Prom
     ...(values['stun-port'] !== undefined ? { stunPort: Number(values['stun-port']) } : {}),
     liveness: { suspectAfterMs: Number(values['suspect-after']), failedAfterMs: Number(values['failed-after']), reapAfterMs: Number(values['reap-after']) },
     newMesh: Boolean(values['new-mesh']),
+    presharedKeys: Boolean(values.psk),
     relay: values.relay === false ? 'off' : 'if-able',
     ...(tls ? { tls } : {}),
   });

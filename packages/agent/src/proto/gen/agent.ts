@@ -16,6 +16,9 @@ import type { NodeRemoved as _wgmesh_v1_NodeRemoved, NodeRemoved__Output as _wgm
 import type { NodesRequest as _wgmesh_v1_NodesRequest, NodesRequest__Output as _wgmesh_v1_NodesRequest__Output } from './wgmesh/v1/NodesRequest.js';
 import type { NodesResponse as _wgmesh_v1_NodesResponse, NodesResponse__Output as _wgmesh_v1_NodesResponse__Output } from './wgmesh/v1/NodesResponse.js';
 import type { PeerStatus as _wgmesh_v1_PeerStatus, PeerStatus__Output as _wgmesh_v1_PeerStatus__Output } from './wgmesh/v1/PeerStatus.js';
+import type { PresharedKey as _wgmesh_v1_PresharedKey, PresharedKey__Output as _wgmesh_v1_PresharedKey__Output } from './wgmesh/v1/PresharedKey.js';
+import type { PresharedKeysRequest as _wgmesh_v1_PresharedKeysRequest, PresharedKeysRequest__Output as _wgmesh_v1_PresharedKeysRequest__Output } from './wgmesh/v1/PresharedKeysRequest.js';
+import type { PresharedKeysResponse as _wgmesh_v1_PresharedKeysResponse, PresharedKeysResponse__Output as _wgmesh_v1_PresharedKeysResponse__Output } from './wgmesh/v1/PresharedKeysResponse.js';
 import type { RelayedPeer as _wgmesh_v1_RelayedPeer, RelayedPeer__Output as _wgmesh_v1_RelayedPeer__Output } from './wgmesh/v1/RelayedPeer.js';
 import type { RttMatrixRequest as _wgmesh_v1_RttMatrixRequest, RttMatrixRequest__Output as _wgmesh_v1_RttMatrixRequest__Output } from './wgmesh/v1/RttMatrixRequest.js';
 import type { RttRequest as _wgmesh_v1_RttRequest, RttRequest__Output as _wgmesh_v1_RttRequest__Output } from './wgmesh/v1/RttRequest.js';
@@ -54,6 +57,9 @@ export interface ProtoGrpcType {
       NodesRequest: MessageTypeDefinition<_wgmesh_v1_NodesRequest, _wgmesh_v1_NodesRequest__Output>
       NodesResponse: MessageTypeDefinition<_wgmesh_v1_NodesResponse, _wgmesh_v1_NodesResponse__Output>
       PeerStatus: MessageTypeDefinition<_wgmesh_v1_PeerStatus, _wgmesh_v1_PeerStatus__Output>
+      PresharedKey: MessageTypeDefinition<_wgmesh_v1_PresharedKey, _wgmesh_v1_PresharedKey__Output>
+      PresharedKeysRequest: MessageTypeDefinition<_wgmesh_v1_PresharedKeysRequest, _wgmesh_v1_PresharedKeysRequest__Output>
+      PresharedKeysResponse: MessageTypeDefinition<_wgmesh_v1_PresharedKeysResponse, _wgmesh_v1_PresharedKeysResponse__Output>
       RelayedPeer: MessageTypeDefinition<_wgmesh_v1_RelayedPeer, _wgmesh_v1_RelayedPeer__Output>
       RttMatrixRequest: MessageTypeDefinition<_wgmesh_v1_RttMatrixRequest, _wgmesh_v1_RttMatrixRequest__Output>
       RttRequest: MessageTypeDefinition<_wgmesh_v1_RttRequest, _wgmesh_v1_RttRequest__Output>

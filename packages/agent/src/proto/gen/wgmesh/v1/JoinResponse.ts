@@ -11,6 +11,7 @@ export interface JoinResponse {
   'revision'?: (number | string | Long);
   'nodes'?: (_wgmesh_v1_Node)[];
   'nodeSecret'?: (string);
+  'presharedKeys'?: (boolean);
 }
 
 export interface JoinResponse__Output {
@@ -21,4 +22,5 @@ export interface JoinResponse__Output {
   'revision': (number);
   'nodes': (_wgmesh_v1_Node__Output)[];
   'nodeSecret': (string);
+  'presharedKeys': (boolean);
 }

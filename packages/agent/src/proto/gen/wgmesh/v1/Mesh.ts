@@ -6,6 +6,8 @@ import type { JoinRequest as _wgmesh_v1_JoinRequest, JoinRequest__Output as _wgm
 import type { JoinResponse as _wgmesh_v1_JoinResponse, JoinResponse__Output as _wgmesh_v1_JoinResponse__Output } from '../../wgmesh/v1/JoinResponse.js';
 import type { LeaveRequest as _wgmesh_v1_LeaveRequest, LeaveRequest__Output as _wgmesh_v1_LeaveRequest__Output } from '../../wgmesh/v1/LeaveRequest.js';
 import type { LeaveResponse as _wgmesh_v1_LeaveResponse, LeaveResponse__Output as _wgmesh_v1_LeaveResponse__Output } from '../../wgmesh/v1/LeaveResponse.js';
+import type { PresharedKeysRequest as _wgmesh_v1_PresharedKeysRequest, PresharedKeysRequest__Output as _wgmesh_v1_PresharedKeysRequest__Output } from '../../wgmesh/v1/PresharedKeysRequest.js';
+import type { PresharedKeysResponse as _wgmesh_v1_PresharedKeysResponse, PresharedKeysResponse__Output as _wgmesh_v1_PresharedKeysResponse__Output } from '../../wgmesh/v1/PresharedKeysResponse.js';
 import type { RttMatrixRequest as _wgmesh_v1_RttMatrixRequest, RttMatrixRequest__Output as _wgmesh_v1_RttMatrixRequest__Output } from '../../wgmesh/v1/RttMatrixRequest.js';
 import type { RttResponse as _wgmesh_v1_RttResponse, RttResponse__Output as _wgmesh_v1_RttResponse__Output } from '../../wgmesh/v1/RttResponse.js';
 import type { UpdateRequest as _wgmesh_v1_UpdateRequest, UpdateRequest__Output as _wgmesh_v1_UpdateRequest__Output } from '../../wgmesh/v1/UpdateRequest.js';
@@ -31,6 +33,15 @@ export interface MeshClient extends grpc.Client {
   leave(argument: _wgmesh_v1_LeaveRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_wgmesh_v1_LeaveResponse__Output>): grpc.ClientUnaryCall;
   leave(argument: _wgmesh_v1_LeaveRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_wgmesh_v1_LeaveResponse__Output>): grpc.ClientUnaryCall;
   leave(argument: _wgmesh_v1_LeaveRequest, callback: grpc.requestCallback<_wgmesh_v1_LeaveResponse__Output>): grpc.ClientUnaryCall;
+  
+  PresharedKeys(argument: _wgmesh_v1_PresharedKeysRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_wgmesh_v1_PresharedKeysResponse__Output>): grpc.ClientUnaryCall;
+  PresharedKeys(argument: _wgmesh_v1_PresharedKeysRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_wgmesh_v1_PresharedKeysResponse__Output>): grpc.ClientUnaryCall;
+  PresharedKeys(argument: _wgmesh_v1_PresharedKeysRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_wgmesh_v1_PresharedKeysResponse__Output>): grpc.ClientUnaryCall;
+  PresharedKeys(argument: _wgmesh_v1_PresharedKeysRequest, callback: grpc.requestCallback<_wgmesh_v1_PresharedKeysResponse__Output>): grpc.ClientUnaryCall;
+  presharedKeys(argument: _wgmesh_v1_PresharedKeysRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_wgmesh_v1_PresharedKeysResponse__Output>): grpc.ClientUnaryCall;
+  presharedKeys(argument: _wgmesh_v1_PresharedKeysRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_wgmesh_v1_PresharedKeysResponse__Output>): grpc.ClientUnaryCall;
+  presharedKeys(argument: _wgmesh_v1_PresharedKeysRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_wgmesh_v1_PresharedKeysResponse__Output>): grpc.ClientUnaryCall;
+  presharedKeys(argument: _wgmesh_v1_PresharedKeysRequest, callback: grpc.requestCallback<_wgmesh_v1_PresharedKeysResponse__Output>): grpc.ClientUnaryCall;
   
   Rtt(argument: _wgmesh_v1_RttMatrixRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_wgmesh_v1_RttResponse__Output>): grpc.ClientUnaryCall;
   Rtt(argument: _wgmesh_v1_RttMatrixRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_wgmesh_v1_RttResponse__Output>): grpc.ClientUnaryCall;
@@ -62,6 +73,8 @@ export interface MeshHandlers extends grpc.UntypedServiceImplementation {
   
   Leave: grpc.handleUnaryCall<_wgmesh_v1_LeaveRequest__Output, _wgmesh_v1_LeaveResponse>;
   
+  PresharedKeys: grpc.handleUnaryCall<_wgmesh_v1_PresharedKeysRequest__Output, _wgmesh_v1_PresharedKeysResponse>;
+  
   Rtt: grpc.handleUnaryCall<_wgmesh_v1_RttMatrixRequest__Output, _wgmesh_v1_RttResponse>;
   
   Update: grpc.handleUnaryCall<_wgmesh_v1_UpdateRequest__Output, _wgmesh_v1_UpdateResponse>;
@@ -73,6 +86,7 @@ export interface MeshHandlers extends grpc.UntypedServiceImplementation {
 export interface MeshDefinition extends grpc.ServiceDefinition {
   Join: MethodDefinition<_wgmesh_v1_JoinRequest, _wgmesh_v1_JoinResponse, _wgmesh_v1_JoinRequest__Output, _wgmesh_v1_JoinResponse__Output>
   Leave: MethodDefinition<_wgmesh_v1_LeaveRequest, _wgmesh_v1_LeaveResponse, _wgmesh_v1_LeaveRequest__Output, _wgmesh_v1_LeaveResponse__Output>
+  PresharedKeys: MethodDefinition<_wgmesh_v1_PresharedKeysRequest, _wgmesh_v1_PresharedKeysResponse, _wgmesh_v1_PresharedKeysRequest__Output, _wgmesh_v1_PresharedKeysResponse__Output>
   Rtt: MethodDefinition<_wgmesh_v1_RttMatrixRequest, _wgmesh_v1_RttResponse, _wgmesh_v1_RttMatrixRequest__Output, _wgmesh_v1_RttResponse__Output>
   Update: MethodDefinition<_wgmesh_v1_UpdateRequest, _wgmesh_v1_UpdateResponse, _wgmesh_v1_UpdateRequest__Output, _wgmesh_v1_UpdateResponse__Output>
   Watch: MethodDefinition<_wgmesh_v1_WatchRequest, _wgmesh_v1_WatchEvent, _wgmesh_v1_WatchRequest__Output, _wgmesh_v1_WatchEvent__Output>
