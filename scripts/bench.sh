@@ -7,7 +7,7 @@
 #
 #   BENCH_SIZES=100,500,1000   control-plane sizes (its default)
 #   BENCH_ETCD_SIZE=1000 BENCH_ETCD_CHANGES=25   agents and changes of the etcd part (its defaults)
-#   BENCH_CP_TIMEOUT=300 BENCH_ETCD_TIMEOUT=600 BENCH_DP_TIMEOUT=240 BENCH_RELAY_TIMEOUT=240
+#   BENCH_CP_TIMEOUT=300 BENCH_ETCD_TIMEOUT=900 BENCH_DP_TIMEOUT=240 BENCH_RELAY_TIMEOUT=240
 #                              seconds allowed for each part
 #   BENCH_DP_JOIN_ROUNDS, BENCH_DP_AB_ROUNDS, BENCH_DP_IPERF_SECONDS   see bench/data-plane.ts
 #   BENCH_RELAY_ROUNDS, BENCH_RELAY_IPERF_SECONDS   see bench/relay.ts
@@ -16,7 +16,7 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 RESULTS=bench/results.md
 CP_TIMEOUT=${BENCH_CP_TIMEOUT:-300}
-ETCD_TIMEOUT=${BENCH_ETCD_TIMEOUT:-600}
+ETCD_TIMEOUT=${BENCH_ETCD_TIMEOUT:-900}
 DP_TIMEOUT=${BENCH_DP_TIMEOUT:-240}
 RELAY_TIMEOUT=${BENCH_RELAY_TIMEOUT:-240}
 NODE_TS=(node --conditions=source --import tsx)
