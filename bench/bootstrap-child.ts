@@ -1,18 +1,39 @@
 // A bootstrap in its own process, so the benchmark can measure its memory and CPU alone.
-import { Bootstrap, FileStateStore } from '@wgmesh/bootstrap';
+//
+//   bootstrap-child.ts STATE_FILE                      file store; node "bootstrap" at 198.18.0.1
+//   bootstrap-child.ts --etcd URL[,URL...] --prefix /KEYS/ --name boot2 --ip 198.18.0.2
+//                                                      one of several bootstraps sharing an etcd store
+//
+// Prints its gRPC port on a line. Then each line "table" on stdin is answered on stdout with one
+// JSON line {"members":N,"revision":R} (what this bootstrap's member table holds now).
+import { createInterface } from 'node:readline';
+import { parseArgs } from 'node:util';
+import { Bootstrap, EtcdMeshStore, FileStateStore } from '@wgmesh/bootstrap';
 import { generateKeyPair, MemoryWgDriver } from '@wgmesh/agent';
 
-const [stateFile] = process.argv.slice(2);
+const MESH = 'bench';
+const CIDR = '198.18.0.0/16';
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: { etcd: { type: 'string' }, prefix: { type: 'string' }, name: { type: 'string' }, ip: { type: 'string' } },
+});
+const etcdStore = values.etcd
+  ? new EtcdMeshStore({ endpoints: values.etcd.split(','), meshName: MESH, cidr: CIDR, ...(values.prefix ? { prefix: values.prefix } : {}) })
+  : undefined;
 const bootstrap = new Bootstrap(
-  { store: new FileStateStore(stateFile!), driver: new MemoryWgDriver('wgbench') },
-  { meshName: 'bench', nodeName: 'bootstrap', privateKey: generateKeyPair().privateKey, cidr: '198.18.0.0/16', selfIp: '198.18.0.1', grpcBindAddr: '127.0.0.1', grpcPort: 0, heartbeatMs: 3_600_000,
+  { store: etcdStore ?? new FileStateStore(positionals[0]!), driver: new MemoryWgDriver('wgbench') },
+  { meshName: MESH, nodeName: values.name ?? 'bootstrap', privateKey: generateKeyPair().privateKey, cidr: CIDR, selfIp: values.ip ?? '198.18.0.1', grpcBindAddr: '127.0.0.1', grpcPort: 0, heartbeatMs: 3_600_000,
     liveness: { suspectAfterMs: 3_600_000, failedAfterMs: 7_200_000, reapAfterMs: 7_200_000 } },
 );
 await bootstrap.start();
 process.stdout.write(`${bootstrap.port}\n`);
-const stop = () => void bootstrap.stop().then(() => process.exit(0));
+const stop = () => void bootstrap.stop().then(() => etcdStore?.close()).then(() => process.exit(0));
 process.on('SIGTERM', stop);
 // The benchmark holds our stdin open: when it dies without a word (killed by a signal meant for
 // it), the pipe closes and this bootstrap goes with it rather than stay behind.
-process.stdin.on('end', stop);
-process.stdin.resume();
+const lines = createInterface({ input: process.stdin });
+lines.on('line', (line) => {
+  if (line.trim() === 'table') process.stdout.write(`${JSON.stringify({ members: bootstrap.table?.size ?? 0, revision: bootstrap.table?.revision ?? 0 })}\n`);
+});
+lines.on('close', stop);

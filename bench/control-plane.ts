@@ -1,11 +1,12 @@
 // Control-plane benchmark: one bootstrap (own process) and N agents (this process; in-memory
 // WireGuard, real gRPC over loopback). Prints figures; not a test.
 import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { Agent, createGrpcControlClient, generateKeyPair, loadProtos, MemoryWgDriver, type MeshClient } from '@wgmesh/agent';
+import { percentile, procStats } from './proc-stats.js';
 
 const here = path.dirname(new URL(import.meta.url).pathname);
 const sizes = (process.env.BENCH_SIZES ?? '100,500,1000').split(',').map(Number);
@@ -20,19 +21,6 @@ const BYTES_NOTE =
   '(revision and node), serialized in this process with the service\'s own serializer. What the bootstrap ' +
   'actually writes on each agent\'s connection (gRPC and HTTP/2 framing, and TLS in production) is not counted, ' +
   'so "independent of N" holds for the event\'s encoding, not yet for the traffic.';
-
-async function procStats(pid: number): Promise<{ rssMb: number; cpuSeconds: number }> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
-  const stat = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]!.split(' ');
-  const ticks = Number(stat[11]) + Number(stat[12]);
-  return { rssMb: rssKb / 1024, cpuSeconds: ticks / 100 };
-}
-
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
-}
 
 async function run(n: number): Promise<Record<string, string>> {
   const dir = await mkdtemp(path.join(tmpdir(), 'wgmesh-bench-'));

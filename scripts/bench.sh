@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# `make bench` (after `make build`): control-plane, data-plane and relay benchmarks, written to
-# bench/results.md (and printed). Needs root: the data plane and the relay part run real WireGuard
-# (wireguard-go) in network namespaces they create and remove again (labs "wgb" and "wgbr",
-# namespaces wgp-a/wgp-b).
+# `make bench` (after `make build`): control-plane, one-vs-three-bootstraps (etcd), data-plane and
+# relay benchmarks, written to bench/results.md (and printed). Needs root: the data plane and the
+# relay part run real WireGuard (wireguard-go) in network namespaces they create and remove again
+# (labs "wgb" and "wgbr", namespaces wgp-a/wgp-b); the etcd part runs a 3-member etcd cluster in
+# namespaces wgbetcd-* (198.51.100.208/28).
 #
 #   BENCH_SIZES=100,500,1000   control-plane sizes (its default)
-#   BENCH_CP_TIMEOUT=300 BENCH_DP_TIMEOUT=240 BENCH_RELAY_TIMEOUT=240   seconds allowed for each part
+#   BENCH_ETCD_SIZE=1000 BENCH_ETCD_CHANGES=25   agents and changes of the etcd part (its defaults)
+#   BENCH_CP_TIMEOUT=300 BENCH_ETCD_TIMEOUT=900 BENCH_DP_TIMEOUT=240 BENCH_RELAY_TIMEOUT=240
+#                              seconds allowed for each part
 #   BENCH_DP_JOIN_ROUNDS, BENCH_DP_AB_ROUNDS, BENCH_DP_IPERF_SECONDS   see bench/data-plane.ts
 #   BENCH_RELAY_ROUNDS, BENCH_RELAY_IPERF_SECONDS   see bench/relay.ts
 set -euo pipefail
@@ -13,6 +16,7 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 RESULTS=bench/results.md
 CP_TIMEOUT=${BENCH_CP_TIMEOUT:-300}
+ETCD_TIMEOUT=${BENCH_ETCD_TIMEOUT:-900}
 DP_TIMEOUT=${BENCH_DP_TIMEOUT:-240}
 RELAY_TIMEOUT=${BENCH_RELAY_TIMEOUT:-240}
 NODE_TS=(node --conditions=source --import tsx)
@@ -35,12 +39,16 @@ fi
 
 work=$(mktemp -d)
 child=""
+etcd_started=0
 dp_started=0
 relay_started=0
 cleanup() {
-  # The data-plane and relay runs tear down after themselves, also on errors and signals; this
-  # pass only matters if one was killed outright. It removes only the benchmark's own labs and
-  # namespaces.
+  # The etcd, data-plane and relay runs tear down after themselves, also on errors and signals;
+  # this pass only matters if one was killed outright. It removes only the benchmark's own labs,
+  # namespaces and etcd cluster.
+  if [ "$etcd_started" = 1 ]; then
+    (cd bench && "${NODE_TS[@]}" etcd-bootstraps.ts --cleanup >/dev/null 2>&1) || true
+  fi
   if [ "$dp_started" = 1 ]; then
     (cd bench && "${NODE_TS[@]}" data-plane.ts --cleanup >/dev/null 2>&1) || true
   fi
@@ -88,6 +96,7 @@ mem_total=$(free -h | awk '/^Mem:/ { print $2 }')
   echo "- date: $(date -u)"
   echo "- machine: $(nproc) CPUs ($cpu_model), $mem_total RAM, kernel $(uname -r)"
   echo "- Node.js: $(node --version)"
+  echo "- etcd: $(dpkg-query -W -f '${Version}' etcd-server 2>/dev/null || echo unknown)"
   echo "- wireguard-go: $(dpkg-query -W -f '${Version}' wireguard-go 2>/dev/null || echo unknown); iperf3: $(iperf3 --version 2>/dev/null | head -1 | awk '{ print $2 }')"
   echo "- commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD 2>/dev/null || echo ' (with uncommitted changes)')"
   echo
@@ -110,6 +119,24 @@ run_part "$work/cp.md" "$CP_TIMEOUT" "${NODE_TS[@]}" control-plane.ts || cp_rc=$
   echo
 } >"$work/cp-section.md"
 [ "$cp_rc" -eq 0 ] || status=1
+
+echo "bench: 1 bootstrap vs 3 on etcd (${BENCH_ETCD_SIZE:-1000} agents; up to ${ETCD_TIMEOUT} s)" >&2
+etcd_started=1
+etcd_rc=0
+run_part "$work/etcd.md" "$ETCD_TIMEOUT" "${NODE_TS[@]}" etcd-bootstraps.ts || etcd_rc=$?
+if [ "$etcd_rc" -eq 0 ]; then
+  cp "$work/etcd.md" "$work/etcd-section.md"
+  echo >>"$work/etcd-section.md"
+  etcd_started=0   # it tore down after itself
+else
+  {
+    echo "## Control plane: 1 bootstrap vs 3 on etcd"
+    echo
+    echo "**Failed** (exit $etcd_rc$([ "$etcd_rc" -eq 124 ] && echo ", over ${ETCD_TIMEOUT} s")); its progress went to stderr."
+    echo
+  } >"$work/etcd-section.md"
+  status=1
+fi
 
 echo "bench: data plane (lab wgb, hand-configured pair; up to ${DP_TIMEOUT} s)" >&2
 dp_started=1
@@ -150,7 +177,7 @@ fi
 # What limits the figures that miss their targets: profiling notes kept beside the results.
 analysis=/dev/null
 [ -f bench/analysis.md ] && analysis=bench/analysis.md
-cat "$work/header.md" "$work/cp-section.md" "$work/dp-section.md" "$work/relay-section.md" "$analysis" >"$RESULTS.tmp"
+cat "$work/header.md" "$work/cp-section.md" "$work/etcd-section.md" "$work/dp-section.md" "$work/relay-section.md" "$analysis" >"$RESULTS.tmp"
 mv "$RESULTS.tmp" "$RESULTS"
 cat "$RESULTS"
 echo "bench: wrote $RESULTS" >&2

@@ -13,7 +13,7 @@
  * (the default segment and block; another block of the /24 lets test files run side by side).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, openSync, closeSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, openSync, closeSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { commandOnPath, isRoot, listNetns, netnsPath, runCapture } from '@wgmesh/cli/lab';
@@ -127,6 +127,17 @@ async function sweep(prefix: string): Promise<void> {
     await runCapture('ip', ['netns', 'delete', netns]);
   }
   await runCapture('ip', ['link', 'delete', names.rootLink]);
+}
+
+/**
+ * Removes what a run with `prefix` left when it was killed before its cleanup: the members'
+ * processes, the namespaces, the root link and the temp dirs (for a benchmark's `--cleanup`).
+ */
+export async function removeEtcdLeftovers(prefix: string): Promise<void> {
+  await sweep(prefix);
+  for (const entry of readdirSync(tmpdir())) {
+    if (entry.startsWith(`wgmesh-etcd-${prefix}-`)) rmSync(join(tmpdir(), entry), { recursive: true, force: true });
+  }
 }
 
 function killQuietly(pid: number, signal: NodeJS.Signals): void {
