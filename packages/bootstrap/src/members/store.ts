@@ -61,7 +61,7 @@ export interface SharedMemberStore {
   open(): Promise<{ mesh: { meshName: string; cidr: string; createdMs: number; fileRevision?: number } }>;
   list(): Promise<{ members: StoredMember[]; revision: number }>;
   /** Stores a new member at the first free IP of candidateIps (RangeExhausted when none is free). */
-  allocate(name: string, candidateIps: Iterable<string>, member: Member): Promise<StoredMember>;
+  allocate(name: string, candidateIps: Iterable<string>, member: Member, options?: { candidatesCurrent?: boolean }): Promise<StoredMember>;
   put(member: Member, expectedModRevision: number): Promise<StoredMember>;
   remove(name: string, expectedModRevision: number): Promise<{ revision: number }>;
   watch(

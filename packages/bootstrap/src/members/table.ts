@@ -1,5 +1,5 @@
 import type { Endpoint__Output, JoinResponse__Output, MeshNode, NetmapDelta, NodeStatus__Output, RttResponse__Output, RttSample__Output, WatchEvent } from '@wgmesh/agent';
-import { withoutRetiredFields } from '@wgmesh/agent';
+import { spreadIndex, withoutRetiredFields } from '@wgmesh/agent';
 import { ConfigError, IdentityMismatch, NameTaken, NodeNotFound, PublicKeyTaken, StoreConflict, StoreUnavailable } from '../errors.js';
 import type { Ipam } from '../ipam/ipam.js';
 import { DEFAULTS } from '../constants.js';
@@ -311,7 +311,7 @@ export class MemberTable {
       const inUse = new Set([...this.members.values()].map((m) => m.meshIp));
       // A shared store takes the first candidate no other bootstrap took meanwhile (in its transaction).
       const ip = input.fixedIp ?? (this.shared ? '' : this.ipam.allocate(inUse));
-      const candidates = input.fixedIp ? [input.fixedIp] : this.ipam.free(inUse);
+      const candidates = input.fixedIp ? [input.fixedIp] : this.shared ? spreadCandidates(this.ipam.free(inUse), input.name) : this.ipam.free(inUse);
       // The node's own secret (agents derive one from their private key), else one made here.
       const secret = input.identity.cert || input.identity.local ? '' : input.identity.secret || newNodeSecret();
       const member = await this.commit({ upsert: {
@@ -482,7 +482,9 @@ export class MemberTable {
     if ('upsert' in change) {
       const wanted = withRelay(change.upsert);
       const modRevision = this.modRevisions.get(wanted.name);
-      const written = modRevision === undefined ? await store.allocate(wanted.name, change.candidates ?? [wanted.meshIp], wanted) : await store.put(wanted, modRevision);
+      const written = modRevision === undefined
+        ? await store.allocate(wanted.name, change.candidates ?? [wanted.meshIp], wanted, { candidatesCurrent: true })
+        : await store.put(wanted, modRevision);
       await this.applied(written.modRevision);
       return this.members.get(wanted.name) ?? written.member;
     }
@@ -662,6 +664,28 @@ export class MemberTable {
     this.queue = run.catch(() => undefined);
     return run;
   }
+}
+
+/** How many of the lowest free addresses concurrent joins on several bootstraps spread over. */
+const SPREAD_WINDOW = 32;
+
+/**
+ * The free addresses for `name`, starting at a place among the first SPREAD_WINDOW picked from the
+ * name: bootstraps that all offered the lowest free address would collide on every concurrent
+ * join (one etcd transaction wins, the others retry), while addresses stay near the bottom.
+ */
+export function* spreadCandidates(free: Iterable<string>, name: string): Generator<string> {
+  const iterator = free[Symbol.iterator]();
+  const window: string[] = [];
+  while (window.length < SPREAD_WINDOW) {
+    const next = iterator.next();
+    if (next.done) break;
+    window.push(next.value);
+  }
+  const start = spreadIndex(name, window.length);
+  yield* window.slice(start);
+  yield* window.slice(0, start);
+  for (let next = iterator.next(); !next.done; next = iterator.next()) yield next.value;
 }
 
 /** The node as every member sees it: nothing that proves identity. */

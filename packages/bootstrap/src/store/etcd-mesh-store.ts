@@ -201,7 +201,7 @@ export class EtcdMeshStore implements SharedMemberStore {
    * - `expectedModRevision` (a re-join or update of an existing member): the member keeps its IP
    *   and is replaced only if still at that mod revision (see put).
    */
-  async allocate(name: string, candidateIps: Iterable<string>, member: Member, options: { expectedModRevision?: number } = {}): Promise<StoredMember> {
+  async allocate(name: string, candidateIps: Iterable<string>, member: Member, options: { expectedModRevision?: number; candidatesCurrent?: boolean } = {}): Promise<StoredMember> {
     if (member.name !== name) throw new Error(`allocate: member.name "${member.name}" is not "${name}"`);
     if (options.expectedModRevision !== undefined) {
       const current = await this.get(name);
@@ -210,7 +210,9 @@ export class EtcdMeshStore implements SharedMemberStore {
       return this.put({ ...member, meshIp: current.member.meshIp }, options.expectedModRevision);
     }
     const memberKey = this.memberKey(name);
-    const taken = new Set(await this.call(() => this.client.getAll().prefix(`${this.prefix}${IPS}`).keys()));
+    // A caller that follows the store (the member table) already left out what it knows is taken:
+    // reading every address key on each join would grow with the mesh. The transaction is the guard.
+    const taken = new Set(options.candidatesCurrent ? [] : await this.call(() => this.client.getAll().prefix(`${this.prefix}${IPS}`).keys()));
     for (const ip of candidateIps) {
       const ipKey = this.ipKey(ip);
       if (taken.has(ipKey)) continue;

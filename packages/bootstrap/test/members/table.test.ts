@@ -2,7 +2,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPair } from '@wgmesh/agent';
 import { Ipam } from '../../src/ipam/ipam.js';
-import { MemberTable, type Clock, type JoinInput, type MemberDelta } from '../../src/members/table.js';
+import { MemberTable, type Clock, type JoinInput, type MemberDelta, spreadCandidates } from '../../src/members/table.js';
 import { MemoryStateStore, type MeshState } from '../../src/members/store.js';
 import { NameTaken, NodeNotFound, IdentityMismatch, PublicKeyTaken } from '../../src/errors.js';
 
@@ -402,5 +402,23 @@ describe('MemberTable', () => {
       await assert.rejects(table.update('alpha', { publicKey: key }, {}), IdentityMismatch, 'from then on the secret is needed');
       await table.update('alpha', { publicKey: key, secret: again.secret }, {});
     });
+  });
+});
+
+describe('spreadCandidates: where a join on one of several bootstraps starts looking', () => {
+  const free = (n: number) => Array.from({ length: n }, (_, i) => `10.0.0.${i + 1}`);
+  test('every free address exactly once; the first 32 rotated by the name, the rest in order after them', () => {
+    const out = [...spreadCandidates(free(40), 'node-a')];
+    assert.deepEqual([...out].sort(), [...free(40)].sort());
+    assert.deepEqual(out.slice(32), free(40).slice(32));
+    assert.ok(free(32).includes(out[0]!));
+  });
+  test('names spread: 12 names start at 8 or more different addresses', () => {
+    const starts = new Set(Array.from({ length: 12 }, (_, i) => [...spreadCandidates(free(100), `h${i + 4}`)][0]));
+    assert.ok(starts.size >= 8, [...starts].join(' '));
+  });
+  test('fewer free addresses than the window, or none', () => {
+    assert.deepEqual([...spreadCandidates(free(3), 'x')].sort(), free(3).sort());
+    assert.deepEqual([...spreadCandidates([], 'x')], []);
   });
 });
