@@ -393,9 +393,9 @@ export function section(a: Figures, b: Figures, etcdVersion: string): string {
     lines.push('',
       `Computed from the figures above, not measured separately: a bootstrap handles its joins one at a time ` +
       `(its member table serializes them), so the join wave took ${ms(perJoinMs(a))} ms per join in (a) and ` +
-      `${ms(perJoinMs(b))} ms per join on the busiest bootstrap in (b). With etcd one join is a range read of the ` +
-      `taken addresses, a transaction per address tried (${((joins.get('Txn') ?? 0) / b.agents).toFixed(2)} per join: the ` +
-      `bootstraps offer the same lowest free addresses, so they collide and the loser tries the next), and a wait ` +
+      `${ms(perJoinMs(b))} ms per join on the busiest bootstrap in (b). With etcd one join is a transaction per ` +
+      `address tried (${((joins.get('Txn') ?? 0) / b.agents).toFixed(2)} per join: each join starts at a free address ` +
+      `picked from the node's name, so concurrent joins on different bootstraps rarely collide; the loser tries the next), and a wait ` +
       `until the write comes back through the bootstrap's etcd watch; every transaction is a raft commit, ` +
       `${(fsyncCount / b.agents).toFixed(1)} WAL fsyncs per join over the three members, ` +
       `${fsyncCount > 0 ? ms(((joins.get('walFsync.sum') ?? 0) / fsyncCount) * 1000) : '—'} ms each on average (etcd's own histogram).`);
