@@ -18,7 +18,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPair, spreadIndex, type InfoResponse__Output } from '@wgmesh/agent';
 import { etcdLeader, hostExec, labAdd, labDown, labEtcdctl, labKillNode, labStartNode, labUp, type LabState } from '@wgmesh/cli/lab';
-import { agentInfo, e2eWgmeshCommand, firstTimes, hostLog, labSkipReason, pingUntil, startPing, testToolCommand, type PingRun } from '../helpers/lab.js';
+import { agentInfo, e2eWgmeshCommand, firstTimes, hostLog, labSkipReason, peerStatus, pingUntil, startPing, testToolCommand, type PingRun } from '../helpers/lab.js';
 import { waitFor } from '../helpers/wait.js';
 
 const LAB = 'wgem';
@@ -28,11 +28,27 @@ const UNDERLAY = '198.51.100.0/24';
 const BOOTSTRAPS = ['h1', 'h2', 'h3'];
 const MOVE_BUDGET_MS = 5_000;
 const OUTAGE_MS = 20_000;
+const TAKEOVER_BUDGET_MS = 10_000;
 const skip = await labSkipReason({ wireguard: true, etcd: true });
 
 const addressOf = (lab: LabState, host: string) => `${lab.hosts.find((h) => h.name === host)!.underlayIp}:5000`;
 const running = (lab: LabState) => lab.hosts.filter((h) => h.process && !h.stopped).map((h) => h.name);
 const agentsOf = (lab: LabState) => running(lab).filter((h) => !BOOTSTRAPS.includes(h));
+
+/** When a bootstrap's log last said it took over failure detection (ms since the epoch), if it did. */
+function lastLeadingAt(log: string): number | undefined {
+  const lines = log.split('\n').filter((l) => l.includes('this bootstrap now runs failure detection'));
+  const last = lines[lines.length - 1];
+  return last ? Date.parse(last.slice(0, 24)) : undefined;
+}
+
+/** The bootstrap host leading failure detection now: the one that took over last. */
+async function leaderNow(lab: LabState): Promise<string> {
+  const times = await Promise.all(BOOTSTRAPS.map(async (b) => [b, lastLeadingAt(await hostLog(lab, b)) ?? 0] as const));
+  const [host, at] = times.reduce((best, x) => (x[1] > best[1] ? x : best));
+  assert.ok(at > 0, 'one bootstrap leads failure detection');
+  return host;
+}
 
 /** Waits until every running host (but `unchecked`) has every other running host as a peer and none of `gone`. */
 async function converged(lab: LabState, what: string, gone: readonly string[] = [], timeoutMs = 60_000, unchecked: readonly string[] = []): Promise<Map<string, InfoResponse__Output>> {
@@ -134,8 +150,8 @@ describe('three bootstraps sharing one mesh through a real etcd cluster', { skip
     assert.deepEqual([...ipKeys].sort(), [...members].map(([name, ip]) => [ip, name] as [string, string]).sort(), 'one address key per member, naming it');
   });
 
-  test(`kill -9 of one bootstrap: its agents are on another within ${MOVE_BUDGET_MS / 1000} s, a join and a leave after it reach every node, no ping between agents lost`, async (t) => {
-    const victim = 'h2';
+  test(`kill -9 of the bootstrap that runs failure detection: its agents are on another within ${MOVE_BUDGET_MS / 1000} s, another leads within ${TAKEOVER_BUDGET_MS / 1000} s and marks a silent node failed, a join and a leave after it reach every node, no ping between agents lost`, async (t) => {
+    const victim = await leaderNow(lab);
     const victimAddr = addressOf(lab, victim);
     const infos = await converged(lab, 'the mesh before the kill');
     const moved = agentsOf(lab).filter((h) => infos.get(h)!.bootstrapAddr === victimAddr);
@@ -152,9 +168,26 @@ describe('three bootstraps sharing one mesh through a real etcd cluster', { skip
     t.diagnostic(`moved off ${victim} after ${moved.map((h) => `${h} ${onAnother.get(h)} ms`).join(', ')}`);
     assert.deepEqual(moved.filter((h) => onAnother.get(h)! > MOVE_BUDGET_MS), [], `every agent of ${victim} on another bootstrap within ${MOVE_BUDGET_MS} ms`);
 
+    // Another bootstrap takes over failure detection: it says so in its log, and judges a node that went silent.
+    const takeover = await waitFor('another bootstrap to take over failure detection', async () => {
+      for (const b of BOOTSTRAPS.filter((h) => h !== victim)) {
+        const at = lastLeadingAt(await hostLog(lab, b));
+        if (at !== undefined && at > killed.signalledMs) return { host: b, ms: at - killed.signalledMs };
+      }
+      return undefined;
+    }, 30_000, 250);
+    t.diagnostic(`${takeover.host} leads failure detection ${takeover.ms} ms after ${victim} was killed`);
+    assert.ok(takeover.ms <= TAKEOVER_BUDGET_MS, `taken over within ${TAKEOVER_BUDGET_MS} ms`);
+    const silent = agentsOf(lab).find((h) => h !== moved[0] && h !== stays)!;
+    const silenced = await labKillNode(LAB, silent, { signal: 'SIGKILL' });
+    lab = silenced.lab;
+    const silencedAt = silenced.signalledMs;
+    const failedSeen = await firstTimes(lab, agentsOf(lab), `show ${silent} failed`, (i) => peerStatus(i, silent) === 'NODE_STATUS_FAILED', silencedAt, 40_000, 250);
+    t.diagnostic(`${silent} killed silently: failed on every agent after ${Math.max(...failedSeen.values())} ms`);
+
     const joined = await labAdd({ name: LAB, count: 1, wait: false });
     lab = joined.lab;
-    const leaver = agentsOf(lab).find((h) => h !== moved[0] && h !== stays && h !== joined.hosts[0]!.name)!;
+    const leaver = agentsOf(lab).find((h) => h !== moved[0] && h !== stays && h !== silent && h !== joined.hosts[0]!.name)!;
     lab = (await labKillNode(LAB, leaver, { signal: 'SIGTERM' })).lab;
     await converged(lab, `every node to see ${joined.hosts[0]!.name} and not ${leaver}`, [leaver]);
     // The ping covers at least the 5 s after the kill, whatever came faster.
