@@ -13,6 +13,7 @@ import { JoinServer } from './service/server.js';
 import { devAuthenticator, type Authenticator } from './service/auth.js';
 import { ConfigError, StoreUnavailable } from './errors.js';
 import { DEFAULTS } from './constants.js';
+import type { Enrollment } from './enroll/enrollment.js';
 
 export interface BootstrapComponents {
   /** A file (this bootstrap alone) or a store several bootstraps share (etcd). */
@@ -28,6 +29,8 @@ export interface BootstrapComponents {
   /** Dev mode: plain gRPC and no client identity. mTLS mode supplies both. */
   readonly serverCredentials?: grpc.ServerCredentials;
   readonly authenticator?: Authenticator;
+  /** Signs node certificates for enrollment tokens (-ca-key); made once the member table is open. */
+  readonly enrollment?: (table: MemberTable) => Enrollment;
 }
 
 export interface BootstrapInit {
@@ -65,6 +68,8 @@ export class Bootstrap {
   stats: MeshServiceStats | undefined;
   /** With a shared store: who leads failure detection, and whether the store answers. */
   coordinator: SharedCoordinator | undefined;
+  /** Enrollment tokens and the CA that signs for them, when this bootstrap has -ca-key. */
+  enrollment: Enrollment | undefined;
   private server: JoinServer | undefined;
   private parts: Lifecycle | undefined;
   private keepInterface = false;
@@ -131,7 +136,9 @@ export class Bootstrap {
       leading = () => coordinator.status.leading;
     }
     const authenticator = this.components.authenticator ?? devAuthenticator;
-    const service = createMeshService({ table, auth: authenticator, logger: this.logger.child({ component: 'bootstrap:service' }) });
+    const enrollment = this.components.enrollment?.(table);
+    this.enrollment = enrollment;
+    const service = createMeshService({ table, auth: authenticator, logger: this.logger.child({ component: 'bootstrap:service' }), ...(enrollment ? { enrollment } : {}) });
     const server = new JoinServer(service.handlers, {
       bindAddr: this.init.grpcBindAddr ?? DEFAULTS.grpcBindAddr,
       port: this.init.grpcPort ?? DEFAULTS.grpcPort,
@@ -217,7 +224,7 @@ export class Bootstrap {
     await parts.start('certificates', () => certificates.start(), () => certificates.stop());
     const socketPath = this.init.socketPath;
     if (socketPath) {
-      const localApi = new LocalApiServer(agent, { socketPath, ...(this.init.socketOwner ? { owner: this.init.socketOwner } : {}) }, this.logger);
+      const localApi = new LocalApiServer(agent, { socketPath, ...(this.init.socketOwner ? { owner: this.init.socketOwner } : {}), ...(enrollment ? { tokens: enrollment.admin } : {}) }, this.logger);
       await parts.start('local API', () => localApi.start(), () => localApi.stop());
     }
   }

@@ -10,6 +10,11 @@ import { MeshTls } from './tls/mtls.js';
 import { registerBootstrapMetrics } from './metrics.js';
 import { ConfigError, MeshStartRefused } from './errors.js';
 import { DEFAULTS } from './constants.js';
+import { CertificateAuthority } from './enroll/csr.js';
+import { Enrollment } from './enroll/enrollment.js';
+import { FileTokenStore } from './enroll/token-store.js';
+import { systemClock, type MemberTable } from './members/table.js';
+import path from 'node:path';
 
 /** The join service's TLS material, as loaded from files by the caller (the CLI). */
 export interface BootstrapTlsInit {
@@ -18,6 +23,8 @@ export interface BootstrapTlsInit {
   readonly keyPem: Buffer;
   /** A PEM CRL of the CA, reloaded when it changes. */
   readonly crlFile?: string;
+  /** The CA's private key (-ca-key): this bootstrap then enrolls nodes with tokens (`wgmesh token`). */
+  readonly caKeyPem?: Buffer;
 }
 
 export interface BootstrapNodeComponents extends NodeComponents {
@@ -63,6 +70,7 @@ export class BootstrapNode extends AgentNode {
 interface Held {
   bootstrap?: Bootstrap;
   tls?: MeshTls;
+  ca?: CertificateAuthority;
 }
 
 function bootstrapCore(components: BootstrapNodeComponents, init: BootstrapNodeInit, held: Held): NodeCore {
@@ -86,10 +94,11 @@ function bootstrapCore(components: BootstrapNodeComponents, init: BootstrapNodeI
         if (decision.start === 'new-on-purpose') logger?.warn('starting a new mesh (-new-mesh): every node must join again and gets a new mesh IP', { stateFile: files.bootstrapState });
       }
       const tls = init.tls;
+      if (tls?.caKeyPem) held.ca = new CertificateAuthority(tls.caPem.toString(), tls.caKeyPem.toString());
       if (tls) {
         held.tls = await parts.start(
           'tls',
-          () => new MeshTls({ ...tls, ...(components.clock ? { clock: components.clock } : {}), ...(logger ? { logger: logger.child({ component: 'bootstrap:tls' }) } : {}) }),
+          () => new MeshTls({ ...tls, sendCa: held.ca !== undefined, ...(components.clock ? { clock: components.clock } : {}), ...(logger ? { logger: logger.child({ component: 'bootstrap:tls' }) } : {}) }),
           (started) => started?.close(),
         );
       }
@@ -110,6 +119,7 @@ function bootstrapCore(components: BootstrapNodeComponents, init: BootstrapNodeI
           ...(device.rtt ? { rtt: device.rtt } : {}),
           ...(device.relayForwarding ? { relayForwarding: device.relayForwarding } : {}),
           ...(tls ? { serverCredentials: tls.credentials, authenticator: tls } : {}),
+          ...(held.ca ? { enrollment: (table: MemberTable) => enrollmentFor(held.ca!, table, device.files.dir, init, () => held.bootstrap?.port ?? 0, components, held.tls) } : {}),
         },
         {
           meshName: init.meshName,
@@ -136,6 +146,9 @@ function bootstrapCore(components: BootstrapNodeComponents, init: BootstrapNodeI
     registerMetrics(registry) {
       if (held.bootstrap) registerBootstrapMetrics(registry, held.bootstrap);
     },
+    tokenAdmin() {
+      return held.bootstrap?.enrollment?.admin;
+    },
   };
 }
 
@@ -145,4 +158,30 @@ function bootstrapCore(components: BootstrapNodeComponents, init: BootstrapNodeI
  */
 export function createBootstrapNode(components: BootstrapNodeComponents, init: BootstrapNodeInit): BootstrapNode {
   return new BootstrapNode(components, init);
+}
+
+/**
+ * Enrollment with tokens in <state-dir>/<mesh>/tokens.json. A token names, unless `token create`
+ * says otherwise, the addresses the server certificate is valid for (its IP, else DNS names) at
+ * the join service's port: the only ones a joining node's TLS check accepts.
+ */
+function enrollmentFor(ca: CertificateAuthority, table: MemberTable, dir: string, init: BootstrapNodeInit, port: () => number, components: BootstrapNodeComponents, tls: MeshTls | undefined): Enrollment {
+  return new Enrollment(
+    {
+      ca,
+      store: new FileTokenStore(path.join(dir, 'tokens.json')),
+      clock: components.clock ?? systemClock,
+      isMember: (name) => table.get(name) !== undefined,
+      ...(components.logger ? { logger: components.logger.child({ component: 'bootstrap:enroll' }) } : {}),
+    },
+    {
+      meshName: init.meshName,
+      defaultAddrs: () => {
+        const names = tls?.serverNames ?? { ips: [], dns: [] };
+        const bind = init.grpcBindAddr ?? DEFAULTS.grpcBindAddr;
+        const hosts = names.ips.length ? names.ips : names.dns.length ? names.dns : bind !== '0.0.0.0' && bind !== '::' ? [bind] : [];
+        return hosts.map((h) => `${h.includes(':') ? `[${h}]` : h}:${port()}`);
+      },
+    },
+  );
 }
