@@ -18,7 +18,7 @@ function setup(members: string[] = []) {
     { meshName: 'lab', defaultAddrs: () => ['192.0.2.1:5000'], certDays: 30 },
   );
   const create = async (over: { name?: string; ttlMs?: number; uses?: number; tags?: Record<string, string> } = {}) =>
-    (await enrollment.create({ name: over.name ?? '', ttlMs: over.ttlMs ?? 0, uses: over.uses ?? 0, tags: over.tags ?? {}, addrs: [] })).token;
+    (await enrollment.create({ name: over.name ?? '', ttlMs: over.ttlMs ?? 0, uses: over.uses ?? 0, tags: over.tags ?? {}, addrs: [] })).token!;
   return { clock, store, enrollment, create };
 }
 
@@ -74,7 +74,7 @@ describe('enrollment', () => {
   test('a revoked token is refused', async () => {
     const token = await s.create();
     const [info] = await s.enrollment.list();
-    await s.enrollment.revoke(info!.id);
+    await s.enrollment.revoke(info!.id!);
     assert.match((await refusal(s.enrollment.enroll({ token, csrPem: makeCsr('web1') }, SOURCE))).message, /revoked/);
   });
 
@@ -138,7 +138,7 @@ describe('enrollment', () => {
   });
 
   test('the local API view carries gRPC codes', async () => {
-    const err = await s.enrollment.admin.revoke('ffffffffffff').catch((e: unknown) => e as { grpcCode: number });
+    const err = (await s.enrollment.admin.revoke('ffffffffffff').catch((e: unknown) => e)) as { grpcCode: number };
     assert.equal(err.grpcCode, status.NOT_FOUND);
   });
 });
