@@ -6,19 +6,21 @@ import { parseTags } from './node-common.js';
 
 const JSON_FLAG: FlagSpec = { name: 'json', type: 'bool', default: false, help: 'print JSON' };
 
+export const TOKEN_CREATE_FLAGS: FlagSpec[] = [
+  { name: 'name', type: 'string', value: 'NODE', help: 'the node name its certificate gets (default: the joining node\'s host name)' },
+  { name: 'ttl', type: 'duration', value: 'DURATION', default: 3_600_000, help: 'how long the token can be used' },
+  { name: 'uses', type: 'int', value: 'N', default: 1, help: 'how many nodes it enrolls (1 with -name)' },
+  { name: 'tags', type: 'list', value: 'K=V,...', default: [], help: 'tags the enrolled node starts with' },
+  { name: 'addr', type: 'list', value: 'HOST:PORT', default: [], help: 'bootstrap addresses to put in the token (default: this bootstrap\'s, from its server certificate)' },
+  JSON_FLAG,
+  SOCKET_FLAG,
+];
+
 const SUBCOMMANDS: Record<string, { usage: string; description: string; flags: FlagSpec[] }> = {
   create: {
     usage: 'wgmesh token create [-name NODE] [-ttl 1h] [-uses 1] [-tags K=V,...] [-addr HOST:PORT]... [-json]',
     description: 'Makes a one-time enrollment token on this bootstrap (started with -ca-key). A new node joins with\n`wgmesh join -token TOKEN` alone. The token is printed once; the bootstrap keeps only its hash.',
-    flags: [
-      { name: 'name', type: 'string', value: 'NODE', help: 'the node name its certificate gets (default: the joining node\'s host name)' },
-      { name: 'ttl', type: 'duration', value: 'DURATION', default: 3_600_000, help: 'how long the token can be used' },
-      { name: 'uses', type: 'int', value: 'N', default: 1, help: 'how many nodes it enrolls (1 with -name)' },
-      { name: 'tags', type: 'list', value: 'K=V,...', default: [], help: 'tags the enrolled node starts with' },
-      { name: 'addr', type: 'list', value: 'HOST:PORT', default: [], help: 'bootstrap addresses to put in the token (default: this bootstrap\'s, from its server certificate)' },
-      JSON_FLAG,
-      SOCKET_FLAG,
-    ],
+    flags: TOKEN_CREATE_FLAGS,
   },
   list: {
     usage: 'wgmesh token list [-json]',
