@@ -31,3 +31,4 @@ export { FileTokenStore, MemoryTokenStore, tokenRefusal, type TokenRecord, type 
 export { checkCsr, CertificateAuthority, CSR_MAX_CHARS, type CheckedCsr } from './enroll/csr.js';
 export { BadTokenLimiter, BAD_TOKEN_LIMITS, sourceAddress, type BadTokenLimits } from './enroll/rate-limit.js';
 export { Enrollment, ENROLLMENT_DEFAULTS, type EnrollmentComponents, type EnrollmentInit } from './enroll/enrollment.js';
+export { EtcdTokenStore, type EtcdTokenStoreComponents } from './enroll/etcd-token-store.js';

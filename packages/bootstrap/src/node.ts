@@ -12,7 +12,7 @@ import { ConfigError, MeshStartRefused } from './errors.js';
 import { DEFAULTS } from './constants.js';
 import { CertificateAuthority } from './enroll/csr.js';
 import { Enrollment } from './enroll/enrollment.js';
-import { FileTokenStore } from './enroll/token-store.js';
+import { FileTokenStore, type TokenStore } from './enroll/token-store.js';
 import { systemClock, type MemberTable } from './members/table.js';
 import path from 'node:path';
 
@@ -106,9 +106,12 @@ function bootstrapCore(components: BootstrapNodeComponents, init: BootstrapNodeI
     async start(parts, device) {
       const tls = held.tls;
       const etcd = init.etcd;
-      const store = etcd
+      const etcdStore = etcd
         ? await parts.start('etcd client', () => new EtcdMeshStore({ ...etcd, meshName: init.meshName, cidr: init.cidr ?? DEFAULTS.cidr }), (started) => started?.close())
-        : new FileStateStore(device.files.bootstrapState);
+        : undefined;
+      const store = etcdStore ?? new FileStateStore(device.files.bootstrapState);
+      // With etcd, tokens live beside the members: any bootstrap of the mesh enrolls with them.
+      const tokens = etcdStore ? etcdStore.tokenStore() : new FileTokenStore(path.join(device.files.dir, 'tokens.json'));
       const bootstrap = new Bootstrap(
         {
           store,
@@ -119,7 +122,7 @@ function bootstrapCore(components: BootstrapNodeComponents, init: BootstrapNodeI
           ...(device.rtt ? { rtt: device.rtt } : {}),
           ...(device.relayForwarding ? { relayForwarding: device.relayForwarding } : {}),
           ...(tls ? { serverCredentials: tls.credentials, authenticator: tls } : {}),
-          ...(held.ca ? { enrollment: (table: MemberTable) => enrollmentFor(held.ca!, table, device.files.dir, init, () => held.bootstrap?.port ?? 0, components, held.tls) } : {}),
+          ...(held.ca ? { enrollment: (table: MemberTable) => enrollmentFor(held.ca!, table, tokens, init, () => held.bootstrap?.port ?? 0, components, held.tls) } : {}),
         },
         {
           meshName: init.meshName,
@@ -161,15 +164,15 @@ export function createBootstrapNode(components: BootstrapNodeComponents, init: B
 }
 
 /**
- * Enrollment with tokens in <state-dir>/<mesh>/tokens.json. A token names, unless `token create`
+ * Enrollment with tokens in <state-dir>/<mesh>/tokens.json, or in etcd with -store etcd. A token names, unless `token create`
  * says otherwise, the addresses the server certificate is valid for (its IP, else DNS names) at
  * the join service's port: the only ones a joining node's TLS check accepts.
  */
-function enrollmentFor(ca: CertificateAuthority, table: MemberTable, dir: string, init: BootstrapNodeInit, port: () => number, components: BootstrapNodeComponents, tls: MeshTls | undefined): Enrollment {
+function enrollmentFor(ca: CertificateAuthority, table: MemberTable, store: TokenStore, init: BootstrapNodeInit, port: () => number, components: BootstrapNodeComponents, tls: MeshTls | undefined): Enrollment {
   return new Enrollment(
     {
       ca,
-      store: new FileTokenStore(path.join(dir, 'tokens.json')),
+      store,
       clock: components.clock ?? systemClock,
       isMember: (name) => table.get(name) !== undefined,
       ...(components.logger ? { logger: components.logger.child({ component: 'bootstrap:enroll' }) } : {}),

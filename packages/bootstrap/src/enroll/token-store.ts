@@ -94,7 +94,7 @@ interface TokenFile {
 /**
  * Tokens in a JSON file in the bootstrap's state dir (tokens.json, 0600): hashes, uses and
  * expiry only. Every change is read-modify-write under one queue and written atomically.
- * One bootstrap only: with -store etcd, each bootstrap enrolls with the tokens it made.
+ * One bootstrap only; with -store etcd the tokens are in etcd instead (EtcdTokenStore).
  */
 export class FileTokenStore implements TokenStore {
   private queue: Promise<unknown> = Promise.resolve();
