@@ -1,3 +1,4 @@
+import { X509Certificate } from 'node:crypto';
 import type { CreateTokenRequest__Output, CreateTokenResponse, EnrollResponse, Logger, TokenAdmin, TokenInfo } from '@wgmesh/agent';
 import { silentLogger } from '@wgmesh/agent';
 import { InvalidField, NameTaken, TokenExpired, TokenInvalid, TokenRevoked, TokenUnknown, TokenUsed } from '../errors.js';
@@ -82,7 +83,8 @@ export class Enrollment {
     if (this.components.isMember(csr.name)) throw new NameTaken(csr.name);
     const used = await store.consume(record.hash, clock.now(), csr.name);
     const certPem = ca.sign(csr, { mesh: this.init.meshName, nowMs: clock.now(), days: this.init.certDays ?? ENROLLMENT_DEFAULTS.certDays });
-    this.logger.info('node enrolled', { node: csr.name, token: used.id, peer: source });
+    const issued = new X509Certificate(certPem);
+    this.logger.info('node enrolled', { node: csr.name, token: used.id, peer: source, serial: issued.serialNumber.toLowerCase(), notAfter: issued.validTo });
     return { nodeName: csr.name, certPem, caPem: ca.certPem, meshName: this.init.meshName, tags: { ...used.tags } };
   }
 
