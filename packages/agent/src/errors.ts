@@ -46,6 +46,13 @@ export class TagChangeFailed extends AgentError {
 
 export class LocalApiError extends AgentError {}
 
+/** A token call (create, list, revoke) reached a node that does not sign certificates. */
+export class TokensUnavailable extends LocalApiError {
+  constructor() {
+    super('this node does not hand out enrollment tokens: run `wgmesh token` on a bootstrap started with -ca-key (and -grpc-ca-cert)');
+  }
+}
+
 /** Another process answers on the local API socket. */
 export class SocketInUse extends LocalApiError {
   constructor(readonly path: string) {

@@ -14,6 +14,7 @@ import { devAuthenticator, type Authenticator } from './service/auth.js';
 import { ConfigError, StoreUnavailable } from './errors.js';
 import { presharedKeySource, type PresharedKeySource } from './psk/psk.js';
 import { DEFAULTS } from './constants.js';
+import type { Enrollment } from './enroll/enrollment.js';
 
 export interface BootstrapComponents {
   /** A file (this bootstrap alone) or a store several bootstraps share (etcd). */
@@ -34,6 +35,8 @@ export interface BootstrapComponents {
    * every pair of nodes is then given its own preshared key. None: no preshared keys.
    */
   readonly presharedKeySecret?: () => Promise<Uint8Array>;
+  /** Signs node certificates for enrollment tokens (-ca-key); made once the member table is open. */
+  readonly enrollment?: (table: MemberTable) => Enrollment;
 }
 
 export interface BootstrapInit {
@@ -71,6 +74,8 @@ export class Bootstrap {
   stats: MeshServiceStats | undefined;
   /** With a shared store: who leads failure detection, and whether the store answers. */
   coordinator: SharedCoordinator | undefined;
+  /** Enrollment tokens and the CA that signs for them, when this bootstrap has -ca-key. */
+  enrollment: Enrollment | undefined;
   private server: JoinServer | undefined;
   private parts: Lifecycle | undefined;
   private keepInterface = false;
@@ -143,8 +148,12 @@ export class Bootstrap {
       presharedKeys = presharedKeySource(await loadSecret());
       this.logger.info('preshared keys on: every pair of nodes gets its own (-psk)');
     }
+    const enrollment = this.components.enrollment?.(table);
+    this.enrollment = enrollment;
     const service = createMeshService({
-      table, auth: authenticator, logger: this.logger.child({ component: 'bootstrap:service' }), ...(presharedKeys ? { presharedKeys } : {}),
+      table, auth: authenticator, logger: this.logger.child({ component: 'bootstrap:service' }),
+      ...(presharedKeys ? { presharedKeys } : {}),
+      ...(enrollment ? { enrollment } : {}),
     });
     const server = new JoinServer(service.handlers, {
       bindAddr: this.init.grpcBindAddr ?? DEFAULTS.grpcBindAddr,
@@ -231,7 +240,7 @@ export class Bootstrap {
     await parts.start('certificates', () => certificates.start(), () => certificates.stop());
     const socketPath = this.init.socketPath;
     if (socketPath) {
-      const localApi = new LocalApiServer(agent, { socketPath, ...(this.init.socketOwner ? { owner: this.init.socketOwner } : {}) }, this.logger);
+      const localApi = new LocalApiServer(agent, { socketPath, ...(this.init.socketOwner ? { owner: this.init.socketOwner } : {}), ...(enrollment ? { tokens: enrollment.admin } : {}) }, this.logger);
       await parts.start('local API', () => localApi.start(), () => localApi.stop());
     }
   }

@@ -203,3 +203,59 @@ export class MigrationConflict extends WgmeshError {
     );
   }
 }
+
+/** An enrollment token that cannot be read: not a wgm1 token, cut short, oversized, or for another mesh or CA. */
+export class TokenInvalid extends WgmeshError {}
+
+/** No token with this secret was ever made here (or it was forgotten long after it expired). */
+export class TokenUnknown extends WgmeshError {
+  constructor() {
+    super('unknown token: this bootstrap never issued it (a typo, or a token of another mesh); ask the mesh operator for a new one (`wgmesh token create` on a bootstrap)');
+  }
+}
+
+export class TokenExpired extends WgmeshError {
+  constructor(readonly id: string, readonly expiredAtMs: number) {
+    super(`token ${id} expired at ${new Date(expiredAtMs).toISOString()}; ask for a new one (\`wgmesh token create -ttl …\` on a bootstrap)`);
+  }
+}
+
+export class TokenUsed extends WgmeshError {
+  constructor(readonly id: string, readonly uses: number, readonly usedBy: readonly string[]) {
+    super(`token ${id} is already used (${uses} of ${uses} use${uses === 1 ? '' : 's'}, by ${usedBy.join(', ') || 'another node'}); a token enrolls only as many nodes as it was made for: ask for a new one`);
+  }
+}
+
+export class TokenRevoked extends WgmeshError {
+  constructor(readonly id: string, readonly revokedAtMs: number) {
+    super(`token ${id} was revoked at ${new Date(revokedAtMs).toISOString()}; ask for a new one`);
+  }
+}
+
+/** `token revoke ID`: no token has that id. */
+export class TokenNotFound extends WgmeshError {
+  constructor(readonly id: string) {
+    super(`no token with id "${id}" (\`wgmesh token list\` shows them)`);
+  }
+}
+
+/** Too many bad tokens from one source address lately. */
+export class TooManyBadTokens extends WgmeshError {
+  constructor(readonly source: string, readonly retryAfterMs: number) {
+    super(`too many bad tokens from ${source}; retry in ${Math.ceil(retryAfterMs / 1000)} s`);
+  }
+}
+
+/** A certificate signing request that is refused: nothing is signed, the token is not used. */
+export class CsrRejected extends WgmeshError {
+  constructor(reason: string) {
+    super(`certificate request refused (nothing was signed, the token is still unused): ${reason}`);
+  }
+}
+
+/** Enroll reached a bootstrap that does not sign certificates (no -ca-key, or dev mode). */
+export class EnrollmentDisabled extends WgmeshError {
+  constructor() {
+    super('this bootstrap does not enroll nodes: it was started without -ca-key; start it with -ca-key (the CA\'s private key, beside -grpc-ca-cert) or join with a certificate');
+  }
+}

@@ -11,6 +11,11 @@ import { registerBootstrapMetrics } from './metrics.js';
 import { ConfigError, MeshStartRefused } from './errors.js';
 import { DEFAULTS } from './constants.js';
 import { loadOrCreatePskSecretFile, pskSecretFile, readPskSecretFile } from './psk/psk.js';
+import { CertificateAuthority } from './enroll/csr.js';
+import { Enrollment } from './enroll/enrollment.js';
+import { FileTokenStore, type TokenStore } from './enroll/token-store.js';
+import { systemClock, type MemberTable } from './members/table.js';
+import path from 'node:path';
 
 /** The join service's TLS material, as loaded from files by the caller (the CLI). */
 export interface BootstrapTlsInit {
@@ -19,6 +24,8 @@ export interface BootstrapTlsInit {
   readonly keyPem: Buffer;
   /** A PEM CRL of the CA, reloaded when it changes. */
   readonly crlFile?: string;
+  /** The CA's private key (-ca-key): this bootstrap then enrolls nodes with tokens (`wgmesh token`). */
+  readonly caKeyPem?: Buffer;
 }
 
 export interface BootstrapNodeComponents extends NodeComponents {
@@ -66,6 +73,7 @@ export class BootstrapNode extends AgentNode {
 interface Held {
   bootstrap?: Bootstrap;
   tls?: MeshTls;
+  ca?: CertificateAuthority;
 }
 
 function bootstrapCore(components: BootstrapNodeComponents, init: BootstrapNodeInit, held: Held): NodeCore {
@@ -89,10 +97,11 @@ function bootstrapCore(components: BootstrapNodeComponents, init: BootstrapNodeI
         if (decision.start === 'new-on-purpose') logger?.warn('starting a new mesh (-new-mesh): every node must join again and gets a new mesh IP', { stateFile: files.bootstrapState });
       }
       const tls = init.tls;
+      if (tls?.caKeyPem) held.ca = new CertificateAuthority(tls.caPem.toString(), tls.caKeyPem.toString());
       if (tls) {
         held.tls = await parts.start(
           'tls',
-          () => new MeshTls({ ...tls, ...(components.clock ? { clock: components.clock } : {}), ...(logger ? { logger: logger.child({ component: 'bootstrap:tls' }) } : {}) }),
+          () => new MeshTls({ ...tls, sendCa: held.ca !== undefined, ...(components.clock ? { clock: components.clock } : {}), ...(logger ? { logger: logger.child({ component: 'bootstrap:tls' }) } : {}) }),
           (started) => started?.close(),
         );
       }
@@ -111,6 +120,8 @@ function bootstrapCore(components: BootstrapNodeComponents, init: BootstrapNodeI
       const presharedKeySecret = init.presharedKeys
         ? async () => (etcdStore ? etcdStore.presharedKeySecret(await readPskSecretFile(secretFile)) : loadOrCreatePskSecretFile(secretFile))
         : undefined;
+      // With etcd, tokens live beside the members: any bootstrap of the mesh enrolls with them.
+      const tokens = etcdStore ? etcdStore.tokenStore() : new FileTokenStore(path.join(device.files.dir, 'tokens.json'));
       const bootstrap = new Bootstrap(
         {
           store,
@@ -122,6 +133,7 @@ function bootstrapCore(components: BootstrapNodeComponents, init: BootstrapNodeI
           ...(device.relayForwarding ? { relayForwarding: device.relayForwarding } : {}),
           ...(tls ? { serverCredentials: tls.credentials, authenticator: tls } : {}),
           ...(presharedKeySecret ? { presharedKeySecret } : {}),
+          ...(held.ca ? { enrollment: (table: MemberTable) => enrollmentFor(held.ca!, table, tokens, init, () => held.bootstrap?.port ?? 0, components, held.tls) } : {}),
         },
         {
           meshName: init.meshName,
@@ -148,6 +160,9 @@ function bootstrapCore(components: BootstrapNodeComponents, init: BootstrapNodeI
     registerMetrics(registry) {
       if (held.bootstrap) registerBootstrapMetrics(registry, held.bootstrap);
     },
+    tokenAdmin() {
+      return held.bootstrap?.enrollment?.admin;
+    },
   };
 }
 
@@ -157,4 +172,30 @@ function bootstrapCore(components: BootstrapNodeComponents, init: BootstrapNodeI
  */
 export function createBootstrapNode(components: BootstrapNodeComponents, init: BootstrapNodeInit): BootstrapNode {
   return new BootstrapNode(components, init);
+}
+
+/**
+ * Enrollment with tokens in <state-dir>/<mesh>/tokens.json, or in etcd with -store etcd. A token names, unless `token create`
+ * says otherwise, the addresses the server certificate is valid for (its IP, else DNS names) at
+ * the join service's port: the only ones a joining node's TLS check accepts.
+ */
+function enrollmentFor(ca: CertificateAuthority, table: MemberTable, store: TokenStore, init: BootstrapNodeInit, port: () => number, components: BootstrapNodeComponents, tls: MeshTls | undefined): Enrollment {
+  return new Enrollment(
+    {
+      ca,
+      store,
+      clock: components.clock ?? systemClock,
+      isMember: (name) => table.get(name) !== undefined,
+      ...(components.logger ? { logger: components.logger.child({ component: 'bootstrap:enroll' }) } : {}),
+    },
+    {
+      meshName: init.meshName,
+      defaultAddrs: () => {
+        const names = tls?.serverNames ?? { ips: [], dns: [] };
+        const bind = init.grpcBindAddr ?? DEFAULTS.grpcBindAddr;
+        const hosts = names.ips.length ? names.ips : names.dns.length ? names.dns : bind !== '0.0.0.0' && bind !== '::' ? [bind] : [];
+        return hosts.map((h) => `${h.includes(':') ? `[${h}]` : h}:${port()}`);
+      },
+    },
+  );
 }

@@ -22,6 +22,9 @@ export class CaError extends Error {
   }
 }
 
+/** `join -token`: the enrollment was refused (used, expired, unknown token…) or the bootstrap failed the pin. Exit status 2. */
+export class EnrollmentFailed extends UsageError {}
+
 /**
  * A node command was stopped by a signal before the node was up (e.g. while a join was being
  * retried): everything it had started is stopped; the message says what it was waiting for.

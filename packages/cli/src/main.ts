@@ -10,6 +10,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   info: { summary: 'show this node and its peers (live dashboard with -watch)', load: async () => (await import('./commands/info.js')).runInfo },
   tags: { summary: 'show, set or delete this node\'s tags', load: async () => (await import('./commands/tags.js')).runTags },
   rtt: { summary: 'print the mesh-wide round-trip-time matrix', load: async () => (await import('./commands/rtt.js')).runRtt },
+  token: { summary: 'enrollment tokens of this bootstrap: create, list, revoke', load: async () => (await import('./commands/token.js')).runToken },
   ca: { summary: 'make a mesh CA and node/server certificates', load: async () => (await import('./commands/ca.js')).runCa },
   store: { summary: 'move a mesh from a bootstrap\'s state file into etcd', load: async () => (await import('./commands/store.js')).runStore },
   lab: { summary: 'a local lab of namespaced hosts for trying wgmesh', load: async () => (await import('./commands/lab.js')).runLab },

@@ -5,16 +5,28 @@ import { connect } from 'node:net';
 import type { Agent } from '../agent.js';
 import { Coalescer } from '../coalescer.js';
 import { nodesByName } from '../netmap/netmap.js';
-import { loadProtos, type AgentHandlers } from '../proto/index.js';
+import { loadProtos, type AgentHandlers, type CreateTokenRequest__Output, type CreateTokenResponse, type TokenInfo } from '../proto/index.js';
 import { buildRttMatrix, buildStatus } from '../status/status.js';
 import { errorMessage, silentLogger, type Logger } from '../log.js';
-import { InvalidTag, LocalApiError, NotASocket, SocketInUse, TagChangeFailed, TagNotFound } from '../errors.js';
+import { InvalidTag, LocalApiError, NotASocket, SocketInUse, TagChangeFailed, TagNotFound, TokensUnavailable } from '../errors.js';
 import { SHARED_LIMITS } from '../limits.js';
 
 export interface LocalApiInit {
   readonly socketPath: string;
   /** "UID:GID" to own the socket; group members may then use `wgmesh info` without root. */
   readonly owner?: string;
+  /** Enrollment tokens (a bootstrap with -ca-key); none: the token calls answer FAILED_PRECONDITION. */
+  readonly tokens?: TokenAdmin;
+}
+
+/**
+ * What the local API's token calls are served by: injected by the bootstrap, which owns the
+ * tokens (the agent package knows nothing of bootstraps). Errors it throws carry a gRPC `code`.
+ */
+export interface TokenAdmin {
+  create(request: CreateTokenRequest__Output): Promise<CreateTokenResponse>;
+  list(): Promise<TokenInfo[]>;
+  revoke(id: string): Promise<TokenInfo>;
 }
 
 /** The Agent service on a Unix socket, mode 0660: file permissions are its access control. */
@@ -57,6 +69,11 @@ export class LocalApiServer {
     // Only our socket: whatever else has been put at the path since is not ours to remove.
     const found = await lstat(this.init.socketPath).catch(() => undefined);
     if (found?.isSocket()) await unlink(this.init.socketPath).catch(() => {});
+  }
+
+  private async tokenAdmin(): Promise<TokenAdmin> {
+    if (!this.init.tokens) throw new TokensUnavailable();
+    return this.init.tokens;
   }
 
   private handlers(): AgentHandlers {
@@ -102,6 +119,15 @@ export class LocalApiServer {
       Rtt(_call, callback) {
         buildRttMatrix(agent).then((matrix) => callback(null, matrix), (err) => callback(fail(err)));
       },
+      CreateToken: (call, callback) => {
+        this.tokenAdmin().then((t) => t.create(call.request)).then((res) => callback(null, res), (err) => callback(fail(err)));
+      },
+      ListTokens: (_call, callback) => {
+        this.tokenAdmin().then((t) => t.list()).then((tokens) => callback(null, { tokens }), (err) => callback(fail(err)));
+      },
+      RevokeToken: (call, callback) => {
+        this.tokenAdmin().then((t) => t.revoke(call.request.id)).then((info) => callback(null, { info }), (err) => callback(fail(err)));
+      },
     };
   }
 }
@@ -112,6 +138,10 @@ export class LocalApiServer {
  * could not be asked about FAILED_PRECONDITION, anything else INTERNAL.
  */
 export function statusFor(err: unknown): grpc.status {
+  if (err instanceof TokensUnavailable) return grpc.status.FAILED_PRECONDITION;
+  // The token admin's own errors (the bootstrap's) come with their code.
+  const code = (err as { grpcCode?: unknown } | undefined)?.grpcCode;
+  if (typeof code === 'number') return code;
   if (err instanceof InvalidTag) return grpc.status.INVALID_ARGUMENT;
   if (err instanceof TagNotFound) return grpc.status.NOT_FOUND;
   if (err instanceof TagChangeFailed) return grpc.status.FAILED_PRECONDITION;

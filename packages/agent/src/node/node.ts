@@ -9,7 +9,7 @@ import { resolveAddresses, type LookupAll } from '../control/resolve.js';
 import { EndpointDiscovery } from '../endpoints/discovery.js';
 import { createPortMapper, type PortMapper, type PortMapperComponents, type PortMapperInit } from '../endpoints/portmap/mapper.js';
 import { cidrContains } from '../endpoints/endpoints.js';
-import { claimSocketPath, LocalApiServer } from '../localapi/server.js';
+import { claimSocketPath, LocalApiServer, type TokenAdmin } from '../localapi/server.js';
 import { silentLogger, type Logger } from '../log.js';
 import { MetricsServer, registerAgentMetrics } from '../metrics/metrics.js';
 import { RTT_DEFAULTS } from '../rtt/echo.js';
@@ -106,6 +106,8 @@ export interface NodeCore {
   start(parts: Lifecycle, device: NodeDevice): Promise<Agent>;
   /** More metrics in the node's registry (the bootstrap's own). */
   registerMetrics?(registry: Registry): void;
+  /** Enrollment tokens the local API serves (a bootstrap that signs certificates). */
+  tokenAdmin?(): TokenAdmin | undefined;
 }
 
 /**
@@ -208,7 +210,8 @@ export class AgentNode extends EventEmitter {
         agent.on('address', (ip: string) => void rtt.moveTo(ip));
       }
       if (init.socketPath) {
-        const localApi = new LocalApiServer(agent, { socketPath: init.socketPath, ...(init.socketOwner ? { owner: init.socketOwner } : {}) }, this.logger);
+        const tokens = core.tokenAdmin?.();
+        const localApi = new LocalApiServer(agent, { socketPath: init.socketPath, ...(init.socketOwner ? { owner: init.socketOwner } : {}), ...(tokens ? { tokens } : {}) }, this.logger);
         await parts.start('local API', () => localApi.start(), () => localApi.stop());
       }
       if (init.metricsAddr) {

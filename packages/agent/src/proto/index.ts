@@ -25,3 +25,10 @@ export type { PresharedKeysResponse, PresharedKeysResponse__Output } from './gen
 export type { PresharedKey, PresharedKey__Output } from './gen/wgmesh/v1/PresharedKey.js';
 export type { NodesResponse, NodesResponse__Output } from './gen/wgmesh/v1/NodesResponse.js';
 export type { TagsResponse, TagsResponse__Output } from './gen/wgmesh/v1/TagsResponse.js';
+export type { EnrollRequest, EnrollRequest__Output } from './gen/wgmesh/v1/EnrollRequest.js';
+export type { EnrollResponse, EnrollResponse__Output } from './gen/wgmesh/v1/EnrollResponse.js';
+export type { CreateTokenRequest, CreateTokenRequest__Output } from './gen/wgmesh/v1/CreateTokenRequest.js';
+export type { CreateTokenResponse, CreateTokenResponse__Output } from './gen/wgmesh/v1/CreateTokenResponse.js';
+export type { TokenInfo, TokenInfo__Output } from './gen/wgmesh/v1/TokenInfo.js';
+export type { ListTokensResponse, ListTokensResponse__Output } from './gen/wgmesh/v1/ListTokensResponse.js';
+export type { RevokeTokenResponse, RevokeTokenResponse__Output } from './gen/wgmesh/v1/RevokeTokenResponse.js';

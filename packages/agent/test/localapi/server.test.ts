@@ -103,3 +103,19 @@ test('the local API refuses to start on a path that is not a socket, and leaves 
   await assert.rejects(server.start(), NotASocket);
   assert.equal(await readFile(file, 'utf8'), 'precious');
 });
+
+test('token calls on a node that signs nothing: FAILED_PRECONDITION saying where to run them', async () => {
+  const socketPath = path.join(await tmp(), 'agent.sock');
+  const server = new LocalApiServer({} as Agent, { socketPath });
+  await server.start();
+  const Agent = loadProtos().agent.wgmesh.v1.Agent;
+  const client = new Agent(`unix://${socketPath}`, grpc.credentials.createInsecure());
+  try {
+    const err = await new Promise<grpc.ServiceError | null>((resolve) => client.listTokens({}, (e) => resolve(e)));
+    assert.equal(err?.code, grpc.status.FAILED_PRECONDITION);
+    assert.match(err!.details, /run `wgmesh token` on a bootstrap started with -ca-key/);
+  } finally {
+    client.close();
+    await server.stop();
+  }
+});

@@ -1,12 +1,14 @@
 import type { sendUnaryData } from '@grpc/grpc-js';
 import type {
-  JoinRequest__Output, JoinResponse, LeaveRequest__Output, LeaveResponse, MeshHandlers, PresharedKeysRequest__Output, PresharedKeysResponse,
+  EnrollRequest__Output, EnrollResponse, JoinRequest__Output, JoinResponse, LeaveRequest__Output, LeaveResponse, MeshHandlers, PresharedKeysRequest__Output, PresharedKeysResponse,
   RttMatrixRequest__Output, RttResponse,
   UpdateRequest__Output, UpdateResponse, Logger,
 } from '@wgmesh/agent';
 import { errorMessage } from '@wgmesh/agent';
 import type { MemberTable, Identity } from '../members/table.js';
-import { InvalidField, MeshNotFound, PermissionDenied } from '../errors.js';
+import { EnrollmentDisabled, InvalidField, MeshNotFound, PermissionDenied } from '../errors.js';
+import type { Enrollment } from '../enroll/enrollment.js';
+import { sourceAddress } from '../enroll/rate-limit.js';
 import { DEFAULTS, LIMITS } from '../constants.js';
 import { parsePrefix } from '../ipam/ipam.js';
 import type { Authenticator, CallIdentity, ServerSurfaceCall } from './auth.js';
@@ -24,6 +26,8 @@ export interface MeshServiceComponents {
   readonly logger: Logger;
   /** bootstrap -psk: every pair's preshared key comes from here; none: the mesh has none. */
   readonly presharedKeys?: PresharedKeySource;
+  /** Enroll's tokens and CA (a bootstrap with -ca-key); none: Enroll answers FAILED_PRECONDITION. */
+  readonly enrollment?: Enrollment;
 }
 
 export interface MeshServiceInit {
@@ -152,6 +156,19 @@ export function createMeshService(
     },
 
     Watch: watch.Watch,
+
+    // No client certificate here (the caller has none yet): the token is the credential. Every
+    // other method identifies the caller per call (auth.identify), so they still refuse callers
+    // without a certificate.
+    Enroll(call, callback) {
+      const req: EnrollRequest__Output = call.request;
+      answer(callback, async (): Promise<EnrollResponse> => {
+        if (!components.enrollment) throw new EnrollmentDisabled();
+        return components.enrollment.enroll({ token: req.token, csrPem: req.csrPem }, sourceAddress(call.getPeer()));
+      }, {
+        failed: (err) => logger.warn('enrollment refused', { peer: call.getPeer(), err: errorMessage(err) }),
+      });
+    },
   };
 
   return { handlers, stats, closeWatchers: watch.closeWatchers };

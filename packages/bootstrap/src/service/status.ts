@@ -1,7 +1,8 @@
 import { status, type ServiceError, Metadata } from '@grpc/grpc-js';
 import {
   CertificateRejected, IdentityMismatch, Unauthenticated, InvalidField, MeshNotFound, NameTaken, NodeNotFound, PermissionDenied, PresharedKeysOff, PublicKeyTaken, RangeExhausted,
-  StoreConflict, StoreUnavailable, WatcherFellBehind,
+  StoreConflict, StoreUnavailable, WatcherFellBehind, TokenInvalid, TokenUnknown, TokenExpired, TokenUsed, TokenRevoked, TokenNotFound, TooManyBadTokens,
+  CsrRejected, EnrollmentDisabled,
 } from '../errors.js';
 
 /** The one place where named errors become gRPC status codes. */
@@ -13,6 +14,15 @@ export function toServiceError(err: unknown): Partial<ServiceError> {
 
 function codeFor(err: unknown): status {
   if (err instanceof InvalidField) return status.INVALID_ARGUMENT;
+  if (err instanceof TokenInvalid) return status.INVALID_ARGUMENT;
+  if (err instanceof CsrRejected) return status.INVALID_ARGUMENT;
+  if (err instanceof TokenUnknown) return status.UNAUTHENTICATED;
+  if (err instanceof TokenExpired) return status.PERMISSION_DENIED;
+  if (err instanceof TokenUsed) return status.PERMISSION_DENIED;
+  if (err instanceof TokenRevoked) return status.PERMISSION_DENIED;
+  if (err instanceof TokenNotFound) return status.NOT_FOUND;
+  if (err instanceof TooManyBadTokens) return status.RESOURCE_EXHAUSTED;
+  if (err instanceof EnrollmentDisabled) return status.FAILED_PRECONDITION;
   if (err instanceof MeshNotFound) return status.NOT_FOUND;
   if (err instanceof NodeNotFound) return status.NOT_FOUND;
   if (err instanceof NameTaken) return status.ALREADY_EXISTS;

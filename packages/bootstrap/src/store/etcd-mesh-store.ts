@@ -6,6 +6,7 @@
  *   members/<name>  the Member as JSON                its mod revision is the member's version
  *   ips/<ip>        the member's name                 exists exactly while members/<name> holds that IP
  *   psk-secret      base64 of 32 random bytes         created once (bootstrap -psk): every bootstrap derives the same pair keys
+ *   tokens/<hash>   an enrollment token's record      SHA-256 of its secret; never the secret (EtcdTokenStore)
  *
  * Every write is one transaction whose conditions make it safe against every other bootstrap: an
  * allocation creates `ips/<ip>` and `members/<name>` only if both are absent, an update or removal
@@ -20,6 +21,8 @@ import type { Member, SharedMemberEvent, SharedMemberStore, StoredMember } from 
 import { connectEtcd, storeCall } from './etcd-client.js';
 import { watchPrefix, type PrefixWatch } from './etcd-watch.js';
 import { EtcdCoordinator, type CoordinatorInit } from './etcd-coordination.js';
+import { EtcdTokenStore } from '../enroll/etcd-token-store.js';
+import type { TokenStore } from '../enroll/token-store.js';
 
 export const ETCD_STORE_DEFAULTS = {
   /** One request to one endpoint; the client then tries another. */
@@ -382,6 +385,11 @@ export class EtcdMeshStore implements SharedMemberStore {
   /** Leader election, shared heartbeats and the reachability probe (see EtcdCoordinator); not started. */
   coordinator(init: CoordinatorInit): EtcdCoordinator {
     return new EtcdCoordinator({ client: () => this.client, reconnect: () => this.reconnect() }, this.prefix, this.endpoints, init);
+  }
+
+  /** Enrollment tokens under <prefix>tokens/, shared by every bootstrap of the mesh. */
+  tokenStore(): TokenStore {
+    return new EtcdTokenStore({ client: () => this.client, call: (operation) => this.call(operation), prefix: this.prefix });
   }
 
   /** Ends every watch and the connections. */

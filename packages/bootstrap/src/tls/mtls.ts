@@ -36,6 +36,11 @@ export interface MeshTlsInit {
   readonly crlFile?: string;
   readonly clock?: Clock;
   readonly logger?: Logger;
+  /**
+   * Send the CA certificate after the server's in the handshake (enrollment): a joining node that
+   * has only a token finds the CA there and pins it by the token's fingerprint.
+   */
+  readonly sendCa?: boolean;
 }
 
 export class MeshTls implements Authenticator, RevocationSource {
@@ -46,6 +51,8 @@ export class MeshTls implements Authenticator, RevocationSource {
   private revoked = new Set<string>();
   private readonly logger: Logger;
   private readonly clock: Clock;
+  /** The names the server certificate is valid for: where nodes can reach this join service. */
+  readonly serverNames: { readonly ips: readonly string[]; readonly dns: readonly string[] };
 
   constructor(private readonly init: MeshTlsInit) {
     this.logger = init.logger ?? silentLogger();
@@ -70,7 +77,10 @@ export class MeshTls implements Authenticator, RevocationSource {
     if (Date.parse(server.validTo) < this.clock.now()) {
       throw new ConfigError(`the server certificate expired on ${new Date(server.validTo).toISOString().slice(0, 10)}; issue a new one with \`wgmesh ca issue -server\``);
     }
-    this.credentials = new MeshServerCredentials(init.caPem, init.certPem, init.keyPem);
+    this.serverNames = subjectAltNames(server);
+    const issuer = this.cas.find((ca) => server.checkIssued(ca) && server.verify(ca.publicKey))!;
+    const chain = init.sendCa ? Buffer.concat([init.certPem, Buffer.from('\n' + issuer.toString())]) : init.certPem;
+    this.credentials = new MeshServerCredentials(init.caPem, chain, init.keyPem);
     if (init.crlFile) {
       this.loadCrl(true);
       watchFile(init.crlFile, { interval: 250 }, () => this.loadCrl(false));
@@ -154,4 +164,13 @@ export class MeshTls implements Authenticator, RevocationSource {
 
 export function splitPem(text: string): string[] {
   return text.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+}
+
+/** A certificate's IP and DNS subject alternative names. */
+export function subjectAltNames(cert: X509Certificate): { ips: string[]; dns: string[] } {
+  const entries = (cert.subjectAltName ?? '').split(/,\s*/).filter(Boolean);
+  return {
+    ips: entries.filter((e) => e.startsWith('IP Address:')).map((e) => e.slice('IP Address:'.length)),
+    dns: entries.filter((e) => e.startsWith('DNS:')).map((e) => e.slice('DNS:'.length)),
+  };
 }

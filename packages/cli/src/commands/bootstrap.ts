@@ -66,6 +66,7 @@ export async function runBootstrap(argv: string[], env: NodeJS.ProcessEnv): Prom
   if (!etcd && (values['etcd-endpoints'] as string[] | undefined)?.length) throw new UsageError('-etcd-endpoints is given but -store is file: add -store etcd to keep the mesh in etcd');
   const init = nodeInit(values, mesh, nodeName(values));
   const dev = Boolean(values.dev);
+  if (dev && values['ca-key']) throw new UsageError('-ca-key signs certificates for the TLS join service: it cannot be used with -dev');
   const tls = dev ? undefined : await serverTlsFromFlags(values);
   checkRoot('bootstrap');
 

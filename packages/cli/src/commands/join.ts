@@ -1,10 +1,13 @@
 import * as grpc from '@grpc/grpc-js';
 import { createAgentNode, parseHostPort } from '@wgmesh/agent';
-import { formatHelp, resolveFlags, UsageError, type FlagSpec } from '../flags/parse.js';
+import { decodeToken, type EnrollmentToken } from '@wgmesh/bootstrap';
+import type { NodeInit } from '@wgmesh/agent';
+import { formatHelp, resolveFlags, UsageError, type FlagSpec, type FlagValues } from '../flags/parse.js';
+import { loadOrEnroll } from '../enroll/enroll.js';
 import { checkMeshName, checkRoot, interrupted, makeLogger, NODE_FLAGS, nodeInit, nodeName, runNode, wgDriverFactory } from './node-common.js';
 import { printJoinSummary } from './summary.js';
 import { showJoinProgress } from '../ui/progress.js';
-import { clientTlsFromFlags, tlsChannelOptions, TLS_CLIENT_FLAGS } from './tls.js';
+import { clientTlsFromFlags, clientTlsFromPems, tlsChannelOptions, TLS_CLIENT_FLAGS } from './tls.js';
 import { explainJoinError, explainStopDuringJoin } from './explain.js';
 
 export const JOIN_FLAGS: FlagSpec[] = [
@@ -22,11 +25,16 @@ export const JOIN_FLAGS: FlagSpec[] = [
     name: 'port-mapping', type: 'bool', default: true,
     help: 'ask the router (the default gateway) to forward the WireGuard port with PCP, NAT-PMP or UPnP IGD, in the background, and advertise the mapped public address; renewed while running, deleted on exit. Off with -port-mapping=false, and with -listen-addr (only that address is advertised)',
   },
+  {
+    name: 'token', type: 'string', value: 'TOKEN',
+    help: 'an enrollment token (`wgmesh token create` on a bootstrap): it names the mesh and bootstraps, so no -n, -bootstrap-addr or TLS flags are needed. ' +
+      'The key and CSR are made here; the certificate, its key and the CA are kept in -state-dir (0600), and later starts use them',
+  },
   ...TLS_CLIENT_FLAGS,
   ...NODE_FLAGS,
 ];
 
-const USAGE = 'wgmesh join [-dev] -n MESH -bootstrap-addr HOST:PORT [-bootstrap-addr HOST:PORT ...] [-ca-cert ca.pem -client-cert c.pem -client-key c-key.pem]';
+const USAGE = 'wgmesh join [-dev] -n MESH -bootstrap-addr HOST:PORT [-bootstrap-addr HOST:PORT ...] [-ca-cert ca.pem -client-cert c.pem -client-key c-key.pem]\n       wgmesh join -token TOKEN';
 const DESCRIPTION = `Joins this machine to a mesh: configures WireGuard with every other node as a peer and keeps
 it current. Runs in the foreground until SIGINT/SIGTERM, then leaves the mesh.`;
 
@@ -36,16 +44,30 @@ export async function runJoin(argv: string[], env: NodeJS.ProcessEnv): Promise<n
     process.stdout.write(formatHelp(USAGE, DESCRIPTION, JOIN_FLAGS));
     return 0;
   }
-  if (!values.n) throw new UsageError('-n MESH is required: the name of the mesh to join (the bootstrap prints it)');
-  const mesh = String(values.n);
+  const dev = Boolean(values.dev);
+  const token = values.token ? tokenFromFlags(values) : undefined;
+  if (!values.n && !token) throw new UsageError('-n MESH is required: the name of the mesh to join (the bootstrap prints it)');
+  const mesh = token?.mesh ?? String(values.n);
   checkMeshName(mesh);
-  const targets = bootstrapTargets(values['bootstrap-addr'] as string[]);
+  const given = values['bootstrap-addr'] as string[];
+  const targets = bootstrapTargets(token && !given.length ? [...token.addrs] : given);
   const bootstrapAddr = targets.map((t) => t.given).join(', ');
   const target = targets[0]!;
-  const dev = Boolean(values.dev);
-  const tls = dev ? undefined : await clientTlsFromFlags(values, target.host, values['node-name'] as string | undefined);
-  const init = nodeInit(values, mesh, nodeName(values, tls?.certName));
-  checkRoot('join');
+  let tls: Awaited<ReturnType<typeof clientTlsFromFlags>> | undefined;
+  let init: NodeInit;
+  if (token) {
+    // A token's name is the one its certificate gets; without one, this node's own.
+    const name = token.name ?? nodeName(values);
+    init = nodeInit(values, mesh, name);
+    checkRoot('join');
+    const identity = await loadOrEnroll(token, String(values.token).trim(), init.stateDir, name);
+    tls = clientTlsFromPems(identity, target.host, name);
+    init = { ...init, tags: { ...identity.tags, ...init.tags } };
+  } else {
+    tls = dev ? undefined : await clientTlsFromFlags(values, target.host, values['node-name'] as string | undefined);
+    init = nodeInit(values, mesh, nodeName(values, tls?.certName));
+    checkRoot('join');
+  }
 
   const logger = makeLogger(values);
   const stunServers = values['stun-server'] as string[];
@@ -74,6 +96,23 @@ export async function runJoin(argv: string[], env: NodeJS.ProcessEnv): Promise<n
       void handshakes.then(() => printJoinSummary(agent, { socket: String(values.socket), dev }));
     },
   });
+}
+
+/** -token, read; refused with the other ways of saying what -token says (-dev, TLS files, another -n or -node-name). */
+export function tokenFromFlags(values: FlagValues): EnrollmentToken {
+  let token: EnrollmentToken;
+  try {
+    token = decodeToken(String(values.token));
+  } catch (err) {
+    throw new UsageError(`-token: ${(err as Error).message}`);
+  }
+  if (values.dev) throw new UsageError('-token enrolls for a TLS certificate: it cannot be used with -dev');
+  const tlsFlags = ['ca-cert', 'client-cert', 'client-key'].filter((f) => values[f]);
+  if (tlsFlags.length) throw new UsageError(`-token brings its own certificate: leave out ${tlsFlags.map((f) => '-' + f).join(', ')}`);
+  if (values.n && String(values.n) !== token.mesh) throw new UsageError(`-n ${String(values.n)}: the token is for mesh "${token.mesh}" (leave -n out)`);
+  const asked = values['node-name'] as string | undefined;
+  if (token.name && asked && asked.toLowerCase() !== token.name) throw new UsageError(`-node-name ${asked}: the token enrolls the name "${token.name}" only (leave -node-name out)`);
+  return token;
 }
 
 /** One bootstrap as -bootstrap-addr gave it, and as it is dialed (port 5000 when none is given). */

@@ -28,6 +28,9 @@ export function printBootstrapSummary(bootstrap: Bootstrap, opts: { dev: boolean
     const status = coordinator.status;
     lines.push(`  store          etcd (shared with the mesh's other bootstraps), revision ${bootstrap.table!.revision}; failure detection: ${status.leading ? 'this bootstrap' : status.leader || 'no leader yet'}`);
   }
+  if (bootstrap.enrollment) {
+    lines.push(`  enrollment     on (-ca-key): \`wgmesh token create [-name NODE]\` here, then \`wgmesh join -token TOKEN\` on the new node`);
+  }
   if (opts.dev) {
     lines.push(
       '',

@@ -11,6 +11,10 @@ export const TLS_SERVER_FLAGS: FlagSpec[] = [
   { name: 'grpc-server-key', type: 'string', value: 'FILE', help: 'the join service\'s private key (PEM)' },
   { name: 'grpc-ca-path', type: 'string', value: 'DIR', help: 'instead of -grpc-ca-cert: a directory of CA certificates' },
   { name: 'grpc-crl', type: 'string', value: 'FILE', help: 'revocation list (crl.pem from `wgmesh ca`), reloaded when it changes' },
+  {
+    name: 'ca-key', type: 'string', value: 'FILE',
+    help: 'the CA\'s private key (ca-key.pem beside -grpc-ca-cert): this bootstrap then signs node certificates for enrollment tokens (`wgmesh token create`, `wgmesh join -token`)',
+  },
 ];
 
 export const TLS_CLIENT_FLAGS: FlagSpec[] = [
@@ -45,7 +49,8 @@ export async function serverTlsFromFlags(values: FlagValues): Promise<BootstrapT
   const ca = values['grpc-ca-cert'] ? await readPem(String(values['grpc-ca-cert']), 'grpc-ca-cert') : await readCaPath(String(values['grpc-ca-path']));
   const cert = await readPem(String(values['grpc-server-cert']), 'grpc-server-cert');
   const key = await readPem(String(values['grpc-server-key']), 'grpc-server-key');
-  return { caPem: ca, certPem: cert, keyPem: key, ...(values['grpc-crl'] ? { crlFile: String(values['grpc-crl']) } : {}) };
+  const caKey = values['ca-key'] ? await readPem(String(values['ca-key']), 'ca-key') : undefined;
+  return { caPem: ca, certPem: cert, keyPem: key, ...(values['grpc-crl'] ? { crlFile: String(values['grpc-crl']) } : {}), ...(caKey ? { caKeyPem: caKey } : {}) };
 }
 
 /** Every PEM certificate in a directory, as one CA bundle. */
@@ -81,6 +86,12 @@ export async function clientTlsFromFlags(values: FlagValues, host: string, nodeN
   const ca = await readPem(String(values['ca-cert']), 'ca-cert');
   const cert = await readPem(String(values['client-cert']), 'client-cert');
   const key = await readPem(String(values['client-key']), 'client-key');
+  return clientTlsFromPems({ ca, cert, key }, host, nodeName);
+}
+
+/** Client TLS from PEMs in hand (from files, or from an enrollment). */
+export function clientTlsFromPems(pems: { ca: Buffer; cert: Buffer; key: Buffer }, host: string, nodeName: string | undefined): { credentials: grpc.ChannelCredentials; channelOptions: grpc.ChannelOptions; certName: string } {
+  const { ca, cert, key } = pems;
   const { cn, problem } = checkClientCertificate(cert, ca, nodeName, Date.now());
   if (problem) throw new UsageError(problem);
   return {

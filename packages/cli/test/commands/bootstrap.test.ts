@@ -67,6 +67,10 @@ describe('-store: where a bootstrap keeps the mesh', () => {
     });
   }
 
+  test('refused before anything starts: -ca-key with -dev (enrollment signs certificates for TLS)', async () => {
+    await assert.rejects(runBootstrap(['-dev', '-ca-key', 'ca-key.pem'], {}), (err: Error) => err instanceof UsageError && /-ca-key .* cannot be used with -dev/.test(err.message));
+  });
+
   test('file by default; the etcd flags are listed in --help', () => {
     assert.equal(resolveFlags(BOOTSTRAP_FLAGS, [], {}).values.store, 'file');
     const names = BOOTSTRAP_FLAGS.map((f) => f.name);

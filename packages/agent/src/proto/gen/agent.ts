@@ -2,14 +2,20 @@ import type * as grpc from '@grpc/grpc-js';
 import type { EnumTypeDefinition, MessageTypeDefinition } from '@grpc/proto-loader';
 
 import type { AgentClient as _wgmesh_v1_AgentClient, AgentDefinition as _wgmesh_v1_AgentDefinition } from './wgmesh/v1/Agent.js';
+import type { CreateTokenRequest as _wgmesh_v1_CreateTokenRequest, CreateTokenRequest__Output as _wgmesh_v1_CreateTokenRequest__Output } from './wgmesh/v1/CreateTokenRequest.js';
+import type { CreateTokenResponse as _wgmesh_v1_CreateTokenResponse, CreateTokenResponse__Output as _wgmesh_v1_CreateTokenResponse__Output } from './wgmesh/v1/CreateTokenResponse.js';
 import type { DeleteTagRequest as _wgmesh_v1_DeleteTagRequest, DeleteTagRequest__Output as _wgmesh_v1_DeleteTagRequest__Output } from './wgmesh/v1/DeleteTagRequest.js';
 import type { Endpoint as _wgmesh_v1_Endpoint, Endpoint__Output as _wgmesh_v1_Endpoint__Output } from './wgmesh/v1/Endpoint.js';
+import type { EnrollRequest as _wgmesh_v1_EnrollRequest, EnrollRequest__Output as _wgmesh_v1_EnrollRequest__Output } from './wgmesh/v1/EnrollRequest.js';
+import type { EnrollResponse as _wgmesh_v1_EnrollResponse, EnrollResponse__Output as _wgmesh_v1_EnrollResponse__Output } from './wgmesh/v1/EnrollResponse.js';
 import type { InfoRequest as _wgmesh_v1_InfoRequest, InfoRequest__Output as _wgmesh_v1_InfoRequest__Output } from './wgmesh/v1/InfoRequest.js';
 import type { InfoResponse as _wgmesh_v1_InfoResponse, InfoResponse__Output as _wgmesh_v1_InfoResponse__Output } from './wgmesh/v1/InfoResponse.js';
 import type { JoinRequest as _wgmesh_v1_JoinRequest, JoinRequest__Output as _wgmesh_v1_JoinRequest__Output } from './wgmesh/v1/JoinRequest.js';
 import type { JoinResponse as _wgmesh_v1_JoinResponse, JoinResponse__Output as _wgmesh_v1_JoinResponse__Output } from './wgmesh/v1/JoinResponse.js';
 import type { LeaveRequest as _wgmesh_v1_LeaveRequest, LeaveRequest__Output as _wgmesh_v1_LeaveRequest__Output } from './wgmesh/v1/LeaveRequest.js';
 import type { LeaveResponse as _wgmesh_v1_LeaveResponse, LeaveResponse__Output as _wgmesh_v1_LeaveResponse__Output } from './wgmesh/v1/LeaveResponse.js';
+import type { ListTokensRequest as _wgmesh_v1_ListTokensRequest, ListTokensRequest__Output as _wgmesh_v1_ListTokensRequest__Output } from './wgmesh/v1/ListTokensRequest.js';
+import type { ListTokensResponse as _wgmesh_v1_ListTokensResponse, ListTokensResponse__Output as _wgmesh_v1_ListTokensResponse__Output } from './wgmesh/v1/ListTokensResponse.js';
 import type { MeshClient as _wgmesh_v1_MeshClient, MeshDefinition as _wgmesh_v1_MeshDefinition } from './wgmesh/v1/Mesh.js';
 import type { Node as _wgmesh_v1_Node, Node__Output as _wgmesh_v1_Node__Output } from './wgmesh/v1/Node.js';
 import type { NodeRemoved as _wgmesh_v1_NodeRemoved, NodeRemoved__Output as _wgmesh_v1_NodeRemoved__Output } from './wgmesh/v1/NodeRemoved.js';
@@ -20,6 +26,8 @@ import type { PresharedKey as _wgmesh_v1_PresharedKey, PresharedKey__Output as _
 import type { PresharedKeysRequest as _wgmesh_v1_PresharedKeysRequest, PresharedKeysRequest__Output as _wgmesh_v1_PresharedKeysRequest__Output } from './wgmesh/v1/PresharedKeysRequest.js';
 import type { PresharedKeysResponse as _wgmesh_v1_PresharedKeysResponse, PresharedKeysResponse__Output as _wgmesh_v1_PresharedKeysResponse__Output } from './wgmesh/v1/PresharedKeysResponse.js';
 import type { RelayedPeer as _wgmesh_v1_RelayedPeer, RelayedPeer__Output as _wgmesh_v1_RelayedPeer__Output } from './wgmesh/v1/RelayedPeer.js';
+import type { RevokeTokenRequest as _wgmesh_v1_RevokeTokenRequest, RevokeTokenRequest__Output as _wgmesh_v1_RevokeTokenRequest__Output } from './wgmesh/v1/RevokeTokenRequest.js';
+import type { RevokeTokenResponse as _wgmesh_v1_RevokeTokenResponse, RevokeTokenResponse__Output as _wgmesh_v1_RevokeTokenResponse__Output } from './wgmesh/v1/RevokeTokenResponse.js';
 import type { RttMatrixRequest as _wgmesh_v1_RttMatrixRequest, RttMatrixRequest__Output as _wgmesh_v1_RttMatrixRequest__Output } from './wgmesh/v1/RttMatrixRequest.js';
 import type { RttRequest as _wgmesh_v1_RttRequest, RttRequest__Output as _wgmesh_v1_RttRequest__Output } from './wgmesh/v1/RttRequest.js';
 import type { RttResponse as _wgmesh_v1_RttResponse, RttResponse__Output as _wgmesh_v1_RttResponse__Output } from './wgmesh/v1/RttResponse.js';
@@ -28,6 +36,7 @@ import type { RttSample as _wgmesh_v1_RttSample, RttSample__Output as _wgmesh_v1
 import type { SetTagRequest as _wgmesh_v1_SetTagRequest, SetTagRequest__Output as _wgmesh_v1_SetTagRequest__Output } from './wgmesh/v1/SetTagRequest.js';
 import type { Snapshot as _wgmesh_v1_Snapshot, Snapshot__Output as _wgmesh_v1_Snapshot__Output } from './wgmesh/v1/Snapshot.js';
 import type { TagsResponse as _wgmesh_v1_TagsResponse, TagsResponse__Output as _wgmesh_v1_TagsResponse__Output } from './wgmesh/v1/TagsResponse.js';
+import type { TokenInfo as _wgmesh_v1_TokenInfo, TokenInfo__Output as _wgmesh_v1_TokenInfo__Output } from './wgmesh/v1/TokenInfo.js';
 import type { UpdateRequest as _wgmesh_v1_UpdateRequest, UpdateRequest__Output as _wgmesh_v1_UpdateRequest__Output } from './wgmesh/v1/UpdateRequest.js';
 import type { UpdateResponse as _wgmesh_v1_UpdateResponse, UpdateResponse__Output as _wgmesh_v1_UpdateResponse__Output } from './wgmesh/v1/UpdateResponse.js';
 import type { WatchEvent as _wgmesh_v1_WatchEvent, WatchEvent__Output as _wgmesh_v1_WatchEvent__Output } from './wgmesh/v1/WatchEvent.js';
@@ -41,15 +50,21 @@ export interface ProtoGrpcType {
   wgmesh: {
     v1: {
       Agent: SubtypeConstructor<typeof grpc.Client, _wgmesh_v1_AgentClient> & { service: _wgmesh_v1_AgentDefinition }
+      CreateTokenRequest: MessageTypeDefinition<_wgmesh_v1_CreateTokenRequest, _wgmesh_v1_CreateTokenRequest__Output>
+      CreateTokenResponse: MessageTypeDefinition<_wgmesh_v1_CreateTokenResponse, _wgmesh_v1_CreateTokenResponse__Output>
       DeleteTagRequest: MessageTypeDefinition<_wgmesh_v1_DeleteTagRequest, _wgmesh_v1_DeleteTagRequest__Output>
       Endpoint: MessageTypeDefinition<_wgmesh_v1_Endpoint, _wgmesh_v1_Endpoint__Output>
       EndpointKind: EnumTypeDefinition
+      EnrollRequest: MessageTypeDefinition<_wgmesh_v1_EnrollRequest, _wgmesh_v1_EnrollRequest__Output>
+      EnrollResponse: MessageTypeDefinition<_wgmesh_v1_EnrollResponse, _wgmesh_v1_EnrollResponse__Output>
       InfoRequest: MessageTypeDefinition<_wgmesh_v1_InfoRequest, _wgmesh_v1_InfoRequest__Output>
       InfoResponse: MessageTypeDefinition<_wgmesh_v1_InfoResponse, _wgmesh_v1_InfoResponse__Output>
       JoinRequest: MessageTypeDefinition<_wgmesh_v1_JoinRequest, _wgmesh_v1_JoinRequest__Output>
       JoinResponse: MessageTypeDefinition<_wgmesh_v1_JoinResponse, _wgmesh_v1_JoinResponse__Output>
       LeaveRequest: MessageTypeDefinition<_wgmesh_v1_LeaveRequest, _wgmesh_v1_LeaveRequest__Output>
       LeaveResponse: MessageTypeDefinition<_wgmesh_v1_LeaveResponse, _wgmesh_v1_LeaveResponse__Output>
+      ListTokensRequest: MessageTypeDefinition<_wgmesh_v1_ListTokensRequest, _wgmesh_v1_ListTokensRequest__Output>
+      ListTokensResponse: MessageTypeDefinition<_wgmesh_v1_ListTokensResponse, _wgmesh_v1_ListTokensResponse__Output>
       Mesh: SubtypeConstructor<typeof grpc.Client, _wgmesh_v1_MeshClient> & { service: _wgmesh_v1_MeshDefinition }
       Node: MessageTypeDefinition<_wgmesh_v1_Node, _wgmesh_v1_Node__Output>
       NodeRemoved: MessageTypeDefinition<_wgmesh_v1_NodeRemoved, _wgmesh_v1_NodeRemoved__Output>
@@ -61,6 +76,8 @@ export interface ProtoGrpcType {
       PresharedKeysRequest: MessageTypeDefinition<_wgmesh_v1_PresharedKeysRequest, _wgmesh_v1_PresharedKeysRequest__Output>
       PresharedKeysResponse: MessageTypeDefinition<_wgmesh_v1_PresharedKeysResponse, _wgmesh_v1_PresharedKeysResponse__Output>
       RelayedPeer: MessageTypeDefinition<_wgmesh_v1_RelayedPeer, _wgmesh_v1_RelayedPeer__Output>
+      RevokeTokenRequest: MessageTypeDefinition<_wgmesh_v1_RevokeTokenRequest, _wgmesh_v1_RevokeTokenRequest__Output>
+      RevokeTokenResponse: MessageTypeDefinition<_wgmesh_v1_RevokeTokenResponse, _wgmesh_v1_RevokeTokenResponse__Output>
       RttMatrixRequest: MessageTypeDefinition<_wgmesh_v1_RttMatrixRequest, _wgmesh_v1_RttMatrixRequest__Output>
       RttRequest: MessageTypeDefinition<_wgmesh_v1_RttRequest, _wgmesh_v1_RttRequest__Output>
       RttResponse: MessageTypeDefinition<_wgmesh_v1_RttResponse, _wgmesh_v1_RttResponse__Output>
@@ -69,6 +86,7 @@ export interface ProtoGrpcType {
       SetTagRequest: MessageTypeDefinition<_wgmesh_v1_SetTagRequest, _wgmesh_v1_SetTagRequest__Output>
       Snapshot: MessageTypeDefinition<_wgmesh_v1_Snapshot, _wgmesh_v1_Snapshot__Output>
       TagsResponse: MessageTypeDefinition<_wgmesh_v1_TagsResponse, _wgmesh_v1_TagsResponse__Output>
+      TokenInfo: MessageTypeDefinition<_wgmesh_v1_TokenInfo, _wgmesh_v1_TokenInfo__Output>
       UpdateRequest: MessageTypeDefinition<_wgmesh_v1_UpdateRequest, _wgmesh_v1_UpdateRequest__Output>
       UpdateResponse: MessageTypeDefinition<_wgmesh_v1_UpdateResponse, _wgmesh_v1_UpdateResponse__Output>
       WatchEvent: MessageTypeDefinition<_wgmesh_v1_WatchEvent, _wgmesh_v1_WatchEvent__Output>

@@ -2,6 +2,8 @@
 
 import type * as grpc from '@grpc/grpc-js'
 import type { MethodDefinition } from '@grpc/proto-loader'
+import type { EnrollRequest as _wgmesh_v1_EnrollRequest, EnrollRequest__Output as _wgmesh_v1_EnrollRequest__Output } from '../../wgmesh/v1/EnrollRequest.js';
+import type { EnrollResponse as _wgmesh_v1_EnrollResponse, EnrollResponse__Output as _wgmesh_v1_EnrollResponse__Output } from '../../wgmesh/v1/EnrollResponse.js';
 import type { JoinRequest as _wgmesh_v1_JoinRequest, JoinRequest__Output as _wgmesh_v1_JoinRequest__Output } from '../../wgmesh/v1/JoinRequest.js';
 import type { JoinResponse as _wgmesh_v1_JoinResponse, JoinResponse__Output as _wgmesh_v1_JoinResponse__Output } from '../../wgmesh/v1/JoinResponse.js';
 import type { LeaveRequest as _wgmesh_v1_LeaveRequest, LeaveRequest__Output as _wgmesh_v1_LeaveRequest__Output } from '../../wgmesh/v1/LeaveRequest.js';
@@ -16,6 +18,15 @@ import type { WatchEvent as _wgmesh_v1_WatchEvent, WatchEvent__Output as _wgmesh
 import type { WatchRequest as _wgmesh_v1_WatchRequest, WatchRequest__Output as _wgmesh_v1_WatchRequest__Output } from '../../wgmesh/v1/WatchRequest.js';
 
 export interface MeshClient extends grpc.Client {
+  Enroll(argument: _wgmesh_v1_EnrollRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_wgmesh_v1_EnrollResponse__Output>): grpc.ClientUnaryCall;
+  Enroll(argument: _wgmesh_v1_EnrollRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_wgmesh_v1_EnrollResponse__Output>): grpc.ClientUnaryCall;
+  Enroll(argument: _wgmesh_v1_EnrollRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_wgmesh_v1_EnrollResponse__Output>): grpc.ClientUnaryCall;
+  Enroll(argument: _wgmesh_v1_EnrollRequest, callback: grpc.requestCallback<_wgmesh_v1_EnrollResponse__Output>): grpc.ClientUnaryCall;
+  enroll(argument: _wgmesh_v1_EnrollRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_wgmesh_v1_EnrollResponse__Output>): grpc.ClientUnaryCall;
+  enroll(argument: _wgmesh_v1_EnrollRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_wgmesh_v1_EnrollResponse__Output>): grpc.ClientUnaryCall;
+  enroll(argument: _wgmesh_v1_EnrollRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_wgmesh_v1_EnrollResponse__Output>): grpc.ClientUnaryCall;
+  enroll(argument: _wgmesh_v1_EnrollRequest, callback: grpc.requestCallback<_wgmesh_v1_EnrollResponse__Output>): grpc.ClientUnaryCall;
+  
   Join(argument: _wgmesh_v1_JoinRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_wgmesh_v1_JoinResponse__Output>): grpc.ClientUnaryCall;
   Join(argument: _wgmesh_v1_JoinRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_wgmesh_v1_JoinResponse__Output>): grpc.ClientUnaryCall;
   Join(argument: _wgmesh_v1_JoinRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_wgmesh_v1_JoinResponse__Output>): grpc.ClientUnaryCall;
@@ -69,6 +80,8 @@ export interface MeshClient extends grpc.Client {
 }
 
 export interface MeshHandlers extends grpc.UntypedServiceImplementation {
+  Enroll: grpc.handleUnaryCall<_wgmesh_v1_EnrollRequest__Output, _wgmesh_v1_EnrollResponse>;
+  
   Join: grpc.handleUnaryCall<_wgmesh_v1_JoinRequest__Output, _wgmesh_v1_JoinResponse>;
   
   Leave: grpc.handleUnaryCall<_wgmesh_v1_LeaveRequest__Output, _wgmesh_v1_LeaveResponse>;
@@ -84,6 +97,7 @@ export interface MeshHandlers extends grpc.UntypedServiceImplementation {
 }
 
 export interface MeshDefinition extends grpc.ServiceDefinition {
+  Enroll: MethodDefinition<_wgmesh_v1_EnrollRequest, _wgmesh_v1_EnrollResponse, _wgmesh_v1_EnrollRequest__Output, _wgmesh_v1_EnrollResponse__Output>
   Join: MethodDefinition<_wgmesh_v1_JoinRequest, _wgmesh_v1_JoinResponse, _wgmesh_v1_JoinRequest__Output, _wgmesh_v1_JoinResponse__Output>
   Leave: MethodDefinition<_wgmesh_v1_LeaveRequest, _wgmesh_v1_LeaveResponse, _wgmesh_v1_LeaveRequest__Output, _wgmesh_v1_LeaveResponse__Output>
   PresharedKeys: MethodDefinition<_wgmesh_v1_PresharedKeysRequest, _wgmesh_v1_PresharedKeysResponse, _wgmesh_v1_PresharedKeysRequest__Output, _wgmesh_v1_PresharedKeysResponse__Output>

@@ -1,0 +1,13 @@
+// Original file: ../../proto/wgmesh/v1/agent.proto
+
+import type { TokenInfo as _wgmesh_v1_TokenInfo, TokenInfo__Output as _wgmesh_v1_TokenInfo__Output } from '../../wgmesh/v1/TokenInfo.js';
+
+export interface CreateTokenResponse {
+  'token'?: (string);
+  'info'?: (_wgmesh_v1_TokenInfo | null);
+}
+
+export interface CreateTokenResponse__Output {
+  'token': (string);
+  'info': (_wgmesh_v1_TokenInfo__Output | null);
+}

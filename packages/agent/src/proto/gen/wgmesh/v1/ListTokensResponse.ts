@@ -1,0 +1,11 @@
+// Original file: ../../proto/wgmesh/v1/agent.proto
+
+import type { TokenInfo as _wgmesh_v1_TokenInfo, TokenInfo__Output as _wgmesh_v1_TokenInfo__Output } from '../../wgmesh/v1/TokenInfo.js';
+
+export interface ListTokensResponse {
+  'tokens'?: (_wgmesh_v1_TokenInfo)[];
+}
+
+export interface ListTokensResponse__Output {
+  'tokens': (_wgmesh_v1_TokenInfo__Output)[];
+}
