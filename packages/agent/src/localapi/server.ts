@@ -8,7 +8,7 @@ import { nodesByName } from '../netmap/netmap.js';
 import { loadProtos, type AgentHandlers } from '../proto/index.js';
 import { buildRttMatrix, buildStatus } from '../status/status.js';
 import { errorMessage, silentLogger, type Logger } from '../log.js';
-import { InvalidTag, LocalApiError, NotASocket, SocketInUse, TagChangeFailed, TagNotFound } from '../errors.js';
+import { InvalidTag, KeyRotationFailed, LocalApiError, NotASocket, SocketInUse, TagChangeFailed, TagNotFound } from '../errors.js';
 import { SHARED_LIMITS } from '../limits.js';
 
 export interface LocalApiInit {
@@ -102,6 +102,9 @@ export class LocalApiServer {
       Rtt(_call, callback) {
         buildRttMatrix(agent).then((matrix) => callback(null, matrix), (err) => callback(fail(err)));
       },
+      RotateKey(_call, callback) {
+        agent.rotateKey().then((r) => callback(null, r), (err) => callback(fail(err)));
+      },
     };
   }
 }
@@ -109,12 +112,14 @@ export class LocalApiServer {
 /**
  * The one place where the local API's errors become gRPC status codes: a bad tag is
  * INVALID_ARGUMENT, a tag the node does not have NOT_FOUND, a change the bootstrap refused or
- * could not be asked about FAILED_PRECONDITION, anything else INTERNAL.
+ * could not be asked about (and a key rotation that did not happen) FAILED_PRECONDITION, anything
+ * else INTERNAL.
  */
 export function statusFor(err: unknown): grpc.status {
   if (err instanceof InvalidTag) return grpc.status.INVALID_ARGUMENT;
   if (err instanceof TagNotFound) return grpc.status.NOT_FOUND;
   if (err instanceof TagChangeFailed) return grpc.status.FAILED_PRECONDITION;
+  if (err instanceof KeyRotationFailed) return grpc.status.FAILED_PRECONDITION;
   return grpc.status.INTERNAL;
 }
 

@@ -22,3 +22,4 @@ export type { RttRow, RttRow__Output } from './gen/wgmesh/v1/RttRow.js';
 export type { RttMatrixRequest, RttMatrixRequest__Output } from './gen/wgmesh/v1/RttMatrixRequest.js';
 export type { NodesResponse, NodesResponse__Output } from './gen/wgmesh/v1/NodesResponse.js';
 export type { TagsResponse, TagsResponse__Output } from './gen/wgmesh/v1/TagsResponse.js';
+export type { RotateKeyResponse, RotateKeyResponse__Output } from './gen/wgmesh/v1/RotateKeyResponse.js';

@@ -1,6 +1,6 @@
 import type { ControlClient, Endpoint, EndpointKind__Output, JoinResponse__Output, RttSample, WatchEvent__Output } from '@wgmesh/agent';
 import type { MemberTable } from './table.js';
-import { validateEndpoints, validateRttSamples, validateTags } from '../service/validate.js';
+import { validateEndpoints, validatePublicKey, validateRttSamples, validateTags } from '../service/validate.js';
 import { parsePrefix, type Prefix } from '../ipam/ipam.js';
 
 // The bootstrap's own node passes the same validation as every remote one: a bad tag set on it
@@ -51,6 +51,7 @@ export function createLocalControl(table: MemberTable, self: { ip: string }): Co
         tags: validateTags(req.tags ?? {}),
         rtt: rttOf(req.rtt),
         relayed: (req.relayed ?? []).map((r) => ({ peer: r.peer ?? '', via: r.via ?? '' })),
+        ...(req.newPublicKey ? { newKey: { publicKey: validatePublicKey(req.newPublicKey, 'new_public_key') } } : {}),
       });
       return { revision, relayPairs: table.relayedPairs.pairsVia(req.nodeName!) };
     },

@@ -17,6 +17,8 @@ import type { NodesRequest as _wgmesh_v1_NodesRequest, NodesRequest__Output as _
 import type { NodesResponse as _wgmesh_v1_NodesResponse, NodesResponse__Output as _wgmesh_v1_NodesResponse__Output } from './wgmesh/v1/NodesResponse.js';
 import type { PeerStatus as _wgmesh_v1_PeerStatus, PeerStatus__Output as _wgmesh_v1_PeerStatus__Output } from './wgmesh/v1/PeerStatus.js';
 import type { RelayedPeer as _wgmesh_v1_RelayedPeer, RelayedPeer__Output as _wgmesh_v1_RelayedPeer__Output } from './wgmesh/v1/RelayedPeer.js';
+import type { RotateKeyRequest as _wgmesh_v1_RotateKeyRequest, RotateKeyRequest__Output as _wgmesh_v1_RotateKeyRequest__Output } from './wgmesh/v1/RotateKeyRequest.js';
+import type { RotateKeyResponse as _wgmesh_v1_RotateKeyResponse, RotateKeyResponse__Output as _wgmesh_v1_RotateKeyResponse__Output } from './wgmesh/v1/RotateKeyResponse.js';
 import type { RttMatrixRequest as _wgmesh_v1_RttMatrixRequest, RttMatrixRequest__Output as _wgmesh_v1_RttMatrixRequest__Output } from './wgmesh/v1/RttMatrixRequest.js';
 import type { RttRequest as _wgmesh_v1_RttRequest, RttRequest__Output as _wgmesh_v1_RttRequest__Output } from './wgmesh/v1/RttRequest.js';
 import type { RttResponse as _wgmesh_v1_RttResponse, RttResponse__Output as _wgmesh_v1_RttResponse__Output } from './wgmesh/v1/RttResponse.js';
@@ -55,6 +57,8 @@ export interface ProtoGrpcType {
       NodesResponse: MessageTypeDefinition<_wgmesh_v1_NodesResponse, _wgmesh_v1_NodesResponse__Output>
       PeerStatus: MessageTypeDefinition<_wgmesh_v1_PeerStatus, _wgmesh_v1_PeerStatus__Output>
       RelayedPeer: MessageTypeDefinition<_wgmesh_v1_RelayedPeer, _wgmesh_v1_RelayedPeer__Output>
+      RotateKeyRequest: MessageTypeDefinition<_wgmesh_v1_RotateKeyRequest, _wgmesh_v1_RotateKeyRequest__Output>
+      RotateKeyResponse: MessageTypeDefinition<_wgmesh_v1_RotateKeyResponse, _wgmesh_v1_RotateKeyResponse__Output>
       RttMatrixRequest: MessageTypeDefinition<_wgmesh_v1_RttMatrixRequest, _wgmesh_v1_RttMatrixRequest__Output>
       RttRequest: MessageTypeDefinition<_wgmesh_v1_RttRequest, _wgmesh_v1_RttRequest__Output>
       RttResponse: MessageTypeDefinition<_wgmesh_v1_RttResponse, _wgmesh_v1_RttResponse__Output>
