@@ -109,6 +109,7 @@ function bootstrapCore(components: BootstrapNodeComponents, init: BootstrapNodeI
           ...(components.timers ? { timers: components.timers } : {}),
           ...(device.rtt ? { rtt: device.rtt } : {}),
           ...(device.relayForwarding ? { relayForwarding: device.relayForwarding } : {}),
+          keyStore: device.keyStore,
           ...(tls ? { serverCredentials: tls.credentials, authenticator: tls } : {}),
         },
         {
@@ -125,6 +126,8 @@ function bootstrapCore(components: BootstrapNodeComponents, init: BootstrapNodeI
           endpoints: device.endpoints,
           ...(init.stunPort !== undefined ? { stunPort: init.stunPort } : {}),
           ...(init.heartbeatMs !== undefined ? { heartbeatMs: init.heartbeatMs } : {}),
+          ...(init.keyRotationMs ? { keyRotationMs: init.keyRotationMs } : {}),
+          ...(device.pendingPrivateKey ? { pendingPrivateKey: device.pendingPrivateKey } : {}),
           ...(init.liveness ? { liveness: init.liveness } : {}),
         },
       );

@@ -65,7 +65,7 @@ export interface NodeInit {
   readonly memberlistFile?: string;
   /** On stop, leave the WireGuard interface in place (kernel backend). */
   readonly keepInterface?: boolean;
-  /** Rotate the WireGuard key this often (ms; 0 or absent: never). Joined nodes only for now. */
+  /** Rotate the WireGuard key this often (ms; 0 or absent: never). */
   readonly keyRotationMs?: number;
   /**
    * Offer to relay for peers without a direct path: 'on' fails the start when this host cannot

@@ -19,7 +19,7 @@ export const NODE_FLAGS: FlagSpec[] = [
   { name: 'socket-owner', type: 'string', value: 'UID:GID', help: 'owner of the local API socket (mode 0660)' },
   { name: 'rtt-port', type: 'int', value: 'PORT', default: RTT_DEFAULTS.port, help: 'UDP port of the RTT echo on the mesh IP (0: no RTT probing)' },
   { name: 'heartbeat', type: 'duration', value: 'DURATION', default: AGENT_DEFAULTS.heartbeatMs, help: 'how often this node reports to the bootstrap' },
-  { name: 'key-rotation', type: 'duration', value: 'DURATION', default: 0, help: 'rotate this node\'s WireGuard key this often (0: never; joined nodes; see `wgmesh rotate-key`)' },
+  { name: 'key-rotation', type: 'duration', value: 'DURATION', default: 0, help: 'rotate this node\'s WireGuard key this often (0: never; see `wgmesh rotate-key`)' },
   { name: 'metrics-addr', type: 'string', value: 'HOST:PORT', help: 'serve Prometheus metrics at http://HOST:PORT/metrics' },
   { name: 'memberlist-file', type: 'string', value: 'PATH', help: 'keep a JSON export of the mesh\'s members here, rewritten on every change' },
   { name: 'log-level', type: 'string', value: 'LEVEL', default: 'info', help: 'error, warn, info or debug' },

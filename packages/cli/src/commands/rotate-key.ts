@@ -8,7 +8,7 @@ export const ROTATE_KEY_FLAGS: FlagSpec[] = [
 ];
 
 const USAGE = 'wgmesh rotate-key [-socket PATH] [-json]';
-const DESCRIPTION = 'Gives the running node a new WireGuard key: it switches its interface to it and announces it\nthrough membership; every peer swaps the key without losing traffic. The key is kept in\n<state-dir>/<mesh>/private.key. `-key-rotation DURATION` on join rotates on a schedule.';
+const DESCRIPTION = 'Gives the running node a new WireGuard key: it switches its interface to it and announces it\nthrough membership; every peer swaps the key without losing traffic. The key is kept in\n<state-dir>/<mesh>/private.key. `-key-rotation DURATION` on join or bootstrap rotates on a schedule.';
 
 /** How long the node may take: saving the key, switching the interface and the bootstrap's answer. */
 const ROTATE_TIMEOUT_MS = 20_000;
