@@ -32,6 +32,16 @@ export class TagNotFound extends AgentError {
 }
 
 /**
+ * A key rotation that did not happen: the node is not joined yet, or the bootstrap refused (or did
+ * not answer) the announcement. The node keeps its previous key.
+ */
+export class KeyRotationFailed extends AgentError {
+  constructor(reason: string, options?: { cause?: unknown }) {
+    super(`key rotation failed: ${reason}`, options);
+  }
+}
+
+/**
  * A tag change the bootstrap refused or could not be asked about (the Update failed); the node's
  * tags stay as they were. The message is the failed call's.
  */

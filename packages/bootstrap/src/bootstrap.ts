@@ -1,5 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import { Agent, defaultTimers, Lifecycle, LocalApiServer, silentLogger, type Endpoint, type Logger, type RelayForwarding, type RttSource, type Timers, type WgDriver } from '@wgmesh/agent';
+import { Agent, defaultTimers, Lifecycle, LocalApiServer, silentLogger, type Endpoint, type Logger, type KeyStore, type RelayForwarding, type RttSource, type Timers, type WgDriver } from '@wgmesh/agent';
 import { LivenessMonitor, type LivenessInit } from './members/liveness.js';
 import { EndpointObserver } from './members/observer.js';
 import { CertificateEnforcer } from './members/certificates.js';
@@ -27,6 +27,8 @@ export interface BootstrapComponents {
   readonly rtt?: RttSource;
   /** Its forwarding between peers: given, the bootstrap offers to relay (it is reachable by definition). */
   readonly relayForwarding?: RelayForwarding;
+  /** Where a key rotation of the bootstrap's own node keeps its key (see Agent). */
+  readonly keyStore?: KeyStore;
   /** Dev mode: plain gRPC and no client identity. mTLS mode supplies both. */
   readonly serverCredentials?: grpc.ServerCredentials;
   readonly authenticator?: Authenticator;
@@ -56,6 +58,10 @@ export interface BootstrapInit {
   readonly socketPath?: string;
   readonly socketOwner?: string;
   readonly heartbeatMs?: number;
+  /** Rotate the bootstrap node's WireGuard key this often (ms; absent: never). */
+  readonly keyRotationMs?: number;
+  /** A rotation a crash interrupted (its next key): resumed once the node is up. */
+  readonly pendingPrivateKey?: string;
   /** UDP port of the embedded STUN responder; default: the gRPC port number; 0: none. */
   readonly stunPort?: number;
   /** How often the bootstrap's WireGuard device is read for members' observed endpoints. */
@@ -196,6 +202,7 @@ export class Bootstrap {
         ...(this.components.timers ? { timers: this.components.timers } : {}),
         ...(this.components.rtt ? { rtt: this.components.rtt } : {}),
         ...(this.components.relayForwarding ? { relayForwarding: this.components.relayForwarding } : {}),
+        ...(this.components.keyStore ? { keyStore: this.components.keyStore } : {}),
         lastHeartbeatMs: (name) => table.lastSeenMs(name),
       },
       {
@@ -206,6 +213,8 @@ export class Bootstrap {
         ...(this.init.tags ? { tags: this.init.tags } : {}),
         ...(this.init.endpoints ? { endpoints: this.init.endpoints } : {}),
         ...(this.init.heartbeatMs ? { heartbeatMs: this.init.heartbeatMs } : {}),
+        ...(this.init.keyRotationMs ? { keyRotationMs: this.init.keyRotationMs } : {}),
+        ...(this.init.pendingPrivateKey ? { pendingPrivateKey: this.init.pendingPrivateKey } : {}),
         bootstrapAddr: `${this.init.grpcBindAddr ?? DEFAULTS.grpcBindAddr}:${server.boundPort}`,
         isBootstrap: true,
         relay: this.components.relayForwarding !== undefined,

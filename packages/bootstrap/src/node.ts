@@ -131,6 +131,7 @@ function bootstrapCore(components: BootstrapNodeComponents, init: BootstrapNodeI
           ...(components.timers ? { timers: components.timers } : {}),
           ...(device.rtt ? { rtt: device.rtt } : {}),
           ...(device.relayForwarding ? { relayForwarding: device.relayForwarding } : {}),
+          keyStore: device.keyStore,
           ...(tls ? { serverCredentials: tls.credentials, authenticator: tls } : {}),
           ...(presharedKeySecret ? { presharedKeySecret } : {}),
           ...(held.ca ? { enrollment: (table: MemberTable) => enrollmentFor(held.ca!, table, tokens, init, () => held.bootstrap?.port ?? 0, components, held.tls) } : {}),
@@ -149,6 +150,8 @@ function bootstrapCore(components: BootstrapNodeComponents, init: BootstrapNodeI
           endpoints: device.endpoints,
           ...(init.stunPort !== undefined ? { stunPort: init.stunPort } : {}),
           ...(init.heartbeatMs !== undefined ? { heartbeatMs: init.heartbeatMs } : {}),
+          ...(init.keyRotationMs ? { keyRotationMs: init.keyRotationMs } : {}),
+          ...(device.pendingPrivateKey ? { pendingPrivateKey: device.pendingPrivateKey } : {}),
           ...(init.liveness ? { liveness: init.liveness } : {}),
         },
       );

@@ -8,6 +8,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   bootstrap: { summary: 'start a mesh: WireGuard plus the join service', load: async () => (await import('./commands/bootstrap.js')).runBootstrap },
   join: { summary: 'join this machine to a mesh', load: async () => (await import('./commands/join.js')).runJoin },
   info: { summary: 'show this node and its peers (live dashboard with -watch)', load: async () => (await import('./commands/info.js')).runInfo },
+  'rotate-key': { summary: 'give this node a new WireGuard key, announced to every peer', load: async () => (await import('./commands/rotate-key.js')).runRotateKey },
   tags: { summary: 'show, set or delete this node\'s tags', load: async () => (await import('./commands/tags.js')).runTags },
   rtt: { summary: 'print the mesh-wide round-trip-time matrix', load: async () => (await import('./commands/rtt.js')).runRtt },
   token: { summary: 'enrollment tokens of this bootstrap: create, list, revoke', load: async () => (await import('./commands/token.js')).runToken },

@@ -80,8 +80,16 @@ export class ControlSession {
   private controlErrorValue = '';
   private controlErrorLoggedAt = 0;
 
+  private key: { publicKey: string; nodeSecret: string };
+
   constructor(private readonly components: ControlSessionComponents, private readonly init: ControlSessionInit, private readonly hooks: ControlSessionHooks) {
     this.watchBackoff = this.newBackoff();
+    this.key = { publicKey: init.publicKey, nodeSecret: init.nodeSecret };
+  }
+
+  /** After a key rotation the bootstrap took: every later call proves the node with the new key. */
+  setKey(publicKey: string, nodeSecret: string): void {
+    this.key = { publicKey, nodeSecret };
   }
 
   get connected(): boolean {
@@ -110,7 +118,7 @@ export class ControlSession {
 
   /** What every control-plane call names: mesh, node, key, and (dev mode) the node's secret. */
   identity(): { meshName: string; nodeName: string; publicKey: string; nodeSecret: string } {
-    return { meshName: this.init.meshName, nodeName: this.init.nodeName, publicKey: this.init.publicKey, nodeSecret: this.init.nodeSecret };
+    return { meshName: this.init.meshName, nodeName: this.init.nodeName, publicKey: this.key.publicKey, nodeSecret: this.key.nodeSecret };
   }
 
   /**

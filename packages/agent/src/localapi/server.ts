@@ -8,7 +8,7 @@ import { nodesByName } from '../netmap/netmap.js';
 import { loadProtos, type AgentHandlers, type CreateTokenRequest__Output, type CreateTokenResponse, type TokenInfo } from '../proto/index.js';
 import { buildRttMatrix, buildStatus } from '../status/status.js';
 import { errorMessage, silentLogger, type Logger } from '../log.js';
-import { InvalidTag, LocalApiError, NotASocket, SocketInUse, TagChangeFailed, TagNotFound, TokensUnavailable } from '../errors.js';
+import { InvalidTag, KeyRotationFailed, LocalApiError, NotASocket, SocketInUse, TagChangeFailed, TagNotFound, TokensUnavailable } from '../errors.js';
 import { SHARED_LIMITS } from '../limits.js';
 
 export interface LocalApiInit {
@@ -128,6 +128,9 @@ export class LocalApiServer {
       RevokeToken: (call, callback) => {
         this.tokenAdmin().then((t) => t.revoke(call.request.id)).then((info) => callback(null, { info }), (err) => callback(fail(err)));
       },
+      RotateKey(_call, callback) {
+        agent.rotateKey().then((r) => callback(null, r), (err) => callback(fail(err)));
+      },
     };
   }
 }
@@ -135,7 +138,8 @@ export class LocalApiServer {
 /**
  * The one place where the local API's errors become gRPC status codes: a bad tag is
  * INVALID_ARGUMENT, a tag the node does not have NOT_FOUND, a change the bootstrap refused or
- * could not be asked about FAILED_PRECONDITION, anything else INTERNAL.
+ * could not be asked about (and a key rotation that did not happen) FAILED_PRECONDITION, anything
+ * else INTERNAL.
  */
 export function statusFor(err: unknown): grpc.status {
   if (err instanceof TokensUnavailable) return grpc.status.FAILED_PRECONDITION;
@@ -145,6 +149,7 @@ export function statusFor(err: unknown): grpc.status {
   if (err instanceof InvalidTag) return grpc.status.INVALID_ARGUMENT;
   if (err instanceof TagNotFound) return grpc.status.NOT_FOUND;
   if (err instanceof TagChangeFailed) return grpc.status.FAILED_PRECONDITION;
+  if (err instanceof KeyRotationFailed) return grpc.status.FAILED_PRECONDITION;
   return grpc.status.INTERNAL;
 }
 

@@ -20,6 +20,7 @@ import type { Timers } from '../timers.js';
 import type { WgDriver, WgDriverFactory } from '../wg/types.js';
 import type { Endpoint } from '../proto/index.js';
 import { interfaceName, loadOrCreateKey, nodeFiles } from './files.js';
+import { FileKeyStore } from './key-store.js';
 import { publicKeyFromPrivate } from '../wg/keys.js';
 import { Lifecycle } from './lifecycle.js';
 import { AGENT_DEFAULTS } from '../constants.js';
@@ -64,6 +65,8 @@ export interface NodeInit {
   readonly memberlistFile?: string;
   /** On stop, leave the WireGuard interface in place (kernel backend). */
   readonly keepInterface?: boolean;
+  /** Rotate the WireGuard key this often (ms; 0 or absent: never). */
+  readonly keyRotationMs?: number;
   /**
    * Offer to relay for peers without a direct path: 'on' fails the start when this host cannot
    * forward (no iptables), 'if-able' (the bootstrap's default) only logs why it does not offer.
@@ -81,6 +84,10 @@ export interface NodeInit {
 export interface NodeDevice {
   readonly driver: WgDriver;
   readonly privateKey: string;
+  /** Where a key rotation keeps the next and then the current key. */
+  readonly keyStore: FileKeyStore;
+  /** The next key of a rotation a crash interrupted, if any. */
+  readonly pendingPrivateKey: string | undefined;
   readonly files: ReturnType<typeof nodeFiles>;
   /** This node's endpoint candidates, asked again before every heartbeat. */
   readonly endpoints: () => Promise<Endpoint[]>;
@@ -162,6 +169,8 @@ export class AgentNode extends EventEmitter {
       const driver = await components.wg(interfaceName(init.meshName));
       this.driverValue = driver;
       const privateKey = await loadOrCreateKey(init.stateDir, init.meshName);
+      const keyStore = new FileKeyStore(nodeFiles(init.stateDir, init.meshName).key);
+      const pendingPrivateKey = await keyStore.pending();
       const rttPort = init.rttPort ?? RTT_DEFAULTS.port;
       const rtt = rttPort === 0 ? undefined : new RttProbing(rttPort, this.logger.child({ component: 'rtt' }));
       // Never advertise an address inside the mesh (the bootstrap refuses those): the mesh IP, and
@@ -194,6 +203,8 @@ export class AgentNode extends EventEmitter {
       const agent = await core.start(parts, {
         driver,
         privateKey,
+        keyStore,
+        pendingPrivateKey,
         relayForwarding,
         files: nodeFiles(init.stateDir, init.meshName),
         endpoints: async () => withMapped(await discovery.candidates(), mapper?.endpoint),
@@ -358,6 +369,7 @@ export function createAgentNode(components: AgentNodeComponents, init: AgentNode
           driver: device.driver,
           logger: device.logger.child({ component: 'agent' }),
           stateStore: new FileAgentStateStore(device.files.agentState),
+          keyStore: device.keyStore,
           ...(device.rtt ? { rtt: device.rtt } : {}),
           ...(device.relayForwarding ? { relayForwarding: device.relayForwarding } : {}),
           ...(components.timers ? { timers: components.timers } : {}),
@@ -374,6 +386,8 @@ export function createAgentNode(components: AgentNodeComponents, init: AgentNode
           bootstrapAddr: bootstraps.map((b) => b.display ?? b.address).join(', '),
           relay: device.relayForwarding !== undefined,
           ...(init.heartbeatMs !== undefined ? { heartbeatMs: init.heartbeatMs } : {}),
+          ...(init.keyRotationMs ? { keyRotationMs: init.keyRotationMs } : {}),
+          ...(device.pendingPrivateKey ? { pendingPrivateKey: device.pendingPrivateKey } : {}),
         },
       );
       device.adopt(agent);

@@ -32,3 +32,4 @@ export type { CreateTokenResponse, CreateTokenResponse__Output } from './gen/wgm
 export type { TokenInfo, TokenInfo__Output } from './gen/wgmesh/v1/TokenInfo.js';
 export type { ListTokensResponse, ListTokensResponse__Output } from './gen/wgmesh/v1/ListTokensResponse.js';
 export type { RevokeTokenResponse, RevokeTokenResponse__Output } from './gen/wgmesh/v1/RevokeTokenResponse.js';
+export type { RotateKeyResponse, RotateKeyResponse__Output } from './gen/wgmesh/v1/RotateKeyResponse.js';

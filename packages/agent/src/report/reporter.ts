@@ -1,4 +1,4 @@
-import type { RttSample__Output } from '../proto/index.js';
+import type { RttSample__Output, UpdateResponse__Output } from '../proto/index.js';
 import type { ControlSession } from '../control/session.js';
 import type { EndpointManager } from '../endpoints/manager.js';
 import type { RelayPaths } from '../relay/paths.js';
@@ -114,8 +114,17 @@ export class Reporter {
     return run;
   }
 
+  /**
+   * Runs `work` in turn with heartbeats and tag changes (a key rotation: no heartbeat may go out
+   * between the switch and the announcement, nor with the old key after it). `work` sends its
+   * Update with `sendNow`.
+   */
+  exclusive<T>(work: (sendNow: (extra: { newPublicKey: string; newNodeSecret: string }) => Promise<number>) => Promise<T>): Promise<T> {
+    return this.inTurn(() => work(async (extra) => (await this.send(this.tagsValue, extra)).revision ?? 0));
+  }
+
   /** One Update: endpoints asked again, the given tags, and the RTT samples due. */
-  private async send(tags: Readonly<Record<string, string>>): Promise<void> {
+  private async send(tags: Readonly<Record<string, string>>, extra: { newPublicKey?: string; newNodeSecret?: string } = {}): Promise<UpdateResponse__Output> {
     await this.components.endpoints.refresh();
     const rtt = this.rttReport();
     const relays = this.components.relays;
@@ -125,10 +134,12 @@ export class Reporter {
       // The due samples, at most RTT_SAMPLES_PER_REPORT; an empty list means "no news".
       rtt: rtt.samples,
       relayed: relays?.relayed() ?? [],
+      ...extra,
     });
     if (relays) relays.relayPairs = response.relayPairs ?? 0;
     // Only now does the bootstrap hold them: after a failed Update they are still due.
     this.rttReporter.sent(rtt);
+    return response;
   }
 
   private rttReport(): RttReport {

@@ -2,7 +2,7 @@ import { silentLogger, type Logger } from '../log.js';
 import { InterfaceInUse, InvalidWgConfig, NotRoot, WgCommandFailed, WireGuardUnavailable, INSTALL_HINT } from '../errors.js';
 import { directRunner, type CommandRunner } from './exec.js';
 import type { WgDeviceState, WgDriver, WgInterfaceConfig, WgOp } from './types.js';
-import { applyOps, checkInterfaceConfig, configureInterface, deleteLink, linkInfo, readDevice, validateInterfaceName } from './wg-tool.js';
+import { applyOps, checkInterfaceConfig, configureInterface, deleteLink, linkInfo, readDevice, setPrivateKey, validateInterfaceName } from './wg-tool.js';
 
 export interface KernelWgDriverInit {
   /** Where `ip` and `wg` run; default: directly on this host. */
@@ -52,6 +52,10 @@ export class KernelWgDriver implements WgDriver {
 
   apply(ops: readonly WgOp[]): Promise<void> {
     return applyOps(this.runner, this.name, ops);
+  }
+
+  setPrivateKey(privateKey: string): Promise<void> {
+    return setPrivateKey(this.runner, this.name, privateKey);
   }
 
   async close(options: { keepInterface?: boolean } = {}): Promise<void> {

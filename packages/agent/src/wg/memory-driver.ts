@@ -89,6 +89,12 @@ export class MemoryWgDriver implements WgDriver {
     else this.host.set(this.name, { config, publicKey, peers: new Map() });
   }
 
+  async setPrivateKey(privateKey: string): Promise<void> {
+    const device = this.device();
+    checkInterfaceConfig({ ...device.config, privateKey });
+    Object.assign(device, { config: { ...device.config, privateKey }, publicKey: publicKeyFromPrivate(privateKey) });
+  }
+
   async read(): Promise<WgDeviceState> {
     const device = this.device();
     return {

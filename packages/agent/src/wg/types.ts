@@ -56,6 +56,8 @@ export interface WgDriver {
   up(config: WgInterfaceConfig): Promise<void>;
   read(): Promise<WgDeviceState>;
   apply(ops: readonly WgOp[]): Promise<void>;
+  /** Switch the interface to another private key (key rotation); peers and port stay. */
+  setPrivateKey(privateKey: string): Promise<void>;
   /** Remove the interface (unless keepInterface) and stop anything the driver started. */
   close(options?: { keepInterface?: boolean }): Promise<void>;
 }

@@ -4,7 +4,7 @@ import { errorMessage, silentLogger, type Logger } from '../log.js';
 import { InterfaceInUse, InterfaceNotUp, InvalidWgConfig, WgCommandFailed, WgError } from '../errors.js';
 import { commandExists, directRunner, formatCommandLine, waitUntil, type CommandRunner } from './exec.js';
 import type { WgDeviceState, WgDriver, WgInterfaceConfig, WgOp, WgPeerConfig } from './types.js';
-import { applyOps, checkInterfaceConfig, configureInterface, deleteLink, linkInfo, readDevice, validateInterfaceName } from './wg-tool.js';
+import { applyOps, checkInterfaceConfig, configureInterface, deleteLink, linkInfo, readDevice, setPrivateKey, validateInterfaceName } from './wg-tool.js';
 
 export const USERSPACE_DEFAULTS = {
   command: 'wireguard-go',
@@ -226,6 +226,13 @@ export class UserspaceWgDriver implements WgDriver, RestartNotifier {
       this.peers.set(op.peer.publicKey, { ...op.peer, ...(endpoint !== undefined ? { endpoint } : {}) });
     }
     await this.serialize(() => applyOps(this.runner, this.name, ops));
+  }
+
+  async setPrivateKey(privateKey: string): Promise<void> {
+    if (!this.config) throw new InterfaceNotUp(this.name);
+    // Remembered first, so a restarted wireguard-go comes back with the new key.
+    this.config = { ...this.config, privateKey };
+    await this.serialize(() => setPrivateKey(this.runner, this.name, privateKey));
   }
 
   async close(options: { keepInterface?: boolean } = {}): Promise<void> {

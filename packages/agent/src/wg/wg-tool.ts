@@ -114,6 +114,12 @@ export async function configureInterface(runner: CommandRunner, config: WgInterf
   await runner.run('ip', ['link', 'set', 'dev', name, 'mtu', String(config.mtu ?? DEFAULT_MTU), 'up']);
 }
 
+/** A new private key on a running interface (key rotation), through stdin as in configureInterface. */
+export async function setPrivateKey(runner: CommandRunner, name: string, privateKey: string): Promise<void> {
+  if (!isWgKey(privateKey)) throw new InvalidWgConfig(`interface ${name}: the private key is not base64 of 32 bytes`);
+  await runner.run('sh', ['-c', 'cat | exec wg set "$0" private-key /dev/stdin', name], { input: `${privateKey}\n` });
+}
+
 /** Make `address` the interface's only global address (a taken-over interface may carry an old one). */
 export async function setAddress(runner: CommandRunner, name: string, address: string): Promise<void> {
   checkAddress(name, address);

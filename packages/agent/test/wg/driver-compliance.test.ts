@@ -312,6 +312,18 @@ function driverCompliance(name: string, setup: () => Promise<DriverSetup>, optio
       assert.deepEqual(configured((await driver.read()).peers), sortedConfigs([relay, far]));
     });
 
+    test('setPrivateKey: the device has the new key, and keeps its port and peers (key rotation)', async () => {
+      const { driver } = await upFresh(51841);
+      const peers = [peerConfig(2), peerConfig(3)];
+      await driver.apply(peers.map(setPeer));
+      const next = generateKeyPair();
+      await driver.setPrivateKey(next.privateKey);
+      const state = await driver.read();
+      assert.equal(state.publicKey, next.publicKey);
+      assert.equal(state.listenPort, 51841);
+      assert.deepEqual(configured(state.peers), sortedConfigs(peers));
+    });
+
     test('remove-peer removes that peer only', async () => {
       const { driver } = await upFresh(51824);
       const [a, b, c] = [peerConfig(2), peerConfig(3), peerConfig(4)];

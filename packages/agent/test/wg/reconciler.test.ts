@@ -415,6 +415,9 @@ class RefusingDriver implements WgDriver {
     if (key) throw new Error(`peer ${key}: refused`);
     return this.inner.apply(ops);
   }
+  setPrivateKey(privateKey: string): Promise<void> {
+    return this.inner.setPrivateKey(privateKey);
+  }
   close(): Promise<void> {
     return this.inner.close();
   }

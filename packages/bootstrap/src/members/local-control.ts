@@ -1,6 +1,6 @@
 import type { ControlClient, Endpoint, EndpointKind__Output, JoinResponse__Output, RttSample, WatchEvent__Output } from '@wgmesh/agent';
 import type { MemberTable } from './table.js';
-import { validateEndpoints, validateRttSamples, validateTags } from '../service/validate.js';
+import { validateEndpoints, validatePublicKey, validateRttSamples, validateTags } from '../service/validate.js';
 import { parsePrefix, type Prefix } from '../ipam/ipam.js';
 import { answerPresharedKeys } from '../psk/answer.js';
 import type { PresharedKeySource } from '../psk/psk.js';
@@ -53,6 +53,7 @@ export function createLocalControl(table: MemberTable, self: { ip: string; presh
         tags: validateTags(req.tags ?? {}),
         rtt: rttOf(req.rtt),
         relayed: (req.relayed ?? []).map((r) => ({ peer: r.peer ?? '', via: r.via ?? '' })),
+        ...(req.newPublicKey ? { newKey: { publicKey: validatePublicKey(req.newPublicKey, 'new_public_key') } } : {}),
       });
       return { revision, relayPairs: table.relayedPairs.pairsVia(req.nodeName!) };
     },

@@ -35,6 +35,13 @@ export interface UpdateInput {
   readonly status?: NodeStatus__Output;
   /** The peers the node reaches through a relay now (its full list). */
   readonly relayed?: readonly RelayedPeer[];
+  /** Key rotation: the key the node switched to, and (dev mode) the secret derived from it. */
+  readonly newKey?: NewKey;
+}
+
+export interface NewKey {
+  readonly publicKey: string;
+  readonly secret?: string;
 }
 
 export type MemberDelta = Exclude<NetmapDelta, { kind: 'snapshot' }>;
@@ -336,6 +343,17 @@ export class MemberTable {
     });
   }
 
+  /**
+   * What a key rotation changes in the member: its key (unique in the mesh) and, in dev mode, the
+   * secret that proves it from then on (derived from the new key, so it must come with it).
+   */
+  private rotatedKey(existing: Member, identity: Identity | undefined, newKey: NewKey): Partial<Member> {
+    this.checkKeyUnique(existing.name, newKey.publicKey);
+    if (identity?.cert || identity?.local || existing.certFingerprint) return { publicKey: newKey.publicKey };
+    if (existing.secretHash && !newKey.secret) throw new IdentityMismatch(existing.name, 'a new public_key needs the new_node_secret that goes with it');
+    return { publicKey: newKey.publicKey, ...(newKey.secret ? { secretHash: hashNodeSecret(newKey.secret) } : {}) };
+  }
+
   /** Two members with one key would take each other's traffic (AllowedIPs follow the key). */
   private checkKeyUnique(name: string, publicKey: string): void {
     for (const m of this.members.values()) {
@@ -347,6 +365,14 @@ export class MemberTable {
   update(name: string, identity: Identity | undefined, input: UpdateInput): Promise<number> {
     return this.serialized(async () => {
       this.checkStoreReachable();
+      let newKey = input.newKey;
+      // A rotation sent again (its answer was lost): the member has the new key already, and the
+      // new key's identity proves it. Then it is an ordinary heartbeat from the new identity.
+      if (newKey && identity && this.members.get(name)?.publicKey === newKey.publicKey && newKey.publicKey !== identity.publicKey) {
+        identity = { ...identity, publicKey: newKey.publicKey, ...(newKey.secret !== undefined ? { secret: newKey.secret } : {}) };
+        newKey = undefined;
+      }
+      // The node proves itself with its current identity: the new key alone proves nothing.
       const existing = this.authorize(name, identity);
       const now = this.clock.now();
       if (identity) this.lastSeen.set(name, now);
@@ -357,6 +383,7 @@ export class MemberTable {
         endpoints: input.endpoints ? mergeObserved(existing.endpoints, input.endpoints) : existing.endpoints,
         tags: input.tags ? { ...input.tags } : existing.tags,
         status: input.status ?? (identity ? 'NODE_STATUS_ALIVE' : existing.status),
+        ...(newKey && newKey.publicKey !== existing.publicKey ? this.rotatedKey(existing, identity, newKey) : {}),
       };
       if (input.rtt) this.mergeRttReport(name, input.rtt);
       if (input.relayed) this.relayedPairs.report(name, input.relayed.filter((r) => this.members.has(r.peer) && this.members.get(r.via)?.relay));

@@ -119,7 +119,9 @@ export function createMeshService(
         const tags = validateTags(req.tags);
         const rtt = validateRttSamples(req.rtt);
         const relayed = validateRelayed(req.relayed);
-        const revision = await table.update(name, identity, { endpoints, tags, rtt, relayed });
+        const newKey = req.newPublicKey ? { publicKey: validatePublicKey(req.newPublicKey, 'new_public_key'), ...(req.newNodeSecret ? { secret: req.newNodeSecret } : {}) } : undefined;
+        const revision = await table.update(name, identity, { endpoints, tags, rtt, relayed, ...(newKey ? { newKey } : {}) });
+        if (newKey) logger.info('node rotated its key', { node: name, publicKey: newKey.publicKey, revision });
         return { revision, relayPairs: table.relayedPairs.pairsVia(name) };
       });
     },

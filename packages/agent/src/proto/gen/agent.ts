@@ -28,6 +28,8 @@ import type { PresharedKeysResponse as _wgmesh_v1_PresharedKeysResponse, Preshar
 import type { RelayedPeer as _wgmesh_v1_RelayedPeer, RelayedPeer__Output as _wgmesh_v1_RelayedPeer__Output } from './wgmesh/v1/RelayedPeer.js';
 import type { RevokeTokenRequest as _wgmesh_v1_RevokeTokenRequest, RevokeTokenRequest__Output as _wgmesh_v1_RevokeTokenRequest__Output } from './wgmesh/v1/RevokeTokenRequest.js';
 import type { RevokeTokenResponse as _wgmesh_v1_RevokeTokenResponse, RevokeTokenResponse__Output as _wgmesh_v1_RevokeTokenResponse__Output } from './wgmesh/v1/RevokeTokenResponse.js';
+import type { RotateKeyRequest as _wgmesh_v1_RotateKeyRequest, RotateKeyRequest__Output as _wgmesh_v1_RotateKeyRequest__Output } from './wgmesh/v1/RotateKeyRequest.js';
+import type { RotateKeyResponse as _wgmesh_v1_RotateKeyResponse, RotateKeyResponse__Output as _wgmesh_v1_RotateKeyResponse__Output } from './wgmesh/v1/RotateKeyResponse.js';
 import type { RttMatrixRequest as _wgmesh_v1_RttMatrixRequest, RttMatrixRequest__Output as _wgmesh_v1_RttMatrixRequest__Output } from './wgmesh/v1/RttMatrixRequest.js';
 import type { RttRequest as _wgmesh_v1_RttRequest, RttRequest__Output as _wgmesh_v1_RttRequest__Output } from './wgmesh/v1/RttRequest.js';
 import type { RttResponse as _wgmesh_v1_RttResponse, RttResponse__Output as _wgmesh_v1_RttResponse__Output } from './wgmesh/v1/RttResponse.js';
@@ -78,6 +80,8 @@ export interface ProtoGrpcType {
       RelayedPeer: MessageTypeDefinition<_wgmesh_v1_RelayedPeer, _wgmesh_v1_RelayedPeer__Output>
       RevokeTokenRequest: MessageTypeDefinition<_wgmesh_v1_RevokeTokenRequest, _wgmesh_v1_RevokeTokenRequest__Output>
       RevokeTokenResponse: MessageTypeDefinition<_wgmesh_v1_RevokeTokenResponse, _wgmesh_v1_RevokeTokenResponse__Output>
+      RotateKeyRequest: MessageTypeDefinition<_wgmesh_v1_RotateKeyRequest, _wgmesh_v1_RotateKeyRequest__Output>
+      RotateKeyResponse: MessageTypeDefinition<_wgmesh_v1_RotateKeyResponse, _wgmesh_v1_RotateKeyResponse__Output>
       RttMatrixRequest: MessageTypeDefinition<_wgmesh_v1_RttMatrixRequest, _wgmesh_v1_RttMatrixRequest__Output>
       RttRequest: MessageTypeDefinition<_wgmesh_v1_RttRequest, _wgmesh_v1_RttRequest__Output>
       RttResponse: MessageTypeDefinition<_wgmesh_v1_RttResponse, _wgmesh_v1_RttResponse__Output>

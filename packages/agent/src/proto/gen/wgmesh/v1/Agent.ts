@@ -13,6 +13,8 @@ import type { NodesRequest as _wgmesh_v1_NodesRequest, NodesRequest__Output as _
 import type { NodesResponse as _wgmesh_v1_NodesResponse, NodesResponse__Output as _wgmesh_v1_NodesResponse__Output } from '../../wgmesh/v1/NodesResponse.js';
 import type { RevokeTokenRequest as _wgmesh_v1_RevokeTokenRequest, RevokeTokenRequest__Output as _wgmesh_v1_RevokeTokenRequest__Output } from '../../wgmesh/v1/RevokeTokenRequest.js';
 import type { RevokeTokenResponse as _wgmesh_v1_RevokeTokenResponse, RevokeTokenResponse__Output as _wgmesh_v1_RevokeTokenResponse__Output } from '../../wgmesh/v1/RevokeTokenResponse.js';
+import type { RotateKeyRequest as _wgmesh_v1_RotateKeyRequest, RotateKeyRequest__Output as _wgmesh_v1_RotateKeyRequest__Output } from '../../wgmesh/v1/RotateKeyRequest.js';
+import type { RotateKeyResponse as _wgmesh_v1_RotateKeyResponse, RotateKeyResponse__Output as _wgmesh_v1_RotateKeyResponse__Output } from '../../wgmesh/v1/RotateKeyResponse.js';
 import type { RttRequest as _wgmesh_v1_RttRequest, RttRequest__Output as _wgmesh_v1_RttRequest__Output } from '../../wgmesh/v1/RttRequest.js';
 import type { RttResponse as _wgmesh_v1_RttResponse, RttResponse__Output as _wgmesh_v1_RttResponse__Output } from '../../wgmesh/v1/RttResponse.js';
 import type { SetTagRequest as _wgmesh_v1_SetTagRequest, SetTagRequest__Output as _wgmesh_v1_SetTagRequest__Output } from '../../wgmesh/v1/SetTagRequest.js';
@@ -73,6 +75,15 @@ export interface AgentClient extends grpc.Client {
   revokeToken(argument: _wgmesh_v1_RevokeTokenRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_wgmesh_v1_RevokeTokenResponse__Output>): grpc.ClientUnaryCall;
   revokeToken(argument: _wgmesh_v1_RevokeTokenRequest, callback: grpc.requestCallback<_wgmesh_v1_RevokeTokenResponse__Output>): grpc.ClientUnaryCall;
   
+  RotateKey(argument: _wgmesh_v1_RotateKeyRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_wgmesh_v1_RotateKeyResponse__Output>): grpc.ClientUnaryCall;
+  RotateKey(argument: _wgmesh_v1_RotateKeyRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_wgmesh_v1_RotateKeyResponse__Output>): grpc.ClientUnaryCall;
+  RotateKey(argument: _wgmesh_v1_RotateKeyRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_wgmesh_v1_RotateKeyResponse__Output>): grpc.ClientUnaryCall;
+  RotateKey(argument: _wgmesh_v1_RotateKeyRequest, callback: grpc.requestCallback<_wgmesh_v1_RotateKeyResponse__Output>): grpc.ClientUnaryCall;
+  rotateKey(argument: _wgmesh_v1_RotateKeyRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_wgmesh_v1_RotateKeyResponse__Output>): grpc.ClientUnaryCall;
+  rotateKey(argument: _wgmesh_v1_RotateKeyRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_wgmesh_v1_RotateKeyResponse__Output>): grpc.ClientUnaryCall;
+  rotateKey(argument: _wgmesh_v1_RotateKeyRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_wgmesh_v1_RotateKeyResponse__Output>): grpc.ClientUnaryCall;
+  rotateKey(argument: _wgmesh_v1_RotateKeyRequest, callback: grpc.requestCallback<_wgmesh_v1_RotateKeyResponse__Output>): grpc.ClientUnaryCall;
+  
   Rtt(argument: _wgmesh_v1_RttRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_wgmesh_v1_RttResponse__Output>): grpc.ClientUnaryCall;
   Rtt(argument: _wgmesh_v1_RttRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_wgmesh_v1_RttResponse__Output>): grpc.ClientUnaryCall;
   Rtt(argument: _wgmesh_v1_RttRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_wgmesh_v1_RttResponse__Output>): grpc.ClientUnaryCall;
@@ -111,6 +122,8 @@ export interface AgentHandlers extends grpc.UntypedServiceImplementation {
   
   RevokeToken: grpc.handleUnaryCall<_wgmesh_v1_RevokeTokenRequest__Output, _wgmesh_v1_RevokeTokenResponse>;
   
+  RotateKey: grpc.handleUnaryCall<_wgmesh_v1_RotateKeyRequest__Output, _wgmesh_v1_RotateKeyResponse>;
+  
   Rtt: grpc.handleUnaryCall<_wgmesh_v1_RttRequest__Output, _wgmesh_v1_RttResponse>;
   
   SetTag: grpc.handleUnaryCall<_wgmesh_v1_SetTagRequest__Output, _wgmesh_v1_TagsResponse>;
@@ -126,6 +139,7 @@ export interface AgentDefinition extends grpc.ServiceDefinition {
   ListTokens: MethodDefinition<_wgmesh_v1_ListTokensRequest, _wgmesh_v1_ListTokensResponse, _wgmesh_v1_ListTokensRequest__Output, _wgmesh_v1_ListTokensResponse__Output>
   Nodes: MethodDefinition<_wgmesh_v1_NodesRequest, _wgmesh_v1_NodesResponse, _wgmesh_v1_NodesRequest__Output, _wgmesh_v1_NodesResponse__Output>
   RevokeToken: MethodDefinition<_wgmesh_v1_RevokeTokenRequest, _wgmesh_v1_RevokeTokenResponse, _wgmesh_v1_RevokeTokenRequest__Output, _wgmesh_v1_RevokeTokenResponse__Output>
+  RotateKey: MethodDefinition<_wgmesh_v1_RotateKeyRequest, _wgmesh_v1_RotateKeyResponse, _wgmesh_v1_RotateKeyRequest__Output, _wgmesh_v1_RotateKeyResponse__Output>
   Rtt: MethodDefinition<_wgmesh_v1_RttRequest, _wgmesh_v1_RttResponse, _wgmesh_v1_RttRequest__Output, _wgmesh_v1_RttResponse__Output>
   SetTag: MethodDefinition<_wgmesh_v1_SetTagRequest, _wgmesh_v1_TagsResponse, _wgmesh_v1_SetTagRequest__Output, _wgmesh_v1_TagsResponse__Output>
   Watch: MethodDefinition<_wgmesh_v1_InfoRequest, _wgmesh_v1_InfoResponse, _wgmesh_v1_InfoRequest__Output, _wgmesh_v1_InfoResponse__Output>

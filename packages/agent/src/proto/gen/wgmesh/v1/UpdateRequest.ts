@@ -13,6 +13,8 @@ export interface UpdateRequest {
   'rtt'?: (_wgmesh_v1_RttSample)[];
   'nodeSecret'?: (string);
   'relayed'?: (_wgmesh_v1_RelayedPeer)[];
+  'newPublicKey'?: (string);
+  'newNodeSecret'?: (string);
 }
 
 export interface UpdateRequest__Output {
@@ -24,4 +26,6 @@ export interface UpdateRequest__Output {
   'rtt': (_wgmesh_v1_RttSample__Output)[];
   'nodeSecret': (string);
   'relayed': (_wgmesh_v1_RelayedPeer__Output)[];
+  'newPublicKey': (string);
+  'newNodeSecret': (string);
 }
