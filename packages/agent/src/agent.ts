@@ -446,6 +446,8 @@ export class Agent extends EventEmitter {
       this.session.setKey(publicKey, nodeSecret);
       this.privateKey = next;
       this.publicKeyValue = publicKey;
+      // Pair keys (-psk) follow both ends' public keys: this node's are all new.
+      void this.psk.ownKeyChanged().then(() => this.reconciler.full()).catch(() => undefined);
       await store?.commit(next);
       log.info('rotated the WireGuard key', { publicKey, previous: previousPublicKey, revision });
       this.emit('change');

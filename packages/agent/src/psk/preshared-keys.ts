@@ -42,6 +42,8 @@ export class PresharedKeys {
   private readonly logger: Logger;
   private readonly timers: Timers;
   private readonly batch: number;
+  /** Bumped when this node's own key changes: answers to calls made before are stale. */
+  private generation = 0;
 
   constructor(private readonly components: PresharedKeysComponents, init: PresharedKeysInit = {}, private readonly arrived: (publicKeys: string[]) => void = () => {}) {
     this.logger = components.logger ?? silentLogger();
@@ -97,6 +99,16 @@ export class PresharedKeys {
     return this.running;
   }
 
+  /**
+   * This node's own key changed: every pair key was derived with the old one. Forgets them all and
+   * fetches the peers' keys anew (a round already running finishes, then runs again).
+   */
+  ownKeyChanged(): Promise<void> {
+    this.keys.clear();
+    this.generation++;
+    return this.sync(this.wanted);
+  }
+
   close(): void {
     this.closed = true;
     this.timers.clearTimeout(this.retryTimer);
@@ -119,12 +131,17 @@ export class PresharedKeys {
       return;
     }
     const learned: string[] = [];
+    const generation = this.generation;
     let failed = false;
     for (let i = 0; i < missing.length; i += this.batch) {
       const asked = missing.slice(i, i + this.batch);
       try {
         const answered = await this.components.fetch(asked);
         if (this.closed || !this.enabledValue) return;
+        if (generation !== this.generation) {
+          this.again = true; // asked with the previous key: ask again
+          return;
+        }
         const askedSet = new Set(asked);
         for (const { peer, presharedKey } of answered) {
           // Only what was asked, and only for a peer still wanted: an answer is never trusted further.

@@ -84,3 +84,30 @@ test('a peer the bootstrap did not answer for, or a failed call, is asked for ag
   assert.equal(psk.keyFor(b), keyOf(b));
   assert.equal(t.count, 0, 'nothing left to retry');
 });
+
+test("this node's own key rotated: every pair key is asked anew, and an answer to a call made with the old key is dropped", async () => {
+  let own = 'old';
+  let release: (() => void) | undefined;
+  const asked: string[] = [];
+  const psk = new PresharedKeys({
+    fetch: async (peers) => {
+      const asKey = own;
+      asked.push(`${asKey}:${peers.length}`);
+      if (asKey === 'old' && asked.length === 2) await new Promise<void>((r) => (release = r));
+      return peers.map((peer) => ({ peer, presharedKey: `${asKey}-${peer}` }));
+    },
+  });
+  psk.enabled = true;
+  const peers = [generateKeyPair().publicKey, generateKeyPair().publicKey];
+  await psk.sync(peers);
+  assert.equal(psk.keyFor(peers[0]!), `old-${peers[0]}`);
+
+  // A call with the old key is in flight when the key changes.
+  psk.ownKeyChanged().catch(() => undefined);
+  own = 'new';
+  const after = psk.ownKeyChanged();
+  release!();
+  await after;
+  assert.equal(psk.keyFor(peers[0]!), `new-${peers[0]}`, 'the stale answer was not kept');
+  assert.equal(psk.keyFor(peers[1]!), `new-${peers[1]}`);
+});
