@@ -22,6 +22,10 @@ import { RelayPaths } from './relay/paths.js';
 import type { RelayForwarding } from './relay/forwarding.js';
 import type { RelaySettings } from './relay/planner.js';
 import { PresharedKeys } from './psk/preshared-keys.js';
+import { isUnreachable } from './control/failover.js';
+
+/** How soon a key announcement that got no answer is made again. */
+const ROTATION_RETRY_MS = 5_000;
 
 export { defaultTimers, type Timers } from './timers.js';
 
@@ -127,6 +131,8 @@ export class Agent extends EventEmitter {
   private privateKey: string;
   private publicKeyValue: string;
   private keyRotationTimer: unknown;
+  /** A new key's announcement that got no answer is made again (see rotateKeyNow). */
+  private rotationRetryTimer: unknown;
   private rotating: Promise<unknown> = Promise.resolve();
   /** True when this run began from saved state rather than a fresh join. */
   restoredFromState = false;
@@ -371,6 +377,7 @@ export class Agent extends EventEmitter {
     if (options.leave !== false && this.membership.joined) await this.session.leave();
     this.timers.clearTimeout(this.fullReconcileTimer);
     this.timers.clearTimeout(this.keyRotationTimer);
+    this.timers.clearTimeout(this.rotationRetryTimer);
     await this.rotating;
     this.paths.stop();
     await this.relays.close();
@@ -438,10 +445,22 @@ export class Agent extends EventEmitter {
       try {
         revision = await sendNow({ newPublicKey: publicKey, newNodeSecret: nodeSecret });
       } catch (err) {
-        log.warn('the bootstrap did not take the new key; back to the previous one', { publicKey: previousPublicKey, err: err instanceof Error ? err.message : String(err) });
+        const message = err instanceof Error ? err.message : String(err);
+        if (isUnreachable(err)) {
+          // No answer is not a refusal: the bootstrap may have taken the key, and then going back
+          // would lock this node out (the mesh knows only the new one). Keep it, announce it again.
+          log.warn(`no answer to the new key's announcement; keeping the new key and announcing it again in ${ROTATION_RETRY_MS / 1000} s`, { publicKey, err: message });
+          this.timers.clearTimeout(this.rotationRetryTimer);
+          this.rotationRetryTimer = this.timers.setTimeout(() => {
+            this.rotationRetryTimer = undefined;
+            this.rotateKey(next).catch(() => undefined);
+          }, ROTATION_RETRY_MS);
+          throw new KeyRotationFailed(`not confirmed by the bootstrap (${message}); the new key stays and is announced again`, { cause: err });
+        }
+        log.warn('the bootstrap did not take the new key; back to the previous one', { publicKey: previousPublicKey, err: message });
         await this.components.driver.setPrivateKey(previousKey);
         await store?.discardPending();
-        throw new KeyRotationFailed(err instanceof Error ? err.message : String(err), { cause: err });
+        throw new KeyRotationFailed(message, { cause: err });
       }
       this.session.setKey(publicKey, nodeSecret);
       this.privateKey = next;

@@ -6,6 +6,8 @@ import type { JoinResponse__Output, UpdateRequest } from '../src/proto/index.js'
 import { generateKeyPair, nodeSecretFromPrivate, publicKeyFromPrivate } from '../src/wg/keys.js';
 import { MemoryWgDriver } from '../src/wg/memory-driver.js';
 import { KeyRotationFailed } from '../src/errors.js';
+import { ControlCallError } from '../src/control/client.js';
+import { status as grpcStatus } from '@grpc/grpc-js';
 import { meshNode } from './fixtures.js';
 import { SimTimers } from './sim-timers.js';
 
@@ -13,6 +15,8 @@ import { SimTimers } from './sim-timers.js';
 class FakeControl implements ControlClient {
   readonly updates: { req: UpdateRequest; deviceKey: string }[] = [];
   refuseNext = false;
+  /** The next Update gets no answer (UNAVAILABLE), as when the bootstrap took it and the reply was lost. */
+  dropNext = false;
   constructor(private readonly response: JoinResponse__Output, private readonly driver: MemoryWgDriver) {}
   async join(): Promise<JoinResponse__Output> {
     return this.response;
@@ -26,6 +30,10 @@ class FakeControl implements ControlClient {
     if (this.refuseNext) {
       this.refuseNext = false;
       throw new Error('Update: PublicKeyTaken');
+    }
+    if (this.dropNext) {
+      this.dropNext = false;
+      throw new ControlCallError(grpcStatus.UNAVAILABLE, 'No connection established', 'Update');
     }
     return { revision: 7, relayPairs: 0 };
   }
@@ -116,6 +124,29 @@ describe('Agent key rotation', () => {
       assert.equal(keyStore.current, first.privateKey);
       assert.equal((await driver.read()).publicKey, first.publicKey);
       assert.equal(agent.publicKey, first.publicKey);
+    } finally {
+      await agent.stop({ leave: false });
+    }
+  });
+
+  test('an announcement with no answer keeps the new key (the bootstrap may have it) and is made again until confirmed', async () => {
+    const { first, driver, control, keyStore, timers, agent } = setup();
+    await agent.start();
+    try {
+      const next = generateKeyPair();
+      control.dropNext = true;
+      await assert.rejects(agent.rotateKey(next.privateKey), (err: Error) => err instanceof KeyRotationFailed && /announced again/.test(err.message));
+      assert.equal((await driver.read()).publicKey, next.publicKey, 'the interface keeps the new key');
+      assert.equal(keyStore.pending, next.privateKey, 'still pending on disk');
+      assert.equal(keyStore.current, first.privateKey);
+      const before = control.updates.length;
+      timers.advance(5_000);
+      await new Promise((r) => setImmediate(r));
+      await new Promise((r) => setImmediate(r));
+      await new Promise((r) => setImmediate(r));
+      assert.ok(control.updates.slice(before).some((u) => u.req.newPublicKey === next.publicKey), 'announced again');
+      assert.equal(keyStore.current, next.privateKey, 'committed once confirmed');
+      assert.equal(agent.publicKey, next.publicKey);
     } finally {
       await agent.stop({ leave: false });
     }
