@@ -1,12 +1,10 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { openSync, closeSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { hostCommand, hostExec, labDown, labUp, labEnv, type LabState } from '@wgmesh/cli/lab';
+import { hostExec, labDown, labUp, type LabState } from '@wgmesh/cli/lab';
 import { initCa, issueCertificate, caFiles } from '@wgmesh/cli';
-import { cliInfo, e2eWgmeshCommand, labSkipReason, pingUntil, wgDump } from '../helpers/lab.js';
+import { cliInfo, e2eWgmeshCommand, hostProcesses, labSkipReason, pingUntil, wgDump } from '../helpers/lab.js';
 import { tempDir } from '../helpers/inprocess.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -18,17 +16,10 @@ describe('enrollment tokens: a node with only a token joins with mTLS', { skip }
   let lab: LabState;
   let dir: string;
   let cleanup: () => Promise<void>;
-  const nodes: { host: string; child: ChildProcess; log: string }[] = [];
-
+  let processes: ReturnType<typeof hostProcesses>;
+  const nodes = () => processes.started;
   /** Starts a wgmesh command in a lab host, in the background, its output in a log file. */
-  function start(host: string, args: string[]): void {
-    const log = path.join(dir, `${host}.log`);
-    const fd = openSync(log, 'a');
-    const [cmd, ...rest] = hostCommand(lab, host, ['wgmesh', ...args]);
-    const child = spawn(cmd!, rest, { stdio: ['ignore', fd, fd], env: labEnv(process.env, { WGMESH_LOG_LEVEL: 'info' }) });
-    closeSync(fd);
-    nodes.push({ host, child, log });
-  }
+  const start = (host: string, args: string[]) => void processes.start(host, args);
 
   /** A wgmesh command in a host, run to its end. */
   async function wgmesh(host: string, args: string[], timeoutMs = 30_000): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -46,6 +37,7 @@ describe('enrollment tokens: a node with only a token joins with mTLS', { skip }
 
   before(async () => {
     ({ dir, cleanup } = await tempDir());
+    processes = hostProcesses(() => lab, dir);
     await labDown({ name: LAB });
     ({ lab } = await labUp({ name: LAB, hosts: 3, mesh: MESH, hostsOnly: true, wgmeshCommand: e2eWgmeshCommand() }));
     const ca = path.join(dir, 'ca');
@@ -60,8 +52,7 @@ describe('enrollment tokens: a node with only a token joins with mTLS', { skip }
   });
 
   after(async () => {
-    for (const n of nodes) if (n.child.exitCode === null) n.child.kill('SIGTERM');
-    await Promise.all(nodes.map((n) => (n.child.exitCode === null ? new Promise((r) => n.child.once('exit', r)) : undefined)));
+    await processes?.stopAll();
     await labDown({ name: LAB });
     await cleanup?.();
   });
@@ -88,7 +79,7 @@ describe('enrollment tokens: a node with only a token joins with mTLS', { skip }
     for (const to of ['h1', 'h2']) await pingUntil(lab, 'h3', ips[to]!, 15_000);
     for (const from of ['h1', 'h2']) await pingUntil(lab, from, ips.h3!, 15_000);
     for (const h of ['h1', 'h2']) assert.ok((await wgDump(lab, h)).peers.some((p) => p.publicKey === info.publicKey), `h3 is a WireGuard peer of ${h}`);
-    const bootLog = await readFile(nodes[0]!.log, 'utf8');
+    const bootLog = await readFile(nodes()[0]!.log, 'utf8');
     assert.match(bootLog, /node enrolled/);
   });
 

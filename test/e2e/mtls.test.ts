@@ -1,13 +1,12 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { openSync, closeSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { hostCommand, labDown, labUp, labEnv, type LabState } from '@wgmesh/cli/lab';
 import { hostExec } from '@wgmesh/cli/lab';
 import { initCa, issueCertificate, revokeCertificate, caFiles } from '@wgmesh/cli';
-import { cliInfo, e2eWgmeshCommand, labSkipReason, pingUntil, testToolCommand, wgDump } from '../helpers/lab.js';
+import { cliInfo, e2eWgmeshCommand, hostProcesses, labSkipReason, pingUntil, testToolCommand, wgDump } from '../helpers/lab.js';
 import { tempDir } from '../helpers/inprocess.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -19,20 +18,14 @@ describe('a 3-node mesh in full mTLS mode, certificates made by wgmesh ca', { sk
   let lab: LabState;
   let dir: string;
   let cleanup: () => Promise<void>;
-  const nodes: { host: string; child: ChildProcess; log: string }[] = [];
-
+  let processes: ReturnType<typeof hostProcesses>;
+  const nodes = () => processes.started;
   /** Starts a wgmesh command in a lab host, in the background, its output in a log file. */
-  function start(host: string, args: string[]): void {
-    const log = path.join(dir, `${host}.log`);
-    const fd = openSync(log, 'a');
-    const [cmd, ...rest] = hostCommand(lab, host, ['wgmesh', ...args]);
-    const child = spawn(cmd!, rest, { stdio: ['ignore', fd, fd], env: labEnv(process.env, { WGMESH_LOG_LEVEL: 'info' }) });
-    closeSync(fd);
-    nodes.push({ host, child, log });
-  }
+  const start = (host: string, args: string[]) => void processes.start(host, args);
 
   before(async () => {
     ({ dir, cleanup } = await tempDir());
+    processes = hostProcesses(() => lab, dir);
     await labDown({ name: LAB });
     ({ lab } = await labUp({ name: LAB, hosts: 3, mesh: MESH, hostsOnly: true, wgmeshCommand: e2eWgmeshCommand() }));
     const ca = path.join(dir, 'ca');
@@ -49,8 +42,7 @@ describe('a 3-node mesh in full mTLS mode, certificates made by wgmesh ca', { sk
   });
 
   after(async () => {
-    for (const n of nodes) if (n.child.exitCode === null) n.child.kill('SIGTERM');
-    await Promise.all(nodes.map((n) => (n.child.exitCode === null ? new Promise((r) => n.child.once('exit', r)) : undefined)));
+    await processes?.stopAll();
     await labDown({ name: LAB });
     await cleanup?.();
   });
@@ -60,7 +52,7 @@ describe('a 3-node mesh in full mTLS mode, certificates made by wgmesh ca', { sk
       for (const h of ['h1', 'h2', 'h3']) if ((await wgDump(lab, h).catch(() => undefined))?.peers.length !== 2) return false;
       return true;
     }, 30_000, 200);
-    const bootLog = await readFile(nodes[0]!.log, 'utf8');
+    const bootLog = await readFile(nodes()[0]!.log, 'utf8');
     assert.match(bootLog, /TLS 1\.3, client certificates required/);
     assert.doesNotMatch(bootLog, /DEVELOPMENT MODE/);
   });
@@ -68,7 +60,7 @@ describe('a 3-node mesh in full mTLS mode, certificates made by wgmesh ca', { sk
   test('every node pings every other over the mesh', async () => {
     // Each node's own mesh IP, from its local API (the nodes use the default socket in their host).
     const ips: Record<string, string> = {};
-    for (const n of nodes) {
+    for (const n of nodes()) {
       const ip = (await cliInfo(lab, n.host)).meshIp;
       assert.match(ip, /^198\.18\.\d+\.\d+$/, `${n.host}'s mesh IP is in the mesh's 198.18.0.0/16`);
       ips[n.host] = ip;

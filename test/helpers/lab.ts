@@ -3,8 +3,8 @@ import { fileURLToPath } from 'node:url';
  * End-to-end helpers on top of the lab library: real namespaces, real wgmesh processes, real
  * WireGuard. Each test file uses its own lab name, so it never touches a user's lab ("wgl").
  */
-import { spawn } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, openSync, readdirSync, statSync } from 'node:fs';
 import { access, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { InfoResponse__Output, RttResponse__Output } from '@wgmesh/agent';
@@ -618,6 +618,41 @@ export async function delayWireguard(lab: LabState, host: string, delays: Readon
     async stop() {
       await stopDelayer();
       await removeRules();
+    },
+  };
+}
+
+
+/** A wgmesh process a test started in a lab host by hand (not through the lab's own start). */
+export interface HostProcess {
+  readonly host: string;
+  readonly child: ChildProcess;
+  /** Its stdout and stderr. */
+  readonly log: string;
+}
+
+/**
+ * wgmesh processes a test starts in lab hosts itself (a TLS bootstrap, a join with a token…), each
+ * in the background with its output in `<dir>/<host>.log`. stopAll() ends every one still running
+ * (SIGTERM, the node's own clean stop) and waits until each has exited: call it in after().
+ */
+export function hostProcesses(lab: () => LabState, dir: string, logLevel = 'info') {
+  const started: HostProcess[] = [];
+  return {
+    started: started as readonly HostProcess[],
+    start(host: string, args: readonly string[]): HostProcess {
+      const log = join(dir, `${host}.log`);
+      const fd = openSync(log, 'a');
+      const [cmd, ...rest] = hostCommand(lab(), host, ['wgmesh', ...args]);
+      const child = spawn(cmd!, rest, { stdio: ['ignore', fd, fd], env: labEnv(process.env, { WGMESH_LOG_LEVEL: logLevel }) });
+      closeSync(fd);
+      const node = { host, child, log };
+      started.push(node);
+      return node;
+    },
+    async stopAll(): Promise<void> {
+      for (const n of started) if (n.child.exitCode === null) n.child.kill('SIGTERM');
+      await Promise.all(started.map((n) => (n.child.exitCode === null && n.child.signalCode === null ? new Promise((r) => n.child.once('exit', r)) : undefined)));
     },
   };
 }
