@@ -7,7 +7,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
-import { Agent, ControlCallError, createBootstrapControl, createGrpcControlClient, generateKeyPair, MemoryWgDriver } from '@wgmesh/agent';
+import { Agent, ControlCallError, createBootstrapControl, createGrpcControlClient, generateKeyPair, MemoryWgDriver, nodeSecretFromPrivate } from '@wgmesh/agent';
 import { Bootstrap, EtcdMeshStore, migrateFileStore, type Member } from '@wgmesh/bootstrap';
 import { etcdSkipReason, startEtcdCluster, type EtcdCluster } from '../helpers/etcd.js';
 import { waitFor } from '../helpers/wait.js';
@@ -50,19 +50,20 @@ describe('bootstraps sharing a mesh through a real 3-member etcd cluster', { ski
   }
 
   /** An agent whose bootstrap list starts at `first` (so joins spread over all of them). */
-  async function makeAgent(name: string, index: number, targets: readonly RunningBootstrap[]): Promise<{ agent: Agent; driver: MemoryWgDriver }> {
+  async function makeAgent(name: string, index: number, targets: readonly RunningBootstrap[]): Promise<{ agent: Agent; driver: MemoryWgDriver; privateKey: string }> {
+    const privateKey = generateKeyPair().privateKey;
     const driver = new MemoryWgDriver(`wg-${name}`);
     const ordered = [...targets.slice(index % targets.length), ...targets.slice(0, index % targets.length)];
     const control = await createBootstrapControl(ordered.map((b) => ({ address: b.address, credentials: grpc.credentials.createInsecure() })), {});
     const agent = new Agent(
       { control, driver },
       {
-        meshName: MESH, nodeName: name, privateKey: generateKeyPair().privateKey, listenPort: 54540, heartbeatMs: 1_000, backoffInitialMs: 50, backoffMaxMs: 500,
+        meshName: MESH, nodeName: name, privateKey, listenPort: 54540, heartbeatMs: 1_000, backoffInitialMs: 50, backoffMaxMs: 500,
         endpoints: () => [{ ip: `192.0.2.${10 + index}`, port: 54540, kind: 'ENDPOINT_KIND_LAN' }],
       },
     );
     agents.push(agent);
-    return { agent, driver };
+    return { agent, driver, privateKey };
   }
 
   before(async () => {
@@ -90,6 +91,17 @@ describe('bootstraps sharing a mesh through a real 3-member etcd cluster', { ski
     await waitFor('every agent to configure its 14 peers', async () => (await Promise.all(made.map(async (m) => (await m.driver.read()).peers.length))).every((n) => n === 14), 15_000);
     const audit = await three[0]!.store.audit();
     assert.deepEqual({ members: audit.members, ips: audit.ips, orphanIps: audit.orphanIps, membersWithoutIp: audit.membersWithoutIp }, { members: 15, ips: 15, orphanIps: [], membersWithoutIp: [] });
+
+    // A node joining again (same name, same key) through another bootstrap gets its address back.
+    const again = made[0]!;
+    const otherBootstrap = three.find((b) => b.bootstrap.table!.get('n1') && b !== three[0])!;
+    const rejoin = createGrpcControlClient({ address: otherBootstrap.address, credentials: grpc.credentials.createInsecure() });
+    try {
+      const answer = await rejoin.join({ meshName: MESH, nodeName: 'n1', publicKey: again.agent.publicKey, listenPort: 54540, nodeSecret: nodeSecretFromPrivate(again.privateKey) });
+      assert.equal(answer.meshIp, ips[0], `n1 joined again through ${otherBootstrap.name}: the same address`);
+    } finally {
+      rejoin.close();
+    }
 
     await waitFor('exactly one leader', () => three.filter((b) => b.bootstrap.coordinator?.status.leading).length === 1, 5_000);
     const leader = three.find((b) => b.bootstrap.coordinator!.status.leading)!;
