@@ -15,7 +15,7 @@ export interface CertificateRefusalState {
 /** What a refusal says about this node's certificate, or undefined when it is about something else. */
 export function readCertificateRefusal(message: string, nowMs: number): CertificateRefusalState | undefined {
   const revoked = /client certificate "[^"]*" \(serial ([0-9A-Fa-f:]+)\) has been revoked/.exec(message);
-  if (revoked) return { state: 'revoked', serial: revoked[1]!.toLowerCase(), sinceMs: nowMs, message };
+  if (revoked) return { state: 'revoked', serial: revoked[1]!.replace(/:/g, '').toLowerCase().replace(/^0+(?=.)/, ''), sinceMs: nowMs, message };
   if (/client certificate "[^"]*" expired on /.test(message)) return { state: 'expired', serial: '', sinceMs: nowMs, message };
   return undefined;
 }
