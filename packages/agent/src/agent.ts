@@ -9,6 +9,7 @@ import { hasRestartNotifier } from './wg/userspace-driver.js';
 import { generateKeyPair, nodeSecretFromPrivate, publicKeyFromPrivate } from './wg/keys.js';
 import type { ControlClient } from './control/client.js';
 import { ControlSession, type SessionStats } from './control/session.js';
+import type { CertificateRefusalState } from './control/certificate-refusal.js';
 import { describeEndpoints, EndpointManager } from './endpoints/manager.js';
 import type { EndpointSelector } from './endpoints/selector.js';
 import { Reporter } from './report/reporter.js';
@@ -323,6 +324,11 @@ export class Agent extends EventEmitter {
   /** The last refused or failed control-plane call, '' once calls succeed again (shown by `info`). */
   get controlError(): string {
     return this.session.controlError;
+  }
+
+  /** Set while the bootstrap refuses this node's own certificate (revoked or expired). */
+  get certificateRefusal(): CertificateRefusalState | undefined {
+    return this.session.certificateRefusal;
   }
 
   private get listenPort(): number {

@@ -63,6 +63,15 @@ export class TokensUnavailable extends LocalApiError {
   }
 }
 
+/** `ca revoke -socket` against a node that is not a bootstrap, or a bootstrap without -ca-key. */
+export class RevocationUnavailable extends LocalApiError {
+  constructor(isBootstrap: boolean) {
+    super(isBootstrap
+      ? 'this bootstrap keeps no revocation list: it signs no certificates. Start it with -ca-key (and -grpc-ca-cert) to revoke through it, or revoke in the CA directory (`wgmesh ca revoke -dir DIR NAME`) and give the bootstrap -grpc-crl DIR/crl.pem'
+      : 'this node is not a bootstrap: run `wgmesh ca revoke` on the bootstrap\'s host (against its -socket), or revoke in the CA directory with -dir');
+  }
+}
+
 /** Another process answers on the local API socket. */
 export class SocketInUse extends LocalApiError {
   constructor(readonly path: string) {

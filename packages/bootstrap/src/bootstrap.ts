@@ -82,6 +82,8 @@ export class Bootstrap {
   coordinator: SharedCoordinator | undefined;
   /** Enrollment tokens and the CA that signs for them, when this bootstrap has -ca-key. */
   enrollment: Enrollment | undefined;
+  /** Removes members whose certificate is revoked or expired (sweep() at once after a revocation). */
+  certificates: CertificateEnforcer | undefined;
   private server: JoinServer | undefined;
   private parts: Lifecycle | undefined;
   private keepInterface = false;
@@ -246,7 +248,13 @@ export class Bootstrap {
       ...(this.components.timers ? { timers: this.components.timers } : {}),
       logger: this.logger.child({ component: 'bootstrap:certificates' }),
     });
-    await parts.start('certificates', () => certificates.start(), () => certificates.stop());
+    await parts.start('certificates', () => {
+      certificates.start();
+      this.certificates = certificates;
+    }, async () => {
+      this.certificates = undefined;
+      await certificates.stop();
+    });
     const socketPath = this.init.socketPath;
     if (socketPath) {
       const localApi = new LocalApiServer(agent, { socketPath, ...(this.init.socketOwner ? { owner: this.init.socketOwner } : {}), ...(enrollment ? { tokens: enrollment.admin } : {}) }, this.logger);

@@ -239,6 +239,16 @@ export class TokenNotFound extends WgmeshError {
   }
 }
 
+/** `ca revoke NAME` on a bootstrap that knows no certificate of that name (or not that serial). */
+export class CertificateNotFound extends WgmeshError {
+  constructor(readonly nodeName: string, readonly serial?: string) {
+    super(serial
+      ? `"${nodeName}" has no certificate with serial ${serial} that this bootstrap knows (\`wgmesh ca list -socket PATH -all\` shows them)`
+      : `no certificate of "${nodeName}" is known to this bootstrap: it signed none for that name and no member of that name holds one. ` +
+        'A certificate issued from a CA directory to a node that is not a member now is revoked there: `wgmesh ca revoke -dir DIR NAME` (and the bootstrap\'s -grpc-crl)');
+  }
+}
+
 /** Too many bad tokens from one source address lately. */
 export class TooManyBadTokens extends WgmeshError {
   constructor(readonly source: string, readonly retryAfterMs: number) {

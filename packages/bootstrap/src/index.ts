@@ -32,3 +32,5 @@ export { checkCsr, CertificateAuthority, CSR_MAX_CHARS, type CheckedCsr } from '
 export { BadTokenLimiter, BAD_TOKEN_LIMITS, sourceAddress, type BadTokenLimits } from './enroll/rate-limit.js';
 export { Enrollment, ENROLLMENT_DEFAULTS, type EnrollmentComponents, type EnrollmentInit } from './enroll/enrollment.js';
 export { EtcdTokenStore, type EtcdTokenStoreComponents } from './enroll/etcd-token-store.js';
+export { FileCertificateStore, MemoryCertificateStore, EtcdCertificateStore, CERTIFICATE_FORGET_AFTER_MS, type CertificateRecord, type CertificateStore, type EtcdCertificateStoreComponents } from './enroll/certificate-store.js';
+export { CertificateRevocation, REVOCATION_REFRESH_MS, type CertificateRevocationComponents, type CertificateRevocationInit } from './enroll/revocation.js';

@@ -14,6 +14,8 @@ import { loadOrCreatePskSecretFile, pskSecretFile, readPskSecretFile } from './p
 import { CertificateAuthority } from './enroll/csr.js';
 import { Enrollment } from './enroll/enrollment.js';
 import { FileTokenStore, type TokenStore } from './enroll/token-store.js';
+import { FileCertificateStore } from './enroll/certificate-store.js';
+import { CertificateRevocation, REVOCATION_REFRESH_MS } from './enroll/revocation.js';
 import { systemClock, type MemberTable } from './members/table.js';
 import path from 'node:path';
 
@@ -74,6 +76,8 @@ interface Held {
   bootstrap?: Bootstrap;
   tls?: MeshTls;
   ca?: CertificateAuthority;
+  /** The bootstrap's own revocation list (with -ca-key). */
+  revocation?: CertificateRevocation;
 }
 
 function bootstrapCore(components: BootstrapNodeComponents, init: BootstrapNodeInit, held: Held): NodeCore {
@@ -122,6 +126,28 @@ function bootstrapCore(components: BootstrapNodeComponents, init: BootstrapNodeI
         : undefined;
       // With etcd, tokens live beside the members: any bootstrap of the mesh enrolls with them.
       const tokens = etcdStore ? etcdStore.tokenStore() : new FileTokenStore(path.join(device.files.dir, 'tokens.json'));
+      // A bootstrap that signs certificates keeps its own revocation list beside the mesh's state
+      // (certificates.json, or etcd: every bootstrap of the mesh enforces it), refused by the
+      // authenticator from the moment it is read.
+      if (held.ca && tls) {
+        const revocation = new CertificateRevocation({
+          store: etcdStore ? etcdStore.certificateStore() : new FileCertificateStore(path.join(device.files.dir, 'certificates.json')),
+          clock: components.clock ?? systemClock,
+          members: () => held.bootstrap?.table?.membersWithCertificates() ?? [],
+          enforce: () => held.bootstrap?.certificates?.sweep() ?? Promise.resolve(),
+          ...(logger ? { logger: logger.child({ component: 'bootstrap:revocation' }) } : {}),
+        }, { refreshMs: etcdStore ? REVOCATION_REFRESH_MS : 0 });
+        let detach: (() => void) | undefined;
+        await parts.start('revocation list', async () => {
+          await revocation.start();
+          detach = tls.addRevocationSource(revocation);
+          held.revocation = revocation;
+        }, () => {
+          detach?.();
+          revocation.stop();
+          held.revocation = undefined;
+        });
+      }
       const bootstrap = new Bootstrap(
         {
           store,
@@ -134,7 +160,7 @@ function bootstrapCore(components: BootstrapNodeComponents, init: BootstrapNodeI
           keyStore: device.keyStore,
           ...(tls ? { serverCredentials: tls.credentials, authenticator: tls } : {}),
           ...(presharedKeySecret ? { presharedKeySecret } : {}),
-          ...(held.ca ? { enrollment: (table: MemberTable) => enrollmentFor(held.ca!, table, tokens, init, () => held.bootstrap?.port ?? 0, components, held.tls) } : {}),
+          ...(held.ca ? { enrollment: (table: MemberTable) => enrollmentFor(held.ca!, table, tokens, init, () => held.bootstrap?.port ?? 0, components, held.tls, held.revocation) } : {}),
         },
         {
           meshName: init.meshName,
@@ -166,6 +192,9 @@ function bootstrapCore(components: BootstrapNodeComponents, init: BootstrapNodeI
     tokenAdmin() {
       return held.bootstrap?.enrollment?.admin;
     },
+    certificateAdmin() {
+      return held.revocation?.admin;
+    },
   };
 }
 
@@ -182,13 +211,14 @@ export function createBootstrapNode(components: BootstrapNodeComponents, init: B
  * says otherwise, the addresses the server certificate is valid for (its IP, else DNS names) at
  * the join service's port: the only ones a joining node's TLS check accepts.
  */
-function enrollmentFor(ca: CertificateAuthority, table: MemberTable, store: TokenStore, init: BootstrapNodeInit, port: () => number, components: BootstrapNodeComponents, tls: MeshTls | undefined): Enrollment {
+function enrollmentFor(ca: CertificateAuthority, table: MemberTable, store: TokenStore, init: BootstrapNodeInit, port: () => number, components: BootstrapNodeComponents, tls: MeshTls | undefined, revocation: CertificateRevocation | undefined): Enrollment {
   return new Enrollment(
     {
       ca,
       store,
       clock: components.clock ?? systemClock,
       isMember: (name) => table.get(name) !== undefined,
+      ...(revocation ? { recordIssued: (certificate: { name: string; serial: string; notAfterMs: number }) => revocation.recordIssued(certificate) } : {}),
       ...(components.logger ? { logger: components.logger.child({ component: 'bootstrap:enroll' }) } : {}),
     },
     {

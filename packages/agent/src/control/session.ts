@@ -5,6 +5,7 @@ import { ControlCallError, type ControlClient, type WatchHandle } from './client
 import { errorMessage, type Logger } from '../log.js';
 import { JoinCancelled } from '../errors.js';
 import type { Timers } from '../timers.js';
+import { describeCertificateRefusal, readCertificateRefusal, sameRefusal, type CertificateRefusalState } from './certificate-refusal.js';
 
 /** Fatal join failures: retrying cannot help, the operator must act. */
 const PERMANENT_JOIN_CODES = new Set([
@@ -79,6 +80,8 @@ export class ControlSession {
   private readonly watchBackoff: Backoff;
   private controlErrorValue = '';
   private controlErrorLoggedAt = 0;
+  private certificateRefusalValue: CertificateRefusalState | undefined;
+  private certificateRefusalLoggedAt = 0;
 
   private key: { publicKey: string; nodeSecret: string };
 
@@ -99,6 +102,11 @@ export class ControlSession {
   /** The last refused or failed control-plane call, '' once calls succeed again (shown by `info`). */
   get controlError(): string {
     return this.controlErrorValue;
+  }
+
+  /** Set while the bootstrap refuses this node's own certificate (revoked or expired). */
+  get certificateRefusal(): CertificateRefusalState | undefined {
+    return this.certificateRefusalValue;
   }
 
   /** The session may call the bootstrap from now on. */
@@ -214,7 +222,9 @@ export class ControlSession {
       if (!this.active) return;
       this.noteControlError(err);
       const wait = this.watchBackoff.next();
-      this.components.logger.error(`re-join failed; trying again in ${(wait / 1000).toFixed(1)} s`, { err: errorMessage(err) });
+      // A refused certificate is logged on its own (once, then periodically): not at every attempt.
+      const level = this.certificateRefusalValue ? 'debug' : 'error';
+      this.components.logger[level](`re-join failed; trying again in ${(wait / 1000).toFixed(1)} s`, { err: errorMessage(err) });
       this.watchTimer = this.components.timers.setTimeout(() => void this.rejoin(), wait);
     }
   }
@@ -229,6 +239,7 @@ export class ControlSession {
     if (!this.controlErrorValue) return;
     this.components.logger.info('the bootstrap accepts this node\'s calls again');
     this.controlErrorValue = '';
+    this.certificateRefusalValue = undefined;
     this.hooks.changed();
   }
 
@@ -284,6 +295,7 @@ export class ControlSession {
   private noteControlError(err: unknown, what?: string): void {
     const message = errorMessage(err);
     const now = Date.now();
+    this.noteCertificateRefusal(message, now);
     if (what && (message !== this.controlErrorValue || now - this.controlErrorLoggedAt >= CONTROL_ERROR_RELOG_MS)) {
       this.components.logger.warn(what, { err: message });
       this.controlErrorLoggedAt = now;
@@ -291,6 +303,27 @@ export class ControlSession {
     if (message === this.controlErrorValue) return;
     this.controlErrorValue = message;
     this.hooks.changed();
+  }
+
+  /**
+   * A refusal of this node's own certificate: an error in the log when first seen and once a minute
+   * while it lasts, and `info`'s certificate_refusal. The interface stays up: the node keeps
+   * trying (a new certificate, or a bootstrap that accepts it, ends it).
+   */
+  private noteCertificateRefusal(message: string, now: number): void {
+    const read = readCertificateRefusal(message, now);
+    if (!read) return;
+    const same = sameRefusal(this.certificateRefusalValue, read);
+    if (!same) this.certificateRefusalValue = read;
+    if (!same || now - this.certificateRefusalLoggedAt >= CONTROL_ERROR_RELOG_MS) {
+      this.certificateRefusalLoggedAt = now;
+      this.components.logger.error(
+        `this node's certificate is ${describeCertificateRefusal(this.certificateRefusalValue!)}: the bootstrap refuses its calls and other nodes have dropped it. ` +
+          'Get a new certificate for it (a new `wgmesh token` and `wgmesh join -token`, or `wgmesh ca issue`) and restart it',
+        { node: this.init.nodeName, serial: read.serial, err: message },
+      );
+    }
+    if (!same) this.hooks.changed();
   }
 
   private newBackoff(): Backoff {

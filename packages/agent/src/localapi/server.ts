@@ -5,10 +5,10 @@ import { connect } from 'node:net';
 import type { Agent } from '../agent.js';
 import { Coalescer } from '../coalescer.js';
 import { nodesByName } from '../netmap/netmap.js';
-import { loadProtos, type AgentHandlers, type CreateTokenRequest__Output, type CreateTokenResponse, type TokenInfo } from '../proto/index.js';
+import { loadProtos, type AgentHandlers, type CertificateInfo, type CreateTokenRequest__Output, type CreateTokenResponse, type RevokeCertificateResponse, type TokenInfo } from '../proto/index.js';
 import { buildRttMatrix, buildStatus } from '../status/status.js';
 import { errorMessage, silentLogger, type Logger } from '../log.js';
-import { InvalidTag, KeyRotationFailed, LocalApiError, NotASocket, SocketInUse, TagChangeFailed, TagNotFound, TokensUnavailable } from '../errors.js';
+import { InvalidTag, KeyRotationFailed, LocalApiError, NotASocket, RevocationUnavailable, SocketInUse, TagChangeFailed, TagNotFound, TokensUnavailable } from '../errors.js';
 import { SHARED_LIMITS } from '../limits.js';
 
 export interface LocalApiInit {
@@ -17,6 +17,8 @@ export interface LocalApiInit {
   readonly owner?: string;
   /** Enrollment tokens (a bootstrap with -ca-key); none: the token calls answer FAILED_PRECONDITION. */
   readonly tokens?: TokenAdmin;
+  /** Certificate revocation (a bootstrap with -ca-key); none: the revocation calls answer FAILED_PRECONDITION. */
+  readonly certificates?: CertificateAdmin;
 }
 
 /**
@@ -27,6 +29,17 @@ export interface TokenAdmin {
   create(request: CreateTokenRequest__Output): Promise<CreateTokenResponse>;
   list(): Promise<TokenInfo[]>;
   revoke(id: string): Promise<TokenInfo>;
+}
+
+/**
+ * What the local API's revocation calls are served by: injected by a bootstrap that signs
+ * certificates, like TokenAdmin. Errors it throws carry a gRPC `code`.
+ */
+export interface CertificateAdmin {
+  /** Revokes `name`'s certificates (only `serial` when given); the members they admit are removed before it returns. */
+  revoke(name: string, serial: string): Promise<RevokeCertificateResponse>;
+  /** The revoked certificates (all: every one it knows). */
+  list(all: boolean): Promise<CertificateInfo[]>;
 }
 
 /** The Agent service on a Unix socket, mode 0660: file permissions are its access control. */
@@ -74,6 +87,11 @@ export class LocalApiServer {
   private async tokenAdmin(): Promise<TokenAdmin> {
     if (!this.init.tokens) throw new TokensUnavailable();
     return this.init.tokens;
+  }
+
+  private async certificateAdmin(): Promise<CertificateAdmin> {
+    if (!this.init.certificates) throw new RevocationUnavailable(this.agent.options.isBootstrap ?? false);
+    return this.init.certificates;
   }
 
   private handlers(): AgentHandlers {
@@ -128,6 +146,12 @@ export class LocalApiServer {
       RevokeToken: (call, callback) => {
         this.tokenAdmin().then((t) => t.revoke(call.request.id)).then((info) => callback(null, { info }), (err) => callback(fail(err)));
       },
+      RevokeCertificate: (call, callback) => {
+        this.certificateAdmin().then((c) => c.revoke(call.request.name, call.request.serial)).then((res) => callback(null, res), (err) => callback(fail(err)));
+      },
+      ListRevoked: (call, callback) => {
+        this.certificateAdmin().then((c) => c.list(call.request.all)).then((certificates) => callback(null, { certificates }), (err) => callback(fail(err)));
+      },
       RotateKey(_call, callback) {
         agent.rotateKey().then((r) => callback(null, r), (err) => callback(fail(err)));
       },
@@ -142,7 +166,7 @@ export class LocalApiServer {
  * else INTERNAL.
  */
 export function statusFor(err: unknown): grpc.status {
-  if (err instanceof TokensUnavailable) return grpc.status.FAILED_PRECONDITION;
+  if (err instanceof TokensUnavailable || err instanceof RevocationUnavailable) return grpc.status.FAILED_PRECONDITION;
   // The token admin's own errors (the bootstrap's) come with their code.
   const code = (err as { grpcCode?: unknown } | undefined)?.grpcCode;
   if (typeof code === 'number') return code;

@@ -9,7 +9,7 @@ import { resolveAddresses, type LookupAll } from '../control/resolve.js';
 import { EndpointDiscovery } from '../endpoints/discovery.js';
 import { createPortMapper, type PortMapper, type PortMapperComponents, type PortMapperInit } from '../endpoints/portmap/mapper.js';
 import { cidrContains } from '../endpoints/endpoints.js';
-import { claimSocketPath, LocalApiServer, type TokenAdmin } from '../localapi/server.js';
+import { claimSocketPath, LocalApiServer, type CertificateAdmin, type TokenAdmin } from '../localapi/server.js';
 import { silentLogger, type Logger } from '../log.js';
 import { MetricsServer, registerAgentMetrics } from '../metrics/metrics.js';
 import { RTT_DEFAULTS } from '../rtt/echo.js';
@@ -115,6 +115,8 @@ export interface NodeCore {
   registerMetrics?(registry: Registry): void;
   /** Enrollment tokens the local API serves (a bootstrap that signs certificates). */
   tokenAdmin?(): TokenAdmin | undefined;
+  /** Certificate revocation the local API serves (a bootstrap that signs certificates). */
+  certificateAdmin?(): CertificateAdmin | undefined;
 }
 
 /**
@@ -222,7 +224,8 @@ export class AgentNode extends EventEmitter {
       }
       if (init.socketPath) {
         const tokens = core.tokenAdmin?.();
-        const localApi = new LocalApiServer(agent, { socketPath: init.socketPath, ...(init.socketOwner ? { owner: init.socketOwner } : {}), ...(tokens ? { tokens } : {}) }, this.logger);
+        const certificates = core.certificateAdmin?.();
+        const localApi = new LocalApiServer(agent, { socketPath: init.socketPath, ...(init.socketOwner ? { owner: init.socketOwner } : {}), ...(tokens ? { tokens } : {}), ...(certificates ? { certificates } : {}) }, this.logger);
         await parts.start('local API', () => localApi.start(), () => localApi.stop());
       }
       if (init.metricsAddr) {

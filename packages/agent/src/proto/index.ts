@@ -33,3 +33,8 @@ export type { TokenInfo, TokenInfo__Output } from './gen/wgmesh/v1/TokenInfo.js'
 export type { ListTokensResponse, ListTokensResponse__Output } from './gen/wgmesh/v1/ListTokensResponse.js';
 export type { RevokeTokenResponse, RevokeTokenResponse__Output } from './gen/wgmesh/v1/RevokeTokenResponse.js';
 export type { RotateKeyResponse, RotateKeyResponse__Output } from './gen/wgmesh/v1/RotateKeyResponse.js';
+export type { CertificateInfo, CertificateInfo__Output } from './gen/wgmesh/v1/CertificateInfo.js';
+export type { CertificateRefusal, CertificateRefusal__Output } from './gen/wgmesh/v1/CertificateRefusal.js';
+export type { RevokeCertificateRequest, RevokeCertificateRequest__Output } from './gen/wgmesh/v1/RevokeCertificateRequest.js';
+export type { RevokeCertificateResponse, RevokeCertificateResponse__Output } from './gen/wgmesh/v1/RevokeCertificateResponse.js';
+export type { ListRevokedResponse, ListRevokedResponse__Output } from './gen/wgmesh/v1/ListRevokedResponse.js';

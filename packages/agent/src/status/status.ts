@@ -47,6 +47,7 @@ export async function buildStatus(agent: Agent): Promise<InfoResponse> {
     listenPort: agent.options.listenPort ?? 0,
     connected: agent.connected,
     controlError: agent.controlError,
+    certificateRefusal: agent.certificateRefusal ? { ...agent.certificateRefusal } : null,
     revision: netmap.revision,
     tags: { ...agent.currentTags },
     endpoints: [...agent.endpoints],

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { loadProtos } from '../../src/proto/index.js';
-import { claimSocketPath, LocalApiServer } from '../../src/localapi/server.js';
+import { claimSocketPath, LocalApiServer, type CertificateAdmin } from '../../src/localapi/server.js';
 import type { Agent } from '../../src/agent.js';
 import { NotASocket, SocketInUse } from '../../src/errors.js';
 
@@ -117,5 +117,48 @@ test('token calls on a node that signs nothing: FAILED_PRECONDITION saying where
   } finally {
     client.close();
     await server.stop();
+  }
+});
+
+test('revocation calls: FAILED_PRECONDITION saying what to do on a joined node and on a bootstrap without -ca-key; served by the injected admin otherwise', async () => {
+  const Agent = loadProtos().agent.wgmesh.v1.Agent;
+  const revoke = (client: InstanceType<typeof Agent>, name: string) =>
+    new Promise<{ err: grpc.ServiceError | null; res: unknown }>((resolve) => client.revokeCertificate({ name, serial: '' }, (err: grpc.ServiceError | null, res: unknown) => resolve({ err, res })));
+  const cases: { agent: object; certificates?: CertificateAdmin; expect: RegExp | string }[] = [
+    { agent: { options: { isBootstrap: false } }, expect: /this node is not a bootstrap: run `wgmesh ca revoke` on the bootstrap's host/ },
+    { agent: { options: { isBootstrap: true } }, expect: /this bootstrap keeps no revocation list.*-ca-key/ },
+    {
+      agent: { options: { isBootstrap: true } },
+      certificates: {
+        revoke: async (name) => {
+          if (name !== 'alpha') throw Object.assign(new Error(`no certificate of "${name}"`), { grpcCode: grpc.status.NOT_FOUND });
+          return { revoked: [{ name, serial: 'a1', issuedMs: 1, notAfterMs: 2, revokedMs: 3, source: 'enrolled' }], removedMembers: [name] };
+        },
+        list: async () => [],
+      },
+      expect: 'served',
+    },
+  ];
+  for (const c of cases) {
+    const socketPath = path.join(await tmp(), 'agent.sock');
+    const server = new LocalApiServer(c.agent as Agent, { socketPath, ...(c.certificates ? { certificates: c.certificates } : {}) });
+    await server.start();
+    const client = new Agent(`unix://${socketPath}`, grpc.credentials.createInsecure());
+    try {
+      if (c.expect === 'served') {
+        const ok = await revoke(client, 'alpha');
+        assert.equal(ok.err, null);
+        assert.deepEqual((ok.res as { removedMembers: string[] }).removedMembers, ['alpha']);
+        const missing = await revoke(client, 'nosuch');
+        assert.equal(missing.err?.code, grpc.status.NOT_FOUND, 'the admin\'s code is kept');
+      } else {
+        const { err } = await revoke(client, 'alpha');
+        assert.equal(err?.code, grpc.status.FAILED_PRECONDITION);
+        assert.match(err!.details, c.expect as RegExp);
+      }
+    } finally {
+      client.close();
+      await server.stop();
+    }
   }
 });

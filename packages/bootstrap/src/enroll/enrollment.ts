@@ -25,6 +25,8 @@ export interface EnrollmentComponents {
   readonly clock: Clock;
   /** Whether a node of this name is a member now (an enrollment must not take over its name). */
   readonly isMember: (name: string) => boolean;
+  /** Records each certificate signed (its serial and name), before it is handed out: `ca revoke NAME` then finds it. */
+  readonly recordIssued?: (certificate: { name: string; serial: string; notAfterMs: number }) => Promise<void>;
   readonly logger?: Logger;
 }
 
@@ -84,6 +86,7 @@ export class Enrollment {
     const used = await store.consume(record.hash, clock.now(), csr.name);
     const certPem = ca.sign(csr, { mesh: this.init.meshName, nowMs: clock.now(), days: this.init.certDays ?? ENROLLMENT_DEFAULTS.certDays });
     const issued = new X509Certificate(certPem);
+    await this.components.recordIssued?.({ name: csr.name, serial: issued.serialNumber, notAfterMs: Date.parse(issued.validTo) });
     this.logger.info('node enrolled', { node: csr.name, token: used.id, peer: source, serial: issued.serialNumber.toLowerCase(), notAfter: issued.validTo });
     return { nodeName: csr.name, certPem, caPem: ca.certPem, meshName: this.init.meshName, tags: { ...used.tags } };
   }

@@ -7,6 +7,7 @@
  *   ips/<ip>        the member's name                 exists exactly while members/<name> holds that IP
  *   psk-secret      base64 of 32 random bytes         created once (bootstrap -psk): every bootstrap derives the same pair keys
  *   tokens/<hash>   an enrollment token's record      SHA-256 of its secret; never the secret (EtcdTokenStore)
+ *   certificates/<serial>  a certificate signed or revoked by a bootstrap with -ca-key (EtcdCertificateStore)
  *
  * Every write is one transaction whose conditions make it safe against every other bootstrap: an
  * allocation creates `ips/<ip>` and `members/<name>` only if both are absent, an update or removal
@@ -22,6 +23,7 @@ import { connectEtcd, storeCall } from './etcd-client.js';
 import { watchPrefix, type PrefixWatch } from './etcd-watch.js';
 import { EtcdCoordinator, type CoordinatorInit } from './etcd-coordination.js';
 import { EtcdTokenStore } from '../enroll/etcd-token-store.js';
+import { EtcdCertificateStore, type CertificateStore } from '../enroll/certificate-store.js';
 import type { TokenStore } from '../enroll/token-store.js';
 
 export const ETCD_STORE_DEFAULTS = {
@@ -390,6 +392,11 @@ export class EtcdMeshStore implements SharedMemberStore {
   /** Enrollment tokens under <prefix>tokens/, shared by every bootstrap of the mesh. */
   tokenStore(): TokenStore {
     return new EtcdTokenStore({ client: () => this.client, call: (operation) => this.call(operation), prefix: this.prefix });
+  }
+
+  /** The certificates a bootstrap with -ca-key signed or revoked, under <prefix>certificates/: every bootstrap enforces them. */
+  certificateStore(): CertificateStore {
+    return new EtcdCertificateStore({ client: () => this.client, call: (operation) => this.call(operation), prefix: this.prefix });
   }
 
   /** Ends every watch and the connections. */

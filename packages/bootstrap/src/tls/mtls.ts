@@ -49,6 +49,7 @@ export class MeshTls implements Authenticator, RevocationSource {
   readonly credentials: grpc.ServerCredentials;
   private readonly cas: X509Certificate[];
   private revoked = new Set<string>();
+  private readonly sources = new Set<RevocationSource>();
   private readonly logger: Logger;
   private readonly clock: Clock;
   /** The names the server certificate is valid for: where nodes can reach this join service. */
@@ -100,12 +101,28 @@ export class MeshTls implements Authenticator, RevocationSource {
   }
 
   isRevoked(serial: string): boolean {
-    return this.revoked.has(normalizeSerial(serial));
+    const normal = normalizeSerial(serial);
+    return this.revoked.has(normal) || [...this.sources].some((s) => s.isRevoked(normal));
   }
 
   onRevocationsChanged(listener: () => void): () => void {
     this.revocationListeners.add(listener);
     return () => this.revocationListeners.delete(listener);
+  }
+
+  /**
+   * Refuses what `source` revokes too (a bootstrap's own revocation list, beside the CRL file);
+   * its changes reach this authenticator's listeners. Returns the removal.
+   */
+  addRevocationSource(source: RevocationSource): () => void {
+    this.sources.add(source);
+    const unsubscribe = source.onRevocationsChanged(() => {
+      for (const listener of this.revocationListeners) listener();
+    });
+    return () => {
+      unsubscribe();
+      this.sources.delete(source);
+    };
   }
 
   private loadCrl(atStart: boolean): void {
@@ -154,7 +171,7 @@ export class MeshTls implements Authenticator, RevocationSource {
     if (Date.parse(cert.validTo) < now) {
       throw reject(`the client certificate "${cn}" expired on ${new Date(cert.validTo).toISOString().slice(0, 10)}; issue a new one with \`wgmesh ca issue ${cn}\``);
     }
-    if (this.revoked.has(normalizeSerial(cert.serialNumber))) {
+    if (this.isRevoked(cert.serialNumber)) {
       throw reject(`the client certificate "${cn}" (serial ${cert.serialNumber}) has been revoked; a revoked node cannot join: issue a new certificate if this node should be in the mesh`);
     }
     if (!cn) throw reject('the client certificate has no CN; node certificates name the node in their CN');

@@ -165,12 +165,13 @@ export async function issueCertificate(dir: string, name: string, options: Issue
   return { cert: files.issuedCert(name), key: files.issuedKey(name), record };
 }
 
-/** Revokes every live certificate issued to NAME and rewrites crl.pem (bootstraps reload it). */
-export async function revokeCertificate(dir: string, name: string): Promise<IssuedRecord[]> {
+/** Revokes every live certificate issued to NAME (only the one of `serial` when given) and rewrites crl.pem (bootstraps reload it). */
+export async function revokeCertificate(dir: string, name: string, serial?: string): Promise<IssuedRecord[]> {
   const ca = await loadCa(dir);
   const now = new Date().toISOString();
-  const hit = ca.index.issued.filter((r) => r.name === name && !r.revokedAt);
-  if (hit.length === 0) throw new CaError(`no live certificate for "${name}" in ${dir} (see \`wgmesh ca list -dir ${dir}\`)`);
+  const wanted = serial?.replace(/:/g, '').toLowerCase().replace(/^0+(?=.)/, '');
+  const hit = ca.index.issued.filter((r) => r.name === name && !r.revokedAt && (wanted === undefined || r.serial.toLowerCase().replace(/^0+(?=.)/, '') === wanted));
+  if (hit.length === 0) throw new CaError(`no live certificate for "${name}"${serial ? ` with serial ${serial}` : ''} in ${dir} (see \`wgmesh ca list -dir ${dir}\`)`);
   ca.index.issued = ca.index.issued.map((r) => (hit.includes(r) ? { ...r, revokedAt: now } : r));
   const revoked: RevokedEntry[] = ca.index.issued.filter((r) => r.revokedAt).map((r) => ({ serial: r.serial, revokedAt: new Date(r.revokedAt!) }));
   const files = caFiles(dir);

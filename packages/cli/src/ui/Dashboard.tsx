@@ -1,7 +1,7 @@
 import React from 'react';
 import { Box, Text } from 'ink';
 import type { InfoResponse__Output } from '@wgmesh/agent';
-import { nodeRows, relayLine } from './format.js';
+import { certificateLine, nodeRows, relayLine } from './format.js';
 
 export interface DashboardProps {
   readonly info: InfoResponse__Output | undefined;
@@ -53,6 +53,7 @@ export function Dashboard({ info, error, now, columns = 150 }: DashboardProps): 
       </Text>
       {info.relay ? <Text>{relayLine(info)}</Text> : null}
       {error ? <Text color="red">{error}</Text> : null}
+      {info.certificateRefusal ? <Text color="red">{certificateLine(info)}</Text> : null}
       {info.controlError ? <Text color="red">the bootstrap refuses this node's calls: {info.controlError}</Text> : null}
       <Box marginTop={1}>
         {shown.map((c) => (

@@ -90,11 +90,18 @@ export function formatInfo(info: InfoResponse__Output, now = Date.now()): string
     `interface ${info.interface} (${info.backend}), UDP port ${info.listenPort}, public key ${info.publicKey}${info.behindNat ? ', behind NAT' : ''}`,
     `${info.peers.length + 1} nodes`,
     ...(info.relay ? [relayLine(info)] : []),
+    ...(info.certificateRefusal ? [certificateLine(info)] : []),
     ...(info.controlError ? [`the bootstrap refuses this node's calls: ${info.controlError}`] : []),
     '',
   ].join('\n');
   const rows = nodeRows(info, now).map((r) => [r.name, r.meshIp, r.status, r.endpoint, r.path, r.handshake, r.rtt, r.transfer, r.tags]);
   return header + table([['NODE', 'MESH IP', 'STATUS', 'ENDPOINT', 'PATH', 'HANDSHAKE', 'RTT', 'RX / TX', 'TAGS'], ...rows]) + '\n';
+}
+
+/** `certificate: revoked (serial 1a2b) since 2026-…`: the bootstrap refuses this node's own certificate. */
+export function certificateLine(info: InfoResponse__Output): string {
+  const r = info.certificateRefusal!;
+  return `certificate: ${r.state}${r.serial ? ` (serial ${r.serial})` : ''}, refused by the bootstrap since ${new Date(Number(r.sinceMs)).toISOString()}`;
 }
 
 /** A relay's own line: how many pairs route through it and what it forwarded. */

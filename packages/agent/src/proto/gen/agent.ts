@@ -2,6 +2,8 @@ import type * as grpc from '@grpc/grpc-js';
 import type { EnumTypeDefinition, MessageTypeDefinition } from '@grpc/proto-loader';
 
 import type { AgentClient as _wgmesh_v1_AgentClient, AgentDefinition as _wgmesh_v1_AgentDefinition } from './wgmesh/v1/Agent.js';
+import type { CertificateInfo as _wgmesh_v1_CertificateInfo, CertificateInfo__Output as _wgmesh_v1_CertificateInfo__Output } from './wgmesh/v1/CertificateInfo.js';
+import type { CertificateRefusal as _wgmesh_v1_CertificateRefusal, CertificateRefusal__Output as _wgmesh_v1_CertificateRefusal__Output } from './wgmesh/v1/CertificateRefusal.js';
 import type { CreateTokenRequest as _wgmesh_v1_CreateTokenRequest, CreateTokenRequest__Output as _wgmesh_v1_CreateTokenRequest__Output } from './wgmesh/v1/CreateTokenRequest.js';
 import type { CreateTokenResponse as _wgmesh_v1_CreateTokenResponse, CreateTokenResponse__Output as _wgmesh_v1_CreateTokenResponse__Output } from './wgmesh/v1/CreateTokenResponse.js';
 import type { DeleteTagRequest as _wgmesh_v1_DeleteTagRequest, DeleteTagRequest__Output as _wgmesh_v1_DeleteTagRequest__Output } from './wgmesh/v1/DeleteTagRequest.js';
@@ -14,6 +16,8 @@ import type { JoinRequest as _wgmesh_v1_JoinRequest, JoinRequest__Output as _wgm
 import type { JoinResponse as _wgmesh_v1_JoinResponse, JoinResponse__Output as _wgmesh_v1_JoinResponse__Output } from './wgmesh/v1/JoinResponse.js';
 import type { LeaveRequest as _wgmesh_v1_LeaveRequest, LeaveRequest__Output as _wgmesh_v1_LeaveRequest__Output } from './wgmesh/v1/LeaveRequest.js';
 import type { LeaveResponse as _wgmesh_v1_LeaveResponse, LeaveResponse__Output as _wgmesh_v1_LeaveResponse__Output } from './wgmesh/v1/LeaveResponse.js';
+import type { ListRevokedRequest as _wgmesh_v1_ListRevokedRequest, ListRevokedRequest__Output as _wgmesh_v1_ListRevokedRequest__Output } from './wgmesh/v1/ListRevokedRequest.js';
+import type { ListRevokedResponse as _wgmesh_v1_ListRevokedResponse, ListRevokedResponse__Output as _wgmesh_v1_ListRevokedResponse__Output } from './wgmesh/v1/ListRevokedResponse.js';
 import type { ListTokensRequest as _wgmesh_v1_ListTokensRequest, ListTokensRequest__Output as _wgmesh_v1_ListTokensRequest__Output } from './wgmesh/v1/ListTokensRequest.js';
 import type { ListTokensResponse as _wgmesh_v1_ListTokensResponse, ListTokensResponse__Output as _wgmesh_v1_ListTokensResponse__Output } from './wgmesh/v1/ListTokensResponse.js';
 import type { MeshClient as _wgmesh_v1_MeshClient, MeshDefinition as _wgmesh_v1_MeshDefinition } from './wgmesh/v1/Mesh.js';
@@ -26,6 +30,8 @@ import type { PresharedKey as _wgmesh_v1_PresharedKey, PresharedKey__Output as _
 import type { PresharedKeysRequest as _wgmesh_v1_PresharedKeysRequest, PresharedKeysRequest__Output as _wgmesh_v1_PresharedKeysRequest__Output } from './wgmesh/v1/PresharedKeysRequest.js';
 import type { PresharedKeysResponse as _wgmesh_v1_PresharedKeysResponse, PresharedKeysResponse__Output as _wgmesh_v1_PresharedKeysResponse__Output } from './wgmesh/v1/PresharedKeysResponse.js';
 import type { RelayedPeer as _wgmesh_v1_RelayedPeer, RelayedPeer__Output as _wgmesh_v1_RelayedPeer__Output } from './wgmesh/v1/RelayedPeer.js';
+import type { RevokeCertificateRequest as _wgmesh_v1_RevokeCertificateRequest, RevokeCertificateRequest__Output as _wgmesh_v1_RevokeCertificateRequest__Output } from './wgmesh/v1/RevokeCertificateRequest.js';
+import type { RevokeCertificateResponse as _wgmesh_v1_RevokeCertificateResponse, RevokeCertificateResponse__Output as _wgmesh_v1_RevokeCertificateResponse__Output } from './wgmesh/v1/RevokeCertificateResponse.js';
 import type { RevokeTokenRequest as _wgmesh_v1_RevokeTokenRequest, RevokeTokenRequest__Output as _wgmesh_v1_RevokeTokenRequest__Output } from './wgmesh/v1/RevokeTokenRequest.js';
 import type { RevokeTokenResponse as _wgmesh_v1_RevokeTokenResponse, RevokeTokenResponse__Output as _wgmesh_v1_RevokeTokenResponse__Output } from './wgmesh/v1/RevokeTokenResponse.js';
 import type { RotateKeyRequest as _wgmesh_v1_RotateKeyRequest, RotateKeyRequest__Output as _wgmesh_v1_RotateKeyRequest__Output } from './wgmesh/v1/RotateKeyRequest.js';
@@ -52,6 +58,8 @@ export interface ProtoGrpcType {
   wgmesh: {
     v1: {
       Agent: SubtypeConstructor<typeof grpc.Client, _wgmesh_v1_AgentClient> & { service: _wgmesh_v1_AgentDefinition }
+      CertificateInfo: MessageTypeDefinition<_wgmesh_v1_CertificateInfo, _wgmesh_v1_CertificateInfo__Output>
+      CertificateRefusal: MessageTypeDefinition<_wgmesh_v1_CertificateRefusal, _wgmesh_v1_CertificateRefusal__Output>
       CreateTokenRequest: MessageTypeDefinition<_wgmesh_v1_CreateTokenRequest, _wgmesh_v1_CreateTokenRequest__Output>
       CreateTokenResponse: MessageTypeDefinition<_wgmesh_v1_CreateTokenResponse, _wgmesh_v1_CreateTokenResponse__Output>
       DeleteTagRequest: MessageTypeDefinition<_wgmesh_v1_DeleteTagRequest, _wgmesh_v1_DeleteTagRequest__Output>
@@ -65,6 +73,8 @@ export interface ProtoGrpcType {
       JoinResponse: MessageTypeDefinition<_wgmesh_v1_JoinResponse, _wgmesh_v1_JoinResponse__Output>
       LeaveRequest: MessageTypeDefinition<_wgmesh_v1_LeaveRequest, _wgmesh_v1_LeaveRequest__Output>
       LeaveResponse: MessageTypeDefinition<_wgmesh_v1_LeaveResponse, _wgmesh_v1_LeaveResponse__Output>
+      ListRevokedRequest: MessageTypeDefinition<_wgmesh_v1_ListRevokedRequest, _wgmesh_v1_ListRevokedRequest__Output>
+      ListRevokedResponse: MessageTypeDefinition<_wgmesh_v1_ListRevokedResponse, _wgmesh_v1_ListRevokedResponse__Output>
       ListTokensRequest: MessageTypeDefinition<_wgmesh_v1_ListTokensRequest, _wgmesh_v1_ListTokensRequest__Output>
       ListTokensResponse: MessageTypeDefinition<_wgmesh_v1_ListTokensResponse, _wgmesh_v1_ListTokensResponse__Output>
       Mesh: SubtypeConstructor<typeof grpc.Client, _wgmesh_v1_MeshClient> & { service: _wgmesh_v1_MeshDefinition }
@@ -78,6 +88,8 @@ export interface ProtoGrpcType {
       PresharedKeysRequest: MessageTypeDefinition<_wgmesh_v1_PresharedKeysRequest, _wgmesh_v1_PresharedKeysRequest__Output>
       PresharedKeysResponse: MessageTypeDefinition<_wgmesh_v1_PresharedKeysResponse, _wgmesh_v1_PresharedKeysResponse__Output>
       RelayedPeer: MessageTypeDefinition<_wgmesh_v1_RelayedPeer, _wgmesh_v1_RelayedPeer__Output>
+      RevokeCertificateRequest: MessageTypeDefinition<_wgmesh_v1_RevokeCertificateRequest, _wgmesh_v1_RevokeCertificateRequest__Output>
+      RevokeCertificateResponse: MessageTypeDefinition<_wgmesh_v1_RevokeCertificateResponse, _wgmesh_v1_RevokeCertificateResponse__Output>
       RevokeTokenRequest: MessageTypeDefinition<_wgmesh_v1_RevokeTokenRequest, _wgmesh_v1_RevokeTokenRequest__Output>
       RevokeTokenResponse: MessageTypeDefinition<_wgmesh_v1_RevokeTokenResponse, _wgmesh_v1_RevokeTokenResponse__Output>
       RotateKeyRequest: MessageTypeDefinition<_wgmesh_v1_RotateKeyRequest, _wgmesh_v1_RotateKeyRequest__Output>

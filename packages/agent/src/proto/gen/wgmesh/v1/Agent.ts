@@ -7,10 +7,14 @@ import type { CreateTokenResponse as _wgmesh_v1_CreateTokenResponse, CreateToken
 import type { DeleteTagRequest as _wgmesh_v1_DeleteTagRequest, DeleteTagRequest__Output as _wgmesh_v1_DeleteTagRequest__Output } from '../../wgmesh/v1/DeleteTagRequest.js';
 import type { InfoRequest as _wgmesh_v1_InfoRequest, InfoRequest__Output as _wgmesh_v1_InfoRequest__Output } from '../../wgmesh/v1/InfoRequest.js';
 import type { InfoResponse as _wgmesh_v1_InfoResponse, InfoResponse__Output as _wgmesh_v1_InfoResponse__Output } from '../../wgmesh/v1/InfoResponse.js';
+import type { ListRevokedRequest as _wgmesh_v1_ListRevokedRequest, ListRevokedRequest__Output as _wgmesh_v1_ListRevokedRequest__Output } from '../../wgmesh/v1/ListRevokedRequest.js';
+import type { ListRevokedResponse as _wgmesh_v1_ListRevokedResponse, ListRevokedResponse__Output as _wgmesh_v1_ListRevokedResponse__Output } from '../../wgmesh/v1/ListRevokedResponse.js';
 import type { ListTokensRequest as _wgmesh_v1_ListTokensRequest, ListTokensRequest__Output as _wgmesh_v1_ListTokensRequest__Output } from '../../wgmesh/v1/ListTokensRequest.js';
 import type { ListTokensResponse as _wgmesh_v1_ListTokensResponse, ListTokensResponse__Output as _wgmesh_v1_ListTokensResponse__Output } from '../../wgmesh/v1/ListTokensResponse.js';
 import type { NodesRequest as _wgmesh_v1_NodesRequest, NodesRequest__Output as _wgmesh_v1_NodesRequest__Output } from '../../wgmesh/v1/NodesRequest.js';
 import type { NodesResponse as _wgmesh_v1_NodesResponse, NodesResponse__Output as _wgmesh_v1_NodesResponse__Output } from '../../wgmesh/v1/NodesResponse.js';
+import type { RevokeCertificateRequest as _wgmesh_v1_RevokeCertificateRequest, RevokeCertificateRequest__Output as _wgmesh_v1_RevokeCertificateRequest__Output } from '../../wgmesh/v1/RevokeCertificateRequest.js';
+import type { RevokeCertificateResponse as _wgmesh_v1_RevokeCertificateResponse, RevokeCertificateResponse__Output as _wgmesh_v1_RevokeCertificateResponse__Output } from '../../wgmesh/v1/RevokeCertificateResponse.js';
 import type { RevokeTokenRequest as _wgmesh_v1_RevokeTokenRequest, RevokeTokenRequest__Output as _wgmesh_v1_RevokeTokenRequest__Output } from '../../wgmesh/v1/RevokeTokenRequest.js';
 import type { RevokeTokenResponse as _wgmesh_v1_RevokeTokenResponse, RevokeTokenResponse__Output as _wgmesh_v1_RevokeTokenResponse__Output } from '../../wgmesh/v1/RevokeTokenResponse.js';
 import type { RotateKeyRequest as _wgmesh_v1_RotateKeyRequest, RotateKeyRequest__Output as _wgmesh_v1_RotateKeyRequest__Output } from '../../wgmesh/v1/RotateKeyRequest.js';
@@ -48,6 +52,15 @@ export interface AgentClient extends grpc.Client {
   info(argument: _wgmesh_v1_InfoRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_wgmesh_v1_InfoResponse__Output>): grpc.ClientUnaryCall;
   info(argument: _wgmesh_v1_InfoRequest, callback: grpc.requestCallback<_wgmesh_v1_InfoResponse__Output>): grpc.ClientUnaryCall;
   
+  ListRevoked(argument: _wgmesh_v1_ListRevokedRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_wgmesh_v1_ListRevokedResponse__Output>): grpc.ClientUnaryCall;
+  ListRevoked(argument: _wgmesh_v1_ListRevokedRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_wgmesh_v1_ListRevokedResponse__Output>): grpc.ClientUnaryCall;
+  ListRevoked(argument: _wgmesh_v1_ListRevokedRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_wgmesh_v1_ListRevokedResponse__Output>): grpc.ClientUnaryCall;
+  ListRevoked(argument: _wgmesh_v1_ListRevokedRequest, callback: grpc.requestCallback<_wgmesh_v1_ListRevokedResponse__Output>): grpc.ClientUnaryCall;
+  listRevoked(argument: _wgmesh_v1_ListRevokedRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_wgmesh_v1_ListRevokedResponse__Output>): grpc.ClientUnaryCall;
+  listRevoked(argument: _wgmesh_v1_ListRevokedRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_wgmesh_v1_ListRevokedResponse__Output>): grpc.ClientUnaryCall;
+  listRevoked(argument: _wgmesh_v1_ListRevokedRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_wgmesh_v1_ListRevokedResponse__Output>): grpc.ClientUnaryCall;
+  listRevoked(argument: _wgmesh_v1_ListRevokedRequest, callback: grpc.requestCallback<_wgmesh_v1_ListRevokedResponse__Output>): grpc.ClientUnaryCall;
+  
   ListTokens(argument: _wgmesh_v1_ListTokensRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_wgmesh_v1_ListTokensResponse__Output>): grpc.ClientUnaryCall;
   ListTokens(argument: _wgmesh_v1_ListTokensRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_wgmesh_v1_ListTokensResponse__Output>): grpc.ClientUnaryCall;
   ListTokens(argument: _wgmesh_v1_ListTokensRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_wgmesh_v1_ListTokensResponse__Output>): grpc.ClientUnaryCall;
@@ -65,6 +78,15 @@ export interface AgentClient extends grpc.Client {
   nodes(argument: _wgmesh_v1_NodesRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_wgmesh_v1_NodesResponse__Output>): grpc.ClientUnaryCall;
   nodes(argument: _wgmesh_v1_NodesRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_wgmesh_v1_NodesResponse__Output>): grpc.ClientUnaryCall;
   nodes(argument: _wgmesh_v1_NodesRequest, callback: grpc.requestCallback<_wgmesh_v1_NodesResponse__Output>): grpc.ClientUnaryCall;
+  
+  RevokeCertificate(argument: _wgmesh_v1_RevokeCertificateRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_wgmesh_v1_RevokeCertificateResponse__Output>): grpc.ClientUnaryCall;
+  RevokeCertificate(argument: _wgmesh_v1_RevokeCertificateRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_wgmesh_v1_RevokeCertificateResponse__Output>): grpc.ClientUnaryCall;
+  RevokeCertificate(argument: _wgmesh_v1_RevokeCertificateRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_wgmesh_v1_RevokeCertificateResponse__Output>): grpc.ClientUnaryCall;
+  RevokeCertificate(argument: _wgmesh_v1_RevokeCertificateRequest, callback: grpc.requestCallback<_wgmesh_v1_RevokeCertificateResponse__Output>): grpc.ClientUnaryCall;
+  revokeCertificate(argument: _wgmesh_v1_RevokeCertificateRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_wgmesh_v1_RevokeCertificateResponse__Output>): grpc.ClientUnaryCall;
+  revokeCertificate(argument: _wgmesh_v1_RevokeCertificateRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_wgmesh_v1_RevokeCertificateResponse__Output>): grpc.ClientUnaryCall;
+  revokeCertificate(argument: _wgmesh_v1_RevokeCertificateRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_wgmesh_v1_RevokeCertificateResponse__Output>): grpc.ClientUnaryCall;
+  revokeCertificate(argument: _wgmesh_v1_RevokeCertificateRequest, callback: grpc.requestCallback<_wgmesh_v1_RevokeCertificateResponse__Output>): grpc.ClientUnaryCall;
   
   RevokeToken(argument: _wgmesh_v1_RevokeTokenRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_wgmesh_v1_RevokeTokenResponse__Output>): grpc.ClientUnaryCall;
   RevokeToken(argument: _wgmesh_v1_RevokeTokenRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_wgmesh_v1_RevokeTokenResponse__Output>): grpc.ClientUnaryCall;
@@ -116,9 +138,13 @@ export interface AgentHandlers extends grpc.UntypedServiceImplementation {
   
   Info: grpc.handleUnaryCall<_wgmesh_v1_InfoRequest__Output, _wgmesh_v1_InfoResponse>;
   
+  ListRevoked: grpc.handleUnaryCall<_wgmesh_v1_ListRevokedRequest__Output, _wgmesh_v1_ListRevokedResponse>;
+  
   ListTokens: grpc.handleUnaryCall<_wgmesh_v1_ListTokensRequest__Output, _wgmesh_v1_ListTokensResponse>;
   
   Nodes: grpc.handleUnaryCall<_wgmesh_v1_NodesRequest__Output, _wgmesh_v1_NodesResponse>;
+  
+  RevokeCertificate: grpc.handleUnaryCall<_wgmesh_v1_RevokeCertificateRequest__Output, _wgmesh_v1_RevokeCertificateResponse>;
   
   RevokeToken: grpc.handleUnaryCall<_wgmesh_v1_RevokeTokenRequest__Output, _wgmesh_v1_RevokeTokenResponse>;
   
@@ -136,8 +162,10 @@ export interface AgentDefinition extends grpc.ServiceDefinition {
   CreateToken: MethodDefinition<_wgmesh_v1_CreateTokenRequest, _wgmesh_v1_CreateTokenResponse, _wgmesh_v1_CreateTokenRequest__Output, _wgmesh_v1_CreateTokenResponse__Output>
   DeleteTag: MethodDefinition<_wgmesh_v1_DeleteTagRequest, _wgmesh_v1_TagsResponse, _wgmesh_v1_DeleteTagRequest__Output, _wgmesh_v1_TagsResponse__Output>
   Info: MethodDefinition<_wgmesh_v1_InfoRequest, _wgmesh_v1_InfoResponse, _wgmesh_v1_InfoRequest__Output, _wgmesh_v1_InfoResponse__Output>
+  ListRevoked: MethodDefinition<_wgmesh_v1_ListRevokedRequest, _wgmesh_v1_ListRevokedResponse, _wgmesh_v1_ListRevokedRequest__Output, _wgmesh_v1_ListRevokedResponse__Output>
   ListTokens: MethodDefinition<_wgmesh_v1_ListTokensRequest, _wgmesh_v1_ListTokensResponse, _wgmesh_v1_ListTokensRequest__Output, _wgmesh_v1_ListTokensResponse__Output>
   Nodes: MethodDefinition<_wgmesh_v1_NodesRequest, _wgmesh_v1_NodesResponse, _wgmesh_v1_NodesRequest__Output, _wgmesh_v1_NodesResponse__Output>
+  RevokeCertificate: MethodDefinition<_wgmesh_v1_RevokeCertificateRequest, _wgmesh_v1_RevokeCertificateResponse, _wgmesh_v1_RevokeCertificateRequest__Output, _wgmesh_v1_RevokeCertificateResponse__Output>
   RevokeToken: MethodDefinition<_wgmesh_v1_RevokeTokenRequest, _wgmesh_v1_RevokeTokenResponse, _wgmesh_v1_RevokeTokenRequest__Output, _wgmesh_v1_RevokeTokenResponse__Output>
   RotateKey: MethodDefinition<_wgmesh_v1_RotateKeyRequest, _wgmesh_v1_RotateKeyResponse, _wgmesh_v1_RotateKeyRequest__Output, _wgmesh_v1_RotateKeyResponse__Output>
   Rtt: MethodDefinition<_wgmesh_v1_RttRequest, _wgmesh_v1_RttResponse, _wgmesh_v1_RttRequest__Output, _wgmesh_v1_RttResponse__Output>

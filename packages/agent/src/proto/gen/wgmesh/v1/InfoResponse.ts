@@ -3,6 +3,7 @@
 import type { Endpoint as _wgmesh_v1_Endpoint, Endpoint__Output as _wgmesh_v1_Endpoint__Output } from '../../wgmesh/v1/Endpoint.js';
 import type { PeerStatus as _wgmesh_v1_PeerStatus, PeerStatus__Output as _wgmesh_v1_PeerStatus__Output } from '../../wgmesh/v1/PeerStatus.js';
 import type { Node as _wgmesh_v1_Node, Node__Output as _wgmesh_v1_Node__Output } from '../../wgmesh/v1/Node.js';
+import type { CertificateRefusal as _wgmesh_v1_CertificateRefusal, CertificateRefusal__Output as _wgmesh_v1_CertificateRefusal__Output } from '../../wgmesh/v1/CertificateRefusal.js';
 import type { Long } from '@grpc/proto-loader';
 
 export interface InfoResponse {
@@ -29,6 +30,7 @@ export interface InfoResponse {
   'relayPairs'?: (number);
   'relayedBytes'?: (number | string | Long);
   'bootstrapAddrs'?: (string)[];
+  'certificateRefusal'?: (_wgmesh_v1_CertificateRefusal | null);
 }
 
 export interface InfoResponse__Output {
@@ -55,4 +57,5 @@ export interface InfoResponse__Output {
   'relayPairs': (number);
   'relayedBytes': (number);
   'bootstrapAddrs': (string)[];
+  'certificateRefusal': (_wgmesh_v1_CertificateRefusal__Output | null);
 }
