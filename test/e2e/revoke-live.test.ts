@@ -1,12 +1,10 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { openSync, closeSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { hostCommand, hostExec, labDown, labUp, labEnv, type LabState } from '@wgmesh/cli/lab';
+import { hostExec, labDown, labUp, type LabState } from '@wgmesh/cli/lab';
 import { initCa, issueCertificate, caFiles } from '@wgmesh/cli';
-import { cliInfo, e2eWgmeshCommand, labSkipReason, wgDump } from '../helpers/lab.js';
+import { cliInfo, e2eWgmeshCommand, hostProcesses, labSkipReason, wgDump } from '../helpers/lab.js';
 import { tempDir } from '../helpers/inprocess.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -19,17 +17,9 @@ describe('ca revoke against the bootstrap that holds the CA key: the member is o
   let lab: LabState;
   let dir: string;
   let cleanup: () => Promise<void>;
-  const nodes: { host: string; child: ChildProcess; log: string }[] = [];
-
+  let processes: ReturnType<typeof hostProcesses>;
   /** Starts a wgmesh command in a lab host, in the background, its output in a log file. */
-  function start(host: string, args: string[]): void {
-    const log = path.join(dir, `${host}.log`);
-    const fd = openSync(log, 'a');
-    const [cmd, ...rest] = hostCommand(lab, host, ['wgmesh', ...args]);
-    const child = spawn(cmd!, rest, { stdio: ['ignore', fd, fd], env: labEnv(process.env, { WGMESH_LOG_LEVEL: 'info' }) });
-    closeSync(fd);
-    nodes.push({ host, child, log });
-  }
+  const start = (host: string, args: string[]) => void processes.start(host, args);
 
   async function wgmesh(host: string, args: string[], timeoutMs = 30_000): Promise<{ code: number; stdout: string; stderr: string }> {
     return hostExec(lab, host, ['wgmesh', ...args], { timeoutMs });
@@ -37,6 +27,7 @@ describe('ca revoke against the bootstrap that holds the CA key: the member is o
 
   before(async () => {
     ({ dir, cleanup } = await tempDir());
+    processes = hostProcesses(() => lab, dir);
     await labDown({ name: LAB });
     ({ lab } = await labUp({ name: LAB, hosts: 4, mesh: MESH, hostsOnly: true, wgmeshCommand: e2eWgmeshCommand() }));
     const ca = path.join(dir, 'ca');
@@ -64,8 +55,7 @@ describe('ca revoke against the bootstrap that holds the CA key: the member is o
   });
 
   after(async () => {
-    for (const n of nodes) if (n.child.exitCode === null) n.child.kill('SIGTERM');
-    await Promise.all(nodes.map((n) => (n.child.exitCode === null ? new Promise((r) => n.child.once('exit', r)) : undefined)));
+    await processes?.stopAll();
     await labDown({ name: LAB });
     await cleanup?.();
   });
@@ -110,7 +100,7 @@ describe('ca revoke against the bootstrap that holds the CA key: the member is o
     assert.equal(h3.connected, false);
     const text = await wgmesh('h3', ['info']);
     assert.match(text.stdout, new RegExp(`certificate: revoked \\(serial ${serial}\\)`));
-    const h3Log = await readFile(nodes.find((n) => n.host === 'h3')!.log, 'utf8');
+    const h3Log = await readFile(processes.started.find((n) => n.host === 'h3')!.log, 'utf8');
     assert.match(h3Log, /this node's certificate is revoked/);
     assert.equal((h3Log.match(/this node's certificate is revoked/g) ?? []).length, 1, 'said once (then once a minute)');
 

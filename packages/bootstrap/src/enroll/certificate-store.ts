@@ -1,7 +1,6 @@
-import { readFile } from 'node:fs/promises';
 import type { Etcd3 } from 'etcd3';
-import { writeFileAtomic } from '@wgmesh/agent';
-import { StateFileError, StoreCorrupt } from '../errors.js';
+import { StoreCorrupt } from '../errors.js';
+import { RecordsFile } from './records-file.js';
 
 /**
  * A certificate a bootstrap with -ca-key knows: one it signed for an enrolled node, or a member's
@@ -48,50 +47,20 @@ export class MemoryCertificateStore implements CertificateStore {
   }
 }
 
-interface CertificateFile {
-  version: 1;
-  certificates: CertificateRecord[];
-}
-
 /** certificates.json in the bootstrap's state dir (0600), written atomically, one change at a time. */
 export class FileCertificateStore implements CertificateStore {
-  private queue: Promise<unknown> = Promise.resolve();
+  private readonly records: RecordsFile<CertificateRecord>;
 
-  constructor(readonly file: string) {}
-
-  private async read(): Promise<CertificateRecord[]> {
-    let text: string;
-    try {
-      text = await readFile(this.file, 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-      throw err;
-    }
-    let parsed: CertificateFile;
-    try {
-      parsed = JSON.parse(text) as CertificateFile;
-    } catch {
-      throw new StateFileError(this.file, 'it is not JSON');
-    }
-    if (parsed?.version !== 1 || !Array.isArray(parsed.certificates)) throw new StateFileError(this.file, 'it is not a wgmesh certificate list (version 1)');
-    return parsed.certificates;
-  }
-
-  private exclusive<T>(work: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(work);
-    this.queue = run.catch(() => undefined);
-    return run;
+  constructor(readonly file: string) {
+    this.records = new RecordsFile(file, 'certificates', 'wgmesh certificate list');
   }
 
   list(): Promise<CertificateRecord[]> {
-    return this.exclusive(() => this.read());
+    return this.records.change((records) => ({ result: records }));
   }
 
   put(records: readonly CertificateRecord[]): Promise<void> {
-    return this.exclusive(async () => {
-      const next = merged(await this.read(), records, Date.now());
-      await writeFileAtomic(this.file, JSON.stringify({ version: 1, certificates: next } satisfies CertificateFile, null, 1) + '\n', 0o600);
-    });
+    return this.records.change((current) => ({ write: merged(current, records, Date.now()), result: undefined }));
   }
 }
 

@@ -1,6 +1,5 @@
-import { readFile } from 'node:fs/promises';
-import { writeFileAtomic } from '@wgmesh/agent';
-import { StateFileError, TokenExpired, TokenNotFound, TokenRevoked, TokenUnknown, TokenUsed } from '../errors.js';
+import { RecordsFile } from './records-file.js';
+import { TokenExpired, TokenNotFound, TokenRevoked, TokenUnknown, TokenUsed } from '../errors.js';
 
 /** A token as the bootstrap keeps it: the hash of its secret, never the secret. */
 export interface TokenRecord {
@@ -86,48 +85,21 @@ export class MemoryTokenStore implements TokenStore {
   }
 }
 
-interface TokenFile {
-  version: 1;
-  tokens: TokenRecord[];
-}
-
 /**
  * Tokens in a JSON file in the bootstrap's state dir (tokens.json, 0600): hashes, uses and
  * expiry only. Every change is read-modify-write under one queue and written atomically.
  * One bootstrap only; with -store etcd the tokens are in etcd instead (EtcdTokenStore).
  */
 export class FileTokenStore implements TokenStore {
-  private queue: Promise<unknown> = Promise.resolve();
+  private readonly records: RecordsFile<TokenRecord>;
 
-  constructor(readonly file: string) {}
-
-  private async read(): Promise<TokenRecord[]> {
-    let text: string;
-    try {
-      text = await readFile(this.file, 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-      throw err;
-    }
-    let parsed: TokenFile;
-    try {
-      parsed = JSON.parse(text) as TokenFile;
-    } catch {
-      throw new StateFileError(this.file, 'it is not JSON');
-    }
-    if (parsed?.version !== 1 || !Array.isArray(parsed.tokens)) throw new StateFileError(this.file, 'it is not a wgmesh token file (version 1)');
-    return parsed.tokens;
+  constructor(readonly file: string) {
+    this.records = new RecordsFile(file, 'tokens', 'wgmesh token file');
   }
 
   /** Runs one read-modify-write at a time; `change` returns the records to write (undefined: none) and a result. */
   private exclusive<T>(change: (records: TokenRecord[]) => { write?: TokenRecord[]; result: T }): Promise<T> {
-    const run = this.queue.then(async () => {
-      const { write, result } = change(await this.read());
-      if (write) await writeFileAtomic(this.file, JSON.stringify({ version: 1, tokens: write } satisfies TokenFile, null, 1) + '\n', 0o600);
-      return result;
-    });
-    this.queue = run.catch(() => undefined);
-    return run;
+    return this.records.change(change);
   }
 
   add(record: TokenRecord): Promise<void> {
