@@ -22,6 +22,7 @@ import { RelayPaths } from './relay/paths.js';
 import type { RelayForwarding } from './relay/forwarding.js';
 import type { RelaySettings } from './relay/planner.js';
 import { PresharedKeys } from './psk/preshared-keys.js';
+import type { CertificateStatus } from './identity/renewer.js';
 
 export { defaultTimers, type Timers } from './timers.js';
 
@@ -45,6 +46,8 @@ export interface AgentComponents {
   readonly relayForwarding?: RelayForwarding;
   /** Where a key rotation keeps the node's next and then current private key (node/key-store.ts). */
   readonly keyStore?: KeyStore;
+  /** The node's mTLS certificate and CA (expiry, renewal), for `info` and the metrics; none: dev mode or a bootstrap. */
+  readonly certificates?: () => CertificateStatus;
 }
 
 /** Where the node's private key is kept, for key rotation (see rotateKey for the order). */
@@ -317,6 +320,11 @@ export class Agent extends EventEmitter {
   /** The last refused or failed control-plane call, '' once calls succeed again (shown by `info`). */
   get controlError(): string {
     return this.session.controlError;
+  }
+
+  /** The node's client certificate and CA, when it has them (mTLS). */
+  certificateStatus(): CertificateStatus | undefined {
+    return this.components.certificates?.();
   }
 
   private get listenPort(): number {

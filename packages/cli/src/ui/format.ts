@@ -91,10 +91,26 @@ export function formatInfo(info: InfoResponse__Output, now = Date.now()): string
     `${info.peers.length + 1} nodes`,
     ...(info.relay ? [relayLine(info)] : []),
     ...(info.controlError ? [`the bootstrap refuses this node's calls: ${info.controlError}`] : []),
+    ...certificateLines(info, now),
     '',
   ].join('\n');
   const rows = nodeRows(info, now).map((r) => [r.name, r.meshIp, r.status, r.endpoint, r.path, r.handshake, r.rtt, r.transfer, r.tags]);
   return header + table([['NODE', 'MESH IP', 'STATUS', 'ENDPOINT', 'PATH', 'HANDSHAKE', 'RTT', 'RX / TX', 'TAGS'], ...rows]) + '\n';
+}
+
+/** The node's certificate and CA: days left, the next renewal, and a failing renewal. */
+export function certificateLines(info: InfoResponse__Output, now = Date.now()): string[] {
+  if (!Number(info.certNotAfterMs)) return [];
+  const left = (ms: number) => {
+    const s = Math.round((ms - now) / 1000);
+    if (s < 0) return 'EXPIRED';
+    return s >= 86_400 ? `${Math.floor(s / 86_400)} days left` : `${s} s left`;
+  };
+  const renew = Number(info.certRenewAtMs) > now ? `renews in ${Math.round((Number(info.certRenewAtMs) - now) / 1000)} s` : 'renewing now';
+  return [
+    `certificate serial ${info.certSerial.slice(0, 16)}…: ${left(Number(info.certNotAfterMs))}, ${renew}${Number(info.certRenewals) ? ` (${info.certRenewals} renewed since start)` : ''}; CA: ${left(Number(info.caNotAfterMs))}`,
+    ...(info.certRenewError ? [`certificate renewal failing: ${info.certRenewError}`] : []),
+  ];
 }
 
 /** A relay's own line: how many pairs route through it and what it forwarded. */

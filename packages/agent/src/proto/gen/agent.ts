@@ -26,6 +26,8 @@ import type { PresharedKey as _wgmesh_v1_PresharedKey, PresharedKey__Output as _
 import type { PresharedKeysRequest as _wgmesh_v1_PresharedKeysRequest, PresharedKeysRequest__Output as _wgmesh_v1_PresharedKeysRequest__Output } from './wgmesh/v1/PresharedKeysRequest.js';
 import type { PresharedKeysResponse as _wgmesh_v1_PresharedKeysResponse, PresharedKeysResponse__Output as _wgmesh_v1_PresharedKeysResponse__Output } from './wgmesh/v1/PresharedKeysResponse.js';
 import type { RelayedPeer as _wgmesh_v1_RelayedPeer, RelayedPeer__Output as _wgmesh_v1_RelayedPeer__Output } from './wgmesh/v1/RelayedPeer.js';
+import type { RenewRequest as _wgmesh_v1_RenewRequest, RenewRequest__Output as _wgmesh_v1_RenewRequest__Output } from './wgmesh/v1/RenewRequest.js';
+import type { RenewResponse as _wgmesh_v1_RenewResponse, RenewResponse__Output as _wgmesh_v1_RenewResponse__Output } from './wgmesh/v1/RenewResponse.js';
 import type { RevokeTokenRequest as _wgmesh_v1_RevokeTokenRequest, RevokeTokenRequest__Output as _wgmesh_v1_RevokeTokenRequest__Output } from './wgmesh/v1/RevokeTokenRequest.js';
 import type { RevokeTokenResponse as _wgmesh_v1_RevokeTokenResponse, RevokeTokenResponse__Output as _wgmesh_v1_RevokeTokenResponse__Output } from './wgmesh/v1/RevokeTokenResponse.js';
 import type { RotateKeyRequest as _wgmesh_v1_RotateKeyRequest, RotateKeyRequest__Output as _wgmesh_v1_RotateKeyRequest__Output } from './wgmesh/v1/RotateKeyRequest.js';
@@ -78,6 +80,8 @@ export interface ProtoGrpcType {
       PresharedKeysRequest: MessageTypeDefinition<_wgmesh_v1_PresharedKeysRequest, _wgmesh_v1_PresharedKeysRequest__Output>
       PresharedKeysResponse: MessageTypeDefinition<_wgmesh_v1_PresharedKeysResponse, _wgmesh_v1_PresharedKeysResponse__Output>
       RelayedPeer: MessageTypeDefinition<_wgmesh_v1_RelayedPeer, _wgmesh_v1_RelayedPeer__Output>
+      RenewRequest: MessageTypeDefinition<_wgmesh_v1_RenewRequest, _wgmesh_v1_RenewRequest__Output>
+      RenewResponse: MessageTypeDefinition<_wgmesh_v1_RenewResponse, _wgmesh_v1_RenewResponse__Output>
       RevokeTokenRequest: MessageTypeDefinition<_wgmesh_v1_RevokeTokenRequest, _wgmesh_v1_RevokeTokenRequest__Output>
       RevokeTokenResponse: MessageTypeDefinition<_wgmesh_v1_RevokeTokenResponse, _wgmesh_v1_RevokeTokenResponse__Output>
       RotateKeyRequest: MessageTypeDefinition<_wgmesh_v1_RotateKeyRequest, _wgmesh_v1_RotateKeyRequest__Output>
