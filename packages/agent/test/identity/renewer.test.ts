@@ -82,7 +82,7 @@ describe('CertificateRenewer', () => {
     const files = await identity(3);
     const oldKey = await readFile(files.key, 'utf8');
     const oldSerial = new X509Certificate(await readFile(files.cert)).serialNumber;
-    const s = setup(files, async (req) => ({ certPem: sign(req.csrPem, 6), caPem: await caAnswer() }));
+    const s = setup(files, async (req) => ({ certPem: sign(req.csrPem!, 6), caPem: await caAnswer() }));
     await s.renewer.start();
     const renewAt = s.renewer.status().renewAtMs;
     assert.ok(Math.abs(renewAt - (s.clock.now() + 2 * DAY_MS)) < 5000, 'two of three days from now');
@@ -117,7 +117,7 @@ describe('CertificateRenewer', () => {
     let failures = 2;
     const s = setup(files, async (req) => {
       if (failures-- > 0) throw new Error('14 UNAVAILABLE: bootstrap away');
-      return { certPem: sign(req.csrPem, 6), caPem: await caAnswer() };
+      return { certPem: sign(req.csrPem!, 6), caPem: await caAnswer() };
     });
     await s.renewer.start();
     await s.advance(s.renewer.status().renewAtMs - s.clock.now());
@@ -178,7 +178,7 @@ describe('CertificateRenewer', () => {
 
   test('a long-lived certificate: no warning, and the wait is cut into days (timers overflow past 24.8 days)', async () => {
     const files = await identity(365);
-    const s = setup(files, async (req) => ({ certPem: sign(req.csrPem, 730), caPem: await caAnswer() }));
+    const s = setup(files, async (req) => ({ certPem: sign(req.csrPem!, 730), caPem: await caAnswer() }));
     await s.renewer.start();
     assert.equal(s.logger.lines.filter((l) => l.level === 'warn').length, 0);
     assert.equal(s.timers.pending, 1);
