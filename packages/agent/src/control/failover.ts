@@ -1,6 +1,7 @@
 import { status as grpcStatus } from '@grpc/grpc-js';
 import type { JoinRequest, LeaveRequest, PresharedKeysRequest, RenewRequest, RttMatrixRequest, UpdateRequest, WatchRequest } from '../proto/index.js';
 import { ControlCallError, type ControlClient, type WatchCallbacks, type WatchHandle } from './client.js';
+import { ControlReconnect } from '../errors.js';
 import { errorMessage, silentLogger, type Logger } from '../log.js';
 import { defaultTimers, type Timers } from '../timers.js';
 
@@ -159,7 +160,7 @@ export class FailoverControlClient<T extends ControlTarget> implements ControlCl
     const old = this.entries;
     this.entries = old.map((e) => ({ target: e.target, client: this.components.connect(e.target) }));
     for (const e of old) {
-      for (const w of [...this.watches]) if (w.entry === e) w.end(new ControlCallError(grpcStatus.UNAVAILABLE, `${reason}; reconnecting`, 'Watch'));
+      for (const w of [...this.watches]) if (w.entry === e) w.end(new ControlReconnect(grpcStatus.UNAVAILABLE, `${reason}; reconnecting`, 'Watch'));
       e.client.close();
     }
     this.logger.info(`${reason}: new connections to the bootstraps`, { bootstraps: this.entries.length });

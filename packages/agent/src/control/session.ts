@@ -3,7 +3,7 @@ import type { Endpoint, JoinResponse__Output, PresharedKey__Output, RttResponse_
 import { Backoff } from './backoff.js';
 import { ControlCallError, type ControlClient, type WatchHandle } from './client.js';
 import { errorMessage, type Logger } from '../log.js';
-import { JoinCancelled } from '../errors.js';
+import { ControlReconnect, JoinCancelled } from '../errors.js';
 import type { Timers } from '../timers.js';
 
 /** Fatal join failures: retrying cannot help, the operator must act. */
@@ -183,7 +183,8 @@ export class ControlSession {
             return;
           }
           const wait = this.watchBackoff.next();
-          this.components.logger.warn(`membership stream ended, reconnecting in ${(wait / 1000).toFixed(1)} s`, { err: err ? err.message : 'closed by bootstrap', revision: this.components.membership.netmap.revision });
+          const log = err instanceof ControlReconnect ? this.components.logger.info.bind(this.components.logger) : this.components.logger.warn.bind(this.components.logger);
+          log(`membership stream ended, reconnecting in ${(wait / 1000).toFixed(1)} s`, { err: err ? err.message : 'closed by bootstrap', revision: this.components.membership.netmap.revision });
           this.watchTimer = this.components.timers.setTimeout(() => this.watch(), wait);
         },
       },

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { status as grpcStatus } from '@grpc/grpc-js';
 import { Agent } from '../../src/agent.js';
 import { ControlCallError, type ControlClient, type WatchCallbacks } from '../../src/control/client.js';
+import { ControlReconnect } from '../../src/errors.js';
 import { FailoverControlClient, isUnreachable, spreadIndex } from '../../src/control/failover.js';
 import { resolveAddresses } from '../../src/control/resolve.js';
 import { resolveBootstrapTargets } from '../../src/node/node.js';
@@ -379,6 +380,7 @@ describe('reconnect (a renewed certificate): new connections, the Watch opened a
     assert.equal(ends.length, 1);
     assert.equal(ends[0]!.code, grpcStatus.UNAVAILABLE);
     assert.match(ends[0]!.message, /certificate was renewed; reconnecting/);
+    assert.ok(ends[0] instanceof ControlReconnect, 'marked as a reconnect of our own (the session logs it as info, not a fault)');
     await client.update({ meshName: 'm', nodeName: 'n0', publicKey: 'k', nodeSecret: '', endpoints: [], tags: {}, rtt: [], relayed: [] } as UpdateRequest);
     assert.equal(made[2]!.updates.length, 1, 'calls go over the new client of the current target');
     assert.equal(made[0]!.updates.length, 0);

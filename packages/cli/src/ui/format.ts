@@ -101,12 +101,12 @@ export function formatInfo(info: InfoResponse__Output, now = Date.now()): string
 /** The node's certificate and CA: days left, the next renewal, and a failing renewal. */
 export function certificateLines(info: InfoResponse__Output, now = Date.now()): string[] {
   if (!Number(info.certNotAfterMs)) return [];
-  const left = (ms: number) => {
-    const s = Math.round((ms - now) / 1000);
-    if (s < 0) return 'EXPIRED';
-    return s >= 86_400 ? `${Math.floor(s / 86_400)} days left` : `${s} s left`;
+  const span = (ms: number) => {
+    const s = Math.round(ms / 1000);
+    return s >= 86_400 ? `${Math.floor(s / 86_400)} days` : `${s} s`;
   };
-  const renew = Number(info.certRenewAtMs) > now ? `renews in ${Math.round((Number(info.certRenewAtMs) - now) / 1000)} s` : 'renewing now';
+  const left = (ms: number) => (ms < now ? 'EXPIRED' : `${span(ms - now)} left`);
+  const renew = Number(info.certRenewAtMs) > now ? `renews in ${span(Number(info.certRenewAtMs) - now)}` : 'renewing now';
   return [
     `certificate serial ${info.certSerial.slice(0, 16)}…: ${left(Number(info.certNotAfterMs))}, ${renew}${Number(info.certRenewals) ? ` (${info.certRenewals} renewed since start)` : ''}; CA: ${left(Number(info.caNotAfterMs))}`,
     ...(info.certRenewError ? [`certificate renewal failing: ${info.certRenewError}`] : []),
