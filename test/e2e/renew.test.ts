@@ -49,7 +49,7 @@ describe('certificate renewal: a node whose certificate lives 60 s renews it ove
   before(async () => {
     ({ dir, cleanup } = await tempDir());
     await labDown({ name: LAB });
-    ({ lab } = await labUp({ name: LAB, hosts: 2, mesh: MESH, hostsOnly: true, wgmeshCommand: e2eWgmeshCommand() }));
+    ({ lab } = await labUp({ name: LAB, hosts: 3, mesh: MESH, hostsOnly: true, wgmeshCommand: e2eWgmeshCommand() }));
     const ca = path.join(dir, 'ca');
     await initCa(ca, { mesh: MESH });
     await issueCertificate(ca, 'h1', { server: true, ips: ['192.0.2.1'] });
@@ -62,7 +62,20 @@ describe('certificate renewal: a node whose certificate lives 60 s renews it ove
       '-grpc-ca-cert', f.cert, '-grpc-server-cert', f.issuedCert('h1'), '-grpc-server-key', f.issuedKey('h1'), '-ca-key', f.key, '-cert-lifetime', '60s']);
     start('h2', ['join', '-n', MESH, '-bootstrap-addr', '192.0.2.1:5000', '-ca-cert', f.cert, '-client-cert', certFile, '-client-key', f.issuedKey('h2')]);
     await waitFor('h2 to be connected', async () => (await cliInfo(lab, 'h2').catch(() => undefined))?.connected, 30_000, 200);
+    // h3 enrolls with a token: its certificate, signed by the bootstrap, lives 60 s too (-cert-lifetime).
+    const token = await hostExec(lab, 'h1', ['wgmesh', 'token', 'create', '-name', 'h3'], { timeoutMs: 30_000 });
+    assert.equal(token.code, 0, token.stderr);
+    start('h3', ['join', '-token', token.stdout.trim()]);
+    await waitFor('h3 to be connected', async () => (await cliInfo(lab, 'h3').catch(() => undefined))?.connected, 45_000, 250);
   });
+
+  /** h3's enrolled certificate, in its state dir (inside its host). */
+  async function enrolledCert(): Promise<{ serial: string; notAfterMs: number } | undefined> {
+    const out = await hostExec(lab, 'h3', ['cat', `/var/lib/wgmesh/${MESH}/node.pem`], { timeoutMs: 5000 });
+    if (out.code !== 0) return undefined;
+    const cert = new X509Certificate(out.stdout);
+    return { serial: cert.serialNumber.toLowerCase(), notAfterMs: Date.parse(cert.validTo) };
+  }
 
   after(async () => {
     for (const n of nodes) if (n.child.exitCode === null) n.child.kill('SIGTERM');
@@ -71,32 +84,49 @@ describe('certificate renewal: a node whose certificate lives 60 s renews it ove
     await cleanup?.();
   });
 
-  test('3 minutes of pings h2 -> h1 across the renewals: none lost; each certificate replaced before it expired', async () => {
+  test('3 minutes of pings h2 -> h1 and h3 -> h2 across the renewals: none lost; each certificate replaced before it expired', async () => {
     const first = await currentCert();
     assert.ok(first.notAfterMs - Date.now() <= 60_000, 'h2 starts with a certificate of at most 60 s');
+    const firstEnrolled = (await enrolledCert())!;
+    assert.ok(firstEnrolled.notAfterMs - Date.now() <= 60_000, 'h3 was enrolled with a certificate of at most 60 s');
     const h1Ip = (await cliInfo(lab, 'h1')).meshIp;
+    const h2Ip = (await cliInfo(lab, 'h2')).meshIp;
     await pingUntil(lab, 'h2', h1Ip, 15_000);
+    await pingUntil(lab, 'h3', h2Ip, 15_000);
 
     const seen: Seen[] = [{ ...first, seenAtMs: Date.now() }];
-    const ping = startPing(lab, 'h2', h1Ip, 0.2);
+    const seenEnrolled: Seen[] = [{ ...firstEnrolled, seenAtMs: Date.now() }];
+    const pings = [startPing(lab, 'h2', h1Ip, 0.2), startPing(lab, 'h3', h2Ip, 0.2)];
     const end = Date.now() + PING_MS;
-    while (Date.now() < end) {
+    for (let round = 0; Date.now() < end; round++) {
       await new Promise((r) => setTimeout(r, 500));
       const now = await currentCert().catch(() => undefined);
       if (now && now.serial !== seen.at(-1)!.serial) seen.push({ ...now, seenAtMs: Date.now() });
+      if (round % 4 !== 0) continue;
+      const enrolled = await enrolledCert().catch(() => undefined);
+      if (enrolled && enrolled.serial !== seenEnrolled.at(-1)!.serial) seenEnrolled.push({ ...enrolled, seenAtMs: Date.now() });
     }
-    const upTo = ping.lastSeq - 1; // the last probe may still be on its way
-    await ping.stop();
-    const lost = ping.missing(upTo);
-    const renewals = seen.slice(1).map((s, i) => ({ serial: s.serial.slice(0, 8), replacedBeforeExpiryS: (seen[i]!.notAfterMs - s.seenAtMs) / 1000, validS: (s.notAfterMs - s.seenAtMs) / 1000 }));
-    process.stdout.write(`# renew: ${upTo} pings over ${PING_MS / 1000} s, ${lost.length} lost; ${renewals.length} renewals: ${JSON.stringify(renewals)}\n`);
+    const results = [];
+    for (const ping of pings) {
+      const upTo = ping.lastSeq - 1; // the last probe may still be on its way
+      await ping.stop();
+      results.push({ from: ping.from, upTo, lost: ping.missing(upTo) });
+    }
+    const summary = (list: Seen[]) => list.slice(1).map((s, i) => ({ serial: s.serial.slice(0, 8), replacedBeforeExpiryS: (list[i]!.notAfterMs - s.seenAtMs) / 1000, validS: (s.notAfterMs - s.seenAtMs) / 1000 }));
+    for (const r of results) process.stdout.write(`# renew: ${r.from}: ${r.upTo} pings over ${PING_MS / 1000} s, ${r.lost.length} lost\n`);
+    process.stdout.write(`# renew: h2 (ca issue -lifetime 60s) ${seen.length - 1} renewals: ${JSON.stringify(summary(seen))}\n`);
+    process.stdout.write(`# renew: h3 (enrolled) ${seenEnrolled.length - 1} renewals seen (polled every 2 s): ${JSON.stringify(summary(seenEnrolled))}\n`);
 
-    assert.ok(upTo >= (PING_MS / 200) * 0.9, `ping ran the whole time (${upTo} probes)`);
-    assert.deepEqual(lost, [], 'no ping lost');
-    assert.ok(seen.length >= 3, `at least two renewals in 3 minutes (seen ${seen.length - 1})`);
-    for (let i = 1; i < seen.length; i++) {
-      assert.ok(seen[i]!.notAfterMs > seen[i - 1]!.notAfterMs, 'each renewed certificate expires later');
-      assert.ok(seen[i]!.seenAtMs < seen[i - 1]!.notAfterMs, `certificate ${i} replaced before the previous one expired`);
+    for (const r of results) {
+      assert.ok(r.upTo >= (PING_MS / 200) * 0.9, `${r.from}: ping ran the whole time (${r.upTo} probes)`);
+      assert.deepEqual(r.lost, [], `${r.from}: no ping lost`);
+    }
+    for (const [who, list] of [['h2', seen], ['h3', seenEnrolled]] as const) {
+      assert.ok(list.length >= 3, `${who}: at least two renewals in 3 minutes (seen ${list.length - 1})`);
+      for (let i = 1; i < list.length; i++) {
+        assert.ok(list[i]!.notAfterMs > list[i - 1]!.notAfterMs, `${who}: each renewed certificate expires later`);
+        assert.ok(list[i]!.seenAtMs < list[i - 1]!.notAfterMs, `${who}: certificate ${i} replaced before the previous one expired`);
+      }
     }
   });
 
@@ -118,9 +148,13 @@ describe('certificate renewal: a node whose certificate lives 60 s renews it ove
     const bootLog = await readFile(nodes[0]!.log, 'utf8');
     assert.ok((bootLog.match(/certificate renewed/g) ?? []).length >= 2, 'the bootstrap logged the renewals');
     assert.doesNotMatch(bootLog, /renewal refused/);
-    const nodeLog = await readFile(nodes[1]!.log, 'utf8');
-    assert.match(nodeLog, /certificate renewed/);
-    assert.doesNotMatch(nodeLog, /certificate renewal failed/);
+    for (const node of nodes.slice(1)) {
+      const nodeLog = await readFile(node.log, 'utf8');
+      assert.match(nodeLog, /certificate renewed/, node.host);
+      assert.doesNotMatch(nodeLog, /certificate renewal failed|warn.*membership stream ended/, node.host);
+    }
+    const h3 = await cliInfo(lab, 'h3');
+    assert.ok(h3.connected && h3.controlError === '' && h3.certRenewals >= 2, `h3 (enrolled): connected, ${h3.certRenewals} renewals`);
   });
 
   test('the bootstrap serves a new server certificate once its files change, with no restart', async () => {

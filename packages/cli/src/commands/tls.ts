@@ -1,7 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { X509Certificate } from 'node:crypto';
+import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { certCommonName, splitPem, type BootstrapTlsInit } from '@wgmesh/bootstrap';
 import { UsageError, type FlagSpec, type FlagValues } from '../flags/parse.js';
 
@@ -104,11 +104,22 @@ export function clientTlsFromPems(pems: { ca: Buffer; cert: Buffer; key: Buffer 
   const { ca, cert, key } = pems;
   const { cn, problem } = checkClientCertificate(cert, ca, nodeName, Date.now());
   if (problem) throw new UsageError(problem);
+  if (!keyMatches(cert, key)) {
+    throw new UsageError(`client side: the private key is not the key of the certificate "${cn}" (a certificate renewal interrupted between writing the key and the certificate leaves this); issue a new certificate with \`wgmesh ca issue ${cn}\` or enroll again`);
+  }
   return {
     certName: cn,
     credentials: grpc.credentials.createSsl(ca, key, cert),
     channelOptions: tlsChannelOptions(host),
   };
+}
+
+function keyMatches(certPem: Buffer, keyPem: Buffer): boolean {
+  try {
+    return new X509Certificate(certPem).checkPrivateKey(createPrivateKey(keyPem));
+  } catch {
+    return false;
+  }
 }
 
 /**
