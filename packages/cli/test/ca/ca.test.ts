@@ -7,7 +7,7 @@ import path from 'node:path';
 import { X509Certificate } from 'node:crypto';
 import { caFiles, initCa, issueCertificate, listCertificates, revokeCertificate } from '../../src/ca/ca.js';
 import { CaError } from '../../src/errors.js';
-import { parseLifetime } from '../../src/commands/tls.js';
+import { clientTlsFromPems, parseLifetime } from '../../src/commands/tls.js';
 
 /** openssl is the independent judge of what wgmesh ca writes. */
 function openssl(...args: string[]): Promise<{ code: number; out: string }> {
@@ -50,6 +50,14 @@ describe('wgmesh ca', () => {
     const lifetime = Date.parse(cert.validTo) - Date.parse(cert.validFrom);
     assert.ok(Math.abs(lifetime - 66_000) <= 1000, `66 s from notBefore to notAfter (${lifetime})`);
     assert.ok(Math.abs(Date.parse(cert.validTo) - (before + 60_000)) <= 2000);
+  });
+
+  test('a node certificate with another key than its own (a renewal interrupted between its two writes) is refused before dialing', async () => {
+    const a = await issueCertificate(dir, 'pair-a');
+    const b = await issueCertificate(dir, 'pair-b');
+    const [ca, cert, key, ownKey] = await Promise.all([readFile(files.cert), readFile(a.cert), readFile(b.key), readFile(a.key)]);
+    assert.throws(() => clientTlsFromPems({ ca, cert, key }, '192.0.2.1', 'pair-a'), /the private key is not the key of the certificate "pair-a"/);
+    assert.equal(clientTlsFromPems({ ca, cert, key: ownKey }, '192.0.2.1', 'pair-a').certName, 'pair-a');
   });
 
   test('parseLifetime: s, m, h, d; nonsense and less than 10 s refused', () => {
