@@ -23,6 +23,7 @@ import { RelayPaths } from './relay/paths.js';
 import type { RelayForwarding } from './relay/forwarding.js';
 import type { RelaySettings } from './relay/planner.js';
 import { PresharedKeys } from './psk/preshared-keys.js';
+import type { CertificateStatus } from './identity/renewer.js';
 import { isUnreachable } from './control/failover.js';
 
 /** How soon a key announcement that got no answer is made again. */
@@ -50,6 +51,8 @@ export interface AgentComponents {
   readonly relayForwarding?: RelayForwarding;
   /** Where a key rotation keeps the node's next and then current private key (node/key-store.ts). */
   readonly keyStore?: KeyStore;
+  /** The node's mTLS certificate and CA (expiry, renewal), for `info` and the metrics; none: dev mode or a bootstrap. */
+  readonly certificates?: () => CertificateStatus;
 }
 
 /** Where the node's private key is kept, for key rotation (see rotateKey for the order). */
@@ -237,6 +240,7 @@ export class Agent extends EventEmitter {
         timers: this.timers,
         ...(components.timers ? { injectedTimers: components.timers } : {}),
         ...(components.random ? { random: components.random } : {}),
+        ownCertificateNotAfterMs: () => components.certificates?.()?.certNotAfterMs,
       },
       {
         meshName: init.meshName,
@@ -329,6 +333,11 @@ export class Agent extends EventEmitter {
   /** Set while the bootstrap refuses this node's own certificate (revoked or expired). */
   get certificateRefusal(): CertificateRefusalState | undefined {
     return this.session.certificateRefusal;
+  }
+
+  /** The node's client certificate and CA, when it has them (mTLS). */
+  certificateStatus(): CertificateStatus | undefined {
+    return this.components.certificates?.();
   }
 
   private get listenPort(): number {

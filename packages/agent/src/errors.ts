@@ -145,6 +145,9 @@ export class ControlCallError extends AgentError {
   }
 }
 
+/** A stream this node ended itself to open it again over new connections (a renewed certificate): not a fault. */
+export class ControlReconnect extends ControlCallError {}
+
 // ---------------------------------------------------------------------------------------------
 // STUN
 

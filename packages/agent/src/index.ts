@@ -40,6 +40,7 @@ export { Registry as MetricsRegistry, Counter, Gauge, Histogram } from 'prom-cli
 export { writeFileAtomic } from './atomic-file.js';
 export { AgentNode, createAgentNode, createBootstrapControl, resolveBootstrapTargets, type AgentNodeComponents, type AgentNodeInit, type BootstrapTarget, type NodeComponents, type NodeCore, type NodeDevice, type NodeInit } from './node/node.js';
 export { Lifecycle } from './node/lifecycle.js';
+export { CertificateRenewer, daysLeft, renewalTime, RENEWAL_DEFAULTS, type CertificateFiles, type CertificateStatus, type RenewerComponents, type RenewerInit } from './identity/renewer.js';
 export { interfaceName, loadOrCreateKey, nodeFiles } from './node/files.js';
 export { RttProbing } from './rtt/probing.js';
 export { ControlSession, type ControlSessionHooks, type SessionStats } from './control/session.js';

@@ -264,6 +264,12 @@ export class CsrRejected extends WgmeshError {
 }
 
 /** Enroll reached a bootstrap that does not sign certificates (no -ca-key, or dev mode). */
+export class RenewalDisabled extends WgmeshError {
+  constructor() {
+    super('this bootstrap does not sign certificates: it was started without -ca-key, so it cannot renew; start it (or another bootstrap of the mesh) with -ca-key, or issue a new certificate with `wgmesh ca issue` and restart the node with it');
+  }
+}
+
 export class EnrollmentDisabled extends WgmeshError {
   constructor() {
     super('this bootstrap does not enroll nodes: it was started without -ca-key; start it with -ca-key (the CA\'s private key, beside -grpc-ca-cert) or join with a certificate');

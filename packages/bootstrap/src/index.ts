@@ -28,7 +28,7 @@ export {
 export { migrateFileStore, planMigration, type MigrationComponents, type MigrationReport } from './store/migrate.js';
 export { encodeToken, decodeToken, newTokenSecret, tokenHash, tokenId, normalizeFingerprint, TOKEN_PREFIX, TOKEN_MAX_CHARS, type EnrollmentToken } from './enroll/token.js';
 export { FileTokenStore, MemoryTokenStore, tokenRefusal, type TokenRecord, type TokenStore } from './enroll/token-store.js';
-export { checkCsr, CertificateAuthority, CSR_MAX_CHARS, type CheckedCsr } from './enroll/csr.js';
+export { backdateMs, checkCsr, CertificateAuthority, CSR_MAX_CHARS, type CheckedCsr } from './enroll/csr.js';
 export { BadTokenLimiter, BAD_TOKEN_LIMITS, sourceAddress, type BadTokenLimits } from './enroll/rate-limit.js';
 export { Enrollment, ENROLLMENT_DEFAULTS, type EnrollmentComponents, type EnrollmentInit } from './enroll/enrollment.js';
 export { EtcdTokenStore, type EtcdTokenStoreComponents } from './enroll/etcd-token-store.js';

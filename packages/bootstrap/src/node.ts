@@ -28,6 +28,11 @@ export interface BootstrapTlsInit {
   readonly crlFile?: string;
   /** The CA's private key (-ca-key): this bootstrap then enrolls nodes with tokens (`wgmesh token`). */
   readonly caKeyPem?: Buffer;
+  /** Where certPem and keyPem came from: re-read when they change (a renewed server certificate, no restart). */
+  readonly certFile?: string;
+  readonly keyFile?: string;
+  /** Validity of the node certificates this bootstrap signs (enrolled and renewed); default 365 days. */
+  readonly certLifetimeMs?: number;
 }
 
 export interface BootstrapNodeComponents extends NodeComponents {
@@ -223,6 +228,7 @@ function enrollmentFor(ca: CertificateAuthority, table: MemberTable, store: Toke
     },
     {
       meshName: init.meshName,
+      ...(init.tls?.certLifetimeMs ? { certLifetimeMs: init.tls.certLifetimeMs } : {}),
       defaultAddrs: () => {
         const names = tls?.serverNames ?? { ips: [], dns: [] };
         const bind = init.grpcBindAddr ?? DEFAULTS.grpcBindAddr;

@@ -1,7 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import {
   loadProtos, type JoinRequest, type JoinResponse__Output, type LeaveRequest, type MeshClient, type PresharedKeysRequest, type PresharedKeysResponse__Output, type RttMatrixRequest,
-  type RttResponse__Output, type UpdateRequest, type UpdateResponse__Output, type WatchEvent__Output, type WatchRequest,
+  type RenewRequest, type RenewResponse__Output, type RttResponse__Output, type UpdateRequest, type UpdateResponse__Output, type WatchEvent__Output, type WatchRequest,
 } from '../proto/index.js';
 import { ControlCallError } from '../errors.js';
 
@@ -29,6 +29,13 @@ export interface ControlClient {
   rtt(req: RttMatrixRequest): Promise<RttResponse__Output>;
   /** The preshared keys of this node's pairs with the asked peers (a mesh whose bootstrap runs with -psk). */
   presharedKeys?(req: PresharedKeysRequest): Promise<PresharedKeysResponse__Output>;
+  /** A new certificate for this node (mTLS; a bootstrap with -ca-key), authenticated by its current one. */
+  renew?(req: RenewRequest): Promise<RenewResponse__Output>;
+  /**
+   * Calls from now on go over new connections (made with the credentials in force now, e.g. a
+   * renewed certificate); a Watch open on the old ones ends, and the session opens it again.
+   */
+  reconnect?(reason: string): void;
   close(): void;
   /** Over several bootstraps (FailoverControlClient): the one calls go to now, and all of them, for `info`. */
   bootstrap?(): { current: string; all: string[] };
@@ -71,6 +78,7 @@ export function createGrpcControlClient(init: GrpcControlInit): ControlClient {
     // Short: `wgmesh rtt` waits on it, and answers with this node's own row when the bootstrap is away.
     rtt: unary('Rtt', client.rtt.bind(client) as never, Math.min(timeout, RTT_CALL_TIMEOUT_MS)),
     presharedKeys: unary('PresharedKeys', client.presharedKeys.bind(client) as never),
+    renew: unary('Renew', client.renew.bind(client) as never),
     leave: async (req) => {
       // Short: a node shutting down should not hang on a bootstrap that is away.
       await unary<LeaveRequest, unknown>('Leave', client.leave.bind(client) as never, Math.min(timeout, 3000))(req);

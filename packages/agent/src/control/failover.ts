@@ -1,6 +1,7 @@
 import { status as grpcStatus } from '@grpc/grpc-js';
-import type { JoinRequest, LeaveRequest, PresharedKeysRequest, RttMatrixRequest, UpdateRequest, WatchRequest } from '../proto/index.js';
+import type { JoinRequest, LeaveRequest, PresharedKeysRequest, RenewRequest, RttMatrixRequest, UpdateRequest, WatchRequest } from '../proto/index.js';
 import { ControlCallError, type ControlClient, type WatchCallbacks, type WatchHandle } from './client.js';
+import { ControlReconnect } from '../errors.js';
 import { errorMessage, silentLogger, type Logger } from '../log.js';
 import { defaultTimers, type Timers } from '../timers.js';
 
@@ -140,6 +141,29 @@ export class FailoverControlClient<T extends ControlTarget> implements ControlCl
       if (!c.presharedKeys) throw new Error('this control client cannot ask for preshared keys');
       return c.presharedKeys(req);
     });
+  }
+
+  renew(req: RenewRequest) {
+    return this.call(async (c) => {
+      if (!c.renew) throw new Error('this control client cannot renew certificates');
+      return c.renew(req);
+    });
+  }
+
+  /**
+   * Every target gets a new client (connect() again: it reads the credentials in force now, e.g. a
+   * renewed certificate); the old ones are closed, and a Watch open on one ends with UNAVAILABLE
+   * so the session reconnects (from its revision) over the new one. Nothing else is touched.
+   */
+  reconnect(reason: string): void {
+    if (this.closed) return;
+    const old = this.entries;
+    this.entries = old.map((e) => ({ target: e.target, client: this.components.connect(e.target) }));
+    for (const e of old) {
+      for (const w of [...this.watches]) if (w.entry === e) w.end(new ControlReconnect(grpcStatus.UNAVAILABLE, `${reason}; reconnecting`, 'Watch'));
+      e.client.close();
+    }
+    this.logger.info(`${reason}: new connections to the bootstraps`, { bootstraps: this.entries.length });
   }
 
   watch(req: WatchRequest, callbacks: WatchCallbacks): WatchHandle {

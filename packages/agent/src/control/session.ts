@@ -3,7 +3,7 @@ import type { Endpoint, JoinResponse__Output, PresharedKey__Output, RttResponse_
 import { Backoff } from './backoff.js';
 import { ControlCallError, type ControlClient, type WatchHandle } from './client.js';
 import { errorMessage, type Logger } from '../log.js';
-import { JoinCancelled } from '../errors.js';
+import { ControlReconnect, JoinCancelled } from '../errors.js';
 import type { Timers } from '../timers.js';
 import { describeCertificateRefusal, readCertificateRefusal, sameRefusal, type CertificateRefusalState } from './certificate-refusal.js';
 
@@ -39,6 +39,11 @@ export interface ControlSessionComponents {
   /** Injected timers (tests): the join retry's pause uses them too instead of a real timer. */
   readonly injectedTimers?: Timers;
   readonly random?: () => number;
+  /**
+   * When this node's own client certificate expires (mTLS). The TLS layer refuses an expired one
+   * before the bootstrap can say why: a failed call after that time is read as "expired".
+   */
+  readonly ownCertificateNotAfterMs?: () => number | undefined;
 }
 
 export interface ControlSessionInit {
@@ -191,7 +196,8 @@ export class ControlSession {
             return;
           }
           const wait = this.watchBackoff.next();
-          this.components.logger.warn(`membership stream ended, reconnecting in ${(wait / 1000).toFixed(1)} s`, { err: err ? err.message : 'closed by bootstrap', revision: this.components.membership.netmap.revision });
+          const log = err instanceof ControlReconnect ? this.components.logger.info.bind(this.components.logger) : this.components.logger.warn.bind(this.components.logger);
+          log(`membership stream ended, reconnecting in ${(wait / 1000).toFixed(1)} s`, { err: err ? err.message : 'closed by bootstrap', revision: this.components.membership.netmap.revision });
           this.watchTimer = this.components.timers.setTimeout(() => this.watch(), wait);
         },
       },
@@ -311,7 +317,9 @@ export class ControlSession {
    * trying (a new certificate, or a bootstrap that accepts it, ends it).
    */
   private noteCertificateRefusal(message: string, now: number): void {
-    const read = readCertificateRefusal(message, now);
+    const notAfter = this.components.ownCertificateNotAfterMs?.();
+    const read = readCertificateRefusal(message, now) ??
+      (notAfter !== undefined && notAfter > 0 && notAfter <= now ? { state: 'expired' as const, serial: '', sinceMs: now, message } : undefined);
     if (!read) return;
     const same = sameRefusal(this.certificateRefusalValue, read);
     if (!same) this.certificateRefusalValue = read;

@@ -66,6 +66,28 @@ export function registerAgentMetrics(registry: Registry, agent: Agent): void {
       reading = undefined;
     }));
   new Gauge({
+    name: 'wgmesh_certificate_expiry_seconds',
+    help: 'Seconds until the node\'s mTLS certificate (which="node") and the mesh CA (which="ca") expire; absent in dev mode',
+    labelNames: ['which'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      const c = agent.certificateStatus();
+      if (!c) return;
+      const now = Date.now();
+      this.set({ which: 'node' }, Math.round((c.certNotAfterMs - now) / 1000));
+      this.set({ which: 'ca' }, Math.round((c.caNotAfterMs - now) / 1000));
+    },
+  });
+  new Gauge({
+    name: 'wgmesh_certificate_renewals_total',
+    help: 'Renewals of the node\'s mTLS certificate since the node started',
+    registers: [registry],
+    collect() {
+      this.set(agent.certificateStatus()?.renewals ?? 0);
+    },
+  });
+  new Gauge({
     name: 'wgmesh_peers_configured',
     help: 'WireGuard peers configured on this node\'s interface',
     registers: [registry],

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import type * as grpc from '@grpc/grpc-js';
+import * as grpc from '@grpc/grpc-js';
 import { Registry } from 'prom-client';
 import { Agent } from '../agent.js';
 import { createGrpcControlClient, type ControlClient } from '../control/client.js';
@@ -26,6 +26,7 @@ import { Lifecycle } from './lifecycle.js';
 import { AGENT_DEFAULTS } from '../constants.js';
 import { KernelForwarding, MemoryForwarding, type RelayForwarding } from '../relay/forwarding.js';
 import { RelayUnavailable } from '../errors.js';
+import { CertificateRenewer, type CertificateFiles } from '../identity/renewer.js';
 
 /** What a node is given rather than builds: injected, so tests use the memory driver and fakes. */
 export interface NodeComponents {
@@ -305,6 +306,9 @@ export interface AgentNodeComponents extends NodeComponents {
   readonly control?: ControlClient;
   /** Resolves a bootstrap's host name (A and AAAA); default the system resolver. */
   readonly lookupAll?: LookupAll;
+  /** A new key pair and CSR (CN = name) for a certificate renewal (init.certificates). */
+  readonly makeCsr?: (name: string) => { keyPem: string; csrPem: string };
+  readonly clock?: { now(): number };
 }
 
 export interface AgentNodeInit extends NodeInit {
@@ -314,6 +318,12 @@ export interface AgentNodeInit extends NodeInit {
    * counts as several bootstraps; each keeps its credentials and channel options (the TLS name).
    */
   readonly bootstrap: BootstrapTarget | readonly BootstrapTarget[];
+  /**
+   * The files of the node's mTLS identity (its certificate, key and CA): the certificate is renewed
+   * over the control channel at two thirds of its lifetime (needs components.makeCsr) and the new
+   * one used for new connections; expiry is shown by `info` and the metrics and warned of in the log.
+   */
+  readonly certificates?: CertificateFiles;
 }
 
 /** A bootstrap as the failover client knows it: named as shown, dialed at one address. */
@@ -334,14 +344,18 @@ export async function resolveBootstrapTargets(targets: readonly BootstrapTarget[
 /** The control client over the node's bootstraps: gRPC to each, moving on when one is unreachable. */
 export async function createBootstrapControl(
   targets: readonly BootstrapTarget[],
-  components: { lookupAll?: LookupAll; logger?: Logger; timers?: Timers; random?: () => number },
+  components: {
+    lookupAll?: LookupAll; logger?: Logger; timers?: Timers; random?: () => number;
+    /** Credentials that replace every target's own (a renewed certificate); read at each connect. */
+    credentials?: () => grpc.ChannelCredentials | undefined;
+  },
   /** The node's name: where in the list it starts (see spreadIndex); none: the first. */
   spreadKey?: string,
 ): Promise<FailoverControlClient<NamedTarget>> {
   const resolved = await resolveBootstrapTargets(targets, components.lookupAll);
   return new FailoverControlClient<NamedTarget>(
     {
-      connect: (t) => createGrpcControlClient({ address: t.address, credentials: t.credentials, ...(t.channelOptions ? { channelOptions: t.channelOptions } : {}) }),
+      connect: (t) => createGrpcControlClient({ address: t.address, credentials: components.credentials?.() ?? t.credentials, ...(t.channelOptions ? { channelOptions: t.channelOptions } : {}) }),
       resolve: () => resolveBootstrapTargets(targets, components.lookupAll),
       ...(components.logger ? { logger: components.logger } : {}),
       ...(components.timers ? { timers: components.timers } : {}),
@@ -360,12 +374,37 @@ export function createAgentNode(components: AgentNodeComponents, init: AgentNode
   if (bootstraps.length === 0) throw new Error('a joining node needs at least one bootstrap');
   return new AgentNode(components, init, {
     async start(parts, device) {
+      // After a renewal: the channel credentials made from the new certificate and key.
+      let renewedCredentials: grpc.ChannelCredentials | undefined;
       const control = components.control ?? await createBootstrapControl(bootstraps, {
+        credentials: () => renewedCredentials,
         ...(components.lookupAll ? { lookupAll: components.lookupAll } : {}),
         logger: device.logger.child({ component: 'control' }),
         ...(components.timers ? { timers: components.timers } : {}),
         ...(components.random ? { random: components.random } : {}),
       }, init.nodeName);
+      const files = init.certificates;
+      const renewer = files && components.makeCsr
+        ? new CertificateRenewer(
+          {
+            renew: (req) => {
+              if (!control.renew) throw new Error('this control client cannot renew certificates');
+              return control.renew(req);
+            },
+            makeCsr: components.makeCsr,
+            onRenewed: ({ cert, key, ca }) => {
+              // New connections only: WireGuard and the data plane do not depend on this channel.
+              renewedCredentials = grpc.credentials.createSsl(ca, key, cert);
+              control.reconnect?.('the node\'s certificate was renewed');
+            },
+            logger: device.logger.child({ component: 'agent:cert' }),
+            ...(components.timers ? { timers: components.timers } : {}),
+            ...(components.clock ? { clock: components.clock } : {}),
+            ...(components.random ? { random: components.random } : {}),
+          },
+          { nodeName: init.nodeName, files },
+        )
+        : undefined;
       const agent = new Agent(
         {
           control,
@@ -377,6 +416,7 @@ export function createAgentNode(components: AgentNodeComponents, init: AgentNode
           ...(device.relayForwarding ? { relayForwarding: device.relayForwarding } : {}),
           ...(components.timers ? { timers: components.timers } : {}),
           ...(components.random ? { random: components.random } : {}),
+          ...(renewer ? { certificates: () => renewer.status() } : {}),
         },
         {
           meshName: init.meshName,
@@ -396,6 +436,7 @@ export function createAgentNode(components: AgentNodeComponents, init: AgentNode
       device.adopt(agent);
       // A join answered and then a device that fails: stopping leaves the mesh and closes the device.
       await parts.start('agent', () => agent.start(), () => agent.stop({ keepInterface: init.keepInterface ?? false }));
+      if (renewer) await parts.start('certificate renewal', () => renewer.start(), () => renewer.stop());
       return agent;
     },
   });

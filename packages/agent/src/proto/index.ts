@@ -27,6 +27,8 @@ export type { NodesResponse, NodesResponse__Output } from './gen/wgmesh/v1/Nodes
 export type { TagsResponse, TagsResponse__Output } from './gen/wgmesh/v1/TagsResponse.js';
 export type { EnrollRequest, EnrollRequest__Output } from './gen/wgmesh/v1/EnrollRequest.js';
 export type { EnrollResponse, EnrollResponse__Output } from './gen/wgmesh/v1/EnrollResponse.js';
+export type { RenewRequest, RenewRequest__Output } from './gen/wgmesh/v1/RenewRequest.js';
+export type { RenewResponse, RenewResponse__Output } from './gen/wgmesh/v1/RenewResponse.js';
 export type { CreateTokenRequest, CreateTokenRequest__Output } from './gen/wgmesh/v1/CreateTokenRequest.js';
 export type { CreateTokenResponse, CreateTokenResponse__Output } from './gen/wgmesh/v1/CreateTokenResponse.js';
 export type { TokenInfo, TokenInfo__Output } from './gen/wgmesh/v1/TokenInfo.js';

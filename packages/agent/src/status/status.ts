@@ -1,4 +1,5 @@
 import type { Agent } from '../agent.js';
+import { daysLeft } from '../identity/renewer.js';
 import { nodesByName, peersOf } from '../netmap/netmap.js';
 import type { InfoResponse, PeerStatus, RttResponse__Output, RttRow__Output } from '../proto/index.js';
 import type { WgPeerState } from '../wg/types.js';
@@ -60,6 +61,7 @@ export async function buildStatus(agent: Agent): Promise<InfoResponse> {
     relay: agent.relayPaths.forwarding?.enabled ?? false,
     relayPairs: agent.relayPaths.relayPairs,
     relayedBytes: (await agent.relayPaths.forwarding?.forwardedBytes()) ?? 0,
+    ...certificateFields(agent),
   };
 }
 
@@ -77,4 +79,18 @@ export async function buildRttMatrix(agent: Agent): Promise<RttResponse__Output>
     .filter((r) => r.from !== r.to && names.has(r.from) && names.has(r.to))
     .sort((a, b) => a.from.localeCompare(b.from) || a.to.localeCompare(b.to));
   return { nodes: nodes.map((n) => n.name), rows, partial: reported === undefined };
+}
+
+function certificateFields(agent: Agent): Pick<InfoResponse, 'certNotAfterMs' | 'caNotAfterMs' | 'certSerial' | 'certRenewAtMs' | 'certRenewError' | 'certRenewals' | 'certDaysLeft' | 'caDaysLeft'> {
+  const c = agent.certificateStatus();
+  return {
+    certNotAfterMs: c?.certNotAfterMs ?? 0,
+    caNotAfterMs: c?.caNotAfterMs ?? 0,
+    certSerial: c?.certSerial ?? '',
+    certRenewAtMs: c?.renewAtMs ?? 0,
+    certRenewError: c?.renewError ?? '',
+    certRenewals: c?.renewals ?? 0,
+    certDaysLeft: c ? daysLeft(c.certNotAfterMs, Date.now()) : 0,
+    caDaysLeft: c ? daysLeft(c.caNotAfterMs, Date.now()) : 0,
+  };
 }

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { status as grpcStatus } from '@grpc/grpc-js';
 import { Agent } from '../../src/agent.js';
 import { ControlCallError, type ControlClient, type WatchCallbacks } from '../../src/control/client.js';
+import { ControlReconnect } from '../../src/errors.js';
 import { FailoverControlClient, isUnreachable, spreadIndex } from '../../src/control/failover.js';
 import { resolveAddresses } from '../../src/control/resolve.js';
 import { resolveBootstrapTargets } from '../../src/node/node.js';
@@ -360,5 +361,29 @@ describe('spreadIndex: where a node starts in its bootstrap list', () => {
     await assert.rejects(control.join({}));
     assert.deepEqual(order, ['b', 'c', 'a']);
     control.close();
+  });
+});
+
+describe('reconnect (a renewed certificate): new connections, the Watch opened again, nothing else touched', () => {
+  test('every target gets a new client; the old ones are closed; an open Watch ends UNAVAILABLE once, and calls go to the new client', async () => {
+    const made: FakeBootstrap[] = [];
+    const client = new FailoverControlClient<{ name: string }>(
+      { connect: (t) => { const b = new FakeBootstrap(t.name); made.push(b); return b; } },
+      { targets: [{ name: 'b1' }, { name: 'b2' }] },
+    );
+    const ends: (ControlCallError | undefined)[] = [];
+    client.watch({ meshName: 'm', nodeName: 'n0', publicKey: 'k', nodeSecret: '', sinceRevision: 3 }, { onOpen: () => {}, onEvent: () => {}, onEnd: (err) => ends.push(err) });
+    await new Promise((r) => setImmediate(r));
+    client.reconnect('the node\'s certificate was renewed');
+    assert.equal(made.length, 4, 'a new client per target');
+    assert.ok(made[0]!.closed && made[1]!.closed, 'the old clients closed');
+    assert.equal(ends.length, 1);
+    assert.equal(ends[0]!.code, grpcStatus.UNAVAILABLE);
+    assert.match(ends[0]!.message, /certificate was renewed; reconnecting/);
+    assert.ok(ends[0] instanceof ControlReconnect, 'marked as a reconnect of our own (the session logs it as info, not a fault)');
+    await client.update({ meshName: 'm', nodeName: 'n0', publicKey: 'k', nodeSecret: '', endpoints: [], tags: {}, rtt: [], relayed: [] } as UpdateRequest);
+    assert.equal(made[2]!.updates.length, 1, 'calls go over the new client of the current target');
+    assert.equal(made[0]!.updates.length, 0);
+    client.close();
   });
 });

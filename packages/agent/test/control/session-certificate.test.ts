@@ -62,3 +62,24 @@ test('a revoked certificate: said once in the log (not at every retry), shown as
   assert.equal(session.certificateRefusal, undefined);
   session.stop();
 });
+
+test('an expired certificate: the TLS layer refuses it without a reason, and the node reads its own expiry to say "expired"', async () => {
+  const logger = recordingLogger();
+  const tlsRefusal = new ControlCallError(grpcStatus.UNAVAILABLE, 'No connection established. Last error: Error: write EPROTO … alert certificate expired', 'Update');
+  const control = { async join() { throw tlsRefusal; }, watch: () => ({ cancel() {} }), async update() { throw tlsRefusal; }, async leave() {}, async rtt() { return { nodes: [], rows: [], partial: true }; }, close() {} } as unknown as ControlClient;
+  const timers: Timers = { setTimeout: () => 0, clearTimeout: () => undefined };
+  let notAfter = Date.now() + 60_000;
+  const session = new ControlSession(
+    { control, membership: { netmap: { revision: 3 }, receive() {} }, logger, timers, ownCertificateNotAfterMs: () => notAfter },
+    { meshName: 'm', nodeName: 'h3', publicKey: 'pk', nodeSecret: 's', backoffInitialMs: 10, backoffMaxMs: 100 },
+    { joinRequest: async () => ({ endpoints: [], tags: {}, listenPort: 51820 }), rejoined: async () => undefined, changed: () => undefined },
+  );
+  session.start();
+  session.heartbeatFailed(tlsRefusal);
+  assert.equal(session.certificateRefusal, undefined, 'a failed call while the certificate is valid is not about it');
+  notAfter = Date.now() - 1_000;
+  session.heartbeatFailed(tlsRefusal);
+  assert.equal((session.certificateRefusal as { state: string } | undefined)?.state, 'expired');
+  assert.ok(logger.lines.some((l) => l.level === 'error' && /this node's certificate is expired/.test(l.message)));
+  session.stop();
+});

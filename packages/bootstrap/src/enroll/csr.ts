@@ -84,6 +84,14 @@ function checkExtension(ext: CsrExtension): void {
   }
 }
 
+/**
+ * How far before now a certificate's validity starts (clock skew between machines): a minute, or a
+ * tenth of a short lifetime, so that a certificate of 60 s still has most of its life ahead.
+ */
+export function backdateMs(lifetimeMs: number): number {
+  return Math.min(60_000, Math.floor(lifetimeMs / 10));
+}
+
 /** The mesh CA as a bootstrap with -ca-key holds it: signs checked CSRs as node certificates. */
 export class CertificateAuthority {
   readonly certPem: string;
@@ -112,14 +120,14 @@ export class CertificateAuthority {
   }
 
   /** A node certificate for a checked CSR: CN = name, clientAuth only, CA:FALSE. */
-  sign(csr: CheckedCsr, options: { mesh: string; nowMs: number; days: number }): string {
+  sign(csr: CheckedCsr, options: { mesh: string; nowMs: number; lifetimeMs: number }): string {
     const cert = forge.pki.createCertificate();
     cert.publicKey = csr.publicKey;
     const serial = randomBytes(16);
     serial[0] = (serial[0]! & 0x7f) | 0x10;
     cert.serialNumber = serial.toString('hex');
-    cert.validity.notBefore = new Date(options.nowMs - 60_000);
-    cert.validity.notAfter = new Date(options.nowMs + options.days * 86_400_000);
+    cert.validity.notBefore = new Date(options.nowMs - backdateMs(options.lifetimeMs));
+    cert.validity.notAfter = new Date(options.nowMs + options.lifetimeMs);
     cert.setSubject([{ name: 'commonName', value: csr.name }, { name: 'organizationName', value: `wgmesh ${options.mesh}` }]);
     cert.setIssuer(this.cert.subject.attributes);
     cert.setExtensions([

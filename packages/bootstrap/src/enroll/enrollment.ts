@@ -1,7 +1,7 @@
 import { X509Certificate } from 'node:crypto';
-import type { CreateTokenRequest__Output, CreateTokenResponse, EnrollResponse, Logger, TokenAdmin, TokenInfo } from '@wgmesh/agent';
+import type { CreateTokenRequest__Output, CreateTokenResponse, EnrollResponse, Logger, RenewResponse, TokenAdmin, TokenInfo } from '@wgmesh/agent';
 import { silentLogger } from '@wgmesh/agent';
-import { InvalidField, NameTaken, TokenExpired, TokenInvalid, TokenRevoked, TokenUnknown, TokenUsed } from '../errors.js';
+import { InvalidField, NameTaken, PermissionDenied, TokenExpired, TokenInvalid, TokenRevoked, TokenUnknown, TokenUsed } from '../errors.js';
 import type { Clock } from '../members/table.js';
 import { validateNodeName, validateTags } from '../service/validate.js';
 import { toServiceError } from '../service/status.js';
@@ -15,8 +15,8 @@ export const ENROLLMENT_DEFAULTS = {
   ttlMaxMs: 30 * 86_400_000,
   uses: 1,
   usesMax: 10_000,
-  /** Validity of an enrolled node's certificate. */
-  certDays: 365,
+  /** Validity of an enrolled (or renewed) node's certificate: bootstrap -cert-lifetime. */
+  certLifetimeMs: 365 * 86_400_000,
 } as const;
 
 export interface EnrollmentComponents {
@@ -34,7 +34,8 @@ export interface EnrollmentInit {
   readonly meshName: string;
   /** The bootstraps a token names when `token create` gives no -addr. */
   readonly defaultAddrs: () => readonly string[];
-  readonly certDays?: number;
+  /** Validity of the certificates signed here (enrolled and renewed); default ENROLLMENT_DEFAULTS.certLifetimeMs. */
+  readonly certLifetimeMs?: number;
   readonly badTokens?: BadTokenLimits;
 }
 
@@ -84,11 +85,34 @@ export class Enrollment {
     const csr = checkCsr(request.csrPem, record.name);
     if (this.components.isMember(csr.name)) throw new NameTaken(csr.name);
     const used = await store.consume(record.hash, clock.now(), csr.name);
-    const certPem = ca.sign(csr, { mesh: this.init.meshName, nowMs: clock.now(), days: this.init.certDays ?? ENROLLMENT_DEFAULTS.certDays });
+    const certPem = ca.sign(csr, { mesh: this.init.meshName, nowMs: clock.now(), lifetimeMs: this.lifetimeMs });
     const issued = new X509Certificate(certPem);
     await this.components.recordIssued?.({ name: csr.name, serial: issued.serialNumber, notAfterMs: Date.parse(issued.validTo) });
     this.logger.info('node enrolled', { node: csr.name, token: used.id, peer: source, serial: issued.serialNumber.toLowerCase(), notAfter: issued.validTo });
     return { nodeName: csr.name, certPem, caPem: ca.certPem, meshName: this.init.meshName, tags: { ...used.tags } };
+  }
+
+  /**
+   * Renew: a new certificate for a node that proved itself with its current one (certName, the CN
+   * the authenticator read from it). The CSR must be for the same name; the same checks as Enroll.
+   */
+  async renew(request: { nodeName: string; csrPem: string }, certName: string, source: string): Promise<RenewResponse> {
+    const { ca, clock } = this.components;
+    const name = validateNodeName(request.nodeName || certName);
+    if (name !== certName.toLowerCase()) {
+      throw new PermissionDenied(`node_name "${name}" is not the client certificate's CN "${certName}": a node renews its own certificate only`);
+    }
+    const csr = checkCsr(request.csrPem, name);
+    const certPem = ca.sign(csr, { mesh: this.init.meshName, nowMs: clock.now(), lifetimeMs: this.lifetimeMs });
+    const issued = new X509Certificate(certPem);
+    // Recorded like an enrolled one, so `ca revoke NAME` finds the renewed serial too.
+    await this.components.recordIssued?.({ name, serial: issued.serialNumber, notAfterMs: Date.parse(issued.validTo) });
+    this.logger.info('certificate renewed', { node: name, peer: source, serial: issued.serialNumber.toLowerCase(), notAfter: issued.validTo });
+    return { certPem, caPem: ca.certPem };
+  }
+
+  private get lifetimeMs(): number {
+    return this.init.certLifetimeMs ?? ENROLLMENT_DEFAULTS.certLifetimeMs;
   }
 
   async create(request: CreateTokenRequest__Output): Promise<CreateTokenResponse> {

@@ -1,12 +1,12 @@
 import type { sendUnaryData } from '@grpc/grpc-js';
 import type {
-  EnrollRequest__Output, EnrollResponse, JoinRequest__Output, JoinResponse, LeaveRequest__Output, LeaveResponse, MeshHandlers, PresharedKeysRequest__Output, PresharedKeysResponse,
+  EnrollRequest__Output, EnrollResponse, RenewRequest__Output, RenewResponse, JoinRequest__Output, JoinResponse, LeaveRequest__Output, LeaveResponse, MeshHandlers, PresharedKeysRequest__Output, PresharedKeysResponse,
   RttMatrixRequest__Output, RttResponse,
   UpdateRequest__Output, UpdateResponse, Logger,
 } from '@wgmesh/agent';
 import { errorMessage } from '@wgmesh/agent';
 import type { MemberTable, Identity } from '../members/table.js';
-import { EnrollmentDisabled, InvalidField, MeshNotFound, PermissionDenied } from '../errors.js';
+import { EnrollmentDisabled, InvalidField, MeshNotFound, PermissionDenied, RenewalDisabled, Unauthenticated } from '../errors.js';
 import type { Enrollment } from '../enroll/enrollment.js';
 import { sourceAddress } from '../enroll/rate-limit.js';
 import { DEFAULTS, LIMITS } from '../constants.js';
@@ -169,6 +169,20 @@ export function createMeshService(
         return components.enrollment.enroll({ token: req.token, csrPem: req.csrPem }, sourceAddress(call.getPeer()));
       }, {
         failed: (err) => logger.warn('enrollment refused', { peer: call.getPeer(), err: errorMessage(err) }),
+      });
+    },
+
+    // The node's current client certificate is the credential (checked per call, as for Update):
+    // its CN must be node_name, and the CSR must ask for that same name.
+    Renew(call, callback) {
+      const req: RenewRequest__Output = call.request;
+      answer(callback, async (): Promise<RenewResponse> => {
+        const who = auth.identify(call);
+        if (who.certName === undefined) throw new Unauthenticated('Renew needs the node\'s current client certificate (mTLS); a dev-mode bootstrap has no certificates to renew');
+        if (!components.enrollment) throw new RenewalDisabled();
+        return components.enrollment.renew({ nodeName: req.nodeName, csrPem: req.csrPem }, who.certName, call.getPeer());
+      }, {
+        failed: (err) => logger.warn('renewal refused', { node: req.nodeName, peer: call.getPeer(), err: errorMessage(err) }),
       });
     },
   };

@@ -2,7 +2,7 @@ import { status, type ServiceError, Metadata } from '@grpc/grpc-js';
 import {
   CertificateRejected, IdentityMismatch, Unauthenticated, InvalidField, MeshNotFound, NameTaken, NodeNotFound, PermissionDenied, PresharedKeysOff, PublicKeyTaken, RangeExhausted,
   StoreConflict, StoreUnavailable, WatcherFellBehind, TokenInvalid, TokenUnknown, TokenExpired, TokenUsed, TokenRevoked, TokenNotFound, TooManyBadTokens,
-  CsrRejected, EnrollmentDisabled, CertificateNotFound,
+  CsrRejected, EnrollmentDisabled, CertificateNotFound, RenewalDisabled,
 } from '../errors.js';
 
 /** The one place where named errors become gRPC status codes. */
@@ -24,6 +24,7 @@ function codeFor(err: unknown): status {
   if (err instanceof CertificateNotFound) return status.NOT_FOUND;
   if (err instanceof TooManyBadTokens) return status.RESOURCE_EXHAUSTED;
   if (err instanceof EnrollmentDisabled) return status.FAILED_PRECONDITION;
+  if (err instanceof RenewalDisabled) return status.FAILED_PRECONDITION;
   if (err instanceof MeshNotFound) return status.NOT_FOUND;
   if (err instanceof NodeNotFound) return status.NOT_FOUND;
   if (err instanceof NameTaken) return status.ALREADY_EXISTS;

@@ -1,5 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import { X509Certificate } from 'node:crypto';
+import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync, unwatchFile, watchFile, existsSync } from 'node:fs';
 import { errorMessage, silentLogger, type Logger } from '@wgmesh/agent';
 import type { Authenticator, CallIdentity, ServerSurfaceCall } from '../service/auth.js';
@@ -20,8 +20,12 @@ export function certCommonName(cert: X509Certificate): string {
  * "unavailable".
  */
 class MeshServerCredentials extends grpc.ServerCredentials {
-  constructor(ca: Buffer, cert: Buffer, key: Buffer) {
+  constructor(private readonly ca: Buffer, cert: Buffer, key: Buffer) {
     super({ requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.3' }, { ca, cert, key });
+  }
+  /** New connections are served with this certificate and key; connections already open keep theirs. */
+  replace(cert: Buffer, key: Buffer): void {
+    this.updateSecureContextOptions({ ca: this.ca, cert, key });
   }
   _equals(other: grpc.ServerCredentials): boolean {
     return other === this;
@@ -36,6 +40,9 @@ export interface MeshTlsInit {
   readonly crlFile?: string;
   readonly clock?: Clock;
   readonly logger?: Logger;
+  /** The files certPem and keyPem were read from: re-read when either changes (a renewed server certificate). */
+  readonly certFile?: string;
+  readonly keyFile?: string;
   /**
    * Send the CA certificate after the server's in the handshake (enrollment): a joining node that
    * has only a token finds the CA there and pins it by the token's fingerprint.
@@ -47,6 +54,8 @@ export class MeshTls implements Authenticator, RevocationSource {
   readonly mode = 'mtls' as const;
   private readonly revocationListeners = new Set<() => void>();
   readonly credentials: grpc.ServerCredentials;
+  private readonly serverCredentials: MeshServerCredentials;
+  private serverFingerprint: string;
   private readonly cas: X509Certificate[];
   private revoked = new Set<string>();
   private readonly sources = new Set<RevocationSource>();
@@ -72,24 +81,76 @@ export class MeshTls implements Authenticator, RevocationSource {
     } catch (err) {
       throw new ConfigError(`the server certificate cannot be parsed: ${errorMessage(err)}`);
     }
-    if (!this.cas.some((ca) => server.checkIssued(ca) && server.verify(ca.publicKey))) {
+    const issuer = this.checkServerCertificate(server);
+    this.serverNames = subjectAltNames(server);
+    this.serverFingerprint = server.fingerprint256;
+    this.serverCredentials = new MeshServerCredentials(init.caPem, this.serverChain(init.certPem, issuer), init.keyPem);
+    this.credentials = this.serverCredentials;
+    if (init.crlFile) {
+      this.loadCrl(true);
+      watchFile(init.crlFile, { interval: 250 }, () => this.loadCrl(false));
+    }
+    for (const file of this.serverFiles) watchFile(file, { interval: 250 }, () => this.reloadServerCertificate());
+  }
+
+  close(): void {
+    if (this.init.crlFile) unwatchFile(this.init.crlFile);
+    for (const file of this.serverFiles) unwatchFile(file);
+  }
+
+  private get serverFiles(): string[] {
+    return this.init.certFile && this.init.keyFile ? [this.init.certFile, this.init.keyFile] : [];
+  }
+
+  /** The CA that issued the server certificate; a certificate of another CA, or an expired one, is refused. */
+  private checkServerCertificate(server: X509Certificate): X509Certificate {
+    const issuer = this.cas.find((ca) => server.checkIssued(ca) && server.verify(ca.publicKey));
+    if (!issuer) {
       throw new ConfigError(`the server certificate (${server.subject.replace(/\n/g, ', ')}) is not signed by the given CA; issue it with \`wgmesh ca issue -server\` from the same CA`);
     }
     if (Date.parse(server.validTo) < this.clock.now()) {
       throw new ConfigError(`the server certificate expired on ${new Date(server.validTo).toISOString().slice(0, 10)}; issue a new one with \`wgmesh ca issue -server\``);
     }
-    this.serverNames = subjectAltNames(server);
-    const issuer = this.cas.find((ca) => server.checkIssued(ca) && server.verify(ca.publicKey))!;
-    const chain = init.sendCa ? Buffer.concat([init.certPem, Buffer.from('\n' + issuer.toString())]) : init.certPem;
-    this.credentials = new MeshServerCredentials(init.caPem, chain, init.keyPem);
-    if (init.crlFile) {
-      this.loadCrl(true);
-      watchFile(init.crlFile, { interval: 250 }, () => this.loadCrl(false));
-    }
+    return issuer;
   }
 
-  close(): void {
-    if (this.init.crlFile) unwatchFile(this.init.crlFile);
+  private serverChain(certPem: Buffer, issuer: X509Certificate): Buffer {
+    return this.init.sendCa ? Buffer.concat([certPem, Buffer.from('\n' + issuer.toString())]) : certPem;
+  }
+
+  /**
+   * The server certificate or key file changed: both are read again and, when they form a valid
+   * pair from this CA, serve new connections (open ones keep theirs). A half-written pair (the
+   * certificate replaced, the key not yet) is skipped: the next change of the other file retries.
+   */
+  private reloadServerCertificate(): void {
+    const { certFile, keyFile } = this.init;
+    if (!certFile || !keyFile) return;
+    let cert: Buffer;
+    let key: Buffer;
+    let server: X509Certificate;
+    try {
+      cert = readFileSync(certFile);
+      key = readFileSync(keyFile);
+      server = new X509Certificate(cert);
+    } catch (err) {
+      this.logger.error('server certificate files unreadable; keeping the one in use', { file: certFile, err: errorMessage(err) });
+      return;
+    }
+    if (server.fingerprint256 === this.serverFingerprint) return;
+    try {
+      if (!server.checkPrivateKey(createPrivateKey(key))) {
+        this.logger.warn('server certificate and key do not match (yet); keeping the one in use until both are replaced', { file: certFile });
+        return;
+      }
+      const issuer = this.checkServerCertificate(server);
+      this.serverCredentials.replace(this.serverChain(cert, issuer), key);
+    } catch (err) {
+      this.logger.error('new server certificate rejected; keeping the one in use', { file: certFile, err: errorMessage(err) });
+      return;
+    }
+    this.serverFingerprint = server.fingerprint256;
+    this.logger.info('server certificate reloaded', { file: certFile, serial: server.serialNumber.toLowerCase(), notAfter: server.validTo });
   }
 
   get revokedCount(): number {

@@ -43,7 +43,7 @@ describe('CSR checks', () => {
 describe('the CA that signs', () => {
   test('signs a node certificate: CN = the name, CA:FALSE, clientAuth, chained to the CA', () => {
     const ca = makeCa();
-    const pem = ca.sign(checkCsr(makeCsr('web1'), undefined), { mesh: 'lab', nowMs: Date.now(), days: 30 });
+    const pem = ca.sign(checkCsr(makeCsr('web1'), undefined), { mesh: 'lab', nowMs: Date.now(), lifetimeMs: 30 * 86_400_000 });
     const cert = new X509Certificate(pem);
     const caCert = new X509Certificate(ca.certPem);
     assert.match(cert.subject, /CN=web1/);

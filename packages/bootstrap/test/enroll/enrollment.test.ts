@@ -15,7 +15,7 @@ function setup(members: string[] = []) {
   const store = new MemoryTokenStore();
   const enrollment = new Enrollment(
     { ca, store, clock, isMember: (name) => members.includes(name) },
-    { meshName: 'lab', defaultAddrs: () => ['192.0.2.1:5000'], certDays: 30 },
+    { meshName: 'lab', defaultAddrs: () => ['192.0.2.1:5000'], certLifetimeMs: 30 * 86_400_000 },
   );
   const create = async (over: { name?: string; ttlMs?: number; uses?: number; tags?: Record<string, string> } = {}) =>
     (await enrollment.create({ name: over.name ?? '', ttlMs: over.ttlMs ?? 0, uses: over.uses ?? 0, tags: over.tags ?? {}, addrs: [] })).token!;

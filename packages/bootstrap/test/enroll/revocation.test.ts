@@ -122,7 +122,7 @@ function issue(ca: ReturnType<typeof makeCa>, name: string): { certPem: string; 
   csr.publicKey = forge.pki.publicKeyFromPem(publicKey.export({ type: 'spki', format: 'pem' }).toString());
   csr.setSubject([{ name: 'commonName', value: name }]);
   csr.sign(forge.pki.privateKeyFromPem(keyPem), forge.md.sha256.create());
-  return { certPem: ca.sign(checkCsr(forge.pki.certificationRequestToPem(csr), name), { mesh: 'rev', nowMs: Date.now(), days: 1 }), keyPem };
+  return { certPem: ca.sign(checkCsr(forge.pki.certificationRequestToPem(csr), name), { mesh: 'rev', nowMs: Date.now(), lifetimeMs: 86_400_000 }), keyPem };
 }
 
 test('the authenticator refuses a serial on the next call once the bootstrap\'s own list revokes it', async () => {

@@ -4,7 +4,7 @@ import { writeFileAtomic } from '@wgmesh/agent';
 import { isIP } from 'node:net';
 import path from 'node:path';
 import forge from 'node-forge';
-import { createCrl, type RevokedEntry } from '@wgmesh/bootstrap';
+import { backdateMs, createCrl, type RevokedEntry } from '@wgmesh/bootstrap';
 import { CaError } from '../errors.js';
 
 /**
@@ -114,6 +114,8 @@ export interface IssueOptions {
   readonly ips?: readonly string[];
   readonly dns?: readonly string[];
   readonly days?: number;
+  /** Validity in milliseconds (ca issue -lifetime), instead of days: short-lived certificates, tests of renewal. */
+  readonly lifetimeMs?: number;
   /** For tests of expiry handling: explicit validity. */
   readonly notBefore?: Date;
   readonly notAfter?: Date;
@@ -133,8 +135,9 @@ export async function issueCertificate(dir: string, name: string, options: Issue
   const cert = forge.pki.createCertificate();
   cert.publicKey = key.publicKey;
   cert.serialNumber = newSerial();
-  cert.validity.notBefore = options.notBefore ?? new Date(Date.now() - 60_000);
-  cert.validity.notAfter = options.notAfter ?? new Date(Date.now() + (options.days ?? 825) * 86_400_000);
+  const lifetimeMs = options.lifetimeMs ?? (options.days ?? 825) * 86_400_000;
+  cert.validity.notBefore = options.notBefore ?? new Date(Date.now() - backdateMs(lifetimeMs));
+  cert.validity.notAfter = options.notAfter ?? new Date(Date.now() + lifetimeMs);
   cert.setSubject([{ name: 'commonName', value: name }, { name: 'organizationName', value: `wgmesh ${ca.index.mesh}` }]);
   cert.setIssuer(ca.cert.subject.attributes);
   const altNames = [

@@ -67,6 +67,7 @@ export async function runBootstrap(argv: string[], env: NodeJS.ProcessEnv): Prom
   const init = nodeInit(values, mesh, nodeName(values));
   const dev = Boolean(values.dev);
   if (dev && values['ca-key']) throw new UsageError('-ca-key signs certificates for the TLS join service: it cannot be used with -dev');
+  if (dev && values['cert-lifetime']) throw new UsageError('-cert-lifetime is the validity of the certificates a bootstrap with -ca-key signs: it cannot be used with -dev');
   const tls = dev ? undefined : await serverTlsFromFlags(values);
   checkRoot('bootstrap');
 

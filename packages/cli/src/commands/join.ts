@@ -1,9 +1,9 @@
 import * as grpc from '@grpc/grpc-js';
 import { createAgentNode, parseHostPort } from '@wgmesh/agent';
 import { decodeToken, type EnrollmentToken } from '@wgmesh/bootstrap';
-import type { NodeInit } from '@wgmesh/agent';
+import type { CertificateFiles, NodeInit } from '@wgmesh/agent';
 import { formatHelp, resolveFlags, UsageError, type FlagSpec, type FlagValues } from '../flags/parse.js';
-import { loadOrEnroll } from '../enroll/enroll.js';
+import { enrollFiles, loadOrEnroll, makeCsr } from '../enroll/enroll.js';
 import { checkMeshName, checkRoot, interrupted, makeLogger, NODE_FLAGS, nodeInit, nodeName, runNode, wgDriverFactory } from './node-common.js';
 import { printJoinSummary } from './summary.js';
 import { showJoinProgress } from '../ui/progress.js';
@@ -55,6 +55,8 @@ export async function runJoin(argv: string[], env: NodeJS.ProcessEnv): Promise<n
   const target = targets[0]!;
   let tls: Awaited<ReturnType<typeof clientTlsFromFlags>> | undefined;
   let init: NodeInit;
+  // The files of this node's certificate: renewed in place at two thirds of its lifetime.
+  let certificates: CertificateFiles | undefined;
   if (token) {
     // A token's name is the one its certificate gets; without one, this node's own.
     const name = token.name ?? nodeName(values);
@@ -62,17 +64,21 @@ export async function runJoin(argv: string[], env: NodeJS.ProcessEnv): Promise<n
     checkRoot('join');
     const identity = await loadOrEnroll(token, String(values.token).trim(), init.stateDir, name);
     tls = clientTlsFromPems(identity, target.host, name);
+    const files = enrollFiles(init.stateDir, mesh);
+    certificates = { cert: files.cert, key: files.key, ca: files.ca };
     init = { ...init, tags: { ...identity.tags, ...init.tags } };
   } else {
     tls = dev ? undefined : await clientTlsFromFlags(values, target.host, values['node-name'] as string | undefined);
     init = nodeInit(values, mesh, nodeName(values, tls?.certName));
+    if (tls) certificates = { cert: String(values['client-cert']), key: String(values['client-key']), ca: String(values['ca-cert']) };
     checkRoot('join');
   }
 
   const logger = makeLogger(values);
   const stunServers = values['stun-server'] as string[];
-  const node = createAgentNode({ wg: wgDriverFactory(values, logger), logger }, {
+  const node = createAgentNode({ wg: wgDriverFactory(values, logger), logger, makeCsr }, {
     ...init,
+    ...(certificates ? { certificates } : {}),
     // Each bootstrap is checked (mTLS) against its own host name.
     bootstrap: targets.map((t) => ({
       address: t.address,

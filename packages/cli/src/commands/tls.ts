@@ -1,7 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { X509Certificate } from 'node:crypto';
+import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { certCommonName, splitPem, type BootstrapTlsInit } from '@wgmesh/bootstrap';
 import { UsageError, type FlagSpec, type FlagValues } from '../flags/parse.js';
 
@@ -11,6 +11,10 @@ export const TLS_SERVER_FLAGS: FlagSpec[] = [
   { name: 'grpc-server-key', type: 'string', value: 'FILE', help: 'the join service\'s private key (PEM)' },
   { name: 'grpc-ca-path', type: 'string', value: 'DIR', help: 'instead of -grpc-ca-cert: a directory of CA certificates' },
   { name: 'grpc-crl', type: 'string', value: 'FILE', help: 'revocation list (crl.pem from `wgmesh ca`), reloaded when it changes' },
+  {
+    name: 'cert-lifetime', type: 'string', value: 'DURATION',
+    help: 'validity of the node certificates this bootstrap signs (enrolled and renewed; nodes renew at two thirds of it): e.g. 365d (the default), 90d, 12h, 60s. Needs -ca-key',
+  },
   {
     name: 'ca-key', type: 'string', value: 'FILE',
     help: 'the CA\'s private key (ca-key.pem beside -grpc-ca-cert): this bootstrap then signs node certificates for enrollment tokens (`wgmesh token create`, `wgmesh join -token`)',
@@ -50,7 +54,13 @@ export async function serverTlsFromFlags(values: FlagValues): Promise<BootstrapT
   const cert = await readPem(String(values['grpc-server-cert']), 'grpc-server-cert');
   const key = await readPem(String(values['grpc-server-key']), 'grpc-server-key');
   const caKey = values['ca-key'] ? await readPem(String(values['ca-key']), 'ca-key') : undefined;
-  return { caPem: ca, certPem: cert, keyPem: key, ...(values['grpc-crl'] ? { crlFile: String(values['grpc-crl']) } : {}), ...(caKey ? { caKeyPem: caKey } : {}) };
+  const lifetime = values['cert-lifetime'] ? parseLifetime(String(values['cert-lifetime']), '-cert-lifetime') : undefined;
+  if (lifetime !== undefined && !caKey) throw new UsageError('-cert-lifetime is the validity of the certificates this bootstrap signs: it needs -ca-key');
+  return {
+    caPem: ca, certPem: cert, keyPem: key,
+    certFile: String(values['grpc-server-cert']), keyFile: String(values['grpc-server-key']),
+    ...(lifetime !== undefined ? { certLifetimeMs: lifetime } : {}),
+    ...(values['grpc-crl'] ? { crlFile: String(values['grpc-crl']) } : {}), ...(caKey ? { caKeyPem: caKey } : {}) };
 }
 
 /** Every PEM certificate in a directory, as one CA bundle. */
@@ -94,11 +104,22 @@ export function clientTlsFromPems(pems: { ca: Buffer; cert: Buffer; key: Buffer 
   const { ca, cert, key } = pems;
   const { cn, problem } = checkClientCertificate(cert, ca, nodeName, Date.now());
   if (problem) throw new UsageError(problem);
+  if (!keyMatches(cert, key)) {
+    throw new UsageError(`client side: the private key is not the key of the certificate "${cn}" (a certificate renewal interrupted between writing the key and the certificate leaves this); issue a new certificate with \`wgmesh ca issue ${cn}\` or enroll again`);
+  }
   return {
     certName: cn,
     credentials: grpc.credentials.createSsl(ca, key, cert),
     channelOptions: tlsChannelOptions(host),
   };
+}
+
+function keyMatches(certPem: Buffer, keyPem: Buffer): boolean {
+  try {
+    return new X509Certificate(certPem).checkPrivateKey(createPrivateKey(keyPem));
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -128,4 +149,13 @@ function checkClientCertificate(certPem: Buffer, caPem: Buffer, nodeName: string
     return { cn, problem: `client side: -node-name "${nodeName}" does not match the client certificate's CN "${cn}"; the bootstrap only accepts the name the certificate was issued for (leave -node-name out to use "${cn}")` };
   }
   return { cn, problem: undefined };
+}
+
+/** A lifetime: a number with s, m, h or d (days), e.g. 60s, 12h, 365d. */
+export function parseLifetime(text: string, flag: string): number {
+  const m = /^(\d+(?:\.\d+)?)(s|m|h|d)$/.exec(text.trim());
+  const unit = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+  const ms = m ? Math.round(Number(m[1]) * unit[m[2] as keyof typeof unit]) : NaN;
+  if (!(ms >= 10_000) || ms > 100 * 365 * 86_400_000) throw new UsageError(`${flag} ${text}: give a duration between 10s and 100 years, with s, m, h or d (e.g. 60s, 90d)`);
+  return ms;
 }

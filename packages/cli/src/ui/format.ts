@@ -92,6 +92,7 @@ export function formatInfo(info: InfoResponse__Output, now = Date.now()): string
     ...(info.relay ? [relayLine(info)] : []),
     ...(info.certificateRefusal ? [certificateLine(info)] : []),
     ...(info.controlError ? [`the bootstrap refuses this node's calls: ${info.controlError}`] : []),
+    ...certificateLines(info, now),
     '',
   ].join('\n');
   const rows = nodeRows(info, now).map((r) => [r.name, r.meshIp, r.status, r.endpoint, r.path, r.handshake, r.rtt, r.transfer, r.tags]);
@@ -102,6 +103,21 @@ export function formatInfo(info: InfoResponse__Output, now = Date.now()): string
 export function certificateLine(info: InfoResponse__Output): string {
   const r = info.certificateRefusal!;
   return `certificate: ${r.state}${r.serial ? ` (serial ${r.serial})` : ''}, refused by the bootstrap since ${new Date(Number(r.sinceMs)).toISOString()}`;
+}
+
+/** The node's certificate and CA: days left, the next renewal, and a failing renewal. */
+export function certificateLines(info: InfoResponse__Output, now = Date.now()): string[] {
+  if (!Number(info.certNotAfterMs)) return [];
+  const span = (ms: number) => {
+    const s = Math.round(ms / 1000);
+    return s >= 86_400 ? `${Math.floor(s / 86_400)} days` : `${s} s`;
+  };
+  const left = (ms: number) => (ms < now ? 'EXPIRED' : `${span(ms - now)} left`);
+  const renew = Number(info.certRenewAtMs) > now ? `renews in ${span(Number(info.certRenewAtMs) - now)}` : 'renewing now';
+  return [
+    `certificate serial ${info.certSerial.slice(0, 16)}…: ${left(Number(info.certNotAfterMs))}, ${renew}${Number(info.certRenewals) ? ` (${info.certRenewals} renewed since start)` : ''}; CA: ${left(Number(info.caNotAfterMs))}`,
+    ...(info.certRenewError ? [`certificate renewal failing: ${info.certRenewError}`] : []),
+  ];
 }
 
 /** A relay's own line: how many pairs route through it and what it forwarded. */

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { X509Certificate } from 'node:crypto';
 import { caFiles, initCa, issueCertificate, listCertificates, revokeCertificate } from '../../src/ca/ca.js';
 import { CaError } from '../../src/errors.js';
+import { clientTlsFromPems, parseLifetime } from '../../src/commands/tls.js';
 
 /** openssl is the independent judge of what wgmesh ca writes. */
 function openssl(...args: string[]): Promise<{ code: number; out: string }> {
@@ -40,6 +41,30 @@ describe('wgmesh ca', () => {
     assert.ok(cert.checkIssued(new X509Certificate(await readFile(files.cert))));
     const v = await openssl('verify', '-CAfile', files.cert, '-purpose', 'sslclient', issued.cert);
     assert.equal(v.code, 0, v.out);
+  });
+
+  test('-lifetime: a short-lived certificate (60 s), its validity starting 6 s back (a tenth) rather than a minute', async () => {
+    const before = Date.now();
+    const issued = await issueCertificate(dir, 'short1', { lifetimeMs: 60_000 });
+    const cert = new X509Certificate(await readFile(issued.cert));
+    const lifetime = Date.parse(cert.validTo) - Date.parse(cert.validFrom);
+    assert.ok(Math.abs(lifetime - 66_000) <= 1000, `66 s from notBefore to notAfter (${lifetime})`);
+    assert.ok(Math.abs(Date.parse(cert.validTo) - (before + 60_000)) <= 2000);
+  });
+
+  test('a node certificate with another key than its own (a renewal interrupted between its two writes) is refused before dialing', async () => {
+    const a = await issueCertificate(dir, 'pair-a');
+    const b = await issueCertificate(dir, 'pair-b');
+    const [ca, cert, key, ownKey] = await Promise.all([readFile(files.cert), readFile(a.cert), readFile(b.key), readFile(a.key)]);
+    assert.throws(() => clientTlsFromPems({ ca, cert, key }, '192.0.2.1', 'pair-a'), /the private key is not the key of the certificate "pair-a"/);
+    assert.equal(clientTlsFromPems({ ca, cert, key: ownKey }, '192.0.2.1', 'pair-a').certName, 'pair-a');
+  });
+
+  test('parseLifetime: s, m, h, d; nonsense and less than 10 s refused', () => {
+    assert.equal(parseLifetime('60s', '-lifetime'), 60_000);
+    assert.equal(parseLifetime('12h', '-lifetime'), 12 * 3_600_000);
+    assert.equal(parseLifetime('365d', '-cert-lifetime'), 365 * 86_400_000);
+    for (const bad of ['5s', '60', 'd', '-1d', '1y']) assert.throws(() => parseLifetime(bad, '-lifetime'), /-lifetime .*between 10s and 100 years/);
   });
 
   test('a server certificate carries the IP and DNS names nodes dial', async () => {

@@ -71,6 +71,13 @@ describe('-store: where a bootstrap keeps the mesh', () => {
     await assert.rejects(runBootstrap(['-dev', '-ca-key', 'ca-key.pem'], {}), (err: Error) => err instanceof UsageError && /-ca-key .* cannot be used with -dev/.test(err.message));
   });
 
+  test('refused before anything starts: -cert-lifetime with -dev, and without -ca-key', async () => {
+    await assert.rejects(runBootstrap(['-dev', '-cert-lifetime', '90d'], {}), (err: Error) => err instanceof UsageError && /-cert-lifetime .* cannot be used with -dev/.test(err.message));
+    await assert.rejects(runBootstrap(['-n', 'prod', '-grpc-ca-cert', '/dev/null', '-grpc-server-cert', '/dev/null', '-grpc-server-key', '/dev/null', '-cert-lifetime', '90d'], {}),
+      (err: Error) => err instanceof UsageError && /-cert-lifetime .* needs -ca-key/.test(err.message));
+    await assert.rejects(runBootstrap(['-dev', '-cert-lifetime', '90'], {}), (err: Error) => err instanceof UsageError);
+  });
+
   test('file by default; the etcd flags are listed in --help', () => {
     assert.equal(resolveFlags(BOOTSTRAP_FLAGS, [], {}).values.store, 'file');
     const names = BOOTSTRAP_FLAGS.map((f) => f.name);

@@ -30,6 +30,8 @@ import type { PresharedKey as _wgmesh_v1_PresharedKey, PresharedKey__Output as _
 import type { PresharedKeysRequest as _wgmesh_v1_PresharedKeysRequest, PresharedKeysRequest__Output as _wgmesh_v1_PresharedKeysRequest__Output } from './wgmesh/v1/PresharedKeysRequest.js';
 import type { PresharedKeysResponse as _wgmesh_v1_PresharedKeysResponse, PresharedKeysResponse__Output as _wgmesh_v1_PresharedKeysResponse__Output } from './wgmesh/v1/PresharedKeysResponse.js';
 import type { RelayedPeer as _wgmesh_v1_RelayedPeer, RelayedPeer__Output as _wgmesh_v1_RelayedPeer__Output } from './wgmesh/v1/RelayedPeer.js';
+import type { RenewRequest as _wgmesh_v1_RenewRequest, RenewRequest__Output as _wgmesh_v1_RenewRequest__Output } from './wgmesh/v1/RenewRequest.js';
+import type { RenewResponse as _wgmesh_v1_RenewResponse, RenewResponse__Output as _wgmesh_v1_RenewResponse__Output } from './wgmesh/v1/RenewResponse.js';
 import type { RevokeCertificateRequest as _wgmesh_v1_RevokeCertificateRequest, RevokeCertificateRequest__Output as _wgmesh_v1_RevokeCertificateRequest__Output } from './wgmesh/v1/RevokeCertificateRequest.js';
 import type { RevokeCertificateResponse as _wgmesh_v1_RevokeCertificateResponse, RevokeCertificateResponse__Output as _wgmesh_v1_RevokeCertificateResponse__Output } from './wgmesh/v1/RevokeCertificateResponse.js';
 import type { RevokeTokenRequest as _wgmesh_v1_RevokeTokenRequest, RevokeTokenRequest__Output as _wgmesh_v1_RevokeTokenRequest__Output } from './wgmesh/v1/RevokeTokenRequest.js';
@@ -88,6 +90,8 @@ export interface ProtoGrpcType {
       PresharedKeysRequest: MessageTypeDefinition<_wgmesh_v1_PresharedKeysRequest, _wgmesh_v1_PresharedKeysRequest__Output>
       PresharedKeysResponse: MessageTypeDefinition<_wgmesh_v1_PresharedKeysResponse, _wgmesh_v1_PresharedKeysResponse__Output>
       RelayedPeer: MessageTypeDefinition<_wgmesh_v1_RelayedPeer, _wgmesh_v1_RelayedPeer__Output>
+      RenewRequest: MessageTypeDefinition<_wgmesh_v1_RenewRequest, _wgmesh_v1_RenewRequest__Output>
+      RenewResponse: MessageTypeDefinition<_wgmesh_v1_RenewResponse, _wgmesh_v1_RenewResponse__Output>
       RevokeCertificateRequest: MessageTypeDefinition<_wgmesh_v1_RevokeCertificateRequest, _wgmesh_v1_RevokeCertificateRequest__Output>
       RevokeCertificateResponse: MessageTypeDefinition<_wgmesh_v1_RevokeCertificateResponse, _wgmesh_v1_RevokeCertificateResponse__Output>
       RevokeTokenRequest: MessageTypeDefinition<_wgmesh_v1_RevokeTokenRequest, _wgmesh_v1_RevokeTokenRequest__Output>

@@ -30,6 +30,14 @@ export interface InfoResponse {
   'relayPairs'?: (number);
   'relayedBytes'?: (number | string | Long);
   'bootstrapAddrs'?: (string)[];
+  'certNotAfterMs'?: (number | string | Long);
+  'caNotAfterMs'?: (number | string | Long);
+  'certSerial'?: (string);
+  'certRenewAtMs'?: (number | string | Long);
+  'certRenewError'?: (string);
+  'certRenewals'?: (number);
+  'certDaysLeft'?: (number);
+  'caDaysLeft'?: (number);
   'certificateRefusal'?: (_wgmesh_v1_CertificateRefusal | null);
 }
 
@@ -57,5 +65,13 @@ export interface InfoResponse__Output {
   'relayPairs': (number);
   'relayedBytes': (number);
   'bootstrapAddrs': (string)[];
+  'certNotAfterMs': (number);
+  'caNotAfterMs': (number);
+  'certSerial': (string);
+  'certRenewAtMs': (number);
+  'certRenewError': (string);
+  'certRenewals': (number);
+  'certDaysLeft': (number);
+  'caDaysLeft': (number);
   'certificateRefusal': (_wgmesh_v1_CertificateRefusal__Output | null);
 }

@@ -10,6 +10,8 @@ import type { LeaveRequest as _wgmesh_v1_LeaveRequest, LeaveRequest__Output as _
 import type { LeaveResponse as _wgmesh_v1_LeaveResponse, LeaveResponse__Output as _wgmesh_v1_LeaveResponse__Output } from '../../wgmesh/v1/LeaveResponse.js';
 import type { PresharedKeysRequest as _wgmesh_v1_PresharedKeysRequest, PresharedKeysRequest__Output as _wgmesh_v1_PresharedKeysRequest__Output } from '../../wgmesh/v1/PresharedKeysRequest.js';
 import type { PresharedKeysResponse as _wgmesh_v1_PresharedKeysResponse, PresharedKeysResponse__Output as _wgmesh_v1_PresharedKeysResponse__Output } from '../../wgmesh/v1/PresharedKeysResponse.js';
+import type { RenewRequest as _wgmesh_v1_RenewRequest, RenewRequest__Output as _wgmesh_v1_RenewRequest__Output } from '../../wgmesh/v1/RenewRequest.js';
+import type { RenewResponse as _wgmesh_v1_RenewResponse, RenewResponse__Output as _wgmesh_v1_RenewResponse__Output } from '../../wgmesh/v1/RenewResponse.js';
 import type { RttMatrixRequest as _wgmesh_v1_RttMatrixRequest, RttMatrixRequest__Output as _wgmesh_v1_RttMatrixRequest__Output } from '../../wgmesh/v1/RttMatrixRequest.js';
 import type { RttResponse as _wgmesh_v1_RttResponse, RttResponse__Output as _wgmesh_v1_RttResponse__Output } from '../../wgmesh/v1/RttResponse.js';
 import type { UpdateRequest as _wgmesh_v1_UpdateRequest, UpdateRequest__Output as _wgmesh_v1_UpdateRequest__Output } from '../../wgmesh/v1/UpdateRequest.js';
@@ -54,6 +56,15 @@ export interface MeshClient extends grpc.Client {
   presharedKeys(argument: _wgmesh_v1_PresharedKeysRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_wgmesh_v1_PresharedKeysResponse__Output>): grpc.ClientUnaryCall;
   presharedKeys(argument: _wgmesh_v1_PresharedKeysRequest, callback: grpc.requestCallback<_wgmesh_v1_PresharedKeysResponse__Output>): grpc.ClientUnaryCall;
   
+  Renew(argument: _wgmesh_v1_RenewRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_wgmesh_v1_RenewResponse__Output>): grpc.ClientUnaryCall;
+  Renew(argument: _wgmesh_v1_RenewRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_wgmesh_v1_RenewResponse__Output>): grpc.ClientUnaryCall;
+  Renew(argument: _wgmesh_v1_RenewRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_wgmesh_v1_RenewResponse__Output>): grpc.ClientUnaryCall;
+  Renew(argument: _wgmesh_v1_RenewRequest, callback: grpc.requestCallback<_wgmesh_v1_RenewResponse__Output>): grpc.ClientUnaryCall;
+  renew(argument: _wgmesh_v1_RenewRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_wgmesh_v1_RenewResponse__Output>): grpc.ClientUnaryCall;
+  renew(argument: _wgmesh_v1_RenewRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_wgmesh_v1_RenewResponse__Output>): grpc.ClientUnaryCall;
+  renew(argument: _wgmesh_v1_RenewRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_wgmesh_v1_RenewResponse__Output>): grpc.ClientUnaryCall;
+  renew(argument: _wgmesh_v1_RenewRequest, callback: grpc.requestCallback<_wgmesh_v1_RenewResponse__Output>): grpc.ClientUnaryCall;
+  
   Rtt(argument: _wgmesh_v1_RttMatrixRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_wgmesh_v1_RttResponse__Output>): grpc.ClientUnaryCall;
   Rtt(argument: _wgmesh_v1_RttMatrixRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_wgmesh_v1_RttResponse__Output>): grpc.ClientUnaryCall;
   Rtt(argument: _wgmesh_v1_RttMatrixRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_wgmesh_v1_RttResponse__Output>): grpc.ClientUnaryCall;
@@ -88,6 +99,8 @@ export interface MeshHandlers extends grpc.UntypedServiceImplementation {
   
   PresharedKeys: grpc.handleUnaryCall<_wgmesh_v1_PresharedKeysRequest__Output, _wgmesh_v1_PresharedKeysResponse>;
   
+  Renew: grpc.handleUnaryCall<_wgmesh_v1_RenewRequest__Output, _wgmesh_v1_RenewResponse>;
+  
   Rtt: grpc.handleUnaryCall<_wgmesh_v1_RttMatrixRequest__Output, _wgmesh_v1_RttResponse>;
   
   Update: grpc.handleUnaryCall<_wgmesh_v1_UpdateRequest__Output, _wgmesh_v1_UpdateResponse>;
@@ -101,6 +114,7 @@ export interface MeshDefinition extends grpc.ServiceDefinition {
   Join: MethodDefinition<_wgmesh_v1_JoinRequest, _wgmesh_v1_JoinResponse, _wgmesh_v1_JoinRequest__Output, _wgmesh_v1_JoinResponse__Output>
   Leave: MethodDefinition<_wgmesh_v1_LeaveRequest, _wgmesh_v1_LeaveResponse, _wgmesh_v1_LeaveRequest__Output, _wgmesh_v1_LeaveResponse__Output>
   PresharedKeys: MethodDefinition<_wgmesh_v1_PresharedKeysRequest, _wgmesh_v1_PresharedKeysResponse, _wgmesh_v1_PresharedKeysRequest__Output, _wgmesh_v1_PresharedKeysResponse__Output>
+  Renew: MethodDefinition<_wgmesh_v1_RenewRequest, _wgmesh_v1_RenewResponse, _wgmesh_v1_RenewRequest__Output, _wgmesh_v1_RenewResponse__Output>
   Rtt: MethodDefinition<_wgmesh_v1_RttMatrixRequest, _wgmesh_v1_RttResponse, _wgmesh_v1_RttMatrixRequest__Output, _wgmesh_v1_RttResponse__Output>
   Update: MethodDefinition<_wgmesh_v1_UpdateRequest, _wgmesh_v1_UpdateResponse, _wgmesh_v1_UpdateRequest__Output, _wgmesh_v1_UpdateResponse__Output>
   Watch: MethodDefinition<_wgmesh_v1_WatchRequest, _wgmesh_v1_WatchEvent, _wgmesh_v1_WatchRequest__Output, _wgmesh_v1_WatchEvent__Output>

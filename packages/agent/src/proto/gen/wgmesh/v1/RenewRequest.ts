@@ -1,0 +1,12 @@
+// Original file: ../../proto/wgmesh/v1/mesh.proto
+
+
+export interface RenewRequest {
+  'nodeName'?: (string);
+  'csrPem'?: (string);
+}
+
+export interface RenewRequest__Output {
+  'nodeName': (string);
+  'csrPem': (string);
+}

@@ -1,0 +1,12 @@
+// Original file: ../../proto/wgmesh/v1/mesh.proto
+
+
+export interface RenewResponse {
+  'certPem'?: (string);
+  'caPem'?: (string);
+}
+
+export interface RenewResponse__Output {
+  'certPem': (string);
+  'caPem': (string);
+}
