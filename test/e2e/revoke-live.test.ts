@@ -1,10 +1,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
-import path from 'node:path';
 import { hostExec, labDown, labUp, type LabState } from '@wgmesh/cli/lab';
-import { initCa, issueCertificate, caFiles } from '@wgmesh/cli';
-import { cliInfo, e2eWgmeshCommand, hostProcesses, labSkipReason, wgDump } from '../helpers/lab.js';
+import { cliInfo, e2eWgmeshCommand, hostProcesses, labSkipReason, startCaHoldingMesh, wgDump } from '../helpers/lab.js';
 import { tempDir } from '../helpers/inprocess.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -30,16 +28,8 @@ describe('ca revoke against the bootstrap that holds the CA key: the member is o
     processes = hostProcesses(() => lab, dir);
     await labDown({ name: LAB });
     ({ lab } = await labUp({ name: LAB, hosts: 4, mesh: MESH, hostsOnly: true, wgmeshCommand: e2eWgmeshCommand() }));
-    const ca = path.join(dir, 'ca');
-    await initCa(ca, { mesh: MESH });
-    await issueCertificate(ca, 'h1', { server: true, ips: ['192.0.2.1'] });
-    await issueCertificate(ca, 'h2');
-    const f = caFiles(ca);
-    start('h1', ['bootstrap', '-n', MESH, '-cidr', '198.18.0.0/16', '-ip', '198.18.0.1', '-node-name', 'h1',
-      '-grpc-ca-cert', f.cert, '-grpc-server-cert', f.issuedCert('h1'), '-grpc-server-key', f.issuedKey('h1'), '-ca-key', f.key]);
     // h2 with a certificate from the CA directory; h3 and h4 enroll with tokens (the bootstrap signs theirs).
-    start('h2', ['join', '-n', MESH, '-bootstrap-addr', '192.0.2.1:5000', '-ca-cert', f.cert, '-client-cert', f.issuedCert('h2'), '-client-key', f.issuedKey('h2')]);
-    await waitFor('h2 to be connected', async () => (await cliInfo(lab, 'h2').catch(() => undefined))?.connected, 30_000, 200);
+    await startCaHoldingMesh(lab, processes, dir, MESH);
     for (const host of ['h3', 'h4']) {
       const made = await wgmesh('h1', ['token', 'create', '-name', host, '-ttl', '10m']);
       assert.equal(made.code, 0, `token create: ${made.stderr}`);

@@ -8,6 +8,7 @@ import { closeSync, openSync, readdirSync, statSync } from 'node:fs';
 import { access, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { InfoResponse__Output, RttResponse__Output } from '@wgmesh/agent';
+import { caFiles, initCa, issueCertificate } from '@wgmesh/cli';
 import {
   builtWgmeshCommand,
   commandOnPath,
@@ -655,4 +656,23 @@ export function hostProcesses(lab: () => LabState, dir: string, logLevel = 'info
       await Promise.all(started.map((n) => (n.child.exitCode === null && n.child.signalCode === null ? new Promise((r) => n.child.once('exit', r)) : undefined)));
     },
   };
+}
+
+/**
+ * A mesh in full mTLS mode in a hosts-only lab whose bootstrap holds the CA key: a CA made in
+ * `<dir>/ca` (`wgmesh ca`'s library), h1 bootstrapping with it and `-ca-key` (so it signs
+ * enrolled and renewed certificates), and h2 joined with a certificate issued from the CA dir.
+ * Resolves once h2 is connected; returns the CA's files.
+ */
+export async function startCaHoldingMesh(lab: LabState, processes: ReturnType<typeof hostProcesses>, dir: string, mesh: string): Promise<ReturnType<typeof caFiles>> {
+  const ca = join(dir, 'ca');
+  await initCa(ca, { mesh });
+  await issueCertificate(ca, 'h1', { server: true, ips: ['192.0.2.1'] });
+  await issueCertificate(ca, 'h2');
+  const f = caFiles(ca);
+  processes.start('h1', ['bootstrap', '-n', mesh, '-cidr', '198.18.0.0/16', '-ip', '198.18.0.1', '-node-name', 'h1',
+    '-grpc-ca-cert', f.cert, '-grpc-server-cert', f.issuedCert('h1'), '-grpc-server-key', f.issuedKey('h1'), '-ca-key', f.key]);
+  processes.start('h2', ['join', '-n', mesh, '-bootstrap-addr', '192.0.2.1:5000', '-ca-cert', f.cert, '-client-cert', f.issuedCert('h2'), '-client-key', f.issuedKey('h2')]);
+  await waitFor('h2 to be connected to h1', async () => (await cliInfo(lab, 'h2').catch(() => undefined))?.connected, 30_000, 200);
+  return f;
 }
