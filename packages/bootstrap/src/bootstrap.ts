@@ -132,7 +132,6 @@ export class Bootstrap {
         self: this.init.nodeName,
         localSeen: () => table.localHeartbeats(),
         onSeen: (seen) => table.noteHeartbeats(seen),
-        onLeading: () => undefined,
         onReachable: (reachable, err) => {
           table.setStoreReachable(reachable, err instanceof StoreUnavailable ? err.reason : err?.message.split('\n')[0]);
           if (reachable) log.info('etcd answers again: joins and updates are served', { revision: table.revision });

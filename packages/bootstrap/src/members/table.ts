@@ -190,6 +190,7 @@ export class MemberTable {
     this.storeWatch = undefined;
     await watch?.stop();
     for (const waiter of this.revisionWaiters.splice(0)) waiter.resolve();
+    for (const done of [...this.progressWaiters]) done();
   }
 
   get cidr(): string {
@@ -593,13 +594,12 @@ export class MemberTable {
   /** Resolves once every change up to `revision` is applied; StoreUnavailable when it does not come in time. */
   private applied(revision: number): Promise<void> {
     if (revision <= this.appliedRevision) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.revisionWaiters = this.revisionWaiters.filter((w) => w !== waiter);
-        reject(new StoreUnavailable(this.storeEndpoints(), `the change at revision ${revision} was written but did not come back through this bootstrap's watch within ${SHARED_ECHO_TIMEOUT_MS} ms`));
-      }, SHARED_ECHO_TIMEOUT_MS);
-      const waiter = { revision, resolve: () => { clearTimeout(timer); resolve(); } };
+    return this.withinEchoTimeout(`the change at revision ${revision} was written but did not come back through this bootstrap's watch`, (done) => {
+      const waiter = { revision, resolve: done };
       this.revisionWaiters.push(waiter);
+      return () => {
+        this.revisionWaiters = this.revisionWaiters.filter((w) => w !== waiter);
+      };
     });
   }
 
@@ -607,21 +607,29 @@ export class MemberTable {
   private caughtUp(): Promise<void> {
     const watch = this.storeWatch;
     if (!watch) return Promise.resolve();
-    return new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.progressWaiters.delete(done);
-        reject(new StoreUnavailable(this.storeEndpoints(), `this bootstrap's watch did not catch up within ${SHARED_ECHO_TIMEOUT_MS} ms`));
-      }, SHARED_ECHO_TIMEOUT_MS);
-      const done = () => {
-        clearTimeout(timer);
-        resolve();
-      };
+    // The answer comes on a later turn of the event loop: asking first, then waiting, misses nothing.
+    if (!watch.requestProgress()) return Promise.reject(new StoreUnavailable(this.storeEndpoints(), 'this bootstrap\'s watch of etcd is not connected'));
+    return this.withinEchoTimeout('this bootstrap\'s watch did not catch up', (done) => {
       this.progressWaiters.add(done);
-      if (!watch.requestProgress()) {
-        this.progressWaiters.delete(done);
+      return () => this.progressWaiters.delete(done);
+    });
+  }
+
+  /**
+   * Waits for `arm`'s callback (which arm registers, returning how to unregister it), or rejects
+   * with StoreUnavailable after SHARED_ECHO_TIMEOUT_MS.
+   */
+  private withinEchoTimeout(late: string, arm: (done: () => void) => () => void): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        disarm();
+        reject(new StoreUnavailable(this.storeEndpoints(), `${late} within ${SHARED_ECHO_TIMEOUT_MS} ms`));
+      }, SHARED_ECHO_TIMEOUT_MS);
+      const disarm = arm(() => {
         clearTimeout(timer);
-        reject(new StoreUnavailable(this.storeEndpoints(), 'this bootstrap\'s watch of etcd is not connected'));
-      }
+        disarm();
+        resolve();
+      });
     });
   }
 

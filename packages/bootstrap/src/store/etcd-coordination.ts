@@ -35,7 +35,6 @@ export interface CoordinatorInit {
   readonly localSeen: () => ReadonlyMap<string, number>;
   /** The leader gets every bootstrap's heartbeats each round. */
   readonly onSeen: (seen: ReadonlyMap<string, number>) => void;
-  readonly onLeading: (leading: boolean) => void;
   readonly onReachable: (reachable: boolean, err?: Error) => void;
   readonly leaseTtlSec?: number;
   readonly roundMs?: number;
@@ -178,7 +177,6 @@ export class EtcdCoordinator {
     if (leading === this.leadingValue) return;
     this.leadingValue = leading;
     this.logger.info(leading ? 'this bootstrap now runs failure detection for the mesh (etcd leader key)' : 'this bootstrap no longer runs failure detection');
-    this.init.onLeading(leading);
   }
 
   private setReachable(reachable: boolean, err?: Error): void {
