@@ -1,5 +1,12 @@
 import * as grpc from '@grpc/grpc-js';
-import { Agent, defaultTimers, Lifecycle, LocalApiServer, silentLogger, type Endpoint, type Logger, type KeyStore, type RelayForwarding, type RttSource, type Timers, type WgDriver } from '@wgmesh/agent';
+import { Agent, type KeyStore, type RttSource } from '@wgmesh/agent/agent';
+import { defaultTimers, type Timers } from '@wgmesh/agent/timers';
+import { Lifecycle } from '@wgmesh/agent/node/lifecycle';
+import { LocalApiServer } from '@wgmesh/agent/localapi/server';
+import { silentLogger, type Logger } from '@wgmesh/agent/log';
+import { type Endpoint } from '@wgmesh/agent/proto/gen/wgmesh/v1/Endpoint';
+import { type RelayForwarding } from '@wgmesh/agent/relay/forwarding';
+import { type WgDriver } from '@wgmesh/agent/wg/types';
 import { LivenessMonitor, type LivenessInit } from './members/liveness.js';
 import { EndpointObserver } from './members/observer.js';
 import { CertificateEnforcer } from './members/certificates.js';

@@ -1,4 +1,5 @@
-import { RTT_SAMPLES_PER_REPORT, SHARED_LIMITS } from '@wgmesh/agent';
+import { RTT_SAMPLES_PER_REPORT } from '@wgmesh/agent/rtt/report';
+import { SHARED_LIMITS } from '@wgmesh/agent/limits';
 
 export const DEFAULTS = {
   meshName: 'wgmesh',

@@ -1,4 +1,4 @@
-import { Counter, Gauge, Histogram, type MetricsRegistry } from '@wgmesh/agent';
+import { Counter, Gauge, Histogram, type Registry as MetricsRegistry } from 'prom-client';
 import type { Bootstrap } from './bootstrap.js';
 
 const STATUSES = ['alive', 'suspect', 'failed', 'left'];

@@ -1,13 +1,13 @@
-import { AgentNode, nodeFiles, type NodeComponents, type NodeCore, type NodeInit } from '@wgmesh/agent';
+import { AgentNode, type NodeComponents, type NodeCore, type NodeInit } from '@wgmesh/agent/node/node';
+import { nodeFiles } from '@wgmesh/agent/node/files';
 import { Bootstrap } from './bootstrap.js';
 import type { Clock } from './members/table.js';
 import { FileStateStore } from './members/store.js';
-import { EtcdMeshStore, type EtcdMeshStoreInit } from './store/etcd-mesh-store.js';
+import type { EtcdMeshStoreInit } from './store/etcd-mesh-store.js';
 import { decideMeshStart, meshStartFacts } from './members/mesh-start.js';
 import type { LivenessInit } from './members/liveness.js';
 import { Ipam } from './ipam/ipam.js';
 import { MeshTls } from './tls/mtls.js';
-import { registerBootstrapMetrics } from './metrics.js';
 import { ConfigError, MeshStartRefused } from './errors.js';
 import { DEFAULTS } from './constants.js';
 import { loadOrCreatePskSecretFile, pskSecretFile, readPskSecretFile } from './psk/psk.js';
@@ -118,7 +118,9 @@ function bootstrapCore(components: BootstrapNodeComponents, init: BootstrapNodeI
     async start(parts, device) {
       const tls = held.tls;
       const etcd = init.etcd;
-      const etcdStore = etcd
+      // etcd3 (and its own gRPC stack) loads only for -store etcd.
+      const EtcdMeshStore = etcd ? (await import('./store/etcd-mesh-store.js')).EtcdMeshStore : undefined;
+      const etcdStore = etcd && EtcdMeshStore
         ? await parts.start('etcd client', () => new EtcdMeshStore({ ...etcd, meshName: init.meshName, cidr: init.cidr ?? DEFAULTS.cidr }), (started) => started?.close())
         : undefined;
       const store = etcdStore ?? new FileStateStore(device.files.bootstrapState);
@@ -191,7 +193,8 @@ function bootstrapCore(components: BootstrapNodeComponents, init: BootstrapNodeI
       await parts.start('bootstrap', () => bootstrap.start(), () => bootstrap.stop({ keepInterface: init.keepInterface ?? false }));
       return bootstrap.agent!;
     },
-    registerMetrics(registry) {
+    async registerMetrics(registry) {
+      const { registerBootstrapMetrics } = await import('./metrics.js');
       if (held.bootstrap) registerBootstrapMetrics(registry, held.bootstrap);
     },
     tokenAdmin() {

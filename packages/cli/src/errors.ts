@@ -1,5 +1,5 @@
-import { AgentStateError, ControlCallError, KeyFileInvalid, ListenPortInUse, LocalApiError, MetricsError, NotRoot } from '@wgmesh/agent';
-import { ConfigError, MeshStartRefused, MigrationConflict, StateFileError, StoreMeshMismatch, StunPortInUse } from '@wgmesh/bootstrap';
+import { AgentStateError, ControlCallError, KeyFileInvalid, ListenPortInUse, LocalApiError, MetricsError, NotRoot } from '@wgmesh/agent/errors';
+import { ConfigError, MeshStartRefused, MigrationConflict, StateFileError, StoreMeshMismatch, StunPortInUse } from '@wgmesh/bootstrap/errors';
 
 /** Named failures of the CLI (the lab's are in lab/errors.ts), and the one place where any error becomes an exit status. */
 

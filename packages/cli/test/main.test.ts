@@ -15,3 +15,9 @@ test('a command name that is an Object property is an unknown command, not a cra
     assert.match(stderr, new RegExp(`^wgmesh: unknown command "${name}"`));
   }
 });
+
+test('every command in help has a loader, and every loader a line in help', async () => {
+  const { COMMAND_SUMMARIES } = await import('../src/help.js');
+  const { COMMAND_LOADERS } = await import('../src/commands/table.js');
+  assert.deepEqual(Object.keys(COMMAND_LOADERS), Object.keys(COMMAND_SUMMARIES));
+});

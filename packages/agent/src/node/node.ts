@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import * as grpc from '@grpc/grpc-js';
-import { Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
 import { Agent } from '../agent.js';
 import { createGrpcControlClient, type ControlClient } from '../control/client.js';
 import { FailoverControlClient, spreadIndex } from '../control/failover.js';
@@ -11,7 +11,6 @@ import { createPortMapper, type PortMapper, type PortMapperComponents, type Port
 import { cidrContains } from '../endpoints/endpoints.js';
 import { claimSocketPath, LocalApiServer, type CertificateAdmin, type TokenAdmin } from '../localapi/server.js';
 import { silentLogger, type Logger } from '../log.js';
-import { MetricsServer, registerAgentMetrics } from '../metrics/metrics.js';
 import { RTT_DEFAULTS } from '../rtt/echo.js';
 import { RttProbing } from '../rtt/probing.js';
 import { FileAgentStateStore } from '../state/agent-state.js';
@@ -113,7 +112,7 @@ export interface NodeCore {
   /** Builds and starts the node's Agent (and what serves beside it), recording each part in `parts`. */
   start(parts: Lifecycle, device: NodeDevice): Promise<Agent>;
   /** More metrics in the node's registry (the bootstrap's own). */
-  registerMetrics?(registry: Registry): void;
+  registerMetrics?(registry: Registry): Promise<void>;
   /** Enrollment tokens the local API serves (a bootstrap that signs certificates). */
   tokenAdmin?(): TokenAdmin | undefined;
   /** Certificate revocation the local API serves (a bootstrap that signs certificates). */
@@ -230,9 +229,11 @@ export class AgentNode extends EventEmitter {
         await parts.start('local API', () => localApi.start(), () => localApi.stop());
       }
       if (init.metricsAddr) {
+        // prom-client and the metrics server load only for -metrics-addr: most nodes never serve metrics.
+        const [{ Registry }, { MetricsServer, registerAgentMetrics }] = await Promise.all([import('prom-client'), import('../metrics/metrics.js')]);
         const registry = new Registry();
         registerAgentMetrics(registry, agent);
-        core.registerMetrics?.(registry);
+        await core.registerMetrics?.(registry);
         const metrics = new MetricsServer(registry, init.metricsAddr, this.logger);
         await parts.start('metrics', () => metrics.start(), () => metrics.stop());
         this.logger.info('metrics served', { url: `http://${init.metricsAddr}/metrics` });

@@ -102,7 +102,7 @@ class Daemon {
 
   /** Its last lines of output, minus the warning box it always prints at start. */
   get output(): string {
-    return this.lines.filter((line) => !/^[│┌└]/.test(line)).join('\n');
+    return this.lines.filter((line) => !/^[\u2502\u250c\u2514]/.test(line)).join('\n');
   }
 
   describeExit(): string {

@@ -1,6 +1,10 @@
 import { randomBytes, X509Certificate } from 'node:crypto';
-import forge from 'node-forge';
-import { errorMessage } from '@wgmesh/agent';
+import type forge from 'node-forge';
+import { lazyRequire } from '@wgmesh/agent/lazy-require';
+
+// Loaded on first use: only TLS meshes need it.
+const nodeForge = lazyRequire<typeof forge>(import.meta.url, 'node-forge');
+import { errorMessage } from '@wgmesh/agent/log';
 import { ConfigError, CsrRejected } from '../errors.js';
 import { normalizeFingerprint } from './token.js';
 
@@ -38,7 +42,7 @@ export function checkCsr(pem: string, allowedName: string | undefined): CheckedC
   if (!/-----BEGIN CERTIFICATE REQUEST-----/.test(pem)) throw new CsrRejected('it is not a PEM certificate request (BEGIN CERTIFICATE REQUEST)');
   let csr: forge.pki.CertificateSigningRequest;
   try {
-    csr = forge.pki.certificationRequestFromPem(pem);
+    csr = nodeForge().pki.certificationRequestFromPem(pem);
   } catch (err) {
     throw new CsrRejected(`it cannot be parsed (${errorMessage(err)}); wgmesh nodes send RSA requests`);
   }
@@ -104,12 +108,12 @@ export class CertificateAuthority {
     const pems = caPem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
     if (pems.length !== 1) throw new ConfigError(`-ca-key needs -grpc-ca-cert to hold exactly the one CA certificate it belongs to (it holds ${pems.length})`);
     try {
-      this.cert = forge.pki.certificateFromPem(pems[0]!);
+      this.cert = nodeForge().pki.certificateFromPem(pems[0]!);
     } catch (err) {
       throw new ConfigError(`-grpc-ca-cert cannot be read as an RSA CA certificate: ${errorMessage(err)}`);
     }
     try {
-      this.key = forge.pki.privateKeyFromPem(keyPem) as forge.pki.rsa.PrivateKey;
+      this.key = nodeForge().pki.privateKeyFromPem(keyPem) as forge.pki.rsa.PrivateKey;
     } catch (err) {
       throw new ConfigError(`-ca-key is not an RSA private key in PEM: ${errorMessage(err)}`);
     }
@@ -121,7 +125,7 @@ export class CertificateAuthority {
 
   /** A node certificate for a checked CSR: CN = name, clientAuth only, CA:FALSE. */
   sign(csr: CheckedCsr, options: { mesh: string; nowMs: number; lifetimeMs: number }): string {
-    const cert = forge.pki.createCertificate();
+    const cert = nodeForge().pki.createCertificate();
     cert.publicKey = csr.publicKey;
     const serial = randomBytes(16);
     serial[0] = (serial[0]! & 0x7f) | 0x10;
@@ -136,7 +140,7 @@ export class CertificateAuthority {
       { name: 'extKeyUsage', clientAuth: true },
       { name: 'authorityKeyIdentifier', keyIdentifier: this.cert.generateSubjectKeyIdentifier().getBytes() },
     ]);
-    cert.sign(this.key, forge.md.sha256.create());
-    return forge.pki.certificateToPem(cert);
+    cert.sign(this.key, nodeForge().md.sha256.create());
+    return nodeForge().pki.certificateToPem(cert);
   }
 }

@@ -1,6 +1,12 @@
 import { X509Certificate } from 'node:crypto';
-import type { CreateTokenRequest__Output, CreateTokenResponse, EnrollResponse, Logger, RenewResponse, TokenAdmin, TokenInfo } from '@wgmesh/agent';
-import { silentLogger } from '@wgmesh/agent';
+import type { CreateTokenRequest__Output } from '@wgmesh/agent/proto/gen/wgmesh/v1/CreateTokenRequest';
+import type { CreateTokenResponse } from '@wgmesh/agent/proto/gen/wgmesh/v1/CreateTokenResponse';
+import type { EnrollResponse } from '@wgmesh/agent/proto/gen/wgmesh/v1/EnrollResponse';
+import type { Logger } from '@wgmesh/agent/log';
+import type { RenewResponse } from '@wgmesh/agent/proto/gen/wgmesh/v1/RenewResponse';
+import type { TokenAdmin } from '@wgmesh/agent/localapi/server';
+import type { TokenInfo } from '@wgmesh/agent/proto/gen/wgmesh/v1/TokenInfo';
+import { silentLogger } from '@wgmesh/agent/log';
 import { InvalidField, NameTaken, PermissionDenied, TokenExpired, TokenInvalid, TokenRevoked, TokenUnknown, TokenUsed } from '../errors.js';
 import type { Clock } from '../members/table.js';
 import { validateNodeName, validateTags } from '../service/validate.js';

@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { writeFileAtomic } from '@wgmesh/agent';
+import { writeFileAtomic } from '@wgmesh/agent/atomic-file';
 import { StateFileError } from '../errors.js';
 
 /**

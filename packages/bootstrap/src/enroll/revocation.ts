@@ -1,5 +1,8 @@
-import type { CertificateAdmin, CertificateInfo, Logger, RevokeCertificateResponse } from '@wgmesh/agent';
-import { errorMessage, silentLogger } from '@wgmesh/agent';
+import type { CertificateAdmin } from '@wgmesh/agent/localapi/server';
+import type { CertificateInfo } from '@wgmesh/agent/proto/gen/wgmesh/v1/CertificateInfo';
+import type { Logger } from '@wgmesh/agent/log';
+import type { RevokeCertificateResponse } from '@wgmesh/agent/proto/gen/wgmesh/v1/RevokeCertificateResponse';
+import { errorMessage, silentLogger } from '@wgmesh/agent/log';
 import { CertificateNotFound } from '../errors.js';
 import type { RevocationSource } from '../members/certificates.js';
 import type { Member } from '../members/store.js';

@@ -1,4 +1,6 @@
-import { Coalescer, defaultTimers, errorMessage, silentLogger, type Logger, type Timers } from '@wgmesh/agent';
+import { Coalescer } from '@wgmesh/agent/coalescer';
+import { defaultTimers, type Timers } from '@wgmesh/agent/timers';
+import { errorMessage, silentLogger, type Logger } from '@wgmesh/agent/log';
 import { systemClock, type Clock, type MemberTable } from './table.js';
 import type { Member } from './store.js';
 

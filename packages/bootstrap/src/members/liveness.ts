@@ -1,4 +1,6 @@
-import { defaultTimers, errorMessage, silentLogger, type Logger, type NodeStatus__Output, type Timers } from '@wgmesh/agent';
+import { defaultTimers, type Timers } from '@wgmesh/agent/timers';
+import { errorMessage, silentLogger, type Logger } from '@wgmesh/agent/log';
+import { type NodeStatus__Output } from '@wgmesh/agent/proto/gen/wgmesh/v1/NodeStatus';
 import { ConfigError, NodeNotFound } from '../errors.js';
 import { systemClock, type Clock, type MemberTable } from './table.js';
 

@@ -1,4 +1,9 @@
-import type { ControlClient, Endpoint, EndpointKind__Output, JoinResponse__Output, RttSample, WatchEvent__Output } from '@wgmesh/agent';
+import type { ControlClient } from '@wgmesh/agent/control/client';
+import type { Endpoint } from '@wgmesh/agent/proto/gen/wgmesh/v1/Endpoint';
+import type { EndpointKind__Output } from '@wgmesh/agent/proto/gen/wgmesh/v1/EndpointKind';
+import type { JoinResponse__Output } from '@wgmesh/agent/proto/gen/wgmesh/v1/JoinResponse';
+import type { RttSample } from '@wgmesh/agent/proto/gen/wgmesh/v1/RttSample';
+import type { WatchEvent__Output } from '@wgmesh/agent/proto/gen/wgmesh/v1/WatchEvent';
 import type { MemberTable } from './table.js';
 import { validateEndpoints, validatePublicKey, validateRttSamples, validateTags } from '../service/validate.js';
 import { parsePrefix, type Prefix } from '../ipam/ipam.js';

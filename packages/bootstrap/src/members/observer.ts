@@ -1,4 +1,7 @@
-import { errorMessage, handshakeAlive, silentLogger, type Logger, type Timers, type WgPeerState } from '@wgmesh/agent';
+import { errorMessage, silentLogger, type Logger } from '@wgmesh/agent/log';
+import { handshakeAlive } from '@wgmesh/agent/endpoints/selector';
+import { type Timers } from '@wgmesh/agent/timers';
+import { type WgPeerState } from '@wgmesh/agent/wg/types';
 import type { MemberTable } from './table.js';
 
 /**

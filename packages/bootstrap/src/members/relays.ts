@@ -1,4 +1,4 @@
-import type { Endpoint__Output } from '@wgmesh/agent';
+import type { Endpoint__Output } from '@wgmesh/agent/proto/gen/wgmesh/v1/Endpoint';
 
 /** What decides whether a member may relay: it offered to, and others can reach it directly. */
 export interface RelayCandidate {

@@ -1,4 +1,6 @@
-import { isWgKey, type EndpointKind__Output, type NodeStatus__Output } from '@wgmesh/agent';
+import { isWgKey } from '@wgmesh/agent/wg/keys';
+import { type EndpointKind__Output } from '@wgmesh/agent/proto/gen/wgmesh/v1/EndpointKind';
+import { type NodeStatus__Output } from '@wgmesh/agent/proto/gen/wgmesh/v1/NodeStatus';
 import { isIp, parsePrefix, prefixContains, type Prefix } from '../ipam/ipam.js';
 import type { MeshState, Member } from './store.js';
 import { StateProblem } from '../errors.js';

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
-import { writeFileAtomic, type MeshNode } from '@wgmesh/agent';
+import { writeFileAtomic } from '@wgmesh/agent/atomic-file';
+import { type MeshNode } from '@wgmesh/agent/netmap/netmap';
 import { StateFileError } from '../errors.js';
 import { checkStateShape } from './state-schema.js';
 import { StateProblem } from '../errors.js';

@@ -1,5 +1,12 @@
-import type { Endpoint__Output, JoinResponse__Output, MeshNode, NetmapDelta, NodeStatus__Output, RttResponse__Output, RttSample__Output, WatchEvent } from '@wgmesh/agent';
-import { spreadIndex, withoutRetiredFields } from '@wgmesh/agent';
+import type { Endpoint__Output } from '@wgmesh/agent/proto/gen/wgmesh/v1/Endpoint';
+import type { JoinResponse__Output } from '@wgmesh/agent/proto/gen/wgmesh/v1/JoinResponse';
+import type { MeshNode, NetmapDelta } from '@wgmesh/agent/netmap/netmap';
+import type { NodeStatus__Output } from '@wgmesh/agent/proto/gen/wgmesh/v1/NodeStatus';
+import type { RttResponse__Output } from '@wgmesh/agent/proto/gen/wgmesh/v1/RttResponse';
+import type { RttSample__Output } from '@wgmesh/agent/proto/gen/wgmesh/v1/RttSample';
+import type { WatchEvent } from '@wgmesh/agent/proto/gen/wgmesh/v1/WatchEvent';
+import { spreadIndex } from '@wgmesh/agent/control/failover';
+import { withoutRetiredFields } from '@wgmesh/agent/netmap/netmap';
 import { ConfigError, IdentityMismatch, NameTaken, NodeNotFound, PublicKeyTaken, StoreConflict, StoreUnavailable } from '../errors.js';
 import type { Ipam } from '../ipam/ipam.js';
 import { DEFAULTS } from '../constants.js';

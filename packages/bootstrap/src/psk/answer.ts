@@ -1,4 +1,4 @@
-import type { PresharedKey__Output } from '@wgmesh/agent';
+import type { PresharedKey__Output } from '@wgmesh/agent/proto/gen/wgmesh/v1/PresharedKey';
 import type { Member } from '../members/store.js';
 import { InvalidField, PresharedKeysOff } from '../errors.js';
 import { LIMITS } from '../constants.js';

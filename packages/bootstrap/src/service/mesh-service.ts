@@ -1,10 +1,21 @@
 import type { sendUnaryData } from '@grpc/grpc-js';
-import type {
-  EnrollRequest__Output, EnrollResponse, RenewRequest__Output, RenewResponse, JoinRequest__Output, JoinResponse, LeaveRequest__Output, LeaveResponse, MeshHandlers, PresharedKeysRequest__Output, PresharedKeysResponse,
-  RttMatrixRequest__Output, RttResponse,
-  UpdateRequest__Output, UpdateResponse, Logger,
-} from '@wgmesh/agent';
-import { errorMessage } from '@wgmesh/agent';
+import type { EnrollRequest__Output } from '@wgmesh/agent/proto/gen/wgmesh/v1/EnrollRequest';
+import type { EnrollResponse } from '@wgmesh/agent/proto/gen/wgmesh/v1/EnrollResponse';
+import type { RenewRequest__Output } from '@wgmesh/agent/proto/gen/wgmesh/v1/RenewRequest';
+import type { RenewResponse } from '@wgmesh/agent/proto/gen/wgmesh/v1/RenewResponse';
+import type { JoinRequest__Output } from '@wgmesh/agent/proto/gen/wgmesh/v1/JoinRequest';
+import type { JoinResponse } from '@wgmesh/agent/proto/gen/wgmesh/v1/JoinResponse';
+import type { LeaveRequest__Output } from '@wgmesh/agent/proto/gen/wgmesh/v1/LeaveRequest';
+import type { LeaveResponse } from '@wgmesh/agent/proto/gen/wgmesh/v1/LeaveResponse';
+import type { MeshHandlers } from '@wgmesh/agent/proto/gen/wgmesh/v1/Mesh';
+import type { PresharedKeysRequest__Output } from '@wgmesh/agent/proto/gen/wgmesh/v1/PresharedKeysRequest';
+import type { PresharedKeysResponse } from '@wgmesh/agent/proto/gen/wgmesh/v1/PresharedKeysResponse';
+import type { RttMatrixRequest__Output } from '@wgmesh/agent/proto/gen/wgmesh/v1/RttMatrixRequest';
+import type { RttResponse } from '@wgmesh/agent/proto/gen/wgmesh/v1/RttResponse';
+import type { UpdateRequest__Output } from '@wgmesh/agent/proto/gen/wgmesh/v1/UpdateRequest';
+import type { UpdateResponse } from '@wgmesh/agent/proto/gen/wgmesh/v1/UpdateResponse';
+import type { Logger } from '@wgmesh/agent/log';
+import { errorMessage } from '@wgmesh/agent/log';
 import type { MemberTable, Identity } from '../members/table.js';
 import { EnrollmentDisabled, InvalidField, MeshNotFound, PermissionDenied, RenewalDisabled, Unauthenticated } from '../errors.js';
 import type { Enrollment } from '../enroll/enrollment.js';

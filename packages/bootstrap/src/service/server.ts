@@ -1,5 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
-import { loadProtos, type MeshHandlers, type WatchEvent } from '@wgmesh/agent';
+import { loadProtos } from '@wgmesh/agent/proto/load';
+import { type MeshHandlers } from '@wgmesh/agent/proto/gen/wgmesh/v1/Mesh';
+import { type WatchEvent } from '@wgmesh/agent/proto/gen/wgmesh/v1/WatchEvent';
 import { ConfigError } from '../errors.js';
 import { LIMITS } from '../constants.js';
 

@@ -1,5 +1,11 @@
-import { endpointAddressProblem, excerpt, InvalidTag, isLowOrderKey, isWgKey, unmapIp, validateTags as checkTags } from '@wgmesh/agent';
-import type { Endpoint__Output, RelayedPeer__Output, RttSample__Output } from '@wgmesh/agent';
+import { endpointAddressProblem, unmapIp } from '@wgmesh/agent/endpoints/endpoints';
+import { excerpt } from '@wgmesh/agent/limits';
+import { InvalidTag } from '@wgmesh/agent/errors';
+import { isLowOrderKey, isWgKey } from '@wgmesh/agent/wg/keys';
+import { validateTags as checkTags } from '@wgmesh/agent/tags';
+import type { Endpoint__Output } from '@wgmesh/agent/proto/gen/wgmesh/v1/Endpoint';
+import type { RelayedPeer__Output } from '@wgmesh/agent/proto/gen/wgmesh/v1/RelayedPeer';
+import type { RttSample__Output } from '@wgmesh/agent/proto/gen/wgmesh/v1/RttSample';
 import { InvalidField } from '../errors.js';
 import { isIp, prefixContains, type Prefix } from '../ipam/ipam.js';
 import { LIMITS } from '../constants.js';

@@ -1,6 +1,10 @@
 import { Metadata, type ServerWritableStream } from '@grpc/grpc-js';
 import type { Writable } from 'node:stream';
-import { loadProtos, type Logger, type MeshHandlers, type WatchEvent, type WatchRequest__Output } from '@wgmesh/agent';
+import { loadProtos } from '@wgmesh/agent/proto/load';
+import { type Logger } from '@wgmesh/agent/log';
+import { type MeshHandlers } from '@wgmesh/agent/proto/gen/wgmesh/v1/Mesh';
+import { type WatchEvent } from '@wgmesh/agent/proto/gen/wgmesh/v1/WatchEvent';
+import { type WatchRequest__Output } from '@wgmesh/agent/proto/gen/wgmesh/v1/WatchRequest';
 import type { Identity, MemberDelta, MemberTable } from '../members/table.js';
 import { NodeNotFound, WatcherFellBehind } from '../errors.js';
 import type { ServerSurfaceCall } from './auth.js';

@@ -14,7 +14,7 @@
  * the lease can expire, so two never lead at once.
  */
 import type { Etcd3, Lease } from 'etcd3';
-import { errorMessage, silentLogger, type Logger } from '@wgmesh/agent';
+import { errorMessage, silentLogger, type Logger } from '@wgmesh/agent/log';
 import { storeCall } from './etcd-client.js';
 
 export const COORDINATION_DEFAULTS = {

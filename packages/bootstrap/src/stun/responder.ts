@@ -17,20 +17,9 @@
  */
 import dgram from 'node:dgram';
 import { isIPv6 } from 'node:net';
-import {
-  decodeMessage,
-  encodeBindingSuccess,
-  encodeErrorResponse,
-  errorMessage,
-  HEADER_LENGTH,
-  MAGIC_COOKIE,
-  MessageType,
-  silentLogger,
-  StunDecodeError,
-  unknownRequiredAttributes,
-  type Logger,
-  type StunMessage,
-} from '@wgmesh/agent';
+import { decodeMessage, encodeBindingSuccess, encodeErrorResponse, HEADER_LENGTH, MAGIC_COOKIE, MessageType, unknownRequiredAttributes, type StunMessage } from '@wgmesh/agent/stun/codec';
+import { errorMessage, silentLogger, type Logger } from '@wgmesh/agent/log';
+import { StunDecodeError } from '@wgmesh/agent/errors';
 import { StunBindFailed, StunPortInUse } from '../errors.js';
 
 /** Longer datagrams are not Binding requests worth answering. */

@@ -1,7 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync, unwatchFile, watchFile, existsSync } from 'node:fs';
-import { errorMessage, silentLogger, type Logger } from '@wgmesh/agent';
+import { errorMessage, silentLogger, type Logger } from '@wgmesh/agent/log';
 import type { Authenticator, CallIdentity, ServerSurfaceCall } from '../service/auth.js';
 import { CertificateRejected, ConfigError, Unauthenticated } from '../errors.js';
 import { normalizeSerial, readCrl } from './crl.js';

@@ -1,10 +1,11 @@
 import { generateKeyPairSync, randomBytes, X509Certificate } from 'node:crypto';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
-import { writeFileAtomic } from '@wgmesh/agent';
+import { writeFileAtomic } from '@wgmesh/agent/atomic-file';
 import { isIP } from 'node:net';
 import path from 'node:path';
 import forge from 'node-forge';
-import { backdateMs, createCrl, type RevokedEntry } from '@wgmesh/bootstrap';
+import { backdateMs } from '@wgmesh/bootstrap/enroll/csr';
+import { createCrl, type RevokedEntry } from '@wgmesh/bootstrap/tls/crl';
 import { CaError } from '../errors.js';
 
 /**

@@ -1,4 +1,7 @@
-import { createBootstrapNode, DEFAULTS, LIVENESS_DEFAULTS, parsePrefix, prefixContains } from '@wgmesh/bootstrap';
+import { createBootstrapNode } from '@wgmesh/bootstrap/node';
+import { DEFAULTS } from '@wgmesh/bootstrap/constants';
+import { LIVENESS_DEFAULTS } from '@wgmesh/bootstrap/members/liveness';
+import { parsePrefix, prefixContains } from '@wgmesh/bootstrap/ipam/ipam';
 import { formatHelp, resolveFlags, UsageError, type FlagSpec } from '../flags/parse.js';
 import { checkMeshName, checkRoot, interrupted, makeLogger, NODE_FLAGS, nodeInit, nodeName, runNode, wgDriverFactory } from './node-common.js';
 import { printBootstrapSummary } from './summary.js';

@@ -1,5 +1,7 @@
 import { existsSync } from 'node:fs';
-import type { CertificateInfo__Output, ListRevokedResponse__Output, RevokeCertificateResponse__Output } from '@wgmesh/agent';
+import type { CertificateInfo__Output } from '@wgmesh/agent/proto/gen/wgmesh/v1/CertificateInfo';
+import type { ListRevokedResponse__Output } from '@wgmesh/agent/proto/gen/wgmesh/v1/ListRevokedResponse';
+import type { RevokeCertificateResponse__Output } from '@wgmesh/agent/proto/gen/wgmesh/v1/RevokeCertificateResponse';
 import { formatHelp, resolveFlags, UsageError, type FlagSpec, type Source } from '../flags/parse.js';
 import { caFiles, initCa, issueCertificate, listCertificates, revokeCertificate } from '../ca/ca.js';
 import { deadline, SOCKET_FLAG, unary, withLocalClient } from '../local-api/client.js';

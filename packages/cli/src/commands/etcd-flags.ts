@@ -4,7 +4,7 @@
  * into the store's init.
  */
 import { readFileSync } from 'node:fs';
-import type { EtcdMeshStoreInit } from '@wgmesh/bootstrap';
+import type { EtcdMeshStoreInit } from '@wgmesh/bootstrap/store/etcd-mesh-store';
 import { UsageError, type FlagSpec, type FlagValues } from '../flags/parse.js';
 
 export const ETCD_FLAGS: FlagSpec[] = [

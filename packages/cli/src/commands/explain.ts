@@ -1,5 +1,6 @@
 import { status } from '@grpc/grpc-js';
-import { ControlCallError, JoinCancelled, StartCancelled, errorMessage } from '@wgmesh/agent';
+import { ControlCallError, JoinCancelled, StartCancelled } from '@wgmesh/agent/errors';
+import { errorMessage } from '@wgmesh/agent/log';
 import { UsageError } from '../errors.js';
 
 /**

@@ -1,4 +1,4 @@
-import type { InfoResponse__Output } from '@wgmesh/agent';
+import type { InfoResponse__Output } from '@wgmesh/agent/proto/gen/wgmesh/v1/InfoResponse';
 import { formatHelp, resolveFlags, type FlagSpec } from '../flags/parse.js';
 import { formatInfo } from '../ui/format.js';
 import { deadline, SOCKET_FLAG, unary, withLocalClient } from '../local-api/client.js';

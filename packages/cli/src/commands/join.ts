@@ -1,7 +1,9 @@
 import * as grpc from '@grpc/grpc-js';
-import { createAgentNode, parseHostPort } from '@wgmesh/agent';
-import { decodeToken, type EnrollmentToken } from '@wgmesh/bootstrap';
-import type { CertificateFiles, NodeInit } from '@wgmesh/agent';
+import { createAgentNode } from '@wgmesh/agent/node/node';
+import { parseHostPort } from '@wgmesh/agent/endpoints/endpoints';
+import { decodeToken, type EnrollmentToken } from '@wgmesh/bootstrap/enroll/token';
+import type { CertificateFiles } from '@wgmesh/agent/identity/renewer';
+import type { NodeInit } from '@wgmesh/agent/node/node';
 import { formatHelp, resolveFlags, UsageError, type FlagSpec, type FlagValues } from '../flags/parse.js';
 import { enrollFiles, loadOrEnroll, makeCsr } from '../enroll/enroll.js';
 import { checkMeshName, checkRoot, interrupted, makeLogger, NODE_FLAGS, nodeInit, nodeName, runNode, wgDriverFactory } from './node-common.js';

@@ -1,7 +1,12 @@
 import { hostname, networkInterfaces } from 'node:os';
-import {
-  AGENT_DEFAULTS, endpointAddressProblem, NotRoot, RTT_DEFAULTS, createLogger, createWgDriverFactory, type AgentNode, type Logger, type NodeInit, type WgBackendChoice, type WgDriverFactory,
-} from '@wgmesh/agent';
+import { AGENT_DEFAULTS } from '@wgmesh/agent/constants';
+import { endpointAddressProblem } from '@wgmesh/agent/endpoints/endpoints';
+import { NotRoot } from '@wgmesh/agent/errors';
+import { RTT_DEFAULTS } from '@wgmesh/agent/rtt/echo';
+import { createLogger, type Logger } from '@wgmesh/agent/log';
+import { createWgDriverFactory, type WgBackendChoice } from '@wgmesh/agent/wg/factory';
+import { type AgentNode, type NodeInit } from '@wgmesh/agent/node/node';
+import { type WgDriverFactory } from '@wgmesh/agent/wg/types';
 import type { FlagSpec, FlagValues } from '../flags/parse.js';
 import { StartInterrupted, UsageError } from '../errors.js';
 

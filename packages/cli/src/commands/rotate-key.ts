@@ -1,4 +1,4 @@
-import type { RotateKeyResponse__Output } from '@wgmesh/agent';
+import type { RotateKeyResponse__Output } from '@wgmesh/agent/proto/gen/wgmesh/v1/RotateKeyResponse';
 import { formatHelp, resolveFlags, type FlagSpec } from '../flags/parse.js';
 import { deadline, SOCKET_FLAG, unary, withLocalClient } from '../local-api/client.js';
 

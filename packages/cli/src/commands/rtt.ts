@@ -1,4 +1,4 @@
-import type { RttResponse__Output } from '@wgmesh/agent';
+import type { RttResponse__Output } from '@wgmesh/agent/proto/gen/wgmesh/v1/RttResponse';
 import { formatHelp, resolveFlags, type FlagSpec } from '../flags/parse.js';
 import { formatRtt } from '../ui/format.js';
 import { deadline, SOCKET_FLAG, unary, withLocalClient } from '../local-api/client.js';

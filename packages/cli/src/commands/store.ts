@@ -1,4 +1,7 @@
-import { EtcdMeshStore, FileStateStore, migrateFileStore, StoreUnavailable, type MeshState, type MigrationReport } from '@wgmesh/bootstrap';
+import { EtcdMeshStore } from '@wgmesh/bootstrap/store/etcd-mesh-store';
+import { FileStateStore, type MeshState } from '@wgmesh/bootstrap/members/store';
+import { migrateFileStore, type MigrationReport } from '@wgmesh/bootstrap/store/migrate';
+import { StoreUnavailable } from '@wgmesh/bootstrap/errors';
 import { formatHelp, resolveFlags, UsageError, type FlagSpec, type FlagValues } from '../flags/parse.js';
 import { ETCD_FLAGS, etcdStoreInitFromFlags } from './etcd-flags.js';
 

@@ -1,5 +1,6 @@
-import { AGENT_DEFAULTS, type Agent } from '@wgmesh/agent';
-import type { Bootstrap } from '@wgmesh/bootstrap';
+import { AGENT_DEFAULTS } from '@wgmesh/agent/constants';
+import { type Agent } from '@wgmesh/agent/agent';
+import type { Bootstrap } from '@wgmesh/bootstrap/bootstrap';
 
 const out = (lines: string[]) => process.stdout.write(lines.join('\n') + '\n');
 

@@ -1,4 +1,4 @@
-import type { TagsResponse__Output } from '@wgmesh/agent';
+import type { TagsResponse__Output } from '@wgmesh/agent/proto/gen/wgmesh/v1/TagsResponse';
 import { formatHelp, resolveFlags, UsageError, type FlagSpec } from '../flags/parse.js';
 import { isInternalTag } from '../ui/format.js';
 import { deadline, SOCKET_FLAG, unary, withLocalClient } from '../local-api/client.js';

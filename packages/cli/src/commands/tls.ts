@@ -2,7 +2,8 @@ import * as grpc from '@grpc/grpc-js';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createPrivateKey, X509Certificate } from 'node:crypto';
-import { certCommonName, splitPem, type BootstrapTlsInit } from '@wgmesh/bootstrap';
+import { certCommonName, splitPem } from '@wgmesh/bootstrap/tls/mtls';
+import { type BootstrapTlsInit } from '@wgmesh/bootstrap/node';
 import { UsageError, type FlagSpec, type FlagValues } from '../flags/parse.js';
 
 export const TLS_SERVER_FLAGS: FlagSpec[] = [

@@ -1,4 +1,8 @@
-import type { CreateTokenRequest, CreateTokenResponse__Output, ListTokensResponse__Output, RevokeTokenResponse__Output, TokenInfo__Output } from '@wgmesh/agent';
+import type { CreateTokenRequest } from '@wgmesh/agent/proto/gen/wgmesh/v1/CreateTokenRequest';
+import type { CreateTokenResponse__Output } from '@wgmesh/agent/proto/gen/wgmesh/v1/CreateTokenResponse';
+import type { ListTokensResponse__Output } from '@wgmesh/agent/proto/gen/wgmesh/v1/ListTokensResponse';
+import type { RevokeTokenResponse__Output } from '@wgmesh/agent/proto/gen/wgmesh/v1/RevokeTokenResponse';
+import type { TokenInfo__Output } from '@wgmesh/agent/proto/gen/wgmesh/v1/TokenInfo';
 import { formatHelp, resolveFlags, UsageError, type FlagSpec, type FlagValues } from '../flags/parse.js';
 import { deadline, SOCKET_FLAG, unary, withLocalClient } from '../local-api/client.js';
 import { table } from '../ui/format.js';

@@ -9,9 +9,19 @@ import { createPrivateKey, generateKeyPairSync, X509Certificate } from 'node:cry
 import { readFile } from 'node:fs/promises';
 import { connect, type PeerCertificate } from 'node:tls';
 import path from 'node:path';
-import forge from 'node-forge';
-import { loadProtos, nodeFiles, parseHostPort, writeFileAtomic, type EnrollResponse__Output, type MeshClient } from '@wgmesh/agent';
-import { certCommonName, normalizeFingerprint, type EnrollmentToken } from '@wgmesh/bootstrap';
+import type forge from 'node-forge';
+import { lazyRequire } from '@wgmesh/agent/lazy-require';
+
+// Loaded on first use: only TLS meshes need it.
+const nodeForge = lazyRequire<typeof forge>(import.meta.url, 'node-forge');
+import { loadProtos } from '@wgmesh/agent/proto/load';
+import { nodeFiles } from '@wgmesh/agent/node/files';
+import { parseHostPort } from '@wgmesh/agent/endpoints/endpoints';
+import { writeFileAtomic } from '@wgmesh/agent/atomic-file';
+import { type EnrollResponse__Output } from '@wgmesh/agent/proto/gen/wgmesh/v1/EnrollResponse';
+import { type MeshClient } from '@wgmesh/agent/proto/gen/wgmesh/v1/Mesh';
+import { certCommonName } from '@wgmesh/bootstrap/tls/mtls';
+import { normalizeFingerprint, type EnrollmentToken } from '@wgmesh/bootstrap/enroll/token';
 import { EnrollmentFailed } from '../errors.js';
 import { tlsChannelOptions } from '../commands/tls.js';
 
@@ -36,12 +46,12 @@ export function enrollFiles(stateDir: string, mesh: string): { dir: string; cert
 export function makeCsr(name: string, extensions: object[] = []): { keyPem: string; csrPem: string } {
   const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const keyPem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
-  const csr = forge.pki.createCertificationRequest();
-  csr.publicKey = forge.pki.publicKeyFromPem(publicKey.export({ type: 'spki', format: 'pem' }).toString());
+  const csr = nodeForge().pki.createCertificationRequest();
+  csr.publicKey = nodeForge().pki.publicKeyFromPem(publicKey.export({ type: 'spki', format: 'pem' }).toString());
   csr.setSubject([{ name: 'commonName', value: name }]);
   if (extensions.length) csr.setAttributes([{ name: 'extensionRequest', extensions }]);
-  csr.sign(forge.pki.privateKeyFromPem(keyPem) as forge.pki.rsa.PrivateKey, forge.md.sha256.create());
-  return { keyPem, csrPem: forge.pki.certificationRequestToPem(csr) };
+  csr.sign(nodeForge().pki.privateKeyFromPem(keyPem) as forge.pki.rsa.PrivateKey, nodeForge().md.sha256.create());
+  return { keyPem, csrPem: nodeForge().pki.certificationRequestToPem(csr) };
 }
 
 /**

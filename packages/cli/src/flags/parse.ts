@@ -1,6 +1,10 @@
-import { parse as parseYaml } from 'yaml';
+import type { parse as yamlParse } from 'yaml';
+import { lazyRequire } from '@wgmesh/agent/lazy-require';
 import { readFileSync } from 'node:fs';
 import { UsageError } from '../errors.js';
+
+// Loaded only when a run reads a -config file.
+const yaml = lazyRequire<{ parse: typeof yamlParse }>(import.meta.url, 'yaml');
 
 export type FlagType = 'string' | 'int' | 'bool' | 'list' | 'duration';
 
@@ -129,7 +133,7 @@ export function resolveFlags(
     }
     let parsed: unknown;
     try {
-      parsed = parseYaml(text);
+      parsed = yaml().parse(text);
     } catch (err) {
       throw new UsageError(`config file ${configPath} is not valid YAML: ${(err as Error).message}`);
     }

@@ -1,4 +1,4 @@
-import { NotRoot } from '@wgmesh/agent';
+import { NotRoot } from '@wgmesh/agent/errors';
 import { nameHint } from './constants.js';
 
 /** Named failures of the lab; messages say what to do. */

@@ -4,7 +4,7 @@
  * a node exits.
  */
 import { realpath } from 'node:fs/promises';
-import type { InfoResponse__Output } from '@wgmesh/agent';
+import type { InfoResponse__Output } from '@wgmesh/agent/proto/gen/wgmesh/v1/InfoResponse';
 import { LAB_DEFAULTS } from './constants.js';
 import { LabNotReady, NodeExited } from './errors.js';
 import { labHost, resolveLab } from './hosts.js';

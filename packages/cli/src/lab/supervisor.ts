@@ -5,9 +5,9 @@
  * supervisor learns stays in the supervisor object.
  */
 import { spawn } from 'node:child_process';
-import { closeSync, openSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, openSync, writeSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import path, { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NodeExited } from './errors.js';
 import { hostEnterArgs, nodeArgs, parseCidr, type LabNames, type LabPaths } from './plan.js';
@@ -17,8 +17,15 @@ import { formatCommandLine, isRunning, namespaceInode, processTable, readMountin
 import { netnsPath } from './topology.js';
 import type { NodeExit, NodeSupervisor } from './types.js';
 
-/** The workspace root: this file is packages/cli/{src,dist}/lab/supervisor.{ts,js}. */
-export const REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
+/** The workspace root: the nearest directory above this file (in src/, dist/ or the CLI bundle) that holds packages/cli/bin/wgmesh.js. */
+export const REPO_ROOT = findRepoRoot(path.dirname(fileURLToPath(import.meta.url)));
+
+function findRepoRoot(from: string): string {
+  for (let dir = from; ; dir = path.dirname(dir)) {
+    if (existsSync(path.join(dir, 'packages/cli/bin/wgmesh.js'))) return dir + path.sep;
+    if (path.dirname(dir) === dir) throw new Error(`the lab cannot find the wgmesh workspace above ${from}`);
+  }
+}
 
 /** The built CLI (`pnpm run build` first). */
 export function builtWgmeshCommand(): string[] {

@@ -4,7 +4,9 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { existsSync } from 'node:fs';
-import { AGENT_DEFAULTS, loadProtos, type AgentClient } from '@wgmesh/agent';
+import { AGENT_DEFAULTS } from '@wgmesh/agent/constants';
+import { loadProtos } from '@wgmesh/agent/proto/load';
+import { type AgentClient } from '@wgmesh/agent/proto/gen/wgmesh/v1/Agent';
 import type { FlagSpec } from '../flags/parse.js';
 import { LocalApiUnavailable } from '../errors.js';
 

@@ -1,6 +1,6 @@
 import React from 'react';
 import { Box, Text } from 'ink';
-import type { InfoResponse__Output } from '@wgmesh/agent';
+import type { InfoResponse__Output } from '@wgmesh/agent/proto/gen/wgmesh/v1/InfoResponse';
 import { certificateLine, nodeRows, relayLine } from './format.js';
 
 export interface DashboardProps {

@@ -1,4 +1,5 @@
-import type { InfoResponse__Output, RttResponse__Output } from '@wgmesh/agent';
+import type { InfoResponse__Output } from '@wgmesh/agent/proto/gen/wgmesh/v1/InfoResponse';
+import type { RttResponse__Output } from '@wgmesh/agent/proto/gen/wgmesh/v1/RttResponse';
 
 /** Plain-text views of the node status: what `info` prints when piped, and what the dashboard shows. */
 

@@ -1,6 +1,7 @@
 import React, { useEffect, useState } from 'react';
 import { render, useApp, useInput } from 'ink';
-import type { AgentClient, InfoResponse__Output } from '@wgmesh/agent';
+import type { AgentClient } from '@wgmesh/agent/proto/gen/wgmesh/v1/Agent';
+import type { InfoResponse__Output } from '@wgmesh/agent/proto/gen/wgmesh/v1/InfoResponse';
 import { Dashboard } from './Dashboard.js';
 
 /** The one hook that feeds the dashboard: the node's Watch stream. */

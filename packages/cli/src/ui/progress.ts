@@ -1,4 +1,5 @@
-import type { Logger, WgDeviceState } from '@wgmesh/agent';
+import type { Logger } from '@wgmesh/agent/log';
+import type { WgDeviceState } from '@wgmesh/agent/wg/types';
 
 /** What the progress display follows: a node's (or an Agent's) 'step' events and its device. */
 export interface ProgressSource {

@@ -1,0 +1,126 @@
+#!/usr/bin/env node
+/**
+ * Bundles the CLI with esbuild into packages/cli/bundle/, the files users run (bin/wgmesh.js):
+ *
+ *   commands/NAME.cjs        one self-contained file per command: a run loads one file, and only
+ *                            the code that command reaches (no bootstrap in `join`, no ink in
+ *                            `info` without -watch). Optional parts (prom-client, node-forge,
+ *                            yaml) load inside it only when a run needs them.
+ *   commands/NAME.cjs.cache  V8's code cache for it, made here: a start skips most compiling.
+ *   main.cjs                 help, version and unknown command names (src/help.ts).
+ *   dashboard.mjs            ink and React for `info -watch` (ES module: yoga-layout uses
+ *                            top-level await).
+ *
+ * `tsc -b` still type-checks and writes dist/ (declarations, and the lab API the tests import).
+ *
+ *   node scripts/bundle.mjs [--metafile DIR]
+ */
+import { build } from 'esbuild';
+import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadBundle } from '../bin/bundle-loader.js';
+
+const cliDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const src = path.join(cliDir, 'src');
+const outdir = path.join(cliDir, 'bundle');
+const metafileDir = process.argv.includes('--metafile') ? process.argv[process.argv.indexOf('--metafile') + 1] : undefined;
+
+// The command names, as src/commands/table.ts lists them (the source of truth for `wgmesh help`).
+const table = readFileSync(path.join(src, 'commands/table.ts'), 'utf8');
+const commands = [...table.matchAll(/^\s+'?([a-z][a-z-]*)'?: async \(\) => \(await import\('\.\/([a-z-]+)\.js'\)\)\.(\w+),$/gm)].map((m) => ({ name: m[1], file: m[2], fn: m[3] }));
+if (commands.length < 10) throw new Error(`bundle: found ${commands.length} commands in src/commands/table.ts; its lines no longer match this script's pattern`);
+
+const common = {
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  // The workspace packages' TypeScript sources (their "source" export condition), not dist/.
+  conditions: ['source'],
+  jsx: 'automatic',
+  minify: true,
+  // Stack traces and error messages keep the names of classes and functions.
+  keepNames: true,
+  sourcemap: 'linked',
+  legalComments: 'none',
+  logLevel: 'warning',
+  metafile: true,
+};
+
+/** Where the bundles meet each other at run time instead of being copied into one another. */
+const seams = {
+  name: 'wgmesh-seams',
+  setup(b) {
+    // info -watch: the dashboard bundle, an ES module beside the commands.
+    b.onResolve({ filter: /\/ui\/live-dashboard\.js$/ }, () => ({ path: '../dashboard.mjs', external: true }));
+  },
+};
+
+const cjs = {
+  ...common,
+  format: 'cjs',
+  // Loaded from node_modules, and only by the runs that need them: etcd3 (-store etcd; it reads
+  // its .proto files next to itself), node-forge (TLS, ca), yaml (-config), prom-client
+  // (-metrics-addr), ink and React (the dashboard bundle). Kept out of the command bundles so a
+  // static import of one shows as a load at start (test/e2e/startup-modules.test.ts catches it).
+  external: ['etcd3', 'node-forge', 'yaml', 'prom-client', 'ink', 'react', 'react/*'],
+  plugins: [seams],
+  // ES module sources ask for import.meta.url (lazyRequire, the lab's paths): the bundle file's URL.
+  define: { 'import.meta.url': '__wgmeshImportMetaUrl' },
+  banner: { js: "var __wgmeshImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
+};
+
+await rm(outdir, { recursive: true, force: true });
+const metas = {};
+const entry = (contents) => ({ contents, resolveDir: src, sourcefile: 'bundle-entry.js', loader: 'ts' });
+await Promise.all([
+  ...commands.map(async (c) => {
+    metas[c.name] = (await build({
+      ...cjs,
+      stdin: entry([
+        "import { startBundledCommand } from './bundle-entry.js';",
+        `const load = async () => (await import('./commands/${c.file}.js')).${c.fn};`,
+        `export const start = (argv: string[], env: NodeJS.ProcessEnv) => startBundledCommand(${JSON.stringify(c.name)}, load, argv, env);`,
+        // For the code cache below: load every module a run of the command loads first, run nothing.
+        "export const preload = () => Promise.all([import('./run.js'), load()]);",
+      ].join('\n')),
+      outfile: path.join(outdir, 'commands', `${c.name}.cjs`),
+    })).metafile;
+  }),
+  build({
+    ...cjs,
+    stdin: entry("import { answerWithoutCommand } from './help.js';\nexport const start = async (argv: string[]) => answerWithoutCommand(argv) ?? 2;"),
+    outfile: path.join(outdir, 'main.cjs'),
+  }).then((r) => (metas.main = r.metafile)),
+  build({
+    ...common,
+    format: 'esm',
+    entryPoints: [path.join(src, 'ui/live-dashboard.tsx')],
+    outfile: path.join(outdir, 'dashboard.mjs'),
+    // ink's optional link to React DevTools, never installed.
+    external: ['react-devtools-core'],
+    banner: { js: "import { createRequire as __wgmeshCreateRequire } from 'node:module'; const require = __wgmeshCreateRequire(import.meta.url);" },
+  }).then((r) => (metas.dashboard = r.metafile)),
+]);
+
+// The code caches: each command bundle compiled and its modules evaluated as a run would, then
+// V8's compiled code written beside it. bin/wgmesh.js hands it back to V8, which checks it
+// (same V8, same flags, same source) and compiles afresh if it does not fit.
+for (const file of await readdir(path.join(outdir, 'commands'))) {
+  if (!file.endsWith('.cjs')) continue;
+  const filename = path.join(outdir, 'commands', file);
+  // One character outside ASCII (esbuild leaves regular expressions as written) and V8 keeps the
+  // whole source, which it holds for lazy compiling, at two bytes a character: 1.75 MB of a join
+  // node's heap instead of 0.9. Write such characters as \u escapes.
+  const nonAscii = readFileSync(filename, 'latin1').search(/[^\x00-\x7f]/);
+  if (nonAscii >= 0) throw new Error(`bundle: ${filename} has a non-ASCII character at offset ${nonAscii}: write it as a \\u escape in the source`);
+  const { exports, script } = loadBundle(filename);
+  await exports.preload();
+  await writeFile(`${filename}.cache`, script.createCachedData());
+}
+
+if (metafileDir) {
+  await mkdir(metafileDir, { recursive: true });
+  for (const [name, meta] of Object.entries(metas)) await writeFile(path.join(metafileDir, `${name}.json`), JSON.stringify(meta));
+}
