@@ -26,7 +26,7 @@ if [ "$(id -u)" -ne 0 ]; then
   echo "bench: the data-plane benchmark creates network namespaces and needs root: sudo make bench" >&2
   exit 1
 fi
-if [ ! -f packages/cli/dist/main.js ]; then
+if [ ! -f packages/cli/bundle/commands/join.cjs ]; then
   echo "bench: the CLI is not built; run \`make build\` (or \`make bench\`) first" >&2
   exit 1
 fi

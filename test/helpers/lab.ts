@@ -58,7 +58,7 @@ export async function labSkipReason(options: { wireguard: boolean; nat?: boolean
 
 /**
  * How the lab starts wgmesh in tests: by default the built CLI, as shipped and installed
- * (packages/cli/bin/wgmesh.js, its debug-environment step, then dist/); `make test` and
+ * (packages/cli/bin/wgmesh.js running the bundle in packages/cli/bundle/); `make test` and
  * `make test-e2e` build first. A missing or stale build fails here, naming the file, rather than
  * testing old code. WGMESH_E2E_CLI=source runs the CLI from TypeScript source instead (no build
  * step: quicker local iteration).
@@ -71,29 +71,24 @@ export function e2eWgmeshCommand(env: NodeJS.ProcessEnv = process.env, root: str
   return builtWgmeshCommand();
 }
 
-/** What `tsc -b packages/cli` builds: the CLI and the packages it references, each src/ into dist/. */
-const BUILT_PACKAGES = ['agent', 'bootstrap', 'cli'] as const;
+/** The packages whose sources go into the CLI bundle. */
+const BUNDLED_PACKAGES = ['agent', 'bootstrap', 'cli'] as const;
+/** Files of the bundle the tests need (scripts/bundle.mjs writes them all, after removing the old ones). */
+const BUNDLE_FILES = ['packages/cli/bundle/main.cjs', 'packages/cli/bundle/commands/join.cjs', 'packages/cli/bundle/commands/bootstrap.cjs'];
 
-/**
- * Throws unless each package the built CLI runs has a dist/ built from its current sources. tsc -b
- * rewrites a package's dist/.tsbuildinfo whenever it builds (or finds up to date) a package whose
- * sources changed, so a source file newer than it has not been built.
- */
+/** Throws unless the bundle the built CLI runs exists and was built after every source file that goes into it. */
 export function checkBuiltCli(root: string = REPO_ROOT): void {
   const problems: string[] = [];
-  for (const pkg of BUILT_PACKAGES) {
-    const dir = join(root, 'packages', pkg);
-    const built = statSync(join(dir, 'dist', '.tsbuildinfo'), { throwIfNoEntry: false });
-    if (!built) {
-      problems.push(`packages/${pkg}/dist is missing`);
-      continue;
+  const built = BUNDLE_FILES.map((file) => ({ file, stat: statSync(join(root, file), { throwIfNoEntry: false }) }));
+  const missing = built.filter((b) => !b.stat).map((b) => b.file);
+  if (missing.length > 0) problems.push(missing.length === BUNDLE_FILES.length ? 'packages/cli/bundle is missing' : `${missing.join(', ')} ${missing.length > 1 ? 'are' : 'is'} missing`);
+  if (problems.length === 0) {
+    const builtMs = Math.min(...built.map((b) => b.stat!.mtimeMs));
+    for (const pkg of BUNDLED_PACKAGES) {
+      const src = join(root, 'packages', pkg, 'src');
+      const newer = readdirSync(src, { recursive: true, encoding: 'utf8' }).filter((file) => /\.tsx?$/.test(file) && statSync(join(src, file)).mtimeMs > builtMs);
+      if (newer.length > 0) problems.push(`packages/${pkg}/src/${newer[0]}${newer.length > 1 ? ` (and ${newer.length - 1} more)` : ''} changed since packages/cli/bundle was built`);
     }
-    const newer = (readdirSync(join(dir, 'src'), { recursive: true, encoding: 'utf8' }))
-      .filter((file) => /\.tsx?$/.test(file) && statSync(join(dir, 'src', file)).mtimeMs > built.mtimeMs);
-    if (newer.length > 0) problems.push(`packages/${pkg}/src/${newer[0]}${newer.length > 1 ? ` (and ${newer.length - 1} more)` : ''} changed since packages/${pkg}/dist was built`);
-  }
-  for (const file of ['packages/cli/dist/main.js', 'packages/cli/dist/debug-env.js']) {
-    if (!problems.some((p) => p.startsWith('packages/cli/dist')) && !statSync(join(root, file), { throwIfNoEntry: false })) problems.push(`${file} is missing`);
   }
   if (problems.length > 0) {
     throw new Error(`the end-to-end tests run the built CLI (packages/cli/bin/wgmesh.js), but ${problems.join('; ')}: run \`make build\` first (or set WGMESH_E2E_CLI=source to run the CLI from TypeScript source)`);
