@@ -14,6 +14,7 @@ proto: deps
 	cd packages/agent && node_modules/.bin/proto-loader-gen-types --grpcLib=@grpc/grpc-js \
 	  --importFileExtension=.js --longs=Number --enums=String --defaults --oneofs --keepCase=false \
 	  --includeDirs=../../proto --outDir=src/proto/gen wgmesh/v1/mesh.proto wgmesh/v1/agent.proto
+	cd packages/agent && node scripts/proto-descriptor.mjs
 
 lint: deps
 	@pnpm -s run lint

@@ -1,4 +1,4 @@
-export { loadProtos, PROTO_DIR } from './load.js';
+export { loadProtos } from './load.js';
 export type { Endpoint, Endpoint__Output } from './gen/wgmesh/v1/Endpoint.js';
 export type { EndpointKind, EndpointKind__Output } from './gen/wgmesh/v1/EndpointKind.js';
 export type { NodeStatus, NodeStatus__Output } from './gen/wgmesh/v1/NodeStatus.js';
