@@ -117,6 +117,8 @@ export interface ColdRound {
     readonly lastSpawn: number;
     /** The last node's interface had its address and route. */
     readonly allUp?: number;
+    /** wgmesh: the last "WireGuard backend detected" in the joins' logs (the node has started: modules loaded, flags read). */
+    readonly allStarted?: number;
     /** wgmesh: the last "joined the mesh" in the joins' logs. */
     readonly allJoined?: number;
     readonly firstReply?: number;
@@ -454,13 +456,17 @@ async function bringUp(system: MeshSystem, lab: LabState, count: number): Promis
   const ok = replies.filter((r) => Number.isFinite(r));
   const down = nodes.filter((_, i) => !upTimes[i]).map((n) => n.host.name);
   let allJoined: number | undefined;
+  let allStarted: number | undefined;
   if (system.name === 'wgmesh') {
-    const joined = await Promise.all(members.map(async (n) => parseLogMarks((await readText(n.logFile)) ?? '', t0).joined));
-    if (joined.every((j) => j !== undefined)) allJoined = Math.max(...(joined as number[]));
+    const logMarks = await Promise.all(members.map(async (n) => parseLogMarks((await readText(n.logFile)) ?? '', t0)));
+    const last = (values: (number | undefined)[]) => (values.every((v) => v !== undefined) ? Math.max(...(values as number[])) : undefined);
+    allJoined = last(logMarks.map((m) => m.joined));
+    allStarted = last(logMarks.map((m) => m.backend));
   }
   const marks = {
     lastSpawn: Math.max(...members.map((m) => m.spawnMs)) - t0,
     ...(down.length === 0 ? { allUp: Math.max(...upTimes.map((u) => u!.atMs)) - t0 } : {}),
+    ...(allStarted !== undefined ? { allStarted } : {}),
     ...(allJoined !== undefined ? { allJoined } : {}),
     ...(ok.length > 0 ? { firstReply: Math.min(...ok) - t0 } : {}),
     ...(ok.length === replies.length ? { lastReply: Math.max(...ok) - t0 } : {}),
@@ -807,17 +813,17 @@ export function formatStartupSection(r: StartupResults): string {
 
   L.push('### Cold mesh, per round', '');
   L.push(
-    `Milliseconds after the first of the ${s.hosts - 1} spawns. "first node ready": from its own spawn (before the others were spawned). "all joined": the last "joined the mesh" in the joins' logs (wgmesh only).`,
+    `Milliseconds after the first of the ${s.hosts - 1} spawns. "first node ready": from its own spawn (before the others were spawned). wgmesh only, from the joins' logs: "all started" = the last "WireGuard backend detected" (the process has loaded its modules and begun), "all joined" = the last "joined the mesh".`,
     '',
   );
-  L.push('| round | system | first node ready | last spawned | all interfaces up | all joined | first pair answered | all pairs answered |', '|---|---|---:|---:|---:|---:|---:|---:|');
+  L.push('| round | system | first node ready | last spawned | all started | all joined | all interfaces up | first pair answered | all pairs answered |', '|---|---|---:|---:|---:|---:|---:|---:|---:|');
   for (const c of r.cold) {
-    L.push(`| ${c.round} | ${c.system} | ${fmt(c.firstReadyMs, 0)} | ${fmt(c.marks.lastSpawn, 0)} | ${fmt(c.marks.allUp, 0)} | ${fmt(c.marks.allJoined, 0)} | ${fmt(c.marks.firstReply, 0)} | ${fmt(c.marks.lastReply, 0)} |`);
+    L.push(`| ${c.round} | ${c.system} | ${fmt(c.firstReadyMs, 0)} | ${fmt(c.marks.lastSpawn, 0)} | ${fmt(c.marks.allStarted, 0)} | ${fmt(c.marks.allJoined, 0)} | ${fmt(c.marks.allUp, 0)} | ${fmt(c.marks.firstReply, 0)} | ${fmt(c.marks.lastReply, 0)} |`);
   }
   for (const sys of ['wgmesh', 'nebula'] as const) {
     const cs = r.cold.filter((c) => c.system === sys);
     const m = (f: (c: ColdRound) => number | undefined) => fmt(median(cs.map((c) => f(c) ?? Number.NaN)), 0);
-    L.push(`| median | ${sys} | ${m((c) => c.firstReadyMs)} | ${m((c) => c.marks.lastSpawn)} | ${m((c) => c.marks.allUp)} | ${m((c) => c.marks.allJoined)} | ${m((c) => c.marks.firstReply)} | ${m((c) => c.marks.lastReply)} |`);
+    L.push(`| median | ${sys} | ${m((c) => c.firstReadyMs)} | ${m((c) => c.marks.lastSpawn)} | ${m((c) => c.marks.allStarted)} | ${m((c) => c.marks.allJoined)} | ${m((c) => c.marks.allUp)} | ${m((c) => c.marks.firstReply)} | ${m((c) => c.marks.lastReply)} |`);
   }
   for (const c of r.cold.filter((x) => x.error)) L.push('', `Round ${c.round} (${c.system}) failed: ${c.error}`);
   L.push('');
