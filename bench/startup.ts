@@ -249,9 +249,11 @@ async function bindsUdp(pid: number, port: number): Promise<boolean> {
   return false;
 }
 
+const WGMESH_IFACE = `wg${STARTUP_SETTINGS.mesh}`;
+
 const wgmesh: MeshSystem = {
   name: 'wgmesh',
-  iface: `wg${STARTUP_SETTINGS.mesh}`,
+  iface: WGMESH_IFACE,
   async prepare(lab, host, first) {
     // The lab's own command line for this host, run as the lab runs it (its namespaces, its log).
     const argv = plannedNodeArgv(lab, host);
@@ -259,7 +261,7 @@ const wgmesh: MeshSystem = {
     return { host, first, argv: hostCommand(lab, host.name, argv, false), logFile: host.logFile, env: labEnv(process.env, { WGMESH_LOG_LEVEL: lab.logLevel }) };
   },
   async upAddress(lab, node) {
-    if (!(await hasRouteVia(node.daemon.pid, this.iface))) return undefined;
+    if (!(await hasRouteVia(node.daemon.pid, WGMESH_IFACE))) return undefined;
     const fib = await readText(`/proc/${node.daemon.pid}/net/fib_trie`);
     return localAddresses(fib ?? '').find((ip) => inCidr(ip, lab.cidr));
   },
@@ -304,7 +306,7 @@ const nebula: MeshSystem = {
     return { host, first, argv: hostCommand(lab, host.name, ['nebula', '-config', config], false), logFile, env: process.env };
   },
   async upAddress(_lab, node) {
-    return (await hasRouteVia(node.daemon.pid, this.iface)) ? nebulaIp(node.host) : undefined;
+    return (await hasRouteVia(node.daemon.pid, STARTUP_SETTINGS.nebulaDev)) ? nebulaIp(node.host) : undefined;
   },
   async listens(_lab, node) {
     return bindsUdp(node.daemon.pid, STARTUP_SETTINGS.nebulaPort);
