@@ -27,6 +27,10 @@
  * - `wgmesh info` in a join host: spawn → exit (Nebula has no equivalent).
  * - memory: VmRSS of the last joined node and of the first node (bootstrap / lighthouse) when
  *   the joined node is BENCH_STARTUP_MEMORY_AGE_S seconds old, both meshes running side by side.
+ *
+ * Environment: BENCH_STARTUP_COLD_ROUNDS, BENCH_STARTUP_JOIN_ROUNDS, BENCH_STARTUP_INFO_ROUNDS
+ * (5 each), BENCH_STARTUP_MEMORY_AGE_S (60), BENCH_STARTUP_LOG_LEVEL (info: the lab's default),
+ * BENCH_STARTUP_LAB (wgbs). A run takes about 3 minutes on 2 CPUs.
  */
 import { appendFile, mkdir, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
@@ -776,7 +780,7 @@ export function formatStartupSection(r: StartupResults): string {
   const L: string[] = [];
   L.push(`## Start-up and footprint: wgmesh beside Nebula ${r.nebulaVersion}`, '');
   L.push(
-    `Both run in the hosts of one hosts-only lab \`${s.lab}\` (a network + mount namespace each, one bridge, underlay ${s.underlay}), measured by this benchmark from the machine's own namespace: ` +
+    `Both run in the hosts of one hosts-only lab \`${s.lab}\` (a network + mount namespace each, one bridge, underlay ${s.underlay}), timed by this benchmark from the machine's own namespace (its pings run inside the hosts): ` +
       `wgmesh with the lab's command lines (\`node packages/cli/bin/wgmesh.js bootstrap -dev\` on h1, \`join -dev\` on the others; mesh ${s.cidr}; log level ${s.logLevel}; wireguard-go), ` +
       `Nebula from Debian with one certificate per host (lighthouse on h1, the only static host; mesh ${s.nebulaCidr}; tun ${s.nebulaDev}; firewall passing ICMP). ` +
       `A node counts as reaching another when a ping to its mesh IP is answered (one \`ping -c 1 -i 0.02 -w …\` per ordered pair, in parallel, started once both ends have their interface up). ` +
