@@ -56,9 +56,9 @@ dp_started=0
 relay_started=0
 startup_started=0
 cleanup() {
-  # The etcd, data-plane, relay and start-up runs tear down after themselves, also on errors and signals;
-  # this pass only matters if one was killed outright. It removes only the benchmark's own labs,
-  # namespaces and etcd cluster.
+  # The etcd, data-plane, relay and start-up runs tear down after themselves, also on errors and
+  # signals; this pass only matters if one was killed outright. It removes only the benchmark's
+  # own labs, namespaces, etcd cluster and Nebula files.
   if [ "$etcd_started" = 1 ]; then
     (cd bench && "${NODE_TS[@]}" etcd-bootstraps.ts --cleanup >/dev/null 2>&1) || true
   fi
