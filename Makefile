@@ -42,7 +42,8 @@ test-fuzz: build
 demo: build
 	@scripts/demo.sh
 
-# Figures, not tests: writes bench/results.md (date, machine, control plane, data plane, relay).
+# Figures, not tests: writes bench/results.md (date, machine, control plane, data plane, relay,
+# start-up beside Nebula).
 bench: build
 	@scripts/bench.sh
 

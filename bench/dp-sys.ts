@@ -4,6 +4,7 @@
  * also recorded in a file with their start time, so a later run can stop what a crashed run left.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, rmdir, writeFile } from 'node:fs/promises';
 import { captureCommand } from '@wgmesh/agent/exec';
 import { isRunning, readProcStat, type ProcessIdentity } from '@wgmesh/cli/lab';
@@ -114,10 +115,26 @@ function updateRecorded(change: (list: RecordedDaemon[]) => RecordedDaemon[]): P
   return next;
 }
 
-/** Starts a long-lived process (output discarded), recorded on disk until it is stopped. */
-export async function startDaemon(argv: readonly string[], label: string): Promise<Daemon> {
+export interface DaemonOptions {
+  /** Its stdout and stderr are appended to this file (default: discarded). */
+  readonly logFile?: string;
+  /** Its environment (default: ours). */
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * Starts a long-lived process, recorded on disk until it is stopped. The process is spawned
+ * before the first await, so several calls in a row spawn back to back.
+ */
+export async function startDaemon(argv: readonly string[], label: string, options: DaemonOptions = {}): Promise<Daemon> {
   checkAborted();
-  const child = spawn(argv[0]!, argv.slice(1), { stdio: 'ignore' });
+  const log = options.logFile !== undefined ? openSync(options.logFile, 'a', 0o644) : undefined;
+  let child: ChildProcess;
+  try {
+    child = spawn(argv[0]!, argv.slice(1), { stdio: log === undefined ? 'ignore' : ['ignore', log, log], ...(options.env ? { env: options.env } : {}) });
+  } finally {
+    if (log !== undefined) closeSync(log);
+  }
   live.add(child);
   const exited = new Promise<void>((resolve) => {
     child.once('exit', () => {

@@ -1,16 +1,21 @@
 #!/usr/bin/env bash
-# `make bench` (after `make build`): control-plane, one-vs-three-bootstraps (etcd), data-plane and
-# relay benchmarks, written to bench/results.md (and printed). Needs root: the data plane and the
-# relay part run real WireGuard (wireguard-go) in network namespaces they create and remove again
-# (labs "wgb" and "wgbr", namespaces wgp-a/wgp-b); the etcd part runs a 3-member etcd cluster in
-# namespaces wgbetcd-* (198.51.100.208/28).
+# `make bench` (after `make build`): control-plane, one-vs-three-bootstraps (etcd), data-plane,
+# relay and start-up benchmarks, written to bench/results.md (and printed). Needs root: the data
+# plane and the relay part run real WireGuard (wireguard-go) in network namespaces they create and
+# remove again (labs "wgb" and "wgbr", namespaces wgp-a/wgp-b); the etcd part runs a 3-member etcd
+# cluster in namespaces wgbetcd-* (198.51.100.208/28); the start-up part runs wgmesh and Nebula
+# side by side in lab "wgbs" (Nebula's files in /tmp/wgmesh-bench-startup).
 #
 #   BENCH_SIZES=100,500,1000   control-plane sizes (its default)
 #   BENCH_ETCD_SIZE=1000 BENCH_ETCD_CHANGES=25   agents and changes of the etcd part (its defaults)
 #   BENCH_CP_TIMEOUT=300 BENCH_ETCD_TIMEOUT=900 BENCH_DP_TIMEOUT=240 BENCH_RELAY_TIMEOUT=240
-#                              seconds allowed for each part
+#   BENCH_STARTUP_TIMEOUT=420  seconds allowed for each part
 #   BENCH_DP_JOIN_ROUNDS, BENCH_DP_AB_ROUNDS, BENCH_DP_IPERF_SECONDS   see bench/data-plane.ts
 #   BENCH_RELAY_ROUNDS, BENCH_RELAY_IPERF_SECONDS   see bench/relay.ts
+#   BENCH_STARTUP_COLD_ROUNDS=5 BENCH_STARTUP_JOIN_ROUNDS=5 BENCH_STARTUP_INFO_ROUNDS=5
+#                              rounds of the start-up part's cold mesh, one join and `wgmesh info`
+#   BENCH_STARTUP_MEMORY_AGE_S=60   age of the joined node when memory is read
+#   BENCH_STARTUP_LOG_LEVEL=info    the wgmesh nodes' log level there (see bench/startup.ts)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -19,6 +24,7 @@ CP_TIMEOUT=${BENCH_CP_TIMEOUT:-300}
 ETCD_TIMEOUT=${BENCH_ETCD_TIMEOUT:-900}
 DP_TIMEOUT=${BENCH_DP_TIMEOUT:-240}
 RELAY_TIMEOUT=${BENCH_RELAY_TIMEOUT:-240}
+STARTUP_TIMEOUT=${BENCH_STARTUP_TIMEOUT:-420}
 NODE_TS=(node --conditions=source --import tsx)
 export TSX_TSCONFIG_PATH=${TSX_TSCONFIG_PATH:-$ROOT/tsconfig.test.json}
 
@@ -36,16 +42,23 @@ if ! command -v iperf3 >/dev/null 2>&1; then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends iperf3 >/dev/null
 fi
+if ! command -v nebula >/dev/null 2>&1 || ! command -v nebula-cert >/dev/null 2>&1; then
+  echo "bench: apt-get install nebula (the start-up part runs it beside wgmesh)" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends nebula >/dev/null
+fi
 
 work=$(mktemp -d)
 child=""
 etcd_started=0
 dp_started=0
 relay_started=0
+startup_started=0
 cleanup() {
-  # The etcd, data-plane and relay runs tear down after themselves, also on errors and signals;
-  # this pass only matters if one was killed outright. It removes only the benchmark's own labs,
-  # namespaces and etcd cluster.
+  # The etcd, data-plane, relay and start-up runs tear down after themselves, also on errors and
+  # signals; this pass only matters if one was killed outright. It removes only the benchmark's
+  # own labs, namespaces, etcd cluster and Nebula files.
   if [ "$etcd_started" = 1 ]; then
     (cd bench && "${NODE_TS[@]}" etcd-bootstraps.ts --cleanup >/dev/null 2>&1) || true
   fi
@@ -54,6 +67,9 @@ cleanup() {
   fi
   if [ "$relay_started" = 1 ]; then
     (cd bench && "${NODE_TS[@]}" relay.ts --cleanup >/dev/null 2>&1) || true
+  fi
+  if [ "$startup_started" = 1 ]; then
+    (cd bench && "${NODE_TS[@]}" startup.ts --cleanup >/dev/null 2>&1) || true
   fi
   rm -rf "$work"
 }
@@ -97,7 +113,7 @@ mem_total=$(free -h | awk '/^Mem:/ { print $2 }')
   echo "- machine: $(nproc) CPUs ($cpu_model), $mem_total RAM, kernel $(uname -r)"
   echo "- Node.js: $(node --version)"
   echo "- etcd: $(dpkg-query -W -f '${Version}' etcd-server 2>/dev/null || echo unknown)"
-  echo "- wireguard-go: $(dpkg-query -W -f '${Version}' wireguard-go 2>/dev/null || echo unknown); iperf3: $(iperf3 --version 2>/dev/null | head -1 | awk '{ print $2 }')"
+  echo "- wireguard-go: $(dpkg-query -W -f '${Version}' wireguard-go 2>/dev/null || echo unknown); iperf3: $(iperf3 --version 2>/dev/null | head -1 | awk '{ print $2 }'); nebula: $(dpkg-query -W -f '${Version}' nebula 2>/dev/null || echo unknown)"
   echo "- commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD 2>/dev/null || echo ' (with uncommitted changes)')"
   echo
 } >"$work/header.md"
@@ -174,10 +190,27 @@ else
   status=1
 fi
 
+echo "bench: start-up and footprint, wgmesh beside Nebula (lab wgbs; up to ${STARTUP_TIMEOUT} s)" >&2
+startup_started=1
+startup_rc=0
+run_part "$work/startup.md" "$STARTUP_TIMEOUT" "${NODE_TS[@]}" startup.ts || startup_rc=$?
+if [ "$startup_rc" -eq 0 ]; then
+  cp "$work/startup.md" "$work/startup-section.md"
+  startup_started=0   # it tore down after itself
+else
+  {
+    echo "## Start-up and footprint: wgmesh beside Nebula"
+    echo
+    echo "**Failed** (exit $startup_rc$([ "$startup_rc" -eq 124 ] && echo ", over ${STARTUP_TIMEOUT} s")); its progress went to stderr."
+    echo
+  } >"$work/startup-section.md"
+  status=1
+fi
+
 # What limits the figures that miss their targets: profiling notes kept beside the results.
 analysis=/dev/null
 [ -f bench/analysis.md ] && analysis=bench/analysis.md
-cat "$work/header.md" "$work/cp-section.md" "$work/etcd-section.md" "$work/dp-section.md" "$work/relay-section.md" "$analysis" >"$RESULTS.tmp"
+cat "$work/header.md" "$work/cp-section.md" "$work/etcd-section.md" "$work/dp-section.md" "$work/relay-section.md" "$work/startup-section.md" "$analysis" >"$RESULTS.tmp"
 mv "$RESULTS.tmp" "$RESULTS"
 cat "$RESULTS"
 echo "bench: wrote $RESULTS" >&2

@@ -27,6 +27,9 @@ command -v upnpc >/dev/null 2>&1       || need_apt+=(miniupnpc)
 # in network namespaces (test/helpers/etcd.ts), with etcdctl to wait for its health.
 command -v etcd >/dev/null 2>&1        || need_apt+=(etcd-server)
 command -v etcdctl >/dev/null 2>&1     || need_apt+=(etcd-client)
+# `make bench` runs Nebula beside wgmesh in the same lab: side-by-side start-up/footprint figures
+# (bench/startup.ts), with nebula-cert for its certificates.
+command -v nebula >/dev/null 2>&1      || need_apt+=(nebula)
 
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
