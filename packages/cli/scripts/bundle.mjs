@@ -39,7 +39,7 @@ const common = {
   // The workspace packages' TypeScript sources (their "source" export condition), not dist/.
   conditions: ['source'],
   jsx: 'automatic',
-  minify: true,
+  minify: process.env.WGMESH_BUNDLE_MINIFY !== '0',
   // Stack traces and error messages keep the names of classes and functions.
   keepNames: true,
   sourcemap: 'linked',
@@ -114,7 +114,7 @@ for (const file of await readdir(path.join(outdir, 'commands'))) {
   // whole source, which it holds for lazy compiling, at two bytes a character: 1.75 MB of a join
   // node's heap instead of 0.9. Write such characters as \u escapes.
   const nonAscii = readFileSync(filename, 'latin1').search(/[^\x00-\x7f]/);
-  if (nonAscii >= 0) throw new Error(`bundle: ${filename} has a non-ASCII character at offset ${nonAscii}: write it as a \\u escape in the source`);
+  if (nonAscii >= 0 && process.env.WGMESH_BUNDLE_MINIFY !== '0') throw new Error(`bundle: ${filename} has a non-ASCII character at offset ${nonAscii}: write it as a \\u escape in the source`);
   const { exports, script } = loadBundle(filename);
   await exports.preload();
   await writeFile(`${filename}.cache`, script.createCachedData());

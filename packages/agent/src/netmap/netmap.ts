@@ -89,7 +89,15 @@ export function selfNode(netmap: Netmap): MeshNode | undefined {
 
 /** Every node, this one included, sorted by name. */
 export function nodesByName(netmap: Netmap): MeshNode[] {
-  return [...netmap.nodes.values()].sort((a, b) => a.name.localeCompare(b.name));
+  return [...netmap.nodes.values()].sort((a, b) => compareNames(a.name, b.name));
+}
+
+/**
+ * Orders node names (ASCII by their rules) by code unit: localeCompare's first call sets up an ICU
+ * collator, 10 ms of a joining node's start.
+ */
+export function compareNames(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 /** Every node but this one, sorted by name. */

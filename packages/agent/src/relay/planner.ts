@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { MeshNode } from '../netmap/netmap.js';
+import { compareNames, type MeshNode } from '../netmap/netmap.js';
 import { handshakeAlive } from '../endpoints/selector.js';
 import type { WgPeerState } from '../wg/types.js';
 
@@ -104,7 +104,7 @@ export class RelayPlanner {
   relayed(): { peer: string; via: string }[] {
     const out: { peer: string; via: string }[] = [];
     for (const [peer, path] of this.paths) if (path.via) out.push({ peer, via: path.via });
-    return out.sort((a, b) => a.peer.localeCompare(b.peer));
+    return out.sort((a, b) => compareNames(a.peer, b.peer));
   }
 
   /** True while some peer goes through a relay. */

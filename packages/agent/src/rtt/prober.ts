@@ -7,6 +7,7 @@ import {
   RTT_DEFAULTS, RTT_TIMED_PROBES_MAX, RTT_WINDOW_MAX, decodeProbe, dgramSocketFactory, encodeProbe, socketFamilyOf, type PacketAddress, type PacketSocket, type SocketFactory, type SocketFamily,
 } from './echo.js';
 import { RttConfigError } from '../errors.js';
+import { compareNames } from '../netmap/netmap.js';
 
 export interface RttPeer {
   readonly name: string;
@@ -233,7 +234,7 @@ export class RttProber extends EventEmitter<RttProberEvents> {
     const self = this.peers.get(SELF);
     const overhead = self ? median(answeredOf(self)) : 0;
     const out: RttSample__Output[] = [];
-    for (const peer of [...this.peers.values()].sort((a, b) => a.name.localeCompare(b.name))) {
+    for (const peer of [...this.peers.values()].sort((a, b) => compareNames(a.name, b.name))) {
       if (peer.name === SELF || peer.results.length === 0) continue;
       const answered = answeredOf(peer);
       const rtt = answered.length ? Math.max(0, median(answered) - overhead) : 0;

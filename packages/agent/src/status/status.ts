@@ -1,6 +1,6 @@
 import type { Agent } from '../agent.js';
 import { daysLeft } from '../identity/renewer.js';
-import { nodesByName, peersOf } from '../netmap/netmap.js';
+import { compareNames, nodesByName, peersOf } from '../netmap/netmap.js';
 import type { InfoResponse, PeerStatus, RttResponse__Output, RttRow__Output } from '../proto/index.js';
 import type { WgPeerState } from '../wg/types.js';
 
@@ -77,7 +77,7 @@ export async function buildRttMatrix(agent: Agent): Promise<RttResponse__Output>
   const own = agent.rttSamples()?.map((s): RttRow__Output => ({ from: selfName, to: s.peer, rttMs: s.rttMs, loss: s.loss }));
   const rows = [...(reported?.rows ?? []).filter((r) => !own || r.from !== selfName), ...(own ?? [])]
     .filter((r) => r.from !== r.to && names.has(r.from) && names.has(r.to))
-    .sort((a, b) => a.from.localeCompare(b.from) || a.to.localeCompare(b.to));
+    .sort((a, b) => compareNames(a.from, b.from) || compareNames(a.to, b.to));
   return { nodes: nodes.map((n) => n.name), rows, partial: reported === undefined };
 }
 

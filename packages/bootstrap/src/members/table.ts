@@ -6,7 +6,7 @@ import type { RttResponse__Output } from '@wgmesh/agent/proto/gen/wgmesh/v1/RttR
 import type { RttSample__Output } from '@wgmesh/agent/proto/gen/wgmesh/v1/RttSample';
 import type { WatchEvent } from '@wgmesh/agent/proto/gen/wgmesh/v1/WatchEvent';
 import { spreadIndex } from '@wgmesh/agent/control/failover';
-import { withoutRetiredFields } from '@wgmesh/agent/netmap/netmap';
+import { compareNames, withoutRetiredFields } from '@wgmesh/agent/netmap/netmap';
 import { ConfigError, IdentityMismatch, NameTaken, NodeNotFound, PublicKeyTaken, StoreConflict, StoreUnavailable } from '../errors.js';
 import type { Ipam } from '../ipam/ipam.js';
 import { DEFAULTS } from '../constants.js';
@@ -227,7 +227,7 @@ export class MemberTable {
   }
 
   list(): MeshNode[] {
-    return [...this.members.values()].map(toNode).sort((a, b) => a.name.localeCompare(b.name));
+    return [...this.members.values()].map(toNode).sort((a, b) => compareNames(a.name, b.name));
   }
 
   snapshot(): { revision: number; nodes: MeshNode[] } {
