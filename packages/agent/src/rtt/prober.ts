@@ -62,6 +62,8 @@ interface PeerState {
   readonly results: (number | null)[];
   /** Wall-clock ms of the peer's latest answer (any probe of a burst, the untimed one too), 0: none yet. */
   lastAnswerMs: number;
+  /** Not probed before this (clock ns): a new peer whose side opens the handshake (see INITIATOR_GRACE_MS). */
+  holdUntilNs?: bigint;
 }
 
 /** Every peer probed once: its bursts go out in slots spread over the interval. */
@@ -145,6 +147,10 @@ export class RttProber extends EventEmitter<RttProberEvents> {
   private readonly pending = new Map<number, Pending>();
   private readonly rounds = new Set<Round>();
   private tickTimer: unknown;
+  /** Extra rounds for held new peers, due when their hold ends. */
+  private readonly holdTimers = new Set<unknown>();
+  /** The first round has gone (start() has opened the sockets it needed). */
+  private started = false;
   private running = false;
   private seq = 0;
 
@@ -184,6 +190,7 @@ export class RttProber extends EventEmitter<RttProberEvents> {
   setPeers(peers: readonly RttPeer[]): void {
     this.lastPeers = peers;
     const next = new Map<string, PeerState>();
+    const fresh: PeerState[] = [];
     const all = this.selfIp ? [...peers, { name: SELF, meshIp: this.selfIp }] : peers;
     for (const peer of all) {
       const meshIp = canonicalIp(peer.meshIp);
@@ -193,14 +200,49 @@ export class RttProber extends EventEmitter<RttProberEvents> {
         continue;
       }
       const existing = this.peers.get(peer.name);
-      next.set(peer.name, existing && existing.meshIp === meshIp ? existing : { name: peer.name, meshIp, family, results: [], lastAnswerMs: 0 });
+      if (existing && existing.meshIp === meshIp) next.set(peer.name, existing);
+      else {
+        const state: PeerState = { name: peer.name, meshIp, family, results: [], lastAnswerMs: 0, ...this.initiatorHold(peer.name, meshIp) };
+        next.set(peer.name, state);
+        fresh.push(state);
+      }
     }
     this.peers = next;
     // Bursts to peers that are gone end now, so their rounds do not wait for the timeout.
     for (const [seq, probe] of this.pending) {
       if (next.get(probe.peer.name) !== probe.peer) this.cutShort(seq, probe);
     }
-    if (this.running) for (const family of this.familiesInUse()) this.openSocket(family);
+    if (this.running) {
+      for (const family of this.familiesInUse()) this.openSocket(family);
+      // New peers are probed now, not at the next round: the first probe opens the handshake,
+      // and a pair whose tunnel is up before other traffic flows cannot cross initiations.
+      // Held ones (initiatorHold) get theirs the moment their hold ends.
+      const now = fresh.filter((p) => p.holdUntilNs === undefined);
+      if (this.started && now.length) this.round(now);
+      if (fresh.length > now.length) {
+        const timer = this.timers.setTimeout(() => {
+          this.holdTimers.delete(timer);
+          const held = fresh.filter((p) => p.holdUntilNs !== undefined);
+          for (const p of held) p.holdUntilNs = undefined;
+          if (this.running) this.round(held);
+        }, INITIATOR_GRACE_MS);
+        this.holdTimers.add(timer);
+      }
+    }
+  }
+
+  /**
+   * A new peer is probed at once by the node of the pair whose mesh IP sorts first, and only after
+   * INITIATOR_GRACE_MS by the other. A probe into a tunnel without a session makes WireGuard send
+   * a handshake initiation; two nodes that add each other at the same moment and both probe at
+   * once send two crossing initiations, each answers the other's (which discards its own), and
+   * both then wait as responders for data that never comes: the pair stays silent until WireGuard
+   * retries 5 s later (seen in cold starts of 8 nodes, wireguard-go's log on both sides:
+   * "Received handshake initiation", "Sending handshake response", no response received).
+   */
+  private initiatorHold(name: string, meshIp: string): { holdUntilNs?: bigint } {
+    if (name === SELF || !this.selfIp || compareNames(canonicalIp(this.selfIp) ?? this.selfIp, meshIp) < 0) return {};
+    return { holdUntilNs: this.clock.nowNs() + BigInt(INITIATOR_GRACE_MS) * 1_000_000n };
   }
 
   /** Opens the sockets the current peers need, sends the first round, and probes every intervalMs. */
@@ -210,6 +252,7 @@ export class RttProber extends EventEmitter<RttProberEvents> {
     await Promise.all(this.familiesInUse().map((family) => this.openSocket(family)));
     if (!this.running) return;
     this.round();
+    this.started = true;
     this.schedule();
   }
 
@@ -218,6 +261,9 @@ export class RttProber extends EventEmitter<RttProberEvents> {
     this.running = false;
     this.timers.clearTimeout(this.tickTimer);
     this.tickTimer = undefined;
+    this.started = false;
+    for (const timer of this.holdTimers) this.timers.clearTimeout(timer);
+    this.holdTimers.clear();
     for (const round of this.rounds) for (const timer of round.timers) this.timers.clearTimeout(timer);
     this.rounds.clear();
     this.pending.clear();
@@ -278,9 +324,13 @@ export class RttProber extends EventEmitter<RttProberEvents> {
    * A burst to every peer whose socket is ready, slot by slot over the interval; a round
    * completes when all its bursts are finished.
    */
-  private round(): void {
+  private round(only?: readonly PeerState[]): void {
     const due: PeerState[] = [];
-    for (const peer of this.peers.values()) {
+    const now = this.clock.nowNs();
+    for (const peer of only ?? this.peers.values()) {
+      // Gone or replaced since (an extra round for new peers).
+      if (this.peers.get(peer.name) !== peer) continue;
+      if (peer.holdUntilNs !== undefined && peer.holdUntilNs > now) continue;
       const socket = this.sockets.get(peer.family);
       if (!socket) void this.openSocket(peer.family);
       // Not bound yet: this peer's first probe goes with the next round, with a true send time.
@@ -431,6 +481,11 @@ function canonicalIp(ip: string): string | undefined {
  * (and as many answering its peers'), whatever the size of the mesh.
  */
 const MAX_BURSTS_PER_SECOND = 100;
+/**
+ * How long the second node of a new pair waits before its first probe (initiatorHold): time for
+ * the first node's handshake to complete, well under WireGuard's 5 s retry (and the relay's wait).
+ */
+export const INITIATOR_GRACE_MS = 800;
 
 /**
  * Rounds come up to this fraction of the interval early, at random, as BFD jitters its packets

@@ -27,9 +27,20 @@ test('services from the descriptor equal services parsed from the .proto files: 
     }
   }
   const join = mesh.wgmesh.v1.Mesh.service.Join;
-  const request = { meshName: 'm', publicKey: 'k'.repeat(44), tags: { a: 'b' }, endpoints: [{ address: '192.0.2.1:51820', kind: 'ENDPOINT_KIND_PUBLIC' }] };
-  const bytes = join.requestSerialize(request as never);
-  assert.ok(bytes.length > 0);
-  assert.deepEqual(bytes, (parsed['wgmesh.v1.Mesh'] as protoLoader.ServiceDefinition).Join!.requestSerialize(request));
-  assert.deepEqual(join.requestDeserialize(bytes), (parsed['wgmesh.v1.Mesh'] as protoLoader.ServiceDefinition).Join!.requestDeserialize(bytes));
+  const reference = (parsed['wgmesh.v1.Mesh'] as protoLoader.ServiceDefinition).Join!;
+  assert.equal(join.originalName, reference.originalName);
+  const request = { meshName: 'm', nodeName: 'n1', publicKey: 'k'.repeat(44), tags: { a: 'b' }, endpoints: [{ ip: '192.0.2.1', port: 51820, kind: 'ENDPOINT_KIND_STUN' }], listenPort: 51820 };
+  const response = {
+    nodeName: 'n1', meshIp: '198.18.0.2', meshCidr: '198.18.0.0/16', meshCreatedMs: 1_700_000_000_000, revision: 42,
+    nodes: [{ name: 'n0', status: 'NODE_STATUS_ALIVE', endpoints: [{ ip: '192.0.2.2', port: 1, kind: 'ENDPOINT_KIND_LAN' }], tags: { x: 'y' }, joinedAtMs: 5 }],
+  };
+  for (const [ours, theirs, value] of [[join.requestSerialize, reference.requestSerialize, request], [join.responseSerialize, reference.responseSerialize, response]] as const) {
+    const bytes = (ours as (v: unknown) => Buffer)(value);
+    assert.ok(bytes.length > 20);
+    assert.deepEqual(bytes, (theirs as (v: unknown) => Buffer)(value));
+  }
+  const bytes = reference.responseSerialize(response);
+  const decoded = join.responseDeserialize(bytes);
+  assert.deepEqual(decoded, reference.responseDeserialize(bytes));
+  assert.equal((decoded as { revision: unknown }).revision, 42);
 });

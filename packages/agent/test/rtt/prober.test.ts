@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import type { Timers } from '../../src/agent.js';
 import { EchoResponder, decodeProbe, encodeProbe, type PacketAddress, type PacketSocket, type SocketFamily } from '../../src/rtt/echo.js';
 import { RttConfigError } from '../../src/errors.js';
-import { RttProber, type RttClock, type RttProberInit } from '../../src/rtt/prober.js';
+import { INITIATOR_GRACE_MS, RttProber, type RttClock, type RttProberInit } from '../../src/rtt/prober.js';
 import { SimTimers } from '../sim-timers.js';
 
 const PORT = 54541;
@@ -318,9 +318,8 @@ describe('RttProber window math (simulated network and time)', () => {
     prober.setPeers([{ name: 'b', meshIp: '10.232.0.22' }, { name: 'x', meshIp: 'not-an-ip' }]);
     assert.deepEqual(prober.samples(), [], 'b starts over, c and x are not there');
     assert.equal(prober.windowsFull(), false, 'a new window is not full');
-    assert.equal(prober.inFlight, 0, 'probes to the old peers are settled at once');
-
-    time.advance(1000);
+    // Probes to the old peers are settled at once; the new IP gets its first probe at once.
+    assert.equal(prober.inFlight, 1);
     assert.deepEqual(socket.sent.slice(-1).map((s) => s.address), ['10.232.0.22']);
     socket.answerPair(time, '10.232.0.22', 2);
     assert.deepEqual(prober.samples(), [{ peer: 'b', rttMs: 2, loss: 0 }]);
@@ -421,5 +420,29 @@ describe('RttProber over loopback (real sockets)', () => {
     }
     assert.deepEqual(byPeer.get('four'), { peer: 'four', rttMs: 0, loss: 1 });
     assert.ok(first.stats.echoed >= 5 && second.stats.echoed >= 5);
+  });
+});
+
+describe('RttProber: one side of a new pair opens the handshake', () => {
+  test('a new peer whose mesh IP sorts first is probed only after INITIATOR_GRACE_MS; one that sorts after us at once', async () => {
+    const { time, sockets, prober } = await simulated({ timeoutMs: 100 });
+    prober.setSelf('10.232.0.5');
+    prober.setPeers([{ name: 'low', meshIp: '10.232.0.2' }, { name: 'high', meshIp: '10.232.0.9' }]);
+    await prober.start();
+    const socket = sockets[0]!;
+    const sentTo = () => new Set(socket.sent.map((s) => s.address));
+    time.advance(999);
+    // Our own echo (the measurement's cost) and the peer after us; not the one before us.
+    assert.deepEqual([...sentTo()].sort(), ['10.232.0.5', '10.232.0.9']);
+    time.advance(INITIATOR_GRACE_MS);
+    assert.ok(sentTo().has('10.232.0.2'), 'the held peer is probed once the grace has passed');
+    // Added while running: a peer after us is probed at once, one before us when its grace ends.
+    const before = socket.sent.length;
+    prober.setPeers([{ name: 'low', meshIp: '10.232.0.2' }, { name: 'high', meshIp: '10.232.0.9' }, { name: 'new-low', meshIp: '10.232.0.3' }, { name: 'new-high', meshIp: '10.232.0.7' }]);
+    assert.deepEqual(socket.sent.slice(before).map((s) => s.address), ['10.232.0.7']);
+    time.advance(INITIATOR_GRACE_MS - 1);
+    assert.ok(!socket.sent.slice(before).some((s) => s.address === '10.232.0.3'), 'still held');
+    time.advance(1);
+    assert.ok(socket.sent.slice(before).some((s) => s.address === '10.232.0.3'), 'probed when the grace ends');
   });
 });
