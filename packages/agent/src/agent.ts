@@ -144,6 +144,8 @@ export class Agent extends EventEmitter {
   private deviceUp = false;
   private fullReconcileTimer: unknown;
   private readonly reconciler: Reconciler;
+  /** Peers came, went or moved since the prober was last told (told after the next WireGuard pass). */
+  private rttPeersStale = false;
   private readonly membership: NetmapApplier;
   private readonly session: ControlSession;
   private readonly reporter: Reporter;
@@ -219,13 +221,23 @@ export class Agent extends EventEmitter {
       presharedKeyFor: (node) => psk.keyFor(node.publicKey),
       presharedKeyPending: (node) => psk.pending(node.publicKey),
     };
-    this.reconciler = new Reconciler(components.driver, () => this.membership.netmap, wgOptions, this.logger, () => this.emit('reconciled'), { timers: this.timers });
+    this.reconciler = new Reconciler(components.driver, () => this.membership.netmap, wgOptions, this.logger, () => {
+      // The prober learns of new peers once the device has them: its first probe to a peer opens
+      // the handshake, and one sent before the peer exists in WireGuard is dropped unsent.
+      if (this.rttPeersStale) {
+        this.rttPeersStale = false;
+        this.syncRttPeers();
+      }
+      this.emit('reconciled');
+    }, { timers: this.timers });
     this.membership = new NetmapApplier(
       init.meshName,
       init.nodeName,
       { reconcile: (names, full) => this.reconciler.passNow(names, full), ...(components.stateStore ? { stateStore: components.stateStore } : {}), logger: this.logger },
       {
-        peersChanged: () => this.syncRttPeers(),
+        peersChanged: () => {
+          this.rttPeersStale = true;
+        },
         changed: () => {
           void this.syncPresharedKeys();
           changed();
