@@ -9,13 +9,13 @@ import vm from 'node:vm';
 /** Compiles `filename` (with `cachedData` when given) and evaluates it; returns its exports and the script. */
 export function loadBundle(filename, cachedData) {
   const code = readFileSync(filename, 'utf8');
-  const script = new vm.Script(`(function (exports, require, module, __filename, __dirname) { ${code}\n})`, {
+  const script = new vm.Script(`(function (exports, require, module, __filename, __dirname, __wgmeshImport) { ${code}\n})`, {
     filename,
     ...(cachedData ? { cachedData } : {}),
-    // The bundles' import() of the dashboard (an ES module) goes through node's own loader.
-    importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
   });
   const module = { exports: {} };
-  script.runInThisContext()(module.exports, createRequire(filename), module, filename, path.dirname(filename));
+  // The bundles import ES modules (the dashboard) through this module's import(): one compiled
+  // inside the bundle has no loader once the code comes from a cache made by another process.
+  script.runInThisContext()(module.exports, createRequire(filename), module, filename, path.dirname(filename), (specifier) => import(specifier));
   return { exports: module.exports, script };
 }

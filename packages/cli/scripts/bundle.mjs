@@ -52,14 +52,23 @@ const common = {
 const seams = {
   name: 'wgmesh-seams',
   setup(b) {
-    // info -watch: the dashboard bundle, an ES module beside the commands.
-    b.onResolve({ filter: /\/ui\/live-dashboard\.js$/ }, () => ({ path: '../dashboard.mjs', external: true }));
+    // info -watch: the dashboard bundle, an ES module beside the commands, imported through the
+    // loader's __wgmeshImport (bin/bundle-loader.js): an import() compiled into a command bundle
+    // fails when V8's code cache made in another process is used ("A dynamic import callback was
+    // not specified", node 20).
+    b.onResolve({ filter: /\/ui\/live-dashboard\.js$/ }, () => ({ path: 'dashboard', namespace: 'wgmesh-seam' }));
+    b.onLoad({ filter: /^dashboard$/, namespace: 'wgmesh-seam' }, () => ({
+      contents: "export const runDashboard = async (...args) => (await __wgmeshImport(new URL('../dashboard.mjs', __wgmeshImportMetaUrl).href)).runDashboard(...args);",
+      loader: 'js',
+    }));
   },
 };
 
 const cjs = {
   ...common,
   format: 'cjs',
+  // import() of a package becomes require() (see the dashboard's seam for why).
+  supported: { 'dynamic-import': false },
   // Loaded from node_modules, and only by the runs that need them: etcd3 (-store etcd; it reads
   // its .proto files next to itself), node-forge (TLS, ca), yaml (-config), prom-client
   // (-metrics-addr), ink and React (the dashboard bundle). Kept out of the command bundles so a
@@ -96,8 +105,12 @@ await Promise.all([
   build({
     ...common,
     format: 'esm',
-    entryPoints: [path.join(src, 'ui/live-dashboard.tsx')],
-    outfile: path.join(outdir, 'dashboard.mjs'),
+    entryPoints: { dashboard: path.join(src, 'ui/live-dashboard.tsx') },
+    outdir,
+    outExtension: { '.js': '.mjs' },
+    // ink's link to React DevTools stays in a chunk of its own, imported only with DEV=true.
+    splitting: true,
+    chunkNames: 'dashboard-chunks/[name]-[hash]',
     // ink's optional link to React DevTools, never installed.
     external: ['react-devtools-core'],
     banner: { js: "import { createRequire as __wgmeshCreateRequire } from 'node:module'; const require = __wgmeshCreateRequire(import.meta.url);" },
