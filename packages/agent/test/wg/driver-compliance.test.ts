@@ -750,7 +750,21 @@ describe('backend detection', () => {
   });
 
   test('no kernel module, wireguard-go present: userspace', async () => {
-    assert.equal(await detectWgBackend({ probe: fakeProbe(), runner: noKernelModule }), 'userspace');
+    assert.equal(await detectWgBackend({ probe: fakeProbe({ paths: ['/dev/net/tun', '/proc/modules'] }), runner: noKernelModule }), 'userspace');
+  });
+
+  test('a kernel that loads no modules and has no WireGuard built in: userspace, without a probe link', async () => {
+    const commands: string[] = [];
+    const recording: CommandRunner = { ...noKernelModule, run: async (cmd, args) => (commands.push([cmd, ...args].join(' ')), noKernelModule.run(cmd, args)) };
+    assert.equal(await detectWgBackend({ probe: fakeProbe({ paths: ['/dev/net/tun'] }), runner: recording }), 'userspace');
+    assert.deepEqual(commands, [], 'no ip link add');
+  });
+
+  test('WireGuard built into a kernel that loads no modules: the probe link decides', async () => {
+    const commands: string[] = [];
+    const kernel: CommandRunner = { ...noKernelModule, run: async (cmd, args) => (commands.push([cmd, ...args].join(' ')), { stdout: '', stderr: '' }) };
+    assert.equal(await detectWgBackend({ probe: fakeProbe({ paths: ['/dev/net/tun', '/sys/module/wireguard'] }), runner: kernel }), 'kernel');
+    assert.match(commands[0] ?? '', /^ip link add dev wgprobe\w+ type wireguard$/);
   });
 
   test('the memory backend needs nothing from the host', async () => {
