@@ -2,7 +2,7 @@ import { silentLogger, type Logger } from '../log.js';
 import { InterfaceInUse, InvalidWgConfig, NotRoot, WgCommandFailed, WireGuardUnavailable, INSTALL_HINT } from '../errors.js';
 import { directRunner, type CommandRunner } from './exec.js';
 import type { WgDeviceState, WgDriver, WgInterfaceConfig, WgOp } from './types.js';
-import { applyOps, checkInterfaceConfig, configureInterface, deleteLink, linkInfo, readDevice, setPrivateKey, validateInterfaceName } from './wg-tool.js';
+import { applyOps, checkInterfaceConfig, configureInterface, deleteLink, linkInfo, readDevice, setAddress, setPrivateKey, validateInterfaceName } from './wg-tool.js';
 
 export interface KernelWgDriverInit {
   /** Where `ip` and `wg` run; default: directly on this host. */
@@ -44,6 +44,10 @@ export class KernelWgDriver implements WgDriver {
       await addKernelWireGuardLink(this.runner, this.name);
     }
     await configureInterface(this.runner, config);
+  }
+
+  setAddress(address: string): Promise<void> {
+    return setAddress(this.runner, this.name, address);
   }
 
   read(): Promise<WgDeviceState> {

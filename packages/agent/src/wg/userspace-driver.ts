@@ -4,7 +4,7 @@ import { errorMessage, silentLogger, type Logger } from '../log.js';
 import { InterfaceInUse, InterfaceNotUp, InvalidWgConfig, WgCommandFailed, WgError } from '../errors.js';
 import { commandExists, directRunner, formatCommandLine, waitUntil, type CommandRunner } from './exec.js';
 import type { WgDeviceState, WgDriver, WgInterfaceConfig, WgOp, WgPeerConfig } from './types.js';
-import { applyOps, checkInterfaceConfig, configureInterface, deleteLink, linkInfo, readDevice, setPrivateKey, validateInterfaceName } from './wg-tool.js';
+import { applyOps, checkInterfaceConfig, configureInterface, deleteLink, linkInfo, readDevice, setAddress, setPrivateKey, validateInterfaceName } from './wg-tool.js';
 
 export const USERSPACE_DEFAULTS = {
   command: 'wireguard-go',
@@ -206,6 +206,14 @@ export class UserspaceWgDriver implements WgDriver, RestartNotifier {
         throw err;
       }
     });
+  }
+
+  async setAddress(address: string): Promise<void> {
+    if (!this.config) throw new InterfaceNotUp(this.name);
+    checkInterfaceConfig({ ...this.config, address });
+    // Remembered first, so a restarted wireguard-go comes back with it.
+    this.config = { ...this.config, address };
+    await this.serialize(() => setAddress(this.runner, this.name, address));
   }
 
   read(): Promise<WgDeviceState> {

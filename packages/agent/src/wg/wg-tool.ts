@@ -81,7 +81,7 @@ export function checkInterfaceConfig(config: WgInterfaceConfig): void {
   if (!Number.isInteger(config.listenPort) || config.listenPort < 0 || config.listenPort > 65535) {
     throw new InvalidWgConfig(`interface ${name}: listen port ${config.listenPort} is not 0-65535`);
   }
-  checkAddress(name, config.address);
+  if (config.address !== undefined) checkAddress(name, config.address);
 }
 
 function checkAddress(name: string, address: string): void {
@@ -93,7 +93,7 @@ function checkAddress(name: string, address: string): void {
 }
 
 /**
- * Key, port, address, MTU, link up. Idempotent, so it serves a fresh interface, one taken over
+ * Key, port, address (when given), MTU, link up. Idempotent, so it serves a fresh interface, one taken over
  * from an earlier run, and a userspace device restarted after a crash. The private key goes
  * through stdin so it never appears in a process list or an error message.
  */
@@ -110,7 +110,7 @@ export async function configureInterface(runner: CommandRunner, config: WgInterf
     if (err instanceof WgCommandFailed && /Address already in use/i.test(err.details.stderr ?? '')) throw new ListenPortInUse(name, config.listenPort, { cause: err });
     throw err;
   }
-  await setAddress(runner, name, config.address);
+  if (config.address !== undefined) await setAddress(runner, name, config.address);
   await runner.run('ip', ['link', 'set', 'dev', name, 'mtu', String(config.mtu ?? DEFAULT_MTU), 'up']);
 }
 
