@@ -395,10 +395,16 @@ export class Agent extends EventEmitter {
     this.step('joined', `mesh IP ${response.meshIp} in ${response.meshCidr}, ${response.nodes.length - 1} other nodes`);
     // An answered join whose device failed: stop() leaves the mesh again.
     await device;
-    await this.setDeviceAddress(response.meshIp, response.meshCidr);
+    // The address and the peers do not wait for each other (the first pass reads the device, and
+    // neither needs the other to be there).
+    const addressed = this.setDeviceAddress(response.meshIp, response.meshCidr);
+    const reconciled = this.reconcile();
+    // Both settle before the start goes on or fails.
+    await Promise.allSettled([addressed, reconciled]);
+    await addressed;
     this.step('interface', `${this.components.driver.name} up (${this.components.driver.kind}), UDP port ${this.listenPort}`);
     this.announceMembership();
-    await this.reconcile();
+    await reconciled;
     this.step('peers', `${peersOf(this.membership.netmap).length} peers configured`);
     this.session.watch();
     this.startBackgroundWork();

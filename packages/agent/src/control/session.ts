@@ -159,6 +159,8 @@ export class ControlSession {
     for (;;) {
       if (!this.active || noMoreAttempts?.aborted) throw new JoinCancelled(lastError);
       try {
+        // The connection comes up while the request is made (its endpoints: STUN).
+        this.components.control.connectNow?.();
         const request = await this.hooks.joinRequest(attempt++);
         if (!this.active) throw new JoinCancelled(lastError);
         // The first join sends the secret too: a join the bootstrap saved but could not answer

@@ -15,6 +15,8 @@ export class KernelWgDriver implements WgDriver {
   readonly kind = 'kernel' as const;
   private readonly runner: CommandRunner;
   private readonly logger: Logger;
+  /** This driver made the link and gave it no address (up() without one): there is none to list. */
+  private addressless = false;
 
   constructor(
     readonly name: string,
@@ -44,10 +46,12 @@ export class KernelWgDriver implements WgDriver {
       await addKernelWireGuardLink(this.runner, this.name);
     }
     await configureInterface(this.runner, config);
+    this.addressless = !existing && config.address === undefined;
   }
 
-  setAddress(address: string): Promise<void> {
-    return setAddress(this.runner, this.name, address);
+  async setAddress(address: string): Promise<void> {
+    await setAddress(this.runner, this.name, address, { fresh: this.addressless });
+    this.addressless = false;
   }
 
   read(): Promise<WgDeviceState> {

@@ -1,5 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
-import { stat } from 'node:fs/promises';
+import { realpath, rm, stat } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { errorMessage, silentLogger, type Logger } from '../log.js';
 import { InterfaceInUse, InterfaceNotUp, InvalidWgConfig, WgCommandFailed, WgError } from '../errors.js';
 import { commandExists, directRunner, formatCommandLine, waitUntil, type CommandRunner } from './exec.js';
@@ -141,6 +142,8 @@ export class UserspaceWgDriver implements WgDriver, RestartNotifier {
   /** The peers last asked for, replayed after a restart; `read()` still asks the device. */
   private readonly peers = new Map<string, WgPeerConfig>();
   private daemon: Daemon | undefined;
+  /** The daemon whose tun this driver brought up without an address (up() without one). */
+  private addresslessDaemon: Daemon | undefined;
   private closing = false;
   private restartTimer: NodeJS.Timeout | undefined;
   private failures = 0;
@@ -199,6 +202,7 @@ export class UserspaceWgDriver implements WgDriver, RestartNotifier {
         // With port 0 wireguard-go picks one; keep it so a restart does not move our endpoint.
         const { listenPort } = await readDevice(this.runner, this.name);
         this.config = { ...config, listenPort };
+        this.addresslessDaemon = config.address === undefined ? daemon : undefined;
         this.peers.clear();
         this.failures = 0;
       } catch (err) {
@@ -213,7 +217,13 @@ export class UserspaceWgDriver implements WgDriver, RestartNotifier {
     checkInterfaceConfig({ ...this.config, address });
     // Remembered first, so a restarted wireguard-go comes back with it.
     this.config = { ...this.config, address };
-    await this.serialize(() => setAddress(this.runner, this.name, address));
+    await this.serialize(async () => {
+      // The tun of a daemon started without an address has none (a restarted one has its own).
+      const daemon = this.daemon;
+      const fresh = daemon !== undefined && daemon === this.addresslessDaemon;
+      await setAddress(this.runner, this.name, address, { fresh });
+      this.addresslessDaemon = undefined;
+    });
   }
 
   read(): Promise<WgDeviceState> {
@@ -296,10 +306,24 @@ export class UserspaceWgDriver implements WgDriver, RestartNotifier {
       );
     }
     // A socket whose daemon died (e.g. SIGKILL) stays behind; wireguard-go copes, but our readiness check would not.
-    await this.runner.run('rm', ['-f', this.socketPath]);
+    await this.removeSocket();
+  }
+
+  private async removeSocket(): Promise<void> {
+    if (this.runner.sharesFiles) await rm(this.socketPath, { force: true });
+    else await this.runner.run('rm', ['-f', this.socketPath]);
   }
 
   private async socketExists(): Promise<boolean> {
+    if (this.runner.sharesFiles) {
+      try {
+        return (await stat(this.socketPath)).isSocket();
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT' || code === 'ENOTDIR') return false;
+        throw err;
+      }
+    }
     try {
       await this.runner.run('test', ['-S', this.socketPath]);
       return true;
@@ -369,8 +393,12 @@ export class UserspaceWgDriver implements WgDriver, RestartNotifier {
    */
   private async resolvedSocketPath(): Promise<string> {
     if (this.realSocketPath === undefined) {
-      const { stdout } = await this.runner.run('readlink', ['-m', this.socketPath]);
-      this.realSocketPath = stdout.trim() || this.socketPath;
+      if (this.runner.sharesFiles) {
+        this.realSocketPath = await resolvedPath(this.socketPath);
+      } else {
+        const { stdout } = await this.runner.run('readlink', ['-m', this.socketPath]);
+        this.realSocketPath = stdout.trim() || this.socketPath;
+      }
     }
     return this.realSocketPath;
   }
@@ -399,7 +427,7 @@ export class UserspaceWgDriver implements WgDriver, RestartNotifier {
     daemon.process.kill('SIGKILL');
     await daemon.exit;
     // Killed, it could not clean up after itself.
-    await this.runner.run('rm', ['-f', this.socketPath]).catch(() => {});
+    await this.removeSocket().catch(() => {});
     await deleteLink(this.runner, this.name).catch(() => false);
   }
 
@@ -466,7 +494,7 @@ export class UserspaceWgDriver implements WgDriver, RestartNotifier {
       const config = this.config;
       if (this.closing || !config || this.daemon) return undefined;
       try {
-        await this.runner.run('rm', ['-f', this.socketPath]);
+        await this.removeSocket();
         const daemon = await this.startDaemon();
         await configureInterface(this.runner, config);
         await this.replayPeers(daemon);
@@ -492,4 +520,16 @@ export class UserspaceWgDriver implements WgDriver, RestartNotifier {
       }
     }
   }
+}
+
+/** `readlink -m`: the path with every symlink on the way resolved, its missing tail kept as given. */
+export async function resolvedPath(path: string): Promise<string> {
+  try {
+    return await realpath(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  const parent = dirname(path);
+  if (parent === path) return path;
+  return join(await resolvedPath(parent), basename(path));
 }

@@ -120,9 +120,16 @@ export async function setPrivateKey(runner: CommandRunner, name: string, private
   await runner.run('sh', ['-c', 'cat | exec wg set "$0" private-key /dev/stdin', name], { input: `${privateKey}\n` });
 }
 
-/** Make `address` the interface's only global address (a taken-over interface may carry an old one). */
-export async function setAddress(runner: CommandRunner, name: string, address: string): Promise<void> {
+/**
+ * Make `address` the interface's only global address (a taken-over interface may carry an old
+ * one). `fresh`: the caller made the interface and gave it no address, so there is none to list.
+ */
+export async function setAddress(runner: CommandRunner, name: string, address: string, options: { fresh?: boolean } = {}): Promise<void> {
   checkAddress(name, address);
+  if (options.fresh) {
+    await runner.run('ip', ['address', 'replace', address, 'dev', name]);
+    return;
+  }
   const { stdout } = await runner.run('ip', ['-j', 'address', 'show', 'dev', name]);
   const parsed: unknown = JSON.parse(stdout || '[]');
   const infos = Array.isArray(parsed) ? (parsed as IpAddrJson[]).flatMap((e) => e.addr_info ?? []) : [];
