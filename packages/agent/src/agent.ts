@@ -384,23 +384,29 @@ export class Agent extends EventEmitter {
       // The join was given up for the device: its failure is the one to tell.
       throw deviceError !== undefined && err instanceof JoinCancelled && !this.stopped ? deviceError : err;
     }
-    // Saved before the interface is brought up (which can take seconds or fail): an answered join
-    // is never forgotten by a crash, so a restart keeps the address the bootstrap gave out.
+    // Saved while the device gets its address and peers (a save is an fsync or two: milliseconds
+    // on the critical path otherwise), and the start goes on only once it is on disk: an answered
+    // join is never forgotten by a crash, so a restart keeps the address the bootstrap gave out.
+    // Logged as joined once saved: a node that says it joined has its address on disk.
     this.membership.adopt(response);
-    await this.membership.persist();
+    const persisted = this.membership.persist().then(() => {
+      this.logJoined(response);
+      this.step('joined', `mesh IP ${response.meshIp} in ${response.meshCidr}, ${response.nodes.length - 1} other nodes`);
+    });
+    // Awaited below; a device failure thrown first must not leave it unhandled (stop() waits for it).
+    persisted.catch(() => undefined);
     this.psk.enabled = response.presharedKeys;
     // Before the first reconcile: peers then come up with their keys, not without and again with.
     await this.syncPresharedKeys();
-    this.logJoined(response);
-    this.step('joined', `mesh IP ${response.meshIp} in ${response.meshCidr}, ${response.nodes.length - 1} other nodes`);
     // An answered join whose device failed: stop() leaves the mesh again.
     await device;
     // The address and the peers do not wait for each other (the first pass reads the device, and
     // neither needs the other to be there).
     const addressed = this.setDeviceAddress(response.meshIp, response.meshCidr);
     const reconciled = this.reconcile();
-    // Both settle before the start goes on or fails.
-    await Promise.allSettled([addressed, reconciled]);
+    // All settle before the start goes on or fails.
+    await Promise.allSettled([persisted, addressed, reconciled]);
+    await persisted;
     await addressed;
     this.step('interface', `${this.components.driver.name} up (${this.components.driver.kind}), UDP port ${this.listenPort}`);
     this.announceMembership();

@@ -104,7 +104,7 @@ export interface NodeDevice {
 
 /**
  * The middle of a node: what makes it a joined node or a bootstrap. The node around it does the
- * rest, in this order: socket check, prepare, driver, key, core, port mapping, RTT, local API, metrics,
+ * rest, in this order: socket check, prepare, driver, key, core, RTT, port mapping, local API, metrics,
  * memberlist; and stops what started in reverse.
  */
 export interface NodeCore {
@@ -122,8 +122,8 @@ export interface NodeCore {
 
 /**
  * A whole node, from an options object: WireGuard driver, key, the core (join and control
- * session, or the bootstrap's services), the router port mapper (with -port-mapping), RTT echo
- * and prober, endpoint discovery, local API, metrics and memberlist export. `start()` starts them in that order; when a step fails, what had
+ * session, or the bootstrap's services), RTT echo and prober, the router port mapper (with
+ * -port-mapping), endpoint discovery, local API, metrics and memberlist export. `start()` starts them in that order; when a step fails, what had
  * started is stopped in reverse order before the error is thrown. `stop()` stops exactly what
  * started, also while a start is still going (a signal during a join being retried).
  *
@@ -218,11 +218,12 @@ export class AgentNode extends EventEmitter {
         adopt: (a) => this.adopt(a),
       });
       this.adopt(agent);
-      if (mapper) await parts.start('port mapping', () => mapper.start(), () => mapper.stop());
+      // RTT first: its first probes start the peers' handshakes (the first packets through the tunnel).
       if (rtt) {
         await parts.start('rtt', () => rtt.start(agent.meshIp!), () => rtt.stop());
         agent.on('address', (ip: string) => void rtt.moveTo(ip));
       }
+      if (mapper) await parts.start('port mapping', () => mapper.start(), () => mapper.stop());
       if (init.socketPath) {
         const tokens = core.tokenAdmin?.();
         const certificates = core.certificateAdmin?.();
