@@ -167,15 +167,6 @@ export class AgentNode extends EventEmitter {
       // Before touching WireGuard: refuse to run beside another live node.
       if (init.socketPath) await claimSocketPath(init.socketPath);
       await core.prepare?.(parts);
-      // The driver before the key: a host without WireGuard fails here before a key exists, so the
-      // next bootstrap start is still a first start, not "a key without its state file".
-      const driver = await components.wg(interfaceName(init.meshName));
-      this.driverValue = driver;
-      const privateKey = await loadOrCreateKey(init.stateDir, init.meshName);
-      const keyStore = new FileKeyStore(nodeFiles(init.stateDir, init.meshName).key);
-      const pendingPrivateKey = await keyStore.pending();
-      const rttPort = init.rttPort ?? RTT_DEFAULTS.port;
-      const rtt = rttPort === 0 ? undefined : new RttProbing(rttPort, this.logger.child({ component: 'rtt' }));
       // Never advertise an address inside the mesh (the bootstrap refuses those): the mesh IP, and
       // once the CIDR is known (given, saved, or from the join), anything inside it.
       const insideMesh = (ip: string) => {
@@ -190,6 +181,17 @@ export class AgentNode extends EventEmitter {
         ...(init.listenAddr ? { configuredIp: init.listenAddr } : {}),
         logger: this.logger.child({ component: 'endpoints' }),
       });
+      // The public address is asked for now, while the driver and key are made: the join's request then has it.
+      discovery.prefetch();
+      // The driver before the key: a host without WireGuard fails here before a key exists, so the
+      // next bootstrap start is still a first start, not "a key without its state file".
+      const driver = await components.wg(interfaceName(init.meshName));
+      this.driverValue = driver;
+      const privateKey = await loadOrCreateKey(init.stateDir, init.meshName);
+      const keyStore = new FileKeyStore(nodeFiles(init.stateDir, init.meshName).key);
+      const pendingPrivateKey = await keyStore.pending();
+      const rttPort = init.rttPort ?? RTT_DEFAULTS.port;
+      const rtt = rttPort === 0 ? undefined : new RttProbing(rttPort, this.logger.child({ component: 'rtt' }));
       const relayForwarding = await this.relayForwarding(driver);
       // Made now (the candidates below read it), started once the interface is up (after the core).
       const mapper = init.portMapping && !init.listenAddr
