@@ -1,4 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
+import { createConnection } from 'node:net';
 import { realpath, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { errorMessage, silentLogger, type Logger } from '../log.js';
@@ -200,7 +201,7 @@ export class UserspaceWgDriver implements WgDriver, RestartNotifier {
       try {
         await configureInterface(this.runner, config);
         // With port 0 wireguard-go picks one; keep it so a restart does not move our endpoint.
-        const { listenPort } = await readDevice(this.runner, this.name);
+        const listenPort = config.listenPort !== 0 ? config.listenPort : (await readDevice(this.runner, this.name)).listenPort;
         this.config = { ...config, listenPort };
         this.addresslessDaemon = config.address === undefined ? daemon : undefined;
         this.peers.clear();
@@ -407,12 +408,15 @@ export class UserspaceWgDriver implements WgDriver, RestartNotifier {
     if (daemon.exited || daemon.pid === undefined) return false;
     // /proc/PID/root shows the daemon's own mount namespace, so this works behind a namespace
     // runner without spawning a process per poll.
+    const path = `/proc/${daemon.pid}/root${socketPath}`;
     try {
-      if (!(await stat(`/proc/${daemon.pid}/root${socketPath}`)).isSocket()) return false;
+      if (!(await stat(path)).isSocket()) return false;
     } catch {
       return false;
     }
-    return this.daemonAnswers();
+    // Asked here over its UAPI socket (`get=1`, what `wg show` sends): no process per poll. A
+    // path too long for a Unix socket address (108 bytes with its NUL) is left to `wg`.
+    return Buffer.byteLength(path) < 108 ? uapiAnswers(path) : this.daemonAnswers();
   }
 
   private async stopDaemon(daemon: Daemon): Promise<void> {
@@ -532,4 +536,31 @@ export async function resolvedPath(path: string): Promise<string> {
   const parent = dirname(path);
   if (parent === path) return path;
   return join(await resolvedPath(parent), basename(path));
+}
+
+/**
+ * Whether a wireguard-go answers on its UAPI socket: `get=1` answered with `errno=0` (the end of
+ * every UAPI answer), within `timeoutMs`.
+ */
+export function uapiAnswers(socketPath: string, timeoutMs = 1_000): Promise<boolean> {
+  return new Promise((resolve) => {
+    let answer = '';
+    let timer: NodeJS.Timeout | undefined;
+    const socket = createConnection(socketPath);
+    const done = (ok: boolean) => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(ok);
+    };
+    timer = setTimeout(() => done(false), timeoutMs);
+    socket.setEncoding('utf8');
+    socket.on('connect', () => socket.write('get=1\n\n'));
+    socket.on('data', (chunk: string) => {
+      answer += chunk;
+      const errno = /(?:^|\n)errno=(-?\d+)\n\n/.exec(answer);
+      if (errno) done(errno[1] === '0');
+    });
+    socket.on('error', () => done(false));
+    socket.on('end', () => done(false));
+  });
 }
