@@ -386,6 +386,8 @@ export function createAgentNode(components: AgentNodeComponents, init: AgentNode
         ...(components.timers ? { timers: components.timers } : {}),
         ...(components.random ? { random: components.random } : {}),
       }, init.nodeName);
+      // The connection comes up while the agent is made and the device started: the join needs it first.
+      control.connectNow?.();
       const files = init.certificates;
       const renewer = files && components.makeCsr
         ? new CertificateRenewer(
