@@ -384,17 +384,15 @@ export class Agent extends EventEmitter {
       // The join was given up for the device: its failure is the one to tell.
       throw deviceError !== undefined && err instanceof JoinCancelled && !this.stopped ? deviceError : err;
     }
-    // Saved while the device gets its address and peers (a save is an fsync or two: milliseconds
-    // on the critical path otherwise), and the start goes on only once it is on disk: an answered
-    // join is never forgotten by a crash, so a restart keeps the address the bootstrap gave out.
-    // Logged as joined once saved: a node that says it joined has its address on disk.
+    // Saved while the device gets its address and peers (a save is an fsync or two: milliseconds,
+    // more on a busy disk, on the critical path otherwise), and the start ends only once it is on
+    // disk: an answered join is never forgotten by a crash, so a restart keeps the address the
+    // bootstrap gave out. Logged as joined once saved: a node that says so has its address on disk.
     this.membership.adopt(response);
-    const persisted = this.membership.persist().then(() => {
-      this.logJoined(response);
-      this.step('joined', `mesh IP ${response.meshIp} in ${response.meshCidr}, ${response.nodes.length - 1} other nodes`);
-    });
+    const persisted = this.membership.persist().then(() => this.logJoined(response));
     // Awaited below; a device failure thrown first must not leave it unhandled (stop() waits for it).
     persisted.catch(() => undefined);
+    this.step('joined', `mesh IP ${response.meshIp} in ${response.meshCidr}, ${response.nodes.length - 1} other nodes`);
     this.psk.enabled = response.presharedKeys;
     // Before the first reconcile: peers then come up with their keys, not without and again with.
     await this.syncPresharedKeys();
@@ -404,14 +402,15 @@ export class Agent extends EventEmitter {
     // neither needs the other to be there).
     const addressed = this.setDeviceAddress(response.meshIp, response.meshCidr);
     const reconciled = this.reconcile();
-    // All settle before the start goes on or fails.
-    await Promise.allSettled([persisted, addressed, reconciled]);
-    await persisted;
+    // Both settle before the start goes on or fails.
+    await Promise.allSettled([addressed, reconciled]);
     await addressed;
     this.step('interface', `${this.components.driver.name} up (${this.components.driver.kind}), UDP port ${this.listenPort}`);
     this.announceMembership();
     await reconciled;
+    // (What follows this step, RTT probing, starts the peers' handshakes.)
     this.step('peers', `${peersOf(this.membership.netmap).length} peers configured`);
+    await persisted;
     this.session.watch();
     this.startBackgroundWork();
   }

@@ -135,6 +135,8 @@ export class AgentNode extends EventEmitter {
   private agentValue: Agent | undefined;
   private driverValue: WgDriver | undefined;
   private started = false;
+  /** What starts when the agent's start has set its peers (RTT probing). */
+  private onPeersSet: ((agent: Agent) => void) | undefined;
 
   constructor(private readonly components: NodeComponents, readonly init: NodeInit, private readonly core: NodeCore) {
     super();
@@ -192,6 +194,11 @@ export class AgentNode extends EventEmitter {
       const pendingPrivateKey = await keyStore.pending();
       const rttPort = init.rttPort ?? RTT_DEFAULTS.port;
       const rtt = rttPort === 0 ? undefined : new RttProbing(rttPort, this.logger.child({ component: 'rtt' }));
+      // Started as soon as the agent has set its peers (its first probes start their handshakes),
+      // before the rest of the agent's start; else (a start from saved state) once it has started.
+      let rttStarted: Promise<void> | undefined;
+      const startRtt = rtt && ((meshIp: string) => (rttStarted ??= parts.start('rtt', () => rtt.start(meshIp), () => rtt.stop())));
+      this.onPeersSet = startRtt && ((agent) => void startRtt(agent.meshIp!).catch(() => undefined));
       const relayForwarding = await this.relayForwarding(driver);
       // Made now (the candidates below read it), started once the interface is up (after the core).
       const mapper = init.portMapping && !init.listenAddr
@@ -221,8 +228,8 @@ export class AgentNode extends EventEmitter {
       });
       this.adopt(agent);
       // RTT first: its first probes start the peers' handshakes (the first packets through the tunnel).
-      if (rtt) {
-        await parts.start('rtt', () => rtt.start(agent.meshIp!), () => rtt.stop());
+      if (rtt && startRtt) {
+        await startRtt(agent.meshIp!);
         agent.on('address', (ip: string) => void rtt.moveTo(ip));
       }
       if (mapper) await parts.start('port mapping', () => mapper.start(), () => mapper.stop());
@@ -273,7 +280,10 @@ export class AgentNode extends EventEmitter {
   private adopt(agent: Agent): void {
     if (this.agentValue === agent) return;
     this.agentValue = agent;
-    agent.on('step', (step: unknown) => this.emit('step', step));
+    agent.on('step', (step: { name: string }) => {
+      if (step.name === 'peers') this.onPeersSet?.(agent);
+      this.emit('step', step);
+    });
   }
 }
 
