@@ -3,10 +3,10 @@ import { createConnection } from 'node:net';
 import { realpath, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { errorMessage, silentLogger, type Logger } from '../log.js';
-import { InterfaceInUse, InterfaceNotUp, InvalidWgConfig, WgCommandFailed, WgError } from '../errors.js';
+import { InterfaceInUse, InterfaceNotUp, InvalidWgConfig, ListenPortInUse, WgCommandFailed, WgError } from '../errors.js';
 import { commandExists, directRunner, formatCommandLine, waitUntil, type CommandRunner } from './exec.js';
 import type { WgDeviceState, WgDriver, WgInterfaceConfig, WgOp, WgPeerConfig } from './types.js';
-import { applyOps, checkInterfaceConfig, configureInterface, deleteLink, linkInfo, readDevice, setAddress, setPrivateKey, validateInterfaceName } from './wg-tool.js';
+import { applyOps, checkInterfaceConfig, configureLink, deleteLink, linkInfo, readDevice, setAddress, setKeyAndPort, setPrivateKey, validateInterfaceName } from './wg-tool.js';
 
 export const USERSPACE_DEFAULTS = {
   command: 'wireguard-go',
@@ -199,7 +199,7 @@ export class UserspaceWgDriver implements WgDriver, RestartNotifier {
       await this.clearLeftovers();
       const daemon = await this.startDaemon();
       try {
-        await configureInterface(this.runner, config);
+        await this.configure(daemon, config);
         // With port 0 wireguard-go picks one; keep it so a restart does not move our endpoint.
         const listenPort = config.listenPort !== 0 ? config.listenPort : (await readDevice(this.runner, this.name)).listenPort;
         this.config = { ...config, listenPort };
@@ -269,6 +269,29 @@ export class UserspaceWgDriver implements WgDriver, RestartNotifier {
     if (daemon) await this.stopDaemon(daemon);
     // Let an in-flight restart notice `closing` and finish before we report closed.
     await this.queue.catch(() => {});
+  }
+
+  /**
+   * Key and port over the daemon's UAPI socket (`set=1`: one exchange instead of sh, cat and wg),
+   * then address, MTU and link up with `ip`. `wg` sets the key and port when the socket's path is
+   * too long for a Unix socket address.
+   */
+  private async configure(daemon: Daemon, config: WgInterfaceConfig): Promise<void> {
+    checkInterfaceConfig(config);
+    const path = `/proc/${daemon.pid}/root${await this.resolvedSocketPath()}`;
+    if (daemon.pid === undefined || Buffer.byteLength(path) >= 108) {
+      await setKeyAndPort(this.runner, config);
+    } else {
+      const privateKey = Buffer.from(config.privateKey, 'base64').toString('hex');
+      const errno = await uapiSet(path, [`private_key=${privateKey}`, `listen_port=${config.listenPort}`]);
+      if (errno !== 0) {
+        const failed = new WgCommandFailed(`wireguard-go refused the key and listen port for ${this.name} (errno ${errno})`, { commandLine: `uapi set ${this.name}`, exitCode: errno });
+        // EADDRINUSE (98 on Linux), whichever sign wireguard-go gives it.
+        if (Math.abs(errno) === 98) throw new ListenPortInUse(this.name, config.listenPort, { cause: failed });
+        throw failed;
+      }
+    }
+    await configureLink(this.runner, config);
   }
 
   /** Run device-changing work one at a time, so a restart's replay and an apply never interleave. */
@@ -500,7 +523,7 @@ export class UserspaceWgDriver implements WgDriver, RestartNotifier {
       try {
         await this.removeSocket();
         const daemon = await this.startDaemon();
-        await configureInterface(this.runner, config);
+        await this.configure(daemon, config);
         await this.replayPeers(daemon);
         this.logger.info('wireguard-go restarted and reconfigured', { interface: this.name, pid: daemon.pid, attempt, peers: this.peers.size });
         return { attempt, exitCode: previous.exitCode, signal: previous.signal, pid: daemon.pid ?? 0 };
@@ -536,6 +559,34 @@ export async function resolvedPath(path: string): Promise<string> {
   const parent = dirname(path);
   if (parent === path) return path;
   return join(await resolvedPath(parent), basename(path));
+}
+
+/**
+ * One UAPI `set=1` with `lines` (key=value, never logged: they may hold a key) to a wireguard-go's
+ * socket: resolves with the errno it answers (0: done); rejects when it does not answer in time.
+ */
+export function uapiSet(socketPath: string, lines: readonly string[], timeoutMs = 5_000): Promise<number> {
+  return new Promise((resolve, reject) => {
+    let answer = '';
+    let timer: NodeJS.Timeout | undefined;
+    const socket = createConnection(socketPath);
+    const done = (err: Error | undefined, errno?: number) => {
+      clearTimeout(timer);
+      socket.destroy();
+      if (err) reject(err);
+      else resolve(errno!);
+    };
+    timer = setTimeout(() => done(new WgCommandFailed(`wireguard-go did not answer on ${socketPath} within ${timeoutMs} ms`, { commandLine: 'uapi set', timedOut: true })), timeoutMs);
+    socket.setEncoding('utf8');
+    socket.on('connect', () => socket.write(`set=1\n${lines.map((l) => `${l}\n`).join('')}\n`));
+    socket.on('data', (chunk: string) => {
+      answer += chunk;
+      const errno = /(?:^|\n)errno=(-?\d+)\n\n/.exec(answer);
+      if (errno) done(undefined, Number(errno[1]));
+    });
+    socket.on('error', (err) => done(new WgCommandFailed(`wireguard-go's socket ${socketPath}: ${err.message}`, { commandLine: 'uapi set' })));
+    socket.on('end', () => done(new WgCommandFailed(`wireguard-go closed ${socketPath} without an answer`, { commandLine: 'uapi set' })));
+  });
 }
 
 /**

@@ -98,8 +98,14 @@ function checkAddress(name: string, address: string): void {
  * through stdin so it never appears in a process list or an error message.
  */
 export async function configureInterface(runner: CommandRunner, config: WgInterfaceConfig): Promise<void> {
-  const { name } = config;
   checkInterfaceConfig(config);
+  await setKeyAndPort(runner, config);
+  await configureLink(runner, config);
+}
+
+/** configureInterface's first half: key and port, with `wg set` (the key through stdin). */
+export async function setKeyAndPort(runner: CommandRunner, config: WgInterfaceConfig): Promise<void> {
+  const { name } = config;
   // Node gives a child a socketpair, not a pipe, as stdin, and wg cannot open that as
   // /dev/stdin (ENXIO); cat turns it into a real pipe.
   try {
@@ -110,6 +116,11 @@ export async function configureInterface(runner: CommandRunner, config: WgInterf
     if (err instanceof WgCommandFailed && /Address already in use/i.test(err.details.stderr ?? '')) throw new ListenPortInUse(name, config.listenPort, { cause: err });
     throw err;
   }
+}
+
+/** configureInterface's second half: address (when given), MTU, link up. */
+export async function configureLink(runner: CommandRunner, config: WgInterfaceConfig): Promise<void> {
+  const { name } = config;
   if (config.address !== undefined) await setAddress(runner, name, config.address);
   await runner.run('ip', ['link', 'set', 'dev', name, 'mtu', String(config.mtu ?? DEFAULT_MTU), 'up']);
 }
