@@ -1,10 +1,10 @@
 import type { ChildProcess } from 'node:child_process';
-import { createConnection } from 'node:net';
 import { realpath, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { errorMessage, silentLogger, type Logger } from '../log.js';
 import { InterfaceInUse, InterfaceNotUp, InvalidWgConfig, ListenPortInUse, WgCommandFailed, WgError } from '../errors.js';
 import { commandExists, directRunner, formatCommandLine, waitUntil, type CommandRunner } from './exec.js';
+import { fitsUnixSocketAddress, uapiAnswers, uapiGet, uapiSet, uapiSetLines } from './uapi.js';
 import type { WgDeviceState, WgDriver, WgInterfaceConfig, WgOp, WgPeerConfig } from './types.js';
 import { applyOps, checkInterfaceConfig, configureLink, deleteLink, linkInfo, readDevice, setAddress, setKeyAndPort, setPrivateKey, validateInterfaceName } from './wg-tool.js';
 
@@ -228,7 +228,9 @@ export class UserspaceWgDriver implements WgDriver, RestartNotifier {
   }
 
   read(): Promise<WgDeviceState> {
-    return readDevice(this.runner, this.name);
+    // Over the UAPI socket when the daemon is there; else `wg`, which names a missing device.
+    const path = this.uapiPath();
+    return path ? uapiGet(path, this.name) : readDevice(this.runner, this.name);
   }
 
   async apply(ops: readonly WgOp[]): Promise<void> {
@@ -244,7 +246,27 @@ export class UserspaceWgDriver implements WgDriver, RestartNotifier {
       const endpoint = op.peer.endpoint ?? this.peers.get(op.peer.publicKey)?.endpoint;
       this.peers.set(op.peer.publicKey, { ...op.peer, ...(endpoint !== undefined ? { endpoint } : {}) });
     }
-    await this.serialize(() => applyOps(this.runner, this.name, ops));
+    await this.serialize(() => this.applyNow(ops));
+  }
+
+  /** The ops over the UAPI socket (one `set=1`), or with `wg set` where UAPI cannot take them as given. */
+  private async applyNow(ops: readonly WgOp[]): Promise<void> {
+    const path = this.uapiPath();
+    const lines = path ? uapiSetLines(this.name, ops) : undefined;
+    if (!path || !lines) {
+      await applyOps(this.runner, this.name, ops);
+      return;
+    }
+    const errno = await uapiSet(path, lines);
+    if (errno !== 0) throw new WgCommandFailed(`wireguard-go refused the peers set on ${this.name} (errno ${errno})`, { commandLine: `uapi set ${this.name}`, exitCode: errno });
+  }
+
+  /** The running daemon's UAPI socket, as this process reaches it; undefined when there is none (or its path is too long). */
+  private uapiPath(): string | undefined {
+    const daemon = this.daemon;
+    if (!daemon || daemon.exited || daemon.pid === undefined || this.realSocketPath === undefined) return undefined;
+    const path = `/proc/${daemon.pid}/root${this.realSocketPath}`;
+    return fitsUnixSocketAddress(path) ? path : undefined;
   }
 
   async setPrivateKey(privateKey: string): Promise<void> {
@@ -279,7 +301,7 @@ export class UserspaceWgDriver implements WgDriver, RestartNotifier {
   private async configure(daemon: Daemon, config: WgInterfaceConfig): Promise<void> {
     checkInterfaceConfig(config);
     const path = `/proc/${daemon.pid}/root${await this.resolvedSocketPath()}`;
-    if (daemon.pid === undefined || Buffer.byteLength(path) >= 108) {
+    if (daemon.pid === undefined || !fitsUnixSocketAddress(path)) {
       await setKeyAndPort(this.runner, config);
     } else {
       const privateKey = Buffer.from(config.privateKey, 'base64').toString('hex');
@@ -439,7 +461,7 @@ export class UserspaceWgDriver implements WgDriver, RestartNotifier {
     }
     // Asked here over its UAPI socket (`get=1`, what `wg show` sends): no process per poll. A
     // path too long for a Unix socket address (108 bytes with its NUL) is left to `wg`.
-    return Buffer.byteLength(path) < 108 ? uapiAnswers(path) : this.daemonAnswers();
+    return fitsUnixSocketAddress(path) ? uapiAnswers(path) : this.daemonAnswers();
   }
 
   private async stopDaemon(daemon: Daemon): Promise<void> {
@@ -500,14 +522,14 @@ export class UserspaceWgDriver implements WgDriver, RestartNotifier {
     const peers = [...this.peers.values()];
     const setPeer = (peer: WgPeerConfig): WgOp => ({ op: 'set-peer', peer });
     try {
-      await applyOps(this.runner, this.name, peers.map(setPeer));
+      await this.applyNow(peers.map(setPeer));
       return;
     } catch (err) {
       if (daemon.exited) throw err;
     }
     for (const peer of peers) {
       try {
-        await applyOps(this.runner, this.name, [setPeer(peer)]);
+        await this.applyNow([setPeer(peer)]);
       } catch (err) {
         if (daemon.exited) throw err;
         this.peers.delete(peer.publicKey);
@@ -559,59 +581,4 @@ export async function resolvedPath(path: string): Promise<string> {
   const parent = dirname(path);
   if (parent === path) return path;
   return join(await resolvedPath(parent), basename(path));
-}
-
-/**
- * One UAPI `set=1` with `lines` (key=value, never logged: they may hold a key) to a wireguard-go's
- * socket: resolves with the errno it answers (0: done); rejects when it does not answer in time.
- */
-export function uapiSet(socketPath: string, lines: readonly string[], timeoutMs = 5_000): Promise<number> {
-  return new Promise((resolve, reject) => {
-    let answer = '';
-    let timer: NodeJS.Timeout | undefined;
-    const socket = createConnection(socketPath);
-    const done = (err: Error | undefined, errno?: number) => {
-      clearTimeout(timer);
-      socket.destroy();
-      if (err) reject(err);
-      else resolve(errno!);
-    };
-    timer = setTimeout(() => done(new WgCommandFailed(`wireguard-go did not answer on ${socketPath} within ${timeoutMs} ms`, { commandLine: 'uapi set', timedOut: true })), timeoutMs);
-    socket.setEncoding('utf8');
-    socket.on('connect', () => socket.write(`set=1\n${lines.map((l) => `${l}\n`).join('')}\n`));
-    socket.on('data', (chunk: string) => {
-      answer += chunk;
-      const errno = /(?:^|\n)errno=(-?\d+)\n\n/.exec(answer);
-      if (errno) done(undefined, Number(errno[1]));
-    });
-    socket.on('error', (err) => done(new WgCommandFailed(`wireguard-go's socket ${socketPath}: ${err.message}`, { commandLine: 'uapi set' })));
-    socket.on('end', () => done(new WgCommandFailed(`wireguard-go closed ${socketPath} without an answer`, { commandLine: 'uapi set' })));
-  });
-}
-
-/**
- * Whether a wireguard-go answers on its UAPI socket: `get=1` answered with `errno=0` (the end of
- * every UAPI answer), within `timeoutMs`.
- */
-export function uapiAnswers(socketPath: string, timeoutMs = 1_000): Promise<boolean> {
-  return new Promise((resolve) => {
-    let answer = '';
-    let timer: NodeJS.Timeout | undefined;
-    const socket = createConnection(socketPath);
-    const done = (ok: boolean) => {
-      clearTimeout(timer);
-      socket.destroy();
-      resolve(ok);
-    };
-    timer = setTimeout(() => done(false), timeoutMs);
-    socket.setEncoding('utf8');
-    socket.on('connect', () => socket.write('get=1\n\n'));
-    socket.on('data', (chunk: string) => {
-      answer += chunk;
-      const errno = /(?:^|\n)errno=(-?\d+)\n\n/.exec(answer);
-      if (errno) done(errno[1] === '0');
-    });
-    socket.on('error', () => done(false));
-    socket.on('end', () => done(false));
-  });
 }
