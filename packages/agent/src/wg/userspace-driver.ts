@@ -61,6 +61,8 @@ export function hasRestartNotifier(driver: WgDriver): driver is WgDriver & Resta
 }
 
 const OUTPUT_LINES = 20;
+/** The lines of the box wireguard-go prints at every start (that the kernel has WireGuard, or how to get it). */
+const WARNING_BOX = /^[│┌└]/;
 
 /** One wireguard-go process; keeps the last lines it printed for error messages. */
 class Daemon {
@@ -104,7 +106,7 @@ class Daemon {
 
   /** Its last lines of output, minus the warning box it always prints at start. */
   get output(): string {
-    return this.lines.filter((line) => !/^[│┌└]/.test(line)).join('\n');
+    return this.lines.filter((line) => !WARNING_BOX.test(line)).join('\n');
   }
 
   describeExit(): string {
@@ -118,7 +120,8 @@ class Daemon {
       const line = raw.trimEnd();
       if (!line) continue;
       this.lines.push(line);
-      this.logger.debug('wireguard-go output', { line });
+      // Not the warning box it prints at every start (ten lines, each a log call at a node's start).
+      if (!WARNING_BOX.test(line)) this.logger.debug('wireguard-go output', { line });
     }
     if (this.lines.length > OUTPUT_LINES) this.lines.splice(0, this.lines.length - OUTPUT_LINES);
   }
@@ -406,7 +409,9 @@ export class UserspaceWgDriver implements WgDriver, RestartNotifier {
     try {
       ready = await waitUntil(() => this.socketReady(daemon, socketPath), {
         timeoutMs: this.settings.startTimeoutMs,
-        intervalMs: 10,
+        // A poll is a stat (and, once the socket is there, one UAPI get): cheap enough to make
+        // often, and the join's path waits for this answer.
+        intervalMs: 2,
         abort: () =>
           daemon.exited
             ? new WgCommandFailed(`${daemon.commandLine} (${this.runner.description}) ended while starting (${daemon.describeExit()})`, {
