@@ -57,7 +57,7 @@ export class EndpointDiscovery {
 
   /**
    * Asks the STUN servers now, so that the next candidates() has the answer at hand (a node starts
-   * this before its driver and key, and its join's request then waits for nothing).
+   * this before its key and agent are made, and its join's request then waits for nothing).
    */
   prefetch(): void {
     if (!this.init.configuredIp) void this.refreshStun();

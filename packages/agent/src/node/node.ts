@@ -183,12 +183,14 @@ export class AgentNode extends EventEmitter {
         ...(init.listenAddr ? { configuredIp: init.listenAddr } : {}),
         logger: this.logger.child({ component: 'endpoints' }),
       });
-      // The public address is asked for now, while the driver and key are made: the join's request then has it.
-      discovery.prefetch();
       // The driver before the key: a host without WireGuard fails here before a key exists, so the
       // next bootstrap start is still a first start, not "a key without its state file".
       const driver = await components.wg(interfaceName(init.meshName));
       this.driverValue = driver;
+      // The public address is asked for now, while the key, the control client and the agent are
+      // made: the join's request then has it. (After the driver: a host without WireGuard fails
+      // with no query left in flight to hold up its exit.)
+      discovery.prefetch();
       const privateKey = await loadOrCreateKey(init.stateDir, init.meshName);
       const keyStore = new FileKeyStore(nodeFiles(init.stateDir, init.meshName).key);
       const pendingPrivateKey = await keyStore.pending();
