@@ -298,7 +298,7 @@ async function stopJoinHost(host: LabHost): Promise<void> {
   }
 }
 
-async function joinRound(round: number, previous: LabHost | undefined, meshIps: Map<string, string>): Promise<{ lab: LabState; host: LabHost; result: JoinRound }> {
+export async function joinRound(round: number, previous: LabHost | undefined, meshIps: Map<string, string>): Promise<{ lab: LabState; host: LabHost; result: JoinRound }> {
   const s = DATA_PLANE_SETTINGS;
   if (previous) {
     await stopJoinHost(previous);

@@ -17,7 +17,7 @@ import { silentLogger, type Logger } from './log.js';
 import type { AgentStateStore } from './state/agent-state.js';
 import { AGENT_DEFAULTS } from './constants.js';
 import { defaultTimers, type Timers } from './timers.js';
-import { KeyRotationFailed, TagNotFound } from './errors.js';
+import { JoinCancelled, KeyRotationFailed, TagNotFound } from './errors.js';
 import { validateTag, validateTags } from './tags.js';
 import { RelayPaths } from './relay/paths.js';
 import type { RelayForwarding } from './relay/forwarding.js';
@@ -25,6 +25,11 @@ import type { RelaySettings } from './relay/planner.js';
 import { PresharedKeys } from './psk/preshared-keys.js';
 import type { CertificateStatus } from './identity/renewer.js';
 import { isUnreachable } from './control/failover.js';
+
+/** The interface address of a mesh IP: with the mesh's prefix length. */
+function meshAddress(meshIp: string, meshCidr: string): string {
+  return `${meshIp}/${meshCidr.split('/')[1]}`;
+}
 
 /** How soon a key announcement that got no answer is made again. */
 const ROTATION_RETRY_MS = 5_000;
@@ -142,6 +147,8 @@ export class Agent extends EventEmitter {
   restoredFromState = false;
   private stopped = true;
   private deviceUp = false;
+  /** The device's latest bring-up, settled (stop() waits for it before closing the device). */
+  private deviceStarting: Promise<unknown> | undefined;
   private fullReconcileTimer: unknown;
   private readonly reconciler: Reconciler;
   /** Peers came, went or moved since the prober was last told (told after the next WireGuard pass). */
@@ -376,21 +383,46 @@ export class Agent extends EventEmitter {
       this.startBackgroundWork();
       return;
     }
-    const response = await this.session.join();
-    // Saved before the interface is brought up (which can take seconds or fail): an answered join
-    // is never forgotten by a crash, so a restart keeps the address the bootstrap gave out.
+    // The device (its key and port, and wireguard-go) comes up while the join is out: only its
+    // address waits for the answer. A device that fails ends the join after the attempt in flight.
+    const device = this.upDevice();
+    const noMoreAttempts = new AbortController();
+    device.catch(() => noMoreAttempts.abort());
+    let response: JoinResponse__Output;
+    try {
+      response = await this.session.join(noMoreAttempts.signal);
+    } catch (err) {
+      const deviceError = await device.then(() => undefined, (e: unknown) => e);
+      // The join was given up for the device: its failure is the one to tell.
+      throw deviceError !== undefined && err instanceof JoinCancelled && !this.stopped ? deviceError : err;
+    }
+    // Saved while the device gets its address and peers (a save is an fsync or two: milliseconds,
+    // more on a busy disk, on the critical path otherwise), and the start ends only once it is on
+    // disk: an answered join is never forgotten by a crash, so a restart keeps the address the
+    // bootstrap gave out. Logged as joined once saved: a node that says so has its address on disk.
     this.membership.adopt(response);
-    await this.membership.persist();
+    const persisted = this.membership.persist().then(() => this.logJoined(response));
+    // Awaited below; a device failure thrown first must not leave it unhandled (stop() waits for it).
+    persisted.catch(() => undefined);
+    this.step('joined', `mesh IP ${response.meshIp} in ${response.meshCidr}, ${response.nodes.length - 1} other nodes`);
     this.psk.enabled = response.presharedKeys;
     // Before the first reconcile: peers then come up with their keys, not without and again with.
     await this.syncPresharedKeys();
-    this.logJoined(response);
-    this.step('joined', `mesh IP ${response.meshIp} in ${response.meshCidr}, ${response.nodes.length - 1} other nodes`);
-    await this.upDevice(response.meshIp, response.meshCidr);
+    // An answered join whose device failed: stop() leaves the mesh again.
+    await device;
+    // The address and the peers do not wait for each other (the first pass reads the device, and
+    // neither needs the other to be there).
+    const addressed = this.setDeviceAddress(response.meshIp, response.meshCidr);
+    const reconciled = this.reconcile();
+    // Both settle before the start goes on or fails.
+    await Promise.allSettled([addressed, reconciled]);
+    await addressed;
     this.step('interface', `${this.components.driver.name} up (${this.components.driver.kind}), UDP port ${this.listenPort}`);
     this.announceMembership();
-    await this.reconcile();
+    await reconciled;
+    // (What follows this step, RTT probing, starts the peers' handshakes.)
     this.step('peers', `${peersOf(this.membership.netmap).length} peers configured`);
+    await persisted;
     this.session.watch();
     this.startBackgroundWork();
   }
@@ -412,6 +444,8 @@ export class Agent extends EventEmitter {
     this.reconciler.close();
     await this.reconciler.idle();
     await this.membership.close();
+    // A device still coming up (a stop during the join) is closed once it is there.
+    await this.deviceStarting;
     await this.components.driver.close({ keepInterface: options.keepInterface ?? false });
     this.session.close();
     this.emit('change');
@@ -568,14 +602,25 @@ export class Agent extends EventEmitter {
     }, Math.round(base * (0.8 + 0.4 * random())));
   }
 
-  private async upDevice(meshIp: string, meshCidr: string): Promise<void> {
+  /**
+   * Brings the device up, with the node's address when it is known already (else
+   * setDeviceAddress follows). stop() waits for a device being brought up before closing it.
+   */
+  private async upDevice(meshIp?: string, meshCidr?: string): Promise<void> {
     this.deviceUp = false;
-    await this.components.driver.up({
+    const up = this.components.driver.up({
       name: this.components.driver.name,
       privateKey: this.privateKey,
       listenPort: this.listenPort,
-      address: `${meshIp}/${meshCidr.split('/')[1]}`,
+      ...(meshIp !== undefined && meshCidr !== undefined ? { address: meshAddress(meshIp, meshCidr) } : {}),
     });
+    this.deviceStarting = up.catch(() => undefined);
+    await up;
+    if (meshIp !== undefined) this.deviceUp = true;
+  }
+
+  private async setDeviceAddress(meshIp: string, meshCidr: string): Promise<void> {
+    await this.components.driver.setAddress(meshAddress(meshIp, meshCidr));
     this.deviceUp = true;
   }
 

@@ -36,6 +36,8 @@ export interface ControlClient {
    * renewed certificate); a Watch open on the old ones ends, and the session opens it again.
    */
   reconnect?(reason: string): void;
+  /** A call is coming (its request is being made): start connecting to where it will go, if not connected. */
+  connectNow?(): void;
   close(): void;
   /** Over several bootstraps (FailoverControlClient): the one calls go to now, and all of them, for `info`. */
   bootstrap?(): { current: string; all: string[] };
@@ -104,6 +106,9 @@ export function createGrpcControlClient(init: GrpcControlInit): ControlClient {
         },
       };
     },
+    // Connecting takes a round trip or more (TCP, HTTP/2 and, with mTLS, TLS): started while the
+    // join's request is made (STUN), not by the call.
+    connectNow: () => void client.getChannel().getConnectivityState(true),
     close: () => client.close(),
   };
 }

@@ -124,6 +124,10 @@ export class FailoverControlClient<T extends ControlTarget> implements ControlCl
     return this.call((c) => c.join(req));
   }
 
+  connectNow(): void {
+    this.entries[this.index]!.client.connectNow?.();
+  }
+
   update(req: UpdateRequest) {
     return this.call((c) => c.update(req));
   }

@@ -137,14 +137,30 @@ export class ControlSession {
   /**
    * Joins, retrying with backoff while the bootstrap is unreachable; a refusal retrying cannot
    * help is thrown at once. After stop(), throws JoinCancelled with the last attempt's error.
+   * Once `noMoreAttempts` is aborted (the node's device failed meanwhile), the attempt in flight
+   * still returns its answer, so that the node can leave again, but a failed one is not retried:
+   * JoinCancelled with its error.
    */
-  async join(): Promise<JoinResponse__Output> {
+  async join(noMoreAttempts?: AbortSignal): Promise<JoinResponse__Output> {
+    // An abort during the pause between attempts ends the pause.
+    const wake = () => this.sleeping?.wake();
+    noMoreAttempts?.addEventListener('abort', wake);
+    try {
+      return await this.joinAttempts(noMoreAttempts);
+    } finally {
+      noMoreAttempts?.removeEventListener('abort', wake);
+    }
+  }
+
+  private async joinAttempts(noMoreAttempts: AbortSignal | undefined): Promise<JoinResponse__Output> {
     const backoff = this.newBackoff();
     let attempt = 0;
     let lastError: unknown;
     for (;;) {
-      if (!this.active) throw new JoinCancelled(lastError);
+      if (!this.active || noMoreAttempts?.aborted) throw new JoinCancelled(lastError);
       try {
+        // The connection comes up while the request is made (its endpoints: STUN).
+        this.components.control.connectNow?.();
         const request = await this.hooks.joinRequest(attempt++);
         if (!this.active) throw new JoinCancelled(lastError);
         // The first join sends the secret too: a join the bootstrap saved but could not answer
@@ -159,6 +175,7 @@ export class ControlSession {
         if (!this.active) throw new JoinCancelled(lastError);
         if (err instanceof ControlCallError && PERMANENT_JOIN_CODES.has(err.code)) throw err;
         lastError = err;
+        if (noMoreAttempts?.aborted) throw new JoinCancelled(lastError);
         const wait = backoff.next();
         this.components.logger.warn(`bootstrap unreachable, retrying in ${(wait / 1000).toFixed(1)} s`, { bootstrap: this.init.bootstrapAddr, err: errorMessage(err) });
         await this.sleep(wait);

@@ -27,6 +27,7 @@ export class EndpointDiscovery {
   private stunIp: string | undefined;
   private stunAt = 0;
   private stunFailedLogged = false;
+  private stunInFlight: Promise<void> | undefined;
   private readonly logger: Logger;
 
   constructor(private readonly init: EndpointDiscoveryInit) {
@@ -54,12 +55,27 @@ export class EndpointDiscovery {
     return out;
   }
 
-  private async refreshStun(): Promise<void> {
+  /**
+   * Asks the STUN servers now, so that the next candidates() has the answer at hand (a node starts
+   * this before its key and agent are made, and its join's request then waits for nothing).
+   */
+  prefetch(): void {
+    if (!this.init.configuredIp) void this.refreshStun();
+  }
+
+  private refreshStun(): Promise<void> {
+    // One query at a time: a second caller waits for the answer of the one in flight.
+    if (this.stunInFlight) return this.stunInFlight;
     const servers = this.init.stunServers ?? [];
-    if (servers.length === 0 || Date.now() - this.stunAt < (this.init.stunRefreshMs ?? 60_000)) return;
+    if (servers.length === 0 || Date.now() - this.stunAt < (this.init.stunRefreshMs ?? 60_000)) return Promise.resolve();
     this.stunAt = Date.now();
+    this.stunInFlight = this.queryStun([...servers]).finally(() => (this.stunInFlight = undefined));
+    return this.stunInFlight;
+  }
+
+  private async queryStun(servers: string[]): Promise<void> {
     try {
-      const found = await discoverPublicEndpoint([...servers], { logger: this.logger });
+      const found = await discoverPublicEndpoint(servers, { logger: this.logger });
       if (found.ip !== this.stunIp) this.logger.info('public address discovered by STUN', { ip: found.ip, server: found.server });
       this.stunIp = found.ip;
       this.stunFailedLogged = false;

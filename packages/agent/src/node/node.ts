@@ -103,7 +103,7 @@ export interface NodeDevice {
 
 /**
  * The middle of a node: what makes it a joined node or a bootstrap. The node around it does the
- * rest, in this order: socket check, prepare, driver, key, core, port mapping, RTT, local API, metrics,
+ * rest, in this order: socket check, prepare, driver, key, core, RTT, port mapping, local API, metrics,
  * memberlist; and stops what started in reverse.
  */
 export interface NodeCore {
@@ -121,8 +121,8 @@ export interface NodeCore {
 
 /**
  * A whole node, from an options object: WireGuard driver, key, the core (join and control
- * session, or the bootstrap's services), the router port mapper (with -port-mapping), RTT echo
- * and prober, endpoint discovery, local API, metrics and memberlist export. `start()` starts them in that order; when a step fails, what had
+ * session, or the bootstrap's services), RTT echo and prober, the router port mapper (with
+ * -port-mapping), endpoint discovery, local API, metrics and memberlist export. `start()` starts them in that order; when a step fails, what had
  * started is stopped in reverse order before the error is thrown. `stop()` stops exactly what
  * started, also while a start is still going (a signal during a join being retried).
  *
@@ -134,6 +134,8 @@ export class AgentNode extends EventEmitter {
   private agentValue: Agent | undefined;
   private driverValue: WgDriver | undefined;
   private started = false;
+  /** What starts when the agent's start has set its peers (RTT probing). */
+  private onPeersSet: ((agent: Agent) => void) | undefined;
 
   constructor(private readonly components: NodeComponents, readonly init: NodeInit, private readonly core: NodeCore) {
     super();
@@ -166,15 +168,6 @@ export class AgentNode extends EventEmitter {
       // Before touching WireGuard: refuse to run beside another live node.
       if (init.socketPath) await claimSocketPath(init.socketPath);
       await core.prepare?.(parts);
-      // The driver before the key: a host without WireGuard fails here before a key exists, so the
-      // next bootstrap start is still a first start, not "a key without its state file".
-      const driver = await components.wg(interfaceName(init.meshName));
-      this.driverValue = driver;
-      const privateKey = await loadOrCreateKey(init.stateDir, init.meshName);
-      const keyStore = new FileKeyStore(nodeFiles(init.stateDir, init.meshName).key);
-      const pendingPrivateKey = await keyStore.pending();
-      const rttPort = init.rttPort ?? RTT_DEFAULTS.port;
-      const rtt = rttPort === 0 ? undefined : new RttProbing(rttPort, this.logger.child({ component: 'rtt' }));
       // Never advertise an address inside the mesh (the bootstrap refuses those): the mesh IP, and
       // once the CIDR is known (given, saved, or from the join), anything inside it.
       const insideMesh = (ip: string) => {
@@ -189,6 +182,24 @@ export class AgentNode extends EventEmitter {
         ...(init.listenAddr ? { configuredIp: init.listenAddr } : {}),
         logger: this.logger.child({ component: 'endpoints' }),
       });
+      // The driver before the key: a host without WireGuard fails here before a key exists, so the
+      // next bootstrap start is still a first start, not "a key without its state file".
+      const driver = await components.wg(interfaceName(init.meshName));
+      this.driverValue = driver;
+      // The public address is asked for now, while the key, the control client and the agent are
+      // made: the join's request then has it. (After the driver: a host without WireGuard fails
+      // with no query left in flight to hold up its exit.)
+      discovery.prefetch();
+      const privateKey = await loadOrCreateKey(init.stateDir, init.meshName);
+      const keyStore = new FileKeyStore(nodeFiles(init.stateDir, init.meshName).key);
+      const pendingPrivateKey = await keyStore.pending();
+      const rttPort = init.rttPort ?? RTT_DEFAULTS.port;
+      const rtt = rttPort === 0 ? undefined : new RttProbing(rttPort, this.logger.child({ component: 'rtt' }));
+      // Started as soon as the agent has set its peers (its first probes start their handshakes),
+      // before the rest of the agent's start; else (a start from saved state) once it has started.
+      let rttStarted: Promise<void> | undefined;
+      const startRtt = rtt && ((meshIp: string) => (rttStarted ??= parts.start('rtt', () => rtt.start(meshIp), () => rtt.stop())));
+      this.onPeersSet = startRtt && ((agent) => void startRtt(agent.meshIp!).catch(() => undefined));
       const relayForwarding = await this.relayForwarding(driver);
       // Made now (the candidates below read it), started once the interface is up (after the core).
       const mapper = init.portMapping && !init.listenAddr
@@ -217,11 +228,12 @@ export class AgentNode extends EventEmitter {
         adopt: (a) => this.adopt(a),
       });
       this.adopt(agent);
-      if (mapper) await parts.start('port mapping', () => mapper.start(), () => mapper.stop());
-      if (rtt) {
-        await parts.start('rtt', () => rtt.start(agent.meshIp!), () => rtt.stop());
+      // RTT first: its first probes start the peers' handshakes (the first packets through the tunnel).
+      if (rtt && startRtt) {
+        await startRtt(agent.meshIp!);
         agent.on('address', (ip: string) => void rtt.moveTo(ip));
       }
+      if (mapper) await parts.start('port mapping', () => mapper.start(), () => mapper.stop());
       if (init.socketPath) {
         const tokens = core.tokenAdmin?.();
         const certificates = core.certificateAdmin?.();
@@ -271,7 +283,10 @@ export class AgentNode extends EventEmitter {
   private adopt(agent: Agent): void {
     if (this.agentValue === agent) return;
     this.agentValue = agent;
-    agent.on('step', (step: unknown) => this.emit('step', step));
+    agent.on('step', (step: { name: string }) => {
+      if (step.name === 'peers') this.onPeersSet?.(agent);
+      this.emit('step', step);
+    });
   }
 }
 
@@ -384,6 +399,8 @@ export function createAgentNode(components: AgentNodeComponents, init: AgentNode
         ...(components.timers ? { timers: components.timers } : {}),
         ...(components.random ? { random: components.random } : {}),
       }, init.nodeName);
+      // The connection comes up while the agent is made and the device started: the join needs it first.
+      control.connectNow?.();
       const files = init.certificates;
       const renewer = files && components.makeCsr
         ? new CertificateRenewer(

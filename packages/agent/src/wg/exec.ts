@@ -31,6 +31,11 @@ export interface CommandRunner {
   spawnDaemon(cmd: string, args: readonly string[], options?: SpawnDaemonOptions): ChildProcess;
   /** How this runner's context is named in messages (e.g. "netns wgmt-1a2b"). */
   readonly description: string;
+  /**
+   * Its commands see the files this process sees (no mount namespace of their own): a driver
+   * then checks and removes a file itself instead of starting `test` or `rm` for it.
+   */
+  readonly sharesFiles?: boolean;
 }
 
 export const DEFAULT_COMMAND_TIMEOUT_MS = 10_000;
@@ -152,16 +157,18 @@ export const directRunner: CommandRunner = {
   run: runCommand,
   spawnDaemon,
   description: 'host',
+  sharesFiles: true,
 };
 
 /** Runs every command behind a fixed prefix (e.g. `nsenter … --`). */
-export function prefixedRunner(prefix: readonly string[], description: string): CommandRunner {
+export function prefixedRunner(prefix: readonly string[], description: string, options: { sharesFiles?: boolean } = {}): CommandRunner {
   const [head, ...rest] = prefix;
   if (!head) return directRunner;
   return {
     run: (cmd, args, options) => runCommand(head, [...rest, cmd, ...args], options),
     spawnDaemon: (cmd, args, options) => spawnDaemon(head, [...rest, cmd, ...args], options),
     description,
+    ...(options.sharesFiles ? { sharesFiles: true } : {}),
   };
 }
 
@@ -190,7 +197,7 @@ export function namespaceRunner(options: NamespaceRunnerOptions): CommandRunner 
     names.push(`mountns ${options.mount}`);
   }
   prefix.push('--');
-  return prefixedRunner(prefix, names.join(', ') || 'host');
+  return prefixedRunner(prefix, names.join(', ') || 'host', { sharesFiles: !options.mount });
 }
 
 export interface WaitOptions {

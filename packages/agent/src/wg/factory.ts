@@ -49,7 +49,7 @@ export async function detectWgBackend(options: Omit<WgFactoryOptions, 'userspace
   const probe = options.probe ?? defaultHostProbe;
   const logger = options.logger ?? silentLogger();
   await checkCommon(probe);
-  if (await kernelSupportsWireGuard(runner, logger)) return 'kernel';
+  if (!(await kernelWithoutWireGuard(probe, logger)) && (await kernelSupportsWireGuard(runner, logger))) return 'kernel';
   if (await probe.commandExists('wireguard-go')) {
     await checkUserspace(probe);
     return 'userspace';
@@ -119,6 +119,19 @@ async function checkUserspace(probe: WgHostProbe): Promise<void> {
         `or in a container pass the device (docker run --device /dev/net/tun --cap-add NET_ADMIN)`,
     );
   }
+}
+
+/**
+ * True when the kernel certainly has no WireGuard, told from files: it loads no modules (no
+ * /proc/modules) and has none built in (a built-in WireGuard shows as /sys/module/wireguard). Saves
+ * the probe link, a process start on every start of a node on such a kernel (a VM's, often).
+ * Otherwise only the probe tells: a module may be loaded on demand.
+ */
+async function kernelWithoutWireGuard(probe: WgHostProbe, logger: Logger): Promise<boolean> {
+  const [loadsModules, builtIn] = await Promise.all([probe.pathExists('/proc/modules'), probe.pathExists('/sys/module/wireguard')]);
+  if (loadsModules || builtIn) return false;
+  logger.debug('no kernel WireGuard: the kernel loads no modules and has none built in');
+  return true;
 }
 
 async function kernelSupportsWireGuard(runner: CommandRunner, logger: Logger): Promise<boolean> {

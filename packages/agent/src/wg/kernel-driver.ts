@@ -2,7 +2,7 @@ import { silentLogger, type Logger } from '../log.js';
 import { InterfaceInUse, InvalidWgConfig, NotRoot, WgCommandFailed, WireGuardUnavailable, INSTALL_HINT } from '../errors.js';
 import { directRunner, type CommandRunner } from './exec.js';
 import type { WgDeviceState, WgDriver, WgInterfaceConfig, WgOp } from './types.js';
-import { applyOps, checkInterfaceConfig, configureInterface, deleteLink, linkInfo, readDevice, setPrivateKey, validateInterfaceName } from './wg-tool.js';
+import { applyOps, checkInterfaceConfig, configureInterface, deleteLink, linkInfo, readDevice, setAddress, setPrivateKey, validateInterfaceName } from './wg-tool.js';
 
 export interface KernelWgDriverInit {
   /** Where `ip` and `wg` run; default: directly on this host. */
@@ -15,6 +15,8 @@ export class KernelWgDriver implements WgDriver {
   readonly kind = 'kernel' as const;
   private readonly runner: CommandRunner;
   private readonly logger: Logger;
+  /** This driver made the link and gave it no address (up() without one): there is none to list. */
+  private addressless = false;
 
   constructor(
     readonly name: string,
@@ -44,6 +46,12 @@ export class KernelWgDriver implements WgDriver {
       await addKernelWireGuardLink(this.runner, this.name);
     }
     await configureInterface(this.runner, config);
+    this.addressless = !existing && config.address === undefined;
+  }
+
+  async setAddress(address: string): Promise<void> {
+    await setAddress(this.runner, this.name, address, { fresh: this.addressless });
+    this.addressless = false;
   }
 
   read(): Promise<WgDeviceState> {

@@ -84,9 +84,17 @@ export class MemoryWgDriver implements WgDriver {
     checkInterfaceConfig(config);
     const publicKey = publicKeyFromPrivate(config.privateKey);
     const existing = this.host.get(this.name);
-    // An interface an earlier run kept is taken over with its peers, as the kernel driver does.
-    if (existing) Object.assign(existing, { config, publicKey });
+    // An interface an earlier run kept is taken over with its peers (and, until told another, its
+    // address), as the kernel driver does.
+    const address = config.address ?? existing?.config.address;
+    if (existing) Object.assign(existing, { config: address !== undefined ? { ...config, address } : config, publicKey });
     else this.host.set(this.name, { config, publicKey, peers: new Map() });
+  }
+
+  async setAddress(address: string): Promise<void> {
+    const device = this.device();
+    checkInterfaceConfig({ ...device.config, address });
+    device.config = { ...device.config, address };
   }
 
   async setPrivateKey(privateKey: string): Promise<void> {

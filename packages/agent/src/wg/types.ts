@@ -25,8 +25,12 @@ export interface WgInterfaceConfig {
   readonly name: string;
   readonly privateKey: string;
   readonly listenPort: number;
-  /** The node's mesh address with the mesh prefix length, e.g. "198.18.0.2/16". */
-  readonly address: string;
+  /**
+   * The node's mesh address with the mesh prefix length, e.g. "198.18.0.2/16". Absent: the
+   * interface comes up without one, and `setAddress` gives it one later (a joining node brings
+   * its device up while its Join is answered, which is where the address comes from).
+   */
+  readonly address?: string;
   readonly mtu?: number;
 }
 
@@ -52,8 +56,10 @@ export type WgBackendKind = 'kernel' | 'userspace' | 'memory';
 export interface WgDriver {
   readonly kind: WgBackendKind;
   readonly name: string;
-  /** Create (or take over) the interface, set key, port and address, and bring it up. */
+  /** Create (or take over) the interface, set key, port and address (when given), and bring it up. */
   up(config: WgInterfaceConfig): Promise<void>;
+  /** Make `address` the interface's only global address (after an `up` without one). */
+  setAddress(address: string): Promise<void>;
   read(): Promise<WgDeviceState>;
   apply(ops: readonly WgOp[]): Promise<void>;
   /** Switch the interface to another private key (key rotation); peers and port stay. */

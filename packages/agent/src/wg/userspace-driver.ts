@@ -1,10 +1,12 @@
 import type { ChildProcess } from 'node:child_process';
-import { stat } from 'node:fs/promises';
+import { realpath, rm, stat } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { errorMessage, silentLogger, type Logger } from '../log.js';
-import { InterfaceInUse, InterfaceNotUp, InvalidWgConfig, WgCommandFailed, WgError } from '../errors.js';
+import { InterfaceInUse, InterfaceNotUp, InvalidWgConfig, ListenPortInUse, WgCommandFailed, WgError } from '../errors.js';
 import { commandExists, directRunner, formatCommandLine, waitUntil, type CommandRunner } from './exec.js';
+import { fitsUnixSocketAddress, uapiAnswers, uapiGet, uapiSet, uapiSetLines } from './uapi.js';
 import type { WgDeviceState, WgDriver, WgInterfaceConfig, WgOp, WgPeerConfig } from './types.js';
-import { applyOps, checkInterfaceConfig, configureInterface, deleteLink, linkInfo, readDevice, setPrivateKey, validateInterfaceName } from './wg-tool.js';
+import { applyOps, checkInterfaceConfig, configureLink, deleteLink, linkInfo, readDevice, setAddress, setKeyAndPort, setPrivateKey, validateInterfaceName } from './wg-tool.js';
 
 export const USERSPACE_DEFAULTS = {
   command: 'wireguard-go',
@@ -59,6 +61,11 @@ export function hasRestartNotifier(driver: WgDriver): driver is WgDriver & Resta
 }
 
 const OUTPUT_LINES = 20;
+/**
+ * The lines of the box wireguard-go prints at every start (that the kernel has WireGuard, or how
+ * to get it). Its box-drawing characters as escapes: the CLI bundle must stay ASCII (bundle.mjs).
+ */
+const WARNING_BOX = /^[\u2502\u250c\u2514]/;
 
 /** One wireguard-go process; keeps the last lines it printed for error messages. */
 class Daemon {
@@ -102,7 +109,7 @@ class Daemon {
 
   /** Its last lines of output, minus the warning box it always prints at start. */
   get output(): string {
-    return this.lines.filter((line) => !/^[\u2502\u250c\u2514]/.test(line)).join('\n');
+    return this.lines.filter((line) => !WARNING_BOX.test(line)).join('\n');
   }
 
   describeExit(): string {
@@ -116,7 +123,8 @@ class Daemon {
       const line = raw.trimEnd();
       if (!line) continue;
       this.lines.push(line);
-      this.logger.debug('wireguard-go output', { line });
+      // Not the warning box it prints at every start (ten lines, each a log call at a node's start).
+      if (!WARNING_BOX.test(line)) this.logger.debug('wireguard-go output', { line });
     }
     if (this.lines.length > OUTPUT_LINES) this.lines.splice(0, this.lines.length - OUTPUT_LINES);
   }
@@ -141,6 +149,8 @@ export class UserspaceWgDriver implements WgDriver, RestartNotifier {
   /** The peers last asked for, replayed after a restart; `read()` still asks the device. */
   private readonly peers = new Map<string, WgPeerConfig>();
   private daemon: Daemon | undefined;
+  /** The daemon whose tun this driver brought up without an address (up() without one). */
+  private addresslessDaemon: Daemon | undefined;
   private closing = false;
   private restartTimer: NodeJS.Timeout | undefined;
   private failures = 0;
@@ -195,10 +205,11 @@ export class UserspaceWgDriver implements WgDriver, RestartNotifier {
       await this.clearLeftovers();
       const daemon = await this.startDaemon();
       try {
-        await configureInterface(this.runner, config);
+        await this.configure(daemon, config);
         // With port 0 wireguard-go picks one; keep it so a restart does not move our endpoint.
-        const { listenPort } = await readDevice(this.runner, this.name);
+        const listenPort = config.listenPort !== 0 ? config.listenPort : (await readDevice(this.runner, this.name)).listenPort;
         this.config = { ...config, listenPort };
+        this.addresslessDaemon = config.address === undefined ? daemon : undefined;
         this.peers.clear();
         this.failures = 0;
       } catch (err) {
@@ -208,8 +219,24 @@ export class UserspaceWgDriver implements WgDriver, RestartNotifier {
     });
   }
 
+  async setAddress(address: string): Promise<void> {
+    if (!this.config) throw new InterfaceNotUp(this.name);
+    checkInterfaceConfig({ ...this.config, address });
+    // Remembered first, so a restarted wireguard-go comes back with it.
+    this.config = { ...this.config, address };
+    await this.serialize(async () => {
+      // The tun of a daemon started without an address has none (a restarted one has its own).
+      const daemon = this.daemon;
+      const fresh = daemon !== undefined && daemon === this.addresslessDaemon;
+      await setAddress(this.runner, this.name, address, { fresh });
+      this.addresslessDaemon = undefined;
+    });
+  }
+
   read(): Promise<WgDeviceState> {
-    return readDevice(this.runner, this.name);
+    // Over the UAPI socket when the daemon is there; else `wg`, which names a missing device.
+    const path = this.uapiPath();
+    return path ? uapiGet(path, this.name) : readDevice(this.runner, this.name);
   }
 
   async apply(ops: readonly WgOp[]): Promise<void> {
@@ -225,7 +252,27 @@ export class UserspaceWgDriver implements WgDriver, RestartNotifier {
       const endpoint = op.peer.endpoint ?? this.peers.get(op.peer.publicKey)?.endpoint;
       this.peers.set(op.peer.publicKey, { ...op.peer, ...(endpoint !== undefined ? { endpoint } : {}) });
     }
-    await this.serialize(() => applyOps(this.runner, this.name, ops));
+    await this.serialize(() => this.applyNow(ops));
+  }
+
+  /** The ops over the UAPI socket (one `set=1`), or with `wg set` where UAPI cannot take them as given. */
+  private async applyNow(ops: readonly WgOp[]): Promise<void> {
+    const path = this.uapiPath();
+    const lines = path ? uapiSetLines(this.name, ops) : undefined;
+    if (!path || !lines) {
+      await applyOps(this.runner, this.name, ops);
+      return;
+    }
+    const errno = await uapiSet(path, lines);
+    if (errno !== 0) throw new WgCommandFailed(`wireguard-go refused the peers set on ${this.name} (errno ${errno})`, { commandLine: `uapi set ${this.name}`, exitCode: errno });
+  }
+
+  /** The running daemon's UAPI socket, as this process reaches it; undefined when there is none (or its path is too long). */
+  private uapiPath(): string | undefined {
+    const daemon = this.daemon;
+    if (!daemon || daemon.exited || daemon.pid === undefined || this.realSocketPath === undefined) return undefined;
+    const path = `/proc/${daemon.pid}/root${this.realSocketPath}`;
+    return fitsUnixSocketAddress(path) ? path : undefined;
   }
 
   async setPrivateKey(privateKey: string): Promise<void> {
@@ -250,6 +297,29 @@ export class UserspaceWgDriver implements WgDriver, RestartNotifier {
     if (daemon) await this.stopDaemon(daemon);
     // Let an in-flight restart notice `closing` and finish before we report closed.
     await this.queue.catch(() => {});
+  }
+
+  /**
+   * Key and port over the daemon's UAPI socket (`set=1`: one exchange instead of sh, cat and wg),
+   * then address, MTU and link up with `ip`. `wg` sets the key and port when the socket's path is
+   * too long for a Unix socket address.
+   */
+  private async configure(daemon: Daemon, config: WgInterfaceConfig): Promise<void> {
+    checkInterfaceConfig(config);
+    const path = `/proc/${daemon.pid}/root${await this.resolvedSocketPath()}`;
+    if (daemon.pid === undefined || !fitsUnixSocketAddress(path)) {
+      await setKeyAndPort(this.runner, config);
+    } else {
+      const privateKey = Buffer.from(config.privateKey, 'base64').toString('hex');
+      const errno = await uapiSet(path, [`private_key=${privateKey}`, `listen_port=${config.listenPort}`]);
+      if (errno !== 0) {
+        const failed = new WgCommandFailed(`wireguard-go refused the key and listen port for ${this.name} (errno ${errno})`, { commandLine: `uapi set ${this.name}`, exitCode: errno });
+        // EADDRINUSE (98 on Linux), whichever sign wireguard-go gives it.
+        if (Math.abs(errno) === 98) throw new ListenPortInUse(this.name, config.listenPort, { cause: failed });
+        throw failed;
+      }
+    }
+    await configureLink(this.runner, config);
   }
 
   /** Run device-changing work one at a time, so a restart's replay and an apply never interleave. */
@@ -288,10 +358,24 @@ export class UserspaceWgDriver implements WgDriver, RestartNotifier {
       );
     }
     // A socket whose daemon died (e.g. SIGKILL) stays behind; wireguard-go copes, but our readiness check would not.
-    await this.runner.run('rm', ['-f', this.socketPath]);
+    await this.removeSocket();
+  }
+
+  private async removeSocket(): Promise<void> {
+    if (this.runner.sharesFiles) await rm(this.socketPath, { force: true });
+    else await this.runner.run('rm', ['-f', this.socketPath]);
   }
 
   private async socketExists(): Promise<boolean> {
+    if (this.runner.sharesFiles) {
+      try {
+        return (await stat(this.socketPath)).isSocket();
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT' || code === 'ENOTDIR') return false;
+        throw err;
+      }
+    }
     try {
       await this.runner.run('test', ['-S', this.socketPath]);
       return true;
@@ -328,7 +412,9 @@ export class UserspaceWgDriver implements WgDriver, RestartNotifier {
     try {
       ready = await waitUntil(() => this.socketReady(daemon, socketPath), {
         timeoutMs: this.settings.startTimeoutMs,
-        intervalMs: 10,
+        // A poll is a stat (and, once the socket is there, one UAPI get): cheap enough to make
+        // often, and the join's path waits for this answer.
+        intervalMs: 2,
         abort: () =>
           daemon.exited
             ? new WgCommandFailed(`${daemon.commandLine} (${this.runner.description}) ended while starting (${daemon.describeExit()})`, {
@@ -361,8 +447,12 @@ export class UserspaceWgDriver implements WgDriver, RestartNotifier {
    */
   private async resolvedSocketPath(): Promise<string> {
     if (this.realSocketPath === undefined) {
-      const { stdout } = await this.runner.run('readlink', ['-m', this.socketPath]);
-      this.realSocketPath = stdout.trim() || this.socketPath;
+      if (this.runner.sharesFiles) {
+        this.realSocketPath = await resolvedPath(this.socketPath);
+      } else {
+        const { stdout } = await this.runner.run('readlink', ['-m', this.socketPath]);
+        this.realSocketPath = stdout.trim() || this.socketPath;
+      }
     }
     return this.realSocketPath;
   }
@@ -371,12 +461,15 @@ export class UserspaceWgDriver implements WgDriver, RestartNotifier {
     if (daemon.exited || daemon.pid === undefined) return false;
     // /proc/PID/root shows the daemon's own mount namespace, so this works behind a namespace
     // runner without spawning a process per poll.
+    const path = `/proc/${daemon.pid}/root${socketPath}`;
     try {
-      if (!(await stat(`/proc/${daemon.pid}/root${socketPath}`)).isSocket()) return false;
+      if (!(await stat(path)).isSocket()) return false;
     } catch {
       return false;
     }
-    return this.daemonAnswers();
+    // Asked here over its UAPI socket (`get=1`, what `wg show` sends): no process per poll. A
+    // path too long for a Unix socket address (108 bytes with its NUL) is left to `wg`.
+    return fitsUnixSocketAddress(path) ? uapiAnswers(path) : this.daemonAnswers();
   }
 
   private async stopDaemon(daemon: Daemon): Promise<void> {
@@ -391,7 +484,7 @@ export class UserspaceWgDriver implements WgDriver, RestartNotifier {
     daemon.process.kill('SIGKILL');
     await daemon.exit;
     // Killed, it could not clean up after itself.
-    await this.runner.run('rm', ['-f', this.socketPath]).catch(() => {});
+    await this.removeSocket().catch(() => {});
     await deleteLink(this.runner, this.name).catch(() => false);
   }
 
@@ -437,14 +530,14 @@ export class UserspaceWgDriver implements WgDriver, RestartNotifier {
     const peers = [...this.peers.values()];
     const setPeer = (peer: WgPeerConfig): WgOp => ({ op: 'set-peer', peer });
     try {
-      await applyOps(this.runner, this.name, peers.map(setPeer));
+      await this.applyNow(peers.map(setPeer));
       return;
     } catch (err) {
       if (daemon.exited) throw err;
     }
     for (const peer of peers) {
       try {
-        await applyOps(this.runner, this.name, [setPeer(peer)]);
+        await this.applyNow([setPeer(peer)]);
       } catch (err) {
         if (daemon.exited) throw err;
         this.peers.delete(peer.publicKey);
@@ -458,9 +551,9 @@ export class UserspaceWgDriver implements WgDriver, RestartNotifier {
       const config = this.config;
       if (this.closing || !config || this.daemon) return undefined;
       try {
-        await this.runner.run('rm', ['-f', this.socketPath]);
+        await this.removeSocket();
         const daemon = await this.startDaemon();
-        await configureInterface(this.runner, config);
+        await this.configure(daemon, config);
         await this.replayPeers(daemon);
         this.logger.info('wireguard-go restarted and reconfigured', { interface: this.name, pid: daemon.pid, attempt, peers: this.peers.size });
         return { attempt, exitCode: previous.exitCode, signal: previous.signal, pid: daemon.pid ?? 0 };
@@ -484,4 +577,16 @@ export class UserspaceWgDriver implements WgDriver, RestartNotifier {
       }
     }
   }
+}
+
+/** `readlink -m`: the path with every symlink on the way resolved, its missing tail kept as given. */
+export async function resolvedPath(path: string): Promise<string> {
+  try {
+    return await realpath(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  const parent = dirname(path);
+  if (parent === path) return path;
+  return join(await resolvedPath(parent), basename(path));
 }

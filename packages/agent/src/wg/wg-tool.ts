@@ -81,7 +81,7 @@ export function checkInterfaceConfig(config: WgInterfaceConfig): void {
   if (!Number.isInteger(config.listenPort) || config.listenPort < 0 || config.listenPort > 65535) {
     throw new InvalidWgConfig(`interface ${name}: listen port ${config.listenPort} is not 0-65535`);
   }
-  checkAddress(name, config.address);
+  if (config.address !== undefined) checkAddress(name, config.address);
 }
 
 function checkAddress(name: string, address: string): void {
@@ -93,13 +93,19 @@ function checkAddress(name: string, address: string): void {
 }
 
 /**
- * Key, port, address, MTU, link up. Idempotent, so it serves a fresh interface, one taken over
+ * Key, port, address (when given), MTU, link up. Idempotent, so it serves a fresh interface, one taken over
  * from an earlier run, and a userspace device restarted after a crash. The private key goes
  * through stdin so it never appears in a process list or an error message.
  */
 export async function configureInterface(runner: CommandRunner, config: WgInterfaceConfig): Promise<void> {
-  const { name } = config;
   checkInterfaceConfig(config);
+  await setKeyAndPort(runner, config);
+  await configureLink(runner, config);
+}
+
+/** configureInterface's first half: key and port, with `wg set` (the key through stdin). */
+export async function setKeyAndPort(runner: CommandRunner, config: WgInterfaceConfig): Promise<void> {
+  const { name } = config;
   // Node gives a child a socketpair, not a pipe, as stdin, and wg cannot open that as
   // /dev/stdin (ENXIO); cat turns it into a real pipe.
   try {
@@ -110,7 +116,12 @@ export async function configureInterface(runner: CommandRunner, config: WgInterf
     if (err instanceof WgCommandFailed && /Address already in use/i.test(err.details.stderr ?? '')) throw new ListenPortInUse(name, config.listenPort, { cause: err });
     throw err;
   }
-  await setAddress(runner, name, config.address);
+}
+
+/** configureInterface's second half: address (when given), MTU, link up. */
+export async function configureLink(runner: CommandRunner, config: WgInterfaceConfig): Promise<void> {
+  const { name } = config;
+  if (config.address !== undefined) await setAddress(runner, name, config.address);
   await runner.run('ip', ['link', 'set', 'dev', name, 'mtu', String(config.mtu ?? DEFAULT_MTU), 'up']);
 }
 
@@ -120,9 +131,16 @@ export async function setPrivateKey(runner: CommandRunner, name: string, private
   await runner.run('sh', ['-c', 'cat | exec wg set "$0" private-key /dev/stdin', name], { input: `${privateKey}\n` });
 }
 
-/** Make `address` the interface's only global address (a taken-over interface may carry an old one). */
-export async function setAddress(runner: CommandRunner, name: string, address: string): Promise<void> {
+/**
+ * Make `address` the interface's only global address (a taken-over interface may carry an old
+ * one). `fresh`: the caller made the interface and gave it no address, so there is none to list.
+ */
+export async function setAddress(runner: CommandRunner, name: string, address: string, options: { fresh?: boolean } = {}): Promise<void> {
   checkAddress(name, address);
+  if (options.fresh) {
+    await runner.run('ip', ['address', 'replace', address, 'dev', name]);
+    return;
+  }
   const { stdout } = await runner.run('ip', ['-j', 'address', 'show', 'dev', name]);
   const parsed: unknown = JSON.parse(stdout || '[]');
   const infos = Array.isArray(parsed) ? (parsed as IpAddrJson[]).flatMap((e) => e.addr_info ?? []) : [];

@@ -1,7 +1,7 @@
 import { meshNode } from '../fixtures.js';
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { applyDelta, emptyNetmap, netmapFromNodes, peersOf, selfNode, type MeshNode, type Netmap } from '../../src/netmap/netmap.js';
+import { applyDelta, compareNames, emptyNetmap, netmapFromNodes, peersOf, selfNode, type MeshNode, type Netmap } from '../../src/netmap/netmap.js';
 
 const node = (name: string, meshIp: string, extra: Partial<MeshNode> = {}): MeshNode =>
   meshNode(name, meshIp, { publicKey: Buffer.alloc(32, name.charCodeAt(0)).toString('base64'), ...extra });
@@ -94,5 +94,18 @@ describe('netmap', () => {
     netmap = applyDelta(netmap, { kind: 'remove', revision: 6, name: 'alpha' });
     assert.equal(netmap.revision, 6);
     assert.deepEqual([...netmap.nodes.keys()].sort(), ['beta', 'me']);
+  });
+});
+
+describe('compareNames', () => {
+  test('property: on DNS labels (a-z, 0-9, -) it orders as localeCompare does, seeded 20 000 pairs', () => {
+    const alphabet = 'abcdefghijklmnopqrstuvwxyz0123456789-';
+    let seed = 18;
+    const random = () => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
+    const label = () => Array.from({ length: 1 + Math.floor(random() * 6) }, () => alphabet[Math.floor(random() * alphabet.length)]).join('');
+    for (let i = 0; i < 20_000; i++) {
+      const [a, b] = [label(), label()];
+      assert.equal(compareNames(a, b), Math.sign(a.localeCompare(b)), `${a} vs ${b}`);
+    }
   });
 });

@@ -403,6 +403,9 @@ class RefusingDriver implements WgDriver {
   up(config: WgInterfaceConfig): Promise<void> {
     return this.inner.up(config);
   }
+  setAddress(address: string): Promise<void> {
+    return this.inner.setAddress(address);
+  }
   async read(): Promise<WgDeviceState> {
     this.reads++;
     if (this.gone) throw new Error('no such device');
