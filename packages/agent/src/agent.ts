@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { Endpoint, JoinResponse__Output, RttResponse__Output, RttSample__Output } from './proto/index.js';
-import { peersOf, selfNode, type Netmap } from './netmap/netmap.js';
+import { compareNames, peersOf, selfNode, type MeshNode, type Netmap } from './netmap/netmap.js';
 import { NetmapApplier } from './netmap/applier.js';
 import type { WgConfigOptions } from './wg/config.js';
 import { Reconciler } from './wg/reconciler.js';
@@ -78,7 +78,7 @@ export interface KeyRotation {
 
 /** What the agent needs of an RTT prober. */
 export interface RttSource {
-  setPeers(peers: readonly { name: string; meshIp: string }[]): void;
+  setPeers(peers: readonly { name: string; meshIp: string; opensHandshake?: boolean }[]): void;
   /** This node's own mesh IP, to measure (and discount) the probe's own turnaround. */
   setSelf?(meshIp: string | undefined): void;
   samples(): RttSample__Output[];
@@ -673,7 +673,13 @@ export class Agent extends EventEmitter {
 
   private syncRttPeers(): void {
     this.components.rtt?.setSelf?.(this.meshIp);
-    this.components.rtt?.setPeers(peersOf(this.membership.netmap).map((n) => ({ name: n.name, meshIp: n.meshIp })));
+    const netmap = this.membership.netmap;
+    const self = selfNode(netmap);
+    // The later of two nodes to join opens their handshake: when it adds the other, that one has
+    // had it as a peer since it joined (ties: the lower mesh IP). See RttProber.initiatorHold.
+    const opens = (n: MeshNode): boolean =>
+      !self || self.joinedAtMs > n.joinedAtMs || (self.joinedAtMs === n.joinedAtMs && compareNames(self.meshIp, n.meshIp) < 0);
+    this.components.rtt?.setPeers(peersOf(netmap).map((n) => ({ name: n.name, meshIp: n.meshIp, opensHandshake: opens(n) })));
   }
 
   /** Progress of start-up, for a terminal: 'endpoints', 'joined', 'interface', 'peers'. */

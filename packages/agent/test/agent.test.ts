@@ -42,8 +42,11 @@ class FakeControl implements ControlClient {
 /** A prober stand-in: a fixed figure to every peer it is given. */
 class FixedRtt implements RttSource {
   private peers: string[] = [];
-  setPeers(peers: readonly { name: string }[]): void {
+  /** What each setPeers call said about who opens each handshake. */
+  readonly opens: Map<string, boolean | undefined>[] = [];
+  setPeers(peers: readonly { name: string; opensHandshake?: boolean }[]): void {
     this.peers = peers.map((p) => p.name);
+    this.opens.push(new Map(peers.map((p) => [p.name, p.opensHandshake])));
   }
   samples(): RttSample__Output[] {
     return this.peers.map((peer, i) => ({ peer, rttMs: 1 + i / 100, loss: 0 }));
@@ -103,6 +106,28 @@ describe('Agent RTT reports', () => {
       assert.equal(new Set(peers).size, 1999, 'every peer reported');
       assert.equal(peers.length, 1999, 'each once');
       assert.equal(reports.filter((r) => r.length > 0).length, Math.ceil(1999 / RTT_SAMPLES_PER_REPORT));
+    } finally {
+      await agent.stop({ leave: false });
+    }
+  });
+});
+
+describe('Agent: who opens a new pair\'s handshake', () => {
+  test('this node, with peers that joined before it; the peer, with one that joined after it; the lower mesh IP on a tie', async () => {
+    const timers = new SimTimers();
+    const response = joinResponse(4);
+    // n0 (this node, 10.232.0.3) joined at 200; n1 before it, n2 after it, n3 at the same moment with a higher IP.
+    const joined = [200, 100, 300, 200];
+    const nodes = response.nodes.map((n, i) => ({ ...n, joinedAtMs: joined[i]! }));
+    const rtt = new FixedRtt();
+    const agent = new Agent(
+      { control: new FakeControl({ ...response, nodes }), driver: new MemoryWgDriver('wgagent', { record: false }), timers, rtt },
+      { meshName: 'm', nodeName: 'n0', privateKey: generateKeyPair().privateKey, heartbeatMs: HEARTBEAT_MS, wgOptions: {} },
+    );
+    await agent.start();
+    try {
+      const last = rtt.opens.at(-1)!;
+      assert.deepEqual(Object.fromEntries(last), { n1: true, n2: false, n3: true });
     } finally {
       await agent.stop({ leave: false });
     }

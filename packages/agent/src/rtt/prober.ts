@@ -12,6 +12,11 @@ import { compareNames } from '../netmap/netmap.js';
 export interface RttPeer {
   readonly name: string;
   readonly meshIp: string;
+  /**
+   * Whether this node opens the pair's handshake when the peer is new (probed at once); false:
+   * the peer does, this node probes it only after INITIATOR_GRACE_MS. Default true.
+   */
+  readonly opensHandshake?: boolean;
 }
 
 /** A monotonic clock in nanoseconds. */
@@ -202,7 +207,7 @@ export class RttProber extends EventEmitter<RttProberEvents> {
       const existing = this.peers.get(peer.name);
       if (existing && existing.meshIp === meshIp) next.set(peer.name, existing);
       else {
-        const state: PeerState = { name: peer.name, meshIp, family, results: [], lastAnswerMs: 0, ...this.initiatorHold(peer.name, meshIp) };
+        const state: PeerState = { name: peer.name, meshIp, family, results: [], lastAnswerMs: 0, ...this.initiatorHold(peer) };
         next.set(peer.name, state);
         fresh.push(state);
       }
@@ -232,16 +237,17 @@ export class RttProber extends EventEmitter<RttProberEvents> {
   }
 
   /**
-   * A new peer is probed at once by the node of the pair whose mesh IP sorts first, and only after
-   * INITIATOR_GRACE_MS by the other. A probe into a tunnel without a session makes WireGuard send
-   * a handshake initiation; two nodes that add each other at the same moment and both probe at
-   * once send two crossing initiations, each answers the other's (which discards its own), and
-   * both then wait as responders for data that never comes: the pair stays silent until WireGuard
-   * retries 5 s later (seen in cold starts of 8 nodes, wireguard-go's log on both sides:
-   * "Received handshake initiation", "Sending handshake response", no response received).
+   * A new peer is probed at once by the node of the pair that opens the handshake (the agent
+   * decides: RttPeer.opensHandshake), and only after INITIATOR_GRACE_MS by the other. A probe into
+   * a tunnel without a session makes WireGuard send a handshake initiation; two nodes that add
+   * each other at the same moment and both probe at once send two crossing initiations, each
+   * answers the other's (which discards its own), and both then wait as responders for data that
+   * never comes: the pair stays silent until WireGuard retries 5 s later (seen in cold starts of
+   * 8 nodes, wireguard-go's log on both sides: "Received handshake initiation", "Sending handshake
+   * response", no response received).
    */
-  private initiatorHold(name: string, meshIp: string): { holdUntilNs?: bigint } {
-    if (name === SELF || !this.selfIp || compareNames(canonicalIp(this.selfIp) ?? this.selfIp, meshIp) < 0) return {};
+  private initiatorHold(peer: RttPeer): { holdUntilNs?: bigint } {
+    if (peer.name === SELF || peer.opensHandshake !== false) return {};
     return { holdUntilNs: this.clock.nowNs() + BigInt(INITIATOR_GRACE_MS) * 1_000_000n };
   }
 

@@ -424,21 +424,24 @@ describe('RttProber over loopback (real sockets)', () => {
 });
 
 describe('RttProber: one side of a new pair opens the handshake', () => {
-  test('a new peer whose mesh IP sorts first is probed only after INITIATOR_GRACE_MS; one that sorts after us at once', async () => {
+  test('a new peer the other side opens the handshake with is probed only after INITIATOR_GRACE_MS; the rest at once', async () => {
     const { time, sockets, prober } = await simulated({ timeoutMs: 100 });
     prober.setSelf('10.232.0.5');
-    prober.setPeers([{ name: 'low', meshIp: '10.232.0.2' }, { name: 'high', meshIp: '10.232.0.9' }]);
+    prober.setPeers([{ name: 'older', meshIp: '10.232.0.2', opensHandshake: true }, { name: 'newer', meshIp: '10.232.0.9', opensHandshake: false }]);
     await prober.start();
     const socket = sockets[0]!;
     const sentTo = () => new Set(socket.sent.map((s) => s.address));
     time.advance(999);
-    // Our own echo (the measurement's cost) and the peer after us; not the one before us.
-    assert.deepEqual([...sentTo()].sort(), ['10.232.0.5', '10.232.0.9']);
+    // Our own echo (the measurement's cost) and the peer we open the handshake with; not the other.
+    assert.deepEqual([...sentTo()].sort(), ['10.232.0.2', '10.232.0.5']);
     time.advance(INITIATOR_GRACE_MS);
-    assert.ok(sentTo().has('10.232.0.2'), 'the held peer is probed once the grace has passed');
-    // Added while running: a peer after us is probed at once, one before us when its grace ends.
+    assert.ok(sentTo().has('10.232.0.9'), 'the held peer is probed once the grace has passed');
+    // Added while running: a peer we open with is probed at once, the other when its grace ends.
     const before = socket.sent.length;
-    prober.setPeers([{ name: 'low', meshIp: '10.232.0.2' }, { name: 'high', meshIp: '10.232.0.9' }, { name: 'new-low', meshIp: '10.232.0.3' }, { name: 'new-high', meshIp: '10.232.0.7' }]);
+    prober.setPeers([
+      { name: 'older', meshIp: '10.232.0.2', opensHandshake: true }, { name: 'newer', meshIp: '10.232.0.9', opensHandshake: false },
+      { name: 'held', meshIp: '10.232.0.3', opensHandshake: false }, { name: 'ours', meshIp: '10.232.0.7' },
+    ]);
     assert.deepEqual(socket.sent.slice(before).map((s) => s.address), ['10.232.0.7']);
     time.advance(INITIATOR_GRACE_MS - 1);
     assert.ok(!socket.sent.slice(before).some((s) => s.address === '10.232.0.3'), 'still held');
