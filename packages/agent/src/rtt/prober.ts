@@ -223,13 +223,13 @@ export class RttProber extends EventEmitter<RttProberEvents> {
       // and a pair whose tunnel is up before other traffic flows cannot cross initiations.
       // Held ones (initiatorHold) get theirs the moment their hold ends.
       const now = fresh.filter((p) => p.holdUntilNs === undefined);
-      if (this.started && now.length) this.round(now);
+      if (this.started && now.length) this.round(now, true);
       if (fresh.length > now.length) {
         const timer = this.timers.setTimeout(() => {
           this.holdTimers.delete(timer);
           const held = fresh.filter((p) => p.holdUntilNs !== undefined);
           for (const p of held) p.holdUntilNs = undefined;
-          if (this.running) this.round(held);
+          if (this.running) this.round(held, true);
         }, INITIATOR_GRACE_MS);
         this.holdTimers.add(timer);
       }
@@ -257,7 +257,7 @@ export class RttProber extends EventEmitter<RttProberEvents> {
     this.running = true;
     await Promise.all(this.familiesInUse().map((family) => this.openSocket(family)));
     if (!this.running) return;
-    this.round();
+    this.round(undefined, true);
     this.started = true;
     this.schedule();
   }
@@ -330,7 +330,7 @@ export class RttProber extends EventEmitter<RttProberEvents> {
    * A burst to every peer whose socket is ready, slot by slot over the interval; a round
    * completes when all its bursts are finished.
    */
-  private round(only?: readonly PeerState[]): void {
+  private round(only?: readonly PeerState[], opening = false): void {
     const due: PeerState[] = [];
     const now = this.clock.nowNs();
     for (const peer of only ?? this.peers.values()) {
@@ -350,7 +350,10 @@ export class RttProber extends EventEmitter<RttProberEvents> {
     const round: Round = { remaining: due.length, timers: new Set() };
     this.rounds.add(round);
     // One burst per slot, evenly over the round: at least 1000 / MAX_BURSTS_PER_SECOND ms apart.
-    const spacingMs = this.roundMs() / due.length;
+    // A round that opens peers' tunnels (the first, new peers) goes as fast as that allows: its
+    // first probes start the handshakes.
+    const evenMs = this.roundMs() / due.length;
+    const spacingMs = opening ? Math.min(evenMs, 1000 / MAX_BURSTS_PER_SECOND) : evenMs;
     const sendFrom = (index: number): void => {
       if (index + 1 < due.length) {
         const timer = this.timers.setTimeout(() => {

@@ -174,19 +174,21 @@ describe('RttProber window math (simulated network and time)', () => {
   });
 
   test('a round\'s bursts are spread over the interval; with many peers a round stretches to 100 bursts a second', async () => {
-    // Step 1: four peers, 1 s interval: one waking probe every 250 ms.
+    // Step 1: four peers, 1 s interval. The first round opens the tunnels as fast as the cap
+    // allows (10 ms apart: its probes start the handshakes); later rounds send one waking probe
+    // every 250 ms.
     const few = await simulated({ timeoutMs: 200 });
     few.prober.setPeers(['2', '3', '4', '5'].map((n) => ({ name: `p${n}`, meshIp: `10.232.0.${n}` })));
     await few.prober.start();
     const socket = few.sockets[0]!;
     const sendTimes: number[] = socket.sent.map(() => 0);
-    for (let t = 1; t < 1000; t++) {
+    for (let t = 1; t < 2000; t++) {
       const before = socket.sent.length;
       few.time.advance(1);
       for (let i = before; i < socket.sent.length; i++) sendTimes.push(few.time.nowMs);
     }
-    assert.deepEqual(sendTimes, [0, 250, 500, 750]);
-    assert.equal(few.updates(), 1, 'the round completed once all four bursts were settled (lost here)');
+    assert.deepEqual(sendTimes, [0, 10, 20, 30, 1000, 1250, 1500, 1750]);
+    assert.equal(few.updates(), 2, 'each round completed once all four bursts were settled (lost here)');
 
     // Step 2: 1000 peers: a round takes 10 s, one burst every 10 ms; none is left out.
     const many = await simulated({ timeoutMs: 100 });
