@@ -17,7 +17,7 @@
  * - RTT and throughput between two lab hosts' mesh IPs, and the same for the hand pair,
  *   alternated (wgmesh, pair, wgmesh, pair, …) in one run.
  */
-import { stat, writeFile } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { join as joinPath } from 'node:path';
 import { cpus } from 'node:os';
 import {
@@ -55,13 +55,11 @@ import {
   runBenchPart,
   stopRecordedDaemons,
   childrenOf,
+  envInt,
+  reportPart,
 } from './dp-sys.js';
 import { deletePairNamespaces, WgPair } from './wg-pair.js';
 
-function envInt(name: string, fallback: number): number {
-  const v = Number(process.env[name]);
-  return Number.isInteger(v) && v > 0 ? v : fallback;
-}
 
 export const DATA_PLANE_SETTINGS = {
   lab: process.env.BENCH_DP_LAB ?? 'wgb',
@@ -670,18 +668,8 @@ export function formatDataPlaneSection(r: DataPlaneResults): string {
 // CLI
 
 async function run(argv: readonly string[]): Promise<number> {
-  const opt = (name: string) => {
-    const i = argv.indexOf(name);
-    return i >= 0 ? argv[i + 1] : undefined;
-  };
-  const out = opt('--out');
-  const jsonOut = opt('--json');
   const results = await runDataPlane();
-  const section = formatDataPlaneSection(results);
-  process.stdout.write(section);
-  if (out) await writeFile(out, section);
-  if (jsonOut) await writeFile(jsonOut, JSON.stringify({ ...results, summary: summarize(results) }, null, 1) + '\n');
-  return isAborted() ? 143 : 0;
+  return reportPart(argv, results, formatDataPlaneSection(results), summarize(results));
 }
 
 if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('/data-plane.ts')) {

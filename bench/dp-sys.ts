@@ -353,3 +353,26 @@ export function runBenchPart(part: BenchPart, argv: readonly string[]): void {
     },
   );
 }
+
+/** A positive whole number from the environment, or the fallback. */
+export function envInt(name: string, fallback: number): number {
+  const v = Number(process.env[name]);
+  return Number.isInteger(v) && v > 0 ? v : fallback;
+}
+
+/**
+ * A part's command line after its run: prints its markdown section, and writes it to `--out FILE`
+ * and the results with their summary to `--json FILE`. Returns the exit status (143 when stopped early).
+ */
+export async function reportPart<R>(argv: readonly string[], results: R, section: string, summary: unknown): Promise<number> {
+  const opt = (name: string) => {
+    const i = argv.indexOf(name);
+    return i >= 0 ? argv[i + 1] : undefined;
+  };
+  const out = opt('--out');
+  const jsonOut = opt('--json');
+  process.stdout.write(section);
+  if (out) await writeFile(out, section);
+  if (jsonOut) await writeFile(jsonOut, JSON.stringify({ ...results, summary }, null, 1) + '\n');
+  return isAborted() ? 143 : 0;
+}

@@ -27,15 +27,11 @@ import { createInterface } from 'node:readline';
 import * as grpc from '@grpc/grpc-js';
 import { Agent, createGrpcControlClient, FailoverControlClient, generateKeyPair, MemoryWgDriver } from '@wgmesh/agent';
 import { etcdSkipReason, removeEtcdLeftovers, startEtcdCluster, type EtcdCluster } from '@wgmesh/test/helpers/etcd';
-import { runBenchPart } from './dp-sys.js';
+import { envInt, runBenchPart } from './dp-sys.js';
 import { percentile, procStats, type ProcStats } from './proc-stats.js';
 
 const here = path.dirname(new URL(import.meta.url).pathname);
 
-function envInt(name: string, fallback: number): number {
-  const v = Number(process.env[name]);
-  return Number.isInteger(v) && v > 0 ? v : fallback;
-}
 
 export const ETCD_BENCH = {
   agents: envInt('BENCH_ETCD_SIZE', 1000),

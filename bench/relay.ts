@@ -33,12 +33,9 @@ import {
   stopDaemon,
   runBenchPart,
   stopRecordedDaemons,
+  envInt,
 } from './dp-sys.js';
 
-function envInt(name: string, fallback: number): number {
-  const v = Number(process.env[name]);
-  return Number.isInteger(v) && v > 0 ? v : fallback;
-}
 
 export const RELAY_SETTINGS = {
   lab: process.env.BENCH_RELAY_LAB ?? 'wgbr',

@@ -44,7 +44,6 @@ import {
   execOk,
   hasRouteVia,
   hasTcpTo,
-  isAborted,
   listensOn,
   median,
   memoryDetail,
@@ -59,13 +58,11 @@ import {
   stopRecordedDaemons,
   type Daemon,
   type MemoryDetail,
+  envInt,
+  reportPart,
 } from './dp-sys.js';
 import { parseLogMarks } from './data-plane.js';
 
-function envInt(name: string, fallback: number): number {
-  const v = Number(process.env[name]);
-  return Number.isInteger(v) && v > 0 ? v : fallback;
-}
 
 export const STARTUP_SETTINGS = {
   lab: process.env.BENCH_STARTUP_LAB ?? 'wgbs',
@@ -893,18 +890,8 @@ export function formatStartupSection(r: StartupResults): string {
 // CLI
 
 async function run(argv: readonly string[]): Promise<number> {
-  const opt = (name: string) => {
-    const i = argv.indexOf(name);
-    return i >= 0 ? argv[i + 1] : undefined;
-  };
-  const out = opt('--out');
-  const jsonOut = opt('--json');
   const results = await runStartup();
-  const section = formatStartupSection(results);
-  process.stdout.write(section);
-  if (out) await writeFile(out, section);
-  if (jsonOut) await writeFile(jsonOut, JSON.stringify({ ...results, summary: summarize(results) }, null, 1) + '\n');
-  return isAborted() ? 143 : 0;
+  return reportPart(argv, results, formatStartupSection(results), summarize(results));
 }
 
 if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('/startup.ts')) {
