@@ -5,8 +5,8 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile, rm } from 'node:fs/promises';
-import { hostExec, inspectLab, labDown, labUp, type LabState } from '@wgmesh/cli/lab';
+import { mkdir, readFile, rm } from 'node:fs/promises';
+import { hostExec, inspectLab, labAdd, labDown, labUp, listNetns, type LabState } from '@wgmesh/cli/lab';
 import { labSkipReason, leftovers } from '../helpers/lab.js';
 
 const LAB = 'wgehost';
@@ -79,6 +79,25 @@ describe('lab -hosts-only: namespaces, bridge and mount namespaces', { skip: ski
     assert.equal(up.status, 'created');
     assert.equal((await inspectLab(LAB)).healthy, true);
     lab = up.lab;
+    await labDown({ name: LAB });
+    assert.deepEqual(await leftovers(lab, []), []);
+  });
+
+  test('a host whose making fails half-way is taken down again, and the next lab add makes it', async () => {
+    lab = (await labUp({ name: LAB, hosts: 2, hostsOnly: true })).lab;
+    // A directory where h3's mount namespace file goes: its making fails after its netns and veth exist.
+    const blocker = `/run/wgmesh-lab/${LAB}/ns/h3.mnt`;
+    await mkdir(blocker, { recursive: true });
+    try {
+      await assert.rejects(labAdd({ name: LAB }), /EISDIR|directory/);
+    } finally {
+      await rm(blocker, { recursive: true, force: true });
+    }
+    assert.ok(!(await listNetns()).includes(`${LAB}-h3`), 'h3\'s namespace was removed');
+    const added = await labAdd({ name: LAB });
+    assert.equal(added.host.name, 'h3');
+    lab = added.lab;
+    assert.equal((await hostExec(lab, 'h3', ['ping', '-n', '-q', '-c', '1', '-W', '2', lab.hosts[0]!.underlayIp])).code, 0);
     await labDown({ name: LAB });
     assert.deepEqual(await leftovers(lab, []), []);
   });

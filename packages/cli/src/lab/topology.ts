@@ -142,28 +142,35 @@ export async function createHost(topo: Topology, k: number): Promise<LabHost> {
   const underlayIp = nat ? nat.ip : hostAddress(topo.underlay, k);
   const prefix = nat ? nat.router.lan.prefix : topo.underlay.prefix;
 
-  await runOk('ip', ['netns', 'add', netns]);
-  await runOk('ip', ['-n', netns, 'link', 'set', 'lo', 'up']);
-  if (nat) {
-    const router = names.routerNetns(nat.router.index);
-    const port = hostName(k);
-    await runOk('ip', ['-n', router, 'link', 'add', port, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', netns]);
-    await runOk('ip', ['-n', router, 'link', 'set', port, 'master', ROUTER_LINKS.lan, 'up']);
-  } else {
-    const port = names.switchPort(k);
-    await runOk('ip', ['-n', names.switchNetns, 'link', 'add', port, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', netns]);
-    await runOk('ip', ['-n', names.switchNetns, 'link', 'set', port, 'master', names.bridge, 'up']);
-  }
-  await runOk('ip', ['-n', netns, 'addr', 'add', `${underlayIp}/${prefix}`, 'dev', 'eth0']);
-  await runOk('ip', ['-n', netns, 'link', 'set', 'eth0', 'up']);
-  if (nat) await runOk('ip', ['-n', netns, 'route', 'add', 'default', 'via', nat.router.lanIp, 'dev', 'eth0']);
-
   const stateDir = paths.hostStateDir(k);
   const mountFile = paths.mountFile(k);
-  await mkdir(stateDir, { recursive: true, mode: 0o700 });
-  await writeFile(mountFile, '');
-  // Run from inside the host's netns (only the network namespace is entered) for its sysfs.
-  await runOk('nsenter', [`--net=${netnsPath(netns)}`, '--', 'unshare', `--mount=${mountFile}`, '--propagation', 'private', '--', 'sh', '-c', mountNamespaceScript(stateDir)]);
+  await runOk('ip', ['netns', 'add', netns]);
+  // A host half made (a step below failed) is taken down again: it is in no lab.json yet, so the
+  // next `lab add` would collide with its namespace.
+  try {
+    await runOk('ip', ['-n', netns, 'link', 'set', 'lo', 'up']);
+    if (nat) {
+      const router = names.routerNetns(nat.router.index);
+      const port = hostName(k);
+      await runOk('ip', ['-n', router, 'link', 'add', port, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', netns]);
+      await runOk('ip', ['-n', router, 'link', 'set', port, 'master', ROUTER_LINKS.lan, 'up']);
+    } else {
+      const port = names.switchPort(k);
+      await runOk('ip', ['-n', names.switchNetns, 'link', 'add', port, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', netns]);
+      await runOk('ip', ['-n', names.switchNetns, 'link', 'set', port, 'master', names.bridge, 'up']);
+    }
+    await runOk('ip', ['-n', netns, 'addr', 'add', `${underlayIp}/${prefix}`, 'dev', 'eth0']);
+    await runOk('ip', ['-n', netns, 'link', 'set', 'eth0', 'up']);
+    if (nat) await runOk('ip', ['-n', netns, 'route', 'add', 'default', 'via', nat.router.lanIp, 'dev', 'eth0']);
+
+    await mkdir(stateDir, { recursive: true, mode: 0o700 });
+    await writeFile(mountFile, '');
+    // Run from inside the host's netns (only the network namespace is entered) for its sysfs.
+    await runOk('nsenter', [`--net=${netnsPath(netns)}`, '--', 'unshare', `--mount=${mountFile}`, '--propagation', 'private', '--', 'sh', '-c', mountNamespaceScript(stateDir)]);
+  } catch (err) {
+    await removeHalfMadeHost(netns, mountFile);
+    throw err;
+  }
 
   const role: HostRole = isBootstrapIndex(k, topo.bootstraps) ? 'bootstrap' : 'join';
   return {
@@ -177,6 +184,13 @@ export async function createHost(topo: Topology, k: number): Promise<LabHost> {
     logFile: paths.logFile(k),
     role,
   };
+}
+
+/** Best effort, after a failed createHost: its mount namespace file and its netns (with its veth, and so the switch's end). */
+async function removeHalfMadeHost(netns: string, mountFile: string): Promise<void> {
+  if ((await runCapture('umount', [mountFile])).code !== 0) await runCapture('umount', ['-l', mountFile]);
+  await rm(mountFile, { force: true }).catch(() => undefined);
+  await runCapture('ip', ['netns', 'delete', netns]);
 }
 
 export interface TeardownReport {
