@@ -13,7 +13,8 @@
  *
  * `tsc -b` still type-checks and writes dist/ (declarations, and the lab API the tests import).
  *
- *   node scripts/bundle.mjs [--metafile DIR]
+ *   node scripts/bundle.mjs [--metafile DIR]   (DIR: esbuild's account of what each bundle holds)
+ *   WGMESH_BUNDLE_MINIFY=0 node scripts/bundle.mjs   (readable bundles, for profiles; not shipped)
  */
 import { build } from 'esbuild';
 import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
@@ -26,8 +27,10 @@ const cliDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const src = path.join(cliDir, 'src');
 const outdir = path.join(cliDir, 'bundle');
 const metafileDir = process.argv.includes('--metafile') ? process.argv[process.argv.indexOf('--metafile') + 1] : undefined;
+const minify = process.env.WGMESH_BUNDLE_MINIFY !== '0';
 
-// The command names, as src/commands/table.ts lists them (the source of truth for `wgmesh help`).
+// The commands and their modules, as src/commands/table.ts lists them (a unit test keeps it in
+// step with help.ts's list).
 const table = readFileSync(path.join(src, 'commands/table.ts'), 'utf8');
 const commands = [...table.matchAll(/^\s+'?([a-z][a-z-]*)'?: async \(\) => \(await import\('\.\/([a-z-]+)\.js'\)\)\.(\w+),$/gm)].map((m) => ({ name: m[1], file: m[2], fn: m[3] }));
 if (commands.length < 10) throw new Error(`bundle: found ${commands.length} commands in src/commands/table.ts; its lines no longer match this script's pattern`);
@@ -39,13 +42,13 @@ const common = {
   // The workspace packages' TypeScript sources (their "source" export condition), not dist/.
   conditions: ['source'],
   jsx: 'automatic',
-  minify: process.env.WGMESH_BUNDLE_MINIFY !== '0',
+  minify,
   // Stack traces and error messages keep the names of classes and functions.
   keepNames: true,
   sourcemap: 'linked',
   legalComments: 'none',
   logLevel: 'warning',
-  metafile: true,
+  metafile: metafileDir !== undefined,
 };
 
 /** Where the bundles meet each other at run time instead of being copied into one another. */
@@ -108,10 +111,10 @@ await Promise.all([
     entryPoints: { dashboard: path.join(src, 'ui/live-dashboard.tsx') },
     outdir,
     outExtension: { '.js': '.mjs' },
-    // ink's link to React DevTools stays in a chunk of its own, imported only with DEV=true.
+    // ink's link to React DevTools (react-devtools-core, never installed) stays in a chunk of its
+    // own, imported only with DEV=true.
     splitting: true,
     chunkNames: 'dashboard-chunks/[name]-[hash]',
-    // ink's optional link to React DevTools, never installed.
     external: ['react-devtools-core'],
     banner: { js: "import { createRequire as __wgmeshCreateRequire } from 'node:module'; const require = __wgmeshCreateRequire(import.meta.url);" },
   }).then((r) => (metas.dashboard = r.metafile)),
@@ -127,7 +130,8 @@ for (const file of await readdir(path.join(outdir, 'commands'))) {
   // whole source, which it holds for lazy compiling, at two bytes a character: 1.75 MB of a join
   // node's heap instead of 0.9. Write such characters as \u escapes.
   const nonAscii = readFileSync(filename, 'latin1').search(/[^\x00-\x7f]/);
-  if (nonAscii >= 0 && process.env.WGMESH_BUNDLE_MINIFY !== '0') throw new Error(`bundle: ${filename} has a non-ASCII character at offset ${nonAscii}: write it as a \\u escape in the source`);
+  // (Unminified bundles keep comments, which may hold any character.)
+  if (nonAscii >= 0 && minify) throw new Error(`bundle: ${filename} has a non-ASCII character at offset ${nonAscii}: write it as a \\u escape in the source`);
   const { exports, script } = loadBundle(filename);
   await exports.preload();
   await writeFile(`${filename}.cache`, script.createCachedData());

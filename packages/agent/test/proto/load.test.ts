@@ -19,6 +19,7 @@ test('services from the descriptor equal services parsed from the .proto files: 
   const { mesh, agent } = loadProtos();
   for (const [name, service] of [['wgmesh.v1.Mesh', mesh.wgmesh.v1.Mesh.service], ['wgmesh.v1.Agent', agent.wgmesh.v1.Agent.service]] as const) {
     const reference = parsed[name] as protoLoader.ServiceDefinition;
+    assert.ok(Object.keys(reference).length > 0, `${name} has methods`);
     assert.deepEqual(Object.keys(service).sort(), Object.keys(reference).sort(), name);
     for (const [method, def] of Object.entries(reference)) {
       assert.equal(service[method]!.path, def.path);

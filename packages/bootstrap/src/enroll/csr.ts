@@ -1,12 +1,12 @@
 import { randomBytes, X509Certificate } from 'node:crypto';
 import type forge from 'node-forge';
 import { lazyRequire } from '@wgmesh/agent/lazy-require';
-
-// Loaded on first use: only TLS meshes need it.
-const nodeForge = lazyRequire<typeof forge>(import.meta.url, 'node-forge');
 import { errorMessage } from '@wgmesh/agent/log';
 import { ConfigError, CsrRejected } from '../errors.js';
 import { normalizeFingerprint } from './token.js';
+
+// Loaded on first use: only TLS meshes need it.
+const nodeForge = lazyRequire<typeof forge>(import.meta.url, 'node-forge');
 
 /** A CSR larger than this is refused unread (a 4096-bit RSA CSR is about 1.7 KB of PEM). */
 export const CSR_MAX_CHARS = 8192;
@@ -125,7 +125,8 @@ export class CertificateAuthority {
 
   /** A node certificate for a checked CSR: CN = name, clientAuth only, CA:FALSE. */
   sign(csr: CheckedCsr, options: { mesh: string; nowMs: number; lifetimeMs: number }): string {
-    const cert = nodeForge().pki.createCertificate();
+    const { pki, md } = nodeForge();
+    const cert = pki.createCertificate();
     cert.publicKey = csr.publicKey;
     const serial = randomBytes(16);
     serial[0] = (serial[0]! & 0x7f) | 0x10;
@@ -140,7 +141,7 @@ export class CertificateAuthority {
       { name: 'extKeyUsage', clientAuth: true },
       { name: 'authorityKeyIdentifier', keyIdentifier: this.cert.generateSubjectKeyIdentifier().getBytes() },
     ]);
-    cert.sign(this.key, nodeForge().md.sha256.create());
-    return nodeForge().pki.certificateToPem(cert);
+    cert.sign(this.key, md.sha256.create());
+    return pki.certificateToPem(cert);
   }
 }

@@ -11,9 +11,6 @@ import { connect, type PeerCertificate } from 'node:tls';
 import path from 'node:path';
 import type forge from 'node-forge';
 import { lazyRequire } from '@wgmesh/agent/lazy-require';
-
-// Loaded on first use: only TLS meshes need it.
-const nodeForge = lazyRequire<typeof forge>(import.meta.url, 'node-forge');
 import { loadProtos } from '@wgmesh/agent/proto/load';
 import { nodeFiles } from '@wgmesh/agent/node/files';
 import { parseHostPort } from '@wgmesh/agent/endpoints/endpoints';
@@ -24,6 +21,9 @@ import { certCommonName } from '@wgmesh/bootstrap/tls/mtls';
 import { normalizeFingerprint, type EnrollmentToken } from '@wgmesh/bootstrap/enroll/token';
 import { EnrollmentFailed } from '../errors.js';
 import { tlsChannelOptions } from '../commands/tls.js';
+
+// Loaded on first use: only TLS meshes need it.
+const nodeForge = lazyRequire<typeof forge>(import.meta.url, 'node-forge');
 
 export interface EnrolledIdentity {
   readonly name: string;
@@ -46,12 +46,13 @@ export function enrollFiles(stateDir: string, mesh: string): { dir: string; cert
 export function makeCsr(name: string, extensions: object[] = []): { keyPem: string; csrPem: string } {
   const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const keyPem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
-  const csr = nodeForge().pki.createCertificationRequest();
-  csr.publicKey = nodeForge().pki.publicKeyFromPem(publicKey.export({ type: 'spki', format: 'pem' }).toString());
+  const { pki, md } = nodeForge();
+  const csr = pki.createCertificationRequest();
+  csr.publicKey = pki.publicKeyFromPem(publicKey.export({ type: 'spki', format: 'pem' }).toString());
   csr.setSubject([{ name: 'commonName', value: name }]);
   if (extensions.length) csr.setAttributes([{ name: 'extensionRequest', extensions }]);
-  csr.sign(nodeForge().pki.privateKeyFromPem(keyPem) as forge.pki.rsa.PrivateKey, nodeForge().md.sha256.create());
-  return { keyPem, csrPem: nodeForge().pki.certificationRequestToPem(csr) };
+  csr.sign(pki.privateKeyFromPem(keyPem) as forge.pki.rsa.PrivateKey, md.sha256.create());
+  return { keyPem, csrPem: pki.certificationRequestToPem(csr) };
 }
 
 /**
