@@ -30,6 +30,8 @@ command -v etcdctl >/dev/null 2>&1     || need_apt+=(etcd-client)
 # `make bench` runs Nebula beside wgmesh in the same lab: side-by-side start-up/footprint figures
 # (bench/startup.ts), with nebula-cert for its certificates.
 command -v nebula >/dev/null 2>&1      || need_apt+=(nebula)
+# `dig` asks the nodes' DNS servers in the names test (test/e2e/dns.test.ts), as users would.
+command -v dig >/dev/null 2>&1         || need_apt+=(bind9-dnsutils)
 
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then

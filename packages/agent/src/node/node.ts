@@ -15,6 +15,7 @@ import { RTT_DEFAULTS } from '../rtt/echo.js';
 import { RttProbing } from '../rtt/probing.js';
 import { FileAgentStateStore } from '../state/agent-state.js';
 import { MemberlistExporter } from '../status/memberlist.js';
+import { MeshNames, type MeshNamesInit } from '../dns/names.js';
 import type { Timers } from '../timers.js';
 import type { WgDriver, WgDriverFactory } from '../wg/types.js';
 import type { Endpoint } from '../proto/index.js';
@@ -63,6 +64,8 @@ export interface NodeInit {
   readonly metricsAddr?: string;
   /** The JSON export of the members; none: no export. */
   readonly memberlistFile?: string;
+  /** The mesh's names: DNS on the mesh IP and/or a hosts-file block; none: no names. */
+  readonly names?: MeshNamesInit;
   /** On stop, leave the WireGuard interface in place (kernel backend). */
   readonly keepInterface?: boolean;
   /** Rotate the WireGuard key this often (ms; 0 or absent: never). */
@@ -104,7 +107,7 @@ export interface NodeDevice {
 /**
  * The middle of a node: what makes it a joined node or a bootstrap. The node around it does the
  * rest, in this order: socket check, prepare, driver, key, core, RTT, port mapping, local API, metrics,
- * memberlist; and stops what started in reverse.
+ * memberlist, names; and stops what started in reverse.
  */
 export interface NodeCore {
   /** Checks and parts that must come before the device exists (a bootstrap's state dir and TLS). */
@@ -253,6 +256,10 @@ export class AgentNode extends EventEmitter {
       if (init.memberlistFile) {
         const exporter = new MemberlistExporter(agent, init.memberlistFile, this.logger);
         await parts.start('memberlist', () => exporter.start(), () => exporter.stop());
+      }
+      if (init.names && (init.names.port !== undefined || init.names.hostsFile)) {
+        const names = new MeshNames(agent, init.names, this.logger.child({ component: 'dns' }));
+        await parts.start('names', () => names.start(), () => names.stop());
       }
     });
   }

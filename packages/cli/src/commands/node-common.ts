@@ -7,6 +7,8 @@ import { createLogger, type Logger } from '@wgmesh/agent/log';
 import { createWgDriverFactory, type WgBackendChoice } from '@wgmesh/agent/wg/factory';
 import { type AgentNode, type NodeInit } from '@wgmesh/agent/node/node';
 import { type WgDriverFactory } from '@wgmesh/agent/wg/types';
+import { defaultDnsDomain, DNS_DEFAULTS, normalizeDnsDomain } from '@wgmesh/agent/dns/zone';
+import type { MeshNamesInit } from '@wgmesh/agent/dns/names';
 import type { FlagSpec, FlagValues } from '../flags/parse.js';
 import { StartInterrupted, UsageError } from '../errors.js';
 
@@ -26,6 +28,9 @@ export const NODE_FLAGS: FlagSpec[] = [
   { name: 'heartbeat', type: 'duration', value: 'DURATION', default: AGENT_DEFAULTS.heartbeatMs, help: 'how often this node reports to the bootstrap' },
   { name: 'key-rotation', type: 'duration', value: 'DURATION', default: 0, help: 'rotate this node\'s WireGuard key this often (0: never; see `wgmesh rotate-key`)' },
   { name: 'metrics-addr', type: 'string', value: 'HOST:PORT', help: 'serve Prometheus metrics at http://HOST:PORT/metrics' },
+  { name: 'dns', type: 'bool', default: true, help: 'answer DNS for the mesh\'s names on this node\'s mesh IP, UDP and TCP port 53: NODE.<zone> (A/AAAA), PTR, SRV _SERVICE._tcp.<zone> for svc: tags; other names are refused. -dns=false: off' },
+  { name: 'dns-domain', type: 'string', value: 'ZONE', help: 'the zone of the mesh\'s names (default <mesh>.internal)' },
+  { name: 'hosts-file', type: 'string', value: 'PATH', help: 'also keep a marked block of hosts lines (IP NODE.<zone> NODE) current in this file, e.g. /etc/hosts; removed on exit' },
   { name: 'memberlist-file', type: 'string', value: 'PATH', help: 'keep a JSON export of the mesh\'s members here, rewritten on every change' },
   { name: 'log-level', type: 'string', value: 'LEVEL', default: 'info', help: 'error, warn, info or debug' },
   { name: 'log-format', type: 'string', value: 'text|json', default: 'text', help: 'log lines on stderr: readable text, or JSON for collectors' },
@@ -101,6 +106,24 @@ export function nodeInit(values: FlagValues, mesh: string, name: string): NodeIn
     ...(values['metrics-addr'] ? { metricsAddr: String(values['metrics-addr']) } : {}),
     ...(values['memberlist-file'] ? { memberlistFile: String(values['memberlist-file']) } : {}),
     keepInterface: Boolean(values['keep-interface']),
+    names: namesInit(values, mesh),
+  };
+}
+
+/** -dns, -dns-domain and -hosts-file as what the node serves its names with. */
+export function namesInit(values: FlagValues, mesh: string): MeshNamesInit {
+  const given = values['dns-domain'] as string | undefined;
+  let domain: string;
+  try {
+    domain = given ? normalizeDnsDomain(given) : defaultDnsDomain(mesh);
+  } catch (err) {
+    throw new UsageError(`-dns-domain: ${(err as Error).message}`);
+  }
+  const hostsFile = values['hosts-file'] as string | undefined;
+  return {
+    domain,
+    ...(values.dns !== false ? { port: DNS_DEFAULTS.port } : {}),
+    ...(hostsFile ? { hostsFile } : {}),
   };
 }
 

@@ -52,15 +52,18 @@ test('node flags become the node\'s options: defaults, then what each flag sets'
   const defaults = nodeInit(resolveFlags(NODE_FLAGS, [], {}).values, 'prod', 'n1');
   assert.deepEqual(defaults, {
     meshName: 'prod', nodeName: 'n1', stateDir: '/var/lib/wgmesh', listenPort: 54540, tags: {}, heartbeatMs: 5000, rttPort: 54541,
-    socketPath: '/var/run/wgmesh.sock', keepInterface: false,
+    socketPath: '/var/run/wgmesh.sock', keepInterface: false, names: { domain: 'prod.internal', port: 53 },
   });
   const given = nodeInit(resolveFlags(NODE_FLAGS, [
     '-state-dir', '/srv/wg', '-listen-port', '51820', '-listen-addr', '203.0.113.9', '-tags', 'role=web,zone=a', '-heartbeat', '2s', '-key-rotation', '24h', '-rtt-port', '0',
     '-socket', '/run/wgmesh/prod.sock', '-socket-owner', '0:101', '-metrics-addr', '127.0.0.1:9586', '-memberlist-file', '/srv/members.json', '-keep-interface',
+    '-dns=false', '-dns-domain', 'Corp.Example.', '-hosts-file', '/etc/hosts',
   ], {}).values, 'prod', 'n1');
   assert.deepEqual(given, {
     meshName: 'prod', nodeName: 'n1', stateDir: '/srv/wg', listenPort: 51820, listenAddr: '203.0.113.9', tags: { role: 'web', zone: 'a' }, heartbeatMs: 2000, keyRotationMs: 86_400_000, rttPort: 0,
     socketPath: '/run/wgmesh/prod.sock', socketOwner: '0:101', metricsAddr: '127.0.0.1:9586', memberlistFile: '/srv/members.json', keepInterface: true,
+    names: { domain: 'corp.example', hostsFile: '/etc/hosts' },
   });
+  assert.throws(() => nodeInit(resolveFlags(NODE_FLAGS, ['-dns-domain', 'my mesh'], {}).values, 'prod', 'n1'), (err: Error) => err instanceof UsageError && /-dns-domain: "my mesh" is not a DNS domain/.test(err.message));
   assert.equal(nodeInit(resolveFlags(NODE_FLAGS, [], { WGMESH_LISTEN_PORT: '51821' }).values, 'prod', 'n1').listenPort, 51821, 'from the environment too');
 });

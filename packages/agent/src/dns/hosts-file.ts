@@ -1,0 +1,85 @@
+import { readFile, stat, writeFile } from 'node:fs/promises';
+import { writeFileAtomic } from '../atomic-file.js';
+import { nodesByName, type Netmap } from '../netmap/netmap.js';
+import { errorMessage, silentLogger, type Logger } from '../log.js';
+
+/**
+ * -hosts-file: keeps one marked block of `/etc/hosts` lines current (IP, NODE.ZONE, NODE), for
+ * hosts whose resolver cannot send one zone to the node's DNS server. Lines outside the block are
+ * the owner's and stay as they are; the block is removed when the node stops.
+ */
+
+export function blockMarkers(meshName: string): { begin: string; end: string } {
+  return { begin: `# BEGIN wgmesh ${meshName} (kept current by wgmesh; edits here are lost)`, end: `# END wgmesh ${meshName}` };
+}
+
+/** The file's text with the mesh's block replaced by `lines` (none: the block removed). */
+export function withBlock(text: string, meshName: string, lines: readonly string[]): string {
+  const { begin, end } = blockMarkers(meshName);
+  const kept: string[] = [];
+  let inside = false;
+  for (const line of text.split('\n')) {
+    if (line === begin) inside = true;
+    else if (inside && line === end) inside = false;
+    else if (!inside) kept.push(line);
+  }
+  while (kept.length > 0 && kept[kept.length - 1] === '') kept.pop();
+  if (lines.length === 0) return kept.length === 0 ? '' : `${kept.join('\n')}\n`;
+  return `${[...kept, begin, ...lines, end].join('\n')}\n`;
+}
+
+export function hostsLines(netmap: Netmap, domain: string): string[] {
+  return nodesByName(netmap).map((n) => `${n.meshIp}\t${n.name}.${domain} ${n.name}`);
+}
+
+export class HostsFileKeeper {
+  private lastWritten: string | undefined;
+  private readonly logger: Logger;
+  private writing: Promise<void> = Promise.resolve();
+
+  constructor(readonly file: string, private readonly meshName: string, logger?: Logger) {
+    this.logger = logger ?? silentLogger();
+  }
+
+  /** Writes the block for this netmap (skipped when its lines are what the file already has). */
+  update(netmap: Netmap, domain: string): Promise<void> {
+    const lines = hostsLines(netmap, domain);
+    const key = lines.join('\n');
+    if (key === this.lastWritten) return this.writing;
+    this.lastWritten = key;
+    this.writing = this.writing.then(() => this.write(lines));
+    return this.writing;
+  }
+
+  /** Removes the block. */
+  async remove(): Promise<void> {
+    this.lastWritten = undefined;
+    this.writing = this.writing.then(() => this.write([]));
+    await this.writing;
+  }
+
+  private async write(lines: readonly string[]): Promise<void> {
+    try {
+      let text = '';
+      let mode = 0o644;
+      try {
+        text = await readFile(this.file, 'utf8');
+        mode = (await stat(this.file)).mode & 0o7777;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+        if (lines.length === 0) return;
+      }
+      const next = withBlock(text, this.meshName, lines);
+      if (next === text) return;
+      try {
+        await writeFileAtomic(this.file, next, mode);
+      } catch (err) {
+        // A bind-mounted /etc/hosts (containers) cannot be renamed over: write it in place.
+        if ((err as NodeJS.ErrnoException).code !== 'EBUSY' && (err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
+        await writeFile(this.file, next);
+      }
+    } catch (err) {
+      this.logger.warn(`-hosts-file ${this.file}: cannot be written (${errorMessage(err)}); names stay served by DNS`, {});
+    }
+  }
+}

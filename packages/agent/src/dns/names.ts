@@ -1,0 +1,61 @@
+import type { Agent } from '../agent.js';
+import { errorMessage, silentLogger, type Logger } from '../log.js';
+import { HostsFileKeeper } from './hosts-file.js';
+import { DnsServer } from './server.js';
+import { DNS_DEFAULTS, MeshZone } from './zone.js';
+
+export interface MeshNamesInit {
+  /** The zone (normalized, see normalizeDnsDomain). */
+  readonly domain: string;
+  /** Serve DNS on the mesh IP at this port; undefined: no DNS server (the hosts file alone). */
+  readonly port?: number;
+  /** Keep a marked block of hosts lines in this file. */
+  readonly hostsFile?: string;
+}
+
+/**
+ * A node's names: the DNS server on its mesh IP (moving with it) and the -hosts-file block, both
+ * from the agent's netmap. A DNS server that cannot listen is logged, not fatal: the mesh itself
+ * works without names, and the log says how to free the port or turn DNS off.
+ */
+export class MeshNames {
+  readonly zone: MeshZone;
+  readonly server: DnsServer | undefined;
+  private readonly hosts: HostsFileKeeper | undefined;
+  private readonly logger: Logger;
+  private readonly onChange = () => void this.hosts?.update(this.agent.netmap, this.init.domain);
+  private readonly onAddress = (ip: string) => void this.listen(ip);
+
+  constructor(private readonly agent: Agent, private readonly init: MeshNamesInit, logger?: Logger) {
+    this.logger = logger ?? silentLogger();
+    this.zone = new MeshZone({ netmap: () => agent.netmap, meshCidr: () => agent.joined?.meshCidr }, init.domain);
+    this.server = init.port === undefined ? undefined : new DnsServer(this.zone, init.port, this.logger);
+    this.hosts = init.hostsFile ? new HostsFileKeeper(init.hostsFile, agent.options.meshName, this.logger) : undefined;
+  }
+
+  async start(): Promise<void> {
+    this.agent.on('change', this.onChange);
+    this.agent.on('address', this.onAddress);
+    if (this.agent.meshIp) await this.listen(this.agent.meshIp);
+    await this.hosts?.update(this.agent.netmap, this.init.domain);
+  }
+
+  async stop(): Promise<void> {
+    this.agent.off('change', this.onChange);
+    this.agent.off('address', this.onAddress);
+    await this.server?.stop();
+    await this.hosts?.remove();
+  }
+
+  private async listen(ip: string): Promise<void> {
+    if (!this.server) return;
+    try {
+      await this.server.moveTo(ip);
+      this.logger.info('DNS: serving the mesh names', { listen: this.server.listening, zone: this.init.domain });
+    } catch (err) {
+      this.logger.warn(`${errorMessage(err)}; the mesh works without names`, { zone: this.init.domain });
+    }
+  }
+}
+
+export { DNS_DEFAULTS };

@@ -1,0 +1,121 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createSocket } from 'node:dgram';
+import { connect, createServer } from 'node:net';
+import * as dnsPacket from 'dns-packet';
+import { netmapFromNodes } from '../../src/netmap/netmap.js';
+import { DnsServer } from '../../src/dns/server.js';
+import { MeshZone } from '../../src/dns/zone.js';
+import { meshNode } from '../fixtures.js';
+
+/** The response code dns-packet decodes (its types leave it out). */
+const rcodeOf = (packet: dnsPacket.Packet): string | undefined => (packet as { rcode?: string }).rcode;
+
+const zone = new MeshZone({ netmap: () => netmapFromNodes('h1', 1, [meshNode('h1', '198.18.0.1'), meshNode('h2', '198.18.0.2')]), meshCidr: () => '198.18.0.0/16' }, 'lab.internal');
+
+function query(name: string, id = 7): Buffer {
+  return dnsPacket.encode({ type: 'query', id, questions: [{ name, type: 'A', class: 'IN' }] });
+}
+
+async function udpAsk(port: number, message: Buffer, timeoutMs = 2000): Promise<Buffer> {
+  const socket = createSocket('udp4');
+  try {
+    return await new Promise<Buffer>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('no UDP answer')), timeoutMs);
+      socket.once('message', (msg) => {
+        clearTimeout(timer);
+        resolve(msg);
+      });
+      socket.send(message, port, '127.0.0.1');
+    });
+  } finally {
+    socket.close();
+  }
+}
+
+test('answers over UDP and TCP (two pipelined queries on one connection)', async (t) => {
+  const server = new DnsServer(zone, 0);
+  await server.start('127.0.0.1');
+  t.after(() => server.stop());
+  const port = server.boundPort();
+  const udp = dnsPacket.decode(await udpAsk(port, query('h2.lab.internal')));
+  assert.deepEqual(udp.answers!.map((a) => ('data' in a ? a.data : undefined)), ['198.18.0.2']);
+
+  const framed = (m: Buffer) => Buffer.concat([Buffer.from([m.length >> 8, m.length & 0xff]), m]);
+  const socket = connect(port, '127.0.0.1');
+  t.after(() => socket.destroy());
+  const answers: dnsPacket.Packet[] = [];
+  await new Promise<void>((resolve, reject) => {
+    let buf = Buffer.alloc(0);
+    socket.on('error', reject);
+    socket.on('data', (chunk: Buffer) => {
+      buf = Buffer.concat([buf, chunk]);
+      while (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) {
+        answers.push(dnsPacket.decode(buf.subarray(2, 2 + buf.readUInt16BE(0))));
+        buf = buf.subarray(2 + buf.readUInt16BE(0));
+      }
+      if (answers.length === 2) resolve();
+    });
+    // Both queries in one write, the second split across the boundary of nothing: pipelining.
+    socket.write(Buffer.concat([framed(query('h1.lab.internal', 1)), framed(query('nope.example', 2))]));
+  });
+  assert.deepEqual(answers.map((a) => [a.id, rcodeOf(a)]), [[1, 'NOERROR'], [2, 'REFUSED']]);
+});
+
+test('a flood of 10,000 queries, a third of them garbage, leaves the server answering', async (t) => {
+  const server = new DnsServer(zone, 0);
+  await server.start('127.0.0.1');
+  t.after(() => server.stop());
+  const port = server.boundPort();
+  const sender = createSocket('udp4');
+  t.after(() => sender.close());
+  let received = 0;
+  sender.on('message', () => received++);
+  const garbage = Buffer.from([0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0xc0, 12, 0, 1, 0, 1]);
+  const good = query('h1.lab.internal');
+  for (let i = 0; i < 10_000; i++) {
+    sender.send(i % 3 === 0 ? garbage : good, port, '127.0.0.1');
+    if (i % 500 === 0) await new Promise((r) => setImmediate(r));
+  }
+  // Whatever the kernel dropped under the flood, the server is still there and answers. Like any
+  // resolver, ask again when a query is lost (the socket's buffer may still be full of the flood).
+  let reply: Buffer | undefined;
+  for (const deadline = Date.now() + 10_000; !reply && Date.now() < deadline;) reply = await udpAsk(port, query('h2.lab.internal', 99), 500).catch(() => undefined);
+  assert.ok(reply, 'the server answered within 10 s of the flood');
+  const answer = dnsPacket.decode(reply);
+  assert.equal(answer.id, 99);
+  assert.equal(rcodeOf(answer), 'NOERROR');
+  const { answered, formerr } = server.counters;
+  assert.ok(answered > 0 && formerr > 0, `answered ${answered}, formerr ${formerr}`);
+  assert.ok(received > 0);
+});
+
+test('a TCP connection that sends a length and then nothing is closed after the idle time, not held', async (t) => {
+  const server = new DnsServer(zone, 0);
+  await server.start('127.0.0.1');
+  t.after(() => server.stop());
+  const socket = connect(server.boundPort(), '127.0.0.1');
+  t.after(() => socket.destroy());
+  await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+  socket.write(Buffer.from([0xff, 0xff, 1, 2, 3]));
+  // The server's own stop closes it at once: what matters is that nothing throws and the server answers on.
+  const answer = dnsPacket.decode(await udpAsk(server.boundPort(), query('h1.lab.internal', 5)));
+  assert.equal(answer.id, 5);
+});
+
+test('a taken port fails the start with a message that says what to do', async (t) => {
+  const holder = createServer();
+  await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', () => resolve()));
+  t.after(() => holder.close());
+  const port = (holder.address() as { port: number }).port;
+  // UDP on that port is free, TCP is not: the start fails on TCP and releases the UDP socket again.
+  const server = new DnsServer(zone, port);
+  await assert.rejects(server.start('127.0.0.1'), /TCP 127\.0\.0\.1:\d+ is in use .*-dns=false/);
+  assert.equal(server.listening, undefined);
+  const again = createSocket('udp4');
+  await new Promise<void>((resolve, reject) => {
+    again.once('error', reject);
+    again.bind(port, '127.0.0.1', () => resolve());
+  });
+  again.close();
+});
