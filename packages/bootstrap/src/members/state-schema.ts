@@ -154,11 +154,19 @@ export function checkChangeShape(value: unknown, cidrText: string): StateChange 
   if (!isObject(value)) throw new StateProblem('(top level)', `is ${shown(value)} (expected a change: {"revision", "upsert"} or {"revision", "remove"})`);
   expect('a revision number (an integer above 0)', (v) => Number.isInteger(v) && (v as number) > 0)(value.revision, 'revision');
   if ('upsert' in value) {
-    object(memberFields(parsePrefix(cidrText)))(value.upsert, 'upsert');
+    memberCheck(cidrText)(value.upsert, 'upsert');
   } else if ('remove' in value) {
     nodeName(value.remove, 'remove');
   } else {
     throw new StateProblem('(top level)', 'has neither "upsert" nor "remove"');
   }
   return value as unknown as StateChange;
+}
+
+/** The member check for a mesh CIDR, made once per CIDR (a journal's lines share it). */
+const memberChecks = new Map<string, Check>();
+function memberCheck(cidrText: string): Check {
+  let check = memberChecks.get(cidrText);
+  if (!check) memberChecks.set(cidrText, (check = object(memberFields(parsePrefix(cidrText)))));
+  return check;
 }
