@@ -35,7 +35,7 @@ export const BOOTSTRAP_FLAGS: FlagSpec[] = [
   },
   {
     name: 'store', type: 'string', value: 'file|etcd', default: 'file',
-    help: 'where the mesh\'s members and IPs live: file (<state-dir>/<mesh>/bootstrap.json, this bootstrap alone) or etcd ' +
+    help: 'where the mesh\'s members and IPs live: file (<state-dir>/<mesh>/bootstrap.json and the journal of changes beside it, bootstrap.journal; this bootstrap alone) or etcd ' +
       '(shared by every bootstrap of the mesh: give each its own -ip, the same -n, -cidr and -etcd-* flags; agents list them all with -bootstrap-addr)',
   },
   ...ETCD_FLAGS,
