@@ -96,7 +96,10 @@ export class MemberTable {
    * (with N nodes each reporting N-1 samples, that would be N² samples to every node). Mesh.Rtt
    * serves them on request.
    */
-  private readonly rttReports = new Map<string, Map<string, RttSample__Output>>();
+  private readonly rttReports = new Map<string, Map<string, RttFigure>>();
+  /** Each member's incarnation for RTT figures: a new number once it has left and come back. */
+  private readonly rttIncarnations = new Map<string, number>();
+  private rttIncarnationCounter = 0;
   /** Which pairs route through which relay, from the nodes' heartbeats. */
   readonly relayedPairs = new RelayedPairs();
   /** Deltas after this revision are all in the history (deltasSince reaches back to here). */
@@ -219,8 +222,8 @@ export class MemberTable {
   rttMatrix(): RttResponse__Output {
     const names = [...this.members.keys()].sort();
     const rows = names.flatMap((from) => [...(this.rttReports.get(from)?.values() ?? [])]
-      .filter((s) => s.peer !== from && this.members.has(s.peer))
-      .map((s) => ({ from, to: s.peer, rttMs: s.rttMs, loss: s.loss })));
+      .filter((f) => f.sample.peer !== from && this.isCurrent(f))
+      .map(({ sample: s }) => ({ from, to: s.peer, rttMs: s.rttMs, loss: s.loss })));
     return { nodes: names, rows, partial: false };
   }
 
@@ -433,7 +436,20 @@ export class MemberTable {
     this.lastSeen.delete(name);
     this.rttReports.delete(name);
     this.relayedPairs.forget(name);
-    for (const row of this.rttReports.values()) row.delete(name);
+    this.rttIncarnations.delete(name);
+    // Figures other nodes reported about it stay in their rows, but no longer count (isCurrent):
+    // a leave costs O(1), not a pass over every row. Their rows drop them when they next grow.
+  }
+
+  /** A figure about a peer that is still the member it was measured for (not gone, not re-joined since). */
+  private isCurrent(figure: RttFigure): boolean {
+    return this.members.has(figure.sample.peer) && this.rttIncarnations.get(figure.sample.peer) === figure.peerIncarnation;
+  }
+
+  private rttIncarnation(name: string): number {
+    let incarnation = this.rttIncarnations.get(name);
+    if (incarnation === undefined) this.rttIncarnations.set(name, (incarnation = ++this.rttIncarnationCounter));
+    return incarnation;
   }
 
   /** Removes a member if `stillDue` holds when its turn comes: a change queued meanwhile (a re-join with a new certificate) may have fixed it. */
@@ -457,7 +473,14 @@ export class MemberTable {
     if (samples.length === 0) return;
     let row = this.rttReports.get(name);
     if (!row) this.rttReports.set(name, (row = new Map()));
-    for (const sample of samples) if (sample.peer !== name && this.members.has(sample.peer)) row.set(sample.peer, sample);
+    for (const sample of samples) {
+      if (sample.peer !== name && this.members.has(sample.peer)) row.set(sample.peer, { sample, peerIncarnation: this.rttIncarnation(sample.peer) });
+    }
+    // Figures about members gone since are dropped once they could make the row outgrow the
+    // mesh by a margin: one pass per RTT_ROW_SLACK leaves, so a row stays O(members).
+    if (row.size > this.members.size + RTT_ROW_SLACK) {
+      for (const [peer, figure] of row) if (!this.isCurrent(figure)) row.delete(peer);
+    }
   }
 
   private checkFixedIp(name: string, ip: string): void {
@@ -729,6 +752,15 @@ export class MemberTable {
     return run;
   }
 }
+
+/** An RTT sample as a node reported it, with the incarnation of the peer it is about. */
+interface RttFigure {
+  readonly sample: RttSample__Output;
+  readonly peerIncarnation: number;
+}
+
+/** How far a node's RTT row may outgrow the membership with figures about departed peers. */
+const RTT_ROW_SLACK = 64;
 
 /** How many of the lowest free addresses concurrent joins on several bootstraps spread over. */
 const SPREAD_WINDOW = 32;
