@@ -30,6 +30,9 @@ command -v etcdctl >/dev/null 2>&1     || need_apt+=(etcd-client)
 # `make bench` runs Nebula beside wgmesh in the same lab: side-by-side start-up/footprint figures
 # (bench/startup.ts), with nebula-cert for its certificates.
 command -v nebula >/dev/null 2>&1      || need_apt+=(nebula)
+# `wgmesh ui`'s page is tested in a real browser (test/e2e/ui.test.ts): Debian's chromium, driven
+# headless by playwright-core from npm (which downloads no browser of its own).
+command -v chromium >/dev/null 2>&1    || need_apt+=(chromium)
 
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
