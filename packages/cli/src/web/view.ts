@@ -182,10 +182,18 @@ export function heatFromMatrix(m: RttResponse__Output): Heat {
   return { nodes, rtt, loss, max };
 }
 
-/** Green (fast) through yellow to red (slowest in the mesh); grey when not measured. */
-export function heatColour(ms: number, max: number): string {
+/**
+ * The top of the colour scale: the slowest pair, but at least 20 ms, so a LAN mesh whose pairs all
+ * answer in a millisecond reads green rather than spreading green-to-red over noise.
+ */
+export function heatScaleTop(max: number): number {
+  return Math.max(20, max);
+}
+
+/** Green (fast) through yellow to red (the scale's top), on a log scale; grey when not measured. */
+export function heatColour(ms: number, top: number): string {
   if (!(ms > 0)) return '#e5e7eb';
-  const t = max > 0 ? Math.min(1, ms / max) : 0;
+  const t = top > 0 ? Math.min(1, Math.log1p(ms) / Math.log1p(top)) : 0;
   const hue = Math.round(120 * (1 - t));
   return `hsl(${hue} 70% 48%)`;
 }

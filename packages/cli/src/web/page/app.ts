@@ -7,7 +7,7 @@
 import type { InfoResponse__Output } from '@wgmesh/agent/proto/gen/wgmesh/v1/InfoResponse';
 import type { RttResponse__Output } from '@wgmesh/agent/proto/gen/wgmesh/v1/RttResponse';
 import { ago, bytes } from '../../ui/format.js';
-import { filterRows, heatColour, heatFromMatrix, pageOf, rowsFromStatus, shownTags, sortRows, type Heat, type Row, type SortDir, type SortKey } from '../view.js';
+import { filterRows, heatColour, heatFromMatrix, heatScaleTop, pageOf, rowsFromStatus, shownTags, sortRows, type Heat, type Row, type SortDir, type SortKey } from '../view.js';
 
 const PAGE_SIZE = 100;
 
@@ -139,7 +139,8 @@ function renderHeat(): void {
   $('matrix-note').textContent = !heat
     ? 'waiting for the matrix\u2026'
     : `${n} nodes; row: measuring node, column: node measured${state.partial ? ' (only this node\'s row: the bootstrap could not be asked)' : ''}`;
-  $('legend-max').textContent = heat && heat.max > 0 ? `${heat.max.toFixed(1)} ms` : 'slowest';
+  const scaleTop = heatScaleTop(heat?.max ?? 0);
+  $('legend-max').textContent = `${scaleTop.toFixed(0)} ms or more`;
   const ctx = canvas.getContext('2d');
   if (!heat || n === 0 || !ctx) {
     canvas.width = canvas.height = 1;
@@ -165,7 +166,7 @@ function renderHeat(): void {
   const gap = cell >= 8 ? 1 : 0;
   for (let i = 0; i < n; i++) {
     for (let j = 0; j < n; j++) {
-      ctx.fillStyle = i === j ? '#f8fafc' : heatColour(heat.rtt[i]![j]!, heat.max);
+      ctx.fillStyle = i === j ? '#f8fafc' : heatColour(heat.rtt[i]![j]!, scaleTop);
       ctx.fillRect(left + j * cell, top + i * cell, cell - gap, cell - gap);
       if (cell >= 40 && i !== j && heat.rtt[i]![j]! > 0) {
         ctx.fillStyle = '#0f172a';
