@@ -190,10 +190,28 @@ export function heatScaleTop(max: number): number {
   return Math.max(20, max);
 }
 
+/** The hue for a figure: 120 (green, fast) down to 0 (red, the scale's top), on a log scale. */
+function heatHue(ms: number, top: number): number {
+  const t = top > 0 ? Math.min(1, Math.log1p(ms) / Math.log1p(top)) : 0;
+  return Math.round(120 * (1 - t));
+}
+
 /** Green (fast) through yellow to red (the scale's top), on a log scale; grey when not measured. */
 export function heatColour(ms: number, top: number): string {
   if (!(ms > 0)) return '#e5e7eb';
-  const t = top > 0 ? Math.min(1, Math.log1p(ms) / Math.log1p(top)) : 0;
-  const hue = Math.round(120 * (1 - t));
-  return `hsl(${hue} 70% 48%)`;
+  return `hsl(${heatHue(ms, top)} 70% 48%)`;
+}
+
+/** The same colour as bytes, for drawing big matrices pixel by pixel (ImageData). */
+export function heatRgb(ms: number, top: number): [number, number, number] {
+  if (!(ms > 0)) return [229, 231, 235];
+  const h = heatHue(ms, top);
+  const s = 0.7;
+  const l = 0.48;
+  const a = s * Math.min(l, 1 - l);
+  const f = (n: number) => {
+    const k = (n + h / 30) % 12;
+    return Math.round(255 * (l - a * Math.max(-1, Math.min(k - 3, 9 - k, 1))));
+  };
+  return [f(0), f(8), f(4)];
 }

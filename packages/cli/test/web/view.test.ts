@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { filterRows, heatColour, heatFromMatrix, heatScaleTop, pageOf, rowsFromStatus, shownTags, sortRows } from '../../src/web/view.js';
+import { filterRows, heatColour, heatFromMatrix, heatRgb, heatScaleTop, pageOf, rowsFromStatus, shownTags, sortRows } from '../../src/web/view.js';
 import { sampleRtt, sampleStatus } from './sample.js';
 
 const rows = rowsFromStatus(sampleStatus());
@@ -65,5 +65,9 @@ describe("the page's table", () => {
     assert.equal(heatColour(20, 20), 'hsl(0 70% 48%)');
     assert.equal(heatColour(500, 20), 'hsl(0 70% 48%)');
     assert.match(heatColour(0.5, 20), /^hsl\((9\d|1[01]\d) /, 'sub-millisecond is green');
+    // The same colours as bytes, for big matrices: hsl(0 70% 48%) and hsl(120 70% 48%), and the grey.
+    assert.deepEqual(heatRgb(20, 20), [208, 37, 37]);
+    assert.deepEqual(heatRgb(1e-9, 20), [37, 208, 37]);
+    assert.deepEqual(heatRgb(0, 20), [229, 231, 235]);
   });
 });

@@ -7,7 +7,7 @@
 import type { InfoResponse__Output } from '@wgmesh/agent/proto/gen/wgmesh/v1/InfoResponse';
 import type { RttResponse__Output } from '@wgmesh/agent/proto/gen/wgmesh/v1/RttResponse';
 import { ago, bytes } from '../../ui/format.js';
-import { filterRows, heatColour, heatFromMatrix, heatScaleTop, pageOf, rowsFromStatus, shownTags, sortRows, type Heat, type Row, type SortDir, type SortKey } from '../view.js';
+import { filterRows, heatColour, heatFromMatrix, heatRgb, heatScaleTop, pageOf, rowsFromStatus, shownTags, sortRows, type Heat, type Row, type SortDir, type SortKey } from '../view.js';
 
 const PAGE_SIZE = 100;
 
@@ -147,7 +147,8 @@ function renderHeat(): void {
     heatLayout = undefined;
     return;
   }
-  const cell = Math.max(3, Math.min(44, Math.floor(720 / n)));
+  // One pixel a pair at worst: 1,000 nodes make a 1000x1000 map.
+  const cell = Math.max(1, Math.min(44, Math.floor(720 / n)));
   const labels = cell >= 12;
   ctx.font = '12px system-ui, sans-serif';
   const labelWidth = labels ? Math.ceil(Math.max(...heat.nodes.map((name) => ctx.measureText(name).width))) + 10 : 0;
@@ -164,15 +165,35 @@ function renderHeat(): void {
   ctx.clearRect(0, 0, width, height);
   ctx.font = '12px system-ui, sans-serif';
   const gap = cell >= 8 ? 1 : 0;
-  for (let i = 0; i < n; i++) {
-    for (let j = 0; j < n; j++) {
-      ctx.fillStyle = i === j ? '#f8fafc' : heatColour(heat.rtt[i]![j]!, scaleTop);
-      ctx.fillRect(left + j * cell, top + i * cell, cell - gap, cell - gap);
-      if (cell >= 40 && i !== j && heat.rtt[i]![j]! > 0) {
-        ctx.fillStyle = '#0f172a';
-        ctx.textAlign = 'center';
-        ctx.textBaseline = 'middle';
-        ctx.fillText(heat.rtt[i]![j]!.toFixed(heat.rtt[i]![j]! < 10 ? 2 : 1), left + j * cell + (cell - gap) / 2, top + i * cell + (cell - gap) / 2, cell - 4);
+  if (n > 150) {
+    // Many nodes: one pixel a pair in an image, scaled up (a million fillRect calls would not do).
+    const image = new ImageData(n, n);
+    for (let i = 0; i < n; i++) {
+      for (let j = 0; j < n; j++) {
+        const [r, g, b] = i === j ? [248, 250, 252] : heatRgb(heat.rtt[i]![j]!, scaleTop);
+        const at = (i * n + j) * 4;
+        image.data[at] = r;
+        image.data[at + 1] = g;
+        image.data[at + 2] = b;
+        image.data[at + 3] = 255;
+      }
+    }
+    const off = document.createElement('canvas');
+    off.width = off.height = n;
+    off.getContext('2d')!.putImageData(image, 0, 0);
+    ctx.imageSmoothingEnabled = false;
+    ctx.drawImage(off, left, top, n * cell, n * cell);
+  } else {
+    for (let i = 0; i < n; i++) {
+      for (let j = 0; j < n; j++) {
+        ctx.fillStyle = i === j ? '#f8fafc' : heatColour(heat.rtt[i]![j]!, scaleTop);
+        ctx.fillRect(left + j * cell, top + i * cell, cell - gap, cell - gap);
+        if (cell >= 40 && i !== j && heat.rtt[i]![j]! > 0) {
+          ctx.fillStyle = '#0f172a';
+          ctx.textAlign = 'center';
+          ctx.textBaseline = 'middle';
+          ctx.fillText(heat.rtt[i]![j]!.toFixed(heat.rtt[i]![j]! < 10 ? 2 : 1), left + j * cell + (cell - gap) / 2, top + i * cell + (cell - gap) / 2, cell - 4);
+        }
       }
     }
   }
