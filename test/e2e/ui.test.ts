@@ -213,6 +213,15 @@ describe('wgmesh ui: the mesh in a browser', { skip: skip ?? false }, () => {
     assert.equal(nodes.headers['access-control-allow-origin'], undefined);
   });
 
+  test('errors as the rest of the CLI: the port taken, a bind beyond loopback without a token (exit status 2, saying what to do)', async () => {
+    const taken = await hostExec(lab, 'h1', ['wgmesh', 'ui', '-http-bind-port', String(PORT)], { timeoutMs: 15_000 });
+    assert.equal(taken.code, 2, taken.stderr);
+    assert.match(taken.stderr, /^wgmesh ui: 127\.0\.0\.1:9095 is already in use \(another wgmesh ui\?\): stop that, or give another -http-bind-port\n$/);
+    const open = await hostExec(lab, 'h1', ['wgmesh', 'ui', '-http-bind-addr', '0.0.0.0'], { timeoutMs: 15_000 });
+    assert.equal(open.code, 2, open.stderr);
+    assert.match(open.stderr, /-http-bind-addr 0\.0\.0\.0 is not a loopback address: .*Give -http-token TOKEN/);
+  });
+
   test('h3 killed with SIGKILL turns failed on the page', async () => {
     await labKillNode(LAB, 'h3', { signal: 'SIGKILL' });
     const killedAt = Date.now();
@@ -221,6 +230,15 @@ describe('wgmesh ui: the mesh in a browser', { skip: skip ?? false }, () => {
     const tookMs = Date.now() - killedAt;
     assert.ok(tookMs < 15_000, `h3 showed failed ${tookMs} ms after the kill`);
     assert.match((await page.textContent('#mesh-count')) ?? '', /1 failed/);
+  });
+
+  test("h1's own node killed: the page says it cannot reach it; a new wgmesh ui there says so and exits", async () => {
+    await labKillNode(LAB, 'h1', { signal: 'SIGKILL' });
+    await page.waitForSelector('#live.down', { timeout: 10_000 });
+    assert.match((await page.textContent('#live-text')) ?? '', /node unreachable: cannot reach the wgmesh node/);
+    const again = await hostExec(lab, 'h1', ['wgmesh', 'ui', '-http-bind-port', String(PORT + 1)], { timeoutMs: 15_000 });
+    assert.notEqual(again.code, 0);
+    assert.match(again.stderr, /^wgmesh ui: (no wgmesh node is running here|cannot reach the wgmesh node)/, again.stderr);
   });
 });
 
