@@ -214,6 +214,9 @@ function renderHeat(): void {
     ctx.restore();
   }
   heatLayout = { cell, left, top };
+  // For tests and scripts: how many of the pairs have a figure.
+  canvas.dataset.pairs = String(n * (n - 1));
+  canvas.dataset.measured = String(heat.rtt.reduce((sum, row, i) => sum + row.filter((ms, j) => i !== j && ms > 0).length, 0));
 }
 
 function onHeatMove(e: MouseEvent): void {
