@@ -32,6 +32,9 @@ command -v etcdctl >/dev/null 2>&1     || need_apt+=(etcd-client)
 command -v nebula >/dev/null 2>&1      || need_apt+=(nebula)
 # `dig` asks the nodes' DNS servers in the names test (test/e2e/dns.test.ts), as users would.
 command -v dig >/dev/null 2>&1         || need_apt+=(bind9-dnsutils)
+# `wgmesh ui`'s page is tested in a real browser (test/e2e/ui.test.ts): Debian's chromium, driven
+# headless by playwright-core from npm (which downloads no browser of its own).
+command -v chromium >/dev/null 2>&1    || need_apt+=(chromium)
 
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then

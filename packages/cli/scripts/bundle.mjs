@@ -10,6 +10,9 @@
  *   main.cjs                 help, version and unknown command names (src/help.ts).
  *   dashboard.mjs            ink and React for `info -watch` (ES module: yoga-layout uses
  *                            top-level await).
+ *   ui/                      the page `wgmesh ui` serves (src/web/assets.ts reads it): app.js
+ *                            (src/web/page/app.ts for the browser), index.html, style.css,
+ *                            favicon.svg. Nothing in it is fetched from elsewhere.
  *
  * `tsc -b` still type-checks and writes dist/ (declarations, and the lab API the tests import).
  *
@@ -17,7 +20,7 @@
  *   WGMESH_BUNDLE_MINIFY=0 node scripts/bundle.mjs   (readable bundles, for profiles; not shipped)
  */
 import { build } from 'esbuild';
-import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -118,6 +121,19 @@ await Promise.all([
     external: ['react-devtools-core'],
     banner: { js: "import { createRequire as __wgmeshCreateRequire } from 'node:module'; const require = __wgmeshCreateRequire(import.meta.url);" },
   }).then((r) => (metas.dashboard = r.metafile)),
+  // wgmesh ui's page: one script for the browser, and its static files beside it.
+  build({
+    ...common,
+    platform: 'browser',
+    target: ['chrome110', 'firefox110', 'safari16'],
+    format: 'esm',
+    keepNames: false,
+    entryPoints: [path.join(src, 'web/page/app.ts')],
+    outfile: path.join(outdir, 'ui', 'app.js'),
+  }).then(async (r) => {
+    metas.ui = r.metafile;
+    for (const file of ['index.html', 'style.css', 'favicon.svg']) await copyFile(path.join(src, 'web/page', file), path.join(outdir, 'ui', file));
+  }),
 ]);
 
 // The code caches: each command bundle compiled and its modules evaluated as a run would, then

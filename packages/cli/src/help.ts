@@ -8,6 +8,7 @@ export const COMMAND_SUMMARIES: Record<string, string> = {
   'rotate-key': 'give this node a new WireGuard key, announced to every peer',
   tags: 'show, set or delete this node\'s tags',
   rtt: 'print the mesh-wide round-trip-time matrix',
+  ui: 'serve the mesh as a live web page and JSON API (127.0.0.1:9095)',
   token: 'enrollment tokens of this bootstrap: create, list, revoke',
   ca: 'make a mesh CA and node/server certificates',
   store: 'move a mesh from a bootstrap\'s state file into etcd',
