@@ -2,12 +2,14 @@ import { hostname, networkInterfaces } from 'node:os';
 import { AGENT_DEFAULTS } from '@wgmesh/agent/constants';
 import { endpointAddressProblem } from '@wgmesh/agent/endpoints/endpoints';
 import { NotRoot } from '@wgmesh/agent/errors';
+import { validateServiceTag } from '@wgmesh/agent/services';
 import { RTT_DEFAULTS } from '@wgmesh/agent/rtt/echo';
 import { createLogger, type Logger } from '@wgmesh/agent/log';
 import { createWgDriverFactory, type WgBackendChoice } from '@wgmesh/agent/wg/factory';
 import { type AgentNode, type NodeInit } from '@wgmesh/agent/node/node';
 import { type WgDriverFactory } from '@wgmesh/agent/wg/types';
 import type { FlagSpec, FlagValues } from '../flags/parse.js';
+import { COMMON_FLAGS } from '../flags/common.js';
 import { StartInterrupted, UsageError } from '../errors.js';
 
 /** Flags every node (bootstrap or join) takes. */
@@ -16,7 +18,7 @@ export const NODE_FLAGS: FlagSpec[] = [
   { name: 'node-name', type: 'string', value: 'NAME', help: 'this node\'s name in the mesh (default: the host name)' },
   { name: 'listen-port', type: 'int', value: 'PORT', default: AGENT_DEFAULTS.listenPort, help: 'WireGuard UDP port' },
   { name: 'listen-addr', type: 'string', value: 'IP|IFACE', help: 'advertise only this address (or this interface\'s first address) as the WireGuard endpoint' },
-  { name: 'tags', type: 'list', value: 'K=V,...', default: [], help: 'tags for this node' },
+  { name: 'tags', type: 'list', value: 'K=V,...', default: [], help: 'tags for this node; svc:NAME=PORT declares a service (one with more pairs, svc:NAME=port=80,proto=tcp, holds commas: give it in the -config file\'s tags list, or with `wgmesh tags -set`)' },
   { name: 'wg-backend', type: 'string', value: 'auto|kernel|userspace', default: 'auto', help: 'WireGuard implementation: the kernel module, or wireguard-go; auto prefers the kernel' },
   { name: 'keep-interface', type: 'bool', default: false, help: 'leave the WireGuard interface in place on exit (kernel backend)' },
   { name: 'state-dir', type: 'string', value: 'DIR', default: AGENT_DEFAULTS.stateDir, help: 'where keys and state are kept' },
@@ -29,18 +31,23 @@ export const NODE_FLAGS: FlagSpec[] = [
   { name: 'memberlist-file', type: 'string', value: 'PATH', help: 'keep a JSON export of the mesh\'s members here, rewritten on every change' },
   { name: 'log-level', type: 'string', value: 'LEVEL', default: 'info', help: 'error, warn, info or debug' },
   { name: 'log-format', type: 'string', value: 'text|json', default: 'text', help: 'log lines on stderr: readable text, or JSON for collectors' },
-  { name: 'v', type: 'bool', default: false, help: 'verbose: log at debug level' },
-  { name: 'd', type: 'bool', default: false, help: 'debug: -v plus gRPC\'s own tracing' },
-  { name: 'config', type: 'string', value: 'FILE', help: 'YAML file of flag values (flag: value)' },
+  ...COMMON_FLAGS,
 ];
 
 const LOG_LEVELS = ['error', 'warn', 'info', 'debug'];
 
-export function makeLogger(values: FlagValues): Logger {
+/** The level makeLogger uses; 'silly' (winston's most detailed) for WGMESH_TRACE. */
+export function logLevel(values: FlagValues, env: Readonly<Record<string, string | undefined>>): string {
+  if (env.WGMESH_TRACE !== undefined) return 'silly';
+  return values.v || values.d ? 'debug' : String(values['log-level']);
+}
+
+/** The node's logger: -log-level, raised to debug by -v or -d, and to trace by WGMESH_TRACE (any value, as in the original). */
+export function makeLogger(values: FlagValues, env: Readonly<Record<string, string | undefined>> = process.env): Logger {
   const format = String(values['log-format']);
   if (format !== 'text' && format !== 'json') throw new UsageError(`-log-format ${format}: use text or json`);
-  const level = values.v || values.d ? 'debug' : String(values['log-level']);
-  if (!LOG_LEVELS.includes(level)) throw new UsageError(`-log-level ${level}: use one of ${LOG_LEVELS.join(', ')}`);
+  const level = logLevel(values, env);
+  if (level !== 'silly' && !LOG_LEVELS.includes(level)) throw new UsageError(`-log-level ${level}: use one of ${LOG_LEVELS.join(', ')}`);
   return createLogger({ level, json: format === 'json', color: process.stderr.isTTY === true && !process.env.NO_COLOR && format === 'text' });
 }
 
@@ -65,6 +72,11 @@ export function parseTags(list: readonly string[]): Record<string, string> {
   for (const item of list) {
     const tag = splitTag(item);
     if (!tag) throw new UsageError(`tag "${item}" is not KEY=VALUE`);
+    try {
+      validateServiceTag(tag[0], tag[1]);
+    } catch (err) {
+      throw new UsageError(`-tags ${item}: ${(err as Error).message}`);
+    }
     tags.set(tag[0], tag[1]);
   }
   // Own properties even for keys like __proto__ (an assignment would set the prototype instead).
