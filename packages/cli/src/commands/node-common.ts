@@ -3,6 +3,7 @@ import { AGENT_DEFAULTS } from '@wgmesh/agent/constants';
 import { endpointAddressProblem } from '@wgmesh/agent/endpoints/endpoints';
 import { NotRoot } from '@wgmesh/agent/errors';
 import { validateServiceTag } from '@wgmesh/agent/services';
+import { MEMBERLIST_FORMATS, type MemberlistFormat } from '@wgmesh/agent/status/memberlist';
 import { RTT_DEFAULTS } from '@wgmesh/agent/rtt/echo';
 import { createLogger, type Logger } from '@wgmesh/agent/log';
 import { createWgDriverFactory, type WgBackendChoice } from '@wgmesh/agent/wg/factory';
@@ -29,6 +30,10 @@ export const NODE_FLAGS: FlagSpec[] = [
   { name: 'key-rotation', type: 'duration', value: 'DURATION', default: 0, help: 'rotate this node\'s WireGuard key this often (0: never; see `wgmesh rotate-key`)' },
   { name: 'metrics-addr', type: 'string', value: 'HOST:PORT', help: 'serve Prometheus metrics at http://HOST:PORT/metrics' },
   { name: 'memberlist-file', type: 'string', value: 'PATH', help: 'keep a JSON export of the mesh\'s members here, rewritten on every change' },
+  {
+    name: 'memberlist-format', type: 'string', value: 'wgmesh|original', default: 'wgmesh',
+    help: '-memberlist-file\'s format: ours (docs/schemas/memberlist.schema.json; mode 0644, kept on exit), or the original wgmesh\'s document (members by name with addr, st, rtt, tags; services; lastUpdate; mode 0640, removed on exit) for tools written for it',
+  },
   { name: 'log-level', type: 'string', value: 'LEVEL', default: 'info', help: 'error, warn, info or debug' },
   { name: 'log-format', type: 'string', value: 'text|json', default: 'text', help: 'log lines on stderr: readable text, or JSON for collectors' },
   ...COMMON_FLAGS,
@@ -111,9 +116,15 @@ export function nodeInit(values: FlagValues, mesh: string, name: string): NodeIn
     socketPath: String(values.socket),
     ...(values['socket-owner'] ? { socketOwner: String(values['socket-owner']) } : {}),
     ...(values['metrics-addr'] ? { metricsAddr: String(values['metrics-addr']) } : {}),
-    ...(values['memberlist-file'] ? { memberlistFile: String(values['memberlist-file']) } : {}),
+    ...(values['memberlist-file'] ? { memberlistFile: String(values['memberlist-file']), memberlistFormat: memberlistFormat(values) } : {}),
     keepInterface: Boolean(values['keep-interface']),
   };
+}
+
+function memberlistFormat(values: FlagValues): MemberlistFormat {
+  const format = String(values['memberlist-format']);
+  if (!(MEMBERLIST_FORMATS as readonly string[]).includes(format)) throw new UsageError(`-memberlist-format ${format}: use ${MEMBERLIST_FORMATS.join(' or ')}`);
+  return format as MemberlistFormat;
 }
 
 /** -wg-backend as the factory the node makes its WireGuard driver with. */

@@ -61,7 +61,7 @@ test('node flags become the node\'s options: defaults, then what each flag sets'
   ], {}).values, 'prod', 'n1');
   assert.deepEqual(given, {
     meshName: 'prod', nodeName: 'n1', stateDir: '/srv/wg', listenPort: 51820, listenAddr: '203.0.113.9', tags: { role: 'web', zone: 'a' }, heartbeatMs: 2000, keyRotationMs: 86_400_000, rttPort: 0,
-    socketPath: '/run/wgmesh/prod.sock', socketOwner: '0:101', metricsAddr: '127.0.0.1:9586', memberlistFile: '/srv/members.json', keepInterface: true,
+    socketPath: '/run/wgmesh/prod.sock', socketOwner: '0:101', metricsAddr: '127.0.0.1:9586', memberlistFile: '/srv/members.json', memberlistFormat: 'wgmesh', keepInterface: true,
   });
   assert.equal(nodeInit(resolveFlags(NODE_FLAGS, [], { WGMESH_LISTEN_PORT: '51821' }).values, 'prod', 'n1').listenPort, 51821, 'from the environment too');
 });
@@ -88,4 +88,11 @@ test('WGMESH_TRACE, like -d, turns on gRPC\'s own tracing before grpc-js loads',
   const quiet: NodeJS.ProcessEnv = {};
   applyDebugEnvironment(['info'], quiet);
   assert.equal(quiet.GRPC_TRACE, undefined);
+});
+
+test('-memberlist-format: ours by default, or the original\'s; anything else refused', () => {
+  const init = (argv: string[]) => nodeInit(resolveFlags(NODE_FLAGS, ['-memberlist-file', '/m.json', ...argv], {}).values, 'prod', 'n1');
+  assert.equal(init([]).memberlistFormat, 'wgmesh');
+  assert.equal(init(['-memberlist-format', 'original']).memberlistFormat, 'original');
+  assert.throws(() => init(['-memberlist-format', 'serf']), (err: Error) => err instanceof UsageError && /-memberlist-format serf: use wgmesh or original/.test(err.message));
 });
