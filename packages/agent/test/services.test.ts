@@ -41,7 +41,7 @@ for (const [name, value, reason] of refused) {
 }
 
 test('the services of a mesh: one entry per node offering one, by service then node; invalid declarations left out', () => {
-  const nodes = [
+  const nodes: { name: string; meshIp: string; tags: Record<string, string> }[] = [
     { name: 'h3', meshIp: '10.0.0.3', tags: { 'svc:web': 'port=8080,proto=tcp', role: 'x' } },
     { name: 'h1', meshIp: '10.0.0.1', tags: { 'svc:web': 'port=80', 'svc:dns': '53', 'svc:bad': 'port=x' } },
     { name: 'h2', meshIp: '10.0.0.2', tags: {} },
