@@ -26,8 +26,8 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import * as grpc from '@grpc/grpc-js';
-import { Agent, AGENT_DEFAULTS, createGrpcControlClient, generateKeyPair, MemoryWgDriver, type Endpoint } from '@wgmesh/agent';
-import { LightAgent } from './light-agent.js';
+import { Agent, AGENT_DEFAULTS, createGrpcControlClient, MemoryWgDriver, type Endpoint } from '@wgmesh/agent';
+import { LightAgent, randomPrivateKey } from './light-agent.js';
 
 interface AgentSpec {
   readonly index: number;
@@ -152,7 +152,7 @@ function awaitRevision(revision: number): void {
 }
 
 async function newcomer(name: string, members: number): Promise<void> {
-  const spec: AgentSpec = { index: 1_000_000, name, privateKey: generateKeyPair().privateKey, full: true };
+  const spec: AgentSpec = { index: 1_000_000, name, privateKey: randomPrivateKey(), full: true };
   const { agent, driver } = fullAgent(spec);
   const t0 = nowMs();
   let joinedMs = 0;

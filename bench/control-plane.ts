@@ -15,16 +15,19 @@
 //   BENCH_CHANGES=25 BENCH_IDLE_S=25  changes timed; seconds of idle (heartbeats only) sampled
 //   BENCH_ESTABLISH_TIMEOUT_S=1800 BENCH_CHANGE_TIMEOUT_S=30 BENCH_NEWCOMER_TIMEOUT_S=120
 //   BENCH_CHILD_PROF=DIR              a V8 CPU profile of the bootstrap child per size, into DIR
+//   BENCH_AGENT_PROF=DIR              the same of every agent process (is the harness the limit?)
+import { rmSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
-import { AGENT_DEFAULTS, generateKeyPair, loadProtos, nodeSecretFromPrivate, publicKeyFromPrivate, type MeshClient } from '@wgmesh/agent';
+import { AGENT_DEFAULTS, loadProtos, nodeSecretFromPrivate, publicKeyFromPrivate, type MeshClient } from '@wgmesh/agent';
 import { BenchChild, stopChildren, type ChildMessage } from './bench-child.js';
 import { envInt } from './dp-sys.js';
 import { percentile, procStats, type ProcStats } from './proc-stats.js';
 import { sampleWire, WireMeter } from './wire-bytes.js';
+import { randomPrivateKey } from './light-agent.js';
 
 const sizes = (process.env.BENCH_SIZES ?? '100,1000,5000,10000').split(',').map(Number);
 const PROCS = envInt('BENCH_AGENT_PROCS', cpus().length);
@@ -46,6 +49,12 @@ const CIDR = '198.18.0.0/16';
 const nowMs = () => performance.timeOrigin + performance.now();
 const log = (text: string) => process.stderr.write(`control-plane: ${text}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The state files of runs in progress: removed also when a signal ends the benchmark. */
+const tempDirs = new Set<string>();
+process.on('exit', () => {
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+});
 
 class PhaseTimeout extends Error {
   constructor(readonly seconds: number, readonly state: string) {
@@ -141,7 +150,8 @@ async function run(n: number): Promise<SizeResult> {
   const r: SizeResult = { n, mode, wave: Math.min(wave, n), full: fullCount, light: n - fullCount, procs: 0, figures: {}, timedOut: [] };
   const f = r.figures;
   const dir = await mkdtemp(path.join(tmpdir(), 'wgmesh-bench-'));
-  const keys = Array.from({ length: n }, () => generateKeyPair().privateKey);
+  tempDirs.add(dir);
+  const keys = Array.from({ length: n }, () => randomPrivateKey());
   const names = keys.map((_, i) => `n${i}`);
   const stateFile = path.join(dir, 'bootstrap.json');
   if (mode === 'resume') await writeState(stateFile, names, keys);
@@ -161,8 +171,10 @@ async function run(n: number): Promise<SizeResult> {
 
     // Agents: full ones spread over PROCS processes, or light ones there and the full sample in one more.
     const fullChild = n > FULL_MAX;
-    for (let p = 0; p < PROCS; p++) children.push(new BenchChild(`agent-child ${p}`, 'agent-child.ts', []));
-    if (fullChild) children.push(new BenchChild('agent-child full', 'agent-child.ts', []));
+    const agentProf = process.env.BENCH_AGENT_PROF;
+    const agentFlags = { nodeFlags: agentProf ? ['--cpu-prof', `--cpu-prof-dir=${agentProf}`] : [] };
+    for (let p = 0; p < PROCS; p++) children.push(new BenchChild(`agent-child ${p}`, 'agent-child.ts', [], agentFlags));
+    if (fullChild) children.push(new BenchChild('agent-child full', 'agent-child.ts', [], agentFlags));
     r.procs = children.length;
     const owner = (i: number) => (fullChild ? (i < fullCount ? children[PROCS]! : children[(i - fullCount) % PROCS]!) : children[i % PROCS]!);
     const specs = new Map<BenchChild, object[]>(children.map((c) => [c, []]));
@@ -252,7 +264,7 @@ async function run(n: number): Promise<SizeResult> {
     const Mesh = loadProtos().mesh.wgmesh.v1.Mesh;
     const raw: MeshClient = new Mesh(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 });
     const before = await sampleWire(port);
-    await new Promise<void>((resolve) => raw.join({ meshName: 'nosuchmesh', nodeName: 'warmup', publicKey: generateKeyPair().publicKey }, () => resolve()));
+    await new Promise<void>((resolve) => raw.join({ meshName: 'nosuchmesh', nodeName: 'warmup', publicKey: publicKeyFromPrivate(randomPrivateKey()) }, () => resolve()));
     const own = [...(await sampleWire(port)).keys()].filter((k) => !before.has(k));
     for (const k of own) meter.exclude(k);
     if (own.length !== 1) log(`${n}: expected one new connection for the benchmark's own client, found ${own.length} (all left out of byte counts)`);
@@ -273,7 +285,7 @@ async function run(n: number): Promise<SizeResult> {
         }));
         for (const ch of children) ch.send({ op: 'await', revision: target });
         await meter.begin();
-        const key = generateKeyPair().privateKey;
+        const key = randomPrivateKey();
         extraKeys.push(key);
         const tc = nowMs();
         const res = await new Promise<{ revision: number }>((resolve, reject) =>
@@ -387,10 +399,11 @@ async function run(n: number): Promise<SizeResult> {
   } finally {
     await Promise.all(children.map((c) => {
       c.send({ op: 'stop' });
-      return c.stop();
+      return c.stop(process.env.BENCH_AGENT_PROF ? 60_000 : 10_000);
     }));
     await boot.stop(prof ? 60_000 : 10_000);
     await rm(dir, { recursive: true, force: true });
+    tempDirs.delete(dir);
   }
 }
 
@@ -411,7 +424,7 @@ for (const n of sizes) {
     log(`${n}: failed: ${err instanceof Error ? err.stack : String(err)}`);
     results.push({ n, mode: n >= RESUME_FROM ? 'resume' : 'fresh', wave: 0, full: 0, light: 0, procs: 0, figures: { error: err instanceof Error ? err.message : String(err) }, timedOut: [{ phase: 'run', note: `failed: ${err instanceof Error ? err.message : String(err)}` }] });
   }
-  log(`size ${n} done in ${((nowMs() - t) / 1000).toFixed(0)} s: ${JSON.stringify(results.at(-1)!.figures)}`);
+  log(`size ${n} done in ${((nowMs() - t) / 1000).toFixed(0)} s: ${JSON.stringify(results.at(-1)!)}`);
 }
 await stopChildren();
 

@@ -8,6 +8,7 @@
 // every heartbeatMs with the same endpoints and tags. Every message is decoded with the service's
 // own proto definitions (loadProtos), but only the revision and counters are kept: no netmap, no
 // WireGuard device.
+import { randomBytes } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { AGENT_DEFAULTS, loadProtos, nodeSecretFromPrivate, publicKeyFromPrivate, type Endpoint, type MeshClient, type WatchEvent__Output } from '@wgmesh/agent';
 
@@ -19,6 +20,19 @@ export interface LightAgentInit {
   readonly endpoints: Endpoint[];
   readonly heartbeatMs: number;
   readonly callTimeoutMs: number;
+}
+
+/**
+ * A WireGuard private key (32 random bytes, clamped as `wg genkey` does). Not generateKeyPair():
+ * Node 20 deadlocked here making thousands of keys with generateKeyPairSync (a garbage collection
+ * inside a key export destroyed a key-generation job that waited for a lock the export held).
+ */
+export function randomPrivateKey(): string {
+  const k = randomBytes(32);
+  k[0]! &= 248;
+  k[31]! &= 127;
+  k[31]! |= 64;
+  return k.toString('base64');
 }
 
 /** Codes with which the bootstrap says it does not (or no longer) know this node as itself (as in ControlSession). */
