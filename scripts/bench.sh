@@ -1,14 +1,20 @@
 #!/usr/bin/env bash
 # `make bench` (after `make build`): control-plane, one-vs-three-bootstraps (etcd), data-plane,
-# relay and start-up benchmarks, written to bench/results.md (and printed). Needs root: the data
+# relay and start-up benchmarks, written to bench/results.md (and printed). The control-plane part
+# runs the bootstrap in a process of its own and the simulated agents in several more (full Agents
+# up to 1,000, light gRPC clients above; see bench/control-plane.ts), up to 10,000 agents: it
+# takes tens of minutes, needs several GB of memory and ~10,000 open files per process. Needs root: the data
 # plane and the relay part run real WireGuard (wireguard-go) in network namespaces they create and
 # remove again (labs "wgb" and "wgbr", namespaces wgp-a/wgp-b); the etcd part runs a 3-member etcd
 # cluster in namespaces wgbetcd-* (198.51.100.208/28); the start-up part runs wgmesh and Nebula
 # side by side in lab "wgbs" (Nebula's files in /tmp/wgmesh-bench-startup).
 #
-#   BENCH_SIZES=100,500,1000   control-plane sizes (its default)
+#   BENCH_SIZES=100,1000,5000,10000   control-plane sizes (its default); its other knobs
+#     (BENCH_AGENT_PROCS, BENCH_FULL_MAX, BENCH_FULL_SAMPLE, BENCH_RESUME_FROM, BENCH_WAVE,
+#     BENCH_CHANGES, BENCH_IDLE_S, BENCH_*_TIMEOUT_S, BENCH_CHILD_PROF) are described at the top of
+#     bench/control-plane.ts
 #   BENCH_ETCD_SIZE=1000 BENCH_ETCD_CHANGES=25   agents and changes of the etcd part (its defaults)
-#   BENCH_CP_TIMEOUT=300 BENCH_ETCD_TIMEOUT=900 BENCH_DP_TIMEOUT=240 BENCH_RELAY_TIMEOUT=240
+#   BENCH_CP_TIMEOUT=5400 BENCH_ETCD_TIMEOUT=900 BENCH_DP_TIMEOUT=240 BENCH_RELAY_TIMEOUT=240
 #   BENCH_STARTUP_TIMEOUT=420  seconds allowed for each part
 #   BENCH_DP_JOIN_ROUNDS, BENCH_DP_AB_ROUNDS, BENCH_DP_IPERF_SECONDS   see bench/data-plane.ts
 #   BENCH_RELAY_ROUNDS, BENCH_RELAY_IPERF_SECONDS   see bench/relay.ts
@@ -20,7 +26,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 RESULTS=bench/results.md
-CP_TIMEOUT=${BENCH_CP_TIMEOUT:-300}
+CP_TIMEOUT=${BENCH_CP_TIMEOUT:-5400}
 ETCD_TIMEOUT=${BENCH_ETCD_TIMEOUT:-900}
 DP_TIMEOUT=${BENCH_DP_TIMEOUT:-240}
 RELAY_TIMEOUT=${BENCH_RELAY_TIMEOUT:-240}
@@ -120,11 +126,11 @@ mem_total=$(free -h | awk '/^Mem:/ { print $2 }')
 
 status=0
 
-echo "bench: control plane (sizes ${BENCH_SIZES:-100,500,1000}; up to ${CP_TIMEOUT} s)" >&2
+echo "bench: control plane (sizes ${BENCH_SIZES:-100,1000,5000,10000}; up to ${CP_TIMEOUT} s)" >&2
 cp_rc=0
 run_part "$work/cp.md" "$CP_TIMEOUT" "${NODE_TS[@]}" control-plane.ts || cp_rc=$?
 {
-  echo "## Control plane (agents in one process, in-memory WireGuard, real gRPC on loopback)"
+  echo "## Control plane (bootstrap and agents in processes of their own, real gRPC on loopback, bytes measured at the bootstrap's sockets)"
   echo
   if [ "$cp_rc" -eq 0 ]; then
     cat "$work/cp.md"
