@@ -236,9 +236,18 @@ export class MemberTable {
     return this.members.values();
   }
 
+  /**
+   * The membership as nodes see it, sorted by name. Made once per revision and shared (callers
+   * must not change it): every join and every new watcher of a large mesh asks for it, and
+   * rebuilding 10,000 records each time was most of a busy bootstrap's work (and its GC).
+   */
   list(): MeshNode[] {
-    return [...this.members.values()].map(toNode).sort((a, b) => compareNames(a.name, b.name));
+    if (this.listed?.revision !== this.revisionValue || this.listed.size !== this.members.size) {
+      this.listed = { revision: this.revisionValue, size: this.members.size, nodes: Object.freeze([...this.members.values()].map(toNode).sort((a, b) => compareNames(a.name, b.name))) as MeshNode[] };
+    }
+    return this.listed.nodes;
   }
+  private listed: { revision: number; size: number; nodes: MeshNode[] } | undefined;
 
   snapshot(): { revision: number; nodes: MeshNode[] } {
     return { revision: this.revisionValue, nodes: this.list() };
