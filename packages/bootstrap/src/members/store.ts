@@ -26,6 +26,8 @@ export interface MeshState {
   readonly createdMs: number;
   readonly revision: number;
   readonly members: readonly Member[];
+  /** The mesh's layer 2 (bootstrap -l2), kept so a restart keeps it; absent: none (and in files from before L2). */
+  readonly l2?: { readonly vni: number; readonly port: number };
 }
 
 /** Where the member table and IPAM persist. One interface, so a shared store can replace the file. */
