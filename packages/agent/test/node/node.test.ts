@@ -34,7 +34,7 @@ class FakeControl implements ControlClient {
     this.joins++;
     if (this.answer === 'unreachable') throw new ControlCallError(grpcStatus.UNAVAILABLE, 'No connection established', 'Join');
     const self = meshNode(String(req.nodeName), MESH_IP, { publicKey: String(req.publicKey) });
-    return { nodeName: self.name, meshIp: MESH_IP, meshCidr: '127.0.0.0/8', meshCreatedMs: 1, revision: 1, nodes: [self], nodeSecret: 'secret', presharedKeys: false };
+    return { nodeName: self.name, meshIp: MESH_IP, meshCidr: '127.0.0.0/8', meshCreatedMs: 1, revision: 1, nodes: [self], nodeSecret: 'secret', presharedKeys: false, l2: null };
   }
   watch(_req: unknown, callbacks: { onOpen(): void }) {
     queueMicrotask(() => callbacks.onOpen());
