@@ -1,5 +1,5 @@
 import type { EventEmitter } from 'node:events';
-import type { JoinResponse__Output, L2Status } from '../proto/index.js';
+import type { JoinResponse__Output, L2Status__Output } from '../proto/index.js';
 import { peersOf, type Netmap } from '../netmap/netmap.js';
 import { errorMessage, silentLogger, type Logger } from '../log.js';
 import { diffFlood, floodOpsForPeer, l2InterfaceNames, l2Mtu, l2MtuProblem, type FloodOp } from './l2.js';
@@ -110,7 +110,7 @@ export class MeshL2 {
     return this.queue;
   }
 
-  status(): L2Status | null {
+  status(): L2Status__Output | null {
     const l2 = this.membership.joined?.l2;
     if (!l2?.enabled) return null;
     return {

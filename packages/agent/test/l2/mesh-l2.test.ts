@@ -106,7 +106,7 @@ describe('MeshL2: the flood list follows the membership', () => {
 
   test('L2 appearing in a re-join (the bootstrap got -l2 later) brings the devices up then', async () => {
     const { membership, driver, l2 } = await started(2, { l2: false });
-    assert.equal(driver.config, undefined);
+    assert.equal(driver.config === undefined, true);
     membership.joined = { ...membership.joined!, l2: { enabled: true, vni: 7, port: 4789 } };
     membership.emit('change');
     await l2.idle();
