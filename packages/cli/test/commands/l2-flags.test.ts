@@ -51,3 +51,12 @@ describe('-l2 flags', () => {
     assert.ok(BOOTSTRAP_FLAGS.some((f) => f.name === 'l2-bridge-if'));
   });
 });
+
+describe('lab up -l2', () => {
+  test('passes -l2 to the bootstrap, before the -bootstrap-args (which can still set -l2-vni)', async () => {
+    const { labBootstrapArgs } = await import('../../src/commands/lab.js');
+    assert.deepEqual(labBootstrapArgs(false, 1, ['-reap-after', '5s']), ['-reap-after', '5s']);
+    assert.deepEqual(labBootstrapArgs(true, 1, ['-l2-vni', '9']), ['-l2', '-l2-vni', '9']);
+    assert.throws(() => labBootstrapArgs(true, 3, []), (err: unknown) => err instanceof UsageError && /one bootstrap/.test(err.message));
+  });
+});
