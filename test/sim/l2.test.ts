@@ -100,7 +100,7 @@ describe('layer 2 in process: bootstrap -l2, agents, flood lists', () => {
   test('info -json with layer 2 matches docs/schemas/info.schema.json', async () => {
     api = new LocalApiServer(nodes[0]!.agent, { socketPath: path.join(dir, 'agent.sock') });
     await api.start();
-    const doc = JSON.parse(await captureStdout(() => main(['info', '-json', '-socket', path.join(dir, 'agent.sock')], {})));
+    const doc = JSON.parse(await captureStdout(() => main(['info', '-json', '-socket', path.join(dir, 'agent.sock')], {}))) as { l2: unknown };
     const ajv = new Ajv2020({ allErrors: true, strict: true });
     addFormats(ajv);
     const check = ajv.compile(JSON.parse(await readFile(path.resolve(import.meta.dirname, '../../docs/schemas/info.schema.json'), 'utf8')));
