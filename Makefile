@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 export TSX_TSCONFIG_PATH := $(CURDIR)/tsconfig.test.json
 
-.PHONY: deps build proto lint test test-unit test-sim test-e2e test-fuzz test-l2 demo bench clean
+.PHONY: deps build proto lint test test-unit test-sim test-e2e test-fuzz test-ui test-l2 demo bench clean
 
 deps:
 	@scripts/install-deps.sh
@@ -42,6 +42,10 @@ test-l2: build
 # The fuzz test of both gRPC services alone (also in test-e2e); WGMESH_FUZZ_SEED=N, WGMESH_FUZZ_COUNT=N.
 test-fuzz: build
 	@scripts/run-tests.sh test/e2e/fuzz.test.ts
+
+# `wgmesh ui` in Debian's chromium (also in test-e2e): a 3-node lab, and the page at 1,000 nodes.
+test-ui: build
+	@scripts/run-tests.sh test/e2e/ui.test.ts
 
 demo: build
 	@scripts/demo.sh

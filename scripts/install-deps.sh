@@ -39,6 +39,9 @@ command -v arping >/dev/null 2>&1      || need_apt+=(iputils-arping)
 command -v dnsmasq >/dev/null 2>&1     || need_apt+=(dnsmasq-base)
 command -v dhclient >/dev/null 2>&1    || need_apt+=(isc-dhcp-client)
 command -v iperf3 >/dev/null 2>&1      || need_apt+=(iperf3)
+# `wgmesh ui`'s page is tested in a real browser (test/e2e/ui.test.ts): Debian's chromium, driven
+# headless by playwright-core from npm (which downloads no browser of its own).
+command -v chromium >/dev/null 2>&1    || need_apt+=(chromium)
 
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then

@@ -5,7 +5,8 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { access, readFile } from 'node:fs/promises';
+import { access } from 'node:fs/promises';
+import { FileStateStore, type MeshState } from '@wgmesh/bootstrap';
 import { join } from 'node:path';
 import { createNodeSupervisor, isRunning, labAdd, labDown, labHost, labKillNode, labStartNode, labUp, loadLab, type LabState } from '@wgmesh/cli/lab';
 import { agentInfo, cliInfo, e2eWgmeshCommand, hostLog, joinedIpFromLog, labSkipReason, leftovers, memberView } from '../helpers/lab.js';
@@ -19,15 +20,12 @@ const KILL_AT_MEMBERS = 3;
 const CONVERGE_BUDGET_MS = 10_000;
 const skip = await labSkipReason({ wireguard: true });
 
-interface BootstrapState {
-  members: { name: string; meshIp: string }[];
-}
-
-async function readBootstrapState(file: string): Promise<BootstrapState | undefined> {
+/** What the bootstrap has persisted: its snapshot plus its journal, read as a restart reads them. */
+async function readBootstrapState(file: string): Promise<MeshState | undefined> {
   try {
-    return JSON.parse(await readFile(file, 'utf8')) as BootstrapState;
+    return await new FileStateStore(file).load();
   } catch {
-    // Not written yet (the file is replaced atomically, so never half-written).
+    // Not written yet, or caught between a compaction's new snapshot and its emptied journal: read again.
     return undefined;
   }
 }

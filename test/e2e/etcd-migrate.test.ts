@@ -12,9 +12,8 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { MigrationReport } from '@wgmesh/bootstrap';
+import { FileStateStore, type MigrationReport } from '@wgmesh/bootstrap';
 import {
   hostExec,
   labAdd,
@@ -104,7 +103,7 @@ describe('store migrate of a 5-node file-store mesh: the same addresses, every n
     for (const host of HOSTS) assert.deepEqual(views.get(host), membersBefore, `${host}'s member list`);
     ipOf = new Map(membersBefore.map((m) => m.split('=') as [string, string]));
     assert.equal(new Set(ipOf.values()).size, HOSTS.length, `five distinct addresses: ${membersBefore.join(', ')}`);
-    const saved = JSON.parse(await readFile(join(h1.stateDir, MESH, 'bootstrap.json'), 'utf8')) as { revision: number; members: { name: string; meshIp: string }[] };
+    const saved = (await new FileStateStore(join(h1.stateDir, MESH, 'bootstrap.json')).load())!;
     assert.deepEqual(saved.members.map((m) => `${m.name}=${m.meshIp}`).sort(), membersBefore, 'h1\'s state file holds the same members');
   });
 

@@ -17,8 +17,8 @@ import { waitFor } from '../helpers/wait.js';
 
 const MESH_SIZE = 2000;
 
-/** Nothing persisted: 2,000 joins rewriting a state file each would be the test's whole cost. */
-const noStore: StateStore = { load: async () => undefined, save: async () => {} };
+/** Nothing persisted: 2,000 joins with an fsync each would be the test's whole cost. */
+const noStore: StateStore = { load: async () => undefined, save: async () => {}, append: async () => {} };
 
 /** A prober that measures nothing: a fixed figure to each peer it is given. */
 class FixedRtt implements RttSource {

@@ -19,6 +19,7 @@ import { AGENT_DEFAULTS } from './constants.js';
 import { defaultTimers, type Timers } from './timers.js';
 import { JoinCancelled, KeyRotationFailed, TagNotFound } from './errors.js';
 import { validateTag, validateTags } from './tags.js';
+import { validateServiceTag } from './services.js';
 import { RelayPaths } from './relay/paths.js';
 import type { RelayForwarding } from './relay/forwarding.js';
 import type { RelaySettings } from './relay/planner.js';
@@ -464,6 +465,7 @@ export class Agent extends EventEmitter {
   /** Refused at once (InvalidTag) when the tag breaks the rules: a bad tag is never applied or sent. */
   async setTag(key: string, value: string): Promise<Readonly<Record<string, string>>> {
     validateTag(key, value);
+    validateServiceTag(key, value);
     return this.reporter.changeTags((tags) => validateTags({ ...tags, [key]: value }));
   }
 

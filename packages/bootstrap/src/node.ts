@@ -126,7 +126,7 @@ function bootstrapCore(components: BootstrapNodeComponents, init: BootstrapNodeI
       const etcdStore = etcd && EtcdMeshStore
         ? await parts.start('etcd client', () => new EtcdMeshStore({ ...etcd, meshName: init.meshName, cidr: init.cidr ?? DEFAULTS.cidr }), (started) => started?.close())
         : undefined;
-      const store = etcdStore ?? new FileStateStore(device.files.bootstrapState);
+      const store = etcdStore ?? new FileStateStore(device.files.bootstrapState, { ...(logger ? { logger: logger.child({ component: 'bootstrap:store' }) } : {}) });
       // The secret lives with the membership: in etcd every bootstrap of the mesh derives the same
       // keys. A bootstrap whose mesh moved from its state file into etcd seeds etcd with its file's
       // secret (if etcd has none yet), so pairs keep their keys across the move.

@@ -14,6 +14,17 @@ export class UsageError extends Error {
 /** No local API socket to connect to (info, tags, rtt without a running node): reported like a usage error. */
 export class LocalApiUnavailable extends UsageError {}
 
+/** `wgmesh ui` cannot listen where it was asked (the port is taken, or not allowed): exit status 2. */
+export class UiListenFailed extends UsageError {}
+
+/** `wgmesh ui`: the page's built files are not where the CLI looks (the CLI was not built). */
+export class UiPageMissing extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
 /** A `wgmesh ca` operation refused: the directory, name or certificate is not what it needs. */
 export class CaError extends Error {
   constructor(message: string) {

@@ -7,3 +7,5 @@ export { CaError, LocalApiUnavailable, StartInterrupted, exitCodeFor } from './e
 export { clientCertificateProblem } from './commands/tls.js';
 export { loadOrEnroll, enrollFiles, makeCsr, fetchPinnedCa, type EnrolledIdentity } from './enroll/enroll.js';
 export { EnrollmentFailed } from './errors.js';
+export { UiServer, type UiData, type UiServerInit } from './web/server.js';
+export { loadPage } from './web/assets.js';

@@ -14,7 +14,8 @@ import { silentLogger, type Logger } from '../log.js';
 import { RTT_DEFAULTS } from '../rtt/echo.js';
 import { RttProbing } from '../rtt/probing.js';
 import { FileAgentStateStore } from '../state/agent-state.js';
-import { MemberlistExporter } from '../status/memberlist.js';
+import { MemberlistExporter, type MemberlistFormat } from '../status/memberlist.js';
+import { logMeshSize } from '../status/mesh-size.js';
 import { MeshNames, type MeshNamesInit } from '../dns/names.js';
 import type { Timers } from '../timers.js';
 import type { WgDriver, WgDriverFactory } from '../wg/types.js';
@@ -72,6 +73,8 @@ export interface NodeInit {
   readonly memberlistFile?: string;
   /** The mesh's names: DNS on the mesh IP and/or a hosts-file block; none: no names. */
   readonly names?: MeshNamesInit;
+  /** Its format: ours (default) or the original wgmesh's (mode 0640, removed on stop). */
+  readonly memberlistFormat?: MemberlistFormat;
   /** On stop, leave the WireGuard interface in place (kernel backend). */
   readonly keepInterface?: boolean;
   /** Rotate the WireGuard key this often (ms; 0 or absent: never). */
@@ -280,7 +283,7 @@ export class AgentNode extends EventEmitter {
         this.logger.info('metrics served', { url: `http://${init.metricsAddr}/metrics` });
       }
       if (init.memberlistFile) {
-        const exporter = new MemberlistExporter(agent, init.memberlistFile, this.logger);
+        const exporter = new MemberlistExporter(agent, init.memberlistFile, this.logger, { format: init.memberlistFormat ?? 'wgmesh' });
         await parts.start('memberlist', () => exporter.start(), () => exporter.stop());
       }
       if (init.names && (init.names.port !== undefined || init.names.hostsFile)) {
@@ -316,6 +319,7 @@ export class AgentNode extends EventEmitter {
   private adopt(agent: Agent): void {
     if (this.agentValue === agent) return;
     this.agentValue = agent;
+    logMeshSize(agent, this.logger);
     agent.on('step', (step: { name: string }) => {
       if (step.name === 'peers') this.onPeersSet?.(agent);
       this.emit('step', step);

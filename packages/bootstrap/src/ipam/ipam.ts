@@ -83,7 +83,7 @@ export class Ipam {
   }
 
   /** The mesh CIDR's network address, and its broadcast address for IPv4. */
-  private isReserved(n: bigint): boolean {
+  isReserved(n: bigint): boolean {
     return n === this.cidr.network || (this.cidr.family === 4 && n === this.cidr.network + this.cidr.size - 1n);
   }
 
@@ -116,5 +116,121 @@ export class Ipam {
       if (++skipped > limit) break;
     }
     throw new RangeExhausted(this.range.text);
+  }
+}
+
+/**
+ * The addresses in use and who holds each, kept up to date as members come and go, so that the
+ * lowest free address is found without looking at every member (Ipam.allocate scans past every
+ * address in use below the first free one: O(n) per join in a mesh filled from the bottom).
+ *
+ * A cursor walks up the range: every assignable address below it is in use or in `holes`, a
+ * min-heap of the addresses freed below it. The lowest free address is the smallest hole still
+ * free, else the first address at or past the cursor that is free. Each address is passed by the
+ * cursor once and pushed as a hole once per release, so a lookup costs O(log n) amortized. The
+ * answer is the same as Ipam.allocate's: lowest free first, holes of departed nodes filled first.
+ */
+export class AddressPool {
+  private readonly holders = new Map<string, string>();
+  private cursor: bigint;
+  private readonly last: bigint;
+  private readonly holes = new MinHeap();
+
+  constructor(private readonly ipam: Ipam) {
+    this.cursor = ipam.range.network;
+    this.last = ipam.range.network + ipam.range.size - 1n;
+  }
+
+  /** The name holding `ip`, if any. */
+  holder(ip: string): string | undefined {
+    return this.holders.get(ip);
+  }
+
+  /** Every address in use (a live view). */
+  inUse(): IterableIterator<string> {
+    return this.holders.keys();
+  }
+
+  get size(): number {
+    return this.holders.size;
+  }
+
+  take(ip: string, name: string): void {
+    this.holders.set(ip, name);
+  }
+
+  /** Frees `ip` if `name` holds it (a member that moved on no longer does). */
+  release(ip: string, name: string): void {
+    if (this.holders.get(ip) !== name) return;
+    this.holders.delete(ip);
+    if (!prefixContains(this.ipam.range, ip)) return;
+    const n = ipToBigInt(ip);
+    if (n < this.cursor && !this.ipam.isReserved(n)) this.holes.push(n);
+  }
+
+  clear(): void {
+    this.holders.clear();
+    this.holes.clear();
+    this.cursor = this.ipam.range.network;
+  }
+
+  /** The lowest free assignable address of the range (not taken: take() it once it is used); RangeExhausted when there is none. */
+  lowestFree(): string {
+    const family = this.ipam.cidr.family;
+    for (let hole = this.holes.peek(); hole !== undefined; hole = this.holes.peek()) {
+      const ip = bigIntToIp(hole, family);
+      if (!this.holders.has(ip)) return ip;
+      this.holes.pop();
+    }
+    for (; this.cursor <= this.last; this.cursor++) {
+      if (this.ipam.isReserved(this.cursor)) continue;
+      const ip = bigIntToIp(this.cursor, family);
+      if (!this.holders.has(ip)) return ip;
+    }
+    throw new RangeExhausted(this.ipam.range.text);
+  }
+}
+
+/** A binary min-heap of addresses. */
+class MinHeap {
+  private readonly items: bigint[] = [];
+
+  peek(): bigint | undefined {
+    return this.items[0];
+  }
+
+  clear(): void {
+    this.items.length = 0;
+  }
+
+  push(value: bigint): void {
+    const items = this.items;
+    let i = items.push(value) - 1;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (items[parent]! <= value) break;
+      items[i] = items[parent]!;
+      i = parent;
+    }
+    items[i] = value;
+  }
+
+  pop(): bigint | undefined {
+    const items = this.items;
+    const top = items[0];
+    const last = items.pop();
+    if (items.length === 0 || last === undefined) return top;
+    let i = 0;
+    for (;;) {
+      const left = 2 * i + 1;
+      if (left >= items.length) break;
+      const right = left + 1;
+      const child = right < items.length && items[right]! < items[left]! ? right : left;
+      if (items[child]! >= last) break;
+      items[i] = items[child]!;
+      i = child;
+    }
+    items[i] = last;
+    return top;
   }
 }

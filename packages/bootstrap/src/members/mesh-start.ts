@@ -32,7 +32,7 @@ export function decideMeshStart(facts: MeshStartFacts, files: { key: string; boo
     if (facts.newMesh) {
       return {
         refuse: `-new-mesh: ${files.bootstrapState} exists and holds this mesh's members and IPs, and it is never reset silently. ` +
-          'To start a new mesh, move it away first (keep it: it is the only record of which node has which IP), then start with -new-mesh; to keep the mesh, start without -new-mesh.',
+          'To start a new mesh, move it away first, with bootstrap.journal beside it (keep them: they are the only record of which node has which IP), then start with -new-mesh; to keep the mesh, start without -new-mesh.',
       };
     }
     return { start: 'resume' };
@@ -48,7 +48,7 @@ export function decideMeshStart(facts: MeshStartFacts, files: { key: string; boo
   }
   return {
     refuse: `the state file ${files.bootstrapState} is missing, but ${files.key} exists: a bootstrap ran here before and its mesh's members and IPs were in that file. ` +
-      `${consequence} To keep the mesh, restore bootstrap.json (from a backup; or check -state-dir and -n). ` +
+      `${consequence} To keep the mesh, restore bootstrap.json with its bootstrap.journal (from a backup; or check -state-dir and -n). ` +
       'To start a new mesh on purpose, start with -new-mesh (also right if no mesh ever ran here: an earlier start that failed early can leave the key alone).',
   };
 }

@@ -2,7 +2,7 @@ import { isWgKey } from '@wgmesh/agent/wg/keys';
 import { type EndpointKind__Output } from '@wgmesh/agent/proto/gen/wgmesh/v1/EndpointKind';
 import { type NodeStatus__Output } from '@wgmesh/agent/proto/gen/wgmesh/v1/NodeStatus';
 import { isIp, parsePrefix, prefixContains, type Prefix } from '../ipam/ipam.js';
-import type { MeshState, Member } from './store.js';
+import type { MeshState, Member, StateChange } from './store.js';
 import { StateProblem } from '../errors.js';
 
 /**
@@ -149,4 +149,29 @@ export function checkStateShape(value: unknown): MeshState {
     port,
   }))(value.l2, 'l2');
   return value as unknown as MeshState;
+}
+
+/**
+ * One line of the journal (see FileStateStore): a change at a revision, either a whole member
+ * (checked like a member of the state file) or the name of a member removed.
+ */
+export function checkChangeShape(value: unknown, cidrText: string): StateChange {
+  if (!isObject(value)) throw new StateProblem('(top level)', `is ${shown(value)} (expected a change: {"revision", "upsert"} or {"revision", "remove"})`);
+  expect('a revision number (an integer above 0)', (v) => Number.isInteger(v) && (v as number) > 0)(value.revision, 'revision');
+  if ('upsert' in value) {
+    memberCheck(cidrText)(value.upsert, 'upsert');
+  } else if ('remove' in value) {
+    nodeName(value.remove, 'remove');
+  } else {
+    throw new StateProblem('(top level)', 'has neither "upsert" nor "remove"');
+  }
+  return value as unknown as StateChange;
+}
+
+/** The member check for a mesh CIDR, made once per CIDR (a journal's lines share it). */
+const memberChecks = new Map<string, Check>();
+function memberCheck(cidrText: string): Check {
+  let check = memberChecks.get(cidrText);
+  if (!check) memberChecks.set(cidrText, (check = object(memberFields(parsePrefix(cidrText)))));
+  return check;
 }

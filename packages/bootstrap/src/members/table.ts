@@ -9,7 +9,7 @@ import { spreadIndex } from '@wgmesh/agent/control/failover';
 import { compareNames, withoutRetiredFields } from '@wgmesh/agent/netmap/netmap';
 import type { L2Settings } from '@wgmesh/agent/l2/l2';
 import { ConfigError, IdentityMismatch, NameTaken, NodeNotFound, PublicKeyTaken, StoreConflict, StoreUnavailable } from '../errors.js';
-import type { Ipam } from '../ipam/ipam.js';
+import { AddressPool, type Ipam } from '../ipam/ipam.js';
 import { DEFAULTS } from '../constants.js';
 import { isSharedStore, type MeshState, type Member, type SharedMemberEvent, type SharedMemberStore, type StateStore } from './store.js';
 import { checkIdentity, hashNodeSecret, newNodeSecret, type Identity } from './identity.js';
@@ -79,7 +79,12 @@ const SHARED_ECHO_TIMEOUT_MS = 3_000;
  * on any of them. A write this table makes is acknowledged once it has come back that way.
  */
 export class MemberTable {
-  private members: Map<string, Member>;
+  /** Changed in place, once a change is persisted (see commit); with the indices below kept beside it by putMember and dropMember. */
+  private readonly members = new Map<string, Member>();
+  /** Who holds each public key (keys are unique in the mesh). */
+  private readonly keyHolders = new Map<string, string>();
+  /** Who holds each mesh IP, and the lowest free one. */
+  private readonly addresses: AddressPool;
   private revisionValue: number;
   private readonly history: MemberDelta[] = [];
   private readonly listeners = new Set<(delta: MemberDelta) => void>();
@@ -92,7 +97,10 @@ export class MemberTable {
    * (with N nodes each reporting N-1 samples, that would be N² samples to every node). Mesh.Rtt
    * serves them on request.
    */
-  private readonly rttReports = new Map<string, Map<string, RttSample__Output>>();
+  private readonly rttReports = new Map<string, Map<string, RttFigure>>();
+  /** Each member's incarnation for RTT figures: a new number once it has left and come back. */
+  private readonly rttIncarnations = new Map<string, number>();
+  private rttIncarnationCounter = 0;
   /** Which pairs route through which relay, from the nodes' heartbeats. */
   readonly relayedPairs = new RelayedPairs();
   /** Deltas after this revision are all in the history (deltasSince reaches back to here). */
@@ -124,8 +132,9 @@ export class MemberTable {
     state: MeshState,
     private readonly historyLimit: number,
   ) {
+    this.addresses = new AddressPool(ipam);
     // Files from before relays lack the flag: recomputed, never trusted from disk.
-    this.members = new Map(state.members.map((m) => [m.name, withRelay(withoutRetiredFields(m))]));
+    for (const m of state.members) this.putMember(withRelay(withoutRetiredFields(m)));
     this.revisionValue = state.revision;
     this.historyFloor = state.revision;
     this.appliedRevision = state.revision;
@@ -208,13 +217,14 @@ export class MemberTable {
     if (reachable && !was) this.restartStoreWatch();
   }
 
-  /** Ends the shared store's watch (the store itself belongs to the caller). */
+  /** Ends the shared store's watch, or lets a file store close its journal (the store itself belongs to the caller). */
   async close(): Promise<void> {
     const watch = this.storeWatch;
     this.storeWatch = undefined;
     await watch?.stop();
     for (const waiter of this.revisionWaiters.splice(0)) waiter.resolve();
     for (const done of [...this.progressWaiters]) done();
+    if (!isSharedStore(this.store)) await this.store.close?.();
   }
 
   get cidr(): string {
@@ -234,8 +244,8 @@ export class MemberTable {
   rttMatrix(): RttResponse__Output {
     const names = [...this.members.keys()].sort();
     const rows = names.flatMap((from) => [...(this.rttReports.get(from)?.values() ?? [])]
-      .filter((s) => s.peer !== from && this.members.has(s.peer))
-      .map((s) => ({ from, to: s.peer, rttMs: s.rttMs, loss: s.loss })));
+      .filter((f) => f.sample.peer !== from && this.isCurrent(f))
+      .map(({ sample: s }) => ({ from, to: s.peer, rttMs: s.rttMs, loss: s.loss })));
     return { nodes: names, rows, partial: false };
   }
 
@@ -345,10 +355,9 @@ export class MemberTable {
         return { member: await this.commit({ upsert: next }), revision: this.revisionValue, created: false, secret };
       }
       if (input.fixedIp) this.checkFixedIp(input.name, input.fixedIp);
-      const inUse = new Set([...this.members.values()].map((m) => m.meshIp));
       // A shared store takes the first candidate no other bootstrap took meanwhile (in its transaction).
-      const ip = input.fixedIp ?? (this.shared ? '' : this.ipam.allocate(inUse));
-      const candidates = input.fixedIp ? [input.fixedIp] : this.shared ? spreadCandidates(this.ipam.free(inUse), input.name) : this.ipam.free(inUse);
+      const ip = input.fixedIp ?? (this.shared ? '' : this.addresses.lowestFree());
+      const candidates = input.fixedIp ? [input.fixedIp] : this.shared ? spreadCandidates(this.ipam.free(new Set(this.addresses.inUse())), input.name) : undefined;
       // The node's own secret (agents derive one from their private key), else one made here.
       const secret = input.identity.cert || input.identity.local ? '' : input.identity.secret || newNodeSecret();
       const member = await this.commit({ upsert: {
@@ -367,7 +376,7 @@ export class MemberTable {
         listenPort: input.listenPort,
         relayOffered: input.relay ?? false,
         relay: false,
-      }, candidates });
+      }, ...(candidates ? { candidates } : {}) });
       this.lastSeen.set(input.name, now);
       return { member, revision: this.revisionValue, created: true, secret };
     });
@@ -386,9 +395,8 @@ export class MemberTable {
 
   /** Two members with one key would take each other's traffic (AllowedIPs follow the key). */
   private checkKeyUnique(name: string, publicKey: string): void {
-    for (const m of this.members.values()) {
-      if (m.publicKey === publicKey && m.name !== name) throw new PublicKeyTaken(name, m.name);
-    }
+    const holder = this.keyHolders.get(publicKey);
+    if (holder !== undefined && holder !== name) throw new PublicKeyTaken(name, holder);
   }
 
   /** Heartbeat: refreshes liveness; publishes a delta only when something others see changed. */
@@ -450,7 +458,20 @@ export class MemberTable {
     this.lastSeen.delete(name);
     this.rttReports.delete(name);
     this.relayedPairs.forget(name);
-    for (const row of this.rttReports.values()) row.delete(name);
+    this.rttIncarnations.delete(name);
+    // Figures other nodes reported about it stay in their rows, but no longer count (isCurrent):
+    // a leave costs O(1), not a pass over every row. Their rows drop them when they next grow.
+  }
+
+  /** A figure about a peer that is still the member it was measured for (not gone, not re-joined since). */
+  private isCurrent(figure: RttFigure): boolean {
+    return this.members.has(figure.sample.peer) && this.rttIncarnations.get(figure.sample.peer) === figure.peerIncarnation;
+  }
+
+  private rttIncarnation(name: string): number {
+    let incarnation = this.rttIncarnations.get(name);
+    if (incarnation === undefined) this.rttIncarnations.set(name, (incarnation = ++this.rttIncarnationCounter));
+    return incarnation;
   }
 
   /** Removes a member if `stillDue` holds when its turn comes: a change queued meanwhile (a re-join with a new certificate) may have fixed it. */
@@ -474,13 +495,20 @@ export class MemberTable {
     if (samples.length === 0) return;
     let row = this.rttReports.get(name);
     if (!row) this.rttReports.set(name, (row = new Map()));
-    for (const sample of samples) if (sample.peer !== name && this.members.has(sample.peer)) row.set(sample.peer, sample);
+    for (const sample of samples) {
+      if (sample.peer !== name && this.members.has(sample.peer)) row.set(sample.peer, { sample, peerIncarnation: this.rttIncarnation(sample.peer) });
+    }
+    // Figures about members gone since are dropped once they could make the row outgrow the
+    // mesh by a margin: one pass per RTT_ROW_SLACK leaves, so a row stays O(members).
+    if (row.size > this.members.size + RTT_ROW_SLACK) {
+      for (const [peer, figure] of row) if (!this.isCurrent(figure)) row.delete(peer);
+    }
   }
 
   private checkFixedIp(name: string, ip: string): void {
     if (!this.ipam.isAssignable(ip)) throw new ConfigError(`-ip ${ip} is not a usable address of the mesh CIDR ${this.ipam.cidr.text}`);
-    const holder = [...this.members.values()].find((m) => m.meshIp === ip && m.name !== name);
-    if (holder) throw new ConfigError(`-ip ${ip} already belongs to node "${holder.name}"; choose another -ip`);
+    const holder = this.addresses.holder(ip);
+    if (holder !== undefined && holder !== name) throw new ConfigError(`-ip ${ip} already belongs to node "${holder}"; choose another -ip`);
   }
 
   /** The member acting as `name`; NodeNotFound or IdentityMismatch otherwise. Without an identity: the bootstrap itself. */
@@ -506,30 +534,20 @@ export class MemberTable {
   private async commit(change: { remove: string }): Promise<undefined>;
   private async commit(change: { upsert: Member; candidates?: Iterable<string> } | { remove: string }): Promise<Member | undefined> {
     if (isSharedStore(this.store)) return this.commitShared(this.store, change);
-    const members = new Map(this.members);
     const revision = this.revisionValue + 1;
-    let delta: MemberDelta;
-    let stored: Member | undefined;
+    // The store appends just the change (FileStateStore: one journal line), and the table changes
+    // in place after: nothing here is proportional to the mesh.
     if ('upsert' in change) {
-      stored = withRelay(change.upsert);
-      members.set(stored.name, stored);
-      delta = { kind: 'upsert', revision, node: toNode(stored) };
-    } else {
-      members.delete(change.remove);
-      delta = { kind: 'remove', revision, name: change.remove };
+      const stored = withRelay(change.upsert);
+      await this.store.append({ revision, upsert: stored });
+      this.putMember(stored);
+      this.publish({ kind: 'upsert', revision, node: toNode(stored) });
+      return stored;
     }
-    await this.store.save({
-      version: 1,
-      meshName: this.meshName,
-      cidr: this.ipam.cidr.text,
-      createdMs: this.createdMs,
-      revision,
-      members: [...members.values()],
-      ...(this.l2 ? { l2: this.l2 } : {}),
-    });
-    this.members = members;
-    this.publish(delta);
-    return stored;
+    await this.store.append({ revision, remove: change.remove });
+    this.dropMember(change.remove);
+    this.publish({ kind: 'remove', revision, name: change.remove });
+    return undefined;
   }
 
   /**
@@ -551,6 +569,29 @@ export class MemberTable {
     const { revision } = await store.remove(change.remove, modRevision);
     await this.applied(revision);
     return undefined;
+  }
+
+  /** A member added or replaced, with the indices. */
+  private putMember(member: Member): void {
+    const previous = this.members.get(member.name);
+    // Most changes keep the key and the IP (a heartbeat's status, tags, endpoints): their index entries stay.
+    if (previous) this.unindex(previous, member);
+    this.members.set(member.name, member);
+    this.keyHolders.set(member.publicKey, member.name);
+    this.addresses.take(member.meshIp, member.name);
+  }
+
+  private dropMember(name: string): void {
+    const member = this.members.get(name);
+    if (!member) return;
+    this.unindex(member);
+    this.members.delete(name);
+  }
+
+  /** The member's key and IP leave the indices, but those `next` keeps. A key or IP another member holds by now (a shared store's events may cross) stays its. */
+  private unindex(member: Member, next?: Member): void {
+    if (member.publicKey !== next?.publicKey && this.keyHolders.get(member.publicKey) === member.name) this.keyHolders.delete(member.publicKey);
+    if (member.meshIp !== next?.meshIp) this.addresses.release(member.meshIp, member.name);
   }
 
   /** One change into memory, the history and every watcher. */
@@ -587,14 +628,14 @@ export class MemberTable {
     switch (event.type) {
       case 'upsert': {
         if ((this.modRevisions.get(event.member.name) ?? 0) >= event.revision) break;
-        this.members.set(event.member.name, event.member);
+        this.putMember(event.member);
         this.modRevisions.set(event.member.name, event.revision);
         this.publish({ kind: 'upsert', revision: event.revision, node: toNode(event.member) });
         break;
       }
       case 'remove': {
         if (!this.members.has(event.name)) break;
-        this.members.delete(event.name);
+        this.dropMember(event.name);
         this.modRevisions.delete(event.name);
         this.forget(event.name);
         this.publish({ kind: 'remove', revision: event.revision, name: event.name });
@@ -672,7 +713,10 @@ export class MemberTable {
         const listed = await store.list();
         const names = new Set(listed.members.map((m) => m.member.name));
         for (const name of [...this.members.keys()]) if (!names.has(name)) this.forget(name);
-        this.members = new Map(listed.members.map((m) => [m.member.name, m.member]));
+        this.members.clear();
+        this.keyHolders.clear();
+        this.addresses.clear();
+        for (const m of listed.members) this.putMember(m.member);
         this.modRevisions.clear();
         for (const m of listed.members) this.modRevisions.set(m.member.name, m.modRevision);
         this.revisionValue = listed.revision;
@@ -730,6 +774,15 @@ export class MemberTable {
     return run;
   }
 }
+
+/** An RTT sample as a node reported it, with the incarnation of the peer it is about. */
+interface RttFigure {
+  readonly sample: RttSample__Output;
+  readonly peerIncarnation: number;
+}
+
+/** How far a node's RTT row may outgrow the membership with figures about departed peers. */
+const RTT_ROW_SLACK = 64;
 
 /** How many of the lowest free addresses concurrent joins on several bootstraps spread over. */
 const SPREAD_WINDOW = 32;

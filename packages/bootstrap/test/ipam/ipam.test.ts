@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Ipam, parsePrefix } from '../../src/ipam/ipam.js';
+import { AddressPool, bigIntToIp, Ipam, parsePrefix } from '../../src/ipam/ipam.js';
 import { ConfigError, RangeExhausted } from '../../src/errors.js';
 
 /** Allocates until the range runs out, marking each address in use; returns them in order. */
@@ -177,4 +177,86 @@ describe('Ipam, IPv6', () => {
     assert.deepEqual(allocateAll(ipam), ['fd00:232::1', 'fd00:232::2', 'fd00:232::3']);
     assert.throws(() => ipam.allocate(new Set(['fd00:232::1', 'fd00:232::2', 'fd00:232::3'])), RangeExhausted);
   });
+});
+
+/** What Ipam.allocate answers for the pool's addresses in use, or the error's class. */
+function allocateAnswer(ipam: Ipam, inUse: ReadonlySet<string>): string {
+  try {
+    return ipam.allocate(inUse);
+  } catch (err) {
+    if (err instanceof RangeExhausted) return 'RangeExhausted';
+    throw err;
+  }
+}
+
+function poolAnswer(pool: AddressPool): string {
+  try {
+    return pool.lowestFree();
+  } catch (err) {
+    if (err instanceof RangeExhausted) return 'RangeExhausted';
+    throw err;
+  }
+}
+
+describe('AddressPool: the lowest free address without a scan', () => {
+  test('fills from the bottom, then the holes departed nodes leave, lowest first', () => {
+    const pool = new AddressPool(new Ipam('10.232.0.0/24'));
+    for (let i = 1; i <= 10; i++) {
+      assert.equal(pool.lowestFree(), `10.232.0.${i}`);
+      pool.take(`10.232.0.${i}`, `n${i}`);
+    }
+    pool.release('10.232.0.7', 'n7');
+    pool.release('10.232.0.3', 'n3');
+    assert.equal(pool.lowestFree(), '10.232.0.3');
+    pool.take('10.232.0.3', 'again');
+    assert.equal(pool.lowestFree(), '10.232.0.7');
+    pool.take('10.232.0.7', 'again-too');
+    assert.equal(pool.lowestFree(), '10.232.0.11');
+    assert.equal(pool.holder('10.232.0.3'), 'again');
+  });
+
+  test('an address is released only by the name holding it', () => {
+    const pool = new AddressPool(new Ipam('10.232.0.0/24'));
+    pool.take('10.232.0.1', 'alpha');
+    pool.release('10.232.0.1', 'beta');
+    assert.equal(pool.holder('10.232.0.1'), 'alpha');
+    assert.equal(pool.lowestFree(), '10.232.0.2');
+  });
+
+  for (const [cidr, range] of [['10.232.0.0/26', undefined], ['10.232.0.0/24', '10.232.0.0/27'], ['10.232.0.0/16', '10.232.8.0/27'], ['fd00:232::/122', undefined]] as const) {
+    test(`answers what Ipam.allocate answers, through random joins, fixed IPs and leaves (${cidr}${range ? ` ipam ${range}` : ''})`, () => {
+      const ipam = new Ipam(cidr, range);
+      const pool = new AddressPool(ipam);
+      const held = new Map<string, string>();
+      const family = ipam.cidr.family;
+      // A fixed seed: the same sequence every run.
+      let seed = 19;
+      const random = (n: number) => {
+        seed = (seed * 1103515245 + 12345) % 2 ** 31;
+        return seed % n;
+      };
+      for (let step = 0; step < 3_000; step++) {
+        const inUse = new Set(held.keys());
+        const want = allocateAnswer(ipam, inUse);
+        assert.equal(poolAnswer(pool), want, `step ${step}`);
+        const roll = random(10);
+        if (roll < 5 && want !== 'RangeExhausted') {
+          held.set(want, `n${step}`);
+          pool.take(want, `n${step}`);
+        } else if (roll < 6) {
+          // A fixed address (the bootstrap's -ip) anywhere in the CIDR, inside the range or not.
+          const n = ipam.cidr.network + BigInt(random(Number(ipam.cidr.size)));
+          const ip = bigIntToIp(n, family);
+          if (ipam.isAssignable(ip) && !held.has(ip)) {
+            held.set(ip, `f${step}`);
+            pool.take(ip, `f${step}`);
+          }
+        } else if (held.size > 0) {
+          const [ip, name] = [...held][random(held.size)]!;
+          held.delete(ip);
+          pool.release(ip, name);
+        }
+      }
+    });
+  }
 });

@@ -7,6 +7,7 @@ import { generateKeyPair, loadProtos, type JoinRequest, type JoinResponse__Outpu
 import { startBootstrap, tempDir, MESH } from '../fixtures.js';
 import type { Bootstrap } from '../../src/bootstrap.js';
 import { LIMITS } from '../../src/constants.js';
+import { journalFileFor } from '../../src/members/store.js';
 
 /**
  * Every field of every request is validated at the edge: a bad request gets the right gRPC status,
@@ -189,14 +190,14 @@ describe('bad requests over gRPC change nothing', () => {
   let client: MeshClient | undefined;
   let stateFile = '';
 
-  /** Everything a request could change: the table, its revision, the liveness it tracks, the file. */
+  /** Everything a request could change: the table, its revision, the liveness it tracks, the state files (snapshot and journal). */
   const observe = async () => {
     const table = bootstrap!.table!;
     return {
       revision: table.revision,
       members: JSON.stringify(table.list()),
       alphaLastSeen: table.lastSeenMs('alpha'),
-      file: await readFile(stateFile),
+      file: Buffer.concat([await readFile(stateFile), await readFile(journalFileFor(stateFile)).catch(() => Buffer.alloc(0))]),
     };
   };
 

@@ -2,10 +2,10 @@ import { createBootstrapNode } from '@wgmesh/bootstrap/node';
 import { DEFAULTS } from '@wgmesh/bootstrap/constants';
 import { LIVENESS_DEFAULTS } from '@wgmesh/bootstrap/members/liveness';
 import { parsePrefix, prefixContains } from '@wgmesh/bootstrap/ipam/ipam';
-import { formatHelp, resolveFlags, UsageError, type FlagSpec } from '../flags/parse.js';
+import { formatHelp, resolveCommandFlags, UsageError, type FlagSpec } from '../flags/parse.js';
 import { checkMeshName, checkRoot, interrupted, makeLogger, NODE_FLAGS, nodeInit, nodeName, runNode, wgDriverFactory } from './node-common.js';
 import { printBootstrapSummary } from './summary.js';
-import { serverTlsFromFlags, TLS_SERVER_FLAGS } from './tls.js';
+import { refuseTlsWithDev, refuseTwoCaSources, serverTlsFromFlags, TLS_SERVER_FLAGS } from './tls.js';
 import { ETCD_FLAGS, etcdStoreInitFromFlags } from './etcd-flags.js';
 import { L2_BOOTSTRAP_FLAGS, l2NodeFromFlags, meshL2FromFlags } from './l2-flags.js';
 
@@ -36,7 +36,7 @@ export const BOOTSTRAP_FLAGS: FlagSpec[] = [
   },
   {
     name: 'store', type: 'string', value: 'file|etcd', default: 'file',
-    help: 'where the mesh\'s members and IPs live: file (<state-dir>/<mesh>/bootstrap.json, this bootstrap alone) or etcd ' +
+    help: 'where the mesh\'s members and IPs live: file (<state-dir>/<mesh>/bootstrap.json and the journal of changes beside it, bootstrap.journal; this bootstrap alone) or etcd ' +
       '(shared by every bootstrap of the mesh: give each its own -ip, the same -n, -cidr and -etcd-* flags; agents list them all with -bootstrap-addr)',
   },
   ...L2_BOOTSTRAP_FLAGS,
@@ -55,9 +55,9 @@ twice), every bootstrap fans out every change, one of them (an etcd leader key u
 failure detection, and one that cannot reach etcd refuses joins and updates with UNAVAILABLE.`;
 
 export async function runBootstrap(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
-  const { values, help } = resolveFlags(BOOTSTRAP_FLAGS, argv, env);
+  const { values, help } = resolveCommandFlags('bootstrap', BOOTSTRAP_FLAGS, argv, env, 'node');
   if (help) {
-    process.stdout.write(formatHelp(USAGE, DESCRIPTION, BOOTSTRAP_FLAGS));
+    process.stdout.write(formatHelp(USAGE, DESCRIPTION, BOOTSTRAP_FLAGS, 'node'));
     return 0;
   }
   const mesh = String(values.n);
@@ -75,6 +75,8 @@ export async function runBootstrap(argv: string[], env: NodeJS.ProcessEnv): Prom
   const dev = Boolean(values.dev);
   if (dev && values['ca-key']) throw new UsageError('-ca-key signs certificates for the TLS join service: it cannot be used with -dev');
   if (dev && values['cert-lifetime']) throw new UsageError('-cert-lifetime is the validity of the certificates a bootstrap with -ca-key signs: it cannot be used with -dev');
+  refuseTlsWithDev(values, TLS_SERVER_FLAGS);
+  refuseTwoCaSources(values);
   const tls = dev ? undefined : await serverTlsFromFlags(values);
   checkRoot('bootstrap');
 

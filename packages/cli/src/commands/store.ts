@@ -2,18 +2,21 @@ import { EtcdMeshStore } from '@wgmesh/bootstrap/store/etcd-mesh-store';
 import { FileStateStore, type MeshState } from '@wgmesh/bootstrap/members/store';
 import { migrateFileStore, type MigrationReport } from '@wgmesh/bootstrap/store/migrate';
 import { StoreUnavailable } from '@wgmesh/bootstrap/errors';
+import type { Logger } from '@wgmesh/agent/log';
 import { formatHelp, resolveFlags, UsageError, type FlagSpec, type FlagValues } from '../flags/parse.js';
 import { ETCD_FLAGS, etcdStoreInitFromFlags } from './etcd-flags.js';
 
 export const MIGRATE_FLAGS: FlagSpec[] = [
-  { name: 'from', type: 'string', value: 'FILE', help: 'the bootstrap\'s state file: <state-dir>/<mesh>/bootstrap.json' },
+  { name: 'from', type: 'string', value: 'FILE', help: 'the bootstrap\'s state file: <state-dir>/<mesh>/bootstrap.json (its bootstrap.journal beside it is read too)' },
   ...ETCD_FLAGS,
   { name: 'json', type: 'bool', default: false, help: 'print the result as JSON' },
 ];
 
 const MIGRATE_USAGE = 'wgmesh store migrate -from FILE -etcd-endpoints URL[,URL…] [-etcd-prefix PREFIX] [-etcd-ca-cert FILE] [-etcd-cert FILE -etcd-key FILE] [-json]';
 const MIGRATE_DESCRIPTION = `Moves a mesh from a bootstrap's state file into etcd, every member at its own mesh IP, under the
-mesh record (name, CIDR and creation time of the file). The state file is only read, never changed.
+mesh record (name, CIDR and creation time of the file). The state is read as the bootstrap reads it
+at a start: the snapshot (bootstrap.json) and the changes since, in bootstrap.journal beside it.
+Both are only read, never changed.
 
 Stop the mesh's bootstrap before migrating (its state file must not change meanwhile, and nothing
 else may write under the prefix). Everything is checked before anything is written: a prefix that
@@ -47,7 +50,9 @@ export function migrateOptions(values: FlagValues, positionals: readonly string[
 }
 
 async function loadState(file: string): Promise<MeshState> {
-  const state = await new FileStateStore(file).load();
+  const warn = (message: string) => process.stderr.write(`wgmesh store: warning: ${message}\n`);
+  const logger: Logger = { warn, error: warn, info() {}, debug() {}, child: () => logger };
+  const state = await new FileStateStore(file, { logger }).load();
   if (!state) throw new UsageError(`-from ${file}: no such file (give the bootstrap's state file, <state-dir>/<mesh>/bootstrap.json)`);
   return state;
 }

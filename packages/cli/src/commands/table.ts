@@ -11,6 +11,7 @@ export const COMMAND_LOADERS: Record<string, () => Promise<Command>> = {
   'rotate-key': async () => (await import('./rotate-key.js')).runRotateKey,
   tags: async () => (await import('./tags.js')).runTags,
   rtt: async () => (await import('./rtt.js')).runRtt,
+  ui: async () => (await import('./ui.js')).runUi,
   token: async () => (await import('./token.js')).runToken,
   ca: async () => (await import('./ca.js')).runCa,
   store: async () => (await import('./store.js')).runStore,

@@ -40,12 +40,12 @@ describe('wgmesh store migrate flags', () => {
     assert.throws(() => options(['-store', 'etcd']), /unknown flag -store/);
   });
 
-  test('the help says the file stays untouched, the bootstrap must be stopped, and what to run next', async () => {
+  test('the help says the files (snapshot and journal) stay untouched, the bootstrap must be stopped, and what to run next', async () => {
     const help = formatHelp('u', '', MIGRATE_FLAGS);
     for (const flag of ['from', 'etcd-endpoints', 'etcd-prefix', 'etcd-ca-cert', 'etcd-cert', 'etcd-key', 'json']) assert.match(help, new RegExp(`^  -${flag} `, 'm'));
     const text = await captureStdout(() => runStore(['migrate', '--help'], {}));
     assert.match(text, /^usage: wgmesh store migrate -from FILE -etcd-endpoints URL\[,URL…\]/);
-    assert.match(text, /The state file is only read, never changed\./);
+    assert.match(text, /the snapshot \(bootstrap\.json\) and the changes since, in bootstrap\.journal beside it\.\nBoth are only read, never changed\./);
     assert.match(text, /Stop the mesh's bootstrap before migrating/);
     assert.match(text, /wgmesh bootstrap -store etcd -etcd-endpoints URL\[,URL…\] -n MESH -cidr CIDR/);
   });
