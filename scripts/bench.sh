@@ -7,7 +7,8 @@
 # plane and the relay part run real WireGuard (wireguard-go) in network namespaces they create and
 # remove again (labs "wgb" and "wgbr", namespaces wgp-a/wgp-b); the etcd part runs a 3-member etcd
 # cluster in namespaces wgbetcd-* (198.51.100.208/28); the start-up part runs wgmesh and Nebula
-# side by side in lab "wgbs" (Nebula's files in /tmp/wgmesh-bench-startup).
+# side by side in lab "wgbs" (Nebula's files in /tmp/wgmesh-bench-startup); the layer 2 part runs
+# two nodes with -l2 in lab "wgbl2".
 #
 #   BENCH_SIZES=100,1000,5000,10000   control-plane sizes (its default); its other knobs
 #     (BENCH_AGENT_PROCS, BENCH_FULL_MAX, BENCH_FULL_SAMPLE, BENCH_RESUME_FROM, BENCH_WAVE,
@@ -18,6 +19,7 @@
 #   BENCH_STARTUP_TIMEOUT=420  seconds allowed for each part
 #   BENCH_DP_JOIN_ROUNDS, BENCH_DP_AB_ROUNDS, BENCH_DP_IPERF_SECONDS   see bench/data-plane.ts
 #   BENCH_RELAY_ROUNDS, BENCH_RELAY_IPERF_SECONDS   see bench/relay.ts
+#   BENCH_L2_ROUNDS=3 BENCH_L2_IPERF_SECONDS=5 BENCH_L2_TIMEOUT=180   see bench/l2.ts
 #   BENCH_STARTUP_COLD_ROUNDS=5 BENCH_STARTUP_JOIN_ROUNDS=5 BENCH_STARTUP_INFO_ROUNDS=5
 #                              rounds of the start-up part's cold mesh, one join and `wgmesh info`
 #   BENCH_STARTUP_MEMORY_AGE_S=60   age of the joined node when memory is read
@@ -31,6 +33,7 @@ ETCD_TIMEOUT=${BENCH_ETCD_TIMEOUT:-900}
 DP_TIMEOUT=${BENCH_DP_TIMEOUT:-240}
 RELAY_TIMEOUT=${BENCH_RELAY_TIMEOUT:-240}
 STARTUP_TIMEOUT=${BENCH_STARTUP_TIMEOUT:-420}
+L2_TIMEOUT=${BENCH_L2_TIMEOUT:-180}
 NODE_TS=(node --conditions=source --import tsx)
 export TSX_TSCONFIG_PATH=${TSX_TSCONFIG_PATH:-$ROOT/tsconfig.test.json}
 
@@ -61,6 +64,7 @@ etcd_started=0
 dp_started=0
 relay_started=0
 startup_started=0
+l2_started=0
 cleanup() {
   # The etcd, data-plane, relay and start-up runs tear down after themselves, also on errors and
   # signals; this pass only matters if one was killed outright. It removes only the benchmark's
@@ -76,6 +80,9 @@ cleanup() {
   fi
   if [ "$startup_started" = 1 ]; then
     (cd bench && "${NODE_TS[@]}" startup.ts --cleanup >/dev/null 2>&1) || true
+  fi
+  if [ "$l2_started" = 1 ]; then
+    (cd bench && "${NODE_TS[@]}" l2.ts --cleanup >/dev/null 2>&1) || true
   fi
   rm -rf "$work"
 }
@@ -196,6 +203,25 @@ else
   status=1
 fi
 
+echo "bench: layer 2 (lab wgbl2, iperf3 over the bridge beside the mesh IPs; up to ${L2_TIMEOUT} s)" >&2
+l2_started=1
+l2_rc=0
+run_part "$work/l2.md" "$L2_TIMEOUT" "${NODE_TS[@]}" l2.ts || l2_rc=$?
+if [ "$l2_rc" -eq 0 ]; then
+  cp "$work/l2.md" "$work/l2-section.md"
+  echo >>"$work/l2-section.md"
+  l2_started=0   # it tore down after itself
+else
+  {
+    echo "## Layer 2 over the mesh (real WireGuard: a bridge with VXLAN over wireguard-go)"
+    echo
+    echo "**Failed** (exit $l2_rc$([ "$l2_rc" -eq 124 ] && echo ", over ${L2_TIMEOUT} s")); its progress went to stderr."
+    if [ -s "$work/l2.md" ]; then echo; tail -n +2 "$work/l2.md"; fi
+    echo
+  } >"$work/l2-section.md"
+  status=1
+fi
+
 echo "bench: start-up and footprint, wgmesh beside Nebula (lab wgbs; up to ${STARTUP_TIMEOUT} s)" >&2
 startup_started=1
 startup_rc=0
@@ -216,7 +242,7 @@ fi
 # What limits the figures that miss their targets: profiling notes kept beside the results.
 analysis=/dev/null
 [ -f bench/analysis.md ] && analysis=bench/analysis.md
-cat "$work/header.md" "$work/cp-section.md" "$work/etcd-section.md" "$work/dp-section.md" "$work/relay-section.md" "$work/startup-section.md" "$analysis" >"$RESULTS.tmp"
+cat "$work/header.md" "$work/cp-section.md" "$work/etcd-section.md" "$work/dp-section.md" "$work/relay-section.md" "$work/l2-section.md" "$work/startup-section.md" "$analysis" >"$RESULTS.tmp"
 mv "$RESULTS.tmp" "$RESULTS"
 cat "$RESULTS"
 echo "bench: wrote $RESULTS" >&2

@@ -63,6 +63,7 @@ export async function buildStatus(agent: Agent): Promise<InfoResponse> {
     relay: agent.relayPaths.forwarding?.enabled ?? false,
     relayPairs: agent.relayPaths.relayPairs,
     relayedBytes: (await agent.relayPaths.forwarding?.forwardedBytes()) ?? 0,
+    l2: agent.l2Status?.() ?? null,
     ...certificateFields(agent),
   };
 }

@@ -11,6 +11,7 @@ import { printJoinSummary } from './summary.js';
 import { showJoinProgress } from '../ui/progress.js';
 import { clientTlsFromFlags, clientTlsFromPems, refuseTlsWithDev, tlsChannelOptions, TLS_CLIENT_FLAGS } from './tls.js';
 import { explainJoinError, explainStopDuringJoin } from './explain.js';
+import { L2_NODE_FLAGS, l2NodeFromFlags } from './l2-flags.js';
 
 export const JOIN_FLAGS: FlagSpec[] = [
   { name: 'n', type: 'string', value: 'MESH', help: 'name of the mesh to join (required)' },
@@ -32,6 +33,7 @@ export const JOIN_FLAGS: FlagSpec[] = [
     help: 'an enrollment token (`wgmesh token create` on a bootstrap): it names the mesh and bootstraps, so no -n, -bootstrap-addr or TLS flags are needed. ' +
       'The key and CSR are made here; the certificate, its key and the CA are kept in -state-dir (0600), and later starts use them',
   },
+  ...L2_NODE_FLAGS,
   ...TLS_CLIENT_FLAGS,
   ...NODE_FLAGS,
 ];
@@ -77,6 +79,7 @@ export async function runJoin(argv: string[], env: NodeJS.ProcessEnv): Promise<n
     checkRoot('join');
   }
 
+  const l2 = l2NodeFromFlags(values);
   const logger = makeLogger(values);
   const stunServers = values['stun-server'] as string[];
   const node = createAgentNode({ wg: wgDriverFactory(values, logger), logger, makeCsr }, {
@@ -93,6 +96,7 @@ export async function runJoin(argv: string[], env: NodeJS.ProcessEnv): Promise<n
     stunServers: stunServers.length ? stunServers : targets.map((t) => `${t.host}:${t.port}`),
     relay: values.relay ? 'on' : 'off',
     portMapping: Boolean(values['port-mapping']),
+    ...(l2 ? { l2 } : {}),
   });
   const progress = showJoinProgress(node, logger);
   return runNode(node, logger, {

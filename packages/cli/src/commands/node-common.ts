@@ -23,7 +23,7 @@ export const NODE_FLAGS: FlagSpec[] = [
   { name: 'listen-addr', type: 'string', value: 'IP|IFACE', help: 'advertise only this address (or this interface\'s first address) as the WireGuard endpoint' },
   { name: 'tags', type: 'list', value: 'K=V,...', default: [], help: 'tags for this node; svc:NAME=PORT declares a service (one with more pairs, svc:NAME=port=80,proto=tcp, holds commas: give it in the -config file\'s tags list, or with `wgmesh tags -set`)' },
   { name: 'wg-backend', type: 'string', value: 'auto|kernel|userspace', default: 'auto', help: 'WireGuard implementation: the kernel module, or wireguard-go; auto prefers the kernel' },
-  { name: 'keep-interface', type: 'bool', default: false, help: 'leave the WireGuard interface in place on exit (kernel backend)' },
+  { name: 'keep-interface', type: 'bool', default: false, help: 'leave the WireGuard interface (and, with layer 2, the bridge and VXLAN device) in place on exit (kernel backend)' },
   { name: 'state-dir', type: 'string', value: 'DIR', default: AGENT_DEFAULTS.stateDir, help: 'where keys and state are kept' },
   { name: 'socket', type: 'string', value: 'PATH', default: AGENT_DEFAULTS.socketPath, help: 'Unix socket of the local API (wgmesh info/tags/rtt)' },
   { name: 'socket-owner', type: 'string', value: 'UID:GID', help: 'owner of the local API socket (mode 0660)' },

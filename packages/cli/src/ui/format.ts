@@ -91,6 +91,7 @@ export function formatInfo(info: InfoResponse__Output, now = Date.now()): string
       (info.isBootstrap ? `this node is the bootstrap (join service on ${info.bootstrapAddr})` : `${info.connected ? 'connected' : 'NOT connected'} to bootstrap ${info.bootstrapAddr}${otherBootstraps(info)}`),
     `interface ${info.interface} (${info.backend}), UDP port ${info.listenPort}, public key ${info.publicKey}${info.behindNat ? ', behind NAT' : ''}`,
     ...(info.relay ? [relayLine(info)] : []),
+    ...(info.l2 ? [l2Line(info.l2)] : []),
     ...(info.certificateRefusal ? [certificateLine(info)] : []),
     ...(info.controlError ? [`the bootstrap refuses this node's calls: ${info.controlError}`] : []),
     ...certificateLines(info, now),
@@ -152,6 +153,14 @@ export function certificateLines(info: InfoResponse__Output, now = Date.now()): 
     `certificate serial ${info.certSerial.slice(0, 16)}…: ${left(Number(info.certNotAfterMs))}, ${renew}${Number(info.certRenewals) ? ` (${info.certRenewals} renewed since start)` : ''}; CA: ${left(Number(info.caNotAfterMs))}`,
     ...(info.certRenewError ? [`certificate renewal failing: ${info.certRenewError}`] : []),
   ];
+}
+
+/** `layer 2: bridge brM (vxlan vxM, VNI 123, UDP 4789), MTU 1370, flooding to 3 peers`. */
+export function l2Line(l2: NonNullable<InfoResponse__Output['l2']>): string {
+  const ports = l2.bridgeIfs.length ? `, with ${l2.bridgeIfs.join(', ')}` : '';
+  const address = l2.address ? `, address ${l2.address}` : '';
+  const state = l2.up ? `MTU ${l2.mtu}, flooding to ${l2.floodEntries} peer${l2.floodEntries === 1 ? '' : 's'}` : 'NOT up';
+  return `layer 2: bridge ${l2.bridge} (vxlan ${l2.vxlan}, VNI ${l2.vni}, UDP ${l2.port}${ports}${address}), ${state}${l2.error ? `: ${l2.error}` : ''}`;
 }
 
 /** A relay's own line: how many pairs route through it and what it forwarded. */
