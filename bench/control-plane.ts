@@ -23,7 +23,7 @@ import path from 'node:path';
 import { createHash } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { AGENT_DEFAULTS, loadProtos, nodeSecretFromPrivate, publicKeyFromPrivate, type MeshClient } from '@wgmesh/agent';
-import { BenchChild, stopChildren, type ChildMessage } from './bench-child.js';
+import { BenchChild, stopChildren } from './bench-child.js';
 import { envInt } from './dp-sys.js';
 import { percentile, procStats, type ProcStats } from './proc-stats.js';
 import { sampleWire, WireMeter } from './wire-bytes.js';

@@ -376,3 +376,32 @@ export async function reportPart<R>(argv: readonly string[], results: R, section
   if (jsonOut) await writeFile(jsonOut, JSON.stringify({ ...results, summary }, null, 1) + '\n');
   return isAborted() ? 143 : 0;
 }
+
+/**
+ * One iperf3 measurement: a one-shot server (`-s -1`) started with `serverArgv` (bound to the
+ * address measured), the client run with `clientArgv` for `seconds` (-O 1: slow start left out),
+ * the received throughput and the sender's retransmits. Throws with iperf3's own message.
+ */
+export async function iperf3Once(serverArgv: (args: string[]) => string[], clientArgv: (args: string[]) => string[], serverIp: string, port: number, seconds: number, label: string): Promise<{ mbps: number; retransmits?: number }> {
+  const server = await startDaemon(serverArgv(['iperf3', '-s', '-1', '-B', serverIp, '-p', String(port)]), label);
+  try {
+    const deadline = Date.now() + 5_000;
+    while (!(await listensOn(server.pid, port))) {
+      if (Date.now() > deadline) throw new Error('iperf3 server did not listen within 5 s');
+      await sleep(10);
+    }
+    const r = await exec(clientArgv(['iperf3', '-c', serverIp, '-p', String(port), '-t', String(seconds), '-O', '1', '-J']), { timeoutMs: (seconds + 30) * 1000 });
+    let parsed: { end?: { sum_received?: { bits_per_second?: number }; sum_sent?: { retransmits?: number } }; error?: string };
+    try {
+      parsed = JSON.parse(r.stdout) as typeof parsed;
+    } catch {
+      throw new Error(`iperf3 client: exit ${r.code}: ${r.stderr.trim() || r.stdout.slice(0, 200)}`);
+    }
+    const bps = parsed.end?.sum_received?.bits_per_second;
+    if (parsed.error || bps === undefined) throw new Error(`iperf3 client: exit ${r.code}: ${parsed.error ?? 'no result'}`);
+    const retransmits = parsed.end?.sum_sent?.retransmits;
+    return { mbps: bps / 1e6, ...(retransmits !== undefined ? { retransmits } : {}) };
+  } finally {
+    await stopDaemon(server, 2_000);
+  }
+}

@@ -11,7 +11,7 @@
  */
 import { cpus } from 'node:os';
 import { hostCommand, labDown, labRestartNode, labUp, localNodeInfo, waitForMesh, type LabState } from '@wgmesh/cli/lab';
-import { Aborted, envInt, exec, listensOn, median, readText, removeEmptyRecord, reportPart, runBenchPart, sleep, startDaemon, stopDaemon, stopRecordedDaemons } from './dp-sys.js';
+import { Aborted, envInt, exec, iperf3Once, median, readText, removeEmptyRecord, reportPart, runBenchPart, sleep, stopRecordedDaemons } from './dp-sys.js';
 
 export const L2_SETTINGS = {
   lab: process.env.BENCH_L2_LAB ?? 'wgbl2',
@@ -67,25 +67,9 @@ async function cleanupStale(): Promise<void> {
 }
 
 async function iperfRun(lab: LabState, serverIp: string, path: PathName, round: number): Promise<IperfRun> {
-  const seconds = L2_SETTINGS.iperfSeconds;
   try {
-    const server = await startDaemon(hostCommand(lab, 'h2', ['iperf3', '-s', '-1', '-B', serverIp, '-p', String(IPERF_PORT)]), `iperf3 server (${path})`);
-    try {
-      const deadline = Date.now() + 5_000;
-      while (!(await listensOn(server.pid, IPERF_PORT))) {
-        if (Date.now() > deadline) throw new Error('iperf3 server did not listen within 5 s');
-        await sleep(10);
-      }
-      // -O 1: the first second (slow start) is left out of the figure.
-      const r = await exec(hostCommand(lab, 'h1', ['iperf3', '-c', serverIp, '-p', String(IPERF_PORT), '-t', String(seconds), '-O', '1', '-J']), { timeoutMs: (seconds + 30) * 1000 });
-      const parsed = JSON.parse(r.stdout || '{}') as { end?: { sum_received?: { bits_per_second?: number }; sum_sent?: { retransmits?: number } }; error?: string };
-      const bps = parsed.end?.sum_received?.bits_per_second;
-      if (parsed.error || bps === undefined) throw new Error(`iperf3 client: exit ${r.code}: ${parsed.error ?? (r.stderr.trim() || 'no result')}`);
-      const retransmits = parsed.end?.sum_sent?.retransmits;
-      return { path, round, mbps: bps / 1e6, ...(retransmits !== undefined ? { retransmits } : {}) };
-    } finally {
-      await stopDaemon(server, 2_000);
-    }
+    const result = await iperf3Once((argv) => hostCommand(lab, 'h2', argv), (argv) => hostCommand(lab, 'h1', argv), serverIp, IPERF_PORT, L2_SETTINGS.iperfSeconds, `iperf3 server (${path})`);
+    return { path, round, ...result };
   } catch (err) {
     if (err instanceof Aborted) throw err;
     return { path, round, mbps: Number.NaN, error: (err as Error).message };

@@ -24,16 +24,14 @@ import {
   exec,
   execOk,
   isAborted,
-  listensOn,
   median,
   readText,
   removeEmptyRecord,
   sleep,
-  startDaemon,
-  stopDaemon,
   runBenchPart,
   stopRecordedDaemons,
   envInt,
+  iperf3Once,
 } from './dp-sys.js';
 
 
@@ -223,30 +221,9 @@ async function pingRun(lab: LabState, from: string, ip: string, path: PathName, 
 const IPERF_PORT = 5202;
 
 async function iperfRun(lab: LabState, serverIp: string, path: PathName, round: number): Promise<IperfRun> {
-  const seconds = RELAY_SETTINGS.iperfSeconds;
   try {
-    const server = await startDaemon(hostCommand(lab, PAIR[1], ['iperf3', '-s', '-1', '-B', serverIp, '-p', String(IPERF_PORT)]), `iperf3 server (${path})`);
-    try {
-      const deadline = Date.now() + 5_000;
-      while (!(await listensOn(server.pid, IPERF_PORT))) {
-        if (Date.now() > deadline) throw new Error('iperf3 server did not listen within 5 s');
-        await sleep(10);
-      }
-      // -O 1: the first second (slow start) is left out of the figure.
-      const r = await exec(hostCommand(lab, PAIR[0], ['iperf3', '-c', serverIp, '-p', String(IPERF_PORT), '-t', String(seconds), '-O', '1', '-J']), { timeoutMs: (seconds + 30) * 1000 });
-      let parsed: { end?: { sum_received?: { bits_per_second?: number }; sum_sent?: { retransmits?: number } }; error?: string };
-      try {
-        parsed = JSON.parse(r.stdout) as typeof parsed;
-      } catch {
-        throw new Error(`iperf3 client: exit ${r.code}: ${r.stderr.trim() || r.stdout.slice(0, 200)}`);
-      }
-      const bps = parsed.end?.sum_received?.bits_per_second;
-      if (parsed.error || bps === undefined) throw new Error(`iperf3 client: ${parsed.error ?? 'no result'}`);
-      const retransmits = parsed.end?.sum_sent?.retransmits;
-      return { path, round, mbps: bps / 1e6, ...(retransmits !== undefined ? { retransmits } : {}) };
-    } finally {
-      await stopDaemon(server, 2_000);
-    }
+    const result = await iperf3Once((argv) => hostCommand(lab, PAIR[1], argv), (argv) => hostCommand(lab, PAIR[0], argv), serverIp, IPERF_PORT, RELAY_SETTINGS.iperfSeconds, `iperf3 server (${path})`);
+    return { path, round, ...result };
   } catch (err) {
     if (err instanceof Aborted) throw err;
     return { path, round, mbps: Number.NaN, error: (err as Error).message };
