@@ -27,7 +27,7 @@ class FixedRtt implements RttSource {
     this.peers = peers.map((p) => p.name);
   }
   samples(): RttSample__Output[] {
-    return this.peers.map((peer, i) => ({ peer, rttMs: 1 + i / 1000, loss: 0 }));
+    return this.peers.map((peer, i) => ({ peer, rttMs: 1 + i / 1000, loss: 0, measuredAtMs: Date.now() }));
   }
 }
 

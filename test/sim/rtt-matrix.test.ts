@@ -20,7 +20,7 @@ class FixedRtt implements RttSource {
     this.peers = peers.map((p) => p.name);
   }
   samples(): RttSample__Output[] {
-    return this.peers.map((peer) => ({ peer, rttMs: this.rttMs, loss: 0 }));
+    return this.peers.map((peer) => ({ peer, rttMs: this.rttMs, loss: 0, measuredAtMs: Date.now() }));
   }
 }
 

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { RTT_SAMPLES_PER_REPORT, RttReporter, rttMoved, rttReportDue } from '../../src/rtt/report.js';
 
-const s = (peer: string, rttMs: number, loss = 0) => ({ peer, rttMs, loss });
+const s = (peer: string, rttMs: number, loss = 0) => ({ peer, rttMs, loss, measuredAtMs: 0 });
 
 test('RTT samples are re-reported only when they moved noticeably', () => {
   const last = [s('a', 10), s('b', 0.8)];
