@@ -131,6 +131,8 @@ interface Slot {
   readonly last: number;
   /** Some probe of the burst was answered. */
   answered: boolean;
+  /** Its timeout, cleared as soon as the burst is answered in full (not left to fire for nothing). */
+  timer?: unknown;
 }
 
 interface Pending {
@@ -253,6 +255,11 @@ export class RttProber extends EventEmitter<RttProberEvents> {
     this.random = components.random ?? Math.random;
     this.now = components.now ?? Date.now;
     this.echoPackets = components.echoPackets;
+  }
+
+  /** Rounds begun and not finished (for tests: a round of many peers spreads over seconds). */
+  get roundsInProgress(): number {
+    return this.rounds.size;
   }
 
   /** Probes in flight (for tests and status). */
@@ -614,6 +621,7 @@ export class RttProber extends EventEmitter<RttProberEvents> {
       this.expire(slot);
     }, this.timeoutMs);
     round.timers.add(timer);
+    slot.timer = timer;
   }
 
   /** A family that cannot send (no socket could be bound) loses every probe: it times out. */
@@ -664,7 +672,11 @@ export class RttProber extends EventEmitter<RttProberEvents> {
       if (rttMs <= this.timeoutMs) probe.peer.measuredAtMs = nowMs;
     }
     if (probe.index < probe.slot.last) this.send(probe.peer, probe.slot, probe.index + 1);
-    else this.burstDone(probe.slot.round);
+    else {
+      this.timers.clearTimeout(probe.slot.timer);
+      probe.slot.round.timers.delete(probe.slot.timer);
+      this.burstDone(probe.slot.round);
+    }
   }
 
   /** The burst ends unanswered (timed out, or the peer is gone): its timed probes not answered yet are lost. */
