@@ -95,3 +95,12 @@ test('figures from the first probes are replaced once the windows have filled; a
   reporter.next(15_000, mesh(2), true); // p3 left
   assert.deepEqual(reporter.next(20_000, mesh(3), true).samples.map((x) => x.peer), ['p3'], 'the bootstrap dropped its figures when it left');
 });
+
+test('fresh figures asked for: the next report carries every sample, unchanged or not (their measurement times are the news)', () => {
+  const reporter = new RttReporter();
+  const first = reporter.next(0, [s('a', 0.4), s('b', 0.5)], true);
+  reporter.sent(first);
+  assert.deepEqual(reporter.next(5_000, [s('a', 0.41), s('b', 0.5)], true).samples, [], 'no news');
+  const all = reporter.next(6_000, [s('a', 0.41), s('b', 0.5)], true, true);
+  assert.deepEqual(all.samples.map((x) => x.peer), ['a', 'b']);
+});
