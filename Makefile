@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 export TSX_TSCONFIG_PATH := $(CURDIR)/tsconfig.test.json
 
-.PHONY: deps build proto lint test test-unit test-sim test-e2e test-fuzz test-ui demo bench clean
+.PHONY: deps build proto lint test test-unit test-sim test-e2e test-fuzz test-ui test-l2 demo bench clean
 
 deps:
 	@scripts/install-deps.sh
@@ -34,6 +34,10 @@ test-sim: build
 
 test-e2e: build
 	@scripts/run-tests.sh 'test/e2e/*.test.ts'
+
+# Layer 2 over the mesh alone (bootstrap -l2: pings, broadcasts, DHCP and a leave in a 4-host lab).
+test-l2: build
+	@scripts/run-tests.sh test/e2e/l2.test.ts
 
 # The fuzz test of both gRPC services alone (also in test-e2e); WGMESH_FUZZ_SEED=N, WGMESH_FUZZ_COUNT=N.
 test-fuzz: build

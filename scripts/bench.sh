@@ -1,18 +1,26 @@
 #!/usr/bin/env bash
 # `make bench` (after `make build`): control-plane, one-vs-three-bootstraps (etcd), data-plane,
-# relay and start-up benchmarks, written to bench/results.md (and printed). Needs root: the data
+# relay and start-up benchmarks, written to bench/results.md (and printed). The control-plane part
+# runs the bootstrap in a process of its own and the simulated agents in several more (full Agents
+# up to 1,000, light gRPC clients above; see bench/control-plane.ts), up to 10,000 agents: it
+# takes tens of minutes, needs several GB of memory and ~10,000 open files per process. Needs root: the data
 # plane and the relay part run real WireGuard (wireguard-go) in network namespaces they create and
 # remove again (labs "wgb" and "wgbr", namespaces wgp-a/wgp-b); the etcd part runs a 3-member etcd
 # cluster in namespaces wgbetcd-* (198.51.100.208/28); the start-up part runs wgmesh and Nebula
-# side by side in lab "wgbs" (Nebula's files in /tmp/wgmesh-bench-startup); the rest part runs both
-# meshes of 8 at rest in the same lab (after the start-up part) and a simulated node of 200 peers.
+# side by side in lab "wgbs" (Nebula's files in /tmp/wgmesh-bench-startup); the layer 2 part runs
+# two nodes with -l2 in lab "wgbl2"; the rest part runs both meshes of 8 at rest in lab "wgbs"
+# (after the start-up part) and a simulated node of 200 peers.
 #
-#   BENCH_SIZES=100,500,1000   control-plane sizes (its default)
+#   BENCH_SIZES=100,1000,5000,10000   control-plane sizes (its default); its other knobs
+#     (BENCH_AGENT_PROCS, BENCH_FULL_MAX, BENCH_FULL_SAMPLE, BENCH_RESUME_FROM, BENCH_WAVE,
+#     BENCH_CHANGES, BENCH_IDLE_S, BENCH_*_TIMEOUT_S, BENCH_CHILD_PROF) are described at the top of
+#     bench/control-plane.ts
 #   BENCH_ETCD_SIZE=1000 BENCH_ETCD_CHANGES=25   agents and changes of the etcd part (its defaults)
-#   BENCH_CP_TIMEOUT=300 BENCH_ETCD_TIMEOUT=900 BENCH_DP_TIMEOUT=240 BENCH_RELAY_TIMEOUT=240
+#   BENCH_CP_TIMEOUT=5400 BENCH_ETCD_TIMEOUT=900 BENCH_DP_TIMEOUT=240 BENCH_RELAY_TIMEOUT=240
 #   BENCH_STARTUP_TIMEOUT=420  seconds allowed for each part
 #   BENCH_DP_JOIN_ROUNDS, BENCH_DP_AB_ROUNDS, BENCH_DP_IPERF_SECONDS   see bench/data-plane.ts
 #   BENCH_RELAY_ROUNDS, BENCH_RELAY_IPERF_SECONDS   see bench/relay.ts
+#   BENCH_L2_ROUNDS=3 BENCH_L2_IPERF_SECONDS=5 BENCH_L2_TIMEOUT=180   see bench/l2.ts
 #   BENCH_STARTUP_COLD_ROUNDS=5 BENCH_STARTUP_JOIN_ROUNDS=5 BENCH_STARTUP_INFO_ROUNDS=5
 #                              rounds of the start-up part's cold mesh, one join and `wgmesh info`
 #   BENCH_STARTUP_MEMORY_AGE_S=60   age of the joined node when memory is read
@@ -22,11 +30,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 RESULTS=bench/results.md
-CP_TIMEOUT=${BENCH_CP_TIMEOUT:-300}
+CP_TIMEOUT=${BENCH_CP_TIMEOUT:-5400}
 ETCD_TIMEOUT=${BENCH_ETCD_TIMEOUT:-900}
 DP_TIMEOUT=${BENCH_DP_TIMEOUT:-240}
 RELAY_TIMEOUT=${BENCH_RELAY_TIMEOUT:-240}
 STARTUP_TIMEOUT=${BENCH_STARTUP_TIMEOUT:-420}
+L2_TIMEOUT=${BENCH_L2_TIMEOUT:-180}
 REST_TIMEOUT=${BENCH_REST_TIMEOUT:-480}
 NODE_TS=(node --conditions=source --import tsx)
 export TSX_TSCONFIG_PATH=${TSX_TSCONFIG_PATH:-$ROOT/tsconfig.test.json}
@@ -58,6 +67,7 @@ etcd_started=0
 dp_started=0
 relay_started=0
 startup_started=0
+l2_started=0
 rest_started=0
 cleanup() {
   # The etcd, data-plane, relay and start-up runs tear down after themselves, also on errors and
@@ -74,6 +84,9 @@ cleanup() {
   fi
   if [ "$startup_started" = 1 ]; then
     (cd bench && "${NODE_TS[@]}" startup.ts --cleanup >/dev/null 2>&1) || true
+  fi
+  if [ "$l2_started" = 1 ]; then
+    (cd bench && "${NODE_TS[@]}" l2.ts --cleanup >/dev/null 2>&1) || true
   fi
   if [ "$rest_started" = 1 ]; then
     (cd bench && "${NODE_TS[@]}" rest.ts --cleanup >/dev/null 2>&1) || true
@@ -127,11 +140,11 @@ mem_total=$(free -h | awk '/^Mem:/ { print $2 }')
 
 status=0
 
-echo "bench: control plane (sizes ${BENCH_SIZES:-100,500,1000}; up to ${CP_TIMEOUT} s)" >&2
+echo "bench: control plane (sizes ${BENCH_SIZES:-100,1000,5000,10000}; up to ${CP_TIMEOUT} s)" >&2
 cp_rc=0
 run_part "$work/cp.md" "$CP_TIMEOUT" "${NODE_TS[@]}" control-plane.ts || cp_rc=$?
 {
-  echo "## Control plane (agents in one process, in-memory WireGuard, real gRPC on loopback)"
+  echo "## Control plane (bootstrap and agents in processes of their own, real gRPC on loopback, bytes measured at the bootstrap's sockets)"
   echo
   if [ "$cp_rc" -eq 0 ]; then
     cat "$work/cp.md"
@@ -197,6 +210,25 @@ else
   status=1
 fi
 
+echo "bench: layer 2 (lab wgbl2, iperf3 over the bridge beside the mesh IPs; up to ${L2_TIMEOUT} s)" >&2
+l2_started=1
+l2_rc=0
+run_part "$work/l2.md" "$L2_TIMEOUT" "${NODE_TS[@]}" l2.ts || l2_rc=$?
+if [ "$l2_rc" -eq 0 ]; then
+  cp "$work/l2.md" "$work/l2-section.md"
+  echo >>"$work/l2-section.md"
+  l2_started=0   # it tore down after itself
+else
+  {
+    echo "## Layer 2 over the mesh (real WireGuard: a bridge with VXLAN over wireguard-go)"
+    echo
+    echo "**Failed** (exit $l2_rc$([ "$l2_rc" -eq 124 ] && echo ", over ${L2_TIMEOUT} s")); its progress went to stderr."
+    if [ -s "$work/l2.md" ]; then echo; tail -n +2 "$work/l2.md"; fi
+    echo
+  } >"$work/l2-section.md"
+  status=1
+fi
+
 echo "bench: start-up and footprint, wgmesh beside Nebula (lab wgbs; up to ${STARTUP_TIMEOUT} s)" >&2
 startup_started=1
 startup_rc=0
@@ -235,7 +267,7 @@ fi
 # What limits the figures that miss their targets: profiling notes kept beside the results.
 analysis=/dev/null
 [ -f bench/analysis.md ] && analysis=bench/analysis.md
-cat "$work/header.md" "$work/cp-section.md" "$work/etcd-section.md" "$work/dp-section.md" "$work/relay-section.md" "$work/startup-section.md" "$work/rest-section.md" "$analysis" >"$RESULTS.tmp"
+cat "$work/header.md" "$work/cp-section.md" "$work/etcd-section.md" "$work/dp-section.md" "$work/relay-section.md" "$work/l2-section.md" "$work/startup-section.md" "$work/rest-section.md" "$analysis" >"$RESULTS.tmp"
 mv "$RESULTS.tmp" "$RESULTS"
 cat "$RESULTS"
 echo "bench: wrote $RESULTS" >&2

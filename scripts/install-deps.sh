@@ -32,6 +32,13 @@ command -v etcdctl >/dev/null 2>&1     || need_apt+=(etcd-client)
 command -v nebula >/dev/null 2>&1      || need_apt+=(nebula)
 # `dig` asks the nodes' DNS servers in the names test (test/e2e/dns.test.ts), as users would.
 command -v dig >/dev/null 2>&1         || need_apt+=(bind9-dnsutils)
+# Layer 2 over the mesh (test/e2e/l2.test.ts, bench/l2.ts): a broadcast ARP answered by every node,
+# a DHCP server (dnsmasq, no service: dnsmasq-base) and Debian's DHCP client across the bridge,
+# and iperf3 for the bridge's throughput beside the mesh IPs'.
+command -v arping >/dev/null 2>&1      || need_apt+=(iputils-arping)
+command -v dnsmasq >/dev/null 2>&1     || need_apt+=(dnsmasq-base)
+command -v dhclient >/dev/null 2>&1    || need_apt+=(isc-dhcp-client)
+command -v iperf3 >/dev/null 2>&1      || need_apt+=(iperf3)
 # `wgmesh ui`'s page is tested in a real browser (test/e2e/ui.test.ts): Debian's chromium, driven
 # headless by playwright-core from npm (which downloads no browser of its own).
 command -v chromium >/dev/null 2>&1    || need_apt+=(chromium)

@@ -35,7 +35,9 @@ describe('JSON outputs match the schemas kept in docs/schemas', () => {
     agents = [makeAgent('alpha', bootstrap.port, 1).agent, makeAgent('bravo', bootstrap.port, 2).agent];
     await Promise.all(agents.map((a) => a.start()));
     await agents[0]!.setTag('role', 'db');
+    await agents[1]!.setTag('svc:web', 'port=80,proto=tcp');
     await waitFor('alpha to see 3 nodes', () => agents[0]!.netmap.nodes.size === 3);
+    await waitFor('alpha to see bravo\'s service', () => agents[0]!.netmap.nodes.get('bravo')?.tags['svc:web'] !== undefined);
     api = new LocalApiServer(agents[0]!, { socketPath: path.join(dir, 'agent.sock') });
     await api.start();
     exporter = new MemberlistExporter(agents[0]!, path.join(dir, 'members.json'));
@@ -57,6 +59,7 @@ describe('JSON outputs match the schemas kept in docs/schemas', () => {
     assert.equal(doc.peers.length, 2);
     assert.equal(doc.tags.role, 'db');
     assert.deepEqual(doc.bootstrapAddrs, [], 'an agent given no bootstrap address lists none');
+    assert.deepEqual(doc.services, [{ name: 'web', node: 'bravo', meshIp: agents[1]!.meshIp, port: 80, tags: { proto: 'tcp' } }]);
   });
 
   test('wgmesh rtt -json', async () => {

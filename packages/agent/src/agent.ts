@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import type { Endpoint, JoinResponse__Output, RttResponse__Output, RttSample__Output } from './proto/index.js';
+import type { Endpoint, JoinResponse__Output, L2Status, RttResponse__Output, RttSample__Output } from './proto/index.js';
 import { compareNames, peersOf, selfNode, type MeshNode, type Netmap } from './netmap/netmap.js';
 import { NetmapApplier } from './netmap/applier.js';
 import type { WgConfigOptions } from './wg/config.js';
@@ -19,6 +19,7 @@ import { AGENT_DEFAULTS } from './constants.js';
 import { defaultTimers, type Timers } from './timers.js';
 import { JoinCancelled, KeyRotationFailed, TagNotFound } from './errors.js';
 import { validateTag, validateTags } from './tags.js';
+import { validateServiceTag } from './services.js';
 import { RelayPaths } from './relay/paths.js';
 import type { RelayForwarding } from './relay/forwarding.js';
 import type { RelaySettings } from './relay/planner.js';
@@ -139,8 +140,9 @@ export type AgentStats = SessionStats;
  * (endpoints/manager.ts) finds this node's candidates and each peer's working one. Leaves on stop.
  *
  * Emits 'change' whenever what `status` would show may have changed, 'reconciled' after a pass,
- * 'step' ({ name, detail }) as the start goes ('endpoints', 'joined', 'interface', 'peers'), and
- * 'address' when a re-join moved the node to a new mesh IP.
+ * 'step' ({ name, detail }) as the start goes ('endpoints', 'joined', 'interface', 'peers'),
+ * 'address' when a re-join moved the node to a new mesh IP, and 'members' (names, full) with each
+ * batch of membership changes (every peer when `full`).
  */
 export class Agent extends EventEmitter {
   private privateKey: string;
@@ -253,7 +255,13 @@ export class Agent extends EventEmitter {
     this.membership = new NetmapApplier(
       init.meshName,
       init.nodeName,
-      { reconcile: (names, full) => this.reconciler.passNow(names, full), ...(components.stateStore ? { stateStore: components.stateStore } : {}), logger: this.logger },
+      {
+        reconcile: (names, full) => {
+          this.reconciler.passNow(names, full);
+          // The batch's names, for what follows peers one by one (the L2 flood list); O(1) per change.
+          if (this.listenerCount('members') > 0) this.emit('members', [...names], full);
+        },
+        ...(components.stateStore ? { stateStore: components.stateStore } : {}), logger: this.logger },
       {
         peersChanged: () => {
           this.rttPeersStale = true;
@@ -358,6 +366,9 @@ export class Agent extends EventEmitter {
     const addr = this.init.bootstrapAddr ?? '';
     return { current: addr, all: addr ? [addr] : [] };
   }
+  /** This node's layer 2 (bootstrap -l2), once a part runs it (node/node.ts attaches MeshL2's status). */
+  l2Status: (() => L2Status | null) | undefined;
+
   /** The last refused or failed control-plane call, '' once calls succeed again (shown by `info`). */
   get controlError(): string {
     return this.session.controlError;
@@ -388,7 +399,7 @@ export class Agent extends EventEmitter {
     const saved = await this.components.stateStore?.load();
     if (saved && saved.meshName === this.init.meshName && saved.nodeName === this.init.nodeName) {
       await this.upDevice(saved.meshIp, saved.meshCidr);
-      this.membership.adopt({ nodeName: saved.nodeName, meshIp: saved.meshIp, meshCidr: saved.meshCidr, meshCreatedMs: saved.meshCreatedMs, revision: saved.revision, nodes: [...saved.nodes], nodeSecret: '', presharedKeys: false });
+      this.membership.adopt({ nodeName: saved.nodeName, meshIp: saved.meshIp, meshCidr: saved.meshCidr, meshCreatedMs: saved.meshCreatedMs, revision: saved.revision, nodes: [...saved.nodes], nodeSecret: '', presharedKeys: false, l2: saved.l2 ? { enabled: true, ...saved.l2 } : null });
       this.announceMembership();
       this.restoredFromState = true;
       this.logger.info('WireGuard restored from saved state; contacting the bootstrap', { meshIp: saved.meshIp, peers: saved.nodes.length - 1, revision: saved.revision });
@@ -468,6 +479,7 @@ export class Agent extends EventEmitter {
   /** Refused at once (InvalidTag) when the tag breaks the rules: a bad tag is never applied or sent. */
   async setTag(key: string, value: string): Promise<Readonly<Record<string, string>>> {
     validateTag(key, value);
+    validateServiceTag(key, value);
     return this.reporter.changeTags((tags) => validateTags({ ...tags, [key]: value }));
   }
 

@@ -295,3 +295,13 @@ export class WgDumpMalformed extends WgError {
 export class RelayUnavailable extends AgentError {
   readonly code = 'RELAY_UNAVAILABLE';
 }
+
+// ---------------------------------------------------------------------------------------------
+// Layer 2 over the mesh (bootstrap -l2)
+
+/** An `ip` or `bridge` command for the L2 devices failed; `command` says which. */
+export class L2CommandFailed extends AgentError {
+  constructor(readonly command: string, reason: string, options?: { cause?: unknown }) {
+    super(`${command}: ${reason}`, options);
+  }
+}

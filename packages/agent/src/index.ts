@@ -18,6 +18,7 @@ export { Coalescer } from './coalescer.js';
 export * from './errors.js';
 export * from './limits.js';
 export { validateTag, validateTags } from './tags.js';
+export * from './services.js';
 export { AGENT_DEFAULTS } from './constants.js';
 export { createWgDriverFactory, detectWgBackend, type WgBackendChoice } from './wg/factory.js';
 export * from './state/agent-state.js';

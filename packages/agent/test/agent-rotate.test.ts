@@ -71,7 +71,7 @@ function setup() {
   const first = generateKeyPair();
   const driver = new MemoryWgDriver('wgrot', { record: false });
   const nodes = [meshNode('n0', '10.232.0.2', { publicKey: first.publicKey }), meshNode('n1', '10.232.0.3')];
-  const control = new FakeControl({ nodeName: 'n0', meshIp: '10.232.0.2', meshCidr: '10.232.0.0/16', meshCreatedMs: 1, revision: 2, nodes, nodeSecret: '', presharedKeys: false }, driver);
+  const control = new FakeControl({ nodeName: 'n0', meshIp: '10.232.0.2', meshCidr: '10.232.0.0/16', meshCreatedMs: 1, revision: 2, nodes, nodeSecret: '', presharedKeys: false, l2: null }, driver);
   const keyStore = new MemoryKeyStore(first.privateKey);
   const timers = new SimTimers();
   const agent = new Agent({ control, driver, timers, keyStore }, { meshName: 'm', nodeName: 'n0', privateKey: first.privateKey, heartbeatMs: 5000, wgOptions: {} });
@@ -156,7 +156,7 @@ describe('Agent key rotation', () => {
     const first = generateKeyPair();
     const driver = new MemoryWgDriver('wgrot2', { record: false });
     const nodes = [meshNode('n0', '10.232.0.2', { publicKey: first.publicKey })];
-    const control = new FakeControl({ nodeName: 'n0', meshIp: '10.232.0.2', meshCidr: '10.232.0.0/16', meshCreatedMs: 1, revision: 1, nodes, nodeSecret: '', presharedKeys: false }, driver);
+    const control = new FakeControl({ nodeName: 'n0', meshIp: '10.232.0.2', meshCidr: '10.232.0.0/16', meshCreatedMs: 1, revision: 1, nodes, nodeSecret: '', presharedKeys: false, l2: null }, driver);
     const timers = new SimTimers();
     const agent = new Agent({ control, driver, timers }, { meshName: 'm', nodeName: 'n0', privateKey: first.privateKey, heartbeatMs: 1_000_000, keyRotationMs: 60_000, wgOptions: {} });
     await agent.start();

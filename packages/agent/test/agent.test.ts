@@ -60,7 +60,7 @@ function joinResponse(size: number): JoinResponse__Output {
     key.writeUInt32BE(i + 1);
     return meshNode(`n${i}`, `10.232.${Math.floor((i + 2) / 250)}.${((i + 2) % 250) + 1}`, { publicKey: key.toString('base64') });
   });
-  return { nodeName: 'n0', meshIp: nodes[0]!.meshIp, meshCidr: '10.232.0.0/16', meshCreatedMs: 1, revision: size, nodes, nodeSecret: 'test-secret', presharedKeys: false };
+  return { nodeName: 'n0', meshIp: nodes[0]!.meshIp, meshCidr: '10.232.0.0/16', meshCreatedMs: 1, revision: size, nodes, nodeSecret: 'test-secret', presharedKeys: false, l2: null };
 }
 
 /** Lets a heartbeat that fell due finish its Update. */

@@ -48,7 +48,7 @@ export function fakeBootstrap(delayMs = 20): FakeBootstrap {
       const tags = { ...(req.tags ?? {}) };
       member = { tags };
       const self = meshNode(req.nodeName!, '198.18.0.2', { publicKey: String(req.publicKey), tags });
-      return { nodeName: self.name, meshIp: self.meshIp, meshCidr: '198.18.0.0/16', meshCreatedMs: 1, revision: 1, nodes: [self], nodeSecret: 'fake-secret', presharedKeys: false };
+      return { nodeName: self.name, meshIp: self.meshIp, meshCidr: '198.18.0.0/16', meshCreatedMs: 1, revision: 1, nodes: [self], nodeSecret: 'fake-secret', presharedKeys: false, l2: null };
     },
     watch: () => ({ cancel() {} }),
     async update(req) {

@@ -19,6 +19,7 @@ import { createMeshService, type MeshServiceStats } from './service/mesh-service
 import { JoinServer } from './service/server.js';
 import { devAuthenticator, type Authenticator } from './service/auth.js';
 import { ConfigError, StoreUnavailable } from './errors.js';
+import type { L2Settings } from '@wgmesh/agent/l2/l2';
 import { presharedKeySource, type PresharedKeySource } from './psk/psk.js';
 import { DEFAULTS } from './constants.js';
 import type { Enrollment } from './enroll/enrollment.js';
@@ -75,6 +76,11 @@ export interface BootstrapInit {
   readonly observeIntervalMs?: number;
   /** Failure detection thresholds; defaults in LIVENESS_DEFAULTS. */
   readonly liveness?: Omit<LivenessInit, 'clock' | 'timers' | 'logger' | 'exempt'>;
+  /**
+   * Give the mesh layer 2 (bootstrap -l2): kept in the mesh's state (a restart without it keeps
+   * it) and told to every node in its JoinResponse. Not with a shared store (etcd) yet.
+   */
+  readonly l2?: L2Settings;
 }
 
 /**
@@ -128,7 +134,7 @@ export class Bootstrap {
     const store = this.components.store;
     const table = await parts.start(
       'member table',
-      () => MemberTable.open(store, ipam, { meshName: this.init.meshName, ...(this.components.clock ? { clock: this.components.clock } : {}) }),
+      () => MemberTable.open(store, ipam, { meshName: this.init.meshName, ...(this.init.l2 ? { l2: this.init.l2 } : {}), ...(this.components.clock ? { clock: this.components.clock } : {}) }),
       (opened) => opened?.close(),
     );
     // Several bootstraps on one store: only the leader judges liveness and records observed endpoints.

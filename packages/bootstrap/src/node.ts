@@ -1,5 +1,6 @@
 import { AgentNode, type NodeComponents, type NodeCore, type NodeInit } from '@wgmesh/agent/node/node';
 import { nodeFiles } from '@wgmesh/agent/node/files';
+import type { L2Settings } from '@wgmesh/agent/l2/l2';
 import { Bootstrap } from './bootstrap.js';
 import type { Clock } from './members/table.js';
 import { FileStateStore } from './members/store.js';
@@ -57,6 +58,8 @@ export interface BootstrapNodeInit extends NodeInit {
   readonly etcd?: Omit<EtcdMeshStoreInit, 'meshName' | 'cidr'>;
   /** Give every pair of nodes its own WireGuard preshared key (-psk); the secret they come from is kept in the state dir or etcd. */
   readonly presharedKeys?: boolean;
+  /** Give the mesh layer 2 (-l2, -l2-vni, -l2-port): see BootstrapInit.l2. */
+  readonly meshL2?: L2Settings;
 }
 
 /** A bootstrap node: its member table and join service, with the parts every node has around them. */
@@ -186,6 +189,7 @@ function bootstrapCore(components: BootstrapNodeComponents, init: BootstrapNodeI
           ...(init.keyRotationMs ? { keyRotationMs: init.keyRotationMs } : {}),
           ...(device.pendingPrivateKey ? { pendingPrivateKey: device.pendingPrivateKey } : {}),
           ...(init.liveness ? { liveness: init.liveness } : {}),
+          ...(init.meshL2 ? { l2: init.meshL2 } : {}),
         },
       );
       held.bootstrap = bootstrap;

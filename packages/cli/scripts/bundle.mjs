@@ -22,6 +22,7 @@
 import { build } from 'esbuild';
 import { copyFile, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadBundle } from '../bin/bundle-loader.js';
@@ -38,6 +39,26 @@ const table = readFileSync(path.join(src, 'commands/table.ts'), 'utf8');
 const commands = [...table.matchAll(/^\s+'?([a-z][a-z-]*)'?: async \(\) => \(await import\('\.\/([a-z-]+)\.js'\)\)\.(\w+),$/gm)].map((m) => ({ name: m[1], file: m[2], fn: m[3] }));
 if (commands.length < 10) throw new Error(`bundle: found ${commands.length} commands in src/commands/table.ts; its lines no longer match this script's pattern`);
 
+/**
+ * `wgmesh version`'s commit and build time (src/help.ts reads them): the short commit, "+dirty" when
+ * the tree has changes, "unknown" outside a git checkout (a release tarball) or without git.
+ * SOURCE_DATE_EPOCH, when set, is the build time (reproducible builds).
+ */
+function buildStamp() {
+  const git = (...args) => execFileSync('git', args, { cwd: cliDir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  let commit = 'unknown';
+  try {
+    commit = git('rev-parse', '--short=12', 'HEAD');
+    if (git('status', '--porcelain', '--untracked-files=no')) commit += '+dirty';
+  } catch {
+    // not a git checkout, or no git: "unknown"
+  }
+  const epoch = Number(process.env.SOURCE_DATE_EPOCH);
+  const date = new Date(Number.isFinite(epoch) && epoch > 0 ? epoch * 1000 : Date.now()).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  return { commit, date };
+}
+const stamp = buildStamp();
+
 const common = {
   bundle: true,
   platform: 'node',
@@ -52,6 +73,7 @@ const common = {
   legalComments: 'none',
   logLevel: 'warning',
   metafile: metafileDir !== undefined,
+  define: { __WGMESH_BUILD__: JSON.stringify(stamp) },
 };
 
 /** Where the bundles meet each other at run time instead of being copied into one another. */
@@ -82,7 +104,7 @@ const cjs = {
   external: ['etcd3', 'node-forge', 'yaml', 'prom-client', 'ink', 'react', 'react/*'],
   plugins: [seams],
   // ES module sources ask for import.meta.url (lazyRequire, the lab's paths): the bundle file's URL.
-  define: { 'import.meta.url': '__wgmeshImportMetaUrl' },
+  define: { ...common.define, 'import.meta.url': '__wgmeshImportMetaUrl' },
   banner: { js: "var __wgmeshImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
 };
 

@@ -17,6 +17,27 @@ export const COMMAND_SUMMARIES: Record<string, string> = {
 
 export const VERSION = '0.1.0';
 
+/** The commit and time of the build, set by scripts/bundle.mjs (esbuild's define); absent when run from source. */
+declare const __WGMESH_BUILD__: { readonly commit: string; readonly date: string } | undefined;
+
+export interface BuildInfo {
+  readonly version: string;
+  /** Short commit hash, "+dirty" when the tree had changes; "unknown" outside git or from source. */
+  readonly commit: string;
+  /** ISO time of the build; "unknown" from source. */
+  readonly date: string;
+}
+
+export function buildInfo(): BuildInfo {
+  const build = typeof __WGMESH_BUILD__ === 'undefined' ? undefined : __WGMESH_BUILD__;
+  return { version: VERSION, commit: build?.commit || 'unknown', date: build?.date || 'unknown' };
+}
+
+/** `wgmesh version`: version, commit and build date, as the original's release builds print them. */
+export function versionLine(info: BuildInfo = buildInfo()): string {
+  return `wgmesh ${info.version} (commit ${info.commit}, built ${info.date})\n`;
+}
+
 function usage(): string {
   const lines = ['usage: wgmesh COMMAND [flags]', '', 'WireGuard mesh networks: one node bootstraps, every other joins with one command.', '', 'commands:'];
   for (const [name, summary] of Object.entries(COMMAND_SUMMARIES)) lines.push(`  ${name.padEnd(10)} ${summary}`);
@@ -32,7 +53,7 @@ export function answerWithoutCommand(argv: readonly string[]): number | undefine
     return name ? 0 : 2;
   }
   if (name === 'version' || name === '-version' || name === '--version') {
-    process.stdout.write(`wgmesh ${VERSION}\n`);
+    process.stdout.write(versionLine());
     return 0;
   }
   // Own commands only: `wgmesh toString` is not one.

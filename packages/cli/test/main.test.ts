@@ -21,3 +21,16 @@ test('every command in help has a loader, and every loader a line in help', asyn
   const { COMMAND_LOADERS } = await import('../src/commands/table.js');
   assert.deepEqual(Object.keys(COMMAND_LOADERS), Object.keys(COMMAND_SUMMARIES));
 });
+
+test('wgmesh version: version, commit and build date; from source (no build stamp) both "unknown"', async (t) => {
+  const { buildInfo, versionLine, VERSION } = await import('../src/help.js');
+  assert.deepEqual(buildInfo(), { version: VERSION, commit: 'unknown', date: 'unknown' });
+  assert.equal(versionLine({ version: '0.1.0', commit: '4c53267abcde', date: '2026-12-02T08:55:46Z' }), 'wgmesh 0.1.0 (commit 4c53267abcde, built 2026-12-02T08:55:46Z)\n');
+  let stdout = '';
+  t.mock.method(process.stdout, 'write', (chunk: string) => {
+    stdout += chunk;
+    return true;
+  });
+  assert.equal(await main(['version'], {}), 0);
+  assert.equal(stdout, `wgmesh ${VERSION} (commit unknown, built unknown)\n`);
+});

@@ -44,6 +44,17 @@ export class DnsServer {
 
   /** Listens on `address`; rejects with a message that says what to do when the port is taken. */
   async start(address: string): Promise<void> {
+    // Port 0 (tests): the system picks a free UDP port, which TCP may have in use; pick again.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.listen(address);
+      } catch (err) {
+        if (this.port !== 0 || attempt >= 5 || !/ is in use /.test((err as Error).message)) throw err;
+      }
+    }
+  }
+
+  private async listen(address: string): Promise<void> {
     const udp = createSocket({ type: address.includes(':') ? 'udp6' : 'udp4' });
     udp.on('message', (msg, rinfo) => {
       const { response, outcome } = respond(msg, this.zone, 'udp');

@@ -2,6 +2,7 @@ import ipaddr from 'ipaddr.js';
 import type { Answer, Question } from 'dns-packet';
 import type { MeshNode, Netmap } from '../netmap/netmap.js';
 import { cidrContains } from '../endpoints/endpoints.js';
+import { parseServiceTag } from '../services.js';
 
 /**
  * The mesh's names, answered from the node's own netmap (so they keep working while no bootstrap
@@ -51,20 +52,24 @@ export interface ServiceRecord {
   readonly proto: 'tcp' | 'udp';
 }
 
-/** The service a `svc:` tag declares, or undefined when the tag is not one (or has no valid port). */
+/**
+ * The SRV view of a `svc:` tag (parsed by services.ts): its name as a DNS label, its port and
+ * protocol (the service's `proto` tag, tcp by default); undefined for other tags, bad ones, and
+ * names or protocols DNS cannot carry.
+ */
 export function serviceFromTag(key: string, value: string): ServiceRecord | undefined {
-  if (!key.startsWith('svc:')) return undefined;
-  const name = key.slice(4).toLowerCase();
+  let service;
+  try {
+    service = parseServiceTag(key, value);
+  } catch {
+    return undefined;
+  }
+  if (!service) return undefined;
+  const name = service.name.toLowerCase();
   if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/.test(name)) return undefined;
-  const fields = new Map(value.split(',').map((pair) => {
-    const eq = pair.indexOf('=');
-    return eq < 0 ? [pair.trim(), ''] : [pair.slice(0, eq).trim(), pair.slice(eq + 1).trim()];
-  }));
-  const port = Number(fields.get('port'));
-  if (!Number.isInteger(port) || port < 1 || port > 65535) return undefined;
-  const proto = (fields.get('proto') ?? 'tcp').toLowerCase();
+  const proto = (service.tags.proto ?? 'tcp').toLowerCase();
   if (proto !== 'tcp' && proto !== 'udp') return undefined;
-  return { name, port, proto };
+  return { name, port: service.port, proto };
 }
 
 /** What one netmap revision answers: built once per netmap, then every query is a map lookup. */

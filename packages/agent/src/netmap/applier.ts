@@ -118,6 +118,7 @@ export class NetmapApplier {
         meshCreatedMs: Number(joined.meshCreatedMs),
         revision: this.netmapValue.revision,
         nodes: [...this.netmapValue.nodes.values()],
+        ...(joined.l2?.enabled ? { l2: { vni: joined.l2.vni, port: joined.l2.port } } : {}),
       });
     } catch (err) {
       this.components.logger.error('could not save agent state', { err: errorMessage(err) });

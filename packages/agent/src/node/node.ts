@@ -14,7 +14,8 @@ import { silentLogger, type Logger } from '../log.js';
 import { RTT_DEFAULTS } from '../rtt/echo.js';
 import { RttProbing } from '../rtt/probing.js';
 import { FileAgentStateStore } from '../state/agent-state.js';
-import { MemberlistExporter } from '../status/memberlist.js';
+import { MemberlistExporter, type MemberlistFormat } from '../status/memberlist.js';
+import { logMeshSize } from '../status/mesh-size.js';
 import { MeshNames, type MeshNamesInit } from '../dns/names.js';
 import type { Timers } from '../timers.js';
 import type { WgDriver, WgDriverFactory } from '../wg/types.js';
@@ -27,6 +28,10 @@ import { AGENT_DEFAULTS } from '../constants.js';
 import { KernelForwarding, MemoryForwarding, type RelayForwarding } from '../relay/forwarding.js';
 import { RelayUnavailable } from '../errors.js';
 import { CertificateRenewer, type CertificateFiles } from '../identity/renewer.js';
+import { MeshL2 } from '../l2/mesh-l2.js';
+import { IpL2Driver } from '../l2/ip-driver.js';
+import { MemoryL2Driver } from '../l2/memory-driver.js';
+import type { L2Driver } from '../l2/types.js';
 
 /** What a node is given rather than builds: injected, so tests use the memory driver and fakes. */
 export interface NodeComponents {
@@ -37,6 +42,8 @@ export interface NodeComponents {
   readonly random?: () => number;
   /** Makes the router port mapper when port mapping is on; default createPortMapper (tests: a fake gateway). */
   readonly portMapper?: (components: PortMapperComponents, init: PortMapperInit) => PortMapper;
+  /** Makes the L2 devices' driver when the mesh has L2; default `ip`/`bridge` commands (the memory driver with a memory WireGuard driver). */
+  readonly l2Driver?: () => L2Driver;
 }
 
 /** What every node (joined or bootstrap) is told; defaults in AGENT_DEFAULTS and RTT_DEFAULTS. */
@@ -66,6 +73,8 @@ export interface NodeInit {
   readonly memberlistFile?: string;
   /** The mesh's names: DNS on the mesh IP and/or a hosts-file block; none: no names. */
   readonly names?: MeshNamesInit;
+  /** Its format: ours (default) or the original wgmesh's (mode 0640, removed on stop). */
+  readonly memberlistFormat?: MemberlistFormat;
   /** On stop, leave the WireGuard interface in place (kernel backend). */
   readonly keepInterface?: boolean;
   /** Rotate the WireGuard key this often (ms; 0 or absent: never). */
@@ -81,6 +90,11 @@ export interface NodeInit {
    * listenAddr, which advertises only that address.
    */
   readonly portMapping?: boolean;
+  /**
+   * This node's share of the mesh's layer 2 (bootstrap -l2; whether the mesh has it comes with the
+   * join): local interfaces to put in the bridge and an address for it. Ignored in a mesh without L2.
+   */
+  readonly l2?: { readonly bridgeIfs?: readonly string[]; readonly address?: string };
 }
 
 /** What a node's core is handed once the device and key exist. */
@@ -236,6 +250,21 @@ export class AgentNode extends EventEmitter {
         await startRtt(agent.meshIp!);
         agent.on('address', (ip: string) => void rtt.moveTo(ip));
       }
+      // Layer 2 when the mesh has it (now, or once a re-join says so); nothing is made otherwise.
+      const l2 = new MeshL2(agent, (components.l2Driver ?? (() => (driver.kind === 'memory' ? new MemoryL2Driver() : new IpL2Driver({ logger: this.logger.child({ component: 'l2' }) }))))(), {
+        meshName: init.meshName,
+        wgInterface: driver.name,
+        ...(init.l2?.bridgeIfs ? { bridgeIfs: init.l2.bridgeIfs } : {}),
+        ...(init.l2?.address ? { address: init.l2.address } : {}),
+        keepInterface: init.keepInterface ?? false,
+      }, this.logger.child({ component: 'l2' }));
+      await parts.start('layer 2', async () => {
+        await l2.start();
+        agent.l2Status = () => l2.status();
+      }, async () => {
+        agent.l2Status = undefined;
+        await l2.stop();
+      });
       if (mapper) await parts.start('port mapping', () => mapper.start(), () => mapper.stop());
       if (init.socketPath) {
         const tokens = core.tokenAdmin?.();
@@ -254,7 +283,7 @@ export class AgentNode extends EventEmitter {
         this.logger.info('metrics served', { url: `http://${init.metricsAddr}/metrics` });
       }
       if (init.memberlistFile) {
-        const exporter = new MemberlistExporter(agent, init.memberlistFile, this.logger);
+        const exporter = new MemberlistExporter(agent, init.memberlistFile, this.logger, { format: init.memberlistFormat ?? 'wgmesh' });
         await parts.start('memberlist', () => exporter.start(), () => exporter.stop());
       }
       if (init.names && (init.names.port !== undefined || init.names.hostsFile)) {
@@ -290,6 +319,7 @@ export class AgentNode extends EventEmitter {
   private adopt(agent: Agent): void {
     if (this.agentValue === agent) return;
     this.agentValue = agent;
+    logMeshSize(agent, this.logger);
     agent.on('step', (step: { name: string }) => {
       if (step.name === 'peers') this.onPeersSet?.(agent);
       this.emit('step', step);

@@ -16,6 +16,8 @@ export type { LeaveResponse, LeaveResponse__Output } from './gen/wgmesh/v1/Leave
 export type { MeshClient, MeshHandlers } from './gen/wgmesh/v1/Mesh.js';
 export type { AgentClient, AgentHandlers } from './gen/wgmesh/v1/Agent.js';
 export type { InfoResponse, InfoResponse__Output } from './gen/wgmesh/v1/InfoResponse.js';
+export type { L2Status, L2Status__Output } from './gen/wgmesh/v1/L2Status.js';
+export type { MeshL2, MeshL2__Output } from './gen/wgmesh/v1/MeshL2.js';
 export type { PeerStatus, PeerStatus__Output } from './gen/wgmesh/v1/PeerStatus.js';
 export type { RttResponse, RttResponse__Output } from './gen/wgmesh/v1/RttResponse.js';
 export type { RttRow, RttRow__Output } from './gen/wgmesh/v1/RttRow.js';

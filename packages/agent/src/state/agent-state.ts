@@ -13,6 +13,8 @@ export interface AgentState {
   readonly meshCreatedMs: number;
   readonly revision: number;
   readonly nodes: readonly MeshNode[];
+  /** The mesh's layer 2 (bootstrap -l2); absent: none (and in files from before L2). */
+  readonly l2?: { readonly vni: number; readonly port: number };
 }
 
 export interface AgentStateStore {

@@ -1,6 +1,7 @@
 import type { Agent } from '../agent.js';
 import { daysLeft } from '../identity/renewer.js';
 import { compareNames, nodesByName, peersOf } from '../netmap/netmap.js';
+import { servicesOf } from '../services.js';
 import type { InfoResponse, PeerStatus, RttResponse__Output, RttRow__Output } from '../proto/index.js';
 import type { WgPeerState } from '../wg/types.js';
 
@@ -58,11 +59,13 @@ export async function buildStatus(agent: Agent): Promise<InfoResponse> {
     peers,
     bootstrapAddr: agent.bootstrap.current,
     bootstrapAddrs: agent.bootstrap.all,
+    services: servicesOf(nodesByName(netmap)).map((s) => ({ name: s.name, node: s.node, meshIp: s.meshIp, port: s.port, tags: { ...s.tags } })),
     isBootstrap: agent.options.isBootstrap ?? false,
     self: self ?? null,
     relay: agent.relayPaths.forwarding?.enabled ?? false,
     relayPairs: agent.relayPaths.relayPairs,
     relayedBytes: (await agent.relayPaths.forwarding?.forwardedBytes()) ?? 0,
+    l2: agent.l2Status?.() ?? null,
     ...certificateFields(agent),
   };
 }

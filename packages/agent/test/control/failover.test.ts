@@ -21,7 +21,7 @@ const unavailable = (method: string) => new ControlCallError(grpcStatus.UNAVAILA
 /** The membership every fake bootstrap shares (as etcd would): this node n0 and two peers, at revision 3. */
 function sharedMesh(): { response: JoinResponse__Output; revision: number } {
   const nodes = [meshNode('n0', '10.232.0.2'), meshNode('n1', '10.232.0.3'), meshNode('n2', '10.232.0.4')];
-  return { response: { nodeName: 'n0', meshIp: '10.232.0.2', meshCidr: '10.232.0.0/16', meshCreatedMs: 1, revision: 3, nodes, nodeSecret: 's', presharedKeys: false }, revision: 3 };
+  return { response: { nodeName: 'n0', meshIp: '10.232.0.2', meshCidr: '10.232.0.0/16', meshCreatedMs: 1, revision: 3, nodes, nodeSecret: 's', presharedKeys: false, l2: null }, revision: 3 };
 }
 
 /** One bootstrap of several: reachable or not, or refusing calls with a given code; records what it was asked. */

@@ -48,6 +48,8 @@ const CASES: BadCase[] = [
   set('value of 64,000 characters', 'note', 'x'.repeat(64_000), INVALID_ARGUMENT, 'invalid tags["note"]: value is longer than 255 bytes'),
   set('value with a newline', 'note', 'two\nlines', INVALID_ARGUMENT, 'invalid tags["note"]: value contains control characters'),
   set('value with ESC', 'note', 'red \u001b[31m', INVALID_ARGUMENT, 'invalid tags["note"]: value contains control characters'),
+  set('a service without a port', 'svc:web', 'proto=tcp', INVALID_ARGUMENT, 'invalid tags["svc:web"]: a service needs port=PORT'),
+  set('a service with a port out of range', 'svc:web', 'port=65536,proto=tcp', INVALID_ARGUMENT, 'invalid tags["svc:web"]: port "65536" is not a port number (1-65535'),
   set('value with NUL', 'note', 'a\u0000b', INVALID_ARGUMENT, 'invalid tags["note"]: value contains control characters'),
   set('value with DEL', 'note', 'a\u007fb', INVALID_ARGUMENT, 'invalid tags["note"]: value contains control characters'),
   del('a key the node does not have', 'missing', NOT_FOUND, 'no tag "missing" on this node'),

@@ -43,7 +43,7 @@ const turn = () => new Promise((resolve) => setImmediate(resolve));
 
 test('two Watch messages in one turn are applied one turn later, in one pass and one driver call', async () => {
   const self = meshNode('n0', '198.18.0.2');
-  const control = fakeControl({ nodeName: 'n0', meshIp: self.meshIp, meshCidr: '198.18.0.0/16', meshCreatedMs: 1, revision: 1, nodes: [self], nodeSecret: '', presharedKeys: false });
+  const control = fakeControl({ nodeName: 'n0', meshIp: self.meshIp, meshCidr: '198.18.0.0/16', meshCreatedMs: 1, revision: 1, nodes: [self], nodeSecret: '', presharedKeys: false, l2: null });
   const driver = new CountingDriver('wgapply');
   const agent = new Agent({ control, driver, timers: new SimTimers() }, { meshName: 'm', nodeName: 'n0', privateKey: generateKeyPair().privateKey, wgOptions: {} });
   await agent.start();

@@ -34,7 +34,7 @@ class FakeControl implements ControlClient {
     this.joins++;
     if (this.answer === 'unreachable') throw new ControlCallError(grpcStatus.UNAVAILABLE, 'No connection established', 'Join');
     const self = meshNode(String(req.nodeName), MESH_IP, { publicKey: String(req.publicKey) });
-    return { nodeName: self.name, meshIp: MESH_IP, meshCidr: '127.0.0.0/8', meshCreatedMs: 1, revision: 1, nodes: [self], nodeSecret: 'secret', presharedKeys: false };
+    return { nodeName: self.name, meshIp: MESH_IP, meshCidr: '127.0.0.0/8', meshCreatedMs: 1, revision: 1, nodes: [self], nodeSecret: 'secret', presharedKeys: false, l2: null };
   }
   watch(_req: unknown, callbacks: { onOpen(): void }) {
     queueMicrotask(() => callbacks.onOpen());
@@ -146,13 +146,13 @@ describe('a node start that fails stops what had started, last first', () => {
 
     // Step 1: the start brings up every part, in order.
     await node.start();
-    assert.deepEqual(node.running, ['agent', 'rtt', 'local API', 'metrics', 'memberlist']);
+    assert.deepEqual(node.running, ['agent', 'rtt', 'layer 2', 'local API', 'metrics', 'memberlist']);
     assert.equal(driver.isUp, true);
     assert.equal(await answers(path.join(dir, 'wgmesh.sock')), true, 'the local API answers');
 
     // Step 2: stop undoes it, last part first.
     await node.stop();
-    assert.deepEqual(events.filter((e) => e.startsWith('stopped')), ['stopped memberlist', 'stopped metrics', 'stopped local API', 'stopped rtt', 'stopped agent']);
+    assert.deepEqual(events.filter((e) => e.startsWith('stopped')), ['stopped memberlist', 'stopped metrics', 'stopped local API', 'stopped layer 2', 'stopped rtt', 'stopped agent']);
     assert.deepEqual(node.running, []);
     assert.equal(driver.isUp, false, 'the interface is gone');
     assert.equal(control.left, true, 'it left the mesh');
@@ -193,7 +193,7 @@ describe('a node start that fails stops what had started, last first', () => {
     assert.equal(await exists(path.join(dir, 'state', 'node', 'private.key')), false, 'not even a key was made');
   });
 
-  test('(c) the metrics port is in use: the local API, RTT and the agent stop in that order', async () => {
+  test('(c) the metrics port is in use: the local API, layer 2, RTT and the agent stop in that order', async () => {
     const { port, server } = await holdPort();
     closeAfter.push(server);
     const { logger, events } = lifecycleLog();
@@ -205,7 +205,7 @@ describe('a node start that fails stops what had started, last first', () => {
     // RTT starts once the agent has set its peers, while the agent's start finishes (saving the
     // join): which of the two is done first is a race; the stop order is not.
     assert.deepEqual([...events.slice(0, 2)].sort(), ['started agent', 'started rtt']);
-    assert.deepEqual(events.slice(2), ['started local API', 'stopped metrics', 'stopped local API', 'stopped rtt', 'stopped agent']);
+    assert.deepEqual(events.slice(2), ['started layer 2', 'started local API', 'stopped metrics', 'stopped local API', 'stopped layer 2', 'stopped rtt', 'stopped agent']);
     assert.deepEqual(node.running, []);
     assert.equal(driver.isUp, false);
     assert.equal(control.closed, true);
@@ -298,7 +298,7 @@ describe('port mapping in a node', () => {
 
     // Step 1: the node starts; the mapper is a part of it, started after the agent (the interface is up).
     await node.start();
-    assert.deepEqual(node.running, ['agent', 'port mapping']);
+    assert.deepEqual(node.running, ['agent', 'layer 2', 'port mapping']);
 
     // Step 2: the router maps; an Update carrying the mapped endpoint goes out without waiting a heartbeat period.
     const mapped = { ip: '203.0.113.7', port: 55540, kind: 'ENDPOINT_KIND_MAPPED' };
@@ -317,7 +317,7 @@ describe('port mapping in a node', () => {
     const log = recordingLogger();
     const node = createAgentNode({ wg: () => new TestDriver(), control: new RecordingControl(), logger: log, portMapper: toFakeRouter([300, 300, 300]) }, init());
     await node.start();
-    assert.deepEqual(node.running, ['agent', 'port mapping']);
+    assert.deepEqual(node.running, ['agent', 'layer 2', 'port mapping']);
     await until('the mapper asking', () => router.requests.length >= 1);
     assert.equal(log.lines.some((l) => l.message.startsWith('no port mapping')), false, 'the node is up while the mapper still waits for the router');
     const began = Date.now();
@@ -329,7 +329,7 @@ describe('port mapping in a node', () => {
     for (const extra of [{ portMapping: false }, { listenAddr: '192.0.2.10' }]) {
       const node = createAgentNode({ wg: () => new TestDriver(), control: new RecordingControl(), portMapper: toFakeRouter([100]) }, init(extra));
       await node.start();
-      assert.deepEqual(node.running, ['agent']);
+      assert.deepEqual(node.running, ['agent', 'layer 2']);
       await node.stop();
     }
     assert.equal(router.requests.length, 0);

@@ -143,6 +143,11 @@ export function checkStateShape(value: unknown): MeshState {
   expect('a revision number (an integer, 0 or more)', (v) => Number.isInteger(v) && (v as number) >= 0)(value.revision, 'revision');
   arrayOf(object(memberFields(cidr)))(value.members, 'members');
   checkUnique(value.members as Member[]);
+  // Layer 2 came later: only when present.
+  optional(object({
+    vni: expect('a VXLAN network identifier 1-16777215', (v) => Number.isInteger(v) && (v as number) >= 1 && (v as number) <= 16_777_215),
+    port,
+  }))(value.l2, 'l2');
   return value as unknown as MeshState;
 }
 

@@ -28,6 +28,8 @@ export interface MeshState {
   readonly createdMs: number;
   readonly revision: number;
   readonly members: readonly Member[];
+  /** The mesh's layer 2 (bootstrap -l2), kept so a restart keeps it; absent: none (and in files from before L2). */
+  readonly l2?: { readonly vni: number; readonly port: number };
 }
 
 /** One change to the membership, at the revision it makes: a member added or replaced whole, or one removed. */
@@ -157,6 +159,8 @@ interface Held {
   readonly createdMs: number;
   revision: number;
   readonly members: Map<string, Member>;
+  /** The mesh's layer 2 (bootstrap -l2), carried into every snapshot a compaction writes. */
+  readonly l2?: MeshState['l2'];
 }
 
 /**
@@ -433,7 +437,7 @@ export function journalFileFor(snapshotFile: string): string {
 const DEFAULT_COMPACT_BYTES = 1024 * 1024;
 
 function stateOf(held: Held): MeshState {
-  return { version: 1, meshName: held.meshName, cidr: held.cidr, createdMs: held.createdMs, revision: held.revision, members: [...held.members.values()] };
+  return { version: 1, meshName: held.meshName, cidr: held.cidr, createdMs: held.createdMs, revision: held.revision, members: [...held.members.values()], ...(held.l2 ? { l2: held.l2 } : {}) };
 }
 
 async function readOrUndefined(file: string): Promise<string | undefined> {

@@ -7,6 +7,7 @@ import type { RttSample__Output } from '@wgmesh/agent/proto/gen/wgmesh/v1/RttSam
 import type { WatchEvent } from '@wgmesh/agent/proto/gen/wgmesh/v1/WatchEvent';
 import { spreadIndex } from '@wgmesh/agent/control/failover';
 import { compareNames, withoutRetiredFields } from '@wgmesh/agent/netmap/netmap';
+import type { L2Settings } from '@wgmesh/agent/l2/l2';
 import { ConfigError, IdentityMismatch, NameTaken, NodeNotFound, PublicKeyTaken, StoreConflict, StoreUnavailable } from '../errors.js';
 import { AddressPool, type Ipam } from '../ipam/ipam.js';
 import { DEFAULTS } from '../constants.js';
@@ -122,6 +123,8 @@ export class MemberTable {
   private probeError = '';
   private watchError = '';
   private readonly resyncListeners = new Set<() => void>();
+  /** The mesh's layer 2, set once at open. */
+  private l2: L2Settings | undefined;
 
   private constructor(
     private readonly store: StateStore | SharedMemberStore,
@@ -144,21 +147,35 @@ export class MemberTable {
   static async open(
     store: StateStore | SharedMemberStore,
     ipam: Ipam,
-    init: { meshName: string; clock?: Clock; historyLimit?: number },
+    init: { meshName: string; clock?: Clock; historyLimit?: number; l2?: L2Settings },
   ): Promise<MemberTable> {
     const clock = init.clock ?? systemClock;
-    if (isSharedStore(store)) return MemberTable.openShared(store, ipam, clock, init);
+    if (isSharedStore(store)) {
+      if (init.l2) throw new ConfigError('-l2 is not supported with -store etcd yet (the mesh record in etcd has no place for it); run the mesh with -store file, or without -l2');
+      return MemberTable.openShared(store, ipam, clock, init);
+    }
     let state = await store.load();
     if (state && (state.meshName !== init.meshName || state.cidr !== ipam.cidr.text)) {
       throw new ConfigError(
         `the state file holds mesh "${state.meshName}" with CIDR ${state.cidr}, but this bootstrap was started for mesh "${init.meshName}" with CIDR ${ipam.cidr.text}; start it with the same -n and -cidr, or use another -state-dir`,
       );
     }
+    if (state?.l2 && init.l2 && (state.l2.vni !== init.l2.vni || state.l2.port !== init.l2.port)) {
+      throw new ConfigError(
+        `the state file's mesh has layer 2 with VNI ${state.l2.vni}, port ${state.l2.port}, but this bootstrap was started with VNI ${init.l2.vni}, port ${init.l2.port}; start it with the mesh's (or without -l2-vni/-l2-port: the state's are kept)`,
+      );
+    }
     if (!state) {
-      state = { version: 1, meshName: init.meshName, cidr: ipam.cidr.text, createdMs: clock.now(), revision: 0, members: [] };
+      state = { version: 1, meshName: init.meshName, cidr: ipam.cidr.text, createdMs: clock.now(), revision: 0, members: [], ...(init.l2 ? { l2: init.l2 } : {}) };
+      await store.save(state);
+    } else if (init.l2 && !state.l2) {
+      // L2 added to a mesh that had none: kept from now on; nodes learn it at their next join.
+      state = { ...state, l2: init.l2 };
       await store.save(state);
     }
-    return new MemberTable(store, ipam, clock, state.meshName, state.createdMs, state, init.historyLimit ?? DEFAULTS.historyLimit);
+    const table = new MemberTable(store, ipam, clock, state.meshName, state.createdMs, state, init.historyLimit ?? DEFAULTS.historyLimit);
+    table.l2 = state.l2;
+    return table;
   }
 
   /**
@@ -217,6 +234,11 @@ export class MemberTable {
     return this.ipam.cidr.text;
   }
 
+  /** The mesh's layer 2 (bootstrap -l2, or kept in the state file); undefined: none. */
+  get l2Settings(): L2Settings | undefined {
+    return this.l2;
+  }
+
   get size(): number {
     return this.members.size;
   }
@@ -268,9 +290,18 @@ export class MemberTable {
     return this.members.values();
   }
 
+  /**
+   * The membership as nodes see it, sorted by name. Made once per revision and shared (callers
+   * must not change it): every join and every new watcher of a large mesh asks for it, and
+   * rebuilding 10,000 records each time was most of a busy bootstrap's work (and its GC).
+   */
   list(): MeshNode[] {
-    return [...this.members.values()].map(toNode).sort((a, b) => compareNames(a.name, b.name));
+    if (this.listed?.revision !== this.revisionValue || this.listed.size !== this.members.size) {
+      this.listed = { revision: this.revisionValue, size: this.members.size, nodes: Object.freeze([...this.members.values()].map(toNode).sort((a, b) => compareNames(a.name, b.name))) as MeshNode[] };
+    }
+    return this.listed.nodes;
   }
+  private listed: { revision: number; size: number; nodes: MeshNode[] } | undefined;
 
   snapshot(): { revision: number; nodes: MeshNode[] } {
     return { revision: this.revisionValue, nodes: this.list() };
@@ -279,7 +310,7 @@ export class MemberTable {
   /** What a node is told when it joins: its address, the mesh, the membership now, and its secret (dev mode). */
   joinResponse(member: Pick<Member, 'name' | 'meshIp'>, secret = ''): JoinResponse__Output {
     const snapshot = this.snapshot();
-    return { nodeName: member.name, meshIp: member.meshIp, meshCidr: this.cidr, meshCreatedMs: this.createdMs, revision: snapshot.revision, nodes: snapshot.nodes, nodeSecret: secret, presharedKeys: false };
+    return { nodeName: member.name, meshIp: member.meshIp, meshCidr: this.cidr, meshCreatedMs: this.createdMs, revision: snapshot.revision, nodes: snapshot.nodes, nodeSecret: secret, presharedKeys: false, l2: this.l2 ? { enabled: true, ...this.l2 } : null };
   }
 
   /** The deltas after `revision`, or undefined when the history no longer reaches back that far. */

@@ -25,6 +25,7 @@ import { parsePrefix } from '../ipam/ipam.js';
 import type { Authenticator, CallIdentity, ServerSurfaceCall } from './auth.js';
 import { toServiceError } from './status.js';
 import { createWatchHandler, type WatchQueueLimits } from './watch.js';
+import { EncodedMembership } from './membership-bytes.js';
 import { answerPresharedKeys } from '../psk/answer.js';
 import type { PresharedKeySource } from '../psk/psk.js';
 import {
@@ -99,7 +100,8 @@ export function createMeshService(
     return { ...resolveIdentity(call, req.nodeName, publicKey, req.nodeSecret), publicKey };
   }
 
-  const watch = createWatchHandler({ table, caller, logger, stats }, watchQueue);
+  const membership = new EncodedMembership();
+  const watch = createWatchHandler({ table, caller, logger, stats, membership }, watchQueue);
 
   const handlers: MeshHandlers = {
     Join(call, callback) {
@@ -111,7 +113,7 @@ export function createMeshService(
         const listenPort = validateListenPort(req.listenPort);
         const { member, revision, created, secret } = await table.join({ name, identity, endpoints, tags, listenPort, relay: req.relay });
         logger.info(created ? 'node joined' : 'node re-joined', { node: name, meshIp: member.meshIp, publicKey, revision });
-        return { ...table.joinResponse(member, secret), presharedKeys: components.presharedKeys !== undefined };
+        return membership.joinResponse({ ...table.joinResponse(member, secret), presharedKeys: components.presharedKeys !== undefined });
       }, {
         ok: () => stats.joinsAccepted++,
         failed: (err) => {

@@ -4,6 +4,7 @@ import { type MeshHandlers } from '@wgmesh/agent/proto/gen/wgmesh/v1/Mesh';
 import { type WatchEvent } from '@wgmesh/agent/proto/gen/wgmesh/v1/WatchEvent';
 import { ConfigError } from '../errors.js';
 import { LIMITS } from '../constants.js';
+import { joinResponseSerializer } from './membership-bytes.js';
 
 export interface JoinServerInit {
   readonly bindAddr: string;
@@ -13,12 +14,18 @@ export interface JoinServerInit {
 
 /**
  * The Mesh service as the server registers it: a Watch event that is already encoded (a Buffer:
- * the Watch handler encodes each change once for all its watchers) is written as it is.
+ * the Watch handler encodes each change once for all its watchers) is written as it is, and a
+ * Join answer's membership is appended as the bytes EncodedMembership made once per revision.
  */
 function meshServiceDefinition(): grpc.ServiceDefinition {
   const definition = loadProtos().mesh.wgmesh.v1.Mesh.service;
   const serialize = definition.Watch.responseSerialize;
-  return { ...definition, Watch: { ...definition.Watch, responseSerialize: (event: WatchEvent | Buffer) => (Buffer.isBuffer(event) ? event : serialize(event)) } };
+  return {
+    ...definition,
+    Watch: { ...definition.Watch, responseSerialize: (event: WatchEvent | Buffer) => (Buffer.isBuffer(event) ? event : serialize(event)) },
+    // A Join answer's membership comes encoded already (EncodedMembership).
+    Join: { ...definition.Join, responseSerialize: joinResponseSerializer(definition.Join.responseSerialize) },
+  };
 }
 
 /** The TLS (or, in dev mode, plain) gRPC listener of the Mesh service. */

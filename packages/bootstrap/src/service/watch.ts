@@ -6,9 +6,11 @@ import { type MeshHandlers } from '@wgmesh/agent/proto/gen/wgmesh/v1/Mesh';
 import { type WatchEvent } from '@wgmesh/agent/proto/gen/wgmesh/v1/WatchEvent';
 import { type WatchRequest__Output } from '@wgmesh/agent/proto/gen/wgmesh/v1/WatchRequest';
 import type { Identity, MemberDelta, MemberTable } from '../members/table.js';
+import type { MeshNode } from '@wgmesh/agent/netmap/netmap';
 import { NodeNotFound, WatcherFellBehind } from '../errors.js';
 import type { ServerSurfaceCall } from './auth.js';
 import { toServiceError } from './status.js';
+import type { EncodedMembership } from './membership-bytes.js';
 
 /**
  * The server side of Mesh.Watch: who may watch, list-and-watch from the member table
@@ -23,11 +25,13 @@ export interface WatchServiceComponents {
   readonly logger: Logger;
   /** Counters the service keeps: open watchers, events sent, watchers cut off. */
   readonly stats: { watchers: number; eventsSent: number; watchersFellBehind: number };
+  /** Snapshots encoded once per revision (shared with Join's answers). */
+  readonly membership?: EncodedMembership;
 }
 
 /** The Watch handler, and what ends every open stream (the bootstrap stopping). */
 export function createWatchHandler(components: WatchServiceComponents, limits: WatchQueueLimits): { Watch: MeshHandlers['Watch']; closeWatchers(): void } {
-  const { table, caller, logger, stats } = components;
+  const { table, caller, logger, stats, membership } = components;
   /** Each open Watch stream, with what stops sending to it. */
   const openStreams = new Map<ServerWritableStream<WatchRequest__Output, WatchEvent>, () => void>();
   const serializeEvent = loadProtos().mesh.wgmesh.v1.Mesh.service.Watch.responseSerialize;
@@ -65,7 +69,8 @@ export function createWatchHandler(components: WatchServiceComponents, limits: W
     unsubscribe = table.watch(Number(req.sinceRevision), (event, delta, catchUp) => {
       stats.eventsSent++;
       // A change goes to every watcher as the same bytes, encoded once (see JoinServer).
-      writer.send(delta ? encodedDelta(delta, event) : serializeEvent(event), catchUp);
+      const snapshot = !delta && membership && event.snapshot ? membership.snapshotEvent(Number(event.revision), event.snapshot.nodes as MeshNode[]) : undefined;
+      writer.send(delta ? encodedDelta(delta, event) : snapshot ?? serializeEvent(event), catchUp);
       // A node removed (left, reaped, revoked) is told so at once, and re-joins or says why it cannot.
       // (Only live changes: a resume may replay an old remove the node has re-joined since.)
       if (!catchUp && delta?.kind === 'remove' && delta.name === name) {

@@ -8,7 +8,7 @@
  * (name, IP, public key, certificate, secret) is done already, so running it again is safe. The
  * state file is only read.
  */
-import { MigrationConflict, StoreConflict, StoreCorrupt, StoreMeshMismatch, type MigrationProblem } from '../errors.js';
+import { ConfigError, MigrationConflict, StoreConflict, StoreCorrupt, StoreMeshMismatch, type MigrationProblem } from '../errors.js';
 import type { MeshState, Member } from '../members/store.js';
 import { canonical, type EtcdMeshStore, type StoreAudit } from './etcd-mesh-store.js';
 
@@ -88,6 +88,9 @@ export async function migrateFileStore(components: MigrationComponents, state: M
     throw new Error(`migrateFileStore: the store is for mesh "${store.meshName}" (${store.cidr}), the state for "${state.meshName}" (${state.cidr})`);
   }
   const wanted = { meshName: state.meshName, cidr: state.cidr };
+  if (state.l2) {
+    throw new ConfigError(`this mesh has layer 2 (bootstrap -l2, VNI ${state.l2.vni}), which -store etcd does not support yet: nothing was written; keep the mesh on its state file`);
+  }
 
   // Check: the mesh record, then every member against what etcd holds.
   const mesh = await store.readMesh();

@@ -302,3 +302,20 @@ describe('FileStateStore journal', () => {
     await assert.rejects(new FileStateStore(await stateFile()).append({ revision: 1, remove: 'x' }), /neither loaded nor saved/);
   });
 });
+
+describe('FileStateStore journal and layer 2', () => {
+  test('the mesh\'s layer 2 (bootstrap -l2) survives the journal\'s replay and its compaction', async () => {
+    const file = await stateFile();
+    const l2 = { vni: 4242, port: 4789 };
+    const store = new FileStateStore(file, { compactBytes: 1_000 });
+    await store.save({ ...emptyMesh(), l2 });
+    for (let i = 1; store.writes.snapshots === 1; i++) {
+      assert.ok(i < 10, 'compacted within 10 changes');
+      await store.append({ revision: i, upsert: member(i) });
+      if (store.writes.snapshots === 1) assert.deepEqual((await new FileStateStore(file).load())?.l2, l2, 'replayed from the journal');
+    }
+    await store.close();
+    assert.deepEqual((JSON.parse(await readFile(file, 'utf8')) as MeshState).l2, l2, 'in the compacted snapshot');
+    assert.deepEqual((await new FileStateStore(file).load())?.l2, l2);
+  });
+});

@@ -68,6 +68,15 @@ describe('FileStateStore', () => {
     assert.deepEqual(await new FileStateStore(file).load(), state);
   });
 
+  test('a state with layer 2 (bootstrap -l2) loads back with it; a bad VNI names the field', async () => {
+    const file = path.join(await tempDir(), 'state.json');
+    const state = { ...sampleState(), l2: { vni: 4242, port: 4789 } };
+    await new FileStateStore(file).save(state);
+    assert.deepEqual(await new FileStateStore(file).load(), state);
+    await writeFile(file, JSON.stringify({ ...state, l2: { vni: 0, port: 4789 } }));
+    await rejectsNamingFile(new FileStateStore(file).load(), file, /l2\.vni.*VXLAN network identifier/);
+  });
+
   test('a later save replaces the earlier one', async () => {
     const file = path.join(await tempDir(), 'state.json');
     const store = new FileStateStore(file);

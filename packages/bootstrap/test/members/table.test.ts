@@ -459,3 +459,37 @@ describe('spreadCandidates: where a join on one of several bootstraps starts loo
     assert.deepEqual([...spreadCandidates([], 'x')], []);
   });
 });
+
+describe('MemberTable: the mesh\'s layer 2 (bootstrap -l2)', () => {
+  const L2 = { vni: 4242, port: 4789 };
+
+  test('a new mesh with -l2 keeps it in its state and tells every joining node', async () => {
+    const store = new MemoryStateStore();
+    const table = await MemberTable.open(store, new Ipam('10.232.0.0/16'), { meshName: MESH, clock: manualClock(), l2: L2 });
+    assert.deepEqual(store.saved?.l2, L2);
+    const joined = await table.join(joinInput('alpha'));
+    assert.deepEqual(table.joinResponse(joined.member).l2, { enabled: true, ...L2 });
+    assert.deepEqual(store.saved?.l2, L2, 'every later save keeps it');
+  });
+
+  test('a restart without -l2 keeps the mesh\'s layer 2; one with other settings is refused', async () => {
+    const store = new MemoryStateStore();
+    await MemberTable.open(store, new Ipam('10.232.0.0/16'), { meshName: MESH, clock: manualClock(), l2: L2 });
+    const restarted = await MemberTable.open(store, new Ipam('10.232.0.0/16'), { meshName: MESH, clock: manualClock() });
+    assert.deepEqual(restarted.l2Settings, L2);
+    assert.deepEqual(restarted.joinResponse({ name: 'x', meshIp: '10.232.0.9' }).l2, { enabled: true, ...L2 });
+    await assert.rejects(
+      MemberTable.open(store, new Ipam('10.232.0.0/16'), { meshName: MESH, clock: manualClock(), l2: { vni: 5, port: 4789 } }),
+      /layer 2 with VNI 4242, port 4789, but this bootstrap was started with VNI 5/,
+    );
+  });
+
+  test('a mesh without layer 2 says so (null), and gets it when restarted with -l2', async () => {
+    const store = new MemoryStateStore();
+    const table = await MemberTable.open(store, new Ipam('10.232.0.0/16'), { meshName: MESH, clock: manualClock() });
+    assert.equal(table.joinResponse({ name: 'x', meshIp: '10.232.0.9' }).l2, null);
+    assert.equal(store.saved?.l2, undefined);
+    await MemberTable.open(store, new Ipam('10.232.0.0/16'), { meshName: MESH, clock: manualClock(), l2: L2 });
+    assert.deepEqual(store.saved?.l2, L2);
+  });
+});

@@ -5,7 +5,9 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { planMigration } from '../../src/store/migrate.js';
+import { migrateFileStore, planMigration } from '../../src/store/migrate.js';
+import type { EtcdMeshStore } from '../../src/store/etcd-mesh-store.js';
+import { ConfigError } from '../../src/errors.js';
 import type { MeshState, Member } from '../../src/members/store.js';
 
 function member(name: string, ip: string, extra: Partial<Member> = {}): Member {
@@ -52,5 +54,20 @@ describe('planMigration', () => {
   test('the same name and IP with another key or certificate is another member', () => {
     const plan = planMigration(STATE, [member('a', '10.99.0.1', { publicKey: 'other'.padEnd(44, '='), certFingerprint: 'ff' })]);
     assert.match(plan.problems[0]!.reason, /differs in publicKey, certFingerprint\)$/);
+  });
+});
+
+describe('migrateFileStore and layer 2', () => {
+  test('a mesh with layer 2 (bootstrap -l2) is refused before anything is read or written: etcd has no place for it yet', async () => {
+    let touched = false;
+    const store = new Proxy({ meshName: 'prod', cidr: '10.99.0.0/16' } as unknown as EtcdMeshStore, {
+      get: (target, key) => {
+        if (key === 'meshName' || key === 'cidr') return (target as unknown as Record<string, unknown>)[key];
+        touched = true;
+        return undefined;
+      },
+    });
+    await assert.rejects(migrateFileStore({ store }, { ...STATE, l2: { vni: 7, port: 4789 } }), (err: unknown) => err instanceof ConfigError && /layer 2.*nothing was written/.test(err.message));
+    assert.equal(touched, false);
   });
 });

@@ -2,11 +2,12 @@ import { createBootstrapNode } from '@wgmesh/bootstrap/node';
 import { DEFAULTS } from '@wgmesh/bootstrap/constants';
 import { LIVENESS_DEFAULTS } from '@wgmesh/bootstrap/members/liveness';
 import { parsePrefix, prefixContains } from '@wgmesh/bootstrap/ipam/ipam';
-import { formatHelp, resolveFlags, UsageError, type FlagSpec } from '../flags/parse.js';
+import { formatHelp, resolveCommandFlags, UsageError, type FlagSpec } from '../flags/parse.js';
 import { checkMeshName, checkRoot, interrupted, makeLogger, NODE_FLAGS, nodeInit, nodeName, runNode, wgDriverFactory } from './node-common.js';
 import { printBootstrapSummary } from './summary.js';
-import { serverTlsFromFlags, TLS_SERVER_FLAGS } from './tls.js';
+import { refuseTlsWithDev, refuseTwoCaSources, serverTlsFromFlags, TLS_SERVER_FLAGS } from './tls.js';
 import { ETCD_FLAGS, etcdStoreInitFromFlags } from './etcd-flags.js';
+import { L2_BOOTSTRAP_FLAGS, l2NodeFromFlags, meshL2FromFlags } from './l2-flags.js';
 
 export const BOOTSTRAP_FLAGS: FlagSpec[] = [
   { name: 'n', type: 'string', value: 'MESH', default: DEFAULTS.meshName, help: 'mesh name (1-10 characters; the interface is wg<MESH>)' },
@@ -38,12 +39,13 @@ export const BOOTSTRAP_FLAGS: FlagSpec[] = [
     help: 'where the mesh\'s members and IPs live: file (<state-dir>/<mesh>/bootstrap.json and the journal of changes beside it, bootstrap.journal; this bootstrap alone) or etcd ' +
       '(shared by every bootstrap of the mesh: give each its own -ip, the same -n, -cidr and -etcd-* flags; agents list them all with -bootstrap-addr)',
   },
+  ...L2_BOOTSTRAP_FLAGS,
   ...ETCD_FLAGS,
   ...TLS_SERVER_FLAGS,
   ...NODE_FLAGS,
 ];
 
-const USAGE = 'wgmesh bootstrap [-dev] [-psk] [-n MESH] [-cidr CIDR] [-ip IP] [-grpc-bind-addr IP] [-grpc-bind-port PORT] [-store etcd -etcd-endpoints URL,…] [TLS flags]';
+const USAGE = 'wgmesh bootstrap [-dev] [-psk] [-n MESH] [-cidr CIDR] [-ip IP] [-grpc-bind-addr IP] [-grpc-bind-port PORT] [-store etcd -etcd-endpoints URL,…] [-l2 [-l2-vni VNI] [-l2-port PORT]] [TLS flags]';
 const DESCRIPTION = `Starts a mesh: this node's WireGuard interface, and the join service other nodes join through.
 Runs in the foreground until SIGINT/SIGTERM. Without -dev, TLS certificates are required
 (make them with \`wgmesh ca\`). A bootstrap asks no router for a port mapping (join's -port-mapping):
@@ -53,9 +55,9 @@ twice), every bootstrap fans out every change, one of them (an etcd leader key u
 failure detection, and one that cannot reach etcd refuses joins and updates with UNAVAILABLE.`;
 
 export async function runBootstrap(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
-  const { values, help } = resolveFlags(BOOTSTRAP_FLAGS, argv, env);
+  const { values, help } = resolveCommandFlags('bootstrap', BOOTSTRAP_FLAGS, argv, env, 'node');
   if (help) {
-    process.stdout.write(formatHelp(USAGE, DESCRIPTION, BOOTSTRAP_FLAGS));
+    process.stdout.write(formatHelp(USAGE, DESCRIPTION, BOOTSTRAP_FLAGS, 'node'));
     return 0;
   }
   const mesh = String(values.n);
@@ -67,10 +69,14 @@ export async function runBootstrap(argv: string[], env: NodeJS.ProcessEnv): Prom
   if (store !== 'file' && store !== 'etcd') throw new UsageError(`-store ${store}: choose file or etcd`);
   const etcd = store === 'etcd' ? etcdStoreInitFromFlags(values, mesh, cidr.text) : undefined;
   if (!etcd && (values['etcd-endpoints'] as string[] | undefined)?.length) throw new UsageError('-etcd-endpoints is given but -store is file: add -store etcd to keep the mesh in etcd');
+  const meshL2 = meshL2FromFlags(values, mesh, store);
+  const l2 = l2NodeFromFlags(values);
   const init = nodeInit(values, mesh, nodeName(values));
   const dev = Boolean(values.dev);
   if (dev && values['ca-key']) throw new UsageError('-ca-key signs certificates for the TLS join service: it cannot be used with -dev');
   if (dev && values['cert-lifetime']) throw new UsageError('-cert-lifetime is the validity of the certificates a bootstrap with -ca-key signs: it cannot be used with -dev');
+  refuseTlsWithDev(values, TLS_SERVER_FLAGS);
+  refuseTwoCaSources(values);
   const tls = dev ? undefined : await serverTlsFromFlags(values);
   checkRoot('bootstrap');
 
@@ -89,6 +95,8 @@ export async function runBootstrap(argv: string[], env: NodeJS.ProcessEnv): Prom
     presharedKeys: Boolean(values.psk),
     relay: values.relay === false ? 'off' : 'if-able',
     ...(tls ? { tls } : {}),
+    ...(meshL2 ? { meshL2 } : {}),
+    ...(l2 ? { l2 } : {}),
   });
   return runNode(node, logger, {
     explain: (err, signal) => (signal ? interrupted(signal, errorText(err)) : err instanceof Error ? err : new Error(String(err))),

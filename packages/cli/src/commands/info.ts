@@ -1,21 +1,21 @@
 import type { InfoResponse__Output } from '@wgmesh/agent/proto/gen/wgmesh/v1/InfoResponse';
-import { formatHelp, resolveFlags, type FlagSpec } from '../flags/parse.js';
+import { formatHelp, resolveCommandFlags, type FlagSpec } from '../flags/parse.js';
 import { formatInfo } from '../ui/format.js';
-import { deadline, SOCKET_FLAG, unary, withLocalClient } from '../local-api/client.js';
+import { deadline, CLIENT_FLAGS, unary, withLocalClient } from '../local-api/client.js';
 
 export const INFO_FLAGS: FlagSpec[] = [
   { name: 'json', type: 'bool', default: false, help: 'print the status as JSON' },
   { name: 'watch', type: 'bool', default: false, help: 'keep showing the status as it changes (a live dashboard on a terminal)' },
-  SOCKET_FLAG,
+  ...CLIENT_FLAGS,
 ];
 
 const USAGE = 'wgmesh info [-watch] [-json] [-socket PATH]';
 const DESCRIPTION = 'Shows this node and every peer: mesh IPs, status, endpoints, handshakes, RTT, traffic and tags.\nOn a terminal with -watch it is a live dashboard; piped, a plain table.';
 
 export async function runInfo(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
-  const { values, help } = resolveFlags(INFO_FLAGS, argv, env);
+  const { values, help } = resolveCommandFlags('info', INFO_FLAGS, argv, env, 'client');
   if (help) {
-    process.stdout.write(formatHelp(USAGE, DESCRIPTION, INFO_FLAGS));
+    process.stdout.write(formatHelp(USAGE, DESCRIPTION, INFO_FLAGS, 'client'));
     return 0;
   }
   const print = (info: InfoResponse__Output) =>

@@ -4,13 +4,14 @@ import { parseHostPort } from '@wgmesh/agent/endpoints/endpoints';
 import { decodeToken, type EnrollmentToken } from '@wgmesh/bootstrap/enroll/token';
 import type { CertificateFiles } from '@wgmesh/agent/identity/renewer';
 import type { NodeInit } from '@wgmesh/agent/node/node';
-import { formatHelp, resolveFlags, UsageError, type FlagSpec, type FlagValues } from '../flags/parse.js';
+import { formatHelp, resolveCommandFlags, UsageError, type FlagSpec, type FlagValues } from '../flags/parse.js';
 import { enrollFiles, loadOrEnroll, makeCsr } from '../enroll/enroll.js';
 import { checkMeshName, checkRoot, interrupted, makeLogger, NODE_FLAGS, nodeInit, nodeName, runNode, wgDriverFactory } from './node-common.js';
 import { printJoinSummary } from './summary.js';
 import { showJoinProgress } from '../ui/progress.js';
-import { clientTlsFromFlags, clientTlsFromPems, tlsChannelOptions, TLS_CLIENT_FLAGS } from './tls.js';
+import { clientTlsFromFlags, clientTlsFromPems, refuseTlsWithDev, tlsChannelOptions, TLS_CLIENT_FLAGS } from './tls.js';
 import { explainJoinError, explainStopDuringJoin } from './explain.js';
+import { L2_NODE_FLAGS, l2NodeFromFlags } from './l2-flags.js';
 
 export const JOIN_FLAGS: FlagSpec[] = [
   { name: 'n', type: 'string', value: 'MESH', help: 'name of the mesh to join (required)' },
@@ -32,6 +33,7 @@ export const JOIN_FLAGS: FlagSpec[] = [
     help: 'an enrollment token (`wgmesh token create` on a bootstrap): it names the mesh and bootstraps, so no -n, -bootstrap-addr or TLS flags are needed. ' +
       'The key and CSR are made here; the certificate, its key and the CA are kept in -state-dir (0600), and later starts use them',
   },
+  ...L2_NODE_FLAGS,
   ...TLS_CLIENT_FLAGS,
   ...NODE_FLAGS,
 ];
@@ -41,13 +43,14 @@ const DESCRIPTION = `Joins this machine to a mesh: configures WireGuard with eve
 it current. Runs in the foreground until SIGINT/SIGTERM, then leaves the mesh.`;
 
 export async function runJoin(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
-  const { values, help } = resolveFlags(JOIN_FLAGS, argv, env);
+  const { values, help } = resolveCommandFlags('join', JOIN_FLAGS, argv, env, 'node');
   if (help) {
-    process.stdout.write(formatHelp(USAGE, DESCRIPTION, JOIN_FLAGS));
+    process.stdout.write(formatHelp(USAGE, DESCRIPTION, JOIN_FLAGS, 'node'));
     return 0;
   }
   const dev = Boolean(values.dev);
   const token = values.token ? tokenFromFlags(values) : undefined;
+  refuseTlsWithDev(values, TLS_CLIENT_FLAGS);
   if (!values.n && !token) throw new UsageError('-n MESH is required: the name of the mesh to join (the bootstrap prints it)');
   const mesh = token?.mesh ?? String(values.n);
   checkMeshName(mesh);
@@ -76,6 +79,7 @@ export async function runJoin(argv: string[], env: NodeJS.ProcessEnv): Promise<n
     checkRoot('join');
   }
 
+  const l2 = l2NodeFromFlags(values);
   const logger = makeLogger(values);
   const stunServers = values['stun-server'] as string[];
   const node = createAgentNode({ wg: wgDriverFactory(values, logger), logger, makeCsr }, {
@@ -92,6 +96,7 @@ export async function runJoin(argv: string[], env: NodeJS.ProcessEnv): Promise<n
     stunServers: stunServers.length ? stunServers : targets.map((t) => `${t.host}:${t.port}`),
     relay: values.relay ? 'on' : 'off',
     portMapping: Boolean(values['port-mapping']),
+    ...(l2 ? { l2 } : {}),
   });
   const progress = showJoinProgress(node, logger);
   return runNode(node, logger, {

@@ -78,6 +78,7 @@ const UP_FLAGS: readonly FlagSpec[] = [
   { name: 'hosts-only', type: 'bool', default: false, help: 'create the hosts but start no wgmesh' },
   { name: 'from-source', type: 'bool', default: false, help: 'run wgmesh from TypeScript source (no build needed)' },
   { name: 'log-level', type: 'string', default: LAB_DEFAULTS.logLevel, value: 'LEVEL', help: 'WGMESH_LOG_LEVEL of the nodes' },
+  { name: 'l2', type: 'bool', default: false, help: 'give the mesh layer 2 (passes -l2 to the bootstrap): every host gets a bridge br<MESH> over the mesh; give it addresses with -join-args "-l2-addr …" or by hand' },
   { name: 'bootstrap-args', type: 'string', default: '', value: '"FLAGS"', help: 'extra flags for every wgmesh bootstrap, as one string, e.g. "-reap-after 5s"' },
   { name: 'join-args', type: 'string', default: '', value: '"FLAGS"', help: 'extra flags for every wgmesh join, as one string, e.g. "-heartbeat 1s"' },
   TIMEOUT,
@@ -238,7 +239,7 @@ async function up(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<numb
     natLan: str(values, 'nat-lan'),
     natStyle: parseNatStyle(str(values, 'nat-style')),
     upnp: values.upnp === true,
-    bootstrapArgs: splitArgs(str(values, 'bootstrap-args')),
+    bootstrapArgs: labBootstrapArgs(values.l2 === true, Number(values.bootstraps), splitArgs(str(values, 'bootstrap-args'))),
     joinArgs: splitArgs(str(values, 'join-args')),
     readyTimeoutMs: Number(values.timeout) * 1000,
     env,
@@ -447,4 +448,11 @@ export async function runLab(argv: string[], env: NodeJS.ProcessEnv): Promise<nu
     err(`wgmesh lab: ${e instanceof Error ? e.message : String(e)}`);
     return 1;
   }
+}
+
+/** -bootstrap-args, with -l2 first when asked (the bootstrap-args can still override its settings); refused with several bootstraps (etcd). */
+export function labBootstrapArgs(l2: boolean, bootstraps: number, extra: string[]): string[] {
+  if (!l2) return extra;
+  if (bootstraps > 1) throw new UsageError('lab up -l2 needs one bootstrap: layer 2 is not supported with -store etcd (several bootstraps) yet');
+  return ['-l2', ...extra];
 }

@@ -2,6 +2,8 @@ import { hostname, networkInterfaces } from 'node:os';
 import { AGENT_DEFAULTS } from '@wgmesh/agent/constants';
 import { endpointAddressProblem } from '@wgmesh/agent/endpoints/endpoints';
 import { NotRoot } from '@wgmesh/agent/errors';
+import { validateServiceTag } from '@wgmesh/agent/services';
+import { MEMBERLIST_FORMATS, type MemberlistFormat } from '@wgmesh/agent/status/memberlist';
 import { RTT_DEFAULTS } from '@wgmesh/agent/rtt/echo';
 import { createLogger, type Logger } from '@wgmesh/agent/log';
 import { createWgDriverFactory, type WgBackendChoice } from '@wgmesh/agent/wg/factory';
@@ -10,6 +12,7 @@ import { type WgDriverFactory } from '@wgmesh/agent/wg/types';
 import { defaultDnsDomain, DNS_DEFAULTS, normalizeDnsDomain } from '@wgmesh/agent/dns/zone';
 import type { MeshNamesInit } from '@wgmesh/agent/dns/names';
 import type { FlagSpec, FlagValues } from '../flags/parse.js';
+import { COMMON_FLAGS } from '../flags/common.js';
 import { StartInterrupted, UsageError } from '../errors.js';
 
 /** Flags every node (bootstrap or join) takes. */
@@ -18,9 +21,9 @@ export const NODE_FLAGS: FlagSpec[] = [
   { name: 'node-name', type: 'string', value: 'NAME', help: 'this node\'s name in the mesh (default: the host name)' },
   { name: 'listen-port', type: 'int', value: 'PORT', default: AGENT_DEFAULTS.listenPort, help: 'WireGuard UDP port' },
   { name: 'listen-addr', type: 'string', value: 'IP|IFACE', help: 'advertise only this address (or this interface\'s first address) as the WireGuard endpoint' },
-  { name: 'tags', type: 'list', value: 'K=V,...', default: [], help: 'tags for this node' },
+  { name: 'tags', type: 'list', value: 'K=V,...', default: [], help: 'tags for this node; svc:NAME=PORT declares a service (one with more pairs, svc:NAME=port=80,proto=tcp, holds commas: give it in the -config file\'s tags list, or with `wgmesh tags -set`)' },
   { name: 'wg-backend', type: 'string', value: 'auto|kernel|userspace', default: 'auto', help: 'WireGuard implementation: the kernel module, or wireguard-go; auto prefers the kernel' },
-  { name: 'keep-interface', type: 'bool', default: false, help: 'leave the WireGuard interface in place on exit (kernel backend)' },
+  { name: 'keep-interface', type: 'bool', default: false, help: 'leave the WireGuard interface (and, with layer 2, the bridge and VXLAN device) in place on exit (kernel backend)' },
   { name: 'state-dir', type: 'string', value: 'DIR', default: AGENT_DEFAULTS.stateDir, help: 'where keys and state are kept' },
   { name: 'socket', type: 'string', value: 'PATH', default: AGENT_DEFAULTS.socketPath, help: 'Unix socket of the local API (wgmesh info/tags/rtt)' },
   { name: 'socket-owner', type: 'string', value: 'UID:GID', help: 'owner of the local API socket (mode 0660)' },
@@ -32,20 +35,29 @@ export const NODE_FLAGS: FlagSpec[] = [
   { name: 'dns-domain', type: 'string', value: 'ZONE', help: 'the zone of the mesh\'s names (default <mesh>.internal)' },
   { name: 'hosts-file', type: 'string', value: 'PATH', help: 'also keep a marked block of hosts lines (IP NODE.<zone> NODE) current in this file, e.g. /etc/hosts; removed on exit' },
   { name: 'memberlist-file', type: 'string', value: 'PATH', help: 'keep a JSON export of the mesh\'s members here, rewritten on every change' },
+  {
+    name: 'memberlist-format', type: 'string', value: 'wgmesh|original', default: 'wgmesh',
+    help: '-memberlist-file\'s format: ours (docs/schemas/memberlist.schema.json; mode 0644, kept on exit), or the original wgmesh\'s document (members by name with addr, st, rtt, tags; services; lastUpdate; mode 0640, removed on exit) for tools written for it',
+  },
   { name: 'log-level', type: 'string', value: 'LEVEL', default: 'info', help: 'error, warn, info or debug' },
   { name: 'log-format', type: 'string', value: 'text|json', default: 'text', help: 'log lines on stderr: readable text, or JSON for collectors' },
-  { name: 'v', type: 'bool', default: false, help: 'verbose: log at debug level' },
-  { name: 'd', type: 'bool', default: false, help: 'debug: -v plus gRPC\'s own tracing' },
-  { name: 'config', type: 'string', value: 'FILE', help: 'YAML file of flag values (flag: value)' },
+  ...COMMON_FLAGS,
 ];
 
 const LOG_LEVELS = ['error', 'warn', 'info', 'debug'];
 
-export function makeLogger(values: FlagValues): Logger {
+/** The level makeLogger uses; 'silly' (winston's most detailed) for WGMESH_TRACE. */
+export function logLevel(values: FlagValues, env: Readonly<Record<string, string | undefined>>): string {
+  if (env.WGMESH_TRACE !== undefined) return 'silly';
+  return values.v || values.d ? 'debug' : String(values['log-level']);
+}
+
+/** The node's logger: -log-level, raised to debug by -v or -d, and to trace by WGMESH_TRACE (any value, as in the original). */
+export function makeLogger(values: FlagValues, env: Readonly<Record<string, string | undefined>> = process.env): Logger {
   const format = String(values['log-format']);
   if (format !== 'text' && format !== 'json') throw new UsageError(`-log-format ${format}: use text or json`);
-  const level = values.v || values.d ? 'debug' : String(values['log-level']);
-  if (!LOG_LEVELS.includes(level)) throw new UsageError(`-log-level ${level}: use one of ${LOG_LEVELS.join(', ')}`);
+  const level = logLevel(values, env);
+  if (level !== 'silly' && !LOG_LEVELS.includes(level)) throw new UsageError(`-log-level ${level}: use one of ${LOG_LEVELS.join(', ')}`);
   return createLogger({ level, json: format === 'json', color: process.stderr.isTTY === true && !process.env.NO_COLOR && format === 'text' });
 }
 
@@ -70,6 +82,11 @@ export function parseTags(list: readonly string[]): Record<string, string> {
   for (const item of list) {
     const tag = splitTag(item);
     if (!tag) throw new UsageError(`tag "${item}" is not KEY=VALUE`);
+    try {
+      validateServiceTag(tag[0], tag[1]);
+    } catch (err) {
+      throw new UsageError(`-tags ${item}: ${(err as Error).message}`);
+    }
     tags.set(tag[0], tag[1]);
   }
   // Own properties even for keys like __proto__ (an assignment would set the prototype instead).
@@ -104,7 +121,7 @@ export function nodeInit(values: FlagValues, mesh: string, name: string): NodeIn
     socketPath: String(values.socket),
     ...(values['socket-owner'] ? { socketOwner: String(values['socket-owner']) } : {}),
     ...(values['metrics-addr'] ? { metricsAddr: String(values['metrics-addr']) } : {}),
-    ...(values['memberlist-file'] ? { memberlistFile: String(values['memberlist-file']) } : {}),
+    ...(values['memberlist-file'] ? { memberlistFile: String(values['memberlist-file']), memberlistFormat: memberlistFormat(values) } : {}),
     keepInterface: Boolean(values['keep-interface']),
     names: namesInit(values, mesh),
   };
@@ -125,6 +142,12 @@ export function namesInit(values: FlagValues, mesh: string): MeshNamesInit {
     ...(values.dns !== false ? { port: DNS_DEFAULTS.port } : {}),
     ...(hostsFile ? { hostsFile } : {}),
   };
+}
+
+function memberlistFormat(values: FlagValues): MemberlistFormat {
+  const format = String(values['memberlist-format']);
+  if (!(MEMBERLIST_FORMATS as readonly string[]).includes(format)) throw new UsageError(`-memberlist-format ${format}: use ${MEMBERLIST_FORMATS.join(' or ')}`);
+  return format as MemberlistFormat;
 }
 
 /** -wg-backend as the factory the node makes its WireGuard driver with. */

@@ -1,10 +1,10 @@
 import type { RotateKeyResponse__Output } from '@wgmesh/agent/proto/gen/wgmesh/v1/RotateKeyResponse';
-import { formatHelp, resolveFlags, type FlagSpec } from '../flags/parse.js';
-import { deadline, SOCKET_FLAG, unary, withLocalClient } from '../local-api/client.js';
+import { formatHelp, resolveCommandFlags, type FlagSpec } from '../flags/parse.js';
+import { deadline, CLIENT_FLAGS, unary, withLocalClient } from '../local-api/client.js';
 
 export const ROTATE_KEY_FLAGS: FlagSpec[] = [
   { name: 'json', type: 'bool', default: false, help: 'print the previous and new public key as JSON' },
-  SOCKET_FLAG,
+  ...CLIENT_FLAGS,
 ];
 
 const USAGE = 'wgmesh rotate-key [-socket PATH] [-json]';
@@ -14,9 +14,9 @@ const DESCRIPTION = 'Gives the running node a new WireGuard key: it switches its
 const ROTATE_TIMEOUT_MS = 20_000;
 
 export async function runRotateKey(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
-  const { values, help } = resolveFlags(ROTATE_KEY_FLAGS, argv, env);
+  const { values, help } = resolveCommandFlags('rotate-key', ROTATE_KEY_FLAGS, argv, env, 'client');
   if (help) {
-    process.stdout.write(formatHelp(USAGE, DESCRIPTION, ROTATE_KEY_FLAGS));
+    process.stdout.write(formatHelp(USAGE, DESCRIPTION, ROTATE_KEY_FLAGS, 'client'));
     return 0;
   }
   const rotated = await withLocalClient(String(values.socket), async (client) => {

@@ -29,6 +29,11 @@ export function printBootstrapSummary(bootstrap: Bootstrap, opts: { dev: boolean
     const status = coordinator.status;
     lines.push(`  store          etcd (shared with the mesh's other bootstraps), revision ${bootstrap.table!.revision}; failure detection: ${status.leading ? 'this bootstrap' : status.leader || 'no leader yet'}`);
   }
+  const l2 = bootstrap.table!.l2Settings;
+  if (l2) {
+    const status = agent.l2Status?.();
+    lines.push(`  layer 2        on (-l2): VXLAN ${l2.vni}, UDP ${l2.port}; every node bridges br${init.meshName}${status?.mtu ? `, MTU ${status.mtu}` : ''}`);
+  }
   if (bootstrap.enrollment) {
     lines.push(`  enrollment     on (-ca-key): \`wgmesh token create [-name NODE]\` here, then \`wgmesh join -token TOKEN\` on the new node`);
   }

@@ -28,6 +28,20 @@ export const TLS_CLIENT_FLAGS: FlagSpec[] = [
   { name: 'client-key', type: 'string', value: 'FILE', help: 'this node\'s private key (PEM)' },
 ];
 
+/** -dev runs without TLS: TLS settings beside it (from flags, environment or file) are refused, as the original does. */
+export function refuseTlsWithDev(values: FlagValues, tlsFlags: readonly FlagSpec[]): void {
+  if (!values.dev) return;
+  const given = tlsFlags.map((f) => f.name).filter((f) => values[f]);
+  if (given.length) throw new UsageError(`-dev runs without TLS: leave out ${given.map((f) => '-' + f).join(', ')}, or leave out -dev to use TLS`);
+}
+
+/** -grpc-ca-cert and -grpc-ca-path both name the CA: one of them (the original refuses both too). */
+export function refuseTwoCaSources(values: FlagValues): void {
+  if (values['grpc-ca-cert'] && values['grpc-ca-path']) {
+    throw new UsageError(`-grpc-ca-cert ${String(values['grpc-ca-cert'])} and -grpc-ca-path ${String(values['grpc-ca-path'])} both name the CA: give one of them (a directory of CA certificates, -grpc-ca-path, may hold several)`);
+  }
+}
+
 async function readPem(file: string, flag: string): Promise<Buffer> {
   try {
     return await readFile(file);
@@ -42,6 +56,7 @@ async function readPem(file: string, flag: string): Promise<Buffer> {
  * is refused there with what to do.
  */
 export async function serverTlsFromFlags(values: FlagValues): Promise<BootstrapTlsInit> {
+  refuseTwoCaSources(values);
   const missing = ['grpc-server-cert', 'grpc-server-key'].filter((f) => !values[f]);
   if (!values['grpc-ca-cert'] && !values['grpc-ca-path']) missing.unshift('grpc-ca-cert (or -grpc-ca-path)');
   if (missing.length) {

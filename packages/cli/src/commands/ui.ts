@@ -1,5 +1,5 @@
-import { formatHelp, resolveFlags, UsageError, type FlagSpec, type FlagValues } from '../flags/parse.js';
-import { connectLocal, SOCKET_FLAG } from '../local-api/client.js';
+import { formatHelp, resolveCommandFlags, UsageError, type FlagSpec, type FlagValues } from '../flags/parse.js';
+import { CLIENT_FLAGS, connectLocal } from '../local-api/client.js';
 import { loadPage } from '../web/assets.js';
 import { isLoopback, UI_DEFAULTS, UiServer } from '../web/server.js';
 import { agentFeed, StatusSource } from '../web/source.js';
@@ -8,7 +8,7 @@ export const UI_FLAGS: FlagSpec[] = [
   { name: 'http-bind-addr', type: 'string', value: 'ADDR', default: UI_DEFAULTS.host, help: 'address the page listens on (anything but loopback needs -http-token)' },
   { name: 'http-bind-port', type: 'int', value: 'PORT', default: UI_DEFAULTS.port, help: 'port the page listens on' },
   { name: 'http-token', type: 'string', value: 'TOKEN', default: '', help: 'require this token: "Authorization: Bearer TOKEN", or basic auth with it as the password' },
-  SOCKET_FLAG,
+  ...CLIENT_FLAGS,
 ];
 
 const USAGE = 'wgmesh ui [-http-bind-addr 127.0.0.1] [-http-bind-port 9095] [-http-token TOKEN] [-socket PATH]';
@@ -42,9 +42,9 @@ export function uiOptions(values: FlagValues): UiOptions {
 }
 
 export async function runUi(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
-  const { values, help } = resolveFlags(UI_FLAGS, argv, env);
+  const { values, help } = resolveCommandFlags('ui', UI_FLAGS, argv, env, 'client');
   if (help) {
-    process.stdout.write(formatHelp(USAGE, DESCRIPTION, UI_FLAGS));
+    process.stdout.write(formatHelp(USAGE, DESCRIPTION, UI_FLAGS, 'client'));
     return 0;
   }
   const options = uiOptions(values);

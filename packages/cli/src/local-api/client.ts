@@ -8,9 +8,17 @@ import { AGENT_DEFAULTS } from '@wgmesh/agent/constants';
 import { loadProtos } from '@wgmesh/agent/proto/load';
 import { type AgentClient } from '@wgmesh/agent/proto/gen/wgmesh/v1/Agent';
 import type { FlagSpec } from '../flags/parse.js';
+import { COMMON_FLAGS } from '../flags/common.js';
 import { LocalApiUnavailable } from '../errors.js';
 
 export const SOCKET_FLAG: FlagSpec = { name: 'socket', type: 'string', value: 'PATH', default: AGENT_DEFAULTS.socketPath, help: 'Unix socket of the local wgmesh node' };
+
+/**
+ * The flags of every command that talks to the local node (info, tags, rtt, rotate-key; a `ui`
+ * too): the socket, and -v, -d, -config as every command of the original wgmesh has them. Resolve
+ * them with compat 'client' (the original's -agent-grpc-socket, WGMESH_AGENT_SOCKET, agent: keys).
+ */
+export const CLIENT_FLAGS: readonly FlagSpec[] = [SOCKET_FLAG, ...COMMON_FLAGS];
 
 /** A client of this machine's wgmesh node, over its Unix socket. */
 export function connectLocal(socketPath: string): AgentClient {

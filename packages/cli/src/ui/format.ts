@@ -94,18 +94,52 @@ function otherBootstraps(info: InfoResponse__Output): string {
 
 export function formatInfo(info: InfoResponse__Output, now = Date.now()): string {
   const header = [
+    ...originalInfoLines(info),
     `mesh ${info.meshName}  ${info.meshCidr}  revision ${info.revision}  ` +
       (info.isBootstrap ? `this node is the bootstrap (join service on ${info.bootstrapAddr})` : `${info.connected ? 'connected' : 'NOT connected'} to bootstrap ${info.bootstrapAddr}${otherBootstraps(info)}`),
     `interface ${info.interface} (${info.backend}), UDP port ${info.listenPort}, public key ${info.publicKey}${info.behindNat ? ', behind NAT' : ''}`,
-    `${info.peers.length + 1} nodes`,
     ...(info.relay ? [relayLine(info)] : []),
+    ...(info.l2 ? [l2Line(info.l2)] : []),
     ...(info.certificateRefusal ? [certificateLine(info)] : []),
     ...(info.controlError ? [`the bootstrap refuses this node's calls: ${info.controlError}`] : []),
     ...certificateLines(info, now),
     '',
   ].join('\n');
   const rows = nodeRows(info, now).map((r) => [r.name, r.meshIp, r.status, r.endpoint, r.path, r.handshake, r.rtt, r.transfer, r.tags]);
-  return header + table([['NODE', 'MESH IP', 'STATUS', 'ENDPOINT', 'PATH', 'HANDSHAKE', 'RTT', 'RX / TX', 'TAGS'], ...rows]) + '\n';
+  return header + table([['NODE', 'MESH IP', 'STATUS', 'ENDPOINT', 'PATH', 'HANDSHAKE', 'RTT', 'RX / TX', 'TAGS'], ...rows]) + '\n' + servicesSection(info);
+}
+
+/**
+ * The original wgmesh's first two lines of `info` (scripts read them):
+ * `Mesh 'NAME' has N nodes, started TIME` and `This node 'NODE' joined TIME`.
+ */
+export function originalInfoLines(info: InfoResponse__Output): string[] {
+  const joined = Number(info.self?.joinedAtMs ?? 0);
+  return [
+    `Mesh '${info.meshName}' has ${info.peers.length + 1} nodes, started ${goTime(Number(info.meshCreatedMs))}`,
+    `This node '${info.nodeName}' joined ${joined ? goTime(joined) : '(not yet)'}`,
+  ];
+}
+
+/** A time as Go's time.Time prints it (the original's lines): 2026-12-02 08:39:27 +0000 UTC. */
+export function goTime(ms: number, timeZone?: string): string {
+  const parts = Object.fromEntries(
+    new Intl.DateTimeFormat('en-US', { timeZone, hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', timeZoneName: 'longOffset' })
+      .formatToParts(new Date(ms))
+      .map((p) => [p.type, p.value]),
+  );
+  const zone = new Intl.DateTimeFormat('en-US', { timeZone, timeZoneName: 'short' }).formatToParts(new Date(ms)).find((p) => p.type === 'timeZoneName')?.value ?? '';
+  // "GMT+01:00" (or "GMT" for UTC) as Go's "+0100".
+  const offset = /^GMT([+-]\d\d):?(\d\d)$/.exec(parts.timeZoneName ?? '');
+  const numeric = offset ? `${offset[1]}${offset[2]}` : '+0000';
+  return `${parts.year}-${parts.month}-${parts.day} ${parts.hour}:${parts.minute}:${parts.second} ${numeric} ${zone === 'GMT' ? 'UTC' : zone}`;
+}
+
+/** The services the nodes declare (svc:NAME tags): one line per node offering one; nothing when there are none. */
+export function servicesSection(info: InfoResponse__Output): string {
+  if (!info.services?.length) return '';
+  const rows = info.services.map((s) => [s.name, s.node, `${s.meshIp.includes(':') ? `[${s.meshIp}]` : s.meshIp}:${s.port}`, Object.entries(s.tags).map(([k, v]) => (v ? `${k}=${v}` : k)).join(',')]);
+  return '\nservices:\n' + table([['SERVICE', 'NODE', 'ADDRESS', 'TAGS'], ...rows]) + '\n';
 }
 
 /** `certificate: revoked (serial 1a2b) since 2026-…`: the bootstrap refuses this node's own certificate. */
@@ -127,6 +161,14 @@ export function certificateLines(info: InfoResponse__Output, now = Date.now()): 
     `certificate serial ${info.certSerial.slice(0, 16)}…: ${left(Number(info.certNotAfterMs))}, ${renew}${Number(info.certRenewals) ? ` (${info.certRenewals} renewed since start)` : ''}; CA: ${left(Number(info.caNotAfterMs))}`,
     ...(info.certRenewError ? [`certificate renewal failing: ${info.certRenewError}`] : []),
   ];
+}
+
+/** `layer 2: bridge brM (vxlan vxM, VNI 123, UDP 4789), MTU 1370, flooding to 3 peers`. */
+export function l2Line(l2: NonNullable<InfoResponse__Output['l2']>): string {
+  const ports = l2.bridgeIfs.length ? `, with ${l2.bridgeIfs.join(', ')}` : '';
+  const address = l2.address ? `, address ${l2.address}` : '';
+  const state = l2.up ? `MTU ${l2.mtu}, flooding to ${l2.floodEntries} peer${l2.floodEntries === 1 ? '' : 's'}` : 'NOT up';
+  return `layer 2: bridge ${l2.bridge} (vxlan ${l2.vxlan}, VNI ${l2.vni}, UDP ${l2.port}${ports}${address}), ${state}${l2.error ? `: ${l2.error}` : ''}`;
 }
 
 /** A relay's own line: how many pairs route through it and what it forwarded. */

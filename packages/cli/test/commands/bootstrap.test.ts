@@ -78,6 +78,14 @@ describe('-store: where a bootstrap keeps the mesh', () => {
     await assert.rejects(runBootstrap(['-dev', '-cert-lifetime', '90'], {}), (err: Error) => err instanceof UsageError);
   });
 
+  test('refused before anything starts, as the original refuses them: TLS flags with -dev, and both -grpc-ca-cert and -grpc-ca-path', async () => {
+    await assert.rejects(runBootstrap(['-dev', '-grpc-ca-cert', 'ca.pem', '-grpc-server-cert', 's.pem'], {}),
+      (err: Error) => err instanceof UsageError && /^-dev runs without TLS: leave out -grpc-ca-cert, -grpc-server-cert, or leave out -dev/.test(err.message));
+    await assert.rejects(runBootstrap(['-dev'], { WGMESH_SERVER_KEY: 'k.pem' }), (err: Error) => err instanceof UsageError && /leave out -grpc-server-key/.test(err.message), 'from the original\'s environment too');
+    await assert.rejects(runBootstrap(['-n', 'prod', '-grpc-ca-cert', '/dev/null', '-grpc-ca-path', '/etc/ssl/certs', '-grpc-server-cert', '/dev/null', '-grpc-server-key', '/dev/null'], {}),
+      (err: Error) => err instanceof UsageError && /-grpc-ca-cert \/dev\/null and -grpc-ca-path \/etc\/ssl\/certs both name the CA: give one of them/.test(err.message));
+  });
+
   test('file by default; the etcd flags are listed in --help', () => {
     assert.equal(resolveFlags(BOOTSTRAP_FLAGS, [], {}).values.store, 'file');
     const names = BOOTSTRAP_FLAGS.map((f) => f.name);

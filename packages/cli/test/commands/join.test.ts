@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { bootstrapTargets, JOIN_FLAGS } from '../../src/commands/join.js';
+import { bootstrapTargets, JOIN_FLAGS, runJoin } from '../../src/commands/join.js';
 import { BOOTSTRAP_FLAGS } from '../../src/commands/bootstrap.js';
 import { formatHelp, resolveFlags, UsageError } from '../../src/flags/parse.js';
 
@@ -55,4 +55,9 @@ test('--help says -bootstrap-addr can be given more than once', () => {
   const line = help.split('\n').find((l) => l.includes('-bootstrap-addr'))!;
   assert.match(line, /more than once/);
   assert.match(line, /moves to the next/);
+});
+
+test('TLS files with -dev are refused before anything starts, as the original refuses them', async () => {
+  await assert.rejects(runJoin(['-dev', '-n', 'prod', '-bootstrap-addr', '192.0.2.1:5000', '-ca-cert', 'ca.pem', '-client-key', 'k.pem'], {}),
+    (err: Error) => err instanceof UsageError && /^-dev runs without TLS: leave out -ca-cert, -client-key, or leave out -dev to use TLS$/.test(err.message));
 });

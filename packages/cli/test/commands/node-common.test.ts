@@ -4,7 +4,8 @@ import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { isWgKey, loadOrCreateKey } from '@wgmesh/agent';
-import { checkMeshName, NODE_FLAGS, nodeInit, parseTags, resolveListenAddr } from '../../src/commands/node-common.js';
+import { checkMeshName, logLevel, NODE_FLAGS, nodeInit, parseTags, resolveListenAddr } from '../../src/commands/node-common.js';
+import { applyDebugEnvironment } from '../../src/debug-env.js';
 import { resolveFlags, UsageError } from '../../src/flags/parse.js';
 
 test('the private key is made once, kept with mode 0600, and reused', async () => {
@@ -61,9 +62,40 @@ test('node flags become the node\'s options: defaults, then what each flag sets'
   ], {}).values, 'prod', 'n1');
   assert.deepEqual(given, {
     meshName: 'prod', nodeName: 'n1', stateDir: '/srv/wg', listenPort: 51820, listenAddr: '203.0.113.9', tags: { role: 'web', zone: 'a' }, heartbeatMs: 2000, keyRotationMs: 86_400_000, rttPort: 0,
-    socketPath: '/run/wgmesh/prod.sock', socketOwner: '0:101', metricsAddr: '127.0.0.1:9586', memberlistFile: '/srv/members.json', keepInterface: true,
+    socketPath: '/run/wgmesh/prod.sock', socketOwner: '0:101', metricsAddr: '127.0.0.1:9586', memberlistFile: '/srv/members.json', memberlistFormat: 'wgmesh', keepInterface: true,
     names: { domain: 'corp.example', hostsFile: '/etc/hosts' },
   });
   assert.throws(() => nodeInit(resolveFlags(NODE_FLAGS, ['-dns-domain', 'my mesh'], {}).values, 'prod', 'n1'), (err: Error) => err instanceof UsageError && /-dns-domain: "my mesh" is not a DNS domain/.test(err.message));
   assert.equal(nodeInit(resolveFlags(NODE_FLAGS, [], { WGMESH_LISTEN_PORT: '51821' }).values, 'prod', 'n1').listenPort, 51821, 'from the environment too');
+});
+
+test('-tags: a svc: tag must be a valid service (port required, 1-65535)', () => {
+  assert.deepEqual(parseTags(['svc:web=port=80', 'svc:dns=53']), { 'svc:web': 'port=80', 'svc:dns': '53' });
+  assert.throws(() => parseTags(['svc:web=port=http']), (err: Error) => err instanceof UsageError && /-tags svc:web=port=http: .*port "http" is not a port number/.test(err.message));
+});
+
+test('log levels: -log-level, debug with -v or -d, trace (winston\'s silly) with WGMESH_TRACE of any value', () => {
+  const values = (argv: string[]) => resolveFlags(NODE_FLAGS, argv, {}).values;
+  assert.equal(logLevel(values([]), {}), 'info');
+  assert.equal(logLevel(values(['-log-level', 'warn']), {}), 'warn');
+  assert.equal(logLevel(values(['-v']), {}), 'debug');
+  assert.equal(logLevel(values(['-d']), {}), 'debug');
+  assert.equal(logLevel(values([]), { WGMESH_TRACE: '' }), 'silly');
+  assert.equal(logLevel(values([]), { WGMESH_TRACE: 'no' }), 'silly', 'any value, as in the original');
+});
+
+test('WGMESH_TRACE, like -d, turns on gRPC\'s own tracing before grpc-js loads', () => {
+  const env: NodeJS.ProcessEnv = { WGMESH_TRACE: '1' };
+  applyDebugEnvironment(['info'], env);
+  assert.equal(env.GRPC_VERBOSITY, 'DEBUG');
+  const quiet: NodeJS.ProcessEnv = {};
+  applyDebugEnvironment(['info'], quiet);
+  assert.equal(quiet.GRPC_TRACE, undefined);
+});
+
+test('-memberlist-format: ours by default, or the original\'s; anything else refused', () => {
+  const init = (argv: string[]) => nodeInit(resolveFlags(NODE_FLAGS, ['-memberlist-file', '/m.json', ...argv], {}).values, 'prod', 'n1');
+  assert.equal(init([]).memberlistFormat, 'wgmesh');
+  assert.equal(init(['-memberlist-format', 'original']).memberlistFormat, 'original');
+  assert.throws(() => init(['-memberlist-format', 'serf']), (err: Error) => err instanceof UsageError && /-memberlist-format serf: use wgmesh or original/.test(err.message));
 });

@@ -54,7 +54,7 @@ describe('flag resolution: flag > env > file > default', () => {
     ['missing value', ['-n'], {}, '', /-n needs a value/],
     ['int not a number', ['-grpc-bind-port', 'abc'], {}, '', /whole number/],
     ['bad bool in env', [], { WGMESH_DEV: 'maybe' }, '', /environment WGMESH_DEV.*true or false/],
-    ['unknown key in file', ['-config', 'c.yaml'], {}, 'bogus: 1\n', /unknown setting "bogus"/],
+    ['unknown key in file, naming the nearest', ['-config', 'c.yaml'], {}, 'tag: [a=1]\n', /unknown key "tag"; did you mean "tags"\?/],
     ['file is not a mapping', ['-config', 'c.yaml'], {}, '- a\n- b\n', /must be a mapping/],
     ['file is not YAML', ['-config', 'c.yaml'], {}, 'a: [\n', /not valid YAML/],
   ];

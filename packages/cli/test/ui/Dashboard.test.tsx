@@ -22,9 +22,9 @@ function info(peers: PeerStatus__Output[]): InfoResponse__Output {
   return {
     meshName: 'lab', meshCidr: '198.18.0.0/16', meshCreatedMs: NOW - 86_400_000, nodeName: 'h2', meshIp: '198.18.0.2', publicKey: 'h2-key',
     interface: 'wglab', backend: 'userspace', listenPort: 54540, connected: true, controlError: '', revision: 7, tags: { role: 'web', _internal: 'x' },
-    endpoints: [{ ip: '192.0.2.2', port: 54540, kind: 'ENDPOINT_KIND_LAN' }], behindNat: false, peers, bootstrapAddr: '192.0.2.1:5000', bootstrapAddrs: ['192.0.2.1:5000'],
+    endpoints: [{ ip: '192.0.2.2', port: 54540, kind: 'ENDPOINT_KIND_LAN' }], behindNat: false, peers, bootstrapAddr: '192.0.2.1:5000', bootstrapAddrs: ['192.0.2.1:5000'], services: [],
     isBootstrap: false, relay: false, relayPairs: 0, relayedBytes: 0, certificateRefusal: null, self: node('h2', '198.18.0.2', { tags: { role: 'web', _internal: 'x' } }),
-    certNotAfterMs: 0, caNotAfterMs: 0, certSerial: '', certRenewAtMs: 0, certRenewError: '', certRenewals: 0, certDaysLeft: 0, caDaysLeft: 0,
+    certNotAfterMs: 0, caNotAfterMs: 0, certSerial: '', certRenewAtMs: 0, certRenewError: '', certRenewals: 0, certDaysLeft: 0, caDaysLeft: 0, l2: null,
   };
 }
 

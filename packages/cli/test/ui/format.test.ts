@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { InfoResponse__Output } from '@wgmesh/agent';
-import { certificateLines } from '../../src/ui/format.js';
+import { certificateLines, goTime, originalInfoLines, servicesSection } from '../../src/ui/format.js';
 
 const NOW = 1_800_000_000_000;
 const DAY = 86_400_000;
@@ -21,5 +21,33 @@ describe('info: the certificate line', () => {
     assert.match(lines[0]!, /20 s left, renewing now/);
     assert.equal(lines[1], 'certificate renewal failing: Renew: no bootstrap (UNAVAILABLE)');
     assert.deepEqual(certificateLines(info({}), NOW), []);
+  });
+});
+
+describe('info: the original wgmesh\'s lines', () => {
+  test('it opens with "Mesh \'NAME\' has N nodes, started TIME" and "This node \'NODE\' joined TIME", times as Go prints them', () => {
+    const lines = originalInfoLines(info({
+      meshName: 'prod', nodeName: 'h2', meshCreatedMs: Date.UTC(2026, 11, 1, 9, 0, 5),
+      peers: [{}, {}] as InfoResponse__Output['peers'], self: { joinedAtMs: Date.UTC(2026, 11, 2, 8, 39, 27) } as InfoResponse__Output['self'],
+    }));
+    // (TZ decides the zone; the lines' shape is the same in every one.)
+    assert.match(lines[0]!, /^Mesh 'prod' has 3 nodes, started \d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d{4} \S+$/);
+    assert.match(lines[1]!, /^This node 'h2' joined \d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d{4} \S+$/);
+  });
+
+  test('Go\'s time.Time format', () => {
+    assert.equal(goTime(Date.UTC(2026, 11, 2, 8, 39, 27), 'UTC'), '2026-12-02 08:39:27 +0000 UTC');
+    assert.equal(goTime(Date.UTC(2026, 6, 2, 8, 39, 27), 'America/New_York'), '2026-07-02 04:39:27 -0400 EDT');
+  });
+
+  test('services: a section of one line per node offering one, none when there are none', () => {
+    const text = servicesSection(info({
+      services: [
+        { name: 'web', node: 'h1', meshIp: '10.0.0.1', port: 80, tags: { proto: 'tcp', tls: '' } },
+        { name: 'web', node: 'h3', meshIp: 'fd00::3', port: 8080, tags: {} },
+      ],
+    }));
+    assert.deepEqual(text.split('\n').map((l) => l.trimEnd()), ['', 'services:', 'SERVICE  NODE  ADDRESS         TAGS', 'web      h1    10.0.0.1:80     proto=tcp,tls', 'web      h3    [fd00::3]:8080', '']);
+    assert.equal(servicesSection(info({ services: [] })), '');
   });
 });

@@ -14,6 +14,7 @@ import type { InfoRequest as _wgmesh_v1_InfoRequest, InfoRequest__Output as _wgm
 import type { InfoResponse as _wgmesh_v1_InfoResponse, InfoResponse__Output as _wgmesh_v1_InfoResponse__Output } from './wgmesh/v1/InfoResponse.js';
 import type { JoinRequest as _wgmesh_v1_JoinRequest, JoinRequest__Output as _wgmesh_v1_JoinRequest__Output } from './wgmesh/v1/JoinRequest.js';
 import type { JoinResponse as _wgmesh_v1_JoinResponse, JoinResponse__Output as _wgmesh_v1_JoinResponse__Output } from './wgmesh/v1/JoinResponse.js';
+import type { L2Status as _wgmesh_v1_L2Status, L2Status__Output as _wgmesh_v1_L2Status__Output } from './wgmesh/v1/L2Status.js';
 import type { LeaveRequest as _wgmesh_v1_LeaveRequest, LeaveRequest__Output as _wgmesh_v1_LeaveRequest__Output } from './wgmesh/v1/LeaveRequest.js';
 import type { LeaveResponse as _wgmesh_v1_LeaveResponse, LeaveResponse__Output as _wgmesh_v1_LeaveResponse__Output } from './wgmesh/v1/LeaveResponse.js';
 import type { ListRevokedRequest as _wgmesh_v1_ListRevokedRequest, ListRevokedRequest__Output as _wgmesh_v1_ListRevokedRequest__Output } from './wgmesh/v1/ListRevokedRequest.js';
@@ -21,6 +22,7 @@ import type { ListRevokedResponse as _wgmesh_v1_ListRevokedResponse, ListRevoked
 import type { ListTokensRequest as _wgmesh_v1_ListTokensRequest, ListTokensRequest__Output as _wgmesh_v1_ListTokensRequest__Output } from './wgmesh/v1/ListTokensRequest.js';
 import type { ListTokensResponse as _wgmesh_v1_ListTokensResponse, ListTokensResponse__Output as _wgmesh_v1_ListTokensResponse__Output } from './wgmesh/v1/ListTokensResponse.js';
 import type { MeshClient as _wgmesh_v1_MeshClient, MeshDefinition as _wgmesh_v1_MeshDefinition } from './wgmesh/v1/Mesh.js';
+import type { MeshL2 as _wgmesh_v1_MeshL2, MeshL2__Output as _wgmesh_v1_MeshL2__Output } from './wgmesh/v1/MeshL2.js';
 import type { Node as _wgmesh_v1_Node, Node__Output as _wgmesh_v1_Node__Output } from './wgmesh/v1/Node.js';
 import type { NodeRemoved as _wgmesh_v1_NodeRemoved, NodeRemoved__Output as _wgmesh_v1_NodeRemoved__Output } from './wgmesh/v1/NodeRemoved.js';
 import type { NodesRequest as _wgmesh_v1_NodesRequest, NodesRequest__Output as _wgmesh_v1_NodesRequest__Output } from './wgmesh/v1/NodesRequest.js';
@@ -44,6 +46,7 @@ import type { RttResponse as _wgmesh_v1_RttResponse, RttResponse__Output as _wgm
 import type { RttRow as _wgmesh_v1_RttRow, RttRow__Output as _wgmesh_v1_RttRow__Output } from './wgmesh/v1/RttRow.js';
 import type { RttSample as _wgmesh_v1_RttSample, RttSample__Output as _wgmesh_v1_RttSample__Output } from './wgmesh/v1/RttSample.js';
 import type { RttWanted as _wgmesh_v1_RttWanted, RttWanted__Output as _wgmesh_v1_RttWanted__Output } from './wgmesh/v1/RttWanted.js';
+import type { ServiceStatus as _wgmesh_v1_ServiceStatus, ServiceStatus__Output as _wgmesh_v1_ServiceStatus__Output } from './wgmesh/v1/ServiceStatus.js';
 import type { SetTagRequest as _wgmesh_v1_SetTagRequest, SetTagRequest__Output as _wgmesh_v1_SetTagRequest__Output } from './wgmesh/v1/SetTagRequest.js';
 import type { Snapshot as _wgmesh_v1_Snapshot, Snapshot__Output as _wgmesh_v1_Snapshot__Output } from './wgmesh/v1/Snapshot.js';
 import type { TagsResponse as _wgmesh_v1_TagsResponse, TagsResponse__Output as _wgmesh_v1_TagsResponse__Output } from './wgmesh/v1/TagsResponse.js';
@@ -74,6 +77,7 @@ export interface ProtoGrpcType {
       InfoResponse: MessageTypeDefinition<_wgmesh_v1_InfoResponse, _wgmesh_v1_InfoResponse__Output>
       JoinRequest: MessageTypeDefinition<_wgmesh_v1_JoinRequest, _wgmesh_v1_JoinRequest__Output>
       JoinResponse: MessageTypeDefinition<_wgmesh_v1_JoinResponse, _wgmesh_v1_JoinResponse__Output>
+      L2Status: MessageTypeDefinition<_wgmesh_v1_L2Status, _wgmesh_v1_L2Status__Output>
       LeaveRequest: MessageTypeDefinition<_wgmesh_v1_LeaveRequest, _wgmesh_v1_LeaveRequest__Output>
       LeaveResponse: MessageTypeDefinition<_wgmesh_v1_LeaveResponse, _wgmesh_v1_LeaveResponse__Output>
       ListRevokedRequest: MessageTypeDefinition<_wgmesh_v1_ListRevokedRequest, _wgmesh_v1_ListRevokedRequest__Output>
@@ -81,6 +85,7 @@ export interface ProtoGrpcType {
       ListTokensRequest: MessageTypeDefinition<_wgmesh_v1_ListTokensRequest, _wgmesh_v1_ListTokensRequest__Output>
       ListTokensResponse: MessageTypeDefinition<_wgmesh_v1_ListTokensResponse, _wgmesh_v1_ListTokensResponse__Output>
       Mesh: SubtypeConstructor<typeof grpc.Client, _wgmesh_v1_MeshClient> & { service: _wgmesh_v1_MeshDefinition }
+      MeshL2: MessageTypeDefinition<_wgmesh_v1_MeshL2, _wgmesh_v1_MeshL2__Output>
       Node: MessageTypeDefinition<_wgmesh_v1_Node, _wgmesh_v1_Node__Output>
       NodeRemoved: MessageTypeDefinition<_wgmesh_v1_NodeRemoved, _wgmesh_v1_NodeRemoved__Output>
       NodeStatus: EnumTypeDefinition
@@ -105,6 +110,7 @@ export interface ProtoGrpcType {
       RttRow: MessageTypeDefinition<_wgmesh_v1_RttRow, _wgmesh_v1_RttRow__Output>
       RttSample: MessageTypeDefinition<_wgmesh_v1_RttSample, _wgmesh_v1_RttSample__Output>
       RttWanted: MessageTypeDefinition<_wgmesh_v1_RttWanted, _wgmesh_v1_RttWanted__Output>
+      ServiceStatus: MessageTypeDefinition<_wgmesh_v1_ServiceStatus, _wgmesh_v1_ServiceStatus__Output>
       SetTagRequest: MessageTypeDefinition<_wgmesh_v1_SetTagRequest, _wgmesh_v1_SetTagRequest__Output>
       Snapshot: MessageTypeDefinition<_wgmesh_v1_Snapshot, _wgmesh_v1_Snapshot__Output>
       TagsResponse: MessageTypeDefinition<_wgmesh_v1_TagsResponse, _wgmesh_v1_TagsResponse__Output>

@@ -9,6 +9,7 @@ import type { JoinResponse as _wgmesh_v1_JoinResponse, JoinResponse__Output as _
 import type { LeaveRequest as _wgmesh_v1_LeaveRequest, LeaveRequest__Output as _wgmesh_v1_LeaveRequest__Output } from './wgmesh/v1/LeaveRequest.js';
 import type { LeaveResponse as _wgmesh_v1_LeaveResponse, LeaveResponse__Output as _wgmesh_v1_LeaveResponse__Output } from './wgmesh/v1/LeaveResponse.js';
 import type { MeshClient as _wgmesh_v1_MeshClient, MeshDefinition as _wgmesh_v1_MeshDefinition } from './wgmesh/v1/Mesh.js';
+import type { MeshL2 as _wgmesh_v1_MeshL2, MeshL2__Output as _wgmesh_v1_MeshL2__Output } from './wgmesh/v1/MeshL2.js';
 import type { Node as _wgmesh_v1_Node, Node__Output as _wgmesh_v1_Node__Output } from './wgmesh/v1/Node.js';
 import type { NodeRemoved as _wgmesh_v1_NodeRemoved, NodeRemoved__Output as _wgmesh_v1_NodeRemoved__Output } from './wgmesh/v1/NodeRemoved.js';
 import type { PresharedKey as _wgmesh_v1_PresharedKey, PresharedKey__Output as _wgmesh_v1_PresharedKey__Output } from './wgmesh/v1/PresharedKey.js';
@@ -44,6 +45,7 @@ export interface ProtoGrpcType {
       LeaveRequest: MessageTypeDefinition<_wgmesh_v1_LeaveRequest, _wgmesh_v1_LeaveRequest__Output>
       LeaveResponse: MessageTypeDefinition<_wgmesh_v1_LeaveResponse, _wgmesh_v1_LeaveResponse__Output>
       Mesh: SubtypeConstructor<typeof grpc.Client, _wgmesh_v1_MeshClient> & { service: _wgmesh_v1_MeshDefinition }
+      MeshL2: MessageTypeDefinition<_wgmesh_v1_MeshL2, _wgmesh_v1_MeshL2__Output>
       Node: MessageTypeDefinition<_wgmesh_v1_Node, _wgmesh_v1_Node__Output>
       NodeRemoved: MessageTypeDefinition<_wgmesh_v1_NodeRemoved, _wgmesh_v1_NodeRemoved__Output>
       NodeStatus: EnumTypeDefinition

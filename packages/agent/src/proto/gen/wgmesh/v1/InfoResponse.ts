@@ -3,7 +3,9 @@
 import type { Endpoint as _wgmesh_v1_Endpoint, Endpoint__Output as _wgmesh_v1_Endpoint__Output } from '../../wgmesh/v1/Endpoint.js';
 import type { PeerStatus as _wgmesh_v1_PeerStatus, PeerStatus__Output as _wgmesh_v1_PeerStatus__Output } from '../../wgmesh/v1/PeerStatus.js';
 import type { Node as _wgmesh_v1_Node, Node__Output as _wgmesh_v1_Node__Output } from '../../wgmesh/v1/Node.js';
+import type { ServiceStatus as _wgmesh_v1_ServiceStatus, ServiceStatus__Output as _wgmesh_v1_ServiceStatus__Output } from '../../wgmesh/v1/ServiceStatus.js';
 import type { CertificateRefusal as _wgmesh_v1_CertificateRefusal, CertificateRefusal__Output as _wgmesh_v1_CertificateRefusal__Output } from '../../wgmesh/v1/CertificateRefusal.js';
+import type { L2Status as _wgmesh_v1_L2Status, L2Status__Output as _wgmesh_v1_L2Status__Output } from '../../wgmesh/v1/L2Status.js';
 import type { Long } from '@grpc/proto-loader';
 
 export interface InfoResponse {
@@ -30,6 +32,7 @@ export interface InfoResponse {
   'relayPairs'?: (number);
   'relayedBytes'?: (number | string | Long);
   'bootstrapAddrs'?: (string)[];
+  'services'?: (_wgmesh_v1_ServiceStatus)[];
   'certNotAfterMs'?: (number | string | Long);
   'caNotAfterMs'?: (number | string | Long);
   'certSerial'?: (string);
@@ -39,6 +42,7 @@ export interface InfoResponse {
   'certDaysLeft'?: (number);
   'caDaysLeft'?: (number);
   'certificateRefusal'?: (_wgmesh_v1_CertificateRefusal | null);
+  'l2'?: (_wgmesh_v1_L2Status | null);
 }
 
 export interface InfoResponse__Output {
@@ -65,6 +69,7 @@ export interface InfoResponse__Output {
   'relayPairs': (number);
   'relayedBytes': (number);
   'bootstrapAddrs': (string)[];
+  'services': (_wgmesh_v1_ServiceStatus__Output)[];
   'certNotAfterMs': (number);
   'caNotAfterMs': (number);
   'certSerial': (string);
@@ -74,4 +79,5 @@ export interface InfoResponse__Output {
   'certDaysLeft': (number);
   'caDaysLeft': (number);
   'certificateRefusal': (_wgmesh_v1_CertificateRefusal__Output | null);
+  'l2': (_wgmesh_v1_L2Status__Output | null);
 }

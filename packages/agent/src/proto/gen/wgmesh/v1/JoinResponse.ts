@@ -1,6 +1,7 @@
 // Original file: ../../proto/wgmesh/v1/mesh.proto
 
 import type { Node as _wgmesh_v1_Node, Node__Output as _wgmesh_v1_Node__Output } from '../../wgmesh/v1/Node.js';
+import type { MeshL2 as _wgmesh_v1_MeshL2, MeshL2__Output as _wgmesh_v1_MeshL2__Output } from '../../wgmesh/v1/MeshL2.js';
 import type { Long } from '@grpc/proto-loader';
 
 export interface JoinResponse {
@@ -12,6 +13,7 @@ export interface JoinResponse {
   'nodes'?: (_wgmesh_v1_Node)[];
   'nodeSecret'?: (string);
   'presharedKeys'?: (boolean);
+  'l2'?: (_wgmesh_v1_MeshL2 | null);
 }
 
 export interface JoinResponse__Output {
@@ -23,4 +25,5 @@ export interface JoinResponse__Output {
   'nodes': (_wgmesh_v1_Node__Output)[];
   'nodeSecret': (string);
   'presharedKeys': (boolean);
+  'l2': (_wgmesh_v1_MeshL2__Output | null);
 }
