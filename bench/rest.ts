@@ -20,7 +20,7 @@
  * Then the simulated node with 200 peers (test/helpers/rest-sim.ts) is measured in this process,
  * with its timer callbacks by part.
  *
- * Environment: BENCH_REST_WINDOW_S (60), BENCH_REST_SIM_WINDOW_S (20), BENCH_STARTUP_LAB (wgbs:
+ * Environment: BENCH_REST_WINDOW_S (60), BENCH_REST_SIM_WINDOW_S (30), BENCH_STARTUP_LAB (wgbs:
  * the lab is startup.ts's; the parts run one after the other).
  */
 import { hostCommand, type LabState } from '@wgmesh/cli/lab';
@@ -33,7 +33,7 @@ import { bringUp, cleanupStale, freshLab, makeNebulaPki, nebula, teardown, wgmes
 export const REST_SETTINGS = {
   hosts: 8,
   windowS: envInt('BENCH_REST_WINDOW_S', 60),
-  simWindowS: envInt('BENCH_REST_SIM_WINDOW_S', 20),
+  simWindowS: envInt('BENCH_REST_SIM_WINDOW_S', 30),
   simPeers: 200,
   /** The rest cadence a settled node reports for every peer (RTT_REST_DEFAULTS.restIntervalMs). */
   restProbeEveryMs: 30_000,
@@ -182,7 +182,7 @@ export async function runRest(): Promise<RestResults> {
     await teardown();
   }
   try {
-    const r = await measureRestingNode({ peers: s.simPeers, windowMs: s.simWindowS * 1000 });
+    const r = await measureRestingNode({ peers: s.simPeers, windowMs: s.simWindowS * 1000, settleMs: 10_000, windows: 3 });
     sim = { ...r, timerCallbacks: Object.fromEntries(r.timerCallbacks) };
     progress({ step: 'sim', ...sim });
   } catch (err) {
@@ -252,7 +252,7 @@ export function formatRestSection(r: RestResults): string {
     const fired = Object.values(r.sim.timerCallbacks).reduce((a, b) => a + b, 0);
     L.push(
       '',
-      `Simulated node with ${r.sim.peers} peers (one process: the agent, its prober in rest mode answered by a loopback stand-in, in-memory WireGuard, an in-process bootstrap over gRPC), ${r.sim.seconds.toFixed(0)} s at rest: ${(r.sim.cpuFraction * 100).toFixed(2)} % of a core; timer callbacks ${(fired / r.sim.seconds).toFixed(2)}/s, by part: ${Object.entries(r.sim.timerCallbacks).map(([part, n]) => `${part} ${(n / r.sim!.seconds).toFixed(2)}/s`).join(', ')}.`,
+      `Simulated node with ${r.sim.peers} peers (one process: the agent, its prober in rest mode answered by a loopback stand-in, in-memory WireGuard, an in-process bootstrap over gRPC), ${r.sim.seconds.toFixed(0)} s at rest after 10 s: ${(r.sim.cpuFraction * 100).toFixed(2)} % of a core (median of three parts: ${r.sim.cpuFractions.map((f) => (f * 100).toFixed(2)).join(', ')} %); timer callbacks ${(fired / r.sim.seconds).toFixed(2)}/s, by part: ${Object.entries(r.sim.timerCallbacks).map(([part, n]) => `${part} ${(n / r.sim!.seconds).toFixed(2)}/s`).join(', ')}.`,
     );
   }
   L.push('', `Load average before and after: ${r.loadavg[0]} / ${r.loadavg[1]}.`, '');
