@@ -1,5 +1,5 @@
 /**
- * A node with 200 peers at rest costs under 1 % of a core, the median of three 10-s parts of a
+ * A node with 200 peers at rest costs under 1 % of a core, the median of five 6-s parts of a
  * 30-s window after 10 s at rest (test/helpers/rest-sim.ts: one agent
  * with real timers and a real prober in rest mode, in-memory WireGuard, an in-process bootstrap),
  * and no timer fires for nothing: the timer callbacks of all its parts together stay under
@@ -11,9 +11,13 @@ import assert from 'node:assert/strict';
 import { measureRestingNode } from '../helpers/rest-sim.js';
 
 const PEERS = 200;
-/** Three parts of 10 s: the median part is the figure (see measureRestingNode). */
+/**
+ * Five parts of 6 s: the median part is the figure (see measureRestingNode). On this shared 2-core
+ * machine a single 10-s part read anywhere from 0.37 to 1.80 % at load average 8 (other processes'
+ * contention is billed to this one); one or two bursts do not move a median of five.
+ */
 const WINDOW_MS = 30_000;
-const WINDOWS = 3;
+const WINDOWS = 5;
 /** At rest this long before the window (see measureRestingNode): the steady state is measured. */
 const SETTLE_MS = 10_000;
 /** The issue's bound: 1 % of a core. */
