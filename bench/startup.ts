@@ -198,7 +198,7 @@ function progress(event: Record<string, unknown>): void {
 // ---------------------------------------------------------------------------------------------
 // Nodes of both systems
 
-interface MeshNode {
+export interface MeshNode {
   readonly system: SystemName;
   readonly host: LabHost;
   readonly first: boolean;
@@ -207,7 +207,7 @@ interface MeshNode {
   readonly logFile: string;
 }
 
-interface Prepared {
+export interface Prepared {
   readonly host: LabHost;
   readonly first: boolean;
   readonly argv: string[];
@@ -215,7 +215,7 @@ interface Prepared {
   readonly env: NodeJS.ProcessEnv;
 }
 
-interface MeshSystem {
+export interface MeshSystem {
   readonly name: SystemName;
   readonly iface: string;
   /** Writes what the node needs (log header, config) and returns its command line; spawns nothing. */
@@ -252,7 +252,7 @@ async function bindsUdp(pid: number, port: number): Promise<boolean> {
 
 const WGMESH_IFACE = `wg${STARTUP_SETTINGS.mesh}`;
 
-const wgmesh: MeshSystem = {
+export const wgmesh: MeshSystem = {
   name: 'wgmesh',
   iface: WGMESH_IFACE,
   async prepare(lab, host, first) {
@@ -295,7 +295,7 @@ function nebulaConfig(lab: LabState, host: LabHost, first: boolean): Record<stri
   };
 }
 
-const nebula: MeshSystem = {
+export const nebula: MeshSystem = {
   name: 'nebula',
   iface: STARTUP_SETTINGS.nebulaDev,
   async prepare(lab, host, first) {
@@ -315,7 +315,7 @@ const nebula: MeshSystem = {
 };
 
 /** CA and one certificate per host index 1…count (made once per run). */
-async function makeNebulaPki(count: number): Promise<void> {
+export async function makeNebulaPki(count: number): Promise<void> {
   await rm(NEBULA_DIR, { recursive: true, force: true });
   await mkdir(NEBULA_DIR, { recursive: true, mode: 0o700 });
   const f = (name: string) => joinPath(NEBULA_DIR, name);
@@ -408,7 +408,7 @@ async function pingUntilReply(lab: LabState, host: string, ip: string, deadlineM
 // Cold mesh
 
 /** A fresh hosts-only lab (the previous one, if any, removed first). */
-async function freshLab(hosts: number): Promise<LabState> {
+export async function freshLab(hosts: number): Promise<LabState> {
   const s = STARTUP_SETTINGS;
   await labDown({ name: s.lab });
   return (await labUp({ name: s.lab, hosts, hostsOnly: true, underlay: s.underlay, cidr: s.cidr, mesh: s.mesh, logLevel: s.logLevel })).lab;
@@ -426,7 +426,7 @@ interface MeshUp {
  * back; until every ordered pair answers a ping. Throws only when the first node fails; the
  * nodes are left running.
  */
-async function bringUp(system: MeshSystem, lab: LabState, count: number): Promise<MeshUp> {
+export async function bringUp(system: MeshSystem, lab: LabState, count: number): Promise<MeshUp> {
   const s = STARTUP_SETTINGS;
   const first = await startFirst(system, lab);
   const prepared = await Promise.all(lab.hosts.slice(1, count).map((h) => system.prepare(lab, h, false)));

@@ -8,7 +8,8 @@
 # remove again (labs "wgb" and "wgbr", namespaces wgp-a/wgp-b); the etcd part runs a 3-member etcd
 # cluster in namespaces wgbetcd-* (198.51.100.208/28); the start-up part runs wgmesh and Nebula
 # side by side in lab "wgbs" (Nebula's files in /tmp/wgmesh-bench-startup); the layer 2 part runs
-# two nodes with -l2 in lab "wgbl2".
+# two nodes with -l2 in lab "wgbl2"; the rest part runs both meshes of 8 at rest in lab "wgbs"
+# (after the start-up part) and a simulated node of 200 peers.
 #
 #   BENCH_SIZES=100,1000,5000,10000   control-plane sizes (its default); its other knobs
 #     (BENCH_AGENT_PROCS, BENCH_FULL_MAX, BENCH_FULL_SAMPLE, BENCH_RESUME_FROM, BENCH_WAVE,
@@ -24,6 +25,7 @@
 #                              rounds of the start-up part's cold mesh, one join and `wgmesh info`
 #   BENCH_STARTUP_MEMORY_AGE_S=60   age of the joined node when memory is read
 #   BENCH_STARTUP_LOG_LEVEL=info    the wgmesh nodes' log level there (see bench/startup.ts)
+#   BENCH_REST_WINDOW_S=60 BENCH_REST_SIM_WINDOW_S=20 BENCH_REST_TIMEOUT=480   see bench/rest.ts
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -34,6 +36,7 @@ DP_TIMEOUT=${BENCH_DP_TIMEOUT:-240}
 RELAY_TIMEOUT=${BENCH_RELAY_TIMEOUT:-240}
 STARTUP_TIMEOUT=${BENCH_STARTUP_TIMEOUT:-420}
 L2_TIMEOUT=${BENCH_L2_TIMEOUT:-180}
+REST_TIMEOUT=${BENCH_REST_TIMEOUT:-480}
 NODE_TS=(node --conditions=source --import tsx)
 export TSX_TSCONFIG_PATH=${TSX_TSCONFIG_PATH:-$ROOT/tsconfig.test.json}
 
@@ -65,6 +68,7 @@ dp_started=0
 relay_started=0
 startup_started=0
 l2_started=0
+rest_started=0
 cleanup() {
   # The etcd, data-plane, relay and start-up runs tear down after themselves, also on errors and
   # signals; this pass only matters if one was killed outright. It removes only the benchmark's
@@ -83,6 +87,9 @@ cleanup() {
   fi
   if [ "$l2_started" = 1 ]; then
     (cd bench && "${NODE_TS[@]}" l2.ts --cleanup >/dev/null 2>&1) || true
+  fi
+  if [ "$rest_started" = 1 ]; then
+    (cd bench && "${NODE_TS[@]}" rest.ts --cleanup >/dev/null 2>&1) || true
   fi
   rm -rf "$work"
 }
@@ -239,10 +246,28 @@ else
   status=1
 fi
 
+echo "bench: a mesh at rest, wgmesh beside Nebula (lab wgbs; up to ${REST_TIMEOUT} s)" >&2
+rest_started=1
+rest_rc=0
+run_part "$work/rest.md" "$REST_TIMEOUT" "${NODE_TS[@]}" rest.ts || rest_rc=$?
+if [ "$rest_rc" -eq 0 ]; then
+  cp "$work/rest.md" "$work/rest-section.md"
+  rest_started=0
+else
+  {
+    echo "## A mesh at rest (8 nodes, beside Nebula in the same lab)"
+    echo
+    echo "**Failed** (exit $rest_rc$([ "$rest_rc" -eq 124 ] && echo ", over ${REST_TIMEOUT} s")); its progress went to stderr."
+    if [ -s "$work/rest.md" ]; then echo; cat "$work/rest.md"; fi
+    echo
+  } >"$work/rest-section.md"
+  status=1
+fi
+
 # What limits the figures that miss their targets: profiling notes kept beside the results.
 analysis=/dev/null
 [ -f bench/analysis.md ] && analysis=bench/analysis.md
-cat "$work/header.md" "$work/cp-section.md" "$work/etcd-section.md" "$work/dp-section.md" "$work/relay-section.md" "$work/l2-section.md" "$work/startup-section.md" "$analysis" >"$RESULTS.tmp"
+cat "$work/header.md" "$work/cp-section.md" "$work/etcd-section.md" "$work/dp-section.md" "$work/relay-section.md" "$work/l2-section.md" "$work/startup-section.md" "$work/rest-section.md" "$analysis" >"$RESULTS.tmp"
 mv "$RESULTS.tmp" "$RESULTS"
 cat "$RESULTS"
 echo "bench: wrote $RESULTS" >&2

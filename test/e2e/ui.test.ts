@@ -272,7 +272,7 @@ function bigStatus(n: number, tags: Record<string, Record<string, string>> = {})
 function bigMatrix(n: number): RttResponse__Output {
   const name = (i: number) => `n${String(i).padStart(4, '0')}`;
   const nodes = Array.from({ length: n }, (_, i) => name(i + 1));
-  const rows = nodes.flatMap((from, i) => Array.from({ length: 20 }, (_, d) => ({ from, to: nodes[(i + d + 1) % n]!, rttMs: 0.5 + ((i * 31 + d * 17) % 400) / 10, loss: 0 })));
+  const rows = nodes.flatMap((from, i) => Array.from({ length: 20 }, (_, d) => ({ from, to: nodes[(i + d + 1) % n]!, rttMs: 0.5 + ((i * 31 + d * 17) % 400) / 10, loss: 0, measuredAtMs: 0 })));
   return { nodes, rows, partial: false };
 }
 

@@ -15,6 +15,9 @@ import { Bootstrap, LIMITS, type StateStore } from '@wgmesh/bootstrap';
 import { BOOTSTRAP_IP, CIDR, MESH } from '../helpers/inprocess.js';
 import { waitFor } from '../helpers/wait.js';
 
+/** When the fixed figures were measured (one time: samples compare equal from one report to the next). */
+const MEASURED_AT_MS = Date.now();
+
 const MESH_SIZE = 2000;
 
 /** Nothing persisted: 2,000 joins with an fsync each would be the test's whole cost. */
@@ -27,7 +30,7 @@ class FixedRtt implements RttSource {
     this.peers = peers.map((p) => p.name);
   }
   samples(): RttSample__Output[] {
-    return this.peers.map((peer, i) => ({ peer, rttMs: 1 + i / 1000, loss: 0 }));
+    return this.peers.map((peer, i) => ({ peer, rttMs: 1 + i / 1000, loss: 0, measuredAtMs: MEASURED_AT_MS }));
   }
 }
 

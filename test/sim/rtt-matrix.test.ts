@@ -12,6 +12,9 @@ import { Agent, buildRttMatrix, buildStatus, createGrpcControlClient, generateKe
 import { MESH, startBootstrap, tempDir } from '../helpers/inprocess.js';
 import { waitFor } from '../helpers/wait.js';
 
+/** When the fixed figures were measured (one time: samples compare equal from one report to the next). */
+const MEASURED_AT_MS = Date.now();
+
 /** A prober that measures nothing: it reports rttMs to every peer it is given. */
 class FixedRtt implements RttSource {
   private peers: string[] = [];
@@ -20,7 +23,7 @@ class FixedRtt implements RttSource {
     this.peers = peers.map((p) => p.name);
   }
   samples(): RttSample__Output[] {
-    return this.peers.map((peer) => ({ peer, rttMs: this.rttMs, loss: 0 }));
+    return this.peers.map((peer) => ({ peer, rttMs: this.rttMs, loss: 0, measuredAtMs: MEASURED_AT_MS }));
   }
 }
 

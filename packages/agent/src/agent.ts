@@ -89,6 +89,12 @@ export interface RttSource {
   lastAnswerMs?(name: string): number | undefined;
   /** How long a probe round takes now: liveness allows a few. */
   readonly currentRoundMs?: number;
+  /** Per peer, when peers are probed at different cadences (rest mode): how often and since when. */
+  cadenceOf?(name: string): { readonly roundMs: number; readonly sinceMs: number } | undefined;
+  /** The peers' WireGuard byte counters (sent + received, by name), read at each relay review: traffic makes a peer probed often. */
+  observeTraffic?(bytesByName: ReadonlyMap<string, number>): void;
+  /** Probe every peer often until `untilMs`; resolves once a round begun now has finished. */
+  wantFresh?(untilMs: number): Promise<void>;
 }
 
 export interface AgentInit {
@@ -195,7 +201,14 @@ export class Agent extends EventEmitter {
         netmap: () => this.membership.netmap,
         deviceUp: () => this.deviceUp,
         reconcile: { changed: (name) => this.reconciler.changed(name) },
-        ...(rtt?.lastAnswerMs ? { probes: { lastAnswerMs: (n: string) => rtt.lastAnswerMs!(n), get roundMs() { return rtt.currentRoundMs; } } } : {}),
+        ...(rtt?.lastAnswerMs ? {
+          probes: {
+            lastAnswerMs: (n: string) => rtt.lastAnswerMs!(n),
+            get roundMs() { return rtt.currentRoundMs; },
+            ...(rtt.cadenceOf ? { cadenceOf: (n: string) => rtt.cadenceOf!(n) } : {}),
+          },
+        } : {}),
+        ...(rtt?.observeTraffic ? { traffic: (bytes: ReadonlyMap<string, number>) => rtt.observeTraffic!(bytes) } : {}),
         ...(components.relayForwarding ? { forwarding: components.relayForwarding } : {}),
         logger: this.logger.child({ component: 'relay' }),
         timers: this.timers,
@@ -286,6 +299,7 @@ export class Agent extends EventEmitter {
         },
         rejoined: (response) => this.rejoined(response),
         changed,
+        rttWanted: (untilMs) => void this.wantFreshRtt(untilMs),
       },
     );
     this.reporter = new Reporter(
@@ -580,9 +594,36 @@ export class Agent extends EventEmitter {
     return this.components.rtt?.samples();
   }
 
-  /** The mesh-wide RTT matrix as the bootstrap has it, or undefined when it cannot be asked now. */
-  meshRtt(): Promise<RttResponse__Output | undefined> {
-    return this.session.meshRtt();
+  /** How often a peer is probed now and since when (undefined: not probed, or a prober without cadences). */
+  rttCadence(name: string): { readonly roundMs: number; readonly sinceMs: number } | undefined {
+    return this.components.rtt?.cadenceOf?.(name);
+  }
+
+  /**
+   * The mesh-wide RTT matrix as the bootstrap has it, or undefined when it cannot be asked now.
+   * `fresh`: the bootstrap asks every node to measure now and answers once their rows are new (or
+   * after about 2.5 s).
+   */
+  meshRtt(options: { fresh?: boolean } = {}): Promise<RttResponse__Output | undefined> {
+    return this.session.meshRtt(options);
+  }
+
+  /**
+   * Fresh RTT figures wanted until `untilMs` (the bootstrap asked every node, or a dashboard is
+   * open here): every peer is probed every second, and the figures of the first such round go to
+   * the bootstrap at once (all of them, changed or not: their times are news).
+   */
+  /** This node's own figures fresh until `untilMs` (a local dashboard is open): probing only, no report. */
+  keepRttFresh(untilMs: number): void {
+    void this.components.rtt?.wantFresh?.(untilMs);
+  }
+
+  async wantFreshRtt(untilMs: number): Promise<void> {
+    const rtt = this.components.rtt;
+    if (!rtt?.wantFresh) return;
+    // At most a minute ahead, whatever the asker's clock says.
+    await rtt.wantFresh(Math.min(untilMs, Date.now() + 60_000));
+    this.reporter.heartbeatNow({ allRtt: true });
   }
 
   /** Heartbeats, periodic full reconciles and endpoint reviews: the timers of a running node. */

@@ -49,7 +49,7 @@ class FixedRtt implements RttSource {
     this.opens.push(new Map(peers.map((p) => [p.name, p.opensHandshake])));
   }
   samples(): RttSample__Output[] {
-    return this.peers.map((peer, i) => ({ peer, rttMs: 1 + i / 100, loss: 0 }));
+    return this.peers.map((peer, i) => ({ peer, rttMs: 1 + i / 100, loss: 0, measuredAtMs: Date.now() }));
   }
 }
 

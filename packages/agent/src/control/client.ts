@@ -53,6 +53,8 @@ export interface GrpcControlInit {
 
 /** How long `wgmesh rtt` waits for the bootstrap's matrix (the CLI gives the local API 5 s). */
 const RTT_CALL_TIMEOUT_MS = 2000;
+/** A fresh matrix (RttMatrixRequest.fresh): the bootstrap waits up to 2.5 s for the nodes' new figures. */
+const RTT_FRESH_CALL_TIMEOUT_MS = 4000;
 
 export function createGrpcControlClient(init: GrpcControlInit): ControlClient {
   const Mesh = loadProtos().mesh.wgmesh.v1.Mesh;
@@ -78,7 +80,7 @@ export function createGrpcControlClient(init: GrpcControlInit): ControlClient {
     join: unary('Join', client.join.bind(client) as never),
     update: unary('Update', client.update.bind(client) as never),
     // Short: `wgmesh rtt` waits on it, and answers with this node's own row when the bootstrap is away.
-    rtt: unary('Rtt', client.rtt.bind(client) as never, Math.min(timeout, RTT_CALL_TIMEOUT_MS)),
+    rtt: (req: RttMatrixRequest) => unary<RttMatrixRequest, RttResponse__Output>('Rtt', client.rtt.bind(client) as never, req.fresh ? RTT_FRESH_CALL_TIMEOUT_MS : Math.min(timeout, RTT_CALL_TIMEOUT_MS))(req),
     presharedKeys: unary('PresharedKeys', client.presharedKeys.bind(client) as never),
     renew: unary('Renew', client.renew.bind(client) as never),
     leave: async (req) => {

@@ -66,6 +66,8 @@ export interface ControlSessionHooks {
   rejoined(response: JoinResponse__Output): Promise<void>;
   /** `connected` or `controlError` changed. */
   changed(): void;
+  /** The bootstrap asked every node for fresh RTT figures until then (its wall clock, ms). Not membership. */
+  rttWanted?(untilMs: number): void;
 }
 
 /**
@@ -199,6 +201,10 @@ export class ControlSession {
         },
         onEvent: (event) => {
           if (this.watchHandle !== handle) return;
+          if (event.rttWanted) {
+            this.hooks.rttWanted?.(Number(event.rttWanted.untilMs));
+            return;
+          }
           this.components.membership.receive(event);
         },
         onEnd: (err) => {
@@ -294,9 +300,9 @@ export class ControlSession {
   }
 
   /** The mesh-wide RTT matrix as the bootstrap has it, or undefined when it cannot be asked now. */
-  async meshRtt(): Promise<RttResponse__Output | undefined> {
+  async meshRtt(options: { fresh?: boolean } = {}): Promise<RttResponse__Output | undefined> {
     try {
-      return await this.components.control.rtt(this.identity());
+      return await this.components.control.rtt({ ...this.identity(), ...(options.fresh ? { fresh: true } : {}) });
     } catch (err) {
       this.components.logger.debug('could not get the RTT matrix from the bootstrap', { err: errorMessage(err) });
       return undefined;

@@ -46,7 +46,14 @@ export class EndpointManager {
   private running = false;
 
   constructor(private readonly components: EndpointManagerComponents, private readonly init: EndpointManagerInit, private readonly onChange: () => void) {
-    this.wgOptions = init.fixed ? { ...init.fixed } : { endpointFor: (node) => this.selector.endpointFor(node) };
+    this.wgOptions = init.fixed ? { ...init.fixed } : {
+      endpointFor: (node) => {
+        const endpoint = this.selector.endpointFor(node);
+        // A peer with several candidates came: reviews start (they stop while nobody has a choice).
+        if (this.reviewTimer === undefined) this.scheduleReview();
+        return endpoint;
+      },
+    };
   }
 
   /** This node's candidates as last asked. */
@@ -73,6 +80,7 @@ export class EndpointManager {
   stop(): void {
     this.running = false;
     this.components.timers.clearTimeout(this.reviewTimer);
+    this.reviewTimer = undefined;
   }
 
   private checkNat(): void {
@@ -85,8 +93,15 @@ export class EndpointManager {
     this.onChange();
   }
 
+  /**
+   * The next review, only while some peer has more than one candidate: with none, a review could
+   * change nothing, and the timer is set again when the reconciler asks for a peer's endpoint.
+   */
   private scheduleReview(): void {
-    if (!this.running || this.init.fixed) return;
+    if (!this.running || this.init.fixed || !this.selector.hasChoices()) {
+      this.reviewTimer = undefined;
+      return;
+    }
     this.reviewTimer = this.components.timers.setTimeout(() => {
       void this.review().finally(() => this.scheduleReview());
     }, this.init.reviewMs ?? ENDPOINT_REVIEW_MS);

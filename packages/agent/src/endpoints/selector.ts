@@ -81,6 +81,8 @@ interface PeerTrial {
 export class EndpointSelector {
   private readonly trials = new Map<string, PeerTrial>();
   private cachedNetworks: { at: number; value: readonly LocalNetwork[] } | undefined;
+  /** rankedFor's memo, by a node's endpoints array (gone with it). */
+  private readonly ranks = new WeakMap<MeshNode['endpoints'], { networks: readonly LocalNetwork[]; ranked: string[] }>();
 
   constructor(
     private readonly readNetworks: () => readonly LocalNetwork[] = localNetworks,
@@ -91,14 +93,31 @@ export class EndpointSelector {
   private networks(): readonly LocalNetwork[] {
     const now = this.now();
     if (!this.cachedNetworks || now - this.cachedNetworks.at > 5000 || now < this.cachedNetworks.at) {
-      this.cachedNetworks = { at: now, value: this.readNetworks() };
+      const value = this.readNetworks();
+      // The same networks keep the same array: the ranks computed against it stay valid (rankedFor).
+      const same = this.cachedNetworks && JSON.stringify(this.cachedNetworks.value) === JSON.stringify(value);
+      this.cachedNetworks = { at: now, value: same ? this.cachedNetworks!.value : value };
     }
     return this.cachedNetworks.value;
   }
 
+  /**
+   * A node's ranked candidates, computed once per endpoint list (a node's endpoints array is
+   * replaced when they change) and this host's networks: a full reconcile of a large mesh asks for
+   * every peer's, and ranking parses every address.
+   */
+  private rankedFor(node: MeshNode): string[] {
+    const networks = this.networks();
+    const memo = this.ranks.get(node.endpoints);
+    if (memo && memo.networks === networks) return memo.ranked;
+    const ranked = rankCandidates(node, networks);
+    this.ranks.set(node.endpoints, { networks, ranked });
+    return ranked;
+  }
+
   /** The endpoint to configure for this node now (used by the WireGuard config). */
   endpointFor(node: MeshNode): string | undefined {
-    const candidates = rankCandidates(node, this.networks());
+    const candidates = this.rankedFor(node);
     if (candidates.length === 0) return undefined;
     const trial = this.trials.get(node.publicKey);
     if (!trial || !sameList(trial.candidates, candidates)) {

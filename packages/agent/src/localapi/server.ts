@@ -11,6 +11,9 @@ import { errorMessage, silentLogger, type Logger } from '../log.js';
 import { InvalidTag, KeyRotationFailed, LocalApiError, NotASocket, RevocationUnavailable, SocketInUse, TagChangeFailed, TagNotFound, TokensUnavailable } from '../errors.js';
 import { SHARED_LIMITS } from '../limits.js';
 
+/** How long a local Watch's keep-fresh lasts past its last refresh (every 2 s while open). */
+const LOCAL_WATCH_FRESH_MS = 5_000;
+
 export interface LocalApiInit {
   readonly socketPath: string;
   /** "UID:GID" to own the socket; group members may then use `wgmesh info` without root. */
@@ -116,8 +119,14 @@ export class LocalApiServer {
         const onChange = () => void pusher.run();
         agent.on('change', onChange);
         agent.on('reconciled', onChange);
+        // An open dashboard (info -watch, ui) shows this node's RTT figures: its peers are probed
+        // every second while it is open (at rest, every 30 s).
+        agent.keepRttFresh(Date.now() + LOCAL_WATCH_FRESH_MS);
         // Handshakes and transfer counters change without membership events: refresh now and then.
-        const timer = setInterval(onChange, 2000);
+        const timer = setInterval(() => {
+          agent.keepRttFresh(Date.now() + LOCAL_WATCH_FRESH_MS);
+          onChange();
+        }, 2000);
         const done = () => {
           clearInterval(timer);
           agent.off('change', onChange);
@@ -134,8 +143,8 @@ export class LocalApiServer {
       DeleteTag(call, callback) {
         agent.deleteTag(call.request.key).then((tags) => callback(null, { tags }), (err) => callback(fail(err)));
       },
-      Rtt(_call, callback) {
-        buildRttMatrix(agent).then((matrix) => callback(null, matrix), (err) => callback(fail(err)));
+      Rtt(call, callback) {
+        buildRttMatrix(agent, { fresh: call.request.fresh === true }).then((matrix) => callback(null, matrix), (err) => callback(fail(err)));
       },
       CreateToken: (call, callback) => {
         this.tokenAdmin().then((t) => t.create(call.request)).then((res) => callback(null, res), (err) => callback(fail(err)));

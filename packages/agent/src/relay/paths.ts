@@ -19,7 +19,17 @@ export interface RelayPathsComponents {
   /** Asks the reconciler to pass the named nodes (their allowed IPs changed). */
   readonly reconcile: { changed(name: string): void };
   /** The RTT prober: who answered when, and how near. Without it relays are chosen and dropped on handshakes alone. */
-  readonly probes?: { lastAnswerMs(name: string): number | undefined; readonly roundMs?: number };
+  readonly probes?: {
+    lastAnswerMs(name: string): number | undefined;
+    readonly roundMs?: number;
+    /** Per peer with the prober's rest mode: see PathObservation.probeCadence. */
+    cadenceOf?(name: string): { readonly roundMs: number; readonly sinceMs: number } | undefined;
+  };
+  /**
+   * Fed the peers' WireGuard byte counters (sent + received, by node name) at each review, read
+   * for it even when no relay needs them: the prober tells traffic from its own probes with them.
+   */
+  readonly traffic?: (bytesByName: ReadonlyMap<string, number>) => void;
   /** This node's own forwarding, when it offered to relay. */
   readonly forwarding?: RelayForwarding;
   readonly logger: Logger;
@@ -171,14 +181,26 @@ export class RelayPaths {
     const netmap = this.components.netmap();
     // Without any relay in the mesh there is nothing to decide: no device read, no sorting of the
     // membership (a second's review of every node of a big mesh costs, in simulations of many agents).
-    if (!this.components.deviceUp() || (!this.meshHasRelay(netmap) && !this.planner.hasRelayed())) return false;
-    const peers = peersOf(netmap);
+    // The traffic watch alone costs one device read per settled review (every 5 s), nothing else.
+    const relaying = this.meshHasRelay(netmap) || this.planner.hasRelayed();
+    const traffic = this.components.traffic;
+    if (!this.components.deviceUp() || (!relaying && !traffic)) return false;
     let device: Map<string, WgPeerState>;
     try {
       device = new Map((await this.components.driver.read()).peers.map((p) => [p.publicKey, p]));
     } catch {
-      return true;
+      return relaying;
     }
+    if (traffic) {
+      const bytes = new Map<string, number>();
+      for (const node of netmap.nodes.values()) {
+        const state = device.get(node.publicKey);
+        if (state && node.name !== netmap.selfName) bytes.set(node.name, state.rxBytes + state.txBytes);
+      }
+      traffic(bytes);
+    }
+    if (!relaying) return false;
+    const peers = peersOf(netmap);
     const probes = this.components.probes;
     const changes = this.planner.review(peers, {
       now,
@@ -187,6 +209,7 @@ export class RelayPaths {
       device,
       ...(probes ? { lastAnswerMs: (name: string) => probes.lastAnswerMs(name) } : {}),
       ...(probes?.roundMs !== undefined ? { probeRoundMs: probes.roundMs } : {}),
+      ...(probes?.cadenceOf ? { probeCadence: (name: string) => probes.cadenceOf!(name) } : {}),
     });
     this.apply(changes);
     this.scheduleDue();

@@ -34,6 +34,13 @@ export interface PathObservation {
   readonly lastAnswerMs?: (name: string) => number | undefined;
   /** How long a probe round takes now (it stretches with the mesh's size); liveness allows a few rounds. */
   readonly probeRoundMs?: number;
+  /**
+   * Per peer, when probes come at different cadences (the prober's rest mode): how often it is
+   * probed now and since when. Liveness then allows a few of its own rounds, counted from no
+   * earlier than the moment its cadence began: a peer just moved to fast probing is not judged by
+   * its last answer at rest, long ago.
+   */
+  readonly probeCadence?: (name: string) => { readonly roundMs: number; readonly sinceMs: number } | undefined;
 }
 
 interface PeerPath {
@@ -142,8 +149,7 @@ export class RelayPlanner {
       this.paths.delete(name);
     }
     // Relays are few, peers many: the live ones are found once per review, not once per peer.
-    const aliveMs = this.aliveMs(observation);
-    const liveRelays = peers.filter((p) => p.relay && this.relayLive(p, observation, aliveMs));
+    const liveRelays = peers.filter((p) => p.relay && this.relayLive(p, observation, 'alive'));
     for (const peer of peers) {
       let path = this.paths.get(peer.name);
       if (!path || path.publicKey !== peer.publicKey) {
@@ -200,8 +206,8 @@ export class RelayPlanner {
       if (direct && handshakeAlive(direct, now)) {
         // A session stays "alive" for up to 3 minutes after its path broke; probes tell sooner. Only
         // a peer that did answer counts (one with probing off never does).
-        const answered = observation.lastAnswerMs?.(peer.name);
-        if (answered === undefined || now - answered < this.failMs(observation)) return undefined;
+        const answered = this.answeredMs(peer.name, observation);
+        if (answered === undefined || now - answered < this.failMs(peer.name, observation)) return undefined;
         const relay = this.chooseRelay(peer, liveRelays, observation);
         return relay ? { to: relay, reason: `the direct path stopped answering probes ${Math.round((now - answered) / 1000)} s ago` } : undefined;
       }
@@ -216,7 +222,7 @@ export class RelayPlanner {
     const best = this.chooseRelay(peer, liveRelays, observation);
     if (best === path.via) return undefined;
     const current = peers.get(path.via);
-    const inUseLive = current?.relay === true && this.relayLive(current, observation, this.failMs(observation));
+    const inUseLive = current?.relay === true && this.relayLive(current, observation, 'fail');
     // Hysteresis: the relay in use is kept until it fails by the looser bound, unless one ranked before it is live.
     if (inUseLive && (best === undefined || !this.ranksBefore(best, path.via, peer, observation))) return undefined;
     const reason = !current ? 'the relay left the mesh'
@@ -226,20 +232,37 @@ export class RelayPlanner {
     return { to: best, reason };
   }
 
-  private aliveMs(observation: PathObservation): number {
-    return Math.max(this.settings.relayAliveMs, 3 * (observation.probeRoundMs ?? 0));
+  /** How long one probe round to `name` takes now. */
+  private roundMs(name: string, observation: PathObservation): number {
+    return observation.probeCadence?.(name)?.roundMs ?? observation.probeRoundMs ?? 0;
   }
 
-  private failMs(observation: PathObservation): number {
-    return Math.max(this.settings.relayFailMs, 4 * (observation.probeRoundMs ?? 0));
+  private aliveMs(name: string, observation: PathObservation): number {
+    return Math.max(this.settings.relayAliveMs, 3 * this.roundMs(name, observation));
   }
 
-  /** A relay with a live WireGuard session here that (with probing on) answered within `withinMs`. */
-  private relayLive(relay: MeshNode, observation: PathObservation, withinMs: number): boolean {
+  private failMs(name: string, observation: PathObservation): number {
+    return Math.max(this.settings.relayFailMs, 4 * this.roundMs(name, observation));
+  }
+
+  /**
+   * When `name` last answered, for liveness: no earlier than the start of its current cadence (see
+   * PathObservation.probeCadence); undefined when it never answered.
+   */
+  private answeredMs(name: string, observation: PathObservation): number | undefined {
+    const answered = observation.lastAnswerMs?.(name);
+    if (answered === undefined) return undefined;
+    const since = observation.probeCadence?.(name)?.sinceMs;
+    return since === undefined ? answered : Math.max(answered, since);
+  }
+
+  /** A relay with a live WireGuard session here that (with probing on) answered within its alive (or looser fail) bound. */
+  private relayLive(relay: MeshNode, observation: PathObservation, bound: 'alive' | 'fail'): boolean {
     const session = observation.device.get(relay.publicKey);
     if (!session || !handshakeAlive(session, observation.now)) return false;
     if (!observation.lastAnswerMs) return true;
-    const answered = observation.lastAnswerMs(relay.name);
+    const answered = this.answeredMs(relay.name, observation);
+    const withinMs = bound === 'alive' ? this.aliveMs(relay.name, observation) : this.failMs(relay.name, observation);
     return answered !== undefined && observation.now - answered < withinMs;
   }
 

@@ -36,6 +36,8 @@ export class Reporter {
   /** A heartbeat is being sent; heartbeatNow() meanwhile asks for one more after it. */
   private beating = false;
   private beatAgain = false;
+  /** The next heartbeat carries every RTT sample (heartbeatNow({ allRtt })). */
+  private allRttNext = false;
   private readonly rttReporter = new RttReporter();
 
   constructor(private readonly components: ReporterComponents, private readonly heartbeatMs: number, tags: Readonly<Record<string, string>>, private readonly onChange: () => void) {
@@ -80,8 +82,9 @@ export class Reporter {
    * A heartbeat now rather than at the next tick (this node's endpoint candidates changed: a port
    * mapping came or went). One already going is followed by another; the period restarts after.
    */
-  heartbeatNow(): void {
+  heartbeatNow(options: { allRtt?: boolean } = {}): void {
     if (!this.running) return;
+    if (options.allRtt) this.allRttNext = true;
     if (this.beating) {
       this.beatAgain = true;
       return;
@@ -144,6 +147,8 @@ export class Reporter {
 
   private rttReport(): RttReport {
     const rtt = this.components.rtt;
-    return this.rttReporter.next(Date.now(), rtt?.samples() ?? [], rtt?.windowsFull?.() ?? true);
+    const all = this.allRttNext;
+    this.allRttNext = false;
+    return this.rttReporter.next(Date.now(), rtt?.samples() ?? [], rtt?.windowsFull?.() ?? true, all);
   }
 }

@@ -19,6 +19,8 @@ export const RTT_DEFAULTS = {
 export const RTT_WINDOW_MAX = 1000;
 /** A burst longer than this would be a flood, not a probe. */
 export const RTT_TIMED_PROBES_MAX = 10;
+/** Senders whose probe packets the echo counts at most (see EchoResponder.packetsWith). */
+const ECHO_SENDERS_MAX = 65_536;
 
 // ---------------------------------------------------------------------------------------------
 // The packet: 20 bytes, big-endian.
@@ -194,6 +196,8 @@ export interface EchoResponderStats {
  */
 export class EchoResponder {
   readonly stats: EchoResponderStats = { echoed: 0, rejected: 0 };
+  /** Packets exchanged per sender's address (a probe in and its reply out: 2), for the prober's traffic accounting. */
+  private readonly bySender = new Map<string, number>();
   private socket: PacketSocket | undefined;
   private readonly socketFactory: SocketFactory;
   private readonly logger: Logger;
@@ -247,5 +251,13 @@ export class EchoResponder {
       if (err) this.logger.debug('RTT echo reply not sent', { endpoint: `${from.address}:${from.port}`, err: errorMessage(err) });
     });
     this.stats.echoed++;
+    // Senders are mesh IPs (the socket is bound to this node's); the bound only guards a flood of spoofed ones.
+    if (this.bySender.size >= ECHO_SENDERS_MAX && !this.bySender.has(from.address)) this.bySender.clear();
+    this.bySender.set(from.address, (this.bySender.get(from.address) ?? 0) + 2);
+  }
+
+  /** Probe packets exchanged with `address` so far (in and out). */
+  packetsWith(address: string): number {
+    return this.bySender.get(address) ?? 0;
   }
 }

@@ -4,7 +4,7 @@ import { defaultTimers, type Timers } from '../timers.js';
 import type { RttSample__Output } from '../proto/index.js';
 import { errorMessage, silentLogger, type Logger } from '../log.js';
 import {
-  RTT_DEFAULTS, RTT_TIMED_PROBES_MAX, RTT_WINDOW_MAX, decodeProbe, dgramSocketFactory, encodeProbe, socketFamilyOf, type PacketAddress, type PacketSocket, type SocketFactory, type SocketFamily,
+  PROBE_SIZE, RTT_DEFAULTS, RTT_TIMED_PROBES_MAX, RTT_WINDOW_MAX, decodeProbe, dgramSocketFactory, encodeProbe, socketFamilyOf, type PacketAddress, type PacketSocket, type SocketFactory, type SocketFamily,
 } from './echo.js';
 import { RttConfigError } from '../errors.js';
 import { compareNames } from '../netmap/netmap.js';
@@ -35,6 +35,13 @@ export interface RttProberComponents {
   readonly logger?: Logger;
   /** Default: Math.random. Tests pass () => 0: no jitter, peers in list order. */
   readonly random?: () => number;
+  /** Wall clock (ms) for answer and measurement times and the cadences; default Date.now. */
+  readonly now?: () => number;
+  /**
+   * Probe packets this node's echo exchanged with a mesh IP so far (probes in, replies out):
+   * observeTraffic() takes them off the peer's WireGuard counters along with the prober's own.
+   */
+  readonly echoPackets?: (meshIp: string) => number;
 }
 
 export interface RttProberInit {
@@ -51,6 +58,23 @@ export interface RttProberInit {
   readonly window?: number;
   /** Timed probes in each round's burst to a peer, after the untimed one that wakes the path. Default 3. */
   readonly timedProbes?: number;
+  /**
+   * Rest mode: a peer nothing asks about is probed once every this many ms (one timed probe, no
+   * waking one, less up to 10 % at random, peers spread over the interval); it is probed every
+   * round, as without this setting, only while it is new (warmupMs), carries traffic
+   * (observeTraffic), stopped answering, or fresh figures were asked for (wantFresh).
+   * Undefined (the default): every peer every round.
+   */
+  readonly restIntervalMs?: number;
+  /** Rest mode: a new peer is probed every round this long first. Default 25 s. */
+  readonly warmupMs?: number;
+}
+
+/** A peer's probing cadence now: one probe burst every roundMs, since sinceMs (wall clock). */
+export interface RttCadence {
+  readonly fast: boolean;
+  readonly roundMs: number;
+  readonly sinceMs: number;
 }
 
 export interface RttProberEvents {
@@ -69,10 +93,30 @@ interface PeerState {
   lastAnswerMs: number;
   /** Not probed before this (clock ns): a new peer whose side opens the handshake (see INITIATOR_GRACE_MS). */
   holdUntilNs?: bigint;
+  /** Wall-clock ms of the newest answered timed probe, 0: none. */
+  measuredAtMs: number;
+  /** Rest mode: probed every round until then (its warm-up). */
+  readonly warmUntilMs: number;
+  /** Rest mode: carries traffic (observeTraffic) until then. */
+  busyUntilMs: number;
+  /** A burst to it went wholly unanswered at this time (and none answered since): probed every round for a while. */
+  silentSinceMs: number | undefined;
+  /** Rest mode, at rest: its next single probe is due then (wall ms); undefined: not placed yet. */
+  nextRestMs: number | undefined;
+  /** The cadence it is on, and since when. */
+  fast: boolean;
+  cadenceSinceMs: number;
+  /** Probe packets to and from it (sent and answered), for observeTraffic. */
+  packets: number;
+  /** WireGuard's byte counters at the last observeTraffic, and those packets then. */
+  lastBytes: number | undefined;
+  lastPackets: number;
 }
 
 /** Every peer probed once: its bursts go out in slots spread over the interval. */
 interface Round {
+  /** Its place among the rounds begun (RttProber.roundCount when it began). */
+  readonly id: number;
   /** Bursts not finished yet, counting those whose slot has not come. */
   remaining: number;
   /** The next slot's timer and the sent slots' timeouts. */
@@ -83,6 +127,12 @@ interface Round {
 interface Slot {
   readonly round: Round;
   readonly seqs: number[];
+  /** The burst's last probe index: timedProbes, or 1 for a rest-mode single probe (sent without a waking one). */
+  readonly last: number;
+  /** Some probe of the burst was answered. */
+  answered: boolean;
+  /** Its timeout, cleared as soon as the burst is answered in full (not left to fire for nothing). */
+  timer?: unknown;
 }
 
 interface Pending {
@@ -129,7 +179,23 @@ export class RttProber extends EventEmitter<RttProberEvents> {
   readonly timeoutMs: number;
   readonly window: number;
   readonly timedProbes: number;
+  readonly restIntervalMs: number | undefined;
+  readonly warmupMs: number;
   private readonly socketFactory: SocketFactory;
+  private readonly now: () => number;
+  private readonly echoPackets: ((meshIp: string) => number) | undefined;
+  /** Rest mode: every peer is probed every round until then (wantFresh). */
+  private freshUntilMs = 0;
+  /** wantFresh() calls waiting for a round begun after them (by the count of rounds begun then) to finish. */
+  private readonly freshWaiters = new Map<() => void, number>();
+  /** Rounds begun so far. */
+  private roundCount = 0;
+  /** The next fast round answers wantFresh: its bursts go as close together as allowed, not spread over the round. */
+  private freshKick = false;
+  /** Rest mode: the next round of the peers on the fast cadence is due then (wall ms). */
+  private nextFastMs = 0;
+  /** Timer callbacks run (tests and the bench count wake-ups). */
+  wakeups = 0;
   private readonly clock: RttClock;
   private readonly timers: Timers;
   private readonly logger: Logger;
@@ -152,6 +218,8 @@ export class RttProber extends EventEmitter<RttProberEvents> {
   private readonly pending = new Map<number, Pending>();
   private readonly rounds = new Set<Round>();
   private tickTimer: unknown;
+  /** Rest mode: when tickTimer fires (wall ms). */
+  private tickAtMs = 0;
   /** Extra rounds for held new peers, due when their hold ends. */
   private readonly holdTimers = new Set<unknown>();
   /** The first round has gone (start() has opened the sockets it needed). */
@@ -166,6 +234,11 @@ export class RttProber extends EventEmitter<RttProberEvents> {
     this.timeoutMs = init.timeoutMs ?? RTT_DEFAULTS.timeoutMs;
     this.window = init.window ?? RTT_DEFAULTS.window;
     this.timedProbes = init.timedProbes ?? RTT_DEFAULTS.timedProbes;
+    this.restIntervalMs = init.restIntervalMs;
+    this.warmupMs = init.warmupMs ?? RTT_REST_DEFAULTS.warmupMs;
+    if (this.restIntervalMs !== undefined && (!Number.isFinite(this.restIntervalMs) || this.restIntervalMs < this.intervalMs)) {
+      throw new RttConfigError(`RTT rest interval ${this.restIntervalMs} ms must be a number of milliseconds no shorter than the interval (${this.intervalMs} ms)`);
+    }
     if (!Number.isInteger(this.port) || this.port < 1 || this.port > 65535) throw new RttConfigError(`RTT port ${this.port} is not a UDP port (1-65535)`);
     if (!Number.isFinite(this.intervalMs) || this.intervalMs <= 0) throw new RttConfigError(`RTT interval ${this.intervalMs} ms must be a positive number of milliseconds`);
     if (!Number.isFinite(this.timeoutMs) || this.timeoutMs <= 0) throw new RttConfigError(`RTT timeout ${this.timeoutMs} ms must be a positive number of milliseconds`);
@@ -180,6 +253,13 @@ export class RttProber extends EventEmitter<RttProberEvents> {
     this.timers = components.timers ?? defaultTimers;
     this.logger = components.logger ?? silentLogger();
     this.random = components.random ?? Math.random;
+    this.now = components.now ?? Date.now;
+    this.echoPackets = components.echoPackets;
+  }
+
+  /** Rounds begun and not finished (for tests: a round of many peers spreads over seconds). */
+  get roundsInProgress(): number {
+    return this.rounds.size;
   }
 
   /** Probes in flight (for tests and status). */
@@ -207,7 +287,12 @@ export class RttProber extends EventEmitter<RttProberEvents> {
       const existing = this.peers.get(peer.name);
       if (existing && existing.meshIp === meshIp) next.set(peer.name, existing);
       else {
-        const state: PeerState = { name: peer.name, meshIp, family, results: [], lastAnswerMs: 0, ...this.initiatorHold(peer) };
+        const nowMs = this.now();
+        const state: PeerState = {
+          name: peer.name, meshIp, family, results: [], lastAnswerMs: 0, ...this.initiatorHold(peer),
+          measuredAtMs: 0, warmUntilMs: nowMs + this.warmupMs, busyUntilMs: 0, silentSinceMs: undefined, nextRestMs: undefined,
+          fast: true, cadenceSinceMs: nowMs, packets: 0, lastBytes: undefined, lastPackets: 0,
+        };
         next.set(peer.name, state);
         fresh.push(state);
       }
@@ -224,11 +309,14 @@ export class RttProber extends EventEmitter<RttProberEvents> {
       // Held ones (initiatorHold) get theirs the moment their hold ends.
       const now = fresh.filter((p) => p.holdUntilNs === undefined);
       if (this.started && now.length) this.round(now, true);
+      // At rest the next tick may be far off: the new peers' warm-up rounds start one round from now.
+      if (this.started && fresh.length && this.restIntervalMs !== undefined) this.rearm(this.now() + this.roundMs());
       if (fresh.length > now.length) {
         const timer = this.timers.setTimeout(() => {
           this.holdTimers.delete(timer);
           const held = fresh.filter((p) => p.holdUntilNs !== undefined);
           for (const p of held) p.holdUntilNs = undefined;
+          this.wakeups++;
           if (this.running) this.round(held, true);
         }, INITIATOR_GRACE_MS);
         this.holdTimers.add(timer);
@@ -259,7 +347,8 @@ export class RttProber extends EventEmitter<RttProberEvents> {
     if (!this.running) return;
     this.round(undefined, true);
     this.started = true;
-    this.schedule();
+    if (this.restIntervalMs === undefined) this.schedule();
+    else this.rearm(this.now() + this.roundMs());
   }
 
   /** Stops probing and closes the sockets; the samples gathered so far remain readable. */
@@ -290,7 +379,7 @@ export class RttProber extends EventEmitter<RttProberEvents> {
       if (peer.name === SELF || peer.results.length === 0) continue;
       const answered = answeredOf(peer);
       const rtt = answered.length ? Math.max(0, median(answered) - overhead) : 0;
-      out.push({ peer: peer.name, rttMs: rtt, loss: (peer.results.length - answered.length) / peer.results.length });
+      out.push({ peer: peer.name, rttMs: rtt, loss: (peer.results.length - answered.length) / peer.results.length, measuredAtMs: peer.measuredAtMs });
     }
     return out;
   }
@@ -299,6 +388,70 @@ export class RttProber extends EventEmitter<RttProberEvents> {
   lastAnswerMs(name: string): number | undefined {
     const at = this.peers.get(name)?.lastAnswerMs;
     return at ? at : undefined;
+  }
+
+  /** A peer's probing cadence now (undefined: not probed). Without rest mode every peer is probed every round. */
+  cadenceOf(name: string): RttCadence | undefined {
+    const peer = this.peers.get(name);
+    if (!peer) return undefined;
+    if (this.restIntervalMs === undefined || peer.fast) return { fast: true, roundMs: this.roundMs(), sinceMs: peer.cadenceSinceMs };
+    return { fast: false, roundMs: this.restIntervalMs, sinceMs: peer.cadenceSinceMs };
+  }
+
+  /**
+   * Rest mode: every peer is probed every round until `untilMs` (wall clock), starting with a
+   * round now unless one went within the last interval. The figures after that round are fresh.
+   */
+  wantFresh(untilMs: number): Promise<void> {
+    const done = new Promise<void>((resolve) => {
+      // Whatever happens to the rounds (no peers, stopped), the wait ends within a round and a timeout.
+      const timer = this.timers.setTimeout(() => finish(), this.roundMs() + this.timeoutMs + 100);
+      const finish = () => {
+        this.timers.clearTimeout(timer);
+        this.freshWaiters.delete(finish);
+        resolve();
+      };
+      this.freshWaiters.set(finish, this.roundCount);
+    });
+    if (untilMs > this.freshUntilMs) {
+      const wasFresh = this.freshUntilMs > this.now();
+      this.freshUntilMs = untilMs;
+      if (this.restIntervalMs !== undefined && this.started && this.running) {
+        if (!wasFresh) {
+          this.nextFastMs = this.now();
+          this.freshKick = true;
+        }
+        this.rearm(this.nextFastMs);
+      }
+    }
+    return done;
+  }
+
+  /**
+   * Rest mode: the peers' WireGuard byte counters (sent + received, by node name), read every few
+   * seconds. A peer whose counters moved by more than this node's probes and echoes to and from it
+   * (and WireGuard's keepalives and handshakes) explain carries traffic: probed every round for
+   * BUSY_HOLD_MS. Counting the probes' own packets keeps the fast probes from making a peer look busy.
+   */
+  observeTraffic(bytesByName: ReadonlyMap<string, number>): void {
+    if (this.restIntervalMs === undefined) return;
+    const now = this.now();
+    let kick = false;
+    for (const [name, bytes] of bytesByName) {
+      const peer = this.peers.get(name);
+      if (!peer) continue;
+      const packets = peer.packets + (this.echoPackets?.(peer.meshIp) ?? 0);
+      if (peer.lastBytes !== undefined && bytes >= peer.lastBytes) {
+        const unexplained = bytes - peer.lastBytes - (packets - peer.lastPackets) * probeWireBytes(peer.family);
+        if (unexplained > BUSY_BYTES) {
+          if (peer.busyUntilMs <= now && !peer.fast) kick = true;
+          peer.busyUntilMs = now + BUSY_HOLD_MS;
+        }
+      }
+      peer.lastBytes = bytes;
+      peer.lastPackets = packets;
+    }
+    if (kick && this.started && this.running) this.rearm(now);
   }
 
   /** True when every peer (and this node's own echo) has a whole window of finished timed probes. */
@@ -310,10 +463,80 @@ export class RttProber extends EventEmitter<RttProberEvents> {
   private schedule(): void {
     this.tickTimer = this.timers.setTimeout(() => {
       this.tickTimer = undefined;
+      this.wakeups++;
       if (!this.running) return;
       this.round();
       this.schedule();
     }, this.roundMs() * (1 - INTERVAL_JITTER * this.random()));
+  }
+
+  /**
+   * Rest mode: one timer, set to the earliest of the next fast round (while any peer is on the fast
+   * cadence) and the next peer due at rest; moved earlier, never later, by what comes meanwhile.
+   */
+  private rearm(atMs: number): void {
+    if (!this.running) return;
+    if (this.tickTimer !== undefined && this.tickAtMs <= atMs) return;
+    this.timers.clearTimeout(this.tickTimer);
+    this.tickAtMs = atMs;
+    this.tickTimer = this.timers.setTimeout(() => {
+      this.tickTimer = undefined;
+      this.wakeups++;
+      if (this.running) this.restTick();
+    }, Math.max(0, atMs - this.now()));
+  }
+
+  /** Whether a peer is probed every round now (rest mode). */
+  private wantsFast(peer: PeerState, now: number, anyFast: boolean): boolean {
+    if (this.freshUntilMs > now || peer.warmUntilMs > now || peer.busyUntilMs > now) return true;
+    if (peer.silentSinceMs !== undefined && now - peer.silentSinceMs < SILENT_FAST_MS) return true;
+    // This node's own echo is measured alongside the peers probed every round (it is subtracted from them).
+    return peer.name === SELF && anyFast;
+  }
+
+  private restTick(): void {
+    const now = this.now();
+    const restMs = this.restIntervalMs!;
+    const fast: PeerState[] = [];
+    const due: PeerState[] = [];
+    let self: PeerState | undefined;
+    for (const peer of this.peers.values()) {
+      if (peer.name === SELF) {
+        self = peer;
+        continue;
+      }
+      if (this.wantsFast(peer, now, false)) fast.push(peer);
+    }
+    if (self && this.wantsFast(self, now, fast.length > 0)) fast.push(self);
+    const fastSet = new Set(fast);
+    let nextMs = Infinity;
+    for (const peer of this.peers.values()) {
+      const isFast = fastSet.has(peer);
+      if (isFast !== peer.fast) {
+        peer.fast = isFast;
+        peer.cadenceSinceMs = now;
+        // Onto the rest cadence: its first single probe somewhere in the interval, spreading peers.
+        peer.nextRestMs = isFast ? undefined : now + this.random() * restMs;
+      }
+      if (isFast) continue;
+      if (peer.nextRestMs === undefined) peer.nextRestMs = now + this.random() * restMs;
+      // Due now, or within the batch window: sent together, one wake-up for several peers.
+      if (peer.nextRestMs <= now + REST_BATCH_MS) {
+        due.push(peer);
+        peer.nextRestMs = now + restMs * (1 - INTERVAL_JITTER * this.random());
+      }
+      nextMs = Math.min(nextMs, peer.nextRestMs);
+    }
+    if (fast.length) {
+      if (this.nextFastMs <= now + REST_BATCH_MS) {
+        this.round(fast, this.freshKick);
+        this.freshKick = false;
+        this.nextFastMs = now + this.roundMs() * (1 - INTERVAL_JITTER * this.random());
+      }
+      nextMs = Math.min(nextMs, this.nextFastMs);
+    }
+    if (due.length) this.round(due, false, true);
+    if (nextMs < Infinity) this.rearm(nextMs);
   }
 
   /** How long a probe round lasts now (each peer is probed once a round). */
@@ -330,7 +553,7 @@ export class RttProber extends EventEmitter<RttProberEvents> {
    * A burst to every peer whose socket is ready, slot by slot over the interval; a round
    * completes when all its bursts are finished.
    */
-  private round(only?: readonly PeerState[], opening = false): void {
+  private round(only?: readonly PeerState[], opening = false, single = false): void {
     const due: PeerState[] = [];
     const now = this.clock.nowNs();
     for (const peer of only ?? this.peers.values()) {
@@ -347,13 +570,29 @@ export class RttProber extends EventEmitter<RttProberEvents> {
     // another node's work (its own round, a heartbeat), which would bias that one figure.
     const first = Math.floor(this.random() * due.length);
     due.push(...due.splice(0, first));
-    const round: Round = { remaining: due.length, timers: new Set() };
+    const round: Round = { id: ++this.roundCount, remaining: due.length, timers: new Set() };
     this.rounds.add(round);
     // One burst per slot, evenly over the round: at least 1000 / MAX_BURSTS_PER_SECOND ms apart.
     // A round that opens peers' tunnels (the first, new peers) goes as fast as that allows: its
     // first probes start the handshakes.
     const evenMs = this.roundMs() / due.length;
     const spacingMs = opening ? Math.min(evenMs, 1000 / MAX_BURSTS_PER_SECOND) : evenMs;
+    if (single) {
+      // Rest-mode probes: one packet each, few, sent together (one wake-up), at most
+      // MAX_BURSTS_PER_SECOND at once; the rest of a larger batch follow a second later.
+      const later = due.splice(MAX_BURSTS_PER_SECOND);
+      round.remaining = due.length;
+      for (const peer of due) this.sendSlot(round, peer, true);
+      if (later.length) {
+        const timer = this.timers.setTimeout(() => {
+          this.holdTimers.delete(timer);
+          this.wakeups++;
+          if (this.running) this.round(later, false, true);
+        }, 1000);
+        this.holdTimers.add(timer);
+      }
+      return;
+    }
     const sendFrom = (index: number): void => {
       if (index + 1 < due.length) {
         const timer = this.timers.setTimeout(() => {
@@ -367,20 +606,22 @@ export class RttProber extends EventEmitter<RttProberEvents> {
     sendFrom(0);
   }
 
-  private sendSlot(round: Round, peer: PeerState): void {
+  private sendSlot(round: Round, peer: PeerState, single = false): void {
     const socket = this.sockets.get(peer.family);
     // Gone (or moved to a new IP) since the round began: nothing to measure.
     if (this.peers.get(peer.name) !== peer || !socket || socket.state === 'binding') {
       this.burstDone(round);
       return;
     }
-    const slot: Slot = { round, seqs: [] };
-    this.send(peer, slot, 0);
+    const slot: Slot = { round, seqs: [], last: single ? 1 : this.timedProbes, answered: false };
+    this.send(peer, slot, single ? 1 : 0);
     const timer = this.timers.setTimeout(() => {
       round.timers.delete(timer);
+      this.wakeups++;
       this.expire(slot);
     }, this.timeoutMs);
     round.timers.add(timer);
+    slot.timer = timer;
   }
 
   /** A family that cannot send (no socket could be bound) loses every probe: it times out. */
@@ -390,6 +631,7 @@ export class RttProber extends EventEmitter<RttProberEvents> {
     const sentNs = this.clock.nowNs();
     this.pending.set(seq, { peer, sentNs, slot, index });
     slot.seqs.push(seq);
+    peer.packets++;
     const socket = this.sockets.get(peer.family);
     if (socket?.state !== 'ready') return;
     socket.socket.send(encodeProbe({ type: 'probe', seq, timestamp: sentNs }), this.port, peer.meshIp, (err) => {
@@ -400,7 +642,13 @@ export class RttProber extends EventEmitter<RttProberEvents> {
   private expire(slot: Slot): void {
     for (const seq of slot.seqs) {
       const probe = this.pending.get(seq);
-      if (probe && probe.slot === slot) this.cutShort(seq, probe);
+      if (!probe || probe.slot !== slot) continue;
+      // Not a single answer: the path looks unhealthy, and the peer is probed every round until it answers.
+      if (!slot.answered && probe.peer.silentSinceMs === undefined && this.peers.get(probe.peer.name) === probe.peer) {
+        probe.peer.silentSinceMs = this.now();
+        if (this.restIntervalMs !== undefined && !probe.peer.fast) this.rearm(this.now());
+      }
+      this.cutShort(seq, probe);
     }
   }
 
@@ -413,19 +661,28 @@ export class RttProber extends EventEmitter<RttProberEvents> {
     // peer.meshIp is canonical already: parse the sender's address only when it differs in text.
     if (from.port !== this.port || (from.address !== probe.peer.meshIp && canonicalIp(from.address) !== probe.peer.meshIp)) return;
     this.pending.delete(reply.seq);
-    probe.peer.lastAnswerMs = Date.now();
+    const nowMs = this.now();
+    probe.peer.lastAnswerMs = nowMs;
+    probe.peer.packets++;
+    probe.peer.silentSinceMs = undefined;
+    probe.slot.answered = true;
     if (probe.index > 0) {
       const rttMs = Number(this.clock.nowNs() - probe.sentNs) / 1e6;
       this.record(probe.peer, rttMs <= this.timeoutMs ? rttMs : null);
+      if (rttMs <= this.timeoutMs) probe.peer.measuredAtMs = nowMs;
     }
-    if (probe.index < this.timedProbes) this.send(probe.peer, probe.slot, probe.index + 1);
-    else this.burstDone(probe.slot.round);
+    if (probe.index < probe.slot.last) this.send(probe.peer, probe.slot, probe.index + 1);
+    else {
+      this.timers.clearTimeout(probe.slot.timer);
+      probe.slot.round.timers.delete(probe.slot.timer);
+      this.burstDone(probe.slot.round);
+    }
   }
 
   /** The burst ends unanswered (timed out, or the peer is gone): its timed probes not answered yet are lost. */
   private cutShort(seq: number, probe: Pending): void {
     this.pending.delete(seq);
-    for (let i = Math.max(probe.index, 1); i <= this.timedProbes; i++) this.record(probe.peer, null);
+    for (let i = Math.max(probe.index, 1); i <= probe.slot.last; i++) this.record(probe.peer, null);
     this.burstDone(probe.slot.round);
   }
 
@@ -442,6 +699,7 @@ export class RttProber extends EventEmitter<RttProberEvents> {
     for (const timer of round.timers) this.timers.clearTimeout(timer);
     round.timers.clear();
     this.rounds.delete(round);
+    for (const [finish, before] of this.freshWaiters) if (round.id > before) finish();
     this.emit('updated');
   }
 
@@ -490,6 +748,36 @@ function canonicalIp(ip: string): string | undefined {
  * (and as many answering its peers'), whatever the size of the mesh.
  */
 const MAX_BURSTS_PER_SECOND = 100;
+
+/** Rest mode settings (see RttProberInit.restIntervalMs); the node's wiring (probing.ts) uses these. */
+export const RTT_REST_DEFAULTS = {
+  /** A peer at rest is probed once in this long: 30 s, about 0.1 packets a second per peer with WireGuard's keepalive after each answer. */
+  restIntervalMs: 30_000,
+  /** A new peer is probed every round this long: joins and relay choices see today's figures. */
+  warmupMs: 25_000,
+} as const;
+
+/** A peer that carried traffic is probed every round this long after it was last seen to. */
+export const BUSY_HOLD_MS = 30_000;
+/**
+ * Bytes between two traffic observations (about 5 s apart) beyond what the probes explain that make a
+ * peer busy: WireGuard's keepalives (32 bytes) and a handshake (148 + 92) stay well under it; a ping a
+ * second (2 x 116 bytes) passes it.
+ */
+export const BUSY_BYTES = 1024;
+/** A peer whose burst went unanswered is probed every round this long at most (unless it answers first). */
+const SILENT_FAST_MS = 60_000;
+/** Rest probes due within this long of a wake-up go with it. */
+const REST_BATCH_MS = 1_000;
+
+/**
+ * A probe or reply on the wire as WireGuard counts it: the 20-byte payload with its UDP and IP
+ * headers, padded to 16 bytes, plus WireGuard's 16-byte header and 16-byte tag.
+ */
+function probeWireBytes(family: SocketFamily): number {
+  const inner = PROBE_SIZE + 8 + (family === 'udp4' ? 20 : 40);
+  return Math.ceil(inner / 16) * 16 + 32;
+}
 /**
  * How long the second node of a new pair waits before its first probe (initiatorHold): time for
  * the first node's handshake to complete, well under WireGuard's 5 s retry (and the relay's wait).

@@ -1,6 +1,6 @@
 import { silentLogger, type Logger } from '../log.js';
 import { EchoResponder } from './echo.js';
-import { RttProber } from './prober.js';
+import { RTT_REST_DEFAULTS, RttProber, type RttProberInit } from './prober.js';
 
 /**
  * A node's RTT measurement: the echo on its own mesh IP (which peers probe) and the prober of its
@@ -11,9 +11,16 @@ export class RttProbing {
   private responder: EchoResponder | undefined;
   private readonly logger: Logger;
 
-  constructor(private readonly port: number, logger?: Logger) {
+  /**
+   * The prober runs in rest mode (RttProberInit.restIntervalMs): peers nothing asks about are probed
+   * once every 30 s; new ones, busy ones, silent ones and all while fresh figures are wanted, every second.
+   */
+  constructor(private readonly port: number, logger?: Logger, init: Omit<RttProberInit, 'port'> = {}) {
     this.logger = logger ?? silentLogger();
-    this.prober = new RttProber({ logger: this.logger }, { port });
+    this.prober = new RttProber(
+      { logger: this.logger, echoPackets: (meshIp) => this.responder?.packetsWith(meshIp) ?? 0 },
+      { restIntervalMs: RTT_REST_DEFAULTS.restIntervalMs, ...init, port },
+    );
   }
 
   async start(meshIp: string): Promise<void> {

@@ -60,7 +60,7 @@ export class RttReporter {
   constructor(private readonly max = RTT_SAMPLES_PER_REPORT) {}
 
   /** The report for the next Update; an empty one means "no news". */
-  next(at: number, samples: readonly RttSample__Output[], windowsFull: boolean): RttReport {
+  next(at: number, samples: readonly RttSample__Output[], windowsFull: boolean, all = false): RttReport {
     // A peer no longer probed is no longer a member: the bootstrap drops its figures, so if it
     // comes back it is new again.
     const current = new Set(samples.map((s) => s.peer));
@@ -68,7 +68,8 @@ export class RttReporter {
     const candidates: { sample: RttSample__Output; due: Due; since: number }[] = [];
     for (const sample of samples) {
       const last = this.reported.get(sample.peer);
-      const why = due(last, sample, at, windowsFull);
+      // `all`: fresh figures were asked for; their measurement times are the news.
+      const why = due(last, sample, at, windowsFull) ?? (all ? Due.Aged : undefined);
       if (why !== undefined) candidates.push({ sample, due: why, since: last?.at ?? 0 });
     }
     if (candidates.length > this.max) candidates.sort((a, b) => a.due - b.due || a.since - b.since);

@@ -34,6 +34,8 @@ export async function buildStatus(agent: Agent): Promise<InfoResponse> {
       txBytes: device?.txBytes ?? 0,
       rttMs: rtt?.rttMs ?? 0,
       loss: rtt?.loss ?? 0,
+      rttMeasuredAtMs: rtt?.measuredAtMs ?? 0,
+      rttProbeEveryMs: agent.rttCadence(member.name)?.roundMs ?? 0,
       via: agent.relayPaths.via(member.name) ?? '',
     };
   });
@@ -72,12 +74,16 @@ export async function buildStatus(agent: Agent): Promise<InfoResponse> {
  * The mesh-wide RTT matrix: every node's latest report, as the bootstrap has it, with this node's
  * own row as measured now. When the bootstrap cannot be asked, only that row (partial).
  */
-export async function buildRttMatrix(agent: Agent): Promise<RttResponse__Output> {
+/** How long this node probes every peer every second after a fresh matrix was asked for here. */
+const FRESH_RTT_MS = 10_000;
+
+export async function buildRttMatrix(agent: Agent, options: { fresh?: boolean } = {}): Promise<RttResponse__Output> {
   const nodes = nodesByName(agent.netmap);
   const names = new Set(nodes.map((n) => n.name));
   const selfName = agent.netmap.selfName;
-  const reported = await agent.meshRtt();
-  const own = agent.rttSamples()?.map((s): RttRow__Output => ({ from: selfName, to: s.peer, rttMs: s.rttMs, loss: s.loss }));
+  // Fresh: this node measures now too (its own row), while the bootstrap asks every other node.
+  const [reported] = await Promise.all([agent.meshRtt(options), options.fresh ? agent.wantFreshRtt(Date.now() + FRESH_RTT_MS) : undefined]);
+  const own = agent.rttSamples()?.map((s): RttRow__Output => ({ from: selfName, to: s.peer, rttMs: s.rttMs, loss: s.loss, measuredAtMs: s.measuredAtMs }));
   const rows = [...(reported?.rows ?? []).filter((r) => !own || r.from !== selfName), ...(own ?? [])]
     .filter((r) => r.from !== r.to && names.has(r.from) && names.has(r.to))
     .sort((a, b) => compareNames(a.from, b.from) || compareNames(a.to, b.to));

@@ -135,3 +135,25 @@ describe('RelayPaths with the reconciler', () => {
     assert.equal(reads, 0);
   });
 });
+
+describe('RelayPaths and the traffic watch', () => {
+  test('with no relay in the mesh, each review still reads the device once and hands the peers\' byte counters to the traffic watch; without a watch it reads nothing', async () => {
+    const nodes = [self, far];
+    const driver = new MemoryWgDriver('wgtr');
+    await driver.up({ name: 'wgtr', privateKey: generateKeyPair().privateKey, listenPort: 54540, address: '198.18.0.1/16' });
+    const netmap = netmapFromNodes('me', 1, nodes);
+    const reconciler = new Reconciler(driver, () => netmap, { persistentKeepalive: 0 }, undefined, () => {}, { timers: new SimTimers() });
+    await reconciler.full();
+    let reads = 0;
+    const counted = { ...driver, read: () => (reads++, driver.read()) } as unknown as MemoryWgDriver;
+    const seen: ReadonlyMap<string, number>[] = [];
+    const common = { driver: counted, netmap: () => netmap, deviceUp: () => true, reconcile: { changed: () => {} }, logger: silentLogger(), timers: new SimTimers() };
+    const watched = new RelayPaths({ ...common, traffic: (bytes) => seen.push(bytes) });
+    assert.equal(await watched.review(), false, 'settled: nothing to route');
+    assert.equal(reads, 1, 'one device read');
+    assert.deepEqual([...seen[0]!.keys()], ['far'], 'the peers by name, not this node');
+    const unwatched = new RelayPaths(common);
+    await unwatched.review();
+    assert.equal(reads, 1, 'no relay, no traffic watch: no device read');
+  });
+});

@@ -264,6 +264,30 @@ describe('RelayPlanner', () => {
     assert.deepEqual(planner.review(peers, slow(observe(w, peers))).filter((c) => c.peer === 'b').map((c) => c.to), [undefined]);
   });
 
+  test('per-peer cadences (rest mode): a peer at rest is judged by its own long round; one just moved to fast probing from the moment it moved', () => {
+    const planner = new RelayPlanner();
+    const w: World = { now: T0, handshakes: { a: T0, b: T0, r1: T0 }, answers: { a: T0, b: T0, r1: T0 } };
+    const cadences: Record<string, { roundMs: number; sinceMs: number }> = { a: { roundMs: 30_000, sinceMs: T0 - 60_000 }, b: { roundMs: 30_000, sinceMs: T0 - 60_000 }, r1: { roundMs: 1_000, sinceMs: T0 - 60_000 } };
+    const withCadence = (o: PathObservation): PathObservation => ({ ...o, probeCadence: (n) => cadences[n] });
+    planner.review(peers, withCadence(observe(w, peers)));
+    // Step 1: a at rest answered 25 s ago: within its 4 rounds of 30 s, so direct.
+    w.now += 25_000;
+    w.handshakes = { a: w.now, b: w.now, r1: w.now };
+    w.answers = { a: T0, b: T0, r1: w.now };
+    assert.deepEqual(planner.review(peers, withCadence(observe(w, peers))), [], 'rest-mode peers are not failed by their rest interval');
+    // Step 2: b turns fast now (traffic): its last answer 25 s ago does not count against it.
+    cadences.b = { roundMs: 1_000, sinceMs: w.now };
+    assert.deepEqual(planner.review(peers, withCadence(observe(w, peers))), [], 'b just turned fast: not judged by its answer at rest');
+    w.now += RELAY_DEFAULTS.relayFailMs - 1;
+    w.answers.r1 = w.now;
+    assert.deepEqual(planner.review(peers, withCadence(observe(w, peers))), [], 'not yet');
+    // Step 3: silent on the fast cadence for relayFailMs: through the relay.
+    w.now += 1;
+    w.answers.r1 = w.now;
+    assert.deepEqual(planner.review(peers, withCadence(observe(w, peers))).map((c) => [c.peer, c.to]), [['b', 'r1']]);
+    assert.equal(planner.via('a'), undefined, 'a at rest stays direct');
+  });
+
   test('a relay that leaves the mesh or stops relaying takes its pairs elsewhere at once', () => {
     const planner = new RelayPlanner();
     const w: World = { now: T0, handshakes: { r1: T0 }, answers: { r1: T0 } };

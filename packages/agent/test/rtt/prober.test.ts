@@ -70,6 +70,11 @@ class FakeSocket implements PacketSocket {
   }
 }
 
+/** The samples without their measurement times (tests of the window math; rest-mode tests check the times). */
+function figures(prober: RttProber): { peer: string; rttMs: number; loss: number }[] {
+  return prober.samples().map(({ peer, rttMs, loss }) => ({ peer, rttMs, loss }));
+}
+
 const probers: RttProber[] = [];
 const responders: EchoResponder[] = [];
 afterEach(async () => {
@@ -123,7 +128,7 @@ describe('RttProber window math (simulated network and time)', () => {
         sent += 1;
       }
     }
-    assert.deepEqual(prober.samples(), [{ peer: 'b', rttMs: 8, loss: 0.3 }]);
+    assert.deepEqual(figures(prober), [{ peer: 'b', rttMs: 8, loss: 0.3 }]);
     assert.equal(updates(), 10, 'one update per completed round');
   });
 
@@ -137,7 +142,7 @@ describe('RttProber window math (simulated network and time)', () => {
       socket.answerPair(time, '10.232.0.2', 2); // the measured one, sent as it returns, 2 ms
       time.advance(958); // the next round opens at the end of this one
     }
-    assert.deepEqual(prober.samples(), [{ peer: 'b', rttMs: 2, loss: 0 }]);
+    assert.deepEqual(figures(prober), [{ peer: 'b', rttMs: 2, loss: 0 }]);
     const seqs = socket.sent.map((p) => decodeProbe(p.packet)!.seq);
     assert.equal(seqs.length, 7, 'three pairs, and the fourth round\'s waking probe');
     assert.equal(new Set(seqs).size, 7, 'every probe has its own sequence number');
@@ -153,11 +158,11 @@ describe('RttProber window math (simulated network and time)', () => {
     assert.equal(socket.sent.length, 4, 'one waking probe and three timed ones, one at a time');
     assert.equal(prober.inFlight, 0, 'the third reply ends the burst');
     assert.equal(updates(), 1, 'and the round');
-    assert.deepEqual(prober.samples(), [{ peer: 'b', rttMs: 4, loss: 0 }], 'the median of 2, 9 and 4');
+    assert.deepEqual(figures(prober), [{ peer: 'b', rttMs: 4, loss: 0 }], 'the median of 2, 9 and 4');
     time.advance(1000 - 55);
     socket.answerBurst(time, '10.232.0.2', [3, 5, 6]);
     assert.equal(prober.windowsFull(), true, 'two rounds of three fill a window of six');
-    assert.deepEqual(prober.samples(), [{ peer: 'b', rttMs: 4.5, loss: 0 }], 'the median of 2, 9, 4, 3, 5 and 6');
+    assert.deepEqual(figures(prober), [{ peer: 'b', rttMs: 4.5, loss: 0 }], 'the median of 2, 9, 4, 3, 5 and 6');
   });
 
   test('a burst cut short by the timeout loses the timed probes not answered yet, and only those', async () => {
@@ -167,9 +172,9 @@ describe('RttProber window math (simulated network and time)', () => {
     const socket = sockets[0]!;
     socket.answerBurst(time, '10.232.0.2', [2]); // the second timed probe is never answered
     time.advance(998); // the timeout at +500 ends the burst; the next round opens at +1000
-    assert.deepEqual(prober.samples(), [{ peer: 'b', rttMs: 2, loss: 2 / 3 }]);
+    assert.deepEqual(figures(prober), [{ peer: 'b', rttMs: 2, loss: 2 / 3 }]);
     time.advance(999); // round 2: not even the waking probe is answered: three timed probes lost
-    assert.deepEqual(prober.samples(), [{ peer: 'b', rttMs: 2, loss: 5 / 6 }]);
+    assert.deepEqual(figures(prober), [{ peer: 'b', rttMs: 2, loss: 5 / 6 }]);
     assert.equal(socket.sent.length, 4, 'nothing more went out for the unanswered bursts');
   });
 
@@ -233,7 +238,7 @@ describe('RttProber window math (simulated network and time)', () => {
       socket.answerPair(time, '10.232.0.1', 1); // 1 ms: the measurement's own cost
       time.advance(499);
     }
-    assert.deepEqual(prober.samples(), [{ peer: 'b', rttMs: 4, loss: 0 }], 'only peers are reported, net of the 1 ms');
+    assert.deepEqual(figures(prober), [{ peer: 'b', rttMs: 4, loss: 0 }], 'only peers are reported, net of the 1 ms');
   });
 
   test('a reply after the timeout counts as lost, never twice', async () => {
@@ -245,7 +250,7 @@ describe('RttProber window math (simulated network and time)', () => {
     // Step 1: the timeout fires first; the reply arriving later is ignored (no measured probe follows).
     time.advance(700);
     socket.answerLast('10.232.0.2');
-    assert.deepEqual(prober.samples(), [{ peer: 'b', rttMs: 0, loss: 1 }]);
+    assert.deepEqual(figures(prober), [{ peer: 'b', rttMs: 0, loss: 1 }]);
     assert.equal(socket.sent.length, 1);
 
     // Step 2: a reply measured past the timeout, arriving before the timer ran, is lost too.
@@ -253,7 +258,7 @@ describe('RttProber window math (simulated network and time)', () => {
     socket.answerLast('10.232.0.2'); // the waking probe, answered at once
     time.nowMs += 600; // time passes, the timer has not run yet
     socket.answerLast('10.232.0.2');
-    assert.deepEqual(prober.samples(), [{ peer: 'b', rttMs: 0, loss: 1 }]);
+    assert.deepEqual(figures(prober), [{ peer: 'b', rttMs: 0, loss: 1 }]);
     assert.equal(prober.inFlight, 0);
 
     // Step 3: the round's timeout covers the pair: a measured probe still out at +500 is lost.
@@ -262,7 +267,7 @@ describe('RttProber window math (simulated network and time)', () => {
     socket.answerLast('10.232.0.2'); // the waking probe's reply, 450 ms late: the measured one goes
     time.advance(100); // the round times out at +500 with the measured probe unanswered
     socket.answerLast('10.232.0.2');
-    assert.deepEqual(prober.samples(), [{ peer: 'b', rttMs: 0, loss: 1 }]);
+    assert.deepEqual(figures(prober), [{ peer: 'b', rttMs: 0, loss: 1 }]);
     assert.equal(prober.inFlight, 0);
   });
 
@@ -282,12 +287,12 @@ describe('RttProber window math (simulated network and time)', () => {
     socket.deliver(encodeProbe({ type: 'reply', seq: probe.seq + 1, timestamp: probe.timestamp }), { address: '10.232.0.2', port: PORT });
     socket.deliver(encodeProbe({ type: 'probe', seq: probe.seq, timestamp: probe.timestamp }), { address: '10.232.0.2', port: PORT });
     socket.deliver(Buffer.from('garbage'), { address: '10.232.0.2', port: PORT });
-    assert.deepEqual(prober.samples(), [], 'nothing settled yet');
+    assert.deepEqual(figures(prober), [], 'nothing settled yet');
     assert.equal(prober.inFlight, 1);
 
     time.advance(2);
     socket.answerLast('10.232.0.2');
-    assert.deepEqual(prober.samples(), [{ peer: 'b', rttMs: 3, loss: 0 }]);
+    assert.deepEqual(figures(prober), [{ peer: 'b', rttMs: 3, loss: 0 }]);
   });
 
   test('the window slides: only the last `window` probes count', async () => {
@@ -300,12 +305,12 @@ describe('RttProber window math (simulated network and time)', () => {
     assert.equal(prober.windowsFull(), false, 'two of three probes finished');
     time.advance(1000); // 3 lost
     assert.equal(prober.windowsFull(), true);
-    assert.deepEqual(prober.samples(), [{ peer: 'b', rttMs: 0, loss: 1 }]);
+    assert.deepEqual(figures(prober), [{ peer: 'b', rttMs: 0, loss: 1 }]);
     for (let i = 0; i < 3; i++) {
       socket.answerPair(time, '10.232.0.2', 5);
       time.advance(995);
     }
-    assert.deepEqual(prober.samples(), [{ peer: 'b', rttMs: 5, loss: 0 }]);
+    assert.deepEqual(figures(prober), [{ peer: 'b', rttMs: 5, loss: 0 }]);
   });
 
   test('setPeers: a new IP starts a new window, removed peers are forgotten, bad IPs skipped', async () => {
@@ -318,13 +323,13 @@ describe('RttProber window math (simulated network and time)', () => {
 
     // c is gone while its probe is in flight; b moves to a new IP.
     prober.setPeers([{ name: 'b', meshIp: '10.232.0.22' }, { name: 'x', meshIp: 'not-an-ip' }]);
-    assert.deepEqual(prober.samples(), [], 'b starts over, c and x are not there');
+    assert.deepEqual(figures(prober), [], 'b starts over, c and x are not there');
     assert.equal(prober.windowsFull(), false, 'a new window is not full');
     // Probes to the old peers are settled at once; the new IP gets its first probe at once.
     assert.equal(prober.inFlight, 1);
     assert.deepEqual(socket.sent.slice(-1).map((s) => s.address), ['10.232.0.22']);
     socket.answerPair(time, '10.232.0.22', 2);
-    assert.deepEqual(prober.samples(), [{ peer: 'b', rttMs: 2, loss: 0 }]);
+    assert.deepEqual(figures(prober), [{ peer: 'b', rttMs: 2, loss: 0 }]);
   });
 
   test('memory stays bounded for a peer that never answers', async () => {
@@ -337,7 +342,7 @@ describe('RttProber window math (simulated network and time)', () => {
       maxInFlight = Math.max(maxInFlight, prober.inFlight);
     }
     assert.ok(maxInFlight <= 2 * 4, `in flight at most peers × rounds per timeout, saw ${maxInFlight}`);
-    assert.deepEqual(prober.samples(), [{ peer: 'b', rttMs: 0, loss: 1 }, { peer: 'c', rttMs: 0, loss: 1 }]);
+    assert.deepEqual(figures(prober), [{ peer: 'b', rttMs: 0, loss: 1 }, { peer: 'c', rttMs: 0, loss: 1 }]);
     // A timeout per slot in flight (2 slots a round, rounds within 350 ms), the next slot, the next round.
     assert.ok(time.pending <= 2 * 4 + 2, `timers stay few, saw ${time.pending}`);
   });
@@ -349,7 +354,7 @@ describe('RttProber window math (simulated network and time)', () => {
     assert.deepEqual(sockets.map((s) => s.family).sort(), ['udp4', 'udp6']);
     sockets.find((s) => s.family === 'udp4')!.answerPair(time, '10.232.0.2', 3);
     time.advance(997);
-    assert.deepEqual(prober.samples(), [{ peer: 'b', rttMs: 3, loss: 0 }, { peer: 'v6', rttMs: 0, loss: 1 }]);
+    assert.deepEqual(figures(prober), [{ peer: 'b', rttMs: 3, loss: 0 }, { peer: 'v6', rttMs: 0, loss: 1 }]);
   });
 
   test('an IPv6 reply is matched whatever spelling the peer list used', async () => {
@@ -360,7 +365,7 @@ describe('RttProber window math (simulated network and time)', () => {
     assert.equal(socket.family, 'udp6');
     assert.equal(socket.sent[0]!.address, 'fd00::2');
     socket.answerPair(time, 'fd00::2', 4);
-    assert.deepEqual(prober.samples(), [{ peer: 'v6', rttMs: 4, loss: 0 }]);
+    assert.deepEqual(figures(prober), [{ peer: 'v6', rttMs: 4, loss: 0 }]);
   });
 
   test('stop closes the sockets and leaves no timer behind', async () => {
@@ -420,7 +425,8 @@ describe('RttProber over loopback (real sockets)', () => {
       assert.equal(s.loss, 0, `${name} answered every probe`);
       assert.ok(s.rttMs > 0 && s.rttMs < 100, `${name} RTT ${s.rttMs} ms is positive and small`);
     }
-    assert.deepEqual(byPeer.get('four'), { peer: 'four', rttMs: 0, loss: 1 });
+    assert.deepEqual(byPeer.get('four'), { peer: 'four', rttMs: 0, loss: 1, measuredAtMs: 0 }, 'never answered: never measured');
+    for (const name of ['two', 'three']) assert.ok(byPeer.get(name)!.measuredAtMs > 0, `${name}'s figure says when it was measured`);
     assert.ok(first.stats.echoed >= 5 && second.stats.echoed >= 5);
   });
 });
@@ -449,5 +455,136 @@ describe('RttProber: one side of a new pair opens the handshake', () => {
     assert.ok(!socket.sent.slice(before).some((s) => s.address === '10.232.0.3'), 'still held');
     time.advance(1);
     assert.ok(socket.sent.slice(before).some((s) => s.address === '10.232.0.3'), 'probed when the grace ends');
+  });
+});
+
+describe('RttProber rest mode (simulated network and time)', () => {
+  const B = '10.232.0.2';
+  const C = '10.232.0.3';
+
+  /** Rest mode on a simulated time line; `answering` peers reply at once (wall clock = the time line). */
+  async function atRest(init: RttProberInit = {}, answering = new Set([B, C])) {
+    const time = new SimTime();
+    time.nowMs = 1_000_000;
+    const sockets: FakeSocket[] = [];
+    const prober = new RttProber(
+      {
+        clock: time,
+        timers: time,
+        random: () => 0,
+        now: () => time.nowMs,
+        socketFactory: (family) => {
+          const s = new FakeSocket(family);
+          const send = s.send.bind(s);
+          s.send = (packet, port, address) => {
+            send(packet, port, address);
+            const probe = decodeProbe(Buffer.from(packet));
+            if (probe && answering.has(address)) s.deliver(encodeProbe({ type: 'reply', seq: probe.seq, timestamp: probe.timestamp }), { address, port: PORT });
+          };
+          sockets.push(s);
+          return s;
+        },
+      },
+      { port: PORT, intervalMs: 1000, timeoutMs: 500, window: 10, timedProbes: 3, restIntervalMs: 30_000, warmupMs: 20_000, ...init },
+    );
+    probers.push(prober);
+    prober.setPeers([{ name: 'b', meshIp: B }, { name: 'c', meshIp: C }]);
+    await prober.start();
+    const sentTo = (address: string) => sockets[0]!.sent.filter((s) => s.address === address).length;
+    return { time, prober, sentTo, answering };
+  }
+
+  test('a new peer is probed in bursts every second through its warm-up, then once every rest interval, alone, with no timer in between', async () => {
+    const { time, prober, sentTo } = await atRest();
+    // Step 1: the warm-up, 20 s of 1 s rounds of 4 probes (one waking, three timed).
+    time.advance(19_500);
+    assert.ok(sentTo(B) >= 4 * 19, `${sentTo(B)} probes to b in the warm-up`);
+    assert.equal(prober.cadenceOf('b')?.fast, true);
+    // Step 2: after it, a peer costs one probe per rest interval; the prober wakes only for those.
+    time.advance(5_000);
+    assert.equal(prober.cadenceOf('b')?.fast, false, 'b is at rest');
+    assert.equal(prober.cadenceOf('b')?.roundMs, 30_000);
+    const [b0, c0, wakeups0] = [sentTo(B), sentTo(C), prober.wakeups];
+    time.advance(120_000);
+    assert.equal(sentTo(B) - b0, 4, 'four single probes to b in 120 s');
+    assert.equal(sentTo(C) - c0, 4, 'and to c');
+    assert.ok(prober.wakeups - wakeups0 <= 8, `${prober.wakeups - wakeups0} wake-ups in 120 s: only for probes due`);
+    const b = prober.samples().find((s) => s.peer === 'b')!;
+    assert.ok(time.nowMs - b.measuredAtMs <= 30_000, 'the figure says when it was measured: within the rest interval');
+  });
+
+  test('wantFresh: a round of full bursts at once, resolved when it finished; every peer every second until then, then back to rest', async () => {
+    const { time, prober, sentTo } = await atRest();
+    time.advance(60_000);
+    const before = sentTo(B);
+    let done = false;
+    const fresh = prober.wantFresh(time.nowMs + 5_000).then(() => (done = true));
+    time.advance(50);
+    await fresh;
+    assert.ok(done);
+    assert.equal(sentTo(B) - before, 4, 'one burst to b at once');
+    assert.equal(prober.cadenceOf('b')?.fast, true);
+    const b = prober.samples().find((s) => s.peer === 'b')!;
+    assert.equal(b.measuredAtMs, time.nowMs - 50, 'measured by that burst');
+    time.advance(4_900);
+    assert.ok(sentTo(B) - before >= 4 * 5, 'a burst every second while fresh figures are wanted');
+    time.advance(2_000);
+    const after = sentTo(B);
+    time.advance(20_000);
+    assert.ok(sentTo(B) - after <= 1, 'back at rest');
+  });
+
+  test('traffic beyond the probes\' own makes a peer probed every second for a while; the probes alone do not', async () => {
+    const { time, prober, sentTo } = await atRest();
+    time.advance(60_000);
+    // The probes' packets alone (80 bytes each on the wire) do not count as traffic.
+    let bytes = 0;
+    prober.observeTraffic(new Map([['b', bytes]]));
+    time.advance(5_000);
+    bytes += 2 * 80 * (sentTo(B) > 0 ? 1 : 0);
+    prober.observeTraffic(new Map([['b', bytes]]));
+    assert.equal(prober.cadenceOf('b')?.fast, false, 'a probe\'s worth of bytes: still at rest');
+    // A ping a second for 5 s: 10 x 116 bytes, plus a keepalive.
+    bytes += 10 * 116 + 32;
+    prober.observeTraffic(new Map([['b', bytes]]));
+    const since = time.nowMs;
+    time.advance(10);
+    assert.equal(prober.cadenceOf('b')?.fast, true, 'b carries traffic: probed every second');
+    assert.equal(prober.cadenceOf('b')?.sinceMs, since, 'its cadence began now');
+    assert.equal(prober.cadenceOf('c')?.fast, false, 'c stays at rest');
+    // Its own fast probes (4 out, 4 back a second, 80 bytes each) do not keep it busy.
+    for (let i = 0, sent = sentTo(B); i < 12; i++) {
+      time.advance(5_000);
+      bytes += (sentTo(B) - sent) * 2 * 80;
+      sent = sentTo(B);
+      prober.observeTraffic(new Map([['b', bytes]]));
+    }
+    assert.equal(prober.cadenceOf('b')?.fast, false, 'back at rest once the traffic stopped');
+  });
+
+  test('a peer whose rest probe goes unanswered is probed every second until it answers again', async () => {
+    const { time, prober, sentTo, answering } = await atRest();
+    time.advance(60_000);
+    answering.delete(B);
+    time.advance(31_000);
+    assert.equal(prober.cadenceOf('b')?.fast, true, 'silent: probed every round');
+    const before = sentTo(B);
+    time.advance(3_000);
+    assert.ok(sentTo(B) - before >= 2, 'bursts every second');
+    answering.add(B);
+    time.advance(2_000);
+    assert.equal(prober.cadenceOf('b')?.fast, false, 'answered: at rest again');
+  });
+
+  test('without a rest interval every peer is probed every round, as before', async () => {
+    const { time, prober } = await simulated();
+    prober.setPeers([{ name: 'b', meshIp: B }]);
+    await prober.start();
+    time.advance(100_000);
+    assert.deepEqual(prober.cadenceOf('b'), { fast: true, roundMs: 1000, sinceMs: prober.cadenceOf('b')!.sinceMs });
+  });
+
+  test('the rest interval is validated', () => {
+    assert.throws(() => new RttProber({}, { restIntervalMs: 500 }), RttConfigError);
   });
 });

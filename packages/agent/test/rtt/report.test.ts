@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { RTT_SAMPLES_PER_REPORT, RttReporter, rttMoved, rttReportDue } from '../../src/rtt/report.js';
 
-const s = (peer: string, rttMs: number, loss = 0) => ({ peer, rttMs, loss });
+const s = (peer: string, rttMs: number, loss = 0) => ({ peer, rttMs, loss, measuredAtMs: 0 });
 
 test('RTT samples are re-reported only when they moved noticeably', () => {
   const last = [s('a', 10), s('b', 0.8)];
@@ -94,4 +94,13 @@ test('figures from the first probes are replaced once the windows have filled; a
 
   reporter.next(15_000, mesh(2), true); // p3 left
   assert.deepEqual(reporter.next(20_000, mesh(3), true).samples.map((x) => x.peer), ['p3'], 'the bootstrap dropped its figures when it left');
+});
+
+test('fresh figures asked for: the next report carries every sample, unchanged or not (their measurement times are the news)', () => {
+  const reporter = new RttReporter();
+  const first = reporter.next(0, [s('a', 0.4), s('b', 0.5)], true);
+  reporter.sent(first);
+  assert.deepEqual(reporter.next(5_000, [s('a', 0.41), s('b', 0.5)], true).samples, [], 'no news');
+  const all = reporter.next(6_000, [s('a', 0.41), s('b', 0.5)], true, true);
+  assert.deepEqual(all.samples.map((x) => x.peer), ['a', 'b']);
 });

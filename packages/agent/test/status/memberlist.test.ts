@@ -35,7 +35,7 @@ class FakeAgent extends EventEmitter {
     super();
   }
   rttSamples() {
-    return [{ peer: 'h1', rttMs: 1.9, loss: 0 }, { peer: 'h3', rttMs: 12.7, loss: 0 }];
+    return [{ peer: 'h1', rttMs: 1.9, loss: 0, measuredAtMs: 0 }, { peer: 'h3', rttMs: 12.7, loss: 0, measuredAtMs: 0 }];
   }
 }
 

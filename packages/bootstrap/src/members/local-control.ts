@@ -14,7 +14,7 @@ import type { PresharedKeySource } from '../psk/psk.js';
 // through the local API must not reach the member table either.
 const endpointsOf = (mesh: Prefix, endpoints: readonly Endpoint[] = []) =>
   validateEndpoints(endpoints.map((e) => ({ ip: e.ip ?? '', port: e.port ?? 0, kind: (typeof e.kind === 'string' ? e.kind : 'ENDPOINT_KIND_LAN') as EndpointKind__Output })), mesh);
-const rttOf = (rtt: readonly RttSample[] = []) => validateRttSamples(rtt.map((r) => ({ peer: r.peer ?? '', rttMs: Number(r.rttMs ?? 0), loss: Number(r.loss ?? 0) })));
+const rttOf = (rtt: readonly RttSample[] = []) => validateRttSamples(rtt.map((r) => ({ peer: r.peer ?? '', rttMs: Number(r.rttMs ?? 0), loss: Number(r.loss ?? 0), measuredAtMs: Number(r.measuredAtMs ?? 0) })));
 
 /**
  * The bootstrap's own node talks to its member table in-process, through the same ControlClient
@@ -43,7 +43,12 @@ export function createLocalControl(table: MemberTable, self: { ip: string; presh
       queueMicrotask(() => {
         if (cancelled) return;
         callbacks.onOpen();
-        unsubscribe = table.watch(Number(req.sinceRevision ?? 0), (event) => callbacks.onEvent(event as WatchEvent__Output));
+        const stopMembership = table.watch(Number(req.sinceRevision ?? 0), (event) => callbacks.onEvent(event as WatchEvent__Output));
+        const stopRttWanted = table.onRttWanted((untilMs) => callbacks.onEvent({ revision: 0, rttWanted: { untilMs } } as WatchEvent__Output));
+        unsubscribe = () => {
+          stopMembership();
+          stopRttWanted();
+        };
       });
       return {
         cancel() {
@@ -64,7 +69,7 @@ export function createLocalControl(table: MemberTable, self: { ip: string; presh
     },
     async rtt(req) {
       table.authorize(req.nodeName!, { publicKey: req.publicKey!, local: true });
-      return table.rttMatrix();
+      return req.fresh ? table.freshRttMatrix() : table.rttMatrix();
     },
     async presharedKeys(req) {
       const member = table.authorize(req.nodeName!, { publicKey: req.publicKey!, local: true });

@@ -100,6 +100,9 @@ export class MemberTable {
   private readonly rttReports = new Map<string, Map<string, RttFigure>>();
   /** Each member's incarnation for RTT figures: a new number once it has left and come back. */
   private readonly rttIncarnations = new Map<string, number>();
+  /** Per reporting member: the newest measured_at_ms it reported (freshRttMatrix waits on it). */
+  private readonly rttMeasuredAt = new Map<string, number>();
+  private readonly rttWantedListeners = new Set<(untilMs: number) => void>();
   private rttIncarnationCounter = 0;
   /** Which pairs route through which relay, from the nodes' heartbeats. */
   readonly relayedPairs = new RelayedPairs();
@@ -240,12 +243,41 @@ export class MemberTable {
     return this.members.size;
   }
 
+  /**
+   * Someone wants figures measured now: every open Watch stream is told (RttWanted, outside the
+   * membership history); `listener` is called with the time until which nodes probe often.
+   */
+  onRttWanted(listener: (untilMs: number) => void): () => void {
+    this.rttWantedListeners.add(listener);
+    return () => this.rttWantedListeners.delete(listener);
+  }
+
+  /**
+   * The matrix with figures measured after this call: every watching node is asked to probe now
+   * and report at once, and the answer waits until every alive member's newest figure is newer
+   * than the call (node clocks are assumed in step, as for heartbeats' liveness), or `waitMs`.
+   */
+  async freshRttMatrix(waitMs = RTT_FRESH_WAIT_MS): Promise<RttResponse__Output> {
+    const asked = Date.now();
+    for (const listener of this.rttWantedListeners) listener(asked + RTT_FRESH_FOR_MS);
+    const deadline = asked + waitMs;
+    const waiting = () => {
+      if (this.members.size < 2) return false;
+      for (const [name, member] of this.members) {
+        if (member.status === 'NODE_STATUS_ALIVE' && (this.rttMeasuredAt.get(name) ?? 0) < asked) return true;
+      }
+      return false;
+    };
+    while (waiting() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, Math.min(100, Math.max(1, deadline - Date.now()))));
+    return this.rttMatrix();
+  }
+
   /** The mesh-wide RTT matrix: every member's latest report, rows between current members only. */
   rttMatrix(): RttResponse__Output {
     const names = [...this.members.keys()].sort();
     const rows = names.flatMap((from) => [...(this.rttReports.get(from)?.values() ?? [])]
       .filter((f) => f.sample.peer !== from && this.isCurrent(f))
-      .map(({ sample: s }) => ({ from, to: s.peer, rttMs: s.rttMs, loss: s.loss })));
+      .map(({ sample: s }) => ({ from, to: s.peer, rttMs: s.rttMs, loss: s.loss, measuredAtMs: s.measuredAtMs })));
     return { nodes: names, rows, partial: false };
   }
 
@@ -468,6 +500,7 @@ export class MemberTable {
     this.rttReports.delete(name);
     this.relayedPairs.forget(name);
     this.rttIncarnations.delete(name);
+    this.rttMeasuredAt.delete(name);
     // Figures other nodes reported about it stay in their rows, but no longer count (isCurrent):
     // a leave costs O(1), not a pass over every row. Their rows drop them when they next grow.
   }
@@ -502,6 +535,9 @@ export class MemberTable {
    */
   private mergeRttReport(name: string, samples: readonly RttSample__Output[]): void {
     if (samples.length === 0) return;
+    let newest = 0;
+    for (const sample of samples) newest = Math.max(newest, Number(sample.measuredAtMs ?? 0));
+    this.rttMeasuredAt.set(name, Math.max(newest, this.rttMeasuredAt.get(name) ?? 0));
     let row = this.rttReports.get(name);
     if (!row) this.rttReports.set(name, (row = new Map()));
     for (const sample of samples) {
@@ -792,6 +828,10 @@ interface RttFigure {
 
 /** How far a node's RTT row may outgrow the membership with figures about departed peers. */
 const RTT_ROW_SLACK = 64;
+/** How long a fresh RTT matrix waits for the nodes' new figures at most (`wgmesh rtt` answers within 3 s). */
+export const RTT_FRESH_WAIT_MS = 2_500;
+/** How long nodes probe every peer every second after a fresh matrix was asked for. */
+export const RTT_FRESH_FOR_MS = 10_000;
 
 /** How many of the lowest free addresses concurrent joins on several bootstraps spread over. */
 const SPREAD_WINDOW = 32;

@@ -145,7 +145,7 @@ export function createMeshService(
         const { name, identity } = caller(call, req);
         // Members only, as themselves: the matrix tells who is in the mesh.
         table.authorize(name, identity);
-        return table.rttMatrix();
+        return req.fresh ? table.freshRttMatrix() : table.rttMatrix();
       });
     },
 

@@ -85,7 +85,9 @@ export function validateRttSamples(samples: readonly RttSample__Output[]): RttSa
     validateNodeName(s.peer, `rtt[${i}].peer`);
     if (!Number.isFinite(s.rttMs) || s.rttMs < 0 || s.rttMs > 600_000) throw new InvalidField(`rtt[${i}].rtt_ms`, `${s.rttMs} is not a round-trip time in ms`);
     if (!Number.isFinite(s.loss) || s.loss < 0 || s.loss > 1) throw new InvalidField(`rtt[${i}].loss`, `${s.loss} is not a fraction between 0 and 1`);
-    return { peer: s.peer.toLowerCase(), rttMs: s.rttMs, loss: s.loss };
+    const measuredAtMs = Number(s.measuredAtMs ?? 0);
+    if (!Number.isSafeInteger(measuredAtMs) || measuredAtMs < 0) throw new InvalidField(`rtt[${i}].measured_at_ms`, `${s.measuredAtMs} is not a time in ms`);
+    return { peer: s.peer.toLowerCase(), rttMs: s.rttMs, loss: s.loss, measuredAtMs };
   });
 }
 

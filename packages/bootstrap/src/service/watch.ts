@@ -78,6 +78,8 @@ export function createWatchHandler(components: WatchServiceComponents, limits: W
       }
     });
 
+    // Not membership: written as it comes, outside the history and its revisions.
+    const stopRttWanted = table.onRttWanted((untilMs) => writer.send(serializeEvent({ revision: 0, rttWanted: { untilMs } }), false));
     stats.watchers++;
     openStreams.set(call, finish);
     /** Ends the stream with the error's status, sending nothing more. */
@@ -87,6 +89,7 @@ export function createWatchHandler(components: WatchServiceComponents, limits: W
     }
     function finish(): void {
       writer.close();
+      stopRttWanted();
       if (!unsubscribe) return;
       unsubscribe();
       unsubscribe = undefined;

@@ -262,19 +262,56 @@ describe('MemberTable', () => {
     const revision = table.revision;
     const saves = store.saves;
     published.length = 0;
-    await table.update('a', { publicKey: keys.a, secret: secrets.a }, { rtt: [{ peer: 'b', rttMs: 1, loss: 0 }, { peer: 'c', rttMs: 2, loss: 0 }, { peer: 'gone', rttMs: 3, loss: 0 }] });
-    await table.update('b', { publicKey: keys.b, secret: secrets.b }, { rtt: [{ peer: 'a', rttMs: 1.5, loss: 0.5 }] });
+    await table.update('a', { publicKey: keys.a, secret: secrets.a }, { rtt: [{ peer: 'b', rttMs: 1, loss: 0, measuredAtMs: 0 }, { peer: 'c', rttMs: 2, loss: 0, measuredAtMs: 0 }, { peer: 'gone', rttMs: 3, loss: 0, measuredAtMs: 0 }] });
+    await table.update('b', { publicKey: keys.b, secret: secrets.b }, { rtt: [{ peer: 'a', rttMs: 1.5, loss: 0.5, measuredAtMs: 0 }] });
     await table.update('b', { publicKey: keys.b, secret: secrets.b }, { rtt: [] }); // no news: b's last report stays
     assert.equal(table.revision, revision, 'no revision for measurements');
     assert.equal(store.saves, saves, 'nothing saved');
     assert.deepEqual(published, [], 'nothing published');
     assert.deepEqual(table.rttMatrix(), {
       nodes: ['a', 'b', 'c'],
-      rows: [{ from: 'a', to: 'b', rttMs: 1, loss: 0 }, { from: 'a', to: 'c', rttMs: 2, loss: 0 }, { from: 'b', to: 'a', rttMs: 1.5, loss: 0.5 }],
+      rows: [{ from: 'a', to: 'b', rttMs: 1, loss: 0, measuredAtMs: 0 }, { from: 'a', to: 'c', rttMs: 2, loss: 0, measuredAtMs: 0 }, { from: 'b', to: 'a', rttMs: 1.5, loss: 0.5, measuredAtMs: 0 }],
       partial: false,
     });
     await table.remove('b', { publicKey: keys.b, secret: secrets.b });
-    assert.deepEqual(table.rttMatrix().rows, [{ from: 'a', to: 'c', rttMs: 2, loss: 0 }], "b's report and the rows to b are gone with b");
+    assert.deepEqual(table.rttMatrix().rows, [{ from: 'a', to: 'c', rttMs: 2, loss: 0, measuredAtMs: 0 }], "b's report and the rows to b are gone with b");
+  });
+
+  test('a fresh matrix tells every listener (outside the membership) and answers once every alive member reported figures measured after the question', async () => {
+    const { table, published } = await openTable();
+    const keys = { a: generateKeyPair().publicKey, b: generateKeyPair().publicKey };
+    const secrets: Record<string, string> = {};
+    for (const [name, key] of Object.entries(keys)) secrets[name] = (await table.join(joinInput(name, key))).secret;
+    const revision = table.revision;
+    published.length = 0;
+    const wanted: number[] = [];
+    const stop = table.onRttWanted((untilMs) => wanted.push(untilMs));
+    // Step 1: asked; both nodes are told, nothing enters the membership.
+    const askedMs = Date.now();
+    let answered = false;
+    const answer = table.freshRttMatrix(10_000).then((m) => {
+      answered = true;
+      return m;
+    });
+    assert.equal(wanted.length, 1);
+    assert.ok(wanted[0]! >= askedMs + 5_000, 'nodes probe often for a while after');
+    assert.equal(table.revision, revision);
+    assert.deepEqual(published, []);
+    // Step 2: a's figures come (measured now); b's old ones do not count: still waiting.
+    await table.update('a', { publicKey: keys.a, secret: secrets.a }, { rtt: [{ peer: 'b', rttMs: 1, loss: 0, measuredAtMs: Date.now() }] });
+    await table.update('b', { publicKey: keys.b, secret: secrets.b }, { rtt: [{ peer: 'a', rttMs: 1, loss: 0, measuredAtMs: askedMs - 30_000 }] });
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    assert.equal(answered, false, "b's figure predates the question");
+    // Step 3: b's fresh figures: the answer comes with both.
+    await table.update('b', { publicKey: keys.b, secret: secrets.b }, { rtt: [{ peer: 'a', rttMs: 1.2, loss: 0, measuredAtMs: Date.now() }] });
+    const matrix = await answer;
+    assert.deepEqual(matrix.rows.map((r) => [r.from, r.to, r.rttMs]), [['a', 'b', 1], ['b', 'a', 1.2]]);
+    stop();
+    // Step 4: with nothing new coming, the answer waits at most as long as asked.
+    const t0 = Date.now();
+    await table.freshRttMatrix(300);
+    assert.ok(Date.now() - t0 < 2_000);
+    assert.equal(wanted.length, 1, 'a listener that stopped is not told');
   });
 
   test('RTT reports merge by peer: a report updates the samples it carries and leaves the others', async () => {
@@ -283,13 +320,13 @@ describe('MemberTable', () => {
     const secrets: Record<string, string> = {};
     for (const [name, key] of Object.entries(keys)) secrets[name] = (await table.join(joinInput(name, key))).secret;
     // A node in a large mesh reports its peers a part at a time.
-    await table.update('a', { publicKey: keys.a, secret: secrets.a }, { rtt: [{ peer: 'b', rttMs: 1, loss: 0 }, { peer: 'c', rttMs: 2, loss: 0 }] });
-    await table.update('a', { publicKey: keys.a, secret: secrets.a }, { rtt: [{ peer: 'd', rttMs: 4, loss: 0 }, { peer: 'c', rttMs: 3, loss: 0.25 }] });
+    await table.update('a', { publicKey: keys.a, secret: secrets.a }, { rtt: [{ peer: 'b', rttMs: 1, loss: 0, measuredAtMs: 0 }, { peer: 'c', rttMs: 2, loss: 0, measuredAtMs: 0 }] });
+    await table.update('a', { publicKey: keys.a, secret: secrets.a }, { rtt: [{ peer: 'd', rttMs: 4, loss: 0, measuredAtMs: 0 }, { peer: 'c', rttMs: 3, loss: 0.25, measuredAtMs: 0 }] });
     const rowsOfA = () => table.rttMatrix().rows.filter((r) => r.from === 'a').sort((x, y) => x.to.localeCompare(y.to));
     assert.deepEqual(rowsOfA(), [
-      { from: 'a', to: 'b', rttMs: 1, loss: 0 },
-      { from: 'a', to: 'c', rttMs: 3, loss: 0.25 },
-      { from: 'a', to: 'd', rttMs: 4, loss: 0 },
+      { from: 'a', to: 'b', rttMs: 1, loss: 0, measuredAtMs: 0 },
+      { from: 'a', to: 'c', rttMs: 3, loss: 0.25, measuredAtMs: 0 },
+      { from: 'a', to: 'd', rttMs: 4, loss: 0, measuredAtMs: 0 },
     ]);
 
     // A member that leaves takes the figures about it along; one that comes back starts without.
@@ -302,7 +339,7 @@ describe('MemberTable', () => {
     const first = await openTable();
     await first.table.join(joinInput('alpha'));
     const saved = first.store.saved!;
-    const old = { ...saved, members: saved.members.map((m) => ({ ...m, rtt: [{ peer: 'beta', rttMs: 1, loss: 0 }] })) };
+    const old = { ...saved, members: saved.members.map((m) => ({ ...m, rtt: [{ peer: 'beta', rttMs: 1, loss: 0, measuredAtMs: 0 }] })) };
     const store = new MemoryStateStore();
     store.saved = old;
     const { table } = await openTable({ store });

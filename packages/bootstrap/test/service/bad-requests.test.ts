@@ -287,7 +287,7 @@ describe('bad requests over gRPC change nothing', () => {
     assert.ok(afterwards.file.equals(before.file), 'nothing written');
     const matrix = await new Promise<RttResponse__Output>((resolve, reject) => client!.rtt({ ...asAlpha, nodeSecret: alphaSecret }, { deadline: Date.now() + 10_000 }, (e, r) => (e ? reject(e) : resolve(r!))));
     assert.deepEqual(matrix.nodes, ['alpha', 'bootstrap']);
-    assert.deepEqual(matrix.rows.filter((r) => r.from === 'alpha'), [{ from: 'alpha', to: 'bootstrap', rttMs: 2.5, loss: 0.1 }]);
+    assert.deepEqual(matrix.rows.filter((r) => r.from === 'alpha'), [{ from: 'alpha', to: 'bootstrap', rttMs: 2.5, loss: 0.1, measuredAtMs: 0 }]);
     assert.equal(matrix.partial, false);
   });
 });

@@ -71,3 +71,30 @@ test("a member's removal ends its own Watch stream with NOT_FOUND (so it re-join
   assert.equal(other!.errors.length, 0, 'the other watcher is not');
   assert.equal(other!.written.length, 2, 'it got the snapshot and the removal');
 });
+
+test('a fresh RTT matrix writes RttWanted to every open Watch stream, outside the membership: no revision, nothing a resume replays', async () => {
+  const table = await MemberTable.open(new MemoryStateStore(), new Ipam('10.232.0.0/16'), { meshName: MESH });
+  const service = createMeshService({ table, auth: devAuthenticator, logger: silentLogger() });
+  const keys = [generateKeyPair().publicKey, generateKeyPair().publicKey];
+  const secrets: string[] = [];
+  for (const [i, publicKey] of keys.entries()) secrets.push((await table.join({ name: `w${i}`, identity: { publicKey }, endpoints: [], tags: {}, listenPort: 51820 })).secret);
+  const calls = keys.map((key, i) => fakeWatchCall(`w${i}`, key, secrets[i]!));
+  for (const call of calls) service.handlers.Watch(call as never);
+  const revision = table.revision;
+
+  // Step 1: asked with a short wait (nobody reports here): every watcher is told.
+  await table.freshRttMatrix(50);
+  const decode = loadProtos().mesh.wgmesh.v1.Mesh.service.Watch.responseDeserialize;
+  for (const call of calls) {
+    assert.equal(call.written.length, 2, 'the snapshot, then RttWanted');
+    const event = decode(call.written[1] as Buffer) as WatchEvent__Output;
+    assert.ok(Number(event.rttWanted?.untilMs) > Date.now(), 'probe often until a moment to come');
+    assert.equal(Number(event.revision), 0, 'no revision');
+  }
+  assert.equal(table.revision, revision, 'the membership did not change');
+
+  // Step 2: a watcher resuming from an old revision gets the membership changes only.
+  const resumed = fakeWatchCall('w0', keys[0]!, secrets[0]!);
+  service.handlers.Watch(resumed as never);
+  assert.ok(resumed.written.every((bytes) => !(decode(bytes as Buffer) as WatchEvent__Output).rttWanted), 'nothing replayed');
+});

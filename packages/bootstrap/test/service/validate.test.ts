@@ -38,7 +38,7 @@ test('the largest Update an agent can send (every field at its limit, RTT_SAMPLE
 });
 
 test('an RTT report of up to 1,024 samples (what agents before reports were capped could send) is taken; more is refused, naming the field', () => {
-  const samples = (n: number) => Array.from({ length: n }, (_, i) => ({ peer: `p${i}`, rttMs: 1, loss: 0 }));
+  const samples = (n: number) => Array.from({ length: n }, (_, i) => ({ peer: `p${i}`, rttMs: 1, loss: 0, measuredAtMs: 0 }));
   assert.equal(LIMITS.rttSamplesMax, 1024);
   assert.equal(validateRttSamples(samples(1024)).length, 1024);
   assert.throws(() => validateRttSamples(samples(1025)), (err: Error) => err instanceof InvalidField && err.field === 'rtt');

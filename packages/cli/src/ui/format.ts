@@ -71,12 +71,20 @@ export function nodeRows(info: InfoResponse__Output, now = Date.now()): NodeRow[
     endpoint: p.endpoint || '-',
     path: p.via ? `via ${p.via}` : 'direct',
     handshake: ago(Number(p.latestHandshakeMs), now),
-    rtt: p.rttMs ? `${p.rttMs.toFixed(2)} ms` : '-',
+    rtt: p.rttMs ? `${p.rttMs.toFixed(2)} ms${rttAge(Number(p.rttMeasuredAtMs ?? 0), now)}` : '-',
     transfer: `${bytes(Number(p.rxBytes))} / ${bytes(Number(p.txBytes))}`,
     tags: visibleTags(p.node!.tags),
   }));
   return [self, ...peers];
 }
+
+/** A figure measured a while ago says so (peers at rest are probed every 30 s): ", 25 s ago". */
+function rttAge(measuredAtMs: number, now: number): string {
+  return measuredAtMs > 0 && now - measuredAtMs >= RTT_AGE_SHOWN_MS ? `, ${ageText(measuredAtMs, now)} ago` : '';
+}
+
+/** A figure at least this old shows its age in info. */
+const RTT_AGE_SHOWN_MS = 5_000;
 
 /** The bootstraps a node would move to, when it knows more than the current one. */
 function otherBootstraps(info: InfoResponse__Output): string {
@@ -169,7 +177,16 @@ export function relayLine(info: InfoResponse__Output): string {
   return `relaying for ${pairs} pair${pairs === 1 ? '' : 's'} of nodes, ${bytes(Number(info.relayedBytes))} forwarded`;
 }
 
-export function formatRtt(matrix: RttResponse__Output): string {
+/** How old a figure measured at `atMs` is, shortly: "0.4 s", "25 s", "3 min". */
+export function ageText(atMs: number, nowMs: number): string {
+  const s = Math.max(0, nowMs - atMs) / 1000;
+  return s < 10 ? `${s.toFixed(1)} s` : s < 120 ? `${Math.round(s)} s` : `${Math.round(s / 60)} min`;
+}
+
+/** A figure older than this gets its age in its cell. */
+const RTT_CELL_AGE_MS = 60_000;
+
+export function formatRtt(matrix: RttResponse__Output, nowMs = Date.now()): string {
   const names = matrix.nodes;
   const cell = new Map(matrix.rows.map((r) => [`${r.from}\u0000${r.to}`, r]));
   const rows = names.map((from) => [
@@ -178,9 +195,13 @@ export function formatRtt(matrix: RttResponse__Output): string {
       if (from === to) return '-';
       const r = cell.get(`${from}\u0000${to}`);
       if (!r) return '?';
-      return r.loss >= 1 ? 'lost' : `${r.rttMs.toFixed(2)}${r.loss > 0 ? ` (${Math.round(r.loss * 100)}% loss)` : ''}`;
+      const at = Number(r.measuredAtMs ?? 0);
+      const old = at > 0 && nowMs - at > RTT_CELL_AGE_MS ? ` [${ageText(at, nowMs)} old]` : '';
+      return (r.loss >= 1 ? 'lost' : `${r.rttMs.toFixed(2)}${r.loss > 0 ? ` (${Math.round(r.loss * 100)}% loss)` : ''}`) + old;
     }),
   ]);
+  const times = matrix.rows.map((r) => Number(r.measuredAtMs ?? 0)).filter((t) => t > 0);
+  const ages = times.length ? `measured ${ageText(Math.max(...times), nowMs)} to ${ageText(Math.min(...times), nowMs)} ago\n` : '';
   const note = matrix.partial ? "only this node's row: the bootstrap could not be asked for the others (is it running and reachable?)\n" : '';
-  return 'round-trip times in ms through the mesh, from row to column\n' + table([['FROM \\ TO', ...names], ...rows]) + '\n' + note;
+  return 'round-trip times in ms through the mesh, from row to column\n' + table([['FROM \\ TO', ...names], ...rows]) + '\n' + ages + note;
 }

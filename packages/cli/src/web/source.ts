@@ -30,7 +30,7 @@ export function agentFeed(client: AgentClient, socketPath: string): StatusFeed {
   const explain = (err: unknown) => new Error(describeLocalError(err as ServiceError, socketPath), { cause: err });
   return {
     info: () => unary<Status>((cb) => client.info({}, deadline(), cb)).then(plain, (err) => Promise.reject(explain(err))),
-    rtt: () => unary<RttMatrix>((cb) => client.rtt({}, deadline(), cb)).then(plain, (err) => Promise.reject(explain(err))),
+    rtt: () => unary<RttMatrix>((cb) => client.rtt({ fresh: true }, deadline(), cb)).then(plain, (err) => Promise.reject(explain(err))),
     watch(onStatus, onEnd) {
       const stream = client.watch({});
       let ended = false;

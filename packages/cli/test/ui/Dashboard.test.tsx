@@ -15,7 +15,7 @@ function node(name: string, ip: string, extra: Partial<Node__Output> = {}): Node
 }
 
 function peer(n: Node__Output, extra: Partial<PeerStatus__Output> = {}): PeerStatus__Output {
-  return { node: n, endpoint: '192.0.2.9:54540', latestHandshakeMs: NOW - 5000, rxBytes: 2048, txBytes: 1024, rttMs: 0.42, loss: 0, via: '', ...extra };
+  return { node: n, endpoint: '192.0.2.9:54540', latestHandshakeMs: NOW - 5000, rxBytes: 2048, txBytes: 1024, rttMs: 0.42, loss: 0, via: '', rttMeasuredAtMs: NOW - 1000, rttProbeEveryMs: 30_000, ...extra };
 }
 
 function info(peers: PeerStatus__Output[]): InfoResponse__Output {

@@ -23,9 +23,9 @@ export function sampleRtt(): RttResponse__Output {
   return {
     nodes: ['h1', 'h2', 'h3'],
     rows: [
-      { from: 'h1', to: 'h2', rttMs: 1.5, loss: 0 },
-      { from: 'h2', to: 'h1', rttMs: 1.4, loss: 0 },
-      { from: 'h1', to: 'h3', rttMs: 6, loss: 0.1 },
+      { from: 'h1', to: 'h2', rttMs: 1.5, loss: 0, measuredAtMs: 0 },
+      { from: 'h2', to: 'h1', rttMs: 1.4, loss: 0, measuredAtMs: 0 },
+      { from: 'h1', to: 'h3', rttMs: 6, loss: 0.1, measuredAtMs: 0 },
     ],
     partial: false,
   };

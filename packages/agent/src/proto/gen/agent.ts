@@ -45,6 +45,7 @@ import type { RttRequest as _wgmesh_v1_RttRequest, RttRequest__Output as _wgmesh
 import type { RttResponse as _wgmesh_v1_RttResponse, RttResponse__Output as _wgmesh_v1_RttResponse__Output } from './wgmesh/v1/RttResponse.js';
 import type { RttRow as _wgmesh_v1_RttRow, RttRow__Output as _wgmesh_v1_RttRow__Output } from './wgmesh/v1/RttRow.js';
 import type { RttSample as _wgmesh_v1_RttSample, RttSample__Output as _wgmesh_v1_RttSample__Output } from './wgmesh/v1/RttSample.js';
+import type { RttWanted as _wgmesh_v1_RttWanted, RttWanted__Output as _wgmesh_v1_RttWanted__Output } from './wgmesh/v1/RttWanted.js';
 import type { ServiceStatus as _wgmesh_v1_ServiceStatus, ServiceStatus__Output as _wgmesh_v1_ServiceStatus__Output } from './wgmesh/v1/ServiceStatus.js';
 import type { SetTagRequest as _wgmesh_v1_SetTagRequest, SetTagRequest__Output as _wgmesh_v1_SetTagRequest__Output } from './wgmesh/v1/SetTagRequest.js';
 import type { Snapshot as _wgmesh_v1_Snapshot, Snapshot__Output as _wgmesh_v1_Snapshot__Output } from './wgmesh/v1/Snapshot.js';
@@ -108,6 +109,7 @@ export interface ProtoGrpcType {
       RttResponse: MessageTypeDefinition<_wgmesh_v1_RttResponse, _wgmesh_v1_RttResponse__Output>
       RttRow: MessageTypeDefinition<_wgmesh_v1_RttRow, _wgmesh_v1_RttRow__Output>
       RttSample: MessageTypeDefinition<_wgmesh_v1_RttSample, _wgmesh_v1_RttSample__Output>
+      RttWanted: MessageTypeDefinition<_wgmesh_v1_RttWanted, _wgmesh_v1_RttWanted__Output>
       ServiceStatus: MessageTypeDefinition<_wgmesh_v1_ServiceStatus, _wgmesh_v1_ServiceStatus__Output>
       SetTagRequest: MessageTypeDefinition<_wgmesh_v1_SetTagRequest, _wgmesh_v1_SetTagRequest__Output>
       Snapshot: MessageTypeDefinition<_wgmesh_v1_Snapshot, _wgmesh_v1_Snapshot__Output>

@@ -12,6 +12,8 @@ export interface PeerStatus {
   'rttMs'?: (number | string);
   'loss'?: (number | string);
   'via'?: (string);
+  'rttMeasuredAtMs'?: (number | string | Long);
+  'rttProbeEveryMs'?: (number);
 }
 
 export interface PeerStatus__Output {
@@ -23,4 +25,6 @@ export interface PeerStatus__Output {
   'rttMs': (number);
   'loss': (number);
   'via': (string);
+  'rttMeasuredAtMs': (number);
+  'rttProbeEveryMs': (number);
 }

@@ -6,6 +6,7 @@ export interface RttMatrixRequest {
   'nodeName'?: (string);
   'publicKey'?: (string);
   'nodeSecret'?: (string);
+  'fresh'?: (boolean);
 }
 
 export interface RttMatrixRequest__Output {
@@ -13,4 +14,5 @@ export interface RttMatrixRequest__Output {
   'nodeName': (string);
   'publicKey': (string);
   'nodeSecret': (string);
+  'fresh': (boolean);
 }

@@ -2,7 +2,9 @@
 
 
 export interface RttRequest {
+  'fresh'?: (boolean);
 }
 
 export interface RttRequest__Output {
+  'fresh': (boolean);
 }

@@ -1,11 +1,13 @@
 // Original file: ../../proto/wgmesh/v1/mesh.proto
 
+import type { Long } from '@grpc/proto-loader';
 
 export interface RttRow {
   'from'?: (string);
   'to'?: (string);
   'rttMs'?: (number | string);
   'loss'?: (number | string);
+  'measuredAtMs'?: (number | string | Long);
 }
 
 export interface RttRow__Output {
@@ -13,4 +15,5 @@ export interface RttRow__Output {
   'to': (string);
   'rttMs': (number);
   'loss': (number);
+  'measuredAtMs': (number);
 }

@@ -3,6 +3,7 @@
 import type { Snapshot as _wgmesh_v1_Snapshot, Snapshot__Output as _wgmesh_v1_Snapshot__Output } from '../../wgmesh/v1/Snapshot.js';
 import type { Node as _wgmesh_v1_Node, Node__Output as _wgmesh_v1_Node__Output } from '../../wgmesh/v1/Node.js';
 import type { NodeRemoved as _wgmesh_v1_NodeRemoved, NodeRemoved__Output as _wgmesh_v1_NodeRemoved__Output } from '../../wgmesh/v1/NodeRemoved.js';
+import type { RttWanted as _wgmesh_v1_RttWanted, RttWanted__Output as _wgmesh_v1_RttWanted__Output } from '../../wgmesh/v1/RttWanted.js';
 import type { Long } from '@grpc/proto-loader';
 
 export interface WatchEvent {
@@ -10,7 +11,8 @@ export interface WatchEvent {
   'snapshot'?: (_wgmesh_v1_Snapshot | null);
   'upsert'?: (_wgmesh_v1_Node | null);
   'remove'?: (_wgmesh_v1_NodeRemoved | null);
-  'event'?: "snapshot"|"upsert"|"remove";
+  'rttWanted'?: (_wgmesh_v1_RttWanted | null);
+  'event'?: "snapshot"|"upsert"|"remove"|"rttWanted";
 }
 
 export interface WatchEvent__Output {
@@ -18,5 +20,6 @@ export interface WatchEvent__Output {
   'snapshot'?: (_wgmesh_v1_Snapshot__Output | null);
   'upsert'?: (_wgmesh_v1_Node__Output | null);
   'remove'?: (_wgmesh_v1_NodeRemoved__Output | null);
-  'event'?: "snapshot"|"upsert"|"remove";
+  'rttWanted'?: (_wgmesh_v1_RttWanted__Output | null);
+  'event'?: "snapshot"|"upsert"|"remove"|"rttWanted";
 }
