@@ -112,7 +112,11 @@ describe('a join whose start fails leaves nothing running', { skip: skip ?? fals
     child.stdout!.resume();
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     if (during) await during(child, () => stderr);
-    const code = await Promise.race([exited, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`join ${name} did not exit; stderr:\n${stderr}`)), 60_000).unref())]);
+    let timer: NodeJS.Timeout | undefined;
+    const code = await Promise.race([exited, new Promise<never>((_, reject) => (timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`join ${name} did not exit within 30 s; stderr:\n${stderr}`));
+    }, 30_000)))]).finally(() => clearTimeout(timer));
     return { code, stderr, socket, stateDir };
   }
 
@@ -204,6 +208,31 @@ describe('a join whose start fails leaves nothing running', { skip: skip ?? fals
     assert.match(result.stderr, new RegExp(`wgmesh join: stopped by SIGTERM before the node was up: the mesh was not joined yet: cannot reach the bootstrap at ${UNREACHABLE}: .*Check the address and port, and that \`wgmesh bootstrap\` runs there`));
     assert.deepEqual(await leftoversInH2(), []);
     assert.equal(await exists(result.socket), false);
+  });
+
+  test('(e) SIGTERM the moment each part has started: the process exits, with nothing left', async () => {
+    // A debug log names each part as it starts ("[node] started part=…"); one join per part,
+    // signalled as soon as that line appears, so the stop lands while the next part is starting.
+    const startedLine = /\[node\] started part=("[^"]*"|\S+)/g;
+    const first = await join('h2f0', ['-d'], async (child, stderr) => {
+      // In this configuration (-dev, no metrics, names or memberlist) the local API is the last part.
+      await waitFor('the local API to start', () => /\[node\] started part="local API"/.test(stderr()), 30_000, 50);
+      assert.ok(await answers(path.join(dir, 'h2f0.sock')), 'the local API does not answer');
+      child.kill('SIGTERM');
+    });
+    assert.equal(first.code, 0, first.stderr);
+    const parts = [...first.stderr.matchAll(startedLine)].map((m) => m[1]!);
+    assert.ok(parts.length >= 3, `parts started: ${parts.join(', ')}\n${first.stderr}`);
+    for (const [i, part] of parts.entries()) {
+      const result = await join(`h2f${i + 1}`, ['-d'], async (child, stderr) => {
+        await waitFor(`part ${part} to start`, () => [...stderr().matchAll(startedLine)].some((m) => m[1] === part), 30_000, 5);
+        child.kill('SIGTERM');
+      });
+      assert.ok(result.code === 0 || result.code === 1, `SIGTERM after ${part}: exit ${result.code}\n${result.stderr}`);
+      if (result.code === 1) assert.match(result.stderr, /stopped by SIGTERM before the node was up/);
+      assert.deepEqual(await leftoversInH2(), [], `SIGTERM after ${part}`);
+      assert.equal(await exists(result.socket), false, `SIGTERM after ${part}: the socket is left`);
+    }
   });
 
   test('(d) the bootstrap refuses the join for good: it says why, and nothing is left', async () => {

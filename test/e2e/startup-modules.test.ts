@@ -39,6 +39,8 @@ describe('a dev-mode join loads none of the optional packages', { skip: skip ?? 
   /** Under /tmp, which lab hosts share with this process. */
   let dir: string;
   const children: ChildProcess[] = [];
+  /** Each child's log, for the message when it does not stop. */
+  const logs = new Map<ChildProcess, string>();
 
   /** Starts `node --import recorder bin/wgmesh.js ARGS` in a lab host (or here); its loads go to the returned file. */
   function startRecorded(host: string | undefined, name: string, args: string[]): { child: ChildProcess; modules: string; log: string } {
@@ -50,14 +52,23 @@ describe('a dev-mode join loads none of the optional packages', { skip: skip ?? 
     const child = spawn(file!, rest, { stdio: ['ignore', fd, fd], env: labEnv(process.env, { RECORD_MODULES_TO: modules, WGMESH_LOG_LEVEL: 'info' }) });
     closeSync(fd);
     children.push(child);
+    logs.set(child, log);
     return { child, modules, log };
   }
 
+  /** SIGTERM, then the exit within 15 s; a process that hangs is killed and fails the test with its log. */
   async function stop(child: ChildProcess): Promise<void> {
     if (child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise((r) => child.once('exit', r));
     child.kill('SIGTERM');
+    let timer: NodeJS.Timeout | undefined;
+    const hung = await Promise.race([exited.then(() => false), new Promise<boolean>((r) => (timer = setTimeout(() => r(true), 15_000)))]);
+    clearTimeout(timer);
+    if (!hung) return;
+    child.kill('SIGKILL');
     await exited;
+    const log = logs.get(child);
+    throw new Error(`pid ${child.pid} did not exit within 15 s of SIGTERM${log ? `:\n${await readFile(log, 'utf8').catch(() => '')}` : ''}`);
   }
 
   /** A join in h2 under the recorder, until it reaches h1 over the mesh; then stopped. Returns the packages it loaded. */
@@ -78,14 +89,18 @@ describe('a dev-mode join loads none of the optional packages', { skip: skip ?? 
     ({ lab } = await labUp({ name: LAB, hosts: 2, mesh: MESH, hostsOnly: true, wgmeshCommand: e2eWgmeshCommand() }));
     const bootstrap = hostCommand(lab, 'h1', ['wgmesh', 'bootstrap', '-dev', '-n', MESH, '-cidr', '198.18.0.0/16', '-ip', '198.18.0.1', '-node-name', 'h1', '-socket', path.join(dir, 'h1.sock')], true);
     const fd = openSync(path.join(dir, 'h1.log'), 'a');
-    children.push(spawn(bootstrap[0]!, bootstrap.slice(1), { stdio: ['ignore', fd, fd], env: labEnv(process.env) }));
+    const child = spawn(bootstrap[0]!, bootstrap.slice(1), { stdio: ['ignore', fd, fd], env: labEnv(process.env) });
     closeSync(fd);
+    children.push(child);
+    logs.set(child, path.join(dir, 'h1.log'));
   });
 
   after(async () => {
-    for (const child of children.reverse()) await stop(child);
+    const failures: unknown[] = [];
+    for (const child of children.reverse()) await stop(child).catch((err: unknown) => failures.push(err));
     if (lab) await labDown({ name: LAB });
     await rm(dir, { recursive: true, force: true });
+    if (failures.length > 0) throw failures[0];
   });
 
   test('join -dev: the bundle and nothing optional', async () => {
@@ -106,7 +121,11 @@ describe('a dev-mode join loads none of the optional packages', { skip: skip ?? 
 
   test('wgmesh ca loads node-forge', async () => {
     const run = startRecorded(undefined, 'ca', ['ca', '--help']);
-    const code = await new Promise((r) => run.child.once('exit', r));
+    let timer: NodeJS.Timeout | undefined;
+    const code = await Promise.race([
+      new Promise((r) => run.child.once('exit', r)),
+      new Promise((_, reject) => (timer = setTimeout(() => reject(new Error('`wgmesh ca --help` did not exit within 30 s')), 30_000))),
+    ]).finally(() => clearTimeout(timer));
     assert.equal(code, 0, await readFile(run.log, 'utf8'));
     assert.ok(packagesIn((await readFile(run.modules, 'utf8')).split('\n')).has('node-forge'));
   });

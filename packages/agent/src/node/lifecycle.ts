@@ -7,18 +7,25 @@ interface StartedPart {
   readonly stop: () => Promise<void> | void;
 }
 
+/** How long stop() waits for a start it overtook to finish and be stopped in turn. */
+const OVERTAKEN_START_WAIT_MS = 5_000;
+
 /**
  * The parts a node has started, stopped in reverse order. A part is recorded before its start
  * runs, so one that fails half-way (a join answered, then the device refused) is stopped too.
  * `stop()` may come while a start is still running (a signal while a join is being retried): the
- * part being started is stopped with the others, and no part after it starts.
+ * part being started is stopped with the others, and no part after it starts. A start that
+ * completes after its part was stopped is stopped again then: the first stop found nothing to stop
+ * (a local API still binding its socket), and what the start made would keep the process alive.
  */
 export class Lifecycle {
   private readonly parts: StartedPart[] = [];
   private stopping: Promise<void> | undefined;
+  /** Starts still running; stop() waits (bounded) for those it overtook. */
+  private readonly inFlight = new Set<Promise<unknown>>();
   private readonly logger: Logger;
 
-  constructor(logger?: Logger) {
+  constructor(logger?: Logger, private readonly overtakenStartWaitMs = OVERTAKEN_START_WAIT_MS) {
     this.logger = logger ?? silentLogger();
   }
 
@@ -39,9 +46,36 @@ export class Lifecycle {
   async start<T>(name: string, start: () => Promise<T> | T, stop: (started: T | undefined) => Promise<void> | void): Promise<T> {
     if (this.stopRequested) throw new StartCancelled(name);
     let value: T | undefined;
-    this.parts.push({ name, stop: () => stop(value) });
-    value = await start();
-    this.logger.debug('started', { part: name });
+    let started = false;
+    let stoppedWhileStarting = false;
+    this.parts.push({
+      name,
+      stop: () => {
+        if (!started) stoppedWhileStarting = true;
+        return stop(value);
+      },
+    });
+    // The start, and the second stop when the first overtook it: stop() waits for both.
+    const starting = (async () => {
+      value = await start();
+      started = true;
+      this.logger.debug('started', { part: name });
+      if (stoppedWhileStarting) {
+        await Promise.resolve()
+          .then(() => stop(value))
+          .then(
+            () => this.logger.debug('stopped', { part: name, after: 'its start' }),
+            (err) => this.logger.warn('a part did not stop cleanly', { part: name, err: errorMessage(err) }),
+          );
+      }
+      return value;
+    })();
+    this.inFlight.add(starting);
+    try {
+      value = await starting;
+    } finally {
+      this.inFlight.delete(starting);
+    }
     if (this.stopRequested) throw new StartCancelled(name);
     return value;
   }
@@ -76,8 +110,22 @@ export class Lifecycle {
           first ??= err;
         }
       }
+      await this.overtakenStarts();
       if (first !== undefined) throw first;
     })();
     return this.stopping;
+  }
+
+  /** Waits for starts still running (each stops what it made once it completes), at most overtakenStartWaitMs. */
+  private async overtakenStarts(): Promise<void> {
+    if (this.inFlight.size === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, this.overtakenStartWaitMs);
+      timer.unref();
+    });
+    // A start's own failure is its caller's to report; here it only means it is over.
+    await Promise.race([Promise.allSettled([...this.inFlight]), deadline]);
+    clearTimeout(timer);
   }
 }
