@@ -1,13 +1,14 @@
 // Compiles and runs one CommonJS bundle of the CLI with V8's code cache beside it (made by
 // scripts/bundle.mjs): what makes a start cheap. Shared by bin/wgmesh.js and the bundle script,
 // so the cached code is for exactly the source compiled here.
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import path from 'node:path';
-import vm from 'node:vm';
+'use strict';
+const { readFileSync } = require('node:fs');
+const { createRequire } = require('node:module');
+const path = require('node:path');
+const vm = require('node:vm');
 
 /** Compiles `filename` (with `cachedData` when given) and evaluates it; returns its exports and the script. */
-export function loadBundle(filename, cachedData) {
+function loadBundle(filename, cachedData) {
   const code = readFileSync(filename, 'utf8');
   const script = new vm.Script(`(function (exports, require, module, __filename, __dirname, __wgmeshImport) { ${code}\n})`, {
     filename,
@@ -19,3 +20,5 @@ export function loadBundle(filename, cachedData) {
   script.runInThisContext()(module.exports, createRequire(filename), module, filename, path.dirname(filename), (specifier) => import(specifier));
   return { exports: module.exports, script };
 }
+
+module.exports = { loadBundle };
