@@ -3,10 +3,10 @@ import assert from 'node:assert/strict';
 import { appendFile, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { generateKeyPair } from '@wgmesh/agent';
 import type { Logger } from '@wgmesh/agent/log';
 import { applyChange, FileStateStore, journalFileFor, type MeshState, type Member, type StateChange } from '../../src/members/store.js';
 import { StateFileError } from '../../src/errors.js';
+import { NUMBERED_CIDR, numberedMember } from './fixtures.js';
 
 /**
  * The file store's journal: bootstrap.json stays the snapshot, each change is one fsync'd line in
@@ -24,27 +24,10 @@ async function stateFile(): Promise<string> {
   return path.join(dir, 'bootstrap.json');
 }
 
-function member(i: number, extra: Partial<Member> = {}): Member {
-  return {
-    name: `node-${i}`,
-    publicKey: generateKeyPair().publicKey,
-    certFingerprint: '',
-    meshIp: `10.232.${i >> 8}.${(i & 255) || 1}`,
-    endpoints: [{ ip: '192.0.2.1', port: 51820, kind: 'ENDPOINT_KIND_LAN' }],
-    tags: { role: 'db' },
-    status: 'NODE_STATUS_ALIVE',
-    joinedAtMs: 1_700_000_000_000,
-    lastSeenMs: 1_700_000_000_000,
-    statusChangedMs: 1_700_000_000_000,
-    isBootstrap: false,
-    listenPort: 51820,
-    relay: false,
-    ...extra,
-  };
-}
+const member = numberedMember;
 
 function emptyMesh(): MeshState {
-  return { version: 1, meshName: 'jrnl', cidr: '10.232.0.0/16', createdMs: 1_700_000_000_000, revision: 0, members: [] };
+  return { version: 1, meshName: 'jrnl', cidr: NUMBERED_CIDR, createdMs: 1_700_000_000_000, revision: 0, members: [] };
 }
 
 /** The changes a mesh sees: joins, a tag change, a leave; revisions from `from` + 1. */
@@ -55,7 +38,7 @@ function someChanges(from = 0): StateChange[] {
     { revision: from + 2, upsert: member(2) },
     { revision: from + 3, upsert: member(3) },
     { revision: from + 4, upsert: { ...alpha, tags: { role: 'web' } } },
-    { revision: from + 5, remove: 'node-2' },
+    { revision: from + 5, remove: member(2).name },
   ];
 }
 
@@ -189,8 +172,8 @@ describe('FileStateStore journal', () => {
       [JSON.stringify({ revision: 3, upsert: { ...member(3), meshIp: '10.99.0.1' } }), /line 3: upsert\.meshIp: "10\.99\.0\.1" is not inside the mesh CIDR/],
       [JSON.stringify({ revision: 3, remove: 'Not A Name' }), /line 3: remove: is "Not A Name" \(expected a node name/],
       [JSON.stringify({ revision: 3 }), /line 3: \(top level\): has neither "upsert" nor "remove"/],
-      [JSON.stringify({ revision: 3, remove: 'node-9' }), /line 3: removes "node-9", which is not a member at revision 2/],
-      [JSON.stringify({ revision: 5, remove: 'node-1' }), /line 3: revision 5 follows revision 2 \(expected 3\)/],
+      [JSON.stringify({ revision: 3, remove: 'node-00009' }), /line 3: removes "node-00009", which is not a member at revision 2/],
+      [JSON.stringify({ revision: 5, remove: member(1).name }), /line 3: revision 5 follows revision 2 \(expected 3\)/],
       [JSON.stringify({ revision: 3, upsert: { ...member(3), meshIp: '10.232.0.1' } }), /members\[\d\]\.meshIp: "10\.232\.0\.1" is also/],
     ];
     const good = await readFile(journal, 'utf8');
@@ -278,7 +261,7 @@ describe('FileStateStore journal', () => {
     await writeFile(file, JSON.stringify(old, null, 1), { mode: 0o600 });
     const store = new FileStateStore(file);
     assert.deepEqual(await store.load(), old);
-    await store.append({ revision: 42, remove: 'node-1' });
+    await store.append({ revision: 42, remove: member(1).name });
     await store.close();
     assert.equal((await stat(journalFileFor(file))).mode & 0o777, 0o600, 'the journal is readable by its owner only');
     assert.deepEqual(await new FileStateStore(file).load(), { ...old, revision: 42, members: [old.members[1]] });

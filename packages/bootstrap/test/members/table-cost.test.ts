@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
@@ -8,6 +7,7 @@ import { generateKeyPair } from '@wgmesh/agent';
 import { Ipam } from '../../src/ipam/ipam.js';
 import { MemberTable } from '../../src/members/table.js';
 import { FileStateStore, type MeshState, type Member } from '../../src/members/store.js';
+import { NUMBERED_CIDR, numberedMember } from './fixtures.js';
 
 /**
  * "A membership change costs the bootstrap O(1) work beyond the fan-out": what the state store
@@ -22,25 +22,8 @@ after(async () => {
 
 const MESH = 'cost';
 
-function member(i: number): Member {
-  return {
-    name: `m${String(i).padStart(5, '0')}`,
-    // Random bytes, not generateKeyPair(): Node 20 can deadlock making thousands of keys
-    // (a GC during a key export), and these members never do key exchange.
-    publicKey: randomBytes(32).toString('base64'),
-    certFingerprint: '',
-    meshIp: `10.232.${(i + 1) >> 8}.${(i + 1) & 255}`,
-    endpoints: [{ ip: '203.0.113.7', port: 51820, kind: 'ENDPOINT_KIND_LAN' }],
-    tags: { role: 'db' },
-    status: 'NODE_STATUS_ALIVE',
-    joinedAtMs: 1_700_000_000_000,
-    lastSeenMs: 1_700_000_000_000,
-    statusChangedMs: 1_700_000_000_000,
-    isBootstrap: false,
-    listenPort: 51820,
-    relay: false,
-  };
-}
+/** Members counted from 0: member 0 is at 10.232.0.1. */
+const member = (i: number) => numberedMember(i + 1);
 
 interface Costs {
   snapshotBytes: number;
@@ -56,11 +39,11 @@ async function costsAt(size: number): Promise<Costs> {
   dirs.push(dir);
   const file = path.join(dir, 'bootstrap.json');
   // The members are written as one snapshot (a mesh that grew to this size earlier).
-  const state: MeshState = { version: 1, meshName: MESH, cidr: '10.232.0.0/16', createdMs: 1_700_000_000_000, revision: size, members: Array.from({ length: size }, (_, i) => member(i)) };
+  const state: MeshState = { version: 1, meshName: MESH, cidr: NUMBERED_CIDR, createdMs: 1_700_000_000_000, revision: size, members: Array.from({ length: size }, (_, i) => member(i)) };
   await new FileStateStore(file).save(state);
 
   const store = new FileStateStore(file);
-  const table = await MemberTable.open(store, new Ipam('10.232.0.0/16'), { meshName: MESH });
+  const table = await MemberTable.open(store, new Ipam(NUMBERED_CIDR), { meshName: MESH });
   assert.equal(table.size, size);
   const cost = async (change: () => Promise<unknown>) => {
     const before = { ...store.writes };
