@@ -196,7 +196,12 @@ export class UiServer {
       res.end('wgmesh ui is read-only: GET only\n');
       return;
     }
-    const path = new URL(req.url ?? '/', 'http://ui').pathname;
+    const path = pathOf(req.url);
+    if (path === undefined) {
+      res.writeHead(400, { ...SECURITY_HEADERS, 'Content-Type': 'text/plain; charset=utf-8' });
+      res.end('bad request target: give a path such as /api/nodes\n');
+      return;
+    }
     const asset = this.components.assets.get(path === '/index.html' ? '/' : path);
     if (asset) {
       res.writeHead(200, { ...SECURITY_HEADERS, 'Content-Type': asset.type, 'Content-Length': asset.body.length });
@@ -262,7 +267,7 @@ export class UiServer {
   private upgrade(req: IncomingMessage, socket: Socket): void {
     socket.on('error', () => socket.destroy());
     if (!this.admit(req, undefined, socket)) return;
-    const path = new URL(req.url ?? '/', 'http://ui').pathname;
+    const path = pathOf(req.url);
     const key = req.headers['sec-websocket-key'];
     if (path !== '/api/updates' || req.method !== 'GET' || String(req.headers.upgrade).toLowerCase() !== 'websocket' || !validKey(key) || req.headers['sec-websocket-version'] !== '13') {
       socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nSec-WebSocket-Version: 13\r\n\r\n');
@@ -278,6 +283,18 @@ export class UiServer {
     socket.write(['HTTP/1.1 101 Switching Protocols', 'Upgrade: websocket', 'Connection: Upgrade', `Sec-WebSocket-Accept: ${acceptKey(key.trim())}`, '', ''].join('\r\n'));
     const ws = new WebSocketConnection(socket, () => this.sockets.delete(ws));
     this.sockets.add(ws);
+  }
+}
+
+/**
+ * The path of a request target; undefined for one that is no URL path ("//", "/\\", "//[": the
+ * WHATWG parser takes them for an authority and throws, which in a request handler ends the process).
+ */
+function pathOf(target: string | undefined): string | undefined {
+  try {
+    return new URL(target ?? '/', 'http://ui').pathname;
+  } catch {
+    return undefined;
   }
 }
 

@@ -170,6 +170,18 @@ describe('wgmesh ui server on loopback, no token', () => {
     assert.equal((await get(port, '/api/updates')).status, 426);
   });
 
+  test('a request target that is no URL path ("//", "/\\") is a 400, and the server answers on', { timeout: 10_000 }, async () => {
+    for (const target of ['//', '/\\', '//[', '//x:99999']) {
+      const reply = await get(port, target);
+      assert.equal(reply.status, 400, target);
+      assert.match(reply.body, /request target/);
+    }
+    // The same target on the websocket path's upgrade: refused, not thrown.
+    const ws = await openRaw(port, WS_HEADERS, '//');
+    assert.match(ws.head, /^HTTP\/1\.1 400 /);
+    assert.equal((await get(port, '/api/mesh')).status, 200);
+  });
+
   test('the same port again: UiListenFailed saying what to do', async () => {
     const second = new UiServer({ data, assets: ASSETS }, { host: '127.0.0.1', port });
     await assert.rejects(second.start(), (err: unknown) => err instanceof UiListenFailed && /127\.0\.0\.1:\d+ is already in use .*-http-bind-port/.test(err.message));
