@@ -260,7 +260,9 @@ export class FileStateStore implements StateStore {
       const bytes = Buffer.byteLength(line);
       const journal = await this.openJournal();
       try {
-        await journal.write(line);
+        // One write() call may write less than asked (a disk filling up): only a whole line is a change.
+        const { bytesWritten } = await journal.write(line);
+        if (bytesWritten !== bytes) throw new Error(`wrote ${bytesWritten} of ${bytes} bytes of change ${change.revision} to ${this.journalFile} (is the disk full?); the change is not saved`);
         await journal.datasync();
       } catch (err) {
         // A partial line must not stay to be followed by whole ones (a corrupt line in the middle).

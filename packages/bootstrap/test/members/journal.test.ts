@@ -1,8 +1,10 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { appendFile, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Logger } from '@wgmesh/agent/log';
 import { applyChange, FileStateStore, journalFileFor, type MeshState, type Member, type StateChange } from '../../src/members/store.js';
 import { StateFileError } from '../../src/errors.js';
@@ -279,6 +281,28 @@ describe('FileStateStore journal', () => {
     assert.deepEqual(await new FileStateStore(file).load(), emptyMesh());
     assert.equal(await readFile(`${journalFileFor(file)}.orphaned`, 'utf8'), orphan, 'what it held is kept');
     assert.match(logger.warnings.join('\n'), /moved to .*bootstrap\.journal\.orphaned, not replayed/);
+  });
+
+  test('a disk that fills up mid-change: the change that did not fit is refused, never acknowledged, and the files load', async (t) => {
+    // A file size limit makes the journal's write short, as a full disk does: the first write
+    // that crosses it writes what fits and returns fewer bytes; the next fails (EFBIG).
+    if (spawnSync('prlimit', ['--version']).status !== 0) return t.skip('prlimit (util-linux) is not installed');
+    const file = await stateFile();
+    const child = fileURLToPath(new URL('./journal-full-disk-child.ts', import.meta.url));
+    const run = spawnSync('prlimit', ['--fsize=4096', process.execPath, '--conditions=source', '--import', 'tsx', child, file], { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(run.status, 0, run.stderr);
+    const { acknowledged, error } = JSON.parse(run.stdout) as { acknowledged: number; error: string };
+    assert.ok(acknowledged > 0 && error !== '', `some changes fit (${acknowledged}), then one failed (${error})`);
+    // Every acknowledged change is there, and nothing else.
+    const store = new FileStateStore(file);
+    const loaded = await store.load();
+    assert.equal(loaded?.revision, acknowledged);
+    assert.equal(loaded?.members.length, acknowledged);
+    assert.match(error, /wrote \d+ of \d+ bytes .*is the disk full\?/, 'the refusal says what happened');
+    // With room again, the next change follows the last acknowledged one.
+    await store.append({ revision: acknowledged + 1, upsert: member(acknowledged + 1) });
+    await store.close();
+    assert.equal((await new FileStateStore(file).load())?.revision, acknowledged + 1);
   });
 
   test('append before load or save is refused', async () => {
