@@ -24,6 +24,7 @@ export class DnsServer {
   private tcp: TcpServer | undefined;
   private readonly connections = new Set<Socket>();
   private address: string | undefined;
+  private queue: Promise<void> = Promise.resolve();
   readonly counters: DnsCounters = { answered: 0, nxdomain: 0, refused: 0, formerr: 0, notimp: 0, ignored: 0 };
   private readonly logger: Logger;
 
@@ -43,7 +44,35 @@ export class DnsServer {
   }
 
   /** Listens on `address`; rejects with a message that says what to do when the port is taken. */
-  async start(address: string): Promise<void> {
+  start(address: string): Promise<void> {
+    return this.serialized(() => this.bind(address));
+  }
+
+  /** Listens on a new address (the node's mesh IP moved). */
+  moveTo(address: string): Promise<void> {
+    return this.serialized(async () => {
+      if (address === this.address && this.udp) return;
+      await this.close();
+      await this.bind(address);
+    });
+  }
+
+  stop(): Promise<void> {
+    return this.serialized(() => this.close());
+  }
+
+  /**
+   * One start, move or stop at a time, in the order asked: two overlapping moves (re-joins in
+   * quick succession) would otherwise both bind, and the sockets of one would stay open unseen
+   * (on an address the node no longer has); a stop during a move would find nothing to close yet.
+   */
+  private serialized(work: () => Promise<void>): Promise<void> {
+    const run = this.queue.then(work, work);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async bind(address: string): Promise<void> {
     // Port 0 (tests): the system picks a free UDP port, which TCP may have in use; pick again.
     for (let attempt = 1; ; attempt++) {
       try {
@@ -86,7 +115,7 @@ export class DnsServer {
       });
     } catch (err) {
       tcp.close();
-      await this.stop();
+      await this.close();
       throw bindError(err, address, this.boundPort(), 'TCP');
     }
     tcp.on('error', (err) => this.logger.warn('DNS: TCP server error', { error: errorMessage(err) }));
@@ -94,14 +123,7 @@ export class DnsServer {
     this.address = address;
   }
 
-  /** Listens on a new address (the node's mesh IP moved). */
-  async moveTo(address: string): Promise<void> {
-    if (address === this.address && this.udp) return;
-    await this.stop();
-    await this.start(address);
-  }
-
-  async stop(): Promise<void> {
+  private async close(): Promise<void> {
     const udp = this.udp;
     const tcp = this.tcp;
     this.udp = undefined;

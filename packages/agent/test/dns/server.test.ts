@@ -119,3 +119,39 @@ test('a taken port fails the start with a message that says what to do', async (
   });
   again.close();
 });
+
+/** Whether UDP `address`:`port` can be bound now (nothing, such as a socket left open, holds it). */
+async function udpFree(address: string, port: number): Promise<boolean> {
+  const socket = createSocket('udp4');
+  try {
+    await new Promise<void>((resolve, reject) => {
+      socket.once('error', reject);
+      socket.bind({ address, port, exclusive: true }, () => resolve());
+    });
+    return true;
+  } catch {
+    return false;
+  } finally {
+    socket.close();
+  }
+}
+
+test('moves that overlap (two re-joins, or a stop during a move) leave one address served, and nothing after stop', async (t) => {
+  // A port free for TCP and UDP on every address: the server's sockets are then told apart by address.
+  const tcpProbe = createServer();
+  await new Promise<void>((resolve) => tcpProbe.listen(0, '0.0.0.0', () => resolve()));
+  const port = (tcpProbe.address() as { port: number }).port;
+  assert.equal(await udpFree('0.0.0.0', port), true);
+  await new Promise<void>((resolve) => tcpProbe.close(() => resolve()));
+
+  const server = new DnsServer(zone, port);
+  t.after(() => server.stop());
+  await Promise.all([server.moveTo('127.0.0.1'), server.moveTo('127.0.0.2')]);
+  assert.equal(server.listening, `127.0.0.2:${port}`, 'the last address asked for');
+  assert.equal(await udpFree('127.0.0.1', port), true, 'nothing left on the address moved away from');
+  const moving = server.moveTo('127.0.0.3');
+  await server.stop();
+  await moving;
+  assert.equal(server.listening, undefined, 'a stop after a move is the last word');
+  for (const address of ['127.0.0.1', '127.0.0.2', '127.0.0.3']) assert.equal(await udpFree(address, port), true, `nothing left on ${address}`);
+});
