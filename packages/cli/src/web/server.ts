@@ -86,7 +86,7 @@ export class UiServer {
   ) {
     this.init = { rttIntervalMs: UI_DEFAULTS.rttIntervalMs, keepAliveMs: UI_DEFAULTS.keepAliveMs, ...init, token: init.token || undefined };
     this.server = createServer((req, res) => this.handle(req, res));
-    this.server.on('upgrade', (req: IncomingMessage, socket: Socket) => this.upgrade(req, socket));
+    this.server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => this.upgrade(req, socket, head));
     this.server.on('connection', (s: Socket) => {
       this.open.add(s);
       s.on('close', () => this.open.delete(s));
@@ -264,7 +264,8 @@ export class UiServer {
     }
   }
 
-  private upgrade(req: IncomingMessage, socket: Socket): void {
+  /** `head`: what the client sent after the handshake in the same packet (its first frames). */
+  private upgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
     socket.on('error', () => socket.destroy());
     if (!this.admit(req, undefined, socket)) return;
     const path = pathOf(req.url);
@@ -283,6 +284,7 @@ export class UiServer {
     socket.write(['HTTP/1.1 101 Switching Protocols', 'Upgrade: websocket', 'Connection: Upgrade', `Sec-WebSocket-Accept: ${acceptKey(key.trim())}`, '', ''].join('\r\n'));
     const ws = new WebSocketConnection(socket, () => this.sockets.delete(ws));
     this.sockets.add(ws);
+    ws.receiveHead(head);
   }
 }
 

@@ -103,6 +103,11 @@ export class WebSocketConnection {
     socket.on('error', gone);
   }
 
+  /** Bytes that came with the handshake, already read from the socket (the client's first frames). */
+  receiveHead(head: Buffer): void {
+    if (head.length > 0) this.receive(head);
+  }
+
   send(text: string): void {
     if (!this.closed) this.socket.write(textFrame(text));
   }

@@ -1,11 +1,12 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
+import { connect } from 'node:net';
 import type { InfoResponse__Output } from '@wgmesh/agent';
 import { UiListenFailed } from '../../src/errors.js';
 import { isLoopback, UiServer, type Asset, type UiData } from '../../src/web/server.js';
 import type { SourceEvent } from '../../src/web/source.js';
-import { OPCODE } from '../../src/web/websocket.js';
+import { decodeFrame, OPCODE } from '../../src/web/websocket.js';
 import { sampleRtt, sampleStatus } from './sample.js';
 import { clientFrame, openRaw } from './ws-client.js';
 
@@ -168,6 +169,34 @@ describe('wgmesh ui server on loopback, no token', () => {
     const bad = await openRaw(port, { ...WS_HEADERS, 'Sec-WebSocket-Version': '8' });
     assert.match(bad.head, /^HTTP\/1\.1 400 /);
     assert.equal((await get(port, '/api/updates')).status, 426);
+  });
+
+  test('websocket: a frame sent right behind the handshake (in the same packet) is read, not dropped', { timeout: 10_000 }, async () => {
+    const socket = connect(port, '127.0.0.1');
+    await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+    const handshake = ['GET /api/updates HTTP/1.1', `Host: 127.0.0.1:${port}`, ...Object.entries(WS_HEADERS).map(([k, v]) => `${k}: ${v}`), '', ''].join('\r\n');
+    socket.write(Buffer.concat([Buffer.from(handshake), clientFrame(OPCODE.ping, Buffer.from('early'))]));
+    let buf = Buffer.alloc(0);
+    const pong = await new Promise<Buffer>((resolve) => {
+      socket.on('data', (chunk: Buffer) => {
+        buf = Buffer.concat([buf, chunk]);
+        const end = buf.indexOf('\r\n\r\n');
+        if (end < 0) return;
+        const frame = decodeFrame(buf.subarray(end + 4));
+        if (frame?.frame.opcode === OPCODE.pong) resolve(frame.frame.payload);
+      });
+    });
+    socket.destroy();
+    assert.equal(pong.toString(), 'early');
+
+    // An unmasked (bad) frame in that place closes that connection (1002), and only that.
+    const bad = connect(port, '127.0.0.1');
+    await new Promise<void>((resolve, reject) => bad.once('connect', resolve).once('error', reject));
+    const closed = new Promise<void>((resolve) => bad.once('close', () => resolve()));
+    bad.resume();
+    bad.write(Buffer.concat([Buffer.from(handshake), Buffer.from([0x89, 0x01, 0x78])]));
+    await closed;
+    assert.equal((await get(port, '/api/mesh')).status, 200);
   });
 
   test('a request target that is no URL path ("//", "/\\") is a 400, and the server answers on', { timeout: 10_000 }, async () => {
