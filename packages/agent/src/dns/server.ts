@@ -148,9 +148,18 @@ export class DnsServer {
     socket.on('close', () => this.connections.delete(socket));
     socket.on('error', () => socket.destroy());
     let pending: Buffer = Buffer.alloc(0);
-    socket.on('data', (chunk: Buffer) => {
-      pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
+    const serve = () => {
       while (pending.length >= 2) {
+        // A client that sends and does not read is read no further until its answers have gone out:
+        // queries of 30 bytes can ask for answers of 64 KiB, which would otherwise pile up here.
+        if (socket.writableNeedDrain) {
+          socket.pause();
+          socket.once('drain', () => {
+            socket.resume();
+            serve();
+          });
+          return;
+        }
         const length = pending.readUInt16BE(0);
         if (pending.length < 2 + length) break;
         const message = pending.subarray(2, 2 + length);
@@ -163,6 +172,10 @@ export class DnsServer {
         response.copy(framed, 2);
         socket.write(framed);
       }
+    };
+    socket.on('data', (chunk: Buffer) => {
+      pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
+      serve();
     });
   }
 }

@@ -155,3 +155,42 @@ test('moves that overlap (two re-joins, or a stop during a move) leave one addre
   assert.equal(server.listening, undefined, 'a stop after a move is the last word');
   for (const address of ['127.0.0.1', '127.0.0.2', '127.0.0.3']) assert.equal(await udpFree(address, port), true, `nothing left on ${address}`);
 });
+
+test('a TCP client that sends queries and reads no answers is not read further: the answers waiting are bounded', { timeout: 60_000 }, async (t) => {
+  const nodes = Array.from({ length: 60 }, (_, i) => meshNode(`n${i}`, `198.18.1.${i + 1}`, { tags: { 'svc:web': 'port=80' } }));
+  const big = new MeshZone({ netmap: () => netmapFromNodes('n0', 1, nodes), meshCidr: () => '198.18.0.0/16' }, 'lab.internal');
+  const server = new DnsServer(big, 0);
+  await server.start('127.0.0.1');
+  t.after(() => server.stop());
+  const srv = dnsPacket.encode({ type: 'query', id: 1, questions: [{ name: '_web._tcp.lab.internal', type: 'SRV', class: 'IN' }] });
+  const framed = Buffer.concat([Buffer.from([srv.length >> 8, srv.length & 0xff]), srv]);
+  const queries = 5_000;
+  const client = connect(server.boundPort(), '127.0.0.1');
+  t.after(() => client.destroy());
+  await new Promise<void>((resolve) => client.once('connect', () => resolve()));
+  client.pause(); // reads nothing
+  client.write(Buffer.concat(Array.from({ length: queries }, () => framed)));
+  // The server's end of the connection, as it holds it.
+  const held = () => [...(server as unknown as { connections: Set<import('node:net').Socket> }).connections][0];
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline && !(held()?.isPaused()) && server.counters.answered < queries) await new Promise((r) => setTimeout(r, 20));
+  const connection = held()!;
+  assert.ok(server.counters.answered < queries, `the server answered all ${queries} queries into its own memory (${connection.writableLength} bytes waiting)`);
+  assert.ok(connection.writableLength < 1024 * 1024, `${connection.writableLength} bytes of answers waiting in the server`);
+  // Once the client reads, every query is answered.
+  let received = 0;
+  let buf: Buffer = Buffer.alloc(0);
+  const all = new Promise<void>((resolve) => {
+    client.on('data', (chunk: Buffer) => {
+      buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
+      while (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) {
+        buf = buf.subarray(2 + buf.readUInt16BE(0));
+        received++;
+      }
+      if (received === queries) resolve();
+    });
+  });
+  client.resume();
+  await all;
+  assert.equal(server.counters.answered, queries);
+});
