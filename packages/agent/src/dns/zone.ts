@@ -79,6 +79,8 @@ interface NameIndex {
   readonly byIp: ReadonlyMap<string, MeshNode>;
   /** `_name._proto` → the nodes offering it and their ports. */
   readonly services: ReadonlyMap<string, readonly { node: MeshNode; port: number }[]>;
+  /** `_tcp` / `_udp` when some service is offered over it: names that exist without records. */
+  readonly serviceParents: ReadonlySet<string>;
 }
 
 function buildIndex(netmap: Netmap): NameIndex {
@@ -99,7 +101,8 @@ function buildIndex(netmap: Netmap): NameIndex {
       list.push({ node, port: service.port });
     }
   }
-  return { byName, byIp, services };
+  const serviceParents = new Set([...services.keys()].map((owner) => owner.slice(owner.lastIndexOf('.') + 1)));
+  return { byName, byIp, services, serviceParents };
 }
 
 function canonicalIp(text: string): string | undefined {
@@ -161,6 +164,9 @@ export class MeshZone {
     const service = /^(_[a-z0-9-]+\._(tcp|udp))$/.exec(relative);
     const offers = service ? index.services.get(service[1]!) : undefined;
     if (offers) return this.answerService(name, offers, question.type);
+    // _tcp.ZONE / _udp.ZONE hold no records but have names below them (empty non-terminals):
+    // NODATA, not NXDOMAIN, which says nothing exists below (RFC 8020) and makes resolvers drop the services.
+    if (index.serviceParents.has(relative)) return { rcode: 'NOERROR', authoritative: true, answers: [], authorities: [this.soa()], additionals: [] };
     return { rcode: 'NXDOMAIN', authoritative: true, answers: [], authorities: [this.soa()], additionals: [] };
   }
 

@@ -108,3 +108,15 @@ test('reverse names both ways; the default zone and a given one', () => {
   assert.throws(() => normalizeDnsDomain('bad domain'), /not a DNS domain/);
   assert.throws(() => normalizeDnsDomain('a..b'), /not a DNS domain/);
 });
+
+test('_tcp.ZONE and _udp.ZONE, parents of service names, exist (NODATA), so resolvers do not cut the services off below an NXDOMAIN', () => {
+  for (const name of ['_tcp.lab.internal', '_UDP.lab.internal']) {
+    const answer = zoneOf(mesh).answer({ name, type: 'A', class: 'IN' });
+    assert.equal(answer.rcode, 'NOERROR', `${name}: an empty non-terminal is not NXDOMAIN (RFC 8020)`);
+    assert.equal(answer.answers.length, 0);
+    assert.deepEqual(answer.authorities.map((r) => r.type), ['SOA']);
+  }
+  const webOnly = netmapFromNodes('h1', 2, [meshNode('h1', '198.18.0.1', { tags: { 'svc:web': 'port=80' } })]);
+  assert.equal(zoneOf(webOnly).answer({ name: '_udp.lab.internal', type: 'SRV', class: 'IN' }).rcode, 'NXDOMAIN', 'no UDP service: nothing below _udp');
+  assert.equal(zoneOf(mesh).answer({ name: '_sctp.lab.internal', type: 'A', class: 'IN' }).rcode, 'NXDOMAIN');
+});
