@@ -185,7 +185,8 @@ export class MeshL2 {
       ops.push(...floodOpsForPeer(this.applied.get(name), after));
       next.set(name, after);
     }
-    await this.apply(ops);
+    // Removals first: in one batch a leaver's address may have gone to a joiner named before it.
+    await this.apply([...ops.filter((o) => o.op === 'del'), ...ops.filter((o) => o.op === 'add')]);
     for (const [name, ip] of next) {
       if (ip === undefined) this.applied.delete(name);
       else this.applied.set(name, ip);

@@ -94,6 +94,17 @@ describe('MeshL2: the flood list follows the membership', () => {
     await l2.stop();
   });
 
+  test('one batch where a leaver\'s address goes to a joiner keeps that address\'s entry, whatever order the batch names them in', async () => {
+    const { membership, driver, l2 } = await started(3);
+    // p3 (198.18.0.4) leaves and p9 gets its address, both in one batch, p9 named first.
+    membership.netmap = applyDelta(applyDelta(membership.netmap, { kind: 'remove', revision: 2, name: 'p3' }), { kind: 'upsert', revision: 3, node: meshNode('p9', '198.18.0.4') });
+    membership.emit('members', ['p9', 'p3'], false);
+    await l2.idle();
+    assert.deepEqual([...driver.flood].sort(), ['198.18.0.2', '198.18.0.3', '198.18.0.4']);
+    assert.equal(l2.status()!.floodEntries, 3);
+    await l2.stop();
+  });
+
   test('a snapshot (re-join) reads the device back and repairs drift: an entry someone removed, one nobody owns', async () => {
     const { membership, driver, l2 } = await started(3);
     driver.flood.delete('198.18.0.3');
