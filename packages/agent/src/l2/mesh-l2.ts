@@ -47,6 +47,8 @@ export class MeshL2 {
   /** The mesh IP each peer's entry points at, as this part applied it. */
   private readonly applied = new Map<string, string>();
   private upFor: string | undefined;
+  /** The driver was asked to make the devices (and may have, in part, if that failed): stop removes them. */
+  private made = false;
   private mtu = 0;
   private error = '';
   private queue: Promise<void> = Promise.resolve();
@@ -98,8 +100,9 @@ export class MeshL2 {
     this.membership.off('address', this.onAddress);
     this.membership.off('members', this.onMembers);
     await this.idle();
-    if (this.upFor !== undefined) {
+    if (this.made) {
       this.upFor = undefined;
+      this.made = false;
       await this.driver.close({ keepInterface: this.init.keepInterface ?? false });
       this.logger.info(this.init.keepInterface ? 'layer 2: devices left in place (-keep-interface)' : 'layer 2: devices removed', { bridge: this.names.bridge });
     }
@@ -149,6 +152,7 @@ export class MeshL2 {
     const problem = l2MtuProblem(mtu);
     if (problem) throw new L2CommandFailed('layer 2', `${problem}; raise the wg interface's MTU`);
     this.applied.clear();
+    this.made = true;
     await this.driver.up({
       ...this.names, vni, port, local: joined.meshIp, mtu,
       bridgeIfs: this.init.bridgeIfs ?? [],

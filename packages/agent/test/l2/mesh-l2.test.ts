@@ -147,6 +147,21 @@ describe('MeshL2: the flood list follows the membership', () => {
     assert.equal(kept.driver.flood.size, 2);
   });
 
+  test('devices made half-way by a start that failed (a -l2-bridge-if that does not exist) are removed at stop', async () => {
+    const membership = new FakeMembership(2);
+    const driver = new MemoryL2Driver({ wgme: 1420 });
+    // As IpL2Driver does: the VXLAN device and the bridge exist when putting the named interface in fails.
+    driver.up = async (config) => {
+      driver.config = config;
+      throw new Error('ip link set dev eth9 master brme up: Cannot find device "eth9"');
+    };
+    const l2 = new MeshL2(membership, driver, { meshName: 'me', wgInterface: 'wgme', fullPassMs: 0, bridgeIfs: ['eth9'] });
+    await assert.rejects(l2.start(), /eth9/);
+    await l2.stop();
+    assert.equal(driver.closed, true, 'the driver was told to remove what it made');
+    assert.equal(driver.config, undefined);
+  });
+
   test('a driver that fails a change is repaired by a full pass at the next one', async () => {
     const { membership, driver, l2 } = await started(2);
     const apply = driver.apply.bind(driver);
