@@ -1,4 +1,4 @@
-import { readFile, stat, writeFile } from 'node:fs/promises';
+import { readFile, realpath, stat, writeFile } from 'node:fs/promises';
 import { writeFileAtomic } from '../atomic-file.js';
 import { nodesByName, type Netmap } from '../netmap/netmap.js';
 import { errorMessage, silentLogger, type Logger } from '../log.js';
@@ -62,9 +62,11 @@ export class HostsFileKeeper {
     try {
       let text = '';
       let mode = 0o644;
+      // A symbolic link (NixOS's /etc/hosts, a shared file) is written through: renamed over, it would become a file.
+      const file = await realpath(this.file).catch(() => this.file);
       try {
-        text = await readFile(this.file, 'utf8');
-        mode = (await stat(this.file)).mode & 0o7777;
+        text = await readFile(file, 'utf8');
+        mode = (await stat(file)).mode & 0o7777;
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
         if (lines.length === 0) return;
@@ -72,11 +74,11 @@ export class HostsFileKeeper {
       const next = withBlock(text, this.meshName, lines);
       if (next === text) return;
       try {
-        await writeFileAtomic(this.file, next, mode);
+        await writeFileAtomic(file, next, mode);
       } catch (err) {
         // A bind-mounted /etc/hosts (containers) cannot be renamed over: write it in place.
         if ((err as NodeJS.ErrnoException).code !== 'EBUSY' && (err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
-        await writeFile(this.file, next);
+        await writeFile(file, next);
       }
     } catch (err) {
       this.logger.warn(`-hosts-file ${this.file}: cannot be written (${errorMessage(err)}); names stay served by DNS`, {});

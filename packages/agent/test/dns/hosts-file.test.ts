@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { lstat, mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { netmapFromNodes } from '../../src/netmap/netmap.js';
@@ -34,4 +34,20 @@ test('the keeper writes the mesh\'s names, keeps the file\'s mode, follows chang
   assert.doesNotMatch(await readFile(file, 'utf8'), /h2/);
   await keeper.remove();
   assert.equal(await readFile(file, 'utf8'), '127.0.0.1\tlocalhost\n');
+});
+
+test('a hosts file that is a symbolic link (as on NixOS, or to a shared file) stays one: its target gets the block', async (t) => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'wgmesh-hosts-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const target = path.join(dir, 'hosts.real');
+  const link = path.join(dir, 'hosts');
+  await writeFile(target, '127.0.0.1\tlocalhost\n', { mode: 0o644 });
+  await symlink(target, link);
+  const keeper = new HostsFileKeeper(link, 'lab');
+  await keeper.update(netmapFromNodes('h1', 1, [meshNode('h1', '198.18.0.1')]), 'lab.internal');
+  assert.equal((await lstat(link)).isSymbolicLink(), true, 'the link is not replaced by a file');
+  assert.equal(await readFile(target, 'utf8'), `127.0.0.1\tlocalhost\n${begin}\n198.18.0.1\th1.lab.internal h1\n${end}\n`);
+  await keeper.remove();
+  assert.equal((await lstat(link)).isSymbolicLink(), true);
+  assert.equal(await readFile(target, 'utf8'), '127.0.0.1\tlocalhost\n');
 });
