@@ -11,14 +11,15 @@ export async function writeFileAtomic(file: string, data: string, mode = 0o600):
   const temp = `${file}.tmp-${process.pid}`;
   const handle = await open(temp, 'w', mode);
   try {
-    await handle.writeFile(data);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  try {
+    try {
+      await handle.writeFile(data);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
     await rename(temp, file);
   } catch (err) {
+    // A full disk fails the write or the sync: the half-written temp file must not stay behind.
     await unlink(temp).catch(() => {});
     throw err;
   }
