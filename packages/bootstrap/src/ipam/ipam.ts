@@ -67,8 +67,12 @@ export class Ipam {
         this.range.network + this.range.size > this.cidr.network + this.cidr.size) {
       throw new ConfigError(`-cidr-ipam ${this.range.text} must lie inside -cidr ${this.cidr.text}`);
     }
+    // Room for the bootstrap and one more node besides the reserved addresses.
     if (this.cidr.family === 4 && this.cidr.bits > 30) {
       throw new ConfigError(`-cidr ${this.cidr.text} is too small for a mesh; use /30 or larger (e.g. /16)`);
+    }
+    if (this.cidr.family === 6 && this.cidr.bits > 126) {
+      throw new ConfigError(`-cidr ${this.cidr.text} is too small for a mesh; use /126 or larger (e.g. /64)`);
     }
   }
 

@@ -77,6 +77,14 @@ describe('Ipam, IPv4', () => {
     assert.deepEqual(allocateAll(ipam), ['10.232.0.1', '10.232.0.2']);
   });
 
+  test('a mesh CIDR without room for two nodes is refused at once, saying what size to use', () => {
+    for (const [cidr, use] of [['10.0.0.0/31', '/30'], ['10.0.0.1/32', '/30'], ['fd00::/127', '/126'], ['fd00::1/128', '/126']] as const) {
+      assert.throws(() => new Ipam(cidr), (err: unknown) => err instanceof ConfigError && err.message.includes(`use ${use} or larger`), cidr);
+    }
+    assert.equal(allocateAll(new Ipam('fd00::/126')).length, 3);
+    assert.equal(allocateAll(new Ipam('10.0.0.0/30')).length, 2);
+  });
+
   test('a full range throws RangeExhausted naming the range', () => {
     const ipam = new Ipam('10.232.0.0/30');
     assert.throws(() => ipam.allocate(new Set(['10.232.0.1', '10.232.0.2'])), (err: unknown) => {
