@@ -35,6 +35,9 @@ export interface UiServerComponents {
   readonly assets: ReadonlyMap<string, Asset>;
 }
 
+/** What a client that does not read may have waiting for it before it is dropped. */
+export const MAX_CLIENT_BACKLOG_BYTES = 8 * 1024 * 1024;
+
 export interface UiServerInit {
   readonly host: string;
   readonly port: number;
@@ -145,12 +148,19 @@ export class UiServer {
     if (key !== this.nodesKey) {
       this.nodesKey = key;
       const update = JSON.stringify(originalUpdate());
-      for (const ws of this.sockets) ws.send(update);
+      for (const ws of this.sockets) ws.send(update, MAX_CLIENT_BACKLOG_BYTES);
     }
   }
 
   private broadcastEvent(text: string): void {
-    for (const res of this.events) res.write(text);
+    for (const res of this.events) {
+      // A page that stopped reading (a suspended tab, a stuck client) is dropped rather than
+      // buffered for without limit; a live page's EventSource reconnects on its own.
+      if (res.writableLength > MAX_CLIENT_BACKLOG_BYTES) {
+        this.events.delete(res);
+        res.destroy();
+      } else res.write(text);
+    }
   }
 
   /** Whether the request may be answered; if not, it has been. */

@@ -108,8 +108,15 @@ export class WebSocketConnection {
     if (head.length > 0) this.receive(head);
   }
 
-  send(text: string): void {
-    if (!this.closed) this.socket.write(textFrame(text));
+  /** Sends a text message; a client with more than `maxBacklog` bytes unread is disconnected instead. */
+  send(text: string, maxBacklog = Number.POSITIVE_INFINITY): void {
+    if (this.closed) return;
+    if (this.socket.writableLength > maxBacklog) {
+      this.socket.destroy();
+      this.finish();
+      return;
+    }
+    this.socket.write(textFrame(text));
   }
 
   /** Sends a close frame (1001: going away) and ends the connection. */

@@ -4,7 +4,7 @@ import { request } from 'node:http';
 import { connect } from 'node:net';
 import type { InfoResponse__Output } from '@wgmesh/agent';
 import { UiListenFailed } from '../../src/errors.js';
-import { isLoopback, UiServer, type Asset, type UiData } from '../../src/web/server.js';
+import { isLoopback, MAX_CLIENT_BACKLOG_BYTES, UiServer, type Asset, type UiData } from '../../src/web/server.js';
 import type { SourceEvent } from '../../src/web/source.js';
 import { decodeFrame, OPCODE } from '../../src/web/websocket.js';
 import { sampleRtt, sampleStatus } from './sample.js';
@@ -61,6 +61,15 @@ function get(port: number, path: string, options: { method?: string; headers?: R
     req.on('error', reject);
     req.end();
   });
+}
+
+/** Polls `check` until it holds, for at most 10 s. */
+async function waitUntil(check: () => boolean): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 5));
+  }
 }
 
 /** Reads a server-sent-events stream until `until` holds of what came so far. */
@@ -209,6 +218,51 @@ describe('wgmesh ui server on loopback, no token', () => {
     const ws = await openRaw(port, WS_HEADERS, '//');
     assert.match(ws.head, /^HTTP\/1\.1 400 /);
     assert.equal((await get(port, '/api/mesh')).status, 200);
+  });
+
+  test('a page that stops reading is dropped once its backlog passes MAX_CLIENT_BACKLOG_BYTES; one that reads stays', { timeout: 30_000 }, async () => {
+    const before = data.status!;
+    let stuckBytes = 0;
+    let stuckClosed = false;
+    let stuckResponse: import('node:http').IncomingMessage | undefined;
+    // This client reads the first chunk and then nothing, until the test lets it.
+    const stuck = request({ host: '127.0.0.1', port, path: '/api/v1/events' }, (res) => {
+      stuckResponse = res;
+      res.on('data', (d: Buffer) => {
+        stuckBytes += d.length;
+        if (stuckBytes === d.length) res.pause();
+      });
+    });
+    stuck.on('error', () => undefined);
+    // A paused connection does not see the server hang up until it reads again.
+    stuck.on('socket', (socket) => socket.on('close', () => (stuckClosed = true)));
+    stuck.end();
+    let readBytes = 0;
+    let readerClosed = false;
+    const reader = request({ host: '127.0.0.1', port, path: '/api/v1/events' }, (res) => {
+      res.on('data', (d: Buffer) => (readBytes += d.length));
+    });
+    reader.on('error', () => undefined);
+    reader.on('socket', (socket) => socket.on('close', () => (readerClosed = true)));
+    reader.end();
+    await waitUntil(() => stuckBytes > 0 && readBytes > 0);
+    const start = { stuck: stuckBytes, read: readBytes };
+    // 64 statuses of 512 KiB: far more than the kernel's socket buffers and the backlog limit.
+    assert.ok(64 * 512 * 1024 > 2 * MAX_CLIENT_BACKLOG_BYTES);
+    let pushed = 0;
+    for (let i = 0; i < 64; i++) {
+      const big = { ...before, nodeName: `${i}`.padEnd(512 * 1024, 'x') };
+      data.push(big);
+      pushed += big.nodeName.length;
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    await waitUntil(() => readBytes - start.read >= pushed);
+    stuckResponse!.resume();
+    await waitUntil(() => stuckClosed);
+    assert.ok(stuckBytes - start.stuck < pushed, `the client that stopped reading got all ${pushed} bytes: it was not dropped`);
+    assert.equal(readerClosed, false, 'the client that reads was dropped too');
+    reader.destroy();
+    data.push(before);
   });
 
   test('the same port again: UiListenFailed saying what to do', async () => {
