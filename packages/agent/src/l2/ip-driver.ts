@@ -68,13 +68,17 @@ export class IpL2Driver implements L2Driver {
     const vxlan = this.need().vxlan;
     const removed = new Set(ops.filter((o) => o.op === 'del').map((o) => o.dst));
     const lines = ops.map((o) => `fdb ${o.op === 'add' ? 'append' : 'del'} ${ZERO_MAC} dev ${vxlan} dst ${o.dst}`);
-    // A removed peer's learned MACs would send unicast to an address nobody has until they age out (300 s).
-    if (removed.size) {
-      for (const e of await this.fdb()) {
-        if (e.mac && e.mac !== ZERO_MAC && e.dst && removed.has(e.dst) && e.state !== 'permanent') lines.push(`fdb del ${e.mac} dev ${vxlan} dst ${e.dst}`);
-      }
-    }
     await this.run('bridge', ['-batch', '-'], lines.join('\n') + '\n');
+    // A removed peer's learned MACs would send unicast to an address nobody has until they age out
+    // (300 s). Best effort, apart from the flood entries: one that ages out between the read and
+    // the delete must not fail the others (-force), nor the change.
+    if (removed.size === 0) return;
+    const stale = (await this.fdb())
+      .filter((e) => e.mac && e.mac !== ZERO_MAC && e.dst && removed.has(e.dst) && e.state !== 'permanent')
+      .map((e) => `fdb del ${e.mac} dev ${vxlan} dst ${e.dst}`);
+    if (stale.length === 0) return;
+    await this.run('bridge', ['-force', '-batch', '-'], stale.join('\n') + '\n').catch((err: unknown) =>
+      this.logger.debug('some learned MACs of removed peers were already gone', { err: errorMessage(err) }));
   }
 
   async close(options: { keepInterface?: boolean } = {}): Promise<void> {
