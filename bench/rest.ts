@@ -39,11 +39,17 @@ import { measureRestingNode, type RestingNodeFigures } from '@wgmesh/test/helper
 import { checkAborted, descendants, envInt, exec, readText, reportPart, runBenchPart, sleep } from './dp-sys.js';
 import { bringUp, cleanupStale, freshLab, makeNebulaPki, nebula, teardown, wgmesh, type MeshNode } from './startup.js';
 
+/** A whole number of seconds from the environment, 0 allowed (envInt takes only positive ones). */
+function envSeconds(name: string, fallback: number): number {
+  const v = Number(process.env[name]);
+  return process.env[name] !== undefined && process.env[name] !== '' && Number.isInteger(v) && v >= 0 ? v : fallback;
+}
+
 export const REST_SETTINGS = {
   hosts: 8,
   windowS: envInt('BENCH_REST_WINDOW_S', 60),
   /** At rest this long after settling, before the window (see above). */
-  settleS: envInt('BENCH_REST_SETTLE_S', 30),
+  settleS: envSeconds('BENCH_REST_SETTLE_S', 30),
   simWindowS: envInt('BENCH_REST_SIM_WINDOW_S', 30),
   simPeers: 200,
   /** The rest cadence a settled node reports for every peer (RTT_REST_DEFAULTS.restIntervalMs). */
