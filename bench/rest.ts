@@ -9,8 +9,9 @@
  *
  * The lab and both systems are bench/startup.ts's (its hosts-only lab, wgmesh with the lab's own
  * command lines, Nebula 1.6 with a lighthouse on h1): both meshes of 8 come up side by side, wgmesh
- * settles (every node probes every peer at the rest cadence, after the new peers' warm-up), then
- * for BENCH_REST_WINDOW_S seconds (60) nothing is asked of either. Per host, over that window:
+ * settles (every node probes every peer at the rest cadence, after the new peers' warm-up), stays
+ * at rest BENCH_REST_SETTLE_S seconds (30: the end of the start, below), then for BENCH_REST_WINDOW_S
+ * seconds (60) nothing is asked of either. Per host, over that window:
  * - CPU (utime + stime, /proc/PID/stat) of the wgmesh node process, of its wireguard-go, and of
  *   Nebula, as a share of one core;
  * - wake-ups: voluntary context switches of all the process's threads (/proc/PID/task/…/status);
@@ -20,7 +21,15 @@
  * Then the simulated node with 200 peers (test/helpers/rest-sim.ts) is measured in this process,
  * with its timer callbacks by part.
  *
- * Environment: BENCH_REST_WINDOW_S (60), BENCH_REST_SIM_WINDOW_S (30), BENCH_STARTUP_LAB (wgbs:
+ * The settle: a node whose peers went to the rest cadence a moment ago is still finishing its
+ * start. In a profile of a fresh lab node 30-53 s after its start, protobufjs was still generating
+ * the codecs of messages used for the first time, and V8 compiles and collects start-up garbage on
+ * its helper threads then; a restarted lab node (2026-12-02, idle machine, its threads' schedstat)
+ * read 2.0 % of a core in its first 20 s, 0.48 % from 20 to 40 s, and 0.12-0.18 % in every 20-s
+ * part from 40 s to 240 s. BENCH_REST_SETTLE_S=0 measures from the moment every peer is at the
+ * rest cadence, as the first runs did.
+ *
+ * Environment: BENCH_REST_WINDOW_S (60), BENCH_REST_SETTLE_S (30), BENCH_REST_SIM_WINDOW_S (30), BENCH_STARTUP_LAB (wgbs:
  * the lab is startup.ts's; the parts run one after the other).
  */
 import { hostCommand, type LabState } from '@wgmesh/cli/lab';
@@ -30,9 +39,17 @@ import { measureRestingNode, type RestingNodeFigures } from '@wgmesh/test/helper
 import { checkAborted, descendants, envInt, exec, readText, reportPart, runBenchPart, sleep } from './dp-sys.js';
 import { bringUp, cleanupStale, freshLab, makeNebulaPki, nebula, teardown, wgmesh, type MeshNode } from './startup.js';
 
+/** A whole number of seconds from the environment, 0 allowed (envInt takes only positive ones). */
+function envSeconds(name: string, fallback: number): number {
+  const v = Number(process.env[name]);
+  return process.env[name] !== undefined && process.env[name] !== '' && Number.isInteger(v) && v >= 0 ? v : fallback;
+}
+
 export const REST_SETTINGS = {
   hosts: 8,
   windowS: envInt('BENCH_REST_WINDOW_S', 60),
+  /** At rest this long after settling, before the window (see above). */
+  settleS: envSeconds('BENCH_REST_SETTLE_S', 30),
   simWindowS: envInt('BENCH_REST_SIM_WINDOW_S', 30),
   simPeers: 200,
   /** The rest cadence a settled node reports for every peer (RTT_REST_DEFAULTS.restIntervalMs). */
@@ -66,6 +83,8 @@ export interface HostFigures {
 export interface RestResults {
   readonly startedIso: string;
   readonly seconds: number;
+  /** At rest this long before the window began. */
+  readonly settleS: number;
   readonly hosts: HostFigures[];
   readonly sim: (Omit<RestingNodeFigures, 'timerCallbacks'> & { timerCallbacks: Record<string, number> }) | undefined;
   readonly loadavg: [string, string];
@@ -142,7 +161,8 @@ export async function runRest(): Promise<RestResults> {
       progress({ step: 'mesh up', system: system.name });
     }
     await waitSettled(lab);
-    progress({ step: 'settled' });
+    progress({ step: 'settled', restBeforeWindowS: s.settleS });
+    await sleep(s.settleS * 1000);
     const watched: Watched[] = [];
     for (const host of lab.hosts) {
       const node = nodes.find((n) => n.system === 'wgmesh' && n.host.name === host.name)!;
@@ -188,7 +208,7 @@ export async function runRest(): Promise<RestResults> {
   } catch (err) {
     error = [error, `simulated node: ${(err as Error).message}`].filter(Boolean).join('; ');
   }
-  return { startedIso: new Date(startedMs).toISOString(), seconds: windowSeconds, hosts, sim, loadavg: [loadStart, await loadavg()], ...(error ? { error } : {}) };
+  return { startedIso: new Date(startedMs).toISOString(), seconds: windowSeconds, settleS: s.settleS, hosts, sim, loadavg: [loadStart, await loadavg()], ...(error ? { error } : {}) };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -225,7 +245,7 @@ export function formatRestSection(r: RestResults): string {
   if (r.hosts.length > 0) {
     const sum = summarize(r);
     L.push(
-      `Both meshes up side by side in bench/startup.ts's 8-host lab; wgmesh settled (every peer at the rest cadence), then ${s.toFixed(0)} s with nothing asked of either.`,
+      `Both meshes up side by side in bench/startup.ts's 8-host lab; wgmesh settled (every peer at the rest cadence), ${r.settleS} s more at rest (BENCH_REST_SETTLE_S: the end of the nodes' start), then ${s.toFixed(0)} s with nothing asked of either.`,
       'CPU is a share of one core; wake-ups are voluntary context switches of all the process\'s threads; packets are what the host sent on its underlay interface.',
       '',
       '| host | wgmesh node CPU % | wake-ups/s | wireguard-go CPU % | wake-ups/s | Nebula CPU % | wake-ups/s | WireGuard packets/s per peer | wgmesh control (TCP) packets/s | Nebula packets/s per peer |',
@@ -252,7 +272,7 @@ export function formatRestSection(r: RestResults): string {
     const fired = Object.values(r.sim.timerCallbacks).reduce((a, b) => a + b, 0);
     L.push(
       '',
-      `Simulated node with ${r.sim.peers} peers (one process: the agent, its prober in rest mode answered by a loopback stand-in, in-memory WireGuard, an in-process bootstrap over gRPC), ${r.sim.seconds.toFixed(0)} s at rest after 10 s: ${(r.sim.cpuFraction * 100).toFixed(2)} % of a core (median of three parts: ${r.sim.cpuFractions.map((f) => (f * 100).toFixed(2)).join(', ')} %); timer callbacks ${(fired / r.sim.seconds).toFixed(2)}/s, by part: ${Object.entries(r.sim.timerCallbacks).map(([part, n]) => `${part} ${(n / r.sim!.seconds).toFixed(2)}/s`).join(', ')}.`,
+      `Simulated node with ${r.sim.peers} peers (the agent in this process, its prober in rest mode answered by a loopback stand-in, in-memory WireGuard; the bootstrap over gRPC in a child process, not counted), ${r.sim.seconds.toFixed(0)} s at rest after 10 s: ${(r.sim.cpuFraction * 100).toFixed(2)} % of a core (median of three parts: ${r.sim.cpuFractions.map((f) => (f * 100).toFixed(2)).join(', ')} %); timer callbacks ${(fired / r.sim.seconds).toFixed(2)}/s, by part: ${Object.entries(r.sim.timerCallbacks).map(([part, n]) => `${part} ${(n / r.sim!.seconds).toFixed(2)}/s`).join(', ')}.`,
     );
   }
   L.push('', `Load average before and after: ${r.loadavg[0]} / ${r.loadavg[1]}.`, '');

@@ -1,20 +1,24 @@
 /**
  * One node with many peers at rest, in this process: an agent (in-memory WireGuard, real timers,
- * gRPC to an in-process bootstrap on loopback) whose RTT prober runs in the node's rest mode, its
- * probes answered at once by a loopback stand-in; the bootstrap's other members are entries in its
- * table. Once the peers' warm-up is over, the process's CPU time is measured over a window
- * (process.cpuUsage: the bootstrap answering the node's heartbeats is in it too) and every timer
- * callback of the agent and its prober is counted, by the part that set it. Used by
- * test/sim/rest.test.ts and the bench's rest part.
+ * gRPC on loopback to a bootstrap in a child process, rest-sim-bootstrap.ts) whose RTT prober runs
+ * in the node's rest mode, its probes answered at once by a loopback stand-in; the bootstrap's
+ * other members are entries in its table. Once the peers' warm-up is over, this process's CPU time
+ * is measured over a window (process.cpuUsage: the node's own work, its heartbeats' client side
+ * included; the bootstrap answering them and its liveness passes run in the child and are not
+ * counted) and every timer callback of the agent and its prober is counted, by the part that set
+ * it. Used by test/sim/rest.test.ts and the bench's rest part.
  */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import { setTimeout as delay } from 'node:timers/promises';
 import * as grpc from '@grpc/grpc-js';
 import {
   Agent, MemoryWgDriver, RTT_REST_DEFAULTS, RttProber, createGrpcControlClient, decodeProbe, encodeProbe, generateKeyPair,
   type PacketAddress, type PacketSocket, type SocketFactory, type Timers,
 } from '@wgmesh/agent';
-import { Bootstrap, type StateStore } from '@wgmesh/bootstrap';
-import { BOOTSTRAP_IP, CIDR, MESH } from './inprocess.js';
+import { MESH } from './inprocess.js';
 import { waitFor } from './wait.js';
 
 export interface RestingNodeFigures {
@@ -32,7 +36,42 @@ export interface RestingNodeFigures {
   readonly proberWakeups: number;
 }
 
-const noStore: StateStore = { load: async () => undefined, save: async () => {}, append: async () => {} };
+const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const BOOTSTRAP_CHILD = fileURLToPath(new URL('./rest-sim-bootstrap.ts', import.meta.url));
+
+/** The bootstrap child with `members` members (this node not yet among them), once it listens. */
+async function startBootstrapChild(members: number): Promise<{ child: ChildProcess; port: number }> {
+  // From the repository's root, where tsx resolves, whatever the caller's directory (bench/).
+  const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', BOOTSTRAP_CHILD, String(members)], {
+    cwd: REPO_ROOT, stdio: ['pipe', 'pipe', 'inherit'], env: process.env,
+  });
+  try {
+    const lines = createInterface({ input: child.stdout! });
+    const first = await Promise.race([
+      once(lines, 'line').then(([line]) => line as string),
+      once(child, 'exit').then(([code]) => {
+        throw new Error(`the simulation's bootstrap (${BOOTSTRAP_CHILD}) exited with ${code} before it listened`);
+      }),
+      delay(60_000).then(() => {
+        throw new Error(`the simulation's bootstrap did not listen within 60 s`);
+      }),
+    ]);
+    return { child, port: (JSON.parse(first) as { port: number }).port };
+  } catch (err) {
+    await stopBootstrapChild(child);
+    throw err;
+  }
+}
+
+/** Closing its stdin stops it; a child that does not exit within 10 s is killed. */
+async function stopBootstrapChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = once(child, 'exit');
+  child.stdin?.end();
+  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+  await exited;
+  clearTimeout(timer);
+}
 
 /**
  * The part of the agent a timer belongs to: the first agent source file on the stack that set it.
@@ -94,26 +133,11 @@ const loopbackEcho: SocketFactory = () => {
 
 /** Measures a node with `peers` peers at rest over `windowMs` (warm-up shortened to `warmupMs`; `settleMs` at rest before the window). */
 export async function measureRestingNode(options: { peers: number; windowMs: number; warmupMs?: number; settleMs?: number; windows?: number }): Promise<RestingNodeFigures> {
-  const bootstrap = new Bootstrap(
-    { store: noStore, driver: new MemoryWgDriver('wgsim', { record: false }) },
-    {
-      meshName: MESH, nodeName: 'bootstrap', privateKey: generateKeyPair().privateKey, cidr: CIDR, selfIp: BOOTSTRAP_IP,
-      grpcBindAddr: '127.0.0.1', grpcPort: 0, stunPort: 0, heartbeatMs: 60_000,
-      liveness: { suspectAfterMs: 3_600_000, failedAfterMs: 7_200_000, reapAfterMs: 7_200_000 },
-    },
-  );
-  await bootstrap.start();
+  // The bootstrap and the other members besides it (its table holds them), in the child.
+  const bootstrap = await startBootstrapChild(options.peers);
   let agent: Agent | undefined;
   let prober: RttProber | undefined;
   try {
-    // The other members besides the bootstrap, straight into its table.
-    const table = bootstrap.table!;
-    for (let i = 1; i < options.peers; i++) {
-      await table.join({
-        name: `m${i}`, identity: { publicKey: generateKeyPair().publicKey },
-        endpoints: [{ ip: `203.0.${Math.floor(i / 250)}.${(i % 250) + 1}`, port: 51820, kind: 'ENDPOINT_KIND_LAN' }], tags: {}, listenPort: 51820,
-      });
-    }
     const timers = countingTimers();
     const p = new RttProber({ socketFactory: loopbackEcho, timers }, { restIntervalMs: RTT_REST_DEFAULTS.restIntervalMs, warmupMs: options.warmupMs ?? 3_000 });
     prober = p;
@@ -157,6 +181,6 @@ export async function measureRestingNode(options: { peers: number; windowMs: num
   } finally {
     await prober?.stop();
     await agent?.stop({ leave: false });
-    await bootstrap.stop();
+    await stopBootstrapChild(bootstrap.child);
   }
 }

@@ -1,4 +1,4 @@
-import { networkInterfaces } from 'node:os';
+import { networkInterfaces, type NetworkInterfaceInfo } from 'node:os';
 import type { Endpoint } from '../proto/index.js';
 import { errorMessage, silentLogger, type Logger } from '../log.js';
 import { discoverPublicEndpoint } from '../stun/client.js';
@@ -16,6 +16,8 @@ export interface EndpointDiscoveryInit {
   /** How long a STUN answer is reused before asking again. */
   readonly stunRefreshMs?: number;
   readonly logger?: Logger;
+  /** This machine's interfaces; default os.networkInterfaces (tests count the reads). */
+  readonly interfaces?: () => NodeJS.Dict<NetworkInterfaceInfo[]>;
 }
 
 /**
@@ -28,6 +30,8 @@ export class EndpointDiscovery {
   private stunAt = 0;
   private stunFailedLogged = false;
   private stunInFlight: Promise<void> | undefined;
+  /** This machine's own addresses as the last candidates() read them (behindNat compares STUN's answer with them). */
+  private ownAddresses: ReadonlySet<string> | undefined;
   private readonly logger: Logger;
 
   constructor(private readonly init: EndpointDiscoveryInit) {
@@ -37,15 +41,19 @@ export class EndpointDiscovery {
   /** Behind NAT: STUN saw an address that is none of this machine's own. */
   get behindNat(): boolean {
     if (!this.stunIp) return false;
-    const own = Object.values(networkInterfaces()).flatMap((a) => a ?? []).map((a) => a.address);
-    return !own.includes(this.stunIp);
+    // The addresses candidates() read just before (every heartbeat asks for candidates, then for
+    // this): the interfaces are read once per heartbeat, not twice.
+    const own = this.ownAddresses ?? addressesOf(this.readInterfaces());
+    return !own.has(this.stunIp);
   }
 
   async candidates(): Promise<Endpoint[]> {
     const port = this.init.listenPort;
     if (this.init.configuredIp) return [{ ip: this.init.configuredIp, port, kind: 'ENDPOINT_KIND_CONFIGURED' }];
     const exclude = this.init.exclude ?? (() => false);
-    const out = lanEndpoints(port, exclude);
+    const interfaces = this.readInterfaces();
+    this.ownAddresses = addressesOf(interfaces);
+    const out = lanEndpoints(port, exclude, interfaces);
     await this.refreshStun();
     // A STUN server on this host or inside the mesh answers with an address peers cannot use,
     // and the bootstrap would refuse the whole Join or Update for it.
@@ -61,6 +69,10 @@ export class EndpointDiscovery {
    */
   prefetch(): void {
     if (!this.init.configuredIp) void this.refreshStun();
+  }
+
+  private readInterfaces(): NodeJS.Dict<NetworkInterfaceInfo[]> {
+    return (this.init.interfaces ?? networkInterfaces)();
   }
 
   private refreshStun(): Promise<void> {
@@ -85,4 +97,10 @@ export class EndpointDiscovery {
       this.stunFailedLogged = true;
     }
   }
+}
+
+function addressesOf(interfaces: NodeJS.Dict<NetworkInterfaceInfo[]>): Set<string> {
+  const out = new Set<string>();
+  for (const addrs of Object.values(interfaces)) for (const a of addrs ?? []) out.add(a.address);
+  return out;
 }

@@ -72,9 +72,10 @@ export function lanEndpoints(listenPort: number, exclude: (ip: string) => boolea
     if (name.startsWith('wg')) continue;
     for (const addr of addrs ?? []) {
       if (addr.internal) continue;
-      if (endpointAddressProblem(addr.address) !== undefined) continue;
+      const facts = addressFacts(addr.address);
+      if (facts.problem !== undefined) continue;
       if (addr.family === 'IPv4' && addr.address.startsWith('169.254.')) continue;
-      if (exclude(addr.address) || exclude(unmapIp(addr.address))) continue;
+      if (exclude(addr.address) || (facts.unmapped !== addr.address && exclude(facts.unmapped))) continue;
       out.push({ ip: addr.address, port: listenPort, kind: 'ENDPOINT_KIND_LAN' });
     }
   }
@@ -84,10 +85,36 @@ export function lanEndpoints(listenPort: number, exclude: (ip: string) => boolea
 /** Whether `ip` is inside `cidr` (same family only); false when either does not parse. */
 export function cidrContains(cidr: string, ip: string): boolean {
   try {
-    const [network, bits] = ipaddr.parseCIDR(cidr);
+    const [network, bits] = parsedCidr(cidr);
     const addr = ipaddr.parse(ip);
     return addr.kind() === network.kind() && addr.match(network, bits);
   } catch {
     return false;
   }
+}
+
+/**
+ * What lanEndpoints asks of each address, kept per address text: a node asks before every
+ * heartbeat (every 5 s), for the same few addresses, and parsing them each time was most of a
+ * resting node's heartbeat work. Bounded: a host whose addresses keep changing starts over.
+ */
+const ADDRESS_FACTS_MAX = 256;
+const addressFactsMemo = new Map<string, { readonly problem: string | undefined; readonly unmapped: string }>();
+
+function addressFacts(address: string): { readonly problem: string | undefined; readonly unmapped: string } {
+  let facts = addressFactsMemo.get(address);
+  if (!facts) {
+    if (addressFactsMemo.size >= ADDRESS_FACTS_MAX) addressFactsMemo.clear();
+    facts = { problem: endpointAddressProblem(address), unmapped: unmapIp(address) };
+    addressFactsMemo.set(address, facts);
+  }
+  return facts;
+}
+
+/** The last CIDR parsed (a node asks about its mesh's, over and over); throws as ipaddr.parseCIDR does. */
+let lastCidr: { readonly text: string; readonly parsed: [ipaddr.IPv4 | ipaddr.IPv6, number] } | undefined;
+
+function parsedCidr(cidr: string): [ipaddr.IPv4 | ipaddr.IPv6, number] {
+  if (lastCidr?.text !== cidr) lastCidr = { text: cidr, parsed: ipaddr.parseCIDR(cidr) };
+  return lastCidr.parsed;
 }

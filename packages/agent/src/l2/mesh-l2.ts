@@ -30,6 +30,8 @@ export interface MeshL2Stats {
   fullPasses: number;
   fastPasses: number;
   ops: number;
+  /** Wake-ups of the full-pass timer (none in a mesh without L2). */
+  wakeups: number;
 }
 
 const FULL_PASS_MS = 30_000;
@@ -43,7 +45,7 @@ const FULL_PASS_MS = 30_000;
  * unless keepInterface.
  */
 export class MeshL2 {
-  readonly stats: MeshL2Stats = { fullPasses: 0, fastPasses: 0, ops: 0 };
+  readonly stats: MeshL2Stats = { fullPasses: 0, fastPasses: 0, ops: 0, wakeups: 0 };
   /** The mesh IP each peer's entry points at, as this part applied it. */
   private readonly applied = new Map<string, string>();
   private upFor: string | undefined;
@@ -86,11 +88,22 @@ export class MeshL2 {
     }
     // A start that could not make the devices fails the node: the operator asked for -l2 devices it cannot have.
     if (this.enabled && this.upFor === undefined && this.error) throw new L2CommandFailed('layer 2', this.error);
+    this.armFullPasses();
+  }
+
+  /**
+   * Full passes (and retries of a failed bring-up) every fullPassMs, once the mesh has L2: a node
+   * of a mesh without it has nothing to read back, and is not woken for nothing (a re-join that
+   * brings L2 arms them, see ensureUp).
+   */
+  private armFullPasses(): void {
     const every = this.init.fullPassMs ?? FULL_PASS_MS;
-    if (every > 0) {
-      this.fullTimer = setInterval(() => this.enqueue(() => (this.upFor ? this.full() : this.ensureUp())), every);
-      this.fullTimer.unref();
-    }
+    if (this.fullTimer || this.stopped || every <= 0 || !this.enabled) return;
+    this.fullTimer = setInterval(() => {
+      this.stats.wakeups++;
+      this.enqueue(() => (this.upFor ? this.full() : this.ensureUp()));
+    }, every);
+    this.fullTimer.unref();
   }
 
   async stop(): Promise<void> {
@@ -145,6 +158,7 @@ export class MeshL2 {
 
   /** Makes the devices when the mesh has L2 and the node has its mesh IP (again after a move), then a full pass. */
   private async ensureUp(): Promise<void> {
+    this.armFullPasses();
     const joined = this.membership.joined;
     if (!joined?.l2?.enabled || !joined.meshIp || this.upFor === joined.meshIp) return;
     const { vni, port } = joined.l2;

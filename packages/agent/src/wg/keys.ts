@@ -17,7 +17,21 @@ export function generateKeyPair(): WgKeyPair {
   return { privateKey: Buffer.from(d, 'base64url').toString('base64'), publicKey: Buffer.from(x, 'base64url').toString('base64') };
 }
 
+/**
+ * The last key derived: a node reads its device back (`get=1` carries the private key) every few
+ * seconds at rest, and deriving costs an OpenSSL key object and a JWK export each time (12 % of a
+ * resting node's JavaScript time in a profile). One entry: a node has one key at a time.
+ */
+let lastDerived: { readonly privateKey: string; readonly publicKey: string } | undefined;
+
 export function publicKeyFromPrivate(privateKeyBase64: string): string {
+  if (lastDerived?.privateKey === privateKeyBase64) return lastDerived.publicKey;
+  const publicKey = derivePublicKey(privateKeyBase64);
+  lastDerived = { privateKey: privateKeyBase64, publicKey };
+  return publicKey;
+}
+
+function derivePublicKey(privateKeyBase64: string): string {
   const raw = Buffer.from(privateKeyBase64, 'base64');
   if (raw.length !== 32) throw new Error('a WireGuard private key is base64 of 32 bytes');
   const key = createPrivateKey({ key: Buffer.concat([X25519_PKCS8_PREFIX, raw]), format: 'der', type: 'pkcs8' });

@@ -1,6 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
+import type { NetworkInterfaceInfo } from 'node:os';
 import { EndpointDiscovery } from '../../src/endpoints/discovery.js';
 import { decodeMessage, encodeBindingSuccess } from '../../src/stun/codec.js';
 
@@ -35,6 +36,32 @@ describe('EndpointDiscovery', () => {
 
     assert.ok(candidates.some((e) => e.ip === '203.0.113.7' && e.port === 51820 && e.kind === 'ENDPOINT_KIND_STUN'), JSON.stringify(candidates));
     assert.equal(stun.requests(), 1, 'the two asked once');
+  });
+
+  test('a heartbeat reads the interfaces once: behind NAT is judged from the addresses candidates() just read', async () => {
+    const own = (address: string): NetworkInterfaceInfo => ({ address, family: 'IPv4', internal: false, netmask: '255.255.255.0', mac: '00:00:00:00:00:00', cidr: `${address}/24` });
+    let reads = 0;
+    let addresses = ['192.0.2.10'];
+    const discovery = new EndpointDiscovery({
+      listenPort: 51820,
+      stunServers: [stun.address],
+      interfaces: () => {
+        reads++;
+        return { eth0: addresses.map(own) };
+      },
+    });
+
+    // Step 1: STUN sees 203.0.113.7, none of this host's addresses: behind NAT, after one read.
+    await discovery.candidates();
+    assert.equal(discovery.behindNat, true);
+    assert.equal(reads, 1, 'candidates() and behindNat together read the interfaces once');
+
+    // Step 2: the host gets that address itself (a public interface now): the next heartbeat's
+    // candidates() sees it, and behindNat follows without a read of its own.
+    addresses = ['192.0.2.10', '203.0.113.7'];
+    await discovery.candidates();
+    assert.equal(discovery.behindNat, false);
+    assert.equal(reads, 2);
   });
 
   test('with a configured address, a prefetch asks no STUN server', async () => {

@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { NetworkInterfaceInfo } from 'node:os';
-import { endpointAddressProblem, lanEndpoints, unmapIp } from '../../src/endpoints/endpoints.js';
+import { cidrContains, endpointAddressProblem, lanEndpoints, unmapIp } from '../../src/endpoints/endpoints.js';
 
 /** Addresses no peer can use as an endpoint, with a word the reason must contain. */
 const UNUSABLE: [ip: string, reason: RegExp][] = [
@@ -71,5 +71,33 @@ describe('lanEndpoints', () => {
 
   test('a host with nothing usable advertises nothing', () => {
     assert.deepEqual(lanEndpoints(51820, undefined, { lo: [iface('127.0.0.1', 'IPv4', true)], eth0: [iface('fe80::1', 'IPv6')] }), []);
+  });
+
+  test('asked again for the same addresses (every heartbeat), the answer follows what is excluded now', () => {
+    const interfaces = { eth0: [iface('192.0.2.10', 'IPv4'), iface('::ffff:198.18.0.78', 'IPv6')], dummy0: [iface('127.0.0.2', 'IPv4')] };
+    // Before the join: the mesh is not known yet, nothing is excluded.
+    assert.deepEqual(lanEndpoints(51820, () => false, interfaces).map((e) => e.ip), ['192.0.2.10', '::ffff:198.18.0.78']);
+    // After it: the mapped address is inside the mesh; the loopback one stays refused either way.
+    const inMesh = (ip: string) => cidrContains('198.18.0.0/16', ip);
+    assert.deepEqual(lanEndpoints(51820, inMesh, interfaces).map((e) => e.ip), ['192.0.2.10']);
+    assert.deepEqual(lanEndpoints(51820, () => false, interfaces).map((e) => e.ip), ['192.0.2.10', '::ffff:198.18.0.78']);
+  });
+});
+
+describe('cidrContains', () => {
+  test('answers for the CIDR asked, also when CIDRs alternate (the last one parsed is kept)', () => {
+    const cases: [string, string, boolean][] = [
+      ['198.18.0.0/16', '198.18.3.4', true],
+      ['198.18.0.0/16', '198.19.0.1', false],
+      ['10.0.0.0/8', '198.18.3.4', false],
+      ['198.18.0.0/16', '198.18.3.4', true],
+      ['2001:db8::/32', '2001:db8::1', true],
+      ['2001:db8::/32', '198.18.3.4', false],
+      ['198.18.0.0/16', '2001:db8::1', false],
+      ['not a cidr', '198.18.3.4', false],
+      ['198.18.0.0/16', 'not an ip', false],
+      ['198.18.0.0/16', '198.18.255.255', true],
+    ];
+    for (const [cidr, ip, inside] of cases) assert.equal(cidrContains(cidr, ip), inside, `${ip} in ${cidr}`);
   });
 });

@@ -1,6 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { applyDelta, netmapFromNodes, type MeshNode, type Netmap, type NetmapDelta } from '../../src/netmap/netmap.js';
 import type { JoinResponse__Output } from '../../src/proto/index.js';
 import { MeshL2 } from '../../src/l2/mesh-l2.js';
@@ -31,11 +32,11 @@ class FakeMembership extends EventEmitter {
   }
 }
 
-async function started(peers: number, init: { l2?: boolean; keepInterface?: boolean; bridgeIfs?: string[]; address?: string } = {}) {
+async function started(peers: number, init: { l2?: boolean; keepInterface?: boolean; bridgeIfs?: string[]; address?: string; fullPassMs?: number } = {}) {
   const membership = new FakeMembership(peers, init.l2 ?? true);
   const driver = new MemoryL2Driver({ wgme: 1420 });
   const l2 = new MeshL2(membership, driver, {
-    meshName: 'me', wgInterface: 'wgme', fullPassMs: 0,
+    meshName: 'me', wgInterface: 'wgme', fullPassMs: init.fullPassMs ?? 0,
     ...(init.keepInterface ? { keepInterface: true } : {}),
     ...(init.bridgeIfs ? { bridgeIfs: init.bridgeIfs } : {}),
     ...(init.address ? { address: init.address } : {}),
@@ -124,6 +125,28 @@ describe('MeshL2: the flood list follows the membership', () => {
     assert.equal(driver.config?.vni, 7);
     assert.equal(driver.flood.size, 2);
     await l2.stop();
+  });
+
+  test('a mesh without L2 wakes nothing for full passes; L2 from a re-join starts them, and stop ends them', async () => {
+    const { membership, driver, l2 } = await started(2, { l2: false, fullPassMs: 20 });
+    // Absence can only be watched for a while: ten periods.
+    await sleep(200);
+    assert.equal(l2.stats.wakeups, 0, 'no full-pass timer in a mesh without L2');
+
+    membership.joined = { ...membership.joined!, l2: { enabled: true, vni: 7, port: 4789 } };
+    membership.emit('change');
+    await l2.idle();
+    const reads = driver.reads;
+    const deadline = Date.now() + 5_000;
+    while (l2.stats.wakeups < 3 && Date.now() < deadline) await sleep(10);
+    await l2.idle();
+    assert.ok(l2.stats.wakeups >= 3, `full passes every 20 ms once the mesh has L2 (${l2.stats.wakeups} wake-ups)`);
+    assert.ok(driver.reads > reads, 'each reads the flood list back');
+
+    await l2.stop();
+    const stopped = l2.stats.wakeups;
+    await sleep(100);
+    assert.equal(l2.stats.wakeups, stopped, 'none after stop');
   });
 
   test('a new mesh IP (address event) re-makes the devices with it as their source', async () => {

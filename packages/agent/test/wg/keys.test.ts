@@ -56,6 +56,16 @@ describe('WireGuard keys', () => {
     assert.throws(() => publicKeyFromPrivate(Buffer.alloc(33).toString('base64')), /32 bytes/);
   });
 
+  test('publicKeyFromPrivate keeps the last key it derived, never another key\'s (a rotation switches back and forth)', () => {
+    const a = generateKeyPair();
+    const b = generateKeyPair();
+    // The same key asked again (a device read every few seconds), then alternating keys.
+    for (const pair of [a, a, b, b, a, b, a]) assert.equal(publicKeyFromPrivate(pair.privateKey), pair.publicKey);
+    // A refused key after a good one is still refused: the memo holds only derived keys.
+    assert.throws(() => publicKeyFromPrivate(''), /32 bytes/);
+    assert.equal(publicKeyFromPrivate(b.privateKey), b.publicKey);
+  });
+
   const BASE64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
   const { privateKey: sample } = generateKeyPair();
   const cases: [string, string, boolean][] = [
