@@ -392,6 +392,11 @@ async function run(n: number): Promise<SizeResult> {
     r.bootRssMb = bs.rssMb;
     r.bootPeakMb = bs.peakRssMb;
     f['bootstrap RSS now / peak (MB)'] = `${bs.rssMb.toFixed(0)} / ${bs.peakRssMb.toFixed(0)}`;
+    boot.send('memory');
+    const mem = await boot.next((x) => 'memory' in x, 10_000);
+    const mb = (v: unknown) => ((v as number) / 1048576).toFixed(0);
+    const parts = (m: Record<string, number>) => `heap ${mb(m.heapUsed)} of ${mb(m.heapTotal)}, external ${mb(m.external)} (array buffers ${mb(m.arrayBuffers)}), rss ${mb(m.rss)}`;
+    f['bootstrap memory now; each part\'s peak (MB, process.memoryUsage sampled every 0.5 s)'] = `${parts(mem.memory as Record<string, number>)}; peaks: ${parts(mem.memoryPeak as Record<string, number>)}`;
     const cs = await Promise.all(children.map((c) => procStats(c.pid)));
     f['agent processes\' RSS now / peak (MB, each)'] = cs.map((s) => `${s.rssMb.toFixed(0)} / ${s.peakRssMb.toFixed(0)}`).join(', ');
     if (fullChild) f[`full Agents' process (${fullCount} full Agents and the new node): RSS (MB)`] = `${cs[PROCS]!.rssMb.toFixed(0)}`;

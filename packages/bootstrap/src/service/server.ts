@@ -41,6 +41,9 @@ export class JoinServer {
       'grpc.keepalive_time_ms': 20_000,
       'grpc.keepalive_timeout_ms': 10_000,
       'grpc.keepalive_permit_without_calls': 1,
+      // No channelz: it keeps a trace and counters per connection and per call (thousands of
+      // connections at scale) that nothing here reads.
+      'grpc.enable_channelz': 0,
     });
     server.addService(meshServiceDefinition(), this.handlers);
     const host = this.init.bindAddr.includes(':') ? `[${this.init.bindAddr}]` : this.init.bindAddr;
