@@ -48,7 +48,7 @@ describe('HeartbeatStream (agent side of Mesh.Heartbeat)', () => {
 
   test('updates go as messages on one stream, answered in order with the unary response; a refused one fails with its code and the stream goes on', async () => {
     const rec = recorder();
-    const srv = await server(rec);
+    const srv = await server({ Update: rec.Update, Heartbeat: rec.Heartbeat });
     stops.push(srv.stop);
     const control = createGrpcControlClient({ address: srv.address, credentials: grpc.credentials.createInsecure() });
     stops.push(() => control.close());
