@@ -5,7 +5,8 @@
 //                                                      one of several bootstraps sharing an etcd store
 //
 // Prints its gRPC port on a line. Then each line "table" on stdin is answered on stdout with one
-// JSON line {"members":N,"revision":R} (what this bootstrap's member table holds now).
+// JSON line {"members":N,"revision":R} (what this bootstrap's member table holds now); "memory" with
+// {"memory":{...},"memoryPeak":{...}}: process.memoryUsage() now and each part's peak (sampled every 500 ms).
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { Bootstrap, EtcdMeshStore, FileStateStore } from '@wgmesh/bootstrap';
@@ -32,8 +33,16 @@ const stop = () => void bootstrap.stop().then(() => etcdStore?.close()).then(() 
 process.on('SIGTERM', stop);
 // The benchmark holds our stdin open: when it dies without a word (killed by a signal meant for
 // it), the pipe closes and this bootstrap goes with it rather than stay behind.
+const memoryPeak: Record<string, number> = {};
+const sampleMemory = () => {
+  const now = process.memoryUsage() as unknown as Record<string, number>;
+  for (const [k, v] of Object.entries(now)) memoryPeak[k] = Math.max(memoryPeak[k] ?? 0, v);
+  return now;
+};
+setInterval(sampleMemory, 500).unref();
 const lines = createInterface({ input: process.stdin });
 lines.on('line', (line) => {
+  if (line.trim() === 'memory') process.stdout.write(`${JSON.stringify({ memory: sampleMemory(), memoryPeak })}\n`);
   if (line.trim() === 'table') process.stdout.write(`${JSON.stringify({ members: bootstrap.table?.size ?? 0, revision: bootstrap.table?.revision ?? 0 })}\n`);
 });
 lines.on('close', stop);

@@ -117,7 +117,7 @@ describe(`${COUNT} fuzzed requests to each gRPC service of a 3-node lab (seed ${
   test('the join service (Mesh) of the bootstrap, from h3: every call answered with a status, every fuzz member gone again', async (t) => {
     const bootstrap = labHost(lab, 'h1');
     const summary = await fuzz(t, 'h3', ['--service', 'mesh', '--target', `${bootstrap.underlayIp}:${lab.bootstrapPort}`, '--mesh', MESH]);
-    assertProperAnswers(summary, ['Join', 'Update', 'Rtt', 'Leave', 'Watch']);
+    assertProperAnswers(summary, ['Join', 'Update', 'Heartbeat', 'Rtt', 'Leave', 'Watch']);
     const mesh = summary.mesh!;
     t.diagnostic(`mesh: ${mesh.joinsAccepted} Joins accepted (${mesh.sessions} sessions), ${mesh.leavesOk} left again`);
     assert.deepEqual(summary.members, HOSTS, 'the fuzzer saw the three real nodes');

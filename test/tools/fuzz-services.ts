@@ -13,7 +13,8 @@
  * requests I and J again (printing them). Even indexes are random requests (every field drawn
  * from pools of interesting values), odd ones mutated (a valid request, encoded, then bytes
  * flipped, inserted, deleted, duplicated or cut off, sent as they are). Every call has a deadline;
- * Watch streams are opened, read a little and cancelled. At most `--concurrency` calls are in
+ * Watch streams are opened, read a little and cancelled; a Heartbeat stream carries one message
+ * (an UpdateRequest in its envelope) and is closed after the answer. At most `--concurrency` calls are in
  * flight. Prints one JSON summary on stdout (see Summary); progress goes to stderr.
  *
  * The Mesh fuzzer learns the members by joining as a probe member of its own (left at the end);
@@ -334,12 +335,14 @@ const REVISIONS = [0, 1, 2, 5, 1000, 2 ** 31, 2 ** 53 - 1];
 // ---------------------------------------------------------------------------------------------
 // Encoding
 
-export type MeshMethod = 'Join' | 'Update' | 'Rtt' | 'Leave' | 'Watch';
+export type MeshMethod = 'Join' | 'Update' | 'Rtt' | 'Leave' | 'Watch' | 'Heartbeat';
 export type AgentMethod = 'Info' | 'Nodes' | 'Watch' | 'SetTag' | 'DeleteTag' | 'Rtt';
 
 export interface MethodCodec {
   readonly path: string;
   readonly stream: boolean;
+  /** The client streams too (Heartbeat): one message is sent, the answer read, the stream closed. */
+  readonly clientStream: boolean;
   encode(value: object): Buffer;
   /** As the server decodes it (the same loader and options); throws on bytes that are not the message. */
   decode(bytes: Buffer): Record<string, unknown>;
@@ -349,6 +352,7 @@ export interface MethodCodec {
 type AnyDefinition = Record<string, {
   path: string;
   responseStream: boolean;
+  requestStream: boolean;
   requestSerialize(value: unknown): Buffer;
   requestDeserialize(bytes: Buffer): unknown;
   responseDeserialize(bytes: Buffer): unknown;
@@ -362,6 +366,7 @@ export function codecs(service: 'mesh' | 'agent'): Record<string, MethodCodec> {
     out[name] = {
       path: m.path,
       stream: m.responseStream,
+      clientStream: m.requestStream,
       encode: (value) => m.requestSerialize(value),
       decode: (bytes) => m.requestDeserialize(bytes) as Record<string, unknown>,
       decodeResponse: (bytes) => m.responseDeserialize(bytes),
@@ -466,6 +471,15 @@ function mutate(rng: Rng, bytes: Buffer): { bytes: Buffer; mutations: string[] }
   return { bytes: out, mutations: applied };
 }
 
+/**
+ * A request as `method` sends it: Heartbeat's message is an UpdateRequest (encoded as Update's,
+ * with its tags) in the HeartbeatMessage envelope (seq 1, update 2).
+ */
+function encodeFor(all: Record<string, MethodCodec>, method: MeshMethod, request: object, tags: TagsValue | undefined, seq = 1): Buffer {
+  if (method !== 'Heartbeat') return encodeWithTags(all[method]!, request, tags);
+  return Buffer.concat([varint(1 << 3), varint(seq), lengthDelimited(2, encodeWithTags(all.Update!, request, tags))]);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Planned requests
 
@@ -522,6 +536,7 @@ function randomMeshRequest(ctx: FuzzContext, rng: Rng, index: number, method: Me
     case 'Join':
       return { ...base, endpoints: endpointsFrom(ctx, rng, false), listenPort: rng.chance(0.6) ? 54540 : rng.pick(PORTS), nodeSecret: rng.chance(0.6) ? '' : base.nodeSecret };
     case 'Update':
+    case 'Heartbeat':
       return { ...base, endpoints: endpointsFrom(ctx, rng, false), rtt: rttSamplesFrom(ctx, rng, index) };
     case 'Watch':
       return { ...base, sinceRevision: rng.pick(REVISIONS) };
@@ -544,7 +559,8 @@ function validMeshRequest(ctx: FuzzContext, rng: Rng, index: number, method: Mes
       const tags = tagsFrom(ctx, rng, true);
       return { request: { ...identity, endpoints: validEndpoints(rng), tags: tags.plain, listenPort: 54540 }, tags };
     }
-    case 'Update': {
+    case 'Update':
+    case 'Heartbeat': {
       const tags = tagsFrom(ctx, rng, true);
       return { request: { ...identity, endpoints: validEndpoints(rng), tags: tags.plain, rtt: rttSamplesFrom(ctx, rng, index, true) }, tags };
     }
@@ -572,12 +588,13 @@ function sessionPlan(ctx: FuzzContext, rng: Rng, index: number): SessionPlan {
   const steps: SessionPlan['steps'][number][] = [];
   const n = 1 + rng.int(4);
   for (let i = 0; i < n; i++) {
-    const method = rng.pick<MeshMethod>(['Update', 'Update', 'Update', 'Rtt', 'Watch', 'Join']);
+    const method = rng.pick<MeshMethod>(['Update', 'Update', 'Heartbeat', 'Heartbeat', 'Rtt', 'Watch', 'Join']);
     // With the right secret everything but the endpoints is fuzzed: those stay on TEST-NET.
     const stepTags = tagsFrom(ctx, rng, rng.chance(0.3));
     const withSecret = rng.chance(0.85);
     switch (method) {
       case 'Update':
+      case 'Heartbeat':
         steps.push({ method, request: { ...identity, endpoints: endpointsFrom(ctx, rng, true), tags: stepTags.plain, rtt: rttSamplesFrom(ctx, rng, index, rng.chance(0.3)) }, tags: stepTags, withSecret });
         break;
       case 'Join':
@@ -597,18 +614,18 @@ function planMesh(ctx: FuzzContext, all: Record<string, MethodCodec>, index: num
   const rng = new Rng(requestSeed(ctx.seed, index));
   if (index % 2 === 0) {
     if (rng.chance(0.06)) return { index, mode: 'random', method: 'session', session: sessionPlan(ctx, rng, index) };
-    const method = rng.pick<MeshMethod>(['Join', 'Join', 'Update', 'Update', 'Rtt', 'Leave', 'Watch']);
+    const method = rng.pick<MeshMethod>(['Join', 'Join', 'Update', 'Update', 'Heartbeat', 'Rtt', 'Leave', 'Watch']);
     const codec = all[method]!;
     const request = randomMeshRequest(ctx, rng, index, method);
-    const tags = method === 'Join' || method === 'Update' ? tagsFrom(ctx, rng) : undefined;
+    const tags = method === 'Join' || method === 'Update' || method === 'Heartbeat' ? tagsFrom(ctx, rng) : undefined;
     if (tags) request.tags = tags.plain;
-    const bytes = method === 'Join' ? safeRandomJoin(ctx, rng, codec, request, tags!) : encodeWithTags(codec, request, tags);
+    const bytes = method === 'Join' ? safeRandomJoin(ctx, rng, codec, request, tags!) : encodeFor(all, method, request, tags, rng.pick(REVISIONS));
     return { index, mode: 'random', method, call: { method, bytes } };
   }
-  const method = rng.pick<MeshMethod>(['Join', 'Join', 'Join', 'Update', 'Update', 'Rtt', 'Leave', 'Watch']);
+  const method = rng.pick<MeshMethod>(['Join', 'Join', 'Join', 'Update', 'Update', 'Heartbeat', 'Rtt', 'Leave', 'Watch']);
   const codec = all[method]!;
   const { request, tags } = validMeshRequest(ctx, rng, index, method);
-  const base = encodeWithTags(codec, request, tags);
+  const base = encodeFor(all, method, request, tags);
   for (let attempt = 0; attempt < 20; attempt++) {
     const { bytes, mutations } = mutate(rng, base);
     if (method !== 'Join' || joinIsSafe(ctx, codec, bytes)) return { index, mode: 'mutated', method, call: { method, bytes }, mutations };
@@ -739,7 +756,49 @@ function watchCall(client: grpc.Client, codec: MethodCodec, bytes: Buffer, init:
   });
 }
 
+/**
+ * Heartbeat: one message on a new stream, the stream closed after its answer. The message's own
+ * status is in the answer (HeartbeatAnswer.code, 0 = OK); a stream that ends without an answer
+ * (bytes that do not parse, a refused caller) gives its status.
+ */
+function heartbeatCall(client: grpc.Client, codec: MethodCodec, bytes: Buffer, init: CallOptionsInit): Promise<Outcome> {
+  const started = performance.now();
+  return new Promise((resolve) => {
+    let call: grpc.ClientDuplexStream<Buffer, Buffer>;
+    try {
+      call = client.makeBidiStreamRequest(codec.path, passThrough, passThrough, new grpc.Metadata(), { deadline: Date.now() + init.deadlineMs });
+    } catch (err) {
+      resolve({ code: 'NOT_A_STATUS', details: `call threw: ${(err as Error).message}`, ms: performance.now() - started });
+      return;
+    }
+    let answer: Buffer | undefined;
+    call.on('data', (chunk: Buffer) => {
+      answer ??= chunk;
+      call.end();
+    });
+    call.on('error', () => {});
+    call.on('status', (s: grpc.StatusObject) => {
+      const ms = performance.now() - started;
+      if (!answer || s.code !== grpc.status.OK) {
+        resolve({ code: statusName(s.code), details: s.details, ms, ...(answer ? { response: answer } : {}) });
+        return;
+      }
+      let decoded: { code?: number; message?: string };
+      try {
+        decoded = codec.decodeResponse(answer) as { code?: number; message?: string };
+      } catch {
+        // Flagged by the tally: the response does not decode.
+        resolve({ code: 'OK', details: '', ms, response: answer });
+        return;
+      }
+      resolve({ code: decoded.code ? statusName(decoded.code) : 'OK', details: decoded.message ?? '', ms, response: answer });
+    });
+    call.write(bytes);
+  });
+}
+
 function send(client: grpc.Client, codec: MethodCodec, bytes: Buffer, init: CallOptionsInit): Promise<Outcome> {
+  if (codec.clientStream) return heartbeatCall(client, codec, bytes, init);
   return codec.stream ? watchCall(client, codec, bytes, init) : unaryCall(client, codec, bytes, init);
 }
 
@@ -922,7 +981,7 @@ async function runMesh(client: grpc.Client, opts: RunOptions, tally: Tally, init
     for (const step of session.steps) {
       const codec = all[step.method]!;
       const request = { ...step.request, nodeSecret: step.withSecret ? secret : 'not-the-secret' };
-      const bytes = encodeWithTags(codec, request, step.tags);
+      const bytes = encodeFor(all, step.method, request, step.tags);
       tally.record(index, `session:${step.method}`, bytes, await send(client, codec, bytes, init), codec);
     }
     await leave(index, String(session.join.meshName), String(session.join.publicKey), outcome.response);

@@ -8,6 +8,7 @@ export * from './endpoints/endpoints.js';
 export { handshakeAlive, HANDSHAKE_ALIVE_MS } from './endpoints/selector.js';
 export * from './control/client.js';
 export { Backoff } from './control/backoff.js';
+export { HeartbeatStream, type HeartbeatStreamInit } from './control/heartbeat-stream.js';
 export { FailoverControlClient, FAILOVER_JITTER_MS, isUnreachable, spreadIndex, type ControlTarget, type FailoverComponents, type FailoverInit } from './control/failover.js';
 export { resolveAddresses, systemLookupAll, type LookupAll } from './control/resolve.js';
 export * from './agent.js';

@@ -21,6 +21,11 @@ export const DEFAULTS = {
    */
   watchQueueMaxEvents: 512,
   watchQueueMaxBytes: 256 * 1024,
+  /**
+   * Join answers (each the whole membership) handed to gRPC and not yet flushed, in bytes, over all
+   * callers (SendBudget): about 100 answers of a 10,000-node mesh, every answer of a 1,000-node one.
+   */
+  joinAnswersInFlightMaxBytes: 128 * 1024 * 1024,
 } as const;
 
 /** The shared sizes (node name, tags, message) come from the agent, which enforces them too. */

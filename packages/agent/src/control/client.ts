@@ -4,6 +4,7 @@ import {
   type RenewRequest, type RenewResponse__Output, type RttResponse__Output, type UpdateRequest, type UpdateResponse__Output, type WatchEvent__Output, type WatchRequest,
 } from '../proto/index.js';
 import { ControlCallError } from '../errors.js';
+import { HeartbeatStream } from './heartbeat-stream.js';
 
 export { ControlCallError };
 
@@ -76,9 +77,16 @@ export function createGrpcControlClient(init: GrpcControlInit): ControlClient {
       });
   }
 
+  // Updates go over one Mesh.Heartbeat stream (unary Update with an older bootstrap).
+  const heartbeats = new HeartbeatStream({
+    open: () => client.heartbeat(),
+    unary: unary('Update', client.update.bind(client) as never),
+    timeoutMs: timeout,
+  });
+
   return {
     join: unary('Join', client.join.bind(client) as never),
-    update: unary('Update', client.update.bind(client) as never),
+    update: (req: UpdateRequest) => heartbeats.update(req),
     // Short: `wgmesh rtt` waits on it, and answers with this node's own row when the bootstrap is away.
     rtt: (req: RttMatrixRequest) => unary<RttMatrixRequest, RttResponse__Output>('Rtt', client.rtt.bind(client) as never, req.fresh ? RTT_FRESH_CALL_TIMEOUT_MS : Math.min(timeout, RTT_CALL_TIMEOUT_MS))(req),
     presharedKeys: unary('PresharedKeys', client.presharedKeys.bind(client) as never),
@@ -111,6 +119,9 @@ export function createGrpcControlClient(init: GrpcControlInit): ControlClient {
     // Connecting takes a round trip or more (TCP, HTTP/2 and, with mTLS, TLS): started while the
     // join's request is made (STUN), not by the call.
     connectNow: () => void client.getChannel().getConnectivityState(true),
-    close: () => client.close(),
+    close: () => {
+      heartbeats.close();
+      client.close();
+    },
   };
 }

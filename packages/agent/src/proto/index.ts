@@ -11,6 +11,8 @@ export type { WatchRequest, WatchRequest__Output } from './gen/wgmesh/v1/WatchRe
 export type { WatchEvent, WatchEvent__Output } from './gen/wgmesh/v1/WatchEvent.js';
 export type { UpdateRequest, UpdateRequest__Output } from './gen/wgmesh/v1/UpdateRequest.js';
 export type { UpdateResponse, UpdateResponse__Output } from './gen/wgmesh/v1/UpdateResponse.js';
+export type { HeartbeatMessage, HeartbeatMessage__Output } from './gen/wgmesh/v1/HeartbeatMessage.js';
+export type { HeartbeatAnswer, HeartbeatAnswer__Output } from './gen/wgmesh/v1/HeartbeatAnswer.js';
 export type { LeaveRequest, LeaveRequest__Output } from './gen/wgmesh/v1/LeaveRequest.js';
 export type { LeaveResponse, LeaveResponse__Output } from './gen/wgmesh/v1/LeaveResponse.js';
 export type { MeshClient, MeshHandlers } from './gen/wgmesh/v1/Mesh.js';

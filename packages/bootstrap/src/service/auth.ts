@@ -18,6 +18,12 @@ export interface CallIdentity {
 export interface Authenticator {
   readonly mode: 'dev' | 'mtls';
   identify(call: ServerSurfaceCall): CallIdentity;
+  /**
+   * Checks again, now, an identity identify() gave earlier (a Heartbeat stream identifies its
+   * caller once, then each message with this): what can change while a connection lasts (a
+   * certificate expiring, or revoked). Throws as identify() would.
+   */
+  recheck?(who: CallIdentity): void;
   /** mTLS with a CRL: which certificates are revoked (their members are then removed). */
   readonly revocations?: RevocationSource;
 }

@@ -43,6 +43,11 @@ export class EncodedMembership {
   }
 }
 
+/** The size of a Join answer's pre-encoded membership, or undefined for any other message. */
+export function preencodedMembershipBytes(value: unknown): number | undefined {
+  return typeof value === 'object' && value !== null ? (value as PreencodedJoinResponse)[ENCODED_NODES]?.length : undefined;
+}
+
 /** Join's serializer as the server registers it: the cached nodes appended to the rest. */
 export function joinResponseSerializer(serialize: (value: JoinResponse) => Buffer): (value: PreencodedJoinResponse) => Buffer {
   return (value) => {

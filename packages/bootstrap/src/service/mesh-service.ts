@@ -25,6 +25,7 @@ import { parsePrefix } from '../ipam/ipam.js';
 import type { Authenticator, CallIdentity, ServerSurfaceCall } from './auth.js';
 import { toServiceError } from './status.js';
 import { createWatchHandler, type WatchQueueLimits } from './watch.js';
+import { createHeartbeatHandler, notThisStreamsNode } from './heartbeat.js';
 import { EncodedMembership } from './membership-bytes.js';
 import { answerPresharedKeys } from '../psk/answer.js';
 import type { PresharedKeySource } from '../psk/psk.js';
@@ -53,6 +54,8 @@ export interface MeshServiceStats {
   eventsSent: number;
   /** Watch streams ended because the watcher fell behind (RESOURCE_EXHAUSTED). */
   watchersFellBehind: number;
+  /** Open Mesh.Heartbeat streams. */
+  heartbeatStreams: number;
   joinsAccepted: number;
   /** Refused joins by reason (the error's class name, e.g. InvalidField, NameTaken). */
   joinsRejected: Record<string, number>;
@@ -69,7 +72,7 @@ export function createMeshService(
     maxEvents: init.watchQueue?.maxEvents ?? DEFAULTS.watchQueueMaxEvents,
     maxBytes: init.watchQueue?.maxBytes ?? DEFAULTS.watchQueueMaxBytes,
   };
-  const stats: MeshServiceStats = { watchers: 0, eventsSent: 0, watchersFellBehind: 0, joinsAccepted: 0, joinsRejected: {} };
+  const stats: MeshServiceStats = { watchers: 0, eventsSent: 0, watchersFellBehind: 0, heartbeatStreams: 0, joinsAccepted: 0, joinsRejected: {} };
 
   function checkMesh(meshName: string): void {
     validateMeshName(meshName);
@@ -77,8 +80,7 @@ export function createMeshService(
   }
 
   /** The node name a call acts for, and the proof of identity to check against the member. */
-  function resolveIdentity(call: ServerSurfaceCall, requestedName: string, publicKey: string, secret: string): { name: string; identity: Identity } {
-    const who: CallIdentity = auth.identify(call);
+  function resolveIdentity(who: CallIdentity, requestedName: string, publicKey: string, secret: string): { name: string; identity: Identity } {
     let name: string;
     if (who.certName !== undefined) {
       name = requestedName ? validateNodeName(requestedName) : validateNodeName(who.certName, 'certificate CN');
@@ -94,14 +96,42 @@ export function createMeshService(
 
   /** Every request names its mesh and node and proves who it is: checked the same way for all. */
   function caller(call: ServerSurfaceCall, req: { meshName: string; nodeName: string; publicKey: string; nodeSecret: string }): { name: string; identity: Identity; publicKey: string } {
+    return callerAs(auth.identify(call), req);
+  }
+
+  /** caller() with the transport's identity already read (a Heartbeat stream reads it once). */
+  function callerAs(who: CallIdentity, req: { meshName: string; nodeName: string; publicKey: string; nodeSecret: string }): { name: string; identity: Identity; publicKey: string } {
     checkMesh(req.meshName);
     const publicKey = validatePublicKey(req.publicKey);
     if (req.nodeSecret.length > LIMITS.nodeSecretMax) throw new InvalidField('node_secret', `is longer than ${LIMITS.nodeSecretMax} characters`);
-    return { ...resolveIdentity(call, req.nodeName, publicKey, req.nodeSecret), publicKey };
+    return { ...resolveIdentity(who, req.nodeName, publicKey, req.nodeSecret), publicKey };
+  }
+
+  /**
+   * An Update as `who`: the unary call's and every Heartbeat message's work. `boundName` (a
+   * Heartbeat stream's node) set, a request for another node is refused.
+   */
+  async function applyUpdate(who: CallIdentity, req: UpdateRequest__Output, boundName?: string): Promise<{ name: string; response: UpdateResponse }> {
+    const { name, identity } = callerAs(who, req);
+    if (boundName !== undefined && name !== boundName) throw notThisStreamsNode(boundName, name);
+    const endpoints = validateEndpoints(req.endpoints, meshCidr);
+    const tags = validateTags(req.tags);
+    const rtt = validateRttSamples(req.rtt);
+    const relayed = validateRelayed(req.relayed);
+    const newKey = req.newPublicKey ? { publicKey: validatePublicKey(req.newPublicKey, 'new_public_key'), ...(req.newNodeSecret ? { secret: req.newNodeSecret } : {}) } : undefined;
+    const revision = await table.update(name, identity, { endpoints, tags, rtt, relayed, ...(newKey ? { newKey } : {}) });
+    if (newKey) logger.info('node rotated its key', { node: name, publicKey: newKey.publicKey, revision });
+    return { name, response: { revision, relayPairs: table.relayedPairs.pairsVia(name) } };
   }
 
   const membership = new EncodedMembership();
   const watch = createWatchHandler({ table, caller, logger, stats, membership }, watchQueue);
+  const heartbeat = createHeartbeatHandler({
+    identify: (call) => auth.identify(call),
+    ...(auth.recheck ? { recheck: (who: CallIdentity) => auth.recheck!(who) } : {}),
+    update: applyUpdate,
+    stats,
+  });
 
   const handlers: MeshHandlers = {
     Join(call, callback) {
@@ -126,18 +156,10 @@ export function createMeshService(
 
     Update(call, callback) {
       const req: UpdateRequest__Output = call.request;
-      answer(callback, async (): Promise<UpdateResponse> => {
-        const { name, identity } = caller(call, req);
-        const endpoints = validateEndpoints(req.endpoints, meshCidr);
-        const tags = validateTags(req.tags);
-        const rtt = validateRttSamples(req.rtt);
-        const relayed = validateRelayed(req.relayed);
-        const newKey = req.newPublicKey ? { publicKey: validatePublicKey(req.newPublicKey, 'new_public_key'), ...(req.newNodeSecret ? { secret: req.newNodeSecret } : {}) } : undefined;
-        const revision = await table.update(name, identity, { endpoints, tags, rtt, relayed, ...(newKey ? { newKey } : {}) });
-        if (newKey) logger.info('node rotated its key', { node: name, publicKey: newKey.publicKey, revision });
-        return { revision, relayPairs: table.relayedPairs.pairsVia(name) };
-      });
+      answer(callback, async (): Promise<UpdateResponse> => (await applyUpdate(auth.identify(call), req)).response);
     },
+
+    Heartbeat: heartbeat.Heartbeat,
 
     Rtt(call, callback) {
       const req: RttMatrixRequest__Output = call.request;
@@ -200,7 +222,15 @@ export function createMeshService(
     },
   };
 
-  return { handlers, stats, closeWatchers: watch.closeWatchers };
+  return {
+    handlers,
+    stats,
+    // The bootstrap stopping: every open stream ends, so the server can shut down.
+    closeWatchers() {
+      watch.closeWatchers();
+      heartbeat.closeHeartbeats();
+    },
+  };
 }
 
 /** Runs a unary handler's work and answers with its result or its error as a gRPC status. */

@@ -3,13 +3,46 @@ import { loadProtos } from '@wgmesh/agent/proto/load';
 import { type MeshHandlers } from '@wgmesh/agent/proto/gen/wgmesh/v1/Mesh';
 import { type WatchEvent } from '@wgmesh/agent/proto/gen/wgmesh/v1/WatchEvent';
 import { ConfigError } from '../errors.js';
-import { LIMITS } from '../constants.js';
-import { joinResponseSerializer } from './membership-bytes.js';
+import { DEFAULTS, LIMITS } from '../constants.js';
+import { joinResponseSerializer, preencodedMembershipBytes } from './membership-bytes.js';
+import { SendBudget } from './send-budget.js';
 
 export interface JoinServerInit {
   readonly bindAddr: string;
   readonly port: number;
   readonly credentials: grpc.ServerCredentials;
+  /** Bytes of Join answers in flight over all callers; default DEFAULTS.joinAnswersInFlightMaxBytes. */
+  readonly joinAnswersInFlightMaxBytes?: number;
+}
+
+const JOIN_PATH = '/wgmesh.v1.Mesh/Join';
+
+/**
+ * Holds each Join answer carrying the membership until the budget has room for it, and gives its
+ * bytes back when its status goes out (for a unary call, after the answer was flushed) or the
+ * call is cancelled (its deadline passed, or the caller went away).
+ */
+function joinAnswerBudget(budget: SendBudget): grpc.ServerInterceptor {
+  return (method, call) => {
+    if (method.path !== JOIN_PATH) return new grpc.ServerInterceptingCall(call);
+    let release: (() => void) | undefined;
+    const done = () => {
+      release?.();
+      release = undefined;
+    };
+    return new grpc.ServerInterceptingCall(call, {
+      start: (next) => next({ onCancel: done }),
+      sendMessage: (message, next) => {
+        const bytes = preencodedMembershipBytes(message);
+        if (bytes === undefined) next(message);
+        else release = budget.take(bytes, () => next(message));
+      },
+      sendStatus: (status, next) => {
+        done();
+        next(status);
+      },
+    });
+  };
 }
 
 /**
@@ -32,8 +65,11 @@ function meshServiceDefinition(): grpc.ServiceDefinition {
 export class JoinServer {
   private server: grpc.Server | undefined;
   boundPort = 0;
+  readonly joinAnswers: SendBudget;
 
-  constructor(private readonly handlers: MeshHandlers, private readonly init: JoinServerInit) {}
+  constructor(private readonly handlers: MeshHandlers, private readonly init: JoinServerInit) {
+    this.joinAnswers = new SendBudget(init.joinAnswersInFlightMaxBytes ?? DEFAULTS.joinAnswersInFlightMaxBytes);
+  }
 
   async start(): Promise<void> {
     const server = new grpc.Server({
@@ -41,6 +77,10 @@ export class JoinServer {
       'grpc.keepalive_time_ms': 20_000,
       'grpc.keepalive_timeout_ms': 10_000,
       'grpc.keepalive_permit_without_calls': 1,
+      // No channelz: it keeps a trace and counters per connection and per call (thousands of
+      // connections at scale) that nothing here reads.
+      'grpc.enable_channelz': 0,
+      interceptors: [joinAnswerBudget(this.joinAnswers)],
     });
     server.addService(meshServiceDefinition(), this.handlers);
     const host = this.init.bindAddr.includes(':') ? `[${this.init.bindAddr}]` : this.init.bindAddr;

@@ -238,6 +238,20 @@ export class MeshTls implements Authenticator, RevocationSource {
     if (!cn) throw reject('the client certificate has no CN; node certificates name the node in their CN');
     return { certName: cn, cert: { fingerprint: cert.fingerprint256, serial: normalizeSerial(cert.serialNumber), notAfterMs: Date.parse(cert.validTo) } };
   }
+
+  recheck(who: CallIdentity): void {
+    const cert = who.cert;
+    if (!cert) return;
+    const cn = who.certName ?? '';
+    if (cert.notAfterMs < this.clock.now()) {
+      this.logger.warn('client certificate rejected', { cn, reason: 'expired while its stream was open' });
+      throw new CertificateRejected(`the client certificate "${cn}" expired on ${new Date(cert.notAfterMs).toISOString().slice(0, 10)}; issue a new one with \`wgmesh ca issue ${cn}\``);
+    }
+    if (this.isRevoked(cert.serial)) {
+      this.logger.warn('client certificate rejected', { cn, reason: 'revoked while its stream was open' });
+      throw new CertificateRejected(`the client certificate "${cn}" (serial ${cert.serial}) has been revoked; a revoked node cannot join: issue a new certificate if this node should be in the mesh`);
+    }
+  }
 }
 
 export function splitPem(text: string): string[] {

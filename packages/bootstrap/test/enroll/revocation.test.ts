@@ -147,3 +147,27 @@ test('the authenticator refuses a serial on the next call once the bootstrap\'s 
   tls.close();
   await enforcer.stop();
 });
+
+test('a Heartbeat stream\'s identity, checked again per message (recheck): refused once its certificate is revoked or has expired', async () => {
+  const ca = makeCa();
+  const server = issue(ca, 'boot');
+  const node = issue(ca, 'alpha');
+  let now = Date.now();
+  const tls = new MeshTls({ caPem: Buffer.from(ca.certPem), certPem: Buffer.from(server.certPem), keyPem: Buffer.from(server.keyPem), clock: { now: () => now } });
+  const { revocation, enforcer } = await mesh();
+  const detach = tls.addRevocationSource(revocation);
+  const serial = new X509Certificate(node.certPem).serialNumber;
+  await revocation.recordIssued({ name: 'alpha', serial, notAfterMs: NOW + DAY });
+  const call = { getAuthContext: () => ({ sslPeerCertificate: { raw: new X509Certificate(node.certPem).raw } }), getPeer: () => 'test' } as unknown as Parameters<MeshTls['identify']>[0];
+  // Identified once (the stream opening), checked again before each message.
+  const who = tls.identify(call);
+  assert.doesNotThrow(() => tls.recheck(who));
+  now = who.cert!.notAfterMs + 1;
+  assert.throws(() => tls.recheck(who), (err: unknown) => err instanceof CertificateRejected && /expired on/.test((err as Error).message));
+  now = Date.now();
+  await revocation.revoke('alpha');
+  assert.throws(() => tls.recheck(who), (err: unknown) => err instanceof CertificateRejected && /has been revoked/.test((err as Error).message));
+  detach();
+  tls.close();
+  await enforcer.stop();
+});

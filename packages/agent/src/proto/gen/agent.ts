@@ -10,6 +10,8 @@ import type { DeleteTagRequest as _wgmesh_v1_DeleteTagRequest, DeleteTagRequest_
 import type { Endpoint as _wgmesh_v1_Endpoint, Endpoint__Output as _wgmesh_v1_Endpoint__Output } from './wgmesh/v1/Endpoint.js';
 import type { EnrollRequest as _wgmesh_v1_EnrollRequest, EnrollRequest__Output as _wgmesh_v1_EnrollRequest__Output } from './wgmesh/v1/EnrollRequest.js';
 import type { EnrollResponse as _wgmesh_v1_EnrollResponse, EnrollResponse__Output as _wgmesh_v1_EnrollResponse__Output } from './wgmesh/v1/EnrollResponse.js';
+import type { HeartbeatAnswer as _wgmesh_v1_HeartbeatAnswer, HeartbeatAnswer__Output as _wgmesh_v1_HeartbeatAnswer__Output } from './wgmesh/v1/HeartbeatAnswer.js';
+import type { HeartbeatMessage as _wgmesh_v1_HeartbeatMessage, HeartbeatMessage__Output as _wgmesh_v1_HeartbeatMessage__Output } from './wgmesh/v1/HeartbeatMessage.js';
 import type { InfoRequest as _wgmesh_v1_InfoRequest, InfoRequest__Output as _wgmesh_v1_InfoRequest__Output } from './wgmesh/v1/InfoRequest.js';
 import type { InfoResponse as _wgmesh_v1_InfoResponse, InfoResponse__Output as _wgmesh_v1_InfoResponse__Output } from './wgmesh/v1/InfoResponse.js';
 import type { JoinRequest as _wgmesh_v1_JoinRequest, JoinRequest__Output as _wgmesh_v1_JoinRequest__Output } from './wgmesh/v1/JoinRequest.js';
@@ -73,6 +75,8 @@ export interface ProtoGrpcType {
       EndpointKind: EnumTypeDefinition
       EnrollRequest: MessageTypeDefinition<_wgmesh_v1_EnrollRequest, _wgmesh_v1_EnrollRequest__Output>
       EnrollResponse: MessageTypeDefinition<_wgmesh_v1_EnrollResponse, _wgmesh_v1_EnrollResponse__Output>
+      HeartbeatAnswer: MessageTypeDefinition<_wgmesh_v1_HeartbeatAnswer, _wgmesh_v1_HeartbeatAnswer__Output>
+      HeartbeatMessage: MessageTypeDefinition<_wgmesh_v1_HeartbeatMessage, _wgmesh_v1_HeartbeatMessage__Output>
       InfoRequest: MessageTypeDefinition<_wgmesh_v1_InfoRequest, _wgmesh_v1_InfoRequest__Output>
       InfoResponse: MessageTypeDefinition<_wgmesh_v1_InfoResponse, _wgmesh_v1_InfoResponse__Output>
       JoinRequest: MessageTypeDefinition<_wgmesh_v1_JoinRequest, _wgmesh_v1_JoinRequest__Output>

@@ -4,6 +4,8 @@ import type { EnumTypeDefinition, MessageTypeDefinition } from '@grpc/proto-load
 import type { Endpoint as _wgmesh_v1_Endpoint, Endpoint__Output as _wgmesh_v1_Endpoint__Output } from './wgmesh/v1/Endpoint.js';
 import type { EnrollRequest as _wgmesh_v1_EnrollRequest, EnrollRequest__Output as _wgmesh_v1_EnrollRequest__Output } from './wgmesh/v1/EnrollRequest.js';
 import type { EnrollResponse as _wgmesh_v1_EnrollResponse, EnrollResponse__Output as _wgmesh_v1_EnrollResponse__Output } from './wgmesh/v1/EnrollResponse.js';
+import type { HeartbeatAnswer as _wgmesh_v1_HeartbeatAnswer, HeartbeatAnswer__Output as _wgmesh_v1_HeartbeatAnswer__Output } from './wgmesh/v1/HeartbeatAnswer.js';
+import type { HeartbeatMessage as _wgmesh_v1_HeartbeatMessage, HeartbeatMessage__Output as _wgmesh_v1_HeartbeatMessage__Output } from './wgmesh/v1/HeartbeatMessage.js';
 import type { JoinRequest as _wgmesh_v1_JoinRequest, JoinRequest__Output as _wgmesh_v1_JoinRequest__Output } from './wgmesh/v1/JoinRequest.js';
 import type { JoinResponse as _wgmesh_v1_JoinResponse, JoinResponse__Output as _wgmesh_v1_JoinResponse__Output } from './wgmesh/v1/JoinResponse.js';
 import type { LeaveRequest as _wgmesh_v1_LeaveRequest, LeaveRequest__Output as _wgmesh_v1_LeaveRequest__Output } from './wgmesh/v1/LeaveRequest.js';
@@ -40,6 +42,8 @@ export interface ProtoGrpcType {
       EndpointKind: EnumTypeDefinition
       EnrollRequest: MessageTypeDefinition<_wgmesh_v1_EnrollRequest, _wgmesh_v1_EnrollRequest__Output>
       EnrollResponse: MessageTypeDefinition<_wgmesh_v1_EnrollResponse, _wgmesh_v1_EnrollResponse__Output>
+      HeartbeatAnswer: MessageTypeDefinition<_wgmesh_v1_HeartbeatAnswer, _wgmesh_v1_HeartbeatAnswer__Output>
+      HeartbeatMessage: MessageTypeDefinition<_wgmesh_v1_HeartbeatMessage, _wgmesh_v1_HeartbeatMessage__Output>
       JoinRequest: MessageTypeDefinition<_wgmesh_v1_JoinRequest, _wgmesh_v1_JoinRequest__Output>
       JoinResponse: MessageTypeDefinition<_wgmesh_v1_JoinResponse, _wgmesh_v1_JoinResponse__Output>
       LeaveRequest: MessageTypeDefinition<_wgmesh_v1_LeaveRequest, _wgmesh_v1_LeaveRequest__Output>

@@ -4,6 +4,8 @@ import type * as grpc from '@grpc/grpc-js'
 import type { MethodDefinition } from '@grpc/proto-loader'
 import type { EnrollRequest as _wgmesh_v1_EnrollRequest, EnrollRequest__Output as _wgmesh_v1_EnrollRequest__Output } from '../../wgmesh/v1/EnrollRequest.js';
 import type { EnrollResponse as _wgmesh_v1_EnrollResponse, EnrollResponse__Output as _wgmesh_v1_EnrollResponse__Output } from '../../wgmesh/v1/EnrollResponse.js';
+import type { HeartbeatAnswer as _wgmesh_v1_HeartbeatAnswer, HeartbeatAnswer__Output as _wgmesh_v1_HeartbeatAnswer__Output } from '../../wgmesh/v1/HeartbeatAnswer.js';
+import type { HeartbeatMessage as _wgmesh_v1_HeartbeatMessage, HeartbeatMessage__Output as _wgmesh_v1_HeartbeatMessage__Output } from '../../wgmesh/v1/HeartbeatMessage.js';
 import type { JoinRequest as _wgmesh_v1_JoinRequest, JoinRequest__Output as _wgmesh_v1_JoinRequest__Output } from '../../wgmesh/v1/JoinRequest.js';
 import type { JoinResponse as _wgmesh_v1_JoinResponse, JoinResponse__Output as _wgmesh_v1_JoinResponse__Output } from '../../wgmesh/v1/JoinResponse.js';
 import type { LeaveRequest as _wgmesh_v1_LeaveRequest, LeaveRequest__Output as _wgmesh_v1_LeaveRequest__Output } from '../../wgmesh/v1/LeaveRequest.js';
@@ -28,6 +30,11 @@ export interface MeshClient extends grpc.Client {
   enroll(argument: _wgmesh_v1_EnrollRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_wgmesh_v1_EnrollResponse__Output>): grpc.ClientUnaryCall;
   enroll(argument: _wgmesh_v1_EnrollRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_wgmesh_v1_EnrollResponse__Output>): grpc.ClientUnaryCall;
   enroll(argument: _wgmesh_v1_EnrollRequest, callback: grpc.requestCallback<_wgmesh_v1_EnrollResponse__Output>): grpc.ClientUnaryCall;
+  
+  Heartbeat(metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientDuplexStream<_wgmesh_v1_HeartbeatMessage, _wgmesh_v1_HeartbeatAnswer__Output>;
+  Heartbeat(options?: grpc.CallOptions): grpc.ClientDuplexStream<_wgmesh_v1_HeartbeatMessage, _wgmesh_v1_HeartbeatAnswer__Output>;
+  heartbeat(metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientDuplexStream<_wgmesh_v1_HeartbeatMessage, _wgmesh_v1_HeartbeatAnswer__Output>;
+  heartbeat(options?: grpc.CallOptions): grpc.ClientDuplexStream<_wgmesh_v1_HeartbeatMessage, _wgmesh_v1_HeartbeatAnswer__Output>;
   
   Join(argument: _wgmesh_v1_JoinRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_wgmesh_v1_JoinResponse__Output>): grpc.ClientUnaryCall;
   Join(argument: _wgmesh_v1_JoinRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_wgmesh_v1_JoinResponse__Output>): grpc.ClientUnaryCall;
@@ -93,6 +100,8 @@ export interface MeshClient extends grpc.Client {
 export interface MeshHandlers extends grpc.UntypedServiceImplementation {
   Enroll: grpc.handleUnaryCall<_wgmesh_v1_EnrollRequest__Output, _wgmesh_v1_EnrollResponse>;
   
+  Heartbeat: grpc.handleBidiStreamingCall<_wgmesh_v1_HeartbeatMessage__Output, _wgmesh_v1_HeartbeatAnswer>;
+  
   Join: grpc.handleUnaryCall<_wgmesh_v1_JoinRequest__Output, _wgmesh_v1_JoinResponse>;
   
   Leave: grpc.handleUnaryCall<_wgmesh_v1_LeaveRequest__Output, _wgmesh_v1_LeaveResponse>;
@@ -111,6 +120,7 @@ export interface MeshHandlers extends grpc.UntypedServiceImplementation {
 
 export interface MeshDefinition extends grpc.ServiceDefinition {
   Enroll: MethodDefinition<_wgmesh_v1_EnrollRequest, _wgmesh_v1_EnrollResponse, _wgmesh_v1_EnrollRequest__Output, _wgmesh_v1_EnrollResponse__Output>
+  Heartbeat: MethodDefinition<_wgmesh_v1_HeartbeatMessage, _wgmesh_v1_HeartbeatAnswer, _wgmesh_v1_HeartbeatMessage__Output, _wgmesh_v1_HeartbeatAnswer__Output>
   Join: MethodDefinition<_wgmesh_v1_JoinRequest, _wgmesh_v1_JoinResponse, _wgmesh_v1_JoinRequest__Output, _wgmesh_v1_JoinResponse__Output>
   Leave: MethodDefinition<_wgmesh_v1_LeaveRequest, _wgmesh_v1_LeaveResponse, _wgmesh_v1_LeaveRequest__Output, _wgmesh_v1_LeaveResponse__Output>
   PresharedKeys: MethodDefinition<_wgmesh_v1_PresharedKeysRequest, _wgmesh_v1_PresharedKeysResponse, _wgmesh_v1_PresharedKeysRequest__Output, _wgmesh_v1_PresharedKeysResponse__Output>
