@@ -3,6 +3,7 @@ import type { Endpoint, JoinResponse__Output, L2Status, RttResponse__Output, Rtt
 import { compareNames, peersOf, selfNode, type MeshNode, type Netmap } from './netmap/netmap.js';
 import { NetmapApplier } from './netmap/applier.js';
 import type { WgConfigOptions } from './wg/config.js';
+import { HandshakeGuard } from './wg/handshake-guard.js';
 import { Reconciler } from './wg/reconciler.js';
 import type { WgDriver } from './wg/types.js';
 import { hasRestartNotifier } from './wg/userspace-driver.js';
@@ -95,6 +96,8 @@ export interface RttSource {
   observeTraffic?(bytesByName: ReadonlyMap<string, number>): void;
   /** Probe every peer often until `untilMs`; resolves once a round begun now has finished. */
   wantFresh?(untilMs: number): Promise<void>;
+  /** One probe to the peer now: its first packet opens a handshake (see HandshakeGuard). */
+  probeNow?(name: string): void;
 }
 
 export interface AgentInit {
@@ -167,6 +170,10 @@ export class Agent extends EventEmitter {
   private readonly paths: EndpointManager;
   private readonly relays: RelayPaths;
   private readonly psk: PresharedKeys;
+  /** Restarts a new peer's handshake when the first initiations crossed; only with a prober and a real device. */
+  private readonly handshakeGuard: HandshakeGuard | undefined;
+  /** Each peer's public key when the prober was last told of it: a new name or key is a new peer. */
+  private rttPeerKeys = new Map<string, string>();
   private readonly logger: Logger;
   private readonly timers: Timers;
 
@@ -252,6 +259,24 @@ export class Agent extends EventEmitter {
       }
       this.emit('reconciled');
     }, { timers: this.timers });
+    this.handshakeGuard = rtt?.probeNow && components.driver.reportsHandshakes
+      ? new HandshakeGuard({
+        timers: this.timers,
+        opens: (name) => {
+          const node = this.membership.netmap.nodes.get(name);
+          return node !== undefined && this.opensHandshakeWith(node);
+        },
+        publicKeyOf: (name) => this.membership.netmap.nodes.get(name)?.publicKey,
+        answered: (name, sinceMs) => {
+          const at = rtt.lastAnswerMs?.(name);
+          return at !== undefined && at > 0 && at >= sinceMs;
+        },
+        latestHandshakes: async () => new Map((await components.driver.read()).peers.map((p) => [p.publicKey, p.latestHandshakeMs])),
+        restart: (name) => this.reconciler.restartPeer(name),
+        probe: (name) => rtt.probeNow?.(name),
+        logger: this.logger.child({ component: 'wg' }),
+      })
+      : undefined;
     this.membership = new NetmapApplier(
       init.meshName,
       init.nodeName,
@@ -456,6 +481,7 @@ export class Agent extends EventEmitter {
   async stop(options: { leave?: boolean; keepInterface?: boolean } = {}): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    this.handshakeGuard?.stop();
     this.session.stop();
     this.reporter.stop();
     if (options.leave !== false && this.membership.joined) await this.session.leave();
@@ -726,13 +752,21 @@ export class Agent extends EventEmitter {
 
   private syncRttPeers(): void {
     this.components.rtt?.setSelf?.(this.meshIp);
-    const netmap = this.membership.netmap;
-    const self = selfNode(netmap);
-    // The later of two nodes to join opens their handshake: when it adds the other, that one has
-    // had it as a peer since it joined (ties: the lower mesh IP). See RttProber.initiatorHold.
-    const opens = (n: MeshNode): boolean =>
-      !self || self.joinedAtMs > n.joinedAtMs || (self.joinedAtMs === n.joinedAtMs && compareNames(self.meshIp, n.meshIp) < 0);
-    this.components.rtt?.setPeers(peersOf(netmap).map((n) => ({ name: n.name, meshIp: n.meshIp, opensHandshake: opens(n) })));
+    const peers = peersOf(this.membership.netmap);
+    this.components.rtt?.setPeers(peers.map((n) => ({ name: n.name, meshIp: n.meshIp, opensHandshake: this.opensHandshakeWith(n) })));
+    if (!this.handshakeGuard) return;
+    const keys = new Map(peers.map((n) => [n.name, n.publicKey]));
+    this.handshakeGuard.added(peers.filter((n) => this.rttPeerKeys.get(n.name) !== n.publicKey).map((n) => ({ name: n.name, publicKey: n.publicKey })));
+    this.rttPeerKeys = keys;
+  }
+
+  /**
+   * The later of two nodes to join opens their handshake: when it adds the other, that one has had
+   * it as a peer since it joined (ties: the lower mesh IP). See RttProber.initiatorHold.
+   */
+  private opensHandshakeWith(n: MeshNode): boolean {
+    const self = selfNode(this.membership.netmap);
+    return !self || self.joinedAtMs > n.joinedAtMs || (self.joinedAtMs === n.joinedAtMs && compareNames(self.meshIp, n.meshIp) < 0);
   }
 
   /** Progress of start-up, for a terminal: 'endpoints', 'joined', 'interface', 'peers'. */

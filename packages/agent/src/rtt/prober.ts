@@ -399,6 +399,18 @@ export class RttProber extends EventEmitter<RttProberEvents> {
   }
 
   /**
+   * One probe burst to the named peer now, outside the rounds, as to a new peer (its first packet
+   * opens a handshake): after the agent configured a silent peer afresh (HandshakeGuard).
+   */
+  probeNow(name: string): void {
+    const peer = this.peers.get(name);
+    if (!peer || !this.running || !this.started) return;
+    peer.holdUntilNs = undefined;
+    this.wakeups++;
+    this.round([peer], true);
+  }
+
+  /**
    * Rest mode: every peer is probed every round until `untilMs` (wall clock), starting with a
    * round now unless one went within the last interval. The figures after that round are fresh.
    */

@@ -13,6 +13,7 @@ export interface KernelWgDriverInit {
 /** WireGuard through the kernel module (`ip link add IF type wireguard`), driven with `wg` and `ip`. */
 export class KernelWgDriver implements WgDriver {
   readonly kind = 'kernel' as const;
+  readonly reportsHandshakes = true;
   private readonly runner: CommandRunner;
   private readonly logger: Logger;
   /** This driver made the link and gave it no address (up() without one): there is none to list. */

@@ -57,6 +57,8 @@ export interface MemoryWgDriverInit {
  */
 export class MemoryWgDriver implements WgDriver {
   readonly kind = 'memory' as const;
+  /** Handshakes happen here only through simulateHandshake() (a test hook): a test that uses it may say so. */
+  reportsHandshakes = false;
   /** Every operation applied, in order (empty when constructed with record: false). */
   readonly operations: WgOp[] = [];
   /** How many operations were applied, recorded or not. */

@@ -72,6 +72,8 @@ export class Reconciler {
   /** The public key each node's peer was last configured under, by node name: a key change or removal removes it. */
   private keyOf = new Map<string, string>();
   private readonly dirty = new Set<string>();
+  /** Nodes whose peer is to be removed and configured again (restartPeer). */
+  private readonly restarts = new Set<string>();
   private needFull = true;
   private readonly passes: Coalescer;
   private scheduled = false;
@@ -123,6 +125,16 @@ export class Reconciler {
     void this.passes.run();
   }
 
+  /**
+   * Removes the named node's peer from the device and configures it again, at the next pass:
+   * WireGuard then starts that peer's handshake state afresh (see HandshakeGuard). Resolves once
+   * done (or given up: a peer the node no longer has, or under another key by now).
+   */
+  restartPeer(name: string): Promise<void> {
+    this.restarts.add(name);
+    return this.passes.run();
+  }
+
   /** A full pass now; resolves when the device matches the netmap (or the pass failed). */
   full(): Promise<void> {
     this.needFull = true;
@@ -158,6 +170,7 @@ export class Reconciler {
   private async pass(): Promise<void> {
     if (this.closed) return;
     try {
+      if (this.restarts.size > 0) await this.restartPass();
       if (this.needFull) await this.fullPass();
       else if (this.dirty.size > 0) await this.fastPass();
     } catch (err) {
@@ -198,6 +211,29 @@ export class Reconciler {
     for (const id of [...this.failing.keys()]) if (!failed.has(id)) this.succeeded(id);
     this.recordFailures(groups, failed);
     if (ops.length > 0) this.logger.debug('wireguard reconciled (full)', { ops: ops.length, failed: failed.size, revision: netmap.revision });
+  }
+
+  /** The restarts asked for: each peer that is on the device as configured goes and comes back in one batch. */
+  private async restartPass(): Promise<void> {
+    const netmap = this.netmap();
+    const ops: WgOp[] = [];
+    for (const name of this.restarts) {
+      const node = name === netmap.selfName ? undefined : netmap.nodes.get(name);
+      const desired = node ? wgPeerFor(node, this.options) : undefined;
+      if (!desired || this.keyOf.get(name) !== desired.publicKey || !this.device.has(desired.publicKey)) continue;
+      ops.push({ op: 'remove-peer', publicKey: desired.publicKey }, { op: 'set-peer', peer: desired });
+    }
+    this.restarts.clear();
+    if (ops.length === 0) return;
+    try {
+      await this.driver.apply(ops);
+      applyOpsToPeers(this.device, ops);
+      this.stats.ops += ops.length;
+    } catch (err) {
+      // The peers may be gone or half there: a full pass reads back what the device holds.
+      this.needFull = true;
+      throw err;
+    }
   }
 
   private async fastPass(): Promise<void> {

@@ -55,6 +55,11 @@ export type WgBackendKind = 'kernel' | 'userspace' | 'memory';
  */
 export interface WgDriver {
   readonly kind: WgBackendKind;
+  /**
+   * Its read() tells each peer's latest handshake, as a real device does. A driver that cannot is
+   * never asked to configure a silent peer afresh (HandshakeGuard).
+   */
+  readonly reportsHandshakes?: boolean;
   readonly name: string;
   /** Create (or take over) the interface, set key, port and address (when given), and bring it up. */
   up(config: WgInterfaceConfig): Promise<void>;

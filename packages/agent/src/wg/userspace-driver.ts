@@ -140,6 +140,7 @@ class Daemon {
  */
 export class UserspaceWgDriver implements WgDriver, RestartNotifier {
   readonly kind = 'userspace' as const;
+  readonly reportsHandshakes = true;
   private readonly runner: CommandRunner;
   private readonly logger: Logger;
   private readonly settings: Required<Omit<UserspaceWgDriverInit, 'runner' | 'logger' | 'killWithParent'>>;

@@ -458,6 +458,25 @@ describe('RttProber: one side of a new pair opens the handshake', () => {
   });
 });
 
+describe('RttProber.probeNow', () => {
+  test('one burst to that peer at once, held or not; nothing for an unknown name or a stopped prober', async () => {
+    const { time, sockets, prober } = await simulated({ timeoutMs: 100, intervalMs: 60_000 });
+    prober.setPeers([{ name: 'held', meshIp: '10.232.0.3', opensHandshake: false }, { name: 'other', meshIp: '10.232.0.4' }]);
+    await prober.start();
+    time.advance(5_000);
+    const socket = sockets[0]!;
+    const before = socket.sent.length;
+    prober.probeNow('held');
+    prober.probeNow('nobody');
+    const sent = socket.sent.slice(before).map((s) => s.address);
+    assert.ok(sent.length > 0 && sent.every((a) => a === '10.232.0.3'), `sent: ${sent.join(', ')}`);
+    await prober.stop();
+    const after = socket.sent.length;
+    prober.probeNow('held');
+    assert.equal(socket.sent.length, after);
+  });
+});
+
 describe('RttProber rest mode (simulated network and time)', () => {
   const B = '10.232.0.2';
   const C = '10.232.0.3';

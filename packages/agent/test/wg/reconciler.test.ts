@@ -200,6 +200,28 @@ describe('Reconciler: one bad peer never stops the others', () => {
   });
 });
 
+describe('Reconciler.restartPeer', () => {
+  test('the peer goes and comes back with the same config in one batch; its handshake state is gone', async () => {
+    const env = await setup();
+    env.membership(peers(2), ['p1', 'p2']);
+    await settle(env.reconciler);
+    await env.memory.simulateHandshake(keys.get(1)!, { atMs: 1_700_000_000_000 });
+    const before = (await env.memory.read()).peers.find((p) => p.publicKey === keys.get(1))!;
+    const attemptsBefore = env.device.attempted.length;
+    await env.reconciler.restartPeer('p1');
+    const batch = env.device.attempted.slice(attemptsBefore);
+    assert.deepEqual(batch.map((op) => op.op), ['remove-peer', 'set-peer']);
+    const after = (await env.memory.read()).peers.find((p) => p.publicKey === keys.get(1))!;
+    assert.equal(after.latestHandshakeMs, 0, 'a fresh peer: no handshake');
+    assert.deepEqual({ ...after, latestHandshakeMs: before.latestHandshakeMs }, before, 'the same config');
+    assert.deepEqual(await env.devicePeers(), ['p1', 'p2']);
+    // A name the node does not have (any more) is left alone.
+    const n = env.device.attempted.length;
+    await env.reconciler.restartPeer('p9');
+    assert.equal(env.device.attempted.length, n);
+  });
+});
+
 describe('Reconciler: a fast pass applies the same rule as a full pass', () => {
   test('a peer with a live session keeps the endpoint it roamed to when a delta changes its candidate or its address', async () => {
     const mesh = await setup();
