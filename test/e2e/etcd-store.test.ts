@@ -39,6 +39,10 @@ async function allocateRetrying(store: EtcdMeshStore, name: string, deadlineMs: 
     } catch (err) {
       if (!(err instanceof StoreUnavailable) || Date.now() > deadlineMs) throw err;
       errors.push(err.message);
+      // As a joining agent does, not at once: calls made back to back while the etcd client's
+      // circuit breakers are open fail in milliseconds and keep them open (a CI run spent its
+      // 20 s that way once).
+      await new Promise((r) => setTimeout(r, 200));
     }
   }
 }
