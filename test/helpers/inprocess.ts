@@ -1,9 +1,10 @@
 import * as grpc from '@grpc/grpc-js';
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Agent, createGrpcControlClient, generateKeyPair, MemoryWgDriver } from '@wgmesh/agent';
-import { Bootstrap, FileStateStore } from '@wgmesh/bootstrap';
+import { Bootstrap, FileStateStore, type StateStore } from '@wgmesh/bootstrap';
 
 export const MESH = 'sim';
 export const CIDR = '198.18.0.0/16';
@@ -22,6 +23,34 @@ export async function startBootstrap(stateFile: string, port = 0, privateKey = g
   );
   await bootstrap.start();
   return { bootstrap, driver, privateKey };
+}
+
+/**
+ * A bootstrap on loopback that persists nothing (thousands of joins with an fsync each would be a
+ * test's whole cost), with `others` members besides itself joined straight into its table. Their
+ * keys are random bytes, not generateKeyPair(): Node 20 can deadlock making thousands of keys (a
+ * GC during a key export), and these members never do key exchange.
+ */
+export async function startFilledBootstrap(others: number): Promise<Bootstrap> {
+  const noStore: StateStore = { load: async () => undefined, save: async () => {}, append: async () => {} };
+  const bootstrap = new Bootstrap(
+    { store: noStore, driver: new MemoryWgDriver('wgsim', { record: false }) },
+    {
+      meshName: MESH, nodeName: 'bootstrap', privateKey: generateKeyPair().privateKey, cidr: CIDR, selfIp: BOOTSTRAP_IP,
+      grpcBindAddr: '127.0.0.1', grpcPort: 0, stunPort: 0, heartbeatMs: 60_000,
+      liveness: { suspectAfterMs: 3_600_000, failedAfterMs: 7_200_000, reapAfterMs: 7_200_000 },
+    },
+  );
+  await bootstrap.start();
+  const table = bootstrap.table!;
+  for (let i = 1; i <= others; i++) {
+    await table.join({
+      name: `m${i}`, identity: { publicKey: randomBytes(32).toString('base64') },
+      // TEST-NET-3 only: one address per 250 members, each member its own port.
+      endpoints: [{ ip: `203.0.113.${(i % 250) + 1}`, port: 51820 + Math.floor(i / 250), kind: 'ENDPOINT_KIND_LAN' }], tags: {}, listenPort: 51820,
+    });
+  }
+  return bootstrap;
 }
 
 /** An agent with an in-memory device talking real gRPC to the bootstrap. */

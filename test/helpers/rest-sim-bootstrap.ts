@@ -10,9 +10,7 @@
  * Stops when its stdin closes (the parent ended, or is done with it) or on SIGTERM.
  */
 import { createInterface } from 'node:readline';
-import { generateKeyPair, MemoryWgDriver } from '@wgmesh/agent';
-import { Bootstrap, type StateStore } from '@wgmesh/bootstrap';
-import { BOOTSTRAP_IP, CIDR, MESH } from './inprocess.js';
+import { startFilledBootstrap } from './inprocess.js';
 
 const members = Number(process.argv[2]);
 if (!Number.isInteger(members) || members < 1) {
@@ -20,23 +18,7 @@ if (!Number.isInteger(members) || members < 1) {
   process.exit(2);
 }
 
-const noStore: StateStore = { load: async () => undefined, save: async () => {}, append: async () => {} };
-const bootstrap = new Bootstrap(
-  { store: noStore, driver: new MemoryWgDriver('wgsim', { record: false }) },
-  {
-    meshName: MESH, nodeName: 'bootstrap', privateKey: generateKeyPair().privateKey, cidr: CIDR, selfIp: BOOTSTRAP_IP,
-    grpcBindAddr: '127.0.0.1', grpcPort: 0, stunPort: 0, heartbeatMs: 60_000,
-    liveness: { suspectAfterMs: 3_600_000, failedAfterMs: 7_200_000, reapAfterMs: 7_200_000 },
-  },
-);
-await bootstrap.start();
-const table = bootstrap.table!;
-for (let i = 1; i < members; i++) {
-  await table.join({
-    name: `m${i}`, identity: { publicKey: generateKeyPair().publicKey },
-    endpoints: [{ ip: `203.0.${Math.floor(i / 250)}.${(i % 250) + 1}`, port: 51820, kind: 'ENDPOINT_KIND_LAN' }], tags: {}, listenPort: 51820,
-  });
-}
+const bootstrap = await startFilledBootstrap(members - 1);
 process.stdout.write(`${JSON.stringify({ port: bootstrap.port })}\n`);
 
 let stopping = false;

@@ -4,7 +4,6 @@
  * limit), the bootstrap merges the parts by peer, and its matrix ends up with the whole row. An
  * Update that fails leaves its samples due for the next heartbeat.
  */
-import { randomBytes } from 'node:crypto';
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
@@ -12,17 +11,14 @@ import {
   Agent, createGrpcControlClient, generateKeyPair, loadProtos, MemoryWgDriver, RTT_SAMPLES_PER_REPORT,
   type ControlClient, type RttSample, type RttSample__Output, type RttSource,
 } from '@wgmesh/agent';
-import { Bootstrap, LIMITS, type StateStore } from '@wgmesh/bootstrap';
-import { BOOTSTRAP_IP, CIDR, MESH } from '../helpers/inprocess.js';
+import { LIMITS } from '@wgmesh/bootstrap';
+import { MESH, startFilledBootstrap } from '../helpers/inprocess.js';
 import { waitFor } from '../helpers/wait.js';
 
 /** When the fixed figures were measured (one time: samples compare equal from one report to the next). */
 const MEASURED_AT_MS = Date.now();
 
 const MESH_SIZE = 2000;
-
-/** Nothing persisted: 2,000 joins with an fsync each would be the test's whole cost. */
-const noStore: StateStore = { load: async () => undefined, save: async () => {}, append: async () => {} };
 
 /** A prober that measures nothing: a fixed figure to each peer it is given. */
 class FixedRtt implements RttSource {
@@ -36,31 +32,14 @@ class FixedRtt implements RttSource {
 }
 
 test(`an agent in a mesh of ${MESH_SIZE} reports all its RTT samples over successive heartbeats, each Update within the limits`, async () => {
-  const bootstrap = new Bootstrap(
-    { store: noStore, driver: new MemoryWgDriver('wgsim', { record: false }) },
-    {
-      meshName: MESH, nodeName: 'bootstrap', privateKey: generateKeyPair().privateKey, cidr: CIDR, selfIp: BOOTSTRAP_IP,
-      grpcBindAddr: '127.0.0.1', grpcPort: 0, stunPort: 0, heartbeatMs: 60_000,
-      liveness: { suspectAfterMs: 3_600_000, failedAfterMs: 7_200_000, reapAfterMs: 7_200_000 },
-    },
-  );
-  await bootstrap.start();
+  // The mesh has 1,998 other members besides the bootstrap (joined straight into its table).
+  const bootstrap = await startFilledBootstrap(MESH_SIZE - 2);
   const table = bootstrap.table!;
   let agent: Agent | undefined;
   after(async () => {
     await agent?.stop({ leave: false });
     await bootstrap.stop();
   });
-
-  // Step 1: the mesh has 1,998 other members besides the bootstrap (joined straight into its table).
-  for (let i = 1; i <= MESH_SIZE - 2; i++) {
-    await table.join({
-      // Random bytes, not generateKeyPair(): Node 20 can deadlock making thousands of keys (a GC
-      // during a key export), and these members never do key exchange.
-      name: `m${i}`, identity: { publicKey: randomBytes(32).toString('base64') },
-      endpoints: [{ ip: `203.0.${Math.floor(i / 250)}.${(i % 250) + 1}`, port: 51820, kind: 'ENDPOINT_KIND_LAN' }], tags: {}, listenPort: 51820,
-    });
-  }
 
   // Step 2: n0 joins over gRPC and heartbeats; every Update it sends is measured, and one is made to fail.
   const { requestSerialize } = loadProtos().mesh.wgmesh.v1.Mesh.service.Update;
