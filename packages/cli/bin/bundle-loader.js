@@ -2,7 +2,7 @@
 // scripts/bundle.mjs): what makes a start cheap. Shared by bin/wgmesh.js and the bundle script,
 // so the cached code is for exactly the source compiled here.
 'use strict';
-const { readFileSync } = require('node:fs');
+const { readFileSync, renameSync, rmSync, writeFileSync } = require('node:fs');
 const { createRequire } = require('node:module');
 const path = require('node:path');
 const vm = require('node:vm');
@@ -21,4 +21,47 @@ function loadBundle(filename, cachedData) {
   return { exports: module.exports, script };
 }
 
-module.exports = { loadBundle };
+/**
+ * Loads a command's bundle with the best code cache at hand. The build's (NAME.cjs.cache) holds
+ * what loading the modules compiles; the functions a run calls after that (the join, gRPC, the
+ * codecs, WireGuard's socket) V8 still compiles at every start. So a run that has done its usual
+ * work, and did not start from a kept cache, keeps V8's code for the next start: `warmed()` writes
+ * NAME.cjs.warm beside the bundle, once (`make build` removes it with the rest). A kept cache that
+ * V8 refuses (another node version) is replaced the same way.
+ */
+function loadCommandBundle(filename) {
+  const warmFile = `${filename}.warm`;
+  const warm = readIfPresent(warmFile);
+  const { exports, script } = loadBundle(filename, warm ?? readIfPresent(`${filename}.cache`));
+  if (warm !== undefined && !script.cachedDataRejected) return { exports, warmed: undefined };
+  let kept = false;
+  const warmed = () => {
+    if (kept) return;
+    kept = true;
+    keepCodeCache(script, warmFile);
+  };
+  return { exports, warmed };
+}
+
+/** Writes V8's code for `script` to `file` whole or not at all (nodes starting together may race). */
+function keepCodeCache(script, file) {
+  const temp = `${file}.${process.pid}.tmp`;
+  try {
+    writeFileSync(temp, script.createCachedData(), { mode: 0o644 });
+    renameSync(temp, file);
+  } catch {
+    // A directory this user cannot write (a read-only /usr, `wgmesh info` as a user): the next
+    // start uses the build's cache, as before.
+    rmSync(temp, { force: true });
+  }
+}
+
+function readIfPresent(file) {
+  try {
+    return readFileSync(file);
+  } catch {
+    return undefined;
+  }
+}
+
+module.exports = { loadBundle, loadCommandBundle };

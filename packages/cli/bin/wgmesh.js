@@ -5,9 +5,9 @@
 // CommonJS (bin/package.json), not an ES module: an ES entry point makes node set up its ES
 // module loader first, 5-8 ms of CPU on every command.
 'use strict';
-const { existsSync, readFileSync } = require('node:fs');
+const { existsSync } = require('node:fs');
 const path = require('node:path');
-const { loadBundle } = require('./bundle-loader.js');
+const { loadBundle, loadCommandBundle } = require('./bundle-loader.js');
 
 const bundleDir = path.join(__dirname, '..', 'bundle') + path.sep;
 const [name = '', ...rest] = process.argv.slice(2);
@@ -15,21 +15,14 @@ const commandFile = /^[a-z][a-z-]*$/.test(name) ? `${bundleDir}commands/${name}.
 
 async function main() {
   if (commandFile && existsSync(commandFile)) {
-    return loadBundle(commandFile, readCodeCache(`${commandFile}.cache`)).exports.start(rest, process.env);
+    const { exports, warmed } = loadCommandBundle(commandFile);
+    return exports.start(rest, process.env, warmed ? { warmed } : {});
   }
   if (existsSync(`${bundleDir}main.cjs`)) {
     return loadBundle(`${bundleDir}main.cjs`).exports.start(process.argv.slice(2), process.env);
   }
   process.stderr.write(`wgmesh: the CLI is not built (no ${bundleDir}): run \`make build\`\n`);
   return 1;
-}
-
-function readCodeCache(file) {
-  try {
-    return readFileSync(file);
-  } catch {
-    return undefined; // No cache: V8 compiles the bundle itself, a little slower.
-  }
 }
 
 main().then(

@@ -7,6 +7,8 @@
  *                            `info` without -watch). Optional parts (prom-client, node-forge,
  *                            yaml) load inside it only when a run needs them.
  *   commands/NAME.cjs.cache  V8's code cache for it, made here: a start skips most compiling.
+ *   (commands/NAME.cjs.warm  not made here: the code cache a run of the command keeps once it has
+ *                            done its work, for the starts after it; bin/bundle-loader.js.)
  *   main.cjs                 help, version and unknown command names (src/help.ts).
  *   dashboard.mjs            ink and React for `info -watch` (ES module: yoga-layout uses
  *                            top-level await).
@@ -117,8 +119,9 @@ await Promise.all([
       ...cjs,
       stdin: entry([
         "import { startBundledCommand } from './bundle-entry.js';",
+        "import type { CommandRuntime } from './run.js';",
         `const load = async () => (await import('./commands/${c.file}.js')).${c.fn};`,
-        `export const start = (argv: string[], env: NodeJS.ProcessEnv) => startBundledCommand(${JSON.stringify(c.name)}, load, argv, env);`,
+        `export const start = (argv: string[], env: NodeJS.ProcessEnv, runtime?: CommandRuntime) => startBundledCommand(${JSON.stringify(c.name)}, load, argv, env, runtime);`,
         // For the code cache below: load every module a run of the command loads first, run nothing.
         "export const preload = () => Promise.all([import('./run.js'), load()]);",
       ].join('\n')),

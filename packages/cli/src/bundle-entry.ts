@@ -5,10 +5,10 @@
  * from the environment when it loads.
  */
 import { applyDebugEnvironment } from './debug-env.js';
-import type { Command } from './run.js';
+import type { Command, CommandRuntime } from './run.js';
 
-export async function startBundledCommand(name: string, load: () => Promise<Command>, argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
+export async function startBundledCommand(name: string, load: () => Promise<Command>, argv: string[], env: NodeJS.ProcessEnv, runtime: CommandRuntime = {}): Promise<number> {
   applyDebugEnvironment(argv, env);
   const [{ runCommand }, command] = await Promise.all([import('./run.js'), load()]);
-  return runCommand(name, command, argv, env);
+  return runCommand(name, command, argv, env, runtime);
 }

@@ -5,6 +5,7 @@ import { parsePrefix, prefixContains } from '@wgmesh/bootstrap/ipam/ipam';
 import { formatHelp, resolveCommandFlags, UsageError, type FlagSpec } from '../flags/parse.js';
 import { checkMeshName, checkRoot, interrupted, makeLogger, NODE_FLAGS, nodeInit, nodeName, runNode, wgDriverFactory } from './node-common.js';
 import { printBootstrapSummary } from './summary.js';
+import type { CommandRuntime } from '../run.js';
 import { refuseTlsWithDev, refuseTwoCaSources, serverTlsFromFlags, TLS_SERVER_FLAGS } from './tls.js';
 import { ETCD_FLAGS, etcdStoreInitFromFlags } from './etcd-flags.js';
 import { L2_BOOTSTRAP_FLAGS, l2NodeFromFlags, meshL2FromFlags } from './l2-flags.js';
@@ -54,7 +55,7 @@ With -store etcd, any number of bootstraps serve one mesh: IPs are taken in etcd
 twice), every bootstrap fans out every change, one of them (an etcd leader key under a lease) runs
 failure detection, and one that cannot reach etcd refuses joins and updates with UNAVAILABLE.`;
 
-export async function runBootstrap(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
+export async function runBootstrap(argv: string[], env: NodeJS.ProcessEnv, runtime: CommandRuntime = {}): Promise<number> {
   const { values, help } = resolveCommandFlags('bootstrap', BOOTSTRAP_FLAGS, argv, env, 'node');
   if (help) {
     process.stdout.write(formatHelp(USAGE, DESCRIPTION, BOOTSTRAP_FLAGS, 'node'));
@@ -102,7 +103,7 @@ export async function runBootstrap(argv: string[], env: NodeJS.ProcessEnv): Prom
     explain: (err, signal) => (signal ? interrupted(signal, errorText(err)) : err instanceof Error ? err : new Error(String(err))),
     stopping: () => {},
     started: () => printBootstrapSummary(node.bootstrap!, { dev, socket: String(values.socket) }),
-  });
+  }, runtime);
 }
 
 function errorText(err: unknown): string {

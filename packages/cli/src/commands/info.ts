@@ -2,6 +2,7 @@ import type { InfoResponse__Output } from '@wgmesh/agent/proto/gen/wgmesh/v1/Inf
 import { formatHelp, resolveCommandFlags, type FlagSpec } from '../flags/parse.js';
 import { formatInfo } from '../ui/format.js';
 import { deadline, CLIENT_FLAGS, unary, withLocalClient } from '../local-api/client.js';
+import type { CommandRuntime } from '../run.js';
 
 export const INFO_FLAGS: FlagSpec[] = [
   { name: 'json', type: 'bool', default: false, help: 'print the status as JSON' },
@@ -12,7 +13,7 @@ export const INFO_FLAGS: FlagSpec[] = [
 const USAGE = 'wgmesh info [-watch] [-json] [-socket PATH]';
 const DESCRIPTION = 'Shows this node and every peer: mesh IPs, status, endpoints, handshakes, RTT, traffic and tags.\nOn a terminal with -watch it is a live dashboard; piped, a plain table.';
 
-export async function runInfo(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
+export async function runInfo(argv: string[], env: NodeJS.ProcessEnv, runtime: CommandRuntime = {}): Promise<number> {
   const { values, help } = resolveCommandFlags('info', INFO_FLAGS, argv, env, 'client');
   if (help) {
     process.stdout.write(formatHelp(USAGE, DESCRIPTION, INFO_FLAGS, 'client'));
@@ -25,6 +26,7 @@ export async function runInfo(argv: string[], env: NodeJS.ProcessEnv): Promise<n
       const info = await unary<InfoResponse__Output>((cb) => client.info({}, deadline(), cb));
       print(info);
       client.close();
+      runtime.warmed?.();
       return 0;
     }
     if (process.stdout.isTTY && !values.json) {

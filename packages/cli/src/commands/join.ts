@@ -8,6 +8,7 @@ import { formatHelp, resolveCommandFlags, UsageError, type FlagSpec, type FlagVa
 import { enrollFiles, loadOrEnroll, makeCsr } from '../enroll/enroll.js';
 import { checkMeshName, checkRoot, interrupted, makeLogger, NODE_FLAGS, nodeInit, nodeName, runNode, wgDriverFactory } from './node-common.js';
 import { printJoinSummary } from './summary.js';
+import type { CommandRuntime } from '../run.js';
 import { showJoinProgress } from '../ui/progress.js';
 import { clientTlsFromFlags, clientTlsFromPems, refuseTlsWithDev, tlsChannelOptions, TLS_CLIENT_FLAGS } from './tls.js';
 import { explainJoinError, explainStopDuringJoin } from './explain.js';
@@ -42,7 +43,7 @@ const USAGE = 'wgmesh join [-dev] -n MESH -bootstrap-addr HOST:PORT [-bootstrap-
 const DESCRIPTION = `Joins this machine to a mesh: configures WireGuard with every other node as a peer and keeps
 it current. Runs in the foreground until SIGINT/SIGTERM, then leaves the mesh.`;
 
-export async function runJoin(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
+export async function runJoin(argv: string[], env: NodeJS.ProcessEnv, runtime: CommandRuntime = {}): Promise<number> {
   const { values, help } = resolveCommandFlags('join', JOIN_FLAGS, argv, env, 'node');
   if (help) {
     process.stdout.write(formatHelp(USAGE, DESCRIPTION, JOIN_FLAGS, 'node'));
@@ -108,7 +109,7 @@ export async function runJoin(argv: string[], env: NodeJS.ProcessEnv): Promise<n
       const handshakes = agent.restoredFromState ? Promise.resolve(progress.end()) : progress.waitForHandshakes(10_000);
       void handshakes.then(() => printJoinSummary(agent, { socket: String(values.socket), dev }));
     },
-  });
+  }, runtime);
 }
 
 /** -token, read; refused with the other ways of saying what -token says (-dev, TLS files, another -n or -node-name). */

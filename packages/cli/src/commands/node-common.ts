@@ -14,6 +14,13 @@ import type { MeshNamesInit } from '@wgmesh/agent/dns/names';
 import type { FlagSpec, FlagValues } from '../flags/parse.js';
 import { COMMON_FLAGS } from '../flags/common.js';
 import { StartInterrupted, UsageError } from '../errors.js';
+import type { CommandRuntime } from '../run.js';
+
+/**
+ * How long after its start a node's compiled code is kept for the next start (CommandRuntime):
+ * by then it has answered its peers' first probes and handshakes, the work of every new peer.
+ */
+const KEEP_CODE_AFTER_START_MS = 2_000;
 
 /** Flags every node (bootstrap or join) takes. */
 export const NODE_FLAGS: FlagSpec[] = [
@@ -232,8 +239,11 @@ export interface ForegroundHooks {
  * retried stops it cleanly), the node is started, and the command then runs until a signal has
  * stopped it. A start that fails has stopped what it started; its error is explained.
  */
-export async function runNode(node: AgentNode, logger: Logger, hooks: ForegroundHooks): Promise<number> {
+export async function runNode(node: AgentNode, logger: Logger, hooks: ForegroundHooks, runtime: CommandRuntime = {}): Promise<number> {
+  let keepCode: NodeJS.Timeout | undefined;
   const signals = onSignals(async () => {
+    // A node stopping this early has not done a node's usual work: nothing worth keeping.
+    clearTimeout(keepCode);
     hooks.stopping();
     await node.stop();
   }, logger);
@@ -247,6 +257,7 @@ export async function runNode(node: AgentNode, logger: Logger, hooks: Foreground
     throw hooks.explain(err, signal);
   }
   hooks.started();
+  if (runtime.warmed) keepCode = setTimeout(runtime.warmed, KEEP_CODE_AFTER_START_MS).unref();
   return signals.finished;
 }
 

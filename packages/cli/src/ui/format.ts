@@ -121,8 +121,18 @@ export function originalInfoLines(info: InfoResponse__Output): string[] {
   ];
 }
 
-/** A time as Go's time.Time prints it (the original's lines): 2026-12-02 08:39:27 +0000 UTC. */
+/**
+ * A time as Go's time.Time prints it (the original's lines): 2026-12-02 08:39:27 +0000 UTC.
+ * In the local zone at offset 0 (servers run UTC) it is written from the date's own fields: the
+ * first Intl.DateTimeFormat of a process loads ICU's zone and locale data, ~20 ms of every
+ * `wgmesh info`. Any other zone, or an explicit one, asks Intl for its name.
+ */
 export function goTime(ms: number, timeZone?: string): string {
+  const date = new Date(ms);
+  if (timeZone === undefined && date.getTimezoneOffset() === 0) {
+    const two = (n: number) => String(n).padStart(2, '0');
+    return `${String(date.getUTCFullYear()).padStart(4, '0')}-${two(date.getUTCMonth() + 1)}-${two(date.getUTCDate())} ${two(date.getUTCHours())}:${two(date.getUTCMinutes())}:${two(date.getUTCSeconds())} +0000 UTC`;
+  }
   const parts = Object.fromEntries(
     new Intl.DateTimeFormat('en-US', { timeZone, hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', timeZoneName: 'longOffset' })
       .formatToParts(new Date(ms))

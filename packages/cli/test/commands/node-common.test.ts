@@ -1,10 +1,11 @@
-import { test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { isWgKey, loadOrCreateKey } from '@wgmesh/agent';
-import { checkMeshName, logLevel, NODE_FLAGS, nodeInit, parseTags, resolveListenAddr } from '../../src/commands/node-common.js';
+import { isWgKey, loadOrCreateKey, silentLogger } from '@wgmesh/agent';
+import type { AgentNode } from '@wgmesh/agent/node/node';
+import { checkMeshName, logLevel, NODE_FLAGS, nodeInit, parseTags, resolveListenAddr, runNode } from '../../src/commands/node-common.js';
 import { applyDebugEnvironment } from '../../src/debug-env.js';
 import { resolveFlags, UsageError } from '../../src/flags/parse.js';
 
@@ -98,4 +99,33 @@ test('-memberlist-format: ours by default, or the original\'s; anything else ref
   assert.equal(init([]).memberlistFormat, 'wgmesh');
   assert.equal(init(['-memberlist-format', 'original']).memberlistFormat, 'original');
   assert.throws(() => init(['-memberlist-format', 'serf']), (err: Error) => err instanceof UsageError && /-memberlist-format serf: use wgmesh or original/.test(err.message));
+});
+
+describe('runNode: the compiled code of a node that is up is kept for the next start', () => {
+  /** A node that starts at once and stops when asked; runNode's only use of it. */
+  function fakeNode(): AgentNode {
+    return { start: async () => {}, stop: async () => {} } as unknown as AgentNode;
+  }
+  const hooks = { explain: (err: unknown) => err as Error, started: () => {}, stopping: () => {} };
+
+  test('2 s after the start, once; nothing when a signal stops the node before', async (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout'] });
+    let kept = 0;
+    const running = runNode(fakeNode(), silentLogger(), hooks, { warmed: () => kept++ });
+    // The start resolves in a microtask; the timer is set then.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    t.mock.timers.tick(1_999);
+    assert.equal(kept, 0);
+    t.mock.timers.tick(1);
+    assert.equal(kept, 1);
+    process.emit('SIGTERM');
+    assert.equal(await running, 0);
+
+    const early = runNode(fakeNode(), silentLogger(), hooks, { warmed: () => kept++ });
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    process.emit('SIGTERM');
+    assert.equal(await early, 0);
+    t.mock.timers.tick(5_000);
+    assert.equal(kept, 1, 'a node stopped within 2 s of its start keeps nothing');
+  });
 });

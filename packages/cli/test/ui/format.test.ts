@@ -40,6 +40,23 @@ describe('info: the original wgmesh\'s lines', () => {
     assert.equal(goTime(Date.UTC(2026, 6, 2, 8, 39, 27), 'America/New_York'), '2026-07-02 04:39:27 -0400 EDT');
   });
 
+  test('in a local zone at offset 0 it is written without Intl, as Intl writes it; other local zones get their name', (t) => {
+    // node re-reads TZ when it changes.
+    const saved = process.env.TZ;
+    t.after(() => {
+      if (saved === undefined) delete process.env.TZ;
+      else process.env.TZ = saved;
+    });
+    process.env.TZ = 'UTC';
+    for (const ms of [Date.UTC(2026, 11, 2, 8, 39, 27), Date.UTC(2000, 0, 1, 0, 0, 0), Date.UTC(2038, 5, 30, 23, 59, 59), Date.UTC(1999, 11, 31, 23, 59, 59, 999)]) {
+      assert.equal(new Date(ms).getTimezoneOffset(), 0);
+      assert.equal(goTime(ms), goTime(ms, 'UTC'));
+    }
+    assert.equal(goTime(Date.UTC(2026, 11, 2, 8, 39, 27, 600)), '2026-12-02 08:39:27 +0000 UTC');
+    process.env.TZ = 'America/New_York';
+    assert.equal(goTime(Date.UTC(2026, 0, 2, 8, 39, 27)), '2026-01-02 03:39:27 -0500 EST');
+  });
+
   test('services: a section of one line per node offering one, none when there are none', () => {
     const text = servicesSection(info({
       services: [
