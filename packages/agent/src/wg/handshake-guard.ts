@@ -1,8 +1,13 @@
 import { errorMessage, silentLogger, type Logger } from '../log.js';
 import type { Timers } from '../timers.js';
 
-/** How long after a peer is added its first handshake may take before the guard looks. */
-export const HANDSHAKE_GUARD_DEFAULTS = { checkAfterMs: 1_500 };
+/**
+ * When the guard looks at a peer, after it was added. The first look is early: crossed
+ * initiations (below) happen when both nodes send at once as they add each other, and a restart
+ * costs one round trip. The second covers a peer that was not ready yet at the first (its node
+ * still starting, on a loaded machine); WireGuard's own retry would come only at 5 s.
+ */
+export const HANDSHAKE_GUARD_DEFAULTS = { looksAfterMs: [500, 1_500] as readonly number[] };
 
 /** What the guard needs of the agent, the device and the prober. */
 export interface HandshakeGuardComponents {
@@ -29,54 +34,68 @@ export interface HandshakeGuardComponents {
  * other at the same moment (a node and its peer both starting traffic as they add each other)
  * each answer the other's initiation, which discards their own; both then wait as responders for
  * data that never comes, and WireGuard sends its next initiation only 5 s later. So a peer that,
- * some time after it was added, has had no handshake and answered no probe is configured afresh
- * by the node that opens the pair (only that one: two nodes doing it at once could cross again)
- * and probed at once. Once per peer added; a peer that cannot be reached at all costs one extra
- * WireGuard operation.
+ * at a look after it was added (looksAfterMs), has had no handshake and answered no probe since is
+ * configured afresh by the node that opens the pair (only that one: two nodes doing it at once
+ * could cross again) and probed at once. At most once per look; a peer that cannot be reached at
+ * all costs one extra WireGuard operation per look.
  */
 export class HandshakeGuard {
-  /** Peers added and not looked at yet, with when they were added. */
-  private readonly pending = new Map<string, { publicKey: string; addedMs: number }>();
+  /** Peers added with looks still to come: when each was added, and its next look (an index into looksAfterMs). */
+  private readonly pending = new Map<string, { publicKey: string; addedMs: number; look: number }>();
   private timer: ReturnType<Timers['setTimeout']> | undefined;
+  /** When the timer fires (the guard's clock). */
+  private timerAtMs = Infinity;
   private stopped = false;
   private readonly logger: Logger;
   private readonly now: () => number;
 
-  constructor(private readonly components: HandshakeGuardComponents, private readonly checkAfterMs = HANDSHAKE_GUARD_DEFAULTS.checkAfterMs) {
+  constructor(private readonly components: HandshakeGuardComponents, private readonly looksAfterMs: readonly number[] = HANDSHAKE_GUARD_DEFAULTS.looksAfterMs) {
+    if (looksAfterMs.length === 0 || looksAfterMs.some((ms, i) => !(ms >= 0) || (i > 0 && ms <= looksAfterMs[i - 1]!))) {
+      throw new RangeError(`handshake guard looks ${looksAfterMs.join(', ')} ms: give one or more increasing times`);
+    }
     this.logger = components.logger ?? silentLogger();
     this.now = components.now ?? Date.now;
   }
 
-  /** Peers the node has just added (or whose key changed): each is looked at once, checkAfterMs from now. */
+  /** Peers the node has just added (or whose key changed): each is looked at looksAfterMs from now. */
   added(peers: readonly { name: string; publicKey: string }[]): void {
     if (this.stopped || peers.length === 0) return;
     const now = this.now();
-    for (const p of peers) this.pending.set(p.name, { publicKey: p.publicKey, addedMs: now });
-    this.timer ??= this.components.timers.setTimeout(() => {
-      this.timer = undefined;
-      void this.check();
-    }, this.checkAfterMs);
+    for (const p of peers) this.pending.set(p.name, { publicKey: p.publicKey, addedMs: now, look: 0 });
+    this.schedule(now);
   }
 
   stop(): void {
     this.stopped = true;
     if (this.timer) this.components.timers.clearTimeout(this.timer);
     this.timer = undefined;
+    this.timerAtMs = Infinity;
     this.pending.clear();
   }
 
-  /** Looks at the peers that are due; the rest wait for a later look. */
+  /** The timer for the earliest look to come (an earlier one replaces a later one). */
+  private schedule(now: number): void {
+    if (this.stopped || this.pending.size === 0) return;
+    const at = Math.min(...[...this.pending.values()].map((p) => p.addedMs + this.looksAfterMs[p.look]!));
+    if (this.timer && at >= this.timerAtMs) return;
+    if (this.timer) this.components.timers.clearTimeout(this.timer);
+    this.timerAtMs = at;
+    this.timer = this.components.timers.setTimeout(() => {
+      this.timer = undefined;
+      this.timerAtMs = Infinity;
+      void this.check();
+    }, Math.max(0, at - now));
+  }
+
+  /** Looks at the peers that are due; each moves on to its next look, or is done after its last. */
   async check(): Promise<void> {
     const now = this.now();
-    const due = [...this.pending].filter(([, p]) => now - p.addedMs >= this.checkAfterMs);
-    for (const [name] of due) this.pending.delete(name);
-    if (this.pending.size > 0 && !this.stopped) {
-      const next = Math.min(...[...this.pending.values()].map((p) => p.addedMs + this.checkAfterMs)) - now;
-      this.timer ??= this.components.timers.setTimeout(() => {
-        this.timer = undefined;
-        void this.check();
-      }, Math.max(0, next));
+    const due = [...this.pending].filter(([, p]) => now - p.addedMs >= this.looksAfterMs[p.look]!);
+    for (const [name, p] of due) {
+      p.look++;
+      if (p.look >= this.looksAfterMs.length) this.pending.delete(name);
     }
+    this.schedule(now);
     const c = this.components;
     // Still the same peer, this node's to open, and silent: only then is the device asked.
     const silent = due.filter(([name, p]) => c.publicKeyOf(name) === p.publicKey && c.opens(name) && !c.answered(name, p.addedMs));

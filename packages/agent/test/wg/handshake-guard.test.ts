@@ -1,14 +1,15 @@
 /**
- * HandshakeGuard: a new peer with no handshake and no answer some time after it was added is
- * configured afresh and probed, by the node that opens the pair only, once per peer added.
+ * HandshakeGuard: a new peer with no handshake and no answer at a look after it was added is
+ * configured afresh and probed, by the node that opens the pair only, at most once per look.
+ * Most tests use one look at 1.5 s; the default schedule has its own test.
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { HandshakeGuard, type HandshakeGuardComponents } from '../../src/wg/handshake-guard.js';
+import { HANDSHAKE_GUARD_DEFAULTS, HandshakeGuard, type HandshakeGuardComponents } from '../../src/wg/handshake-guard.js';
 import { SimTimers } from '../sim-timers.js';
 
 /** A world the test sets: who opens, who answered, the device's handshakes; records restarts and probes. */
-function world(over: Partial<HandshakeGuardComponents> = {}) {
+function world(over: Partial<HandshakeGuardComponents> = {}, looksAfterMs: readonly number[] = [1_500]) {
   const timers = new SimTimers();
   const state = {
     keys: new Map([['a', 'KA'], ['b', 'KB'], ['c', 'KC']]),
@@ -32,7 +33,7 @@ function world(over: Partial<HandshakeGuardComponents> = {}) {
     restart: async (name) => void state.restarted.push(name),
     probe: (name) => void state.probed.push(name),
     ...over,
-  }, 1_500);
+  }, looksAfterMs);
   /** Moves time on (SimTimers) and lets the check's promises settle. */
   const advance = async (ms: number) => {
     timers.advance(ms);
@@ -88,6 +89,45 @@ describe('HandshakeGuard', () => {
     assert.deepEqual(state.restarted, ['a']);
     await advance(1);
     assert.deepEqual(state.restarted, ['a', 'b']);
+  });
+
+  test('the default looks: 0.5 s after the peer was added, and again at 1.5 s if it is still silent', async () => {
+    assert.deepEqual(HANDSHAKE_GUARD_DEFAULTS.looksAfterMs, [500, 1_500]);
+    const { guard, state, advance } = world({}, HANDSHAKE_GUARD_DEFAULTS.looksAfterMs);
+    guard.added([{ name: 'a', publicKey: 'KA' }, { name: 'b', publicKey: 'KB' }]);
+    await advance(499);
+    assert.deepEqual(state.restarted, []);
+    await advance(1);
+    assert.deepEqual(state.restarted, ['a', 'b']);
+    // "a" answers the probe that followed its restart; "b" stays silent.
+    state.answeredAt.set('a', 600);
+    await advance(999);
+    assert.deepEqual(state.restarted, ['a', 'b']);
+    await advance(1);
+    assert.deepEqual(state.restarted, ['a', 'b', 'b'], 'only the peer still silent is restarted at the second look');
+    assert.deepEqual(state.probed, ['a', 'b', 'b']);
+    await advance(10_000);
+    assert.equal(state.restarted.length, 3, 'no look after the last');
+  });
+
+  test('a peer added later gets an earlier timer than one already set', async () => {
+    const { guard, state, advance } = world({}, [500, 1_500]);
+    guard.added([{ name: 'a', publicKey: 'KA' }]);
+    await advance(500);
+    assert.deepEqual(state.restarted, ['a']);
+    // The timer now waits for a's second look at 1.5 s; b's first look (at 0.6 + 0.5 s) comes before it.
+    await advance(100);
+    guard.added([{ name: 'b', publicKey: 'KB' }]);
+    await advance(500);
+    assert.deepEqual(state.restarted, ['a', 'b']);
+    await advance(400);
+    assert.deepEqual(state.restarted, ['a', 'b', 'a']);
+  });
+
+  test('looks must be increasing times', () => {
+    assert.throws(() => world({}, []), /give one or more increasing times/);
+    assert.throws(() => world({}, [500, 500]), /give one or more increasing times/);
+    assert.throws(() => world({}, [-1]), /give one or more increasing times/);
   });
 
   test('a device that cannot be read or a restart that fails is logged, nothing thrown; stop() ends it', async () => {
