@@ -1,42 +1,47 @@
 import * as grpc from '@grpc/grpc-js';
-import protobuf from 'protobufjs';
+import type { IConversionOptions, Writer } from 'protobufjs';
 import codecRoot from './codecs.gen.js';
-import { PROTO_DESCRIPTOR_JSON } from './descriptor.gen.js';
+import { SERVICE_METHODS } from './descriptor.gen.js';
 import type { ProtoGrpcType as AgentProto } from './gen/agent.js';
 import type { ProtoGrpcType as MeshProto } from './gen/mesh.js';
 
 /** How messages become objects: the options `make proto` gives proto-loader-gen-types, so the generated types hold. */
-const TO_OBJECT: protobuf.IConversionOptions = { longs: Number, enums: String, defaults: true, oneofs: true };
-const SERVICES = ['wgmesh.v1.Mesh', 'wgmesh.v1.Agent'] as const;
+const TO_OBJECT: IConversionOptions = { longs: Number, enums: String, defaults: true, oneofs: true };
 
 let loaded: { mesh: MeshProto; agent: AgentProto } | undefined;
 
 /** Loads both services once. This is the only place the untyped loader output is cast. */
 export function loadProtos(): { mesh: MeshProto; agent: AgentProto } {
   if (!loaded) {
-    // The .proto files were parsed at build time (descriptor.gen.ts). The service definitions are
-    // made here, as @grpc/proto-loader makes them, minus the file descriptors it encodes for
-    // reflection (which wgmesh does not serve): 3 ms at start instead of 17. The messages are
-    // coded by codecs.gen.ts, not by the reflected types (which would generate their code now).
-    const root = protobuf.Root.fromJSON(JSON.parse(PROTO_DESCRIPTOR_JSON) as protobuf.INamespace);
+    // The .proto files were parsed at build time: the services' methods (descriptor.gen.ts) and
+    // every message's codec as code (codecs.gen.ts). The service definitions are made here, as
+    // @grpc/proto-loader makes them, minus the file descriptors it encodes for reflection (which
+    // wgmesh does not serve); no protobufjs reflection, and no code generated at run time.
     const definition: Record<string, grpc.ServiceDefinition> = {};
-    for (const name of SERVICES) definition[name] = serviceDefinition(root.lookupService(name), name);
+    for (const [name, methods] of Object.entries(SERVICE_METHODS)) definition[name] = serviceDefinition(name, methods);
     const pkg = grpc.loadPackageDefinition(definition) as unknown;
     loaded = { mesh: pkg as MeshProto, agent: pkg as AgentProto };
   }
   return loaded;
 }
 
-function serviceDefinition(service: protobuf.Service, fullName: string): grpc.ServiceDefinition {
+interface MethodDescription {
+  readonly name: string;
+  readonly requestType: string;
+  readonly responseType: string;
+  readonly requestStream: boolean;
+  readonly responseStream: boolean;
+}
+
+function serviceDefinition(fullName: string, described: readonly MethodDescription[]): grpc.ServiceDefinition {
   const methods: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
-  for (const method of service.methodsArray) {
-    method.resolve();
-    const request = method.resolvedRequestType!;
-    const response = method.resolvedResponseType!;
+  for (const method of described) {
+    const request = codecOf(method.requestType);
+    const response = codecOf(method.responseType);
     methods[method.name] = {
       path: `/${fullName}/${method.name}`,
-      requestStream: Boolean(method.requestStream),
-      responseStream: Boolean(method.responseStream),
+      requestStream: method.requestStream,
+      responseStream: method.responseStream,
       requestSerialize: serializer(request),
       requestDeserialize: deserializer(request),
       responseSerialize: serializer(response),
@@ -50,26 +55,24 @@ function serviceDefinition(service: protobuf.Service, fullName: string): grpc.Se
 
 /** A message's functions in codecs.gen.ts: protobufjs's own, written out at build time. */
 interface MessageCodec {
-  encode(message: unknown): protobuf.Writer;
+  encode(message: unknown): Writer;
   decode(bytes: Uint8Array): unknown;
   fromObject(object: Record<string, unknown>): unknown;
-  toObject(message: unknown, options: protobuf.IConversionOptions): unknown;
+  toObject(message: unknown, options: IConversionOptions): unknown;
 }
 
-/** The generated codec of a reflected type, by its full name (.wgmesh.v1.JoinRequest). */
-export function codecOf(type: protobuf.Type): MessageCodec {
+/** A message's generated codec, by its full name (wgmesh.v1.JoinRequest). */
+export function codecOf(fullName: string): MessageCodec {
   let at: unknown = codecRoot;
-  for (const part of type.fullName.replace(/^\./, '').split('.')) at = (at as Record<string, unknown> | undefined)?.[part];
-  if (typeof (at as MessageCodec | undefined)?.decode !== 'function') throw new Error(`proto: no generated codec for ${type.fullName} (run \`make proto\`)`);
+  for (const part of fullName.split('.')) at = (at as Record<string, unknown> | undefined)?.[part];
+  if (typeof (at as MessageCodec | undefined)?.decode !== 'function') throw new Error(`proto: no generated codec for ${fullName} (run \`make proto\`)`);
   return at as MessageCodec;
 }
 
-function serializer(type: protobuf.Type): (value: unknown) => Buffer {
-  const codec = codecOf(type);
+function serializer(codec: MessageCodec): (value: unknown) => Buffer {
   return (value) => Buffer.from(codec.encode(codec.fromObject(value as Record<string, unknown>)).finish());
 }
 
-function deserializer(type: protobuf.Type): (bytes: Buffer) => unknown {
-  const codec = codecOf(type);
+function deserializer(codec: MessageCodec): (bytes: Buffer) => unknown {
   return (bytes) => codec.toObject(codec.decode(bytes), TO_OBJECT);
 }
