@@ -17,6 +17,7 @@ import { isSharedStore, type SharedCoordinator, type SharedMemberStore, type Sta
 import { createLocalControl } from './members/local-control.js';
 import { createMeshService, type MeshServiceStats } from './service/mesh-service.js';
 import { JoinServer } from './service/server.js';
+import { SendBudget } from './service/send-budget.js';
 import { devAuthenticator, type Authenticator } from './service/auth.js';
 import { ConfigError, StoreUnavailable } from './errors.js';
 import type { L2Settings } from '@wgmesh/agent/l2/l2';
@@ -170,15 +171,18 @@ export class Bootstrap {
     }
     const enrollment = this.components.enrollment?.(table);
     this.enrollment = enrollment;
+    // Join answers and Watch snapshots (each the whole membership) share one bound on bytes in flight.
+    const answers = new SendBudget(DEFAULTS.joinAnswersInFlightMaxBytes);
     const service = createMeshService({
       table, auth: authenticator, logger: this.logger.child({ component: 'bootstrap:service' }),
       ...(presharedKeys ? { presharedKeys } : {}),
       ...(enrollment ? { enrollment } : {}),
-    });
+    }, { answers });
     const server = new JoinServer(service.handlers, {
       bindAddr: this.init.grpcBindAddr ?? DEFAULTS.grpcBindAddr,
       port: this.init.grpcPort ?? DEFAULTS.grpcPort,
       credentials: this.components.serverCredentials ?? grpc.ServerCredentials.createInsecure(),
+      joinAnswers: answers,
     });
     await parts.start(
       'join service',
