@@ -8,6 +8,7 @@
 // JSON line {"members":N,"revision":R} (what this bootstrap's member table holds now); "memory" with
 // {"memory":{...},"memoryPeak":{...}}: process.memoryUsage() now and each part's peak (sampled every 500 ms).
 //
+// BENCH_HEAP_GROWTH=P: Bootstrap heapGrowthPercent (see limitHeapGrowth); 0 leaves V8's own growth.
 // BENCH_CHILD_HEAP_PROF=DIR: V8's sampling heap profiler runs throughout, and each time the heap
 // passes its peak by 32 MB the live allocations (with the stacks that made them) are written to
 // DIR/bootstrap-<pid>-heap-peak.heapprofile (Chrome DevTools' format), so the file left says what
@@ -33,7 +34,9 @@ const etcdStore = values.etcd
 const bootstrap = new Bootstrap(
   { store: etcdStore ?? new FileStateStore(positionals[0]!), driver: new MemoryWgDriver('wgbench') },
   { meshName: MESH, nodeName: values.name ?? 'bootstrap', privateKey: generateKeyPair().privateKey, cidr: CIDR, selfIp: values.ip ?? '198.18.0.1', grpcBindAddr: '127.0.0.1', grpcPort: 0, heartbeatMs: 3_600_000,
-    liveness: { suspectAfterMs: 3_600_000, failedAfterMs: 7_200_000, reapAfterMs: 7_200_000 } },
+    liveness: { suspectAfterMs: 3_600_000, failedAfterMs: 7_200_000, reapAfterMs: 7_200_000 },
+    // BENCH_HEAP_GROWTH=P: the bootstrap's heapGrowthPercent (0: V8's own), to compare; unset: its default.
+    ...(process.env.BENCH_HEAP_GROWTH ? { heapGrowthPercent: Number(process.env.BENCH_HEAP_GROWTH) } : {}) },
 );
 await bootstrap.start();
 process.stdout.write(`${bootstrap.port}\n`);
