@@ -16,6 +16,9 @@
 //   BENCH_ESTABLISH_TIMEOUT_S=1800 BENCH_CHANGE_TIMEOUT_S=30 BENCH_NEWCOMER_TIMEOUT_S=120
 //   BENCH_CHILD_PROF=DIR              a V8 CPU profile of the bootstrap child per size, into DIR
 //   BENCH_AGENT_PROF=DIR              the same of every agent process (is the harness the limit?)
+//   BENCH_CHILD_HEAP_PROF=DIR         the bootstrap's sampled heap profile at each new heap peak (bootstrap-child.ts)
+//   BENCH_CHILD_MEM_LOG=S             the bootstrap's process.memoryUsage() on stderr every S seconds
+//   BENCH_HEAP_GROWTH=P               the bootstrap's heapGrowthPercent (0: V8's own growth), to compare
 import { rmSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';

@@ -164,6 +164,8 @@ export class Agent extends EventEmitter {
   private readonly reconciler: Reconciler;
   /** Peers came, went or moved since the prober was last told (told after the next WireGuard pass). */
   private rttPeersStale = false;
+  /** Times the whole peer list was built for the RTT prober and handshake guard (tests read it: O(n) each). */
+  peerListings = 0;
   private readonly membership: NetmapApplier;
   private readonly session: ControlSession;
   private readonly reporter: Reporter;
@@ -751,6 +753,11 @@ export class Agent extends EventEmitter {
   }
 
   private syncRttPeers(): void {
+    // Without a prober or a handshake guard nobody wants the list: building it (every peer,
+    // sorted) after each batch of membership changes was O(n log n) per change, and the largest
+    // share of a benchmark process running 500 agents without probers.
+    if (!this.components.rtt && !this.handshakeGuard) return;
+    this.peerListings++;
     this.components.rtt?.setSelf?.(this.meshIp);
     const peers = peersOf(this.membership.netmap);
     this.components.rtt?.setPeers(peers.map((n) => ({ name: n.name, meshIp: n.meshIp, opensHandshake: this.opensHandshakeWith(n) })));

@@ -133,3 +133,48 @@ describe('Agent: who opens a new pair\'s handshake', () => {
     }
   });
 });
+
+describe('Agent: membership changes without an RTT prober', () => {
+  /** FakeControl whose Watch delivers the events pushed to it. */
+  class EventControl extends FakeControl {
+    private onEvent: ((e: import('../src/proto/index.js').WatchEvent__Output) => void) | undefined;
+    override watch(_req: unknown, callbacks: { onOpen(): void; onEvent(e: import('../src/proto/index.js').WatchEvent__Output): void }) {
+      this.onEvent = (e) => callbacks.onEvent(e);
+      queueMicrotask(() => callbacks.onOpen());
+      return { cancel() {} };
+    }
+    push(e: import('../src/proto/index.js').WatchEvent__Output): void {
+      this.onEvent!(e);
+    }
+  }
+
+  for (const withRtt of [false, true]) {
+    test(withRtt ? 'with a prober, each batch of new peers is handed to it' : 'without a prober or handshake guard, new peers cost no pass over the whole membership', async () => {
+      const timers = new SimTimers();
+      const response = joinResponse(200);
+      const control = new EventControl(response);
+      const driver = new MemoryWgDriver('wgagent', { record: false });
+      const agent = new Agent(
+        { control, driver, timers, ...(withRtt ? { rtt: new FixedRtt() } : {}) },
+        { meshName: 'm', nodeName: 'n0', privateKey: generateKeyPair().privateKey, heartbeatMs: HEARTBEAT_MS, wgOptions: {} },
+      );
+      await agent.start();
+      try {
+        const listedAtStart = agent.peerListings;
+        for (let i = 0; i < 20; i++) {
+          const key = Buffer.alloc(32);
+          key.writeUInt32BE(10_000 + i);
+          const reconciled = new Promise<void>((resolve) => agent.once('reconciled', () => resolve()));
+          control.push({ revision: 201 + i, upsert: meshNode(`new${i}`, `10.232.9.${i + 1}`, { publicKey: key.toString('base64') }), event: 'upsert' } as never);
+          await reconciled;
+        }
+        assert.equal(agent.netmap.nodes.size, 220);
+        assert.equal((await driver.read()).peers.length, 219, 'every new peer configured');
+        if (withRtt) assert.ok(agent.peerListings - listedAtStart >= 20, `${agent.peerListings - listedAtStart} listings for 20 batches of new peers`);
+        else assert.equal(agent.peerListings, 0);
+      } finally {
+        await agent.stop({ leave: false });
+      }
+    });
+  }
+});

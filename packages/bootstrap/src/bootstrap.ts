@@ -17,6 +17,8 @@ import { isSharedStore, type SharedCoordinator, type SharedMemberStore, type Sta
 import { createLocalControl } from './members/local-control.js';
 import { createMeshService, type MeshServiceStats } from './service/mesh-service.js';
 import { JoinServer } from './service/server.js';
+import { SendBudget } from './service/send-budget.js';
+import { limitHeapGrowth } from './heap-growth.js';
 import { devAuthenticator, type Authenticator } from './service/auth.js';
 import { ConfigError, StoreUnavailable } from './errors.js';
 import type { L2Settings } from '@wgmesh/agent/l2/l2';
@@ -81,6 +83,8 @@ export interface BootstrapInit {
    * it) and told to every node in its JoinResponse. Not with a shared store (etcd) yet.
    */
   readonly l2?: L2Settings;
+  /** Percent the heap may grow past its live size between full collections (limitHeapGrowth); default DEFAULTS.heapGrowthPercent, 0: V8's own. */
+  readonly heapGrowthPercent?: number;
 }
 
 /**
@@ -116,6 +120,7 @@ export class Bootstrap {
    * is running, in reverse order, before the error is thrown.
    */
   async start(): Promise<void> {
+    limitHeapGrowth(this.init.heapGrowthPercent ?? DEFAULTS.heapGrowthPercent);
     const ipam = new Ipam(this.init.cidr ?? DEFAULTS.cidr, this.init.ipamRange);
     const selfIp = this.init.selfIp ?? DEFAULTS.selfIp;
     if (!ipam.isAssignable(selfIp)) {
@@ -170,15 +175,18 @@ export class Bootstrap {
     }
     const enrollment = this.components.enrollment?.(table);
     this.enrollment = enrollment;
+    // Join answers and Watch snapshots (each the whole membership) share one bound on bytes in flight.
+    const answers = new SendBudget(DEFAULTS.joinAnswersInFlightMaxBytes);
     const service = createMeshService({
       table, auth: authenticator, logger: this.logger.child({ component: 'bootstrap:service' }),
       ...(presharedKeys ? { presharedKeys } : {}),
       ...(enrollment ? { enrollment } : {}),
-    });
+    }, { answers });
     const server = new JoinServer(service.handlers, {
       bindAddr: this.init.grpcBindAddr ?? DEFAULTS.grpcBindAddr,
       port: this.init.grpcPort ?? DEFAULTS.grpcPort,
       credentials: this.components.serverCredentials ?? grpc.ServerCredentials.createInsecure(),
+      joinAnswers: answers,
     });
     await parts.start(
       'join service',

@@ -80,6 +80,12 @@ interface PeerTrial {
  */
 export class EndpointSelector {
   private readonly trials = new Map<string, PeerTrial>();
+  /**
+   * Trials with more than one candidate, kept as trials change: hasChoices() is asked each time a
+   * peer's endpoint is (every peer of every pass while no review is scheduled), and counting them
+   * over all trials there made each membership change O(n), a full pass O(n²).
+   */
+  private withChoices = 0;
   private cachedNetworks: { at: number; value: readonly LocalNetwork[] } | undefined;
   /** rankedFor's memo, by a node's endpoints array (gone with it). */
   private readonly ranks = new WeakMap<MeshNode['endpoints'], { networks: readonly LocalNetwork[]; ranked: string[] }>();
@@ -125,7 +131,7 @@ export class EndpointSelector {
       // one than any before came (a port mapping, say): that one is tried at once.
       const better = trial !== undefined && !trial.candidates.includes(candidates[0]!);
       const keep = trial && !better ? candidates.indexOf(trial.candidates[trial.index]!) : -1;
-      this.trials.set(node.publicKey, { candidates, index: keep >= 0 ? keep : 0, since: trial && keep >= 0 ? trial.since : this.now() });
+      this.setTrial(node.publicKey, { candidates, index: keep >= 0 ? keep : 0, since: trial && keep >= 0 ? trial.since : this.now() });
       return candidates[keep >= 0 ? keep : 0];
     }
     return trial.candidates[trial.index];
@@ -133,8 +139,20 @@ export class EndpointSelector {
 
   /** True when some peer has more than one candidate, so reviewing can change anything. */
   hasChoices(): boolean {
-    for (const t of this.trials.values()) if (t.candidates.length > 1) return true;
-    return false;
+    return this.withChoices > 0;
+  }
+
+  private setTrial(key: string, trial: PeerTrial): void {
+    this.deleteTrial(key);
+    this.trials.set(key, trial);
+    if (trial.candidates.length > 1) this.withChoices++;
+  }
+
+  private deleteTrial(key: string): void {
+    const old = this.trials.get(key);
+    if (!old) return;
+    this.trials.delete(key);
+    if (old.candidates.length > 1) this.withChoices--;
   }
 
   /**
@@ -158,7 +176,7 @@ export class EndpointSelector {
       trial.since = now;
       advanced.push(peer.publicKey);
     }
-    for (const key of this.trials.keys()) if (!present.has(key)) this.trials.delete(key);
+    for (const key of this.trials.keys()) if (!present.has(key)) this.deleteTrial(key);
     return advanced;
   }
 }

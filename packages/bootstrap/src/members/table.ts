@@ -14,6 +14,7 @@ import { DEFAULTS } from '../constants.js';
 import { isSharedStore, type MeshState, type Member, type SharedMemberEvent, type SharedMemberStore, type StateStore } from './store.js';
 import { checkIdentity, hashNodeSecret, newNodeSecret, type Identity } from './identity.js';
 import { RelayedPairs, relayGranted, type RelayedPeer } from './relays.js';
+import { sameMember } from './same-member.js';
 
 export type { Identity } from './identity.js';
 
@@ -889,9 +890,3 @@ function mergeObserved(previous: readonly Endpoint__Output[], reported: readonly
   return [...reported.filter((e) => e.kind !== 'ENDPOINT_KIND_OBSERVED'), ...previous.filter((e) => e.kind === 'ENDPOINT_KIND_OBSERVED')];
 }
 
-/** Equal but for lastSeenMs. */
-function sameMember(a: Member, b: Member): boolean {
-  const { lastSeenMs: _a, ...restA } = a;
-  const { lastSeenMs: _b, ...restB } = b;
-  return JSON.stringify(restA) === JSON.stringify(restB);
-}

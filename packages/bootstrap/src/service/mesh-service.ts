@@ -27,6 +27,7 @@ import { toServiceError } from './status.js';
 import { createWatchHandler, type WatchQueueLimits } from './watch.js';
 import { createHeartbeatHandler, notThisStreamsNode } from './heartbeat.js';
 import { EncodedMembership } from './membership-bytes.js';
+import type { SendBudget } from './send-budget.js';
 import { answerPresharedKeys } from '../psk/answer.js';
 import type { PresharedKeySource } from '../psk/psk.js';
 import {
@@ -46,6 +47,11 @@ export interface MeshServiceComponents {
 export interface MeshServiceInit {
   /** How far one watcher may fall behind; defaults DEFAULTS.watchQueueMaxEvents / watchQueueMaxBytes. */
   readonly watchQueue?: Partial<WatchQueueLimits>;
+  /**
+   * Where Watch snapshots wait for room: the budget the server holds Join answers under (see
+   * JoinServer), so both kinds of whole-membership answer share one bound. None: not bounded.
+   */
+  readonly answers?: SendBudget;
 }
 
 /** Watch events sent, per stream and in all; tests and benchmarks read these. */
@@ -125,7 +131,7 @@ export function createMeshService(
   }
 
   const membership = new EncodedMembership();
-  const watch = createWatchHandler({ table, caller, logger, stats, membership }, watchQueue);
+  const watch = createWatchHandler({ table, caller, logger, stats, membership, ...(init.answers ? { budget: init.answers } : {}) }, watchQueue);
   const heartbeat = createHeartbeatHandler({
     identify: (call) => auth.identify(call),
     ...(auth.recheck ? { recheck: (who: CallIdentity) => auth.recheck!(who) } : {}),

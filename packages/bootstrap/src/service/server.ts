@@ -13,6 +13,8 @@ export interface JoinServerInit {
   readonly credentials: grpc.ServerCredentials;
   /** Bytes of Join answers in flight over all callers; default DEFAULTS.joinAnswersInFlightMaxBytes. */
   readonly joinAnswersInFlightMaxBytes?: number;
+  /** The budget itself, when others share it (Watch snapshots, see createMeshService); else one of its own. */
+  readonly joinAnswers?: SendBudget;
 }
 
 const JOIN_PATH = '/wgmesh.v1.Mesh/Join';
@@ -68,7 +70,7 @@ export class JoinServer {
   readonly joinAnswers: SendBudget;
 
   constructor(private readonly handlers: MeshHandlers, private readonly init: JoinServerInit) {
-    this.joinAnswers = new SendBudget(init.joinAnswersInFlightMaxBytes ?? DEFAULTS.joinAnswersInFlightMaxBytes);
+    this.joinAnswers = init.joinAnswers ?? new SendBudget(init.joinAnswersInFlightMaxBytes ?? DEFAULTS.joinAnswersInFlightMaxBytes);
   }
 
   async start(): Promise<void> {

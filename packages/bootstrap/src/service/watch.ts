@@ -11,6 +11,7 @@ import { NodeNotFound, WatcherFellBehind } from '../errors.js';
 import type { ServerSurfaceCall } from './auth.js';
 import { toServiceError } from './status.js';
 import type { EncodedMembership } from './membership-bytes.js';
+import type { SendBudget } from './send-budget.js';
 
 /**
  * The server side of Mesh.Watch: who may watch, list-and-watch from the member table
@@ -27,11 +28,13 @@ export interface WatchServiceComponents {
   readonly stats: { watchers: number; eventsSent: number; watchersFellBehind: number };
   /** Snapshots encoded once per revision (shared with Join's answers). */
   readonly membership?: EncodedMembership;
+  /** Bytes of whole-membership answers in flight (shared with Join's answers); none: unbounded. */
+  readonly budget?: SendBudget;
 }
 
 /** The Watch handler, and what ends every open stream (the bootstrap stopping). */
 export function createWatchHandler(components: WatchServiceComponents, limits: WatchQueueLimits): { Watch: MeshHandlers['Watch']; closeWatchers(): void } {
-  const { table, caller, logger, stats, membership } = components;
+  const { table, caller, logger, stats, membership, budget } = components;
   /** Each open Watch stream, with what stops sending to it. */
   const openStreams = new Map<ServerWritableStream<WatchRequest__Output, WatchEvent>, () => void>();
   const serializeEvent = loadProtos().mesh.wgmesh.v1.Mesh.service.Watch.responseSerialize;
@@ -70,7 +73,11 @@ export function createWatchHandler(components: WatchServiceComponents, limits: W
       stats.eventsSent++;
       // A change goes to every watcher as the same bytes, encoded once (see JoinServer).
       const snapshot = !delta && membership && event.snapshot ? membership.snapshotEvent(Number(event.revision), event.snapshot.nodes as MeshNode[]) : undefined;
-      writer.send(delta ? encodedDelta(delta, event) : snapshot ?? serializeEvent(event), catchUp);
+      // A stream's first snapshot (the whole membership: 1.2 MB at 10,000 nodes, and grpc-js copies
+      // it per watcher) waits for room in the budget Join answers go under, so that many watchers
+      // starting at once hold a bounded number of copies.
+      if (snapshot && catchUp && budget) writer.sendHeld(snapshot, (go) => budget.take(snapshot.length, go));
+      else writer.send(delta ? encodedDelta(delta, event) : snapshot ?? serializeEvent(event), catchUp);
       // A node removed (left, reaped, revoked) is told so at once, and re-joins or says why it cannot.
       // (Only live changes: a resume may replay an old remove the node has re-joined since.)
       if (!catchUp && delta?.kind === 'remove' && delta.name === name) {
@@ -112,6 +119,17 @@ export function createWatchHandler(components: WatchServiceComponents, limits: W
   };
 }
 
+interface Held {
+  ready: boolean;
+  release?: () => void;
+}
+
+interface QueuedEvent {
+  readonly bytes: Buffer;
+  readonly live: boolean;
+  readonly held?: Held;
+}
+
 /** How far one watcher may fall behind before its stream is ended (defaults in constants.ts). */
 export interface WatchQueueLimits {
   /** Live changes sent to the stream and not yet flushed to its connection. */
@@ -133,6 +151,13 @@ export interface WatchWriter {
    * replay is bounded by the history), only the live changes queued behind them are.
    */
   send(bytes: Buffer, catchUp: boolean): void;
+  /**
+   * Queues a catch-up event that may be written only once `hold` lets it (a snapshot waiting for
+   * room in the bootstrap's SendBudget): `hold(go)` calls `go` when it may go out and returns the
+   * release, called once the event was flushed or the writer closed. Events sent after it wait
+   * behind it (live ones counted as usual).
+   */
+  sendHeld(bytes: Buffer, hold: (go: () => void) => () => void): void;
   /** Stops sending and drops what is queued (the stream ended or was cancelled). */
   close(): void;
 }
@@ -148,7 +173,9 @@ export interface WatchWriter {
  * already handed to grpc-js.
  */
 export function createWatchWriter(stream: Writable, limits: WatchQueueLimits, onOverflow: (lag: WatchLag) => void): WatchWriter {
-  const queue: { bytes: Buffer; live: boolean }[] = [];
+  const queue: QueuedEvent[] = [];
+  /** Held events granted or waiting: each one's release is due once it is flushed, or at close. */
+  const holding = new Set<Held>();
   let head = 0;
   let events = 0;
   let bytes = 0;
@@ -164,8 +191,12 @@ export function createWatchWriter(stream: Writable, limits: WatchQueueLimits, on
     waitingForDrain = false;
     while (!closed && head < queue.length) {
       const item = queue[head]!;
+      // A held event not let out yet: it and everything behind it wait for its go.
+      if (item.held && !item.held.ready) break;
       queue[head++] = undefined as never;
-      const room = stream.write(item.bytes, item.live ? flushed(item.bytes) : undefined);
+      const held = item.held;
+      const done = held ? () => releaseHeld(held) : item.live ? flushed(item.bytes) : undefined;
+      const room = stream.write(item.bytes, done);
       if (!room) {
         waitingForDrain = true;
         stream.once('drain', pump);
@@ -179,12 +210,18 @@ export function createWatchWriter(stream: Writable, limits: WatchQueueLimits, on
     }
   }
 
+  function releaseHeld(held: Held): void {
+    if (!holding.delete(held)) return;
+    held.release?.();
+  }
+
   function close(): void {
     if (closed) return;
     closed = true;
     queue.length = 0;
     head = 0;
     stream.removeListener('drain', pump);
+    for (const held of [...holding]) releaseHeld(held);
   }
 
   return {
@@ -202,6 +239,19 @@ export function createWatchWriter(stream: Writable, limits: WatchQueueLimits, on
       }
       queue.push({ bytes: chunk, live: !catchUp });
       if (!waitingForDrain) pump();
+    },
+    sendHeld(chunk, hold) {
+      if (closed) return;
+      const held: Held = { ready: false };
+      holding.add(held);
+      queue.push({ bytes: chunk, live: false, held });
+      const release = hold(() => {
+        held.ready = true;
+        if (!waitingForDrain) pump();
+      });
+      // Closed meanwhile (or while go ran): give the room back at once.
+      if (holding.has(held)) held.release = release;
+      else release();
     },
     close,
   };

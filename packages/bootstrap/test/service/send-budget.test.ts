@@ -126,4 +126,50 @@ describe('Join answers through the budget (JoinServer)', () => {
     assert.ok(res.nodes.length >= 52);
     await waitFor(() => server.joinAnswers.bytesInFlight === 0, 'every byte given back');
   });
+
+  test('Watch snapshots share the budget: a snapshot waits while a caller that does not read holds a Join answer, and goes once that call is cancelled', async () => {
+    const table = await MemberTable.open(new MemoryStateStore(), new Ipam('10.232.0.0/16'), { meshName: 'sb' });
+    for (let i = 0; i < 50; i++) await table.join({ name: `m${i}`, identity: { publicKey: generateKeyPair().publicKey }, endpoints: [], tags: {}, listenPort: 51820 });
+    const answers = new SendBudget(1000);
+    const service = createMeshService({ table, auth: devAuthenticator, logger: silentLogger() }, { answers });
+    const server = new JoinServer(service.handlers, { bindAddr: '127.0.0.1', port: 0, credentials: grpc.ServerCredentials.createInsecure(), joinAnswers: answers });
+    await server.start();
+    stops.push(() => server.stop());
+    const Mesh = loadProtos().mesh.wgmesh.v1.Mesh;
+    const c = new Mesh(`127.0.0.1:${server.boundPort}`, grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 });
+    stops.push(async () => c.close());
+    // The watcher is a member (its own join answered while nothing else is out).
+    const wk = generateKeyPair();
+    const watcher = { meshName: 'sb', nodeName: 'watcher', publicKey: wk.publicKey, nodeSecret: nodeSecretFromPrivate(wk.privateKey) };
+    await new Promise<void>((resolve, reject) => c.join({ ...watcher, listenPort: 51820 }, { deadline: Date.now() + 10_000 }, (err) => (err ? reject(err) : resolve())));
+    await waitFor(() => answers.bytesInFlight === 0, 'the watcher\'s own answer flushed');
+
+    // A raw HTTP/2 caller with a flow-control window of 0 holds its Join answer's bytes.
+    const stuck = http2.connect(`http://127.0.0.1:${server.boundPort}`, { settings: { initialWindowSize: 0 } });
+    stops.push(async () => void stuck.destroy());
+    const key = generateKeyPair();
+    const body = Mesh.service.Join.requestSerialize({ meshName: 'sb', nodeName: 'stuck', publicKey: key.publicKey, nodeSecret: nodeSecretFromPrivate(key.privateKey), listenPort: 51820 });
+    const frame = Buffer.alloc(5 + body.length);
+    frame.writeUInt32BE(body.length, 1);
+    body.copy(frame, 5);
+    const req = stuck.request({ ':method': 'POST', ':path': '/wgmesh.v1.Mesh/Join', 'content-type': 'application/grpc', te: 'trailers' });
+    req.on('error', () => {});
+    req.end(frame);
+    await waitFor(() => answers.bytesInFlight > 0, 'the stuck caller\'s answer handed out');
+
+    // A new Watch from revision 0 starts with a snapshot: it waits for room.
+    const stream = c.watch({ ...watcher, sinceRevision: 0 });
+    stops.push(async () => stream.cancel());
+    stream.on('error', () => {});
+    let snapshotNodes = -1;
+    stream.on('data', (e: { snapshot?: { nodes: unknown[] } }) => {
+      if (e.snapshot) snapshotNodes = e.snapshot.nodes.length;
+    });
+    await waitFor(() => answers.stats.waited === 1, 'the snapshot waiting for room');
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(snapshotNodes, -1, 'no snapshot while the stuck answer holds the bytes');
+    req.close(http2.constants.NGHTTP2_CANCEL);
+    await waitFor(() => snapshotNodes >= 52, 'the snapshot, whole');
+    await waitFor(() => answers.bytesInFlight === 0, 'every byte given back');
+  });
 });

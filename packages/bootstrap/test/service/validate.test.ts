@@ -97,3 +97,18 @@ describe('endpoints', () => {
     assert.doesNotThrow(() => validateEndpoints(advertised as Endpoint__Output[], MESH4));
   });
 });
+
+test('endpoint addresses are parsed once: a heartbeat repeating them is checked without parsing, and a bad one is still refused each time', async () => {
+  const { endpointIpChecks } = await import('../../src/service/validate.js');
+  const mesh = parsePrefix('198.18.0.0/16');
+  const endpoints: Endpoint__Output[] = [{ ip: '203.0.113.77', port: 51820, kind: 'ENDPOINT_KIND_LAN' }, { ip: '2001:db8::77', port: 51820, kind: 'ENDPOINT_KIND_STUN' }];
+  const before = endpointIpChecks.parsed;
+  for (let i = 0; i < 50; i++) assert.deepEqual(validateEndpoints(endpoints, mesh), endpoints);
+  assert.equal(endpointIpChecks.parsed - before, 2, 'each address parsed once');
+  // Accepted in one mesh is not accepted in another that contains it.
+  assert.throws(() => validateEndpoints([endpoints[0]!], parsePrefix('203.0.113.0/24')), (err: Error) => err instanceof InvalidField && /inside the mesh/.test(err.message));
+  for (let i = 0; i < 3; i++) {
+    assert.throws(() => validateEndpoints([{ ip: '127.0.0.1', port: 51820, kind: 'ENDPOINT_KIND_LAN' }], mesh), (err: Error) => err instanceof InvalidField && /loopback/.test(err.message));
+    assert.throws(() => validateEndpoints([{ ip: '198.18.3.4', port: 51820, kind: 'ENDPOINT_KIND_LAN' }], mesh), (err: Error) => err instanceof InvalidField && /inside the mesh/.test(err.message));
+  }
+});

@@ -2,6 +2,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { createWatchWriter, type WatchLag } from '../../src/service/watch.js';
+import { SendBudget } from '../../src/service/send-budget.js';
 
 /**
  * A Watch stream's writes as grpc-js makes them: an object-mode Writable (high-water mark 16
@@ -119,5 +120,48 @@ describe('createWatchWriter', () => {
     await s.read();
     assert.ok(s.received.length <= 17, `${s.received.length}`);
     assert.equal(s.stream.listenerCount('drain'), 0);
+  });
+
+  test('snapshots wait for room in the send budget: two watchers starting at once hold one at a time; live changes queue behind their snapshot, in order', async () => {
+    const budget = new SendBudget(1500);
+    const a = fakeStream();
+    const b = fakeStream();
+    const wa = createWatchWriter(a.stream, { maxEvents: 100, maxBytes: 1_000_000 }, () => assert.fail('no overflow'));
+    const wb = createWatchWriter(b.stream, { maxEvents: 100, maxBytes: 1_000_000 }, () => assert.fail('no overflow'));
+    const hold = (bytes: number) => (go: () => void) => budget.take(bytes, go);
+    wa.sendHeld(event(1, 1000), hold(1000));
+    wb.sendHeld(event(2, 1000), hold(1000));
+    wb.send(event(3), false);
+    wb.send(event(4), false);
+    await new Promise((r) => setImmediate(r));
+    assert.equal(a.received.length, 1, 'the first snapshot went out');
+    assert.equal(b.received.length, 0, 'the second waits, and the changes behind it too');
+    assert.equal(budget.bytesInFlight, 1000);
+
+    // Flushed: its bytes come back and the second goes, then the changes behind it.
+    await a.flushOnce();
+    assert.equal(budget.bytesInFlight, 1000);
+    await b.read();
+    assert.deepEqual(b.received.map((x) => x[0]), [2, 3, 4]);
+    assert.equal(budget.bytesInFlight, 0);
+  });
+
+  test('a watcher closed while its snapshot waits or is unflushed gives the room back', async () => {
+    const budget = new SendBudget(1500);
+    const a = fakeStream();
+    const b = fakeStream();
+    const wa = createWatchWriter(a.stream, { maxEvents: 100, maxBytes: 1_000_000 }, () => assert.fail('no overflow'));
+    const wb = createWatchWriter(b.stream, { maxEvents: 100, maxBytes: 1_000_000 }, () => assert.fail('no overflow'));
+    wa.sendHeld(event(1, 1000), (go) => budget.take(1000, go));
+    wb.sendHeld(event(2, 1000), (go) => budget.take(1000, go));
+    wb.close();
+    assert.equal(budget.bytesInFlight, 1000, 'the waiting one left the queue');
+    wa.close();
+    assert.equal(budget.bytesInFlight, 0, 'the unflushed one gave its bytes back');
+    // Closed before it asked: nothing taken.
+    wa.sendHeld(event(3, 1000), (go) => budget.take(1000, go));
+    assert.equal(budget.bytesInFlight, 0);
+    await b.read();
+    assert.equal(b.received.length, 0);
   });
 });

@@ -1,0 +1,26 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { checkIdentity, hashNodeSecret, secretChecks } from '../../src/members/identity.js';
+import { IdentityMismatch } from '../../src/errors.js';
+import { numberedMember } from './fixtures.js';
+
+test('a node secret proved again and again is hashed once; a wrong one is still refused after a right one', () => {
+  const secret = randomBytes(32).toString('base64');
+  const member = numberedMember(3, { secretHash: hashNodeSecret(secret) });
+  const identity = { publicKey: member.publicKey, secret };
+  const before = secretChecks.hashed;
+  for (let i = 0; i < 100; i++) checkIdentity(member, { ...identity, secret: `${secret}` }, 'call');
+  assert.equal(secretChecks.hashed - before, 1, 'heartbeats after the first compare with the secret that matched');
+
+  // Same length, one character off; shorter; longer; empty; another node's secret.
+  const wrong = [`${secret.slice(0, -2)}${secret.at(-2) === 'A' ? 'B' : 'A'}${secret.at(-1)}`, secret.slice(1), `${secret}A`, '', randomBytes(32).toString('base64')];
+  for (const w of wrong) assert.throws(() => checkIdentity(member, { ...identity, secret: w }, 'call'), IdentityMismatch, w);
+  checkIdentity(member, identity, 'call');
+
+  // A new secret for the member (its key rotated): the old one no longer proves anything.
+  const next = randomBytes(32).toString('base64');
+  const rotated = { ...member, secretHash: hashNodeSecret(next) };
+  assert.throws(() => checkIdentity(rotated, identity, 'call'), IdentityMismatch);
+  checkIdentity(rotated, { ...identity, secret: next }, 'call');
+});
