@@ -85,6 +85,8 @@ export interface BootstrapInit {
   readonly l2?: L2Settings;
   /** Percent the heap may grow past its live size between full collections (limitHeapGrowth); default DEFAULTS.heapGrowthPercent, 0: V8's own. */
   readonly heapGrowthPercent?: number;
+  /** Members from which the heap's growth is limited; default DEFAULTS.heapGrowthFromMembers. */
+  readonly heapGrowthFromMembers?: number;
 }
 
 /**
@@ -120,7 +122,6 @@ export class Bootstrap {
    * is running, in reverse order, before the error is thrown.
    */
   async start(): Promise<void> {
-    limitHeapGrowth(this.init.heapGrowthPercent ?? DEFAULTS.heapGrowthPercent);
     const ipam = new Ipam(this.init.cidr ?? DEFAULTS.cidr, this.init.ipamRange);
     const selfIp = this.init.selfIp ?? DEFAULTS.selfIp;
     if (!ipam.isAssignable(selfIp)) {
@@ -132,6 +133,7 @@ export class Bootstrap {
     await parts.run(() => this.startParts(parts, ipam, selfIp));
     for (const fn of this.startedListeners) fn();
     const table = this.table!;
+    this.limitHeapGrowthWhenLarge(table);
     this.logger.info('bootstrap started', { mesh: table.meshName, cidr: table.cidr, port: this.port, members: table.size, revision: table.revision });
   }
 
@@ -288,8 +290,43 @@ export class Bootstrap {
    */
   async stop(options: { keepInterface?: boolean } = {}): Promise<void> {
     this.keepInterface = options.keepInterface ?? false;
+    this.heapGrowthWatch?.();
+    this.heapGrowthWatch = undefined;
     await this.parts?.stop();
   }
+
+  /** Set while the mesh is smaller than DEFAULTS.heapGrowthFromMembers: ends the wait for it to grow. */
+  private heapGrowthWatch: (() => void) | undefined;
+
+  /**
+   * limitHeapGrowth, once the mesh is large (now, or when a change makes it so): the fan-out
+   * garbage it is for comes with thousands of Watch streams. A small mesh's process keeps V8's
+   * flags as they were: a process whose flags changed makes code caches that no other process can
+   * use (the CLI keeps one of each run, bin/bundle-loader.js).
+   */
+  private limitHeapGrowthWhenLarge(table: MemberTable): void {
+    this.heapGrowthWatch?.();
+    this.heapGrowthWatch = undefined;
+    const percent = this.init.heapGrowthPercent ?? DEFAULTS.heapGrowthPercent;
+    if (!(percent > 0)) return;
+    const large = () => table.size >= (this.init.heapGrowthFromMembers ?? DEFAULTS.heapGrowthFromMembers);
+    if (large()) {
+      limitHeapGrowth(percent);
+      this.heapGrowthLimited = true;
+      return;
+    }
+    const unsubscribe = table.subscribe(() => {
+      if (!large()) return;
+      unsubscribe();
+      this.heapGrowthWatch = undefined;
+      limitHeapGrowth(percent);
+      this.heapGrowthLimited = true;
+    });
+    this.heapGrowthWatch = unsubscribe;
+  }
+
+  /** Whether this bootstrap has limited the heap's growth (limitHeapGrowthWhenLarge). */
+  heapGrowthLimited = false;
 
   private readonly startedListeners: (() => void)[] = [];
 

@@ -30,6 +30,8 @@ export const DEFAULTS = {
   joinAnswersInFlightMaxBytes: 32 * 1024 * 1024,
   /** See limitHeapGrowth: V8 collects once the heap is half again what survived the last collection. */
   heapGrowthPercent: 50,
+  /** ...once the mesh has this many members (Bootstrap.limitHeapGrowthWhenLarge). */
+  heapGrowthFromMembers: 1_000,
 } as const;
 
 /** The shared sizes (node name, tags, message) come from the agent, which enforces them too. */

@@ -28,3 +28,31 @@ test('a start that fails late (the local API socket cannot be made) stops every 
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('the heap\'s growth is limited only once the mesh is large: at start from a large state, or when it grows to it', async () => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'wgmesh-heapgrowth-'));
+  const started: Bootstrap[] = [];
+  const start = async (name: string, fromMembers: number) => {
+    const bootstrap = new Bootstrap(
+      { store: new FileStateStore(path.join(dir, `${name}.json`)), driver: new MemoryWgDriver(`wg${name}`) },
+      { meshName: name, nodeName: name, privateKey: generateKeyPair().privateKey, cidr: '10.232.0.0/16', selfIp: '10.232.1.1', grpcBindAddr: '127.0.0.1', grpcPort: 0, heapGrowthFromMembers: fromMembers },
+    );
+    started.push(bootstrap);
+    await bootstrap.start();
+    return bootstrap;
+  };
+  try {
+    // The bootstrap itself is its mesh's first member.
+    assert.equal((await start('large', 1)).heapGrowthLimited, true, 'large at start');
+    const growing = await start('grow', 3);
+    assert.equal(growing.heapGrowthLimited, false, 'a mesh of one keeps V8\'s own growth');
+    const join = (n: string) => growing.table!.join({ name: n, identity: { publicKey: generateKeyPair().publicKey }, endpoints: [], tags: {}, listenPort: 51820 });
+    await join('m1');
+    assert.equal(growing.heapGrowthLimited, false, 'two members: still small');
+    await join('m2');
+    assert.equal(growing.heapGrowthLimited, true, 'limited when the third member joined');
+  } finally {
+    for (const b of started) await b.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
