@@ -97,16 +97,7 @@ describe('Join answers through the budget (JoinServer)', () => {
     await server.start();
     stops.push(() => server.stop());
     // A raw HTTP/2 caller with a flow-control window of 0: the bootstrap can send it nothing.
-    const stuck = http2.connect(`http://127.0.0.1:${server.boundPort}`, { settings: { initialWindowSize: 0 } });
-    stops.push(async () => void stuck.destroy());
-    const key = generateKeyPair();
-    const body = loadProtos().mesh.wgmesh.v1.Mesh.service.Join.requestSerialize({ meshName: 'sb', nodeName: 'stuck', publicKey: key.publicKey, nodeSecret: nodeSecretFromPrivate(key.privateKey), listenPort: 51820 });
-    const frame = Buffer.alloc(5 + body.length);
-    frame.writeUInt32BE(body.length, 1);
-    body.copy(frame, 5);
-    const req = stuck.request({ ':method': 'POST', ':path': '/wgmesh.v1.Mesh/Join', 'content-type': 'application/grpc', te: 'trailers' });
-    req.on('error', () => {});
-    req.end(frame);
+    const req = joinAsStuckCaller(server.boundPort, stops);
     await waitFor(() => server.joinAnswers.bytesInFlight > 0, 'the stuck caller\'s answer handed out');
 
     const Mesh = loadProtos().mesh.wgmesh.v1.Mesh;
@@ -145,16 +136,7 @@ describe('Join answers through the budget (JoinServer)', () => {
     await waitFor(() => answers.bytesInFlight === 0, 'the watcher\'s own answer flushed');
 
     // A raw HTTP/2 caller with a flow-control window of 0 holds its Join answer's bytes.
-    const stuck = http2.connect(`http://127.0.0.1:${server.boundPort}`, { settings: { initialWindowSize: 0 } });
-    stops.push(async () => void stuck.destroy());
-    const key = generateKeyPair();
-    const body = Mesh.service.Join.requestSerialize({ meshName: 'sb', nodeName: 'stuck', publicKey: key.publicKey, nodeSecret: nodeSecretFromPrivate(key.privateKey), listenPort: 51820 });
-    const frame = Buffer.alloc(5 + body.length);
-    frame.writeUInt32BE(body.length, 1);
-    body.copy(frame, 5);
-    const req = stuck.request({ ':method': 'POST', ':path': '/wgmesh.v1.Mesh/Join', 'content-type': 'application/grpc', te: 'trailers' });
-    req.on('error', () => {});
-    req.end(frame);
+    const req = joinAsStuckCaller(server.boundPort, stops);
     await waitFor(() => answers.bytesInFlight > 0, 'the stuck caller\'s answer handed out');
 
     // A new Watch from revision 0 starts with a snapshot: it waits for room.
@@ -173,3 +155,22 @@ describe('Join answers through the budget (JoinServer)', () => {
     await waitFor(() => answers.bytesInFlight === 0, 'every byte given back');
   });
 });
+
+/**
+ * Joins as node "stuck" over a raw HTTP/2 connection whose flow-control window is 0: the
+ * bootstrap answers, but can send none of the answer's bytes, which stay in its budget. Returns
+ * the call (closing it cancels the answer).
+ */
+function joinAsStuckCaller(port: number, stops: (() => Promise<void>)[]): http2.ClientHttp2Stream {
+  const stuck = http2.connect(`http://127.0.0.1:${port}`, { settings: { initialWindowSize: 0 } });
+  stops.push(async () => void stuck.destroy());
+  const key = generateKeyPair();
+  const body = loadProtos().mesh.wgmesh.v1.Mesh.service.Join.requestSerialize({ meshName: 'sb', nodeName: 'stuck', publicKey: key.publicKey, nodeSecret: nodeSecretFromPrivate(key.privateKey), listenPort: 51820 });
+  const frame = Buffer.alloc(5 + body.length);
+  frame.writeUInt32BE(body.length, 1);
+  body.copy(frame, 5);
+  const req = stuck.request({ ':method': 'POST', ':path': '/wgmesh.v1.Mesh/Join', 'content-type': 'application/grpc', te: 'trailers' });
+  req.on('error', () => {});
+  req.end(frame);
+  return req;
+}
