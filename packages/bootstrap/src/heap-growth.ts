@@ -12,7 +12,7 @@ import v8 from 'node:v8';
  * V8 reads the flag each time it sets the next limit (after every full collection), so setting it
  * after start-up takes effect from the next collection. 0 leaves V8's own choice.
  */
-export function limitHeapGrowth(percent: number): void {
+export function limitHeapGrowth(percent: number, setFlags: (flags: string) => void = v8.setFlagsFromString): void {
   if (!(percent > 0)) return;
-  v8.setFlagsFromString(`--heap-growing-percent=${Math.round(percent)}`);
+  setFlags(`--heap-growing-percent=${Math.round(percent)}`);
 }

@@ -41,7 +41,7 @@ export function hashNodeSecret(secret: string): string {
  * different one is hashed. The process sees every secret in its requests anyway; the state file
  * still keeps only hashes. Bounded: emptied when it holds more than VERIFIED_MAX.
  */
-const verified = new Map<string, string>();
+const verified = new Map<string, Buffer>();
 const VERIFIED_MAX = 65_536;
 /** Secrets hashed to be checked (a secret met before is not): tests read it. */
 export const secretChecks = { hashed: 0 };
@@ -49,14 +49,16 @@ export const secretChecks = { hashed: 0 };
 function secretMatches(hash: string, secret: string | undefined): boolean {
   if (!secret) return false;
   const given = Buffer.from(secret);
+  // Byte lengths: a string of the same length can have more UTF-8 bytes (timingSafeEqual throws
+  // on buffers of different lengths; the fuzz test's mutated secrets found it).
   const known = verified.get(hash);
-  if (known !== undefined && known.length === secret.length && timingSafeEqual(Buffer.from(known), given)) return true;
+  if (known !== undefined && known.length === given.length && timingSafeEqual(known, given)) return true;
   secretChecks.hashed++;
   const digest = createHash('sha256').update(given).digest();
   const kept = Buffer.from(hash, 'hex');
   if (digest.length !== kept.length || !timingSafeEqual(digest, kept)) return false;
   if (verified.size >= VERIFIED_MAX) verified.clear();
-  verified.set(hash, secret);
+  verified.set(hash, given);
   return true;
 }
 

@@ -24,3 +24,13 @@ test('a node secret proved again and again is hashed once; a wrong one is still 
   assert.throws(() => checkIdentity(rotated, identity, 'call'), IdentityMismatch);
   checkIdentity(rotated, { ...identity, secret: next }, 'call');
 });
+
+test('a secret of the same length in characters but not in bytes is refused, not thrown on (fuzz: INTERNAL "Input buffers must have the same byte length")', () => {
+  const secret = randomBytes(32).toString('base64');
+  const member = numberedMember(4, { secretHash: hashNodeSecret(secret) });
+  checkIdentity(member, { publicKey: member.publicKey, secret }, 'call');
+  // 44 characters, but '\ufffd' (what a mutated byte decodes to) is 3 bytes in UTF-8.
+  const wide = `${secret.slice(0, -1)}\ufffd`;
+  assert.equal(wide.length, secret.length);
+  assert.throws(() => checkIdentity(member, { publicKey: member.publicKey, secret: wide }, 'call'), IdentityMismatch);
+});
