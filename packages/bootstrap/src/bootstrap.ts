@@ -310,17 +310,16 @@ export class Bootstrap {
     const percent = this.init.heapGrowthPercent ?? DEFAULTS.heapGrowthPercent;
     if (!(percent > 0)) return;
     const large = () => table.size >= (this.init.heapGrowthFromMembers ?? DEFAULTS.heapGrowthFromMembers);
-    if (large()) {
+    const limit = () => {
       limitHeapGrowth(percent);
       this.heapGrowthLimited = true;
-      return;
-    }
+    };
+    if (large()) return limit();
     const unsubscribe = table.subscribe(() => {
       if (!large()) return;
       unsubscribe();
       this.heapGrowthWatch = undefined;
-      limitHeapGrowth(percent);
-      this.heapGrowthLimited = true;
+      limit();
     });
     this.heapGrowthWatch = unsubscribe;
   }
