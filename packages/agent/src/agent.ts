@@ -81,6 +81,11 @@ export interface KeyRotation {
 /** What the agent needs of an RTT prober. */
 export interface RttSource {
   setPeers(peers: readonly { name: string; meshIp: string; opensHandshake?: boolean }[]): void;
+  /**
+   * The named peers only: these are (now) peers with these details, those are gone; the others
+   * stay as they are. Without it every change hands setPeers the whole list.
+   */
+  updatePeers?(peers: readonly { name: string; meshIp: string; opensHandshake?: boolean }[], removed: readonly string[]): void;
   /** This node's own mesh IP, to measure (and discount) the probe's own turnaround. */
   setSelf?(meshIp: string | undefined): void;
   samples(): RttSample__Output[];
@@ -162,8 +167,11 @@ export class Agent extends EventEmitter {
   private deviceStarting: Promise<unknown> | undefined;
   private fullReconcileTimer: unknown;
   private readonly reconciler: Reconciler;
-  /** Peers came, went or moved since the prober was last told (told after the next WireGuard pass). */
-  private rttPeersStale = false;
+  /**
+   * Peers that came, went or moved since the prober was last told (told after the next WireGuard
+   * pass), or 'all' (a snapshot): only these are handed on, so a change costs O(1) there.
+   */
+  private rttPeersPending: Set<string> | 'all' | undefined;
   /** Times the whole peer list was built for the RTT prober and handshake guard (tests read it: O(n) each). */
   peerListings = 0;
   private readonly membership: NetmapApplier;
@@ -255,9 +263,11 @@ export class Agent extends EventEmitter {
     this.reconciler = new Reconciler(components.driver, () => this.membership.netmap, wgOptions, this.logger, () => {
       // The prober learns of new peers once the device has them: its first probe to a peer opens
       // the handshake, and one sent before the peer exists in WireGuard is dropped unsent.
-      if (this.rttPeersStale) {
-        this.rttPeersStale = false;
-        this.syncRttPeers();
+      const pending = this.rttPeersPending;
+      if (pending) {
+        this.rttPeersPending = undefined;
+        if (pending === 'all') this.syncRttPeers();
+        else this.updateRttPeers(pending);
       }
       this.emit('reconciled');
     }, { timers: this.timers });
@@ -290,8 +300,14 @@ export class Agent extends EventEmitter {
         },
         ...(components.stateStore ? { stateStore: components.stateStore } : {}), logger: this.logger },
       {
-        peersChanged: () => {
-          this.rttPeersStale = true;
+        peersChanged: (names) => {
+          // Nobody follows the peers without a prober (the handshake guard comes only with one).
+          if (!this.components.rtt) return;
+          if (names === 'all' || this.rttPeersPending === 'all') this.rttPeersPending = 'all';
+          else {
+            this.rttPeersPending ??= new Set();
+            for (const name of names) this.rttPeersPending.add(name);
+          }
         },
         changed: () => {
           void this.syncPresharedKeys();
@@ -765,6 +781,34 @@ export class Agent extends EventEmitter {
     const keys = new Map(peers.map((n) => [n.name, n.publicKey]));
     this.handshakeGuard.added(peers.filter((n) => this.rttPeerKeys.get(n.name) !== n.publicKey).map((n) => ({ name: n.name, publicKey: n.publicKey })));
     this.rttPeerKeys = keys;
+  }
+
+  /**
+   * Tells the prober and the handshake guard about the named peers only (each is there now, with
+   * its mesh IP, or gone). A prober without updatePeers, or this node itself among the names (its
+   * own mesh IP moved), gets the whole list instead.
+   */
+  private updateRttPeers(names: ReadonlySet<string>): void {
+    const rtt = this.components.rtt;
+    const netmap = this.membership.netmap;
+    if (!rtt) return;
+    if (!rtt.updatePeers || names.has(netmap.selfName)) {
+      this.syncRttPeers();
+      return;
+    }
+    const present: MeshNode[] = [];
+    const gone: string[] = [];
+    for (const name of names) {
+      const node = netmap.nodes.get(name);
+      if (node) present.push(node);
+      else gone.push(name);
+    }
+    rtt.updatePeers(present.map((n) => ({ name: n.name, meshIp: n.meshIp, opensHandshake: this.opensHandshakeWith(n) })), gone);
+    if (!this.handshakeGuard) return;
+    for (const name of gone) this.rttPeerKeys.delete(name);
+    const added = present.filter((n) => this.rttPeerKeys.get(n.name) !== n.publicKey);
+    for (const n of added) this.rttPeerKeys.set(n.name, n.publicKey);
+    if (added.length) this.handshakeGuard.added(added.map((n) => ({ name: n.name, publicKey: n.publicKey })));
   }
 
   /**

@@ -53,6 +53,15 @@ class FixedRtt implements RttSource {
   }
 }
 
+/** A prober that takes changes one by one (RttSource.updatePeers), as RttProber does. */
+class IncrementalRtt extends FixedRtt {
+  /** Each updatePeers call: the names given as peers, and those given as gone. */
+  readonly updates: { peers: string[]; removed: string[] }[] = [];
+  updatePeers(peers: readonly { name: string }[], removed: readonly string[]): void {
+    this.updates.push({ peers: peers.map((p) => p.name), removed: [...removed] });
+  }
+}
+
 /** A mesh of `size` nodes: this node (n0) and size-1 peers with distinct keys. */
 function joinResponse(size: number): JoinResponse__Output {
   const nodes = Array.from({ length: size }, (_, i) => {
@@ -148,14 +157,20 @@ describe('Agent: membership changes without an RTT prober', () => {
     }
   }
 
-  for (const withRtt of [false, true]) {
-    test(withRtt ? 'with a prober, each batch of new peers is handed to it' : 'without a prober or handshake guard, new peers cost no pass over the whole membership', async () => {
+  for (const mode of ['none', 'whole list', 'one by one'] as const) {
+    const title = {
+      none: 'without a prober or handshake guard, new peers cost no pass over the whole membership',
+      'whole list': 'with a prober that takes only whole lists, each batch of new peers is handed to it as one',
+      'one by one': 'with a prober that takes changes (updatePeers), each batch hands it only its new peers: no pass over the membership',
+    }[mode];
+    test(title, async () => {
       const timers = new SimTimers();
       const response = joinResponse(200);
       const control = new EventControl(response);
       const driver = new MemoryWgDriver('wgagent', { record: false });
+      const rtt = mode === 'none' ? undefined : mode === 'whole list' ? new FixedRtt() : new IncrementalRtt();
       const agent = new Agent(
-        { control, driver, timers, ...(withRtt ? { rtt: new FixedRtt() } : {}) },
+        { control, driver, timers, ...(rtt ? { rtt } : {}) },
         { meshName: 'm', nodeName: 'n0', privateKey: generateKeyPair().privateKey, heartbeatMs: HEARTBEAT_MS, wgOptions: {} },
       );
       await agent.start();
@@ -168,13 +183,24 @@ describe('Agent: membership changes without an RTT prober', () => {
           control.push({ revision: 201 + i, upsert: meshNode(`new${i}`, `10.232.9.${i + 1}`, { publicKey: key.toString('base64') }), event: 'upsert' } as never);
           await reconciled;
         }
-        assert.equal(agent.netmap.nodes.size, 220);
-        assert.equal((await driver.read()).peers.length, 219, 'every new peer configured');
-        if (withRtt) assert.ok(agent.peerListings - listedAtStart >= 20, `${agent.peerListings - listedAtStart} listings for 20 batches of new peers`);
-        else assert.equal(agent.peerListings, 0);
+        const removed = new Promise<void>((resolve) => agent.once('reconciled', () => resolve()));
+        control.push({ revision: 221, remove: { name: 'n5' }, event: 'remove' } as never);
+        await removed;
+        assert.equal(agent.netmap.nodes.size, 219);
+        assert.equal((await driver.read()).peers.length, 218, 'every new peer configured, the removed one gone');
+        if (mode === 'none') assert.equal(agent.peerListings, 0);
+        if (mode === 'whole list') assert.ok(agent.peerListings - listedAtStart >= 21, `${agent.peerListings - listedAtStart} listings for 21 batches`);
+        if (rtt instanceof IncrementalRtt) {
+          assert.equal(agent.peerListings, listedAtStart, 'no whole list after the start');
+          assert.deepEqual(rtt.updates, [
+            ...Array.from({ length: 20 }, (_, i) => ({ peers: [`new${i}`], removed: [] })),
+            { peers: [], removed: ['n5'] },
+          ]);
+        }
       } finally {
         await agent.stop({ leave: false });
       }
     });
   }
+
 });

@@ -32,14 +32,22 @@ export function localNetworks(): LocalNetwork[] {
   return out;
 }
 
-function onSameLan(ip: string, networks: readonly LocalNetwork[]): boolean {
-  if (!ipaddr.isValid(ip)) return false;
-  const addr = ipaddr.process(ip);
-  return networks.some((n) => {
-    if (!ipaddr.isValid(n.address)) return false;
-    const net = ipaddr.process(n.address);
-    return net.kind() === addr.kind() && addr.match(net, n.prefixLength);
-  });
+/**
+ * Our subnets, parsed once for as long as they are the same: "is this candidate on our LAN?" is
+ * asked for every LAN address of every peer a pass ranks, and parsing addresses (IPv6 above all)
+ * was most of a ranking's cost.
+ */
+export class LocalSubnets {
+  private readonly parsed: { readonly net: ipaddr.IPv4 | ipaddr.IPv6; readonly prefixLength: number }[];
+  constructor(readonly networks: readonly LocalNetwork[]) {
+    this.parsed = networks.filter((n) => ipaddr.isValid(n.address)).map((n) => ({ net: ipaddr.process(n.address), prefixLength: n.prefixLength }));
+  }
+
+  contains(ip: string): boolean {
+    if (this.parsed.length === 0 || !ipaddr.isValid(ip)) return false;
+    const addr = ipaddr.process(ip);
+    return this.parsed.some((n) => n.net.kind() === addr.kind() && addr.match(n.net, n.prefixLength));
+  }
 }
 
 /**
@@ -49,8 +57,9 @@ function onSameLan(ip: string, networks: readonly LocalNetwork[]): boolean {
  * STUN, then the peer's other LAN addresses. Duplicates collapse to their best rank.
  * 'all-local' counts every LAN address as on our subnet (no trial of candidates, e.g. in tests).
  */
-export function rankCandidates(node: MeshNode, networks: readonly LocalNetwork[] | 'all-local'): string[] {
-  const sameLan = (ip: string) => networks === 'all-local' || onSameLan(ip, networks);
+export function rankCandidates(node: MeshNode, networks: readonly LocalNetwork[] | LocalSubnets | 'all-local'): string[] {
+  let subnets: LocalSubnets | undefined = networks instanceof LocalSubnets ? networks : undefined;
+  const sameLan = (ip: string) => networks === 'all-local' || (subnets ??= new LocalSubnets(networks as readonly LocalNetwork[])).contains(ip);
   const rank = (kind: string, ip: string): number => {
     switch (kind) {
       case 'ENDPOINT_KIND_CONFIGURED': return 0;
@@ -86,9 +95,9 @@ export class EndpointSelector {
    * over all trials there made each membership change O(n), a full pass O(n²).
    */
   private withChoices = 0;
-  private cachedNetworks: { at: number; value: readonly LocalNetwork[] } | undefined;
+  private cachedNetworks: { at: number; value: LocalSubnets } | undefined;
   /** rankedFor's memo, by a node's endpoints array (gone with it). */
-  private readonly ranks = new WeakMap<MeshNode['endpoints'], { networks: readonly LocalNetwork[]; ranked: string[] }>();
+  private readonly ranks = new WeakMap<MeshNode['endpoints'], { networks: LocalSubnets; ranked: string[] }>();
 
   constructor(
     private readonly readNetworks: () => readonly LocalNetwork[] = localNetworks,
@@ -96,13 +105,13 @@ export class EndpointSelector {
   ) {}
 
   /** Our subnets, re-read at most every 5 s: getifaddrs is not free, and every changed peer asks. */
-  private networks(): readonly LocalNetwork[] {
+  private networks(): LocalSubnets {
     const now = this.now();
     if (!this.cachedNetworks || now - this.cachedNetworks.at > 5000 || now < this.cachedNetworks.at) {
       const value = this.readNetworks();
-      // The same networks keep the same array: the ranks computed against it stay valid (rankedFor).
-      const same = this.cachedNetworks && JSON.stringify(this.cachedNetworks.value) === JSON.stringify(value);
-      this.cachedNetworks = { at: now, value: same ? this.cachedNetworks!.value : value };
+      // The same networks keep the same object: the ranks computed against it stay valid (rankedFor).
+      const same = this.cachedNetworks && JSON.stringify(this.cachedNetworks.value.networks) === JSON.stringify(value);
+      this.cachedNetworks = { at: now, value: same ? this.cachedNetworks!.value : new LocalSubnets(value) };
     }
     return this.cachedNetworks.value;
   }

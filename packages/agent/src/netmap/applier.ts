@@ -14,8 +14,11 @@ export interface NetmapApplierComponents {
 }
 
 export interface NetmapApplierEvents {
-  /** A peer came, went or changed its mesh IP (the RTT prober follows). */
-  peersChanged(): void;
+  /**
+   * Peers came, went or changed their mesh IP (the RTT prober follows): their names, or 'all'
+   * after a snapshot. Names only, so that following a change costs O(1), not a pass over every peer.
+   */
+  peersChanged(names: ReadonlySet<string> | 'all'): void;
   /** The membership changed. */
   changed(): void;
 }
@@ -86,20 +89,20 @@ export class NetmapApplier {
     if (next === before) return;
     this.netmapValue = next;
     let full = false;
-    let peersChanged = false;
     const changed = new Set<string>();
+    const moved = new Set<string>();
     for (const delta of deltas) {
       if (delta.kind === 'snapshot') {
         full = true;
-        peersChanged = true;
       } else {
         const name = delta.kind === 'upsert' ? delta.node.name : delta.name;
         changed.add(name);
-        if (delta.kind === 'remove' || before.nodes.get(name)?.meshIp !== delta.node.meshIp) peersChanged = true;
+        if (delta.kind === 'remove' || before.nodes.get(name)?.meshIp !== delta.node.meshIp) moved.add(name);
       }
     }
     this.components.reconcile(changed, full);
-    if (peersChanged) this.events.peersChanged();
+    if (full) this.events.peersChanged('all');
+    else if (moved.size) this.events.peersChanged(moved);
     void this.saver.run();
     this.events.changed();
   }

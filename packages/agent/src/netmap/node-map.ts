@@ -7,21 +7,41 @@ import type { MeshNode } from './netmap.js';
  * delta to a 1000-node netmap does not copy 1000 entries, and old netmaps stay intact.
  */
 export class NodeMap implements ReadonlyMap<string, MeshNode> {
-  private constructor(private readonly inner: PersistentMap<string, MeshNode>) {}
+  /**
+   * @param relays How many nodes offer to relay, kept as the table changes: whether the mesh has a
+   * relay is asked at every route review, and counting it there was a pass over every node.
+   */
+  private constructor(private readonly inner: PersistentMap<string, MeshNode>, readonly relays: number) {}
 
   static of(nodes: Iterable<MeshNode>): NodeMap {
-    return new NodeMap(PersistentMap<string, MeshNode>().withMutations((m) => {
-      for (const n of nodes) m.set(n.name, n);
-    }));
+    let relays = 0;
+    const inner = PersistentMap<string, MeshNode>().withMutations((m) => {
+      for (const n of nodes) {
+        relays += relayCount(n) - relayCount(m.get(n.name));
+        m.set(n.name, n);
+      }
+    });
+    return new NodeMap(inner, relays);
   }
 
-  static readonly empty = new NodeMap(PersistentMap());
+  static readonly empty = new NodeMap(PersistentMap(), 0);
 
   /** A new table with the changes applied in one batch. */
   update(change: (draft: { set(name: string, node: MeshNode): void; delete(name: string): void }) => void): NodeMap {
-    return new NodeMap(this.inner.withMutations((m) => {
-      change({ set: (name, node) => void m.set(name, node), delete: (name) => void m.delete(name) });
-    }));
+    let relays = this.relays;
+    const inner = this.inner.withMutations((m) => {
+      change({
+        set: (name, node) => {
+          relays += relayCount(node) - relayCount(m.get(name));
+          m.set(name, node);
+        },
+        delete: (name) => {
+          relays -= relayCount(m.get(name));
+          m.delete(name);
+        },
+      });
+    });
+    return new NodeMap(inner, relays);
   }
 
   get size(): number {
@@ -50,4 +70,8 @@ export class NodeMap implements ReadonlyMap<string, MeshNode> {
       callback(value, key, this);
     });
   }
+}
+
+function relayCount(node: MeshNode | undefined): number {
+  return node?.relay ? 1 : 0;
 }

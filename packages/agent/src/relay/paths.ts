@@ -1,5 +1,6 @@
 import type { MeshNode, Netmap } from '../netmap/netmap.js';
 import { peersOf, selfNode } from '../netmap/netmap.js';
+import { NodeMap } from '../netmap/node-map.js';
 import { hostPrefix } from '../wg/config.js';
 import type { WgDriver, WgPeerState } from '../wg/types.js';
 import { errorMessage, type Logger } from '../log.js';
@@ -161,15 +162,21 @@ export class RelayPaths {
     }, ms);
   }
 
-  /** Whether any node of the netmap relays; asked again only when the netmap changed. */
+  /** Whether a node other than this one offers to relay; asked again only when the netmap changed. */
   private meshHasRelay(netmap: Netmap): boolean {
     if (this.relayCheckedFor !== netmap) {
       this.relayCheckedFor = netmap;
-      this.relayInMesh = false;
-      for (const node of netmap.nodes.values()) {
-        if (node.relay && node.name !== netmap.selfName) {
-          this.relayInMesh = true;
-          break;
+      const nodes = netmap.nodes;
+      if (nodes instanceof NodeMap) {
+        // The table counts its relays as it changes: O(1) here, not a pass over the membership.
+        this.relayInMesh = nodes.relays - (nodes.get(netmap.selfName)?.relay ? 1 : 0) > 0;
+      } else {
+        this.relayInMesh = false;
+        for (const node of nodes.values()) {
+          if (node.relay && node.name !== netmap.selfName) {
+            this.relayInMesh = true;
+            break;
+          }
         }
       }
     }

@@ -201,7 +201,6 @@ export class RttProber extends EventEmitter<RttProberEvents> {
   private readonly logger: Logger;
   private readonly random: () => number;
   private peers = new Map<string, PeerState>();
-  private lastPeers: readonly RttPeer[] = [];
   private selfIp: string | undefined;
 
   /**
@@ -212,7 +211,16 @@ export class RttProber extends EventEmitter<RttProberEvents> {
   setSelf(meshIp: string | undefined): void {
     if (meshIp === this.selfIp) return;
     this.selfIp = meshIp;
-    this.setPeers(this.lastPeers);
+    const state = meshIp === undefined ? undefined : this.stateFor({ name: SELF, meshIp });
+    const existing = this.peers.get(SELF);
+    if (state === existing) return;
+    if (state) this.peers.set(SELF, state);
+    else this.peers.delete(SELF);
+    if (existing) for (const [seq, probe] of this.pending) if (probe.peer === existing) this.cutShort(seq, probe);
+    if (state) {
+      if (this.running) void this.openSocket(state.family);
+      this.probeFresh([state]);
+    }
   }
   private readonly sockets = new Map<SocketFamily, SocketSlot>();
   private readonly pending = new Map<number, Pending>();
@@ -273,54 +281,96 @@ export class RttProber extends EventEmitter<RttProberEvents> {
    * valid IP are skipped.
    */
   setPeers(peers: readonly RttPeer[]): void {
-    this.lastPeers = peers;
     const next = new Map<string, PeerState>();
     const fresh: PeerState[] = [];
     const all = this.selfIp ? [...peers, { name: SELF, meshIp: this.selfIp }] : peers;
     for (const peer of all) {
-      const meshIp = canonicalIp(peer.meshIp);
-      const family = meshIp === undefined ? undefined : socketFamilyOf(meshIp);
-      if (meshIp === undefined || !family) {
-        this.logger.warn('not probing a peer without a valid mesh IP', { node: peer.name, meshIp: peer.meshIp });
-        continue;
-      }
-      const existing = this.peers.get(peer.name);
-      if (existing && existing.meshIp === meshIp) next.set(peer.name, existing);
-      else {
-        const nowMs = this.now();
-        const state: PeerState = {
-          name: peer.name, meshIp, family, results: [], lastAnswerMs: 0, ...this.initiatorHold(peer),
-          measuredAtMs: 0, warmUntilMs: nowMs + this.warmupMs, busyUntilMs: 0, silentSinceMs: undefined, nextRestMs: undefined,
-          fast: true, cadenceSinceMs: nowMs, packets: 0, lastBytes: undefined, lastPackets: 0,
-        };
-        next.set(peer.name, state);
-        fresh.push(state);
-      }
+      const state = this.stateFor(peer);
+      if (!state) continue;
+      next.set(peer.name, state);
+      if (state !== this.peers.get(peer.name)) fresh.push(state);
     }
     this.peers = next;
     // Bursts to peers that are gone end now, so their rounds do not wait for the timeout.
     for (const [seq, probe] of this.pending) {
       if (next.get(probe.peer.name) !== probe.peer) this.cutShort(seq, probe);
     }
-    if (this.running) {
-      for (const family of this.familiesInUse()) this.openSocket(family);
-      // New peers are probed now, not at the next round: the first probe opens the handshake,
-      // and a pair whose tunnel is up before other traffic flows cannot cross initiations.
-      // Held ones (initiatorHold) get theirs the moment their hold ends.
-      const now = fresh.filter((p) => p.holdUntilNs === undefined);
-      if (this.started && now.length) this.round(now, true);
-      // At rest the next tick may be far off: the new peers' warm-up rounds start one round from now.
-      if (this.started && fresh.length && this.restIntervalMs !== undefined) this.rearm(this.now() + this.roundMs());
-      if (fresh.length > now.length) {
-        const timer = this.timers.setTimeout(() => {
-          this.holdTimers.delete(timer);
-          const held = fresh.filter((p) => p.holdUntilNs !== undefined);
-          for (const p of held) p.holdUntilNs = undefined;
-          this.wakeups++;
-          if (this.running) this.round(held, true);
-        }, INITIATOR_GRACE_MS);
-        this.holdTimers.add(timer);
+    if (this.running) for (const family of this.familiesInUse()) void this.openSocket(family);
+    this.probeFresh(fresh);
+  }
+
+  /**
+   * Only the named peers change: `peers` are (now) peers with these details, `removed` are gone;
+   * every other peer keeps its state. O(1) per name, where setPeers is a pass over every peer:
+   * the agent hands over each membership change this way.
+   */
+  updatePeers(peers: readonly RttPeer[], removed: readonly string[]): void {
+    const fresh: PeerState[] = [];
+    let dropped = false;
+    for (const name of removed) if (name !== SELF && this.peers.delete(name)) dropped = true;
+    for (const peer of peers) {
+      if (peer.name === SELF) continue;
+      const existing = this.peers.get(peer.name);
+      const state = this.stateFor(peer);
+      if (!state) {
+        if (existing) dropped = this.peers.delete(peer.name) || dropped;
+        continue;
       }
+      if (state === existing) continue;
+      if (existing) dropped = true;
+      this.peers.set(peer.name, state);
+      fresh.push(state);
+    }
+    if (dropped) {
+      for (const [seq, probe] of this.pending) {
+        if (this.peers.get(probe.peer.name) !== probe.peer) this.cutShort(seq, probe);
+      }
+    }
+    if (this.running) for (const family of new Set(fresh.map((p) => p.family))) void this.openSocket(family);
+    this.probeFresh(fresh);
+  }
+
+  /**
+   * A peer's state from now on: the one it has while its mesh IP stays the same, a new one (a new
+   * window) otherwise; undefined (logged) for a peer without a valid mesh IP.
+   */
+  private stateFor(peer: RttPeer): PeerState | undefined {
+    const meshIp = canonicalIp(peer.meshIp);
+    const family = meshIp === undefined ? undefined : socketFamilyOf(meshIp);
+    if (meshIp === undefined || !family) {
+      this.logger.warn('not probing a peer without a valid mesh IP', { node: peer.name, meshIp: peer.meshIp });
+      return undefined;
+    }
+    const existing = this.peers.get(peer.name);
+    if (existing && existing.meshIp === meshIp) return existing;
+    const nowMs = this.now();
+    return {
+      name: peer.name, meshIp, family, results: [], lastAnswerMs: 0, ...this.initiatorHold(peer),
+      measuredAtMs: 0, warmUntilMs: nowMs + this.warmupMs, busyUntilMs: 0, silentSinceMs: undefined, nextRestMs: undefined,
+      fast: true, cadenceSinceMs: nowMs, packets: 0, lastBytes: undefined, lastPackets: 0,
+    };
+  }
+
+  /**
+   * New peers are probed now, not at the next round: the first probe opens the handshake, and a
+   * pair whose tunnel is up before other traffic flows cannot cross initiations. Held ones
+   * (initiatorHold) get theirs the moment their hold ends.
+   */
+  private probeFresh(fresh: readonly PeerState[]): void {
+    if (!this.running || fresh.length === 0) return;
+    const now = fresh.filter((p) => p.holdUntilNs === undefined);
+    if (this.started && now.length) this.round(now, true);
+    // At rest the next tick may be far off: the new peers' warm-up rounds start one round from now.
+    if (this.started && this.restIntervalMs !== undefined) this.rearm(this.now() + this.roundMs());
+    if (fresh.length > now.length) {
+      const timer = this.timers.setTimeout(() => {
+        this.holdTimers.delete(timer);
+        const held = fresh.filter((p) => p.holdUntilNs !== undefined);
+        for (const p of held) p.holdUntilNs = undefined;
+        this.wakeups++;
+        if (this.running) this.round(held, true);
+      }, INITIATOR_GRACE_MS);
+      this.holdTimers.add(timer);
     }
   }
 

@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { MeshNode, WgPeerState } from '../../src/index.js';
-import { CANDIDATE_TRIAL_MS, EndpointSelector, rankCandidates, type LocalNetwork } from '../../src/endpoints/selector.js';
+import { CANDIDATE_TRIAL_MS, EndpointSelector, LocalSubnets, rankCandidates, type LocalNetwork } from '../../src/endpoints/selector.js';
 import { diffWgConfig } from '../../src/wg/config.js';
 
 const LAN: LocalNetwork[] = [{ address: '198.51.100.10', prefixLength: 24 }];
@@ -24,6 +24,23 @@ function peer(latestHandshakeMs: number): WgPeerState {
 describe('endpoint candidates', () => {
   test('ranked: same LAN, then observed, then STUN, then other LANs', () => {
     assert.deepEqual(rankCandidates(B, LAN), ['198.51.100.66:54540', '203.0.113.7:40000', '203.0.113.7:61000', '10.9.9.9:54540']);
+  });
+
+  test('LocalSubnets: an address is on our LAN when a subnet of its own family holds it; bad entries never match', () => {
+    const subnets = new LocalSubnets([
+      { address: '198.51.100.10', prefixLength: 24 },
+      { address: '2001:db8:1::5', prefixLength: 64 },
+      { address: 'fe80::1%eth0', prefixLength: 64 },
+      { address: 'not-an-address', prefixLength: 8 },
+    ]);
+    assert.equal(subnets.contains('198.51.100.200'), true);
+    assert.equal(subnets.contains('198.51.101.1'), false);
+    assert.equal(subnets.contains('2001:db8:1::99'), true);
+    assert.equal(subnets.contains('2001:db8:2::1'), false);
+    assert.equal(subnets.contains('::ffff:198.51.100.7'), true, 'an IPv4-mapped address counts as IPv4');
+    assert.equal(subnets.contains('bogus'), false);
+    assert.equal(new LocalSubnets([]).contains('198.51.100.1'), false);
+    assert.deepEqual(rankCandidates(B, new LocalSubnets(LAN)), rankCandidates(B, LAN), 'the same ranking from a parsed set as from the list');
   });
 
   test('a configured endpoint beats everything; duplicates collapse', () => {

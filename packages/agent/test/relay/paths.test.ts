@@ -134,6 +134,24 @@ describe('RelayPaths with the reconciler', () => {
     assert.equal(await t.paths.review(Date.now() + 60_000), false);
     assert.equal(reads, 0);
   });
+
+  test('this node relaying is not a relay for it; a peer that starts relaying is (the count follows the netmap)', async () => {
+    const t = await setup([{ ...self, relay: true }, far]);
+    let reads = 0;
+    const read = t.driver.read.bind(t.driver);
+    t.driver.read = async () => {
+      reads++;
+      return read();
+    };
+    await t.paths.review(Date.now() + 60_000);
+    assert.equal(reads, 0, 'only this node relays: nothing to decide');
+    t.setNetmap([{ ...self, relay: true }, { ...far, relay: true }]);
+    await t.paths.review(Date.now() + 60_000);
+    assert.equal(reads, 1, 'a peer offers to relay: the review reads the device');
+    t.setNetmap([{ ...self, relay: true }, far]);
+    await t.paths.review(Date.now() + 60_000);
+    assert.equal(reads, 1, 'it stopped: nothing to read again');
+  });
 });
 
 describe('RelayPaths and the traffic watch', () => {

@@ -332,6 +332,71 @@ describe('RttProber window math (simulated network and time)', () => {
     assert.deepEqual(figures(prober), [{ peer: 'b', rttMs: 2, loss: 0 }]);
   });
 
+  test('updatePeers: only the named peers change; the others keep their windows and are not probed again', async () => {
+    const { time, sockets, prober } = await simulated();
+    prober.setSelf('10.232.0.1');
+    prober.setPeers([{ name: 'b', meshIp: '10.232.0.2' }, { name: 'c', meshIp: '10.232.0.3' }, { name: 'd', meshIp: '10.232.0.4' }]);
+    await prober.start();
+    const socket = sockets[0]!;
+    time.advance(1000); // every probe lost: one sample each
+    assert.deepEqual(figures(prober).map((s) => s.peer), ['b', 'c', 'd']);
+
+    // c is gone while its probe is in flight, b moves, e comes, x has no valid IP; d is not named.
+    const before = socket.sent.length;
+    prober.updatePeers([{ name: 'b', meshIp: '10.232.0.22' }, { name: 'e', meshIp: '10.232.0.5' }, { name: 'x', meshIp: 'not-an-ip' }], ['c', 'nobody']);
+    assert.deepEqual(figures(prober).map((s) => s.peer), ['d'], 'd keeps its window; b starts over; c, x are not there');
+    socket.answerPair(time, '10.232.0.22', 2);
+    time.advance(50); // an opening round's bursts go 10 ms apart
+    assert.deepEqual(socket.sent.slice(before).map((s) => s.address).sort(), ['10.232.0.22', '10.232.0.22', '10.232.0.5'], 'only the new ones are probed at once (b twice: its pair)');
+    assert.deepEqual(figures(prober).find((s) => s.peer === 'b'), { peer: 'b', rttMs: 2, loss: 0 });
+
+    // The same details again change nothing; the node's own echo stays (not a peer to update).
+    const again = socket.sent.length;
+    prober.updatePeers([{ name: 'd', meshIp: '10.232.0.4' }], ['\u0000self']);
+    assert.equal(socket.sent.length, again, 'an unchanged peer is not probed again');
+    time.advance(2000); // two rounds: each spreads its bursts over the interval
+    assert.deepEqual(new Set(socket.sent.slice(again).map((s) => s.address)), new Set(['10.232.0.1', '10.232.0.22', '10.232.0.4', '10.232.0.5']), 'the rounds probe exactly the peers there now, the own echo too');
+  });
+
+  test('updatePeers and setPeers end in the same peers for the same changes (seeded random sequences)', async () => {
+    let seed = 7;
+    const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const a = await simulated();
+    const b = await simulated();
+    await a.prober.start();
+    await b.prober.start();
+    const current = new Map<string, string>();
+    for (let step = 0; step < 200; step++) {
+      const upserts: { name: string; meshIp: string }[] = [];
+      const removed: string[] = [];
+      for (let i = 0; i < 3; i++) {
+        const name = `p${Math.floor(random() * 12)}`;
+        if (random() < 0.3) {
+          removed.push(name);
+          current.delete(name);
+          const at = upserts.findIndex((u) => u.name === name);
+          if (at >= 0) upserts.splice(at, 1);
+        } else {
+          const meshIp = `10.232.0.${1 + Math.floor(random() * 4)}`;
+          const at = upserts.findIndex((u) => u.name === name);
+          if (at >= 0) upserts.splice(at, 1);
+          upserts.push({ name, meshIp });
+          current.set(name, meshIp);
+          const gone = removed.indexOf(name);
+          if (gone >= 0) removed.splice(gone, 1);
+        }
+      }
+      a.prober.updatePeers(upserts, removed);
+      b.prober.setPeers([...current].map(([name, meshIp]) => ({ name, meshIp })));
+      a.time.advance(300);
+      b.time.advance(300);
+      const peersOf = (p: RttProber) => p.samples().map((s) => s.peer).sort();
+      assert.deepEqual(peersOf(a.prober), peersOf(b.prober), `step ${step}`);
+      assert.equal(a.prober.inFlight, b.prober.inFlight, `step ${step}: the same probes in flight`);
+    }
+    assert.ok(current.size > 0, 'the sequence left peers to compare');
+  });
+
   test('memory stays bounded for a peer that never answers', async () => {
     const { time, prober } = await simulated({ intervalMs: 100, timeoutMs: 350, window: 10 });
     prober.setPeers([{ name: 'b', meshIp: '10.232.0.2' }, { name: 'c', meshIp: '10.232.0.3' }]);
