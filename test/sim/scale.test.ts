@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import {
-  generateKeyPair, loadProtos, type Agent, type JoinRequest, type JoinResponse__Output, type MeshClient, type MemoryWgDriver, type WatchEvent__Output, type WgKeyPair, type WgOp,
+  generateKeyPair, loadProtos, type Agent, type RttSource, type JoinRequest, type JoinResponse__Output, type MeshClient, type MemoryWgDriver, type WatchEvent__Output, type WgKeyPair, type WgOp,
 } from '@wgmesh/agent';
 import type { Bootstrap } from '@wgmesh/bootstrap';
 import { deadline, unary } from '@wgmesh/cli/local-api';
@@ -13,8 +13,24 @@ import { waitFor } from '../helpers/wait.js';
 /**
  * "One membership change costs O(1) driver operations, whatever the mesh size": an agent in a
  * mesh of 500 members is charged exactly one WireGuard operation per join, leave or endpoint
- * change, and the bootstrap sends each watcher exactly one message per change.
+ * change, its RTT prober is told of that one peer only, and the bootstrap sends each watcher
+ * exactly one message per change.
  */
+
+/** An RTT prober that records what it is told (the agent's RttSource), probing nothing. */
+class TellingRtt implements RttSource {
+  /** Peers handed over, as whole lists (setPeers) and as changes (updatePeers): names each. */
+  readonly told: { list?: number; peers?: string[]; removed?: string[] }[] = [];
+  setPeers(peers: readonly { name: string }[]): void {
+    this.told.push({ list: peers.length });
+  }
+  updatePeers(peers: readonly { name: string }[], removed: readonly string[]): void {
+    this.told.push({ peers: peers.map((p) => p.name), removed: [...removed] });
+  }
+  samples() {
+    return [];
+  }
+}
 
 const MEMBERS = 500;
 const WATCHERS = 5;
@@ -52,8 +68,9 @@ test(`an agent in a mesh of ${MEMBERS} members pays one driver operation per mem
     assert.equal(table().size, MEMBERS + 1, 'the members and the bootstrap');
   });
 
+  const rtt = new TellingRtt();
   await t.test(`an agent joining now configures all ${MEMBERS + 1} other nodes`, async () => {
-    observer = makeAgent('observer', bootstrap.port, 0);
+    observer = makeAgent('observer', bootstrap.port, 0, { rtt });
     await observer.agent.start();
     await waitFor(`the observer's device to hold ${MEMBERS + 1} peers`, async () => (await observer!.driver.read()).peers.length === MEMBERS + 1, 20_000);
     await waitFor('the observer to be watching', () => observer!.agent.connected);
@@ -65,6 +82,7 @@ test(`an agent in a mesh of ${MEMBERS} members pays one driver operation per mem
    */
   const costOf = async (what: string, change: () => Promise<unknown>, reflected: (peers: Awaited<ReturnType<MemoryWgDriver['read']>>['peers']) => boolean) => {
     const { agent, driver } = observer!;
+    const toldBefore = rtt.told.length;
     const opsBefore = driver.operations.length;
     const bootstrapOpsBefore = bootstrapDriver.operations.length;
     await change();
@@ -73,7 +91,7 @@ test(`an agent in a mesh of ${MEMBERS} members pays one driver operation per mem
     await waitFor(`the bootstrap's own node to apply ${what}`, async () => bootstrap.agent!.netmap.revision === revision && reflected((await bootstrapDriver.read()).peers));
     await agent.reconcile();
     await bootstrap.agent!.reconcile();
-    return { ops: driver.operations.slice(opsBefore), bootstrapOps: bootstrapDriver.operations.slice(bootstrapOpsBefore) };
+    return { ops: driver.operations.slice(opsBefore), bootstrapOps: bootstrapDriver.operations.slice(bootstrapOpsBefore), told: rtt.told.slice(toldBefore) };
   };
 
   const eventsByStream: WatchEvent__Output[][] = [];
@@ -101,10 +119,11 @@ test(`an agent in a mesh of ${MEMBERS} members pays one driver operation per mem
   const newcomer = generateKeyPair();
 
   await t.test('a new node joins: one set-peer', async () => {
-    const { ops, bootstrapOps } = await costOf('the join', () => unary((cb) => client.join({ ...joinRequest(MEMBERS, newcomer), nodeName: 'newcomer' }, deadline(30_000), cb)),
+    const { ops, bootstrapOps, told } = await costOf('the join', () => unary((cb) => client.join({ ...joinRequest(MEMBERS, newcomer), nodeName: 'newcomer' }, deadline(30_000), cb)),
       (peers) => peers.length === MEMBERS + 2 && peers.some((p) => p.publicKey === newcomer.publicKey));
     assert.deepEqual(ops.map(describeOp), [`set-peer ${newcomer.publicKey}`]);
     assert.deepEqual(bootstrapOps.map(describeOp), [`set-peer ${newcomer.publicKey}`]);
+    assert.deepEqual(told, [{ peers: ['newcomer'], removed: [] }], 'the prober is told of the new peer alone');
     const peer = (await observer!.driver.read()).peers.find((p) => p.publicKey === newcomer.publicKey)!;
     assert.deepEqual(peer.allowedIps, [`${table().get('newcomer')!.meshIp}/32`]);
   });
@@ -112,22 +131,24 @@ test(`an agent in a mesh of ${MEMBERS} members pays one driver operation per mem
   const leaver = MEMBERS - 1;
 
   await t.test('a node leaves: one remove-peer', async () => {
-    const { ops, bootstrapOps } = await costOf('the leave', () => unary((cb) => client.leave({ meshName: MESH, nodeName: memberName(leaver), publicKey: keys[leaver]!.publicKey, nodeSecret: secrets[leaver]! }, deadline(30_000), cb)),
+    const { ops, bootstrapOps, told } = await costOf('the leave', () => unary((cb) => client.leave({ meshName: MESH, nodeName: memberName(leaver), publicKey: keys[leaver]!.publicKey, nodeSecret: secrets[leaver]! }, deadline(30_000), cb)),
       (peers) => peers.length === MEMBERS + 1 && !peers.some((p) => p.publicKey === keys[leaver]!.publicKey));
     assert.deepEqual(ops.map(describeOp), [`remove-peer ${keys[leaver]!.publicKey}`]);
     assert.deepEqual(bootstrapOps.map(describeOp), [`remove-peer ${keys[leaver]!.publicKey}`]);
+    assert.deepEqual(told, [{ peers: [], removed: [memberName(leaver)] }], 'the prober is told of the leaver alone');
   });
 
   const mover = MEMBERS - 2;
   const moved = { ip: '198.51.100.77', port: 40_000, kind: 'ENDPOINT_KIND_LAN' as const };
 
   await t.test('a node reports a new endpoint: one set-peer with that endpoint', async () => {
-    const { ops, bootstrapOps } = await costOf('the endpoint change',
+    const { ops, bootstrapOps, told } = await costOf('the endpoint change',
       () => unary((cb) => client.update({ meshName: MESH, nodeName: memberName(mover), publicKey: keys[mover]!.publicKey, nodeSecret: secrets[mover]!, endpoints: [moved], tags: {}, rtt: [] }, deadline(30_000), cb)),
       (peers) => peers.find((p) => p.publicKey === keys[mover]!.publicKey)?.endpoint === '198.51.100.77:40000');
     assert.deepEqual(ops.map(describeOp), [`set-peer ${keys[mover]!.publicKey}`]);
     assert.deepEqual(bootstrapOps.map(describeOp), [`set-peer ${keys[mover]!.publicKey}`]);
     assert.equal((ops[0] as Extract<WgOp, { op: 'set-peer' }>).peer.endpoint, '198.51.100.77:40000');
+    assert.deepEqual(told, [], 'its mesh IP did not move: nothing for the prober');
   });
 
   await t.test('the bootstrap sent each watcher exactly one message per change', async () => {
