@@ -1,20 +1,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { meshNode } from '../fixtures.js';
+import { meshNode, seededRandom } from '../fixtures.js';
 import { NodeMap } from '../../src/netmap/node-map.js';
 import type { MeshNode } from '../../src/netmap/netmap.js';
-
-/** A small seeded generator (mulberry32): the same sequence every run. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const relaysIn = (nodes: Iterable<MeshNode>) => [...nodes].filter((n) => n.relay).length;
 
@@ -39,7 +27,7 @@ describe('NodeMap', () => {
   });
 
   test('property: after seeded random batches the count equals a count over the nodes, and old tables keep theirs', () => {
-    const random = seeded(19);
+    const random = seededRandom(19);
     let map = NodeMap.empty;
     const history: [NodeMap, number][] = [];
     for (let batch = 0; batch < 300; batch++) {

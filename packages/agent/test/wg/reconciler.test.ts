@@ -9,7 +9,7 @@ import { wgConfigFromNetmap } from '../../src/wg/config.js';
 import type { WgDeviceState, WgDriver, WgInterfaceConfig, WgOp, WgPeerState } from '../../src/wg/types.js';
 import type { Endpoint__Output } from '../../src/proto/index.js';
 import type { Logger } from '../../src/log.js';
-import { meshNode } from '../fixtures.js';
+import { meshNode, seededRandom } from '../fixtures.js';
 import { SimTimers } from '../sim-timers.js';
 
 interface LogLine {
@@ -272,18 +272,6 @@ describe('Reconciler: a fast pass applies the same rule as a full pass', () => {
 
 const PRIVATE_KEY = generateKeyPair().privateKey;
 
-/** A small seeded PRNG (mulberry32): the same seed, the same sequence, on every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /**
  * One random history, run twice in lockstep: device F follows it through fast passes (one per
  * batch of 1-3 deltas, as the agent batches what arrives in one turn), device R through a full
@@ -296,7 +284,7 @@ function prng(seed: number): () => number {
  * endpoint candidate, which keep whatever endpoint they had.
  */
 async function fastEqualsFull(seed: number, deltas: number): Promise<void> {
-  const random = prng(seed);
+  const random = seededRandom(seed);
   const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
   const chance = (p: number) => random() < p;
   const fakeKey = () => Buffer.from(Array.from({ length: 32 }, () => Math.floor(random() * 256))).toString('base64');
