@@ -61,6 +61,8 @@ export function sleep(ms: number): Promise<void> {
 export interface ExecOptions {
   readonly timeoutMs?: number;
   readonly input?: string;
+  /** Default: this process's environment. */
+  readonly env?: NodeJS.ProcessEnv;
   /** Teardown work: runs even after abortAll(). */
   readonly cleanup?: boolean;
 }
@@ -72,6 +74,7 @@ export async function exec(argv: readonly string[], options: ExecOptions = {}): 
   const r = await captureCommand(argv[0]!, argv.slice(1), {
     ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
     ...(options.input !== undefined ? { input: options.input } : {}),
+    ...(options.env ? { env: options.env } : {}),
     onSpawn: (c) => {
       child = c;
       live.add(c);

@@ -44,11 +44,19 @@ export function sourceWgmeshCommand(): string[] {
   return [process.execPath, '--conditions=source', '--import', tsx, join(REPO_ROOT, 'packages/cli/src/lab/wgmesh-entry.ts')];
 }
 
-/** The environment of lab commands: the caller's, minus what would leak into the node's settings or a test runner's. */
+/**
+ * The environment of lab commands: the caller's, minus what would leak into the node's settings or
+ * a test runner's, and minus NODE_EXTRA_CA_CERTS. A lab host stands for a machine of its own (a
+ * node there runs as its systemd unit would, without the operator's shell settings); Node.js reads
+ * and parses that whole bundle at every start, before any wgmesh code runs (60 ms of CPU per
+ * process on the bench machine, whose shell sets it), and nothing in a lab uses it: the mesh's TLS
+ * trusts the CA it is given (-ca-cert), and the lab's etcd is its own (only an https:// etcd
+ * without -etcd-ca-cert is checked against the system's CAs).
+ */
 export function labEnv(base: NodeJS.ProcessEnv = process.env, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [key, value] of Object.entries(base)) {
-    if (key.startsWith('WGMESH_') || key === 'NODE_TEST_CONTEXT') continue;
+    if (key.startsWith('WGMESH_') || key === 'NODE_TEST_CONTEXT' || key === 'NODE_EXTRA_CA_CERTS') continue;
     env[key] = value;
   }
   return { ...env, ...extra };

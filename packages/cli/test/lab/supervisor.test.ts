@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { LabHost, LabState } from '../../src/lab/state.js';
-import { plannedNodeArgv, restartNodeArgv } from '../../src/lab/supervisor.js';
+import { labEnv, plannedNodeArgv, restartNodeArgv } from '../../src/lab/supervisor.js';
 
 const h1: LabHost = {
   name: 'h1', index: 1, netns: 'wgl-h1', underlayIp: '192.0.2.1', mountFile: '/run/wgmesh-lab/wgl/ns/h1.mnt',
@@ -26,5 +26,15 @@ describe('the command line a node is started again with', () => {
     const etcd = ['-store', 'etcd', '-etcd-endpoints', 'http://192.0.2.1:2379'];
     assert.deepEqual(restartNodeArgv(lab, { ...h1, process: ran }, etcd), [...ran.argv, ...etcd]);
     assert.deepEqual(restartNodeArgv(lab, h1, etcd), [...plannedNodeArgv(lab, h1), ...etcd]);
+  });
+});
+
+describe('the environment lab commands run with', () => {
+  test('the caller\'s, without WGMESH_ settings, the test runner\'s context or NODE_EXTRA_CA_CERTS; extra settings on top', () => {
+    const env = labEnv(
+      { PATH: '/usr/bin', HOME: '/root', WGMESH_LOG_LEVEL: 'debug', NODE_TEST_CONTEXT: 'child-v8', NODE_EXTRA_CA_CERTS: '/etc/ssl/certs/ca-certificates.crt', NODE_OPTIONS: '--max-old-space-size=100' },
+      { WGMESH_LOG_LEVEL: 'info' },
+    );
+    assert.deepEqual(env, { PATH: '/usr/bin', HOME: '/root', NODE_OPTIONS: '--max-old-space-size=100', WGMESH_LOG_LEVEL: 'info' });
   });
 });
