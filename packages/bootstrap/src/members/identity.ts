@@ -34,39 +34,52 @@ export function hashNodeSecret(secret: string): string {
   return createHash('sha256').update(secret).digest('hex');
 }
 
+/** How many secrets a VerifiedSecrets keeps before it starts again from empty. */
+export const VERIFIED_SECRETS_MAX = 65_536;
+
 /**
  * The secret that last matched each kept hash. Every heartbeat proves its node's secret (10,000
  * nodes: 2,000 a second), and hashing each again was a few per cent of an idle bootstrap's CPU: a
  * secret equal to the one that matched before is compared as it is (in constant time), and only a
  * different one is hashed. The process sees every secret in its requests anyway; the state file
- * still keeps only hashes. Bounded: emptied when it holds more than VERIFIED_MAX.
+ * still keeps only hashes. One per member table, so it dies with its bootstrap and two bootstraps
+ * in one process share nothing. Bounded: full (`max` secrets), it is emptied before the next is kept.
  */
-const verified = new Map<string, Buffer>();
-const VERIFIED_MAX = 65_536;
-/** Secrets hashed to be checked (a secret met before is not): tests read it. */
-export const secretChecks = { hashed: 0 };
+export class VerifiedSecrets {
+  private readonly byHash = new Map<string, Buffer>();
+  /** Secrets hashed to be checked (a secret met before is not): tests read it. */
+  hashed = 0;
 
-function secretMatches(hash: string, secret: string | undefined): boolean {
-  if (!secret) return false;
-  const given = Buffer.from(secret);
-  // Byte lengths: a string of the same length can have more UTF-8 bytes (timingSafeEqual throws
-  // on buffers of different lengths; the fuzz test's mutated secrets found it).
-  const known = verified.get(hash);
-  if (known !== undefined && known.length === given.length && timingSafeEqual(known, given)) return true;
-  secretChecks.hashed++;
-  const digest = createHash('sha256').update(given).digest();
-  const kept = Buffer.from(hash, 'hex');
-  if (digest.length !== kept.length || !timingSafeEqual(digest, kept)) return false;
-  if (verified.size >= VERIFIED_MAX) verified.clear();
-  verified.set(hash, given);
-  return true;
+  constructor(private readonly max = VERIFIED_SECRETS_MAX) {}
+
+  get size(): number {
+    return this.byHash.size;
+  }
+
+  /** Whether `secret` is the one whose SHA-256 is `hash` (hex). */
+  matches(hash: string, secret: string | undefined): boolean {
+    if (!secret) return false;
+    const given = Buffer.from(secret);
+    // Byte lengths: a string of the same length can have more UTF-8 bytes (timingSafeEqual throws
+    // on buffers of different lengths; the fuzz test's mutated secrets found it).
+    const known = this.byHash.get(hash);
+    if (known !== undefined && known.length === given.length && timingSafeEqual(known, given)) return true;
+    this.hashed++;
+    const digest = createHash('sha256').update(given).digest();
+    const kept = Buffer.from(hash, 'hex');
+    if (digest.length !== kept.length || !timingSafeEqual(digest, kept)) return false;
+    if (this.byHash.size >= this.max) this.byHash.clear();
+    this.byHash.set(hash, given);
+    return true;
+  }
 }
 
 /**
  * Throws IdentityMismatch unless `identity` may act for `member`. In dev mode a join may bring a new
  * public key (the same node with a new key); every other call must also name the key the node holds.
+ * `secrets`: the member table's secrets that matched before.
  */
-export function checkIdentity(member: Member, identity: Identity, call: 'join' | 'call'): void {
+export function checkIdentity(member: Member, identity: Identity, call: 'join' | 'call', secrets: VerifiedSecrets): void {
   if (identity.local) return;
   const deny = (why: string) => new IdentityMismatch(member.name, why);
   // The bootstrap's own node has no secret and its name and key are known to every member: only
@@ -78,7 +91,7 @@ export function checkIdentity(member: Member, identity: Identity, call: 'join' |
   if (identity.cert) return;
   if (member.certFingerprint) throw deny('this node joined with a client certificate; calls for it need a certificate for it (mTLS)');
   if (member.secretHash) {
-    if (!secretMatches(member.secretHash, identity.secret)) {
+    if (!secrets.matches(member.secretHash, identity.secret)) {
       throw deny(`node_secret ${identity.secret ? 'does not match' : 'is missing'}: only the node that joined as "${member.name}" may act for it (its secret is in its agent state)`);
     }
   } else if (member.publicKey !== identity.publicKey) {

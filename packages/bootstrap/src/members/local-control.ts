@@ -5,15 +5,15 @@ import type { JoinResponse__Output } from '@wgmesh/agent/proto/gen/wgmesh/v1/Joi
 import type { RttSample } from '@wgmesh/agent/proto/gen/wgmesh/v1/RttSample';
 import type { WatchEvent__Output } from '@wgmesh/agent/proto/gen/wgmesh/v1/WatchEvent';
 import type { MemberTable } from './table.js';
-import { validateEndpoints, validatePublicKey, validateRttSamples, validateTags } from '../service/validate.js';
+import { EndpointIpCheck, validateEndpoints, validatePublicKey, validateRttSamples, validateTags } from '../service/validate.js';
 import { parsePrefix, type Prefix } from '../ipam/ipam.js';
 import { answerPresharedKeys } from '../psk/answer.js';
 import type { PresharedKeySource } from '../psk/psk.js';
 
 // The bootstrap's own node passes the same validation as every remote one: a bad tag set on it
 // through the local API must not reach the member table either.
-const endpointsOf = (mesh: Prefix, endpoints: readonly Endpoint[] = []) =>
-  validateEndpoints(endpoints.map((e) => ({ ip: e.ip ?? '', port: e.port ?? 0, kind: (typeof e.kind === 'string' ? e.kind : 'ENDPOINT_KIND_LAN') as EndpointKind__Output })), mesh);
+const endpointsOf = (mesh: Prefix, ips: EndpointIpCheck, endpoints: readonly Endpoint[] = []) =>
+  validateEndpoints(endpoints.map((e) => ({ ip: e.ip ?? '', port: e.port ?? 0, kind: (typeof e.kind === 'string' ? e.kind : 'ENDPOINT_KIND_LAN') as EndpointKind__Output })), mesh, ips);
 const rttOf = (rtt: readonly RttSample[] = []) => validateRttSamples(rtt.map((r) => ({ peer: r.peer ?? '', rttMs: Number(r.rttMs ?? 0), loss: Number(r.loss ?? 0), measuredAtMs: Number(r.measuredAtMs ?? 0) })));
 
 /**
@@ -22,12 +22,13 @@ const rttOf = (rtt: readonly RttSample[] = []) => validateRttSamples(rtt.map((r)
  */
 export function createLocalControl(table: MemberTable, self: { ip: string; presharedKeys?: PresharedKeySource }): ControlClient {
   const mesh = parsePrefix(table.cidr);
+  const endpointIps = new EndpointIpCheck();
   return {
     async join(req): Promise<JoinResponse__Output> {
       const { member } = await table.join({
         name: req.nodeName!,
         identity: { publicKey: req.publicKey!, local: true },
-        endpoints: endpointsOf(mesh, req.endpoints),
+        endpoints: endpointsOf(mesh, endpointIps, req.endpoints),
         tags: validateTags(req.tags ?? {}),
         listenPort: req.listenPort ?? 0,
         isBootstrap: true,
@@ -59,7 +60,7 @@ export function createLocalControl(table: MemberTable, self: { ip: string; presh
     },
     async update(req) {
       const revision = await table.update(req.nodeName!, { publicKey: req.publicKey!, local: true }, {
-        endpoints: endpointsOf(mesh, req.endpoints),
+        endpoints: endpointsOf(mesh, endpointIps, req.endpoints),
         tags: validateTags(req.tags ?? {}),
         rtt: rttOf(req.rtt),
         relayed: (req.relayed ?? []).map((r) => ({ peer: r.peer ?? '', via: r.via ?? '' })),

@@ -12,7 +12,7 @@ import { ConfigError, IdentityMismatch, NameTaken, NodeNotFound, PublicKeyTaken,
 import { AddressPool, type Ipam } from '../ipam/ipam.js';
 import { DEFAULTS } from '../constants.js';
 import { isSharedStore, type MeshState, type Member, type SharedMemberEvent, type SharedMemberStore, type StateStore } from './store.js';
-import { checkIdentity, hashNodeSecret, newNodeSecret, type Identity } from './identity.js';
+import { checkIdentity, hashNodeSecret, newNodeSecret, VerifiedSecrets, type Identity } from './identity.js';
 import { RelayedPairs, relayGranted, type RelayedPeer } from './relays.js';
 import { sameMember } from './same-member.js';
 
@@ -107,6 +107,8 @@ export class MemberTable {
   private rttIncarnationCounter = 0;
   /** Which pairs route through which relay, from the nodes' heartbeats. */
   readonly relayedPairs = new RelayedPairs();
+  /** Dev-mode secrets that matched before, so a heartbeat is not hashed again (tests read its counter). */
+  readonly verifiedSecrets = new VerifiedSecrets();
   /** Deltas after this revision are all in the history (deltasSince reaches back to here). */
   private historyFloor: number;
   /** A mesh moved from a state file into a shared store: revisions up to the file's are of the old numbering. */
@@ -374,7 +376,7 @@ export class MemberTable {
       this.checkKeyUnique(input.name, input.identity.publicKey);
       if (existing) {
         try {
-          checkIdentity(existing, input.identity, 'join');
+          checkIdentity(existing, input.identity, 'join', this.verifiedSecrets);
         } catch (err) {
           if (err instanceof IdentityMismatch) throw new NameTaken(input.name);
           throw err;
@@ -561,7 +563,7 @@ export class MemberTable {
   authorize(name: string, identity: Identity | undefined): Member {
     const existing = this.members.get(name);
     if (!existing) throw new NodeNotFound(name);
-    if (identity) checkIdentity(existing, identity, 'call');
+    if (identity) checkIdentity(existing, identity, 'call', this.verifiedSecrets);
     return existing;
   }
 

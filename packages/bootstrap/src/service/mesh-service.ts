@@ -31,7 +31,7 @@ import type { SendBudget } from './send-budget.js';
 import { answerPresharedKeys } from '../psk/answer.js';
 import type { PresharedKeySource } from '../psk/psk.js';
 import {
-  validateEndpoints, validateListenPort, validateMeshName, validateNodeName, validatePublicKey, validateRelayed, validateRttSamples, validateTags,
+  EndpointIpCheck, validateEndpoints, validateListenPort, validateMeshName, validateNodeName, validatePublicKey, validateRelayed, validateRttSamples, validateTags,
 } from './validate.js';
 
 export interface MeshServiceComponents {
@@ -74,6 +74,8 @@ export function createMeshService(
 ): { handlers: MeshHandlers; stats: MeshServiceStats; closeWatchers(): void } {
   const { table, auth, logger } = components;
   const meshCidr = parsePrefix(table.cidr);
+  // Endpoint IPs that passed, kept for this service's lifetime only.
+  const endpointIps = new EndpointIpCheck();
   const watchQueue: WatchQueueLimits = {
     maxEvents: init.watchQueue?.maxEvents ?? DEFAULTS.watchQueueMaxEvents,
     maxBytes: init.watchQueue?.maxBytes ?? DEFAULTS.watchQueueMaxBytes,
@@ -120,7 +122,7 @@ export function createMeshService(
   async function applyUpdate(who: CallIdentity, req: UpdateRequest__Output, boundName?: string): Promise<{ name: string; response: UpdateResponse }> {
     const { name, identity } = callerAs(who, req);
     if (boundName !== undefined && name !== boundName) throw notThisStreamsNode(boundName, name);
-    const endpoints = validateEndpoints(req.endpoints, meshCidr);
+    const endpoints = validateEndpoints(req.endpoints, meshCidr, endpointIps);
     const tags = validateTags(req.tags);
     const rtt = validateRttSamples(req.rtt);
     const relayed = validateRelayed(req.relayed);
@@ -144,7 +146,7 @@ export function createMeshService(
       const req: JoinRequest__Output = call.request;
       answer(callback, async (): Promise<JoinResponse> => {
         const { name, identity, publicKey } = caller(call, req);
-        const endpoints = validateEndpoints(req.endpoints, meshCidr);
+        const endpoints = validateEndpoints(req.endpoints, meshCidr, endpointIps);
         const tags = validateTags(req.tags);
         const listenPort = validateListenPort(req.listenPort);
         const { member, revision, created, secret } = await table.join({ name, identity, endpoints, tags, listenPort, relay: req.relay });

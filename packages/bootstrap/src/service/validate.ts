@@ -45,13 +45,14 @@ export function validateListenPort(value: number): number {
 /**
  * A node's endpoint candidates. Every node configures them in WireGuard, so one a peer cannot
  * use (a zone ID, loopback, multicast, an address inside the mesh, ...) is refused here rather
- * than failing `wg set` on every node. `mesh` is the mesh CIDR.
+ * than failing `wg set` on every node. `mesh` is the mesh CIDR; `ips`, the caller's check (it
+ * keeps the IPs that passed).
  */
-export function validateEndpoints(values: readonly Endpoint__Output[], mesh: Prefix): Endpoint__Output[] {
+export function validateEndpoints(values: readonly Endpoint__Output[], mesh: Prefix, ips: EndpointIpCheck): Endpoint__Output[] {
   if (values.length > LIMITS.endpointsMax) throw new InvalidField('endpoints', `${values.length} given, at most ${LIMITS.endpointsMax}`);
   return values.map((e, i) => {
     const field = `endpoints[${i}]`;
-    if (!ipPassed(mesh, e.ip)) checkEndpointIp(e.ip, field, mesh);
+    ips.check(e.ip, field, mesh);
     if (!Number.isInteger(e.port) || e.port < 1 || e.port > 65535) throw new InvalidField(`${field}.port`, `${e.port} is not a UDP port (1-65535)`);
     const kind = e.kind === 'ENDPOINT_KIND_UNSPECIFIED' ? 'ENDPOINT_KIND_LAN' : e.kind;
     if (!ENDPOINT_KINDS.has(kind)) throw new InvalidField(`${field}.kind`, `unknown kind ${String(e.kind)}`);
@@ -61,40 +62,47 @@ export function validateEndpoints(values: readonly Endpoint__Output[], mesh: Pre
   });
 }
 
-function checkEndpointIp(ip: string, field: string, mesh: Prefix): void {
-  endpointIpChecks.parsed++;
-  const shown = excerpt(ip);
-  // "fe80::1%eth0" is an address with a zone ID: said so, rather than "not an address".
-  const zone = ip.indexOf('%');
-  if (!isIp(zone >= 0 ? ip.slice(0, zone) : ip)) throw new InvalidField(`${field}.ip`, `${shown} is not an IPv4 or IPv6 address`);
-  const problem = endpointAddressProblem(ip);
-  if (problem) throw new InvalidField(`${field}.ip`, `${shown} ${problem}`);
-  if (prefixContains(mesh, unmapIp(ip))) {
-    throw new InvalidField(`${field}.ip`, `${shown} is inside the mesh network ${mesh.text}: it is only reachable through the mesh, never a way into it`);
-  }
-  rememberPassed(mesh, ip);
-}
+/** How many IPs an EndpointIpCheck keeps per mesh CIDR before that set starts again from empty. */
+export const PASSED_ENDPOINT_IPS_MAX = 65_536;
 
 /**
- * Endpoint IPs that passed checkEndpointIp, per mesh CIDR. Every heartbeat carries its node's
- * endpoints again (10,000 nodes: 2,000 a second), and parsing each address three times over was a
- * few per cent of an idle bootstrap's CPU; whether a string is a usable address outside a given
- * CIDR never changes. Bounded: a set is emptied when it holds more than PASSED_IPS_MAX.
+ * Checks endpoint IPs, keeping those that passed, per mesh CIDR. Every heartbeat carries its
+ * node's endpoints again (10,000 nodes: 2,000 a second), and parsing each address three times over
+ * was a few per cent of an idle bootstrap's CPU; whether a string is a usable address outside a
+ * given CIDR never changes. One per mesh service (and local control), so it dies with its
+ * bootstrap and two bootstraps in one process share nothing. Bounded: a full set (`max` IPs) is
+ * emptied before the next is kept.
  */
-const passedIps = new Map<string, Set<string>>();
-const PASSED_IPS_MAX = 65_536;
-/** Endpoint IPs parsed and checked (an IP that passed before is not): tests read it. */
-export const endpointIpChecks = { parsed: 0 };
+export class EndpointIpCheck {
+  private readonly passed = new Map<string, Set<string>>();
+  /** Endpoint IPs parsed and checked (an IP that passed before is not): tests read it. */
+  parsed = 0;
 
-function ipPassed(mesh: Prefix, ip: string): boolean {
-  return passedIps.get(mesh.text)?.has(ip) ?? false;
-}
+  constructor(private readonly max = PASSED_ENDPOINT_IPS_MAX) {}
 
-function rememberPassed(mesh: Prefix, ip: string): void {
-  let set = passedIps.get(mesh.text);
-  if (!set) passedIps.set(mesh.text, (set = new Set()));
-  if (set.size >= PASSED_IPS_MAX) set.clear();
-  set.add(ip);
+  /** Throws InvalidField (`field`.ip) unless `ip` is a usable endpoint address outside `mesh`. */
+  check(ip: string, field: string, mesh: Prefix): void {
+    let set = this.passed.get(mesh.text);
+    if (set?.has(ip)) return;
+    this.parsed++;
+    const shown = excerpt(ip);
+    // "fe80::1%eth0" is an address with a zone ID: said so, rather than "not an address".
+    const zone = ip.indexOf('%');
+    if (!isIp(zone >= 0 ? ip.slice(0, zone) : ip)) throw new InvalidField(`${field}.ip`, `${shown} is not an IPv4 or IPv6 address`);
+    const problem = endpointAddressProblem(ip);
+    if (problem) throw new InvalidField(`${field}.ip`, `${shown} ${problem}`);
+    if (prefixContains(mesh, unmapIp(ip))) {
+      throw new InvalidField(`${field}.ip`, `${shown} is inside the mesh network ${mesh.text}: it is only reachable through the mesh, never a way into it`);
+    }
+    if (!set) this.passed.set(mesh.text, (set = new Set()));
+    if (set.size >= this.max) set.clear();
+    set.add(ip);
+  }
+
+  /** How many IPs are kept for `mesh`. */
+  kept(mesh: Prefix): number {
+    return this.passed.get(mesh.text)?.size ?? 0;
+  }
 }
 
 /** The agent's tag rules (a node checks its own tags before sending them), as InvalidField. */

@@ -172,6 +172,25 @@ describe('MemberTable', () => {
     assert.ok(table.get('alpha'));
   });
 
+  test('each table keeps its own verified secrets: a second table over the same state hashes the secret again', async () => {
+    const first = await openTable();
+    const key = generateKeyPair().publicKey;
+    const { secret } = await first.table.join(joinInput('alpha', key));
+    for (let i = 0; i < 3; i++) await first.table.update('alpha', { publicKey: key, secret }, { tags: { beat: String(i) } });
+    assert.equal(first.table.verifiedSecrets.hashed, 1, 'heartbeats after the first compare with the secret that matched');
+
+    // Another bootstrap in this process (or this one restarted) over the same state.
+    const store = new MemoryStateStore();
+    store.saved = structuredClone(first.store.saved);
+    const second = await openTable({ store });
+    await second.table.update('alpha', { publicKey: key, secret }, { tags: { beat: 'second' } });
+    assert.equal(second.table.verifiedSecrets.hashed, 1, 'not skipped as verified: the second table hashed it');
+    await second.table.update('alpha', { publicKey: key, secret }, { tags: { beat: 'again' } });
+    assert.equal(second.table.verifiedSecrets.hashed, 1);
+    assert.equal(first.table.verifiedSecrets.hashed, 1, "the second table's checks did not touch the first's");
+    await assert.rejects(second.table.update('alpha', { publicKey: key, secret: `${secret.slice(1)}A` }, {}), IdentityMismatch);
+  });
+
   test('200 concurrent joins get 200 different IPs and 200 revisions', async () => {
     const { table, published } = await openTable();
     const results = await Promise.all(Array.from({ length: 200 }, (_, i) => table.join(joinInput(`n${i}`))));

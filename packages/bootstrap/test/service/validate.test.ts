@@ -2,7 +2,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { NetworkInterfaceInfo } from 'node:os';
 import { generateKeyPair, lanEndpoints, loadProtos, RTT_SAMPLES_PER_REPORT, type Endpoint__Output, type UpdateRequest } from '@wgmesh/agent';
-import { validateEndpoints, validateRttSamples, validateTags } from '../../src/service/validate.js';
+import { EndpointIpCheck, validateEndpoints, validateRttSamples, validateTags } from '../../src/service/validate.js';
 import { InvalidField } from '../../src/errors.js';
 import { LIMITS } from '../../src/constants.js';
 import { parsePrefix, prefixContains } from '../../src/ipam/ipam.js';
@@ -68,7 +68,7 @@ describe('endpoints', () => {
   ];
   for (const [ip, mesh, reason] of REFUSED) {
     test(`${ip} is refused as endpoints[1].ip: ${reason.source}`, () => {
-      assert.throws(() => validateEndpoints([lan('192.0.2.1'), lan(ip)], mesh), (err: Error) => {
+      assert.throws(() => validateEndpoints([lan('192.0.2.1'), lan(ip)], mesh, new EndpointIpCheck()), (err: Error) => {
         assert.ok(err instanceof InvalidField, String(err));
         assert.equal(err.field, 'endpoints[1].ip');
         assert.match(err.message, reason);
@@ -79,7 +79,7 @@ describe('endpoints', () => {
 
   test('ordinary addresses outside the mesh pass, IPv4 link-local included', () => {
     const ips = ['192.0.2.1', '10.233.0.1', '169.254.1.1', '2001:db8::1', 'fd00:233::1', '::ffff:192.0.2.7'];
-    assert.deepEqual(validateEndpoints(ips.map(lan), MESH4).map((e) => e.ip), ips);
+    assert.deepEqual(validateEndpoints(ips.map(lan), MESH4, new EndpointIpCheck()).map((e) => e.ip), ips);
   });
 
   test("what an agent's discovery advertises from a host with every kind of address, the bootstrap accepts", () => {
@@ -94,21 +94,55 @@ describe('endpoints', () => {
     // The exclusion `wgmesh bootstrap` passes its discovery; a joining node passes the same once it knows the CIDR.
     const advertised = lanEndpoints(51820, (ip) => prefixContains(MESH4, ip), interfaces);
     assert.deepEqual(advertised.map((e) => e.ip), ['192.0.2.10', '2001:db8::10']);
-    assert.doesNotThrow(() => validateEndpoints(advertised as Endpoint__Output[], MESH4));
+    assert.doesNotThrow(() => validateEndpoints(advertised as Endpoint__Output[], MESH4, new EndpointIpCheck()));
   });
 });
 
-test('endpoint addresses are parsed once: a heartbeat repeating them is checked without parsing, and a bad one is still refused each time', async () => {
-  const { endpointIpChecks } = await import('../../src/service/validate.js');
+test('endpoint addresses are parsed once: a heartbeat repeating them is checked without parsing, and a bad one is still refused each time', () => {
+  const ips = new EndpointIpCheck();
   const mesh = parsePrefix('198.18.0.0/16');
   const endpoints: Endpoint__Output[] = [{ ip: '203.0.113.77', port: 51820, kind: 'ENDPOINT_KIND_LAN' }, { ip: '2001:db8::77', port: 51820, kind: 'ENDPOINT_KIND_STUN' }];
-  const before = endpointIpChecks.parsed;
-  for (let i = 0; i < 50; i++) assert.deepEqual(validateEndpoints(endpoints, mesh), endpoints);
-  assert.equal(endpointIpChecks.parsed - before, 2, 'each address parsed once');
+  for (let i = 0; i < 50; i++) assert.deepEqual(validateEndpoints(endpoints, mesh, ips), endpoints);
+  assert.equal(ips.parsed, 2, 'each address parsed once');
   // Accepted in one mesh is not accepted in another that contains it.
-  assert.throws(() => validateEndpoints([endpoints[0]!], parsePrefix('203.0.113.0/24')), (err: Error) => err instanceof InvalidField && /inside the mesh/.test(err.message));
+  assert.throws(() => validateEndpoints([endpoints[0]!], parsePrefix('203.0.113.0/24'), ips), (err: Error) => err instanceof InvalidField && /inside the mesh/.test(err.message));
   for (let i = 0; i < 3; i++) {
-    assert.throws(() => validateEndpoints([{ ip: '127.0.0.1', port: 51820, kind: 'ENDPOINT_KIND_LAN' }], mesh), (err: Error) => err instanceof InvalidField && /loopback/.test(err.message));
-    assert.throws(() => validateEndpoints([{ ip: '198.18.3.4', port: 51820, kind: 'ENDPOINT_KIND_LAN' }], mesh), (err: Error) => err instanceof InvalidField && /inside the mesh/.test(err.message));
+    assert.throws(() => validateEndpoints([{ ip: '127.0.0.1', port: 51820, kind: 'ENDPOINT_KIND_LAN' }], mesh, ips), (err: Error) => err instanceof InvalidField && /loopback/.test(err.message));
+    assert.throws(() => validateEndpoints([{ ip: '198.18.3.4', port: 51820, kind: 'ENDPOINT_KIND_LAN' }], mesh, ips), (err: Error) => err instanceof InvalidField && /inside the mesh/.test(err.message));
   }
+  assert.equal(ips.kept(mesh), 2, 'refused addresses are never kept');
+});
+
+test('two EndpointIpChecks share nothing: an address passed in one is parsed again in the other', () => {
+  const first = new EndpointIpCheck();
+  const second = new EndpointIpCheck();
+  const mesh = parsePrefix('198.18.0.0/16');
+  const endpoints: Endpoint__Output[] = [{ ip: '203.0.113.78', port: 51820, kind: 'ENDPOINT_KIND_LAN' }];
+  validateEndpoints(endpoints, mesh, first);
+  validateEndpoints(endpoints, mesh, first);
+  assert.equal(first.parsed, 1);
+  validateEndpoints(endpoints, mesh, second);
+  assert.equal(second.parsed, 1, 'the second check did not know it: parsed');
+  assert.equal(first.parsed, 1, "the second check's work did not touch the first");
+});
+
+test('EndpointIpCheck is bounded per mesh: full, a set starts again from empty, and an evicted address is parsed (and passed) again', () => {
+  const ips = new EndpointIpCheck(2);
+  const mesh = parsePrefix('198.18.0.0/16');
+  const other = parsePrefix('10.232.0.0/16');
+  const at = (ip: string): Endpoint__Output[] => [{ ip, port: 51820, kind: 'ENDPOINT_KIND_LAN' }];
+  validateEndpoints(at('192.0.2.1'), mesh, ips);
+  validateEndpoints(at('192.0.2.2'), mesh, ips);
+  validateEndpoints(at('192.0.2.1'), other, ips);
+  assert.equal(ips.kept(mesh), 2);
+  validateEndpoints(at('192.0.2.1'), mesh, ips);
+  assert.equal(ips.parsed, 3, '192.0.2.1 kept for the mesh: not parsed again');
+
+  validateEndpoints(at('192.0.2.3'), mesh, ips);
+  assert.equal(ips.kept(mesh), 1, 'full: emptied before 192.0.2.3 was kept');
+  assert.equal(ips.kept(other), 1, "another mesh's set is its own");
+  assert.deepEqual(validateEndpoints(at('192.0.2.1'), mesh, ips), at('192.0.2.1'));
+  assert.equal(ips.parsed, 5, 'evicted: parsed again');
+  validateEndpoints(at('192.0.2.1'), other, ips);
+  assert.equal(ips.parsed, 5, 'still kept for the other mesh');
 });
