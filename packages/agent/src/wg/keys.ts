@@ -1,5 +1,4 @@
-import { createHmac } from 'node:crypto';
-import { createPrivateKey, createPublicKey, generateKeyPairSync } from 'node:crypto';
+import { createHmac, createPrivateKey, createPublicKey, randomBytes } from 'node:crypto';
 
 // DER prefix of a PKCS#8 X25519 private key; the 32 raw key bytes follow it.
 const X25519_PKCS8_PREFIX = Buffer.from('302e020100300506032b656e04220420', 'hex');
@@ -9,12 +8,20 @@ export interface WgKeyPair {
   readonly publicKey: string;
 }
 
-/** A WireGuard key pair (X25519), base64 as `wg genkey` / `wg pubkey` print them. */
+/**
+ * A WireGuard key pair (X25519), base64 as `wg genkey` / `wg pubkey` print them: 32 random bytes,
+ * clamped as `wg genkey` clamps them, and their public key. Not crypto.generateKeyPairSync: Node
+ * 20 deadlocks when a garbage collection runs while a key it generated is exported (the export
+ * holds the key's lock while it allocates; the collection then finalizes the generating job,
+ * whose destructor waits for the same lock; gdb of a hung test showed it, and 20,000 keys with a
+ * 1 MB young generation hang every time).
+ */
 export function generateKeyPair(): WgKeyPair {
-  const { privateKey, publicKey } = generateKeyPairSync('x25519');
-  const d = privateKey.export({ format: 'jwk' }).d!;
-  const x = publicKey.export({ format: 'jwk' }).x!;
-  return { privateKey: Buffer.from(d, 'base64url').toString('base64'), publicKey: Buffer.from(x, 'base64url').toString('base64') };
+  const raw = randomBytes(32);
+  raw[0] = raw[0]! & 248;
+  raw[31] = (raw[31]! & 127) | 64;
+  const privateKey = raw.toString('base64');
+  return { privateKey, publicKey: derivePublicKey(privateKey) };
 }
 
 /**
