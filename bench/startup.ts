@@ -81,6 +81,12 @@ export const STARTUP_SETTINGS = {
   memoryAgeS: envInt('BENCH_STARTUP_MEMORY_AGE_S', 60),
   /** The nodes' log level (the lab's default, what a user gets). */
   logLevel: process.env.BENCH_STARTUP_LOG_LEVEL ?? 'info',
+  /**
+   * 'lab' (default): wgmesh's processes get the lab host's environment (labEnv: no
+   * NODE_EXTRA_CA_CERTS); 'shell': this benchmark's own, as a user's shell would pass it (only
+   * WGMESH_ settings left out), to measure what such a shell costs every start.
+   */
+  nodeEnv: process.env.BENCH_STARTUP_NODE_ENV === 'shell' ? 'shell' as const : 'lab' as const,
   deadlineMs: 30_000,
 };
 
@@ -94,6 +100,13 @@ export const TARGETS = {
   joinRssMb: 45,
   bootstrapRssMb: 60,
 };
+
+/** The environment wgmesh's processes run with (STARTUP_SETTINGS.nodeEnv). */
+function wgmeshEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  if (STARTUP_SETTINGS.nodeEnv === 'lab') return labEnv(process.env, extra);
+  const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('WGMESH_')));
+  return { ...env, ...extra };
+}
 
 /** Nebula's CA, certificates, configs and logs (under /tmp: the lab hosts see it; their /run is their own). */
 const NEBULA_DIR = joinPath(tmpdir(), 'wgmesh-bench-startup');
@@ -264,7 +277,7 @@ export const wgmesh: MeshSystem = {
     // The lab's own command line for this host, run as the lab runs it (its namespaces, its log).
     const argv = plannedNodeArgv(lab, host);
     await appendFile(host.logFile, `--- ${new Date().toISOString()} ${argv.join(' ')}\n`);
-    return { host, first, argv: hostCommand(lab, host.name, argv, false), logFile: host.logFile, env: labEnv(process.env, { WGMESH_LOG_LEVEL: lab.logLevel }) };
+    return { host, first, argv: hostCommand(lab, host.name, argv, false), logFile: host.logFile, env: wgmeshEnv({ WGMESH_LOG_LEVEL: lab.logLevel }) };
   },
   async upAddress(lab, node) {
     if (!(await hasRouteVia(node.daemon.pid, WGMESH_IFACE))) return undefined;
@@ -690,7 +703,7 @@ export async function runStartup(): Promise<StartupResults> {
 
     // 3. `wgmesh info` in h2 (a join node), beside Node.js's own start-up in the same host; both
     // with the host's environment, as `wgmesh lab exec h2 …` runs them (the nodes' too: labEnv).
-    const hostEnv = labEnv(process.env);
+    const hostEnv = wgmeshEnv();
     for (let round = 1; round <= s.infoRounds; round++) {
       const t1 = Date.now();
       const r = await exec(hostCommand(lab, 'h2', ['wgmesh', 'info']), { timeoutMs: 10_000, env: hostEnv });
@@ -826,7 +839,9 @@ export function formatStartupSection(r: StartupResults): string {
   L.push(
     `For scale: \`node -e 0\` in the same host takes ${fmt(sum.nodeFloorS, 3)} s (median of ${r.info.length}), the floor under any wgmesh command; ` +
       `wgmesh's wireguard-go is a process of its own, not in the wgmesh figures (its CPU and memory are listed below). ` +
-      `Every wgmesh process here, and \`info\`, runs with the lab host's environment (labEnv: the benchmark's own, without WGMESH_ settings and NODE_EXTRA_CA_CERTS); ` +
+      (s.nodeEnv !== 'shell'
+        ? `Every wgmesh process here, and \`info\`, runs with the lab host's environment (labEnv: the benchmark's own, without WGMESH_ settings and NODE_EXTRA_CA_CERTS); `
+        : `Every wgmesh process here, and \`info\`, runs with the benchmark's own environment (BENCH_STARTUP_NODE_ENV=shell: only WGMESH_ settings left out${process.env.NODE_EXTRA_CA_CERTS ? ', NODE_EXTRA_CA_CERTS kept' : ''}); `) +
       `with the benchmark's own environment${process.env.NODE_EXTRA_CA_CERTS ? `, which sets NODE_EXTRA_CA_CERTS (Node.js parses that CA bundle at every start)` : ''}, \`node -e 0\` takes ${fmt(sum.shellFloorS, 3)} s.`,
     '',
   );
