@@ -34,13 +34,24 @@ import { createHash } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { loadProtos, LOW_ORDER_POINTS } from '@wgmesh/agent';
-import { seededRandom as mulberry32 } from '../../packages/agent/test/fixtures.js';
 
 // ---------------------------------------------------------------------------------------------
 // Deterministic randomness
 
-/** mulberry32 (the agent tests' seeded PRNG): the whole fuzzer's randomness comes from it. */
-export { mulberry32 };
+/**
+ * mulberry32: a small, fast 32-bit PRNG; the whole fuzzer's randomness comes from it. (The agent's
+ * tests have the same one in their fixtures; a tool here may not import another package's tests.)
+ */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
 
 /** The seed of request `index`'s own PRNG (a murmur3-style mix of the run's seed and the index). */
 export function requestSeed(seed: number, index: number): number {
