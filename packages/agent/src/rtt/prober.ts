@@ -216,11 +216,8 @@ export class RttProber extends EventEmitter<RttProberEvents> {
     if (state === existing) return;
     if (state) this.peers.set(SELF, state);
     else this.peers.delete(SELF);
-    if (existing) for (const [seq, probe] of this.pending) if (probe.peer === existing) this.cutShort(seq, probe);
-    if (state) {
-      if (this.running) void this.openSocket(state.family);
-      this.probeFresh([state]);
-    }
+    if (existing) this.endProbesToGone();
+    if (state) this.probeFresh([state]);
   }
   private readonly sockets = new Map<SocketFamily, SocketSlot>();
   private readonly pending = new Map<number, Pending>();
@@ -291,10 +288,7 @@ export class RttProber extends EventEmitter<RttProberEvents> {
       if (state !== this.peers.get(peer.name)) fresh.push(state);
     }
     this.peers = next;
-    // Bursts to peers that are gone end now, so their rounds do not wait for the timeout.
-    for (const [seq, probe] of this.pending) {
-      if (next.get(probe.peer.name) !== probe.peer) this.cutShort(seq, probe);
-    }
+    this.endProbesToGone();
     if (this.running) for (const family of this.familiesInUse()) void this.openSocket(family);
     this.probeFresh(fresh);
   }
@@ -321,13 +315,15 @@ export class RttProber extends EventEmitter<RttProberEvents> {
       this.peers.set(peer.name, state);
       fresh.push(state);
     }
-    if (dropped) {
-      for (const [seq, probe] of this.pending) {
-        if (this.peers.get(probe.peer.name) !== probe.peer) this.cutShort(seq, probe);
-      }
-    }
-    if (this.running) for (const family of new Set(fresh.map((p) => p.family))) void this.openSocket(family);
+    if (dropped) this.endProbesToGone();
     this.probeFresh(fresh);
+  }
+
+  /** Bursts to peers that are gone (or replaced) end now, so their rounds do not wait for the timeout. */
+  private endProbesToGone(): void {
+    for (const [seq, probe] of this.pending) {
+      if (this.peers.get(probe.peer.name) !== probe.peer) this.cutShort(seq, probe);
+    }
   }
 
   /**
@@ -358,6 +354,7 @@ export class RttProber extends EventEmitter<RttProberEvents> {
    */
   private probeFresh(fresh: readonly PeerState[]): void {
     if (!this.running || fresh.length === 0) return;
+    for (const family of new Set(fresh.map((p) => p.family))) void this.openSocket(family);
     const now = fresh.filter((p) => p.holdUntilNs === undefined);
     if (this.started && now.length) this.round(now, true);
     // At rest the next tick may be far off: the new peers' warm-up rounds start one round from now.
