@@ -83,8 +83,8 @@ export const STARTUP_SETTINGS = {
   logLevel: process.env.BENCH_STARTUP_LOG_LEVEL ?? 'info',
   /**
    * 'lab' (default): wgmesh's processes get the lab host's environment (labEnv: no
-   * NODE_EXTRA_CA_CERTS); 'shell': this benchmark's own, as a user's shell would pass it (only
-   * WGMESH_ settings left out), to measure what such a shell costs every start.
+   * NODE_EXTRA_CA_CERTS); 'shell': the same with NODE_EXTRA_CA_CERTS kept, as a user's shell would
+   * pass it, to measure what such a shell costs every start.
    */
   nodeEnv: process.env.BENCH_STARTUP_NODE_ENV === 'shell' ? 'shell' as const : 'lab' as const,
   deadlineMs: 30_000,
@@ -103,9 +103,10 @@ export const TARGETS = {
 
 /** The environment wgmesh's processes run with (STARTUP_SETTINGS.nodeEnv). */
 function wgmeshEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
-  if (STARTUP_SETTINGS.nodeEnv === 'lab') return labEnv(process.env, extra);
-  const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('WGMESH_')));
-  return { ...env, ...extra };
+  const env = labEnv(process.env, extra);
+  // 'shell': the one setting labEnv leaves out for start-up's sake goes back in.
+  if (STARTUP_SETTINGS.nodeEnv === 'shell' && process.env.NODE_EXTRA_CA_CERTS !== undefined) env.NODE_EXTRA_CA_CERTS = process.env.NODE_EXTRA_CA_CERTS;
+  return env;
 }
 
 /** Nebula's CA, certificates, configs and logs (under /tmp: the lab hosts see it; their /run is their own). */
@@ -841,7 +842,7 @@ export function formatStartupSection(r: StartupResults): string {
       `wgmesh's wireguard-go is a process of its own, not in the wgmesh figures (its CPU and memory are listed below). ` +
       (s.nodeEnv !== 'shell'
         ? `Every wgmesh process here, and \`info\`, runs with the lab host's environment (labEnv: the benchmark's own, without WGMESH_ settings and NODE_EXTRA_CA_CERTS); `
-        : `Every wgmesh process here, and \`info\`, runs with the benchmark's own environment (BENCH_STARTUP_NODE_ENV=shell: only WGMESH_ settings left out${process.env.NODE_EXTRA_CA_CERTS ? ', NODE_EXTRA_CA_CERTS kept' : ''}); `) +
+        : `Every wgmesh process here, and \`info\`, runs with the lab host's environment plus the benchmark's NODE_EXTRA_CA_CERTS (BENCH_STARTUP_NODE_ENV=shell${process.env.NODE_EXTRA_CA_CERTS ? '' : '; not set here'}); `) +
       `with the benchmark's own environment${process.env.NODE_EXTRA_CA_CERTS ? `, which sets NODE_EXTRA_CA_CERTS (Node.js parses that CA bundle at every start)` : ''}, \`node -e 0\` takes ${fmt(sum.shellFloorS, 3)} s.`,
     '',
   );
