@@ -204,3 +204,49 @@ describe('Agent: membership changes without an RTT prober', () => {
   }
 
 });
+
+describe('Agent: batched Watch messages', () => {
+  test('the Watch asks for batches; a batch is applied as its changes, in order, in one WireGuard pass', async () => {
+    const requests: unknown[] = [];
+    let push: ((e: import('../src/proto/index.js').WatchEvent__Output) => void) | undefined;
+    class BatchControl extends FakeControl {
+      override watch(req: unknown, callbacks: { onOpen(): void; onEvent(e: import('../src/proto/index.js').WatchEvent__Output): void }) {
+        requests.push(req);
+        push = (e) => callbacks.onEvent(e);
+        queueMicrotask(() => callbacks.onOpen());
+        return { cancel() {} };
+      }
+    }
+    const control = new BatchControl(joinResponse(10));
+    const driver = new MemoryWgDriver('wgbatch', { record: false });
+    const agent = new Agent({ control, driver, timers: new SimTimers() }, { meshName: 'm', nodeName: 'n0', privateKey: generateKeyPair().privateKey, heartbeatMs: HEARTBEAT_MS, wgOptions: {} });
+    await agent.start();
+    try {
+      assert.equal((requests[0] as { batches?: boolean }).batches, true);
+      const passes = { before: 0 };
+      let reconciles = 0;
+      agent.on('reconciled', () => reconciles++);
+      passes.before = reconciles;
+      const upsert = (i: number) => {
+        const key = Buffer.alloc(32);
+        key.writeUInt32BE(5_000 + i);
+        return { revision: 10 + i, upsert: meshNode(`b${i}`, `10.232.7.${i}`, { publicKey: key.toString('base64') }), event: 'upsert' };
+      };
+      const reconciled = new Promise<void>((resolve) => agent.once('reconciled', () => resolve()));
+      // b1 and b2 come, n3 goes, b1 comes back changed: the last word on b1 is its second upsert.
+      const changes = [upsert(1), upsert(2), { revision: 13, remove: { name: 'n3' }, event: 'remove' }, { ...upsert(1), revision: 14, upsert: { ...upsert(1).upsert, meshIp: '10.232.7.99' } }];
+      push!({ revision: 14, batch: { events: changes }, event: 'batch' } as never);
+      await reconciled;
+      assert.equal(agent.netmap.revision, 14);
+      assert.equal(agent.netmap.nodes.get('b1')?.meshIp, '10.232.7.99');
+      assert.ok(agent.netmap.nodes.has('b2'));
+      assert.ok(!agent.netmap.nodes.has('n3'));
+      assert.equal(reconciles - passes.before, 1, 'one pass for the batch');
+      const peers = (await driver.read()).peers;
+      assert.equal(peers.length, 10 - 1 - 1 + 2);
+      assert.deepEqual(peers.find((p) => p.allowedIps.includes('10.232.7.99/32'))?.allowedIps, ['10.232.7.99/32']);
+    } finally {
+      await agent.stop({ leave: false });
+    }
+  });
+});

@@ -97,6 +97,8 @@ export class Bootstrap {
   table: MemberTable | undefined;
   agent: Agent | undefined;
   stats: MeshServiceStats | undefined;
+  /** Told of each fan-out of live membership changes to the Watch streams (the metrics' histogram). */
+  onFanout: ((seconds: number, watchers: number, changes: number) => void) | undefined;
   /** With a shared store: who leads failure detection, and whether the store answers. */
   coordinator: SharedCoordinator | undefined;
   /** Enrollment tokens and the CA that signs for them, when this bootstrap has -ca-key. */
@@ -131,7 +133,6 @@ export class Bootstrap {
     this.parts = parts;
     this.keepInterface = false;
     await parts.run(() => this.startParts(parts, ipam, selfIp));
-    for (const fn of this.startedListeners) fn();
     const table = this.table!;
     this.limitHeapGrowthWhenLarge(table);
     this.logger.info('bootstrap started', { mesh: table.meshName, cidr: table.cidr, port: this.port, members: table.size, revision: table.revision });
@@ -183,7 +184,7 @@ export class Bootstrap {
       table, auth: authenticator, logger: this.logger.child({ component: 'bootstrap:service' }),
       ...(presharedKeys ? { presharedKeys } : {}),
       ...(enrollment ? { enrollment } : {}),
-    }, { answers });
+    }, { answers, onFanout: (seconds, watchers, changes) => this.onFanout?.(seconds, watchers, changes) });
     const server = new JoinServer(service.handlers, {
       bindAddr: this.init.grpcBindAddr ?? DEFAULTS.grpcBindAddr,
       port: this.init.grpcPort ?? DEFAULTS.grpcPort,
@@ -326,12 +327,4 @@ export class Bootstrap {
 
   /** Whether this bootstrap has limited the heap's growth (limitHeapGrowthWhenLarge). */
   heapGrowthLimited = false;
-
-  private readonly startedListeners: (() => void)[] = [];
-
-  /** Runs fn after every successful start (parts are replaced on restart). */
-  onStarted(fn: () => void): void {
-    this.startedListeners.push(fn);
-    if (this.table) fn();
-  }
 }

@@ -22,6 +22,11 @@ export const DEFAULTS = {
   watchQueueMaxEvents: 512,
   watchQueueMaxBytes: 256 * 1024,
   /**
+   * Live changes go to the Watch streams together (WatchFanout): at rest at once, while they keep
+   * coming at most one fan-out per this many ms (longer when a fan-out itself takes longer).
+   */
+  watchFlushMinGapMs: 10,
+  /**
    * Join answers and Watch snapshots (each the whole membership) handed to gRPC and not yet
    * flushed, in bytes, over all callers (SendBudget): about 26 answers of a 10,000-node mesh, 270
    * of a 1,000-node one. It was 128 MB: at 10,000 nodes the answers in flight plus the flushed ones

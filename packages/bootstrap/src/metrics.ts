@@ -67,11 +67,9 @@ export function registerBootstrapMetrics(registry: MetricsRegistry, bootstrap: B
   });
   const fanout = new Histogram({
     name: 'wgmesh_fanout_seconds',
-    help: 'Time to hand one membership change to every open stream',
+    help: 'Time to hand membership changes (one fan-out: a change, or several coalesced) to every open Watch stream',
     buckets: [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5],
     registers: [registry],
   });
-  bootstrap.onStarted(() => {
-    if (bootstrap.table) bootstrap.table.onFanout = (seconds) => fanout.observe(seconds);
-  });
+  bootstrap.onFanout = (seconds) => fanout.observe(seconds);
 }

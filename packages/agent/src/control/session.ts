@@ -189,7 +189,8 @@ export class ControlSession {
   watch(): void {
     if (!this.active) return;
     const handle = this.components.control.watch(
-      { ...this.identity(), sinceRevision: this.components.membership.netmap.revision },
+      // Changes that come together (a wave of joins) may come as one message (WatchEvent.batch).
+      { ...this.identity(), sinceRevision: this.components.membership.netmap.revision, batches: true },
       {
         onOpen: () => {
           if (this.watchHandle !== handle) return;
@@ -203,6 +204,10 @@ export class ControlSession {
           if (this.watchHandle !== handle) return;
           if (event.rttWanted) {
             this.hooks.rttWanted?.(Number(event.rttWanted.untilMs));
+            return;
+          }
+          if (event.batch) {
+            for (const change of event.batch.events) this.components.membership.receive(change);
             return;
           }
           this.components.membership.receive(event);

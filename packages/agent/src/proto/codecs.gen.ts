@@ -1426,6 +1426,7 @@ export const wgmesh = $root.wgmesh = (() => {
             WatchRequest.prototype.publicKey = "";
             WatchRequest.prototype.sinceRevision = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
             WatchRequest.prototype.nodeSecret = "";
+            WatchRequest.prototype.batches = false;
 
             WatchRequest.encode = function encode(m, w, q) {
                 if (!w)
@@ -1444,6 +1445,8 @@ export const wgmesh = $root.wgmesh = (() => {
                     w.uint32(32).uint64(m.sinceRevision);
                 if (m.nodeSecret != null && Object.hasOwnProperty.call(m, "nodeSecret"))
                     w.uint32(42).string(m.nodeSecret);
+                if (m.batches != null && Object.hasOwnProperty.call(m, "batches"))
+                    w.uint32(48).bool(m.batches);
                 return w;
             };
 
@@ -1488,6 +1491,10 @@ export const wgmesh = $root.wgmesh = (() => {
                         }
                     case 5: {
                             m.nodeSecret = r.string();
+                            break;
+                        }
+                    case 6: {
+                            m.batches = r.bool();
                             break;
                         }
                     default:
@@ -1535,6 +1542,9 @@ export const wgmesh = $root.wgmesh = (() => {
                 if (d.nodeSecret != null) {
                     m.nodeSecret = String(d.nodeSecret);
                 }
+                if (d.batches != null) {
+                    m.batches = Boolean(d.batches);
+                }
                 return m;
             };
 
@@ -1556,6 +1566,7 @@ export const wgmesh = $root.wgmesh = (() => {
                     } else
                         d.sinceRevision = o.longs === String ? "0" : typeof BigInt !== "undefined" && o.longs === BigInt ? BigInt("0") : 0;
                     d.nodeSecret = "";
+                    d.batches = false;
                 }
                 if (m.meshName != null && Object.hasOwnProperty.call(m, "meshName")) {
                     d.meshName = m.meshName;
@@ -1576,6 +1587,9 @@ export const wgmesh = $root.wgmesh = (() => {
                 }
                 if (m.nodeSecret != null && Object.hasOwnProperty.call(m, "nodeSecret")) {
                     d.nodeSecret = m.nodeSecret;
+                }
+                if (m.batches != null && Object.hasOwnProperty.call(m, "batches")) {
+                    d.batches = m.batches;
                 }
                 return d;
             };
@@ -1822,11 +1836,12 @@ export const wgmesh = $root.wgmesh = (() => {
             WatchEvent.prototype.upsert = null;
             WatchEvent.prototype.remove = null;
             WatchEvent.prototype.rttWanted = null;
+            WatchEvent.prototype.batch = null;
 
             let $oneOfFields;
 
             Object.defineProperty(WatchEvent.prototype, "event", {
-                get: $util.oneOfGetter($oneOfFields = ["snapshot", "upsert", "remove", "rttWanted"]),
+                get: $util.oneOfGetter($oneOfFields = ["snapshot", "upsert", "remove", "rttWanted", "batch"]),
                 set: $util.oneOfSetter($oneOfFields)
             });
 
@@ -1847,6 +1862,8 @@ export const wgmesh = $root.wgmesh = (() => {
                     $root.wgmesh.v1.NodeRemoved.encode(m.remove, w.uint32(34).fork(), q + 1).ldelim();
                 if (m.rttWanted != null && Object.hasOwnProperty.call(m, "rttWanted"))
                     $root.wgmesh.v1.RttWanted.encode(m.rttWanted, w.uint32(42).fork(), q + 1).ldelim();
+                if (m.batch != null && Object.hasOwnProperty.call(m, "batch"))
+                    $root.wgmesh.v1.WatchBatch.encode(m.batch, w.uint32(50).fork(), q + 1).ldelim();
                 return w;
             };
 
@@ -1891,6 +1908,10 @@ export const wgmesh = $root.wgmesh = (() => {
                         }
                     case 5: {
                             m.rttWanted = $root.wgmesh.v1.RttWanted.decode(r, r.uint32(), undefined, n + 1);
+                            break;
+                        }
+                    case 6: {
+                            m.batch = $root.wgmesh.v1.WatchBatch.decode(r, r.uint32(), undefined, n + 1);
                             break;
                         }
                     default:
@@ -1946,6 +1967,11 @@ export const wgmesh = $root.wgmesh = (() => {
                         throw TypeError(".wgmesh.v1.WatchEvent.rttWanted: object expected");
                     m.rttWanted = $root.wgmesh.v1.RttWanted.fromObject(d.rttWanted, n + 1);
                 }
+                if (d.batch != null) {
+                    if (!$util.isObject(d.batch))
+                        throw TypeError(".wgmesh.v1.WatchEvent.batch: object expected");
+                    m.batch = $root.wgmesh.v1.WatchBatch.fromObject(d.batch, n + 1);
+                }
                 return m;
             };
 
@@ -1992,6 +2018,11 @@ export const wgmesh = $root.wgmesh = (() => {
                     if (o.oneofs)
                         d.event = "rttWanted";
                 }
+                if (m.batch != null && Object.hasOwnProperty.call(m, "batch")) {
+                    d.batch = $root.wgmesh.v1.WatchBatch.toObject(m.batch, o, q + 1);
+                    if (o.oneofs)
+                        d.event = "batch";
+                }
                 return d;
             };
 
@@ -2000,6 +2031,124 @@ export const wgmesh = $root.wgmesh = (() => {
             };
 
             return WatchEvent;
+        })();
+
+        v1.WatchBatch = (function() {
+
+            function WatchBatch(p) {
+                this.events = [];
+                if (p)
+                    for (var ks = Object.keys(p), i = 0; i < ks.length; ++i)
+                        if (p[ks[i]] != null && ks[i] !== "__proto__")
+                            this[ks[i]] = p[ks[i]];
+            }
+
+            WatchBatch.prototype.events = $util.emptyArray;
+
+            WatchBatch.encode = function encode(m, w, q) {
+                if (!w)
+                    w = $Writer.create();
+                if (q === undefined)
+                    q = 0;
+                if (q > $util.recursionLimit)
+                    throw Error("max depth exceeded");
+                if (m.events != null && m.events.length) {
+                    for (var i = 0; i < m.events.length; ++i)
+                        $root.wgmesh.v1.WatchEvent.encode(m.events[i], w.uint32(10).fork(), q + 1).ldelim();
+                }
+                return w;
+            };
+
+            WatchBatch.decode = function decode(r, l, e, n) {
+                if (!(r instanceof $Reader))
+                    r = $Reader.create(r);
+                if (n === undefined)
+                    n = 0;
+                if (n > $Reader.recursionLimit)
+                    throw Error("maximum nesting depth exceeded");
+                var c, m;
+                if (l === undefined)
+                    c = r.len;
+                else {
+                    c = r.pos + l;
+                    if (c > r.len)
+                        throw RangeError("index out of range");
+                    l = r.len;
+                    r.len = c;
+                }
+                m = new $root.wgmesh.v1.WatchBatch();
+                while (r.pos < c) {
+                    var t = r.uint32();
+                    if (t === e)
+                        break;
+                    switch (t >>> 3) {
+                    case 1: {
+                            if (!(m.events && m.events.length))
+                                m.events = [];
+                            m.events.push($root.wgmesh.v1.WatchEvent.decode(r, r.uint32(), undefined, n + 1));
+                            break;
+                        }
+                    default:
+                        r.skipType(t & 7, n);
+                        break;
+                    }
+                }
+                if (l !== undefined) {
+                    if (r.pos !== c)
+                        throw RangeError("index out of range");
+                    r.len = l;
+                }
+                return m;
+            };
+
+            WatchBatch.fromObject = function fromObject(d, n) {
+                if (d instanceof $root.wgmesh.v1.WatchBatch)
+                    return d;
+                if (!$util.isObject(d))
+                    throw TypeError(".wgmesh.v1.WatchBatch: object expected");
+                if (n === undefined)
+                    n = 0;
+                if (n > $util.recursionLimit)
+                    throw Error("maximum nesting depth exceeded");
+                var m = new $root.wgmesh.v1.WatchBatch();
+                if (d.events) {
+                    if (!Array.isArray(d.events))
+                        throw TypeError(".wgmesh.v1.WatchBatch.events: array expected");
+                    m.events = [];
+                    for (var i = 0; i < d.events.length; ++i) {
+                        if (!$util.isObject(d.events[i]))
+                            throw TypeError(".wgmesh.v1.WatchBatch.events: object expected");
+                        m.events[i] = $root.wgmesh.v1.WatchEvent.fromObject(d.events[i], n + 1);
+                    }
+                }
+                return m;
+            };
+
+            WatchBatch.toObject = function toObject(m, o, q) {
+                if (!o)
+                    o = {};
+                if (q === undefined)
+                    q = 0;
+                if (q > $util.recursionLimit)
+                    throw Error("max depth exceeded");
+                var d = {};
+                if (o.arrays || o.defaults) {
+                    d.events = [];
+                }
+                if (m.events && m.events.length) {
+                    d.events = [];
+                    for (var j = 0; j < m.events.length; ++j) {
+                        d.events[j] = $root.wgmesh.v1.WatchEvent.toObject(m.events[j], o, q + 1);
+                    }
+                }
+                return d;
+            };
+
+            WatchBatch.prototype.toJSON = function toJSON() {
+                return this.constructor.toObject(this, $protobuf.util.toJSONOptions);
+            };
+
+            return WatchBatch;
         })();
 
         v1.RttWanted = (function() {

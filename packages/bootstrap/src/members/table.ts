@@ -335,24 +335,37 @@ export class MemberTable {
    * replayed deltas the stream starts with, false for live changes. Returns the unsubscribe.
    */
   watch(sinceRevision: number, send: (event: WatchEvent, delta: MemberDelta | undefined, catchUp: boolean) => void): () => void {
-    const deltas = sinceRevision > 0 ? this.deltasSince(sinceRevision) : undefined;
-    if (deltas) {
-      for (const d of deltas) send(deltaToEvent(d), d, true);
-    } else {
-      const snapshot = this.snapshot();
-      send({ revision: snapshot.revision, snapshot: { nodes: snapshot.nodes }, event: 'snapshot' } as WatchEvent, undefined, true);
-    }
+    this.catchUp(sinceRevision, (event, delta) => send(event, delta, true));
     const unsubscribe = this.subscribe((delta) => send(deltaToEvent(delta), delta, false));
-    // The table re-read a shared store whose history was gone: the whole membership anew.
-    const resync = () => {
+    const stopResync = this.onResync(() => {
       const snapshot = this.snapshot();
       send({ revision: snapshot.revision, snapshot: { nodes: snapshot.nodes }, event: 'snapshot' } as WatchEvent, undefined, false);
-    };
-    this.resyncListeners.add(resync);
+    });
     return () => {
       unsubscribe();
-      this.resyncListeners.delete(resync);
+      stopResync();
     };
+  }
+
+  /**
+   * A watch's start without its subscription: the deltas since `sinceRevision`, or a snapshot
+   * (no history that far back, or from 0), sent now. A caller that subscribes in the same
+   * synchronous step (see watch; the Watch service's shared fan-out) misses no change between.
+   */
+  catchUp(sinceRevision: number, send: (event: WatchEvent, delta: MemberDelta | undefined) => void): void {
+    const deltas = sinceRevision > 0 ? this.deltasSince(sinceRevision) : undefined;
+    if (deltas) {
+      for (const d of deltas) send(deltaToEvent(d), d);
+      return;
+    }
+    const snapshot = this.snapshot();
+    send({ revision: snapshot.revision, snapshot: { nodes: snapshot.nodes }, event: 'snapshot' } as WatchEvent, undefined);
+  }
+
+  /** Called when the table re-read a shared store whose history was gone: watchers need the whole membership anew. */
+  onResync(listener: () => void): () => void {
+    this.resyncListeners.add(listener);
+    return () => this.resyncListeners.delete(listener);
   }
 
   subscribe(listener: (delta: MemberDelta) => void): () => void {
@@ -650,9 +663,7 @@ export class MemberTable {
       const dropped = this.history.splice(0, this.history.length - this.historyLimit);
       this.historyFloor = dropped[dropped.length - 1]!.revision;
     }
-    const started = performance.now();
     for (const listener of this.listeners) listener(delta);
-    this.onFanout?.((performance.now() - started) / 1000, this.listeners.size);
   }
 
   private followStore(store: SharedMemberStore, afterRevision: number): void {
@@ -811,9 +822,6 @@ export class MemberTable {
       }
     }
   }
-
-  /** Told how long each change took to hand to every watcher (seconds) and to how many. */
-  onFanout: ((seconds: number, watchers: number) => void) | undefined;
 
   private serialized<T>(work: () => Promise<T>): Promise<T> {
     const attempt = this.shared ? () => this.retryingConflicts(work) : work;

@@ -45,13 +45,15 @@ export interface MeshServiceComponents {
 }
 
 export interface MeshServiceInit {
-  /** How far one watcher may fall behind; defaults DEFAULTS.watchQueueMaxEvents / watchQueueMaxBytes. */
+  /** How far one watcher may fall behind, and how live changes are coalesced; defaults DEFAULTS.watchQueueMaxEvents / watchQueueMaxBytes / watchFlushMinGapMs. */
   readonly watchQueue?: Partial<WatchQueueLimits>;
   /**
    * Where Watch snapshots wait for room: the budget the server holds Join answers under (see
    * JoinServer), so both kinds of whole-membership answer share one bound. None: not bounded.
    */
   readonly answers?: SendBudget;
+  /** Told of each fan-out of live changes to the Watch streams: how long it took (s), to how many, how many changes. */
+  readonly onFanout?: (seconds: number, watchers: number, changes: number) => void;
 }
 
 /** Watch events sent, per stream and in all; tests and benchmarks read these. */
@@ -79,6 +81,7 @@ export function createMeshService(
   const watchQueue: WatchQueueLimits = {
     maxEvents: init.watchQueue?.maxEvents ?? DEFAULTS.watchQueueMaxEvents,
     maxBytes: init.watchQueue?.maxBytes ?? DEFAULTS.watchQueueMaxBytes,
+    flushMinGapMs: init.watchQueue?.flushMinGapMs ?? DEFAULTS.watchFlushMinGapMs,
   };
   const stats: MeshServiceStats = { watchers: 0, eventsSent: 0, watchersFellBehind: 0, heartbeatStreams: 0, joinsAccepted: 0, joinsRejected: {} };
 
@@ -133,7 +136,7 @@ export function createMeshService(
   }
 
   const membership = new EncodedMembership();
-  const watch = createWatchHandler({ table, caller, logger, stats, membership, ...(init.answers ? { budget: init.answers } : {}) }, watchQueue);
+  const watch = createWatchHandler({ table, caller, logger, stats, membership, ...(init.answers ? { budget: init.answers } : {}), ...(init.onFanout ? { onFanout: init.onFanout } : {}) }, watchQueue);
   const heartbeat = createHeartbeatHandler({
     identify: (call) => auth.identify(call),
     ...(auth.recheck ? { recheck: (who: CallIdentity) => auth.recheck!(who) } : {}),

@@ -5,7 +5,8 @@ import { type Logger } from '@wgmesh/agent/log';
 import { type MeshHandlers } from '@wgmesh/agent/proto/gen/wgmesh/v1/Mesh';
 import { type WatchEvent } from '@wgmesh/agent/proto/gen/wgmesh/v1/WatchEvent';
 import { type WatchRequest__Output } from '@wgmesh/agent/proto/gen/wgmesh/v1/WatchRequest';
-import type { Identity, MemberDelta, MemberTable } from '../members/table.js';
+import { deltaToEvent, type Identity, type MemberDelta, type MemberTable } from '../members/table.js';
+import { WatchFanout, type FanoutWatcher } from './watch-fanout.js';
 import type { MeshNode } from '@wgmesh/agent/netmap/netmap';
 import { NodeNotFound, WatcherFellBehind } from '../errors.js';
 import type { ServerSurfaceCall } from './auth.js';
@@ -24,12 +25,14 @@ export interface WatchServiceComponents {
   /** The node a call acts for and its proof of identity, checked as for every Mesh call. */
   readonly caller: (call: ServerSurfaceCall, req: WatchRequest__Output) => { name: string; identity: Identity };
   readonly logger: Logger;
-  /** Counters the service keeps: open watchers, events sent, watchers cut off. */
+  /** Counters the service keeps: open watchers, changes sent (one per change per watcher), watchers cut off. */
   readonly stats: { watchers: number; eventsSent: number; watchersFellBehind: number };
   /** Snapshots encoded once per revision (shared with Join's answers). */
   readonly membership?: EncodedMembership;
   /** Bytes of whole-membership answers in flight (shared with Join's answers); none: unbounded. */
   readonly budget?: SendBudget;
+  /** Told of each fan-out of live changes: how long it took (s), to how many streams, how many changes. */
+  readonly onFanout?: (seconds: number, watchers: number, changes: number) => void;
 }
 
 /** The Watch handler, and what ends every open stream (the bootstrap stopping). */
@@ -40,11 +43,14 @@ export function createWatchHandler(components: WatchServiceComponents, limits: W
   const serializeEvent = loadProtos().mesh.wgmesh.v1.Mesh.service.Watch.responseSerialize;
   /** Each change's encoded event, kept while the change is (in the table's history). */
   const encoded = new WeakMap<MemberDelta, Buffer>();
-  function encodedDelta(delta: MemberDelta, event: WatchEvent): Buffer {
+  function encodedDelta(delta: MemberDelta): Buffer {
     let bytes = encoded.get(delta);
-    if (!bytes) encoded.set(delta, (bytes = serializeEvent(event)));
+    if (!bytes) encoded.set(delta, (bytes = serializeEvent(deltaToEvent(delta))));
     return bytes;
   }
+  // Live changes go to every stream through one fan-out, coalesced while they come fast.
+  const fanout = new WatchFanout({ encode: encodedDelta, minGapMs: limits.flushMinGapMs, ...(components.onFanout ? { onFlush: components.onFanout } : {}) });
+  const stopPublishing = table.subscribe((delta) => fanout.publish(delta));
 
   const Watch: MeshHandlers['Watch'] = (call) => {
     const req: WatchRequest__Output = call.request;
@@ -69,21 +75,43 @@ export function createWatchHandler(components: WatchServiceComponents, limits: W
       logger.warn('watcher fell behind; ending its stream (it resumes from its revision on reconnect)', { node: name, events: lag.events, bytes: lag.bytes, revision: table.revision });
       endWith(new WatcherFellBehind(name, lag.events, lag.bytes));
     });
-    unsubscribe = table.watch(Number(req.sinceRevision), (event, delta, catchUp) => {
+    /** A snapshot of the membership now, for a stream's start or a resync. */
+    const sendSnapshot = (event: WatchEvent, catchUp: boolean) => {
       stats.eventsSent++;
-      // A change goes to every watcher as the same bytes, encoded once (see JoinServer).
-      const snapshot = !delta && membership && event.snapshot ? membership.snapshotEvent(Number(event.revision), event.snapshot.nodes as MeshNode[]) : undefined;
+      const snapshot = membership && event.snapshot ? membership.snapshotEvent(Number(event.revision), event.snapshot.nodes as MeshNode[]) : undefined;
       // A stream's first snapshot (the whole membership: 1.2 MB at 10,000 nodes, and grpc-js copies
       // it per watcher) waits for room in the budget Join answers go under, so that many watchers
       // starting at once hold a bounded number of copies.
       if (snapshot && catchUp && budget) writer.sendHeld(snapshot, (go) => budget.take(snapshot.length, go));
-      else writer.send(delta ? encodedDelta(delta, event) : snapshot ?? serializeEvent(event), catchUp);
-      // A node removed (left, reaped, revoked) is told so at once, and re-joins or says why it cannot.
-      // (Only live changes: a resume may replay an old remove the node has re-joined since.)
-      if (!catchUp && delta?.kind === 'remove' && delta.name === name) {
-        endWith(new NodeNotFound(name));
-      }
+      else writer.send(snapshot ?? serializeEvent(event), catchUp);
+    };
+    // Catching up and joining the fan-out happen in one synchronous step: no change falls between.
+    table.catchUp(Number(req.sinceRevision), (event, delta) => {
+      if (!delta) return sendSnapshot(event, true);
+      stats.eventsSent++;
+      writer.send(encodedDelta(delta), true);
     });
+    const watcher: FanoutWatcher = {
+      name,
+      batches: req.batches,
+      send(bytes, changes) {
+        stats.eventsSent += changes;
+        writer.send(bytes, false, changes);
+      },
+      // A node removed (left, reaped, revoked) is told so at once, and re-joins or says why it cannot.
+      removed: () => endWith(new NodeNotFound(name)),
+    };
+    fanout.add(watcher);
+    // The table re-read a shared store whose history was gone: the changes before, then the whole membership anew.
+    const stopResync = table.onResync(() => {
+      fanout.flushNow();
+      const snapshot = table.snapshot();
+      sendSnapshot({ revision: snapshot.revision, snapshot: { nodes: snapshot.nodes } }, false);
+    });
+    unsubscribe = () => {
+      fanout.remove(watcher);
+      stopResync();
+    };
 
     // Not membership: written as it comes, outside the history and its revisions.
     const stopRttWanted = table.onRttWanted((untilMs) => writer.send(serializeEvent({ revision: 0, rttWanted: { untilMs } }), false));
@@ -111,6 +139,8 @@ export function createWatchHandler(components: WatchServiceComponents, limits: W
   return {
     Watch,
     closeWatchers() {
+      stopPublishing();
+      fanout.close();
       for (const [call, finish] of openStreams) {
         finish();
         call.end();
@@ -126,7 +156,8 @@ interface Held {
 
 interface QueuedEvent {
   readonly bytes: Buffer;
-  readonly live: boolean;
+  /** Live changes it carries (0: catch-up, not counted). */
+  readonly live: number;
   readonly held?: Held;
 }
 
@@ -136,6 +167,8 @@ export interface WatchQueueLimits {
   readonly maxEvents: number;
   /** The same, in encoded bytes. */
   readonly maxBytes: number;
+  /** The shortest wait between two fan-outs of live changes while they keep coming (WatchFanout). */
+  readonly flushMinGapMs: number;
 }
 
 /** What a watcher had waiting, unflushed, when it crossed a limit. */
@@ -148,9 +181,10 @@ export interface WatchWriter {
   /**
    * Sends one encoded event. `catchUp` marks the snapshot or replayed deltas a stream starts
    * with: they are not counted (a snapshot of a large mesh is one event of megabytes, and a
-   * replay is bounded by the history), only the live changes queued behind them are.
+   * replay is bounded by the history), only the live changes queued behind them are; a message
+   * carrying several (a batch) counts as `changes`.
    */
-  send(bytes: Buffer, catchUp: boolean): void;
+  send(bytes: Buffer, catchUp: boolean, changes?: number): void;
   /**
    * Queues a catch-up event that may be written only once `hold` lets it (a snapshot waiting for
    * room in the bootstrap's SendBudget): `hold(go)` calls `go` when it may go out and returns the
@@ -172,7 +206,7 @@ export interface WatchWriter {
  * queue is dropped and `onOverflow` ends the stream, whose status then follows the few messages
  * already handed to grpc-js.
  */
-export function createWatchWriter(stream: Writable, limits: WatchQueueLimits, onOverflow: (lag: WatchLag) => void): WatchWriter {
+export function createWatchWriter(stream: Writable, limits: Pick<WatchQueueLimits, 'maxEvents' | 'maxBytes'>, onOverflow: (lag: WatchLag) => void): WatchWriter {
   const queue: QueuedEvent[] = [];
   /** Held events granted or waiting: each one's release is due once it is flushed, or at close. */
   const holding = new Set<Held>();
@@ -182,8 +216,8 @@ export function createWatchWriter(stream: Writable, limits: WatchQueueLimits, on
   let waitingForDrain = false;
   let closed = false;
 
-  const flushed = (chunk: Buffer) => () => {
-    events--;
+  const flushed = (chunk: Buffer, changes: number) => () => {
+    events -= changes;
     bytes -= chunk.length;
   };
 
@@ -195,7 +229,7 @@ export function createWatchWriter(stream: Writable, limits: WatchQueueLimits, on
       if (item.held && !item.held.ready) break;
       queue[head++] = undefined as never;
       const held = item.held;
-      const done = held ? () => releaseHeld(held) : item.live ? flushed(item.bytes) : undefined;
+      const done = held ? () => releaseHeld(held) : item.live ? flushed(item.bytes, item.live) : undefined;
       const room = stream.write(item.bytes, done);
       if (!room) {
         waitingForDrain = true;
@@ -225,10 +259,10 @@ export function createWatchWriter(stream: Writable, limits: WatchQueueLimits, on
   }
 
   return {
-    send(chunk, catchUp) {
+    send(chunk, catchUp, changes = 1) {
       if (closed) return;
       if (!catchUp) {
-        events++;
+        events += changes;
         bytes += chunk.length;
         if (events > limits.maxEvents || bytes > limits.maxBytes) {
           const lag = { events, bytes };
@@ -237,14 +271,14 @@ export function createWatchWriter(stream: Writable, limits: WatchQueueLimits, on
           return;
         }
       }
-      queue.push({ bytes: chunk, live: !catchUp });
+      queue.push({ bytes: chunk, live: catchUp ? 0 : changes });
       if (!waitingForDrain) pump();
     },
     sendHeld(chunk, hold) {
       if (closed) return;
       const held: Held = { ready: false };
       holding.add(held);
-      queue.push({ bytes: chunk, live: false, held });
+      queue.push({ bytes: chunk, live: 0, held });
       const release = hold(() => {
         held.ready = true;
         if (!waitingForDrain) pump();

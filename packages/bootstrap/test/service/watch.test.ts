@@ -84,6 +84,23 @@ describe('createWatchWriter', () => {
     assert.deepEqual(overflows, [{ events: 11, bytes: 10_001 }]);
   });
 
+  test('a batch counts as the changes it carries, while queued and once flushed', async () => {
+    const s = fakeStream();
+    const overflows: WatchLag[] = [];
+    const writer = createWatchWriter(s.stream, { maxEvents: 40, maxBytes: 1_000_000 }, (lag) => overflows.push(lag));
+    writer.send(event(0), false, 30);
+    writer.send(event(1), false, 10);
+    assert.deepEqual(overflows, [], 'at the limit: still open');
+    // grpc-js's Writable hands it one write at a time: two flushes let both out.
+    await s.flushOnce();
+    await s.flushOnce();
+    // Both flushed: their 40 changes no longer count.
+    writer.send(event(2), false, 40);
+    assert.deepEqual(overflows, []);
+    writer.send(event(3), false, 1);
+    assert.deepEqual(overflows, [{ events: 41, bytes: 200 }]);
+  });
+
   test('the catch-up a stream starts with is not counted: a snapshot larger than maxBytes, a replay longer than maxEvents', async () => {
     const s = fakeStream();
     const overflows: WatchLag[] = [];

@@ -55,6 +55,7 @@ import type { TagsResponse as _wgmesh_v1_TagsResponse, TagsResponse__Output as _
 import type { TokenInfo as _wgmesh_v1_TokenInfo, TokenInfo__Output as _wgmesh_v1_TokenInfo__Output } from './wgmesh/v1/TokenInfo.js';
 import type { UpdateRequest as _wgmesh_v1_UpdateRequest, UpdateRequest__Output as _wgmesh_v1_UpdateRequest__Output } from './wgmesh/v1/UpdateRequest.js';
 import type { UpdateResponse as _wgmesh_v1_UpdateResponse, UpdateResponse__Output as _wgmesh_v1_UpdateResponse__Output } from './wgmesh/v1/UpdateResponse.js';
+import type { WatchBatch as _wgmesh_v1_WatchBatch, WatchBatch__Output as _wgmesh_v1_WatchBatch__Output } from './wgmesh/v1/WatchBatch.js';
 import type { WatchEvent as _wgmesh_v1_WatchEvent, WatchEvent__Output as _wgmesh_v1_WatchEvent__Output } from './wgmesh/v1/WatchEvent.js';
 import type { WatchRequest as _wgmesh_v1_WatchRequest, WatchRequest__Output as _wgmesh_v1_WatchRequest__Output } from './wgmesh/v1/WatchRequest.js';
 
@@ -121,6 +122,7 @@ export interface ProtoGrpcType {
       TokenInfo: MessageTypeDefinition<_wgmesh_v1_TokenInfo, _wgmesh_v1_TokenInfo__Output>
       UpdateRequest: MessageTypeDefinition<_wgmesh_v1_UpdateRequest, _wgmesh_v1_UpdateRequest__Output>
       UpdateResponse: MessageTypeDefinition<_wgmesh_v1_UpdateResponse, _wgmesh_v1_UpdateResponse__Output>
+      WatchBatch: MessageTypeDefinition<_wgmesh_v1_WatchBatch, _wgmesh_v1_WatchBatch__Output>
       WatchEvent: MessageTypeDefinition<_wgmesh_v1_WatchEvent, _wgmesh_v1_WatchEvent__Output>
       WatchRequest: MessageTypeDefinition<_wgmesh_v1_WatchRequest, _wgmesh_v1_WatchRequest__Output>
     }

@@ -28,6 +28,7 @@ import type { RttWanted as _wgmesh_v1_RttWanted, RttWanted__Output as _wgmesh_v1
 import type { Snapshot as _wgmesh_v1_Snapshot, Snapshot__Output as _wgmesh_v1_Snapshot__Output } from './wgmesh/v1/Snapshot.js';
 import type { UpdateRequest as _wgmesh_v1_UpdateRequest, UpdateRequest__Output as _wgmesh_v1_UpdateRequest__Output } from './wgmesh/v1/UpdateRequest.js';
 import type { UpdateResponse as _wgmesh_v1_UpdateResponse, UpdateResponse__Output as _wgmesh_v1_UpdateResponse__Output } from './wgmesh/v1/UpdateResponse.js';
+import type { WatchBatch as _wgmesh_v1_WatchBatch, WatchBatch__Output as _wgmesh_v1_WatchBatch__Output } from './wgmesh/v1/WatchBatch.js';
 import type { WatchEvent as _wgmesh_v1_WatchEvent, WatchEvent__Output as _wgmesh_v1_WatchEvent__Output } from './wgmesh/v1/WatchEvent.js';
 import type { WatchRequest as _wgmesh_v1_WatchRequest, WatchRequest__Output as _wgmesh_v1_WatchRequest__Output } from './wgmesh/v1/WatchRequest.js';
 
@@ -67,6 +68,7 @@ export interface ProtoGrpcType {
       Snapshot: MessageTypeDefinition<_wgmesh_v1_Snapshot, _wgmesh_v1_Snapshot__Output>
       UpdateRequest: MessageTypeDefinition<_wgmesh_v1_UpdateRequest, _wgmesh_v1_UpdateRequest__Output>
       UpdateResponse: MessageTypeDefinition<_wgmesh_v1_UpdateResponse, _wgmesh_v1_UpdateResponse__Output>
+      WatchBatch: MessageTypeDefinition<_wgmesh_v1_WatchBatch, _wgmesh_v1_WatchBatch__Output>
       WatchEvent: MessageTypeDefinition<_wgmesh_v1_WatchEvent, _wgmesh_v1_WatchEvent__Output>
       WatchRequest: MessageTypeDefinition<_wgmesh_v1_WatchRequest, _wgmesh_v1_WatchRequest__Output>
     }

@@ -8,6 +8,7 @@ export interface WatchRequest {
   'publicKey'?: (string);
   'sinceRevision'?: (number | string | Long);
   'nodeSecret'?: (string);
+  'batches'?: (boolean);
 }
 
 export interface WatchRequest__Output {
@@ -16,4 +17,5 @@ export interface WatchRequest__Output {
   'publicKey': (string);
   'sinceRevision': (number);
   'nodeSecret': (string);
+  'batches': (boolean);
 }
