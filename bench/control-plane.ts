@@ -197,6 +197,7 @@ async function run(n: number): Promise<SizeResult> {
     const loopEst: number[] = [];
     const bootIo0 = await diskWrites(boot.pid);
     const bootCpu0 = await cpuOf(boot.pid);
+    const bootSys0 = (await procStats(boot.pid)).systemSeconds;
     const childCpu0 = await Promise.all(children.map((c) => cpuOf(c.pid)));
     const t0 = nowMs();
     let joinedCount = 0;
@@ -254,11 +255,12 @@ async function run(n: number): Promise<SizeResult> {
     if (loopEst.length) f['agent processes: longest event-loop stall while establishing (ms, each)'] = loopEst.map((x) => x.toFixed(0)).join(' / ');
     const establishBytes = await meter.total();
     const bootCpuEst = (await cpuOf(boot.pid)) - bootCpu0;
+    const bootSysEst = (await procStats(boot.pid)).systemSeconds - bootSys0;
     const childCpuEst = (await Promise.all(children.map((c) => cpuOf(c.pid)))).map((c, i) => c - childCpu0[i]!);
     f['bytes sent by the bootstrap while establishing (MB, measured)'] = `${(establishBytes.bytes / 1e6).toFixed(1)} over ${establishBytes.connections} connections${meter.closed ? ` (${meter.closed} closed on the way: counted to their last 2-s sample)` : ''}`;
     const bootIo = (await diskWrites(boot.pid)) - bootIo0;
     f['bootstrap\'s writes to storage while establishing (MB, /proc/PID/io write_bytes: its state file)'] = (bootIo / 1e6).toFixed(1);
-    f['bootstrap CPU while establishing (% of a core)'] = `${((bootCpuEst / establishWall) * 100).toFixed(0)} (${bootCpuEst.toFixed(1)} s over ${establishWall.toFixed(1)} s)`;
+    f['bootstrap CPU while establishing (% of a core)'] = `${((bootCpuEst / establishWall) * 100).toFixed(0)} (${bootCpuEst.toFixed(1)} s over ${establishWall.toFixed(1)} s; ${bootSysEst.toFixed(1)} s of it in the kernel)`;
     f['agent processes\' CPU while establishing (s, each)'] = childCpuEst.map((c) => c.toFixed(1)).join(' / ');
     if (!established) return r;
 

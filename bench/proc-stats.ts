@@ -8,6 +8,8 @@ export interface ProcStats {
   readonly peakRssMb: number;
   /** User plus system CPU time since the process started. */
   readonly cpuSeconds: number;
+  /** Of that, system (kernel) time: on loopback a socket write also runs the receiving side's TCP. */
+  readonly systemSeconds: number;
 }
 
 export async function procStats(pid: number): Promise<ProcStats> {
@@ -15,7 +17,7 @@ export async function procStats(pid: number): Promise<ProcStats> {
   const kb = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
   const stat = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]!.split(' ');
   const ticks = Number(stat[11]) + Number(stat[12]);
-  return { rssMb: kb('VmRSS') / 1024, peakRssMb: kb('VmHWM') / 1024, cpuSeconds: ticks / 100 };
+  return { rssMb: kb('VmRSS') / 1024, peakRssMb: kb('VmHWM') / 1024, cpuSeconds: ticks / 100, systemSeconds: Number(stat[12]) / 100 };
 }
 
 /** Nearest-rank percentile. */

@@ -35,19 +35,61 @@ export function localNetworks(): LocalNetwork[] {
 /**
  * Our subnets, parsed once for as long as they are the same: "is this candidate on our LAN?" is
  * asked for every LAN address of every peer a pass ranks, and parsing addresses (IPv6 above all)
- * was most of a ranking's cost.
+ * was most of a ranking's cost. Dotted-quad IPv4 candidates (nearly all of them) are compared as
+ * numbers, without ipaddr.js.
  */
 export class LocalSubnets {
   private readonly parsed: { readonly net: ipaddr.IPv4 | ipaddr.IPv6; readonly prefixLength: number }[];
+  /** The IPv4 subnets (v4-mapped IPv6 ones included, as ipaddr.process sees them) as numbers. */
+  private readonly v4: { readonly net: number; readonly prefixLength: number }[] = [];
   constructor(readonly networks: readonly LocalNetwork[]) {
     this.parsed = networks.filter((n) => ipaddr.isValid(n.address)).map((n) => ({ net: ipaddr.process(n.address), prefixLength: n.prefixLength }));
+    for (const { net, prefixLength } of this.parsed) {
+      if (net.kind() === 'ipv4') this.v4.push({ net: ipv4Number(net.toString())!, prefixLength });
+    }
   }
 
   contains(ip: string): boolean {
-    if (this.parsed.length === 0 || !ipaddr.isValid(ip)) return false;
+    if (this.parsed.length === 0) return false;
+    const v4 = ipv4Number(ip);
+    if (v4 !== undefined) return this.v4.some((n) => samePrefix(v4, n.net, n.prefixLength));
+    if (!ipaddr.isValid(ip)) return false;
     const addr = ipaddr.process(ip);
     return this.parsed.some((n) => n.net.kind() === addr.kind() && addr.match(n.net, n.prefixLength));
   }
+}
+
+/**
+ * A plain dotted-quad IPv4 address (four decimal parts 0-255, no leading zeros) as an unsigned
+ * 32-bit number; undefined for anything else, which the caller leaves to ipaddr.js.
+ */
+export function ipv4Number(ip: string): number | undefined {
+  let value = 0;
+  let part = -1;
+  let digits = 0;
+  let dots = 0;
+  for (let i = 0; i < ip.length; i++) {
+    const c = ip.charCodeAt(i);
+    if (c === 46) {
+      if (digits === 0 || dots === 3) return undefined;
+      value = value * 256 + part;
+      part = -1;
+      digits = 0;
+      dots++;
+      continue;
+    }
+    if (c < 48 || c > 57 || (digits === 1 && part === 0)) return undefined;
+    part = digits === 0 ? c - 48 : part * 10 + (c - 48);
+    if (++digits > 3 || part > 255) return undefined;
+  }
+  if (dots !== 3 || digits === 0) return undefined;
+  return value * 256 + part;
+}
+
+function samePrefix(a: number, b: number, prefixLength: number): boolean {
+  if (prefixLength <= 0) return true;
+  const shift = 32 - Math.min(prefixLength, 32);
+  return Math.floor(a / 2 ** shift) === Math.floor(b / 2 ** shift);
 }
 
 /**
@@ -58,6 +100,8 @@ export class LocalSubnets {
  * 'all-local' counts every LAN address as on our subnet (no trial of candidates, e.g. in tests).
  */
 export function rankCandidates(node: MeshNode, networks: readonly LocalNetwork[] | LocalSubnets | 'all-local'): string[] {
+  // One candidate (most nodes on a LAN): nothing to rank.
+  if (node.endpoints.length === 1) return [formatEndpoint(node.endpoints[0]!.ip, node.endpoints[0]!.port)];
   let subnets: LocalSubnets | undefined = networks instanceof LocalSubnets ? networks : undefined;
   const sameLan = (ip: string) => networks === 'all-local' || (subnets ??= new LocalSubnets(networks as readonly LocalNetwork[])).contains(ip);
   const rank = (kind: string, ip: string): number => {

@@ -1,7 +1,9 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { MeshNode, WgPeerState } from '../../src/index.js';
-import { CANDIDATE_TRIAL_MS, EndpointSelector, LocalSubnets, rankCandidates, type LocalNetwork } from '../../src/endpoints/selector.js';
+import ipaddr from 'ipaddr.js';
+import { CANDIDATE_TRIAL_MS, EndpointSelector, ipv4Number, LocalSubnets, rankCandidates, type LocalNetwork } from '../../src/endpoints/selector.js';
+import { seededRandom } from '../fixtures.js';
 import { diffWgConfig } from '../../src/wg/config.js';
 
 const LAN: LocalNetwork[] = [{ address: '198.51.100.10', prefixLength: 24 }];
@@ -132,5 +134,50 @@ describe('endpoint candidates', () => {
     assert.deepEqual(diffWgConfig({ peers: [roamed] }, desired, now), [], 'live: endpoint untouched');
     const stale = { ...peer(now - 400_000), endpoint: '203.0.113.99:1234' };
     assert.equal(diffWgConfig({ peers: [stale] }, desired, now).length, 1, 'dead session: our candidate is set');
+  });
+});
+
+describe('LocalSubnets: IPv4 compared as numbers', () => {
+  test('ipv4Number reads plain dotted quads and nothing else', () => {
+    assert.equal(ipv4Number('0.0.0.0'), 0);
+    assert.equal(ipv4Number('255.255.255.255'), 2 ** 32 - 1);
+    assert.equal(ipv4Number('198.51.100.10'), ((198 * 256 + 51) * 256 + 100) * 256 + 10);
+    for (const bad of ['', '1.2.3', '1.2.3.4.5', '1.2.3.256', '01.2.3.4', '1.2.3.04', '1..3.4', '1.2.3.', '.1.2.3', 'a.b.c.d', '1.2.3.4 ', '::ffff:1.2.3.4', '1234.1.1.1', '0x1.2.3.4']) {
+      assert.equal(ipv4Number(bad), undefined, bad);
+    }
+  });
+
+  test('contains() says what ipaddr.js says, for seeded random addresses, subnets and prefix lengths (v4, v6, v4-mapped, not addresses)', () => {
+    const random = seededRandom(19);
+    const octet = () => Math.floor(random() * 256);
+    const v4 = () => `${octet()}.${octet()}.${octet()}.${octet()}`;
+    const nearby = (base: string) => base.split('.').map((o, i) => (i < 2 || random() < 0.6 ? o : String(octet()))).join('.');
+    const reference = (nets: LocalNetwork[], ip: string) => {
+      if (!ipaddr.isValid(ip)) return false;
+      const addr = ipaddr.process(ip);
+      return nets.filter((n) => ipaddr.isValid(n.address)).some((n) => {
+        const net = ipaddr.process(n.address);
+        return net.kind() === addr.kind() && addr.match(net, n.prefixLength);
+      });
+    };
+    let inside = 0;
+    let outside = 0;
+    for (let round = 0; round < 300; round++) {
+      const base = v4();
+      const nets: LocalNetwork[] = [
+        { address: base, prefixLength: Math.floor(random() * 33) },
+        { address: `::ffff:${v4()}`, prefixLength: 96 + Math.floor(random() * 33) },
+        { address: `2001:db8:${Math.floor(random() * 65536).toString(16)}::1`, prefixLength: 48 + Math.floor(random() * 17) },
+      ];
+      const subnets = new LocalSubnets(nets);
+      for (const ip of [nearby(base), nearby(base), v4(), `::ffff:${nearby(base)}`, '2001:db8::5', `2001:db8:${Math.floor(random() * 65536).toString(16)}::9`, 'not-an-ip', '010.1.1.1']) {
+        const expected = reference(nets, ip);
+        assert.equal(subnets.contains(ip), expected, `${ip} in ${JSON.stringify(nets)}`);
+        if (expected) inside++;
+        else outside++;
+      }
+    }
+    // Both answers were exercised, many times.
+    assert.ok(inside > 200 && outside > 200, `inside ${inside}, outside ${outside}`);
   });
 });

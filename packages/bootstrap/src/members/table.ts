@@ -300,11 +300,18 @@ export class MemberTable {
    */
   list(): MeshNode[] {
     if (this.listed?.revision !== this.revisionValue || this.listed.size !== this.members.size) {
-      this.listed = { revision: this.revisionValue, size: this.members.size, nodes: Object.freeze([...this.members.values()].map(toNode).sort((a, b) => compareNames(a.name, b.name))) as MeshNode[] };
+      this.listed = { revision: this.revisionValue, size: this.members.size, nodes: Object.freeze([...this.members.values()].map((m) => this.nodeOf(m)).sort((a, b) => compareNames(a.name, b.name))) as MeshNode[] };
     }
     return this.listed.nodes;
   }
   private listed: { revision: number; size: number; nodes: MeshNode[] } | undefined;
+  /** Each member record's node, one object for as long as the record is (lists share them: see EncodedMembership). */
+  private readonly nodes = new WeakMap<Member, MeshNode>();
+  private nodeOf(member: Member): MeshNode {
+    let node = this.nodes.get(member);
+    if (!node) this.nodes.set(member, (node = Object.freeze(toNode(member))));
+    return node;
+  }
 
   snapshot(): { revision: number; nodes: MeshNode[] } {
     return { revision: this.revisionValue, nodes: this.list() };

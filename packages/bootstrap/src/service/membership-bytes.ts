@@ -22,6 +22,12 @@ export class EncodedMembership {
   private readonly serializeJoin = loadProtos().mesh.wgmesh.v1.Mesh.service.Join.responseSerialize;
   private readonly serializeEvent = loadProtos().mesh.wgmesh.v1.Mesh.service.Watch.responseSerialize;
   private joinNodes: { nodes: readonly MeshNode[]; bytes: Buffer } | undefined;
+  /**
+   * Each node's bytes as a Join answer's `nodes` element: a new revision's list shares every node
+   * object the change did not touch (MemberTable.list), so a wave of joins, a new list each,
+   * encodes each node once and copies the rest rather than encoding the whole membership per join.
+   */
+  private readonly nodeBytes = new WeakMap<MeshNode, Buffer>();
   private snapshot: { revision: number; nodes: readonly MeshNode[]; bytes: Buffer } | undefined;
 
   /**
@@ -30,8 +36,20 @@ export class EncodedMembership {
    * joinResponseSerializer still sends a whole answer, only without the saving.
    */
   joinResponse(response: JoinResponse & { nodes: readonly MeshNode[] }): PreencodedJoinResponse {
-    if (this.joinNodes?.nodes !== response.nodes) this.joinNodes = { nodes: response.nodes, bytes: this.serializeJoin({ nodes: response.nodes }) };
+    if (this.joinNodes?.nodes !== response.nodes) this.joinNodes = { nodes: response.nodes, bytes: this.encodeNodes(response.nodes) };
     return { ...response, [ENCODED_NODES]: this.joinNodes.bytes };
+  }
+
+  /** What `{ nodes }` encodes to, from each node's cached bytes (a repeated field is its elements one after another). */
+  private encodeNodes(nodes: readonly MeshNode[]): Buffer {
+    const parts: Buffer[] = new Array(nodes.length);
+    for (let i = 0; i < nodes.length; i++) {
+      const node = nodes[i]!;
+      let bytes = this.nodeBytes.get(node);
+      if (!bytes) this.nodeBytes.set(node, (bytes = this.serializeJoin({ nodes: [node] })));
+      parts[i] = bytes;
+    }
+    return Buffer.concat(parts);
   }
 
   /** A snapshot event for this revision and membership, encoded once. */

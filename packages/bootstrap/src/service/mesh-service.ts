@@ -45,7 +45,7 @@ export interface MeshServiceComponents {
 }
 
 export interface MeshServiceInit {
-  /** How far one watcher may fall behind, and how live changes are coalesced; defaults DEFAULTS.watchQueueMaxEvents / watchQueueMaxBytes / watchFlushMinGapMs. */
+  /** How far one watcher may fall behind, and how live changes are coalesced; defaults DEFAULTS.watchQueueMaxEvents / watchQueueMaxBytes / watchFlushMinGapMs / watchFlushGapPerWatcherMs. */
   readonly watchQueue?: Partial<WatchQueueLimits>;
   /**
    * Where Watch snapshots wait for room: the budget the server holds Join answers under (see
@@ -82,6 +82,7 @@ export function createMeshService(
     maxEvents: init.watchQueue?.maxEvents ?? DEFAULTS.watchQueueMaxEvents,
     maxBytes: init.watchQueue?.maxBytes ?? DEFAULTS.watchQueueMaxBytes,
     flushMinGapMs: init.watchQueue?.flushMinGapMs ?? DEFAULTS.watchFlushMinGapMs,
+    flushGapPerWatcherMs: init.watchQueue?.flushGapPerWatcherMs ?? DEFAULTS.watchFlushGapPerWatcherMs,
   };
   const stats: MeshServiceStats = { watchers: 0, eventsSent: 0, watchersFellBehind: 0, heartbeatStreams: 0, joinsAccepted: 0, joinsRejected: {} };
 

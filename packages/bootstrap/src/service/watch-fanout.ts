@@ -7,9 +7,12 @@ import type { MemberDelta } from '../members/table.js';
  * and as many messages for every agent to receive. Here changes wait in one shared list and go
  * out together in a flush:
  * - At rest a change is flushed in the same turn of the event loop (setImmediate): no added delay.
- * - While flushes come back to back, the next waits as long as the last one took (at least
- *   minGapMs), so handing out changes takes at most about half the bootstrap's time and the rest
- *   is left for the joins that make them; the busier it is, the larger each batch.
+ * - While flushes come back to back, the next waits at least minGapMs, gapPerWatcherMs for every
+ *   open stream, and as long as the last one took. A fan-out's cost grows with the streams, so the
+ *   writes per second stay bounded whatever the mesh's size (about 1 / gapPerWatcherMs: 20,000/s
+ *   by default), handing out changes takes at most about half the bootstrap's time, and every
+ *   agent gets at most one message per gap to apply. The busier it is, the larger each batch;
+ *   a change is held at most one gap (50 ms with 1,000 streams, 0.5 s with 10,000).
  * - A watcher that asked for batches (WatchRequest.batches) gets a flush's changes as one message
  *   (WatchEvent.batch), encoded once for every watcher that needs the same run of changes; one
  *   that did not gets each change as the message it always was (also encoded once, see encode).
@@ -31,6 +34,8 @@ export interface WatchFanoutInit {
   readonly encode: (delta: MemberDelta) => Buffer;
   /** The shortest wait between two flushes while changes keep coming (ms). */
   readonly minGapMs: number;
+  /** And per open stream (ms): the wait grows with what a fan-out costs. */
+  readonly gapPerWatcherMs?: number;
   /** Told of each flush: how long it took (s), to how many watchers, how many changes. */
   readonly onFlush?: (seconds: number, watchers: number, changes: number) => void;
 }
@@ -87,7 +92,8 @@ export class WatchFanout {
 
   private schedule(): void {
     if (this.scheduled) return;
-    const wait = this.lastEnd + Math.max(this.init.minGapMs, this.lastTook) - performance.now();
+    const gap = Math.max(this.init.minGapMs, this.watchers.size * (this.init.gapPerWatcherMs ?? 0), this.lastTook);
+    const wait = this.lastEnd + gap - performance.now();
     if (wait <= 0) {
       this.scheduled = 'immediate';
       this.handle = setImmediate(() => this.flushScheduled());

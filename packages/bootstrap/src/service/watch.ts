@@ -49,7 +49,7 @@ export function createWatchHandler(components: WatchServiceComponents, limits: W
     return bytes;
   }
   // Live changes go to every stream through one fan-out, coalesced while they come fast.
-  const fanout = new WatchFanout({ encode: encodedDelta, minGapMs: limits.flushMinGapMs, ...(components.onFanout ? { onFlush: components.onFanout } : {}) });
+  const fanout = new WatchFanout({ encode: encodedDelta, minGapMs: limits.flushMinGapMs, gapPerWatcherMs: limits.flushGapPerWatcherMs, ...(components.onFanout ? { onFlush: components.onFanout } : {}) });
   const stopPublishing = table.subscribe((delta) => fanout.publish(delta));
 
   const Watch: MeshHandlers['Watch'] = (call) => {
@@ -167,8 +167,9 @@ export interface WatchQueueLimits {
   readonly maxEvents: number;
   /** The same, in encoded bytes. */
   readonly maxBytes: number;
-  /** The shortest wait between two fan-outs of live changes while they keep coming (WatchFanout). */
+  /** The shortest wait between two fan-outs of live changes while they keep coming, and per open stream (WatchFanout). */
   readonly flushMinGapMs: number;
+  readonly flushGapPerWatcherMs: number;
 }
 
 /** What a watcher had waiting, unflushed, when it crossed a limit. */

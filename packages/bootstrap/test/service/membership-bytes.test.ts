@@ -37,3 +37,26 @@ test('a snapshot event is encoded once per revision and decodes to the snapshot'
   assert.deepEqual(Watch.responseDeserialize(first), Watch.responseDeserialize(Watch.responseSerialize({ revision: 4, snapshot: { nodes } })));
   assert.notEqual(membership.snapshotEvent(5, nodes), first, 'a new revision is encoded anew');
 });
+
+test('a new revision of the membership encodes only the nodes it changed; its bytes are what encoding it whole gives', () => {
+  const membership = new EncodedMembership();
+  const serialize = joinResponseSerializer(Join.responseSerialize);
+  const answer = (nodes: MeshNode[]) => ({ nodeName: 'n1', meshIp: '198.18.0.1', meshCidr: '198.18.0.0/16', meshCreatedMs: 5, revision: nodes.length, nodes, nodeSecret: '', presharedKeys: false });
+  const nodes = Array.from({ length: 50 }, (_, i) => node(i + 1));
+  let encodedNodes = 0;
+  const real = Join.responseSerialize;
+  // The same answer as encoding it whole (the cached nodes come after the other fields, so compared decoded).
+  const same = (bytes: Buffer, expected: ReturnType<typeof answer>) => assert.deepEqual(Join.responseDeserialize(bytes), Join.responseDeserialize(real(expected)));
+  (membership as unknown as { serializeJoin: typeof real }).serializeJoin = (value) => {
+    encodedNodes += (value as { nodes: unknown[] }).nodes.length;
+    return real(value);
+  };
+  same(serialize(membership.joinResponse(answer(nodes))), answer(nodes));
+  assert.equal(encodedNodes, 50);
+  // A join (one node more) and an upsert (one node replaced): each new list costs its new node.
+  const grown = [...nodes, node(51)];
+  same(serialize(membership.joinResponse(answer(grown))), answer(grown));
+  const changed = grown.map((n) => (n.name === 'n7' ? { ...n, tags: { role: 'db' } } : n));
+  same(serialize(membership.joinResponse(answer(changed))), answer(changed));
+  assert.equal(encodedNodes, 52);
+});

@@ -74,6 +74,23 @@ describe('WatchFanout', () => {
     fanout.close();
   });
 
+  test('the gap grows with the open streams (gapPerWatcherMs each)', async () => {
+    const fanout = new WatchFanout({ encode: (d) => serialize(deltaToEvent(d)), minGapMs: 1, gapPerWatcherMs: 15 });
+    const watchers = [recorder('a', true), recorder('b', true), recorder('c', true), recorder('d', true)];
+    for (const w of watchers) fanout.add(w.watcher);
+    fanout.publish(upsert(1));
+    await turn();
+    const firstAt = watchers[0]!.messages[0]!.at;
+    fanout.publish(upsert(2));
+    fanout.publish(upsert(3));
+    const deadline = Date.now() + 5000;
+    while (watchers[0]!.messages.length < 2 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
+    const gap = watchers[0]!.messages[1]!.at - firstAt;
+    assert.ok(gap >= 59, `4 streams × 15 ms: gap ${gap} ms`);
+    assert.equal(watchers[3]!.messages[1]!.changes, 2);
+    fanout.close();
+  });
+
   test('a watcher added while changes wait gets only the ones after it (it caught up to the rest); a batch per run, each encoded once', async () => {
     let encodings = 0;
     const cache = new Map<MemberDelta, Buffer>();
