@@ -5,7 +5,8 @@
 //                                                      one of several bootstraps sharing an etcd store
 //
 // Prints its gRPC port on a line. Then each line "table" on stdin is answered on stdout with one
-// JSON line {"members":N,"revision":R} (what this bootstrap's member table holds now); "memory" with
+// JSON line {"members":N,"revision":R,"fanouts":F,"fanoutChanges":C} (what this bootstrap's member
+// table holds now; fan-outs of live changes so far and the changes they carried); "memory" with
 // {"memory":{...},"memoryPeak":{...}}: process.memoryUsage() now and each part's peak (sampled every 500 ms).
 //
 // BENCH_HEAP_GROWTH=P: Bootstrap heapGrowthPercent (see limitHeapGrowth); 0 leaves V8's own growth.
@@ -39,6 +40,12 @@ const bootstrap = new Bootstrap(
     ...(process.env.BENCH_HEAP_GROWTH ? { heapGrowthPercent: Number(process.env.BENCH_HEAP_GROWTH) } : {}) },
 );
 await bootstrap.start();
+// Fan-outs of live changes to the Watch streams, and the changes they carried (reported with "table").
+const fanouts = { count: 0, changes: 0 };
+bootstrap.onFanout = (_seconds, _streams, changes) => {
+  fanouts.count++;
+  fanouts.changes += changes;
+};
 process.stdout.write(`${bootstrap.port}\n`);
 const stop = () => void bootstrap.stop().then(() => etcdStore?.close()).then(() => process.exit(0));
 process.on('SIGTERM', stop);
@@ -84,6 +91,6 @@ if (heapProfDir) {
 const lines = createInterface({ input: process.stdin });
 lines.on('line', (line) => {
   if (line.trim() === 'memory') process.stdout.write(`${JSON.stringify({ memory: sampleMemory(), memoryPeak })}\n`);
-  if (line.trim() === 'table') process.stdout.write(`${JSON.stringify({ members: bootstrap.table?.size ?? 0, revision: bootstrap.table?.revision ?? 0 })}\n`);
+  if (line.trim() === 'table') process.stdout.write(`${JSON.stringify({ members: bootstrap.table?.size ?? 0, revision: bootstrap.table?.revision ?? 0, fanouts: fanouts.count, fanoutChanges: fanouts.changes })}\n`);
 });
 lines.on('close', stop);

@@ -19,6 +19,7 @@
 //   BENCH_CHILD_HEAP_PROF=DIR         the bootstrap's sampled heap profile at each new heap peak (bootstrap-child.ts)
 //   BENCH_CHILD_MEM_LOG=S             the bootstrap's process.memoryUsage() on stderr every S seconds
 //   BENCH_HEAP_GROWTH=P               the bootstrap's heapGrowthPercent (0: V8's own growth), to compare
+//   BENCH_AGENT_NODE_FLAGS='--max-semi-space-size=64'   V8 flags of the agent processes ('' for none)
 import { rmSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
@@ -38,6 +39,12 @@ const FULL_MAX = envInt('BENCH_FULL_MAX', 1000);
 const FULL_SAMPLE = envInt('BENCH_FULL_SAMPLE', 10);
 const RESUME_FROM = envInt('BENCH_RESUME_FROM', 5000);
 const CHANGES = envInt('BENCH_CHANGES', 25);
+/**
+ * V8 flags of the agent processes, a harness setting: hundreds of agents share one process's young
+ * generation, which a real node has to itself; with V8's default (16 MB semi-spaces) collecting it
+ * was 20-28 % of an agent process's CPU in the 1,000 wave, the harness's cost, not an agent's.
+ */
+const AGENT_NODE_FLAGS = (process.env.BENCH_AGENT_NODE_FLAGS ?? '--max-semi-space-size=64').split(' ').filter(Boolean);
 const IDLE_S = envInt('BENCH_IDLE_S', 25);
 const ESTABLISH_TIMEOUT_S = envInt('BENCH_ESTABLISH_TIMEOUT_S', 1800);
 const CHANGE_TIMEOUT_S = envInt('BENCH_CHANGE_TIMEOUT_S', 30);
@@ -169,13 +176,13 @@ async function run(n: number): Promise<SizeResult> {
     const table = async () => {
       boot.send('table');
       const m = await boot.next((x) => 'members' in x, 600_000);
-      return { members: m.members as number, revision: m.revision as number };
+      return { members: m.members as number, revision: m.revision as number, fanouts: m.fanouts as number, fanoutChanges: m.fanoutChanges as number };
     };
 
     // Agents: full ones spread over PROCS processes, or light ones there and the full sample in one more.
     const fullChild = n > FULL_MAX;
     const agentProf = process.env.BENCH_AGENT_PROF;
-    const agentFlags = { nodeFlags: agentProf ? ['--cpu-prof', `--cpu-prof-dir=${agentProf}`] : [] };
+    const agentFlags = { nodeFlags: [...AGENT_NODE_FLAGS, ...(agentProf ? ['--cpu-prof', `--cpu-prof-dir=${agentProf}`] : [])] };
     for (let p = 0; p < PROCS; p++) children.push(new BenchChild(`agent-child ${p}`, 'agent-child.ts', [], agentFlags));
     if (fullChild) children.push(new BenchChild('agent-child full', 'agent-child.ts', [], agentFlags));
     r.procs = children.length;
@@ -196,6 +203,7 @@ async function run(n: number): Promise<SizeResult> {
     }));
     const loopEst: number[] = [];
     const bootIo0 = await diskWrites(boot.pid);
+    const fanouts0 = await table();
     const bootCpu0 = await cpuOf(boot.pid);
     const bootSys0 = (await procStats(boot.pid)).systemSeconds;
     const childCpu0 = await Promise.all(children.map((c) => cpuOf(c.pid)));
@@ -241,6 +249,8 @@ async function run(n: number): Promise<SizeResult> {
       const establishedS = (Math.max(...reached) - t0) / 1000;
       f['mesh established: every agent has every member (s)'] = establishedS.toFixed(2);
       f['table after joins: members / revision'] = `${t.members} / ${t.revision}`;
+      const fanoutsEst = t.fanouts - fanouts0.fanouts;
+      f['fan-outs of live changes to the Watch streams while establishing (changes per fan-out, mean)'] = `${fanoutsEst} (${fanoutsEst ? ((t.fanoutChanges - fanouts0.fanoutChanges) / fanoutsEst).toFixed(1) : '0'})`;
       established = true;
     } catch (err) {
       if (!(err instanceof PhaseTimeout)) throw err;
@@ -478,7 +488,7 @@ const targets: string[][] = [
 ];
 out.push('', '| target | result | status | goal |', '|---|---|---|---|', ...targets.map((t) => `| ${t.join(' | ')} |`));
 out.push('',
-  `How it runs: the bootstrap (bench/bootstrap-child.ts) in a process of its own; the agents spread over ${PROCS} processes (BENCH_AGENT_PROCS; bench/agent-child.ts), each agent a real gRPC client on its own loopback TCP connection (grpc-js otherwise shares one connection between all clients of a process), heartbeating every ${HEARTBEAT_MS / 1000} s (the agents' default). Up to ${FULL_MAX} agents (BENCH_FULL_MAX) every agent is a full \`Agent\` with the in-memory WireGuard driver. Above that they are light agents — real gRPC clients of the Mesh service (Join, the Watch stream decoded with the same proto definitions, heartbeats at the agents' interval with the node secret, sent as agents send them: messages on a Mesh.Heartbeat stream) that decode every event but keep only the revision and counters — plus ${FULL_SAMPLE} full Agents (BENCH_FULL_SAMPLE) in a process of their own: a full Agent keeps every member (netmap and WireGuard peers), and 10,000 of them would hold 10^8 records. "Applied by all" is, for a full Agent, a WireGuard pass ended with its netmap at the change's revision; for a light agent, the change's event received and decoded. The new node is always one full Agent. Sizes from ${RESUME_FROM} (BENCH_RESUME_FROM) start the bootstrap from a state file of all their agents, which then re-join as agents with saved state do (each Join answer carries the whole membership), in waves; smaller sizes join an empty bootstrap.`,
+  `How it runs: the bootstrap (bench/bootstrap-child.ts) in a process of its own; the agents spread over ${PROCS} processes (BENCH_AGENT_PROCS; bench/agent-child.ts; node flags \`${AGENT_NODE_FLAGS.join(' ') || 'none'}\`, BENCH_AGENT_NODE_FLAGS: hundreds of agents share each process's young generation), each agent a real gRPC client on its own loopback TCP connection (grpc-js otherwise shares one connection between all clients of a process), heartbeating every ${HEARTBEAT_MS / 1000} s (the agents' default). Up to ${FULL_MAX} agents (BENCH_FULL_MAX) every agent is a full \`Agent\` with the in-memory WireGuard driver. Above that they are light agents — real gRPC clients of the Mesh service (Join, the Watch stream decoded with the same proto definitions, heartbeats at the agents' interval with the node secret, sent as agents send them: messages on a Mesh.Heartbeat stream) that decode every event but keep only the revision and counters — plus ${FULL_SAMPLE} full Agents (BENCH_FULL_SAMPLE) in a process of their own: a full Agent keeps every member (netmap and WireGuard peers), and 10,000 of them would hold 10^8 records. "Applied by all" is, for a full Agent, a WireGuard pass ended with its netmap at the change's revision; for a light agent, the change's event received and decoded. The new node is always one full Agent. Sizes from ${RESUME_FROM} (BENCH_RESUME_FROM) start the bootstrap from a state file of all their agents, which then re-join as agents with saved state do (each Join answer carries the whole membership), in waves; smaller sizes join an empty bootstrap.`,
   '',
   'Measured, not computed: bytes are the bootstrap\'s TCP bytes_sent per connection as the kernel counts them (`ss -tin`, its port; gRPC and HTTP/2 framing included, IP/TCP headers not), summed over the agents\' connections before and after each phase; the benchmark\'s own client connection is left out. A change\'s bytes are counted from just before it until every agent has it, so heartbeat answers falling in that window are included (the idle row gives their rate). Times are wall clock across processes. CPU and RSS are from /proc. The floor for establishing is computed: n·(n−1) records × the measured encoded record size.',
 );

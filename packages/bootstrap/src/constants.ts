@@ -22,13 +22,15 @@ export const DEFAULTS = {
   watchQueueMaxEvents: 512,
   watchQueueMaxBytes: 256 * 1024,
   /**
-   * Live changes go to the Watch streams together (WatchFanout): at rest at once; while they keep
-   * coming, one fan-out per watchFlushMinGapMs at most, and per watchFlushGapPerWatcherMs for
-   * every open stream (50 ms at 1,000 nodes, 0.5 s at 10,000: about 20,000 stream writes a second
-   * at most, whatever the size), or longer when a fan-out itself took longer.
+   * Live changes go to the Watch streams together (WatchFanout): at rest at once; after a fan-out
+   * the next waits watchFlushGapPerWatcherMs per open stream and per change the last one carried,
+   * within watchFlushMinGapMs..watchFlushMaxGapMs, or longer when a fan-out itself took longer.
+   * With 1,000 nodes: a change that follows another within 50 ms waits for the rest of that;
+   * a wave of joins goes out every 250 ms, so each agent gets a message per 250 ms, not per join.
    */
   watchFlushMinGapMs: 10,
   watchFlushGapPerWatcherMs: 0.05,
+  watchFlushMaxGapMs: 250,
   /**
    * Join answers and Watch snapshots (each the whole membership) handed to gRPC and not yet
    * flushed, in bytes, over all callers (SendBudget): about 26 answers of a 10,000-node mesh, 270

@@ -45,7 +45,7 @@ export interface MeshServiceComponents {
 }
 
 export interface MeshServiceInit {
-  /** How far one watcher may fall behind, and how live changes are coalesced; defaults DEFAULTS.watchQueueMaxEvents / watchQueueMaxBytes / watchFlushMinGapMs / watchFlushGapPerWatcherMs. */
+  /** How far one watcher may fall behind, and how live changes are coalesced; defaults DEFAULTS.watchQueueMaxEvents / watchQueueMaxBytes / watchFlushMinGapMs / watchFlushGapPerWatcherMs / watchFlushMaxGapMs. */
   readonly watchQueue?: Partial<WatchQueueLimits>;
   /**
    * Where Watch snapshots wait for room: the budget the server holds Join answers under (see
@@ -83,6 +83,7 @@ export function createMeshService(
     maxBytes: init.watchQueue?.maxBytes ?? DEFAULTS.watchQueueMaxBytes,
     flushMinGapMs: init.watchQueue?.flushMinGapMs ?? DEFAULTS.watchFlushMinGapMs,
     flushGapPerWatcherMs: init.watchQueue?.flushGapPerWatcherMs ?? DEFAULTS.watchFlushGapPerWatcherMs,
+    flushMaxGapMs: init.watchQueue?.flushMaxGapMs ?? DEFAULTS.watchFlushMaxGapMs,
   };
   const stats: MeshServiceStats = { watchers: 0, eventsSent: 0, watchersFellBehind: 0, heartbeatStreams: 0, joinsAccepted: 0, joinsRejected: {} };
 

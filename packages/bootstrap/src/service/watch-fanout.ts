@@ -7,12 +7,13 @@ import type { MemberDelta } from '../members/table.js';
  * and as many messages for every agent to receive. Here changes wait in one shared list and go
  * out together in a flush:
  * - At rest a change is flushed in the same turn of the event loop (setImmediate): no added delay.
- * - While flushes come back to back, the next waits at least minGapMs, gapPerWatcherMs for every
- *   open stream, and as long as the last one took. A fan-out's cost grows with the streams, so the
- *   writes per second stay bounded whatever the mesh's size (about 1 / gapPerWatcherMs: 20,000/s
- *   by default), handing out changes takes at most about half the bootstrap's time, and every
- *   agent gets at most one message per gap to apply. The busier it is, the larger each batch;
- *   a change is held at most one gap (50 ms with 1,000 streams, 0.5 s with 10,000).
+ * - After a fan-out the next waits gapPerWatcherMs for every open stream and for every change the
+ *   last one carried (within minGapMs..maxGapMs), and at least as long as the last one took. A
+ *   fan-out's cost grows with the streams, so stream writes per second stay bounded, handing out
+ *   changes takes at most about half the bootstrap's time, and every agent gets at most one
+ *   message per gap to apply. Changes that come one at a time wait little (50 ms with 1,000
+ *   streams, only when one follows another that closely); a wave, whose fan-outs carry many, is
+ *   handed out every maxGapMs (250 ms), in batches that grow with it.
  * - A watcher that asked for batches (WatchRequest.batches) gets a flush's changes as one message
  *   (WatchEvent.batch), encoded once for every watcher that needs the same run of changes; one
  *   that did not gets each change as the message it always was (also encoded once, see encode).
@@ -34,8 +35,10 @@ export interface WatchFanoutInit {
   readonly encode: (delta: MemberDelta) => Buffer;
   /** The shortest wait between two flushes while changes keep coming (ms). */
   readonly minGapMs: number;
-  /** And per open stream (ms): the wait grows with what a fan-out costs. */
+  /** And per open stream and per change the last fan-out carried (ms): the wait grows with what fan-outs cost, ... */
   readonly gapPerWatcherMs?: number;
+  /** ... up to this (ms), unless the last fan-out itself took longer. */
+  readonly maxGapMs?: number;
   /** Told of each flush: how long it took (s), to how many watchers, how many changes. */
   readonly onFlush?: (seconds: number, watchers: number, changes: number) => void;
 }
@@ -54,6 +57,7 @@ export class WatchFanout {
   /** When the last flush ended and how long it took (performance.now ms). */
   private lastEnd = -Infinity;
   private lastTook = 0;
+  private lastChanges = 0;
   private closed = false;
 
   constructor(private readonly init: WatchFanoutInit) {}
@@ -92,8 +96,7 @@ export class WatchFanout {
 
   private schedule(): void {
     if (this.scheduled) return;
-    const gap = Math.max(this.init.minGapMs, this.watchers.size * (this.init.gapPerWatcherMs ?? 0), this.lastTook);
-    const wait = this.lastEnd + gap - performance.now();
+    const wait = this.lastEnd + fanoutGapMs(this.init, { streams: this.watchers.size, lastTookMs: this.lastTook, lastChanges: this.lastChanges }) - performance.now();
     if (wait <= 0) {
       this.scheduled = 'immediate';
       this.handle = setImmediate(() => this.flushScheduled());
@@ -146,8 +149,15 @@ export class WatchFanout {
     }
     this.lastEnd = performance.now();
     this.lastTook = this.lastEnd - started;
+    this.lastChanges = deltas.length;
     this.init.onFlush?.(this.lastTook / 1000, sentTo, deltas.length);
   }
+}
+
+/** How long after a fan-out ended the next may start: `streams` open, the last one having taken `lastTookMs` and carried `lastChanges`. */
+export function fanoutGapMs(init: Pick<WatchFanoutInit, 'minGapMs' | 'gapPerWatcherMs' | 'maxGapMs'>, last: { streams: number; lastTookMs: number; lastChanges: number }): number {
+  const grown = Math.min(last.streams * Math.max(1, last.lastChanges) * (init.gapPerWatcherMs ?? 0), init.maxGapMs ?? Infinity);
+  return Math.max(init.minGapMs, grown, last.lastTookMs);
 }
 
 /**

@@ -49,7 +49,7 @@ export function createWatchHandler(components: WatchServiceComponents, limits: W
     return bytes;
   }
   // Live changes go to every stream through one fan-out, coalesced while they come fast.
-  const fanout = new WatchFanout({ encode: encodedDelta, minGapMs: limits.flushMinGapMs, gapPerWatcherMs: limits.flushGapPerWatcherMs, ...(components.onFanout ? { onFlush: components.onFanout } : {}) });
+  const fanout = new WatchFanout({ encode: encodedDelta, minGapMs: limits.flushMinGapMs, gapPerWatcherMs: limits.flushGapPerWatcherMs, maxGapMs: limits.flushMaxGapMs, ...(components.onFanout ? { onFlush: components.onFanout } : {}) });
   const stopPublishing = table.subscribe((delta) => fanout.publish(delta));
 
   const Watch: MeshHandlers['Watch'] = (call) => {
@@ -170,6 +170,7 @@ export interface WatchQueueLimits {
   /** The shortest wait between two fan-outs of live changes while they keep coming, and per open stream (WatchFanout). */
   readonly flushMinGapMs: number;
   readonly flushGapPerWatcherMs: number;
+  readonly flushMaxGapMs: number;
 }
 
 /** What a watcher had waiting, unflushed, when it crossed a limit. */

@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadProtos, type WatchEvent__Output } from '@wgmesh/agent';
-import { encodeBatch, WatchFanout, type FanoutWatcher } from '../../src/service/watch-fanout.js';
+import { encodeBatch, fanoutGapMs, WatchFanout, type FanoutWatcher } from '../../src/service/watch-fanout.js';
 import { deltaToEvent, type MemberDelta } from '../../src/members/table.js';
 
 const serialize = loadProtos().mesh.wgmesh.v1.Mesh.service.Watch.responseSerialize;
@@ -68,7 +68,7 @@ describe('WatchFanout', () => {
     const deadline = Date.now() + 5000;
     while (a.messages.length < 2 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
     assert.equal(a.messages.length, 2);
-    assert.ok(a.messages[1]!.at - firstAt >= 59, `gap ${a.messages[1]!.at - firstAt} ms`);
+    assert.ok(a.messages[1]!.at - firstAt >= 55, `gap ${a.messages[1]!.at - firstAt} ms`);
     assert.equal(a.messages[1]!.changes, 5);
     assert.deepEqual(decode(a.messages[1]!.bytes).batch?.events.map((e) => e.upsert?.name), ['n2', 'n3', 'n4', 'n5', 'n6']);
     fanout.close();
@@ -86,9 +86,23 @@ describe('WatchFanout', () => {
     const deadline = Date.now() + 5000;
     while (watchers[0]!.messages.length < 2 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
     const gap = watchers[0]!.messages[1]!.at - firstAt;
-    assert.ok(gap >= 59, `4 streams × 15 ms: gap ${gap} ms`);
+    assert.ok(gap >= 55, `4 streams × 15 ms (timers may fire a millisecond or two early): gap ${gap} ms`);
     assert.equal(watchers[3]!.messages[1]!.changes, 2);
     fanout.close();
+
+  });
+
+  test('fanoutGapMs: per stream and per change the last fan-out carried, within min..max, never shorter than the last took', () => {
+    const init = { minGapMs: 10, gapPerWatcherMs: 0.05, maxGapMs: 250 };
+    const gap = (streams: number, lastChanges: number, lastTookMs = 0) => fanoutGapMs(init, { streams, lastChanges, lastTookMs });
+    assert.equal(gap(0, 0), 10);
+    assert.equal(gap(100, 1), 10);
+    assert.equal(gap(1000, 1), 50, 'changes one at a time: a short gap');
+    assert.equal(gap(1000, 3), 150);
+    assert.equal(gap(1000, 40), 250, 'a wave: the longest gap');
+    assert.equal(gap(10_000, 1), 250);
+    assert.equal(gap(1000, 1, 900), 900, 'a fan-out that took longer waits as long again');
+    assert.equal(fanoutGapMs({ minGapMs: 10 }, { streams: 10_000, lastChanges: 50, lastTookMs: 3 }), 10);
   });
 
   test('a watcher added while changes wait gets only the ones after it (it caught up to the rest); a batch per run, each encoded once', async () => {
