@@ -5,7 +5,7 @@
 // Talks JSON lines: commands on stdin, answers on stdout (progress and errors on stderr). Exits
 // when stdin closes, so it never outlives the benchmark.
 //
-//   {"op":"agents","port":P,"heartbeatMs":H,"callTimeoutMs":T,"agents":[{"index","name","privateKey","full"}]}
+//   {"op":"agents","port":P,"heartbeatMs":H,"callTimeoutMs":T,"fullReconcileMs":F,"agents":[{"index","name","privateKey","full"}]}
 //        -> {"op":"ready","count":N}
 //   {"op":"start","from":I,"to":J}   starts the agents with from <= index < to
 //        -> {"op":"joined","at":MS,"count":K,"failed":F,"error":"..."}   once every one was answered
@@ -57,6 +57,8 @@ const endpointsOf = (i: number): Endpoint[] => [{ ip: `192.0.2.${(i % 250) + 1}`
 
 let address = '';
 let heartbeatMs: number = AGENT_DEFAULTS.heartbeatMs;
+/** Full Agents' periodic full reconcile (undefined: the agents' default). */
+let fullReconcileMs: number | undefined;
 let callTimeoutMs = 60_000;
 /** How long this process's event loop was held up: when it is, the harness (not the bootstrap) sets the figures. */
 const loopDelay = monitorEventLoopDelay({ resolution: 10 });
@@ -94,7 +96,7 @@ function fullAgent(spec: AgentSpec): { agent: Agent; driver: MemoryWgDriver } {
     // Its own TCP connection, as a real node has (grpc-js shares one per target and process otherwise).
     channelOptions: { 'grpc.use_local_subchannel_pool': 1 },
   });
-  const agent = new Agent({ control, driver }, { meshName: MESH, nodeName: spec.name, privateKey: spec.privateKey, heartbeatMs, endpoints: () => endpointsOf(spec.index) });
+  const agent = new Agent({ control, driver }, { meshName: MESH, nodeName: spec.name, privateKey: spec.privateKey, heartbeatMs, ...(fullReconcileMs ? { fullReconcileMs } : {}), endpoints: () => endpointsOf(spec.index) });
   return { agent, driver };
 }
 
@@ -192,6 +194,7 @@ lines.on('line', (line) => {
     case 'agents': {
       address = `127.0.0.1:${msg.port as number}`;
       heartbeatMs = (msg.heartbeatMs as number | undefined) ?? heartbeatMs;
+      fullReconcileMs = (msg.fullReconcileMs as number | undefined) ?? fullReconcileMs;
       callTimeoutMs = (msg.callTimeoutMs as number | undefined) ?? callTimeoutMs;
       for (const spec of msg.agents as AgentSpec[]) sims.push(makeSim(spec));
       send({ op: 'ready', count: sims.length });

@@ -20,6 +20,7 @@
 //   BENCH_CHILD_MEM_LOG=S             the bootstrap's process.memoryUsage() on stderr every S seconds
 //   BENCH_HEAP_GROWTH=P               the bootstrap's heapGrowthPercent (0: V8's own growth), to compare
 //   BENCH_AGENT_NODE_FLAGS='--max-semi-space-size=64'   V8 flags of the agent processes ('' for none)
+//   BENCH_AGENT_FULL_RECONCILE_S=0    full Agents' periodic full reconcile (0: their own, 30 s ± 20 %)
 import { rmSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
@@ -39,6 +40,8 @@ const FULL_MAX = envInt('BENCH_FULL_MAX', 1000);
 const FULL_SAMPLE = envInt('BENCH_FULL_SAMPLE', 10);
 const RESUME_FROM = envInt('BENCH_RESUME_FROM', 5000);
 const CHANGES = envInt('BENCH_CHANGES', 25);
+/** Full Agents' periodic full reconcile (s); 0: the agents' own (every 30 s ± 20 %). */
+const FULL_RECONCILE_S = envInt('BENCH_AGENT_FULL_RECONCILE_S', 0);
 /**
  * V8 flags of the agent processes, a harness setting: hundreds of agents share one process's young
  * generation, which a real node has to itself; with V8's default (16 MB semi-spaces) collecting it
@@ -189,7 +192,7 @@ async function run(n: number): Promise<SizeResult> {
     const owner = (i: number) => (fullChild ? (i < fullCount ? children[PROCS]! : children[(i - fullCount) % PROCS]!) : children[i % PROCS]!);
     const specs = new Map<BenchChild, object[]>(children.map((c) => [c, []]));
     for (let i = 0; i < n; i++) specs.get(owner(i))!.push({ index: i, name: names[i], privateKey: keys[i], full: i < fullCount });
-    for (const c of children) c.send({ op: 'agents', port, heartbeatMs: HEARTBEAT_MS, callTimeoutMs: CALL_TIMEOUT_MS, agents: specs.get(c) });
+    for (const c of children) c.send({ op: 'agents', port, heartbeatMs: HEARTBEAT_MS, callTimeoutMs: CALL_TIMEOUT_MS, ...(FULL_RECONCILE_S ? { fullReconcileMs: FULL_RECONCILE_S * 1000 } : {}), agents: specs.get(c) });
     await Promise.all(children.map((c) => c.next((m) => m.op === 'ready', 300_000)));
     log(`${n} agents (${fullCount} full, ${n - fullCount} light) in ${children.length} processes; bootstrap on port ${port}, ${mode === 'resume' ? `started from a state file of ${n} members` : 'empty'}`);
 

@@ -14,7 +14,8 @@ import { waitFor } from '../helpers/wait.js';
  * "One membership change costs O(1) driver operations, whatever the mesh size": an agent in a
  * mesh of 500 members is charged exactly one WireGuard operation per join, leave or endpoint
  * change, its RTT prober is told of that one peer only, and the bootstrap sends each watcher
- * exactly one message per change.
+ * exactly one message per change made on its own (changes that come together may share one:
+ * watch-batches.test.ts).
  */
 
 /** An RTT prober that records what it is told (the agent's RttSource), probing nothing. */
@@ -153,7 +154,7 @@ test(`an agent in a mesh of ${MEMBERS} members pays one driver operation per mem
 
   await t.test('the bootstrap sent each watcher exactly one message per change', async () => {
     assert.equal(table().revision, revisionBefore + 3, 'three changes, three revisions');
-    // Sends happen synchronously when a change commits, and every change above has committed.
+    // Each change above was applied by the observer before the next was made: each went out on its own.
     const watchers = bootstrap.stats!.watchers;
     assert.equal(watchers, WATCHERS + 1);
     assert.equal(bootstrap.stats!.eventsSent - eventsSentBefore, 3 * watchers);

@@ -152,10 +152,14 @@ test(`${STALLED} Watch streams that never read are ended with RESOURCE_EXHAUSTED
   assert.equal(fastError, undefined, 'the fast watcher was never cut off');
   assert.ok(rssGrowthMb <= RSS_GROWTH_MAX_MB, `RSS grew ${rssGrowthMb.toFixed(1)} MB, at most ${RSS_GROWTH_MAX_MB}`);
   // Against the baseline measured a moment ago in this same process, so machine load moves both.
-  // Measured: p50 1.1-1.6 ms either way; p99 6-25 ms baseline, 11-18 ms with the stalled streams.
+  // Changes this fast are coalesced (WatchFanout): while the 200 streams still take writes (their
+  // first few messages), the fan-out's gap grows with them, up to watchFlushMaxGapMs, which the
+  // slowest changes wait; once they are stalled they no longer count. Measured (2026-12-03): p50
+  // 6-7 ms either way; p99 10 ms baseline, 231 ms with the stalled streams (one gap of 250 ms at most).
   const [p50, p50Base, p99, p99Base] = [percentile(during, 50), percentile(baseline, 50), percentile(during, 99), percentile(baseline, 99)];
   assert.ok(p50 <= 2 * p50Base + 2, `median latency ${p50.toFixed(2)} ms, at most twice the baseline's ${p50Base.toFixed(2)} ms + 2 ms`);
-  assert.ok(p99 <= 2 * p99Base + 50, `p99 latency ${p99.toFixed(2)} ms, at most twice the baseline's ${p99Base.toFixed(2)} ms + 50 ms`);
+  const p99Max = 2 * p99Base + DEFAULTS.watchFlushMaxGapMs + 50;
+  assert.ok(p99 <= p99Max, `p99 latency ${p99.toFixed(2)} ms, at most twice the baseline's ${p99Base.toFixed(2)} ms + one fan-out gap (${DEFAULTS.watchFlushMaxGapMs} ms) + 50 ms`);
 
   // The stalled watchers read at last: a prefix of the changes, in order, then the status.
   assert.equal(endedWith.size, 0, 'a stalled watcher sees nothing of its end before it reads');

@@ -7,7 +7,8 @@ import type { MemberDelta } from '../members/table.js';
  * and as many messages for every agent to receive. Here changes wait in one shared list and go
  * out together in a flush:
  * - At rest a change is flushed in the same turn of the event loop (setImmediate): no added delay.
- * - After a fan-out the next waits gapPerWatcherMs for every open stream and for every change the
+ * - After a fan-out the next waits gapPerWatcherMs for every stream it wrote to (stalled ones
+ *   only queue, see FanoutWatcher.stalled) and for every change the
  *   last one carried (within minGapMs..maxGapMs), and at least as long as the last one took. A
  *   fan-out's cost grows with the streams, so stream writes per second stay bounded, handing out
  *   changes takes at most about half the bootstrap's time, and every agent gets at most one
@@ -27,6 +28,11 @@ export interface FanoutWatcher {
   readonly batches: boolean;
   /** This watcher's node was removed by one of the changes just sent: its stream ends (see watch.ts). */
   removed(): void;
+  /**
+   * Its connection is not taking what it is sent (its writer waits for it to drain): sending it
+   * more only queues, so it does not count toward the cost of a fan-out (see fanoutGapMs).
+   */
+  readonly stalled: boolean;
   readonly name: string;
 }
 
@@ -39,8 +45,8 @@ export interface WatchFanoutInit {
   readonly gapPerWatcherMs?: number;
   /** ... up to this (ms), unless the last fan-out itself took longer. */
   readonly maxGapMs?: number;
-  /** Told of each flush: how long it took (s), to how many watchers, how many changes. */
-  readonly onFlush?: (seconds: number, watchers: number, changes: number) => void;
+  /** Told of each flush: how long it took (s), to how many watchers, how many changes, how many of those watchers were not stalled. */
+  readonly onFlush?: (seconds: number, watchers: number, changes: number, flowing: number) => void;
 }
 
 interface Subscription {
@@ -58,6 +64,8 @@ export class WatchFanout {
   private lastEnd = -Infinity;
   private lastTook = 0;
   private lastChanges = 0;
+  /** Streams the last fan-out wrote to that were taking what they were sent. */
+  private lastStreams = 0;
   private closed = false;
 
   constructor(private readonly init: WatchFanoutInit) {}
@@ -96,7 +104,7 @@ export class WatchFanout {
 
   private schedule(): void {
     if (this.scheduled) return;
-    const wait = this.lastEnd + fanoutGapMs(this.init, { streams: this.watchers.size, lastTookMs: this.lastTook, lastChanges: this.lastChanges }) - performance.now();
+    const wait = this.lastEnd + fanoutGapMs(this.init, { streams: this.lastStreams, lastTookMs: this.lastTook, lastChanges: this.lastChanges }) - performance.now();
     if (wait <= 0) {
       this.scheduled = 'immediate';
       this.handle = setImmediate(() => this.flushScheduled());
@@ -129,6 +137,7 @@ export class WatchFanout {
     // The batch for each run of changes a watcher needs (they differ only by where they start).
     const batches = new Map<number, Buffer>();
     let sentTo = 0;
+    let flowing = 0;
     for (const sub of [...this.watchers.values()]) {
       const from = sub.from;
       sub.from = 0;
@@ -144,17 +153,19 @@ export class WatchFanout {
       } else {
         for (let i = from; i < deltas.length; i++) watcher.send(this.init.encode(deltas[i]!), 1);
       }
+      if (!watcher.stalled) flowing++;
       // Only live changes end a stream (a resume may replay an old remove the node re-joined since).
       if (removedNames.has(watcher.name) && this.watchers.has(watcher)) watcher.removed();
     }
     this.lastEnd = performance.now();
     this.lastTook = this.lastEnd - started;
     this.lastChanges = deltas.length;
-    this.init.onFlush?.(this.lastTook / 1000, sentTo, deltas.length);
+    this.lastStreams = flowing;
+    this.init.onFlush?.(this.lastTook / 1000, sentTo, deltas.length, flowing);
   }
 }
 
-/** How long after a fan-out ended the next may start: `streams` open, the last one having taken `lastTookMs` and carried `lastChanges`. */
+/** How long after a fan-out ended the next may start: the last one wrote to `streams` flowing streams, took `lastTookMs` and carried `lastChanges`. */
 export function fanoutGapMs(init: Pick<WatchFanoutInit, 'minGapMs' | 'gapPerWatcherMs' | 'maxGapMs'>, last: { streams: number; lastTookMs: number; lastChanges: number }): number {
   const grown = Math.min(last.streams * Math.max(1, last.lastChanges) * (init.gapPerWatcherMs ?? 0), init.maxGapMs ?? Infinity);
   return Math.max(init.minGapMs, grown, last.lastTookMs);

@@ -100,6 +100,9 @@ export function createWatchHandler(components: WatchServiceComponents, limits: W
       },
       // A node removed (left, reaped, revoked) is told so at once, and re-joins or says why it cannot.
       removed: () => endWith(new NodeNotFound(name)),
+      get stalled() {
+        return writer.stalled;
+      },
     };
     fanout.add(watcher);
     // The table re-read a shared store whose history was gone: the changes before, then the whole membership anew.
@@ -196,6 +199,8 @@ export interface WatchWriter {
   sendHeld(bytes: Buffer, hold: (go: () => void) => () => void): void;
   /** Stops sending and drops what is queued (the stream ended or was cancelled). */
   close(): void;
+  /** The stream is not taking more now: what is sent waits in this writer's queue. */
+  readonly stalled: boolean;
 }
 
 /**
@@ -290,5 +295,8 @@ export function createWatchWriter(stream: Writable, limits: Pick<WatchQueueLimit
       else release();
     },
     close,
+    get stalled() {
+      return waitingForDrain;
+    },
   };
 }

@@ -15,7 +15,7 @@ function upsert(revision: number, name = `n${revision}`): MemberDelta {
 function recorder(name: string, batches: boolean) {
   const messages: { bytes: Buffer; changes: number; at: number }[] = [];
   let removed = 0;
-  const watcher: FanoutWatcher = { name, batches, send: (bytes, changes) => messages.push({ bytes, changes, at: performance.now() }), removed: () => removed++ };
+  const watcher: FanoutWatcher & { stalled: boolean } = { name, batches, stalled: false, send: (bytes, changes) => messages.push({ bytes, changes, at: performance.now() }), removed: () => removed++ };
   return { watcher, messages, removedCount: () => removed };
 }
 
@@ -90,6 +90,19 @@ describe('WatchFanout', () => {
     assert.equal(watchers[3]!.messages[1]!.changes, 2);
     fanout.close();
 
+  });
+
+  test('stalled streams (their writers queue) are sent to but not counted as flowing, so they do not lengthen the gap', async () => {
+    const flushes: { watchers: number; flowing: number }[] = [];
+    const fanout = new WatchFanout({ encode: (d) => serialize(deltaToEvent(d)), minGapMs: 1, gapPerWatcherMs: 5, onFlush: (_s, watchers, _c, flowing) => flushes.push({ watchers, flowing }) });
+    const watchers = [recorder('a', true), recorder('b', true), recorder('c', true), recorder('d', true)];
+    for (const w of watchers.slice(1)) w.watcher.stalled = true;
+    for (const w of watchers) fanout.add(w.watcher);
+    fanout.publish(upsert(1));
+    await turn();
+    assert.deepEqual(flushes, [{ watchers: 4, flowing: 1 }]);
+    assert.ok(watchers.every((w) => w.messages.length === 1), 'every stream is still sent the change');
+    fanout.close();
   });
 
   test('fanoutGapMs: per stream and per change the last fan-out carried, within min..max, never shorter than the last took', () => {
