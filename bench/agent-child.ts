@@ -13,7 +13,8 @@
 //        once every started agent has revision >= R: a light agent has received (and decoded) it,
 //        a full agent has applied it (a WireGuard pass ended after its netmap reached R). MS is
 //        when the last of them got there (for agents already there: their latest change); with
-//        "loopMaxMs", the longest this process's event loop was held up since its last such answer.
+//        "loopMaxMs", the longest this process's event loop was held up since its last such answer;
+//        "fullPasses", the full WireGuard passes its full Agents made so far.
 //   {"op":"newcomer","name":N,"members":M}   a fresh full Agent joins
 //        -> {"op":"newcomer","joinedMs":A,"membershipMs":B,"peersMs":C}
 //           (from its start: join answered, netmap holds all M members, WireGuard has M-1 peers)
@@ -70,6 +71,13 @@ function loopMaxMs(): number {
   return max;
 }
 const sims: Sim[] = [];
+const fullAgents: Agent[] = [];
+/** Full WireGuard passes (device read back, every peer diffed) the full Agents made so far: the harness reads the reconciler's own count. */
+function fullPasses(): number {
+  let sum = 0;
+  for (const agent of fullAgents) sum += (agent as unknown as { reconciler: { stats: { fullPasses: number } } }).reconciler.stats.fullPasses;
+  return sum;
+}
 const lights: LightAgent[] = [];
 /** Pending awaits: revision -> agents still below it and the latest time one got there. */
 const awaits = new Map<number, { below: Set<Sim>; at: number }>();
@@ -83,7 +91,7 @@ function moved(sim: Sim, revision: number): void {
       w.at = Math.max(w.at, sim.changedAt);
       if (w.below.size === 0) {
         awaits.delete(r);
-        send({ op: 'reached', revision: r, at: w.at, loopMaxMs: loopMaxMs() });
+        send({ op: 'reached', revision: r, at: w.at, loopMaxMs: loopMaxMs(), fullPasses: fullPasses() });
       }
     }
   }
@@ -97,6 +105,7 @@ function fullAgent(spec: AgentSpec): { agent: Agent; driver: MemoryWgDriver } {
     channelOptions: { 'grpc.use_local_subchannel_pool': 1 },
   });
   const agent = new Agent({ control, driver }, { meshName: MESH, nodeName: spec.name, privateKey: spec.privateKey, heartbeatMs, ...(fullReconcileMs ? { fullReconcileMs } : {}), endpoints: () => endpointsOf(spec.index) });
+  fullAgents.push(agent);
   return { agent, driver };
 }
 
@@ -149,7 +158,7 @@ function awaitRevision(revision: number): void {
   const started = sims.filter((s) => s.started);
   const below = new Set(started.filter((s) => s.revision < revision));
   const at = Math.max(0, ...started.filter((s) => s.revision >= revision).map((s) => s.changedAt));
-  if (below.size === 0) send({ op: 'reached', revision, at, loopMaxMs: loopMaxMs() });
+  if (below.size === 0) send({ op: 'reached', revision, at, loopMaxMs: loopMaxMs(), fullPasses: fullPasses() });
   else awaits.set(revision, { below, at });
 }
 

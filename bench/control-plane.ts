@@ -314,7 +314,7 @@ async function run(n: number): Promise<SizeResult> {
         const done = Math.max(...reached.map((m) => m.at as number));
         latencies.push(done - tc);
         for (const m of reached) loopMax = Math.max(loopMax, m.loopMaxMs as number);
-        log(`${n}: change ${c + 1}: ${reached.map((m) => `${((m.at as number) - tc).toFixed(0)} ms (loop held up to ${(m.loopMaxMs as number).toFixed(0)} ms)`).join(', ')}`);
+        log(`${n}: change ${c + 1}: ${reached.map((m) => `${((m.at as number) - tc).toFixed(0)} ms (loop held up to ${(m.loopMaxMs as number).toFixed(0)} ms; full passes so far ${m.fullPasses as number})`).join(', ')}`);
         const { bytes } = await meter.total();
         changeBytes.push(bytes / n);
         changeWindows.push((nowMs() - tc) / 1000);
