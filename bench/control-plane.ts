@@ -309,12 +309,13 @@ async function run(n: number): Promise<SizeResult> {
         const res = await new Promise<{ revision: number }>((resolve, reject) =>
           raw.join({ meshName: MESH, nodeName: `extra${c}`, publicKey: publicKeyFromPrivate(key), nodeSecret: nodeSecretFromPrivate(key), listenPort: AGENT_DEFAULTS.listenPort, endpoints: [{ ip: '192.0.2.254', port: AGENT_DEFAULTS.listenPort, kind: 'ENDPOINT_KIND_LAN' }] },
             { deadline: Date.now() + CALL_TIMEOUT_MS }, (err, x) => (err ? reject(err) : resolve(x as never))));
+        const answeredMs = nowMs() - tc;
         if (Number(res.revision) !== target) revisionNote = `change ${c + 1} had revision ${res.revision}, not ${target}: something else changed the table meanwhile`;
         const reached = await within(CHANGE_TIMEOUT_S, () => `change ${c + 1} of ${CHANGES} (node extra${c} joins): ${reachedProcs} of ${children.length} agent processes had all their agents at its revision`, Promise.all(answers));
         const done = Math.max(...reached.map((m) => m.at as number));
         latencies.push(done - tc);
         for (const m of reached) loopMax = Math.max(loopMax, m.loopMaxMs as number);
-        log(`${n}: change ${c + 1}: ${reached.map((m) => `${((m.at as number) - tc).toFixed(0)} ms (loop held up to ${(m.loopMaxMs as number).toFixed(0)} ms; full passes so far ${m.fullPasses as number})`).join(', ')}`);
+        log(`${n}: change ${c + 1} (its join answered in ${answeredMs.toFixed(0)} ms): ${reached.map((m) => `${((m.at as number) - tc).toFixed(0)} ms (loop held up to ${(m.loopMaxMs as number).toFixed(0)} ms; full passes so far ${m.fullPasses as number})`).join(', ')}`);
         const { bytes } = await meter.total();
         changeBytes.push(bytes / n);
         changeWindows.push((nowMs() - tc) / 1000);
