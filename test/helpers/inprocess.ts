@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Agent, createGrpcControlClient, generateKeyPair, MemoryWgDriver, type RttSource } from '@wgmesh/agent';
+import { Agent, createGrpcControlClient, generateKeyPair, MemoryWgDriver, type MeshClient, type RttSource, type WatchEvent__Output, type WatchRequest } from '@wgmesh/agent';
 import { Bootstrap, FileStateStore, type StateStore } from '@wgmesh/bootstrap';
 
 export const MESH = 'sim';
@@ -76,4 +76,20 @@ export function makeAgent(name: string, bootstrapPort: number, index: number, ex
 export async function tempDir(): Promise<{ dir: string; cleanup: () => Promise<void> }> {
   const dir = await mkdtemp(path.join(tmpdir(), 'wgmesh-test-'));
   return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
+}
+
+/**
+ * A Mesh.Watch stream over `client`, open once its headers came (a refusal before that rejects);
+ * every message it gets lands in `received`. The caller cancels the stream.
+ */
+export function openWatch(client: MeshClient, request: WatchRequest): Promise<{ stream: grpc.ClientReadableStream<WatchEvent__Output>; received: WatchEvent__Output[] }> {
+  return new Promise((resolve, reject) => {
+    const received: WatchEvent__Output[] = [];
+    const stream = client.watch(request);
+    stream.on('metadata', () => resolve({ stream, received }));
+    stream.on('data', (event: WatchEvent__Output) => received.push(event));
+    stream.on('error', (err: grpc.ServiceError) => {
+      if (err.code !== grpc.status.CANCELLED) reject(err);
+    });
+  });
 }

@@ -7,7 +7,7 @@ import {
 } from '@wgmesh/agent';
 import type { Bootstrap } from '@wgmesh/bootstrap';
 import { deadline, unary } from '@wgmesh/cli/local-api';
-import { makeAgent, startBootstrap, tempDir, MESH } from '../helpers/inprocess.js';
+import { makeAgent, openWatch, startBootstrap, tempDir, MESH } from '../helpers/inprocess.js';
 import { waitFor } from '../helpers/wait.js';
 
 /**
@@ -101,17 +101,10 @@ test(`an agent in a mesh of ${MEMBERS} members pays one driver operation per mem
 
   await t.test(`${WATCHERS} members open Watch streams from the current revision and are sent nothing yet`, async () => {
     revisionBefore = table().revision;
-    await Promise.all(Array.from({ length: WATCHERS }, (_, i) => new Promise<void>((resolve, reject) => {
-      const received: WatchEvent__Output[] = [];
-      eventsByStream.push(received);
-      const stream = client.watch({ meshName: MESH, nodeName: memberName(i), publicKey: keys[i]!.publicKey, nodeSecret: secrets[i]!, sinceRevision: revisionBefore });
+    for (const { stream, received } of await Promise.all(Array.from({ length: WATCHERS }, (_, i) => openWatch(client, { meshName: MESH, nodeName: memberName(i), publicKey: keys[i]!.publicKey, nodeSecret: secrets[i]!, sinceRevision: revisionBefore })))) {
       streams.push(stream);
-      stream.on('metadata', () => resolve());
-      stream.on('data', (event: WatchEvent__Output) => received.push(event));
-      stream.on('error', (err: grpc.ServiceError) => {
-        if (err.code !== grpc.status.CANCELLED) reject(err);
-      });
-    })));
+      eventsByStream.push(received);
+    }
     eventsSentBefore = bootstrap.stats!.eventsSent;
     assert.equal(bootstrap.stats!.watchers, WATCHERS + 1, 'the 5 streams and the observer agent (the bootstrap’s own node is in-process)');
     assert.ok(eventsByStream.every((events) => events.length === 0), 'an up-to-date watcher gets no snapshot');

@@ -4,7 +4,7 @@ import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { generateKeyPair, loadProtos, type Agent, type JoinRequest, type JoinResponse__Output, type MeshClient, type MemoryWgDriver, type WatchEvent__Output } from '@wgmesh/agent';
 import { deadline, unary } from '@wgmesh/cli/local-api';
-import { makeAgent, startBootstrap, tempDir, MESH } from '../helpers/inprocess.js';
+import { makeAgent, openWatch, startBootstrap, tempDir, MESH } from '../helpers/inprocess.js';
 import { waitFor } from '../helpers/wait.js';
 
 /**
@@ -35,16 +35,8 @@ test(`${WAVE} nodes join at once: batches to the watchers that ask for them, a m
   const watchers = await Promise.all([true, false].map(async (batches, i) => {
     const key = generateKeyPair().publicKey;
     const joined = await join(request(`watcher${i}`, key));
-    const received: WatchEvent__Output[] = [];
-    await new Promise<void>((resolve, reject) => {
-      const stream = client.watch({ meshName: MESH, nodeName: `watcher${i}`, publicKey: key, nodeSecret: joined.nodeSecret, sinceRevision: Number(joined.revision), batches });
-      streams.push(stream);
-      stream.on('metadata', () => resolve());
-      stream.on('data', (event: WatchEvent__Output) => received.push(event));
-      stream.on('error', (err: grpc.ServiceError) => {
-        if (err.code !== grpc.status.CANCELLED) reject(err);
-      });
-    });
+    const { stream, received } = await openWatch(client, { meshName: MESH, nodeName: `watcher${i}`, publicKey: key, nodeSecret: joined.nodeSecret, sinceRevision: Number(joined.revision), batches });
+    streams.push(stream);
     return { batches, received };
   }));
   observer = makeAgent('observer', bootstrap.port, 0);

@@ -16,6 +16,7 @@ import { MemberTable, type Clock } from './members/table.js';
 import { isSharedStore, type SharedCoordinator, type SharedMemberStore, type StateStore } from './members/store.js';
 import { createLocalControl } from './members/local-control.js';
 import { createMeshService, type MeshServiceStats } from './service/mesh-service.js';
+import type { FanoutListener } from './service/watch-fanout.js';
 import { JoinServer } from './service/server.js';
 import { SendBudget } from './service/send-budget.js';
 import { limitHeapGrowth } from './heap-growth.js';
@@ -98,7 +99,7 @@ export class Bootstrap {
   agent: Agent | undefined;
   stats: MeshServiceStats | undefined;
   /** Told of each fan-out of live membership changes to the Watch streams (the metrics' histogram). */
-  onFanout: ((seconds: number, watchers: number, changes: number) => void) | undefined;
+  onFanout: FanoutListener | undefined;
   /** With a shared store: who leads failure detection, and whether the store answers. */
   coordinator: SharedCoordinator | undefined;
   /** Enrollment tokens and the CA that signs for them, when this bootstrap has -ca-key. */
@@ -184,7 +185,7 @@ export class Bootstrap {
       table, auth: authenticator, logger: this.logger.child({ component: 'bootstrap:service' }),
       ...(presharedKeys ? { presharedKeys } : {}),
       ...(enrollment ? { enrollment } : {}),
-    }, { answers, onFanout: (seconds, watchers, changes) => this.onFanout?.(seconds, watchers, changes) });
+    }, { answers, onFanout: (...fanout) => this.onFanout?.(...fanout) });
     const server = new JoinServer(service.handlers, {
       bindAddr: this.init.grpcBindAddr ?? DEFAULTS.grpcBindAddr,
       port: this.init.grpcPort ?? DEFAULTS.grpcPort,

@@ -344,10 +344,7 @@ export class MemberTable {
   watch(sinceRevision: number, send: (event: WatchEvent, delta: MemberDelta | undefined, catchUp: boolean) => void): () => void {
     this.catchUp(sinceRevision, (event, delta) => send(event, delta, true));
     const unsubscribe = this.subscribe((delta) => send(deltaToEvent(delta), delta, false));
-    const stopResync = this.onResync(() => {
-      const snapshot = this.snapshot();
-      send({ revision: snapshot.revision, snapshot: { nodes: snapshot.nodes }, event: 'snapshot' } as WatchEvent, undefined, false);
-    });
+    const stopResync = this.onResync(() => send(this.snapshotEvent(), undefined, false));
     return () => {
       unsubscribe();
       stopResync();
@@ -365,8 +362,13 @@ export class MemberTable {
       for (const d of deltas) send(deltaToEvent(d), d);
       return;
     }
+    send(this.snapshotEvent(), undefined);
+  }
+
+  /** The whole membership now, as the Watch message that carries it. */
+  snapshotEvent(): WatchEvent {
     const snapshot = this.snapshot();
-    send({ revision: snapshot.revision, snapshot: { nodes: snapshot.nodes }, event: 'snapshot' } as WatchEvent, undefined);
+    return { revision: snapshot.revision, snapshot: { nodes: snapshot.nodes }, event: 'snapshot' } as WatchEvent;
   }
 
   /** Called when the table re-read a shared store whose history was gone: watchers need the whole membership anew. */

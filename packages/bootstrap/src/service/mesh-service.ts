@@ -25,6 +25,7 @@ import { parsePrefix } from '../ipam/ipam.js';
 import type { Authenticator, CallIdentity, ServerSurfaceCall } from './auth.js';
 import { toServiceError } from './status.js';
 import { createWatchHandler, type WatchQueueLimits } from './watch.js';
+import type { FanoutListener } from './watch-fanout.js';
 import { createHeartbeatHandler, notThisStreamsNode } from './heartbeat.js';
 import { EncodedMembership } from './membership-bytes.js';
 import type { SendBudget } from './send-budget.js';
@@ -52,8 +53,8 @@ export interface MeshServiceInit {
    * JoinServer), so both kinds of whole-membership answer share one bound. None: not bounded.
    */
   readonly answers?: SendBudget;
-  /** Told of each fan-out of live changes to the Watch streams: how long it took (s), to how many, how many changes. */
-  readonly onFanout?: (seconds: number, watchers: number, changes: number) => void;
+  /** Told of each fan-out of live changes to the Watch streams. */
+  readonly onFanout?: FanoutListener;
 }
 
 /** Watch events sent, per stream and in all; tests and benchmarks read these. */

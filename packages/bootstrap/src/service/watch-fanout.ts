@@ -36,6 +36,9 @@ export interface FanoutWatcher {
   readonly name: string;
 }
 
+/** Told of each fan-out: how long it took (s), to how many streams, how many changes it carried, and how many of those streams were not stalled. */
+export type FanoutListener = (seconds: number, watchers: number, changes: number, flowing: number) => void;
+
 export interface WatchFanoutInit {
   /** A change's own message (shared with catch-up replays, so encoded once). */
   readonly encode: (delta: MemberDelta) => Buffer;
@@ -45,8 +48,7 @@ export interface WatchFanoutInit {
   readonly gapPerWatcherMs?: number;
   /** ... up to this (ms), unless the last fan-out itself took longer. */
   readonly maxGapMs?: number;
-  /** Told of each flush: how long it took (s), to how many watchers, how many changes, how many of those watchers were not stalled. */
-  readonly onFlush?: (seconds: number, watchers: number, changes: number, flowing: number) => void;
+  readonly onFlush?: FanoutListener;
 }
 
 interface Subscription {

@@ -6,7 +6,7 @@ import { type MeshHandlers } from '@wgmesh/agent/proto/gen/wgmesh/v1/Mesh';
 import { type WatchEvent } from '@wgmesh/agent/proto/gen/wgmesh/v1/WatchEvent';
 import { type WatchRequest__Output } from '@wgmesh/agent/proto/gen/wgmesh/v1/WatchRequest';
 import { deltaToEvent, type Identity, type MemberDelta, type MemberTable } from '../members/table.js';
-import { WatchFanout, type FanoutWatcher } from './watch-fanout.js';
+import { WatchFanout, type FanoutListener, type FanoutWatcher } from './watch-fanout.js';
 import type { MeshNode } from '@wgmesh/agent/netmap/netmap';
 import { NodeNotFound, WatcherFellBehind } from '../errors.js';
 import type { ServerSurfaceCall } from './auth.js';
@@ -31,8 +31,8 @@ export interface WatchServiceComponents {
   readonly membership?: EncodedMembership;
   /** Bytes of whole-membership answers in flight (shared with Join's answers); none: unbounded. */
   readonly budget?: SendBudget;
-  /** Told of each fan-out of live changes: how long it took (s), to how many streams, how many changes. */
-  readonly onFanout?: (seconds: number, watchers: number, changes: number) => void;
+  /** Told of each fan-out of live changes. */
+  readonly onFanout?: FanoutListener;
 }
 
 /** The Watch handler, and what ends every open stream (the bootstrap stopping). */
@@ -108,8 +108,7 @@ export function createWatchHandler(components: WatchServiceComponents, limits: W
     // The table re-read a shared store whose history was gone: the changes before, then the whole membership anew.
     const stopResync = table.onResync(() => {
       fanout.flushNow();
-      const snapshot = table.snapshot();
-      sendSnapshot({ revision: snapshot.revision, snapshot: { nodes: snapshot.nodes } }, false);
+      sendSnapshot(table.snapshotEvent(), false);
     });
     unsubscribe = () => {
       fanout.remove(watcher);
