@@ -26,11 +26,12 @@ function loadBundle(filename, cachedData) {
  * what loading the modules compiles; the functions a run calls after that (the join, gRPC, the
  * codecs, WireGuard's socket) V8 still compiles at every start. So a run that has done its usual
  * work, and did not start from a kept cache, keeps V8's code for the next start: `warmed()` writes
- * NAME.cjs.warm beside the bundle, once (`make build` removes it with the rest). A kept cache that
+ * NAME.cjs.warm (NAME.cjs.warm-HASH under node flags: flagsSuffix) beside the bundle, once
+ * (`make build` removes it with the rest). A kept cache that
  * V8 refuses (another node version) is replaced the same way.
  */
 function loadCommandBundle(filename) {
-  const warmFile = `${filename}.warm`;
+  const warmFile = `${filename}.warm${flagsSuffix(process.execArgv, process.env.NODE_OPTIONS)}`;
   const warm = readIfPresent(warmFile);
   const { exports, script } = loadBundle(filename, warm ?? readIfPresent(`${filename}.cache`));
   if (warm !== undefined && !script.cachedDataRejected) return { exports, warmed: undefined };
@@ -41,6 +42,23 @@ function loadCommandBundle(filename) {
     keepCodeCache(script, warmFile);
   };
   return { exports, warmed };
+}
+
+/**
+ * V8 refuses a cache made under other flags, whole (no fallback to the build's cache then): a node
+ * started once with --jitless or another --max-semi-space-size would leave a kept cache that every
+ * later plain start refuses, each compiling from nothing (2x slower starts), and it would not be
+ * replaced until a run lived long enough to keep its own. So runs with node flags keep their own
+ * file, NAME.cjs.warm-HASH; plain runs use NAME.cjs.warm. (v8.cachedDataVersionTag() says the
+ * same, but loading node:v8 costs 1.7 ms of every start.)
+ */
+function flagsSuffix(execArgv, nodeOptions) {
+  const flags = [...execArgv, nodeOptions ?? ''].join(' ').trim();
+  if (flags === '') return '';
+  // FNV-1a, 32 bits: a file name, not security.
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < flags.length; i++) hash = Math.imul(hash ^ flags.charCodeAt(i), 0x01000193) >>> 0;
+  return `-${hash.toString(16).padStart(8, '0')}`;
 }
 
 /** Writes V8's code for `script` to `file` whole or not at all (nodes starting together may race). */
@@ -64,4 +82,4 @@ function readIfPresent(file) {
   }
 }
 
-module.exports = { loadBundle, loadCommandBundle };
+module.exports = { loadBundle, loadCommandBundle, flagsSuffix };
