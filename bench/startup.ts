@@ -371,7 +371,7 @@ async function stopNode(node: MeshNode): Promise<void> {
 }
 
 /** Joined nodes first (a wgmesh join's Leave needs its bootstrap), then the first nodes. */
-async function stopNodes(nodes: Iterable<MeshNode>): Promise<void> {
+export async function stopNodes(nodes: Iterable<MeshNode>): Promise<void> {
   const all = [...nodes];
   await Promise.all(all.filter((n) => !n.first).map(stopNode));
   await Promise.all(all.filter((n) => n.first).map(stopNode));
@@ -520,7 +520,7 @@ async function coldRound(system: MeshSystem, round: number): Promise<ColdRound> 
 // ---------------------------------------------------------------------------------------------
 // One join into a running mesh
 
-async function cpuTicks(pid: number): Promise<number | undefined> {
+export async function cpuTicks(pid: number): Promise<number | undefined> {
   const text = await readText(`/proc/${pid}/stat`);
   if (!text) return undefined;
   // Fields after ") ": state is field 3; utime and stime are fields 14 and 15.

@@ -9,7 +9,8 @@
 # cluster in namespaces wgbetcd-* (198.51.100.208/28); the start-up part runs wgmesh and Nebula
 # side by side in lab "wgbs" (Nebula's files in /tmp/wgmesh-bench-startup); the layer 2 part runs
 # two nodes with -l2 in lab "wgbl2"; the rest part runs both meshes of 8 at rest in lab "wgbs"
-# (after the start-up part) and a simulated node of 200 peers.
+# (after the start-up part) and a simulated node of 200 peers; the memory part runs a mesh of 8
+# in lab "wgbs" once per node setting it compares (bench/node-memory.ts).
 #
 #   BENCH_SIZES=100,1000,5000,10000   control-plane sizes (its default); its other knobs
 #     (BENCH_AGENT_PROCS, BENCH_FULL_MAX, BENCH_FULL_SAMPLE, BENCH_RESUME_FROM, BENCH_WAVE,
@@ -26,6 +27,7 @@
 #   BENCH_STARTUP_MEMORY_AGE_S=60   age of the joined node when memory is read
 #   BENCH_STARTUP_LOG_LEVEL=info    the wgmesh nodes' log level there (see bench/startup.ts)
 #   BENCH_REST_WINDOW_S=60 BENCH_REST_SIM_WINDOW_S=20 BENCH_REST_TIMEOUT=480   see bench/rest.ts
+#   BENCH_MEMORY_AGE_S=60 BENCH_MEMORY_VARIANTS=(all) BENCH_MEMORY_TIMEOUT=720   see bench/node-memory.ts
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -37,6 +39,7 @@ RELAY_TIMEOUT=${BENCH_RELAY_TIMEOUT:-240}
 STARTUP_TIMEOUT=${BENCH_STARTUP_TIMEOUT:-420}
 L2_TIMEOUT=${BENCH_L2_TIMEOUT:-180}
 REST_TIMEOUT=${BENCH_REST_TIMEOUT:-480}
+MEMORY_TIMEOUT=${BENCH_MEMORY_TIMEOUT:-720}
 NODE_TS=(node --conditions=source --import tsx)
 export TSX_TSCONFIG_PATH=${TSX_TSCONFIG_PATH:-$ROOT/tsconfig.test.json}
 
@@ -69,6 +72,7 @@ relay_started=0
 startup_started=0
 l2_started=0
 rest_started=0
+memory_started=0
 cleanup() {
   # The etcd, data-plane, relay and start-up runs tear down after themselves, also on errors and
   # signals; this pass only matters if one was killed outright. It removes only the benchmark's
@@ -90,6 +94,9 @@ cleanup() {
   fi
   if [ "$rest_started" = 1 ]; then
     (cd bench && "${NODE_TS[@]}" rest.ts --cleanup >/dev/null 2>&1) || true
+  fi
+  if [ "$memory_started" = 1 ]; then
+    (cd bench && "${NODE_TS[@]}" node-memory.ts --cleanup >/dev/null 2>&1) || true
   fi
   rm -rf "$work"
 }
@@ -264,10 +271,28 @@ else
   status=1
 fi
 
+echo "bench: what a node's memory is made of, settings for a small daemon (lab wgbs; up to ${MEMORY_TIMEOUT} s)" >&2
+memory_started=1
+memory_rc=0
+run_part "$work/memory.md" "$MEMORY_TIMEOUT" "${NODE_TS[@]}" node-memory.ts || memory_rc=$?
+if [ "$memory_rc" -eq 0 ]; then
+  cp "$work/memory.md" "$work/memory-section.md"
+  memory_started=0
+else
+  {
+    echo "## What a node's memory is made of (8-node lab, settings for a small daemon)"
+    echo
+    echo "**Failed** (exit $memory_rc$([ "$memory_rc" -eq 124 ] && echo ", over ${MEMORY_TIMEOUT} s")); its progress went to stderr."
+    if [ -s "$work/memory.md" ]; then echo; cat "$work/memory.md"; fi
+    echo
+  } >"$work/memory-section.md"
+  status=1
+fi
+
 # What limits the figures that miss their targets: profiling notes kept beside the results.
 analysis=/dev/null
 [ -f bench/analysis.md ] && analysis=bench/analysis.md
-cat "$work/header.md" "$work/cp-section.md" "$work/etcd-section.md" "$work/dp-section.md" "$work/relay-section.md" "$work/l2-section.md" "$work/startup-section.md" "$work/rest-section.md" "$analysis" >"$RESULTS.tmp"
+cat "$work/header.md" "$work/cp-section.md" "$work/etcd-section.md" "$work/dp-section.md" "$work/relay-section.md" "$work/l2-section.md" "$work/startup-section.md" "$work/rest-section.md" "$work/memory-section.md" "$analysis" >"$RESULTS.tmp"
 mv "$RESULTS.tmp" "$RESULTS"
 cat "$RESULTS"
 echo "bench: wrote $RESULTS" >&2
