@@ -16,11 +16,15 @@
  * variant is node flags on the node's command line and/or environment variables read by the
  * runtime before any wgmesh code runs (glibc's malloc, libuv). For scale, Node.js itself: `node`
  * running an empty timer in a lab host, as shipped and with the flags that change code memory.
+ * What a setting costs where CPU matters: bench/hot-path.ts (a 10,000-member netmap turned into
+ * the WireGuard configuration) run under it, outside the lab.
  *
  * Environment: BENCH_MEMORY_AGE_S (60), BENCH_MEMORY_VARIANTS (all; a comma list of the names
  * below), BENCH_STARTUP_LAB (wgbs: the lab is startup.ts's; the parts run one after the other).
  */
+import { execFile } from 'node:child_process';
 import { cpus } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { hostCommand, type LabState } from '@wgmesh/cli/lab';
 import { checkAborted, envInt, median, memoryDetail, readText, reportPart, runBenchPart, sleep, startDaemon, stopDaemon, type MemoryDetail } from './dp-sys.js';
 import { bringUp, cleanupStale, cpuTicks, freshLab, stopNodes, teardown, wgmesh, type MeshNode, type MeshSystem } from './startup.js';
@@ -41,8 +45,8 @@ export const VARIANTS: readonly Variant[] = [
   { name: 'uv-pool-1', nodeFlags: [], env: { UV_THREADPOOL_SIZE: '1' }, what: '`UV_THREADPOOL_SIZE=1`: one libuv worker: file writes, DNS lookups and async crypto wait for each other (a slow disk write delays a DNS lookup)' },
   { name: 'arena-1', nodeFlags: [], env: { MALLOC_ARENA_MAX: '1' }, what: '`MALLOC_ARENA_MAX=1`: one glibc malloc arena for every thread: threads allocating at the same moment take turns' },
   { name: 'v8-pool-1+arena-1', nodeFlags: ['--v8-pool-size=1'], env: { MALLOC_ARENA_MAX: '1' }, what: 'both of the above' },
-  { name: 'jitless', nodeFlags: ['--jitless'], env: {}, what: '`--jitless`: no machine code is generated: all JavaScript interpreted, no WebAssembly; hot paths (a 10,000-member netmap, the bootstrap\'s fan-out) several times slower' },
-  { name: 'lite-mode', nodeFlags: ['--lite-mode'], env: {}, what: '`--lite-mode` (command line only; NODE_OPTIONS refuses it): V8\'s memory-saving mode: no optimizing compiler, feedback allocated lazily; hot paths slower as with --jitless' },
+  { name: 'jitless', nodeFlags: ['--jitless'], env: {}, what: '`--jitless`: no machine code is generated: all JavaScript interpreted, no WebAssembly' },
+  { name: 'lite-mode', nodeFlags: ['--lite-mode'], env: {}, what: '`--lite-mode` (command line only; NODE_OPTIONS refuses it): V8\'s memory-saving mode: no optimizing compiler, feedback allocated lazily' },
 ];
 
 export const MEMORY_SETTINGS = {
@@ -62,6 +66,8 @@ export interface NodeFigures {
 
 export interface VariantResult {
   readonly variant: Variant;
+  /** bench/hot-path.ts under the variant: median of its rounds (ms). */
+  readonly hotPathMs: number;
   /** The 7 joins' spawn → every ordered pair of the 8 answered a ping (one round). */
   readonly coldMs: number;
   readonly nodes: NodeFigures[];
@@ -113,13 +119,26 @@ async function sampleNode(node: MeshNode): Promise<NodeFigures | undefined> {
   return { host: node.host.name, role: node.first ? 'bootstrap' : 'join', ageS: (Date.now() - node.spawnMs) / 1000, detail, cpuS: ticks / 100 };
 }
 
+/** bench/hot-path.ts in a node with the variant's flags and environment; its median (ms). */
+function hotPath(variant: Variant): Promise<number> {
+  const script = fileURLToPath(new URL('./hot-path.ts', import.meta.url));
+  const argv = [...variant.nodeFlags, '--conditions=source', '--import', 'tsx', script];
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, argv, { env: { ...process.env, ...variant.env }, cwd: fileURLToPath(new URL('.', import.meta.url)), timeout: 120_000 }, (err, stdout, stderr) => {
+      if (err) return reject(new Error(`hot-path.ts under ${variant.name}: ${stderr.trim() || err.message}`));
+      resolve((JSON.parse(stdout.trim().split('\n').pop()!) as { medianMs: number }).medianMs);
+    });
+  });
+}
+
 async function runVariant(variant: Variant): Promise<VariantResult> {
+  const hotPathMs = await hotPath(variant);
   const lab = await freshLab(MEMORY_SETTINGS.hosts);
   let nodes: MeshNode[] = [];
   try {
     const up = await bringUp(variantSystem(variant), lab, MEMORY_SETTINGS.hosts);
     nodes = up.nodes;
-    if (up.result.error) return { variant, coldMs: Number.NaN, nodes: [], error: up.result.error };
+    if (up.result.error) return { variant, hotPathMs, coldMs: Number.NaN, nodes: [], error: up.result.error };
     const youngest = Math.max(...nodes.map((n) => n.spawnMs));
     const wait = youngest + MEMORY_SETTINGS.ageS * 1000 - Date.now();
     progress({ step: 'up', variant: variant.name, coldMs: up.result.totalMs, waitS: wait / 1000 });
@@ -128,7 +147,7 @@ async function runVariant(variant: Variant): Promise<VariantResult> {
     const sampled = await Promise.all(nodes.map(sampleNode));
     const missing = nodes.filter((_, i) => !sampled[i]).map((n) => n.host.name);
     const figures = sampled.filter((s): s is NodeFigures => s !== undefined);
-    return { variant, coldMs: up.result.totalMs, nodes: figures, ...(missing.length ? { error: `node gone before the sample in ${missing.join(', ')}` } : {}) };
+    return { variant, hotPathMs, coldMs: up.result.totalMs, nodes: figures, ...(missing.length ? { error: `node gone before the sample in ${missing.join(', ')}` } : {}) };
   } finally {
     await stopNodes(nodes);
   }
@@ -180,6 +199,7 @@ export async function runNodeMemory(): Promise<MemoryResults> {
 export interface VariantSummary {
   readonly name: string;
   readonly coldS: number;
+  readonly hotPathMs: number;
   readonly join: { readonly rssMb: number; readonly anonMb: number; readonly fileMb: number; readonly pssMb: number; readonly cpuS: number };
   readonly bootstrap: { readonly rssMb: number; readonly anonMb: number; readonly fileMb: number; readonly cpuS: number };
 }
@@ -198,6 +218,7 @@ export function summarize(r: MemoryResults): VariantSummary[] {
   return r.variants.map((v) => ({
     name: v.variant.name,
     coldS: v.coldMs / 1000,
+    hotPathMs: v.hotPathMs,
     join: medians(v.nodes.filter((n) => n.role === 'join')),
     bootstrap: medians(v.nodes.filter((n) => n.role === 'bootstrap')),
   }));
@@ -213,15 +234,15 @@ export function formatMemorySection(r: MemoryResults): string {
     '',
     `_${r.startedIso.slice(0, 16).replace('T', ' ')} UTC, ${r.cpus} CPUs, load average ${r.loadavg[0]} at the start, ${r.loadavg[1]} at the end; run took ${fmt(r.durationS, 0)} s._`,
     '',
-    `Per variant a fresh lab of ${r.settings.hosts} (bench/startup.ts's, the lab's command lines): the bootstrap on h1, the 7 joins spawned together; memory and CPU read when the joins are ${r.settings.ageS} s old. Medians of the 7 joins; the bootstrap is one process. "cold": the 7 joins' spawn until all 56 pairs answer a ping, one round (startup.ts takes the median of 5). CPU: the node process's utime + stime from its spawn to the sample (start-up, join, the rest of the ${r.settings.ageS} s at rest). VmRSS = RssAnon (the process's own pages) + RssFile (mapped file pages, the node binary's shared with every node process) + RssShmem.`,
+    `Per variant a fresh lab of ${r.settings.hosts} (bench/startup.ts's, the lab's command lines): the bootstrap on h1, the 7 joins spawned together; memory and CPU read when the joins are ${r.settings.ageS} s old. Medians of the 7 joins; the bootstrap is one process. "cold": the 7 joins' spawn until all 56 pairs answer a ping, one round (startup.ts takes the median of 5). CPU: the node process's utime + stime from its spawn to the sample (start-up, join, the rest of the ${r.settings.ageS} s at rest). "10k config": bench/hot-path.ts under the variant, a 10,000-member netmap built and turned into the WireGuard configuration (median of 9, ms): what the setting costs where a node works hard. VmRSS = RssAnon (the process's own pages) + RssFile (mapped file pages, the node binary's shared with every node process) + RssShmem.`,
     '',
-    '| variant | cold (s) | join VmRSS | RssAnon | RssFile | PSS | join CPU (s) | bootstrap VmRSS | RssAnon | bootstrap CPU (s) |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| variant | cold (s) | join VmRSS | RssAnon | RssFile | PSS | join CPU (s) | bootstrap VmRSS | RssAnon | bootstrap CPU (s) | 10k config (ms) |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const s of sum) {
     const v = r.variants.find((x) => x.variant.name === s.name)!;
     const note = v.error ? ` (${v.error}; ${joins(v)} joins sampled)` : '';
-    L.push(`| ${s.name}${note} | ${fmt(s.coldS, 2)} | ${fmt(s.join.rssMb)} | ${fmt(s.join.anonMb)} | ${fmt(s.join.fileMb)} | ${fmt(s.join.pssMb)} | ${fmt(s.join.cpuS, 2)} | ${fmt(s.bootstrap.rssMb)} | ${fmt(s.bootstrap.anonMb)} | ${fmt(s.bootstrap.cpuS, 2)} |`);
+    L.push(`| ${s.name}${note} | ${fmt(s.coldS, 2)} | ${fmt(s.join.rssMb)} | ${fmt(s.join.anonMb)} | ${fmt(s.join.fileMb)} | ${fmt(s.join.pssMb)} | ${fmt(s.join.cpuS, 2)} | ${fmt(s.bootstrap.rssMb)} | ${fmt(s.bootstrap.anonMb)} | ${fmt(s.bootstrap.cpuS, 2)} | ${fmt(s.hotPathMs, 0)} |`);
   }
   L.push('', 'MB throughout. What each variant changes:', '');
   for (const v of r.variants) L.push(`- ${v.variant.name}: ${v.variant.what}.`);
