@@ -6,7 +6,8 @@
  *
  *   node [FLAGS] --conditions=source --import tsx hot-path.ts [members]
  */
-import type { MeshNode } from '@wgmesh/agent';
+// The agent's own test fixture for a member record (its defaults: alive, no tags, port 51820).
+import { meshNode } from '../packages/agent/test/fixtures.js';
 import { netmapFromNodes } from '@wgmesh/agent/netmap/netmap';
 import { wgConfigFromNetmap } from '@wgmesh/agent/wg/config';
 
@@ -16,20 +17,9 @@ const publicKey = (i: number) => {
   key.writeUInt32BE(i + 1, 0);
   return key.toString('base64');
 };
-const nodes: MeshNode[] = Array.from({ length: members }, (_, i) => ({
-  name: `n${i}`,
-  publicKey: publicKey(i),
-  meshIp: `198.18.${i >> 8}.${i & 255}`,
-  endpoints: [{ ip: `192.0.2.${(i % 250) + 1}`, port: 51820, kind: 'ENDPOINT_KIND_LAN' }],
-  tags: {},
-  status: 'NODE_STATUS_ALIVE',
-  joinedAtMs: 1,
-  lastSeenMs: 1,
-  statusChangedMs: 1,
-  isBootstrap: false,
-  listenPort: 51820,
-  relay: false,
-}));
+const nodes = Array.from({ length: members }, (_, i) =>
+  meshNode(`n${i}`, `198.18.${i >> 8}.${i & 255}`, { publicKey: publicKey(i), endpoints: [{ ip: `192.0.2.${(i % 250) + 1}`, port: 51820, kind: 'ENDPOINT_KIND_LAN' }] }),
+);
 const times: number[] = [];
 for (let round = 0; round < 25; round++) {
   const start = performance.now();
