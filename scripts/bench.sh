@@ -66,38 +66,15 @@ fi
 
 work=$(mktemp -d)
 child=""
-etcd_started=0
-dp_started=0
-relay_started=0
-startup_started=0
-l2_started=0
-rest_started=0
-memory_started=0
+# Parts that create namespaces, labs or an etcd cluster and have not finished cleanly: each tears
+# down after itself, also on errors and signals, so this pass only matters for one killed
+# outright. It removes only the benchmark's own labs, namespaces, etcd cluster and Nebula files.
+needs_cleanup=()
 cleanup() {
-  # The etcd, data-plane, relay and start-up runs tear down after themselves, also on errors and
-  # signals; this pass only matters if one was killed outright. It removes only the benchmark's
-  # own labs, namespaces, etcd cluster and Nebula files.
-  if [ "$etcd_started" = 1 ]; then
-    (cd bench && "${NODE_TS[@]}" etcd-bootstraps.ts --cleanup >/dev/null 2>&1) || true
-  fi
-  if [ "$dp_started" = 1 ]; then
-    (cd bench && "${NODE_TS[@]}" data-plane.ts --cleanup >/dev/null 2>&1) || true
-  fi
-  if [ "$relay_started" = 1 ]; then
-    (cd bench && "${NODE_TS[@]}" relay.ts --cleanup >/dev/null 2>&1) || true
-  fi
-  if [ "$startup_started" = 1 ]; then
-    (cd bench && "${NODE_TS[@]}" startup.ts --cleanup >/dev/null 2>&1) || true
-  fi
-  if [ "$l2_started" = 1 ]; then
-    (cd bench && "${NODE_TS[@]}" l2.ts --cleanup >/dev/null 2>&1) || true
-  fi
-  if [ "$rest_started" = 1 ]; then
-    (cd bench && "${NODE_TS[@]}" rest.ts --cleanup >/dev/null 2>&1) || true
-  fi
-  if [ "$memory_started" = 1 ]; then
-    (cd bench && "${NODE_TS[@]}" node-memory.ts --cleanup >/dev/null 2>&1) || true
-  fi
+  local script
+  for script in "${needs_cleanup[@]}"; do
+    (cd bench && "${NODE_TS[@]}" "$script" --cleanup >/dev/null 2>&1) || true
+  done
   rm -rf "$work"
 }
 on_signal() {
@@ -127,6 +104,33 @@ run_part() {
   wait "$child" || rc=$?
   child=""
   return "$rc"
+}
+
+# Runs bench/SCRIPT as part NAME and writes $work/NAME-section.md: its markdown, or under TITLE
+# a "Failed" line and what it measured before it stopped (PARTIAL: none, all, or all but its own
+# heading: notail/cat/tail). BLANK=blank adds an empty line after a part's own markdown. A part
+# that fails stays in needs_cleanup.
+#   part NAME TIMEOUT TITLE PARTIAL BLANK SCRIPT
+part() {
+  local name=$1 limit=$2 title=$3 partial=$4 blank=$5 script=$6
+  local out="$work/$name.md" section="$work/$name-section.md" rc=0
+  needs_cleanup+=("$script")
+  run_part "$out" "$limit" "${NODE_TS[@]}" "$script" || rc=$?
+  if [ "$rc" -eq 0 ]; then
+    cp "$out" "$section"
+    if [ "$blank" = blank ]; then echo >>"$section"; fi
+    unset 'needs_cleanup[-1]'   # it tore down after itself
+    return 0
+  fi
+  {
+    echo "## $title"
+    echo
+    echo "**Failed** (exit $rc$([ "$rc" -eq 124 ] && echo ", over ${limit} s")); its progress went to stderr."
+    if [ -s "$out" ] && [ "$partial" = cat ]; then echo; cat "$out"; fi
+    if [ -s "$out" ] && [ "$partial" = tail ]; then echo; tail -n +2 "$out"; fi
+    echo
+  } >"$section"
+  status=1
 }
 
 # Machine facts.
@@ -164,130 +168,25 @@ run_part "$work/cp.md" "$CP_TIMEOUT" "${NODE_TS[@]}" control-plane.ts || cp_rc=$
 [ "$cp_rc" -eq 0 ] || status=1
 
 echo "bench: 1 bootstrap vs 3 on etcd (${BENCH_ETCD_SIZE:-1000} agents; up to ${ETCD_TIMEOUT} s)" >&2
-etcd_started=1
-etcd_rc=0
-run_part "$work/etcd.md" "$ETCD_TIMEOUT" "${NODE_TS[@]}" etcd-bootstraps.ts || etcd_rc=$?
-if [ "$etcd_rc" -eq 0 ]; then
-  cp "$work/etcd.md" "$work/etcd-section.md"
-  echo >>"$work/etcd-section.md"
-  etcd_started=0   # it tore down after itself
-else
-  {
-    echo "## Control plane: 1 bootstrap vs 3 on etcd"
-    echo
-    echo "**Failed** (exit $etcd_rc$([ "$etcd_rc" -eq 124 ] && echo ", over ${ETCD_TIMEOUT} s")); its progress went to stderr."
-    echo
-  } >"$work/etcd-section.md"
-  status=1
-fi
+part etcd "$ETCD_TIMEOUT" "Control plane: 1 bootstrap vs 3 on etcd" none blank etcd-bootstraps.ts
 
 echo "bench: data plane (lab wgb, hand-configured pair; up to ${DP_TIMEOUT} s)" >&2
-dp_started=1
-dp_rc=0
-run_part "$work/dp.md" "$DP_TIMEOUT" "${NODE_TS[@]}" data-plane.ts || dp_rc=$?
-if [ "$dp_rc" -eq 0 ]; then
-  cp "$work/dp.md" "$work/dp-section.md"
-  dp_started=0   # it tore down after itself
-else
-  {
-    echo "## Data plane (real WireGuard: wireguard-go in network namespaces)"
-    echo
-    echo "**Failed** (exit $dp_rc$([ "$dp_rc" -eq 124 ] && echo ", over ${DP_TIMEOUT} s")); its progress went to stderr."
-    echo
-  } >"$work/dp-section.md"
-  status=1
-fi
+part dp "$DP_TIMEOUT" "Data plane (real WireGuard: wireguard-go in network namespaces)" none noblank data-plane.ts
 
 echo "bench: relay (lab wgbr, h2/h3 behind NAT, relayed through h1 then direct; up to ${RELAY_TIMEOUT} s)" >&2
-relay_started=1
-relay_rc=0
-run_part "$work/relay.md" "$RELAY_TIMEOUT" "${NODE_TS[@]}" relay.ts || relay_rc=$?
-if [ "$relay_rc" -eq 0 ]; then
-  cp "$work/relay.md" "$work/relay-section.md"
-  relay_started=0   # it tore down after itself
-else
-  {
-    echo "## Relay (real WireGuard: one pair relayed through the bootstrap, then direct)"
-    echo
-    echo "**Failed** (exit $relay_rc$([ "$relay_rc" -eq 124 ] && echo ", over ${RELAY_TIMEOUT} s")); its progress went to stderr."
-    # A run that stopped early prints what it measured before it stopped (its own heading skipped).
-    if [ -s "$work/relay.md" ]; then echo; tail -n +2 "$work/relay.md"; fi
-    echo
-  } >"$work/relay-section.md"
-  status=1
-fi
+part relay "$RELAY_TIMEOUT" "Relay (real WireGuard: one pair relayed through the bootstrap, then direct)" tail noblank relay.ts
 
 echo "bench: layer 2 (lab wgbl2, iperf3 over the bridge beside the mesh IPs; up to ${L2_TIMEOUT} s)" >&2
-l2_started=1
-l2_rc=0
-run_part "$work/l2.md" "$L2_TIMEOUT" "${NODE_TS[@]}" l2.ts || l2_rc=$?
-if [ "$l2_rc" -eq 0 ]; then
-  cp "$work/l2.md" "$work/l2-section.md"
-  echo >>"$work/l2-section.md"
-  l2_started=0   # it tore down after itself
-else
-  {
-    echo "## Layer 2 over the mesh (real WireGuard: a bridge with VXLAN over wireguard-go)"
-    echo
-    echo "**Failed** (exit $l2_rc$([ "$l2_rc" -eq 124 ] && echo ", over ${L2_TIMEOUT} s")); its progress went to stderr."
-    if [ -s "$work/l2.md" ]; then echo; tail -n +2 "$work/l2.md"; fi
-    echo
-  } >"$work/l2-section.md"
-  status=1
-fi
+part l2 "$L2_TIMEOUT" "Layer 2 over the mesh (real WireGuard: a bridge with VXLAN over wireguard-go)" tail blank l2.ts
 
 echo "bench: start-up and footprint, wgmesh beside Nebula (lab wgbs; up to ${STARTUP_TIMEOUT} s)" >&2
-startup_started=1
-startup_rc=0
-run_part "$work/startup.md" "$STARTUP_TIMEOUT" "${NODE_TS[@]}" startup.ts || startup_rc=$?
-if [ "$startup_rc" -eq 0 ]; then
-  cp "$work/startup.md" "$work/startup-section.md"
-  startup_started=0   # it tore down after itself
-else
-  {
-    echo "## Start-up and footprint: wgmesh beside Nebula"
-    echo
-    echo "**Failed** (exit $startup_rc$([ "$startup_rc" -eq 124 ] && echo ", over ${STARTUP_TIMEOUT} s")); its progress went to stderr."
-    echo
-  } >"$work/startup-section.md"
-  status=1
-fi
+part startup "$STARTUP_TIMEOUT" "Start-up and footprint: wgmesh beside Nebula" none noblank startup.ts
 
 echo "bench: a mesh at rest, wgmesh beside Nebula (lab wgbs; up to ${REST_TIMEOUT} s)" >&2
-rest_started=1
-rest_rc=0
-run_part "$work/rest.md" "$REST_TIMEOUT" "${NODE_TS[@]}" rest.ts || rest_rc=$?
-if [ "$rest_rc" -eq 0 ]; then
-  cp "$work/rest.md" "$work/rest-section.md"
-  rest_started=0
-else
-  {
-    echo "## A mesh at rest (8 nodes, beside Nebula in the same lab)"
-    echo
-    echo "**Failed** (exit $rest_rc$([ "$rest_rc" -eq 124 ] && echo ", over ${REST_TIMEOUT} s")); its progress went to stderr."
-    if [ -s "$work/rest.md" ]; then echo; cat "$work/rest.md"; fi
-    echo
-  } >"$work/rest-section.md"
-  status=1
-fi
+part rest "$REST_TIMEOUT" "A mesh at rest (8 nodes, beside Nebula in the same lab)" cat noblank rest.ts
 
 echo "bench: what a node's memory is made of, settings for a small daemon (lab wgbs; up to ${MEMORY_TIMEOUT} s)" >&2
-memory_started=1
-memory_rc=0
-run_part "$work/memory.md" "$MEMORY_TIMEOUT" "${NODE_TS[@]}" node-memory.ts || memory_rc=$?
-if [ "$memory_rc" -eq 0 ]; then
-  cp "$work/memory.md" "$work/memory-section.md"
-  memory_started=0
-else
-  {
-    echo "## What a node's memory is made of (8-node lab, settings for a small daemon)"
-    echo
-    echo "**Failed** (exit $memory_rc$([ "$memory_rc" -eq 124 ] && echo ", over ${MEMORY_TIMEOUT} s")); its progress went to stderr."
-    if [ -s "$work/memory.md" ]; then echo; cat "$work/memory.md"; fi
-    echo
-  } >"$work/memory-section.md"
-  status=1
-fi
+part memory "$MEMORY_TIMEOUT" "What a node's memory is made of (8-node lab, settings for a small daemon)" cat noblank node-memory.ts
 
 # What limits the figures that miss their targets: profiling notes kept beside the results.
 analysis=/dev/null
