@@ -6,8 +6,7 @@
  *
  *   node [FLAGS] --conditions=source --import tsx hot-path.ts [members]
  */
-// The agent's own test fixture for a member record (its defaults: alive, no tags, port 51820).
-import { meshNode } from '../packages/agent/test/fixtures.js';
+import type { MeshNode } from '@wgmesh/agent';
 import { netmapFromNodes } from '@wgmesh/agent/netmap/netmap';
 import { wgConfigFromNetmap } from '@wgmesh/agent/wg/config';
 
@@ -17,9 +16,22 @@ const publicKey = (i: number) => {
   key.writeUInt32BE(i + 1, 0);
   return key.toString('base64');
 };
-const nodes = Array.from({ length: members }, (_, i) =>
-  meshNode(`n${i}`, `198.18.${i >> 8}.${i & 255}`, { publicKey: publicKey(i), endpoints: [{ ip: `192.0.2.${(i % 250) + 1}`, port: 51820, kind: 'ENDPOINT_KIND_LAN' }] }),
-);
+// Written out here: the agent's test fixture (meshNode) is not in its package's exports, and the
+// bench imports packages only through them (test/deps.spec.ts).
+const nodes: MeshNode[] = Array.from({ length: members }, (_, i) => ({
+  name: `n${i}`,
+  publicKey: publicKey(i),
+  meshIp: `198.18.${i >> 8}.${i & 255}`,
+  endpoints: [{ ip: `192.0.2.${(i % 250) + 1}`, port: 51820, kind: 'ENDPOINT_KIND_LAN' }],
+  tags: {},
+  status: 'NODE_STATUS_ALIVE',
+  joinedAtMs: 1,
+  lastSeenMs: 1,
+  statusChangedMs: 1,
+  isBootstrap: false,
+  listenPort: 51820,
+  relay: false,
+}));
 const times: number[] = [];
 for (let round = 0; round < 25; round++) {
   const start = performance.now();
