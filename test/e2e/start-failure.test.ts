@@ -177,6 +177,26 @@ describe('a join whose start fails leaves nothing running', { skip: skip ?? fals
     assert.ok(!(await bootstrapMembers()).includes('h2k'), 'the node left the mesh again');
   });
 
+  test('(a) the driver: the interface name is taken by another kind of link; refused, saying how to free it, and that link left alone', async () => {
+    // The join reads the host's links from /proc/self/net/dev and asks `ip` only about a name listed there.
+    // A bridge: every kernel the lab runs on has them (the lab's own switch is one; not every one has dummy).
+    const added = await hostExec(lab, 'h2', ['ip', 'link', 'add', 'dev', `wg${MESH}`, 'type', 'bridge']);
+    assert.equal(added.code, 0, added.stderr);
+    try {
+      const result = await join('h2i', []);
+      assert.notEqual(result.code, 0, result.stderr);
+      assert.match(result.stderr, new RegExp(`wgmesh join: interface wg${MESH} already exists and is a bridge interface that wireguard-go did not create: remove it \\(ip link del wg${MESH}\\) or choose another interface name`));
+      const kind = await hostExec(lab, 'h2', ['ip', '-d', 'link', 'show', 'dev', `wg${MESH}`]);
+      assert.equal(kind.code, 0, `the bridge is still there: ${kind.stderr}`);
+      assert.match(kind.stdout, /\bbridge\b/);
+      assert.equal(await exists(result.socket), false, 'no socket left');
+      assert.ok(!(await bootstrapMembers()).includes('h2i'), 'the node left the mesh again');
+    } finally {
+      await hostExec(lab, 'h2', ['ip', 'link', 'del', 'dev', `wg${MESH}`]);
+    }
+    assert.deepEqual(await leftoversInH2(), []);
+  });
+
   test('(b) the local API socket is served by another process: refused before WireGuard is touched', async () => {
     const result = await join('h2b', ['-socket', otherSocket]);
     assert.equal(result.code, 2, result.stderr);

@@ -36,6 +36,11 @@ export interface CommandRunner {
    * then checks and removes a file itself instead of starting `test` or `rm` for it.
    */
   readonly sharesFiles?: boolean;
+  /**
+   * Its commands run in this process's network namespace: a driver may then read the links from
+   * /proc/self/net/dev instead of starting `ip` (a process spawn on the way to a node's start).
+   */
+  readonly sharesNetwork?: boolean;
 }
 
 export const DEFAULT_COMMAND_TIMEOUT_MS = 10_000;
@@ -158,6 +163,7 @@ export const directRunner: CommandRunner = {
   spawnDaemon,
   description: 'host',
   sharesFiles: true,
+  sharesNetwork: true,
 };
 
 /** Runs every command behind a fixed prefix (e.g. `nsenter … --`). */

@@ -1,4 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { realpath, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { errorMessage, silentLogger, type Logger } from '../log.js';
@@ -332,7 +333,10 @@ export class UserspaceWgDriver implements WgDriver, RestartNotifier {
 
   /** Deal with what an earlier run may have left: a stale daemon, a stale socket, a foreign interface. */
   private async clearLeftovers(): Promise<void> {
-    const link = await linkInfo(this.runner, this.name);
+    // Usually there is nothing: where the kernel's list of links can be read here, a name it does
+    // not list needs no `ip link show` (a process, on the way to wireguard-go's start).
+    const netDev = this.runner.sharesNetwork ? readNetDev() : undefined;
+    const link = netDev !== undefined && !linkListed(netDev, this.name) ? undefined : await linkInfo(this.runner, this.name);
     if (link && (link.kind !== 'tun' || link.persistent)) {
       throw new InterfaceInUse(
         this.name,
@@ -581,6 +585,25 @@ export class UserspaceWgDriver implements WgDriver, RestartNotifier {
 }
 
 /** `readlink -m`: the path with every symlink on the way resolved, its missing tail kept as given. */
+/** Whether /proc/net/dev's text lists a link of this name (each link is a line `  NAME: counters…`). */
+export function linkListed(netDev: string, name: string): boolean {
+  for (const line of netDev.split('\n')) {
+    const colon = line.indexOf(':');
+    if (colon > 0 && line.slice(0, colon).trim() === name) return true;
+  }
+  return false;
+}
+
+/** This process's network namespace's links, as /proc/self/net/dev lists them (undefined where it cannot be read: then `ip` decides). */
+function readNetDev(): string | undefined {
+  try {
+    // A few hundred bytes from the kernel: read at once, not through the thread pool.
+    return readFileSync('/proc/self/net/dev', 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
 export async function resolvedPath(path: string): Promise<string> {
   try {
     return await realpath(path);

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { runCommand } from '../../src/wg/exec.js';
+import { directRunner, namespaceRunner, prefixedRunner, runCommand } from '../../src/wg/exec.js';
 import { WgCommandFailed } from '../../src/errors.js';
 
 /** Stops a process this test started (by PID), if it is still there. */
@@ -42,4 +42,11 @@ test('the timeout is a hard bound even when a helper keeps the output pipes open
 test('exit status and stderr still come through', async () => {
   await assert.rejects(runCommand('sh', ['-c', 'echo nope >&2; exit 3']), /sh -c .* failed \(exit 3\): nope/);
   assert.deepEqual(await runCommand('sh', ['-c', 'echo out; echo err >&2']), { stdout: 'out\n', stderr: 'err\n' });
+});
+
+test('only the direct runner says its commands share this process\'s network namespace', () => {
+  assert.equal(directRunner.sharesNetwork, true);
+  assert.notEqual(namespaceRunner({ net: 'wgx-h1' }).sharesNetwork, true, 'nsenter --net: another namespace');
+  assert.notEqual(namespaceRunner({ mount: '/run/wgx/h1.mnt' }).sharesNetwork, true, 'not claimed for any prefix');
+  assert.notEqual(prefixedRunner(['sudo', '--'], 'sudo').sharesNetwork, true);
 });
