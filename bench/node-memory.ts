@@ -26,8 +26,8 @@ import { execFile } from 'node:child_process';
 import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { hostCommand, type LabState } from '@wgmesh/cli/lab';
-import { checkAborted, envInt, median, memoryDetail, readText, reportPart, runBenchPart, sleep, startDaemon, stopDaemon, type MemoryDetail } from './dp-sys.js';
-import { bringUp, cleanupStale, cpuTicks, freshLab, stopNodes, teardown, wgmesh, type MeshNode, type MeshSystem } from './startup.js';
+import { checkAborted, envInt, median, memoryDetail, reportPart, runBenchPart, sleep, startDaemon, stopDaemon, type MemoryDetail } from './dp-sys.js';
+import { bringUp, cleanupStale, cpuTicks, freshLab, loadavg, stopNodes, teardown, wgmesh, type MeshNode, type MeshSystem } from './startup.js';
 
 export interface Variant {
   readonly name: string;
@@ -167,8 +167,6 @@ async function measureFloor(lab: LabState, flags: readonly string[]): Promise<Fl
     await stopDaemon(daemon, 3_000);
   }
 }
-
-const loadavg = async () => ((await readText('/proc/loadavg')) ?? '').split(' ').slice(0, 3).join(' ');
 
 export async function runNodeMemory(): Promise<MemoryResults> {
   const startedMs = Date.now();

@@ -648,7 +648,8 @@ export async function cleanupStale(): Promise<void> {
 // ---------------------------------------------------------------------------------------------
 // The run
 
-const loadavg = async () => ((await readText('/proc/loadavg')) ?? '').split(' ').slice(0, 3).join(' ');
+/** /proc/loadavg's three averages, as one string. */
+export const loadavg = async () => ((await readText('/proc/loadavg')) ?? '').split(' ').slice(0, 3).join(' ');
 
 export async function runStartup(): Promise<StartupResults> {
   const s = STARTUP_SETTINGS;

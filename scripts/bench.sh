@@ -107,8 +107,8 @@ run_part() {
 }
 
 # Runs bench/SCRIPT as part NAME and writes $work/NAME-section.md: its markdown, or under TITLE
-# a "Failed" line and what it measured before it stopped (PARTIAL: none, all, or all but its own
-# heading: notail/cat/tail). BLANK=blank adds an empty line after a part's own markdown. A part
+# a "Failed" line and what it measured before it stopped (PARTIAL: none; cat, all of it; tail, all
+# but its own heading). BLANK=blank adds an empty line after a part's own markdown. A part
 # that fails stays in needs_cleanup.
 #   part NAME TIMEOUT TITLE PARTIAL BLANK SCRIPT
 part() {

@@ -27,8 +27,8 @@ function loadBundle(filename, cachedData) {
  * codecs, WireGuard's socket) V8 still compiles at every start. So a run that has done its usual
  * work, and did not start from a kept cache, keeps V8's code for the next start: `warmed()` writes
  * NAME.cjs.warm (NAME.cjs.warm-HASH under node flags: flagsSuffix) beside the bundle, once
- * (`make build` removes it with the rest). A kept cache that
- * V8 refuses (another node version) is replaced the same way.
+ * (`make build` removes it with the rest). A kept cache that V8 refuses (another node version) is
+ * replaced the same way.
  */
 function loadCommandBundle(filename) {
   const warmFile = `${filename}.warm${flagsSuffix(process.execArgv, process.env.NODE_OPTIONS)}`;

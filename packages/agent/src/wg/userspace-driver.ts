@@ -584,7 +584,6 @@ export class UserspaceWgDriver implements WgDriver, RestartNotifier {
   }
 }
 
-/** `readlink -m`: the path with every symlink on the way resolved, its missing tail kept as given. */
 /** Whether /proc/net/dev's text lists a link of this name (each link is a line `  NAME: counters…`). */
 export function linkListed(netDev: string, name: string): boolean {
   for (const line of netDev.split('\n')) {
@@ -604,6 +603,7 @@ function readNetDev(): string | undefined {
   }
 }
 
+/** `readlink -m`: the path with every symlink on the way resolved, its missing tail kept as given. */
 export async function resolvedPath(path: string): Promise<string> {
   try {
     return await realpath(path);
