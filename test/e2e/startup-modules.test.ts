@@ -71,12 +71,17 @@ describe('a dev-mode join loads none of the optional packages', { skip: skip ?? 
     throw new Error(`pid ${child.pid} did not exit within 15 s of SIGTERM${log ? `:\n${await readFile(log, 'utf8').catch(() => '')}` : ''}`);
   }
 
-  /** A join in h2 under the recorder, until it reaches h1 over the mesh; then stopped. Returns the packages it loaded. */
-  async function recordedJoin(name: string, extra: string[]): Promise<{ packages: Set<string>; files: string[] }> {
+  /**
+   * A join in h2 under the recorder, until it reaches h1 over the mesh and (with `logged`) has
+   * logged that line; then stopped. Returns the packages it loaded.
+   */
+  async function recordedJoin(name: string, extra: string[], logged?: RegExp): Promise<{ packages: Set<string>; files: string[] }> {
     const run = startRecorded('h2', name, ['join', '-dev', '-n', MESH, '-bootstrap-addr', '192.0.2.1:5000', '-node-name', name,
       '-state-dir', path.join(dir, `${name}-state`), '-socket', path.join(dir, `${name}.sock`), ...extra]);
     const exited = new Promise<never>((_, reject) => run.child.once('exit', async (code) => reject(new Error(`join ${name} exited (${code}):\n${await readFile(run.log, 'utf8')}`))));
     await Promise.race([exited, waitFor(`${name} to reach h1 over the mesh`, () => ping(lab, 'h2', '198.18.0.1'), 30_000, 100)]);
+    // Parts after the interface (the metrics server) may still be starting when the mesh answers.
+    if (logged) await Promise.race([exited, waitFor(`${name} to log ${logged}`, async () => logged.test(await readFile(run.log, 'utf8')), 30_000, 50)]);
     exited.catch(() => undefined);
     await stop(run.child);
     const files = (await readFile(run.modules, 'utf8')).split('\n').filter(Boolean);
@@ -113,7 +118,7 @@ describe('a dev-mode join loads none of the optional packages', { skip: skip ?? 
   test('join -dev with -config and -metrics-addr loads yaml and prom-client, still not node-forge or ink', async () => {
     const config = path.join(dir, 'join.yaml');
     await writeFile(config, 'log-level: info\n');
-    const { packages } = await recordedJoin('extras', ['-config', config, '-metrics-addr', '127.0.0.1:9598']);
+    const { packages } = await recordedJoin('extras', ['-config', config, '-metrics-addr', '127.0.0.1:9598'], /metrics served/);
     assert.ok(packages.has('yaml'), 'yaml was not loaded for -config');
     assert.ok(packages.has('prom-client'), 'prom-client was not loaded for -metrics-addr');
     for (const name of ['node-forge', 'ink', 'react']) assert.ok(!packages.has(name), `loaded ${name}`);
