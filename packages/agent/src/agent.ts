@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { Endpoint, JoinResponse__Output, L2Status, RttResponse__Output, RttSample__Output } from './proto/index.js';
-import { compareNames, peersOf, selfNode, type MeshNode, type Netmap } from './netmap/netmap.js';
+import { compareNames, peerCount, peersOf, selfNode, type MeshNode, type Netmap } from './netmap/netmap.js';
 import { NetmapApplier } from './netmap/applier.js';
 import type { WgConfigOptions } from './wg/config.js';
 import { HandshakeGuard } from './wg/handshake-guard.js';
@@ -24,7 +24,7 @@ import { validateServiceTag } from './services.js';
 import { RelayPaths } from './relay/paths.js';
 import type { RelayForwarding } from './relay/forwarding.js';
 import type { RelaySettings } from './relay/planner.js';
-import { PresharedKeys } from './psk/preshared-keys.js';
+import { PresharedKeys, type PskPeer } from './psk/preshared-keys.js';
 import type { CertificateStatus } from './identity/renewer.js';
 import { isUnreachable } from './control/failover.js';
 
@@ -243,9 +243,8 @@ export class Agent extends EventEmitter {
         ...(components.random ? { random: components.random } : {}),
       },
       {},
-      (keys) => {
-        const arrived = new Set(keys);
-        for (const node of peersOf(this.membership.netmap)) if (arrived.has(node.publicKey)) this.reconciler.changed(node.name);
+      (names) => {
+        for (const name of names) this.reconciler.changed(name);
       },
     );
     const psk = this.psk;
@@ -295,6 +294,7 @@ export class Agent extends EventEmitter {
       {
         reconcile: (names, full) => {
           this.reconciler.passNow(names, full);
+          this.followPresharedKeys(names, full);
           // The batch's names, for what follows peers one by one (the L2 flood list); O(1) per change.
           if (this.listenerCount('members') > 0) this.emit('members', [...names], full);
         },
@@ -309,10 +309,7 @@ export class Agent extends EventEmitter {
             for (const name of names) this.rttPeersPending.add(name);
           }
         },
-        changed: () => {
-          void this.syncPresharedKeys();
-          changed();
-        },
+        changed,
       },
     );
     this.session = new ControlSession(
@@ -489,7 +486,7 @@ export class Agent extends EventEmitter {
     this.announceMembership();
     await reconciled;
     // (What follows this step, RTT probing, starts the peers' handshakes.)
-    this.step('peers', `${peersOf(this.membership.netmap).length} peers configured`);
+    this.step('peers', `${peerCount(this.membership.netmap)} peers configured`);
     await persisted;
     this.session.watch();
     this.startBackgroundWork();
@@ -761,11 +758,26 @@ export class Agent extends EventEmitter {
     return { enabled: this.psk.enabled, peers: this.psk.size };
   }
 
+  /** Every peer to the preshared keys (after a join): O(mesh), done once per join. */
   private syncPresharedKeys(): Promise<void> {
-    // Without -psk nothing to do; listing the peers at every membership change would cost O(N) per
-    // change, which 1000 agents in one process (the benchmark) turn into minutes.
     if (!this.psk.enabled) return Promise.resolve();
-    return this.psk.sync(peersOf(this.membership.netmap).map((n) => n.publicKey).filter((key) => key !== ''));
+    const netmap = this.membership.netmap;
+    const peers: MeshNode[] = [];
+    for (const node of netmap.nodes.values()) if (node.name !== netmap.selfName) peers.push(node);
+    return this.psk.sync(peers);
+  }
+
+  /** A batch of membership changes to the preshared keys: only the peers it names (O(1) per change). */
+  private followPresharedKeys(names: Iterable<string>, full: boolean): void {
+    if (!this.psk.enabled) return;
+    if (full) {
+      void this.syncPresharedKeys();
+      return;
+    }
+    const netmap = this.membership.netmap;
+    const changed: PskPeer[] = [];
+    for (const name of names) if (name !== netmap.selfName) changed.push({ name, publicKey: netmap.nodes.get(name)?.publicKey });
+    void this.psk.update(changed);
   }
 
   private syncRttPeers(): void {

@@ -101,6 +101,11 @@ export function nodesByName(netmap: Netmap): MeshNode[] {
   return [...netmap.nodes.values()].sort((a, b) => compareNames(a.name, b.name));
 }
 
+/** How many nodes but this one: a count, where peersOf would sort every node to be measured. */
+export function peerCount(netmap: Netmap): number {
+  return netmap.nodes.size - (netmap.nodes.has(netmap.selfName) ? 1 : 0);
+}
+
 /** Every node but this one, sorted by name. */
 export function peersOf(netmap: Netmap): MeshNode[] {
   return nodesByName(netmap).filter((n) => n.name !== netmap.selfName);

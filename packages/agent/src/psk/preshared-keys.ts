@@ -19,21 +19,33 @@ export interface PresharedKeysInit {
   readonly retryMaxMs?: number;
 }
 
+/** A peer as the preshared keys follow it: its name and public key ('' or absent: no key, or gone). */
+export interface PskPeer {
+  readonly name: string;
+  readonly publicKey?: string | undefined;
+}
+
 /**
  * This node's preshared key with each peer, when its mesh has them (bootstrap -psk; the join
- * answer says so). Kept in memory only: never saved, logged or shown. `sync` is given the peers'
- * public keys whenever the membership changes; it forgets the keys of peers gone (or whose key
+ * answer says so). Kept in memory only: never saved, logged or shown. It follows the peers:
+ * `sync` with all of them (a join, a snapshot), `update` with the ones a membership change named,
+ * at a cost of O(changed peers), not O(mesh). It forgets the keys of peers gone (or whose key
  * rotated away), asks the bootstrap for the missing ones in bounded batches, and calls `arrived`
- * with the public keys it learned. Peers the bootstrap did not answer for (not members there yet)
- * or a failed call are asked again with backoff.
+ * with the names of the peers whose key it learned. Peers the bootstrap did not answer for (not
+ * members there yet) or a failed call are asked again with backoff.
  *
  * While a peer's key is missing it is `pending`, and WireGuard leaves it out: a tunnel without its
  * preshared key would only fail handshakes against the other end, which has one.
  */
 export class PresharedKeys {
   private enabledValue = false;
+  /** Pair keys by the peer's public key. */
   private readonly keys = new Map<string, string>();
-  private wanted: readonly string[] = [];
+  /** The peers' public keys by name, and back. */
+  private readonly keyOfPeer = new Map<string, string>();
+  private readonly peerOfKey = new Map<string, string>();
+  /** Public keys of peers whose pair key is neither known nor asked for in the round running. */
+  private readonly missing = new Set<string>();
   private running: Promise<void> | undefined;
   private again = false;
   private retryTimer: unknown;
@@ -45,7 +57,7 @@ export class PresharedKeys {
   /** Bumped when this node's own key changes: answers to calls made before are stale. */
   private generation = 0;
 
-  constructor(private readonly components: PresharedKeysComponents, init: PresharedKeysInit = {}, private readonly arrived: (publicKeys: string[]) => void = () => {}) {
+  constructor(private readonly components: PresharedKeysComponents, init: PresharedKeysInit = {}, private readonly arrived: (peers: string[]) => void = () => {}) {
     this.logger = components.logger ?? silentLogger();
     this.timers = components.timers ?? defaultTimers;
     this.batch = Math.max(1, Math.min(init.batch ?? SHARED_LIMITS.presharedKeysPeersMax, SHARED_LIMITS.presharedKeysPeersMax));
@@ -60,8 +72,10 @@ export class PresharedKeys {
   set enabled(on: boolean) {
     if (on === this.enabledValue) return;
     this.enabledValue = on;
-    if (!on) {
-      this.keys.clear();
+    this.keys.clear();
+    this.missing.clear();
+    if (on) for (const key of this.peerOfKey.keys()) this.missing.add(key);
+    else {
       this.timers.clearTimeout(this.retryTimer);
       this.retryTimer = undefined;
     }
@@ -83,11 +97,61 @@ export class PresharedKeys {
   }
 
   /**
-   * The peers are these public keys now: forget the others' keys and fetch the missing ones.
-   * Resolves when this round of calls is done (failures are retried later, never thrown).
+   * The peers are these now: forget the others' keys and fetch the missing ones. Resolves when
+   * this round of calls is done (failures are retried later, never thrown).
    */
-  sync(peerKeys: readonly string[]): Promise<void> {
-    this.wanted = peerKeys;
+  sync(peers: Iterable<PskPeer>): Promise<void> {
+    this.keyOfPeer.clear();
+    this.peerOfKey.clear();
+    for (const peer of peers) this.follow(peer.name, peer.publicKey);
+    for (const key of [...this.keys.keys()]) if (!this.peerOfKey.has(key)) this.keys.delete(key);
+    this.missing.clear();
+    for (const key of this.peerOfKey.keys()) if (!this.keys.has(key)) this.missing.add(key);
+    return this.kick();
+  }
+
+  /** These peers changed (joined, left: no publicKey, or rotated their key); the others did not. */
+  update(changed: Iterable<PskPeer>): Promise<void> {
+    for (const { name, publicKey } of changed) {
+      const old = this.keyOfPeer.get(name);
+      if (old === (publicKey || undefined)) continue;
+      if (old !== undefined) {
+        this.keyOfPeer.delete(name);
+        this.peerOfKey.delete(old);
+        this.keys.delete(old);
+        this.missing.delete(old);
+      }
+      this.follow(name, publicKey);
+      if (publicKey && !this.keys.has(publicKey)) this.missing.add(publicKey);
+    }
+    return this.missing.size > 0 ? this.kick() : (this.running ?? Promise.resolve());
+  }
+
+  /**
+   * This node's own key changed: every pair key was derived with the old one. Forgets them all and
+   * fetches the peers' keys anew (a round already running finishes, then runs again).
+   */
+  ownKeyChanged(): Promise<void> {
+    this.keys.clear();
+    this.generation++;
+    for (const key of this.peerOfKey.keys()) this.missing.add(key);
+    return this.kick();
+  }
+
+  close(): void {
+    this.closed = true;
+    this.timers.clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+  }
+
+  private follow(name: string, publicKey: string | undefined): void {
+    if (!publicKey) return;
+    this.keyOfPeer.set(name, publicKey);
+    this.peerOfKey.set(publicKey, name);
+  }
+
+  /** A round of calls for what is missing, or one more after the round running. */
+  private kick(): Promise<void> {
     if (!this.enabledValue || this.closed) return Promise.resolve();
     if (this.running) {
       this.again = true;
@@ -99,22 +163,6 @@ export class PresharedKeys {
     return this.running;
   }
 
-  /**
-   * This node's own key changed: every pair key was derived with the old one. Forgets them all and
-   * fetches the peers' keys anew (a round already running finishes, then runs again).
-   */
-  ownKeyChanged(): Promise<void> {
-    this.keys.clear();
-    this.generation++;
-    return this.sync(this.wanted);
-  }
-
-  close(): void {
-    this.closed = true;
-    this.timers.clearTimeout(this.retryTimer);
-    this.retryTimer = undefined;
-  }
-
   private async run(): Promise<void> {
     do {
       this.again = false;
@@ -123,48 +171,52 @@ export class PresharedKeys {
   }
 
   private async round(): Promise<void> {
-    const wanted = new Set(this.wanted);
-    for (const key of [...this.keys.keys()]) if (!wanted.has(key)) this.keys.delete(key);
-    const missing = [...wanted].filter((key) => !this.keys.has(key));
-    if (missing.length === 0) {
+    if (this.missing.size === 0) {
       this.backoff.reset();
       return;
     }
+    // Taken out of `missing` while asked: a peer that changes meanwhile goes back in, for the next round.
+    const asking = [...this.missing];
+    this.missing.clear();
     const learned: string[] = [];
     const generation = this.generation;
     let failed = false;
-    for (let i = 0; i < missing.length; i += this.batch) {
-      const asked = missing.slice(i, i + this.batch);
+    for (let i = 0; i < asking.length; i += this.batch) {
+      const asked = asking.slice(i, i + this.batch);
+      let answered: readonly PresharedKey__Output[] = [];
       try {
-        const answered = await this.components.fetch(asked);
-        if (this.closed || !this.enabledValue) return;
-        if (generation !== this.generation) {
-          this.again = true; // asked with the previous key: ask again
-          return;
-        }
-        const askedSet = new Set(asked);
-        for (const { peer, presharedKey } of answered) {
-          // Only what was asked, and only for a peer still wanted: an answer is never trusted further.
-          if (!askedSet.has(peer) || !new Set(this.wanted).has(peer) || !presharedKey) continue;
-          this.keys.set(peer, presharedKey);
-          learned.push(peer);
-        }
+        answered = await this.components.fetch(asked);
       } catch (err) {
         failed = true;
         this.logger.warn('could not get preshared keys from the bootstrap; peers without one wait, retrying', { peers: asked.length, err: errorMessage(err) });
       }
+      if (this.closed || !this.enabledValue) return;
+      if (generation !== this.generation) {
+        // Asked with the previous key: ownKeyChanged put every peer back in `missing`.
+        this.again = true;
+        return;
+      }
+      const askedSet = new Set(asked);
+      for (const { peer, presharedKey } of answered) {
+        // Only what was asked, and only for a peer still followed: an answer is never trusted further.
+        const name = this.peerOfKey.get(peer);
+        if (!askedSet.has(peer) || name === undefined || !presharedKey) continue;
+        this.keys.set(peer, presharedKey);
+        learned.push(name);
+      }
+      // Asked and not answered (or the call failed): asked again later, if still a peer.
+      for (const key of asked) if (!this.keys.has(key) && this.peerOfKey.has(key)) this.missing.add(key);
     }
     if (learned.length > 0) this.arrived(learned);
-    const stillMissing = this.wanted.filter((key) => !this.keys.has(key)).length;
-    if (stillMissing === 0) {
+    if (this.missing.size === 0) {
       this.backoff.reset();
       return;
     }
-    if (!failed) this.logger.debug('the bootstrap gave no preshared key for some peers yet (not members there yet?); asking again', { peers: stillMissing });
+    if (!failed) this.logger.debug('the bootstrap gave no preshared key for some peers yet (not members there yet?); asking again', { peers: this.missing.size });
     this.timers.clearTimeout(this.retryTimer);
     this.retryTimer = this.timers.setTimeout(() => {
       this.retryTimer = undefined;
-      void this.sync(this.wanted);
+      void this.kick();
     }, this.backoff.next());
   }
 }

@@ -1,7 +1,7 @@
 import { meshNode } from '../fixtures.js';
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { applyDelta, compareNames, emptyNetmap, netmapFromNodes, peersOf, selfNode, type MeshNode, type Netmap } from '../../src/netmap/netmap.js';
+import { applyDelta, compareNames, emptyNetmap, netmapFromNodes, peerCount, peersOf, selfNode, type MeshNode, type Netmap } from '../../src/netmap/netmap.js';
 
 const node = (name: string, meshIp: string, extra: Partial<MeshNode> = {}): MeshNode =>
   meshNode(name, meshIp, { publicKey: Buffer.alloc(32, name.charCodeAt(0)).toString('base64'), ...extra });
@@ -83,6 +83,12 @@ describe('netmap', () => {
     assert.deepEqual(peersOf(netmap).map((n) => n.name), ['alpha', 'beta', 'zulu']);
     assert.equal(selfNode(netmap)?.meshIp, '10.232.0.2');
     assert.equal(selfNode(emptyNetmap('me')), undefined);
+  });
+
+  test('peerCount counts every node but self, with or without self in the table', () => {
+    assert.equal(peerCount(netmapFromNodes('me', 1, [node('zulu', '10.232.0.9'), me, beta, alpha])), 3);
+    assert.equal(peerCount(netmapFromNodes('me', 1, [beta, alpha])), 2);
+    assert.equal(peerCount(emptyNetmap('me')), 0);
   });
 
   test('a sequence of deltas from an empty netmap builds the expected membership', () => {

@@ -19,11 +19,13 @@ function manualTimers() {
 }
 
 const keyOf = (peer: string) => `psk-of-${peer}`;
+/** Peers named p0, p1, ... with these public keys. */
+const named = (keys: readonly string[]) => keys.map((publicKey, i) => ({ name: `p${i}`, publicKey }));
 
 test('disabled (a mesh without -psk): nothing is asked, no peer is pending', async () => {
   let calls = 0;
   const psk = new PresharedKeys({ fetch: async () => (calls++, []) });
-  await psk.sync([generateKeyPair().publicKey]);
+  await psk.sync(named([generateKeyPair().publicKey]));
   assert.equal(calls, 0);
   assert.equal(psk.pending(generateKeyPair().publicKey), false);
 });
@@ -31,17 +33,17 @@ test('disabled (a mesh without -psk): nothing is asked, no peer is pending', asy
 test('enabled: the missing keys are asked for in bounded batches, and arrive; a peer is pending until then', async () => {
   const asked: string[][] = [];
   const arrived: string[] = [];
-  const psk = new PresharedKeys({ fetch: async (peers) => (asked.push([...peers]), peers.map((peer) => ({ peer, presharedKey: keyOf(peer) }))) }, { batch: 2 }, (keys) => arrived.push(...keys));
+  const psk = new PresharedKeys({ fetch: async (peers) => (asked.push([...peers]), peers.map((peer) => ({ peer, presharedKey: keyOf(peer) }))) }, { batch: 2 }, (names) => arrived.push(...names));
   psk.enabled = true;
   const peers = Array.from({ length: 5 }, () => generateKeyPair().publicKey);
   assert.equal(psk.pending(peers[0]!), true);
-  await psk.sync(peers);
+  await psk.sync(named(peers));
   assert.deepEqual(asked.map((a) => a.length), [2, 2, 1], 'at most 2 per call');
-  assert.deepEqual(arrived.sort(), [...peers].sort());
+  assert.deepEqual(arrived.sort(), ['p0', 'p1', 'p2', 'p3', 'p4'], 'arrivals are told by peer name');
   assert.equal(psk.keyFor(peers[3]!), keyOf(peers[3]!));
   assert.equal(psk.pending(peers[3]!), false);
 
-  await psk.sync(peers);
+  await psk.sync(named(peers));
   assert.equal(asked.length, 3, 'known keys are not asked for again');
 });
 
@@ -50,8 +52,8 @@ test("a peer gone (or whose key rotated away) loses its key; the rotated key's i
   const psk = new PresharedKeys({ fetch: async (peers) => (asked.push(...peers), peers.map((peer) => ({ peer, presharedKey: keyOf(peer) }))) });
   psk.enabled = true;
   const [a, b, rotatedB] = [generateKeyPair().publicKey, generateKeyPair().publicKey, generateKeyPair().publicKey];
-  await psk.sync([a, b]);
-  await psk.sync([a, rotatedB]);
+  await psk.sync(named([a, b]));
+  await psk.sync(named([a, rotatedB]));
   assert.equal(psk.keyFor(b), undefined);
   assert.equal(psk.keyFor(rotatedB), keyOf(rotatedB));
   assert.deepEqual(asked, [a, b, rotatedB]);
@@ -72,7 +74,7 @@ test('a peer the bootstrap did not answer for, or a failed call, is asked for ag
     },
   });
   psk.enabled = true;
-  await psk.sync([a, b]);
+  await psk.sync(named([a, b]));
   assert.equal(psk.keyFor(stranger), undefined);
   assert.equal(psk.pending(b), true);
   assert.equal(t.count, 1, 'a retry is scheduled');
@@ -99,7 +101,7 @@ test("this node's own key rotated: every pair key is asked anew, and an answer t
   });
   psk.enabled = true;
   const peers = [generateKeyPair().publicKey, generateKeyPair().publicKey];
-  await psk.sync(peers);
+  await psk.sync(named(peers));
   assert.equal(psk.keyFor(peers[0]!), `old-${peers[0]}`);
 
   // A call with the old key is in flight when the key changes.
@@ -110,4 +112,54 @@ test("this node's own key rotated: every pair key is asked anew, and an answer t
   await after;
   assert.equal(psk.keyFor(peers[0]!), `new-${peers[0]}`, 'the stale answer was not kept');
   assert.equal(psk.keyFor(peers[1]!), `new-${peers[1]}`);
+});
+
+test('update: a change asks for the peers it names only, whatever the mesh size; a leaver and a rotated key are forgotten', async () => {
+  const asked: string[][] = [];
+  const arrived: string[] = [];
+  const psk = new PresharedKeys({ fetch: async (peers) => (asked.push([...peers]), peers.map((peer) => ({ peer, presharedKey: keyOf(peer) }))) }, {}, (names) => arrived.push(...names));
+  psk.enabled = true;
+  const keys = Array.from({ length: 300 }, () => generateKeyPair().publicKey);
+  await psk.sync(named(keys));
+  assert.equal(psk.size, 300);
+  asked.length = 0;
+  arrived.length = 0;
+
+  const newcomer = generateKeyPair().publicKey;
+  const rotated = generateKeyPair().publicKey;
+  await psk.update([{ name: 'newcomer', publicKey: newcomer }, { name: 'p7', publicKey: rotated }, { name: 'p9' }]);
+  assert.deepEqual(asked, [[newcomer, rotated]], 'one call, for the joined and the rotated key only');
+  assert.deepEqual(arrived.sort(), ['newcomer', 'p7']);
+  assert.equal(psk.keyFor(keys[7]!), undefined, "p7's old key is forgotten");
+  assert.equal(psk.keyFor(keys[9]!), undefined, "the leaver's key is forgotten");
+  assert.equal(psk.pending(keys[9]!), true);
+  assert.equal(psk.keyFor(rotated), keyOf(rotated));
+  assert.equal(psk.size, 300, '300 - leaver + newcomer');
+
+  asked.length = 0;
+  await psk.update([{ name: 'p3', publicKey: keys[3] }]);
+  assert.deepEqual(asked, [], 'a change that keeps the key asks nothing');
+});
+
+test('update during a round: the changed peer is asked in the next round; a peer gone meanwhile is not kept', async () => {
+  let release: (() => void) | undefined;
+  const asked: string[][] = [];
+  const psk = new PresharedKeys({
+    fetch: async (peers) => {
+      asked.push([...peers]);
+      if (asked.length === 1) await new Promise<void>((r) => (release = r));
+      return peers.map((peer) => ({ peer, presharedKey: keyOf(peer) }));
+    },
+  });
+  psk.enabled = true;
+  const [a, b, c] = [generateKeyPair().publicKey, generateKeyPair().publicKey, generateKeyPair().publicKey];
+  const first = psk.sync(named([a, b]));
+  await new Promise((r) => setImmediate(r));
+  const second = psk.update([{ name: 'p1' }, { name: 'c', publicKey: c }]);
+  release!();
+  await Promise.all([first, second]);
+  assert.deepEqual(asked, [[a, b], [c]]);
+  assert.equal(psk.keyFor(a), keyOf(a));
+  assert.equal(psk.keyFor(b), undefined, 'p1 left while its key was being asked for');
+  assert.equal(psk.keyFor(c), keyOf(c));
 });
