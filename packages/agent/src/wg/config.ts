@@ -1,4 +1,4 @@
-import { peersOf, type MeshNode, type Netmap } from '../netmap/netmap.js';
+import type { MeshNode, Netmap } from '../netmap/netmap.js';
 import type { WgDeviceState, WgOp, WgPeerConfig, WgPeerState } from './types.js';
 import { handshakeAlive, rankCandidates } from '../endpoints/selector.js';
 
@@ -33,22 +33,33 @@ export function wgPeerFor(node: MeshNode, options: WgConfigOptions = {}): WgPeer
   const endpoint = (options.endpointFor ?? defaultEndpointFor)(node);
   const keepalive = options.keepaliveFor?.(node) ?? options.persistentKeepalive;
   const presharedKey = options.presharedKeyFor?.(node);
-  return {
+  // Optional fields are left out, not undefined; set one by one: this runs for every peer of
+  // every pass, and spreading `{ ...(x ? { x } : {}) }` allocates an object per field.
+  const peer: Mutable<WgPeerConfig> = {
     publicKey: node.publicKey,
     allowedIps: options.allowedIpsFor ? options.allowedIpsFor(node) : [hostPrefix(node.meshIp)],
-    ...(endpoint ? { endpoint } : {}),
-    ...(keepalive ? { persistentKeepalive: keepalive } : {}),
-    ...(presharedKey ? { presharedKey } : {}),
   };
+  if (endpoint) peer.endpoint = endpoint;
+  if (keepalive) peer.persistentKeepalive = keepalive;
+  if (presharedKey) peer.presharedKey = presharedKey;
+  return peer;
 }
 
-/** Pure: the peers this node's WireGuard device should have for a netmap. */
+/**
+ * Pure: the peers this node's WireGuard device should have for a netmap, in the node table's
+ * order (WireGuard has no order of peers; a full pass of a large mesh need not sort names).
+ */
 export function wgConfigFromNetmap(netmap: Netmap, options: WgConfigOptions = {}): DesiredWgConfig {
-  const peers = peersOf(netmap)
-    .map((node) => wgPeerFor(node, options))
-    .filter((peer): peer is WgPeerConfig => peer !== undefined);
+  const peers: WgPeerConfig[] = [];
+  for (const node of netmap.nodes.values()) {
+    if (node.name === netmap.selfName) continue;
+    const peer = wgPeerFor(node, options);
+    if (peer) peers.push(peer);
+  }
   return { peers };
 }
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 export function hostPrefix(ip: string): string {
   return ip.includes(':') ? `${ip}/128` : `${ip}/32`;
@@ -102,16 +113,19 @@ export function peerAfterOp(current: WgPeerState | undefined, op: WgOp): WgPeerS
   const { peer } = op;
   const endpoint = peer.endpoint ?? current?.endpoint;
   const presharedKey = peer.presharedKey ?? current?.presharedKey;
-  return {
+  // allowedIps is shared, not copied: it is read-only wherever it goes (the device model, the
+  // memory driver), and a large mesh keeps one per peer in each.
+  const next: Mutable<WgPeerState> = {
     publicKey: peer.publicKey,
-    ...(endpoint !== undefined ? { endpoint } : {}),
-    allowedIps: [...peer.allowedIps],
-    ...(peer.persistentKeepalive ? { persistentKeepalive: peer.persistentKeepalive } : {}),
-    ...(presharedKey !== undefined ? { presharedKey } : {}),
+    allowedIps: peer.allowedIps,
     latestHandshakeMs: current?.latestHandshakeMs ?? 0,
     rxBytes: current?.rxBytes ?? 0,
     txBytes: current?.txBytes ?? 0,
   };
+  if (endpoint !== undefined) next.endpoint = endpoint;
+  if (peer.persistentKeepalive) next.persistentKeepalive = peer.persistentKeepalive;
+  if (presharedKey !== undefined) next.presharedKey = presharedKey;
+  return next;
 }
 
 /** Applies ops in order to a peer table keyed by public key, with `peerAfterOp`. */

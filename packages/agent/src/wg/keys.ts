@@ -1,4 +1,4 @@
-import { createHmac, createPrivateKey, createPublicKey, randomBytes } from 'node:crypto';
+import { createHmac, createPrivateKey, createPublicKey, randomBytes, type KeyObject } from 'node:crypto';
 
 // DER prefix of a PKCS#8 X25519 private key; the 32 raw key bytes follow it.
 const X25519_PKCS8_PREFIX = Buffer.from('302e020100300506032b656e04220420', 'hex');
@@ -41,7 +41,16 @@ export function publicKeyFromPrivate(privateKeyBase64: string): string {
 function derivePublicKey(privateKeyBase64: string): string {
   const raw = Buffer.from(privateKeyBase64, 'base64');
   if (raw.length !== 32) throw new Error('a WireGuard private key is base64 of 32 bytes');
-  const key = createPrivateKey({ key: Buffer.concat([X25519_PKCS8_PREFIX, raw]), format: 'der', type: 'pkcs8' });
+  // Imported as a JWK, which hands OpenSSL the raw key: ~0.07 ms here against ~0.6 for the same
+  // key as PKCS#8 DER (OpenSSL 3 sets up a decoder for every DER import). Node 20 reads only `d`
+  // of a private OKP key but insists on `x` being a string; the DER import stays as the fallback
+  // should a later Node check `x`.
+  let key: KeyObject;
+  try {
+    key = createPrivateKey({ key: { kty: 'OKP', crv: 'X25519', d: raw.toString('base64url'), x: '' }, format: 'jwk' });
+  } catch {
+    key = createPrivateKey({ key: Buffer.concat([X25519_PKCS8_PREFIX, raw]), format: 'der', type: 'pkcs8' });
+  }
   return Buffer.from(createPublicKey(key).export({ format: 'jwk' }).x!, 'base64url').toString('base64');
 }
 
