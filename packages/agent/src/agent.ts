@@ -753,9 +753,12 @@ export class Agent extends EventEmitter {
     this.emit('change');
   }
 
-  /** Whether this mesh gives pairs preshared keys, and for how many peers this node has one (never the keys). */
-  get presharedKeys(): { enabled: boolean; peers: number } {
-    return { enabled: this.psk.enabled, peers: this.psk.size };
+  /**
+   * Whether this mesh gives pairs preshared keys, for how many peers this node has one (never the
+   * keys), and how many times every peer was listed for them (joins and snapshots, not changes).
+   */
+  get presharedKeys(): { enabled: boolean; peers: number; fullSyncs: number } {
+    return { enabled: this.psk.enabled, peers: this.psk.size, fullSyncs: this.psk.fullSyncs };
   }
 
   /** Every peer to the preshared keys (after a join): O(mesh), done once per join. */

@@ -56,6 +56,8 @@ export class PresharedKeys {
   private readonly batch: number;
   /** Bumped when this node's own key changes: answers to calls made before are stale. */
   private generation = 0;
+  /** Times it was handed every peer (sync): a join or snapshot, never a single change. */
+  private fullSyncsValue = 0;
 
   constructor(private readonly components: PresharedKeysComponents, init: PresharedKeysInit = {}, private readonly arrived: (peers: string[]) => void = () => {}) {
     this.logger = components.logger ?? silentLogger();
@@ -96,11 +98,17 @@ export class PresharedKeys {
     return this.keys.size;
   }
 
+  /** How many times the whole peer list was handed over (sync), for tests of what a change costs. */
+  get fullSyncs(): number {
+    return this.fullSyncsValue;
+  }
+
   /**
    * The peers are these now: forget the others' keys and fetch the missing ones. Resolves when
    * this round of calls is done (failures are retried later, never thrown).
    */
   sync(peers: Iterable<PskPeer>): Promise<void> {
+    this.fullSyncsValue++;
     this.keyOfPeer.clear();
     this.peerOfKey.clear();
     for (const peer of peers) this.follow(peer.name, peer.publicKey);
