@@ -124,6 +124,12 @@ interface PeerTrial {
   candidates: string[];
   index: number;
   since: number;
+  /**
+   * What `candidates` was ranked from: the node's endpoints array (replaced when they change) and
+   * this host's networks. While both are the same objects, the ranking stands and is not redone.
+   */
+  endpoints: MeshNode['endpoints'];
+  networks: LocalSubnets;
 }
 
 /**
@@ -140,8 +146,6 @@ export class EndpointSelector {
    */
   private withChoices = 0;
   private cachedNetworks: { at: number; value: LocalSubnets } | undefined;
-  /** rankedFor's memo, by a node's endpoints array (gone with it). */
-  private readonly ranks = new WeakMap<MeshNode['endpoints'], { networks: LocalSubnets; ranked: string[] }>();
 
   constructor(
     private readonly readNetworks: () => readonly LocalNetwork[] = localNetworks,
@@ -153,7 +157,7 @@ export class EndpointSelector {
     const now = this.now();
     if (!this.cachedNetworks || now - this.cachedNetworks.at > 5000 || now < this.cachedNetworks.at) {
       const value = this.readNetworks();
-      // The same networks keep the same object: the ranks computed against it stay valid (rankedFor).
+      // The same networks keep the same object: the rankings made against it stay valid (endpointFor).
       const same = this.cachedNetworks && JSON.stringify(this.cachedNetworks.value.networks) === JSON.stringify(value);
       this.cachedNetworks = { at: now, value: same ? this.cachedNetworks!.value : new LocalSubnets(value) };
     }
@@ -161,33 +165,28 @@ export class EndpointSelector {
   }
 
   /**
-   * A node's ranked candidates, computed once per endpoint list (a node's endpoints array is
-   * replaced when they change) and this host's networks: a full reconcile of a large mesh asks for
-   * every peer's, and ranking parses every address.
+   * The endpoint to configure for this node now (used by the WireGuard config). A peer's ranking
+   * is kept in its trial and redone only when its endpoints or this host's networks change: a full
+   * reconcile of a large mesh asks for every peer's, and ranking parses every address.
    */
-  private rankedFor(node: MeshNode): string[] {
-    const networks = this.networks();
-    const memo = this.ranks.get(node.endpoints);
-    if (memo && memo.networks === networks) return memo.ranked;
-    const ranked = rankCandidates(node, networks);
-    this.ranks.set(node.endpoints, { networks, ranked });
-    return ranked;
-  }
-
-  /** The endpoint to configure for this node now (used by the WireGuard config). */
   endpointFor(node: MeshNode): string | undefined {
-    const candidates = this.rankedFor(node);
-    if (candidates.length === 0) return undefined;
+    const networks = this.networks();
     const trial = this.trials.get(node.publicKey);
-    if (!trial || !sameList(trial.candidates, candidates)) {
-      // New or changed candidates: keep the current one if it is still offered, unless a better
-      // one than any before came (a port mapping, say): that one is tried at once.
-      const better = trial !== undefined && !trial.candidates.includes(candidates[0]!);
-      const keep = trial && !better ? candidates.indexOf(trial.candidates[trial.index]!) : -1;
-      this.setTrial(node.publicKey, { candidates, index: keep >= 0 ? keep : 0, since: trial && keep >= 0 ? trial.since : this.now() });
-      return candidates[keep >= 0 ? keep : 0];
+    if (trial && trial.endpoints === node.endpoints && trial.networks === networks) return trial.candidates[trial.index];
+    const candidates = rankCandidates(node, networks);
+    if (candidates.length === 0) return undefined;
+    if (trial && sameList(trial.candidates, candidates)) {
+      trial.endpoints = node.endpoints;
+      trial.networks = networks;
+      return trial.candidates[trial.index];
     }
-    return trial.candidates[trial.index];
+    // New or changed candidates: keep the current one if it is still offered, unless a better
+    // one than any before came (a port mapping, say): that one is tried at once.
+    const better = trial !== undefined && !trial.candidates.includes(candidates[0]!);
+    const keep = trial && !better ? candidates.indexOf(trial.candidates[trial.index]!) : -1;
+    const index = keep >= 0 ? keep : 0;
+    this.setTrial(node.publicKey, { candidates, index, since: trial && keep >= 0 ? trial.since : this.now(), endpoints: node.endpoints, networks });
+    return candidates[index];
   }
 
   /** True when some peer has more than one candidate, so reviewing can change anything. */
