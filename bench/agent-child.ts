@@ -8,7 +8,8 @@
 //   {"op":"agents","port":P,"heartbeatMs":H,"callTimeoutMs":T,"fullReconcileMs":F,"agents":[{"index","name","privateKey","full"}]}
 //        -> {"op":"ready","count":N}
 //   {"op":"start","from":I,"to":J}   starts the agents with from <= index < to
-//        -> {"op":"joined","at":MS,"count":K,"failed":F,"error":"..."}   once every one was answered
+//        -> {"op":"joined","at":MS,"answeredAt":MS2,"count":K,"failed":F,"error":"..."}   once every one was answered
+//           and started (a full Agent: device up, every peer configured); MS2: the last Join answer in hand
 //   {"op":"await","revision":R}   -> {"op":"reached","revision":R,"at":MS}
 //        once every started agent has revision >= R: a light agent has received (and decoded) it,
 //        a full agent has applied it (a WireGuard pass ended after its netmap reached R). MS is
@@ -45,6 +46,8 @@ interface Sim {
   revision: number;
   /** When the revision last moved. */
   changedAt: number;
+  /** When its Join answer was in hand (0: not yet): a full Agent goes on to bring its device up and configure every peer. */
+  answeredAt: number;
   start(): Promise<void>;
   stop(): Promise<void>;
   /** What it is doing, for a phase that timed out. */
@@ -113,20 +116,27 @@ function makeSim(spec: AgentSpec): Sim {
   if (spec.full) {
     const { agent } = fullAgent(spec);
     const sim: Sim = {
-      spec, started: false, revision: 0, changedAt: 0,
+      spec, started: false, revision: 0, changedAt: 0, answeredAt: 0,
       start: () => agent.start(),
       stop: () => agent.stop({ leave: false }),
       describe: () => `${spec.name} (full): revision ${sim.revision}, netmap at ${agent.netmap.revision}, ${agent.netmap.nodes.size} nodes, ${agent.connected ? 'watching' : 'not watching'}, joins ${agent.stats.joins}, watch connects ${agent.stats.watchConnects}${agent.controlError ? `, error ${agent.controlError}` : ''}`,
     };
     // Applied: a WireGuard pass ended with the netmap at this revision.
     agent.on('reconciled', () => moved(sim, agent.netmap.revision));
+    agent.on('step', (step: { name: string }) => {
+      if (step.name === 'joined' && !sim.answeredAt) sim.answeredAt = nowMs();
+    });
     return sim;
   }
   const light = new LightAgent({ address, meshName: MESH, nodeName: spec.name, privateKey: spec.privateKey, endpoints: endpointsOf(spec.index), heartbeatMs, callTimeoutMs });
   lights.push(light);
   const sim: Sim = {
-    spec, started: false, revision: 0, changedAt: 0,
-    start: () => light.start(),
+    spec, started: false, revision: 0, changedAt: 0, answeredAt: 0,
+    // A light agent's start ends with its Join answer decoded.
+    start: async () => {
+      await light.start();
+      sim.answeredAt = nowMs();
+    },
     stop: async () => light.stop(),
     describe: () => `${spec.name} (light): revision ${sim.revision}, ${JSON.stringify(light.counters)}`,
   };
@@ -151,7 +161,7 @@ async function start(from: number, to: number): Promise<void> {
     answered++;
   }));
   clearInterval(progress);
-  send({ op: 'joined', at: nowMs(), count: wave.length, failed, error });
+  send({ op: 'joined', at: nowMs(), answeredAt: Math.max(0, ...wave.map((s) => s.answeredAt)), count: wave.length, failed, error });
 }
 
 function awaitRevision(revision: number): void {

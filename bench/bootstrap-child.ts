@@ -88,9 +88,22 @@ if (heapProfDir) {
     });
   }, 500).unref();
 }
+/**
+ * 'admitted N': answers {"admitted": MS} once the member table holds N members, MS the wall-clock
+ * time it got there (to 5 ms): when the bootstrap had taken in every join, whatever its answers
+ * then wait for on the agents' side.
+ */
+function admitted(members: number): void {
+  const poll = setInterval(() => {
+    if ((bootstrap.table?.size ?? 0) < members) return;
+    clearInterval(poll);
+    process.stdout.write(`${JSON.stringify({ admitted: performance.timeOrigin + performance.now() })}\n`);
+  }, 5);
+}
 const lines = createInterface({ input: process.stdin });
 lines.on('line', (line) => {
   if (line.trim() === 'memory') process.stdout.write(`${JSON.stringify({ memory: sampleMemory(), memoryPeak })}\n`);
+  if (line.startsWith('admitted ')) admitted(Number(line.slice('admitted '.length)));
   if (line.trim() === 'table') process.stdout.write(`${JSON.stringify({ members: bootstrap.table?.size ?? 0, revision: bootstrap.table?.revision ?? 0, fanouts: fanouts.count, fanoutChanges: fanouts.changes })}\n`);
 });
 lines.on('close', stop);

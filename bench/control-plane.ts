@@ -210,6 +210,10 @@ async function run(n: number): Promise<SizeResult> {
     const bootCpu0 = await cpuOf(boot.pid);
     const bootSys0 = (await procStats(boot.pid)).systemSeconds;
     const childCpu0 = await Promise.all(children.map((c) => cpuOf(c.pid)));
+    // Fresh joins only (a resumed table holds every member from the start): when the bootstrap had
+    // taken in every join, beside when the agents had their answers and had started.
+    if (mode === 'fresh') boot.send(`admitted ${n + 1}`);
+    const admittedAt = mode === 'fresh' ? boot.next((x) => 'admitted' in x, ESTABLISH_TIMEOUT_S * 1000).then((m) => m.admitted as number, () => undefined) : undefined;
     const t0 = nowMs();
     let joinedCount = 0;
     let sampling = true;
@@ -224,6 +228,7 @@ async function run(n: number): Promise<SizeResult> {
       let failed = 0;
       let firstError = '';
       let lastJoinAt = t0;
+      let lastAnsweredAt = t0;
       await within(ESTABLISH_TIMEOUT_S, () => `${joinedCount} of ${n} joins answered`, (async () => {
         for (let from = 0; from < n; from += wave) {
           const to = Math.min(n, from + wave);
@@ -233,13 +238,18 @@ async function run(n: number): Promise<SizeResult> {
             joinedCount += a.count as number;
             failed += a.failed as number;
             firstError ||= a.error as string;
-            if ((a.count as number) > 0) lastJoinAt = Math.max(lastJoinAt, a.at as number);
+            if ((a.count as number) > 0) {
+              lastJoinAt = Math.max(lastJoinAt, a.at as number);
+              lastAnsweredAt = Math.max(lastAnsweredAt, a.answeredAt as number);
+            }
           }
           if (n > wave) log(`joins answered: ${joinedCount} of ${n} (${((nowMs() - t0) / 1000).toFixed(1)} s)`);
         }
       })());
       r.joinedS = (lastJoinAt - t0) / 1000;
       f['all joined (s)'] = r.joinedS.toFixed(2) + (failed ? ` (${failed} failed: ${firstError})` : '');
+      const admitted = await admittedAt;
+      if (admitted !== undefined) f['of which: the bootstrap had taken in every join / the agents had every answer in hand (s)'] = `${((admitted - t0) / 1000).toFixed(2)} / ${((lastAnsweredAt - t0) / 1000).toFixed(2)}`;
       const t = await table();
       let reachedAll = 0;
       const reached = await within(ESTABLISH_TIMEOUT_S, () => `${reachedAll} of ${children.length} agent processes have all ${n} agents at revision ${t.revision}`, Promise.all(children.map(async (c) => {
