@@ -1,6 +1,6 @@
 import { readFile, realpath, stat, writeFile } from 'node:fs/promises';
 import { writeFileAtomic } from '../atomic-file.js';
-import { nodesByName, type Netmap } from '../netmap/netmap.js';
+import { compareNames, type MeshNode, type Netmap } from '../netmap/netmap.js';
 import { errorMessage, silentLogger, type Logger } from '../log.js';
 
 /**
@@ -28,22 +28,51 @@ export function withBlock(text: string, meshName: string, lines: readonly string
   return `${[...kept, begin, ...lines, end].join('\n')}\n`;
 }
 
-export function hostsLines(netmap: Netmap, domain: string): string[] {
-  return nodesByName(netmap).map((n) => `${n.meshIp}\t${n.name}.${domain} ${n.name}`);
+function hostsLine(node: MeshNode, domain: string): string {
+  return `${node.meshIp}\t${node.name}.${domain} ${node.name}`;
 }
 
 export class HostsFileKeeper {
   private lastWritten: string | undefined;
   private readonly logger: Logger;
   private writing: Promise<void> = Promise.resolve();
+  /** The block's line of each node, by name, as last built. */
+  private readonly lines = new Map<string, string>();
+  /** Times the block was built from every node's line (for tests of what a change costs). */
+  builds = 0;
 
   constructor(readonly file: string, private readonly meshName: string, logger?: Logger) {
     this.logger = logger ?? silentLogger();
   }
 
-  /** Writes the block for this netmap (skipped when its lines are what the file already has). */
+  /** Writes the block for this netmap, every node (skipped when its lines are what the file already has). */
   update(netmap: Netmap, domain: string): Promise<void> {
-    const lines = hostsLines(netmap, domain);
+    this.lines.clear();
+    for (const node of netmap.nodes.values()) this.lines.set(node.name, hostsLine(node, domain));
+    return this.flush();
+  }
+
+  /**
+   * The named nodes changed (joined, left, moved, or anything else about them): their lines only.
+   * The block is built and written only when one of those lines changed, so a change that moves no
+   * name or address (an endpoint, a tag, a status) costs O(names), not a pass over the mesh.
+   */
+  follow(netmap: Netmap, domain: string, names: Iterable<string>): Promise<void> {
+    let changed = false;
+    for (const name of names) {
+      const node = netmap.nodes.get(name);
+      const line = node ? hostsLine(node, domain) : undefined;
+      if (line === this.lines.get(name)) continue;
+      changed = true;
+      if (line === undefined) this.lines.delete(name);
+      else this.lines.set(name, line);
+    }
+    return changed ? this.flush() : this.writing;
+  }
+
+  private flush(): Promise<void> {
+    this.builds++;
+    const lines = [...this.lines].sort((a, b) => compareNames(a[0], b[0])).map(([, line]) => line);
     const key = lines.join('\n');
     if (key === this.lastWritten) return this.writing;
     this.lastWritten = key;

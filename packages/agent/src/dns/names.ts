@@ -1,4 +1,5 @@
 import type { Agent } from '../agent.js';
+import type { Netmap } from '../netmap/netmap.js';
 import { errorMessage, silentLogger, type Logger } from '../log.js';
 import { HostsFileKeeper } from './hosts-file.js';
 import { DnsServer } from './server.js';
@@ -23,7 +24,19 @@ export class MeshNames {
   readonly server: DnsServer | undefined;
   private readonly hosts: HostsFileKeeper | undefined;
   private readonly logger: Logger;
-  private readonly onChange = () => void this.hosts?.update(this.agent.netmap, this.init.domain);
+  /** The netmap the hosts block last followed: a membership batch is followed by its names ('members'). */
+  private followed: Netmap | undefined;
+  private readonly onMembers = (names: readonly string[], full: boolean) => {
+    if (!this.hosts) return;
+    this.followed = this.agent.netmap;
+    void (full ? this.hosts.update(this.followed, this.init.domain) : this.hosts.follow(this.followed, this.init.domain, names));
+  };
+  /** Any other change: only a netmap no batch brought (a join's or re-join's answer) is read whole. */
+  private readonly onChange = () => {
+    if (!this.hosts || this.agent.netmap === this.followed) return;
+    this.followed = this.agent.netmap;
+    void this.hosts.update(this.followed, this.init.domain);
+  };
   private readonly onAddress = (ip: string) => void this.listen(ip);
 
   constructor(private readonly agent: Agent, private readonly init: MeshNamesInit, logger?: Logger) {
@@ -33,14 +46,22 @@ export class MeshNames {
     this.hosts = init.hostsFile ? new HostsFileKeeper(init.hostsFile, agent.options.meshName, this.logger) : undefined;
   }
 
+  /** Times the hosts block was built from every node's line (for tests of what a change costs). */
+  get hostsFileBuilds(): number | undefined {
+    return this.hosts?.builds;
+  }
+
   async start(): Promise<void> {
+    this.agent.on('members', this.onMembers);
     this.agent.on('change', this.onChange);
     this.agent.on('address', this.onAddress);
     if (this.agent.meshIp) await this.listen(this.agent.meshIp);
-    await this.hosts?.update(this.agent.netmap, this.init.domain);
+    this.followed = this.agent.netmap;
+    await this.hosts?.update(this.followed, this.init.domain);
   }
 
   async stop(): Promise<void> {
+    this.agent.off('members', this.onMembers);
     this.agent.off('change', this.onChange);
     this.agent.off('address', this.onAddress);
     await this.server?.stop();

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { lstat, mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { netmapFromNodes } from '../../src/netmap/netmap.js';
+import { applyDelta, netmapFromNodes } from '../../src/netmap/netmap.js';
 import { blockMarkers, HostsFileKeeper, withBlock } from '../../src/dns/hosts-file.js';
 import { meshNode } from '../fixtures.js';
 
@@ -50,4 +50,40 @@ test('a hosts file that is a symbolic link (as on NixOS, or to a shared file) st
   await keeper.remove();
   assert.equal((await lstat(link)).isSymbolicLink(), true);
   assert.equal(await readFile(target, 'utf8'), '127.0.0.1\tlocalhost\n');
+});
+
+test('following a change costs its names: the block is built again only when a line changed (an endpoint or tag change in a mesh of 2,000 builds nothing)', async (t) => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'wgmesh-hosts-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'hosts');
+  await writeFile(file, '127.0.0.1\tlocalhost\n', { mode: 0o644 });
+  const keeper = new HostsFileKeeper(file, 'lab');
+  const nodes = Array.from({ length: 2000 }, (_, i) => meshNode(`n${i}`, `198.18.${i >> 8}.${(i & 255) + 1}`));
+  let netmap = netmapFromNodes('n0', 1, nodes);
+  await keeper.update(netmap, 'lab.internal');
+  assert.equal(keeper.builds, 1);
+  const withNode = (node: ReturnType<typeof meshNode>, revision: number) => applyDelta(netmap, { kind: 'upsert', revision, node });
+
+  netmap = withNode({ ...netmap.nodes.get('n7')!, endpoints: [{ ip: '203.0.113.9', port: 4000, kind: 'ENDPOINT_KIND_OBSERVED' }], tags: { role: 'db' } }, 2);
+  await keeper.follow(netmap, 'lab.internal', ['n7']);
+  assert.equal(keeper.builds, 1, 'nothing a hosts line shows changed');
+
+  netmap = withNode(meshNode('n8', '198.18.99.8'), 3);
+  await keeper.follow(netmap, 'lab.internal', ['n8']);
+  assert.equal(keeper.builds, 2);
+  assert.match(await readFile(file, 'utf8'), /^198\.18\.99\.8\tn8\.lab\.internal n8$/m);
+
+  netmap = withNode(meshNode('newcomer', '198.18.100.1'), 4);
+  netmap = applyDelta(netmap, { kind: 'remove', revision: 5, name: 'n9' });
+  await keeper.follow(netmap, 'lab.internal', ['newcomer', 'n9']);
+  assert.equal(keeper.builds, 3, 'one build for the batch');
+  const text = await readFile(file, 'utf8');
+  assert.match(text, /^198\.18\.100\.1\tnewcomer\.lab\.internal newcomer$/m);
+  assert.doesNotMatch(text, /\tn9\./);
+  assert.equal(text.split('\n').filter((l) => l.includes('.lab.internal')).length, 2000, '2,000 - n9 + newcomer');
+  // The block is the one a full update writes (sorted by name).
+  const full = new HostsFileKeeper(path.join(dir, 'hosts2'), 'lab');
+  await writeFile(path.join(dir, 'hosts2'), '127.0.0.1\tlocalhost\n');
+  await full.update(netmap, 'lab.internal');
+  assert.equal(text, await readFile(path.join(dir, 'hosts2'), 'utf8'));
 });
