@@ -149,8 +149,8 @@ export type AgentStats = SessionStats;
  *
  * Emits 'change' whenever what `status` would show may have changed, 'reconciled' after a pass,
  * 'step' ({ name, detail }) as the start goes ('endpoints', 'joined', 'interface', 'peers'),
- * 'address' when a re-join moved the node to a new mesh IP, and 'members' (names, full) with each
- * batch of membership changes (every peer when `full`).
+ * 'address' when a re-join moved the node to a new mesh IP, and 'members' (names, full, netmap
+ * before) with each batch of membership changes (every peer when `full`).
  */
 export class Agent extends EventEmitter {
   private privateKey: string;
@@ -292,11 +292,13 @@ export class Agent extends EventEmitter {
       init.meshName,
       init.nodeName,
       {
-        reconcile: (names, full) => {
+        reconcile: (names, full, before) => {
           this.reconciler.passNow(names, full);
           this.followPresharedKeys(names, full);
-          // The batch's names, for what follows peers one by one (the L2 flood list); O(1) per change.
-          if (this.listenerCount('members') > 0) this.emit('members', [...names], full);
+          // The batch's names, for what follows nodes one by one (the L2 flood list, the mesh's
+          // names); O(1) per change. With the netmap it was applied to: a follower that saw another
+          // reads the new one whole.
+          if (this.listenerCount('members') > 0) this.emit('members', [...names], full, before);
         },
         ...(components.stateStore ? { stateStore: components.stateStore } : {}), logger: this.logger },
       {

@@ -80,6 +80,11 @@ export class HostsFileKeeper {
     return this.writing;
   }
 
+  /** Resolves once every write asked for so far is done. */
+  idle(): Promise<void> {
+    return this.writing;
+  }
+
   /** Removes the block. */
   async remove(): Promise<void> {
     this.lastWritten = undefined;

@@ -24,18 +24,25 @@ export class MeshNames {
   readonly server: DnsServer | undefined;
   private readonly hosts: HostsFileKeeper | undefined;
   private readonly logger: Logger;
-  /** The netmap the hosts block last followed: a membership batch is followed by its names ('members'). */
+  /** The netmap the names last followed. */
   private followed: Netmap | undefined;
-  private readonly onMembers = (names: readonly string[], full: boolean) => {
-    if (!this.hosts) return;
-    this.followed = this.agent.netmap;
-    void (full ? this.hosts.update(this.followed, this.init.domain) : this.hosts.follow(this.followed, this.init.domain, names));
+  /**
+   * A membership batch: the hosts block and the DNS index follow its names, at a cost of O(names).
+   * A batch applied to a netmap other than the one followed last (or a snapshot) is read whole.
+   */
+  private readonly onMembers = (names: readonly string[], full: boolean, before: Netmap) => {
+    const after = this.agent.netmap;
+    const inStep = !full && before === this.followed;
+    this.followed = after;
+    if (inStep) this.zone.follow(before, after, names);
+    if (this.hosts) void (inStep ? this.hosts.follow(after, this.init.domain, names) : this.hosts.update(after, this.init.domain));
   };
   /** Any other change: only a netmap no batch brought (a join's or re-join's answer) is read whole. */
   private readonly onChange = () => {
-    if (!this.hosts || this.agent.netmap === this.followed) return;
+    if (this.agent.netmap === this.followed) return;
     this.followed = this.agent.netmap;
-    void this.hosts.update(this.followed, this.init.domain);
+    // (The DNS index notices a netmap it did not follow at the next query and rebuilds.)
+    if (this.hosts) void this.hosts.update(this.followed, this.init.domain);
   };
   private readonly onAddress = (ip: string) => void this.listen(ip);
 
@@ -49,6 +56,11 @@ export class MeshNames {
   /** Times the hosts block was built from every node's line (for tests of what a change costs). */
   get hostsFileBuilds(): number | undefined {
     return this.hosts?.builds;
+  }
+
+  /** Resolves once the hosts block has every change followed so far. */
+  async idle(): Promise<void> {
+    await this.hosts?.idle();
   }
 
   async start(): Promise<void> {

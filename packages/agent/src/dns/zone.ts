@@ -72,37 +72,91 @@ export function serviceFromTag(key: string, value: string): ServiceRecord | unde
   return { name, port: service.port, proto };
 }
 
-/** What one netmap revision answers: built once per netmap, then every query is a map lookup. */
-interface NameIndex {
-  readonly byName: ReadonlyMap<string, MeshNode>;
+/**
+ * What one netmap answers, as maps: built once, then kept in step with the netmap change by change
+ * (NameIndex.follow), so every query is a lookup and a change costs its nodes, not the mesh.
+ */
+class NameIndex {
+  readonly byName = new Map<string, MeshNode>();
   /** Canonical address text (ipaddr's toString) → node. */
-  readonly byIp: ReadonlyMap<string, MeshNode>;
-  /** `_name._proto` → the nodes offering it and their ports. */
-  readonly services: ReadonlyMap<string, readonly { node: MeshNode; port: number }[]>;
-  /** `_tcp` / `_udp` when some service is offered over it: names that exist without records. */
-  readonly serviceParents: ReadonlySet<string>;
-}
+  readonly byIp = new Map<string, MeshNode>();
+  /** `_name._proto` → the nodes offering it and their ports (by node name and port). */
+  private readonly offers = new Map<string, Map<string, { node: MeshNode; port: number }>>();
+  /** `_tcp` / `_udp` → how many services are offered over it: names that exist without records. */
+  private readonly parents = new Map<string, number>();
 
-function buildIndex(netmap: Netmap): NameIndex {
-  const byName = new Map<string, MeshNode>();
-  const byIp = new Map<string, MeshNode>();
-  const services = new Map<string, { node: MeshNode; port: number }[]>();
-  for (const node of netmap.nodes.values()) {
-    byName.set(node.name.toLowerCase(), node);
-    const ip = canonicalIp(node.meshIp);
-    if (ip) byIp.set(ip, node);
-    if (node.status === 'NODE_STATUS_FAILED') continue; // a service on a failed node is not offered
-    for (const [key, value] of Object.entries(node.tags)) {
-      const service = serviceFromTag(key, value);
-      if (!service) continue;
-      const owner = `_${service.name}._${service.proto}`;
-      let list = services.get(owner);
-      if (!list) services.set(owner, (list = []));
-      list.push({ node, port: service.port });
+  constructor(netmap: Netmap) {
+    for (const node of netmap.nodes.values()) this.add(node);
+  }
+
+  /** The nodes of these names changed from `before` to `after` (joined, left, or changed). */
+  follow(before: Netmap, after: Netmap, names: Iterable<string>): void {
+    for (const name of names) {
+      const old = before.nodes.get(name);
+      const now = after.nodes.get(name);
+      if (old === now) continue;
+      if (old) this.drop(old);
+      if (now) this.add(now);
     }
   }
-  const serviceParents = new Set([...services.keys()].map((owner) => owner.slice(owner.lastIndexOf('.') + 1)));
-  return { byName, byIp, services, serviceParents };
+
+  services(owner: string): readonly { node: MeshNode; port: number }[] | undefined {
+    const offers = this.offers.get(owner);
+    return offers ? [...offers.values()] : undefined;
+  }
+
+  isServiceParent(name: string): boolean {
+    return (this.parents.get(name) ?? 0) > 0;
+  }
+
+  private add(node: MeshNode): void {
+    this.byName.set(node.name.toLowerCase(), node);
+    const ip = canonicalIp(node.meshIp);
+    if (ip) this.byIp.set(ip, node);
+    for (const { owner, port } of servicesOf(node)) {
+      let offers = this.offers.get(owner);
+      if (!offers) {
+        this.offers.set(owner, (offers = new Map()));
+        const parent = parentOf(owner);
+        this.parents.set(parent, (this.parents.get(parent) ?? 0) + 1);
+      }
+      offers.set(`${node.name} ${port}`, { node, port });
+    }
+  }
+
+  private drop(node: MeshNode): void {
+    const key = node.name.toLowerCase();
+    if (this.byName.get(key) === node) this.byName.delete(key);
+    const ip = canonicalIp(node.meshIp);
+    if (ip && this.byIp.get(ip) === node) this.byIp.delete(ip);
+    for (const { owner, port } of servicesOf(node)) {
+      const offers = this.offers.get(owner);
+      const key = `${node.name} ${port}`;
+      if (!offers || offers.get(key)?.node !== node) continue;
+      offers.delete(key);
+      if (offers.size > 0) continue;
+      this.offers.delete(owner);
+      const parent = parentOf(owner);
+      const left = (this.parents.get(parent) ?? 1) - 1;
+      if (left > 0) this.parents.set(parent, left);
+      else this.parents.delete(parent);
+    }
+  }
+}
+
+/** The services a node offers in DNS: none from a failed node. */
+function servicesOf(node: MeshNode): { owner: string; port: number }[] {
+  if (node.status === 'NODE_STATUS_FAILED') return [];
+  const out: { owner: string; port: number }[] = [];
+  for (const [key, value] of Object.entries(node.tags)) {
+    const service = serviceFromTag(key, value);
+    if (service) out.push({ owner: `_${service.name}._${service.proto}`, port: service.port });
+  }
+  return out;
+}
+
+function parentOf(owner: string): string {
+  return owner.slice(owner.lastIndexOf('.') + 1);
 }
 
 function canonicalIp(text: string): string | undefined {
@@ -146,6 +200,8 @@ export interface MeshZoneSource {
 
 export class MeshZone {
   private indexed: { netmap: Netmap; index: NameIndex } | undefined;
+  /** Times the index was built from every node (for tests of what a change costs). */
+  builds = 0;
 
   constructor(private readonly source: MeshZoneSource, readonly domain: string, private readonly ttl: number = DNS_DEFAULTS.ttlSeconds) {}
 
@@ -162,17 +218,30 @@ export class MeshZone {
     const node = index.byName.get(relative);
     if (node) return this.answerNode(node, name, question.type);
     const service = /^(_[a-z0-9-]+\._(tcp|udp))$/.exec(relative);
-    const offers = service ? index.services.get(service[1]!) : undefined;
+    const offers = service ? index.services(service[1]!) : undefined;
     if (offers) return this.answerService(name, offers, question.type);
     // _tcp.ZONE / _udp.ZONE hold no records but have names below them (empty non-terminals):
     // NODATA, not NXDOMAIN, which says nothing exists below (RFC 8020) and makes resolvers drop the services.
-    if (index.serviceParents.has(relative)) return { rcode: 'NOERROR', authoritative: true, answers: [], authorities: [this.soa()], additionals: [] };
+    if (index.isServiceParent(relative)) return { rcode: 'NOERROR', authoritative: true, answers: [], authorities: [this.soa()], additionals: [] };
     return { rcode: 'NXDOMAIN', authoritative: true, answers: [], authorities: [this.soa()], additionals: [] };
+  }
+
+  /**
+   * A membership batch took the netmap from `before` to `after`, changing the nodes of `names`:
+   * an index of `before` follows it (one built from another netmap is left to be rebuilt when asked).
+   */
+  follow(before: Netmap, after: Netmap, names: Iterable<string>): void {
+    if (this.indexed?.netmap !== before) return;
+    this.indexed.index.follow(before, after, names);
+    this.indexed.netmap = after;
   }
 
   private index(): NameIndex {
     const netmap = this.source.netmap();
-    if (this.indexed?.netmap !== netmap) this.indexed = { netmap, index: buildIndex(netmap) };
+    if (this.indexed?.netmap !== netmap) {
+      this.builds++;
+      this.indexed = { netmap, index: new NameIndex(netmap) };
+    }
     return this.indexed.index;
   }
 

@@ -6,8 +6,11 @@ import { errorMessage, type Logger } from '../log.js';
 
 /** What the applier hands changes on to. */
 export interface NetmapApplierComponents {
-  /** Where changed peers go: the reconciler (Reconciler.passNow). */
-  readonly reconcile: (changed: Iterable<string>, full: boolean) => void;
+  /**
+   * Where changed peers go: the reconciler (Reconciler.passNow). `before` is the netmap the batch
+   * was applied to (the new one is already in place), for listeners that follow changes by name.
+   */
+  readonly reconcile: (changed: Iterable<string>, full: boolean, before: Netmap) => void;
   /** Where the mesh IP and membership are kept for a restart without the bootstrap. */
   readonly stateStore?: AgentStateStore;
   readonly logger: Logger;
@@ -100,7 +103,7 @@ export class NetmapApplier {
         if (delta.kind === 'remove' || before.nodes.get(name)?.meshIp !== delta.node.meshIp) moved.add(name);
       }
     }
-    this.components.reconcile(changed, full);
+    this.components.reconcile(changed, full, before);
     if (full) this.events.peersChanged('all');
     else if (moved.size) this.events.peersChanged(moved);
     void this.saver.run();

@@ -19,7 +19,7 @@ class FakeAgent extends EventEmitter {
   }
 }
 
-test('-hosts-file follows a membership batch by its names; only a netmap no batch brought (a re-join) is read whole', async (t) => {
+test('the hosts block and the DNS index follow a membership batch by its names; only a netmap no batch brought (a re-join) is read whole', async (t) => {
   const dir = await mkdtemp(path.join(tmpdir(), 'wgmesh-names-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
   const file = path.join(dir, 'hosts');
@@ -31,21 +31,39 @@ test('-hosts-file follows a membership batch by its names; only a netmap no batc
   t.after(() => names.stop());
   assert.equal(names.hostsFileBuilds, 1);
 
-  // A batch that changes an endpoint: 'members' with its name, then 'change' (as the agent emits them).
-  agent.netmap = applyDelta(agent.netmap, { kind: 'upsert', revision: 2, node: { ...agent.netmap.nodes.get('n5')!, endpoints: [] } });
-  agent.emit('members', ['n5'], false);
-  agent.emit('change');
+  /** A batch as the agent applies it: the new netmap in place, 'members' (names, full, the netmap before), then 'change'. */
+  const batch = (node: ReturnType<typeof meshNode>, revision: number) => {
+    const before = agent.netmap;
+    agent.netmap = applyDelta(before, { kind: 'upsert', revision, node });
+    agent.emit('members', [node.name], false, before);
+    agent.emit('change');
+  };
+  const ask = (name: string) => names.zone.answer({ name: `${name}.lab.internal`, type: 'A', class: 'IN' });
+  assert.equal(ask('n5').rcode, 'NOERROR');
+  batch({ ...agent.netmap.nodes.get('n5')!, endpoints: [] }, 2);
   assert.equal(names.hostsFileBuilds, 1, 'nothing a hosts line shows changed, and the change event is not a second look');
 
-  agent.netmap = applyDelta(agent.netmap, { kind: 'upsert', revision: 3, node: meshNode('newcomer', '198.18.50.1') });
-  agent.emit('members', ['newcomer'], false);
-  agent.emit('change');
+  batch(meshNode('newcomer', '198.18.50.1'), 3);
   assert.equal(names.hostsFileBuilds, 2);
+  assert.deepEqual(ask('newcomer').answers.map((a) => ('data' in a ? a.data : undefined)), ['198.18.50.1']);
+  assert.equal(names.zone.builds, 1, 'the DNS index followed both batches');
+  await names.idle();
+  assert.match(await readFile(file, 'utf8'), /^198\.18\.50\.1\tnewcomer\.lab\.internal newcomer$/m);
 
   // A re-join's answer replaces the netmap with no batch: read whole.
   agent.netmap = netmapFromNodes('n0', 9, nodes.slice(0, 10));
   agent.emit('change');
   assert.equal(names.hostsFileBuilds, 3);
+  assert.equal(ask('newcomer').rcode, 'NXDOMAIN');
+  assert.equal(names.zone.builds, 2, 'a netmap no batch brought is indexed afresh');
+
+  // A batch applied to a netmap the names did not see (none should be, but if): read whole.
+  const unseen = applyDelta(agent.netmap, { kind: 'remove', revision: 10, name: 'n3' });
+  agent.netmap = applyDelta(unseen, { kind: 'upsert', revision: 11, node: meshNode('late', '198.18.60.1') });
+  agent.emit('members', ['late'], false, unseen);
+  assert.equal(names.hostsFileBuilds, 4);
+  await names.idle();
+  assert.doesNotMatch(await readFile(file, 'utf8'), /\tn3\./, 'the change it did not see is in the block too');
   await names.stop();
   assert.equal(await readFile(file, 'utf8'), '', 'the block is removed at stop');
 });

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { netmapFromNodes, type Netmap } from '../../src/netmap/netmap.js';
+import { applyDelta, netmapFromNodes, type Netmap } from '../../src/netmap/netmap.js';
 import { addressOfReverseName, defaultDnsDomain, MeshZone, normalizeDnsDomain, reverseNameOf, serviceFromTag } from '../../src/dns/zone.js';
+import type { Question } from 'dns-packet';
 import { meshNode } from '../fixtures.js';
 
 const ZONE = 'lab.internal';
@@ -119,4 +120,59 @@ test('_tcp.ZONE and _udp.ZONE, parents of service names, exist (NODATA), so reso
   const webOnly = netmapFromNodes('h1', 2, [meshNode('h1', '198.18.0.1', { tags: { 'svc:web': 'port=80' } })]);
   assert.equal(zoneOf(webOnly).answer({ name: '_udp.lab.internal', type: 'SRV', class: 'IN' }).rcode, 'NXDOMAIN', 'no UDP service: nothing below _udp');
   assert.equal(zoneOf(mesh).answer({ name: '_sctp.lab.internal', type: 'A', class: 'IN' }).rcode, 'NXDOMAIN');
+});
+
+test('property: an index that follows 300 seeded random batches answers every name, address and service as one built afresh, and is built once', () => {
+  let seed = 19;
+  const rand = (n: number) => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return seed % n;
+  };
+  const tagSets: Record<string, string>[] = [{}, { 'svc:web': 'port=80' }, { 'svc:web': 'port=81' }, { 'svc:dns': 'port=53,proto=udp' }, { 'svc:web': 'port=80', 'svc:ssh': 'port=22' }];
+  const tagsFor = () => tagSets[rand(tagSets.length)]!;
+  const names = Array.from({ length: 40 }, (_, i) => `n${i}`);
+  let netmap = netmapFromNodes('n0', 1, names.slice(0, 20).map((name, i) => meshNode(name, `198.18.0.${i + 1}`, { tags: tagsFor() })));
+  const followed = new MeshZone({ netmap: () => netmap, meshCidr: () => '198.18.0.0/16' }, ZONE);
+  const questions = [
+    ...names.flatMap((n) => [{ name: `${n}.${ZONE}`, type: 'A' }]),
+    ...Array.from({ length: 60 }, (_, i) => ({ name: reverseNameOf(`198.18.0.${i + 1}`), type: 'PTR' })),
+    ...['_web._tcp', '_dns._udp', '_ssh._tcp', '_tcp', '_udp'].map((s) => ({ name: `${s}.${ZONE}`, type: 'SRV' })),
+  ].map((q) => ({ ...q, class: 'IN' }) as Question);
+  const answers = (zone: MeshZone) => questions.map((q) => zone.answer(q));
+  answers(followed);
+  let revision = 1;
+  for (let round = 0; round < 300; round++) {
+    const before = netmap;
+    const changed = new Set<string>();
+    for (let k = 1 + rand(3); k > 0; k--) {
+      const name = names[rand(names.length)]!;
+      changed.add(name);
+      const kind = rand(4);
+      const current = netmap.nodes.get(name);
+      if (kind === 0 && current && name !== 'n0') netmap = applyDelta(netmap, { kind: 'remove', revision: ++revision, name });
+      else {
+        const status = rand(5) === 0 ? 'NODE_STATUS_FAILED' : 'NODE_STATUS_ALIVE';
+        // Addresses stay unique, as the bootstrap's table keeps them: a free one for a move or a join.
+        const used = new Set([...netmap.nodes.values()].map((n) => n.meshIp));
+        const free = Array.from({ length: 60 }, (_, i) => `198.18.0.${i + 1}`).filter((ip) => !used.has(ip));
+        const ip = kind === 1 || !current ? free[rand(free.length)]! : current.meshIp;
+        netmap = applyDelta(netmap, { kind: 'upsert', revision: ++revision, node: meshNode(name, ip, { tags: tagsFor(), status }) });
+      }
+    }
+    followed.follow(before, netmap, changed);
+    assert.deepEqual(answers(followed), answers(zoneOf(netmap)), `round ${round}`);
+  }
+  assert.equal(followed.builds, 1, 'built once, then followed');
+});
+
+test('an index is not patched from a netmap it was not built from: it is rebuilt at the next query', () => {
+  let netmap = netmapFromNodes('h1', 1, [meshNode('h1', '198.18.0.1'), meshNode('h2', '198.18.0.2')]);
+  const zone = new MeshZone({ netmap: () => netmap, meshCidr: () => '198.18.0.0/16' }, ZONE);
+  zone.answer({ name: `h2.${ZONE}`, type: 'A', class: 'IN' });
+  const unseen = applyDelta(netmap, { kind: 'remove', revision: 2, name: 'h2' });
+  netmap = applyDelta(unseen, { kind: 'upsert', revision: 3, node: meshNode('h3', '198.18.0.3') });
+  zone.follow(unseen, netmap, ['h3']);
+  assert.equal(zone.answer({ name: `h2.${ZONE}`, type: 'A', class: 'IN' }).rcode, 'NXDOMAIN');
+  assert.equal(zone.answer({ name: `h3.${ZONE}`, type: 'A', class: 'IN' }).answers.length, 1);
+  assert.equal(zone.builds, 2);
 });
