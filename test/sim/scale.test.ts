@@ -1,5 +1,6 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import {
@@ -7,15 +8,17 @@ import {
 } from '@wgmesh/agent';
 import type { Bootstrap } from '@wgmesh/bootstrap';
 import { deadline, unary } from '@wgmesh/cli/local-api';
+import { MeshNames } from '@wgmesh/agent/dns/names';
 import { makeAgent, openWatch, startBootstrap, tempDir, MESH } from '../helpers/inprocess.js';
 import { waitFor } from '../helpers/wait.js';
 
 /**
  * "One membership change costs O(1) driver operations, whatever the mesh size": an agent in a
  * mesh of 500 members is charged exactly one WireGuard operation per join, leave or endpoint
- * change, its RTT prober is told of that one peer only, and the bootstrap sends each watcher
+ * change, its RTT prober is told of that one peer only, its mesh names (DNS index, -hosts-file
+ * block) follow the change without a pass over every node, and the bootstrap sends each watcher
  * exactly one message per change made on its own (changes that come together may share one:
- * watch-batches.test.ts).
+ * watch-batches.test.ts). With -psk: psk-scale.test.ts.
  */
 
 /** An RTT prober that records what it is told (the agent's RttSource), probing nothing. */
@@ -46,9 +49,11 @@ test(`an agent in a mesh of ${MEMBERS} members pays one driver operation per mem
   const keys: WgKeyPair[] = Array.from({ length: MEMBERS }, () => generateKeyPair());
   const streams: grpc.ClientReadableStream<WatchEvent__Output>[] = [];
   let observer: { agent: Agent; driver: MemoryWgDriver } | undefined;
+  let names: MeshNames | undefined;
   after(async () => {
     for (const s of streams) s.cancel();
     client.close();
+    await names?.stop();
     await observer?.agent.stop({ leave: false });
     await bootstrap.stop();
     await cleanup();
@@ -75,6 +80,10 @@ test(`an agent in a mesh of ${MEMBERS} members pays one driver operation per mem
     await observer.agent.start();
     await waitFor(`the observer's device to hold ${MEMBERS + 1} peers`, async () => (await observer!.driver.read()).peers.length === MEMBERS + 1, 20_000);
     await waitFor('the observer to be watching', () => observer!.agent.connected);
+    // Its mesh names (DNS index and -hosts-file block) follow the changes too: built once here.
+    names = new MeshNames(observer.agent, { domain: 'sim.internal', hostsFile: path.join(dir, 'hosts') });
+    await names.start();
+    assert.equal(names.zone.answer({ name: 'm7.sim.internal', type: 'A', class: 'IN' }).answers.length, 1);
   });
 
   /**
@@ -83,6 +92,7 @@ test(`an agent in a mesh of ${MEMBERS} members pays one driver operation per mem
    */
   const costOf = async (what: string, change: () => Promise<unknown>, reflected: (peers: Awaited<ReturnType<MemoryWgDriver['read']>>['peers']) => boolean) => {
     const { agent, driver } = observer!;
+    const hostsBuildsBefore = names!.hostsFileBuilds!;
     const toldBefore = rtt.told.length;
     const opsBefore = driver.operations.length;
     const bootstrapOpsBefore = bootstrapDriver.operations.length;
@@ -92,7 +102,10 @@ test(`an agent in a mesh of ${MEMBERS} members pays one driver operation per mem
     await waitFor(`the bootstrap's own node to apply ${what}`, async () => bootstrap.agent!.netmap.revision === revision && reflected((await bootstrapDriver.read()).peers));
     await agent.reconcile();
     await bootstrap.agent!.reconcile();
-    return { ops: driver.operations.slice(opsBefore), bootstrapOps: bootstrapDriver.operations.slice(bootstrapOpsBefore), told: rtt.told.slice(toldBefore) };
+    // A DNS query after the change is answered from the index as it followed the change.
+    names!.zone.answer({ name: 'm7.sim.internal', type: 'A', class: 'IN' });
+    assert.equal(names!.zone.builds, 1, `${what}: the DNS index followed it, not rebuilt from every node`);
+    return { ops: driver.operations.slice(opsBefore), bootstrapOps: bootstrapDriver.operations.slice(bootstrapOpsBefore), told: rtt.told.slice(toldBefore), hostsBuilds: names!.hostsFileBuilds! - hostsBuildsBefore };
   };
 
   const eventsByStream: WatchEvent__Output[][] = [];
@@ -113,11 +126,14 @@ test(`an agent in a mesh of ${MEMBERS} members pays one driver operation per mem
   const newcomer = generateKeyPair();
 
   await t.test('a new node joins: one set-peer', async () => {
-    const { ops, bootstrapOps, told } = await costOf('the join', () => unary((cb) => client.join({ ...joinRequest(MEMBERS, newcomer), nodeName: 'newcomer' }, deadline(30_000), cb)),
+    const { ops, bootstrapOps, told, hostsBuilds } = await costOf('the join', () => unary((cb) => client.join({ ...joinRequest(MEMBERS, newcomer), nodeName: 'newcomer' }, deadline(30_000), cb)),
       (peers) => peers.length === MEMBERS + 2 && peers.some((p) => p.publicKey === newcomer.publicKey));
     assert.deepEqual(ops.map(describeOp), [`set-peer ${newcomer.publicKey}`]);
     assert.deepEqual(bootstrapOps.map(describeOp), [`set-peer ${newcomer.publicKey}`]);
     assert.deepEqual(told, [{ peers: ['newcomer'], removed: [] }], 'the prober is told of the new peer alone');
+    assert.equal(hostsBuilds, 1, 'one new line for the hosts block');
+    await names!.idle();
+    assert.match(await readFile(path.join(dir, 'hosts'), 'utf8'), /\tnewcomer\.sim\.internal newcomer$/m);
     const peer = (await observer!.driver.read()).peers.find((p) => p.publicKey === newcomer.publicKey)!;
     assert.deepEqual(peer.allowedIps, [`${table().get('newcomer')!.meshIp}/32`]);
   });
@@ -125,24 +141,26 @@ test(`an agent in a mesh of ${MEMBERS} members pays one driver operation per mem
   const leaver = MEMBERS - 1;
 
   await t.test('a node leaves: one remove-peer', async () => {
-    const { ops, bootstrapOps, told } = await costOf('the leave', () => unary((cb) => client.leave({ meshName: MESH, nodeName: memberName(leaver), publicKey: keys[leaver]!.publicKey, nodeSecret: secrets[leaver]! }, deadline(30_000), cb)),
+    const { ops, bootstrapOps, told, hostsBuilds } = await costOf('the leave', () => unary((cb) => client.leave({ meshName: MESH, nodeName: memberName(leaver), publicKey: keys[leaver]!.publicKey, nodeSecret: secrets[leaver]! }, deadline(30_000), cb)),
       (peers) => peers.length === MEMBERS + 1 && !peers.some((p) => p.publicKey === keys[leaver]!.publicKey));
     assert.deepEqual(ops.map(describeOp), [`remove-peer ${keys[leaver]!.publicKey}`]);
     assert.deepEqual(bootstrapOps.map(describeOp), [`remove-peer ${keys[leaver]!.publicKey}`]);
     assert.deepEqual(told, [{ peers: [], removed: [memberName(leaver)] }], 'the prober is told of the leaver alone');
+    assert.equal(hostsBuilds, 1, 'one line less in the hosts block');
   });
 
   const mover = MEMBERS - 2;
   const moved = { ip: '198.51.100.77', port: 40_000, kind: 'ENDPOINT_KIND_LAN' as const };
 
   await t.test('a node reports a new endpoint: one set-peer with that endpoint', async () => {
-    const { ops, bootstrapOps, told } = await costOf('the endpoint change',
+    const { ops, bootstrapOps, told, hostsBuilds } = await costOf('the endpoint change',
       () => unary((cb) => client.update({ meshName: MESH, nodeName: memberName(mover), publicKey: keys[mover]!.publicKey, nodeSecret: secrets[mover]!, endpoints: [moved], tags: {}, rtt: [] }, deadline(30_000), cb)),
       (peers) => peers.find((p) => p.publicKey === keys[mover]!.publicKey)?.endpoint === '198.51.100.77:40000');
     assert.deepEqual(ops.map(describeOp), [`set-peer ${keys[mover]!.publicKey}`]);
     assert.deepEqual(bootstrapOps.map(describeOp), [`set-peer ${keys[mover]!.publicKey}`]);
     assert.equal((ops[0] as Extract<WgOp, { op: 'set-peer' }>).peer.endpoint, '198.51.100.77:40000');
     assert.deepEqual(told, [], 'its mesh IP did not move: nothing for the prober');
+    assert.equal(hostsBuilds, 0, 'no hosts line changed: the block is not built');
   });
 
   await t.test('the bootstrap sent each watcher exactly one message per change', async () => {
