@@ -1,4 +1,4 @@
-import { applyDeltas, emptyNetmap, eventToDelta, netmapFromNodes, type Netmap, type NetmapDelta } from './netmap.js';
+import { applyDeltas, emptyNetmap, eventToDelta, netmapFromNodes, type MeshNode, type Netmap, type NetmapDelta } from './netmap.js';
 import type { JoinResponse__Output, WatchEvent__Output } from '../proto/index.js';
 import type { AgentStateStore } from '../state/agent-state.js';
 import { Coalescer } from '../coalescer.js';
@@ -30,7 +30,9 @@ export interface NetmapApplierEvents {
  * The node's membership: the join's answer, then every Watch message applied to it. Messages that
  * arrive in one turn of the event loop are applied as one batch, deferred once, and that batch
  * goes straight to one reconcile pass: Watch message → batch → netmap → reconcile pass. Every
- * change is saved (coalesced), so a restart without the bootstrap brings the peers back.
+ * change is saved (coalesced), so a restart without the bootstrap brings the peers back: a join's
+ * membership whole, later changes as what they changed (AgentStateStore.append), so a change costs
+ * its nodes' bytes, not the mesh's.
  */
 export class NetmapApplier {
   private netmapValue: Netmap;
@@ -38,6 +40,8 @@ export class NetmapApplier {
   private pending: NetmapDelta[] = [];
   private closed = false;
   private readonly saver = new Coalescer(() => this.save());
+  /** Nodes changed since the last write, by name; 'all': the next write saves the whole state. */
+  private unsaved: Set<string> | 'all' = 'all';
 
   constructor(
     private readonly meshName: string,
@@ -61,6 +65,7 @@ export class NetmapApplier {
   adopt(response: JoinResponse__Output): void {
     this.joinedValue = response;
     this.netmapValue = netmapFromNodes(response.nodeName, response.revision, response.nodes);
+    this.unsaved = 'all';
   }
 
   /** One Watch message; applied with the others of this turn of the event loop. */
@@ -97,9 +102,11 @@ export class NetmapApplier {
     for (const delta of deltas) {
       if (delta.kind === 'snapshot') {
         full = true;
+        this.unsaved = 'all';
       } else {
         const name = delta.kind === 'upsert' ? delta.node.name : delta.name;
         changed.add(name);
+        if (this.unsaved !== 'all') this.unsaved.add(name);
         if (delta.kind === 'remove' || before.nodes.get(name)?.meshIp !== delta.node.meshIp) moved.add(name);
       }
     }
@@ -114,19 +121,35 @@ export class NetmapApplier {
     const joined = this.joinedValue;
     const store = this.components.stateStore;
     if (!store || !joined) return;
+    const names = this.unsaved;
+    this.unsaved = new Set();
+    const netmap = this.netmapValue;
     try {
-      await store.save({
-        version: 1,
-        meshName: this.meshName,
-        nodeName: this.netmapValue.selfName,
-        meshIp: joined.meshIp,
-        meshCidr: joined.meshCidr,
-        meshCreatedMs: Number(joined.meshCreatedMs),
-        revision: this.netmapValue.revision,
-        nodes: [...this.netmapValue.nodes.values()],
-        ...(joined.l2?.enabled ? { l2: { vni: joined.l2.vni, port: joined.l2.port } } : {}),
-      });
+      if (names === 'all' || store.wantsSave) {
+        await store.save({
+          version: 1,
+          meshName: this.meshName,
+          nodeName: netmap.selfName,
+          meshIp: joined.meshIp,
+          meshCidr: joined.meshCidr,
+          meshCreatedMs: Number(joined.meshCreatedMs),
+          revision: netmap.revision,
+          nodes: [...netmap.nodes.values()],
+          ...(joined.l2?.enabled ? { l2: { vni: joined.l2.vni, port: joined.l2.port } } : {}),
+        });
+      } else if (names.size > 0) {
+        const upserts: MeshNode[] = [];
+        const removes: string[] = [];
+        for (const name of names) {
+          const node = netmap.nodes.get(name);
+          if (node) upserts.push(node);
+          else removes.push(name);
+        }
+        await store.append({ revision: netmap.revision, upserts, removes });
+      }
     } catch (err) {
+      // What is on disk is now uncertain: the next write saves the whole state.
+      this.unsaved = 'all';
       this.components.logger.error('could not save agent state', { err: errorMessage(err) });
     }
   }

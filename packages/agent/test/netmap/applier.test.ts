@@ -9,6 +9,7 @@ import type { ControlClient, WatchCallbacks } from '../../src/control/client.js'
 import type { JoinResponse__Output, WgOp } from '../../src/index.js';
 import { generateKeyPair } from '../../src/wg/keys.js';
 import { MemoryWgDriver } from '../../src/wg/memory-driver.js';
+import { MemoryAgentStateStore } from '../../src/state/agent-state.js';
 import { meshNode } from '../fixtures.js';
 import { SimTimers } from '../sim-timers.js';
 
@@ -64,6 +65,39 @@ test('two Watch messages in one turn are applied one turn later, in one pass and
     const peers = (await driver.read()).peers.map((p) => p.publicKey).sort();
     assert.deepEqual(peers, [a.publicKey, b.publicKey].sort());
     assert.equal(driver.applyCalls - callsBefore, 1, 'one pass, one driver call');
+  } finally {
+    await agent.stop({ leave: false });
+  }
+});
+
+test('the join saves the whole state; a Watch change appends what it changed; a snapshot saves the whole state again', async () => {
+  const self = meshNode('n0', '198.18.0.2');
+  const others = Array.from({ length: 200 }, (_, i) => meshNode(`m${i}`, `198.18.1.${i + 1}`));
+  const control = fakeControl({ nodeName: 'n0', meshIp: self.meshIp, meshCidr: '198.18.0.0/16', meshCreatedMs: 1, revision: 1, nodes: [self, ...others], nodeSecret: '', presharedKeys: false, l2: null });
+  const stateStore = new MemoryAgentStateStore();
+  const agent = new Agent({ control, driver: new MemoryWgDriver('wgsave'), stateStore, timers: new SimTimers() }, { meshName: 'm', nodeName: 'n0', privateKey: generateKeyPair().privateKey, wgOptions: {} });
+  /** Saves run behind the changes: a few turns, until the store has what is asked. */
+  const settle = async (done: () => boolean) => {
+    for (let i = 0; i < 50 && !done(); i++) await turn();
+  };
+  await agent.start();
+  try {
+    await settle(() => stateStore.saves >= 1);
+    assert.equal(stateStore.saves, 1, 'the join: one whole save');
+    assert.equal(stateStore.appends, 0);
+
+    control.stream().onEvent({ revision: 2, upsert: meshNode('newcomer', '198.18.2.1'), event: 'upsert' } as never);
+    control.stream().onEvent({ revision: 3, remove: { name: 'm5' }, event: 'remove' } as never);
+    await settle(() => stateStore.state?.revision === 3);
+    assert.equal(stateStore.saves, 1, 'no whole save for a change');
+    assert.equal(stateStore.appends, 1, 'one append for the batch');
+    assert.equal(stateStore.state?.revision, 3);
+    assert.deepEqual(stateStore.state?.nodes.map((n) => n.name).filter((n) => n === 'newcomer' || n === 'm5'), ['newcomer'], 'the saved membership has the change');
+
+    control.stream().onEvent({ revision: 9, snapshot: { nodes: [self, meshNode('only', '198.18.3.1')] }, event: 'snapshot' } as never);
+    await settle(() => stateStore.saves >= 2);
+    assert.equal(stateStore.saves, 2, 'a snapshot: a whole save');
+    assert.deepEqual(stateStore.state?.nodes.map((n) => n.name).sort(), ['n0', 'only']);
   } finally {
     await agent.stop({ leave: false });
   }

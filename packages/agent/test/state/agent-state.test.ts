@@ -49,3 +49,52 @@ test('an unreadable state file is an error that says what to do, never "no state
     await assert.rejects(new FileAgentStateStore(file).load(), (err: Error) => err instanceof AgentStateError && /move it away to start afresh/.test(err.message));
   });
 });
+
+test('changes are appended to a journal beside the state and replayed on load; the state file is not rewritten', async () => {
+  await withDir(async (dir) => {
+    const store = new FileAgentStateStore(path.join(dir, 'agent.json'));
+    await assert.rejects(store.append({ revision: 8, upserts: [], removes: [] }), /no saved state/, 'nothing to add changes to yet');
+    await store.save(state());
+    const saved = await readFile(store.file, 'utf8');
+    await store.append({ revision: 8, upserts: [meshNode('c', '198.18.0.4')], removes: [] });
+    await store.append({ revision: 9, upserts: [meshNode('b', '198.18.0.9')], removes: ['a'] });
+    assert.equal(await readFile(store.file, 'utf8'), saved, 'the state file is as saved');
+    assert.ok((await stat(store.journalFile)).size < 1000, 'the journal holds the changes, not the mesh');
+    assert.equal((await stat(store.journalFile)).mode & 0o077, 0);
+    const loaded = await new FileAgentStateStore(store.file).load();
+    assert.equal(loaded?.revision, 9);
+    assert.deepEqual(loaded?.nodes.map((n) => [n.name, n.meshIp]).sort(), [['b', '198.18.0.9'], ['c', '198.18.0.4']]);
+    // A whole save empties the journal.
+    await store.save({ ...state(), revision: 10 });
+    assert.equal((await stat(store.journalFile)).size, 0);
+    assert.deepEqual(await new FileAgentStateStore(store.file).load(), { ...state(), revision: 10 });
+  });
+});
+
+test('a torn last journal line is dropped, and lines the saved state already holds are skipped', async () => {
+  await withDir(async (dir) => {
+    const store = new FileAgentStateStore(path.join(dir, 'agent.json'));
+    await store.save(state());
+    await store.append({ revision: 8, upserts: [meshNode('c', '198.18.0.4')], removes: [] });
+    await writeFile(store.journalFile, `${await readFile(store.journalFile, 'utf8')}{"revision":9,"upse`);
+    const loaded = await new FileAgentStateStore(store.file).load();
+    assert.equal(loaded?.revision, 8);
+    assert.deepEqual(loaded?.nodes.map((n) => n.name).sort(), ['a', 'b', 'c']);
+    // A crash after a whole save, before its journal was emptied: the old lines are below the state's revision.
+    await writeFile(store.file, JSON.stringify({ ...state(), revision: 8, nodes: [meshNode('a', '198.18.0.2')] }));
+    const after = await new FileAgentStateStore(store.file).load();
+    assert.deepEqual(after?.nodes.map((n) => n.name), ['a'], 'the revision-8 line is not applied again');
+  });
+});
+
+test('once the journal outgrows the saved state, the store asks for a whole save', async () => {
+  await withDir(async (dir) => {
+    const store = new FileAgentStateStore(path.join(dir, 'agent.json'));
+    await store.save(state());
+    let revision = 7;
+    while (!store.wantsSave) await store.append({ revision: ++revision, upserts: [meshNode('c', `198.18.1.${revision % 250}`)], removes: [] });
+    assert.ok((await stat(store.journalFile)).size > 64 * 1024, 'not before 64 KB (the state here is small)');
+    await store.save({ ...state(), revision });
+    assert.equal(store.wantsSave, false);
+  });
+});
