@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Agent, createGrpcControlClient, generateKeyPair, MemoryWgDriver, type MeshClient, type RttSource, type WatchEvent__Output, type WatchRequest } from '@wgmesh/agent';
+import { Agent, createGrpcControlClient, generateKeyPair, MemoryWgDriver, type AgentStateStore, type MeshClient, type RttSource, type WatchEvent__Output, type WatchRequest } from '@wgmesh/agent';
 import { Bootstrap, FileStateStore, type StateStore } from '@wgmesh/bootstrap';
 
 export const MESH = 'sim';
@@ -54,11 +54,11 @@ export async function startFilledBootstrap(others: number): Promise<Bootstrap> {
 }
 
 /** An agent with an in-memory device talking real gRPC to the bootstrap. */
-export function makeAgent(name: string, bootstrapPort: number, index: number, extra: { rtt?: RttSource } = {}): { agent: Agent; driver: MemoryWgDriver } {
+export function makeAgent(name: string, bootstrapPort: number, index: number, extra: { rtt?: RttSource; stateStore?: AgentStateStore } = {}): { agent: Agent; driver: MemoryWgDriver } {
   const driver = new MemoryWgDriver(`wg-${name}`);
   const control = createGrpcControlClient({ address: `127.0.0.1:${bootstrapPort}`, credentials: grpc.credentials.createInsecure() });
   const agent = new Agent(
-    { control, driver, ...(extra.rtt ? { rtt: extra.rtt } : {}) },
+    { control, driver, ...(extra.rtt ? { rtt: extra.rtt } : {}), ...(extra.stateStore ? { stateStore: extra.stateStore } : {}) },
     {
       meshName: MESH,
       nodeName: name,

@@ -1,10 +1,10 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import {
-  generateKeyPair, loadProtos, type Agent, type RttSource, type JoinRequest, type JoinResponse__Output, type MeshClient, type MemoryWgDriver, type WatchEvent__Output, type WgKeyPair, type WgOp,
+  FileAgentStateStore, generateKeyPair, loadProtos, type Agent, type RttSource, type JoinRequest, type JoinResponse__Output, type MeshClient, type MemoryWgDriver, type WatchEvent__Output, type WgKeyPair, type WgOp,
 } from '@wgmesh/agent';
 import type { Bootstrap } from '@wgmesh/bootstrap';
 import { deadline, unary } from '@wgmesh/cli/local-api';
@@ -16,7 +16,8 @@ import { waitFor } from '../helpers/wait.js';
  * "One membership change costs O(1) driver operations, whatever the mesh size": an agent in a
  * mesh of 500 members is charged exactly one WireGuard operation per join, leave or endpoint
  * change, its RTT prober is told of that one peer only, its mesh names (DNS index, -hosts-file
- * block) follow the change without a pass over every node, and the bootstrap sends each watcher
+ * block) follow the change without a pass over every node, its saved state grows by the change
+ * (a journal line) instead of being rewritten whole, and the bootstrap sends each watcher
  * exactly one message per change made on its own (changes that come together may share one:
  * watch-batches.test.ts). With -psk: psk-scale.test.ts.
  */
@@ -75,8 +76,10 @@ test(`an agent in a mesh of ${MEMBERS} members pays one driver operation per mem
   });
 
   const rtt = new TellingRtt();
+  /** The observer's state on disk: a join writes it whole, a change appends to its journal. */
+  const stateStore = new FileAgentStateStore(path.join(dir, 'agent.json'));
   await t.test(`an agent joining now configures all ${MEMBERS + 1} other nodes`, async () => {
-    observer = makeAgent('observer', bootstrap.port, 0, { rtt });
+    observer = makeAgent('observer', bootstrap.port, 0, { rtt, stateStore });
     await observer.agent.start();
     await waitFor(`the observer's device to hold ${MEMBERS + 1} peers`, async () => (await observer!.driver.read()).peers.length === MEMBERS + 1, 20_000);
     await waitFor('the observer to be watching', () => observer!.agent.connected);
@@ -93,6 +96,8 @@ test(`an agent in a mesh of ${MEMBERS} members pays one driver operation per mem
   const costOf = async (what: string, change: () => Promise<unknown>, reflected: (peers: Awaited<ReturnType<MemoryWgDriver['read']>>['peers']) => boolean) => {
     const { agent, driver } = observer!;
     const hostsBuildsBefore = names!.hostsFileBuilds!;
+    const stateBefore = await readFile(stateStore.file, 'utf8');
+    const journalBefore = (await stat(stateStore.journalFile).catch(() => ({ size: 0 }))).size;
     const toldBefore = rtt.told.length;
     const opsBefore = driver.operations.length;
     const bootstrapOpsBefore = bootstrapDriver.operations.length;
@@ -102,6 +107,10 @@ test(`an agent in a mesh of ${MEMBERS} members pays one driver operation per mem
     await waitFor(`the bootstrap's own node to apply ${what}`, async () => bootstrap.agent!.netmap.revision === revision && reflected((await bootstrapDriver.read()).peers));
     await agent.reconcile();
     await bootstrap.agent!.reconcile();
+    await waitFor(`the observer to save ${what}`, async () => (await stat(stateStore.journalFile).catch(() => ({ size: 0 }))).size > journalBefore);
+    const journalGrowth = (await stat(stateStore.journalFile)).size - journalBefore;
+    assert.ok(journalGrowth < 2_000, `${what}: its saved state grew by one change (${journalGrowth} bytes), not by the mesh`);
+    assert.equal(await readFile(stateStore.file, 'utf8'), stateBefore, `${what}: the ${MEMBERS}-member state file is not rewritten`);
     // A DNS query after the change is answered from the index as it followed the change.
     names!.zone.answer({ name: 'm7.sim.internal', type: 'A', class: 'IN' });
     assert.equal(names!.zone.builds, 1, `${what}: the DNS index followed it, not rebuilt from every node`);
