@@ -1,6 +1,7 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import * as grpc from '@grpc/grpc-js';
 import {
   Agent, ControlCallError, createGrpcControlClient, generateKeyPair, loadProtos, MemoryWgDriver, type ControlClient, type MeshClient, type WatchEvent__Output,
@@ -130,9 +131,22 @@ test(`${STALLED} Watch streams that never read are ended with RESOURCE_EXHAUSTED
   global.gc?.();
   sample();
   const sampler = setInterval(sample, 20);
+  // The longest fan-out while the changes run: the next one waits at least that long (WatchFanout),
+  // so on a loaded machine it is part of what a change may wait, beside the gap.
+  let longestFanoutMs = 0;
+  bootstrap.onFanout = (seconds) => {
+    longestFanoutMs = Math.max(longestFanoutMs, seconds * 1000);
+  };
+  // And how late this process got to run anything (garbage collection, a machine busy with other
+  // test files): the whole bootstrap and every client share this one event loop.
+  const loopDelay = monitorEventLoopDelay({ resolution: 5 });
+  loopDelay.enable();
   const changesFrom = table().revision + 1;
   const started = performance.now();
   for (let i = 0; i < CHANGES; i++) await change();
+  bootstrap.onFanout = undefined;
+  loopDelay.disable();
+  const loopStallMs = loopDelay.max / 1e6;
   const changesMs = performance.now() - started;
   const during = await latencies(changesFrom, table().revision);
   clearInterval(sampler);
@@ -145,7 +159,7 @@ test(`${STALLED} Watch streams that never read are ended with RESOURCE_EXHAUSTED
   t.diagnostic(`${CHANGES} changes in ${changesMs.toFixed(0)} ms; watchers cut off: ${fellBehind}; still open: ${stats().watchers}`);
   t.diagnostic(`RSS ${(rssSamples[0]! / 2 ** 20).toFixed(0)} MB before, peak growth ${rssGrowthMb.toFixed(1)} MB`);
   t.diagnostic(`fast watcher latency, baseline: p50 ${percentile(baseline, 50).toFixed(2)} ms, p99 ${percentile(baseline, 99).toFixed(2)} ms, max ${Math.max(...baseline).toFixed(2)} ms`);
-  t.diagnostic(`fast watcher latency, with ${STALLED} stalled: p50 ${percentile(during, 50).toFixed(2)} ms, p99 ${percentile(during, 99).toFixed(2)} ms, max ${Math.max(...during).toFixed(2)} ms`);
+  t.diagnostic(`fast watcher latency, with ${STALLED} stalled: p50 ${percentile(during, 50).toFixed(2)} ms, p99 ${percentile(during, 99).toFixed(2)} ms, max ${Math.max(...during).toFixed(2)} ms; longest fan-out ${longestFanoutMs.toFixed(1)} ms, longest event-loop stall ${loopStallMs.toFixed(1)} ms`);
 
   assert.equal(fellBehind, STALLED, 'every stalled watcher was cut off while the changes ran');
   assert.equal(stats().watchers, 1, 'only the fast watcher is still open');
@@ -154,12 +168,19 @@ test(`${STALLED} Watch streams that never read are ended with RESOURCE_EXHAUSTED
   // Against the baseline measured a moment ago in this same process, so machine load moves both.
   // Changes this fast are coalesced (WatchFanout): while the 200 streams still take writes (their
   // first few messages), the fan-out's gap grows with them, up to watchFlushMaxGapMs, which the
-  // slowest changes wait; once they are stalled they no longer count. Measured (2026-12-03): p50
-  // 6-7 ms either way; p99 10 ms baseline, 231 ms with the stalled streams (one gap of 250 ms at most).
+  // slowest changes wait; once they are stalled they no longer count. A gap is also at least as
+  // long as the fan-out before it took, a change made during a fan-out waits for its end, and a
+  // process the machine did not run for a while is that much later with everything (CI runs test
+  // files side by side: once the slowest change took 465 ms against a bound of 320 without these
+  // terms). So the p99 may be the rest of one fan-out, one gap (the longer of the longest fan-out
+  // and watchFlushMaxGapMs), the longest event-loop stall and the baseline's delivery; a watcher
+  // held up by a stalled one (a wait for its drain) would be seconds. Measured (2026-12-03): p50
+  // 6-7 ms either way; p99 10 ms baseline, 100-290 ms with the stalled streams.
   const [p50, p50Base, p99, p99Base] = [percentile(during, 50), percentile(baseline, 50), percentile(during, 99), percentile(baseline, 99)];
   assert.ok(p50 <= 2 * p50Base + 2, `median latency ${p50.toFixed(2)} ms, at most twice the baseline's ${p50Base.toFixed(2)} ms + 2 ms`);
-  const p99Max = 2 * p99Base + DEFAULTS.watchFlushMaxGapMs + 50;
-  assert.ok(p99 <= p99Max, `p99 latency ${p99.toFixed(2)} ms, at most twice the baseline's ${p99Base.toFixed(2)} ms + one fan-out gap (${DEFAULTS.watchFlushMaxGapMs} ms) + 50 ms`);
+  const gapMs = Math.max(DEFAULTS.watchFlushMaxGapMs, longestFanoutMs);
+  const p99Max = 2 * p99Base + longestFanoutMs + gapMs + loopStallMs + 50;
+  assert.ok(p99 <= p99Max, `p99 latency ${p99.toFixed(2)} ms, at most twice the baseline's ${p99Base.toFixed(2)} ms + the longest fan-out (${longestFanoutMs.toFixed(1)} ms) + one gap (${gapMs.toFixed(1)} ms) + the longest event-loop stall (${loopStallMs.toFixed(1)} ms) + 50 ms`);
 
   // The stalled watchers read at last: a prefix of the changes, in order, then the status.
   assert.equal(endedWith.size, 0, 'a stalled watcher sees nothing of its end before it reads');
