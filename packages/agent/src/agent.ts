@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { Endpoint, JoinResponse__Output, L2Status, RttResponse__Output, RttSample__Output } from './proto/index.js';
-import { compareNames, peerCount, peersOf, selfNode, type MeshNode, type Netmap } from './netmap/netmap.js';
+import { compareNames, peerCount, peersOf, presentAndGone, selfNode, type MeshNode, type Netmap } from './netmap/netmap.js';
 import { NetmapApplier } from './netmap/applier.js';
 import type { WgConfigOptions } from './wg/config.js';
 import { HandshakeGuard } from './wg/handshake-guard.js';
@@ -813,13 +813,7 @@ export class Agent extends EventEmitter {
       this.syncRttPeers();
       return;
     }
-    const present: MeshNode[] = [];
-    const gone: string[] = [];
-    for (const name of names) {
-      const node = netmap.nodes.get(name);
-      if (node) present.push(node);
-      else gone.push(name);
-    }
+    const { present, gone } = presentAndGone(netmap, names);
     rtt.updatePeers(present.map((n) => ({ name: n.name, meshIp: n.meshIp, opensHandshake: this.opensHandshakeWith(n) })), gone);
     if (!this.handshakeGuard) return;
     for (const name of gone) this.rttPeerKeys.delete(name);

@@ -1,4 +1,4 @@
-import { applyDeltas, emptyNetmap, eventToDelta, netmapFromNodes, type MeshNode, type Netmap, type NetmapDelta } from './netmap.js';
+import { applyDeltas, emptyNetmap, eventToDelta, netmapFromNodes, presentAndGone, type Netmap, type NetmapDelta } from './netmap.js';
 import type { JoinResponse__Output, WatchEvent__Output } from '../proto/index.js';
 import type { AgentStateStore } from '../state/agent-state.js';
 import { Coalescer } from '../coalescer.js';
@@ -138,14 +138,8 @@ export class NetmapApplier {
           ...(joined.l2?.enabled ? { l2: { vni: joined.l2.vni, port: joined.l2.port } } : {}),
         });
       } else if (names.size > 0) {
-        const upserts: MeshNode[] = [];
-        const removes: string[] = [];
-        for (const name of names) {
-          const node = netmap.nodes.get(name);
-          if (node) upserts.push(node);
-          else removes.push(name);
-        }
-        await store.append({ revision: netmap.revision, upserts, removes });
+        const { present, gone } = presentAndGone(netmap, names);
+        await store.append({ revision: netmap.revision, upserts: present, removes: gone });
       }
     } catch (err) {
       // What is on disk is now uncertain: the next write saves the whole state.

@@ -101,6 +101,18 @@ export function nodesByName(netmap: Netmap): MeshNode[] {
   return [...netmap.nodes.values()].sort((a, b) => compareNames(a.name, b.name));
 }
 
+/** The named nodes as the netmap has them now, and the names it no longer has (left, or removed). */
+export function presentAndGone(netmap: Netmap, names: Iterable<string>): { present: MeshNode[]; gone: string[] } {
+  const present: MeshNode[] = [];
+  const gone: string[] = [];
+  for (const name of names) {
+    const node = netmap.nodes.get(name);
+    if (node) present.push(node);
+    else gone.push(name);
+  }
+  return { present, gone };
+}
+
 /** How many nodes but this one: a count, where peersOf would sort every node to be measured. */
 export function peerCount(netmap: Netmap): number {
   return netmap.nodes.size - (netmap.nodes.has(netmap.selfName) ? 1 : 0);

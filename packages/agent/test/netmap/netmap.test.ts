@@ -1,7 +1,7 @@
 import { meshNode } from '../fixtures.js';
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { applyDelta, compareNames, emptyNetmap, netmapFromNodes, peerCount, peersOf, selfNode, type MeshNode, type Netmap } from '../../src/netmap/netmap.js';
+import { applyDelta, compareNames, emptyNetmap, netmapFromNodes, peerCount, peersOf, presentAndGone, selfNode, type MeshNode, type Netmap } from '../../src/netmap/netmap.js';
 
 const node = (name: string, meshIp: string, extra: Partial<MeshNode> = {}): MeshNode =>
   meshNode(name, meshIp, { publicKey: Buffer.alloc(32, name.charCodeAt(0)).toString('base64'), ...extra });
@@ -83,6 +83,13 @@ describe('netmap', () => {
     assert.deepEqual(peersOf(netmap).map((n) => n.name), ['alpha', 'beta', 'zulu']);
     assert.equal(selfNode(netmap)?.meshIp, '10.232.0.2');
     assert.equal(selfNode(emptyNetmap('me')), undefined);
+  });
+
+  test('presentAndGone splits names into the nodes the netmap has and the names it has not', () => {
+    const netmap = netmapFromNodes('me', 1, [me, alpha, beta]);
+    const { present, gone } = presentAndGone(netmap, ['alpha', 'zulu', 'me', 'gone']);
+    assert.deepEqual(present.map((n) => n.name), ['alpha', 'me']);
+    assert.deepEqual(gone, ['zulu', 'gone']);
   });
 
   test('peerCount counts every node but self, with or without self in the table', () => {
