@@ -10,11 +10,16 @@ export const MESH = 'sim';
 export const CIDR = '198.18.0.0/16';
 export const BOOTSTRAP_IP = '198.18.0.1';
 
-/** A bootstrap on loopback with an in-memory WireGuard device and a state file in a temp dir. */
-export async function startBootstrap(stateFile: string, port = 0, privateKey = generateKeyPair().privateKey): Promise<{ bootstrap: Bootstrap; driver: MemoryWgDriver; privateKey: string }> {
+/**
+ * A bootstrap on loopback with an in-memory WireGuard device and a state file in a temp dir;
+ * `presharedKeySecret` makes it a -psk mesh.
+ */
+export async function startBootstrap(
+  stateFile: string, port = 0, privateKey = generateKeyPair().privateKey, extra: { presharedKeySecret?: () => Promise<Buffer> } = {},
+): Promise<{ bootstrap: Bootstrap; driver: MemoryWgDriver; privateKey: string }> {
   const driver = new MemoryWgDriver('wgsim');
   const bootstrap = new Bootstrap(
-    { store: new FileStateStore(stateFile), driver },
+    { store: new FileStateStore(stateFile), driver, ...(extra.presharedKeySecret ? { presharedKeySecret: extra.presharedKeySecret } : {}) },
     {
       meshName: MESH, nodeName: 'bootstrap', privateKey, cidr: CIDR, selfIp: BOOTSTRAP_IP, grpcBindAddr: '127.0.0.1', grpcPort: port, heartbeatMs: 60_000,
       // Simulated nodes do not heartbeat: keep failure detection out of these tests (it has its own).

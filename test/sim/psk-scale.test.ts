@@ -13,9 +13,8 @@ import * as grpc from '@grpc/grpc-js';
 import {
   Agent, createGrpcControlClient, generateKeyPair, loadProtos, MemoryWgDriver, type ControlClient, type JoinRequest, type JoinResponse__Output, type MeshClient, type WgKeyPair,
 } from '@wgmesh/agent';
-import { Bootstrap, FileStateStore } from '@wgmesh/bootstrap';
 import { deadline, unary } from '@wgmesh/cli/local-api';
-import { BOOTSTRAP_IP, CIDR, MESH, tempDir } from '../helpers/inprocess.js';
+import { MESH, startBootstrap, tempDir } from '../helpers/inprocess.js';
 import { waitFor } from '../helpers/wait.js';
 
 const MEMBERS = 300;
@@ -23,15 +22,7 @@ const memberName = (i: number) => `m${i}`;
 
 test(`-psk: an agent in a mesh of ${MEMBERS} members asks for one preshared key per join, none per leave`, async (t) => {
   const { dir, cleanup } = await tempDir();
-  const bootstrap = new Bootstrap(
-    { store: new FileStateStore(path.join(dir, 'bootstrap.json')), driver: new MemoryWgDriver('wgsim', { record: false }), presharedKeySecret: async () => Buffer.alloc(32, 7) },
-    {
-      meshName: MESH, nodeName: 'bootstrap', privateKey: generateKeyPair().privateKey, cidr: CIDR, selfIp: BOOTSTRAP_IP, grpcBindAddr: '127.0.0.1', grpcPort: 0, heartbeatMs: 60_000,
-      // Simulated members do not heartbeat: keep failure detection out of this test.
-      liveness: { suspectAfterMs: 3_600_000, failedAfterMs: 7_200_000, reapAfterMs: 7_200_000 },
-    },
-  );
-  await bootstrap.start();
+  const { bootstrap } = await startBootstrap(path.join(dir, 'bootstrap.json'), 0, undefined, { presharedKeySecret: async () => Buffer.alloc(32, 7) });
   const client: MeshClient = new (loadProtos().mesh.wgmesh.v1.Mesh)(`127.0.0.1:${bootstrap.port}`, grpc.credentials.createInsecure());
   const driver = new MemoryWgDriver('wg-observer', { record: false });
   /** The observer's PresharedKeys calls: how many keys each asked for. */

@@ -6,22 +6,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { generateKeyPair, MemoryWgDriver, type Agent } from '@wgmesh/agent';
-import { Bootstrap, FileStateStore } from '@wgmesh/bootstrap';
-import { BOOTSTRAP_IP, CIDR, makeAgent, MESH, tempDir } from '../helpers/inprocess.js';
+import type { Agent, MemoryWgDriver } from '@wgmesh/agent';
+import { makeAgent, startBootstrap, tempDir } from '../helpers/inprocess.js';
 import { waitFor } from '../helpers/wait.js';
 
 async function mesh(psk: boolean, dir: string) {
-  const driver = new MemoryWgDriver('wgsim');
   const secret = Buffer.alloc(32, 9);
-  const bootstrap = new Bootstrap(
-    { store: new FileStateStore(path.join(dir, 'bootstrap.json')), driver, ...(psk ? { presharedKeySecret: async () => secret } : {}) },
-    {
-      meshName: MESH, nodeName: 'bootstrap', privateKey: generateKeyPair().privateKey, cidr: CIDR, selfIp: BOOTSTRAP_IP, grpcBindAddr: '127.0.0.1', grpcPort: 0, heartbeatMs: 60_000,
-      liveness: { suspectAfterMs: 3_600_000, failedAfterMs: 7_200_000, reapAfterMs: 7_200_000 },
-    },
-  );
-  await bootstrap.start();
+  const { bootstrap, driver } = await startBootstrap(path.join(dir, 'bootstrap.json'), 0, undefined, psk ? { presharedKeySecret: async () => secret } : {});
   const nodes: { agent: Agent; driver: MemoryWgDriver }[] = [];
   for (let i = 0; i < 3; i++) {
     const made = makeAgent(`n${i}`, bootstrap.port, i);
