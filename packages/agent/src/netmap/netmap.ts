@@ -18,7 +18,7 @@ export function withoutRetiredFields<T extends MeshNode>(node: T): T {
 export interface Netmap {
   readonly selfName: string;
   readonly revision: number;
-  readonly nodes: ReadonlyMap<string, MeshNode>;
+  readonly nodes: NodeMap;
 }
 
 /** Changes to a netmap; Watch events map one-to-one onto these. */
@@ -57,7 +57,7 @@ export function applyDeltas(netmap: Netmap, deltas: readonly NetmapDelta[]): Net
     if (pending.length === 0) return;
     const batch = pending;
     pending = [];
-    const base = current.nodes instanceof NodeMap ? current.nodes : NodeMap.of(current.nodes.values());
+    const base = current.nodes;
     const nodes = base.update((draft) => {
       for (const d of batch) {
         if (d.kind === 'upsert') draft.set(d.node.name, d.node);

@@ -1,6 +1,5 @@
 import type { MeshNode, Netmap } from '../netmap/netmap.js';
 import { peersOf, selfNode } from '../netmap/netmap.js';
-import { NodeMap } from '../netmap/node-map.js';
 import { hostPrefix } from '../wg/config.js';
 import type { WgDriver, WgPeerState } from '../wg/types.js';
 import { errorMessage, type Logger } from '../log.js';
@@ -167,18 +166,8 @@ export class RelayPaths {
     if (this.relayCheckedFor !== netmap) {
       this.relayCheckedFor = netmap;
       const nodes = netmap.nodes;
-      if (nodes instanceof NodeMap) {
-        // The table counts its relays as it changes: O(1) here, not a pass over the membership.
-        this.relayInMesh = nodes.relays - (nodes.get(netmap.selfName)?.relay ? 1 : 0) > 0;
-      } else {
-        this.relayInMesh = false;
-        for (const node of nodes.values()) {
-          if (node.relay && node.name !== netmap.selfName) {
-            this.relayInMesh = true;
-            break;
-          }
-        }
-      }
+      // The table counts its relays as it changes: O(1) here, not a pass over the membership.
+      this.relayInMesh = nodes.relays - (nodes.get(netmap.selfName)?.relay ? 1 : 0) > 0;
     }
     return this.relayInMesh;
   }
