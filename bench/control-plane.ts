@@ -19,7 +19,7 @@
 //   BENCH_CHILD_HEAP_PROF=DIR         the bootstrap's sampled heap profile at each new heap peak (bootstrap-child.ts)
 //   BENCH_CHILD_MEM_LOG=S             the bootstrap's process.memoryUsage() on stderr every S seconds
 //   BENCH_HEAP_GROWTH=P               the bootstrap's heapGrowthPercent (0: V8's own growth), to compare
-//   BENCH_AGENT_NODE_FLAGS='--max-semi-space-size=64'   V8 flags of the agent processes ('' for none)
+//   BENCH_AGENT_NODE_FLAGS='--max-semi-space-size=64'   V8 flags of the agent processes (default: none)
 //   BENCH_AGENT_FULL_RECONCILE_S=0    full Agents' periodic full reconcile (0: their own, 30 s ± 20 %)
 import { rmSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -43,11 +43,13 @@ const CHANGES = envInt('BENCH_CHANGES', 25);
 /** Full Agents' periodic full reconcile (s); 0: the agents' own (every 30 s ± 20 %). */
 const FULL_RECONCILE_S = envInt('BENCH_AGENT_FULL_RECONCILE_S', 0);
 /**
- * V8 flags of the agent processes, a harness setting: hundreds of agents share one process's young
- * generation, which a real node has to itself; with V8's default (16 MB semi-spaces) collecting it
- * was 20-28 % of an agent process's CPU in the 1,000 wave, the harness's cost, not an agent's.
+ * V8 flags of the agent processes, a harness setting; none by default, as a node runs. 64-MB
+ * semi-spaces (for the young generation that hundreds of agents share in one process) once made
+ * the 1,000 wave faster; since the agents allocate less they made it slower: six alternated pairs
+ * on 2026-12-03 (15:03-15:12 UTC), all joined 10.65-12.95 s with them, 9.24-12.57 s without,
+ * without faster in every pair, the agent processes' CPU 0.5-1.6 s lower each.
  */
-const AGENT_NODE_FLAGS = (process.env.BENCH_AGENT_NODE_FLAGS ?? '--max-semi-space-size=64').split(' ').filter(Boolean);
+const AGENT_NODE_FLAGS = (process.env.BENCH_AGENT_NODE_FLAGS ?? '').split(' ').filter(Boolean);
 const IDLE_S = envInt('BENCH_IDLE_S', 25);
 const ESTABLISH_TIMEOUT_S = envInt('BENCH_ESTABLISH_TIMEOUT_S', 1800);
 const CHANGE_TIMEOUT_S = envInt('BENCH_CHANGE_TIMEOUT_S', 30);
@@ -502,7 +504,7 @@ const targets: string[][] = [
 ];
 out.push('', '| target | result | status | goal |', '|---|---|---|---|', ...targets.map((t) => `| ${t.join(' | ')} |`));
 out.push('',
-  `How it runs: the bootstrap (bench/bootstrap-child.ts) in a process of its own; the agents spread over ${PROCS} processes (BENCH_AGENT_PROCS; bench/agent-child.ts; node flags \`${AGENT_NODE_FLAGS.join(' ') || 'none'}\`, BENCH_AGENT_NODE_FLAGS: hundreds of agents share each process's young generation), each agent a real gRPC client on its own loopback TCP connection (grpc-js otherwise shares one connection between all clients of a process), heartbeating every ${HEARTBEAT_MS / 1000} s (the agents' default). Up to ${FULL_MAX} agents (BENCH_FULL_MAX) every agent is a full \`Agent\` with the in-memory WireGuard driver. Above that they are light agents — real gRPC clients of the Mesh service (Join, the Watch stream decoded with the same proto definitions, heartbeats at the agents' interval with the node secret, sent as agents send them: messages on a Mesh.Heartbeat stream) that decode every event but keep only the revision and counters — plus ${FULL_SAMPLE} full Agents (BENCH_FULL_SAMPLE) in a process of their own: a full Agent keeps every member (netmap and WireGuard peers), and 10,000 of them would hold 10^8 records. "Applied by all" is, for a full Agent, a WireGuard pass ended with its netmap at the change's revision; for a light agent, the change's event received and decoded. The new node is always one full Agent. Sizes from ${RESUME_FROM} (BENCH_RESUME_FROM) start the bootstrap from a state file of all their agents, which then re-join as agents with saved state do (each Join answer carries the whole membership), in waves; smaller sizes join an empty bootstrap.`,
+  `How it runs: the bootstrap (bench/bootstrap-child.ts) in a process of its own; the agents spread over ${PROCS} processes (BENCH_AGENT_PROCS; bench/agent-child.ts; V8 flags \`${AGENT_NODE_FLAGS.join(' ') || 'none'}\`, BENCH_AGENT_NODE_FLAGS), each agent a real gRPC client on its own loopback TCP connection (grpc-js otherwise shares one connection between all clients of a process), heartbeating every ${HEARTBEAT_MS / 1000} s (the agents' default). Up to ${FULL_MAX} agents (BENCH_FULL_MAX) every agent is a full \`Agent\` with the in-memory WireGuard driver. Above that they are light agents — real gRPC clients of the Mesh service (Join, the Watch stream decoded with the same proto definitions, heartbeats at the agents' interval with the node secret, sent as agents send them: messages on a Mesh.Heartbeat stream) that decode every event but keep only the revision and counters — plus ${FULL_SAMPLE} full Agents (BENCH_FULL_SAMPLE) in a process of their own: a full Agent keeps every member (netmap and WireGuard peers), and 10,000 of them would hold 10^8 records. "Applied by all" is, for a full Agent, a WireGuard pass ended with its netmap at the change's revision; for a light agent, the change's event received and decoded. The new node is always one full Agent. Sizes from ${RESUME_FROM} (BENCH_RESUME_FROM) start the bootstrap from a state file of all their agents, which then re-join as agents with saved state do (each Join answer carries the whole membership), in waves; smaller sizes join an empty bootstrap.`,
   '',
   'Measured, not computed: bytes are the bootstrap\'s TCP bytes_sent per connection as the kernel counts them (`ss -tin`, its port; gRPC and HTTP/2 framing included, IP/TCP headers not), summed over the agents\' connections before and after each phase; the benchmark\'s own client connection is left out. A change\'s bytes are counted from just before it until every agent has it, so heartbeat answers falling in that window are included (the idle row gives their rate). Times are wall clock across processes. CPU and RSS are from /proc. The floor for establishing is computed: n·(n−1) records × the measured encoded record size.',
 );
