@@ -55,9 +55,7 @@ export class NodeDecoder {
   decode(r: Reader, length: number | undefined, depth: number): DecodedNode {
     if (depth > $protobuf.Reader.recursionLimit) throw Error('maximum nesting depth exceeded');
     const end = length === undefined ? r.len : r.pos + length;
-    if (end > r.len) throw RangeError('index out of range');
-    const outerLen = r.len;
-    r.len = end;
+    const outerLen = enter(r, end);
     let endpoints: DecodedEndpoint[] | undefined;
     let tags: Record<string, string> | undefined;
     let name = '';
@@ -88,10 +86,7 @@ export class NodeDecoder {
         default: r.skipType(t & 7, depth); break;
       }
     }
-    if (length !== undefined) {
-      if (r.pos !== end) throw RangeError('index out of range');
-      r.len = outerLen;
-    }
+    if (length !== undefined) leave(r, end, outerLen);
     return {
       endpoints: endpoints ?? [],
       tags: tags ?? {},
@@ -111,9 +106,7 @@ export class NodeDecoder {
   private endpoint(r: Reader, length: number, depth: number): DecodedEndpoint {
     if (depth > $protobuf.Reader.recursionLimit) throw Error('maximum nesting depth exceeded');
     const end = r.pos + length;
-    if (end > r.len) throw RangeError('index out of range');
-    const outerLen = r.len;
-    r.len = end;
+    const outerLen = enter(r, end);
     let ip = '';
     let port = 0;
     let kind = 0;
@@ -126,19 +119,32 @@ export class NodeDecoder {
         default: r.skipType(t & 7, depth); break;
       }
     }
-    if (r.pos !== end) throw RangeError('index out of range');
-    r.len = outerLen;
+    leave(r, end, outerLen);
     return { ip, port, kind: this.enums.endpointKind[kind] ?? kind };
   }
 }
 
+/**
+ * Reading a length-delimited field: the reader stops at its `end` (past the data: the message is
+ * cut short) until `leave`, which finds the field read to its end exactly (else it is malformed)
+ * and gives back the enclosing limit `enter` returned.
+ */
+function enter(r: Reader, end: number): number {
+  if (end > r.len) throw RangeError('index out of range');
+  const outerLen = r.len;
+  r.len = end;
+  return outerLen;
+}
+
+function leave(r: Reader, end: number, outerLen: number): void {
+  if (r.pos !== end) throw RangeError('index out of range');
+  r.len = outerLen;
+}
 
 /** One entry of map<string, string> tags (a key/value message), as the generated decoder reads it. */
 function readMapEntry(tags: Record<string, string>, r: Reader, depth: number): void {
   const end = r.uint32() + r.pos;
-  if (end > r.len) throw RangeError('index out of range');
-  const outerLen = r.len;
-  r.len = end;
+  const outerLen = enter(r, end);
   let key = '';
   let value = '';
   while (r.pos < end) {
@@ -149,8 +155,7 @@ function readMapEntry(tags: Record<string, string>, r: Reader, depth: number): v
       default: r.skipType(t & 7, depth); break;
     }
   }
-  if (r.pos !== end) throw RangeError('index out of range');
-  r.len = outerLen;
+  leave(r, end, outerLen);
   // A key "__proto__" is an own property, as the generated code makes it.
   if (key === '__proto__') Object.defineProperty(tags, key, { value, enumerable: true, writable: true, configurable: true });
   else tags[key] = value;
