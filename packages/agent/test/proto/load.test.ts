@@ -7,6 +7,7 @@ import type * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import protobuf from 'protobufjs';
 import { codecOf, loadProtos } from '../../src/proto/load.js';
+import { seededRandom } from '../fixtures.js';
 
 const agentDir = path.resolve(import.meta.dirname, '../..');
 
@@ -85,11 +86,6 @@ function randomMessage(type: protobuf.Type, rnd: () => number, depth = 0): Recor
   return out;
 }
 
-/** A seeded generator, so a failure can be replayed. */
-function seeded(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => ((s = (Math.imul(s, 1_664_525) + 1_013_904_223) >>> 0) / 2 ** 32);
-}
 
 test('every method\'s messages: the generated codecs write the bytes protobufjs\'s reflection writes and read them back to the same objects', () => {
   const includeDirs = [path.resolve(agentDir, '../../proto')];
@@ -99,7 +95,7 @@ test('every method\'s messages: the generated codecs write the bytes protobufjs\
   root.loadSync(['wgmesh/v1/mesh.proto', 'wgmesh/v1/agent.proto'], { keepCase: false });
   const { mesh, agent } = loadProtos();
   const ours: Record<string, grpc.ServiceDefinition> = { 'wgmesh.v1.Mesh': mesh.wgmesh.v1.Mesh.service, 'wgmesh.v1.Agent': agent.wgmesh.v1.Agent.service };
-  const rnd = seeded(20261202);
+  const rnd = seededRandom(20261202);
   let compared = 0;
   for (const [serviceName, service] of Object.entries(ours)) {
     const reference = parsed[serviceName] as protoLoader.ServiceDefinition;

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import protobuf from 'protobufjs';
 import { codecOf } from '../../src/proto/load.js';
+import { seededRandom } from '../fixtures.js';
 
 const agentDir = path.resolve(import.meta.dirname, '../..');
 const TO_OBJECT = { longs: Number, enums: String, defaults: true, oneofs: true };
@@ -19,10 +20,6 @@ function reflectionRoot(): protobuf.Root {
   return root;
 }
 
-function seeded(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => ((s = (Math.imul(s, 1_664_525) + 1_013_904_223) >>> 0) / 2 ** 32);
-}
 
 /** A node with odd values where the decoder could go wrong: enum numbers without a name, int64s past 2^53 and below 0, "__proto__" as a tag. */
 function randomNode(rnd: () => number, i: number): Record<string, unknown> {
@@ -92,7 +89,7 @@ function outcome(decode: () => unknown): string {
 
 test('nodes decode to what the generated codec gives, key order included, in every message that holds them', () => {
   const root = reflectionRoot();
-  const rnd = seeded(20261203);
+  const rnd = seededRandom(20261203);
   let compared = 0;
   let protoKeys = 0;
   for (let round = 0; round < 150; round++) {
@@ -134,7 +131,7 @@ test('nodes decode to what the generated codec gives, key order included, in eve
 
 test('malformed input: cut at every byte or with a byte changed, it throws where the generated codec throws and reads the same where it reads', () => {
   const root = reflectionRoot();
-  const rnd = seeded(7);
+  const rnd = seededRandom(7);
   const type = root.lookupType('wgmesh.v1.WatchEvent');
   const ours = codecOf('wgmesh.v1.WatchEvent');
   let threw = 0;
