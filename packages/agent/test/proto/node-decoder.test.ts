@@ -92,10 +92,12 @@ test('nodes decode to what the generated codec gives, key order included, in eve
   const rnd = seededRandom(20261203);
   let compared = 0;
   let protoKeys = 0;
+  const Node = root.lookupType('wgmesh.v1.Node');
+  const Snapshot = root.lookupType('wgmesh.v1.Snapshot');
+  const oursSnapshot = codecOf('wgmesh.v1.Snapshot');
   for (let round = 0; round < 150; round++) {
     const holder = HOLDERS[round % HOLDERS.length]!;
     const type = root.lookupType(holder.type);
-    const Node = root.lookupType('wgmesh.v1.Node');
     // Each node encoded alone, its unknown fields appended, then the holder around the raw bytes:
     // the holder's own fields come from fromObject, the nodes' bytes are spliced in by hand.
     const nodes = Array.from({ length: 1 + Math.floor(rnd() * 5) }, (_, i) => randomNode(rnd, round * 10 + i));
@@ -108,13 +110,11 @@ test('nodes decode to what the generated codec gives, key order included, in eve
     assert.equal(JSON.stringify(actual), JSON.stringify(expected), `${holder.type} round ${round}: key order`);
     for (const node of nodes) {
       const nodeBytes = withUnknownFields(Node.encode(Node.fromObject(node)).finish(), rnd);
-      const wrapped = root.lookupType('wgmesh.v1.Snapshot');
       const w = protobuf.Writer.create();
       w.uint32((1 << 3) | 2).bytes(nodeBytes);
       const snapshotBytes = w.finish();
-      const oursSnapshot = codecOf('wgmesh.v1.Snapshot');
       const got = oursSnapshot.toObject(oursSnapshot.decode(snapshotBytes), TO_OBJECT) as { nodes: { tags: object }[] };
-      const want = wrapped.toObject(wrapped.decode(snapshotBytes), TO_OBJECT) as { nodes: { tags: object }[] };
+      const want = Snapshot.toObject(Snapshot.decode(snapshotBytes), TO_OBJECT) as { nodes: { tags: object }[] };
       assert.deepEqual(got, want);
       assert.equal(JSON.stringify(got), JSON.stringify(want));
       // "__proto__" stays a tag (an own key), never the object's prototype.
