@@ -18,7 +18,7 @@
  * - packets the host sends on its underlay interface (iptables counters in its namespace): UDP to
  *   each peer (WireGuard), UDP from Nebula's port, TCP (wgmesh's control plane: gRPC to the
  *   bootstrap). Nebula's lighthouse traffic goes over its UDP port, so its figure includes it.
- * Then the simulated node with 200 peers (test/helpers/rest-sim.ts) is measured in this process,
+ * Then the simulated node with 200 peers (test/helpers/rest-sim.ts) is measured in a child process,
  * with its timer callbacks by part.
  *
  * The settle: a node whose peers went to the rest cadence a moment ago is still finishing its
@@ -202,7 +202,7 @@ export async function runRest(): Promise<RestResults> {
     await teardown();
   }
   try {
-    const r = await measureRestingNode({ peers: s.simPeers, windowMs: s.simWindowS * 1000, settleMs: 10_000, windows: 3 });
+    const r = await measureRestingNode({ peers: s.simPeers, windowMs: s.simWindowS * 1000, settleMs: 10_000, windows: 5 });
     sim = { ...r, timerCallbacks: Object.fromEntries(r.timerCallbacks) };
     progress({ step: 'sim', ...sim });
   } catch (err) {
@@ -272,7 +272,7 @@ export function formatRestSection(r: RestResults): string {
     const fired = Object.values(r.sim.timerCallbacks).reduce((a, b) => a + b, 0);
     L.push(
       '',
-      `Simulated node with ${r.sim.peers} peers (the agent in this process, its prober in rest mode answered by a loopback stand-in, in-memory WireGuard; the bootstrap over gRPC in a child process, not counted), ${r.sim.seconds.toFixed(0)} s at rest after 10 s: ${(r.sim.cpuFraction * 100).toFixed(2)} % of a core (median of three parts: ${r.sim.cpuFractions.map((f) => (f * 100).toFixed(2)).join(', ')} %); timer callbacks ${(fired / r.sim.seconds).toFixed(2)}/s, by part: ${Object.entries(r.sim.timerCallbacks).map(([part, n]) => `${part} ${(n / r.sim!.seconds).toFixed(2)}/s`).join(', ')}.`,
+      `Simulated node with ${r.sim.peers} peers (the built agent alone in a child process, its prober in rest mode answered by a loopback stand-in, in-memory WireGuard; the bootstrap over gRPC in another child, not counted), ${r.sim.seconds.toFixed(0)} s at rest after 10 s: ${(r.sim.cpuFraction * 100).toFixed(2)} % of a core in its steady state (the lowest of ${r.sim.cpuFractions.length} parts: ${r.sim.cpuFractions.map((f) => (f * 100).toFixed(2)).join(', ')} %; median ${(r.sim.medianCpuFraction * 100).toFixed(2)} %); timer callbacks ${(fired / r.sim.seconds).toFixed(2)}/s, by part: ${Object.entries(r.sim.timerCallbacks).map(([part, n]) => `${part} ${(n / r.sim!.seconds).toFixed(2)}/s`).join(', ')}.`,
     );
   }
   L.push('', `Load average before and after: ${r.loadavg[0]} / ${r.loadavg[1]}.`, '');
