@@ -32,7 +32,7 @@ import { startUpnp, stopDaemons } from './daemons.js';
 import { labEtcdMembers, requireEtcd, startEtcd, stopEtcd, type StartEtcdOptions } from './etcd.js';
 import { descendantsOf } from './parse.js';
 import { waitForMesh, waitForNodes } from './readiness.js';
-import { replaceHost, writeLabState, type LabHost, type LabRouter, type LabState, type LabStop } from './state.js';
+import { replaceHost, updateLabState, writeLabState, type LabHost, type LabRouter, type LabState, type LabStop } from './state.js';
 import { builtWgmeshCommand, createNodeSupervisor, processesInside, restartNodeArgv, signalAndWait, stopAll, stopLeftovers } from './supervisor.js';
 import { commandOnPath, formatCommandLine, isRoot, isRunning, processTable, type ProcessIdentity } from './sys.js';
 import { createHost, createRouter, createSwitch, destroyTopology, labRouter, listNetns, prepareDirs, type Topology } from './topology.js';
@@ -295,8 +295,7 @@ export async function labKillNode(ref: LabRef, hostName: string, options: LabKil
   const children: TrackedChild[] = descendantsOf(proc.pid, await processTable()).map((c) => ({ pid: c.pid, startTicks: c.startTicks, comm: c.comm }));
   const stop: LabStop = { signal: sig, atMs: Date.now() };
   // Recorded before the signal: whatever happens next, the lab knows this stop was on purpose.
-  lab = replaceHost(lab, { ...host, stopped: stop });
-  await writeLabState(labPaths(lab.name).stateFile, lab);
+  lab = await updateLabState(labPaths(lab.name).stateFile, (current) => replaceHost(current, { ...labHost(current, host.name), stopped: stop }));
   report(options.onProgress, `${host.name}: sending ${sig} to wgmesh (PID ${proc.pid})`);
   const signalledMs = Date.now();
   const { escalated, gone } = await signalAndWait(proc, sig, options.timeoutMs ?? LAB_DEFAULTS.stopTimeoutMs, () =>
@@ -329,8 +328,8 @@ export async function labStartNode(ref: LabRef, hostName: string, options: LabSt
   report(options.onProgress, `${host.name}: starting wgmesh ${host.role}${extra.length > 0 ? ` with ${formatCommandLine(extra)} added` : ''}`);
   const supervisor = options.supervisor ?? createNodeSupervisor();
   host = await supervisor.start(lab, host, options.env, restartNodeArgv(lab, host, extra));
-  lab = replaceHost(lab, host);
-  await writeLabState(labPaths(lab.name).stateFile, lab);
+  const started = host;
+  lab = await updateLabState(labPaths(lab.name).stateFile, (current) => replaceHost(current, started));
   if (options.wait !== false) {
     lab = await waitForMesh(lab, { timeoutMs: options.readyTimeoutMs ?? LAB_DEFAULTS.readyTimeoutMs, supervisor, ...(options.onProgress ? { onProgress: options.onProgress } : {}) });
     host = labHost(lab, host.name);

@@ -10,7 +10,7 @@ import { LabNotReady, NodeExited } from './errors.js';
 import { labHost, resolveLab } from './hosts.js';
 import { labPaths } from './plan.js';
 import { nodeInfoOf, type NodeInfo } from './parse.js';
-import { replaceHost, writeLabState, type LabHost, type LabState } from './state.js';
+import { replaceHost, updateLabState, type LabHost, type LabState } from './state.js';
 import { logTail } from './supervisor.js';
 import { isRunning, sleep } from './sys.js';
 import type { LabRef, NodeSupervisor, Progress, WaitForMeshOptions } from './types.js';
@@ -91,16 +91,13 @@ export async function waitForNodes(lab: LabState, hosts: readonly LabHost[], exp
         }
         if (Date.now() >= deadline) {
           failed = true;
-          throw new LabNotReady(`${host.name} not ready after ${options.timeoutMs} ms (${last}); its log: ${host.logFile}`);
+          // The log's tail in the error: a test's teardown removes the lab, log files included.
+          throw new LabNotReady(`${host.name} not ready after ${options.timeoutMs} ms (${last}); last lines of ${host.logFile}:\n${(await logTail(host.logFile)) || '(empty)'}`);
         }
         await sleep(LAB_DEFAULTS.pollIntervalMs);
       }
     }),
   );
-}
-
-function withHosts(lab: LabState, hosts: readonly LabHost[]): LabState {
-  return hosts.reduce(replaceHost, lab);
 }
 
 /** The hosts whose wgmesh (as the lab started it) is running now. */
@@ -120,7 +117,7 @@ export async function waitForMesh(ref: LabRef, options: WaitForMeshOptions = {})
     onProgress: options.onProgress,
     supervisor: options.supervisor,
   });
-  const updated = withHosts(lab, ready);
-  await writeLabState(labPaths(lab.name).stateFile, updated);
-  return updated;
+  // Only the mesh IPs are this wait's to record; the rest of lab.json is as other commands left it.
+  return updateLabState(labPaths(lab.name).stateFile, (current) =>
+    ready.reduce((acc, h) => (acc.hosts.some((x) => x.name === h.name) && h.meshIp ? replaceHost(acc, { ...labHost(acc, h.name), meshIp: h.meshIp }) : acc), current));
 }

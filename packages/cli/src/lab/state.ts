@@ -1,6 +1,6 @@
 /** lab.json: what a lab created and started, so `exec`, `add` and `down` can find it again. */
-import { readFile } from 'node:fs/promises';
-import { InvalidLabOptions } from './errors.js';
+import { open, readFile, unlink } from 'node:fs/promises';
+import { InvalidLabOptions, LabError } from './errors.js';
 import { NAT_STYLES, type NatStyle } from './plan.js';
 
 export type HostRole = 'bootstrap' | 'join';
@@ -318,6 +318,72 @@ export async function writeLabState(file: string, state: LabState): Promise<void
   // `lab status`/`exec`/`info`/`down` need not load all of @wgmesh/agent to start.
   const { writeFileAtomic } = await import('@wgmesh/agent');
   await writeFileAtomic(file, formatLabState(state), 0o644);
+}
+
+/** How long a lab command waits for another to finish its change of lab.json. */
+const LAB_STATE_LOCK_TIMEOUT_MS = 30_000;
+
+/**
+ * Runs `work` holding lab.json's lock (lab.json.lock, made with O_EXCL, holding the holder's PID):
+ * two lab commands on one lab (`lab restart h2 & lab restart h3`) each read lab.json, change their
+ * host and write it back, and without the lock the last writer dropped the other's new PID, so
+ * `lab down` left that node running. A lock whose holder has died is taken over.
+ */
+async function withLabStateLock<T>(file: string, work: () => Promise<T>): Promise<T> {
+  const lockFile = `${file}.lock`;
+  const deadline = Date.now() + LAB_STATE_LOCK_TIMEOUT_MS;
+  for (;;) {
+    try {
+      const handle = await open(lockFile, 'wx', 0o644);
+      try {
+        await handle.writeFile(`${process.pid}\n`);
+      } finally {
+        await handle.close();
+      }
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    const holder = Number.parseInt(await readFile(lockFile, 'utf8').catch(() => ''), 10);
+    // Written right after it is made: a lock without a PID yet is someone's, moments old.
+    if (Number.isInteger(holder) && holder > 0 && !isAlive(holder)) {
+      await unlink(lockFile).catch(() => {});
+      continue;
+    }
+    if (Date.now() > deadline) {
+      throw new LabError(`${file} is locked by ${Number.isInteger(holder) ? `PID ${holder}` : 'another lab command'} (${lockFile}) for over ${LAB_STATE_LOCK_TIMEOUT_MS / 1000} s; if no lab command is running, remove ${lockFile}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 5 + Math.random() * 10));
+  }
+  try {
+    return await work();
+  } finally {
+    await unlink(lockFile).catch(() => {});
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Changes lab.json as it is now, under its lock: `change` gets the state on disk (another command
+ * may have changed it since this one loaded it) and returns the new one, which is written and
+ * returned. For changes of one host (a start, a stop, a mesh IP) made while other commands run.
+ */
+export async function updateLabState(file: string, change: (current: LabState) => LabState): Promise<LabState> {
+  return withLabStateLock(file, async () => {
+    const current = await readLabState(file);
+    if (!current) throw new LabError(`${file} is gone: the lab was taken down meanwhile`);
+    const next = change(current);
+    await writeLabState(file, next);
+    return next;
+  });
 }
 
 /** The lab with its etcd member of that name replaced. */

@@ -4,7 +4,11 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InvalidLabOptions } from '../../src/lab/errors.js';
-import { formatLabState, parseLabState, readLabState, replaceEtcdMember, replaceHost, writeLabState, type LabHost, type LabState } from '../../src/lab/state.js';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { writeFile } from 'node:fs/promises';
+import { labHost } from '../../src/lab/hosts.js';
+import { formatLabState, parseLabState, readLabState, replaceEtcdMember, replaceHost, updateLabState, writeLabState, type LabHost, type LabState } from '../../src/lab/state.js';
 
 const host = (k: number, extra: Partial<LabHost> = {}): LabHost => ({
   name: `h${k}`,
@@ -89,6 +93,41 @@ describe('lab.json', () => {
       await writeLabState(file, lab);
       assert.deepEqual(await readLabState(file), lab);
       assert.deepEqual(await readdir(join(dir, 'sub')), ['lab.json']);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('changes made at once by several commands all land: each is made to lab.json as it is then, under its lock', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'wgmesh-lab-state-'));
+    try {
+      const file = join(dir, 'lab.json');
+      const hosts = Array.from({ length: 12 }, (_, i) => host(i + 1));
+      await writeLabState(file, { ...lab, hosts });
+      // As `lab restart h1 & … & lab restart h12` would: each records its host's new process.
+      await Promise.all(hosts.map((h, i) => updateLabState(file, (current) =>
+        replaceHost(current, { ...labHost(current, h.name), process: { pid: 1000 + i, startTicks: i, startedMs: 1_700_000_001_000 + i, argv: ['node', 'join'] } }))));
+      const after = (await readLabState(file))!;
+      assert.deepEqual(after.hosts.map((h) => h.process?.pid), hosts.map((_, i) => 1000 + i), 'every host has the PID its command recorded');
+      assert.deepEqual((await readdir(dir)).sort(), ['lab.json'], 'no lock or temporary file is left');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("a lock whose holder has died is taken over; a lab taken down meanwhile is an error that says so", async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'wgmesh-lab-state-'));
+    try {
+      const file = join(dir, 'lab.json');
+      await writeLabState(file, lab);
+      const gone = spawn(process.execPath, ['-e', '']);
+      await once(gone, 'exit');
+      await writeFile(`${file}.lock`, `${gone.pid}\n`);
+      const next = await updateLabState(file, (current) => ({ ...current, logLevel: 'debug' }));
+      assert.equal(next.logLevel, 'debug');
+      assert.equal((await readLabState(file))!.logLevel, 'debug');
+      await rm(file);
+      await assert.rejects(updateLabState(file, (current) => current), /is gone: the lab was taken down meanwhile/);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
