@@ -720,23 +720,43 @@ export class Agent extends EventEmitter {
     this.deviceUp = true;
   }
 
+  /**
+   * The wg interface's move to a new mesh IP while it is under way (a re-join was given a new
+   * address: the device is closed and brought up again, so for a moment it does not exist). A part
+   * starting meanwhile (layer 2 reads the device's MTU) waits for it rather than failing the node:
+   * it resolves once the move is done and 'address' was emitted.
+   */
+  get addressMove(): Promise<void> | undefined {
+    return this.addressMoving;
+  }
+  private addressMoving: Promise<void> | undefined;
+
   /** A re-join was answered: a new mesh IP moves the device; then every peer is checked again. */
   private async rejoined(response: JoinResponse__Output): Promise<void> {
     const previous = this.membership.joined;
     const moved = previous !== undefined && (response.meshIp !== previous.meshIp || response.meshCidr !== previous.meshCidr);
-    if (moved) {
-      // Reaped while away and its IP reused, or the mesh was re-created: never keep an address
-      // the bootstrap may have given to someone else.
-      this.logger.warn('the bootstrap gave this node a new mesh IP; moving the interface to it', { meshIp: response.meshIp, previous: previous.meshIp });
-      await this.components.driver.close();
-      await this.upDevice(response.meshIp, response.meshCidr);
-      void this.relays.syncForwarding(true);
+    let moveDone = () => {};
+    if (moved) this.addressMoving = new Promise<void>((resolve) => (moveDone = resolve));
+    try {
+      if (moved) {
+        // Reaped while away and its IP reused, or the mesh was re-created: never keep an address
+        // the bootstrap may have given to someone else.
+        this.logger.warn('the bootstrap gave this node a new mesh IP; moving the interface to it', { meshIp: response.meshIp, previous: previous.meshIp });
+        await this.components.driver.close();
+        await this.upDevice(response.meshIp, response.meshCidr);
+        void this.relays.syncForwarding(true);
+      }
+      this.membership.adopt(response);
+      this.announceMembership();
+      await this.membership.persist();
+      this.logJoined(response);
+      if (moved) this.emit('address', response.meshIp);
+    } finally {
+      if (moved) {
+        this.addressMoving = undefined;
+        moveDone();
+      }
     }
-    this.membership.adopt(response);
-    this.announceMembership();
-    await this.membership.persist();
-    this.logJoined(response);
-    if (moved) this.emit('address', response.meshIp);
     // Keys first: a full pass leaves out peers whose key is pending (a restart from saved state
     // learns only now that the mesh has preshared keys).
     this.psk.enabled = response.presharedKeys;

@@ -10,6 +10,8 @@ import { L2CommandFailed } from '../errors.js';
 export interface L2Membership extends Pick<EventEmitter, 'on' | 'off'> {
   readonly netmap: Netmap;
   readonly joined: JoinResponse__Output | undefined;
+  /** The wg interface's move to a new mesh IP, while under way (Agent.addressMove): the device is gone for a moment. */
+  readonly addressMove?: Promise<void> | undefined;
 }
 
 export interface MeshL2Init {
@@ -81,7 +83,7 @@ export class MeshL2 {
     this.membership.on('address', this.onAddress);
     this.membership.on('members', this.onMembers);
     this.enqueue(() => this.ensureUp());
-    await this.idle();
+    await this.settled();
     const joined = this.membership.joined;
     if (joined && !this.enabled && (this.init.bridgeIfs?.length || this.init.address)) {
       this.logger.warn('-l2-bridge-if/-l2-addr given, but this mesh has no layer 2 (its bootstrap runs without -l2): ignored', { mesh: this.init.meshName });
@@ -118,6 +120,21 @@ export class MeshL2 {
       this.made = false;
       await this.driver.close({ keepInterface: this.init.keepInterface ?? false });
       this.logger.info(this.init.keepInterface ? 'layer 2: devices left in place (-keep-interface)' : 'layer 2: devices removed', { bridge: this.names.bridge });
+    }
+  }
+
+  /**
+   * Every pass run, none queued meanwhile, and no move of the wg interface under way. A node
+   * restarted from saved state whose join got a new mesh IP moves its interface while its parts
+   * start: a bring-up that ran into the missing device is redone after the move ('address'), and
+   * the start is judged on that one (it failed the node, which then left the mesh, in the L2 lab).
+   */
+  private async settled(): Promise<void> {
+    for (;;) {
+      const queue = this.queue;
+      await this.membership.addressMove;
+      await queue;
+      if (queue === this.queue && this.membership.addressMove === undefined) return;
     }
   }
 

@@ -159,6 +159,36 @@ describe('MeshL2: the flood list follows the membership', () => {
     await l2.stop();
   });
 
+  test('a start during a move of the wg interface (a restart whose re-join got a new mesh IP) waits for it and comes up on the new IP', async () => {
+    const membership = new FakeMembership(2) as FakeMembership & { addressMove?: Promise<void> };
+    const driver = new MemoryL2Driver({ wgme: 1420 });
+    // The agent has closed the device to bring it up on the new IP: for now it does not exist.
+    let deviceGone = true;
+    const mtuOf = driver.mtuOf.bind(driver);
+    driver.mtuOf = async (iface) => {
+      if (deviceGone) throw new Error(`ip -j link show dev ${iface}: Device "${iface}" does not exist.`);
+      return mtuOf(iface);
+    };
+    let moveDone = () => {};
+    membership.addressMove = new Promise<void>((resolve) => (moveDone = resolve));
+    const l2 = new MeshL2(membership, driver, { meshName: 'me', wgInterface: 'wgme', fullPassMs: 0 });
+    const start = l2.start();
+    // The first bring-up has run into the missing device by now.
+    while (l2.status()?.error === '') await sleep(1);
+    assert.match(l2.status()!.error, /does not exist/);
+    // The move ends as Agent.rejoined ends it: device up, new IP adopted, 'address', then the promise.
+    deviceGone = false;
+    membership.joined = { ...membership.joined!, meshIp: '198.18.0.50' };
+    membership.emit('address', '198.18.0.50');
+    membership.addressMove = undefined;
+    moveDone();
+    await start;
+    assert.equal(driver.config?.local, '198.18.0.50', 'the devices are up, on the new mesh IP');
+    assert.equal(l2.status()?.up, true);
+    assert.equal(driver.flood.size, 2);
+    await l2.stop();
+  });
+
   test('stop removes the devices, or leaves them with keepInterface', async () => {
     const plain = await started(2);
     await plain.l2.stop();
