@@ -2,6 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { IConversionOptions, Writer } from 'protobufjs';
 import codecRoot from './codecs.gen.js';
 import { SERVICE_METHODS } from './descriptor.gen.js';
+import { installNodeDecoder, type GeneratedV1 } from './node-decoder.js';
 import type { ProtoGrpcType as AgentProto } from './gen/agent.js';
 import type { ProtoGrpcType as MeshProto } from './gen/mesh.js';
 
@@ -9,6 +10,10 @@ import type { ProtoGrpcType as MeshProto } from './gen/mesh.js';
 const TO_OBJECT: IConversionOptions = { longs: Number, enums: String, defaults: true, oneofs: true };
 
 let loaded: { mesh: MeshProto; agent: AgentProto } | undefined;
+
+// Nodes (the membership: every Join answer, snapshot and change) skip the generated codec's
+// message objects; see node-decoder.ts.
+installNodeDecoder((codecRoot as unknown as { wgmesh: { v1: GeneratedV1 } }).wgmesh.v1);
 
 /** Loads both services once. This is the only place the untyped loader output is cast. */
 export function loadProtos(): { mesh: MeshProto; agent: AgentProto } {
