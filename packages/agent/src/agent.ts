@@ -337,7 +337,10 @@ export class Agent extends EventEmitter {
         joinRequest: async (attempt) => {
           await this.paths.refresh();
           if (attempt === 0) this.step('endpoints', describeEndpoints(this.paths.endpoints, this.paths.behindNat));
-          return { endpoints: [...this.paths.endpoints], tags: this.reporter.tags, listenPort: this.listenPort, relay: init.relay ?? false };
+          // The address it holds (restored from saved state, or from the last join): a node that
+          // left at its last stop gets it back when no one took it meanwhile.
+          const previousMeshIp = this.membership.joined?.meshIp ?? '';
+          return { endpoints: [...this.paths.endpoints], tags: this.reporter.tags, listenPort: this.listenPort, relay: init.relay ?? false, previousMeshIp };
         },
         rejoined: (response) => this.rejoined(response),
         changed,

@@ -8,6 +8,7 @@ import { generateKeyPair } from '../src/wg/keys.js';
 import { MemoryWgDriver } from '../src/wg/memory-driver.js';
 import { meshNode } from './fixtures.js';
 import { SimTimers } from './sim-timers.js';
+import { MemoryAgentStateStore } from '../src/state/agent-state.js';
 
 const HEARTBEAT_MS = 5000;
 
@@ -248,5 +249,36 @@ describe('Agent: batched Watch messages', () => {
     } finally {
       await agent.stop({ leave: false });
     }
+  });
+});
+
+describe('Agent: its mesh IP across restarts', () => {
+  test('a join from saved state asks for the saved mesh IP (previous_mesh_ip); a first join asks for none', async () => {
+    const asked: (string | undefined)[] = [];
+    const control: ControlClient = {
+      async join(req) {
+        asked.push(req.previousMeshIp ?? undefined);
+        const self = meshNode('n0', '198.18.0.7', { publicKey: String(req.publicKey) });
+        return { nodeName: 'n0', meshIp: self.meshIp, meshCidr: '198.18.0.0/16', meshCreatedMs: 1, revision: 1, nodes: [self], nodeSecret: '', presharedKeys: false, l2: null };
+      },
+      watch: () => ({ cancel() {} }),
+      update: async () => ({ revision: 1, relayPairs: 0 }),
+      async leave() {},
+      rtt: async () => ({ nodes: [], rows: [], partial: true }),
+      close() {},
+    };
+    const stateStore = new MemoryAgentStateStore();
+    const privateKey = generateKeyPair().privateKey;
+    const node = () => new Agent({ control, driver: new MemoryWgDriver('wgip'), stateStore, timers: new SimTimers() }, { meshName: 'm', nodeName: 'n0', privateKey, wgOptions: {} });
+    const first = node();
+    await first.start();
+    await first.stop({ leave: false });
+    assert.equal(stateStore.state?.meshIp, '198.18.0.7', 'the join was saved');
+    const restarted = node();
+    await restarted.start();
+    // Restored from saved state, it re-joins in the background.
+    for (let i = 0; i < 100 && asked.length < 2; i++) await new Promise((r) => setImmediate(r));
+    await restarted.stop({ leave: false });
+    assert.deepEqual(asked.map((ip) => ip || ''), ['', '198.18.0.7']);
   });
 });

@@ -61,7 +61,7 @@ export interface ControlSessionInit {
 /** What the session asks of the node around it. */
 export interface ControlSessionHooks {
   /** What a Join carries besides the identity, asked again before every attempt (0 is the first). */
-  joinRequest(attempt: number): Promise<{ endpoints: Endpoint[]; tags: Readonly<Record<string, string>>; listenPort: number }>;
+  joinRequest(attempt: number): Promise<{ endpoints: Endpoint[]; tags: Readonly<Record<string, string>>; listenPort: number; previousMeshIp?: string }>;
   /** A re-join was answered: the node takes it (moving its device when the IP changed). */
   rejoined(response: JoinResponse__Output): Promise<void>;
   /** `connected` or `controlError` changed. */

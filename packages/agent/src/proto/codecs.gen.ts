@@ -770,6 +770,7 @@ export const wgmesh = $root.wgmesh = (() => {
             JoinRequest.prototype.listenPort = 0;
             JoinRequest.prototype.nodeSecret = "";
             JoinRequest.prototype.relay = false;
+            JoinRequest.prototype.previousMeshIp = "";
 
             JoinRequest.encode = function encode(m, w, q) {
                 if (!w)
@@ -799,6 +800,8 @@ export const wgmesh = $root.wgmesh = (() => {
                     w.uint32(58).string(m.nodeSecret);
                 if (m.relay != null && Object.hasOwnProperty.call(m, "relay"))
                     w.uint32(64).bool(m.relay);
+                if (m.previousMeshIp != null && Object.hasOwnProperty.call(m, "previousMeshIp"))
+                    w.uint32(74).string(m.previousMeshIp);
                 return w;
             };
 
@@ -886,6 +889,10 @@ export const wgmesh = $root.wgmesh = (() => {
                             m.relay = r.bool();
                             break;
                         }
+                    case 9: {
+                            m.previousMeshIp = r.string();
+                            break;
+                        }
                     default:
                         r.skipType(t & 7, n);
                         break;
@@ -947,6 +954,9 @@ export const wgmesh = $root.wgmesh = (() => {
                 if (d.relay != null) {
                     m.relay = Boolean(d.relay);
                 }
+                if (d.previousMeshIp != null) {
+                    m.previousMeshIp = String(d.previousMeshIp);
+                }
                 return m;
             };
 
@@ -971,6 +981,7 @@ export const wgmesh = $root.wgmesh = (() => {
                     d.listenPort = 0;
                     d.nodeSecret = "";
                     d.relay = false;
+                    d.previousMeshIp = "";
                 }
                 if (m.meshName != null && Object.hasOwnProperty.call(m, "meshName")) {
                     d.meshName = m.meshName;
@@ -1004,6 +1015,9 @@ export const wgmesh = $root.wgmesh = (() => {
                 }
                 if (m.relay != null && Object.hasOwnProperty.call(m, "relay")) {
                     d.relay = m.relay;
+                }
+                if (m.previousMeshIp != null && Object.hasOwnProperty.call(m, "previousMeshIp")) {
+                    d.previousMeshIp = m.previousMeshIp;
                 }
                 return d;
             };

@@ -86,6 +86,17 @@ export class Ipam {
     return prefixContains(this.cidr, ip) && !this.isReserved(ipToBigInt(ip));
   }
 
+  /**
+   * `ip` in its canonical form when this IPAM may hand it out (inside its range, not the CIDR's
+   * network or broadcast address); undefined for anything else, text that is no address included.
+   */
+  allocatable(ip: string): string | undefined {
+    // Text from the wire: longer than any address (45 characters for IPv6) is not parsed at all.
+    if (ip.length > 45 || !prefixContains(this.range, ip)) return undefined;
+    const n = ipToBigInt(ip);
+    return this.isReserved(n) ? undefined : bigIntToIp(n, this.cidr.family);
+  }
+
   /** The mesh CIDR's network address, and its broadcast address for IPv4. */
   isReserved(n: bigint): boolean {
     return n === this.cidr.network || (this.cidr.family === 4 && n === this.cidr.network + this.cidr.size - 1n);

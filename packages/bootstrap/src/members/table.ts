@@ -35,6 +35,8 @@ export interface JoinInput {
   readonly relay?: boolean;
   /** Only for the bootstrap's own entry: its configured address. */
   readonly fixedIp?: string;
+  /** The mesh IP the node held last (JoinRequest.previous_mesh_ip): a new member gets it when it is free and in the range. */
+  readonly previousIp?: string;
 }
 
 export interface UpdateInput {
@@ -422,8 +424,12 @@ export class MemberTable {
       }
       if (input.fixedIp) this.checkFixedIp(input.name, input.fixedIp);
       // A shared store takes the first candidate no other bootstrap took meanwhile (in its transaction).
-      const ip = input.fixedIp ?? (this.shared ? '' : this.addresses.lowestFree());
-      const candidates = input.fixedIp ? [input.fixedIp] : this.shared ? spreadCandidates(this.ipam.free(new Set(this.addresses.inUse())), input.name) : undefined;
+      // A node back after it left (a restart: it leaves at its stop) asks for the address it held,
+      // and keeps it when no one took it meanwhile: its address does not move with every restart.
+      const allocatable = input.previousIp ? this.ipam.allocatable(input.previousIp) : undefined;
+      const previous = allocatable !== undefined && this.addresses.holder(allocatable) === undefined ? allocatable : undefined;
+      const ip = input.fixedIp ?? (this.shared ? '' : previous ?? this.addresses.lowestFree());
+      const candidates = input.fixedIp ? [input.fixedIp] : this.shared ? withFirst(previous, spreadCandidates(this.ipam.free(new Set(this.addresses.inUse())), input.name)) : undefined;
       // The node's own secret (agents derive one from their private key), else one made here.
       const secret = input.identity.cert || input.identity.local ? '' : input.identity.secret || newNodeSecret();
       const member = await this.commit({ upsert: {
@@ -873,6 +879,12 @@ export function* spreadCandidates(free: Iterable<string>, name: string): Generat
   yield* window.slice(start);
   yield* window.slice(0, start);
   for (let next = iterator.next(); !next.done; next = iterator.next()) yield next.value;
+}
+
+/** `first` (when there is one), then the rest: the candidate a node asked for goes before the spread. */
+function* withFirst(first: string | undefined, rest: Iterable<string>): Generator<string> {
+  if (first !== undefined) yield first;
+  for (const candidate of rest) if (candidate !== first) yield candidate;
 }
 
 /** The node as every member sees it: nothing that proves identity. */

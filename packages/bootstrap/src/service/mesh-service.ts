@@ -155,7 +155,7 @@ export function createMeshService(
         const endpoints = validateEndpoints(req.endpoints, meshCidr, endpointIps);
         const tags = validateTags(req.tags);
         const listenPort = validateListenPort(req.listenPort);
-        const { member, revision, created, secret } = await table.join({ name, identity, endpoints, tags, listenPort, relay: req.relay });
+        const { member, revision, created, secret } = await table.join({ name, identity, endpoints, tags, listenPort, relay: req.relay, ...(req.previousMeshIp ? { previousIp: req.previousMeshIp } : {}) });
         logger.info(created ? 'node joined' : 'node re-joined', { node: name, meshIp: member.meshIp, publicKey, revision });
         return membership.joinResponse({ ...table.joinResponse(member, secret), presharedKeys: components.presharedKeys !== undefined });
       }, {

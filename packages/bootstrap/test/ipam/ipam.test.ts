@@ -268,3 +268,22 @@ describe('AddressPool: the lowest free address without a scan', () => {
     });
   }
 });
+
+describe('Ipam.allocatable: an address a node asks for again', () => {
+  test('inside the range and not reserved: in its canonical form; anything else: undefined', () => {
+    const ipam = new Ipam('10.232.0.0/16', '10.232.1.0/24');
+    assert.equal(ipam.allocatable('10.232.1.7'), '10.232.1.7');
+    assert.equal(ipam.allocatable('10.232.2.7'), undefined, 'in the CIDR, outside the range');
+    assert.equal(ipam.allocatable('10.233.1.7'), undefined, 'outside the CIDR');
+    assert.equal(ipam.allocatable('010.232.1.7'), undefined, 'a legacy spelling of another network');
+    assert.equal(ipam.allocatable('not an address'), undefined);
+    assert.equal(ipam.allocatable(''), undefined);
+    assert.equal(ipam.allocatable(`10.232.1.7${' '.repeat(40)}`), undefined, 'longer than any address');
+    const whole = new Ipam('10.232.0.0/24');
+    assert.equal(whole.allocatable('10.232.0.0'), undefined, 'the network address');
+    assert.equal(whole.allocatable('10.232.0.255'), undefined, 'the broadcast address');
+    const v6 = new Ipam('fd00:232::/120');
+    assert.equal(v6.allocatable('fd00:232:0:0::5'), 'fd00:232::5', 'IPv6 written another way: the canonical text');
+    assert.equal(v6.allocatable('10.232.0.5'), undefined, 'the other family');
+  });
+});

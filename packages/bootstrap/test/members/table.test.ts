@@ -80,6 +80,33 @@ describe('MemberTable', () => {
     assert.deepEqual(published.map((d) => [d.kind, d.revision]), [['upsert', 1], ['upsert', 2], ['upsert', 3], ['remove', 4]]);
   });
 
+  test('a node back after it left gets the mesh IP it asks for (previous_mesh_ip) when that is free; else the lowest free one', async () => {
+    const { table } = await openTable({ cidr: '10.232.0.0/24' });
+    const keys = new Map(['a1', 'a2', 'a3', 'a4', 'a5'].map((n) => [n, generateKeyPair().publicKey]));
+    const ips = new Map<string, string>();
+    for (const [name, key] of keys) ips.set(name, (await table.join(joinInput(name, key))).member.meshIp);
+    // Two restarts at once, as in the layer-2 lab: a4 and a2 leave (lowest free is now a2's address).
+    await table.remove('a4');
+    await table.remove('a2');
+    const back = await table.join(joinInput('a4', keys.get('a4'), { previousIp: ips.get('a4')! }));
+    assert.equal(back.member.meshIp, ips.get('a4'), 'a4 has its address again, not the lowest free one');
+    // a2 asks for a4's address, which a4 holds: it gets the lowest free one (its own, here).
+    const a2 = await table.join(joinInput('a2', keys.get('a2'), { previousIp: ips.get('a4')! }));
+    assert.equal(a2.member.meshIp, ips.get('a2'));
+    // What may not be handed out is not: outside the CIDR, its network or broadcast address, not an address, another spelling of one in use.
+    for (const [i, asked] of ['10.233.0.9', '10.232.0.0', '10.232.0.255', 'ten', '', '::1', `${ips.get('a1')}`].entries()) {
+      await table.remove('a5');
+      const got = (await table.join(joinInput('a5', keys.get('a5'), { previousIp: asked }))).member.meshIp;
+      assert.equal(got, ips.get('a5'), `asked for ${JSON.stringify(asked)} (case ${i}): the lowest free address`);
+    }
+    const owners = new Map<string, string>();
+    for (const node of table.list()) {
+      assert.equal(owners.get(node.meshIp), undefined, `${node.meshIp} has one owner`);
+      owners.set(node.meshIp, node.name);
+    }
+    assert.equal(owners.size, 5);
+  });
+
   test('deltasSince returns exactly the deltas after a revision', async () => {
     const { table, published } = await openTable();
     for (const name of ['a1', 'a2', 'a3', 'a4']) await table.join(joinInput(name));

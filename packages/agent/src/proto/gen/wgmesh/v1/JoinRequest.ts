@@ -11,6 +11,7 @@ export interface JoinRequest {
   'listenPort'?: (number);
   'nodeSecret'?: (string);
   'relay'?: (boolean);
+  'previousMeshIp'?: (string);
 }
 
 export interface JoinRequest__Output {
@@ -22,4 +23,5 @@ export interface JoinRequest__Output {
   'listenPort': (number);
   'nodeSecret': (string);
   'relay': (boolean);
+  'previousMeshIp': (string);
 }
