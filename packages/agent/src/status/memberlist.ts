@@ -6,6 +6,7 @@ import { nodesByName } from '../netmap/netmap.js';
 import { parseServiceTag } from '../services.js';
 import { formatEndpoint } from '../endpoints/endpoints.js';
 import { errorMessage, silentLogger, type Logger } from '../log.js';
+import { defaultTimers, type Timers } from '../timers.js';
 
 /** The mesh topology as the -memberlist-file export holds it (schema: docs/schemas/memberlist.schema.json). */
 export interface Memberlist {
@@ -130,18 +131,29 @@ function goString(text: string): string {
   return JSON.stringify(text).replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
+/**
+ * The shortest time between two rewrites of the file. The original wgmesh looks for a change
+ * once a second; a 10,000-member document is megabytes, and a join wave brings hundreds of
+ * changes a second, each of which would otherwise rewrite it.
+ */
+export const MEMBERLIST_MIN_INTERVAL_MS = 1000;
+
 export interface MemberlistExporterInit {
   /** Default 'wgmesh'. */
   readonly format?: MemberlistFormat;
   /** For the original's lastUpdate; Date.now by default. */
   readonly now?: () => number;
+  /** Default MEMBERLIST_MIN_INTERVAL_MS. */
+  readonly minIntervalMs?: number;
+  readonly timers?: Timers;
 }
 
 /**
- * Rewrites the memberlist file atomically whenever membership changes, for DNS zone tools
- * and the like. Writes are coalesced and skipped when the revision did not move. In the
- * original's format the file is mode 0640 and removed on stop, as the original does; ours is
- * 0644 and stays.
+ * Rewrites the memberlist file atomically when membership changes, for DNS zone tools and the
+ * like: a change after a quiet second is written at once, and the changes of a busy second
+ * together at its end (at most one rewrite per minIntervalMs, always ending on the latest
+ * revision). A rewrite is skipped when the revision did not move. In the original's format the
+ * file is mode 0640 and removed on stop, as the original does; ours is 0644 and stays.
  */
 export class MemberlistExporter {
   private readonly writer = new Coalescer(() => this.write());
@@ -151,11 +163,20 @@ export class MemberlistExporter {
   private readonly logger: Logger;
   readonly format: MemberlistFormat;
   private readonly now: () => number;
+  private readonly minIntervalMs: number;
+  private readonly timers: Timers;
+  /** Set while the last rewrite is younger than minIntervalMs. */
+  private pause: unknown;
+  /** A change came during the pause: rewrite when it ends. */
+  private dirty = false;
+  private stopped = false;
 
   constructor(private readonly agent: Agent, readonly file: string, logger?: Logger, init: MemberlistExporterInit = {}) {
     this.logger = logger ?? silentLogger();
     this.format = init.format ?? 'wgmesh';
     this.now = init.now ?? Date.now;
+    this.minIntervalMs = init.minIntervalMs ?? MEMBERLIST_MIN_INTERVAL_MS;
+    this.timers = init.timers ?? defaultTimers;
   }
 
   start(): void {
@@ -163,8 +184,16 @@ export class MemberlistExporter {
     this.schedule();
   }
 
+  /** Writes what a pause was holding back (the file ends on the latest revision), then stops. */
   async stop(): Promise<void> {
+    this.stopped = true;
     this.agent.off('change', this.onChange);
+    this.timers.clearTimeout(this.pause);
+    this.pause = undefined;
+    if (this.dirty) {
+      this.dirty = false;
+      await this.writer.run();
+    }
     await this.writer.idle();
     if (this.format === 'original' && this.lastRevision >= 0) {
       await unlink(this.file).catch((err: NodeJS.ErrnoException) => {
@@ -173,12 +202,27 @@ export class MemberlistExporter {
     }
   }
 
-  /** Resolves once the file reflects the current revision. */
+  /** Writes now, whatever the pause; resolves once the file reflects the current revision. */
   flush(): Promise<void> {
     return this.writer.run();
   }
 
+  /** Resolves when no rewrite is under way (one the pause holds back is not waited for). */
+  idle(): Promise<void> {
+    return this.writer.idle();
+  }
+
   private schedule(): void {
+    if (this.stopped) return;
+    if (this.pause !== undefined) {
+      this.dirty = true;
+      return;
+    }
+    this.dirty = false;
+    this.pause = this.timers.setTimeout(() => {
+      this.pause = undefined;
+      if (this.dirty) this.schedule();
+    }, this.minIntervalMs);
     void this.writer.run();
   }
 

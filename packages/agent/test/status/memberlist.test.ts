@@ -9,6 +9,7 @@ import { buildOriginalMemberlist, formatOriginalMemberlist, MemberlistExporter }
 import { logMeshSize } from '../../src/status/mesh-size.js';
 import type { Agent } from '../../src/agent.js';
 import { meshNode, recordingLogger } from '../fixtures.js';
+import { SimTimers } from '../sim-timers.js';
 
 /**
  * The original wgmesh's memberlist export (-memberlist-format original): the document its tools
@@ -92,6 +93,78 @@ describe('memberlist export in the original wgmesh\'s format', () => {
       await exporter.stop();
       assert.equal((await stat(file)).mode & 0o777, 0o644);
       assert.equal(JSON.parse(await readFile(file, 'utf8')).nodes.length, 4);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('memberlist export pacing', () => {
+  /** The four-node mesh with `extra` more members, at revision 7 + extra. */
+  const grown = (extra: number) =>
+    netmapFromNodes('h2', 7 + extra, [...meshAtH2().nodes.values(), ...Array.from({ length: extra }, (_, i) => meshNode(`n${i}`, `10.232.2.${i + 1}`))]);
+  const revisionIn = async (file: string) => JSON.parse(await readFile(file, 'utf8')).revision as number;
+
+  test('a burst of changes costs two rewrites, the second with the latest revision; a quiet change is written at once', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'wgmesh-memberlist-'));
+    try {
+      const file = path.join(dir, 'members.json');
+      const agent = new FakeAgent(meshAtH2());
+      const timers = new SimTimers();
+      const exporter = new MemberlistExporter(agent as unknown as Agent, file, undefined, { timers, minIntervalMs: 1000 });
+
+      // Step 1: the first write goes out at once.
+      exporter.start();
+      await exporter.idle();
+      assert.equal(await revisionIn(file), 7);
+
+      // Step 2: 50 changes within the second: none rewrites the file (one would per change without pacing).
+      for (let i = 1; i <= 50; i++) {
+        agent.netmap = grown(i);
+        agent.emit('change');
+        await exporter.idle();
+      }
+      assert.equal(await revisionIn(file), 7);
+
+      // Step 3: the second ends: one rewrite with the latest revision, and no timer left for more.
+      timers.advance(1000);
+      await exporter.idle();
+      assert.equal(await revisionIn(file), 57);
+      assert.equal(JSON.parse(await readFile(file, 'utf8')).nodes.length, 54);
+      timers.advance(1000);
+      assert.equal(timers.pending, 0);
+
+      // Step 4: after a quiet second a change is written at once.
+      agent.netmap = grown(51);
+      agent.emit('change');
+      await exporter.idle();
+      assert.equal(await revisionIn(file), 58);
+      await exporter.stop();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('stop writes what the pause held back: the file ends on the latest revision', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'wgmesh-memberlist-'));
+    try {
+      const file = path.join(dir, 'members.json');
+      const agent = new FakeAgent(meshAtH2());
+      const timers = new SimTimers();
+      const exporter = new MemberlistExporter(agent as unknown as Agent, file, undefined, { timers });
+      exporter.start();
+      await exporter.idle();
+      agent.netmap = grown(3);
+      agent.emit('change');
+      await exporter.idle();
+      assert.equal(await revisionIn(file), 7);
+      await exporter.stop();
+      assert.equal(await revisionIn(file), 10);
+      assert.equal(timers.pending, 0);
+      agent.netmap = grown(4);
+      agent.emit('change');
+      await exporter.idle();
+      assert.equal(await revisionIn(file), 10, 'no write after stop');
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -41,7 +41,7 @@ export const NODE_FLAGS: FlagSpec[] = [
   { name: 'dns', type: 'bool', default: true, help: 'answer DNS for the mesh\'s names on this node\'s mesh IP, UDP and TCP port 53: NODE.<zone> (A/AAAA), PTR, SRV _SERVICE._tcp.<zone> for svc: tags; other names are refused. -dns=false: off' },
   { name: 'dns-domain', type: 'string', value: 'ZONE', help: 'the zone of the mesh\'s names (default <mesh>.internal)' },
   { name: 'hosts-file', type: 'string', value: 'PATH', help: 'also keep a marked block of hosts lines (IP NODE.<zone> NODE) current in this file, e.g. /etc/hosts; removed on exit' },
-  { name: 'memberlist-file', type: 'string', value: 'PATH', help: 'keep a JSON export of the mesh\'s members here, rewritten on every change' },
+  { name: 'memberlist-file', type: 'string', value: 'PATH', help: 'keep a JSON export of the mesh\'s members here, rewritten when membership changes (at most once a second)' },
   {
     name: 'memberlist-format', type: 'string', value: 'wgmesh|original', default: 'wgmesh',
     help: '-memberlist-file\'s format: ours (docs/schemas/memberlist.schema.json; mode 0644, kept on exit), or the original wgmesh\'s document (members by name with addr, st, rtt, tags; services; lastUpdate; mode 0640, removed on exit) for tools written for it',
