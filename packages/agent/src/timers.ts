@@ -16,3 +16,9 @@ export const defaultTimers: Timers = {
   },
   clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
 };
+
+/** Real timers that keep the process alive while set: for a write that must not be lost (a held-back rewrite of a file other tools read). */
+export const keepAliveTimers: Timers = {
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
+};

@@ -2,6 +2,8 @@ import { readFile, realpath, stat, writeFile } from 'node:fs/promises';
 import { writeFileAtomic } from '../atomic-file.js';
 import { compareNames, type MeshNode, type Netmap } from '../netmap/netmap.js';
 import { errorMessage, silentLogger, type Logger } from '../log.js';
+import { PacedTask } from '../paced-task.js';
+import type { Timers } from '../timers.js';
 
 /**
  * -hosts-file: keeps one marked block of `/etc/hosts` lines current (IP, NODE.ZONE, NODE), for
@@ -32,30 +34,45 @@ function hostsLine(node: MeshNode, domain: string): string {
   return `${node.meshIp}\t${node.name}.${domain} ${node.name}`;
 }
 
+/** The shortest time between two rewrites of the hosts file (as for -memberlist-file). */
+export const HOSTS_FILE_MIN_INTERVAL_MS = 1000;
+
+export interface HostsFileKeeperInit {
+  /** Default HOSTS_FILE_MIN_INTERVAL_MS. */
+  readonly minIntervalMs?: number;
+  readonly timers?: Timers;
+}
+
+/**
+ * Keeps the mesh's block in a hosts file: every node's line, sorted by name. Lines follow changes
+ * by name (O(changed)); the block is built and the file rewritten at most once per
+ * minIntervalMs (a change after a quiet second at once, a busy second's together at its end),
+ * since each rewrite costs O(mesh) and a join wave brings hundreds of changes a second.
+ */
 export class HostsFileKeeper {
   private lastWritten: string | undefined;
   private readonly logger: Logger;
-  private writing: Promise<void> = Promise.resolve();
-  /** The block's line of each node, by name, as last built. */
+  private readonly writer: PacedTask;
+  /** The block's line of each node, by name. */
   private readonly lines = new Map<string, string>();
   /** Times the block was built from every node's line (for tests of what a change costs). */
   builds = 0;
 
-  constructor(readonly file: string, private readonly meshName: string, logger?: Logger) {
+  constructor(readonly file: string, private readonly meshName: string, logger?: Logger, init: HostsFileKeeperInit = {}) {
     this.logger = logger ?? silentLogger();
+    this.writer = new PacedTask(() => this.writeLatest(), init.minIntervalMs ?? HOSTS_FILE_MIN_INTERVAL_MS, init.timers);
   }
 
-  /** Writes the block for this netmap, every node (skipped when its lines are what the file already has). */
+  /** The block is every node of this netmap; resolves once the file has it. */
   update(netmap: Netmap, domain: string): Promise<void> {
     this.lines.clear();
     for (const node of netmap.nodes.values()) this.lines.set(node.name, hostsLine(node, domain));
-    return this.flush();
+    return this.writer.request();
   }
 
   /**
    * The named nodes changed (joined, left, moved, or anything else about them): their lines only.
-   * The block is built and written only when one of those lines changed, so a change that moves no
-   * name or address (an endpoint, a tag, a status) costs O(names), not a pass over the mesh.
+   * A change that moves no name or address (an endpoint, a tag, a status) asks for no rewrite.
    */
   follow(netmap: Netmap, domain: string, names: Iterable<string>): Promise<void> {
     let changed = false;
@@ -67,29 +84,29 @@ export class HostsFileKeeper {
       if (line === undefined) this.lines.delete(name);
       else this.lines.set(name, line);
     }
-    return changed ? this.flush() : this.writing;
+    return changed ? this.writer.request() : this.writer.settled();
   }
 
-  private flush(): Promise<void> {
+  /** Resolves once the file has every change followed so far. */
+  idle(): Promise<void> {
+    return this.writer.settled();
+  }
+
+  /** Removes the block (no rewrite after this). */
+  async remove(): Promise<void> {
+    await this.writer.stop(false);
+    this.lastWritten = undefined;
+    await this.write([]);
+  }
+
+  /** The block as the lines are now, written unless the file already has it. */
+  private async writeLatest(): Promise<void> {
     this.builds++;
     const lines = [...this.lines].sort((a, b) => compareNames(a[0], b[0])).map(([, line]) => line);
     const key = lines.join('\n');
-    if (key === this.lastWritten) return this.writing;
+    if (key === this.lastWritten) return;
     this.lastWritten = key;
-    this.writing = this.writing.then(() => this.write(lines));
-    return this.writing;
-  }
-
-  /** Resolves once every write asked for so far is done. */
-  idle(): Promise<void> {
-    return this.writing;
-  }
-
-  /** Removes the block. */
-  async remove(): Promise<void> {
-    this.lastWritten = undefined;
-    this.writing = this.writing.then(() => this.write([]));
-    await this.writing;
+    await this.write(lines);
   }
 
   private async write(lines: readonly string[]): Promise<void> {

@@ -1,12 +1,12 @@
 import { unlink } from 'node:fs/promises';
 import { writeFileAtomic } from '../atomic-file.js';
-import { Coalescer } from '../coalescer.js';
+import { PacedTask } from '../paced-task.js';
 import type { Agent } from '../agent.js';
 import { nodesByName } from '../netmap/netmap.js';
 import { parseServiceTag } from '../services.js';
 import { formatEndpoint } from '../endpoints/endpoints.js';
 import { errorMessage, silentLogger, type Logger } from '../log.js';
-import { defaultTimers, type Timers } from '../timers.js';
+import type { Timers } from '../timers.js';
 
 /** The mesh topology as the -memberlist-file export holds it (schema: docs/schemas/memberlist.schema.json). */
 export interface Memberlist {
@@ -156,45 +156,30 @@ export interface MemberlistExporterInit {
  * file is mode 0640 and removed on stop, as the original does; ours is 0644 and stays.
  */
 export class MemberlistExporter {
-  private readonly writer = new Coalescer(() => this.write());
+  private readonly writer: PacedTask;
   private lastRevision = -1;
   private lastUpdate = 0;
-  private readonly onChange = () => this.schedule();
+  private readonly onChange = () => void this.writer.request();
   private readonly logger: Logger;
   readonly format: MemberlistFormat;
   private readonly now: () => number;
-  private readonly minIntervalMs: number;
-  private readonly timers: Timers;
-  /** Set while the last rewrite is younger than minIntervalMs. */
-  private pause: unknown;
-  /** A change came during the pause: rewrite when it ends. */
-  private dirty = false;
-  private stopped = false;
 
   constructor(private readonly agent: Agent, readonly file: string, logger?: Logger, init: MemberlistExporterInit = {}) {
     this.logger = logger ?? silentLogger();
     this.format = init.format ?? 'wgmesh';
     this.now = init.now ?? Date.now;
-    this.minIntervalMs = init.minIntervalMs ?? MEMBERLIST_MIN_INTERVAL_MS;
-    this.timers = init.timers ?? defaultTimers;
+    this.writer = new PacedTask(() => this.write(), init.minIntervalMs ?? MEMBERLIST_MIN_INTERVAL_MS, init.timers);
   }
 
   start(): void {
     this.agent.on('change', this.onChange);
-    this.schedule();
+    void this.writer.request();
   }
 
   /** Writes what a pause was holding back (the file ends on the latest revision), then stops. */
   async stop(): Promise<void> {
-    this.stopped = true;
     this.agent.off('change', this.onChange);
-    this.timers.clearTimeout(this.pause);
-    this.pause = undefined;
-    if (this.dirty) {
-      this.dirty = false;
-      await this.writer.run();
-    }
-    await this.writer.idle();
+    await this.writer.stop(true);
     if (this.format === 'original' && this.lastRevision >= 0) {
       await unlink(this.file).catch((err: NodeJS.ErrnoException) => {
         if (err.code !== 'ENOENT') this.logger.warn('could not remove the memberlist file', { file: this.file, err: errorMessage(err) });
@@ -204,26 +189,12 @@ export class MemberlistExporter {
 
   /** Writes now, whatever the pause; resolves once the file reflects the current revision. */
   flush(): Promise<void> {
-    return this.writer.run();
+    return this.writer.now();
   }
 
   /** Resolves when no rewrite is under way (one the pause holds back is not waited for). */
   idle(): Promise<void> {
     return this.writer.idle();
-  }
-
-  private schedule(): void {
-    if (this.stopped) return;
-    if (this.pause !== undefined) {
-      this.dirty = true;
-      return;
-    }
-    this.dirty = false;
-    this.pause = this.timers.setTimeout(() => {
-      this.pause = undefined;
-      if (this.dirty) this.schedule();
-    }, this.minIntervalMs);
-    void this.writer.run();
   }
 
   private async write(): Promise<void> {

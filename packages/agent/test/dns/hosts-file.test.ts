@@ -6,6 +6,7 @@ import path from 'node:path';
 import { applyDelta, netmapFromNodes } from '../../src/netmap/netmap.js';
 import { blockMarkers, HostsFileKeeper, withBlock } from '../../src/dns/hosts-file.js';
 import { meshNode } from '../fixtures.js';
+import { SimTimers } from '../sim-timers.js';
 
 const { begin, end } = blockMarkers('lab');
 
@@ -26,7 +27,7 @@ test('the keeper writes the mesh\'s names, keeps the file\'s mode, follows chang
   t.after(() => rm(dir, { recursive: true, force: true }));
   const file = path.join(dir, 'hosts');
   await writeFile(file, '127.0.0.1\tlocalhost\n', { mode: 0o644 });
-  const keeper = new HostsFileKeeper(file, 'lab');
+  const keeper = new HostsFileKeeper(file, 'lab', undefined, { minIntervalMs: 0 });
   await keeper.update(netmapFromNodes('h1', 1, [meshNode('h2', '198.18.0.2'), meshNode('h1', '198.18.0.1')]), 'lab.internal');
   assert.equal(await readFile(file, 'utf8'), `127.0.0.1\tlocalhost\n${begin}\n198.18.0.1\th1.lab.internal h1\n198.18.0.2\th2.lab.internal h2\n${end}\n`);
   assert.equal((await stat(file)).mode & 0o777, 0o644);
@@ -43,7 +44,7 @@ test('a hosts file that is a symbolic link (as on NixOS, or to a shared file) st
   const link = path.join(dir, 'hosts');
   await writeFile(target, '127.0.0.1\tlocalhost\n', { mode: 0o644 });
   await symlink(target, link);
-  const keeper = new HostsFileKeeper(link, 'lab');
+  const keeper = new HostsFileKeeper(link, 'lab', undefined, { minIntervalMs: 0 });
   await keeper.update(netmapFromNodes('h1', 1, [meshNode('h1', '198.18.0.1')]), 'lab.internal');
   assert.equal((await lstat(link)).isSymbolicLink(), true, 'the link is not replaced by a file');
   assert.equal(await readFile(target, 'utf8'), `127.0.0.1\tlocalhost\n${begin}\n198.18.0.1\th1.lab.internal h1\n${end}\n`);
@@ -57,7 +58,7 @@ test('following a change costs its names: the block is built again only when a l
   t.after(() => rm(dir, { recursive: true, force: true }));
   const file = path.join(dir, 'hosts');
   await writeFile(file, '127.0.0.1\tlocalhost\n', { mode: 0o644 });
-  const keeper = new HostsFileKeeper(file, 'lab');
+  const keeper = new HostsFileKeeper(file, 'lab', undefined, { minIntervalMs: 0 });
   const nodes = Array.from({ length: 2000 }, (_, i) => meshNode(`n${i}`, `198.18.${i >> 8}.${(i & 255) + 1}`));
   let netmap = netmapFromNodes('n0', 1, nodes);
   await keeper.update(netmap, 'lab.internal');
@@ -82,8 +83,39 @@ test('following a change costs its names: the block is built again only when a l
   assert.doesNotMatch(text, /\tn9\./);
   assert.equal(text.split('\n').filter((l) => l.includes('.lab.internal')).length, 2000, '2,000 - n9 + newcomer');
   // The block is the one a full update writes (sorted by name).
-  const full = new HostsFileKeeper(path.join(dir, 'hosts2'), 'lab');
+  const full = new HostsFileKeeper(path.join(dir, 'hosts2'), 'lab', undefined, { minIntervalMs: 0 });
   await writeFile(path.join(dir, 'hosts2'), '127.0.0.1\tlocalhost\n');
   await full.update(netmap, 'lab.internal');
   assert.equal(text, await readFile(path.join(dir, 'hosts2'), 'utf8'));
+});
+
+test('a join wave rewrites the file at most once a second: 200 joins in one second are one rewrite at its end, with all of them', async (t) => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'wgmesh-hosts-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'hosts');
+  await writeFile(file, '127.0.0.1\tlocalhost\n', { mode: 0o644 });
+  const timers = new SimTimers();
+  const keeper = new HostsFileKeeper(file, 'lab', undefined, { timers, minIntervalMs: 1000 });
+  const meshLines = async () => (await readFile(file, 'utf8')).split('\n').filter((l) => l.includes('.lab.internal')).length;
+  let netmap = netmapFromNodes('h1', 1, [meshNode('h1', '198.18.0.1')]);
+  await keeper.update(netmap, 'lab.internal');
+  assert.equal(await meshLines(), 1);
+
+  const followed: Promise<void>[] = [];
+  for (let i = 0; i < 200; i++) {
+    const node = meshNode(`j${i}`, `198.18.1.${i + 1}`);
+    netmap = applyDelta(netmap, { kind: 'upsert', revision: i + 2, node });
+    followed.push(keeper.follow(netmap, 'lab.internal', [node.name]));
+  }
+  assert.equal(keeper.builds, 1, 'no build during the second');
+  assert.equal(await meshLines(), 1, 'no rewrite during the second');
+
+  timers.advance(1000);
+  await Promise.all(followed);
+  assert.equal(keeper.builds, 2, 'one build for the 200 joins');
+  assert.equal(await meshLines(), 201);
+  timers.advance(1000);
+  assert.equal(timers.pending, 0, 'no timer left once quiet');
+  await keeper.remove();
+  assert.equal(await readFile(file, 'utf8'), '127.0.0.1\tlocalhost\n');
 });

@@ -41,9 +41,11 @@ test('the hosts block and the DNS index follow a membership batch by its names; 
   const ask = (name: string) => names.zone.answer({ name: `${name}.lab.internal`, type: 'A', class: 'IN' });
   assert.equal(ask('n5').rcode, 'NOERROR');
   batch({ ...agent.netmap.nodes.get('n5')!, endpoints: [] }, 2);
+  await names.idle();
   assert.equal(names.hostsFileBuilds, 1, 'nothing a hosts line shows changed, and the change event is not a second look');
 
   batch(meshNode('newcomer', '198.18.50.1'), 3);
+  await names.idle();
   assert.equal(names.hostsFileBuilds, 2);
   assert.deepEqual(ask('newcomer').answers.map((a) => ('data' in a ? a.data : undefined)), ['198.18.50.1']);
   assert.equal(names.zone.builds, 1, 'the DNS index followed both batches');
@@ -53,6 +55,7 @@ test('the hosts block and the DNS index follow a membership batch by its names; 
   // A re-join's answer replaces the netmap with no batch: read whole.
   agent.netmap = netmapFromNodes('n0', 9, nodes.slice(0, 10));
   agent.emit('change');
+  await names.idle();
   assert.equal(names.hostsFileBuilds, 3);
   assert.equal(ask('newcomer').rcode, 'NXDOMAIN');
   assert.equal(names.zone.builds, 2, 'a netmap no batch brought is indexed afresh');
@@ -61,6 +64,7 @@ test('the hosts block and the DNS index follow a membership batch by its names; 
   const unseen = applyDelta(agent.netmap, { kind: 'remove', revision: 10, name: 'n3' });
   agent.netmap = applyDelta(unseen, { kind: 'upsert', revision: 11, node: meshNode('late', '198.18.60.1') });
   agent.emit('members', ['late'], false, unseen);
+  await names.idle();
   assert.equal(names.hostsFileBuilds, 4);
   await names.idle();
   assert.doesNotMatch(await readFile(file, 'utf8'), /\tn3\./, 'the change it did not see is in the block too');
