@@ -2,6 +2,14 @@ import { Coalescer } from './coalescer.js';
 import { keepAliveTimers, type Timers } from './timers.js';
 
 /**
+ * The shortest time between two rewrites of a file other tools read (-memberlist-file,
+ * -hosts-file). The original wgmesh looks for a change once a second; a 10,000-member document
+ * is megabytes, and a join wave brings hundreds of changes a second, each of which would
+ * otherwise rewrite it.
+ */
+export const FILE_REWRITE_MIN_INTERVAL_MS = 1000;
+
+/**
  * Runs a task that writes the latest state somewhere (a file other tools read) at most once per
  * interval: a request after a quiet interval runs it at once, the requests of a busy interval
  * once at its end. Runs never overlap, and each reads the state as it is then, so the last run

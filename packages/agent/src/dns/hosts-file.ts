@@ -2,7 +2,7 @@ import { readFile, realpath, stat, writeFile } from 'node:fs/promises';
 import { writeFileAtomic } from '../atomic-file.js';
 import { compareNames, type MeshNode, type Netmap } from '../netmap/netmap.js';
 import { errorMessage, silentLogger, type Logger } from '../log.js';
-import { PacedTask } from '../paced-task.js';
+import { FILE_REWRITE_MIN_INTERVAL_MS, PacedTask } from '../paced-task.js';
 import type { Timers } from '../timers.js';
 
 /**
@@ -34,11 +34,8 @@ function hostsLine(node: MeshNode, domain: string): string {
   return `${node.meshIp}\t${node.name}.${domain} ${node.name}`;
 }
 
-/** The shortest time between two rewrites of the hosts file (as for -memberlist-file). */
-export const HOSTS_FILE_MIN_INTERVAL_MS = 1000;
-
 export interface HostsFileKeeperInit {
-  /** Default HOSTS_FILE_MIN_INTERVAL_MS. */
+  /** Default FILE_REWRITE_MIN_INTERVAL_MS. */
   readonly minIntervalMs?: number;
   readonly timers?: Timers;
 }
@@ -60,7 +57,7 @@ export class HostsFileKeeper {
 
   constructor(readonly file: string, private readonly meshName: string, logger?: Logger, init: HostsFileKeeperInit = {}) {
     this.logger = logger ?? silentLogger();
-    this.writer = new PacedTask(() => this.writeLatest(), init.minIntervalMs ?? HOSTS_FILE_MIN_INTERVAL_MS, init.timers);
+    this.writer = new PacedTask(() => this.writeLatest(), init.minIntervalMs ?? FILE_REWRITE_MIN_INTERVAL_MS, init.timers);
   }
 
   /** The block is every node of this netmap; resolves once the file has it. */
@@ -95,7 +92,6 @@ export class HostsFileKeeper {
   /** Removes the block (no rewrite after this). */
   async remove(): Promise<void> {
     await this.writer.stop(false);
-    this.lastWritten = undefined;
     await this.write([]);
   }
 

@@ -1,6 +1,6 @@
 import { unlink } from 'node:fs/promises';
 import { writeFileAtomic } from '../atomic-file.js';
-import { PacedTask } from '../paced-task.js';
+import { FILE_REWRITE_MIN_INTERVAL_MS, PacedTask } from '../paced-task.js';
 import type { Agent } from '../agent.js';
 import { nodesByName } from '../netmap/netmap.js';
 import { parseServiceTag } from '../services.js';
@@ -131,19 +131,12 @@ function goString(text: string): string {
   return JSON.stringify(text).replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
-/**
- * The shortest time between two rewrites of the file. The original wgmesh looks for a change
- * once a second; a 10,000-member document is megabytes, and a join wave brings hundreds of
- * changes a second, each of which would otherwise rewrite it.
- */
-export const MEMBERLIST_MIN_INTERVAL_MS = 1000;
-
 export interface MemberlistExporterInit {
   /** Default 'wgmesh'. */
   readonly format?: MemberlistFormat;
   /** For the original's lastUpdate; Date.now by default. */
   readonly now?: () => number;
-  /** Default MEMBERLIST_MIN_INTERVAL_MS. */
+  /** Default FILE_REWRITE_MIN_INTERVAL_MS. */
   readonly minIntervalMs?: number;
   readonly timers?: Timers;
 }
@@ -168,7 +161,7 @@ export class MemberlistExporter {
     this.logger = logger ?? silentLogger();
     this.format = init.format ?? 'wgmesh';
     this.now = init.now ?? Date.now;
-    this.writer = new PacedTask(() => this.write(), init.minIntervalMs ?? MEMBERLIST_MIN_INTERVAL_MS, init.timers);
+    this.writer = new PacedTask(() => this.write(), init.minIntervalMs ?? FILE_REWRITE_MIN_INTERVAL_MS, init.timers);
   }
 
   start(): void {

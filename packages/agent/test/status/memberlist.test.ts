@@ -1,4 +1,4 @@
-import { describe, test } from 'node:test';
+import { describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
@@ -29,6 +29,13 @@ function meshAtH2(revision = 7): Netmap {
   ]);
 }
 
+/** A file path in a directory of its own, removed after the test. */
+async function tempFile(t: TestContext): Promise<string> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'wgmesh-memberlist-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  return path.join(dir, 'members.json');
+}
+
 class FakeAgent extends EventEmitter {
   joined: object | undefined = { meshCidr: '10.232.0.0/16' };
   options = { meshName: 'prod' };
@@ -46,56 +53,46 @@ describe('memberlist export in the original wgmesh\'s format', () => {
     assert.equal(text, await readFile(FIXTURE, 'utf8'));
   });
 
-  test('the exporter: mode 0640, rewritten on a change with a new lastUpdate, removed on stop', async () => {
-    const dir = await mkdtemp(path.join(tmpdir(), 'wgmesh-memberlist-'));
-    try {
-      const file = path.join(dir, 'members.json');
-      const agent = new FakeAgent(meshAtH2());
-      let now = 1764664767_000;
-      const exporter = new MemberlistExporter(agent as unknown as Agent, file, undefined, { format: 'original', now: () => now });
+  test('the exporter: mode 0640, rewritten on a change with a new lastUpdate, removed on stop', async (t) => {
+    const file = await tempFile(t);
+    const agent = new FakeAgent(meshAtH2());
+    let now = 1764664767_000;
+    const exporter = new MemberlistExporter(agent as unknown as Agent, file, undefined, { format: 'original', now: () => now });
 
-      // Step 1: the first write.
-      exporter.start();
-      await exporter.flush();
-      assert.equal((await stat(file)).mode & 0o777, 0o640);
-      assert.equal(await readFile(file, 'utf8'), await readFile(FIXTURE, 'utf8'));
+    // Step 1: the first write.
+    exporter.start();
+    await exporter.flush();
+    assert.equal((await stat(file)).mode & 0o777, 0o640);
+    assert.equal(await readFile(file, 'utf8'), await readFile(FIXTURE, 'utf8'));
 
-      // Step 2: a change in the same second still gets a later serial.
-      agent.netmap = netmapFromNodes('h2', 8, [...meshAtH2().nodes.values()].filter((n) => n.name !== 'h4'));
-      agent.emit('change');
-      await exporter.flush();
-      const doc = JSON.parse(await readFile(file, 'utf8'));
-      assert.deepEqual(Object.keys(doc.members), ['h1', 'h2', 'h3']);
-      assert.equal(doc.lastUpdate, 1764664768);
-      assert.deepEqual(Object.keys(doc.services), ['nginx']);
+    // Step 2: a change in the same second still gets a later serial.
+    agent.netmap = netmapFromNodes('h2', 8, [...meshAtH2().nodes.values()].filter((n) => n.name !== 'h4'));
+    agent.emit('change');
+    await exporter.flush();
+    const doc = JSON.parse(await readFile(file, 'utf8'));
+    assert.deepEqual(Object.keys(doc.members), ['h1', 'h2', 'h3']);
+    assert.equal(doc.lastUpdate, 1764664768);
+    assert.deepEqual(Object.keys(doc.services), ['nginx']);
 
-      // Step 3: no change, no rewrite.
-      now += 60_000;
-      agent.emit('change');
-      await exporter.flush();
-      assert.equal(JSON.parse(await readFile(file, 'utf8')).lastUpdate, 1764664768);
+    // Step 3: no change, no rewrite.
+    now += 60_000;
+    agent.emit('change');
+    await exporter.flush();
+    assert.equal(JSON.parse(await readFile(file, 'utf8')).lastUpdate, 1764664768);
 
-      // Step 4: stop removes it, as the original does on exit.
-      await exporter.stop();
-      await assert.rejects(stat(file), { code: 'ENOENT' });
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+    // Step 4: stop removes it, as the original does on exit.
+    await exporter.stop();
+    await assert.rejects(stat(file), { code: 'ENOENT' });
   });
 
-  test('ours stays the default: mode 0644, kept on stop', async () => {
-    const dir = await mkdtemp(path.join(tmpdir(), 'wgmesh-memberlist-'));
-    try {
-      const file = path.join(dir, 'members.json');
-      const exporter = new MemberlistExporter(new FakeAgent(meshAtH2()) as unknown as Agent, file);
-      exporter.start();
-      await exporter.flush();
-      await exporter.stop();
-      assert.equal((await stat(file)).mode & 0o777, 0o644);
-      assert.equal(JSON.parse(await readFile(file, 'utf8')).nodes.length, 4);
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+  test('ours stays the default: mode 0644, kept on stop', async (t) => {
+    const file = await tempFile(t);
+    const exporter = new MemberlistExporter(new FakeAgent(meshAtH2()) as unknown as Agent, file);
+    exporter.start();
+    await exporter.flush();
+    await exporter.stop();
+    assert.equal((await stat(file)).mode & 0o777, 0o644);
+    assert.equal(JSON.parse(await readFile(file, 'utf8')).nodes.length, 4);
   });
 });
 
@@ -105,69 +102,59 @@ describe('memberlist export pacing', () => {
     netmapFromNodes('h2', 7 + extra, [...meshAtH2().nodes.values(), ...Array.from({ length: extra }, (_, i) => meshNode(`n${i}`, `10.232.2.${i + 1}`))]);
   const revisionIn = async (file: string) => JSON.parse(await readFile(file, 'utf8')).revision as number;
 
-  test('a burst of changes costs two rewrites, the second with the latest revision; a quiet change is written at once', async () => {
-    const dir = await mkdtemp(path.join(tmpdir(), 'wgmesh-memberlist-'));
-    try {
-      const file = path.join(dir, 'members.json');
-      const agent = new FakeAgent(meshAtH2());
-      const timers = new SimTimers();
-      const exporter = new MemberlistExporter(agent as unknown as Agent, file, undefined, { timers, minIntervalMs: 1000 });
+  test('a burst of changes costs two rewrites, the second with the latest revision; a quiet change is written at once', async (t) => {
+    const file = await tempFile(t);
+    const agent = new FakeAgent(meshAtH2());
+    const timers = new SimTimers();
+    const exporter = new MemberlistExporter(agent as unknown as Agent, file, undefined, { timers, minIntervalMs: 1000 });
 
-      // Step 1: the first write goes out at once.
-      exporter.start();
-      await exporter.idle();
-      assert.equal(await revisionIn(file), 7);
+    // Step 1: the first write goes out at once.
+    exporter.start();
+    await exporter.idle();
+    assert.equal(await revisionIn(file), 7);
 
-      // Step 2: 50 changes within the second: none rewrites the file (one would per change without pacing).
-      for (let i = 1; i <= 50; i++) {
-        agent.netmap = grown(i);
-        agent.emit('change');
-        await exporter.idle();
-      }
-      assert.equal(await revisionIn(file), 7);
-
-      // Step 3: the second ends: one rewrite with the latest revision, and no timer left for more.
-      timers.advance(1000);
-      await exporter.idle();
-      assert.equal(await revisionIn(file), 57);
-      assert.equal(JSON.parse(await readFile(file, 'utf8')).nodes.length, 54);
-      timers.advance(1000);
-      assert.equal(timers.pending, 0);
-
-      // Step 4: after a quiet second a change is written at once.
-      agent.netmap = grown(51);
+    // Step 2: 50 changes within the second: none rewrites the file (one would per change without pacing).
+    for (let i = 1; i <= 50; i++) {
+      agent.netmap = grown(i);
       agent.emit('change');
       await exporter.idle();
-      assert.equal(await revisionIn(file), 58);
-      await exporter.stop();
-    } finally {
-      await rm(dir, { recursive: true, force: true });
     }
+    assert.equal(await revisionIn(file), 7);
+
+    // Step 3: the second ends: one rewrite with the latest revision, and no timer left for more.
+    timers.advance(1000);
+    await exporter.idle();
+    assert.equal(await revisionIn(file), 57);
+    assert.equal(JSON.parse(await readFile(file, 'utf8')).nodes.length, 54);
+    timers.advance(1000);
+    assert.equal(timers.pending, 0);
+
+    // Step 4: after a quiet second a change is written at once.
+    agent.netmap = grown(51);
+    agent.emit('change');
+    await exporter.idle();
+    assert.equal(await revisionIn(file), 58);
+    await exporter.stop();
   });
 
-  test('stop writes what the pause held back: the file ends on the latest revision', async () => {
-    const dir = await mkdtemp(path.join(tmpdir(), 'wgmesh-memberlist-'));
-    try {
-      const file = path.join(dir, 'members.json');
-      const agent = new FakeAgent(meshAtH2());
-      const timers = new SimTimers();
-      const exporter = new MemberlistExporter(agent as unknown as Agent, file, undefined, { timers });
-      exporter.start();
-      await exporter.idle();
-      agent.netmap = grown(3);
-      agent.emit('change');
-      await exporter.idle();
-      assert.equal(await revisionIn(file), 7);
-      await exporter.stop();
-      assert.equal(await revisionIn(file), 10);
-      assert.equal(timers.pending, 0);
-      agent.netmap = grown(4);
-      agent.emit('change');
-      await exporter.idle();
-      assert.equal(await revisionIn(file), 10, 'no write after stop');
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+  test('stop writes what the pause held back: the file ends on the latest revision', async (t) => {
+    const file = await tempFile(t);
+    const agent = new FakeAgent(meshAtH2());
+    const timers = new SimTimers();
+    const exporter = new MemberlistExporter(agent as unknown as Agent, file, undefined, { timers });
+    exporter.start();
+    await exporter.idle();
+    agent.netmap = grown(3);
+    agent.emit('change');
+    await exporter.idle();
+    assert.equal(await revisionIn(file), 7);
+    await exporter.stop();
+    assert.equal(await revisionIn(file), 10);
+    assert.equal(timers.pending, 0);
+    agent.netmap = grown(4);
+    agent.emit('change');
+    await exporter.idle();
+    assert.equal(await revisionIn(file), 10, 'no write after stop');
   });
 });
 
